@@ -1,0 +1,328 @@
+"""The notebook-facing API: `wb = workbench.connect()`, then `wb.query(...)`."""
+from __future__ import annotations
+
+import difflib
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cachetools import LRUCache
+
+from .config import Settings, load_settings
+from .engines import get_engine_class
+from .engines.base import Engine
+from .security.principal import Principal, Principals, load_principals
+from .semantic import catalog as _catalog
+from .semantic.cache import RedisResultCache, ResultCache
+from .semantic.compiler import Compiler
+from .semantic.errors import EngineError, QueryError, UnknownMemberError
+from .semantic.loader import load_dir, load_file
+from .semantic.namespace import Namespace
+from .semantic.policy import compute_access
+from .semantic.query import Query
+from .semantic.querydef import QuerySpec
+from .semantic.relations import Relations
+from .semantic.validate import bind_check
+
+
+@dataclass(frozen=True)
+class Plan:
+    expr: Any
+    sql: str
+    key: str
+
+
+class _Shared:
+    """State shared by every principal's view of one workbench: models, engine, caches."""
+
+    def __init__(self, settings: Settings, engine: Engine, models_dir: Path,
+                 principals: Principals | None, cache: ResultCache | None):
+        self.settings, self.engine, self.models_dir = settings, engine, models_dir
+        self.principals, self.cache = principals, cache
+        self.lock = threading.RLock()
+        self.spaces: dict[str, Namespace] = {}
+        self.mtimes: dict[str, float] = {}
+        self.plans: LRUCache = LRUCache(maxsize=2048)
+        self.states: dict = {}
+        self.bound: set = set()
+        self.value_index: dict = {}
+        self.last_check = 0.0
+        self.reload()
+
+    def reload(self) -> None:
+        with self.lock:
+            loaded = load_dir(self.models_dir) if self.models_dir.exists() else {}
+            self.spaces = {n: Namespace(ns) for n, ns in loaded.items()}
+            self.mtimes = {n: ns.mtime for n, ns in loaded.items()}
+            self.states.clear()
+            self.plans.clear()
+
+    def maybe_reload(self) -> None:
+        """Models edited on disk are picked up at the next query (checked at most every 0.5 s)."""
+        now = time.monotonic()
+        if now - self.last_check < 0.5:
+            return
+        self.last_check = now
+        files = {p.stem: p for p in list(self.models_dir.glob("*.yml")) + list(self.models_dir.glob("*.yaml"))}
+        for name, path in files.items():
+            if name not in self.spaces or path.stat().st_mtime != self.mtimes.get(name):
+                ns = load_file(path)
+                with self.lock:
+                    self.spaces[name] = Namespace(ns)
+                    self.mtimes[name] = ns.mtime
+                    self.states = {k: v for k, v in self.states.items() if k[0] != name}
+                    if self.cache:
+                        self.cache.clear()
+        for name in set(self.spaces) - set(files):
+            with self.lock:
+                self.spaces.pop(name, None)
+
+
+class Workbench:
+    def __init__(self, shared: _Shared, principal: Principal):
+        self._s = shared
+        self.principal = principal
+
+    # views ---------------------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        return self._s.engine
+
+    @property
+    def settings(self) -> Settings:
+        return self._s.settings
+
+    def as_principal(self, who: str | Principal) -> "Workbench":
+        """The same workbench seen by another principal (their policies apply)."""
+        if isinstance(who, str):
+            if self._s.principals is None:
+                raise QueryError("No principals file is configured.")
+            who = self._s.principals.get(who)
+        return Workbench(self._s, who)
+
+    def namespaces(self) -> list[str]:
+        self._s.maybe_reload()
+        return sorted(self._s.spaces)
+
+    def namespace(self, name: str) -> Namespace:
+        self._s.maybe_reload()
+        if name not in self._s.spaces:
+            raise UnknownMemberError(name, "model", list(self._s.spaces))
+        return self._s.spaces[name]
+
+    # per principal + model version state ---------------------------------------------------
+    def _state(self, space: Namespace):
+        key = (space.name, space.version, self.principal.context_key)
+        with self._s.lock:
+            st = self._s.states.get(key)
+            if st is None:
+                access = compute_access(space, self.principal)
+                st = (access, Relations(space, self.engine, self.principal, access))
+                self._s.states[key] = st
+        self._bind(space)
+        return st
+
+    def _bind(self, space: Namespace) -> None:
+        """Check the model's columns against the warehouse once per model version."""
+        key = (space.name, space.version, self.engine.name)
+        if key in self._s.bound:
+            return
+        schemas = {}
+        raw = Relations(space, self.engine, self.principal, compute_access(space, self.principal))
+        for name in space.models:
+            try:
+                schemas[name] = self.engine.schema_of(raw.raw(name))
+            except EngineError:
+                continue
+        bind_check(space, schemas)
+        self._s.bound.add(key)
+
+    # queries -------------------------------------------------------------------------------
+    def query(self, target: str, metrics=None, dimensions=None, *, where=None, segments=None,
+              grain=None, time_range=None, time_dimension=None, order=None, limit=None,
+              distinct=False, today=None, as_=None) -> Query:
+        """Build a governed query. `target` is a namespace ('retail') or a model ('retail.orders')."""
+        wb = self.as_principal(as_) if as_ else self
+        spec = QuerySpec.build(target, metrics, dimensions, where=where, segments=segments,
+                               order=order, grain=grain, time_range=time_range,
+                               time_dimension=time_dimension, limit=limit, distinct=distinct,
+                               today=today)
+        wb.namespace(spec.namespace)
+        return Query(wb, spec)
+
+    def _plan(self, spec: QuerySpec) -> Plan:
+        space = self.namespace(spec.namespace)
+        key = f"{space.name}:{space.version}:{self.principal.context_key}:{self.engine.name}:{spec.key()}"
+        plan = self._s.plans.get(key)
+        if plan is None:
+            access, relations = self._state(space)
+            expr = Compiler(space, relations, access).compile(spec)
+            plan = Plan(expr, self.engine.to_sql(expr), key)
+            self._s.plans[key] = plan
+        return plan
+
+    def _execute(self, q: Query):
+        t0 = time.perf_counter()
+        plan = q._plan
+        cache = self._s.cache
+        key = plan.key + ":" + self.engine.data_version()
+        if cache is not None:
+            df = cache.get(key)
+            if df is not None:
+                cache.observe(time.perf_counter() - t0, True)
+                return df.copy(), True
+        df = self.engine.execute(plan.expr, plan.sql)
+        if cache is not None:
+            cache.put(key, df)
+            cache.observe(time.perf_counter() - t0, False)
+        return df, False
+
+    def compile(self, target: str, **kw):
+        """Compile without executing: returns the Ibis expression (timing helper for benchmarks)."""
+        spec = QuerySpec.build(target, kw.pop("metrics", None), kw.pop("dimensions", None), **kw)
+        space = self.namespace(spec.namespace)
+        access, relations = self._state(space)
+        return Compiler(space, relations, access).compile(spec)
+
+    # metadata ------------------------------------------------------------------------------
+    def catalog(self, namespace: str | None = None) -> list[dict]:
+        out = []
+        for name in [namespace] if namespace else self.namespaces():
+            space = self.namespace(name)
+            access = compute_access(space, self.principal)
+            out += _catalog.entries(space, access.hidden)
+        return out
+
+    def search(self, text: str, limit: int = 20, namespace: str | None = None) -> list[dict]:
+        return _catalog.search(self.catalog(namespace), text, limit)
+
+    def models(self) -> list[dict]:
+        return [e for e in self.catalog() if e["kind"] == "model"]
+
+    def describe(self, spec: QuerySpec) -> dict:
+        """Type, format and unit of each output column, for charts and tables."""
+        space = self.namespace(spec.namespace)
+        out = {}
+        for tok in spec.dimensions + spec.metrics:
+            name = tok.rsplit("__", 1)[0] if "__" in tok else tok
+            try:
+                ref = space.resolve(name, prefer=spec.model)
+            except QueryError:
+                continue
+            m = space.member(ref)
+            out[tok] = {"kind": ref.kind, "label": m.title, "format": m.format, "unit": m.unit,
+                        "type": getattr(m, "type", None)}
+        return out
+
+    def lookup(self, value: str, namespace: str | None = None, limit: int = 5) -> list[dict]:
+        """Which dimension holds this value? 'Germany' → [{'member': 'retail.customers.country', ...}]"""
+        needle = value.strip().lower()
+        hits = []
+        for ns in [namespace] if namespace else self.namespaces():
+            for (member, label), values in self._values(ns).items():
+                for v in values:
+                    s = str(v).lower()
+                    score = 1.0 if s == needle else difflib.SequenceMatcher(None, needle, s).ratio()
+                    if score >= 0.8:
+                        hits.append({"member": member, "value": v, "score": round(score, 3),
+                                     "label": label})
+        hits.sort(key=lambda h: -h["score"])
+        return hits[:limit]
+
+    def _values(self, namespace: str, per_dimension: int = 500) -> dict:
+        space = self.namespace(namespace)
+        key = (namespace, space.version, self.principal.context_key, self.engine.data_version())
+        if key in self._s.value_index:
+            return self._s.value_index[key]
+        access, _ = self._state(space)
+        index = {}
+        for ref, m in space.members.items():
+            if ref.kind != "dimension" or m.type != "categorical" or ref in access.hidden:
+                continue
+            try:
+                df = self.query(namespace, dimensions=[ref.qualified], distinct=True,
+                                limit=per_dimension + 1).df
+            except Exception:
+                continue
+            if len(df) <= per_dimension:
+                index[(f"{namespace}.{ref.qualified}", m.title)] = [
+                    v for v in df.iloc[:, 0].tolist() if v is not None]
+        self._s.value_index[key] = index
+        return index
+
+    # housekeeping --------------------------------------------------------------------------
+    def invalidate(self) -> None:
+        """Call after data is refreshed: cached results and table handles are dropped."""
+        self.engine.invalidate()
+        with self._s.lock:
+            self._s.states.clear()
+            self._s.plans.clear()
+        if self._s.cache:
+            self._s.cache.clear()
+
+    def reload(self) -> None:
+        self._s.reload()
+        if self._s.cache:
+            self._s.cache.clear()
+
+    def cache_stats(self) -> dict:
+        return self._s.cache.stats() if self._s.cache else {"backend": "none"}
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def __repr__(self):
+        return f"<Workbench {self.engine.name} as {self.principal.user}: {', '.join(self.namespaces())}>"
+
+
+def connect(warehouse: str | Path | None = None, models_dir: str | Path | None = None,
+            engine: str | Engine | None = None, principal: str | Principal | None = None,
+            read_only: bool = False, cache: str | ResultCache | None = None,
+            principals_file: str | Path | None = None, root: str | Path | None = None,
+            **engine_options) -> Workbench:
+    """Open the workbench. Defaults come from workbench.yml at the project root."""
+    settings = load_settings(Path(root) if root else None)
+    wh = Path(warehouse) if warehouse else settings.path(settings.warehouse)
+    mdir = Path(models_dir) if models_dir else settings.path(settings.models_dir)
+    if isinstance(engine, Engine):
+        eng = engine
+    else:
+        name = engine or settings.engine
+        cls = get_engine_class(name)
+        if name == "duckdb":
+            eng = cls(path=wh, read_only=read_only, **engine_options)
+        elif name == "spark":
+            opts = {"master": settings.spark.master, "remote": settings.spark.remote,
+                    "parquet_dir": settings.spark.parquet_dir, **engine_options}
+            eng = cls(warehouse=str(wh), **opts)
+        elif name == "postgres":
+            eng = cls(url=engine_options.pop("url", settings.postgres.url), **engine_options)
+        else:
+            eng = cls(**engine_options)
+    pfile = Path(principals_file) if principals_file else settings.path(settings.principals_file)
+    principals = load_principals(pfile) if pfile.exists() else None
+    if isinstance(cache, ResultCache):
+        rc = cache
+    else:
+        backend = cache or settings.cache.backend
+        if backend == "none":
+            rc = None
+        elif backend == "redis" or str(backend).startswith("redis://"):
+            url = backend if str(backend).startswith("redis://") else settings.cache.url
+            rc = RedisResultCache(url, settings.cache.ttl_seconds)
+        else:
+            rc = ResultCache(settings.cache.max_entries)
+    shared = _Shared(settings, eng, mdir, principals, rc)
+    if isinstance(principal, Principal):
+        who = principal
+    elif principals is not None:
+        who = principals.get(principal)
+    elif principal:
+        raise QueryError(f"Principal '{principal}' given but no principals file at {pfile}.")
+    else:
+        # Without a principals file the local user runs as an analyst: row policies for
+        # analysts still apply, and nothing is exempt that the models do not exempt.
+        who = Principal.of("local", roles=["analyst"])
+    return Workbench(shared, who)

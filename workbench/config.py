@@ -1,0 +1,77 @@
+"""Typed workbench configuration, read from workbench.yml at the project root."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from ruamel.yaml import YAML
+
+from .semantic.errors import ModelError
+
+
+class SparkSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    master: str = Field("local[*]", description="Spark master: local[*] or spark://host:port.")
+    remote: str | None = Field(None, description="Spark Connect URL (sc://host:port); wins over master.")
+    parquet_dir: str | None = Field(None, description="Parquet copies of warehouse tables.")
+
+
+class PostgresSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field("postgresql://postgres@127.0.0.1:5432/postgres", description="Ibis URL.")
+
+
+class CacheSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    backend: Literal["memory", "redis", "none"] = Field("memory", description="Result cache.")
+    url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL when backend=redis.")
+    max_entries: int = Field(512, ge=1, description="LRU size of the in-process cache.")
+    ttl_seconds: int = Field(3600, ge=1, description="Expiry of Redis entries.")
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    warehouse: str = Field(".workbench/warehouse.duckdb", description="DuckDB warehouse file.")
+    models_dir: str = Field("semantic", description="Folder of semantic/*.yml models.")
+    engine: Literal["duckdb", "spark", "postgres"] = Field("duckdb", description="Default engine.")
+    principals_file: str = Field("principals.yml", description="Principals for --as and apps.")
+    spark: SparkSettings = SparkSettings()
+    postgres: PostgresSettings = PostgresSettings()
+    cache: CacheSettings = CacheSettings()
+    root: str = Field(".", description="Project root; relative paths are resolved from here.")
+
+    def path(self, p: str) -> Path:
+        q = Path(p).expanduser()
+        return q if q.is_absolute() else Path(self.root) / q
+
+
+def project_root(start: Path | None = None) -> Path:
+    if os.environ.get("WORKBENCH_HOME"):
+        return Path(os.environ["WORKBENCH_HOME"]).resolve()
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "workbench.yml").exists():
+            return d
+    return here
+
+
+def load_settings(root: Path | None = None) -> Settings:
+    root = project_root(root)
+    f = root / "workbench.yml"
+    data = {}
+    if f.exists():
+        try:
+            data = YAML(typ="safe").load(f.read_text()) or {}
+            settings = Settings.model_validate({**data, "root": str(root)})
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise ModelError(err["msg"], str(f), None, ".".join(map(str, err["loc"]))) from None
+        except Exception as e:
+            raise ModelError(f"cannot read settings: {e}", str(f)) from None
+    else:
+        settings = Settings(root=str(root))
+    if os.environ.get("WORKBENCH_WAREHOUSE"):
+        settings = settings.model_copy(update={"warehouse": os.environ["WORKBENCH_WAREHOUSE"]})
+    return settings

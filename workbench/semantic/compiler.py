@@ -1,0 +1,489 @@
+"""Compile a QuerySpec into one Ibis expression.
+
+Plan: every measure is aggregated at its own model's grain (joined only to the models it needs),
+the per-model aggregates are joined on the query's dimensions, and metrics are computed over
+that. This is what makes sums immune to fan-out and chasm traps. Window and comparison metrics
+(cumulative, rolling, period-over-period, percent-of-total) are auxiliary aggregates joined in.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from .errors import QueryError
+from .expr import Translator, column_refs, parse
+from .namespace import Namespace, Ref
+from .policy import Access
+from .querydef import QuerySpec
+from .relations import Relations
+from .timegrain import GRAINS, PERIOD, check_grain, parse_time_range, period_index, truncate
+from .validate import metric_dependencies
+
+
+@dataclass(frozen=True)
+class Dim:
+    out: str          # output column name, as the user wrote it
+    ref: Ref
+    grain: str | None
+
+
+@dataclass(frozen=True)
+class Use:
+    """A measure as used by the query, possibly with a simple metric's extra filter."""
+    ref: Ref
+    extra: str | None = None
+    extra_model: str | None = None
+
+    @property
+    def col(self) -> str:
+        base = f"__m_{self.ref.model}_{self.ref.name}"
+        return base + ("_" + hashlib.sha1(self.extra.encode()).hexdigest()[:8] if self.extra else "")
+
+
+@dataclass
+class Filter:
+    text: str
+    prefer: str | None
+    post: bool        # refers to metrics: applied after aggregation
+
+
+class Compiler:
+    def __init__(self, space: Namespace, relations: Relations, access: Access):
+        self.space, self.rel, self.access = space, relations, access
+
+    # entry --------------------------------------------------------------------------------
+    def compile(self, spec: QuerySpec) -> ir.Table:
+        self.spec = spec
+        self.fiscal = self.space.spec.fiscal_year_start_month
+        prefer = spec.model
+        if prefer and prefer not in self.space.models:
+            from .errors import UnknownMemberError
+            raise UnknownMemberError(prefer, "model", self.space.models)
+        dims = [self._dim(tok) for tok in spec.dimensions]
+        if len({d.out for d in dims}) != len(dims):
+            raise QueryError("A dimension is listed twice.")
+        mets = [(tok, self._metric_ref(tok)) for tok in spec.metrics]
+        filters = [self._classify(w, prefer) for w in spec.where]
+        for seg in spec.segments:
+            ref = self.space.resolve(seg, ("segment",), prefer=prefer)
+            filters.append(Filter(self.space.member(ref).filter, ref.model, False))
+        for f in filters:
+            self._check_filter(f)
+        trange = self._time_range(spec, dims, [r for _, r in mets])
+        if spec.is_detail:
+            if any(f.post for f in filters):
+                raise QueryError("Filters on metrics need at least one metric in the query.")
+            return self._finish(self._detail(dims, filters, trange), dims, mets, [])
+        closure = self._closure([r for _, r in mets] + [r for f in filters if f.post
+                                                        for r in self._filter_metrics(f)])
+        uses = {u for r in closure for u in self._uses(r)}
+        pre = [f for f in filters if not f.post]
+        main = self._aggregate(dims, uses, pre, trange)
+        for ref in closure:
+            main = self._attach_aux(main, ref, dims, pre, trange)
+        post = [f for f in filters if f.post]
+        if post:
+            resolve = self._post_resolver(main, dims)
+            main = main.filter([Translator(resolve, {}, f.text)(parse(f.text)) for f in post])
+        out = main.select([main[d.out] for d in dims]
+                          + [self._value(ref, main).name(tok) for tok, ref in mets])
+        return self._finish(out, dims, mets, [])
+
+    # resolution ---------------------------------------------------------------------------
+    def _dim(self, token: str) -> Dim:
+        name, grain = token, None
+        base, sep, tail = token.rpartition("__")
+        if sep and tail.lower() in GRAINS:
+            name, grain = base, tail.lower()
+        ref = self.space.resolve(name, ("dimension",), prefer=self.spec.model)
+        self.access.check(ref, "group by")
+        d = self.space.member(ref)
+        if d.type == "time":
+            grain = grain or (check_grain(self.spec.grain) if self.spec.grain else None)
+        elif grain:
+            raise QueryError(f"'{name}' is not a time dimension, so it has no grain '{grain}'.")
+        return Dim(token, ref, grain)
+
+    def _metric_ref(self, token: str) -> Ref:
+        ref = self.space.resolve(token, ("metric", "measure"), prefer=self.spec.model)
+        self.access.check(ref, "select")
+        return ref
+
+    def _classify(self, text: str, prefer) -> Filter:
+        tree = parse(text)
+        post = False
+        for q, n in column_refs(tree):
+            name = f"{q}.{n}" if q else n
+            try:
+                self.space.resolve(name, ("dimension",), prefer=prefer)
+            except QueryError:
+                try:
+                    self.space.resolve(name, ("metric", "measure"), prefer=prefer)
+                    post = True
+                except QueryError:
+                    self.space.resolve(name, ("dimension", "metric", "measure"), prefer=prefer)
+        return Filter(text, prefer, post)
+
+    def _check_filter(self, f: Filter) -> None:
+        for q, n in column_refs(parse(f.text)):
+            name = f"{q}.{n}" if q else n
+            kinds = ("dimension", "metric", "measure") if f.post else ("dimension",)
+            ref = self.space.resolve(name, kinds, prefer=f.prefer)
+            self.access.check(ref, "filter on")
+            if ref.kind != "dimension":
+                for r in self._closure([ref]):
+                    self.access.check(r, "filter on")
+
+    def _filter_metrics(self, f: Filter) -> list[Ref]:
+        out = []
+        for q, n in column_refs(parse(f.text)):
+            name = f"{q}.{n}" if q else n
+            try:
+                self.space.resolve(name, ("dimension",), prefer=f.prefer)
+            except QueryError:
+                out.append(self.space.resolve(name, ("metric", "measure"), prefer=f.prefer))
+        return out
+
+    def _closure(self, refs: list[Ref]) -> list[Ref]:
+        """All metrics and measures the refs depend on, dependencies first."""
+        seen: list[Ref] = []
+
+        def visit(r):
+            if r in seen:
+                return
+            self.access.check(r, "use")
+            if r.kind == "metric":
+                for d in metric_dependencies(self.space, r):
+                    visit(d)
+            seen.append(r)
+        for r in refs:
+            visit(r)
+        return seen
+
+    def _uses(self, ref: Ref) -> list[Use]:
+        if ref.kind == "measure":
+            return [Use(ref)]
+        met = self.space.member(ref)
+        if met.type == "simple":
+            mref = self.space.resolve(met.measure, ("measure",), prefer=ref.model)
+            return [Use(mref, met.filter, ref.model)]
+        return [u for d in metric_dependencies(self.space, ref) for u in self._uses(d)]
+
+    def _time_range(self, spec, dims, mets):
+        if not spec.time_range:
+            return None
+        if spec.time_dimension:
+            ref = self.space.resolve(spec.time_dimension, ("dimension",), prefer=spec.model)
+        else:
+            timed = [d.ref for d in dims if self.space.member(d.ref).type == "time"]
+            ref = timed[0] if timed else self._default_time_dimension(mets, spec.model)
+        self.access.check(ref, "filter on")
+        if self.space.member(ref).type != "time":
+            raise QueryError(f"'{ref.qualified}' is not a time dimension.")
+        start, end = parse_time_range(spec.time_range, spec.today, self.fiscal)
+        return ref, start, end
+
+    def _default_time_dimension(self, mets, prefer) -> Ref:
+        models = [prefer] if prefer else []
+        for r in self._closure(mets):
+            if r.kind == "measure":
+                models.append(r.model)
+        for model in models:
+            m = self.space.models[model]
+            if m.default_time_dimension:
+                return self.space.resolve(m.default_time_dimension, ("dimension",), prefer=model)
+            timed = self.space.time_dimensions(model)
+            if len(timed) == 1:
+                return timed[0]
+        raise QueryError("A time range needs a time dimension: add one to the dimensions or "
+                         "name it with time_dimension.")
+
+    # aggregation --------------------------------------------------------------------------
+    def _aggregate(self, dims, uses, pre, trange, shift=None) -> ir.Table:
+        by_model: dict[str, list[Use]] = {}
+        for u in sorted(uses, key=lambda u: u.col):
+            by_model.setdefault(u.ref.model, []).append(u)
+        parts = [self._model_aggregate(m, us, dims, pre, trange, shift)
+                 for m, us in by_model.items()]
+        out = parts[0]
+        names = [d.out for d in dims]
+        for p in parts[1:]:
+            if not names:
+                out = out.cross_join(p)
+                continue
+            r = p.rename({f"{n}__r": n for n in names})
+            j = out.join(r, [out[n].identical_to(r[f"{n}__r"]) for n in names], how="outer")
+            keep = [ibis.coalesce(j[n], j[f"{n}__r"]).name(n) for n in names]
+            keep += [j[c] for c in j.columns if c not in names and not c.endswith("__r")]
+            out = j.select(keep)
+        return out
+
+    def _needed_models(self, model, dims, pre, trange, uses) -> tuple[set, set]:
+        need = {d.ref.model for d in dims}
+        for f in pre:
+            for q, n in column_refs(parse(f.text)):
+                ref = self.space.resolve(f"{q}.{n}" if q else n, ("dimension",), prefer=f.prefer)
+                need.add(ref.model)
+                need |= self._dim_models(ref)
+        for d in dims:
+            need |= self._dim_models(d.ref)
+        if trange:
+            need.add(trange[0].model)
+        meas = set()
+        for u in uses:
+            m = self.space.member(u.ref)
+            for text in (m.source, m.filter):
+                if text:
+                    meas |= self.rel.models_of_expr(text, model)
+            if u.extra:
+                for q, n in column_refs(parse(u.extra)):
+                    ref = self.space.resolve(f"{q}.{n}" if q else n, ("dimension",),
+                                             prefer=u.extra_model)
+                    meas.add(ref.model)
+        return (need | meas) - {model}, meas - {model}
+
+    def _dim_models(self, ref) -> set:
+        d = self.space.member(ref)
+        return self.rel.models_of_expr(d.expr, ref.model) if d.expr else set()
+
+    def _model_aggregate(self, model, uses, dims, pre, trange, shift) -> ir.Table:
+        need, meas = self._needed_models(model, dims, pre, trange, uses)
+        edges = self.space.tree(model, need)
+        medges = self.space.tree(model, meas)
+        if any(e.fans_out for e in medges.values()):
+            raise QueryError(f"Measures of '{model}' may only reference models joined "
+                             "many-to-one.")
+        w = self.rel.wide(model, edges)
+        conds = self._conditions(w, pre, trange, shift)
+        if conds:
+            w = w.filter(conds)
+        dvals = {d.out: self._dim_value(w, d, shift) for d in dims}
+        fans = any(e.fans_out for e in edges.values())
+        if not fans:
+            aggs = {u.col: self._measure(w, model, u) for u in uses}
+            return w.group_by(**dvals).aggregate(**aggs) if dims else w.aggregate(**aggs)
+        keys = self.space.models[model].key_columns
+        if not keys:
+            raise QueryError(f"Model '{model}' needs a primary_key: its measures are reached "
+                             "through a one-to-many join and must be de-duplicated.")
+        kcols = {f"__pk{i}": w[f"{model}__{k}"] for i, k in enumerate(keys)}
+        distinct = w.select(**kcols, **dvals).distinct()
+        mw = self.rel.wide(model, medges)
+        j = distinct.join(mw, [distinct[f"__pk{i}"] == mw[f"{model}__{k}"]
+                               for i, k in enumerate(keys)], how="inner")
+        aggs = {u.col: self._measure(j, model, u) for u in uses}
+        return j.group_by([j[d.out] for d in dims]).aggregate(**aggs) if dims else j.aggregate(**aggs)
+
+    def _conditions(self, w, filters, trange, shift) -> list:
+        conds = []
+        for f in filters:
+            resolve = self._shifted_resolver(w, f.prefer, shift)
+            conds.append(Translator(resolve, {}, f.text)(parse(f.text)))
+        if trange:
+            ref, start, end = trange
+            v = self.rel.dimension(w, ref, shift)
+            lo, hi = ibis.literal(start), ibis.literal(end)
+            if v.type().is_date():
+                lo, hi = lo.cast("date"), hi.cast("date")
+            conds.append((v >= lo) & (v < hi))
+        return conds
+
+    def _shifted_resolver(self, w, prefer, shift):
+        def resolve(q, n):
+            ref = self.space.resolve(f"{q}.{n}" if q else n, ("dimension",), prefer=prefer)
+            return self.rel.dimension(w, ref, shift)
+        return resolve
+
+    def _dim_value(self, w, d: Dim, shift=None):
+        v = self.rel.dimension(w, d.ref, shift)
+        return truncate(v, d.grain, self.fiscal) if d.grain else v
+
+    def _measure(self, w, model, u: Use):
+        m = self.space.member(u.ref)
+        resolve = self.rel.column_resolver(w, model)
+        value = Translator(resolve, {}, m.source)(parse(m.source)) if m.source else None
+        conds = []
+        if m.filter:
+            conds.append(Translator(resolve, {}, m.filter)(parse(m.filter)))
+        if u.extra:
+            dres = self.rel.dimension_resolver(w, u.extra_model)
+            conds.append(Translator(dres, {}, u.extra)(parse(u.extra)))
+        where = None
+        for c in conds:
+            where = c if where is None else where & c
+        agg = m.agg
+        if agg == "count":
+            return value.count(where=where) if value is not None else w.count(where=where)
+        if agg == "count_distinct":
+            return value.nunique(where=where)
+        if agg == "percentile":
+            return value.quantile(m.percentile, where=where)
+        fn = {"sum": "sum", "avg": "mean", "min": "min", "max": "max", "median": "median"}[agg]
+        return getattr(value, fn)(where=where)
+
+    # metrics over aggregates --------------------------------------------------------------
+    def _value(self, ref: Ref, t: ir.Table) -> ir.Value:
+        if ref.kind == "measure":
+            return t[Use(ref).col]
+        met = self.space.member(ref)
+        if met.type == "simple":
+            return t[self._uses(ref)[0].col]
+        if met.type == "ratio":
+            num = self._value(self.space.resolve(met.numerator, ("metric", "measure"), prefer=ref.model), t)
+            den = self._value(self.space.resolve(met.denominator, ("metric", "measure"), prefer=ref.model), t)
+            return num.cast("float64") / den.cast("float64").nullif(0)
+        if met.type == "derived":
+            def resolve(q, n):
+                r = self.space.resolve(f"{q}.{n}" if q else n, ("metric", "measure"), prefer=ref.model)
+                return self._value(r, t).cast("float64")
+            return Translator(resolve, {}, met.expr)(parse(met.expr))
+        col = t[self._aux_col(ref)]
+        base = self._base(ref)
+        if met.type == "period_over_period":
+            cur, prior = self._value(base, t).cast("float64"), col.cast("float64")
+            return {"value": prior, "difference": cur - prior, "ratio": cur / prior.nullif(0),
+                    "percent_change": (cur - prior) / prior.nullif(0)}[met.comparison]
+        if met.type == "percent_of_total":
+            return self._value(base, t).cast("float64") / col.cast("float64").nullif(0)
+        return col
+
+    def _base(self, ref: Ref) -> Ref:
+        met = self.space.member(ref)
+        base = self.space.resolve(met.metric, ("metric", "measure"), prefer=ref.model)
+        for r in self._closure([base]):
+            if r.kind == "metric" and self.space.member(r).type in _AUX:
+                raise QueryError(f"'{ref.qualified}' is built on '{r.qualified}'; window and "
+                                 "comparison metrics cannot be nested.")
+        return base
+
+    @staticmethod
+    def _aux_col(ref: Ref) -> str:
+        return f"__aux_{ref.model}_{ref.name}"
+
+    def _time_dim(self, ref: Ref, dims) -> Dim:
+        timed = [d for d in dims if self.space.member(d.ref).type == "time" and d.grain]
+        if not timed:
+            raise QueryError(f"'{ref.name}' needs a time dimension with a grain in the query "
+                             "(e.g. dimensions=['order_date'], grain='month').")
+        return timed[0]
+
+    def _attach_aux(self, main, ref: Ref, dims, pre, trange) -> ir.Table:
+        if ref.kind != "metric" or self.space.member(ref).type not in _AUX:
+            return main
+        met = self.space.member(ref)
+        base = self._base(ref)
+        uses = set(self._uses(base))
+        name = self._aux_col(ref)
+        if met.type == "percent_of_total":
+            within = {self.space.resolve(w, ("dimension",), prefer=ref.model) for w in met.within}
+            part = [d for d in dims if d.ref in within]
+            aux = self._aggregate(part, uses, pre, trange)
+            aux = aux.select([aux[d.out] for d in part] + [self._value(base, aux).name(name)])
+            return self._join_on(main, aux, [d.out for d in part], name)
+        td = self._time_dim(ref, dims)
+        if met.type == "period_over_period":
+            offset = PERIOD[td.grain] if met.offset == "previous_period" else {"years": 1}
+            aux = self._aggregate(dims, uses, pre, trange, shift={td.ref: offset})
+            aux = aux.select([aux[d.out] for d in dims] + [self._value(base, aux).name(name)])
+            return self._join_on(main, aux, [d.out for d in dims], name)
+        # cumulative and rolling: over the whole history, then joined to the periods asked for
+        aux = self._aggregate(dims, uses, pre, None)
+        value = self._value(base, aux)
+        others = [aux[d.out] for d in dims if d is not td]
+        idx = period_index(aux[td.out], td.grain)
+        if met.type == "cumulative":
+            win = ibis.cumulative_window(group_by=others or None, order_by=idx)
+        else:
+            win = ibis.range_window(preceding=met.window - 1, following=0,
+                                    group_by=others or None, order_by=idx)
+        fn = {"sum": "sum", "avg": "mean", "min": "min", "max": "max"}[met.agg]
+        aux = aux.select([aux[d.out] for d in dims] + [getattr(value, fn)().over(win).name(name)])
+        return self._join_on(main, aux, [d.out for d in dims], name)
+
+    @staticmethod
+    def _join_on(main, aux, on: list[str], col: str) -> ir.Table:
+        if not on:
+            return main.cross_join(aux)
+        r = aux.rename({f"{n}__a": n for n in on})
+        j = main.join(r, [main[n].identical_to(r[f"{n}__a"]) for n in on], how="left")
+        return j.select([j[c] for c in main.columns] + [j[col]])
+
+    def _post_resolver(self, main, dims):
+        by_ref = {d.ref: d for d in dims}
+
+        def resolve(q, n):
+            name = f"{q}.{n}" if q else n
+            try:
+                ref = self.space.resolve(name, ("dimension",), prefer=self.spec.model)
+            except QueryError:
+                ref = self.space.resolve(name, ("metric", "measure"), prefer=self.spec.model)
+                return self._value(ref, main)
+            if ref not in by_ref:
+                raise QueryError(f"A filter on metrics can only use dimensions in the query; "
+                                 f"'{name}' is not one of them.")
+            return main[by_ref[ref].out]
+        return resolve
+
+    # detail queries -----------------------------------------------------------------------
+    def _detail(self, dims, filters, trange) -> ir.Table:
+        models = {d.ref.model for d in dims}
+        for d in dims:
+            models |= self._dim_models(d.ref)
+        for f in filters:
+            for q, n in column_refs(parse(f.text)):
+                models.add(self.space.resolve(f"{q}.{n}" if q else n, ("dimension",), prefer=f.prefer).model)
+        if trange:
+            models.add(trange[0].model)
+        order = ([self.spec.model] if self.spec.model else []) + sorted(models)
+        for root in order:
+            try:
+                edges = self.space.tree(root, models - {root})
+            except QueryError:
+                continue
+            if not any(e.fans_out for e in edges.values()):
+                break
+        else:
+            raise QueryError("These dimensions do not share a model whose rows they all describe "
+                             f"(models: {', '.join(sorted(models))}); add a metric to aggregate.")
+        w = self.rel.wide(root, edges)
+        conds = self._conditions(w, filters, trange, None)
+        if conds:
+            w = w.filter(conds)
+        out = w.select(**{d.out: self._dim_value(w, d) for d in dims})
+        return out.distinct() if self.spec.distinct else out
+
+    # order and limit ----------------------------------------------------------------------
+    def _finish(self, t: ir.Table, dims, mets, _) -> ir.Table:
+        keys = []
+        outputs = {d.ref: d.out for d in dims} | {r: tok for tok, r in mets}
+        for item in self.spec.order:
+            tok, desc = item.strip(), False
+            if tok.startswith("-"):
+                tok, desc = tok[1:].strip(), True
+            low = tok.lower()
+            if low.endswith(" desc") or low.endswith(" asc"):
+                desc = low.endswith(" desc")
+                tok = tok.rsplit(" ", 1)[0].strip()
+            col = tok if tok in t.columns else None
+            if col is None:
+                try:
+                    ref = self.space.resolve(tok, prefer=self.spec.model)
+                    col = outputs.get(ref)
+                except QueryError:
+                    col = None
+            if col is None:
+                from .errors import closest
+                raise QueryError(f"Cannot order by '{tok}': it is not a dimension or metric of "
+                                 "this query.", closest(tok, t.columns))
+            keys.append(ibis.desc(t[col]) if desc else ibis.asc(t[col]))
+        if keys:
+            t = t.order_by(keys)
+        if self.spec.limit is not None:
+            t = t.limit(self.spec.limit)
+        return t
+
+
+_AUX = ("cumulative", "rolling", "period_over_period", "percent_of_total")

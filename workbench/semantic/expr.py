@@ -1,0 +1,296 @@
+"""The small, safe expression language of models, filters and policies.
+
+Text is parsed by sqlglot into a syntax tree, checked against a whitelist of node types, and
+translated node by node into Ibis expressions. User text is therefore never pasted into SQL:
+column names resolve to members, literals become bound Ibis literals, anything else is refused.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from collections.abc import Callable
+from decimal import Decimal
+
+import ibis
+import ibis.expr.types as ir
+import sqlglot
+from sqlglot import exp
+
+from .errors import QueryError
+
+_ATTR = re.compile(r"\{\s*user\.([A-Za-z_][A-Za-z0-9_]*)\s*\}")
+_ATTR_FN = "__user_attr"
+
+Resolver = Callable[[str | None, str], ir.Value]
+
+
+class ExprError(QueryError):
+    pass
+
+
+@functools.lru_cache(maxsize=4096)
+def parse(text: str) -> exp.Expression:
+    """Parse one expression. `{user.x}` becomes a call the translator binds to an attribute."""
+    if not isinstance(text, str) or not text.strip():
+        raise ExprError("empty expression")
+    src = _ATTR.sub(lambda m: f"{_ATTR_FN}('{m.group(1)}')", text)
+    try:
+        tree = sqlglot.parse_one(src, read="duckdb")
+    except sqlglot.errors.ParseError as e:
+        first = e.errors[0]["description"] if e.errors else str(e)
+        raise ExprError(f"cannot parse expression {text!r}: {first}") from None
+    if tree is None or isinstance(tree, (exp.Select, exp.Query, exp.Command, exp.DDL, exp.DML)):
+        raise ExprError(f"{text!r} is not an expression (statements are not allowed)")
+    for node in tree.walk():
+        if not isinstance(node, _ALLOWED):
+            raise ExprError(f"{type(node).__name__.lower()} is not allowed in expression {text!r}")
+        if isinstance(node, exp.Anonymous) and node.name.lower() not in _ANON_OK:
+            raise ExprError(f"unknown function '{node.name}' in expression {text!r}")
+    return tree
+
+
+def column_refs(tree: exp.Expression) -> list[tuple[str | None, str]]:
+    out = []
+    for col in tree.find_all(exp.Column):
+        out.append((col.table or None, col.name))
+    return out
+
+
+def user_attrs(tree: exp.Expression) -> list[str]:
+    return [n.expressions[0].name for n in tree.find_all(exp.Anonymous)
+            if n.name.lower() == _ATTR_FN]
+
+
+class Translator:
+    """Turns a parsed tree into an Ibis value. `resolve(qualifier, name)` supplies columns."""
+
+    def __init__(self, resolve: Resolver, attributes: dict | None = None, text: str = ""):
+        self.resolve, self.attributes, self.text = resolve, attributes or {}, text
+
+    def __call__(self, node: exp.Expression) -> ir.Value:
+        method = getattr(self, "_" + type(node).__name__.lower(), None)
+        if method is None:
+            raise ExprError(f"{type(node).__name__.lower()} is not supported in {self.text!r}")
+        return method(node)
+
+    # leaves -----------------------------------------------------------------------------
+    def _column(self, n):
+        return self.resolve(n.table or None, n.name)
+
+    def _literal(self, n):
+        if n.is_string:
+            return ibis.literal(n.this)
+        text = n.this
+        if re.fullmatch(r"-?\d+", text):
+            return ibis.literal(int(text))
+        d = Decimal(text)
+        digits = len(d.as_tuple().digits)
+        scale = max(-d.as_tuple().exponent, 0)
+        # exact decimals, as SQL would type them: 0.06 - 0.01 must equal 0.05 exactly
+        return ibis.literal(d, type=f"decimal({max(digits, scale + 1)}, {scale})")
+
+    def _boolean(self, n):
+        return ibis.literal(bool(n.this))
+
+    def _null(self, n):
+        return ibis.null()
+
+    def _paren(self, n):
+        return self(n.this)
+
+    def _neg(self, n):
+        return -self(n.this)
+
+    def _anonymous(self, n):
+        name = n.name.lower()
+        if name == _ATTR_FN:
+            attr = n.expressions[0].name
+            val = self.attributes.get(attr)
+            if val is None:
+                return _MissingAttr(attr)
+            return ibis.literal(val)
+        args = [self(a) for a in n.expressions]
+        return _ANON_OK[name](*args)
+
+    # operators ----------------------------------------------------------------------------
+    def _binary(self, n, op):
+        left, right = self(n.this), self(n.expression)
+        if isinstance(left, _MissingAttr) or isinstance(right, _MissingAttr):
+            return ibis.literal(False)        # default deny: no attribute, no rows
+        left, right = _coerce_pair(left, right)
+        return op(left, right)
+
+    def _add(self, n): return self._binary(n, lambda a, b: a + b)
+    def _sub(self, n): return self._binary(n, lambda a, b: a - b)
+    def _mul(self, n): return self._binary(n, lambda a, b: a * b)
+    def _div(self, n): return self._binary(n, lambda a, b: a / b)
+    def _mod(self, n): return self._binary(n, lambda a, b: a % b)
+    def _eq(self, n): return self._binary(n, lambda a, b: a == b)
+    def _neq(self, n): return self._binary(n, lambda a, b: a != b)
+    def _gt(self, n): return self._binary(n, lambda a, b: a > b)
+    def _gte(self, n): return self._binary(n, lambda a, b: a >= b)
+    def _lt(self, n): return self._binary(n, lambda a, b: a < b)
+    def _lte(self, n): return self._binary(n, lambda a, b: a <= b)
+    def _and(self, n): return self._binary(n, lambda a, b: a & b)
+    def _or(self, n): return self._binary(n, lambda a, b: a | b)
+    def _dpipe(self, n): return self._binary(n, lambda a, b: a.cast("string") + b.cast("string"))
+
+    def _not(self, n):
+        v = self(n.this)
+        return ibis.literal(False) if isinstance(v, _MissingAttr) else ~v
+
+    def _in(self, n):
+        if n.args.get("query") or n.args.get("unnest"):
+            raise ExprError(f"subqueries are not allowed in {self.text!r}")
+        left = self(n.this)
+        values = [self(v) for v in n.expressions]
+        if any(isinstance(v, _MissingAttr) for v in values + [left]):
+            return ibis.literal(False)
+        values = [_coerce_pair(left, v)[1] for v in values]
+        return left.isin(values)
+
+    def _between(self, n):
+        v, lo, hi = self(n.this), self(n.args["low"]), self(n.args["high"])
+        v, lo = _coerce_pair(v, lo)
+        v, hi = _coerce_pair(v, hi)
+        return v.between(lo, hi)
+
+    def _like(self, n):
+        return self(n.this).like(self(n.expression))
+
+    def _ilike(self, n):
+        return self(n.this).ilike(self(n.expression))
+
+    def _is(self, n):
+        if not isinstance(n.expression, exp.Null):
+            raise ExprError(f"only 'is [not] null' is supported in {self.text!r}")
+        return self(n.this).isnull()
+
+    def _case(self, n):
+        if n.this is not None:
+            subject = self(n.this)
+            branches = [(subject == self(i.this), self(i.args["true"])) for i in n.args["ifs"]]
+        else:
+            branches = [(self(i.this), self(i.args["true"])) for i in n.args["ifs"]]
+        default = n.args.get("default")
+        return ibis.cases(*branches, else_=self(default) if default is not None else None)
+
+    def _if(self, n):
+        false = n.args.get("false")
+        return ibis.ifelse(self(n.this), self(n.args["true"]),
+                           self(false) if false is not None else ibis.null())
+
+    def _cast(self, n):
+        to = n.to.this.name.lower() if hasattr(n.to.this, "name") else str(n.to).lower()
+        target = _CAST_TYPES.get(to)
+        if target is None:
+            raise ExprError(f"cast to {n.to.sql()} is not supported in {self.text!r}")
+        v = self(n.this)
+        return v.cast(target)
+
+    _trycast = _cast
+
+    def _interval(self, n):
+        unit = (n.unit.name if n.unit is not None else "day").lower().rstrip("s")
+        qty = int(str(n.this.this if isinstance(n.this, exp.Literal) else n.this.name))
+        return ibis.interval(**{_INTERVAL_UNITS[unit]: qty})
+
+    # functions --------------------------------------------------------------------------
+    def _fn(self, n, f, *argnames):
+        args = [self(n.args[a]) for a in argnames if n.args.get(a) is not None]
+        return f(*args)
+
+    def _lower(self, n): return self(n.this).lower()
+    def _upper(self, n): return self(n.this).upper()
+    def _trim(self, n): return self(n.this).strip()
+    def _length(self, n): return self(n.this).length()
+    def _abs(self, n): return self(n.this).abs()
+    def _floor(self, n): return self(n.this).floor()
+    def _ceil(self, n): return self(n.this).ceil()
+    def _year(self, n): return self(n.this).year()
+    def _month(self, n): return self(n.this).month()
+    def _day(self, n): return self(n.this).day()
+
+    def _round(self, n):
+        digits = n.args.get("decimals")
+        return self(n.this).round(int(digits.name) if digits is not None else 0)
+
+    def _coalesce(self, n):
+        return ibis.coalesce(self(n.this), *[self(e) for e in n.expressions])
+
+    def _nullif(self, n):
+        return self(n.this).nullif(self(n.expression))
+
+    def _greatest(self, n):
+        return ibis.greatest(self(n.this), *[self(e) for e in n.expressions])
+
+    def _least(self, n):
+        return ibis.least(self(n.this), *[self(e) for e in n.expressions])
+
+    def _substring(self, n):
+        start = int(n.args["start"].name) - 1 if n.args.get("start") is not None else 0
+        length = n.args.get("length")
+        return self(n.this).substr(start, int(length.name) if length is not None else None)
+
+    def _concat(self, n):
+        parts = [self(e).cast("string") for e in n.expressions]
+        out = parts[0]
+        for p in parts[1:]:
+            out = out + p
+        return out
+
+    def _date(self, n):
+        return self(n.this).cast("date")
+
+    def _extract(self, n):
+        part = n.this.name.lower()
+        v = self(n.expression)
+        if part not in ("year", "month", "day", "hour", "minute", "quarter", "week"):
+            raise ExprError(f"extract({part}) is not supported in {self.text!r}")
+        return getattr(v, "week_of_year" if part == "week" else part)()
+
+
+class _MissingAttr:
+    """A principal attribute the principal does not have: every comparison with it is false."""
+
+    def __init__(self, name):
+        self.name = name
+
+
+def _coerce_pair(a, b):
+    """Compare a date/timestamp with a string literal the way people write it: '2024-01-01'."""
+    for x, y, swap in ((a, b, False), (b, a, True)):
+        if isinstance(x, ir.Value) and isinstance(y, ir.Value):
+            xt, yt = x.type(), y.type()
+            if (xt.is_temporal()) and yt.is_string():
+                y = y.cast(xt)
+                return (y, x) if swap else (x, y)
+            if xt.is_decimal() and yt.is_floating():
+                return (y, x.cast("float64")) if swap else (x.cast("float64"), y)
+    return a, b
+
+
+_CAST_TYPES = {"int": "int64", "integer": "int64", "bigint": "int64", "float": "float64",
+               "double": "float64", "decimal": "float64", "text": "string", "varchar": "string",
+               "string": "string", "date": "date", "timestamp": "timestamp", "bool": "boolean",
+               "boolean": "boolean"}
+_INTERVAL_UNITS = {"year": "years", "month": "months", "week": "weeks", "day": "days",
+                   "hour": "hours", "minute": "minutes", "second": "seconds"}
+_ANON_OK: dict[str, Callable] = {
+    _ATTR_FN: lambda *a: None,
+    "date": lambda v: v.cast("date"),
+}
+_ALLOWED = (
+    exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Neg,
+    exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE,
+    exp.And, exp.Or, exp.Not, exp.In, exp.Between, exp.Like, exp.ILike, exp.Is, exp.Case, exp.If,
+    exp.Cast, exp.TryCast, exp.DataType, exp.Interval, exp.Var, exp.Lower, exp.Upper, exp.Trim,
+    exp.Length, exp.Abs, exp.Round, exp.Floor, exp.Ceil, exp.Year, exp.Month, exp.Day,
+    exp.Coalesce, exp.Nullif, exp.Greatest, exp.Least, exp.Substring, exp.Concat, exp.Extract,
+    exp.DPipe, exp.Anonymous, exp.Date if hasattr(exp, "Date") else exp.Anonymous,
+)
+
+
+def literal_date(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)

@@ -1,0 +1,95 @@
+"""What a principal may see of a namespace: hidden and masked members, row filters.
+
+Hidden members are closed over dependencies: a metric built on a hidden measure, or any member
+reading a hidden column, is hidden too, so nothing hidden is reachable indirectly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..security.principal import Principal
+from .errors import AccessDeniedError
+from .expr import column_refs, parse
+from .namespace import Namespace, Ref
+from .validate import metric_dependencies
+
+
+def applies(rule, principal: Principal) -> bool:
+    if rule.unless_roles and principal.has_any(rule.unless_roles):
+        return False
+    if rule.roles and not principal.has_any(rule.roles):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Access:
+    hidden: frozenset[Ref]
+    masked_columns: dict            # model -> frozenset of columns replaced by a mask
+    row_filters: dict               # model -> tuple of filter texts
+
+    def check(self, ref: Ref, how: str = "use") -> None:
+        if ref in self.hidden:
+            raise AccessDeniedError(f"You are not allowed to {how} '{ref.qualified}'.")
+
+
+def member_columns(space: Namespace, ref: Ref) -> set[tuple[str, str]]:
+    """Base columns (model, column) a dimension or measure reads."""
+    m = space.member(ref)
+    texts = []
+    if ref.kind == "dimension":
+        texts = [m.expr] if m.expr else []
+        if not m.expr:
+            return {(ref.model, m.column or m.name)}
+    elif ref.kind == "measure":
+        texts = [t for t in (m.source, m.filter) if t]
+    cols = set()
+    for t in texts:
+        for q, c in column_refs(parse(t)):
+            if q:
+                try:
+                    cols |= member_columns(space, space.resolve(f"{q}.{c}", ("dimension",)))
+                except Exception:
+                    pass
+            else:
+                cols.add((ref.model, c))
+    return cols
+
+
+def compute_access(space: Namespace, principal: Principal) -> Access:
+    hidden: set[Ref] = set()
+    masked: dict[str, set[str]] = {}
+    rows: dict[str, tuple[str, ...]] = {}
+    for m in space.models.values():
+        for cp in m.policies.columns:
+            if not applies(cp, principal):
+                continue
+            for name in cp.members:
+                ref = space.resolve(name, ("dimension", "measure", "metric"), prefer=m.name)
+                if cp.action == "hide":
+                    hidden.add(ref)
+                else:
+                    for model, col in member_columns(space, ref) if ref.kind != "metric" else ():
+                        masked.setdefault(model, set()).add(col)
+        filters = tuple(rf.filter for rf in m.policies.row_filters if applies(rf, principal))
+        if filters:
+            rows[m.name] = filters
+    hidden_cols = set()
+    for ref in hidden:
+        if ref.kind in ("dimension", "measure"):
+            hidden_cols |= member_columns(space, ref)
+    changed = True
+    while changed:
+        changed = False
+        for ref in space.members:
+            if ref in hidden:
+                continue
+            bad = False
+            if ref.kind in ("dimension", "measure"):
+                bad = bool(member_columns(space, ref) & hidden_cols)
+            elif ref.kind == "metric":
+                bad = any(d in hidden for d in metric_dependencies(space, ref))
+            if bad:
+                hidden.add(ref)
+                changed = True
+    return Access(frozenset(hidden), {k: frozenset(v) for k, v in masked.items()}, rows)

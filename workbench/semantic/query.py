@@ -1,0 +1,70 @@
+"""A semantic query as notebook users hold it: lazy, with .sql(), .to_ibis(), .df and .chart()."""
+from __future__ import annotations
+
+import time
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from .querydef import QuerySpec
+
+if TYPE_CHECKING:
+    from ..api import Workbench
+
+
+class Query:
+    def __init__(self, wb: "Workbench", spec: QuerySpec):
+        self.wb, self.spec = wb, spec
+        self.cached = False
+        self.elapsed_ms: float | None = None
+
+    @cached_property
+    def _plan(self):
+        return self.wb._plan(self.spec)
+
+    def to_ibis(self):
+        """The Ibis expression, secured for this workbench's principal."""
+        return self._plan.expr
+
+    def sql(self, pretty: bool = True) -> str:
+        sql = self._plan.sql
+        if pretty:
+            import sqlglot
+            try:
+                return sqlglot.transpile(sql, read=self.wb.engine.dialect if self.wb.engine.dialect != "pyspark" else "spark",
+                                         pretty=True)[0]
+            except Exception:
+                return sql
+        return sql
+
+    def execute(self) -> pd.DataFrame:
+        t0 = time.perf_counter()
+        df, self.cached = self.wb._execute(self)
+        self.elapsed_ms = (time.perf_counter() - t0) * 1000
+        return df
+
+    @cached_property
+    def df(self) -> pd.DataFrame:
+        return self.execute()
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.df
+
+    def to_pyarrow(self):
+        import pyarrow as pa
+        return pa.Table.from_pandas(self.df, preserve_index=False)
+
+    def chart(self, kind: str | None = None, **opts):
+        from .charting import chart_for
+        return chart_for(self.df, self.spec, kind=kind, metadata=self.wb.describe(self.spec), **opts)
+
+    def __len__(self):
+        return len(self.df)
+
+    def _repr_html_(self):
+        return self.df._repr_html_()
+
+    def __repr__(self):
+        return (f"<Query {self.spec.namespace} metrics={list(self.spec.metrics)} "
+                f"dimensions={list(self.spec.dimensions)}>")

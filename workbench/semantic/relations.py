@@ -1,0 +1,146 @@
+"""Secured base tables and the 'wide' join relations members are compiled against.
+
+Each model's base table is secured first (masks, then row filters), so policies hold before any
+join or aggregation. Joined models' columns are prefixed `<model>__<column>` in a wide relation;
+that keeps names unambiguous however many models a query touches.
+"""
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from ..engines.base import Engine
+from ..security.principal import Principal
+from .errors import QueryError
+from .expr import Translator, column_refs, parse
+from .namespace import Edge, Namespace
+from .policy import Access
+
+MASK = "****"
+
+
+class Relations:
+    def __init__(self, space: Namespace, engine: Engine, principal: Principal, access: Access):
+        self.space, self.engine, self.principal, self.access = space, engine, principal, access
+        self._secured: dict[str, ir.Table] = {}
+        self._securing: list[str] = []
+
+    def raw(self, model: str) -> ir.Table:
+        m = self.space.models[model]
+        if m.sql:
+            return self.engine.sql_table(m.sql)
+        schema = self.space.spec.schema_
+        name = m.table
+        if "." in name and not schema:
+            schema, name = name.split(".", 1)
+        return self.engine.table(name, schema)
+
+    def secured(self, model: str) -> ir.Table:
+        if model in self._secured:
+            return self._secured[model]
+        if model in self._securing:
+            raise QueryError("Row policies of models "
+                             + " -> ".join(self._securing + [model]) + " refer to each other.")
+        self._securing.append(model)
+        try:
+            t = self.raw(model)
+            masked = self.access.masked_columns.get(model, ())
+            if masked:
+                t = t.mutate(**{c: (ibis.literal(MASK) if t[c].type().is_string()
+                                    else ibis.null().cast(t[c].type())) for c in masked if c in t.columns})
+            for text in self.access.row_filters.get(model, ()):
+                t = self._apply_row_filter(model, t, text)
+            self._secured[model] = t
+            return t
+        finally:
+            self._securing.pop()
+
+    def _apply_row_filter(self, model: str, t: ir.Table, text: str) -> ir.Table:
+        tree = parse(text)
+        others = {q for q, _ in column_refs(tree) if q and q != model}
+        if not others:
+            cond = Translator(lambda q, n: self._own(model, t, n), self.principal.attrs, text)(tree)
+            return t.filter(cond)
+        tree_edges = self.space.tree(model, others)
+        if any(e.fans_out for e in tree_edges.values()):
+            raise QueryError(f"Row policy on '{model}' must reach {sorted(others)} many-to-one.")
+        wide = self._join(self._prefixed(model, t), model, tree_edges, secure=True, how="inner")
+        resolve = self.dimension_resolver(wide, model)
+        cond = Translator(resolve, self.principal.attrs, text)(tree)
+        keep = [wide[f"{model}__{c}"].name(c) for c in t.columns]
+        return wide.filter(cond).select(keep)
+
+    # wide relations -----------------------------------------------------------------------
+    @staticmethod
+    def _prefixed(model: str, t: ir.Table) -> ir.Table:
+        return t.select(**{f"{model}__{c}": t[c] for c in t.columns})
+
+    def wide(self, root: str, edges: dict[str, Edge]) -> ir.Table:
+        return self._join(self._prefixed(root, self.secured(root)), root, edges, secure=True)
+
+    def _join(self, rel: ir.Table, root: str, edges: dict[str, Edge], secure: bool,
+              how: str = "left") -> ir.Table:
+        done = {root}
+        pending = dict(edges)
+        while pending:
+            for model, edge in list(pending.items()):
+                if edge.src in done:
+                    right = self._prefixed(model, self.secured(model) if secure else self.raw(model))
+                    preds = [rel[f"{edge.src}__{a}"] == right[f"{model}__{b}"] for a, b in edge.on]
+                    rel = rel.join(right, preds, how=how)
+                    done.add(model)
+                    del pending[model]
+        return rel
+
+    # member expressions -------------------------------------------------------------------
+    def _own(self, model: str, t: ir.Table, name: str, prefix: str = "") -> ir.Value:
+        col = f"{prefix}{name}"
+        if col in t.columns:
+            return t[col]
+        dims = {d.name: d for d in self.space.models[model].dimensions}
+        if name in dims:
+            d = dims[name]
+            if d.expr:
+                return Translator(lambda q, n: self._own(model, t, n, prefix), {}, d.expr)(parse(d.expr))
+            if f"{prefix}{d.column}" in t.columns:
+                return t[f"{prefix}{d.column}"]
+        raise QueryError(f"Unknown column or dimension '{name}' in model '{model}'.")
+
+    def column_resolver(self, wide: ir.Table, model: str):
+        """For member expressions: bare names are the model's columns (then its dimensions),
+        qualified names are other models' dimensions."""
+        def resolve(q, n):
+            if q and q != model:
+                return self.dimension(wide, self.space.resolve(f"{q}.{n}", ("dimension",)))
+            return self._own(model, wide, n, prefix=f"{model}__")
+        return resolve
+
+    def dimension_resolver(self, wide: ir.Table, prefer: str | None, check=None):
+        def resolve(q, n):
+            ref = self.space.resolve(f"{q}.{n}" if q else n, ("dimension",), prefer=prefer)
+            if check:
+                check(ref)
+            return self.dimension(wide, ref)
+        return resolve
+
+    def dimension(self, wide: ir.Table, ref, shift: dict | None = None) -> ir.Value:
+        d = self.space.member(ref)
+        if d.expr:
+            v = Translator(self.column_resolver(wide, ref.model), {}, d.expr)(parse(d.expr))
+        else:
+            v = wide[f"{ref.model}__{d.column or d.name}"]
+        if shift and ref in shift:
+            v = v + ibis.interval(**shift[ref])
+        return v
+
+    def models_of_expr(self, text: str, model: str) -> set[str]:
+        """Models an expression of `model` reaches through qualified references."""
+        out = set()
+        for q, n in column_refs(parse(text)):
+            if q and q != model:
+                ref = self.space.resolve(f"{q}.{n}", ("dimension",))
+                out.add(ref.model)
+                d = self.space.member(ref)
+                if d.expr:
+                    out |= self.models_of_expr(d.expr, ref.model)
+        return out

@@ -1,0 +1,177 @@
+"""Typed specification of a semantic model file (semantic/*.yml).
+
+Every field is documented so `workbench models` and the catalog can explain it; unknown keys are
+rejected so a typo is reported with its file and line instead of being ignored.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+DimensionType = Literal["categorical", "numeric", "boolean", "time"]
+Agg = Literal["sum", "count", "count_distinct", "avg", "min", "max", "median", "percentile"]
+MetricType = Literal["simple", "ratio", "derived", "cumulative", "rolling",
+                     "period_over_period", "percent_of_total"]
+Relationship = Literal["many_to_one", "one_to_one", "one_to_many"]
+Format = Literal["currency", "percent", "integer", "number", "text", "date", "datetime"]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Member(_Spec):
+    name: str = Field(pattern=IDENT, description="Identifier used in queries.")
+    label: str | None = Field(None, description="Human name shown in apps.")
+    description: str = Field("", description="What the member means, in business words.")
+    synonyms: tuple[str, ...] = Field((), description="Other words people use for it (NLQ).")
+    format: Format | None = Field(None, description="How values are displayed.")
+    unit: str | None = Field(None, description="Unit of the values, e.g. EUR.")
+    examples: tuple[Any, ...] = Field((), description="Example values.")
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+
+class Dimension(Member):
+    type: DimensionType = Field("categorical", description="Kind of dimension.")
+    column: str | None = Field(None, description="Column of the model's table.")
+    expr: str | None = Field(None, description="Expression over the model's columns.")
+    primary_key: bool = Field(False, description="Whether this dimension identifies a row.")
+
+    @model_validator(mode="after")
+    def _column_or_expr(self):
+        if self.column and self.expr:
+            raise ValueError("give either 'column' or 'expr', not both")
+        return self
+
+    @property
+    def source(self) -> str:
+        return self.expr or self.column or self.name
+
+
+class Measure(Member):
+    agg: Agg = Field(description="Aggregation applied to expr.")
+    expr: str | None = Field(None, description="Column or expression aggregated (not for count).")
+    column: str | None = Field(None, description="Alias of expr for a plain column.")
+    filter: str | None = Field(None, description="Only rows matching this filter are aggregated.")
+    percentile: float | None = Field(None, gt=0, lt=1, description="For agg=percentile.")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.column and self.expr:
+            raise ValueError("give either 'column' or 'expr', not both")
+        if self.agg == "percentile" and self.percentile is None:
+            raise ValueError("agg 'percentile' needs 'percentile' (0 < p < 1)")
+        if self.agg not in ("count",) and not (self.expr or self.column):
+            raise ValueError(f"agg '{self.agg}' needs 'expr' or 'column'")
+        return self
+
+    @property
+    def source(self) -> str | None:
+        return self.expr or self.column
+
+    @property
+    def additive(self) -> bool:
+        return self.agg in ("sum", "count")
+
+
+class Metric(Member):
+    type: MetricType = Field(description="Kind of metric.")
+    measure: str | None = Field(None, description="simple: the measure it wraps.")
+    filter: str | None = Field(None, description="simple: extra filter on the measure.")
+    numerator: str | None = Field(None, description="ratio: numerator metric.")
+    denominator: str | None = Field(None, description="ratio: denominator metric.")
+    expr: str | None = Field(None, description="derived: expression over other metrics.")
+    metric: str | None = Field(None, description="Window/comparison metrics: the base metric.")
+    window: int | None = Field(None, ge=1, description="rolling: window size in query periods.")
+    agg: Literal["sum", "avg", "min", "max"] = Field("sum", description="rolling/cumulative.")
+    offset: Literal["previous_period", "same_period_last_year"] = Field("previous_period")
+    comparison: Literal["value", "difference", "ratio", "percent_change"] = Field("percent_change")
+    within: tuple[str, ...] = Field((), description="percent_of_total: dimensions to share within.")
+
+    @model_validator(mode="after")
+    def _required(self):
+        need = {"simple": ["measure"], "ratio": ["numerator", "denominator"], "derived": ["expr"],
+                "cumulative": ["metric"], "rolling": ["metric", "window"],
+                "period_over_period": ["metric"], "percent_of_total": ["metric"]}[self.type]
+        missing = [f for f in need if getattr(self, f) in (None, "")]
+        if missing:
+            raise ValueError(f"metric type '{self.type}' needs {', '.join(missing)}")
+        return self
+
+    def references(self) -> list[str]:
+        """Names of metrics or measures this metric is built on (derived: parsed elsewhere)."""
+        return [r for r in (self.measure, self.numerator, self.denominator, self.metric) if r]
+
+
+class Segment(Member):
+    filter: str = Field(description="Reusable filter expression.")
+
+
+class Join(_Spec):
+    to: str = Field(description="Name of the model joined to.")
+    relationship: Relationship = Field("many_to_one")
+    on: dict[str, str] = Field(description="This model's column: the other model's column.")
+
+    @field_validator("on")
+    @classmethod
+    def _nonempty(cls, v):
+        if not v:
+            raise ValueError("'on' needs at least one column pair")
+        return v
+
+
+class RowFilter(_Spec):
+    filter: str = Field(description="Filter; may use {user.ATTR}.")
+    roles: tuple[str, ...] = Field((), description="Applies only to these roles (default: all).")
+    unless_roles: tuple[str, ...] = Field((), description="Roles exempt from this filter.")
+
+
+class ColumnPolicy(_Spec):
+    members: tuple[str, ...] = Field(description="Members (dimension or measure) concerned.")
+    action: Literal["hide", "mask"] = Field("mask")
+    roles: tuple[str, ...] = Field((), description="Applies only to these roles (default: all).")
+    unless_roles: tuple[str, ...] = Field((), description="Roles exempt from this policy.")
+
+
+class Policies(_Spec):
+    row_filters: tuple[RowFilter, ...] = ()
+    columns: tuple[ColumnPolicy, ...] = ()
+
+
+class Model(Member):
+    table: str | None = Field(None, description="Table the model sits on.")
+    sql: str | None = Field(None, description="Or a SQL query the model sits on.")
+    primary_key: str | tuple[str, ...] | None = Field(None, description="Column(s) of a row's key.")
+    default_time_dimension: str | None = Field(None, description="Time dimension for time ranges.")
+    joins: tuple[Join, ...] = ()
+    dimensions: tuple[Dimension, ...] = ()
+    measures: tuple[Measure, ...] = ()
+    metrics: tuple[Metric, ...] = ()
+    segments: tuple[Segment, ...] = ()
+    policies: Policies = Policies()
+
+    @model_validator(mode="after")
+    def _source(self):
+        if bool(self.table) == bool(self.sql):
+            raise ValueError("a model needs exactly one of 'table' or 'sql'")
+        return self
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        pk = self.primary_key
+        return (pk,) if isinstance(pk, str) else tuple(pk or ())
+
+
+class NamespaceSpec(_Spec):
+    label: str | None = None
+    description: str = ""
+    version: int = 1
+    schema_: str | None = Field(None, alias="schema", description="Database schema of tables.")
+    fiscal_year_start_month: int = Field(1, ge=1, le=12)
+    models: tuple[Model, ...] = Field(min_length=1)

@@ -1,0 +1,201 @@
+"""Checks a namespace beyond its types: names, references, cycles, expressions, policies, and
+(once a warehouse is at hand) that every column exists. Each problem names file, line, field."""
+from __future__ import annotations
+
+from .errors import ModelError, QueryError, closest
+from .expr import column_refs, parse
+from .loader import LoadedNamespace
+
+
+def validate_namespace(ns: LoadedNamespace) -> None:
+    from .namespace import Namespace
+    src, spec = ns.source, ns.spec
+    seen_models: dict[str, int] = {}
+    for i, m in enumerate(spec.models):
+        if m.name in seen_models:
+            raise src.error(f"duplicate model name '{m.name}'", ("models", i, "name"))
+        seen_models[m.name] = i
+    space = Namespace(ns)
+    for i, m in enumerate(spec.models):
+        base = ("models", i)
+        names: dict[str, str] = {}
+        for kind in ("dimensions", "measures", "metrics", "segments"):
+            for j, item in enumerate(getattr(m, kind)):
+                prev = names.get(item.name)
+                # a metric may share its measure's name only when it wraps that measure
+                if prev and not (kind == "metrics" and prev == "measures"):
+                    raise src.error(f"duplicate name '{item.name}' in model '{m.name}' "
+                                    f"(already a {prev[:-1]})", base + (kind, j, "name"))
+                names[item.name] = kind
+        for j, join in enumerate(m.joins):
+            if join.to not in seen_models:
+                raise src.error(f"join to unknown model '{join.to}'"
+                                + _did_you_mean(join.to, seen_models), base + ("joins", j, "to"))
+        for j, d in enumerate(m.dimensions):
+            if d.expr:
+                _parse(src, d.expr, base + ("dimensions", j, "expr"))
+        for j, me in enumerate(m.measures):
+            for f in ("expr", "filter"):
+                if getattr(me, f):
+                    _check_refs(space, m.name, _parse(src, getattr(me, f), base + ("measures", j, f)),
+                                src, base + ("measures", j, f))
+        for j, s in enumerate(m.segments):
+            _check_refs(space, m.name, _parse(src, s.filter, base + ("segments", j, "filter")),
+                        src, base + ("segments", j, "filter"))
+        for j, rf in enumerate(m.policies.row_filters):
+            path = base + ("policies", "row_filters", j, "filter")
+            _check_refs(space, m.name, _parse(src, rf.filter, path), src, path)
+        for j, cp in enumerate(m.policies.columns):
+            for member in cp.members:
+                try:
+                    space.resolve(member, ("dimension", "measure", "metric"), prefer=m.name)
+                except QueryError as e:
+                    raise src.error(f"policy names unknown member: {e}",
+                                    base + ("policies", "columns", j, "members")) from None
+        if m.default_time_dimension:
+            try:
+                ref = space.resolve(m.default_time_dimension, ("dimension",), prefer=m.name)
+                assert space.member(ref).type == "time"
+            except (QueryError, AssertionError):
+                raise src.error(f"default_time_dimension '{m.default_time_dimension}' is not a "
+                                "time dimension", base + ("default_time_dimension",)) from None
+        for j, met in enumerate(m.metrics):
+            path = base + ("metrics", j)
+            for field in ("measure", "numerator", "denominator", "metric"):
+                ref = getattr(met, field)
+                if ref:
+                    kinds = ("measure",) if field == "measure" else ("measure", "metric")
+                    try:
+                        space.resolve(ref, kinds, prefer=m.name)
+                    except QueryError as e:
+                        raise src.error(str(e), path + (field,)) from None
+            if met.expr:
+                tree = _parse(src, met.expr, path + ("expr",))
+                for q, name in column_refs(tree):
+                    try:
+                        space.resolve(f"{q}.{name}" if q else name, ("measure", "metric"), prefer=m.name)
+                    except QueryError as e:
+                        raise src.error(f"derived metric refers to {e}", path + ("expr",)) from None
+            for k, dim in enumerate(met.within):
+                try:
+                    space.resolve(dim, ("dimension",), prefer=m.name)
+                except QueryError as e:
+                    raise src.error(str(e), path + ("within", k)) from None
+    _check_cycles(space)
+
+
+def _did_you_mean(name, cands) -> str:
+    hits = closest(name, cands)
+    return f" (did you mean {', '.join(hits)}?)" if hits else ""
+
+
+def _parse(src, text, path):
+    try:
+        return parse(text)
+    except QueryError as e:
+        raise src.error(str(e), path) from None
+
+
+def _check_refs(space, model, tree, src, path):
+    """Qualified references (other_model.dimension) must name a dimension; unqualified ones are
+    columns, checked against the table once the warehouse is bound."""
+    for q, name in column_refs(tree):
+        if q and q not in space.models:
+            raise src.error(f"unknown model '{q}' in '{q}.{name}'" + _did_you_mean(q, space.models), path)
+        if q:
+            try:
+                space.resolve(f"{q}.{name}", ("dimension",))
+            except QueryError as e:
+                raise src.error(str(e), path) from None
+
+
+def metric_dependencies(space, ref) -> list:
+    """Direct dependencies (Refs) of a metric."""
+    met = space.member(ref)
+    deps = []
+    for field in ("measure", "numerator", "denominator", "metric"):
+        name = getattr(met, field)
+        if name:
+            kinds = ("measure",) if field == "measure" else ("metric", "measure")
+            deps.append(space.resolve(name, kinds, prefer=ref.model))
+    if met.type == "derived":
+        for q, name in column_refs(parse(met.expr)):
+            deps.append(space.resolve(f"{q}.{name}" if q else name, ("metric", "measure"),
+                                      prefer=ref.model))
+    return deps
+
+
+def _check_cycles(space) -> None:
+    state: dict = {}
+    model_index = {m: i for i, m in enumerate(space.models)}
+
+    def visit(ref, stack):
+        if state.get(ref) == "done":
+            return
+        if state.get(ref) == "active":
+            cycle = " -> ".join(r.qualified for r in stack[stack.index(ref):] + [ref])
+            m = space.models[ref.model]
+            j = [x.name for x in m.metrics].index(ref.name)
+            raise space.loaded.source.error(f"cycle in metric definitions: {cycle}",
+                                            ("models", model_index[ref.model], "metrics", j))
+        state[ref] = "active"
+        for dep in metric_dependencies(space, ref):
+            if dep.kind == "metric":
+                visit(dep, stack + [ref])
+        state[ref] = "done"
+
+    for ref in space.members:
+        if ref.kind == "metric":
+            visit(ref, [])
+
+
+def bind_check(space, schemas: dict[str, dict[str, str]]) -> None:
+    """Every column a model uses exists in its table. `schemas`: model -> {column: type}."""
+    src = space.loaded.source
+    idx = {m: i for i, m in enumerate(space.models)}
+    for name, m in space.models.items():
+        cols = schemas.get(name)
+        if cols is None:
+            continue
+        base = ("models", idx[name])
+        where = f"table '{m.table}'" if m.table else "the model's SQL"
+
+        def need(col, path, what):
+            if col not in cols:
+                raise src.error(f"unknown column '{col}' in {where} ({what})"
+                                + _did_you_mean(col, cols), path)
+
+        for k in m.key_columns:
+            need(k, base + ("primary_key",), "primary_key")
+        for j, d in enumerate(m.dimensions):
+            path = base + ("dimensions", j)
+            if d.expr:
+                for q, c in column_refs(parse(d.expr)):
+                    if not q:
+                        need(c, path + ("expr",), f"dimension {d.name}")
+            else:
+                need(d.column or d.name, path + (("column",) if d.column else ("name",)),
+                     f"dimension {d.name}")
+        for j, me in enumerate(m.measures):
+            for f in ("expr", "column", "filter"):
+                text = getattr(me, f)
+                if text:
+                    for q, c in column_refs(parse(text)):
+                        if not q and c not in cols:
+                            # a measure filter may name a dimension of its own model
+                            if f == "filter" and any(d.name == c for d in m.dimensions):
+                                continue
+                            need(c, base + ("measures", j, f), f"measure {me.name}")
+        for j, join in enumerate(m.joins):
+            other = schemas.get(join.to)
+            for a, b in join.on.items():
+                if a not in cols:
+                    raise src.error(f"unknown join key '{a}' in {where}" + _did_you_mean(a, cols),
+                                    base + ("joins", j, "on"))
+                if other is not None and b not in other:
+                    raise src.error(f"unknown join key '{b}' in model '{join.to}'"
+                                    + _did_you_mean(b, other), base + ("joins", j, "on"))
+
+
+def raise_model_error(msg: str, file: str, line: int | None = None):
+    raise ModelError(msg, file, line)
