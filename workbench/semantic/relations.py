@@ -23,6 +23,7 @@ class Relations:
     def __init__(self, space: Namespace, engine: Engine, principal: Principal, access: Access):
         self.space, self.engine, self.principal, self.access = space, engine, principal, access
         self._secured: dict[str, ir.Table] = {}
+        self._prefixed_cache: dict[str, ir.Table] = {}
         self._securing: list[str] = []
 
     def raw(self, model: str) -> ir.Table:
@@ -75,8 +76,14 @@ class Relations:
     def _prefixed(model: str, t: ir.Table) -> ir.Table:
         return t.select(**{f"{model}__{c}": t[c] for c in t.columns})
 
+    def prefixed(self, model: str) -> ir.Table:
+        """The secured table with prefixed columns, built once per model version and principal."""
+        if model not in self._prefixed_cache:
+            self._prefixed_cache[model] = self._prefixed(model, self.secured(model))
+        return self._prefixed_cache[model]
+
     def wide(self, root: str, edges: dict[str, Edge]) -> ir.Table:
-        return self._join(self._prefixed(root, self.secured(root)), root, edges, secure=True)
+        return self._join(self.prefixed(root), root, edges, secure=True)
 
     def _join(self, rel: ir.Table, root: str, edges: dict[str, Edge], secure: bool,
               how: str = "left") -> ir.Table:
@@ -85,7 +92,7 @@ class Relations:
         while pending:
             for model, edge in list(pending.items()):
                 if edge.src in done:
-                    right = self._prefixed(model, self.secured(model) if secure else self.raw(model))
+                    right = self.prefixed(model) if secure else self._prefixed(model, self.raw(model))
                     preds = [rel[f"{edge.src}__{a}"] == right[f"{model}__{b}"] for a, b in edge.on]
                     rel = rel.join(right, preds, how=how)
                     done.add(model)
