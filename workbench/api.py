@@ -129,13 +129,19 @@ class Workbench:
         key = (space.name, space.version, self.engine.name)
         if key in self._s.bound:
             return
-        schemas = {}
+        schemas, missing = {}, []
         raw = Relations(space, self.engine, self.principal, compute_access(space, self.principal))
-        for name in space.models:
+        for name, model in space.models.items():
             try:
                 schemas[name] = self.engine.schema_of(raw.raw(name))
             except EngineError:
-                continue
+                if model.table:
+                    missing.append(model.table)
+        if missing:
+            raise EngineError(f"Namespace '{space.name}' is not in this warehouse (missing tables: "
+                              f"{', '.join(sorted(set(missing)))}). Point workbench.connect(warehouse=...) "
+                              f"at a warehouse that has them" + (" (build one with `workbench tpch`)."
+                                                                 if space.name == "tpch" else "."))
         bind_check(space, schemas)
         self._s.bound.add(key)
 
@@ -175,7 +181,7 @@ class Workbench:
                 return df.copy(), True
         df = self.engine.execute(plan.expr, plan.sql)
         if cache is not None:
-            cache.put(key, df)
+            cache.put(key, df.copy())   # the caller may mutate its frame; the cache keeps its own
             cache.observe(time.perf_counter() - t0, False)
         return df, False
 

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .semantic.errors import SemanticError
+from .semantic.errors import EngineError, SemanticError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
                   pretty_exceptions_enable=False,
@@ -166,6 +166,8 @@ def check():
             wb._bind(space)
             out.print(f"[green]ok[/] {space.loaded.path}: {len(space.models)} models, "
                       f"{len(space.members)} members")
+        except EngineError as e:
+            out.print(f"[yellow]skipped[/] {space.loaded.path}: {e}")
         except SemanticError as e:
             _fail(str(e))
 

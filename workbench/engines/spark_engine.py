@@ -32,6 +32,7 @@ def spark_session(master: str | None = None, remote: str | None = None):
             else:
                 builder = (builder.master(master or "local[*]")
                            .config("spark.ui.enabled", "false")
+                           .config("spark.ui.showConsoleProgress", "false")
                            .config("spark.sql.shuffle.partitions", "4")
                            .config("spark.default.parallelism", "4")
                            .config("spark.driver.memory", "3g")

@@ -63,6 +63,9 @@ class Compiler:
             from .errors import UnknownMemberError
             raise UnknownMemberError(prefer, "model", self.space.models)
         dims = [self._dim(tok) for tok in spec.dimensions]
+        if spec.grain and not any(self.space.member(d.ref).type == "time" for d in dims):
+            raise QueryError(f"grain '{spec.grain}' needs a time dimension in the query "
+                             "(e.g. add order_date to the dimensions).")
         if len({d.out for d in dims}) != len(dims):
             raise QueryError("A dimension is listed twice.")
         mets = [(tok, self._metric_ref(tok)) for tok in spec.metrics]
@@ -212,9 +215,10 @@ class Compiler:
         names = [d.out for d in dims]
         for p in parts[1:]:
             if not names:
-                out = out.cross_join(p)
+                out = out.cross_join(p.view())
                 continue
-            r = p.rename({f"{n}__r": n for n in names})
+            r = p.view().rename({f"{n}__r": n for n in names})
+            out = out.view()   # keeps Ibis from merging this join into the previous one
             j = out.join(r, [out[n].identical_to(r[f"{n}__r"]) for n in names], how="outer")
             keep = [ibis.coalesce(j[n], j[f"{n}__r"]).name(n) for n in names]
             keep += [j[c] for c in j.columns if c not in names and not c.endswith("__r")]
@@ -406,8 +410,8 @@ class Compiler:
     @staticmethod
     def _join_on(main, aux, on: list[str], col: str) -> ir.Table:
         if not on:
-            return main.cross_join(aux)
-        r = aux.rename({f"{n}__a": n for n in on})
+            return main.cross_join(aux.view())
+        r = aux.view().rename({f"{n}__a": n for n in on})
         j = main.join(r, [main[n].identical_to(r[f"{n}__a"]) for n in on], how="left")
         return j.select([j[c] for c in main.columns] + [j[col]])
 
@@ -437,7 +441,10 @@ class Compiler:
                 models.add(self.space.resolve(f"{q}.{n}" if q else n, ("dimension",), prefer=f.prefer).model)
         if trange:
             models.add(trange[0].model)
-        order = ([self.spec.model] if self.spec.model else []) + sorted(models)
+        # the dimensions' own models first, then a model linking them (orders links customers
+        # and stores): the first whose rows they all describe many-to-one is the row grain
+        order = (([self.spec.model] if self.spec.model else []) + sorted(models)
+                 + sorted(set(self.space.models) - models))
         for root in order:
             try:
                 edges = self.space.tree(root, models - {root})
@@ -452,6 +459,9 @@ class Compiler:
         conds = self._conditions(w, filters, trange, None)
         if conds:
             w = w.filter(conds)
+        if root not in models and not self.spec.distinct:
+            w = w.select(**{d.out: self._dim_value(w, d) for d in dims})
+            return w.distinct()      # a linking model's rows are not what was asked for
         out = w.select(**{d.out: self._dim_value(w, d) for d in dims})
         return out.distinct() if self.spec.distinct else out
 
@@ -471,9 +481,11 @@ class Compiler:
             if col is None:
                 try:
                     ref = self.space.resolve(tok, prefer=self.spec.model)
-                    col = outputs.get(ref)
                 except QueryError:
-                    col = None
+                    ref = None
+                if ref is not None:
+                    self.access.check(ref, "order by")
+                    col = outputs.get(ref)
             if col is None:
                 from .errors import closest
                 raise QueryError(f"Cannot order by '{tok}': it is not a dimension or metric of "

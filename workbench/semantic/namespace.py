@@ -33,6 +33,7 @@ class Edge:
     dst: str
     on: tuple[tuple[str, str], ...]   # (src column, dst column)
     relationship: str                 # as seen walking src -> dst
+    required: bool = False            # every src row has a dst row: inner join is safe
 
     @property
     def fans_out(self) -> bool:
@@ -108,7 +109,7 @@ class Namespace:
         for m in self.models.values():
             for j in m.joins:
                 pairs = tuple(j.on.items())
-                adj[m.name].append(Edge(m.name, j.to, pairs, j.relationship))
+                adj[m.name].append(Edge(m.name, j.to, pairs, j.relationship, j.required))
                 back = tuple((b, a) for a, b in pairs)
                 if not any(e.dst == m.name for e in adj[j.to]):
                     adj[j.to].append(Edge(j.to, m.name, back, _REVERSE[j.relationship]))

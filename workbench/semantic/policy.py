@@ -89,7 +89,24 @@ def compute_access(space: Namespace, principal: Principal) -> Access:
                 bad = bool(member_columns(space, ref) & hidden_cols)
             elif ref.kind == "metric":
                 bad = any(d in hidden for d in metric_dependencies(space, ref))
+                met = space.member(ref)
+                if met.type == "simple" and met.filter:
+                    bad = bad or _filter_hits(space, met.filter, ref.model, hidden)
+            elif ref.kind == "segment":
+                bad = _filter_hits(space, space.member(ref).filter, ref.model, hidden)
             if bad:
                 hidden.add(ref)
                 changed = True
     return Access(frozenset(hidden), {k: frozenset(v) for k, v in masked.items()}, rows)
+
+
+def _filter_hits(space: Namespace, text: str, model: str, hidden: set) -> bool:
+    """Whether a filter reads a hidden dimension (then what it filters is hidden too)."""
+    for q, n in column_refs(parse(text)):
+        try:
+            ref = space.resolve(f"{q}.{n}" if q else n, ("dimension",), prefer=model)
+        except Exception:
+            continue
+        if ref in hidden:
+            return True
+    return False

@@ -51,10 +51,33 @@ class Relations:
                                     else ibis.null().cast(t[c].type())) for c in masked if c in t.columns})
             for text in self.access.row_filters.get(model, ()):
                 t = self._apply_row_filter(model, t, text)
+            if self.space.models[model].policies.inherit:
+                t = self._inherit(model, t)
             self._secured[model] = t
             return t
         finally:
             self._securing.pop()
+
+    def restricted(self, model: str, seen: frozenset = frozenset()) -> bool:
+        """Whether row policies (own or inherited) hide rows of `model` from this principal."""
+        if self.access.row_filters.get(model):
+            return True
+        if not self.space.models[model].policies.inherit:
+            return False
+        return any(self.restricted(e.dst, seen | {model}) for e in self.space.adjacency[model]
+                   if e.relationship == "many_to_one" and e.dst not in seen | {model})
+
+    def _inherit(self, model: str, t: ir.Table) -> ir.Table:
+        """A row whose many-to-one parent is hidden is hidden too: order lines of an order you
+        may not see are not yours to count, whatever the model author forgot to declare."""
+        for e in self.space.adjacency[model]:
+            if e.relationship != "many_to_one" or e.dst in self._securing:
+                continue
+            if not self.restricted(e.dst, frozenset(self._securing)):
+                continue
+            parent = self.secured(e.dst).view()   # a distinct relation, also for self-references
+            t = t.semi_join(parent, [t[a] == parent[b] for a, b in e.on])
+        return t
 
     def _apply_row_filter(self, model: str, t: ir.Table, text: str) -> ir.Table:
         tree = parse(text)
@@ -94,7 +117,7 @@ class Relations:
                 if edge.src in done:
                     right = self.prefixed(model) if secure else self._prefixed(model, self.raw(model))
                     preds = [rel[f"{edge.src}__{a}"] == right[f"{model}__{b}"] for a, b in edge.on]
-                    rel = rel.join(right, preds, how=how)
+                    rel = rel.join(right, preds, how="inner" if edge.required else how)
                     done.add(model)
                     del pending[model]
         return rel

@@ -117,6 +117,8 @@ class Join(_Spec):
     to: str = Field(description="Name of the model joined to.")
     relationship: Relationship = Field("many_to_one")
     on: dict[str, str] = Field(description="This model's column: the other model's column.")
+    required: bool = Field(False, description="Every row has a match (a valid, non-null foreign "
+                           "key): the engine may use an inner join, which is faster.")
 
     @field_validator("on")
     @classmethod
@@ -141,6 +143,8 @@ class ColumnPolicy(_Spec):
 
 class Policies(_Spec):
     row_filters: tuple[RowFilter, ...] = ()
+    inherit: bool = Field(True, description="Hide rows whose many-to-one parent is hidden by "
+                          "the parent's row policies (secure by default).")
     columns: tuple[ColumnPolicy, ...] = ()
 
 

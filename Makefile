@@ -1,0 +1,90 @@
+# Workbench: `make up` to use it, `make test` to check it.  `make help` lists the rest.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+PORT   ?= 8888
+SCALE  ?= 1.0
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k catalog -x"`.
+PYTEST_ARGS ?=
+# Per-test ceiling so a hung service or browser fails the run instead of eating CI's 90 minutes.
+TEST_TIMEOUT ?= 900
+# `make bench BENCH_ARGS=` for the full (slow) runs.
+BENCH_ARGS ?= --quick
+
+# Installs are keyed on the content of pyproject.toml: a second run with the same file is a no-op.
+DEPS_KEY   := $(shell sha256sum pyproject.toml 2>/dev/null | cut -c1-16)
+STAMPS     := $(VENV)/.workbench-stamps
+APP_STAMP  := $(STAMPS)/all-$(DEPS_KEY)
+TEST_STAMP := $(STAMPS)/all-test-$(DEPS_KEY)
+NOTEBOOKS  := $(wildcard notebooks)
+
+.PHONY: help up install install-test services seed bench test test-unit test-ui clean distclean
+
+help:
+	@echo "make up        create .venv, install, build the demo warehouse if missing, start JupyterLab"
+	@echo "make test      install test extras, prepare services, run every test and notebook"
+	@echo "make install   install the project and its extras into $(VENV)"
+	@echo "make seed      (re)build the demo warehouse (SCALE=$(SCALE))"
+	@echo "make bench     run every benchmark (BENCH_ARGS=$(BENCH_ARGS))"
+	@echo "make services  prepare PostgreSQL, RabbitMQ, Redis and chromium for the tests"
+	@echo "make clean     remove caches and install stamps; make distclean also .venv and .workbench"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(APP_STAMP): | $(PY)
+	$(PIP) install --quiet --editable '.[all]'
+	mkdir -p $(STAMPS) && touch $@
+
+$(TEST_STAMP): | $(PY)
+	$(PIP) install --quiet --editable '.[all,test]'
+	mkdir -p $(STAMPS) && touch $@ $(APP_STAMP)
+
+install: $(APP_STAMP)
+
+install-test: $(TEST_STAMP)
+
+up: install
+	$(PY) -m workbench.up --port $(PORT) --scale $(SCALE)
+
+seed: install
+	$(VENV)/bin/workbench seed --scale $(SCALE)
+
+services:
+	bash scripts/prepare_services.sh
+
+# One pytest run over the unit, spark, services and ui tests and the notebooks, so the summary
+# line counts everything.  Exit 5 (nothing collected) is a failure, never a silent pass.
+test: install-test services
+	@echo "make test: pytest tests/ $(NOTEBOOKS)"
+	@set +e; \
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/pytest tests/ \
+	  $(if $(NOTEBOOKS),--nbval-lax $(NOTEBOOKS)) \
+	  --timeout=$(TEST_TIMEOUT) -p no:cacheprovider $(PYTEST_ARGS); \
+	rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure" >&2; exit 1; fi; \
+	exit $$rc
+
+test-unit: install-test
+	$(VENV)/bin/pytest tests/ -m "not spark and not services and not ui" -p no:cacheprovider $(PYTEST_ARGS)
+
+test-ui: install-test services
+	$(VENV)/bin/pytest tests/ui tests/apps -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: install
+	@set -e; for script in benchmarks/[!_]*.py; do \
+	  echo "== $$script $(BENCH_ARGS)"; $(PY) $$script $(BENCH_ARGS); \
+	done
+
+clean:
+	rm -rf $(STAMPS) .pytest_cache build dist *.egg-info .hypothesis
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) .workbench

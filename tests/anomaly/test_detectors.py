@@ -1,0 +1,178 @@
+"""Detector behaviour on synthetic series: detection, NaN handling, state, registry."""
+
+import pickle
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from workbench.anomaly.detectors import Detector, available, create, get_detector_class, registry
+
+BUILT_INS = ["robust_zscore", "ewma", "seasonal", "cusum", "level_shift", "isolation_forest", "ensemble", "nab"]
+FAST_PARAMS = {"isolation_forest": {"train_size": 256, "refit_every": 256, "n_estimators": 25}}
+STEP = 300.0  # five-minute points, in seconds
+
+
+def make(name):
+    return create(name, **FAST_PARAMS.get(name, {}))
+
+
+def daily_series(n=1500, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) * STEP
+    values = 10 + 3 * np.sin(2 * np.pi * t / 86400) + rng.normal(0, 0.3, n)
+    return t, values
+
+
+def test_builtins_are_registered_with_documented_params():
+    assert set(BUILT_INS) <= set(available())
+    for name in BUILT_INS:
+        cls = get_detector_class(name)
+        assert cls.name == name
+        for field_name, field in cls.Params.model_fields.items():
+            assert field.description, f"{name}.{field_name} has no description"
+
+
+def test_params_are_validated():
+    with pytest.raises(ValidationError):
+        create("robust_zscore", window=1)
+    with pytest.raises(ValidationError):
+        create("ewma", no_such_knob=3)
+    assert create("ewma", alpha=0.5).params.alpha == 0.5
+    with pytest.raises(KeyError, match="unknown detector"):
+        create("nope")
+
+
+# CUSUM and level_shift look for sustained changes: one spike is clipped or median-filtered
+# away by design (covered by their own test below).
+@pytest.mark.parametrize("name", [n for n in BUILT_INS if n not in ("cusum", "level_shift")])
+def test_scores_are_in_unit_interval_and_spike_stands_out(name):
+    t, values = daily_series()
+    values[1200] += 15  # ~50 sigma above the seasonal curve
+    scores = make(name).score_series(values, t)
+    assert scores.shape == values.shape
+    assert np.all((scores >= 0) & (scores <= 1))
+    assert scores[1200] > np.quantile(scores[600:1190], 0.99), name
+
+
+@pytest.mark.parametrize("name", BUILT_INS)
+def test_nan_and_gaps_are_skipped_and_reported(name):
+    t, values = daily_series(800)
+    values[[100, 101, 500]] = np.nan
+    values[600] = np.inf
+    t = np.r_[t[:300], t[300:] + 86400 * 3]  # a three-day gap
+    det = make(name)
+    scores = det.score_series(values, t)
+    assert np.all(np.isfinite(scores))
+    assert scores[[100, 101, 500, 600]].tolist() == [0.0] * 4
+    assert det.skipped_count == 4
+    assert [reason for _, reason in det.skipped] == ["missing", "missing", "missing", "infinite"]
+    assert det.n_seen == 796
+
+
+def test_update_rejects_bad_points_without_crashing():
+    det = create("robust_zscore")
+    assert det.update(0.0, None) == 0.0
+    assert det.update(1.0, "abc") == 0.0
+    assert det.update(5.0, 1.0) == 0.0
+    assert det.update(4.0, 1.0) == 0.0  # earlier than the last accepted point
+    assert [r for _, r in det.skipped] == ["not a number", "not a number", "out of order"]
+    assert det.n_seen == 1
+
+
+@pytest.mark.parametrize("name", BUILT_INS)
+def test_batch_scoring_matches_point_by_point(name):
+    t, values = daily_series(900, seed=3)
+    values[[50, 400]] = np.nan
+    values[700:] += 4
+    batch = make(name).score_series(values, t)
+    det = make(name)
+    stream = np.array([det.update(a, b) for a, b in zip(t, values)])
+    np.testing.assert_allclose(batch, stream, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", BUILT_INS)
+def test_restart_from_saved_state_continues_identically(name):
+    t, values = daily_series(900, seed=4)
+    values[800] += 10
+    whole = make(name).score_series(values, t)
+
+    first = make(name)
+    head = first.score_series(values[:450], t[:450])
+    saved = pickle.loads(pickle.dumps(first.get_state()))  # as if written to disk
+    second = make(name)
+    second.set_state(saved)
+    tail = second.score_series(values[450:], t[450:])
+    np.testing.assert_allclose(np.r_[head, tail], whole, atol=1e-12)
+    assert second.n_seen == 900
+
+
+def test_state_of_another_detector_is_refused():
+    with pytest.raises(ValueError):
+        create("ewma").set_state(create("seasonal").get_state())
+
+
+def test_seasonal_knows_the_daily_shape():
+    # A value that is normal for noon but not for midnight: a level detector with a day-long
+    # window misses it, the seasonal model does not.
+    t, values = daily_series(2016)
+    i = 1800 + int(np.argmin(values[1800:2016]))  # near the daily low
+    values[i] = 13.0  # the daily high: ordinary in level, wrong for this time of day
+    seasonal = create("seasonal").score_series(values, t)
+    level = create("robust_zscore", window=288).score_series(values, t)
+    rank = lambda s: (s[1500:2016] >= s[i]).sum()  # noqa: E731
+    assert rank(seasonal) == 1
+    assert rank(level) > 5
+
+
+def test_cusum_and_level_shift_catch_a_small_sustained_shift():
+    rng = np.random.default_rng(7)
+    values = rng.normal(0, 1, 1000)
+    values[600:] += 1.5  # small: no single point is extreme
+    for name in ("cusum", "level_shift"):
+        scores = create(name).score_series(values)
+        assert scores[600:630].max() > scores[300:590].max(), name
+    det = create("cusum")
+    det.score_series(values)
+    assert det.change_points >= 1
+
+
+def test_ensemble_suppresses_repeated_alarms():
+    t, values = daily_series(1500)
+    values[1000:1010] += 20
+    base = dict(probation=300)
+    plain = create("ensemble", **base).score_series(values, t)
+    quiet = create("ensemble", alarm_level=0.5, suppress=100, **base).score_series(values, t)
+    assert plain[1000] >= 0.5 and quiet[1000] == plain[1000]
+    assert (plain[1001:1010] >= 0.5).sum() > 3
+    assert quiet[1001:1100].max() == 0.0
+    assert np.all(quiet[:300] == 0)
+
+
+def test_entry_point_detectors_are_loaded(monkeypatch):
+    class Plugin(Detector):
+        from workbench.anomaly.detectors import DetectorParams as Params
+
+        def reset(self):
+            pass
+
+        def _score(self, timestamp, value):
+            return 1.0 if value > 100 else 0.0
+
+    class FakeEntryPoint:
+        name, value = "plugin_threshold", "pkg:Plugin"
+
+        def load(self):
+            return Plugin
+
+    monkeypatch.setattr(registry, "entry_points", lambda group: [FakeEntryPoint()] if group == "workbench.detectors" else [])
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    registry.load_entry_points(force=True)
+    det = create("plugin_threshold")
+    assert det.score_series([1, 200, 3]).tolist() == [0.0, 1.0, 0.0]
+    assert "plugin_threshold" in available()
+
+
+def test_registering_a_taken_name_fails():
+    with pytest.raises(ValueError):
+        registry.register("ewma")(get_detector_class("seasonal"))

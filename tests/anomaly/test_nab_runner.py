@@ -1,0 +1,59 @@
+"""The NAB runner on a tiny synthetic corpus laid out like NAB (never the shared NAB data)."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def load_module(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_corpus(root: Path) -> None:
+    rng = np.random.default_rng(0)
+    windows = {}
+    for cat, name, spike in [("catA", "one.csv", 700), ("catA", "two.csv", None), ("catB", "three.csv", 800)]:
+        ts = pd.date_range("2020-01-01", periods=1000, freq="5min")
+        values = rng.normal(10, 1, 1000)
+        win = []
+        if spike is not None:
+            values[spike : spike + 3] += 25
+            win = [[str(ts[spike - 20]), str(ts[spike + 20])]]
+        (root / "data" / cat).mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"timestamp": ts.strftime("%Y-%m-%d %H:%M:%S"), "value": values}).to_csv(
+            root / "data" / cat / name, index=False
+        )
+        windows[f"{cat}/{name}"] = win
+    (root / "labels").mkdir()
+    (root / "labels" / "combined_windows.json").write_text(json.dumps(windows))
+
+
+def test_runner_scores_a_nab_style_folder(tmp_path, capsys):
+    make_corpus(tmp_path)
+    nab = load_module("nab_benchmark", REPO / "benchmarks" / "nab.py")
+    figures = nab.main(["--data", str(tmp_path), "--detector", "robust_zscore", "--workers", "1", "--no-write"])
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert json.loads(last) == json.loads(json.dumps(figures))
+    # Two obvious spikes, one threshold: the detector finds both at their onset, no FPs.
+    for profile in ("standard", "reward_low_FP_rate", "reward_low_FN_rate"):
+        assert figures[profile] > 90, figures
+    assert set(figures["per_category"]["standard"]) == {"catA", "catB"}
+    assert figures["baseline"]["detector"] == "robust_zscore"
+    assert figures["ratio_vs_baseline"]["standard"] == 1.0
+
+
+def test_results_file_has_timestamp_and_machine(tmp_path):
+    common = load_module("bench_common", REPO / "benchmarks" / "_common.py")
+    path = common.write_results("demo", {"x": np.float64(1.5)}, results_dir=tmp_path)
+    payload = json.loads(path.read_text())
+    assert payload["x"] == 1.5 and payload["area"] == "demo"
+    assert payload["timestamp"] and payload["machine"]["cpu_count"] >= 1
+    assert common.shared_dir("benchmarks", "nab") == REPO.parent / "shared" / "benchmarks" / "nab"

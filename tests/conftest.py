@@ -1,0 +1,49 @@
+"""Shared test helpers.  Fixtures for one area live in that area's conftest.py; only what
+several areas need goes here."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+
+
+def on_ci() -> bool:
+    """CI sets CI=true; there a missing prerequisite is a failure, not a skip."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip with ``reason`` on a laptop; fail with it when CI=true, so CI never goes green by
+    skipping what it was meant to run."""
+    if on_ci():
+        pytest.fail(f"{reason} (CI=true: a missing prerequisite is an error)", pytrace=False)
+    pytest.skip(reason)
+
+
+def chromium_executable() -> str | None:
+    """Debian's Chromium (`apt-get install chromium`), the browser the ui tests drive."""
+    override = os.environ.get("WORKBENCH_CHROMIUM")
+    for candidate in ([override] if override else []) + list(CHROMIUM_CANDIDATES):
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which("chromium")
+    return found
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = chromium_executable()
+    if path is None:
+        skip_or_fail("Debian chromium is not installed (apt-get install -y chromium, or run "
+                     "scripts/prepare_services.sh as root)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def skip_or_fail_missing():
+    """The skip-on-laptop / fail-on-CI rule, for conftest files in sub-folders."""
+    return skip_or_fail

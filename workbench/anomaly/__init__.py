@@ -1,0 +1,1 @@
+"""Anomaly detection: streaming detectors (``workbench.anomaly.detectors``) and NAB scoring."""

@@ -1,0 +1,33 @@
+"""``nab``: the ensemble configuration used for the NAB benchmark, as a detector of its own.
+
+One configuration for every series (no per-series tuning); chosen on the NAB corpus, so its
+NAB figures are in-sample for the configuration (see docs/anomaly.md).  It sees no labels.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from workbench.anomaly.detectors.ensemble import Ensemble, MemberSpec
+from workbench.anomaly.detectors.registry import register
+
+
+def _nab_members() -> list[MemberSpec]:
+    return [
+        MemberSpec(detector="robust_zscore", params={"window": 288}),
+        MemberSpec(detector="robust_zscore", params={"window": 288, "use_diff": True}),
+        MemberSpec(detector="seasonal"),
+        MemberSpec(detector="level_shift"),
+    ]
+
+
+@register("nab")
+class NabEnsemble(Ensemble):
+    """Calibrated ensemble with one alarm per incident, tuned for NAB-style scoring."""
+
+    class Params(Ensemble.Params):
+        members: list[MemberSpec] = Field(default_factory=_nab_members, description="Detectors to combine.")
+        alarm_level: float | None = Field(
+            0.8, ge=0, le=1, description="Score that counts as an alarm for suppression; None disables it."
+        )
+        suppress: int = Field(200, ge=0, description="Points damped after each alarm.")

@@ -1,0 +1,133 @@
+"""Chart factory on hvPlot.
+
+A chart type is a small class registered by name (:func:`register`), so an app or a third
+party adds one without touching the factory; third parties can also use the
+``workbench.chart_types`` entry-point group.  :func:`auto_chart` picks the first registered type
+that accepts the result's shape.  Colours come from the Okabe-Ito palette in
+:mod:`workbench.ui.theme`; the result table next to the chart is the textual alternative.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import ClassVar
+
+import pandas as pd
+
+from workbench.ui.theme import PALETTE
+
+MAX_BARS = 40
+
+
+class ChartType:
+    """One way of drawing a result: ``accepts`` says whether it fits, ``render`` draws it."""
+
+    name: ClassVar[str] = ""
+    priority: ClassVar[int] = 100  # lower is tried first
+
+    def accepts(self, df: pd.DataFrame, x: str | None, ys: list[str], by: str | None) -> bool:
+        raise NotImplementedError
+
+    def render(self, df: pd.DataFrame, x: str | None, ys: list[str], by: str | None, **opts):
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[ChartType]] = {}
+_entry_points_loaded = False
+
+
+def register(cls: type[ChartType]) -> type[ChartType]:
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} needs a name")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def chart_types() -> dict[str, type[ChartType]]:
+    global _entry_points_loaded
+    if not _entry_points_loaded:
+        _entry_points_loaded = True
+        for ep in entry_points(group="workbench.chart_types"):
+            register(ep.load())
+    return dict(sorted(_REGISTRY.items(), key=lambda kv: (kv[1].priority, kv[0])))
+
+
+def _hvplot(df: pd.DataFrame):
+    import hvplot.pandas  # noqa: F401  (registers the .hvplot accessor)
+
+    return df.hvplot
+
+
+def _common_opts(ys: list[str], by: str | None, opts: dict) -> dict:
+    base = dict(responsive=True, height=340, grid=True, legend="top_left",
+                ylabel=ys[0] if len(ys) == 1 else "", fontscale=1.1)
+    base["color"] = PALETTE if (by or len(ys) > 1) else PALETTE[0]
+    base.update(opts)
+    return base
+
+
+@register
+class LineChart(ChartType):
+    """A time series: x is a date/time column."""
+
+    name = "line"
+    priority = 10
+
+    def accepts(self, df, x, ys, by):
+        return x is not None and bool(ys) and pd.api.types.is_datetime64_any_dtype(df[x])
+
+    def render(self, df, x, ys, by, **opts):
+        df = df.sort_values(x)
+        return _hvplot(df).line(x=x, y=ys if len(ys) > 1 else ys[0], by=by,
+                                **_common_opts(ys, by, opts))
+
+
+@register
+class BarChart(ChartType):
+    """Categories on x, largest first, at most MAX_BARS of them."""
+
+    name = "bar"
+    priority = 20
+
+    def accepts(self, df, x, ys, by):
+        return x is not None and bool(ys)
+
+    def render(self, df, x, ys, by, **opts):
+        df = df.copy()
+        df[x] = df[x].astype(str)
+        if by is None:
+            df = df.nlargest(MAX_BARS, ys[0]) if len(df) > MAX_BARS else df.sort_values(ys[0], ascending=False)
+        else:
+            df[by] = df[by].astype(str)
+        return _hvplot(df).bar(x=x, y=ys if len(ys) > 1 else ys[0], by=by, rot=45,
+                               **_common_opts(ys, by, opts))
+
+
+def numeric_columns(df: pd.DataFrame, candidates: list[str]) -> list[str]:
+    return [c for c in candidates if c in df.columns and pd.api.types.is_numeric_dtype(df[c])
+            and not pd.api.types.is_bool_dtype(df[c])]
+
+
+def auto_chart(df: pd.DataFrame, metrics: list[str], dimensions: list[str], kind: str | None = None,
+               **opts):
+    """The chart for a query result, or ``None`` when a chart would say nothing (a single
+    number, no numeric metric, an empty result)."""
+    if df is None or df.empty:
+        return None
+    ys = numeric_columns(df, metrics) or numeric_columns(
+        df, [c for c in df.columns if c not in dimensions])
+    dims = [d for d in dimensions if d in df.columns]
+    if not ys or not dims:
+        return None
+    # Prefer a time dimension on x; a second dimension becomes the series.
+    dims.sort(key=lambda d: not pd.api.types.is_datetime64_any_dtype(df[d]))
+    x, by = dims[0], (dims[1] if len(dims) > 1 else None)
+    if by is not None:
+        ys = ys[:1]  # one metric per series when split by a dimension
+    types = chart_types()
+    candidates = [types[kind]] if kind else list(types.values())
+    for cls in candidates:
+        chart_type = cls()
+        if chart_type.accepts(df, x, ys, by):
+            return chart_type.render(df, x, ys, by, **opts)
+    return None

@@ -1,0 +1,56 @@
+"""Open the Workbench for an app, read-only, and turn every way that can fail into a notice a
+person can act on (the demo warehouse not built yet, a broken settings or model file, ...).
+
+Paths follow ``workbench.connect()``: workbench.yml at the project root (found from the
+working directory or $WORKBENCH_HOME), overridden by $WORKBENCH_WAREHOUSE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Opened:
+    wb: Any = None
+    title: str = ""
+    message: str = ""  # markdown; empty when wb is usable
+
+    @property
+    def ok(self) -> bool:
+        return self.wb is not None and not self.message
+
+
+def warehouse_path() -> Path:
+    from workbench.config import load_settings
+
+    settings = load_settings()
+    return settings.path(settings.warehouse)
+
+
+def open_workbench() -> Opened:
+    from workbench.ui.messages import describe_error
+
+    try:
+        import workbench
+
+        where = warehouse_path()
+    except Exception as exc:  # noqa: BLE001  a broken workbench.yml, say
+        return Opened(title="Couldn't read the Workbench settings", message=describe_error(exc))
+    if not where.exists():
+        return Opened(
+            title="The demo warehouse isn't built yet",
+            message=(
+                f"There is no warehouse at `{where}`.\n\n"
+                "Build it with `make seed` (or start everything with `make up`) in the project "
+                "folder, then reload this page."
+            ),
+        )
+    try:
+        wb = workbench.connect(read_only=True)
+        wb.catalog()  # loads and validates the models now, so a broken file shows here
+    except Exception as exc:  # noqa: BLE001  shown to the person, logged by describe_error
+        return Opened(title="Couldn't open the Workbench", message=describe_error(exc))
+    return Opened(wb=wb)

@@ -1,0 +1,110 @@
+"""Colours, fonts and the responsive page shell used by every app.
+
+The palette is Okabe-Ito, which stays distinguishable under the common forms of colour
+blindness.  Charts take series colours from :data:`PALETTE` in order; yellow comes last because
+it has the least contrast on white.
+"""
+
+from __future__ import annotations
+
+import panel as pn
+
+OKABE_ITO = {
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
+    "black": "#000000",
+}
+
+PALETTE = [
+    OKABE_ITO["blue"],
+    OKABE_ITO["orange"],
+    OKABE_ITO["bluish_green"],
+    OKABE_ITO["vermillion"],
+    OKABE_ITO["reddish_purple"],
+    OKABE_ITO["sky_blue"],
+    OKABE_ITO["black"],
+    OKABE_ITO["yellow"],
+]
+
+ACCENT = OKABE_ITO["blue"]
+TEXT = "#1a1a1a"
+MUTED_TEXT = "#4d4d4d"  # 8.5:1 on white
+
+# Document-level CSS (outside the widgets' shadow roots): a visible keyboard focus ring, a
+# readable base size, and no horizontal scrolling on a phone.
+GLOBAL_CSS = f"""
+html, body {{ color: {TEXT}; font-size: 16px; overflow-x: hidden; }}
+:focus-visible {{ outline: 3px solid {ACCENT} !important; outline-offset: 2px; }}
+.wb-skip-link {{ position: absolute; left: -9999px; }}
+.wb-skip-link:focus {{ left: 8px; top: 8px; background: #fff; padding: 4px 8px; z-index: 1000; }}
+"""
+
+# Inside each widget's shadow root.
+WIDGET_CSS = f"""
+:host {{ --focus-ring: 3px solid {ACCENT}; }}
+input:focus-visible, select:focus-visible, textarea:focus-visible, button:focus-visible,
+.bk-btn:focus-visible, .choices:focus-within {{
+  outline: var(--focus-ring) !important; outline-offset: 1px;
+}}
+label {{ font-weight: 600; color: {TEXT}; }}
+"""
+
+
+_configured = False
+
+
+def configure() -> None:
+    """Load the Panel extensions the apps need and the global styles; idempotent."""
+    global _configured
+    if _configured:
+        return
+    pn.extension("tabulator", global_css=[GLOBAL_CSS], notifications=False)
+    _configured = True
+
+
+def styled(widget):
+    """Add the shared focus ring and label style to a widget (inside its shadow root)."""
+    widget.stylesheets = [*widget.stylesheets, WIDGET_CSS]
+    return widget
+
+
+def heading(text: str, level: int = 2) -> pn.pane.HTML:
+    return pn.pane.HTML(f"<h{level} style='margin:0.4em 0'>{_escape(text)}</h{level}>",
+                        sizing_mode="stretch_width")
+
+
+def page(title: str, *sections, intro: str = "") -> pn.Column:
+    """A page: title, a one-line intro, then sections that sit side by side on a wide screen
+    and stack on a narrow one."""
+    configure()
+    header = pn.pane.HTML(
+        f"<header><h1 style='margin:0.2em 0'>{_escape(title)}</h1>"
+        + (f"<p style='margin:0;color:{MUTED_TEXT}'>{_escape(intro)}</p>" if intro else "")
+        + "</header>",
+        sizing_mode="stretch_width",
+    )
+    body = pn.FlexBox(
+        *[_flex_item(s) for s in sections],
+        flex_wrap="wrap",
+        gap="16px",
+        sizing_mode="stretch_width",
+    )
+    return pn.Column(header, body, sizing_mode="stretch_width",
+                     styles={"max-width": "1400px", "margin": "0 auto", "padding": "0 12px"})
+
+
+def _flex_item(section):
+    # Basis 360px: two columns from ~750px up, one column on a phone.
+    return pn.Column(section, sizing_mode="stretch_width",
+                     styles={"flex": "1 1 360px", "min-width": "0"})
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(str(text))

@@ -1,0 +1,161 @@
+"""``workbench up`` / ``make up``: build the demo warehouse if missing, make the demo log-in once,
+print where everything is, then replace this process with JupyterLab running the Workbench
+configuration (``jupyter_config/``) and the published apps.
+
+Nothing here downloads anything: the warehouse is generated locally and the token is random.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import socket
+import sys
+from pathlib import Path
+
+REPO_DIR = Path(__file__).resolve().parents[1]
+TOKEN_FILE = Path(".workbench") / "jupyter_token"
+APPS = {"Metric catalog": "workbench-catalog/"}
+
+
+def project_dir() -> Path:
+    from workbench.config import project_root
+
+    return project_root()
+
+
+def config_dir(project: Path) -> Path:
+    """jupyter_config/ of the project, else the one shipped beside this package."""
+    for candidate in (project / "jupyter_config", REPO_DIR / "jupyter_config"):
+        if (candidate / "jupyter_server_config.py").is_file():
+            return candidate
+    raise SystemExit(f"jupyter_config/ not found under {project} or {REPO_DIR}")
+
+
+def ensure_warehouse(project: Path, scale: float = 1.0) -> tuple[Path, bool]:
+    """Build the demo warehouse unless it exists. Returns (path, built_now)."""
+    from workbench.config import load_settings
+
+    settings = load_settings(project)
+    path = settings.path(settings.warehouse)
+    if path.exists():
+        return path, False
+    from workbench.warehouse.seed import build_demo_warehouse
+
+    print(f"Building the demo warehouse at {path} (scale {scale}); this happens once.", flush=True)
+    build_demo_warehouse(path, scale=scale, progress=True)
+    return path, True
+
+
+def ensure_token(project: Path) -> tuple[str, bool]:
+    """The demo Jupyter token: generated once, kept in .workbench/ (gitignored), mode 0600."""
+    path = project / TOKEN_FILE
+    if path.is_file() and path.read_text().strip():
+        return path.read_text().strip(), False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    return token, True
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def pick_port(preferred: int) -> int:
+    for port in range(preferred, preferred + 50):
+        if port_is_free(port):
+            return port
+    raise SystemExit(f"No free port in {preferred}..{preferred + 49}; pass --port.")
+
+
+def banner(port: int, token: str, new_token: bool, warehouse: Path, built: bool) -> str:
+    base = f"http://127.0.0.1:{port}"
+    lines = [
+        "",
+        "Workbench is starting.",
+        f"  JupyterLab      {base}/lab?token={token}",
+    ]
+    for title, path in APPS.items():
+        lines.append(f"  {title:<15} {base}/{path}?token={token}")
+    lines += [
+        "",
+        "Log in: open a link above (the token in it logs you in and sets a cookie), or open",
+        f"  {base}/ and paste the token:",
+        f"  {token}",
+        f"  The token is kept in {TOKEN_FILE} (never committed; delete it for a new one)"
+        + (" - generated just now." if new_token else "."),
+        f"Warehouse: {warehouse}" + (" (built just now)" if built else ""),
+        "The apps are also in the JupyterLab launcher under 'Workbench'. Stop with Ctrl-C.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def jupyter_command(port: int, open_browser: bool, extra: list[str] | None = None) -> list[str]:
+    cmd = [sys.executable, "-m", "jupyterlab", f"--port={port}", "--ServerApp.port_retries=0",
+           f"--ServerApp.open_browser={open_browser}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # CI and the demo machines run as root; the server still listens on 127.0.0.1 only.
+        cmd.append("--allow-root")
+    return cmd + list(extra or [])
+
+
+def jupyter_env(project: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    conf = str(config_dir(project))
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+        p for p in (conf, env.get("JUPYTER_CONFIG_PATH", "")) if p)
+    env["WORKBENCH_PROJECT_DIR"] = str(project)
+    env.pop("JUPYTER_TOKEN", None)  # the demo token file is the one log-in
+    return env
+
+
+def run_up(port: int = 8888, scale: float = 1.0, open_browser: bool = False,
+           build: bool = True, extra_args: list[str] | None = None, dry_run: bool = False) -> list[str]:
+    project = project_dir()
+    os.chdir(project)  # kernels and the proxied apps find workbench.yml from here
+    if build:
+        warehouse, built = ensure_warehouse(project, scale)
+    else:
+        from workbench.config import load_settings
+
+        settings = load_settings(project)
+        warehouse, built = settings.path(settings.warehouse), False
+    token, new_token = ensure_token(project)
+    chosen = pick_port(port)
+    if chosen != port:
+        print(f"Port {port} is taken; using {chosen}.", flush=True)
+    print(banner(chosen, token, new_token, warehouse, built), flush=True)
+    cmd = jupyter_command(chosen, open_browser, extra_args)
+    env = jupyter_env(project)
+    if dry_run:
+        return cmd
+    os.execve(cmd[0], cmd, env)
+    return cmd  # not reached
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="workbench up", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("WORKBENCH_PORT", 8888)))
+    parser.add_argument("--scale", type=float, default=1.0, help="demo warehouse scale if built")
+    parser.add_argument("--no-build", action="store_true", help="don't build a missing warehouse")
+    parser.add_argument("--browser", action="store_true", help="open a browser")
+    parser.add_argument("--dry-run", action="store_true", help="print, don't start Jupyter")
+    args, extra = parser.parse_known_args(argv)
+    cmd = run_up(port=args.port, scale=args.scale, open_browser=args.browser,
+                 build=not args.no_build, extra_args=extra, dry_run=args.dry_run)
+    if args.dry_run:
+        print(" ".join(cmd))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Warehouse builders: demo seeds and benchmark datasets loaded into the local DuckDB warehouse."""
