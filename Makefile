@@ -62,13 +62,18 @@ services:
 # One pytest run over the unit, spark, services and ui tests and the notebooks, so the summary
 # line counts everything.  Exit 5 (nothing collected) is a failure, never a silent pass.
 test: install-test services
-	@echo "make test: pytest tests/ $(NOTEBOOKS)"
+	@echo "make test: pytest tests/, then the notebooks on a small demo warehouse"
 	@set +e; \
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/pytest tests/ \
-	  $(if $(NOTEBOOKS),--nbval-lax $(NOTEBOOKS)) \
 	  --timeout=$(TEST_TIMEOUT) -p no:cacheprovider $(PYTEST_ARGS); \
 	rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure" >&2; exit 1; fi; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure" >&2; rc=1; fi; \
+	if [ -n "$(NOTEBOOKS)" ]; then \
+	  wh=$$($(PY) tests/notebooks/prepare.py) || exit 1; \
+	  PATH="$(abspath $(VENV))/bin:$$PATH" WORKBENCH_WAREHOUSE="$$wh" $(VENV)/bin/pytest \
+	    --nbval-lax $(NOTEBOOKS) --timeout=$(TEST_TIMEOUT) -p no:cacheprovider; \
+	  nrc=$$?; [ $$rc -eq 0 ] && rc=$$nrc; \
+	fi; \
 	exit $$rc
 
 test-unit: install-test
