@@ -150,8 +150,10 @@ def tpch(
     out_path: Optional[Path] = typer.Option(None, "--out", help="DuckDB file to write."),
 ):
     """Generate TPC-H data with tpchgen-cli and load it into DuckDB (for tests and benchmarks)."""
-    from .warehouse.tpch import build_duckdb
-    path = build_duckdb(sf, out_path)
+    from .config import load_settings
+    from .warehouse.tpch import build_duckdb, duckdb_path
+    root = load_settings().path(".workbench")
+    path = build_duckdb(sf, out_path or duckdb_path(sf, root=root))
     out.print(f"[green]built[/] {path}. Query it with: workbench.connect(warehouse='{path}')")
 
 

@@ -94,7 +94,7 @@ def banner(port: int, token: str, new_token: bool, warehouse: Path, built: bool)
         f"  The token is kept in {TOKEN_FILE} (never committed; delete it for a new one)"
         + (" - generated just now." if new_token else "."),
         f"Warehouse: {warehouse}" + (" (built just now)" if built else ""),
-        "The apps are also in the JupyterLab launcher under 'Workbench'. Stop with Ctrl-C.",
+        "The apps are also tiles in the JupyterLab launcher. Stop with Ctrl-C.",
         "",
     ]
     return "\n".join(lines)

@@ -167,6 +167,13 @@ def test_formatters_follow_semantic_formats():
     assert f["r"].format == "0,0.00" and f["n"].format == "0,0" and "s" not in f
 
 
+def test_dates_at_midnight_show_without_time():
+    df = pd.DataFrame({"d": pd.date_range("2024-01-01", periods=2, freq="MS"),
+                       "t": pd.to_datetime(["2024-01-01 10:30:00", "2024-01-02 00:00:00"])})
+    f = formatters_for(df)
+    assert f["d"].format == "%Y-%m-%d" and f["t"].format == "%Y-%m-%d %H:%M:%S"
+
+
 def test_describe_error_hides_tracebacks():
     text = messages.describe_error(ValueError("bad thing\n  File x.py, line 3"))
     assert "bad thing" in text and "line 3" not in text

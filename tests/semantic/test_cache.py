@@ -76,9 +76,6 @@ def test_hit_returns_a_copy(wb):
     assert again.cached and (again.df["revenue"] > 0).all()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "layer bug: on a miss Workbench._execute stores the DataFrame in the cache and returns the "
-    "same object, so a caller mutating its result poisons later cache hits"))
 def test_miss_result_is_not_the_cached_object(wb):
     df = wb.query("shop", metrics=["revenue"], dimensions=["region"]).df
     df.loc[:, "revenue"] = -1

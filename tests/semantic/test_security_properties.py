@@ -379,7 +379,7 @@ def test_oracle_hand_checked():
 # ---------------------------------------------------------------------------------------------
 # 1. row policies: never a row outside the policy, aggregates equal the oracle
 # ---------------------------------------------------------------------------------------------
-@settings(max_examples=35, **SETTINGS)
+@settings(max_examples=25, **SETTINGS)
 @given(q=aggregate_queries(), p=random_principals())
 def test_aggregates_match_policy_oracle(nocache, q, p):
     mets, dims, fl = q
@@ -395,7 +395,7 @@ def test_aggregates_match_policy_oracle(nocache, q, p):
     assert got == want, (p, mets, dims, [f[1] for f in fl], query.sql())
 
 
-@settings(max_examples=30, **SETTINGS)
+@settings(max_examples=20, **SETTINGS)
 @given(q=detail_queries(), p=random_principals())
 def test_detail_rows_within_policy(nocache, q, p):
     dims, fl, distinct = q
@@ -527,9 +527,6 @@ def test_hidden_member_unreachable(extended, case):
     assert wb_ok.query("shop", **HIDDEN_QUERIES[case]).df is not None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "layer bug: ordering by a hidden member that is not in the query raises a plain "
-    "QueryError ('Cannot order by ...'), not AccessDeniedError"))
 def test_order_by_hidden_member_not_selected_is_access_denied(shop):
     wb = shop.as_principal(PRINCIPALS["viewer"])
     with pytest.raises(AccessDeniedError):
@@ -542,11 +539,6 @@ def test_order_by_hidden_member_not_selected_is_refused(shop):
         wb.query("shop", metrics=["revenue"], order=["customer_name"]).df
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "layer bug: a simple metric whose `filter` references a hidden member "
-    "(filter: customers.customer_name = 'Ann') is not hidden: policy.compute_access only "
-    "follows metric_dependencies, which ignores a simple metric's filter, so a viewer gets "
-    "Ann's revenue (270.0)"))
 def test_simple_metric_filter_on_hidden_member_is_hidden(extended):
     wb = extended.as_principal(PRINCIPALS["viewer"])
     names = {e["name"] for e in wb.catalog("shop")}
@@ -579,7 +571,7 @@ LEAK = re.compile("|".join(re.escape(x) for x in
 
 
 def leaks(df: pd.DataFrame) -> list:
-    return [v for v in df.astype(str).to_numpy().ravel() if LEAK.search(v)]
+    return [v for v in df.to_numpy().ravel() if LEAK.search(str(v))]
 
 
 MASK_DIMS = ["email", "email_domain", "status", "region", "customer_region", "order_id"]
@@ -603,7 +595,7 @@ def mask_queries(draw):
     return dims, mets, fl
 
 
-@settings(max_examples=15, **SETTINGS)
+@settings(max_examples=10, **SETTINGS)
 @given(q=mask_queries(),
        who=st.sampled_from(["analyst", "north", "south", "viewer", "noattr"]))
 def test_masked_email_never_leaks(extended, q, who):
@@ -645,7 +637,7 @@ CACHE_PRINCIPALS = [PRINCIPALS[n] for n in ("admin", "analyst", "north", "south"
 ]
 
 
-@settings(max_examples=12, **SETTINGS)
+@settings(max_examples=10, **SETTINGS)
 @given(steps=st.lists(st.tuples(st.integers(0, len(CACHE_QUERIES) - 1),
                                 st.integers(0, len(CACHE_PRINCIPALS) - 1)),
                       min_size=3, max_size=8))

@@ -44,6 +44,10 @@ def test_catalog_shows_in_the_jupyterlab_launcher(page, jupyter_server, external
     card = page.locator(".jp-LauncherCard", has_text="Metric catalog")
     card.first.wait_for(timeout=90_000)
     assert card.count() >= 1
+    card.first.locator("img").wait_for()  # the icon is drawn
+    config = json.loads(page.locator("#jupyter-config-data").text_content())
+    # No run-time fetches: the news prompt is off, the extension manager is read-only.
+    assert "@jupyterlab/apputils-extension:announcements" in config["disabledExtensions"]
     assert external_requests == []
 
 

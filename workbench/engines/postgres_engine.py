@@ -22,6 +22,29 @@ class PostgresEngine(Engine):
             raise EngineError(f"Cannot connect to PostgreSQL at {self.url}: "
                               f"{str(e).splitlines()[0]}") from None
 
+    def execute(self, expr, sql: str | None = None):
+        # Run the SQL text we compiled (and showed the user): Ibis' own PostgreSQL execution
+        # path renders semi-joins differently from ibis.to_sql and PostgreSQL rejects it.
+        import pandas as pd
+        if sql is None:
+            return super().execute(expr)
+        try:
+            with self.con.raw_sql(sql) as cur:
+                rows = cur.fetchall()
+                cols = [d[0] for d in cur.description]
+            df = pd.DataFrame.from_records(rows, columns=cols)
+            schema = expr.schema()
+            for name, typ in schema.items():
+                if name in df and typ.is_numeric() and not typ.is_decimal():
+                    df[name] = pd.to_numeric(df[name])
+            return df
+        except Exception as e:
+            try:
+                self.con.con.rollback()
+            except Exception:
+                pass
+            raise EngineError(f"Query failed on PostgreSQL: {str(e).splitlines()[0]}") from None
+
     def data_version(self) -> str:
         return str(getattr(self, "_bump", 0))
 

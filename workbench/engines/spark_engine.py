@@ -51,6 +51,7 @@ class SparkEngine(Engine):
                  master: str | None = None, remote: str | None = None, **options):
         super().__init__(**options)
         self.warehouse = warehouse
+        self.explicit_parquet = bool(parquet_dir)   # given parquet is trusted, never re-exported
         self.parquet_dir = Path(parquet_dir) if parquet_dir else (
             Path(warehouse).with_suffix("") .parent / "parquet" / Path(warehouse).stem
             if warehouse else None)
@@ -85,7 +86,7 @@ class SparkEngine(Engine):
         return self._export(name, schema, folder / f"{name}.parquet")
 
     def _stale(self, path: Path) -> bool:
-        if not self.warehouse or not Path(self.warehouse).exists():
+        if self.explicit_parquet or not self.warehouse or not Path(self.warehouse).exists():
             return False
         return path.stat().st_mtime < Path(self.warehouse).stat().st_mtime
 

@@ -211,19 +211,25 @@ class Compiler:
             by_model.setdefault(u.ref.model, []).append(u)
         parts = [self._model_aggregate(m, us, dims, pre, trange, shift)
                  for m, us in by_model.items()]
-        out = parts[0]
+        if len(parts) == 1:
+            return parts[0]
         names = [d.out for d in dims]
-        for p in parts[1:]:
-            if not names:
+        if not names:
+            out = parts[0]
+            for p in parts[1:]:
                 out = out.cross_join(p.view())
-                continue
-            r = p.view().rename({f"{n}__r": n for n in names})
-            out = out.view()   # keeps Ibis from merging this join into the previous one
-            j = out.join(r, [out[n].identical_to(r[f"{n}__r"]) for n in names], how="outer")
-            keep = [ibis.coalesce(j[n], j[f"{n}__r"]).name(n) for n in names]
-            keep += [j[c] for c in j.columns if c not in names and not c.endswith("__r")]
-            out = j.select(keep)
-        return out
+            return out
+        # Several models: stack their aggregates and collapse on the dimensions. Each part has
+        # one row per dimension value, so max() picks the one non-null value per measure. This
+        # is a full outer join that treats NULL keys as equal, on every engine (PostgreSQL
+        # cannot FULL JOIN on IS NOT DISTINCT FROM).
+        cols = [c for p in parts for c in p.columns if c not in names]
+        types = {c: p.schema()[c] for p in parts for c in p.columns if c not in names}
+        padded = [p.select([p[n] for n in names]
+                           + [p[c] if c in p.columns else ibis.null().cast(types[c]).name(c)
+                              for c in cols]) for p in parts]
+        stacked = ibis.union(*padded, distinct=False)
+        return stacked.group_by(names).aggregate(**{c: stacked[c].max() for c in cols})
 
     def _needed_models(self, model, dims, pre, trange, uses) -> tuple[set, set]:
         need = {d.ref.model for d in dims}
@@ -319,6 +325,12 @@ class Compiler:
         for c in conds:
             where = c if where is None else where & c
         agg = m.agg
+        if value is not None and value.type().is_decimal() and (
+                agg in ("avg", "median", "percentile") or (m.source and m.source.strip() not in w.columns
+                                                             and f"{model}__{m.source.strip()}" not in w.columns)):
+            # Ibis types a product of decimal(15,2)s, or their average, as decimal(15,2): that
+            # truncates. A bare decimal column is summed exactly; anything computed is a double.
+            value = value.cast("float64")
         if agg == "count":
             return value.count(where=where) if value is not None else w.count(where=where)
         if agg == "count_distinct":

@@ -268,6 +268,13 @@ def _coerce_pair(a, b):
                 return (y, x) if swap else (x, y)
             if xt.is_decimal() and yt.is_floating():
                 return (y, x.cast("float64")) if swap else (x.cast("float64"), y)
+            if xt.is_decimal() and yt.is_decimal() and xt != yt and not swap:
+                # compare exactly at the wider scale: l_discount (15,2) > 0.055 (4,3)
+                xs, ys = xt.scale or 0, yt.scale or 0
+                scale = max(xs, ys)
+                whole = max((xt.precision or 18) - xs, (yt.precision or 18) - ys)
+                target = f"decimal({min(38, whole + scale)}, {scale})"
+                return x.cast(target), y.cast(target)
     return a, b
 
 

@@ -109,6 +109,8 @@ class Namespace:
         for m in self.models.values():
             for j in m.joins:
                 pairs = tuple(j.on.items())
+                if any(e.dst == j.to for e in adj[m.name]):
+                    continue   # already known from the other side's declaration
                 adj[m.name].append(Edge(m.name, j.to, pairs, j.relationship, j.required))
                 back = tuple((b, a) for a, b in pairs)
                 if not any(e.dst == m.name for e in adj[j.to]):

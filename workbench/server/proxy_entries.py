@@ -100,7 +100,9 @@ def panel_app(app: str, name: str, title: str, icon: str) -> dict[str, Any]:
             "enabled": True,
             "title": title,
             "icon_path": str(ICONS_DIR / icon),
-            "category": "Workbench",
+            # JupyterLab's launcher draws an icon from a URL only in the kernel sections
+            # (Notebook, Console); in a custom section the tile would have no icon.
+            "category": "Notebook",
         },
         "new_browser_tab": True,
     }

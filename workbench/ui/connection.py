@@ -30,7 +30,12 @@ def warehouse_path() -> Path:
     return settings.path(settings.warehouse)
 
 
-def open_workbench() -> Opened:
+# One read-only workbench per app process, shared by its browser sessions, reopened when the
+# warehouse file is replaced (`make seed` swaps it atomically).
+_cache: dict[tuple[str, float], Any] = {}
+
+
+def open_workbench(shared: bool = True) -> Opened:
     from workbench.ui.messages import describe_error
 
     try:
@@ -48,9 +53,15 @@ def open_workbench() -> Opened:
                 "folder, then reload this page."
             ),
         )
+    key = (str(where.resolve()), where.stat().st_mtime)
+    if shared and key in _cache:
+        return Opened(wb=_cache[key])
     try:
         wb = workbench.connect(read_only=True)
         wb.catalog()  # loads and validates the models now, so a broken file shows here
     except Exception as exc:  # noqa: BLE001  shown to the person, logged by describe_error
         return Opened(title="Couldn't open the Workbench", message=describe_error(exc))
+    if shared:
+        _cache.clear()
+        _cache[key] = wb
     return Opened(wb=wb)

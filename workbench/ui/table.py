@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import panel as pn
-from bokeh.models.widgets.tables import NumberFormatter
+from bokeh.models.widgets.tables import DateFormatter, NumberFormatter
 
 _FORMATS = {
     "currency": "0,0.00",
@@ -19,6 +19,11 @@ def formatters_for(df: pd.DataFrame, formats: dict[str, str] | None = None) -> d
     formats = formats or {}
     out = {}
     for column in df.columns:
+        if pd.api.types.is_datetime64_any_dtype(df[column]):
+            values = df[column].dropna()
+            midnight = values.empty or bool((values == values.dt.normalize()).all())
+            out[column] = DateFormatter(format="%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M:%S")
+            continue
         if not pd.api.types.is_numeric_dtype(df[column]) or pd.api.types.is_bool_dtype(df[column]):
             continue
         fmt = formats.get(column)

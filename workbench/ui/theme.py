@@ -36,9 +36,9 @@ TEXT = "#1a1a1a"
 MUTED_TEXT = "#4d4d4d"  # 8.5:1 on white
 
 # Document-level CSS (outside the widgets' shadow roots): a visible keyboard focus ring, a
-# readable base size, and no horizontal scrolling on a phone.
+# readable base size.
 GLOBAL_CSS = f"""
-html, body {{ color: {TEXT}; font-size: 16px; overflow-x: hidden; }}
+html, body {{ color: {TEXT}; font-size: 16px; }}
 :focus-visible {{ outline: 3px solid {ACCENT} !important; outline-offset: 2px; }}
 .wb-skip-link {{ position: absolute; left: -9999px; }}
 .wb-skip-link:focus {{ left: 8px; top: 8px; background: #fff; padding: 4px 8px; z-index: 1000; }}

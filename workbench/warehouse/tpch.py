@@ -388,9 +388,16 @@ def load_into(
 def _duckdb_ok(path: Path, expected_rows: Mapping[str, int]) -> bool:
     import duckdb
 
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error:
+    con = None
+    # This process may already hold the file open read-write (DuckDB refuses a second
+    # connection with other settings), so try both modes before declaring the file unusable.
+    for read_only in (True, False):
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.Error:
+            continue
+    if con is None:
         return False
     try:
         for table, rows in expected_rows.items():

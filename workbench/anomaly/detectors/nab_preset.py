@@ -6,6 +6,8 @@ NAB figures are in-sample for the configuration (see docs/anomaly.md).  It sees 
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from workbench.anomaly.detectors.ensemble import Ensemble, MemberSpec
@@ -18,6 +20,7 @@ def _nab_members() -> list[MemberSpec]:
         MemberSpec(detector="robust_zscore", params={"window": 288, "use_diff": True}),
         MemberSpec(detector="seasonal"),
         MemberSpec(detector="level_shift"),
+        MemberSpec(detector="level_shift", params={"short": 24, "long": 500}),
     ]
 
 
@@ -27,7 +30,10 @@ class NabEnsemble(Ensemble):
 
     class Params(Ensemble.Params):
         members: list[MemberSpec] = Field(default_factory=_nab_members, description="Detectors to combine.")
-        alarm_level: float | None = Field(
-            0.8, ge=0, le=1, description="Score that counts as an alarm for suppression; None disables it."
+        normalise_by: Literal["window", "history"] = Field(
+            "history", description="See Ensemble: 'history' lets early extremes score high."
         )
-        suppress: int = Field(200, ge=0, description="Points damped after each alarm.")
+        alarm_level: float | None = Field(
+            0.9, ge=0, le=1, description="Score that counts as an alarm for suppression; None disables it."
+        )
+        suppress: int = Field(100, ge=0, description="Points damped after each alarm.")

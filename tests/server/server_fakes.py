@@ -1,0 +1,44 @@
+"""A stand-in pipeline with the runner API of workbench.streaming (start, stop, status), so the
+REST layer is tested on its own; tests/server/test_live_pipeline.py uses the real one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+NAMES = ["fake_orders", "fake_returns"]
+LOADED: dict[str, "FakePipeline"] = {}
+
+
+class FakePipeline:
+    def __init__(self, name: str, warehouse):
+        self.name, self.warehouse = name, warehouse
+        self.running = False
+        self.commits = 0
+        self.last_commit_at = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            self.running = True
+            self.commits += 1
+            self.last_commit_at = dt.datetime.now(dt.timezone.utc)
+
+    def stop(self) -> None:
+        with self._lock:
+            self.running = False
+
+    def status(self) -> dict:
+        return {"name": self.name, "state": "running" if self.running else "stopped",
+                "running": self.running, "commits": self.commits,
+                "last_commit_at": self.last_commit_at.isoformat() if self.last_commit_at else None}
+
+
+def list_pipelines() -> list[str]:
+    return list(NAMES)
+
+
+def load_pipeline(name: str, warehouse=None) -> FakePipeline:
+    p = FakePipeline(name, warehouse)
+    LOADED[name] = p
+    return p

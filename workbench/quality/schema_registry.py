@@ -1,0 +1,280 @@
+"""The schema registry: one YAML file per table version under ``pipelines/schemas/<table>/``.
+
+    pipelines/schemas/customers/v0001.yml
+    pipelines/schemas/customers/v0002.yml   # + the diff from v0001, who registered it and when
+
+The files are meant to be reviewed and committed to git like any other pipeline spec: a schema
+change shows up in a pull request as a new file whose ``changes`` list says what changed and how
+compatible it is. Files are read with ruamel.yaml so that every error names the file, the line
+and the field (the semantic layer's :class:`~workbench.semantic.loader.SourceMap`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from ..semantic.errors import ModelError, SemanticError
+from ..semantic.loader import SourceMap, _plain
+
+DEFAULT_DIR = Path("pipelines") / "schemas"
+_FILE = re.compile(r"^v(\d{4,})\.ya?ml$")
+
+
+def canonical_type(text: str) -> str:
+    """A DuckDB type in one spelling (``int`` -> ``INTEGER``, ``decimal(12, 2)`` ->
+    ``DECIMAL(12,2)``), parsed by sqlglot so that nonsense is rejected."""
+    from sqlglot import exp
+    from sqlglot.errors import ParseError
+
+    try:
+        dtype = exp.DataType.build(str(text), dialect="duckdb")
+    except (ParseError, ValueError) as e:
+        raise ValueError(f"'{text}' is not a SQL type") from e
+    if dtype.this == exp.DataType.Type.USERDEFINED:
+        raise ValueError(f"'{text}' is not a SQL type")
+    out = dtype.sql("duckdb").replace(", ", ",")
+    return {"INT": "INTEGER", "TEXT": "VARCHAR", "INT128": "HUGEINT", "FLOAT": "FLOAT",
+            "REAL": "FLOAT"}.get(out, out)
+
+
+class ColumnSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(..., min_length=1, description="Column name, as in the warehouse.")
+    type: str = Field(..., description="DuckDB type, e.g. INTEGER, VARCHAR, DECIMAL(12,2).")
+    nullable: bool = Field(True, description="False: every row must have a value; a batch "
+                                             "without this column is a breaking change.")
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, v: str) -> str:
+        return canonical_type(v)
+
+
+class ChangeRecord(BaseModel):
+    """One line of a version's diff from the previous version (see schema_evolution.Change)."""
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["added", "removed", "renamed", "retyped"]
+    column: str
+    old_name: str | None = None
+    old_type: str | None = None
+    new_type: str | None = None
+    compatibility: Literal["backward", "forward", "breaking"]
+    reason: str = ""
+
+
+class SchemaVersion(BaseModel):
+    """One registered version of one table's schema."""
+    model_config = ConfigDict(extra="forbid")
+    table: str = Field(..., min_length=1, description="Warehouse table name.")
+    version: int = Field(..., ge=1, description="1, 2, ...; equals the number in the file name.")
+    key: list[str] = Field(default_factory=list, description="Columns that identify a row.")
+    columns: list[ColumnSpec] = Field(..., min_length=1)
+    registered_at: str | None = Field(None, description="ISO timestamp (UTC).")
+    registered_by: str | None = Field(None, description="Principal who registered it.")
+    migration: list[str] = Field(default_factory=list, description="SQL that was applied.")
+    changes: list[ChangeRecord] = Field(default_factory=list,
+                                        description="Diff from the previous version.")
+
+    def column(self, name: str) -> ColumnSpec | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+class RegistryError(SemanticError):
+    """The registry cannot do what was asked (unknown table, version clash)."""
+
+
+def _check(spec: SchemaVersion, src: SourceMap, path: Path) -> None:
+    seen: set[str] = set()
+    for i, col in enumerate(spec.columns):
+        if col.name in seen:
+            raise src.error(f"duplicate column '{col.name}'", ("columns", i, "name"))
+        seen.add(col.name)
+    for i, k in enumerate(spec.key):
+        if k not in seen:
+            raise src.error(f"key column '{k}' is not among the columns", ("key", i))
+    m = _FILE.match(path.name)
+    if m and int(m.group(1)) != spec.version:
+        raise src.error(f"version {spec.version} does not match the file name {path.name}", ("version",))
+    if path.parent.name != spec.table and path.parent.name != "schemas":
+        raise src.error(f"table '{spec.table}' is filed under '{path.parent.name}/'", ("table",))
+
+
+def load_version(path: str | Path) -> SchemaVersion:
+    """Read one schema file; a problem raises ModelError naming the file, line and field."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = YAML(typ="rt").load(text)
+    except MarkedYAMLError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark else None
+        raise ModelError(f"invalid YAML: {e.problem}", str(path), line) from None
+    src = SourceMap(str(path), root)
+    if not isinstance(root, dict):
+        raise ModelError("a schema file must be a mapping with 'table', 'version' and 'columns'",
+                         str(path), 1)
+    try:
+        spec = SchemaVersion.model_validate(_plain(root))
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown field '{loc[-1]}'"
+        elif err["type"] == "missing":
+            msg = f"missing required field '{loc[-1]}'"
+        raise src.error(msg, loc) from None
+    _check(spec, src, path)
+    return spec
+
+
+def _dump(spec: SchemaVersion) -> str:
+    """Stable, reviewable YAML: one flow mapping per column so a diff is one line per column."""
+    data = CommentedMap()
+    data["table"] = spec.table
+    data["version"] = spec.version
+    data["registered_at"] = spec.registered_at
+    data["registered_by"] = spec.registered_by
+    data["key"] = _flow(list(spec.key))
+    cols = CommentedSeq()
+    for c in spec.columns:
+        cols.append(_flow_map({"name": c.name, "type": c.type, "nullable": c.nullable}))
+    data["columns"] = cols
+    if spec.changes:
+        ch = CommentedSeq()
+        for r in spec.changes:
+            ch.append(_flow_map({k: v for k, v in r.model_dump().items() if v not in (None, "")}))
+        data["changes"] = ch
+    if spec.migration:
+        data["migration"] = list(spec.migration)
+    data.yaml_set_start_comment(
+        f"Registered schema of table '{spec.table}', version {spec.version}.\n"
+        "Written by workbench.quality.schema_registry; review and commit it with the pipeline.")
+    y = YAML(typ="rt")
+    y.width = 4096   # one line per column or change: diffs stay readable
+    buf = io.StringIO()
+    y.dump(data, buf)
+    return buf.getvalue()
+
+
+def _flow(seq: list) -> CommentedSeq:
+    s = CommentedSeq(seq)
+    s.fa.set_flow_style()
+    return s
+
+
+def _flow_map(d: dict) -> CommentedMap:
+    m = CommentedMap(d)
+    m.fa.set_flow_style()
+    return m
+
+
+class SchemaRegistry:
+    """Versions of table schemas in a folder (default ``pipelines/schemas``)."""
+
+    def __init__(self, root: str | Path = DEFAULT_DIR):
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"<SchemaRegistry {self.root}: {', '.join(self.tables()) or 'empty'}>"
+
+    def tables(self) -> list[str]:
+        if not self.root.exists():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and self._files(p.name))
+
+    def _files(self, table: str) -> dict[int, Path]:
+        folder = self.root / table
+        out: dict[int, Path] = {}
+        if folder.is_dir():
+            for p in folder.iterdir():
+                m = _FILE.match(p.name)
+                if m:
+                    out[int(m.group(1))] = p
+        return dict(sorted(out.items()))
+
+    def path(self, table: str, version: int) -> Path:
+        return self.root / table / f"v{version:04d}.yml"
+
+    def versions(self, table: str) -> list[SchemaVersion]:
+        return [load_version(p) for p in self._files(table).values()]
+
+    def get(self, table: str, version: int | None = None) -> SchemaVersion:
+        files = self._files(table)
+        if not files:
+            from ..semantic.errors import closest
+            hint = closest(table, self.tables())
+            raise RegistryError(f"No schema is registered for table '{table}' in {self.root}."
+                                + (f" Did you mean: {', '.join(hint)}?" if hint else "")
+                                + " Register one with SchemaRegistry.register_table(con, table).")
+        if version is None:
+            version = max(files)
+        if version not in files:
+            raise RegistryError(f"Table '{table}' has no schema version {version} "
+                                f"(registered: {', '.join(map(str, files))}).")
+        return load_version(files[version])
+
+    latest = get
+
+    def register(self, table: str, columns: list[ColumnSpec], *, key: list[str] | None = None,
+                 by: str | None = None, changes: list | None = None,
+                 migration: list[str] | None = None) -> SchemaVersion:
+        """Write the next version of ``table`` and return it. ``changes`` are schema_evolution
+        Changes (or ChangeRecords) from the previous version."""
+        files = self._files(table)
+        version = max(files) + 1 if files else 1
+        if key is None:
+            key = self.get(table).key if files else []
+        spec = SchemaVersion(
+            table=table, version=version, key=list(key), columns=list(columns),
+            registered_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            registered_by=by, migration=list(migration or []),
+            changes=[c if isinstance(c, ChangeRecord) else ChangeRecord(**c.record())
+                     for c in changes or []])
+        path = self.path(table, version)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(_dump(spec), encoding="utf-8")
+        tmp.replace(path)
+        return load_version(path)
+
+    def register_table(self, con: Any, table: str, *, key: list[str] | None = None,
+                       by: str | None = None) -> SchemaVersion:
+        """Register the current schema of warehouse table ``table`` (a DuckDB connection).
+
+        ``nullable`` is taken from the table's NOT NULL constraints and, since the demo tables
+        declare none, from the data: a column without a single NULL today is registered as
+        required. Edit the file to relax it."""
+        from .schema_evolution import schema_of_table
+        cols = schema_of_table(con, table, infer_required=True)
+        key = list(key or [])
+        cols = [c.model_copy(update={"nullable": False}) if c.name in key else c for c in cols]
+        return self.register(table, cols, key=key, by=by)
+
+    def history(self, table: str) -> list[dict]:
+        """One row per version: version, when, who, and its changes in words."""
+        rows = []
+        for v in self.versions(table):
+            rows.append({"version": v.version, "registered_at": v.registered_at,
+                         "registered_by": v.registered_by, "columns": len(v.columns),
+                         "changes": "; ".join(_describe(c) for c in v.changes) or "(initial)"})
+        return rows
+
+
+def _describe(c: ChangeRecord) -> str:
+    if c.kind == "renamed":
+        return f"{c.old_name} renamed to {c.column} [{c.compatibility}]"
+    if c.kind == "retyped":
+        return f"{c.column} {c.old_type} -> {c.new_type} [{c.compatibility}]"
+    return f"{c.column} {c.kind} [{c.compatibility}]"

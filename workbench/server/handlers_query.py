@@ -1,0 +1,205 @@
+"""REST handlers for the semantic layer: ``query`` and ``catalog``.
+
+The query runs as the principal the caller's Jupyter identity maps to (see identity.py), so
+the row and column policies of principals.yml / the models apply exactly as in a notebook.
+A bad query answers 400 with the semantic layer's own message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+import time
+from typing import Any
+
+import tornado.web
+from jupyter_server.auth.decorator import authorized
+
+from .handlers import QUERY_SECONDS, DATA_AGE, BadRequest, WorkbenchAPIHandler
+
+_LIST_FIELDS = ("metrics", "dimensions", "where", "segments", "order")
+_TEXT_FIELDS = ("grain", "time_range", "time_dimension")
+_ALLOWED = {"namespace", "limit", "distinct", "today", *_LIST_FIELDS, *_TEXT_FIELDS}
+
+
+def parse_query(data: dict[str, Any], max_rows: int) -> dict[str, Any]:
+    """Validate the JSON (or query-string) description of a query into keyword arguments for
+    ``Workbench.query``.  Type errors become readable 400 messages."""
+    unknown = sorted(set(data) - _ALLOWED)
+    if unknown:
+        raise BadRequest(f"Unknown field(s) in the query: {', '.join(unknown)}. "
+                         f"Allowed: {', '.join(sorted(_ALLOWED))}.")
+    ns = data.get("namespace")
+    if not isinstance(ns, str) or not ns.strip():
+        raise BadRequest("The query needs a 'namespace' (e.g. \"retail\").")
+    kw: dict[str, Any] = {}
+    for f in _LIST_FIELDS:
+        v = data.get(f)
+        if v is None or v == "" or v == []:
+            continue
+        if isinstance(v, str):
+            v = [v] if f == "where" else [x.strip() for x in v.split(",") if x.strip()]
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            raise BadRequest(f"'{f}' must be a list of strings.")
+        kw[f] = v
+    for f in _TEXT_FIELDS:
+        v = data.get(f)
+        if v in (None, ""):
+            continue
+        if not isinstance(v, str):
+            raise BadRequest(f"'{f}' must be a string.")
+        kw[f] = v
+    limit = data.get("limit")
+    if limit not in (None, ""):
+        try:
+            limit = int(limit)
+        except (TypeError, ValueError):
+            raise BadRequest(f"'limit' must be a whole number, not {limit!r}.") from None
+        if limit < 0:
+            raise BadRequest("'limit' must not be negative.")
+    kw["limit"] = min(limit, max_rows) if isinstance(limit, int) else max_rows + 1
+    if data.get("distinct") not in (None, "", False, "false", "0"):
+        kw["distinct"] = True
+    if data.get("today"):
+        try:
+            kw["today"] = dt.date.fromisoformat(str(data["today"]))
+        except ValueError:
+            raise BadRequest(f"'today' must be a date like 2025-01-31, not {data['today']!r}.") \
+                from None
+    return {"namespace": ns.strip(), **kw}
+
+
+def _cell(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, decimal.Decimal):
+        return float(v)
+    if isinstance(v, float):
+        return None if math.isnan(v) or math.isinf(v) else v
+    if isinstance(v, (dt.datetime, dt.date, dt.time)):
+        return v.isoformat()
+    if hasattr(v, "isoformat"):           # pandas Timestamp
+        return v.isoformat()
+    if hasattr(v, "item"):                # numpy scalars
+        return _cell(v.item())
+    try:
+        import pandas as pd
+
+        if pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return v
+
+
+def records(df) -> list[dict]:
+    cols = [str(c) for c in df.columns]
+    return [dict(zip(cols, map(_cell, row))) for row in df.itertuples(index=False, name=None)]
+
+
+def run_query(host, user, q: dict[str, Any], max_rows: int) -> dict[str, Any]:
+    """Blocking: compile and execute, then package records, SQL, column metadata, freshness."""
+    t0 = time.perf_counter()
+    wb = host.for_user(user)
+    ns = q.pop("namespace")
+    query = wb.query(ns, **q)
+    df = query.df
+    truncated = len(df) > max_rows
+    if truncated:
+        df = df.head(max_rows)
+    elapsed = time.perf_counter() - t0
+    QUERY_SECONDS.labels(ns).observe(elapsed)
+    fresh = host.freshness()
+    if fresh.get("age_s") is not None:
+        DATA_AGE.set(fresh["age_s"])
+    return {
+        "namespace": ns,
+        "principal": wb.principal.user,
+        "columns": [str(c) for c in df.columns],
+        "records": records(df),
+        "rows": len(df),
+        "truncated": truncated,
+        "meta": wb.describe(query.spec),
+        "sql": query.sql(),
+        "cached": bool(query.cached),
+        "elapsed_ms": round(elapsed * 1000, 2),
+        "freshness": fresh,
+    }
+
+
+class QueryHandler(WorkbenchAPIHandler):
+    """GET (query string: ?namespace=retail&metrics=revenue,orders&dimensions=region&where=...)
+    or POST (JSON body) a semantic query."""
+
+    auth_resource = "workbench:query"
+    endpoint = "query"
+
+    def _from_args(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for key in self.request.arguments:
+            values = self.get_arguments(key)
+            if key == "where":
+                data[key] = values
+            else:
+                data[key] = values[-1] if values else None
+        return data
+
+    async def _answer(self, data: dict[str, Any]) -> None:
+        max_rows = self.settings.get("workbench_max_rows", 50_000)
+        q = parse_query(data, max_rows)
+        result = await self.run(run_query, self.host, self.current_user, q, max_rows,
+                                timeout=self.settings.get("workbench_query_timeout"))
+        self.reply(result)
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        async def go():
+            await self._answer(self._from_args())
+
+        await self.guarded(go)
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        async def go():
+            await self._answer(self.body_json())
+
+        await self.guarded(go)
+
+
+class CatalogHandler(WorkbenchAPIHandler):
+    """GET catalog[?namespace=retail][&q=search text][&limit=20]: the members the caller's
+    principal may see (hidden columns are left out), optionally searched by name or synonym."""
+
+    auth_resource = "workbench:query"
+    endpoint = "catalog"
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        async def go():
+            ns = self.get_argument("namespace", None) or None
+            text = self.get_argument("q", "").strip()
+            try:
+                limit = int(self.get_argument("limit", "20"))
+            except ValueError:
+                raise BadRequest("'limit' must be a whole number.") from None
+
+            def work():
+                wb = self.host.for_user(self.current_user)
+                items = wb.search(text, limit=limit, namespace=ns) if text else wb.catalog(ns)
+                return {"principal": wb.principal.user, "namespaces": wb.namespaces(),
+                        "entries": items}
+
+            self.reply(await self.run(work))
+
+        await self.guarded(go)
+
+
+def query_handlers(prefix: str) -> list[tuple[str, type]]:
+    return [
+        (rf"{prefix}/query/?", QueryHandler),
+        (rf"{prefix}/catalog/?", CatalogHandler),
+    ]

@@ -1,0 +1,324 @@
+"""The pipelines server extension: it owns the warehouse inside the Jupyter server process.
+
+DuckDB lets one process hold a warehouse file open for writing, and no other process may open
+it meanwhile.  So this extension both runs the streaming pipelines (which write) and answers
+the semantic queries of the apps (which read), over REST under ``/workbench/api/``:
+
+    GET  pipelines                 list, with each one's status
+    POST pipelines/{name}/start    start one
+    POST pipelines/{name}/stop     stop one
+    GET  pipelines/{name}/status   one's status
+    GET/POST query                 a governed semantic query -> records + sql + freshness
+    GET  catalog                   metrics, dimensions and models the caller may see
+    GET  metrics                   Prometheus exposition
+
+Enabled by ``jupyter_config/jupyter_server_config.d/workbench_pipelines.json``; configured with
+``c.WorkbenchPipelines.*`` (see the traits below and docs/server-api.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Dict, Float, Int, List, Unicode, default
+
+from .identity import PrincipalMapper
+
+API_PREFIX = "/workbench/api"
+
+
+class UnknownPipeline(KeyError):
+    def __init__(self, name: str, known: list[str]):
+        super().__init__(name)
+        self.name, self.known = name, known
+
+    def __str__(self) -> str:
+        known = ", ".join(self.known) or "none"
+        return f"Unknown pipeline '{self.name}'. Known pipelines: {known}."
+
+
+def _import_object(target: str):
+    module, _, attr = target.partition(":")
+    obj = importlib.import_module(module)
+    for part in attr.split(".") if attr else []:
+        obj = getattr(obj, part)
+    return obj
+
+
+class WarehouseHost:
+    """The one owner of the warehouse in this process: the pipelines and the query workbench.
+
+    Everything is opened lazily, on the first query or pipeline start, so a server whose
+    pipelines API is never used does not lock the warehouse file.
+    """
+
+    def __init__(self, *, warehouse: str = "", root: str = "", pipelines_dir: str = "",
+                 loader: str = "workbench.streaming:load_pipeline",
+                 lister: str = "workbench.streaming:list_pipelines",
+                 mapper: PrincipalMapper | None = None, query_workers: int = 4, log=None):
+        self.warehouse, self.root, self.pipelines_dir = warehouse, root, pipelines_dir
+        self.loader_target, self.lister_target = loader, lister
+        self.mapper = mapper or PrincipalMapper()
+        self.log = log
+        self.executor = ThreadPoolExecutor(max_workers=query_workers,
+                                           thread_name_prefix="workbench-api")
+        self._lock = threading.RLock()
+        self._wb = None
+        self._pipelines: dict[str, Any] = {}
+        self._views: dict[str | None, Any] = {}
+
+    # paths -------------------------------------------------------------------------------
+    def settings(self):
+        from workbench.config import load_settings
+
+        return load_settings(Path(self.root) if self.root else None)
+
+    def warehouse_path(self) -> Path:
+        if self.warehouse:
+            return Path(self.warehouse)
+        s = self.settings()
+        return s.path(s.warehouse)
+
+    def _pipelines_dir(self) -> Path:
+        if self.pipelines_dir:
+            return Path(self.pipelines_dir)
+        return Path(self.settings().root) / "pipelines"
+
+    # the query workbench -----------------------------------------------------------------
+    def workbench(self):
+        """The read-write workbench every request's principal view derives from."""
+        with self._lock:
+            if self._wb is None:
+                import workbench
+
+                self._wb = workbench.connect(warehouse=self.warehouse_path(), read_only=False,
+                                             root=self.root or None)
+            return self._wb
+
+    def for_user(self, user) -> Any:
+        """The workbench as seen by the principal this Jupyter user maps to."""
+        name = self.mapper.principal_name(user)
+        with self._lock:
+            view = self._views.get(name)
+            if view is None:
+                base = self.workbench()
+                if name is None:
+                    view = base
+                else:
+                    view = base.as_principal(name)
+                self._views[name] = view
+            return view
+
+    # pipelines ---------------------------------------------------------------------------
+    def known_pipelines(self) -> list[str]:
+        """Names of the pipeline specs (``workbench.streaming.list_pipelines``) plus any loaded."""
+        names: set[str] = set(self._pipelines)
+        try:
+            lister = _import_object(self.lister_target)
+        except (ImportError, AttributeError):
+            lister = None
+        if lister is not None:
+            try:
+                found = lister(root=self.root or None)
+            except TypeError:
+                found = lister()
+            names |= {f["name"] if isinstance(f, dict) else str(f) for f in found}
+        else:
+            d = self._pipelines_dir()
+            if d.is_dir():
+                names |= {p.stem for p in d.glob("*.yml")} | {p.stem for p in d.glob("*.yaml")}
+        return sorted(names)
+
+    def pipeline(self, name: str):
+        with self._lock:
+            p = self._pipelines.get(name)
+            if p is not None:
+                return p
+            known = self.known_pipelines()
+            if name not in known:
+                raise UnknownPipeline(name, known)
+            loader = _import_object(self.loader_target)
+            kw = {"warehouse": self.warehouse_path()}
+            if self.root:
+                kw["root"] = self.root
+            p = loader(name, **kw)
+            self._pipelines[name] = p
+            # Views the pipeline creates or replaces are new tables to the query side.
+            self._after_change()
+            return p
+
+    def _after_change(self) -> None:
+        if self._wb is not None:
+            try:
+                self._wb.invalidate()
+            except Exception:  # noqa: BLE001  best effort: a stale handle is re-opened on error
+                pass
+
+    def start(self, name: str) -> dict:
+        p = self.pipeline(name)
+        p.start()
+        return self.status(name)
+
+    def stop(self, name: str) -> dict:
+        p = self.pipeline(name)
+        p.stop()
+        return self.status(name)
+
+    def status(self, name: str) -> dict:
+        if name not in self._pipelines:
+            known = self.known_pipelines()
+            if name not in known:
+                raise UnknownPipeline(name, known)
+            return {"name": name, "state": "not loaded", "running": False}
+        st = dict(self._pipelines[name].status() or {})
+        st.setdefault("name", name)
+        st.setdefault("running", st.get("state") in ("starting", "running"))
+        return st
+
+    def statuses(self) -> list[dict]:
+        return [self.status(n) for n in self.known_pipelines()]
+
+    def freshness(self) -> dict:
+        """How current the served data is: per loaded pipeline, its last commit and lag."""
+        now = time.time()
+        out: dict[str, Any] = {"served_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+                               "pipelines": {}}
+        newest = None
+        for name, p in list(self._pipelines.items()):
+            try:
+                st = p.status() or {}
+            except Exception as exc:  # noqa: BLE001  a broken pipeline must not break queries
+                st = {"state": "error", "error": str(exc)}
+            last = _last_commit_epoch(st)
+            entry = {"lag_s": st.get("lag_s"),"running": bool(st.get("running", st.get("state") in ("starting", "running"))),
+                     "state": st.get("state"),
+                     "last_commit": (dt.datetime.fromtimestamp(last, dt.timezone.utc).isoformat()
+                                     if last else None),
+                     "age_s": round(now - last, 3) if last else None}
+            out["pipelines"][name] = entry
+            if last and (newest is None or last > newest):
+                newest = last
+        out["last_commit"] = (dt.datetime.fromtimestamp(newest, dt.timezone.utc).isoformat()
+                              if newest else None)
+        out["age_s"] = round(now - newest, 3) if newest else None
+        out["streaming"] = any(e["running"] for e in out["pipelines"].values())
+        return out
+
+    def close(self) -> None:
+        for name, p in list(self._pipelines.items()):
+            try:
+                p.stop()
+            except Exception as exc:  # noqa: BLE001
+                if self.log:
+                    self.log.warning("workbench_pipelines: stopping %s failed: %s", name, exc)
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        if self._wb is not None:
+            try:
+                self._wb.close()
+            except Exception:  # noqa: BLE001
+                pass
+            self._wb = None
+
+
+_COMMIT_KEYS = ("last_commit_ts", "last_commit_at", "last_commit", "committed_at", "last_applied_at",
+                "last_refresh_at", "updated_at", "watermark")
+
+
+def _last_commit_epoch(status: dict) -> float | None:
+    for key in _COMMIT_KEYS:
+        v = status.get(key)
+        if v is None:
+            continue
+        if isinstance(v, (int, float)):
+            return float(v)
+        if isinstance(v, dt.datetime):
+            return (v if v.tzinfo else v.replace(tzinfo=dt.timezone.utc)).timestamp()
+        try:
+            t = dt.datetime.fromisoformat(str(v))
+        except ValueError:
+            continue
+        return (t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)).timestamp()
+    return None
+
+
+class WorkbenchPipelines(ExtensionApp):
+    """Runs the streaming pipelines and serves semantic queries, owning the warehouse."""
+
+    name = "workbench_pipelines"
+    # No pages of its own: REST only, so no static or template folders.
+    load_other_extensions = True
+
+    warehouse = Unicode("", config=True,
+                        help="DuckDB warehouse file; empty: workbench.yml / $WORKBENCH_WAREHOUSE.")
+    project_root = Unicode("", config=True,
+                           help="Project folder with workbench.yml; empty: found from the cwd.")
+    pipelines_dir = Unicode("", config=True,
+                            help="Folder of pipeline specs; empty: <project>/pipelines.")
+    autostart = List(Unicode(), config=True,
+                     help="Pipelines started when the server starts, e.g. ['demo_orders']. "
+                          "Default: $WORKBENCH_AUTOSTART (comma separated), else none.")
+
+    @default("autostart")
+    def _autostart_default(self) -> list[str]:
+        # An environment default, so `make up` can start the demo pipeline while the test
+        # servers, which share jupyter_config/, start none.
+        env = os.environ.get("WORKBENCH_AUTOSTART", "")
+        return [n.strip() for n in env.split(",") if n.strip()]
+    principal_map = Dict(default_value={}, config=True,
+                         help="Jupyter user name -> principal in principals.yml; '*' for all "
+                              "others.")
+    default_principal = Unicode("", config=True,
+                                help="Principal for users not in principal_map; empty: the "
+                                     "default of principals.yml.")
+    pipeline_loader = Unicode("workbench.streaming:load_pipeline", config=True,
+                              help="module:function(name, warehouse=...) returning a Pipeline.")
+    pipeline_lister = Unicode("workbench.streaming:list_pipelines", config=True,
+                              help="module:function() returning pipeline names.")
+    query_workers = Int(4, config=True, help="Threads running queries off the event loop.")
+    max_rows = Int(50_000, config=True, help="Most rows one query response returns.")
+    query_timeout = Float(60.0, config=True, help="Seconds before a query request gives up.")
+
+    host: WarehouseHost | None = None
+
+    def initialize_settings(self) -> None:
+        self.host = WarehouseHost(
+            warehouse=self.warehouse, root=self.project_root, pipelines_dir=self.pipelines_dir,
+            loader=self.pipeline_loader, lister=self.pipeline_lister,
+            mapper=PrincipalMapper(dict(self.principal_map), self.default_principal),
+            query_workers=self.query_workers, log=self.log)
+        self.settings.update({"workbench_host": self.host,
+                              "workbench_max_rows": self.max_rows,
+                              "workbench_query_timeout": self.query_timeout})
+
+    def initialize_handlers(self) -> None:
+        from .handlers import pipeline_handlers
+        from .handlers_query import query_handlers
+
+        self.handlers.extend(pipeline_handlers(API_PREFIX) + query_handlers(API_PREFIX))
+
+    async def _start_jupyter_server_extension(self, serverapp) -> None:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        for name in self.autostart:
+            try:
+                await loop.run_in_executor(self.host.executor, self.host.start, name)
+                self.log.info("workbench_pipelines: started pipeline %s", name)
+            except Exception as exc:  # noqa: BLE001  the server stays up; status shows why
+                self.log.error("workbench_pipelines: could not start pipeline %s: %s", name, exc)
+
+    async def stop_extension(self) -> None:
+        if self.host is not None:
+            self.host.close()
+
+
+def _jupyter_server_extension_points() -> list[dict]:
+    return [{"module": "workbench.server.pipelines_ext", "app": WorkbenchPipelines}]

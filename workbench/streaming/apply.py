@@ -1,0 +1,204 @@
+"""Apply one micro-batch to the warehouse in one DuckDB transaction.
+
+bronze (every event as received) -> parse + validate (vectorised, in DuckDB) -> dead letters for
+the bad ones -> silver (last change per key, in commit order; deletes) -> gold deltas ->
+checkpoint. Either all of it commits or none of it does.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from .events import RawEvent
+from .gold import GoldView
+from .spec import PipelineSpec, TableSpec
+from .store import q, silver_name
+
+_TS_TYPES = ("TIMESTAMP", "TIMESTAMPTZ")
+
+
+@dataclass
+class BatchResult:
+    events: int = 0
+    applied: int = 0
+    dead_letters: int = 0
+    position: tuple[int, int] | None = None
+    position_text: str | None = None
+    commit_ts: float = 0.0
+    latencies: np.ndarray = field(default_factory=lambda: np.empty(0))
+    seconds: float = 0.0
+    max_source_ts_ms: int | None = None
+
+
+def _typed(col: str, typ: str) -> tuple[str, str]:
+    """(typed SQL, raw text SQL) for one column of the parsed image struct `v`."""
+    raw = f"v.{q(col)}"
+    t = typ.upper().strip()
+    if t in _TS_TYPES or t == "DATE":
+        # Debezium sends epoch ms (Timestamp) or µs (MicroTimestamp), days for dates; ISO text otherwise
+        num = f"TRY_CAST({raw} AS BIGINT)"
+        epoch = (f"(DATE '1970-01-01' + {num}::INTEGER)" if t == "DATE" else
+                 f"(CASE WHEN abs({num}) > 100000000000000 THEN make_timestamp({num}) "
+                 f"ELSE make_timestamp({num} * 1000) END)::{t}")
+        typed = f"coalesce(TRY_CAST({raw} AS {t}), CASE WHEN {num} IS NOT NULL THEN {epoch} END)"
+    elif t == "JSON":
+        typed = raw
+    else:
+        typed = f"TRY_CAST({raw} AS {t})"
+    return typed, raw
+
+
+class BatchApplier:
+    def __init__(self, con: duckdb.DuckDBPyConnection, spec: PipelineSpec, pipeline: str,
+                 views: list[GoldView]):
+        self.con, self.spec, self.pipeline, self.views = con, spec, pipeline, views
+        st = spec.storage
+        self.bronze, self.dlq, self.ckpt = q(st.bronze_table), q(st.dead_letter_table), q(st.checkpoint_table)
+        # names in events -> spec tables (a bare name, schema.table and the spec's source_name)
+        self.names: dict[str, str] = {}
+        for name, t in spec.tables.items():
+            self.names[(t.source_name or name).split(".")[-1]] = name
+        self._table_sql = {name: self._table_select(name, t) for name, t in spec.tables.items()}
+        # apply order: tables referenced by views' tracked joins first does not matter for
+        # correctness (contributions are taken before and after all tables are applied)
+        self.order = list(spec.tables)
+
+    # -- SQL builders --------------------------------------------------------------------------
+    def _table_select(self, name: str, t: TableSpec) -> str:
+        typed, reasons = [], []
+        for col, typ in t.columns.items():
+            tsql, raw = _typed(col, typ)
+            typed.append(f"{tsql} AS {q(col)}")
+            is_key = col in t.primary_key
+            if is_key:
+                reasons.append(f"CASE WHEN {raw} IS NULL THEN 'missing key column {col}' END")
+            guard = "" if is_key else "op <> 'd' AND "
+            reasons.append(f"CASE WHEN {guard}{raw} IS NOT NULL AND {tsql} IS NULL THEN "
+                           f"'wrong type for {col} (expected {typ}): ' || left({raw}, 80) END")
+        shape = "{" + ", ".join(f'"{c}": "VARCHAR"' for c in t.columns) + "}"
+        reason = (f"CASE WHEN img IS NULL OR NOT starts_with(ltrim(img::VARCHAR), '{{') THEN "
+                  f"CASE WHEN op = 'd' THEN 'delete without a before image' ELSE 'missing after image' END "
+                  f"ELSE nullif(concat_ws('; ', {', '.join(reasons)}), '') END")
+        return (f"SELECT hi, lo, op, {', '.join(typed)}, {reason} AS reason, position, received_at, payload, "
+                f"source_table FROM (SELECT *, try(from_json(img, '{shape}')) AS v FROM "
+                f"(SELECT *, CASE WHEN op = 'd' THEN before ELSE after END AS img "
+                f"FROM _ev WHERE reason IS NULL AND tname = '{name}'))")
+
+    # -- the batch ------------------------------------------------------------------------------
+    def apply(self, events: list[RawEvent], checkpoint: tuple[int, int] | None) -> BatchResult:
+        t0 = time.perf_counter()
+        res = BatchResult(events=len(events))
+        con = self.con
+        last = events[-1]
+        now = dt.datetime.now()
+        tbl = pa.table({
+            "hi": pa.array([e.hi for e in events], pa.int64()),
+            "lo": pa.array([e.lo for e in events], pa.int64()),
+            "position": pa.array([e.position for e in events], pa.string()),
+            "payload": pa.array([e.payload for e in events], pa.string()),
+        })
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.register("_raw", tbl)
+            names = ", ".join(f"('{k}', '{v}')" for k, v in self.names.items())
+            env = ('{"op": "VARCHAR", "before": "JSON", "after": "JSON", "payload": "JSON", '
+                   '"source": {"table": "VARCHAR", "schema": "VARCHAR", "txId": "VARCHAR", "ts_ms": "VARCHAR"}}')
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE _ev AS
+              WITH p AS (SELECT hi, lo, position, payload,
+                                starts_with(ltrim(payload), '{{') AS is_obj,
+                                CASE WHEN starts_with(ltrim(payload), '{{') THEN try(from_json(payload, '{env}')) END AS s
+                         FROM _raw),
+              -- the JSON converter with schemas wraps the envelope in {{"schema": ..., "payload": ...}}
+              e AS (SELECT hi, lo, position, payload, is_obj,
+                           CASE WHEN s.op IS NULL AND s.payload IS NOT NULL THEN try(from_json(s.payload, '{env}'))
+                                ELSE s END AS ev
+                    FROM p),
+              g AS (SELECT hi, lo, position, payload, is_obj, ev IS NULL AS unparsed, ev.op AS op,
+                           ev.source.table AS source_table, ev.source.schema AS source_schema,
+                           ev.before AS before, ev.after AS after, ev.source.txId AS tx_id,
+                           TRY_CAST(ev.source.ts_ms AS BIGINT) AS source_ts_ms
+                    FROM e)
+              SELECT g.*, m.tname, ?::TIMESTAMP AS received_at,
+                CASE WHEN unparsed AND NOT json_valid(payload) THEN 'malformed JSON'
+                     WHEN NOT is_obj THEN 'not a change event: the JSON is not an object'
+                     WHEN unparsed THEN 'not a Debezium envelope (source must be an object)'
+                     WHEN op IS NULL THEN 'missing op'
+                     WHEN op NOT IN ('c', 'u', 'd', 'r') THEN 'unknown op ' || op
+                     WHEN source_table IS NULL THEN 'missing source.table'
+                     WHEN m.tname IS NULL THEN 'unknown table ' || coalesce(source_schema || '.', '') || source_table
+                END AS reason
+              FROM g LEFT JOIN (VALUES {names}) m(alias, tname) ON m.alias = g.source_table
+              ORDER BY g.hi, g.lo""", [now])
+            con.unregister("_raw")
+            if self.spec.storage.bronze:
+                con.execute(f"INSERT INTO {self.bronze} SELECT '{self.pipeline}', hi, lo, position, received_at, "
+                            f"coalesce(tname, source_table), op, tx_id, source_ts_ms, payload FROM _ev")
+            dead = con.execute(f"INSERT INTO {self.dlq} SELECT '{self.pipeline}', hi, lo, position, received_at, "
+                               f"source_table, reason, payload FROM _ev WHERE reason IS NOT NULL").fetchone()[0]
+            present = {r[0] for r in con.execute("SELECT DISTINCT tname FROM _ev WHERE reason IS NULL").fetchall()}
+            changed: dict[str, str] = {}
+            for name in self.order:
+                if name not in present:
+                    continue
+                t = self.spec.tables[name]
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _t_{name} AS {self._table_sql[name]}")
+                dead += con.execute(f"INSERT INTO {self.dlq} SELECT '{self.pipeline}', hi, lo, position, received_at, "
+                                    f"source_table, reason, payload FROM _t_{name} WHERE reason IS NOT NULL").fetchone()[0]
+                keys = ", ".join(q(k) for k in t.primary_key)
+                cols = ", ".join(q(c) for c in t.columns)
+                # last change per key wins: events are in source commit order (hi, lo)
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _c_{name} AS SELECT op, {cols}, hi, lo FROM _t_{name} "
+                            f"WHERE reason IS NULL QUALIFY row_number() OVER (PARTITION BY {keys} "
+                            f"ORDER BY hi DESC, lo DESC) = 1")
+                changed[name] = f"_c_{name}"
+            # gold: contributions of affected rows before the batch
+            plans = []
+            for v in self.views:
+                aff = v.affected_sql(changed)
+                if aff is None:
+                    continue
+                i = len(plans)
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _aff_{i} AS {aff}")
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _old_{i} AS {v.contributions_sql(f'_aff_{i}', '-')}")
+                plans.append((i, v))
+            # silver
+            for name, ctab in changed.items():
+                t = self.spec.tables[name]
+                s = q(silver_name(self.spec, name))
+                on = " AND ".join(f"s.{q(k)} = c.{q(k)}" for k in t.primary_key)
+                cols = ", ".join(q(c) for c in t.columns)
+                con.execute(f"DELETE FROM {s} AS s USING {ctab} AS c WHERE {on}")
+                con.execute(f"INSERT INTO {s} SELECT {cols}, hi, lo FROM {ctab} WHERE op <> 'd'")
+            # gold: contributions after, delta merged
+            for i, v in plans:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _new_{i} AS {v.contributions_sql(f'_aff_{i}')}")
+                v.merge_delta(con, f"_old_{i}", f"_new_{i}")
+            ts = con.execute("SELECT src FROM (SELECT source_ts_ms AS src FROM _ev WHERE reason IS NULL "
+                             "AND source_ts_ms IS NOT NULL)").fetchnumpy()["src"]
+            res.dead_letters = int(dead)
+            res.applied = len(events) - res.dead_letters
+            res.position, res.position_text = (last.hi, last.lo), last.position
+            con.execute(f"""INSERT INTO {self.ckpt} VALUES (?, ?, ?, ?, ?, ?, 1, ?)
+                ON CONFLICT (pipeline) DO UPDATE SET pos_hi = excluded.pos_hi, pos_lo = excluded.pos_lo,
+                position = excluded.position, committed_at = excluded.committed_at,
+                events = {self.ckpt}.events + excluded.events, batches = {self.ckpt}.batches + 1,
+                dead_letters = {self.ckpt}.dead_letters + excluded.dead_letters""",
+                        [self.pipeline, last.hi, last.lo, last.position, now, len(events), res.dead_letters])
+            con.execute("COMMIT")
+        except BaseException:
+            try:
+                con.execute("ROLLBACK")
+            except Exception:
+                pass
+            raise
+        res.commit_ts = time.time()
+        if len(ts):
+            res.latencies = np.maximum(res.commit_ts - ts.astype(np.float64) / 1000.0, 0.0)
+            res.max_source_ts_ms = int(ts.max())
+        res.seconds = time.perf_counter() - t0
+        return res

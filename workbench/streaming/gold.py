@@ -1,0 +1,122 @@
+"""Gold views: sums and counts over silver, maintained from each batch's changes.
+
+For a batch, the *affected* rows of a view's fact table are the rows the batch touched plus the
+rows that join to a touched row of another silver table. The view's delta is
+
+    contributions(affected rows, silver after the batch) - contributions(affected rows, before)
+
+grouped like the view and added to the gold table; groups whose row count drops to 0 are
+removed. Sums and counts are exact under that rule, so gold always equals a full recompute
+(`recompute_sql`) of the same silver state.
+"""
+from __future__ import annotations
+
+import duckdb
+
+from .spec import GoldSpec, PipelineSpec
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class GoldView:
+    def __init__(self, spec: GoldSpec, pipeline: PipelineSpec):
+        self.spec, self.pipeline = spec, pipeline
+        self.name = spec.name
+        self.fact = spec.from_
+        self.fact_table = pipeline.storage.silver_prefix + self.fact
+        self.pk = pipeline.tables[self.fact].primary_key
+        self.group_cols: list[tuple[str, str]] = []
+        if spec.time:
+            self.group_cols.append((spec.time.name, f"date_trunc('{spec.time.grain}', {self._col(spec.time.column)})"))
+        self.group_cols += [(n, self._col(e)) for n, e in spec.dimensions.items()]
+        self.tracked = [j for j in spec.joins if not j.reference]
+
+    def _col(self, expr: str) -> str:
+        """A bare column name refers to the fact table."""
+        e = expr.strip()
+        return f"{_q(self.fact)}.{_q(e)}" if e.isidentifier() else e
+
+    def tables(self) -> set[str]:
+        return {self.fact} | {j.table for j in self.tracked}
+
+    def _from(self, restrict: str | None) -> str:
+        sql = f"{_q(self.fact_table)} AS {_q(self.fact)}"
+        if restrict:
+            on = " AND ".join(f"{_q(self.fact)}.{_q(k)} = _aff.{_q(k)}" for k in self.pk)
+            sql += f" JOIN {restrict} AS _aff ON {on}"
+        for j in self.spec.joins:
+            alias = j.alias or j.table
+            table = j.table if j.reference else self.pipeline.storage.silver_prefix + j.table
+            on = " AND ".join(f"{self._col(a)} = {_q(alias)}.{_q(b)}" for a, b in j.on.items())
+            sql += f" JOIN {_q(table)} AS {_q(alias)} ON {on}"
+        return sql
+
+    def _select(self, sign: str = "") -> str:
+        parts = [f"{e} AS {_q(n)}" for n, e in self.group_cols]
+        for n, m in self.spec.measures.items():
+            val = "1" if m.agg == "count" else m.expr
+            val = f"CASE WHEN {m.filter} THEN {val} END" if m.filter else val
+            parts.append(f"{sign}coalesce(sum({val}), 0) AS {_q(n)}")
+        parts.append(f"{sign}count(*) AS _rows")
+        return ", ".join(parts)
+
+    def _group(self) -> str:
+        return f" GROUP BY {', '.join(e for _, e in self.group_cols)}" if self.group_cols else ""
+
+    def _where(self) -> str:
+        return f" WHERE {self.spec.where}" if self.spec.where else ""
+
+    def recompute_sql(self) -> str:
+        return f"SELECT {self._select()} FROM {self._from(None)}{self._where()}{self._group()}"
+
+    def contributions_sql(self, affected: str, sign: str = "") -> str:
+        return f"SELECT {self._select(sign)} FROM {self._from(affected)}{self._where()}{self._group()}"
+
+    def affected_sql(self, changed: dict[str, str]) -> str | None:
+        """Keys of fact rows to re-evaluate; `changed` maps table -> temp table of its batch keys."""
+        keys = ", ".join(_q(k) for k in self.pk)
+        parts = []
+        if self.fact in changed:
+            parts.append(f"SELECT {keys} FROM {changed[self.fact]}")
+        for j in self.tracked:
+            if j.table not in changed:
+                continue
+            if not all(a.strip().isidentifier() for a in j.on):
+                continue  # chained joins are re-evaluated only through their own fact changes
+            on = " AND ".join(f"f.{_q(a)} = c.{_q(b)}" for a, b in j.on.items())
+            fkeys = ", ".join(f"f.{_q(k)}" for k in self.pk)
+            parts.append(f"SELECT {fkeys} FROM {_q(self.fact_table)} f JOIN {changed[j.table]} c ON {on}")
+        return " UNION ".join(parts) if parts else None
+
+    # -- maintenance ------------------------------------------------------------------------
+    def create(self, con: duckdb.DuckDBPyConnection) -> None:
+        exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = current_schema()",
+                             [self.name]).fetchone()[0]
+        if not exists:
+            con.execute(f"CREATE TABLE {_q(self.name)} AS {self.recompute_sql()}")
+
+    def merge_delta(self, con: duckdb.DuckDBPyConnection, old: str, new: str) -> int:
+        gcols = [n for n, _ in self.group_cols]
+        mcols = list(self.spec.measures) + ["_rows"]
+        g = ", ".join(_q(c) for c in gcols)
+        sums = ", ".join(f"sum({_q(c)}) AS {_q(c)}" for c in mcols)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _delta AS SELECT {g + ', ' if g else ''}{sums} FROM "
+                    f"(SELECT * FROM {new} UNION ALL SELECT * FROM {old}) {'GROUP BY ' + g if g else ''}")
+        match = " AND ".join(f"t.{_q(c)} IS NOT DISTINCT FROM d.{_q(c)}" for c in gcols) or "TRUE"
+        sets = ", ".join(f"{_q(c)} = t.{_q(c)} + d.{_q(c)}" for c in mcols)
+        nonzero = " OR ".join(f"d.{_q(c)} <> 0" for c in mcols)
+        con.execute(f"UPDATE {_q(self.name)} AS t SET {sets} FROM _delta d WHERE {match} AND ({nonzero})")
+        con.execute(f"INSERT INTO {_q(self.name)} SELECT d.* FROM _delta d WHERE d._rows <> 0 AND NOT EXISTS "
+                    f"(SELECT 1 FROM {_q(self.name)} t WHERE {match})")
+        con.execute(f"DELETE FROM {_q(self.name)} WHERE _rows = 0")
+        return con.execute("SELECT count(*) FROM _delta").fetchone()[0]
+
+    def recompute(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Rebuild from silver (repair, or the baseline the benchmark compares against)."""
+        con.execute(f"CREATE OR REPLACE TABLE {_q(self.name)} AS {self.recompute_sql()}")
+
+
+def gold_views(spec: PipelineSpec) -> list[GoldView]:
+    return [GoldView(g, spec) for g in spec.gold]

@@ -1,0 +1,172 @@
+"""Pipeline specs (`pipelines/<name>.yml`) parsed into typed settings.
+
+Errors name the file, line and field, the same way semantic models do (ruamel keeps lines).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError
+
+from ..semantic.errors import ModelError
+from ..semantic.loader import SourceMap, _keys_on_path, _plain
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TYPE = re.compile(r"^(BOOLEAN|TINYINT|SMALLINT|INTEGER|INT|BIGINT|HUGEINT|REAL|FLOAT|DOUBLE|VARCHAR|TEXT|DATE|"
+                   r"TIMESTAMP|TIMESTAMPTZ|UUID|JSON|DECIMAL\(\s*\d+\s*,\s*\d+\s*\))$", re.I)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BatchSpec(_Strict):
+    max_events: int = Field(20_000, ge=1, description="Largest micro-batch, in events.")
+    max_latency_ms: int = Field(200, ge=1, description="A batch is committed at most this long after its first event.")
+    max_queue: int = Field(100_000, ge=1, description="Events buffered ahead of the applier; the reader blocks when full (backpressure).")
+    idle_sleep_ms: int = Field(20, ge=1, description="Pause between polls when the source has nothing.")
+
+
+class TableSpec(_Strict):
+    primary_key: list[str] = Field(..., min_length=1, description="Key columns of the source table.")
+    columns: dict[str, str] = Field(..., description="Column name -> DuckDB type of the silver table.")
+    source_name: str | None = Field(None, description="Table name in the events if it differs (schema.table allowed).")
+
+    @field_validator("columns")
+    @classmethod
+    def _types(cls, v):
+        for name, typ in v.items():
+            if not _IDENT.match(name):
+                raise ValueError(f"column name '{name}' is not a plain identifier")
+            if not _TYPE.match(str(typ).strip()):
+                raise ValueError(f"column '{name}': unsupported type '{typ}'")
+        return v
+
+    @model_validator(mode="after")
+    def _keys(self):
+        for k in self.primary_key:
+            if k not in self.columns:
+                raise ValueError(f"primary key column '{k}' is not in columns")
+        return self
+
+
+class MeasureSpec(_Strict):
+    agg: Literal["sum", "count"] = Field(..., description="sum or count: both can be maintained exactly from deltas.")
+    expr: str | None = Field(None, description="SQL expression over the view's tables (sum only).")
+    filter: str | None = Field(None, description="SQL condition; rows failing it contribute nothing.")
+
+    @model_validator(mode="after")
+    def _expr(self):
+        if self.agg == "sum" and not self.expr:
+            raise ValueError("a sum needs 'expr'")
+        return self
+
+
+class TimeSpec(_Strict):
+    column: str = Field(..., description="Time column or SQL expression (e.g. orders.ordered_at).")
+    grain: Literal["second", "minute", "hour", "day", "week", "month"] = "minute"
+    name: str = Field("bucket", description="Name of the bucket column in the gold table.")
+
+
+class JoinSpec(_Strict):
+    table: str = Field(..., description="A table of this pipeline (silver) or, with reference: true, a warehouse table.")
+    on: dict[str, str] = Field(..., description="{column of the view's rows: column of the joined table}.")
+    reference: bool = Field(False, description="A static warehouse table: its changes are not tracked.")
+    alias: str | None = None
+
+
+class GoldSpec(_Strict):
+    name: str = Field(..., description="Name of the gold table in the warehouse.")
+    description: str | None = None
+    from_: str = Field(..., alias="from", description="The silver table whose rows are aggregated.")
+    joins: list[JoinSpec] = Field(default_factory=list)
+    where: str | None = Field(None, description="SQL condition applied to every measure.")
+    time: TimeSpec | None = None
+    dimensions: dict[str, str] = Field(default_factory=dict, description="{output column: SQL expression}.")
+    measures: dict[str, MeasureSpec] = Field(..., min_length=1)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v):
+        if not _IDENT.match(v):
+            raise ValueError(f"'{v}' is not a plain identifier")
+        return v
+
+
+class SourceSpec(BaseModel):
+    """kind picks the Source class; the other keys are that class's options (checked by it)."""
+    model_config = ConfigDict(extra="allow")
+    kind: str = Field(..., description="Registered source name: embedded, postgres, redis, rabbitmq, ...")
+
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class StorageSpec(_Strict):
+    silver_prefix: str = Field("silver_", description="silver table = prefix + table name.")
+    bronze_table: str = Field("bronze_events", description="Append-only table of every event received.")
+    dead_letter_table: str = Field("stream_dead_letters")
+    checkpoint_table: str = Field("stream_checkpoints")
+    bronze: bool = Field(True, description="Keep bronze (turn off only for benchmarks of silver/gold alone).")
+
+
+class PipelineSpec(_Strict):
+    title: str | None = None
+    description: str | None = None
+    warehouse: str | None = Field(None, description="DuckDB file; default: the workbench setting.")
+    source: SourceSpec
+    batch: BatchSpec = BatchSpec()
+    storage: StorageSpec = StorageSpec()
+    tables: dict[str, TableSpec] = Field(..., min_length=1)
+    gold: list[GoldSpec] = Field(default_factory=list)
+    metrics_port: int | None = Field(None, description="Serve Prometheus metrics on this port (CLI).")
+    reference_tables: list[str] = Field(default_factory=list, description=(
+        "Warehouse tables the gold views and semantic/live.yml join to; the demo's (products, categories, "
+        "regions, channels) get small stand-ins when the warehouse lacks them."))
+
+    @model_validator(mode="after")
+    def _refs(self):
+        for i, g in enumerate(self.gold):
+            if g.from_ not in self.tables:
+                raise ValueError(f"gold[{i}] ({g.name}): 'from' table '{g.from_}' is not in tables")
+            for j in g.joins:
+                if not j.reference and j.table not in self.tables:
+                    raise ValueError(f"gold[{i}] ({g.name}): join table '{j.table}' is not in tables "
+                                     "(add it there or mark the join reference: true)")
+        return self
+
+
+def parse_spec(data: dict, file: str = "<spec>", root=None) -> PipelineSpec:
+    try:
+        return PipelineSpec.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown field '{loc[-1]}'"
+        elif err["type"] == "missing":
+            msg = f"missing required field '{loc[-1]}'"
+        if root is not None:
+            src = SourceMap(file, root)
+            clean = tuple(p for p in loc if isinstance(p, int) or p in _keys_on_path(root, loc))
+            raise src.error(msg, clean) from None
+        raise ModelError(msg, file, None, ".".join(map(str, loc))) from None
+
+
+def load_spec(path: str | Path) -> tuple[PipelineSpec, SourceMap]:
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = YAML(typ="rt").load(text)
+    except MarkedYAMLError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark else None
+        raise ModelError(f"invalid YAML: {e.problem}", str(path), line) from None
+    if not isinstance(root, dict):
+        raise ModelError("a pipeline spec must be a mapping with 'source' and 'tables'", str(path), 1)
+    return parse_spec(_plain(root), str(path), root), SourceMap(str(path), root)

@@ -1,0 +1,208 @@
+"""How the dashboard reaches the semantic layer: the Jupyter server's query API, as the person
+looking at it.
+
+The dashboard is a separate Panel process behind jupyter-server-proxy, and the Jupyter server
+owns the warehouse (DuckDB allows one writer and no other process meanwhile), so every number
+comes from ``/workbench/api/query``.  The proxy forwards the browser's request headers to Panel;
+the client forwards the person's Jupyter credentials back, so each query runs as *their*
+principal and Jupyter's log-in and authorizer apply to it:
+
+* an ``Authorization`` header the browser sent (token log-in by header), else
+* the ``token`` URL argument the page was opened with (``...?token=...``), else
+* the Jupyter log-in cookies (``username-*``), GET only, so no XSRF token is involved.
+
+The credentials only ever go to the Jupyter server's own loopback URL, which comes from the
+environment the server set when it started this process (``WORKBENCH_API_URL``), never from
+the request.  ``LocalClient`` runs the same queries in-process, for tests and for
+``panel serve apps/dashboard.py`` outside Jupyter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.semantic.errors import QueryError, SemanticError
+
+API_PATH = "workbench/api/"
+
+
+class ApiError(SemanticError):
+    """The query API answered with an error (its message is for people)."""
+
+    def __init__(self, message: str, status: int = 0):
+        super().__init__(message)
+        self.status = status
+
+
+class Unreachable(ApiError):
+    """The Jupyter server could not be reached (stopped, restarting)."""
+
+
+def api_base_url() -> str | None:
+    """``http://127.0.0.1:<port><base_url>`` of the Jupyter server that started this app."""
+    url = os.environ.get("WORKBENCH_API_URL", "").strip()
+    return url.rstrip("/") + "/" if url else None
+
+
+@dataclass
+class Credentials:
+    headers: dict[str, str] = field(default_factory=dict)
+    token: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.headers and not self.token
+
+    @classmethod
+    def from_request(cls, headers: dict | None, cookies: dict | None,
+                     args: dict | None) -> "Credentials":
+        """From what the proxy forwarded: ``pn.state.headers``, ``.cookies``, ``.session_args``."""
+        headers = {str(k).lower(): v for k, v in (headers or {}).items()}
+        out = cls()
+        auth = headers.get("authorization")
+        if auth:
+            out.headers["Authorization"] = auth
+        token = (args or {}).get("token")
+        if token:
+            value = token[0] if isinstance(token, (list, tuple)) else token
+            out.token = value.decode() if isinstance(value, bytes) else str(value)
+        jar = {k: v for k, v in (cookies or {}).items()
+               if k.startswith("username-") or k == "_xsrf"}
+        if jar:
+            out.headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
+        return out
+
+
+class ApiClient:
+    """Blocking JSON client for /workbench/api; call it from a worker thread."""
+
+    def __init__(self, base_url: str, credentials: Credentials, timeout: float = 15.0):
+        self.base = base_url.rstrip("/") + "/"
+        self.credentials = credentials
+        self.timeout = timeout
+
+    def _url(self, path: str, params: dict[str, Any] | None = None) -> str:
+        params = dict(params or {})
+        if self.credentials.token and "Authorization" not in self.credentials.headers:
+            params["token"] = self.credentials.token
+        query = urllib.parse.urlencode(params, doseq=True)
+        return self.base + path + ("?" + query if query else "")
+
+    def _get(self, path: str, params: dict[str, Any] | None = None, raw: bool = False):
+        req = urllib.request.Request(self._url(path, params), headers={
+            "Accept": "application/json", **self.credentials.headers})
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as r:
+                body = r.read()
+        except urllib.error.HTTPError as exc:
+            try:
+                message = json.loads(exc.read()).get("message") or exc.reason
+            except Exception:  # noqa: BLE001
+                message = str(exc.reason)
+            if exc.code in (401, 403):
+                message = ("You are not logged in to Jupyter, or not allowed to query "
+                           "(reload the page from JupyterLab).")
+            raise ApiError(str(message), exc.code) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise Unreachable(f"The Jupyter server is not reachable ({exc}).") from None
+        return body if raw else json.loads(body)
+
+    def query(self, q: dict[str, Any]) -> dict[str, Any]:
+        params = {k: (",".join(v) if isinstance(v, list) and k != "where" else v)
+                  for k, v in q.items() if v not in (None, "", [])}
+        return self._get(API_PATH + "query", params)
+
+    def catalog(self, text: str = "", namespace: str | None = None, limit: int = 20) -> dict:
+        params: dict[str, Any] = {"limit": limit}
+        if text:
+            params["q"] = text
+        if namespace:
+            params["namespace"] = namespace
+        return self._get(API_PATH + "catalog", params)
+
+    def me(self) -> str | None:
+        try:
+            return self._get("api/me").get("identity", {}).get("username")
+        except ApiError:
+            return None
+
+
+class LocalClient:
+    """The same interface on an in-process workbench (tests; the app run outside Jupyter)."""
+
+    def __init__(self, wb, freshness=None):
+        self.wb = wb
+        self.freshness = freshness or (lambda: {"streaming": False, "age_s": None,
+                                                "last_commit": None})
+
+    def query(self, q: dict[str, Any]) -> dict[str, Any]:
+        import time
+
+        q = dict(q)
+        ns = q.pop("namespace")
+        t0 = time.perf_counter()
+        try:
+            query = self.wb.query(ns, **{k: v for k, v in q.items() if v not in (None, "", [])})
+            df = query.df
+        except SemanticError as exc:
+            raise ApiError(str(exc), 400) from None
+        return {"namespace": ns, "columns": [str(c) for c in df.columns],
+                "records": records(df), "rows": len(df), "sql": query.sql(),
+                "meta": self.wb.describe(query.spec),
+                "elapsed_ms": round((time.perf_counter() - t0) * 1000, 2),
+                "freshness": self.freshness()}
+
+    def catalog(self, text: str = "", namespace: str | None = None, limit: int = 20) -> dict:
+        items = self.wb.search(text, limit=limit, namespace=namespace) if text \
+            else self.wb.catalog(namespace)
+        return {"namespaces": self.wb.namespaces(), "entries": items}
+
+    def me(self) -> str | None:
+        return None
+
+
+def records(df) -> list[dict]:
+    """JSON-safe rows (the server's own shape: Decimal → float, timestamps → ISO text)."""
+    import datetime as dt
+    import decimal
+    import math
+
+    def cell(v):
+        if v is None:
+            return None
+        if isinstance(v, decimal.Decimal):
+            return float(v)
+        if isinstance(v, float):
+            return None if math.isnan(v) else v
+        if isinstance(v, (dt.date, dt.datetime)) or hasattr(v, "isoformat"):
+            return v.isoformat()
+        if hasattr(v, "item"):
+            return cell(v.item())
+        return v
+
+    cols = [str(c) for c in df.columns]
+    return [dict(zip(cols, map(cell, row))) for row in df.itertuples(index=False, name=None)]
+
+
+def client_for_session() -> Any:
+    """An API client with the current Panel session's credentials, or a LocalClient outside
+    Jupyter.  Raises QueryError with a readable message if neither works."""
+    import panel as pn
+
+    base = api_base_url()
+    if base:
+        creds = Credentials.from_request(pn.state.headers, pn.state.cookies,
+                                         getattr(pn.state, "session_args", None))
+        return ApiClient(base, creds)
+    from workbench.ui.connection import open_workbench
+
+    opened = open_workbench()
+    if not opened.ok:
+        raise QueryError(f"{opened.title}. {opened.message}")
+    return LocalClient(opened.wb)

@@ -1,0 +1,113 @@
+"""Quality scores and trends, failing checks with sample rows, SLA status, and cleansing lineage.
+
+Scores, checks and SLAs come from the validation side of ``workbench.quality`` (Great
+Expectations runs). This module asks it through one adapter, :func:`quality_source`, which
+looks for a module ``workbench.quality.scores`` offering ``current_scores(con)``,
+``score_history(con)``, ``failing_checks(con)`` (with a ``sample_rows`` column) and
+``sla_status(con)``, each returning a DataFrame. Until validation has run, the panels say so.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+
+import pandas as pd
+import panel as pn
+
+from workbench.ui import messages, theme
+from workbench.ui.quality_store import QualityStore
+from workbench.ui.table import result_table
+
+log = logging.getLogger("workbench.ui")
+FUNCTIONS = ("current_scores", "score_history", "failing_checks", "sla_status")
+
+
+def quality_source():
+    """The validation module, or None when it is not available (yet)."""
+    try:
+        mod = importlib.import_module("workbench.quality.scores")
+    except Exception:  # noqa: BLE001  not installed / not written yet
+        return None
+    return mod if all(hasattr(mod, f) for f in FUNCTIONS) else None
+
+
+def _frame(store: QualityStore, name: str) -> pd.DataFrame | None:
+    mod = quality_source()
+    if mod is None:
+        return None
+    with store.connect() as con:
+        return getattr(mod, name)(con)
+
+
+def _panel(title: str, df: pd.DataFrame | None, empty: str) -> pn.Column:
+    body = (result_table(df) if df is not None and not df.empty
+            else pn.pane.Markdown(empty, sizing_mode="stretch_width"))
+    return pn.Column(theme.heading(title), body, sizing_mode="stretch_width")
+
+
+def _trend_chart(history: pd.DataFrame):
+    import hvplot.pandas  # noqa: F401
+
+    x = next((c for c in ("run_at", "validated_at", "at", "date") if c in history), history.columns[0])
+    y = next((c for c in ("score", "quality_score") if c in history), history.columns[-1])
+    by = next((c for c in ("table", "suite", "target") if c in history), None)
+    return history.hvplot.line(x=x, y=y, by=by, height=260, responsive=True, color=theme.PALETTE,
+                                title="Quality score over time")
+
+
+def scores_section(store: QualityStore) -> pn.Column:
+    none = ("No validation results yet: run `workbench validate` (Great Expectations suites in "
+            "`pipelines/`) and reload.")
+    try:
+        scores, history = _frame(store, "current_scores"), _frame(store, "score_history")
+    except Exception as exc:  # noqa: BLE001
+        return pn.Column(theme.heading("Scores"), messages.notice("Scores unavailable", messages.describe_error(exc)))
+    col = _panel("Scores", scores, none)
+    if history is not None and not history.empty:
+        col.append(_trend_chart(history))
+    return col
+
+
+def checks_section(store: QualityStore) -> pn.Column:
+    try:
+        failing, sla = _frame(store, "failing_checks"), _frame(store, "sla_status")
+    except Exception as exc:  # noqa: BLE001
+        return pn.Column(theme.heading("Failing checks"),
+                         messages.notice("Checks unavailable", messages.describe_error(exc)))
+    return pn.Column(
+        _panel("Failing checks", failing, "No failing checks recorded."),
+        _panel("SLA status", sla, "No SLA results yet (freshness and quality thresholds are "
+                                  "evaluated by `workbench validate`)."),
+        sizing_mode="stretch_width")
+
+
+def lineage_section(store: QualityStore) -> pn.Column:
+    """Per rule version of each table's latest cleansing run: rows updated and removed; pick a
+    rule to see its changed rows with old and new values."""
+    from workbench.quality import lineage
+
+    try:
+        with store.connect() as con:
+            summary = lineage.summary(con)
+    except Exception:  # noqa: BLE001  no cleansing run yet
+        summary = pd.DataFrame()
+    if summary.empty:
+        return _panel("Cleansing lineage", None, "No cleansing run yet.")
+    options = [f"{r.table_name}: {r.rule_name} v{r.rule_version}" for r in summary.itertuples()]
+    pick = theme.styled(pn.widgets.Select(name="Rule", options=options, sizing_mode="stretch_width"))
+    rows = result_table(pd.DataFrame())
+
+    def show(_=None):
+        i = options.index(pick.value)
+        r = summary.iloc[i]
+        with store.connect() as con:
+            df = lineage.changes(con, r.rule_name, int(r.rule_version), table=r.table_name, limit=200)
+        from workbench.ui.table import set_result
+        set_result(rows, df[["row_key", "action", "column_name", "old_value", "new_value", "note",
+                             "reversed_at"]])
+
+    pick.param.watch(show, "value")
+    show()
+    return pn.Column(theme.heading("Cleansing lineage"),
+                     result_table(summary.drop(columns=["run_id"])), pick, rows,
+                     sizing_mode="stretch_width")

@@ -1,0 +1,57 @@
+"""Where the quality app reads and writes: the warehouse file, the schema registry, the rules,
+and the principal it acts for.
+
+The app holds no warehouse connection between clicks: DuckDB lets one process write a file at
+a time, so a connection is opened per action (read-only to list, read-write to approve) and
+closed at once, which keeps the warehouse usable by notebooks and pipelines meanwhile.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from workbench.security.principal import Principal
+
+
+@dataclass
+class QualityStore:
+    warehouse: Path
+    registry_dir: Path
+    rules_dir: Path
+    principal: Principal | None
+
+    @contextlib.contextmanager
+    def connect(self, write: bool = False) -> Iterator[Any]:
+        import duckdb
+
+        con = duckdb.connect(str(self.warehouse), read_only=not write)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def registry(self):
+        from workbench.quality.schema_registry import SchemaRegistry
+
+        return SchemaRegistry(self.registry_dir)
+
+
+def open_store() -> QualityStore:
+    """From workbench.yml / $WORKBENCH_WAREHOUSE. The app acts for the principal named by
+    $WORKBENCH_QUALITY_PRINCIPAL, else the default principal of principals.yml (the security
+    services will replace this with the logged-in user)."""
+    from workbench.config import load_settings
+    from workbench.security.principal import load_principals
+
+    settings = load_settings()
+    root = Path(settings.root)
+    pfile = settings.path(settings.principals_file)
+    principal = None
+    if pfile.exists():
+        principals = load_principals(pfile)
+        principal = principals.get(os.environ.get("WORKBENCH_QUALITY_PRINCIPAL") or None)
+    return QualityStore(settings.path(settings.warehouse), root / "pipelines" / "schemas",
+                        root / "pipelines" / "cleansing", principal)
