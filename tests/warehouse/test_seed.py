@@ -268,8 +268,10 @@ def test_retail_semantic_model_queries(built, con):
     models = pathlib.Path(__file__).resolve().parents[2] / "semantic"
     admin = Principal.of("root", roles=["admin"])
     wb = workbench.connect(warehouse=built[0], models_dir=models, principal=admin, read_only=True, cache="none")
-    by_region = wb.query("retail", metrics=["revenue", "aov"], dimensions=["region"], grain="month").df
+    by_region = wb.query("retail", metrics=["revenue", "aov"], dimensions=["region", "order_date"],
+                         grain="month").df
     assert set(by_region.region) == {"North", "Central", "West", "South", "East"}
+    assert by_region.order_date.nunique() >= 24                    # two years of months
     total = wb.query("retail", metrics=["revenue", "line_revenue", "orders"]).df.iloc[0]
     sql_rev, sql_orders = con.execute(
         "select sum(net_amount)::double, count(*) from orders where status != 'cancelled'").fetchone()
