@@ -67,6 +67,7 @@ class FakeWorkbench:
     def __init__(self, entries=None):
         self.entries = list(entries or ENTRIES)
         self.queries: list[dict] = []
+        self.tpch_available = False
 
     def catalog(self, namespace=None):
         return [e for e in self.entries if namespace is None or e["namespace"] == namespace]
@@ -91,6 +92,8 @@ class FakeWorkbench:
         self.queries.append(dict(namespace=namespace, metrics=list(metrics),
                                  dimensions=list(dimensions), grain=grain, where=list(where),
                                  time_range=time_range, limit=limit))
+        if namespace == "tpch" and not self.tpch_available:
+            raise _semantic_error("Namespace 'tpch' is not in this warehouse (missing tables: lineitem).")
         if "nope" in metrics:
             raise _semantic_error("Unknown metric 'nope' in namespace 'retail'. Did you mean 'orders'?")
         if "boom" in metrics:

@@ -108,9 +108,30 @@ def test_unexpected_error_shows_no_traceback(fake_wb):
 
 def test_run_without_members_asks_for_one(fake_wb):
     builder = QueryBuilder(fake_wb)
+    probes = len(fake_wb.queries)
     builder.run()
     assert "Choose at least one" in builder.error.object
-    assert fake_wb.queries == []
+    assert len(fake_wb.queries) == probes
+
+
+def test_namespaces_missing_from_the_warehouse_are_marked(fake_wb):
+    builder = QueryBuilder(fake_wb)
+    search = CatalogSearch(fake_wb, on_add=builder.add)
+    assert builder.namespace.value == "retail"
+    assert "tpch (not in this warehouse)" in builder.namespace.options
+    search.query.value_input = "revenue"
+    ranked = list(search.results.options.values())
+    assert ranked.index("retail.orders.revenue") < ranked.index("tpch.orders.revenue")
+    search.select("tpch.orders.revenue")
+    assert search.add_button.disabled
+    assert "Not queryable with this warehouse" in search.detail.object
+    assert "missing tables: lineitem" in search.detail.object
+
+
+def test_available_namespaces_are_not_marked(fake_wb):
+    fake_wb.tpch_available = True
+    builder = QueryBuilder(fake_wb)
+    assert set(builder.namespace.options) == {"retail", "tpch"}
 
 
 def test_search_error_is_shown(fake_wb):

@@ -72,6 +72,8 @@ def test_each_kind_of_change_is_detected_and_classified(registry):
                    ("added", "tier", "backward"), ("removed", "segment", "forward")}
     assert diff.compatibility == "breaking"
     assert [c.column for c in diff.breaking] == ["spend", "email_address"]
+    as_text = detect_changes(base, [*base.columns[:4], ColumnSpec(name="signup_at", type="VARCHAR")])
+    assert [(c.column, c.compatibility) for c in as_text.changes] == [("signup_at", "breaking")]
     renamed = next(c for c in diff.changes if c.kind == "renamed")
     assert renamed.old_name == "email"
 

@@ -5,14 +5,14 @@ Compatibility, from the point of view of the registered table and its readers (s
 
 - **backward**: the registered table can be migrated to the incoming schema and every existing
   row stays valid: a new (nullable) column, a widened type (INTEGER -> BIGINT,
-  DECIMAL(12,2) -> DECIMAL(18,4), DATE -> TIMESTAMP, anything -> VARCHAR). The migration is an
-  ``ALTER TABLE``.
+  DECIMAL(12,2) -> DECIMAL(18,4), DATE -> TIMESTAMP). The migration is an ``ALTER TABLE``.
 - **forward**: the incoming batch can be read into the registered schema with no loss: a
   narrower type (INTEGER arriving for a BIGINT column) is ``CAST`` on load; a removed column
   the registry marks nullable loads as NULL.
 - **breaking**: data would be lost or misread: a removed required column, a rename (readers
   ask for the old name), a type change neither way lossless (DOUBLE arriving for DECIMAL money
-  would round; VARCHAR arriving for INTEGER may not parse). A breaking change stops the
+  would round; VARCHAR arriving for INTEGER may not parse; a typed column arriving as text loses
+  its type for every reader). A breaking change stops the
   pipeline stage (see ``schema_evolution_gate``).
 
 The migration SQL is built as sqlglot expressions with quoted identifiers; no user text is ever
@@ -220,6 +220,11 @@ def detect_changes(base: SchemaVersion, incoming: list[ColumnSpec] | Any,
 
 
 def _retype(name: str, old: str, new: str) -> Change:
+    if new in _TEXT and old not in _TEXT:
+        # Lossless as text, but readers lose the type: date arithmetic, numeric sums, ordering.
+        return Change("retyped", name, "breaking",
+                      f"{old} arriving as text: readers of '{name}' lose the {old} type",
+                      old_type=old, new_type=new)
     if widens(old, new):
         return Change("retyped", name, "backward",
                       f"every {old} value fits {new}: widen the table", old_type=old, new_type=new)

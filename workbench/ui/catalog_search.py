@@ -15,6 +15,7 @@ import panel as pn
 import param
 
 from workbench.ui import messages
+from workbench.ui.availability import namespace_status
 from workbench.ui.theme import MUTED_TEXT, heading, styled
 
 Entry = dict[str, Any]
@@ -121,6 +122,7 @@ class CatalogSearch(pn.viewable.Viewer):
         self._entries: list[Entry] = wb.catalog()
         self._index = {e["qualified_name"]: e for e in self._entries if e.get("qualified_name")}
         namespaces = sorted({e["namespace"] for e in self._entries if e.get("namespace")})
+        self.status_by_namespace = namespace_status(wb)
 
         self.query = styled(pn.widgets.TextInput(
             label="Search metrics and dimensions", placeholder="name, synonym or description",
@@ -155,7 +157,9 @@ class CatalogSearch(pn.viewable.Viewer):
             found = self.wb.search(text, limit=SEARCH_LIMIT)
         else:
             found = self._entries
-        return filter_entries(found, namespace, kinds)
+        found = filter_entries(found, namespace, kinds)
+        # Members this warehouse can answer first; the ranking is kept within each group.
+        return sorted(found, key=lambda e: bool(self.status_by_namespace.get(e.get("namespace"))))
 
     def refresh(self) -> None:
         text = self.query.value_input if self.query.value_input is not None else self.query.value
@@ -203,8 +207,11 @@ class CatalogSearch(pn.viewable.Viewer):
             return
         title = entry.get("label") or entry.get("name", "")
         self.detail_title.object = f"<h3 style='margin:0.4em 0'>{html.escape(title)}</h3>"
-        self.detail.object = detail_markdown(entry, self._index)
-        self.add_button.disabled = entry.get("kind") not in QUERYABLE_KINDS or self.on_add is None
+        problem = self.status_by_namespace.get(entry.get("namespace"), "")
+        note = f"> **Not queryable with this warehouse.** {problem}\n\n" if problem else ""
+        self.detail.object = note + detail_markdown(entry, self._index)
+        self.add_button.disabled = (entry.get("kind") not in QUERYABLE_KINDS or self.on_add is None
+                                    or bool(problem))
 
     def _on_add(self, _event=None):
         if self.selected and self.on_add:

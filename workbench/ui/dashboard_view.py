@@ -364,9 +364,11 @@ class Dashboard:
 
     def _sync_drill_controls(self, snap: Snapshot) -> None:
         stores = snap.frames.get("stores")
-        if self.m.region and stores is not None and self.m.region in stores.columns \
+        source = stores if stores is not None and self.m.region in stores.columns \
+            else snap.frames.get("drill")
+        if self.m.region and source is not None and self.m.region in source.columns \
                 and not self.drill.region:
-            regions = sorted(stores[self.m.region].dropna().astype(str).unique())
+            regions = sorted(source[self.m.region].dropna().astype(str).unique())
             self.region.options = ["All regions"] + regions
         if self.m.store and stores is not None and self.m.store in stores.columns:
             names = sorted(stores[self.m.store].dropna().astype(str).unique())

@@ -14,6 +14,7 @@ from typing import Any
 import panel as pn
 
 from workbench.ui import messages
+from workbench.ui.availability import namespace_status
 from workbench.ui.charts import auto_chart
 from workbench.ui.sql_view import set_sql, sql_view
 from workbench.ui.table import result_table, set_result
@@ -54,8 +55,13 @@ class QueryBuilder(pn.viewable.Viewer):
         self._entries = [e for e in wb.catalog() if e.get("qualified_name")]
         self._names = query_names(self._entries)
         namespaces = sorted({e["namespace"] for e in self._entries if e.get("namespace")})
+        self.status_by_namespace = namespace_status(wb)
+        usable = [n for n in namespaces if not self.status_by_namespace.get(n)]
+        # Namespaces this warehouse can't answer stay listed (and explain themselves when run).
+        options = {(n if n in usable else f"{n} (not in this warehouse)"): n for n in namespaces}
 
-        self.namespace = styled(pn.widgets.Select(label="Namespace", options=namespaces,
+        self.namespace = styled(pn.widgets.Select(label="Namespace", options=options,
+                                                  value=(usable or namespaces or [None])[0],
                                                   sizing_mode="stretch_width"))
         self.metrics = styled(pn.widgets.MultiChoice(label="Metrics", options={},
                                                      placeholder="Choose one or more metrics",

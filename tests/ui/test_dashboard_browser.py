@@ -1,0 +1,206 @@
+"""The live dashboard in a real browser, through JupyterLab's proxy URL, with the real demo
+pipeline (embedded source, simulator off) owned by the pipelines server extension.
+
+Its own Jupyter server (module scope): the extension opens the warehouse read-write, which the
+session server's other apps must not see.  The project root is a temporary folder holding the
+pipeline spec, so the operational store and saved layouts stay out of the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.ui, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+APP = "workbench-dashboard/"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    token: str
+    log: Path
+    process: subprocess.Popen
+    root: Path
+
+    def at(self, path: str) -> str:
+        return f"{self.url}/{path.lstrip('/')}?token={self.token}"
+
+
+def _wait_ready(server: LiveServer, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"jupyter lab exited:\n{server.log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(server.at("api/status"), timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"jupyter lab not ready:\n{server.log.read_text()[-3000:]}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        if proc.poll() is not None:
+            break
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=wait)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+    try:  # the proxied dashboard, same process group
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _project(root: Path, warehouse: Path) -> None:
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    spec = yaml.load((REPO / "pipelines" / "demo_orders.yml").read_text())
+    spec["source"].pop("simulate", None)          # only the orders this test inserts
+    (root / "pipelines").mkdir()
+    with open(root / "pipelines" / "demo_orders.yml", "w") as f:
+        yaml.dump(spec, f)
+    (root / "semantic").symlink_to(REPO / "semantic")
+    (root / "principals.yml").symlink_to(REPO / "principals.yml")
+    (root / "workbench.yml").write_text(f"warehouse: {warehouse}\n")
+    conf = root / "jupyter_extra"
+    conf.mkdir()
+    # The entry point may not be installed yet (pyproject.toml); register it by config then.
+    (conf / "jupyter_server_config.py").write_text(
+        "from importlib.metadata import entry_points\n"
+        "if not any(e.name == 'workbench-dashboard' for e in "
+        "entry_points(group='jupyter_serverproxy_servers')):\n"
+        "    from workbench.server.dashboard_proxy import dashboard\n"
+        "    c.ServerProxy.servers = {'workbench-dashboard': dashboard()}\n")
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory, demo_warehouse):
+    import shutil
+
+    root = tmp_path_factory.mktemp("live-project")
+    warehouse = root / "warehouse.duckdb"
+    shutil.copy(demo_warehouse, warehouse)
+    _project(root, warehouse)
+    token, port = secrets.token_hex(16), _free_port()
+    env = dict(os.environ)
+    env.pop("JUPYTER_TOKEN", None)
+    env.update({
+        "JUPYTER_CONFIG_PATH": os.pathsep.join([str(REPO / "jupyter_config"),
+                                                str(root / "jupyter_extra")]),
+        "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
+        "WORKBENCH_PROJECT_DIR": str(REPO), "WORKBENCH_HOME": str(root),
+        "WORKBENCH_WAREHOUSE": str(warehouse), "WORKBENCH_JUPYTER_PORT": str(port),
+        "WORKBENCH_AUTOSTART": "demo_orders",
+    })
+    cmd = [sys.executable, "-m", "jupyterlab", f"--port={port}", "--ServerApp.port_retries=0",
+           "--no-browser", f"--IdentityProvider.token={token}",
+           f"--WorkbenchPipelines.project_root={root}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = root / "jupyter.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    server = LiveServer(f"http://127.0.0.1:{port}", token, log, proc, root)
+    try:
+        _wait_ready(server)
+        with urllib.request.urlopen(server.at(APP), timeout=180) as r:
+            assert r.status == 200
+        yield server
+    finally:
+        _stop(proc)
+
+
+def insert_order(root: Path, order_id: int, region_id: int = 2) -> None:
+    """One new order (two lines) written at the source, as the shop's database would."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from workbench.streaming import load_spec
+    from workbench.streaming.sources.embedded import OperationalStore
+
+    spec = load_spec(root / "pipelines" / "demo_orders.yml")
+    store = OperationalStore(root / ".workbench" / "operational.sqlite", spec.tables)
+    now = dt.datetime.now().replace(microsecond=0)
+    order = {"order_id": order_id, "customer_id": 1, "store_id": 1, "channel_id": 1,
+             "region_id": region_id, "ordered_at": now, "status": "processing",
+             "is_promo": False, "line_count": 1, "gross_amount": Decimal("123.45"),
+             "discount_amount": Decimal("0.00"), "net_amount": Decimal("123.45")}
+    line = {"order_id": order_id, "line_no": 1, "product_id": 1, "quantity": 1,
+            "unit_price": Decimal("123.45"), "discount": Decimal("0.00"),
+            "line_amount": Decimal("123.45")}
+    store.write([[("orders", "c", None, order), ("order_lines", "c", None, line)]])
+    store.close()
+
+
+def kpi(page, name: str) -> str:
+    return page.locator(f".wb-kpi[data-metric='{name}'] .wb-kpi-value").inner_text()
+
+
+def test_dashboard_live_kpis_drill_and_export(page, live_server, external_requests, tmp_path):
+    page.goto(live_server.at(APP), timeout=120_000)
+    page.locator(".wb-kpi[data-metric='orders']").wait_for(timeout=90_000)
+    page.get_by_text(re.compile("stream running")).wait_for(timeout=30_000)
+    before = kpi(page, "orders")
+
+    insert_order(live_server.root, 900_000_001)
+    t0 = time.monotonic()
+    page.wait_for_function(
+        "([sel, old]) => { const e = document.querySelector(sel); "
+        "return e && e.innerText.trim() !== old; }",
+        arg=[".wb-kpi[data-metric='orders'] .wb-kpi-value", before], timeout=30_000)
+    seen_after = time.monotonic() - t0
+    after = kpi(page, "orders")
+    assert after != before and after.replace(",", "") in ("1", "1.00"), (before, after)
+    print(f"KPI change visible {seen_after:.2f} s after the source commit")
+    assert seen_after < 5.0
+
+    # drill down: pick the region of the inserted order with the labelled control
+    region = page.get_by_label("Region")
+    region.select_option(index=1)
+    page.get_by_text(re.compile(r"Showing: All regions › \w+")).wait_for(timeout=15_000)
+
+    # export what is on screen
+    page.get_by_text("Export what is on screen").click()
+    with page.expect_download(timeout=30_000) as dl:
+        page.get_by_role("button", name=re.compile("Export CSV")).click()
+    path = tmp_path / "out.csv"
+    dl.value.save_as(path)
+    text = path.read_text()
+    assert text.startswith("panel,") and "kpi" in text
+    assert not page.get_by_text("Traceback").count()
+    assert external_requests == [], external_requests
+
+
+@pytest.mark.parametrize("page", [(390, 844)], indirect=True)
+def test_dashboard_fits_a_phone(page, live_server):
+    page.goto(live_server.at(APP), timeout=120_000)
+    page.locator(".wb-kpi[data-metric='orders']").wait_for(timeout=90_000)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 400, f"page is {width}px wide on a 390px phone"
