@@ -163,9 +163,19 @@ def kpi(page, name: str) -> str:
     return page.locator(f".wb-kpi[data-metric='{name}'] .wb-kpi-value").inner_text()
 
 
+def open_dashboard(page, server) -> None:
+    page.goto(server.at(APP), timeout=120_000)
+    try:
+        page.locator(".wb-kpi[data-metric='orders']").wait_for(timeout=90_000)
+    except Exception:
+        shot = server.root / "dashboard-failure.png"
+        page.screenshot(path=str(shot), full_page=True)
+        raise AssertionError(f"no KPI cards; screenshot {shot}; log:\n"
+                             f"{server.log.read_text(errors='replace')[-4000:]}") from None
+
+
 def test_dashboard_live_kpis_drill_and_export(page, live_server, external_requests, tmp_path):
-    page.goto(live_server.at(APP), timeout=120_000)
-    page.locator(".wb-kpi[data-metric='orders']").wait_for(timeout=90_000)
+    open_dashboard(page, live_server)
     page.get_by_text(re.compile("stream running")).wait_for(timeout=30_000)
     before = kpi(page, "orders")
 
@@ -200,7 +210,6 @@ def test_dashboard_live_kpis_drill_and_export(page, live_server, external_reques
 
 @pytest.mark.parametrize("page", [(390, 844)], indirect=True)
 def test_dashboard_fits_a_phone(page, live_server):
-    page.goto(live_server.at(APP), timeout=120_000)
-    page.locator(".wb-kpi[data-metric='orders']").wait_for(timeout=90_000)
+    open_dashboard(page, live_server)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, f"page is {width}px wide on a 390px phone"

@@ -134,8 +134,10 @@ def validate(wb_or_path=None, suite: str | Path | Suite = "orders", engine: str 
     started = dt.datetime.now()
     docs = Path(docs_dir) if docs_dir else (settings.path(str(DOCS_DIR)) if data_docs else None)
     t0 = time.perf_counter()
+    cached = None
     if engine == "spark" and dataframe is None:
-        dataframe = spark_dataframe(spec, warehouse)
+        # GE runs one Spark job per metric bundle and per failing-row list: cache the rows once
+        cached = dataframe = spark_dataframe(spec, warehouse).cache()
     own_con = None
     if engine == "duckdb" and con is None:
         own_con = con = open_duckdb(warehouse, read_only=True)
@@ -152,6 +154,8 @@ def validate(wb_or_path=None, suite: str | Path | Suite = "orders", engine: str 
     finally:
         if own_con is not None:
             own_con.close()
+        if cached is not None:
+            cached.unpersist()
     seconds = time.perf_counter() - t0
     sc = score(spec.target.name, outcomes, spec.dimension_weights)
     result = RunResult(run_id, spec.suite, spec.target.name, engine, started, seconds, outcomes,

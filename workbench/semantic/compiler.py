@@ -325,20 +325,22 @@ class Compiler:
         for c in conds:
             where = c if where is None else where & c
         agg = m.agg
-        if value is not None and value.type().is_decimal() and (
-                agg in ("avg", "median", "percentile") or (m.source and m.source.strip() not in w.columns
-                                                             and f"{model}__{m.source.strip()}" not in w.columns)):
-            # Ibis types a product of decimal(15,2)s, or their average, as decimal(15,2): that
-            # truncates. A bare decimal column is summed exactly; anything computed is a double.
-            value = value.cast("float64")
         if agg == "count":
             return value.count(where=where) if value is not None else w.count(where=where)
         if agg == "count_distinct":
             return value.nunique(where=where)
         if agg == "percentile":
-            return value.quantile(m.percentile, where=where)
-        fn = {"sum": "sum", "avg": "mean", "min": "min", "max": "max", "median": "median"}[agg]
-        return getattr(value, fn)(where=where)
+            out = value.quantile(m.percentile, where=where)
+        else:
+            fn = {"sum": "sum", "avg": "mean", "min": "min", "max": "max", "median": "median"}[agg]
+            out = getattr(value, fn)(where=where)
+        computed = m.source and f"{model}__{m.source.strip()}" not in w.columns
+        if value.type().is_decimal() and (agg in ("avg", "median", "percentile") or computed):
+            # Ibis types the product of two decimal(15,2)s, and their average, as decimal(15,2)
+            # and would round the result to it; the engine computes exactly, so only the
+            # aggregate is converted (per-row casts would cost more than the arithmetic).
+            out = out.cast("float64")
+        return out
 
     # metrics over aggregates --------------------------------------------------------------
     def _value(self, ref: Ref, t: ir.Table) -> ir.Value:
