@@ -34,11 +34,11 @@ class FakePipeline:
                 "last_commit_at": self.last_commit_at.isoformat() if self.last_commit_at else None}
 
 
-def list_pipelines() -> list[str]:
-    return list(NAMES)
+def list_pipelines(root=None) -> list[dict]:
+    return [{"name": n} for n in NAMES]
 
 
-def load_pipeline(name: str, warehouse=None) -> FakePipeline:
+def load_pipeline(name: str, warehouse=None, root=None) -> FakePipeline:
     p = FakePipeline(name, warehouse)
     LOADED[name] = p
     return p

@@ -111,7 +111,11 @@ def test_interleaved_multi_table_transactions_apply_in_commit_order(pg_env, post
     p = _pipeline(postgres_dsn, schema, slot, "pgoutput", tmp_path / "wh.duckdb")
     create_tables(con, schema, p.spec.tables)
     p._open_warehouse()
-    _run_until(p, 0)
+    p.start()
+    import time
+    deadline = time.monotonic() + 30
+    while p._source is None and time.monotonic() < deadline:   # the slot exists once the source is open
+        time.sleep(0.05)
     c1, c2 = psycopg2.connect(postgres_dsn), psycopg2.connect(postgres_dsn)
     k1, k2 = c1.cursor(), c2.cursor()
     ins = f'INSERT INTO "{schema}".orders (order_id, status, net_amount, ordered_at, region_id, channel_id) ' \
@@ -131,7 +135,9 @@ def test_interleaved_multi_table_transactions_apply_in_commit_order(pg_env, post
     c1.commit()
     c1.close()
     c2.close()
-    _run_until(p, 1 + 2 + 4)
+    while p.stats["events_total"] < 7 and time.monotonic() < deadline + 30:
+        time.sleep(0.05)
+    p.stop()
     c = p.cursor()
     seq = c.execute("SELECT tx_id, source_table, op FROM bronze_events ORDER BY pos_hi, pos_lo").fetchall()
     txs = [s[0] for s in seq]

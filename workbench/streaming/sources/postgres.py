@@ -113,8 +113,7 @@ class PostgresSource(Source):
         if o.plugin == "test_decoding":
             opts = {"include-xids": "1", "include-timestamp": "1"}
         elif o.plugin == "wal2json":
-            opts = {"format-version": "2", "include-xids": "1", "include-timestamp": "1",
-                    "numeric-data-types-as-string": "1"}
+            opts = {"format-version": "2", "include-xids": "1", "include-timestamp": "1"}
         else:
             opts = {"proto_version": "1", "publication_names": self.publication}
         self.rcur.start_replication(slot_name=o.slot, decode=o.plugin != "pgoutput", options=opts,
