@@ -116,3 +116,11 @@ def test_value_lookup_and_search(shop):
     top = shop.search("turnover")[0]
     assert top["qualified_name"] == "shop.orders.revenue"
     assert shop.search("territory")[0]["name"] == "region"
+
+
+def test_chart_helper_picks_a_line_for_time_and_a_table_for_one_number(shop):
+    import holoviews as hv
+    line = shop.query("shop", ["revenue"], ["order_date"], grain="month").chart()
+    assert isinstance(line, hv.Curve)
+    assert list(line.data["revenue"]) == [150.0, 230.0, 70.0, 120.0, 80.0]
+    assert isinstance(shop.query("shop", ["revenue"]).chart(), hv.Table)

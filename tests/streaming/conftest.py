@@ -99,3 +99,29 @@ def rabbitmq_stream():
     except OSError as e:
         skip_or_fail(f"RabbitMQ streams not reachable on 127.0.0.1:5552 (rabbitmq_stream plugin): {e}")
     return {"host": "127.0.0.1", "port": 5552, "username": "guest", "password": "guest"}
+
+
+@pytest.fixture()
+def pg_env_factory(postgres_dsn):
+    """A fresh schema and slot name; the slot, publication and schema are dropped afterwards."""
+    import time
+    import uuid
+
+    import psycopg2
+    tag = uuid.uuid4().hex[:8]
+    schema = slot = f"wbtest_{tag}"
+    yield schema, slot
+    con = psycopg2.connect(postgres_dsn)
+    con.autocommit = True
+    cur = con.cursor()
+    for _ in range(50):
+        cur.execute("SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s", [slot])
+        row = cur.fetchone()
+        if row is None or row[0] is None:
+            break
+        cur.execute("SELECT pg_terminate_backend(%s)", [row[0]])
+        time.sleep(0.1)
+    cur.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s", [slot])
+    cur.execute(f'DROP PUBLICATION IF EXISTS "{slot}_pub"')
+    cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    con.close()

@@ -89,20 +89,26 @@ def test_a_bad_filter_shows_a_message_not_a_traceback(page, catalog_started):
 
 
 def test_keyboard_only(page, catalog_started):
+    from playwright.sync_api import expect
+
     search = open_catalog(page, catalog_started)
     search.focus()
     page.keyboard.type("revenue")
-    page.wait_for_timeout(500)
+    expect(page.get_by_role("status").filter(has_text=re.compile(r"\d+ results?"))).to_be_visible()
     results = page.get_by_label("Results")
     results.focus()
     page.keyboard.press("ArrowDown")
-    page.keyboard.press("Home")
-    page.get_by_role("button", name="Add to query").focus()
+    page.keyboard.press("ArrowUp")  # back to the best match
+    add = page.get_by_role("button", name="Add to query")
+    expect(add).to_be_enabled()
+    add.focus()
     page.keyboard.press("Enter")
-    page.get_by_role("status").filter(has_text="Added").wait_for()
-    page.get_by_role("button", name="Run query").focus()
+    expect(page.get_by_role("status").filter(has_text="Added")).to_be_visible(timeout=60_000)
+    run = page.get_by_role("button", name="Run query")
+    run.focus()
     page.keyboard.press("Enter")
-    page.get_by_role("status").filter(has_text=re.compile(r"\d+ rows? in")).wait_for(timeout=60_000)
+    expect(page.get_by_role("status").filter(has_text=re.compile(r"\d+ rows? in"))).to_be_visible(
+        timeout=60_000)
 
 
 @pytest.mark.parametrize("page", [(375, 800)], indirect=True, ids=["phone"])

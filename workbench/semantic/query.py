@@ -56,8 +56,14 @@ class Query:
         return pa.Table.from_pandas(self.df, preserve_index=False)
 
     def chart(self, kind: str | None = None, **opts):
-        from .charting import chart_for
-        return chart_for(self.df, self.spec, kind=kind, metadata=self.wb.describe(self.spec), **opts)
+        """An hvPlot chart of the result, chosen by the registered chart types (workbench.ui.charts);
+        a single number or an empty result comes back as a table."""
+        from ..ui.charts import auto_chart
+        chart = auto_chart(self.df, list(self.spec.metrics), list(self.spec.dimensions), kind=kind, **opts)
+        if chart is None:
+            import hvplot.pandas  # noqa: F401
+            return self.df.hvplot.table()
+        return chart
 
     def __len__(self):
         return len(self.df)

@@ -61,6 +61,7 @@ class RabbitMQStreamSource(Source):
         from rstream import (AMQPMessage, Consumer, ConsumerOffsetSpecification, OffsetType,  # noqa: F401
                              amqp_decoder)
         o = self.options
+        self.stop_evt = asyncio.Event()
         self.consumer = Consumer(o.host, o.port, username=o.username, password=o.password, vhost=o.vhost)
         await self.consumer.start()
         if not await self.consumer.stream_exists(o.stream):
@@ -83,7 +84,8 @@ class RabbitMQStreamSource(Source):
         await self.consumer.subscribe(o.stream, on_message, decoder=amqp_decoder if o.encoding == "amqp" else None,
                                       offset_specification=spec, initial_credit=50)
         self.ready.set()
-        await self.consumer.run()
+        await self.stop_evt.wait()
+        await self.consumer.close()
 
     def poll(self, max_events, timeout):
         if self.error:
@@ -102,15 +104,12 @@ class RabbitMQStreamSource(Source):
     def close(self):
         self.closing = True
         try:
-            fut = asyncio.run_coroutine_threadsafe(self.consumer.close(), self.loop)
-            fut.result(5)
+            self.loop.call_soon_threadsafe(self.stop_evt.set)
         except Exception:
             pass
-        try:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-        except Exception:
-            pass
-        self.thread.join(5)
+        self.thread.join(10)
+        if not self.loop.is_running():
+            self.loop.close()
 
 
 def publish(stream: str, payloads: list[str], host: str = "127.0.0.1", port: int = 5552, username: str = "guest",

@@ -1,0 +1,88 @@
+"""Entry points for the pipeline stage, the REST API and notebooks' history views."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+
+from . import store
+from .runner import RunResult, validate
+
+
+class QualityGateFailed(RuntimeError):
+    """A blocking suite failed at the quality stage; gold is not refreshed from this batch."""
+
+    def __init__(self, result: RunResult):
+        self.result = result
+        super().__init__(f"quality gate '{result.suite}' failed: {', '.join(result.failed_checks)} "
+                         f"({len(result.quarantined)} rows quarantined, run {result.run_id})")
+
+
+def run_stage(suites: list[str] | str, *, warehouse: str | Path | None = None, engine: str = "duckdb",
+              block_on: str = "table", suites_dir: str | Path | None = None,
+              now: dt.datetime | None = None) -> list[RunResult]:
+    """The pipeline's quality stage, after silver and before gold.
+
+    Validates each suite, quarantines failing rows and stores results. ``block_on``: "never"
+    (record only), "table" (raise QualityGateFailed when a table-level check fails: schema drift,
+    freshness, volume; failing rows are quarantined and gold should skip them), or "any".
+    Gold builders exclude quarantined rows with :func:`quarantined_keys`.
+    """
+    results = []
+    for name in [suites] if isinstance(suites, str) else suites:
+        r = validate(warehouse, name, engine, suites_dir=suites_dir, now=now)
+        results.append(r)
+        table_failed = any(not o.success and not o.row_level for o in r.outcomes)
+        if (block_on == "any" and not r.passed) or (block_on == "table" and table_failed):
+            raise QualityGateFailed(r)
+    return results
+
+
+def api_validate(suite: str, engine: str = "duckdb", warehouse: str | Path | None = None,
+                 suites_dir: str | Path | None = None) -> dict:
+    """What the pipelines server extension's REST handler returns (JSON-ready)."""
+    return validate(warehouse, suite, engine, suites_dir=suites_dir).to_dict()
+
+
+def quarantine(warehouse: str | Path | None = None, suite: str | None = None,
+               run_id: str | None = None) -> pd.DataFrame:
+    """Quarantined rows (latest run of the suite unless run_id is given)."""
+    wh = _wh(warehouse)
+    if run_id:
+        return store.read(wh, "SELECT * FROM quality_quarantine WHERE run_id = ?", [run_id])
+    if suite:
+        return store.read(wh, """SELECT * FROM quality_quarantine WHERE run_id =
+            (SELECT run_id FROM quality_runs WHERE suite = ? ORDER BY started_at DESC LIMIT 1)""", [suite])
+    return store.read(wh, "SELECT * FROM quality_quarantine ORDER BY quarantined_at DESC")
+
+
+def quarantined_keys(suite: str, warehouse: str | Path | None = None) -> list[list]:
+    import json
+    df = quarantine(warehouse, suite)
+    return [json.loads(k) for k in df.get("row_key", [])]
+
+
+def latest_scores(warehouse: str | Path | None = None) -> pd.DataFrame:
+    """Latest score per target and dimension (overall included)."""
+    return store.read(_wh(warehouse), """
+        SELECT s.* FROM quality_scores s JOIN (
+            SELECT suite, max(computed_at) AS at FROM quality_scores GROUP BY suite) l
+          ON s.suite = l.suite AND s.computed_at = l.at ORDER BY s.target, s.dimension""")
+
+
+def score_history(target: str | None = None, warehouse: str | Path | None = None) -> pd.DataFrame:
+    sql = "SELECT run_id, suite, target, dimension, score, computed_at FROM quality_scores"
+    params = []
+    if target:
+        sql += " WHERE target = ? OR suite = ?"
+        params = [target, target]
+    return store.read(_wh(warehouse), sql + " ORDER BY computed_at", params)
+
+
+def _wh(warehouse):
+    if warehouse is not None:
+        return Path(warehouse)
+    from ..config import load_settings
+    s = load_settings()
+    return s.path(s.warehouse)
