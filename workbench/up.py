@@ -16,7 +16,23 @@ from pathlib import Path
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 TOKEN_FILE = Path(".workbench") / "jupyter_token"
-APPS = {"Metric catalog": "workbench-catalog/"}
+
+
+def published_apps() -> dict[str, str]:
+    """{title: path} of every app published through the jupyter_serverproxy_servers entry
+    points named workbench-*, so a newly registered app is printed without editing this file."""
+    from importlib.metadata import entry_points
+
+    apps = {}
+    for ep in sorted(entry_points(group="jupyter_serverproxy_servers"), key=lambda e: e.name):
+        if not ep.name.startswith("workbench-"):
+            continue
+        try:
+            title = (ep.load()().get("launcher_entry") or {}).get("title") or ep.name
+        except Exception:  # noqa: BLE001  a broken entry is Jupyter's to report; still list it
+            title = ep.name
+        apps[title] = f"{ep.name}/"
+    return apps or {"Metric catalog": "workbench-catalog/"}
 
 
 def project_dir() -> Path:
@@ -84,8 +100,11 @@ def banner(port: int, token: str, new_token: bool, warehouse: Path, built: bool)
         "Workbench is starting.",
         f"  JupyterLab      {base}/lab?token={token}",
     ]
-    for title, path in APPS.items():
-        lines.append(f"  {title:<15} {base}/{path}?token={token}")
+    apps = published_apps()
+    width = max([15, *map(len, apps)])
+    lines[-1] = f"  {'JupyterLab':<{width}} {base}/lab?token={token}"
+    for title, path in apps.items():
+        lines.append(f"  {title:<{width}} {base}/{path}?token={token}")
     lines += [
         "",
         "Log in: open a link above (the token in it logs you in and sets a cookie), or open",

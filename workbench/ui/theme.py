@@ -40,8 +40,6 @@ MUTED_TEXT = "#4d4d4d"  # 8.5:1 on white
 GLOBAL_CSS = f"""
 html, body {{ color: {TEXT}; font-size: 16px; }}
 :focus-visible {{ outline: 3px solid {ACCENT} !important; outline-offset: 2px; }}
-.wb-skip-link {{ position: absolute; left: -9999px; }}
-.wb-skip-link:focus {{ left: 8px; top: 8px; background: #fff; padding: 4px 8px; z-index: 1000; }}
 """
 
 # Inside each widget's shadow root.
