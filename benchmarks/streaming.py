@@ -84,7 +84,7 @@ def bench_broker(quick: bool, tmp: Path) -> dict:
     except Exception as e:
         return {"error": f"redis unavailable: {e}"}
     sim = OrderSimulator(seed=1)
-    n_tx = 40_000 if quick else 200_000
+    n_tx = 10_000 if quick else 200_000
     pl = [dumps(envelope(t, op, b, a)) for tx in sim.transactions(n_tx) for t, op, b, a in tx]
     publish(url, key, pl)
     spec = demo_spec({"kind": "redis", "url": url, "stream": key})
@@ -95,7 +95,7 @@ def bench_broker(quick: bool, tmp: Path) -> dict:
     p.close()
     key2 = key + ":lat"
     lat = steady_latency(demo_spec({"kind": "redis", "url": url, "stream": key2}), tmp / "redis_lat.duckdb",
-                         lambda x: publish(url, key2, x), 5000, 5 if quick else 20, sim)
+                         lambda x: publish(url, key2, x), 5000, 4 if quick else 20, sim)
     redis.Redis.from_url(url).delete(key, key2)
     return {"events": len(pl), "seconds": round(el, 2), "events_per_s": round(len(pl) / el), "lost": lost,
             "duplicated": dup, "latency": lat}
@@ -108,7 +108,7 @@ def bench_embedded(quick: bool, tmp: Path) -> dict:
     p._open_warehouse()
     store = OperationalStore(tmp / "op.sqlite", p.spec.tables)
     sim = OrderSimulator(seed=2)
-    n_tx = 8_000 if quick else 60_000
+    n_tx = 2_000 if quick else 60_000
     txs = sim.transactions(n_tx)
     t0 = time.perf_counter()
     for i in range(0, len(txs), 200):   # the simulator groups orders into larger SQLite transactions
@@ -138,10 +138,14 @@ def bench_postgres(quick: bool, tmp: Path) -> dict:
         create_tables(con, schema, p.spec.tables)
         p._open_warehouse()
         # start once on an empty schema (slot created), then measure streaming
-        drain(p, 0, timeout=0.5)
-        time.sleep(1)
+        p.start()
+        t_open = time.monotonic()
+        while p._source is None and time.monotonic() - t_open < 30:   # slot created
+            time.sleep(0.05)
+        p.stop()
+        p.close()
         sim = OrderSimulator(seed=3)
-        txs = sim.transactions(3_000 if quick else 20_000)
+        txs = sim.transactions(800 if quick else 20_000)
         n = sum(len(t) for t in txs)
         t0 = time.perf_counter()
         write_transactions(con, schema, txs, p.spec.tables)

@@ -185,6 +185,15 @@ def up(
     run_up(port=port, scale=scale, open_browser=not no_browser)
 
 
+def _register_optional_commands() -> None:
+    """Commands from other areas; each lives beside its code."""
+    from .quality.cli import validate as _validate
+    app.command(name="validate")(_validate)
+
+
+_register_optional_commands()
+
+
 def main() -> None:
     try:
         app()
