@@ -124,3 +124,24 @@ def test_chart_helper_picks_a_line_for_time_and_a_table_for_one_number(shop):
     assert isinstance(line, hv.Curve)
     assert list(line.data["revenue"]) == [150.0, 230.0, 70.0, 120.0, 80.0]
     assert isinstance(shop.query("shop", ["revenue"]).chart(), hv.Table)
+
+
+def test_fiscal_year_starting_in_february(models_copy, shop_db):
+    import workbench
+    from .conftest import PRINCIPALS
+    f = models_copy / "shop.yml"
+    f.write_text(f.read_text().replace("label: Shop\n", "label: Shop\nfiscal_year_start_month: 2\n", 1))
+    wb = workbench.connect(warehouse=shop_db, models_dir=models_copy, principal=PRINCIPALS["admin"],
+                           read_only=True, cache="none")
+    df = wb.query("shop", ["revenue"], ["order_date__fiscal_year"],
+                  order=["order_date__fiscal_year"]).df
+    # FY starting 1 Feb: Jan 2024 orders (150) fall in the FY that began 2023-02-01; Feb 2024 to
+    # Jan 2025 (230 + 70 + 120) in FY 2024-02-01; Feb 2025 (80) in FY 2025-02-01
+    assert [str(d.date()) for d in df["order_date__fiscal_year"]] == [
+        "2023-02-01", "2024-02-01", "2025-02-01"]
+    assert df["revenue"].tolist() == [150.0, 420.0, 80.0]
+    q = wb.query("shop", ["revenue"], ["order_date__fiscal_quarter"],
+                 order=["order_date__fiscal_quarter"]).df
+    # fiscal quarters start Feb, May, Aug, Nov: Nov 2023-Jan 2024 holds January's 150
+    assert str(q["order_date__fiscal_quarter"].iloc[0].date()) == "2023-11-01"
+    assert q["revenue"].iloc[0] == 150.0
