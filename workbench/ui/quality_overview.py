@@ -1,10 +1,10 @@
 """Quality scores and trends, failing checks with sample rows, SLA status, and cleansing lineage.
 
-Scores, checks and SLAs come from the validation side of ``workbench.quality`` (Great
-Expectations runs). This module asks it through one adapter, :func:`quality_source`, which
-looks for a module ``workbench.quality.scores`` offering ``current_scores(con)``,
-``score_history(con)``, ``failing_checks(con)`` (with a ``sample_rows`` column) and
-``sla_status(con)``, each returning a DataFrame. Until validation has run, the panels say so.
+Scores, checks and SLAs come from the stored Great Expectations runs (``workbench validate``,
+the pipelines' quality stage or ``POST /workbench/api/quality/{suite}/validate``) through
+:mod:`workbench.quality.scores`: ``current_scores(con)``, ``score_history(con)``,
+``failing_checks(con)`` (with a ``sample_rows`` column) and ``sla_status(con)``, each a
+DataFrame. Until validation has run, the panels say so.
 """
 from __future__ import annotations
 
@@ -75,10 +75,60 @@ def checks_section(store: QualityStore) -> pn.Column:
         return pn.Column(theme.heading("Failing checks"),
                          messages.notice("Checks unavailable", messages.describe_error(exc)))
     return pn.Column(
-        _panel("Failing checks", failing, "No failing checks recorded."),
-        _panel("SLA status", sla, "No SLA results yet (freshness and quality thresholds are "
-                                  "evaluated by `workbench validate`)."),
+        failing_panel(failing),
+        sla_panel(sla),
         sizing_mode="stretch_width")
+
+
+def failing_panel(failing: pd.DataFrame | None) -> pn.Column:
+    """The failing checks of each suite's latest run; pick one to see rows that failed it."""
+    if failing is None or failing.empty:
+        return _panel("Failing checks", None, "No failing checks in the latest runs.")
+    shown = failing.drop(columns=[c for c in ("sample_rows", "run_id") if c in failing])
+    options = [f"{r.suite}: {r.check}" for r in failing.itertuples()]
+    pick = theme.styled(pn.widgets.Select(name="Sample failing rows of", options=options,
+                                          sizing_mode="stretch_width"))
+    rows = result_table(pd.DataFrame(), page_size=5)
+    note = pn.pane.Markdown("", sizing_mode="stretch_width")
+
+    def show(_=None):
+        r = failing.iloc[options.index(pick.value)]
+        sample = sample_frame(r["sample_rows"])
+        from workbench.ui.table import set_result
+        set_result(rows, sample)
+        rows.visible = not sample.empty
+        note.object = ("" if not sample.empty else
+                       f"`{r['check']}` is a table-level check: it fails as a whole "
+                       f"(observed: {r['observed'] if isinstance(r['observed'], str) else 'n/a'}).")
+
+    pick.param.watch(show, "value")
+    show()
+    return pn.Column(theme.heading("Failing checks"), result_table(shown), pick, note, rows,
+                     sizing_mode="stretch_width")
+
+
+def sample_frame(sample_rows: str | None) -> pd.DataFrame:
+    """The ``sample_rows`` JSON text of a failing check as a table."""
+    import json
+
+    if not isinstance(sample_rows, str) or not sample_rows:
+        return pd.DataFrame()
+    try:
+        return pd.DataFrame(json.loads(sample_rows))
+    except ValueError:
+        return pd.DataFrame()
+
+
+def sla_panel(sla: pd.DataFrame | None) -> pn.Column:
+    empty = ("No SLA results yet (freshness and quality thresholds are evaluated from the runs "
+             "of `workbench validate`).")
+    col = _panel("SLA status", sla, empty)
+    if sla is not None and not sla.empty:
+        breached = int((sla["status"] == "breached").sum())
+        col.insert(1, pn.pane.Markdown(
+            f"**{breached} of {len(sla)} SLA(s) breached**" if breached
+            else f"All {len(sla)} SLA(s) met", sizing_mode="stretch_width"))
+    return col
 
 
 def lineage_section(store: QualityStore) -> pn.Column:
