@@ -90,6 +90,35 @@ prepare_redis() {
 }
 
 # -- Chromium ---------------------------------------------------------------------------------
+# wal2json: one of the three logical-decoding plugins the CDC source supports (pgoutput and
+# test_decoding are built in). This server build also keeps an allow-list of output plugins.
+prepare_wal2json() {
+  command -v psql >/dev/null || return 0
+  local psql=(psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -tAXq)
+  local libdir
+  libdir=$(pg_config --pkglibdir 2>/dev/null || echo "/usr/lib/postgresql/${PG_VERSION}/lib")
+  if [ ! -e "$libdir/wal2json.so" ] && [ ! -e "/usr/lib/postgresql/${PG_VERSION}/lib/wal2json.so" ]; then
+    if ! is_root; then problem "wal2json missing; as root: apt-get install -y postgresql-${PG_VERSION}-wal2json"; return; fi
+    say "postgres: installing wal2json"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq "postgresql-${PG_VERSION}-wal2json" >/dev/null 2>&1 \
+      || { apt-get update -qq && apt-get install -y -qq "postgresql-${PG_VERSION}-wal2json" >/dev/null; } \
+      || { problem "apt-get install postgresql-${PG_VERSION}-wal2json failed"; return; }
+  fi
+  local allowed
+  if allowed=$("${psql[@]}" -c 'show output_plugin_libraries' 2>/dev/null); then
+    case "$allowed" in
+      *wal2json*) ;;
+      *) say "postgres: allowing wal2json as an output plugin"
+         # unquoted list: a quoted string would become one entry and block pgoutput too
+         "${psql[@]}" -c 'ALTER SYSTEM SET output_plugin_libraries = pgoutput, test_decoding, wal2json' >/dev/null \
+           && "${psql[@]}" -c 'SELECT pg_reload_conf()' >/dev/null \
+           || problem "could not allow wal2json in output_plugin_libraries" ;;
+    esac
+  fi
+  say "postgres: wal2json ready"
+}
+
 prepare_chromium() {
   if [ -x /usr/bin/chromium ]; then say "chromium: $(/usr/bin/chromium --version 2>/dev/null | head -n1)"; return; fi
   if ! is_root; then
@@ -105,6 +134,7 @@ prepare_chromium() {
 }
 
 prepare_postgres
+prepare_wal2json
 prepare_rabbitmq
 prepare_redis
 prepare_chromium

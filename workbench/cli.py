@@ -188,7 +188,9 @@ def up(
 def _register_optional_commands() -> None:
     """Commands from other areas; each lives beside its code."""
     from .quality.cli import validate as _validate
+    from .streaming.cli import ingest as _ingest
     app.command(name="validate")(_validate)
+    app.command(name="ingest")(_ingest)
 
 
 _register_optional_commands()
