@@ -133,9 +133,12 @@ def test_credentials_come_from_the_forwarded_request():
     assert c.headers["Authorization"] == "token abc"
     assert "other" not in c.headers["Cookie"] and "username-127-0-0-1-8888=x" in c.headers["Cookie"]
     assert c.token == "t0k"
-    url = ApiClient("http://127.0.0.1:1/", Credentials(token="t0k"))._url("workbench/api/query",
-                                                                          {"a": 1})
-    assert url == "http://127.0.0.1:1/workbench/api/query?a=1&token=t0k"
+    client = ApiClient("http://127.0.0.1:1/", Credentials(token="t0k"))
+    # the token travels as Jupyter's Authorization header, never in the query string
+    assert client._url("workbench/api/query", {"a": 1}) == \
+        "http://127.0.0.1:1/workbench/api/query?a=1"
+    assert client._headers()["Authorization"] == "token t0k"
+    assert ApiClient("http://x/", c)._headers()["Authorization"] == "token abc"
 
 
 def test_proxy_entry_points_the_app_at_this_server():

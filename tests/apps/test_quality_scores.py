@@ -128,3 +128,37 @@ def test_empty_warehouse_says_so(tmp_path):
     assert "No validation results yet" in scores_section(s)[1].object
     failing, sla = checks_section(s)
     assert "No failing checks" in failing[1].object and "No SLA results" in sla[1].object
+
+
+def test_when_the_server_holds_the_warehouse_the_panels_ask_its_api(store, con, monkeypatch):
+    """DuckDB refuses a reader beside the Jupyter server's writer: the app then reads
+    /workbench/api/quality/scores (which the server answers from the same scores module)."""
+    import contextlib
+
+    from workbench.ui import dashboard_client
+
+    @contextlib.contextmanager
+    def locked(write=False):
+        raise duckdb.IOException('Could not set lock on file "w.duckdb": Conflicting lock is held')
+        yield
+
+    asked = []
+    payload = {"current": scores.current_scores(con).to_dict("records"),
+               "history": scores.score_history(con).to_dict("records"),
+               "failing": scores.failing_checks(con).to_dict("records"),
+               "sla": scores.sla_status(con).to_dict("records")}
+
+    def get(self, path, params=None, raw=False):
+        asked.append((self.base, path))
+        return payload
+
+    monkeypatch.setattr(store, "connect", locked)
+    monkeypatch.setenv("WORKBENCH_API_URL", "http://127.0.0.1:9/base/")
+    monkeypatch.setattr(dashboard_client.ApiClient, "_get", get)
+    col = scores_section(store)
+    assert col[1].value.suite.tolist() == ["orders"] and len(col) == 3
+    failing, _ = checks_section(store)
+    assert failing[4].value.status.tolist() == ["lost"] * BROKEN_STATUS
+    assert asked[0] == ("http://127.0.0.1:9/base/", "workbench/api/quality/scores")
+    monkeypatch.delenv("WORKBENCH_API_URL")
+    assert "Scores unavailable" in scores_section(store)[1].object   # no server: says so

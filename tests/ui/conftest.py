@@ -65,6 +65,21 @@ def _wait_ready(server: JupyterServer) -> None:
     raise RuntimeError(f"jupyter lab not ready in {START_TIMEOUT_S}s:\n{server.log_tail()}")
 
 
+@pytest.fixture(autouse=True)
+def jp_asyncio_loop():
+    """pytest-jupyter's autouse fixture (enabled for tests/server) makes an event loop per test
+    and closes it afterwards; here Playwright's sync API owns the running loop, so closing it
+    fails every browser test's teardown.  The browser tests need no jupyter loop at all."""
+    yield None
+
+
+@pytest.fixture(autouse=True)
+def jp_server_cleanup():
+    """pytest-jupyter's autouse clean-up of an in-process ServerApp: there is none here (the
+    servers are subprocesses), and it needs the loop above."""
+    yield
+
+
 @pytest.fixture(scope="session")
 def demo_warehouse(tmp_path_factory) -> Path:
     """A small, deterministic demo warehouse (a few seconds to build)."""

@@ -54,6 +54,9 @@ class SourceSpec(_Strict):
     fill: Literal["auto", "zero", "none"] = Field(
         "auto", description="Empty buckets: 'zero' (counts, sums), 'none' (stay missing; detectors skip "
         "and report them) or 'auto' (zero for additive metrics, none for ratios).")
+    transform: Literal["none", "sqrt", "log1p"] = Field(
+        "none", description="Applied before scoring: 'sqrt' or 'log1p' steady the variance of counts, so a "
+        "quiet night and a busy evening are judged on the same scale. Values reported stay untransformed.")
     lookback: int = Field(
         0, ge=0, description="Buckets re-read before the watermark on every run (late data); 0 = none.")
 
@@ -62,15 +65,22 @@ class DetectorSpec(_Strict):
     name: str = Field("seasonal", description="Registered detector name (workbench.anomaly.detectors.available()).")
     params: dict[str, Any] = Field(default_factory=dict, description="Detector parameters (its Params model).")
 
+    @field_validator("name")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        from workbench.anomaly.detectors import get_detector_class
+
+        try:
+            get_detector_class(v)
+        except KeyError as e:
+            raise ValueError(str(e.args[0])) from None
+        return v
+
     @model_validator(mode="after")
     def _known(self):
         from workbench.anomaly.detectors import get_detector_class
 
-        try:
-            cls = get_detector_class(self.name)
-        except KeyError as e:
-            raise ValueError(str(e.args[0])) from None
-        cls.Params(**self.params)   # raises a ValidationError located under detector.params
+        get_detector_class(self.name).Params(**self.params)   # raises a ValidationError located under detector.params
         return self
 
 
@@ -120,15 +130,22 @@ class Route(BaseModel):
     def params(self) -> dict[str, Any]:
         return {k: _expand_env(v) for k, v in (self.model_extra or {}).items()}
 
+    @field_validator("notifier")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        from workbench.anomaly.notifiers import get_notifier_class
+
+        try:
+            get_notifier_class(v)
+        except KeyError as e:
+            raise ValueError(str(e.args[0])) from None
+        return v
+
     @model_validator(mode="after")
     def _known(self):
         from workbench.anomaly.notifiers import get_notifier_class
 
-        try:
-            cls = get_notifier_class(self.notifier)
-        except KeyError as e:
-            raise ValueError(str(e.args[0])) from None
-        cls.Params(**{k: v for k, v in (self.model_extra or {}).items()})
+        get_notifier_class(self.notifier).Params(**{k: v for k, v in (self.model_extra or {}).items()})
         return self
 
 
@@ -233,6 +250,8 @@ def parse_rule(text: str, file: str = "<string>") -> AlertRule:
 def _located(e: ValidationError, root: Any, src: SourceMap, file: str) -> AlertRuleError:
     err = e.errors()[0]
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    if loc[:1] == ("detector",) and len(loc) > 1 and loc[1] not in ("name", "params"):
+        loc = ("detector", "params") + loc[1:]     # a detector Params error, raised in our validator
     nested_loc: tuple = ()
     msg = err["msg"].removeprefix("Value error, ")
     ctx_err = (err.get("ctx") or {}).get("error")

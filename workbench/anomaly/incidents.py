@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from workbench.anomaly.alert_rules import SEVERITIES, severity_rank
+from workbench.anomaly.alert_rules import severity_rank
 from workbench.anomaly.jobs import Anomaly
 
 DEFAULT_DB = ".workbench/anomaly/incidents.sqlite"
@@ -95,10 +96,15 @@ class IncidentStore:
         with self._db() as db:
             db.executescript(SCHEMA)
 
-    def _db(self) -> sqlite3.Connection:
+    @contextmanager
+    def _db(self):
         db = sqlite3.connect(self.path, timeout=30)
         db.row_factory = sqlite3.Row
-        return db
+        try:
+            with db:          # commit on success, roll back on error
+                yield db
+        finally:
+            db.close()
 
     # -- writing ----------------------------------------------------------------------------
     def add(self, a: Anomaly, window_minutes: int = 180) -> AddResult:
@@ -195,8 +201,10 @@ class IncidentStore:
                 " values (?,?,?,?,?,?,?,?,?)",
                 (incident_id, rule, route, notifier, event, severity, status, _now(), detail))
             if status == "sent":
-                db.execute("update incidents set notified_severity = ? where id = ? and (notified_severity is null"
-                           " or ? > coalesce(notified_severity, ''))", (severity, incident_id, severity))
+                cur_sev = db.execute("select notified_severity from incidents where id = ?",
+                                     (incident_id,)).fetchone()[0]
+                if cur_sev is None or severity_rank(severity) > severity_rank(cur_sev):
+                    db.execute("update incidents set notified_severity = ? where id = ?", (severity, incident_id))
             return int(cur.lastrowid)
 
     def update_notification(self, notification_id: int, status: str, detail: str | None = None) -> None:
@@ -244,5 +252,3 @@ class IncidentStore:
         with self._db() as db:
             return [dict(r) for r in db.execute(sql + " order by id", args)]
 
-
-assert SEVERITIES == ("info", "warning", "critical")   # notified_severity compares as text below

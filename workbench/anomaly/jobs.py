@@ -137,6 +137,14 @@ def expected_at(history: np.ndarray, i: int, season: int) -> float | None:
     return float(np.median(prev)) if prev.size else None
 
 
+def _transform(values: np.ndarray, how: str) -> np.ndarray:
+    if how == "sqrt":
+        return np.sign(values) * np.sqrt(np.abs(values))
+    if how == "log1p":
+        return np.sign(values) * np.log1p(np.abs(values))
+    return values
+
+
 class DetectionJob:
     """Runs one rule.  ``run()`` scores everything completed since the last run."""
 
@@ -262,7 +270,7 @@ class DetectionJob:
             values = wide[key].to_numpy(dtype=float)
             det, tail = self._detector(key)
             skipped_before, seen_before = det.skipped_count, len(det.skipped)
-            scores = det.score_series(values, ts_np)
+            scores = det.score_series(_transform(values, self.rule.source.transform), ts_np)
             rep = SliceReport(buckets=len(values), filled_zero=int(missing[key].sum()) if self._fill_zero() else 0)
             new_skips = list(det.skipped)[seen_before:] if det.skipped_count - skipped_before else []
             for ts, reason in new_skips:

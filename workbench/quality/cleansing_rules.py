@@ -24,11 +24,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
 
 from ..semantic.errors import ModelError
-from ..semantic.loader import SourceMap, _plain
+from ..semantic.loader import SourceMap, _plain, read_yaml
 from .schema_registry import canonical_type
 
 DEFAULT_DIR = Path("pipelines") / "cleansing"
@@ -200,16 +198,7 @@ class RuleSet:
 def load_rules(path: str | Path) -> RuleSet:
     """Read one rules file; problems raise ModelError naming the file, line and field."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    try:
-        root = YAML(typ="rt").load(text)
-    except MarkedYAMLError as e:
-        line = e.problem_mark.line + 1 if e.problem_mark else None
-        raise ModelError(f"invalid YAML: {e.problem}", str(path), line) from None
-    src = SourceMap(str(path), root)
-    if not isinstance(root, dict):
-        raise ModelError("a cleansing file must be a mapping with 'table', 'key' and 'rules'",
-                         str(path), 1)
+    root, src = read_yaml(path, "a mapping with 'table', 'key' and 'rules'")
     plain = _plain(root)
     # Name the unknown action before pydantic buries it in a union error.
     for i, r in enumerate(plain.get("rules") or []):

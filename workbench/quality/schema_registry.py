@@ -16,13 +16,12 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
 
-from ..semantic.errors import ModelError, SemanticError
-from ..semantic.loader import SourceMap, _plain
+from ..semantic.errors import SemanticError
+from ..semantic.loader import SourceMap, _plain, read_yaml, validate_spec
 
 DEFAULT_DIR = Path("pipelines") / "schemas"
 _FILE = re.compile(r"^v(\d{4,})\.ya?ml$")
@@ -114,27 +113,8 @@ def _check(spec: SchemaVersion, src: SourceMap, path: Path) -> None:
 def load_version(path: str | Path) -> SchemaVersion:
     """Read one schema file; a problem raises ModelError naming the file, line and field."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    try:
-        root = YAML(typ="rt").load(text)
-    except MarkedYAMLError as e:
-        line = e.problem_mark.line + 1 if e.problem_mark else None
-        raise ModelError(f"invalid YAML: {e.problem}", str(path), line) from None
-    src = SourceMap(str(path), root)
-    if not isinstance(root, dict):
-        raise ModelError("a schema file must be a mapping with 'table', 'version' and 'columns'",
-                         str(path), 1)
-    try:
-        spec = SchemaVersion.model_validate(_plain(root))
-    except ValidationError as e:
-        err = e.errors()[0]
-        loc = tuple(err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown field '{loc[-1]}'"
-        elif err["type"] == "missing":
-            msg = f"missing required field '{loc[-1]}'"
-        raise src.error(msg, loc) from None
+    root, src = read_yaml(path, "a mapping with 'table', 'version' and 'columns'")
+    spec = validate_spec(SchemaVersion, _plain(root), src)
     _check(spec, src, path)
     return spec
 

@@ -36,7 +36,8 @@ _LATEST = """(SELECT * FROM quality_runs QUALIFY row_number() OVER
                (PARTITION BY suite ORDER BY started_at DESC, run_id DESC) = 1)"""
 
 
-def _has(con, *tables: str) -> bool:
+def has_tables(con, *tables: str) -> bool:
+    """Whether the quality tables exist yet (they are created by the first run)."""
     found = {r[0] for r in con.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_name IN "
         f"({', '.join('?' for _ in tables)})", list(tables)).fetchall()}
@@ -46,7 +47,7 @@ def _has(con, *tables: str) -> bool:
 def current_scores(con) -> pd.DataFrame:
     """One row per suite from its latest run: ``suite, target, score``, one column per checked
     dimension, then ``passed, failed_checks, checks, rows, quarantined, engine, run_at, run_id``."""
-    if not _has(con, "quality_runs", "quality_scores"):
+    if not has_tables(con, "quality_runs", "quality_scores"):
         return pd.DataFrame()
     runs = con.execute(f"""
         SELECT suite, target, score, success AS passed, failed_checks, checks, rows, quarantined,
@@ -69,7 +70,7 @@ def current_scores(con) -> pd.DataFrame:
 def score_history(con, suite: str | None = None) -> pd.DataFrame:
     """The overall score of every run, oldest first: ``run_at, suite, target, score, passed,
     run_id`` (the app draws one line per suite)."""
-    if not _has(con, "quality_runs"):
+    if not has_tables(con, "quality_runs"):
         return pd.DataFrame()
     sql = ("SELECT started_at AS run_at, suite, target, score, success AS passed, run_id "
            "FROM quality_runs")
@@ -88,7 +89,7 @@ def failing_checks(con, samples: int = SAMPLES_PER_CHECK) -> pd.DataFrame:
     ``samples`` quarantined rows that failed the check (empty for table-level checks such as
     freshness or the column set, which fail as a whole).
     """
-    if not _has(con, "quality_runs", "quality_results"):
+    if not has_tables(con, "quality_runs", "quality_results"):
         return pd.DataFrame()
     checks = con.execute(f"""
         SELECT q.suite, q.check_name AS "check", q.dimension, q.expectation,
@@ -103,7 +104,7 @@ def failing_checks(con, samples: int = SAMPLES_PER_CHECK) -> pd.DataFrame:
     if checks.empty:
         return checks
     samples_by: dict[tuple[str, str], list] = {}
-    if _has(con, "quality_quarantine"):
+    if has_tables(con, "quality_quarantine"):
         rows = con.execute(f"""
             SELECT run_id, c AS check_name, row_key, row_data FROM (
                 SELECT q.run_id, unnest(q.failed_checks) AS c, q.row_key, q.row_data
@@ -149,7 +150,7 @@ def sla_status(con, *, min_score: float = DEFAULT_MIN_SCORE,
     * ``validated within``: the latest run is at most ``max_validation_age`` old (a suite
       nobody runs any more cannot be said to meet anything).
     """
-    if not _has(con, "quality_runs", "quality_results"):
+    if not has_tables(con, "quality_runs", "quality_results"):
         return pd.DataFrame()
     now = now or dt.datetime.now()
     runs = con.execute(f"SELECT suite, target, score, started_at, run_id FROM {_LATEST} "

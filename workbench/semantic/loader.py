@@ -74,6 +74,11 @@ class LoadedNamespace:
     extra: dict = field(default_factory=dict)
 
 
+def plain(node: Any) -> Any:
+    """ruamel's commented nodes as plain dicts and lists."""
+    return _plain(node)
+
+
 def _plain(node: Any) -> Any:
     if isinstance(node, dict):
         return {str(k): _plain(v) for k, v in node.items()}
@@ -82,7 +87,9 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def load_file(path: str | Path) -> LoadedNamespace:
+def read_yaml(path: str | Path, shape: str) -> tuple[Any, SourceMap]:
+    """Read a YAML spec keeping every node's line. `shape` says what the file must be, for the
+    message when it is not a mapping ("a mapping with 'models'")."""
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     try:
@@ -90,23 +97,33 @@ def load_file(path: str | Path) -> LoadedNamespace:
     except MarkedYAMLError as e:
         line = e.problem_mark.line + 1 if e.problem_mark else None
         raise ModelError(f"invalid YAML: {e.problem}", str(path), line) from None
-    src = SourceMap(str(path), root)
     if not isinstance(root, dict):
-        raise ModelError("a model file must be a mapping with a 'models' list", str(path), 1)
+        raise ModelError(f"this file must be {shape}", str(path), 1)
+    return root, SourceMap(str(path), root)
+
+
+def validate_spec(model: type, data: dict, src: SourceMap):
+    """pydantic validation whose first error names the file, line and field."""
     try:
-        spec = NamespaceSpec.model_validate(_plain(root))
+        return model.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         # pydantic puts union/literal branch names in loc; keep the path that exists in the file
-        clean = tuple(p for p in loc if isinstance(p, int) or p in _keys_on_path(root, loc))
+        clean = tuple(p for p in loc if isinstance(p, int) or p in _keys_on_path(src.root, loc))
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = f"unknown field '{loc[-1]}'"
         elif err["type"] == "missing":
             msg = f"missing required field '{loc[-1]}'"
         raise src.error(msg, clean) from None
-    version = hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_file(path: str | Path) -> LoadedNamespace:
+    path = Path(path)
+    root, src = read_yaml(path, "a mapping with a 'models' list")
+    spec = validate_spec(NamespaceSpec, _plain(root), src)
+    version = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     ns = LoadedNamespace(path.stem, spec, src, path, version, path.stat().st_mtime)
     from .validate import validate_namespace   # local import: validate uses this module's types
     validate_namespace(ns)

@@ -21,6 +21,9 @@ from .handlers import QUERY_SECONDS, DATA_AGE, BadRequest, WorkbenchAPIHandler
 _LIST_FIELDS = ("metrics", "dimensions", "where", "segments", "order")
 _TEXT_FIELDS = ("grain", "time_range", "time_dimension")
 _ALLOWED = {"namespace", "limit", "distinct", "today", *_LIST_FIELDS, *_TEXT_FIELDS}
+# Jupyter's own log-in arguments (``?token=``, ``_xsrf``) may ride on any request's query
+# string; they authenticate the request and are not part of the query.
+_TRANSPORT = frozenset({"token", "_xsrf"})
 
 
 def parse_query(data: dict[str, Any], max_rows: int) -> dict[str, Any]:
@@ -137,8 +140,10 @@ class QueryHandler(WorkbenchAPIHandler):
 
     def _from_args(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
-        for key in self.request.arguments:
-            values = self.get_arguments(key)
+        for key in self.request.query_arguments:
+            if key in _TRANSPORT:
+                continue
+            values = self.get_query_arguments(key)
             if key == "where":
                 data[key] = values
             else:

@@ -11,6 +11,8 @@ the semantic queries of the apps (which read), over REST under ``/workbench/api/
     GET/POST query                 a governed semantic query -> records + sql + freshness
     GET  catalog                   metrics, dimensions and models the caller may see
     GET  metrics                   Prometheus exposition
+    POST quality/{suite}/validate  run a quality suite (handlers_quality.py); GET quality,
+         quality/{suite}/runs, quality/scores read the stored runs
 
 Enabled by ``jupyter_config/jupyter_server_config.d/workbench_pipelines.json``; configured with
 ``c.WorkbenchPipelines.*`` (see the traits below and docs/server-api.md).
@@ -301,8 +303,12 @@ class WorkbenchPipelines(ExtensionApp):
     def initialize_handlers(self) -> None:
         from .handlers import pipeline_handlers
         from .handlers_query import query_handlers
+        # Data quality (handlers_quality.py): validation runs on this host's warehouse
+        # connection, since DuckDB allows one writing process per file.
+        from .handlers_quality import quality_handlers
 
-        self.handlers.extend(pipeline_handlers(API_PREFIX) + query_handlers(API_PREFIX))
+        self.handlers.extend(pipeline_handlers(API_PREFIX) + query_handlers(API_PREFIX)
+                             + quality_handlers(API_PREFIX))
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
         import asyncio

@@ -9,11 +9,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
 
 from ..semantic.errors import ModelError
-from ..semantic.loader import SourceMap, _keys_on_path, _plain
+from ..semantic.loader import SourceMap, _plain, read_yaml, validate_spec
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TYPE = re.compile(r"^(BOOLEAN|TINYINT|SMALLINT|INTEGER|INT|BIGINT|HUGEINT|REAL|FLOAT|DOUBLE|VARCHAR|TEXT|DATE|"
@@ -142,31 +140,16 @@ class PipelineSpec(_Strict):
 
 
 def parse_spec(data: dict, file: str = "<spec>", root=None) -> PipelineSpec:
+    if root is not None:
+        return validate_spec(PipelineSpec, data, SourceMap(file, root))
     try:
         return PipelineSpec.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
-        loc = tuple(err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown field '{loc[-1]}'"
-        elif err["type"] == "missing":
-            msg = f"missing required field '{loc[-1]}'"
-        if root is not None:
-            src = SourceMap(file, root)
-            clean = tuple(p for p in loc if isinstance(p, int) or p in _keys_on_path(root, loc))
-            raise src.error(msg, clean) from None
-        raise ModelError(msg, file, None, ".".join(map(str, loc))) from None
+        raise ModelError(err["msg"].removeprefix("Value error, "), file, None,
+                         ".".join(map(str, err["loc"]))) from None
 
 
 def load_spec(path: str | Path) -> tuple[PipelineSpec, SourceMap]:
-    path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    try:
-        root = YAML(typ="rt").load(text)
-    except MarkedYAMLError as e:
-        line = e.problem_mark.line + 1 if e.problem_mark else None
-        raise ModelError(f"invalid YAML: {e.problem}", str(path), line) from None
-    if not isinstance(root, dict):
-        raise ModelError("a pipeline spec must be a mapping with 'source' and 'tables'", str(path), 1)
-    return parse_spec(_plain(root), str(path), root), SourceMap(str(path), root)
+    root, src = read_yaml(path, "a mapping with 'source' and 'tables'")
+    return parse_spec(_plain(root), str(path), root), src

@@ -32,6 +32,19 @@ def _empty_note(df: pd.DataFrame | None) -> bool:
     return df is None or df.empty
 
 
+NO_DATA = "(no data)"
+
+
+def _blank(categorical: list[str] = (), numeric: list[str] = (), time: list[str] = ()):
+    """An empty frame whose column types match the real data.  A Bokeh axis or colour mapper
+    is built once, from the first frame: a float column where categories will come later would
+    make a linear axis that can never show them (the first rows of a quiet live window)."""
+    cols = {c: pd.Series([], dtype=object) for c in categorical}
+    cols.update({c: pd.Series([], dtype=float) for c in numeric})
+    cols.update({c: pd.Series([], dtype="datetime64[ns]") for c in time})
+    return pd.DataFrame(cols)
+
+
 @dataclass
 class LiveChart:
     """One chart panel: a title, a text description for screen readers, and a render
@@ -197,7 +210,7 @@ def line(time: str, metric: str) -> Callable:
 def stacked_area(time: str, by: str, metric: str) -> Callable:
     def render(df):
         if _empty_note(df):
-            return hv.NdOverlay({"": hv.Area(pd.DataFrame({time: pd.to_datetime([]), metric: []}),
+            return hv.NdOverlay({NO_DATA: hv.Area(pd.DataFrame({time: pd.to_datetime([]), metric: []}),
                                              time, metric)}, kdims=[by]).opts(**BASE_OPTS)
         wide = df.pivot_table(index=time, columns=by, values=metric, aggfunc="sum").fillna(0)
         areas = {str(c): hv.Area((wide.index, wide[c].to_numpy()), time, metric).opts(
@@ -210,8 +223,8 @@ def stacked_area(time: str, by: str, metric: str) -> Callable:
 
 def bars(dim: str, metric: str) -> Callable:
     def render(df):
-        d = df[[dim, metric]] if not _empty_note(df) and dim in df.columns else pd.DataFrame(
-            {dim: [], metric: []})
+        d = df[[dim, metric]] if not _empty_note(df) and dim in df.columns else \
+            pd.DataFrame({dim: [NO_DATA], metric: [0.0]})  # keeps the axis categorical
         return hv.Bars(d, dim, metric).opts(color=PALETTE[0], tools=["hover", "tap"],
                                             xrotation=30, nonselection_alpha=0.6, **BASE_OPTS)
     return render
@@ -219,10 +232,13 @@ def bars(dim: str, metric: str) -> Callable:
 
 def stacked_bars(dim: str, by: str, metric: str) -> Callable:
     def render(df):
-        d = df[[dim, by, metric]] if not _empty_note(df) else pd.DataFrame(
-            {dim: [], by: [], metric: []})
-        return hv.Bars(d, [dim, by], metric).opts(stacked=True, cmap=PALETTE, tools=["hover"],
-                                                  legend_position="right", **BASE_OPTS)
+        empty = _empty_note(df) or not {dim, by, metric} <= set(df.columns)
+        d = _blank([dim, by], [metric]) if empty else df[[dim, by, metric]]
+        # HoloViews' stacked bar plot indexes the first stack value, so an empty frame (a
+        # quiet time window) would fail at render time and blank the whole page.
+        return hv.Bars(d, [dim, by], metric).opts(stacked=not empty, cmap=PALETTE,
+                                                  tools=["hover"], legend_position="right",
+                                                  **BASE_OPTS)
     return render
 
 
@@ -230,7 +246,7 @@ def scatter(x: str, y: str, label: str, by: str) -> Callable:
     def render(df):
         cols = [x, y, label, by]
         d = df[cols].dropna() if not _empty_note(df) and set(cols) <= set(df.columns) \
-            else pd.DataFrame({c: [] for c in cols})
+            else _blank([label, by], [x, y])[cols]
         return hv.Scatter(d, x, [y, label, by]).opts(
             color=by, cmap=PALETTE, size=9, tools=["hover"], legend_position="right",
             **BASE_OPTS)
@@ -240,7 +256,7 @@ def scatter(x: str, y: str, label: str, by: str) -> Callable:
 def heatmap(x: str, y: str, metric: str) -> Callable:
     def render(df):
         d = df[[x, y, metric]] if not _empty_note(df) else pd.DataFrame(
-            {x: [], y: [], metric: []})
+            {x: [NO_DATA], y: [NO_DATA], metric: [float("nan")]})  # categorical axes
         return hv.HeatMap(d, [x, y], metric).opts(cmap="cividis", colorbar=True,
                                                   tools=["hover"], xrotation=30, **BASE_OPTS)
     return render
@@ -260,7 +276,7 @@ def histogram(metric: str, bins: int = 12) -> Callable:
 
 def box(group: str, metric: str) -> Callable:
     def render(df):
-        d = df[[group, metric]] if not _empty_note(df) else pd.DataFrame({group: [], metric: []})
+        d = df[[group, metric]] if not _empty_note(df) else _blank([group], [metric])
         return hv.BoxWhisker(d, group, metric).opts(box_fill_color=PALETTE[5], tools=["hover"],
                                                     **BASE_OPTS)
     return render

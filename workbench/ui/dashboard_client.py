@@ -88,15 +88,20 @@ class ApiClient:
         self.timeout = timeout
 
     def _url(self, path: str, params: dict[str, Any] | None = None) -> str:
-        params = dict(params or {})
-        if self.credentials.token and "Authorization" not in self.credentials.headers:
-            params["token"] = self.credentials.token
-        query = urllib.parse.urlencode(params, doseq=True)
+        query = urllib.parse.urlencode(dict(params or {}), doseq=True)
         return self.base + path + ("?" + query if query else "")
 
+    def _headers(self) -> dict[str, str]:
+        """The forwarded credentials as headers.  A ``?token=`` log-in is sent as Jupyter's
+        ``Authorization: token ...`` header, not in the URL: it stays out of access logs, and
+        the query string carries only the query's own fields."""
+        headers = {"Accept": "application/json", **self.credentials.headers}
+        if self.credentials.token and "Authorization" not in headers:
+            headers["Authorization"] = f"token {self.credentials.token}"
+        return headers
+
     def _get(self, path: str, params: dict[str, Any] | None = None, raw: bool = False):
-        req = urllib.request.Request(self._url(path, params), headers={
-            "Accept": "application/json", **self.credentials.headers})
+        req = urllib.request.Request(self._url(path, params), headers=self._headers())
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as r:
                 body = r.read()

@@ -44,6 +44,9 @@ class Members:
     store: str | None = "store"
     category: str | None = "category"
     channel: str | None = "channel"
+    # region x category in one query needs both on a joinable path (not so in `live`, where
+    # categories come from another gold table); checked once at start.
+    region_by_category: bool = True
 
     def restrict_to(self, names: set[str]) -> "Members":
         """Drop the dimensions the namespace does not have (None = panel hidden)."""
@@ -101,6 +104,8 @@ class Drill:
             return m.category, m.line_revenue or m.revenue
         if self.region and m.store:
             return m.store, m.revenue
+        if self.region and m.channel:   # no stores in this namespace (`live`): region → channel
+            return m.channel, m.revenue
         return m.region, m.revenue
 
     def where(self, m: Members) -> list[str]:
@@ -161,7 +166,7 @@ def build_queries(m: Members, w: Window, drill: Drill) -> dict[str, dict]:
         if m.region:
             q["region_channel"] = {**base, "metrics": [m.revenue],
                                    "dimensions": [m.region, m.channel], "where": where}
-    if m.region and m.category and m.line_revenue:
+    if m.region and m.category and m.line_revenue and m.region_by_category:
         q["region_category"] = {**base, "metrics": [m.line_revenue],
                                 "dimensions": [m.region, m.category], "where": where}
     if m.region and m.store:

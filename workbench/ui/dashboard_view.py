@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import html
+import logging
 import os
 from typing import Any
 
@@ -24,6 +25,7 @@ from workbench.ui.dashboard_data import (DEFAULT_PRESET, TIME_PRESETS, Dashboard
 from workbench.ui.dashboard_layout import LayoutEditor
 
 REFRESH_MS = 1000
+_log = logging.getLogger("workbench.dashboard")
 CUSTOM = "Custom range"
 
 
@@ -47,6 +49,12 @@ def discover_members(client, namespace: str | None = None) -> Members:
         times = [e["name"] for e in entries if e["kind"] == "dimension" and e.get("type") == "time"]
         if times:
             m.time = times[0]
+    if m.region and m.category and m.line_revenue:
+        try:  # a panel that can never answer would only fail once a second
+            client.query({"namespace": ns, "metrics": [m.line_revenue],
+                          "dimensions": [m.region, m.category], "limit": 1})
+        except Exception:  # noqa: BLE001
+            m.region_by_category = False
     return m
 
 
@@ -154,7 +162,7 @@ class Dashboard:
                     "region_channel", "Revenue by region and channel (stacked bars)",
                     "stacked bar", ch.stacked_bars(m.region, m.channel, m.revenue),
                     _describe_top(m.region, m.revenue))
-        if m.region and m.category and m.line_revenue:
+        if m.region and m.category and m.line_revenue and m.region_by_category:
             self.charts["region_category"] = ch.LiveChart(
                 "region_category", "Line revenue by category and region (heatmap)", "heatmap",
                 ch.heatmap(m.category, m.region, m.line_revenue),
@@ -264,6 +272,8 @@ class Dashboard:
         """Drill one level down into ``value`` of the current level (bar click, table row)."""
         if self.drill.store or value is None:
             return
+        if self.drill.region and not self.m.store:
+            return  # region → channel is the last level where there are no stores
         if self.drill.region:
             self.drill = Drill(region=self.drill.region, store=str(value))
         else:
@@ -352,15 +362,21 @@ class Dashboard:
 
     def apply(self, snap: Snapshot) -> None:
         self.snapshot = snap
+        # The KPIs and the freshness line first: they are what the page is for, and a chart
+        # that fails to redraw must not hold them back.
+        self.kpis.object = kpi_cards(kpi_values(snap, self.m))
+        self.status.object = freshness_line(snap)
         for c in self.charts.values():
             if c.key in snap.frames or c.key == "drill":
-                c.update(snap.frames.get(c.key))
+                try:
+                    c.update(snap.frames.get(c.key))
+                except Exception as exc:  # noqa: BLE001  one chart, not the page
+                    _log.warning("dashboard chart %s (%s) failed to update: %s", c.title,
+                                 c.kind, exc)
         level, metric = snap.drill.level(self.m)
         self.drill_chart.title = f"{metric} by {level} (click a bar to drill down)"
         self.table.value = snap.frames.get("drill", pd.DataFrame())
-        self.kpis.object = kpi_cards(kpi_values(snap, self.m))
         self._sync_drill_controls(snap)
-        self.status.object = freshness_line(snap)
 
     def _sync_drill_controls(self, snap: Snapshot) -> None:
         stores = snap.frames.get("stores")

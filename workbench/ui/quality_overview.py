@@ -35,8 +35,42 @@ def _frame(store: QualityStore, name: str) -> pd.DataFrame | None:
     mod = quality_source()
     if mod is None:
         return None
-    with store.connect() as con:
-        return getattr(mod, name)(con)
+    try:
+        with store.connect() as con:
+            return getattr(mod, name)(con)
+    except Exception as exc:  # noqa: BLE001
+        # The Jupyter server's pipelines extension may hold the warehouse (DuckDB: one writing
+        # process per file, no readers beside it). Then ask it over REST, if it started us.
+        remote = _from_server(name) if _is_lock_error(exc) else None
+        if remote is None:
+            raise
+        return remote
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    return "lock" in str(exc).lower()
+
+
+_API_KEYS = {"current_scores": "current", "score_history": "history",
+             "failing_checks": "failing", "sla_status": "sla"}
+
+
+def _from_server(name: str) -> pd.DataFrame | None:
+    """The frame from ``GET /workbench/api/quality/scores`` as the person viewing the page,
+    when this app runs behind the Jupyter server (``WORKBENCH_API_URL``); else None."""
+    from workbench.ui.dashboard_client import ApiClient, Credentials, api_base_url
+
+    base = api_base_url()
+    if not base:
+        return None
+    creds = Credentials.from_request(pn.state.headers, pn.state.cookies,
+                                     getattr(pn.state, "session_args", None))
+    out = ApiClient(base, creds)._get("workbench/api/quality/scores")
+    df = pd.DataFrame(out.get(_API_KEYS[name]) or [])
+    for col in ("run_at",):
+        if col in df:
+            df[col] = pd.to_datetime(df[col])
+    return df
 
 
 def _panel(title: str, df: pd.DataFrame | None, empty: str) -> pn.Column:

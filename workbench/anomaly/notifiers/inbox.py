@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import Field
@@ -25,10 +26,15 @@ class Inbox:
                 incident_id integer, event text, severity text, title text, body text,
                 payload text, read_at text)""")
 
-    def _db(self) -> sqlite3.Connection:
+    @contextmanager
+    def _db(self):
         db = sqlite3.connect(self.path, timeout=10)
         db.row_factory = sqlite3.Row
-        return db
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
 
     def add(self, n: Notification, recipient: str | None = None) -> int:
         with self._db() as db:

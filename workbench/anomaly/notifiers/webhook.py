@@ -33,7 +33,7 @@ class WebhookNotifier(Notifier):
     """POSTs the notification as JSON (``Notification.to_dict()``)."""
 
     class Params(NotifierParams):
-        url: str = Field(description="http(s) URL to POST to.", pattern=r"^https?://")
+        url: str = Field(description="http(s) URL to POST to.")
         headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers (e.g. auth).")
         timeout: float = Field(5.0, gt=0, description="Seconds per attempt.")
         retries: int = Field(2, ge=0, le=10, description="Retries after a failed attempt.")
@@ -48,7 +48,7 @@ class SlackNotifier(Notifier):
     """Slack-compatible incoming webhook (Slack, Mattermost, Rocket.Chat): ``text`` + ``blocks``."""
 
     class Params(NotifierParams):
-        url: str = Field(description="Incoming-webhook URL.", pattern=r"^https?://")
+        url: str = Field(description="Incoming-webhook URL.")
         channel: str | None = Field(None, description="Override channel (if the webhook allows it).")
         username: str = Field("workbench", description="Display name.")
         timeout: float = Field(5.0, gt=0)
