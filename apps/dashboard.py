@@ -19,7 +19,7 @@ TITLE = "Live KPI dashboard"
 def build() -> pn.viewable.Viewable:
     try:
         client = client_for_session()
-        dashboard = Dashboard(client, user=client.me())
+        dashboard = Dashboard(client, user=client.me(), defer_charts=True)
     except Exception as exc:  # noqa: BLE001  shown as a notice, never a traceback
         return theme.page(TITLE, messages.notice("Couldn't open the dashboard",
                                                  messages.describe_error(exc)))

@@ -8,10 +8,6 @@ import shutil
 
 import pytest
 
-# jupyter_server's fixtures (jp_fetch, jp_serverapp) for tests/server; pytest only accepts
-# pytest_plugins in the top-level conftest.
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
-
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 
 

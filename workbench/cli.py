@@ -191,6 +191,9 @@ def _register_optional_commands() -> None:
     from .streaming.cli import ingest as _ingest
     app.command(name="validate")(_validate)
     app.command(name="ingest")(_ingest)
+    from .anomaly.cli import alerts_app, detect_app
+    app.add_typer(detect_app, name="detect")
+    app.add_typer(alerts_app, name="alerts")
 
 
 _register_optional_commands()

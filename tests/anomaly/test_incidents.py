@@ -114,13 +114,25 @@ def test_quiet_hours_hold_then_release(setup):
     assert hook.received == [] and smtp.messages == []
     assert len(Inbox(inbox).messages()) == 1               # the inbox ignores quiet hours
     assert [n["status"] for n in store.notifications()] == ["held", "held", "sent"]
-    d.process([anomaly("r", "South", 23, "critical")])     # critical goes out even at night
-    assert [p["json"]["event"] for p in hook.received] == ["escalated"]
     clock["now"] = dt.datetime(2026, 1, 16, 3)
     assert d.flush_held()["still_held"] == 2
     clock["now"] = dt.datetime(2026, 1, 16, 7, 1)
     assert d.flush_held() == {"sent": 2, "dropped": 0, "still_held": 0, "failed": 0}
-    assert [p["json"]["event"] for p in hook.received] == ["escalated", "held_release"]
+    assert [p["json"]["event"] for p in hook.received] == ["held_release"] and len(smtp.messages) == 1
+    clock["now"] = dt.datetime(2026, 1, 16, 23, 30)
+    d.process([anomaly("r", "South", 23, "critical", day=16)])   # critical goes out even at night
+    assert [p["json"]["event"] for p in hook.received] == ["held_release", "opened"]
+
+
+def test_escalation_at_night_supersedes_held_messages(setup):
+    d, store, hook, smtp, clock, _ = setup
+    clock["now"] = dt.datetime(2026, 1, 15, 23, 30)
+    d.process([anomaly("r", "North", 22)])
+    d.process([anomaly("r", "South", 23, "critical")])
+    assert [p["json"]["event"] for p in hook.received] == ["escalated"]
+    clock["now"] = dt.datetime(2026, 1, 16, 8)
+    assert d.flush_held()["sent"] == 0 and len(hook.received) == 1
+    assert sorted(n["status"] for n in store.notifications()) == ["sent"] * 4 + ["superseded"] * 2
 
 
 def test_acknowledged_incident_stays_quiet_and_resolve_has_history(setup):

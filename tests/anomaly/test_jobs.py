@@ -6,7 +6,6 @@ import datetime as dt
 import time
 
 import pandas as pd
-import pytest
 
 import workbench
 from workbench.anomaly.alert_rules import parse_rule

@@ -8,6 +8,12 @@ from pathlib import Path
 
 import pytest
 
+# jupyter_server's fixtures (jp_fetch, jp_serverapp, ...) for these tests only: registered as a
+# plugin they would wrap every test of the suite in their autouse event-loop fixture, which
+# clashes with Playwright's own loop in the browser tests.
+from pytest_jupyter.jupyter_core import *  # noqa: E402,F401,F403
+from pytest_jupyter.jupyter_server import *  # noqa: E402,F401,F403
+
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -49,6 +49,15 @@ async def test_identity_maps_to_a_principal_whose_row_policy_applies(jp_fetch, j
     assert [r["region"] for r in out["records"]] == ["North"]
 
 
+async def test_get_query_with_the_login_token_in_the_url(jp_fetch, jp_serverapp):
+    """``?token=`` (how the proxied dashboard was first opened) logs the request in; it is
+    not a query field, so it must not be rejected as one (it was: every dashboard query 400)."""
+    token = jp_serverapp.identity_provider.token
+    r = await jp_fetch(*API, "query", params={"namespace": "retail", "metrics": "orders",
+                                              "token": token, "_xsrf": "x"})
+    assert json.loads(r.body)["rows"] == 1
+
+
 @pytest.mark.parametrize("query,words", [
     ({"namespace": "retail", "metrics": ["revenu"]}, ["revenu", "revenue"]),
     ({"namespace": "nowhere", "metrics": ["revenue"]}, ["nowhere"]),

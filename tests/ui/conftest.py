@@ -86,7 +86,9 @@ def demo_warehouse(tmp_path_factory) -> Path:
     from workbench.warehouse.seed import build_demo_warehouse
 
     path = tmp_path_factory.mktemp("warehouse") / "warehouse.duckdb"
+    t0 = time.monotonic()
     build_demo_warehouse(path, scale=0.02, seed=42, end="2025-01-01", progress=False)
+    print(f"\n[demo_warehouse] built in {time.monotonic() - t0:.1f} s")
     return path
 
 

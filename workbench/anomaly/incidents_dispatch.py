@@ -103,6 +103,11 @@ class AlertDispatcher:
         except Exception as e:
             status, detail = "failed", f"{type(e).__name__}: {e}"
             log.warning("notifier %s for rule %s failed: %s", route.notifier, rule.name, detail)
+        if status == "sent":
+            # A later message on this route covers what an earlier held one would have said.
+            for held in self.store.notifications(inc["id"], status="held"):
+                if held["route"] == i and held["id"] != notification_id:
+                    self.store.update_notification(held["id"], "superseded", f"{event} sent")
         if notification_id is None:
             self.store.record_notification(inc["id"], rule.name, i, route.notifier, event, inc["severity"],
                                            status, detail)

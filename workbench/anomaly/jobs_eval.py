@@ -67,8 +67,8 @@ def evaluate_rules(wb, rules: list[AlertRule], namespace: str = "retail", end=No
     truth = truth_table(wb, namespace)
     if end is None:
         try:
-            meta = wb.engine.execute(wb.engine.sql_table("select value from warehouse_meta where key = 'end'"))
-            end = pd.Timestamp(meta.iloc[0, 0])
+            meta = wb.engine.execute(wb.engine.table("warehouse_meta"))
+            end = pd.Timestamp(meta.set_index("key").loc["end", "value"])   # exclusive end of history
         except Exception:   # not the demo warehouse: a month after the last incident
             end = truth["end_ts"].max() + pd.Timedelta(days=30)
     store, results = detect(wb, rules, end, store)

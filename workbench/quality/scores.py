@@ -45,8 +45,9 @@ def has_tables(con, *tables: str) -> bool:
 
 
 def current_scores(con) -> pd.DataFrame:
-    """One row per suite from its latest run: ``suite, target, score``, one column per checked
-    dimension, then ``passed, failed_checks, checks, rows, quarantined, engine, run_at, run_id``."""
+    """One row per suite from its latest run: ``suite, score``, one column per checked
+    dimension, then ``passed, failed_checks, quarantined, rows, checks, target, engine, run_at,
+    run_id``."""
     if not has_tables(con, "quality_runs", "quality_scores"):
         return pd.DataFrame()
     runs = con.execute(f"""
@@ -62,8 +63,8 @@ def current_scores(con) -> pd.DataFrame:
         else pd.DataFrame(index=pd.Index([], name="run_id"))
     present = [d for d in DIMENSIONS if d in wide.columns]
     out = runs.merge(wide[present].reset_index(), on="run_id", how="left")
-    cols = ["suite", "target", "score", *present, "passed", "failed_checks", "checks", "rows",
-            "quarantined", "engine", "run_at", "run_id"]
+    cols = ["suite", "score", *present, "passed", "failed_checks", "quarantined", "rows",
+            "checks", "target", "engine", "run_at", "run_id"]
     return out[cols]
 
 
@@ -84,8 +85,8 @@ def score_history(con, suite: str | None = None) -> pd.DataFrame:
 def failing_checks(con, samples: int = SAMPLES_PER_CHECK) -> pd.DataFrame:
     """The failing checks of each suite's latest run, worst first.
 
-    Columns: ``suite, check, dimension, expectation, column, failing_rows, checked_rows,
-    fail_rate, observed, error, sample_rows, run_id``. ``sample_rows`` is JSON text of up to
+    Columns: ``suite, check, failing_rows, fail_rate, dimension, column, expectation,
+    checked_rows, observed, error, sample_rows, run_id``. ``sample_rows`` is JSON text of up to
     ``samples`` quarantined rows that failed the check (empty for table-level checks such as
     freshness or the column set, which fail as a whole).
     """
@@ -116,8 +117,8 @@ def failing_checks(con, samples: int = SAMPLES_PER_CHECK) -> pd.DataFrame:
     checks["sample_rows"] = [
         json.dumps(samples_by[(r, c)], default=str) if (r, c) in samples_by else ""
         for r, c in zip(checks["run_id"], checks["check"])]
-    cols = ["suite", "check", "dimension", "expectation", "column", "failing_rows", "checked_rows",
-            "fail_rate", "observed", "error", "sample_rows", "run_id"]
+    cols = ["suite", "check", "failing_rows", "fail_rate", "dimension", "column", "expectation",
+            "checked_rows", "observed", "error", "sample_rows", "run_id"]
     return checks[cols]
 
 
@@ -141,7 +142,7 @@ def sla_status(con, *, min_score: float = DEFAULT_MIN_SCORE,
                now: dt.datetime | None = None) -> pd.DataFrame:
     """Each suite against its service levels, from its latest run.
 
-    One row per suite and SLA: ``suite, target, sla, threshold, observed, status, run_at``
+    One row per suite and SLA: ``suite, sla, status, threshold, observed, target, run_at``
     where ``status`` is ``met`` or ``breached``:
 
     * ``quality score``: the overall score is at least ``min_score``;
@@ -177,7 +178,7 @@ def sla_status(con, *, min_score: float = DEFAULT_MIN_SCORE,
         out.append({**base, "sla": "validated within", "threshold": _words(max_validation_age),
                     "observed": f"{_words(age)} ago",
                     "status": "met" if age <= max_validation_age else "breached"})
-    return pd.DataFrame(out, columns=["suite", "target", "sla", "threshold", "observed", "status",
+    return pd.DataFrame(out, columns=["suite", "sla", "status", "threshold", "observed", "target",
                                       "run_at"])
 
 

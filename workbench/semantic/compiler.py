@@ -329,6 +329,11 @@ class Compiler:
             return value.count(where=where) if value is not None else w.count(where=where)
         if agg == "count_distinct":
             return value.nunique(where=where)
+        if agg == "avg" and value.type().is_decimal():
+            # exact decimal sum over a count: engines round avg(decimal) to a fixed scale
+            # (Spark: 6 places), and casting every row to double would cost more
+            return (value.sum(where=where).cast("float64")
+                    / value.count(where=where).nullif(0).cast("float64"))
         if agg == "percentile":
             out = value.quantile(m.percentile, where=where)
         else:

@@ -60,8 +60,14 @@ def discover_members(client, namespace: str | None = None) -> Members:
 
 class Dashboard:
     def __init__(self, client, members: Members | None = None, user: str | None = None,
-                 layouts_folder=None, refresh_ms: int = REFRESH_MS):
+                 layouts_folder=None, refresh_ms: int = REFRESH_MS, defer_charts: bool = False):
         theme.configure()
+        # Drawing the ten Bokeh charts is most of a page's server-side cost; deferred, the
+        # page (KPIs, controls, freshness) is sent first and each chart is swapped into its
+        # card after the browser has loaded, one per tick so the 1 s refresh keeps running.
+        self._defer_charts = defer_charts
+        self._deferred: list[tuple[pn.Column, pn.viewable.Viewable]] = []
+        self._doc = None
         self.client = client
         self.m = members or discover_members(client)
         self.data = DashboardData(client, self.m)
@@ -198,6 +204,12 @@ class Dashboard:
             "Table of the current drill level (select a row to drill down)", self.table, None))
 
     def _card(self, title, body, summary) -> pn.Column:
+        if self._defer_charts:
+            slot = pn.Column(pn.pane.HTML("<p style='margin:0'>Drawing the chart…</p>",
+                                          sizing_mode="stretch_width"),
+                             sizing_mode="stretch_width", min_height=120)
+            self._deferred.append((slot, body))
+            body = slot
         parts = [theme.heading(title, 3), body] + ([summary] if summary is not None else [])
         return pn.Column(*parts, sizing_mode="stretch_width",
                          styles={"flex": "1 1 420px", "min-width": "min(100%, 300px)",
@@ -358,7 +370,27 @@ class Dashboard:
     def start(self) -> "Dashboard":
         if self._callback is None:
             self._callback = pn.state.add_periodic_callback(self.tick, period=self.refresh_ms)
+        if self._deferred:
+            self._doc = pn.state.curdoc
+            if self._doc is None:
+                self.attach_charts()
+            else:
+                pn.state.onload(self._attach_next)
         return self
+
+    def attach_charts(self) -> None:
+        """Put every deferred chart into its card now."""
+        while self._deferred:
+            slot, body = self._deferred.pop(0)
+            slot.objects = [body]
+
+    def _attach_next(self) -> None:
+        if not self._deferred:
+            return
+        slot, body = self._deferred.pop(0)
+        slot.objects = [body]
+        if self._deferred:
+            self._doc.add_next_tick_callback(self._attach_next)
 
     def apply(self, snap: Snapshot) -> None:
         self.snapshot = snap
