@@ -145,3 +145,20 @@ def test_fiscal_year_starting_in_february(models_copy, shop_db):
     # fiscal quarters start Feb, May, Aug, Nov: Nov 2023-Jan 2024 holds January's 150
     assert str(q["order_date__fiscal_quarter"].iloc[0].date()) == "2023-11-01"
     assert q["revenue"].iloc[0] == 150.0
+
+
+def test_structured_filters(shop):
+    df = shop.query("shop", ["revenue"], ["region"], order=["region"],
+                    where=[{"member": "status", "op": "in", "values": ["completed", "returned"]}]).df
+    assert df["revenue"].tolist() == [300.0, 270.0]          # South: 200 (returned) + 70
+    df = shop.query("shop", ["order_count"], [],
+                    where=[{"member": "stores.region", "op": "=", "value": "North"},
+                           {"member": "order_date", "op": ">=", "value": "2025-01-01"}]).df
+    assert df["order_count"].tolist() == [1]                  # order 6
+    # a hostile value stays a value
+    df = shop.query("shop", ["order_count"], [],
+                    where=[{"member": "status", "op": "=", "value": "x' or '1'='1"}]).df
+    assert df["order_count"].fillna(0).tolist() == [0]
+    from workbench.semantic.errors import QueryError
+    with pytest.raises(QueryError, match="Unknown filter operator"):
+        shop.query("shop", ["revenue"], [], where=[{"member": "status", "op": "~", "value": 1}]).df

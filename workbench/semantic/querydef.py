@@ -40,7 +40,8 @@ class QuerySpec:
         limit = kw.get("limit")
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise QueryError(f"limit must be a non-negative whole number, not {limit!r}.")
-        where_t = (where,) if isinstance(where, str) else tuple(where or ())
+        where_t = (where,) if isinstance(where, (str, dict)) else tuple(where or ())
+        where_t = tuple(structured_filter(w) if isinstance(w, dict) else w for w in where_t)
         spec = cls(namespace=namespace, model=model or kw.pop("model", None),
                    metrics=_tuple(metrics), dimensions=_tuple(dimensions),
                    where=tuple(w for w in where_t if w and w.strip()),
@@ -56,3 +57,54 @@ class QuerySpec:
     @property
     def is_detail(self) -> bool:
         return not self.metrics
+
+
+_OPS = {"=": "eq", "==": "eq", "eq": "eq", "!=": "neq", "neq": "neq", "<": "lt", "lt": "lt",
+        "<=": "lte", "lte": "lte", ">": "gt", "gt": "gt", ">=": "gte", "gte": "gte",
+        "in": "in", "not_in": "not_in", "between": "between", "like": "like",
+        "is_null": "is_null", "not_null": "not_null"}
+
+
+def structured_filter(f: dict) -> str:
+    """{"member": "region", "op": "in", "values": ["North"]} -> a filter in the expression
+    language. The tree is built node by node with sqlglot, so values are always quoted literals."""
+    from sqlglot import exp
+
+    extra = set(f) - {"member", "op", "value", "values"}
+    if "member" not in f or extra:
+        raise QueryError(f"A structured filter needs 'member', 'op' and 'value' or 'values' "
+                         f"(got {sorted(f)}).")
+    op = _OPS.get(str(f.get("op", "=")).lower())
+    if op is None:
+        raise QueryError(f"Unknown filter operator {f.get('op')!r}; use one of {sorted(set(_OPS))}.")
+    parts = str(f["member"]).split(".")
+    if len(parts) > 2 or not all(p.isidentifier() for p in parts):
+        raise QueryError(f"Bad member name {f['member']!r} in a structured filter.")
+    col = exp.column(parts[-1], table=parts[0] if len(parts) == 2 else None)
+
+    def lit(v):
+        if v is None:
+            return exp.null()
+        if isinstance(v, bool):
+            return exp.true() if v else exp.false()
+        if isinstance(v, (int, float)):
+            return exp.Literal.number(v)
+        return exp.Literal.string(str(v))
+    values = f.get("values", [f["value"]] if "value" in f else [])
+    if op in ("is_null", "not_null"):
+        node = exp.Is(this=col, expression=exp.null())
+        node = exp.Not(this=node) if op == "not_null" else node
+    elif op in ("in", "not_in"):
+        node = exp.In(this=col, expressions=[lit(v) for v in values])
+        node = exp.Not(this=node) if op == "not_in" else node
+    elif op == "between":
+        if len(values) != 2:
+            raise QueryError("'between' needs two values.")
+        node = exp.Between(this=col, low=lit(values[0]), high=lit(values[1]))
+    else:
+        if len(values) != 1:
+            raise QueryError(f"'{f.get('op')}' needs one value.")
+        cls = {"eq": exp.EQ, "neq": exp.NEQ, "lt": exp.LT, "lte": exp.LTE, "gt": exp.GT,
+               "gte": exp.GTE, "like": exp.Like}[op]
+        node = cls(this=col, expression=lit(values[0]))
+    return node.sql(dialect="duckdb")
