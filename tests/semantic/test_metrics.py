@@ -162,3 +162,19 @@ def test_structured_filters(shop):
     from workbench.semantic.errors import QueryError
     with pytest.raises(QueryError, match="Unknown filter operator"):
         shop.query("shop", ["revenue"], [], where=[{"member": "status", "op": "~", "value": 1}]).df
+
+
+def test_percentile_measure(models_copy, shop_db):
+    import workbench
+    from .conftest import PRINCIPALS
+    f = models_copy / "shop.yml"
+    f.write_text(f.read_text().replace(
+        "      - {name: median_amount, agg: median, expr: amount}\n",
+        "      - {name: median_amount, agg: median, expr: amount}\n"
+        "      - {name: p75_amount, agg: percentile, percentile: 0.75, expr: amount}\n", 1))
+    wb = workbench.connect(warehouse=shop_db, models_dir=models_copy, principal=PRINCIPALS["admin"],
+                           read_only=True, cache="none")
+    df = wb.query("shop", ["p75_amount", "median_amount"], []).df
+    # amounts sorted: 30 50 70 80 100 120 200; continuous p75 at position 0.75*6 = 4.5 -> 110
+    assert df["p75_amount"].iloc[0] == pytest.approx(110.0)
+    assert df["median_amount"].iloc[0] == 80.0
