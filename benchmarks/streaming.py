@@ -1,17 +1,30 @@
 """Streaming benchmark: events/s through bronze, silver and gold; commit->gold latency; one
 incremental gold refresh vs a full recompute at the same silver size; per path (embedded, Redis
-broker, PostgreSQL).
+broker, PostgreSQL); the live dashboard's first render in Chromium (full run).
 
-    python benchmarks/streaming.py [--quick]
+    python benchmarks/streaming.py [--quick] [--skip PART ...]
+
+Every path checks exactness two ways: bronze holds each produced position exactly once, and
+silver equals the source tables (the simulator's state, or PostgreSQL's tables read back).
+`lost` counts events missing from bronze plus source rows missing or different in silver;
+`duplicated` counts repeated bronze positions plus silver rows the source does not have.
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -25,6 +38,21 @@ from workbench.streaming import envelope, pipeline_from_dict  # noqa: E402
 from workbench.streaming.events import RawEvent, dumps  # noqa: E402
 from workbench.streaming.simulator import OrderSimulator  # noqa: E402
 
+# Sizes: (quick, full). Quick keeps the whole script under 60 s on 2 cores.
+SIZES = {
+    "embedded_tx": (8_000, 60_000),
+    "redis_tx": (8_000, 100_000),
+    "latency_rate": (5_000, 5_000),        # events/s offered during the latency run
+    "latency_s": (4, 20),
+    "pg_live_tx": (150, 1_000),            # written while the pipeline runs (live latency)
+    "pg_backlog_tx": (1_000, 20_000),      # written while it is stopped, then drained
+    "silver_rows": (1_000_000, 10_000_000),
+}
+
+
+def size(name: str, quick: bool):
+    return SIZES[name][0 if quick else 1]
+
 
 def demo_spec(source: dict) -> dict:
     spec = YAML(typ="safe").load((REPO_ROOT / "pipelines" / "demo_orders.yml").read_text())
@@ -34,44 +62,102 @@ def demo_spec(source: dict) -> dict:
     return spec
 
 
+def payloads(txs) -> list[str]:
+    return [dumps(envelope(t, op, b, a)) for tx in txs for t, op, b, a in tx]
+
+
+def _run_quietly(p, stop) -> None:
+    # Pipeline.run can raise "the source reader stopped" when stop is set while a batch is being
+    # gathered (a shutdown race in the runner); the pipeline logs it, and the data is checked below.
+    try:
+        p.run(stop)
+    except Exception as e:
+        if not stop.is_set():
+            print(f"  ! pipeline {p.name} failed: {e}", flush=True)
+
+
 def drain(p, expected: int, timeout: float = 120) -> float:
     stop = threading.Event()
-    t = threading.Thread(target=p.run, args=(stop,), daemon=True)
+    t = threading.Thread(target=_run_quietly, args=(p, stop), daemon=True)
     t0 = time.perf_counter()
     t.start()
     while p.stats["events_total"] < expected and time.perf_counter() - t0 < timeout and t.is_alive():
-        time.sleep(0.01)
+        time.sleep(0.005)
     el = time.perf_counter() - t0
     stop.set()
     t.join(30)
+    if p.stats["events_total"] < expected:
+        print(f"  ! drain stopped at {p.stats['events_total']}/{expected} events after {el:.1f}s "
+              f"(state {p._state}, error {p._error})", flush=True)
     return el
 
 
-def exactness(p, produced: int) -> tuple[int, int]:
-    n, distinct = p.cursor().execute("SELECT count(*), count(DISTINCT (pos_hi, pos_lo)) FROM bronze_events").fetchone()
+def bronze_exactness(p, produced: int) -> tuple[int, int]:
+    n, distinct = p.cursor().execute(
+        "SELECT count(*), count(DISTINCT (pos_hi, pos_lo)) FROM bronze_events").fetchone()
     return max(0, produced - distinct), n - distinct
 
 
+def silver_vs(p, expected: dict[str, set]) -> dict:
+    """Silver compared row by row with the source: {table: set of row tuples in column order}."""
+    out = {"missing_or_different": 0, "extra": 0, "source_rows": 0}
+    for table, rows in expected.items():
+        cols = ", ".join(f'"{c}"' for c in p.spec.tables[table].columns)
+        silver = set(p.cursor().execute(f'SELECT {cols} FROM "silver_{table}"').fetchall())
+        out["source_rows"] += len(rows)
+        out["missing_or_different"] += len(rows - silver)
+        out["extra"] += len(silver - rows)
+    return out
+
+
+def sim_rows(sim, spec) -> dict[str, set]:
+    return {t: {tuple(r[c] for c in spec.tables[t].columns) for r in sim.state[t].values()}
+            for t in sim.state}
+
+
+def exactness(p, produced: int, expected: dict[str, set]) -> dict:
+    lost_ev, dup_ev = bronze_exactness(p, produced)
+    sv = silver_vs(p, expected)
+    return {"lost": lost_ev + sv["missing_or_different"], "duplicated": dup_ev + sv["extra"],
+            "check": {"bronze_lost": lost_ev, "bronze_duplicated": dup_ev,
+                      "silver_missing_or_different": sv["missing_or_different"],
+                      "silver_extra": sv["extra"], "source_rows": sv["source_rows"]}}
+
+
 def steady_latency(spec, wh, publish, rate: float, seconds: float, sim) -> dict:
-    """Producer at `rate` events/s; p50/p99 of source commit -> gold committed."""
+    """Producer at `rate` events/s in 100 ms ticks; p50/p99 of source commit -> gold committed.
+
+    Transactions are generated before the clock starts; `source.ts_ms` is stamped when a tick is
+    published, so generation cost is neither in the latency nor in the producer's pace."""
+    per_tick = max(1, int(rate / 10))
+    txs = sim.transactions(int(rate * seconds / 2.2) + 200)
+    envs = [envelope(t, op, b, a) for tx in txs for t, op, b, a in tx]
     p = pipeline_from_dict("bench_latency", spec, wh)
     stop = threading.Event()
     t = threading.Thread(target=p.run, args=(stop,), daemon=True)
     t.start()
     time.sleep(1.0)
     t0 = time.monotonic()
-    sent = 0
-    while time.monotonic() - t0 < seconds:
-        pl = [dumps(envelope(tb, op, b, a)) for tx in sim.transactions(int(rate / 10 / 2.2)) for tb, op, b, a in tx]
-        publish(pl)
-        sent += len(pl)
-        time.sleep(max(0, 0.1 - (time.monotonic() - t0) % 0.1))
-    time.sleep(1.0)
+    sent, tick = 0, 0
+    while time.monotonic() - t0 < seconds and sent < len(envs):
+        now = int(time.time() * 1000)
+        chunk = envs[sent:sent + per_tick]
+        for e in chunk:
+            e["ts_ms"] = e["source"]["ts_ms"] = now
+        publish([dumps(e) for e in chunk])
+        sent += len(chunk)
+        tick += 1
+        time.sleep(max(0.0, t0 + tick * 0.1 - time.monotonic()))
+    el = time.monotonic() - t0
+    deadline = time.monotonic() + 10
+    while p.stats["events_total"] < sent and time.monotonic() < deadline:
+        time.sleep(0.02)
     st = p.status()
     stop.set()
     t.join(30)
     p.close()
-    return {"rate": round(sent / seconds), "p50_s": st["latency_p50_s"], "p99_s": st["latency_p99_s"]}
+    return {"offered_events_per_s": round(sent / el), "events": sent, "p50_s": st["latency_p50_s"],
+            "p99_s": st["latency_p99_s"]}
 
 
 def bench_broker(quick: bool, tmp: Path) -> dict:
@@ -82,23 +168,25 @@ def bench_broker(quick: bool, tmp: Path) -> dict:
     try:
         redis.Redis.from_url(url).ping()
     except Exception as e:
-        return {"error": f"redis unavailable: {e}"}
-    sim = OrderSimulator(seed=1)
-    n_tx = 10_000 if quick else 200_000
-    pl = [dumps(envelope(t, op, b, a)) for tx in sim.transactions(n_tx) for t, op, b, a in tx]
-    publish(url, key, pl)
-    spec = demo_spec({"kind": "redis", "url": url, "stream": key})
-    p = pipeline_from_dict("bench_redis", spec, tmp / "redis.duckdb")
-    p._open_warehouse()
-    el = drain(p, len(pl))
-    lost, dup = exactness(p, len(pl))
-    p.close()
+        return {"skipped": f"redis unavailable: {e}"}
     key2 = key + ":lat"
-    lat = steady_latency(demo_spec({"kind": "redis", "url": url, "stream": key2}), tmp / "redis_lat.duckdb",
-                         lambda x: publish(url, key2, x), 5000, 4 if quick else 20, sim)
-    redis.Redis.from_url(url).delete(key, key2)
-    return {"events": len(pl), "seconds": round(el, 2), "events_per_s": round(len(pl) / el), "lost": lost,
-            "duplicated": dup, "latency": lat}
+    try:
+        sim = OrderSimulator(seed=1)
+        pl = payloads(sim.transactions(size("redis_tx", quick)))
+        publish(url, key, pl)
+        spec = demo_spec({"kind": "redis", "url": url, "stream": key})
+        p = pipeline_from_dict("bench_redis", spec, tmp / "redis.duckdb")
+        p._open_warehouse()
+        el = drain(p, len(pl))
+        ex = exactness(p, len(pl), sim_rows(sim, p.spec))
+        p.close()
+        lat = steady_latency(demo_spec({"kind": "redis", "url": url, "stream": key2}), tmp / "redis_lat.duckdb",
+                             lambda x: publish(url, key2, x), size("latency_rate", quick),
+                             size("latency_s", quick), OrderSimulator(seed=11))
+    finally:
+        redis.Redis.from_url(url).delete(key, key2)
+    return {"events": len(pl), "seconds": round(el, 2), "events_per_s": round(len(pl) / el), **ex,
+            "latency": lat}
 
 
 def bench_embedded(quick: bool, tmp: Path) -> dict:
@@ -108,61 +196,100 @@ def bench_embedded(quick: bool, tmp: Path) -> dict:
     p._open_warehouse()
     store = OperationalStore(tmp / "op.sqlite", p.spec.tables)
     sim = OrderSimulator(seed=2)
-    n_tx = 2_000 if quick else 60_000
-    txs = sim.transactions(n_tx)
+    txs = sim.transactions(size("embedded_tx", quick))
     t0 = time.perf_counter()
     for i in range(0, len(txs), 200):   # the simulator groups orders into larger SQLite transactions
         store.write([[op for tx in txs[i:i + 200] for op in tx]])
     write_s = time.perf_counter() - t0
     n = store.con.execute("SELECT count(*) FROM _cdc_outbox").fetchone()[0]
     el = drain(p, n)
-    lost, dup = exactness(p, n)
+    ex = exactness(p, n, sim_rows(sim, p.spec))
     p.close()
-    return {"events": n, "seconds": round(el, 2), "events_per_s": round(n / el), "lost": lost, "duplicated": dup,
+    return {"events": n, "seconds": round(el, 2), "events_per_s": round(n / el), **ex,
             "source_write_events_per_s": round(n / write_s)}
 
 
+def _pg_rows(con, schema: str, spec) -> dict[str, set]:
+    cur = con.cursor()
+    out = {}
+    for table, t in spec.tables.items():
+        cols = ", ".join(f'"{c}"' for c in t.columns)
+        cur.execute(f'SELECT {cols} FROM "{schema}"."{table}"')
+        out[table] = set(cur.fetchall())
+    con.rollback()
+    return out
+
+
 def bench_postgres(quick: bool, tmp: Path) -> dict:
+    """Two phases on one slot. Live: the pipeline runs (its first start creates the slot and a
+    checkpoint) while transactions are written, which gives a live commit->gold latency. Backlog:
+    the pipeline is stopped, more transactions are written, and a new pipeline process drains them
+    from the slot: that is the events/s figure.
+
+    (The old set-up stopped the pipeline before any batch had committed, so no checkpoint existed;
+    on the next start the source drops a slot without a checkpoint and re-snapshots, so the
+    backlog arrived as final-state `r` rows, fewer than the events written: the "lost" events.)"""
     try:
         import psycopg2
         from workbench.streaming.sources.postgres import create_tables, write_transactions
         dsn = "host=127.0.0.1 user=postgres dbname=postgres"
         con = psycopg2.connect(dsn)
     except Exception as e:
-        return {"error": f"postgres unavailable: {e}"}
+        return {"skipped": f"postgres unavailable: {e}"}
     tag = uuid.uuid4().hex[:8]
     schema = slot = f"wbbench_{tag}"
     spec = demo_spec({"kind": "postgres", "dsn": dsn, "slot": slot, "plugin": "pgoutput", "schema": schema})
+    wh = tmp / "pg.duckdb"
     try:
-        p = pipeline_from_dict("bench_pg", spec, tmp / "pg.duckdb")
+        cur = con.cursor()
+        cur.execute("SET synchronous_commit = off")   # the writer is not what is measured
+        p = pipeline_from_dict("bench_pg", spec, wh)
         create_tables(con, schema, p.spec.tables)
         p._open_warehouse()
-        # start once on an empty schema (slot created), then measure streaming
+        sim = OrderSimulator(seed=3)
+        live = sim.transactions(size("pg_live_tx", quick))
+        n_live = sum(len(t) for t in live)
         p.start()
         t_open = time.monotonic()
-        while p._source is None and time.monotonic() - t_open < 30:   # slot created
+        while p._source is None and time.monotonic() - t_open < 30:   # slot created, snapshot read
             time.sleep(0.05)
+        if p._source is None:
+            raise RuntimeError(f"postgres source did not open: {p.status()['error']}")
+        t0 = time.perf_counter()
+        write_transactions(con, schema, live, p.spec.tables)
+        live_write_s = time.perf_counter() - t0
+        deadline = time.monotonic() + 30
+        while p.stats["events_total"] < n_live and time.monotonic() < deadline:
+            time.sleep(0.02)
+        st_live = p.status()
         p.stop()
         p.close()
-        sim = OrderSimulator(seed=3)
-        txs = sim.transactions(800 if quick else 20_000)
-        n = sum(len(t) for t in txs)
+        if st_live["events_total"] < n_live:
+            raise RuntimeError(f"live phase applied {st_live['events_total']}/{n_live} events")
+
+        backlog = sim.transactions(size("pg_backlog_tx", quick))
+        n = sum(len(t) for t in backlog)
         t0 = time.perf_counter()
-        write_transactions(con, schema, txs, p.spec.tables)
+        write_transactions(con, schema, backlog, p.spec.tables)
         write_s = time.perf_counter() - t0
-        p2 = pipeline_from_dict("bench_pg", spec, tmp / "pg.duckdb")
-        el = drain(p2, n)
-        lost, dup = exactness(p2, n)
+        p2 = pipeline_from_dict("bench_pg", spec, wh)
+        el = drain(p2, n, timeout=60 if quick else 300)
+        ex = exactness(p2, n_live + n, _pg_rows(con, schema, p2.spec))
+        sim_ok = silver_vs(p2, sim_rows(sim, p2.spec))
+        ex["check"]["simulator_state_matches_postgres"] = _pg_rows(con, schema, p2.spec) == sim_rows(sim, p2.spec)
+        ex["check"]["silver_vs_simulator"] = sim_ok
         st = p2.status()
         p2.close()
-        return {"events": n, "seconds": round(el, 2), "events_per_s": round(n / el), "lost": lost,
-                "duplicated": dup, "source_write_events_per_s": round(n / write_s),
-                "latency_backlog_p99_s": st["latency_p99_s"]}
+        return {"events": n, "seconds": round(el, 2), "events_per_s": round(p2.stats["events_total"] / el), **ex,
+                "duplicates_dropped_on_restart": st["duplicates_dropped"],
+                "source_write_events_per_s": round(n / write_s),
+                "live": {"events": n_live, "writer_events_per_s": round(n_live / live_write_s),
+                         "p50_s": st_live["latency_p50_s"], "p99_s": st_live["latency_p99_s"]}}
     finally:
         con.rollback()
         con.autocommit = True
         cur = con.cursor()
-        time.sleep(0.5)
+        time.sleep(0.3)
         cur.execute("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = %s "
                     "AND active_pid IS NOT NULL", [slot])
         time.sleep(0.3)
@@ -173,80 +300,217 @@ def bench_postgres(quick: bool, tmp: Path) -> dict:
 
 
 def bench_incremental(quick: bool, tmp: Path) -> dict:
-    """Silver with N order lines (N/2.2 orders); one batch of changes: incremental vs full recompute."""
+    """Silver with N rows (orders + order lines, 1 : 2.2); one batch of ~1000 transactions
+    applied incrementally (bronze + silver + all gold views, committed) vs recomputing all gold
+    views from silver."""
     from workbench.streaming.apply import BatchApplier
-    n_lines = 1_000_000 if quick else 10_000_000
-    n_orders = int(n_lines / 2.2)
+    target = size("silver_rows", quick)
+    n_orders = int(target / 3.2)
+    n_lines = target - n_orders
     spec = demo_spec({"kind": "embedded", "path": str(tmp / "unused.sqlite")})
     p = pipeline_from_dict("bench_incr", spec, tmp / "incr.duckdb")
     p._open_warehouse()
     c = p.cursor()
+    t0 = time.perf_counter()
     c.execute(f"""INSERT INTO silver_orders SELECT i, 1 + i % 80000, 1 + i % 44, 1 + i % 4, 1 + i % 5,
         TIMESTAMP '2026-01-01' + INTERVAL (i) SECOND, CASE WHEN i % 50 = 0 THEN 'cancelled' ELSE 'completed' END,
         i % 7 = 0, 2, 100, 0, 100, i, 0 FROM range(1, {n_orders + 1}) t(i)""")
-    c.execute(f"""INSERT INTO silver_order_lines SELECT 1 + (i // 2.2)::BIGINT, (i % 3) + 1, 1 + i % 602, 1, 50, 0, 50, i, 0
-        FROM range(0, {n_lines}) t(i) WHERE 1 + (i // 2.2)::BIGINT <= {n_orders}
-        QUALIFY row_number() OVER (PARTITION BY 1 + (i // 2.2)::BIGINT, (i % 3) + 1) = 1""")
+    # line k of order o: k = 1..4, as many lines per order as fit n_lines on average
+    c.execute(f"""INSERT INTO silver_order_lines SELECT o, k, 1 + (o * 7 + k) % 602, 1, 50, 0, 50, o * 4 + k, 0
+        FROM range(1, {n_orders + 1}) a(o), range(1, 5) b(k)
+        WHERE (o * 4 + k) % 40 < {round(40 * n_lines / (4 * n_orders))} LIMIT {n_lines}""")
     silver_rows = c.execute("SELECT (SELECT count(*) FROM silver_orders) + (SELECT count(*) FROM silver_order_lines)").fetchone()[0]
     for v in p.views:
         v.recompute(c)
+    build_s = time.perf_counter() - t0
     applier = BatchApplier(p.con, p.spec, p.name, p.views)
     sim = OrderSimulator(seed=4, first_order_id=n_orders + 1)
-    state = {"pos": 10**12}
-
-    def one_batch():
+    repeats = 5
+    pos = 10**12
+    batches = []
+    for _ in range(repeats):
         evs = []
         for tx in sim.transactions(1000):
             for t, op, b, a in tx:
-                state["pos"] += 1
-                evs.append(RawEvent(state["pos"], 0, str(state["pos"]), dumps(envelope(t, op, b, a))))
-        applier.apply(evs, None)
+                pos += 1
+                evs.append(RawEvent(pos, 0, str(pos), dumps(envelope(t, op, b, a))))
+        batches.append(evs)
+    it = iter(batches)
+
+    def one_batch():
+        applier.apply(next(it), None)
 
     def recompute():
         for v in p.views:
             c.execute(f"CREATE OR REPLACE TEMP TABLE _recompute AS {v.recompute_sql()}")
 
-    inc_s, _ = timed_median(one_batch, 5)
+    inc_s, _ = timed_median(one_batch, repeats)
     full_s, _ = timed_median(recompute, 3)
     p.close()
-    return {"silver_rows": int(silver_rows), "incremental_batch_s": round(inc_s, 4), "batch_events": "~2300",
-            "full_recompute_s": round(full_s, 4), "speedup": round(full_s / inc_s, 1)}
+    return {"silver_rows": int(silver_rows), "build_s": round(build_s, 1),
+            "batch_events": round(statistics.mean(len(b) for b in batches)),
+            "incremental_batch_s": round(inc_s, 4), "full_recompute_s": round(full_s, 4),
+            "speedup": round(full_s / inc_s, 2)}
 
 
-def first_render() -> float | None:
+# -- dashboard first render (the approach of tests/ui/test_dashboard_browser.py) -----------------
+APP = "workbench-dashboard/"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
+        if proc.poll() is not None:
+            break
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=wait)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+    try:  # the proxied dashboard, same process group
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _dashboard_project(root: Path, warehouse: Path) -> None:
+    yaml = YAML()
+    spec = yaml.load((REPO_ROOT / "pipelines" / "demo_orders.yml").read_text())
+    spec["source"].pop("simulate", None)
+    (root / "pipelines").mkdir()
+    with open(root / "pipelines" / "demo_orders.yml", "w") as f:
+        yaml.dump(spec, f)
+    (root / "semantic").symlink_to(REPO_ROOT / "semantic")
+    (root / "principals.yml").symlink_to(REPO_ROOT / "principals.yml")
+    (root / "workbench.yml").write_text(f"warehouse: {warehouse}\n")
+    conf = root / "jupyter_extra"
+    conf.mkdir()
+    (conf / "jupyter_server_config.py").write_text(
+        "from importlib.metadata import entry_points\n"
+        "if not any(e.name == 'workbench-dashboard' for e in "
+        "entry_points(group='jupyter_serverproxy_servers')):\n"
+        "    from workbench.server.dashboard_proxy import dashboard\n"
+        "    c.ServerProxy.servers = {'workbench-dashboard': dashboard()}\n")
+
+
+def bench_first_render(quick: bool, tmp: Path) -> dict:
+    """JupyterLab with the Workbench configuration over a small demo warehouse, the demo pipeline
+    autostarted; the dashboard app is started once through the proxy (cold start, reported
+    apart), then first render is timed in Chromium: three fresh browsers, median."""
+    if quick:
+        return {"skipped": "quick: building the demo warehouse, starting JupyterLab and the proxied "
+                           "dashboard takes longer than the 60 s budget; measured in the full run"}
+    from workbench.ui.dashboard_probe import first_render_seconds
+    from workbench.warehouse.seed import build_demo_warehouse
+    root = tmp / "live-project"
+    root.mkdir()
+    warehouse = root / "warehouse.duckdb"
+    t0 = time.monotonic()
+    build_demo_warehouse(warehouse, scale=0.02, seed=42, end="2025-01-01", progress=False)
+    build_s = time.monotonic() - t0
+    _dashboard_project(root, warehouse)
+    token, port = secrets.token_hex(16), _free_port()
+    env = dict(os.environ)
+    env.pop("JUPYTER_TOKEN", None)
+    env.update({
+        "JUPYTER_CONFIG_PATH": os.pathsep.join([str(REPO_ROOT / "jupyter_config"), str(root / "jupyter_extra")]),
+        "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
+        "WORKBENCH_PROJECT_DIR": str(REPO_ROOT), "WORKBENCH_HOME": str(root),
+        "WORKBENCH_WAREHOUSE": str(warehouse), "WORKBENCH_JUPYTER_PORT": str(port),
+        "WORKBENCH_AUTOSTART": "demo_orders",
+    })
+    cmd = [sys.executable, "-m", "jupyterlab", f"--port={port}", "--ServerApp.port_retries=0",
+           "--no-browser", f"--IdentityProvider.token={token}", f"--WorkbenchPipelines.project_root={root}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = root / "jupyter.log"
+    base = f"http://127.0.0.1:{port}"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        from workbench.ui import live_dashboard  # part B; optional
-        fn = getattr(live_dashboard, "first_render_seconds", None)
-        return float(fn()) if fn else None
-    except Exception:
-        return None
+        t0 = time.monotonic()
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"jupyter lab exited: {log.read_text(errors='replace')[-1500:]}")
+            if time.monotonic() - t0 > 120:
+                raise RuntimeError("jupyter lab not ready in 120 s")
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        ready_s = time.monotonic() - t0
+        t1 = time.monotonic()
+        with urllib.request.urlopen(f"{base}/{APP}?token={token}", timeout=180) as r:
+            assert r.status == 200
+        app_start_s = time.monotonic() - t1
+        url = f"{base}/{APP}?token={token}"
+        runs = [first_render_seconds(url, timeout_s=90) for _ in range(3)]
+    finally:
+        _stop_group(proc)
+    return {"first_render_s": round(statistics.median(runs), 3), "runs_s": [round(r, 3) for r in runs],
+            "jupyter_ready_s": round(ready_s, 1), "dashboard_app_cold_start_s": round(app_start_s, 1),
+            "demo_warehouse_build_s": round(build_s, 1)}
+
+
+PARTS = (("embedded", bench_embedded), ("broker_redis", bench_broker), ("postgres", bench_postgres),
+         ("incremental", bench_incremental), ("first_render", bench_first_render))
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--skip", nargs="*", default=[], choices=[n for n, _ in PARTS])
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="wb-stream-bench-"))
     res = {}
-    for name, fn in (("embedded", bench_embedded), ("broker_redis", bench_broker), ("postgres", bench_postgres),
-                     ("incremental", bench_incremental)):
-        t0 = time.perf_counter()
-        try:
-            res[name] = fn(args.quick, tmp)
-        except Exception as e:
-            res[name] = {"error": f"{type(e).__name__}: {e}"}
-        print(f"{name}: {res[name]}  ({time.perf_counter() - t0:.1f}s)", flush=True)
+    t_all = time.perf_counter()
+    try:
+        for name, fn in PARTS:
+            t0 = time.perf_counter()
+            if name in args.skip:
+                res[name] = {"skipped": "--skip on the command line"}
+            else:
+                try:
+                    res[name] = fn(args.quick, tmp)
+                except Exception as e:
+                    res[name] = {"error": f"{type(e).__name__}: {e}"}
+            res[name]["wall_s"] = round(time.perf_counter() - t0, 1)
+            if "skipped" in res[name]:
+                print(f"{name}: SKIPPED: {res[name]['skipped']}", flush=True)
+            else:
+                print(f"{name}: {res[name]}", flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     rates = [res[k].get("events_per_s") for k in ("embedded", "broker_redis") if res[k].get("events_per_s")]
-    paths = [res[k] for k in ("embedded", "broker_redis", "postgres") if "events" in res[k]]
+    paths = {k: res[k] for k in ("embedded", "broker_redis", "postgres")}
+    checked = [r for r in paths.values() if "lost" in r]
     figures = {
         "events_per_s": max(rates) if rates else None,
+        "events_per_s_embedded": res["embedded"].get("events_per_s"),
+        "events_per_s_broker": res["broker_redis"].get("events_per_s"),
+        "events_per_s_postgres": res["postgres"].get("events_per_s"),
         "p99_latency_s": res["broker_redis"].get("latency", {}).get("p99_s"),
         "incremental_speedup": res["incremental"].get("speedup"),
-        "first_render_s": first_render(),
-        "lost": sum(r["lost"] for r in paths) if paths else None,
-        "duplicated": sum(r["duplicated"] for r in paths) if paths else None,
+        "incremental_silver_rows": res["incremental"].get("silver_rows"),
+        "first_render_s": res["first_render"].get("first_render_s"),
+        # None unless all three paths were checked: a skipped or failed path is not "0 lost"
+        "lost": sum(r["lost"] for r in checked) if len(checked) == len(paths) else None,
+        "duplicated": sum(r["duplicated"] for r in checked) if len(checked) == len(paths) else None,
+        "skipped": {k: v["skipped"] for k, v in res.items() if "skipped" in v},
+        "errors": {k: v["error"] for k, v in res.items() if "error" in v},
+        "total_s": round(time.perf_counter() - t_all, 1),
     }
-    write_results("streaming", {**figures, "quick": args.quick, "paths": res})
+    write_results("streaming", {**figures, "quick": args.quick, "sizes": {k: size(k, args.quick) for k in SIZES},
+                                "paths": res})
     emit_final(figures)
     return 0
 

@@ -1,13 +1,14 @@
 """Apply one micro-batch to the warehouse in one DuckDB transaction.
 
 bronze (every event as received) -> parse + validate (vectorised, in DuckDB) -> dead letters for
-the bad ones -> silver (last change per key, in commit order; deletes) -> gold deltas ->
-checkpoint. Either all of it commits or none of it does.
+the bad ones -> silver (last change per key, in commit order; deletes) -> quality gate (failing
+rows quarantined, see quality_gate.py) -> gold deltas -> checkpoint. Either all of it commits or none of it does.
 """
 from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from dataclasses import dataclass, field
 
 import duckdb
@@ -16,6 +17,7 @@ import pyarrow as pa
 
 from .events import RawEvent
 from .gold import GoldView
+from .quality_gate import QualityGate, ensure_table
 from .spec import PipelineSpec, TableSpec
 from .store import q, silver_name
 
@@ -33,6 +35,9 @@ class BatchResult:
     latencies: np.ndarray = field(default_factory=lambda: np.empty(0))
     seconds: float = 0.0
     max_source_ts_ms: int | None = None
+    quarantined: int = 0     # quality gate: rows of this batch that failed a check
+    released: int = 0        # quality gate: quarantine entries closed (passed, deleted or superseded)
+    batch_id: str | None = None
 
 
 def _typed(col: str, typ: str) -> tuple[str, str]:
@@ -67,6 +72,9 @@ class BatchApplier:
         # apply order: tables referenced by views' tracked joins first does not matter for
         # correctness (contributions are taken before and after all tables are applied)
         self.order = list(spec.tables)
+        # quality gate (optional `quality:` section)
+        self.gate = QualityGate(spec, pipeline)
+        ensure_table(con, spec)
 
     # -- SQL builders --------------------------------------------------------------------------
     def _table_select(self, name: str, t: TableSpec) -> str:
@@ -174,6 +182,13 @@ class BatchApplier:
                 cols = ", ".join(q(c) for c in t.columns)
                 con.execute(f"DELETE FROM {s} AS s USING {ctab} AS c WHERE {on}")
                 con.execute(f"INSERT INTO {s} SELECT {cols}, hi, lo FROM {ctab} WHERE op <> 'd'")
+            # quality gate: judge the batch's changed rows, after silver and before gold's 'after'
+            res.batch_id = uuid.uuid4().hex[:16]
+            for name, ctab in changed.items():
+                if self.gate.enabled(name):
+                    nq, nr = self.gate.apply(con, name, ctab, res.batch_id, last.position, now)
+                    res.quarantined += nq
+                    res.released += nr
             # gold: contributions after, delta merged
             for i, v in plans:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE _new_{i} AS {v.contributions_sql(f'_aff_{i}')}")

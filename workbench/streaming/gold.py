@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import duckdb
 
+from . import quality_gate
 from .spec import GoldSpec, PipelineSpec
 
 
@@ -32,6 +33,10 @@ class GoldView:
             self.group_cols.append((spec.time.name, f"date_trunc('{spec.time.grain}', {self._col(spec.time.column)})"))
         self.group_cols += [(n, self._col(e)) for n, e in spec.dimensions.items()]
         self.tracked = [j for j in spec.joins if not j.reference]
+        # quality gate: silver rows with an active quarantine entry contribute nothing (inner joins,
+        # so a quarantined joined row drops the combined row too)
+        self.gate = [c for c in [quality_gate.exclusion_sql(pipeline, self.fact, self.fact)] +
+                     [quality_gate.exclusion_sql(pipeline, j.table, j.alias or j.table) for j in self.tracked] if c]
 
     def _col(self, expr: str) -> str:
         """A bare column name refers to the fact table."""
@@ -66,7 +71,8 @@ class GoldView:
         return f" GROUP BY {', '.join(e for _, e in self.group_cols)}" if self.group_cols else ""
 
     def _where(self) -> str:
-        return f" WHERE {self.spec.where}" if self.spec.where else ""
+        conds = ([f"({self.spec.where})"] if self.spec.where else []) + self.gate
+        return f" WHERE {' AND '.join(conds)}" if conds else ""
 
     def recompute_sql(self) -> str:
         return f"SELECT {self._select()} FROM {self._from(None)}{self._where()}{self._group()}"
@@ -92,6 +98,7 @@ class GoldView:
 
     # -- maintenance ------------------------------------------------------------------------
     def create(self, con: duckdb.DuckDBPyConnection) -> None:
+        quality_gate.ensure_table(con, self.pipeline)  # the recompute reads the quarantine table
         exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = current_schema()",
                              [self.name]).fetchone()[0]
         if not exists:

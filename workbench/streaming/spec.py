@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..semantic.errors import ModelError
 from ..semantic.loader import SourceMap, _plain, read_yaml, validate_spec
+from .quality_gate import QualityGateSpec, spec_problems  # quality gate (optional `quality:` section)
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TYPE = re.compile(r"^(BOOLEAN|TINYINT|SMALLINT|INTEGER|INT|BIGINT|HUGEINT|REAL|FLOAT|DOUBLE|VARCHAR|TEXT|DATE|"
@@ -126,6 +127,9 @@ class PipelineSpec(_Strict):
     reference_tables: list[str] = Field(default_factory=list, description=(
         "Warehouse tables the gold views and semantic/live.yml join to; the demo's (products, categories, "
         "regions, channels) get small stand-ins when the warehouse lacks them."))
+    # quality gate: row-level checks per silver table, see workbench/streaming/quality_gate.py
+    quality: QualityGateSpec | None = Field(None, description=(
+        "Row-level checks per silver table; failing rows are quarantined and skipped by gold."))
 
     @model_validator(mode="after")
     def _refs(self):
@@ -141,13 +145,20 @@ class PipelineSpec(_Strict):
 
 def parse_spec(data: dict, file: str = "<spec>", root=None) -> PipelineSpec:
     if root is not None:
-        return validate_spec(PipelineSpec, data, SourceMap(file, root))
-    try:
-        return PipelineSpec.model_validate(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        raise ModelError(err["msg"].removeprefix("Value error, "), file, None,
-                         ".".join(map(str, err["loc"]))) from None
+        spec = validate_spec(PipelineSpec, data, SourceMap(file, root))
+    else:
+        try:
+            spec = PipelineSpec.model_validate(data)
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise ModelError(err["msg"].removeprefix("Value error, "), file, None,
+                             ".".join(map(str, err["loc"]))) from None
+    # quality gate: its tables and columns must exist (reported at the line of the check)
+    for msg, path in spec_problems(spec)[:1]:
+        if root is not None:
+            raise SourceMap(file, root).error(msg, path)
+        raise ModelError(msg, file, None, ".".join(map(str, path)))
+    return spec
 
 
 def load_spec(path: str | Path) -> tuple[PipelineSpec, SourceMap]:
