@@ -2,7 +2,6 @@
 latency stats, and the Redis backend shared between workbench objects."""
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import time
@@ -13,20 +12,9 @@ import pytest
 import workbench
 
 from .conftest import MODELS, PRINCIPALS
+from .services import require_service
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
-def require_service(name: str, host: str, port: int) -> None:
-    """Skip (with the reason) when a service is unreachable; on CI (CI=true) that is a failure."""
-    try:
-        socket.create_connection((host, port), timeout=1).close()
-        return
-    except OSError as e:
-        reason = f"{name} is not reachable on {host}:{port} ({e})"
-    if os.environ.get("CI", "").strip().lower() == "true":
-        pytest.fail(f"{reason}; services are required when CI=true")
-    pytest.skip(reason)
 
 
 def connect(db, models=MODELS, cache="memory", who="admin", read_only=True):

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
-import socket
 
 import pandas as pd
 import pytest
@@ -17,24 +15,13 @@ import workbench
 import workbench.semantic.errors
 
 from .conftest import CUSTOMERS, LINES, MODELS, ORDERS, PRINCIPALS, RETURNS, STORES
+from .services import require_service
 
 pytestmark = pytest.mark.services
 
 HOST, PORT, DB = "127.0.0.1", 5432, "workbench_test"
 SCHEMA = "wb_semantic_shop"
 URL = f"postgresql://postgres@{HOST}:{PORT}/{DB}/{SCHEMA}"
-
-
-def require_service(name: str, host: str, port: int) -> None:
-    """Skip (with the reason) when a service is unreachable; on CI (CI=true) that is a failure."""
-    try:
-        socket.create_connection((host, port), timeout=1).close()
-        return
-    except OSError as e:
-        reason = f"{name} is not reachable on {host}:{port} ({e})"
-    if os.environ.get("CI", "").strip().lower() == "true":
-        pytest.fail(f"{reason}; services are required when CI=true")
-    pytest.skip(reason)
 
 
 DDL = {

@@ -47,7 +47,8 @@ def test_unknown_join_key(models_copy, shop_db):
                            read_only=True)
     with pytest.raises(ModelError) as e:
         wb.query("shop", ["revenue"]).df
-    assert "unknown join key 'shop_id'" in str(e.value) and "shop.yml:" in str(e.value)
+    assert "unknown join key 'shop_id'" in str(e.value)
+    assert f"shop.yml:{_line_of(f, 'on: {store_id: shop_id}')}" in str(e.value)
 
 
 def test_join_to_unknown_model(models_copy):
