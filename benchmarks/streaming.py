@@ -16,7 +16,6 @@ import copy
 import os
 import secrets
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -363,41 +362,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _stop_group(proc: subprocess.Popen) -> None:
-    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
-        if proc.poll() is not None:
-            break
-        try:
-            os.killpg(proc.pid, sig)
-            proc.wait(timeout=wait)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            pass
-    try:  # the proxied dashboard, same process group
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _dashboard_project(root: Path, warehouse: Path) -> None:
-    yaml = YAML()
-    spec = yaml.load((REPO_ROOT / "pipelines" / "demo_orders.yml").read_text())
-    spec["source"].pop("simulate", None)
-    (root / "pipelines").mkdir()
-    with open(root / "pipelines" / "demo_orders.yml", "w") as f:
-        yaml.dump(spec, f)
-    (root / "semantic").symlink_to(REPO_ROOT / "semantic")
-    (root / "principals.yml").symlink_to(REPO_ROOT / "principals.yml")
-    (root / "workbench.yml").write_text(f"warehouse: {warehouse}\n")
-    conf = root / "jupyter_extra"
-    conf.mkdir()
-    (conf / "jupyter_server_config.py").write_text(
-        "from importlib.metadata import entry_points\n"
-        "if not any(e.name == 'workbench-dashboard' for e in "
-        "entry_points(group='jupyter_serverproxy_servers')):\n"
-        "    from workbench.server.dashboard_proxy import dashboard\n"
-        "    c.ServerProxy.servers = {'workbench-dashboard': dashboard()}\n")
-
-
 def bench_first_render(quick: bool, tmp: Path) -> dict:
     """JupyterLab with the Workbench configuration over a small demo warehouse, the demo pipeline
     autostarted; the dashboard app is started once through the proxy (cold start, reported
@@ -405,7 +369,8 @@ def bench_first_render(quick: bool, tmp: Path) -> dict:
     if quick:
         return {"skipped": "quick: building the demo warehouse, starting JupyterLab and the proxied "
                            "dashboard takes longer than the 60 s budget; measured in the full run"}
-    from workbench.ui.dashboard_probe import first_render_seconds
+    from workbench.ui.dashboard_probe import (first_render_seconds, stop_process_group,
+                                              write_dashboard_project)
     from workbench.warehouse.seed import build_demo_warehouse
     root = tmp / "live-project"
     root.mkdir()
@@ -413,7 +378,7 @@ def bench_first_render(quick: bool, tmp: Path) -> dict:
     t0 = time.monotonic()
     build_demo_warehouse(warehouse, scale=0.02, seed=42, end="2025-01-01", progress=False)
     build_s = time.monotonic() - t0
-    _dashboard_project(root, warehouse)
+    write_dashboard_project(root, warehouse, REPO_ROOT)
     token, port = secrets.token_hex(16), _free_port()
     env = dict(os.environ)
     env.pop("JUPYTER_TOKEN", None)
@@ -455,7 +420,7 @@ def bench_first_render(quick: bool, tmp: Path) -> dict:
         url = f"{base}/{APP}?token={token}"
         runs = [first_render_seconds(url, timeout_s=90) for _ in range(3)]
     finally:
-        _stop_group(proc)
+        stop_process_group(proc, grace_s=5)
     return {"first_render_s": round(statistics.median(runs), 3), "runs_s": [round(r, 3) for r in runs],
             "jupyter_ready_s": round(ready_s, 1), "dashboard_app_cold_start_s": round(app_start_s, 1),
             "demo_warehouse_build_s": round(build_s, 1)}

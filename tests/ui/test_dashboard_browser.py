@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from workbench.ui.dashboard_probe import stop_process_group, write_dashboard_project
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
@@ -61,45 +62,6 @@ def _wait_ready(server: LiveServer, timeout_s: float = 120) -> None:
     raise RuntimeError(f"jupyter lab not ready:\n{server.log.read_text()[-3000:]}")
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    # A short grace period: everything lives in a temporary folder, nothing to save.
-    for sig, wait in ((signal.SIGTERM, 4), (signal.SIGKILL, 10)):
-        if proc.poll() is not None:
-            break
-        try:
-            os.killpg(proc.pid, sig)
-            proc.wait(timeout=wait)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            pass
-    try:  # the proxied dashboard, same process group
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _project(root: Path, warehouse: Path) -> None:
-    from ruamel.yaml import YAML
-
-    yaml = YAML()
-    spec = yaml.load((REPO / "pipelines" / "demo_orders.yml").read_text())
-    spec["source"].pop("simulate", None)          # only the orders this test inserts
-    (root / "pipelines").mkdir()
-    with open(root / "pipelines" / "demo_orders.yml", "w") as f:
-        yaml.dump(spec, f)
-    (root / "semantic").symlink_to(REPO / "semantic")
-    (root / "principals.yml").symlink_to(REPO / "principals.yml")
-    (root / "workbench.yml").write_text(f"warehouse: {warehouse}\n")
-    conf = root / "jupyter_extra"
-    conf.mkdir()
-    # The entry point may not be installed yet (pyproject.toml); register it by config then.
-    (conf / "jupyter_server_config.py").write_text(
-        "from importlib.metadata import entry_points\n"
-        "if not any(e.name == 'workbench-dashboard' for e in "
-        "entry_points(group='jupyter_serverproxy_servers')):\n"
-        "    from workbench.server.dashboard_proxy import dashboard\n"
-        "    c.ServerProxy.servers = {'workbench-dashboard': dashboard()}\n")
-
-
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory, demo_warehouse):
     import shutil
@@ -107,7 +69,7 @@ def live_server(tmp_path_factory, demo_warehouse):
     root = tmp_path_factory.mktemp("live-project")
     warehouse = root / "warehouse.duckdb"
     shutil.copy(demo_warehouse, warehouse)
-    _project(root, warehouse)
+    write_dashboard_project(root, warehouse, REPO)
     token, port = secrets.token_hex(16), _free_port()
     env = dict(os.environ)
     env.pop("JUPYTER_TOKEN", None)
@@ -139,7 +101,7 @@ def live_server(tmp_path_factory, demo_warehouse):
               f"{time.monotonic() - t1:.1f} s")
         yield server
     finally:
-        _stop(proc)
+        stop_process_group(proc)
 
 
 def insert_order(root: Path, order_id: int, region_id: int = 2) -> None:
