@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from workbench.anomaly.detectors import Detector, available, create, get_detector_class, registry
 
-BUILT_INS = ["robust_zscore", "ewma", "seasonal", "cusum", "level_shift", "isolation_forest", "ensemble", "nab"]
+BUILT_INS = ["robust_zscore", "ewma", "seasonal", "cusum", "level_shift", "isolation_forest", "ensemble", "nab", "sequence_novelty"]
 FAST_PARAMS = {"isolation_forest": {"train_size": 256, "refit_every": 256, "n_estimators": 25}}
 STEP = 300.0  # five-minute points, in seconds
 

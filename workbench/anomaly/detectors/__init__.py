@@ -24,6 +24,7 @@ from workbench.anomaly.detectors import (  # noqa: E402,F401  isort: skip
     isolation_forest,
     ensemble,
     nab_preset,
+    sequence_novelty,
 )
 
 __all__ = [
