@@ -58,6 +58,8 @@ async def test_validate_through_the_server_then_read_runs_and_scores(jp_fetch, j
     cur = ext.host.workbench().engine.con.con.cursor()
     try:
         assert cur.execute("SELECT run_id FROM quality_runs").fetchall() == [(run["run_id"],)]
+        held = cur.execute("SELECT count(*) FROM quality_quarantine WHERE run_id = ?",
+                           [run["run_id"]]).fetchone()[0]
     finally:
         cur.close()
     r = await jp_fetch(*API, "query", method="POST",
@@ -71,6 +73,10 @@ async def test_validate_through_the_server_then_read_runs_and_scores(jp_fetch, j
     code, overview = await fetch_json(jp_fetch, "quality", "scores")
     assert [c["suite"] for c in overview["current"]] == ["orders"]
     assert [f["check"] for f in overview["failing"]] == ["orders_recent"]
+    # Quarantined rows are served too (the app's panel reads them from here), as stored.
+    assert len(overview["quarantine"]) == held
+    assert all(q["source"] == "validate" and q["run_id"] == run["run_id"]
+               for q in overview["quarantine"])
     sla = {s["sla"]: s["status"] for s in overview["sla"]}
     assert sla == {"quality score": "breached", "freshness orders_recent": "breached",
                    "validated within": "met"}

@@ -34,8 +34,10 @@ def _line(oid, qty, amount, product=1):
 
 
 class Feed:
-    def __init__(self, tmp_path, warehouse):
+    def __init__(self, tmp_path, warehouse, quality=None):
         spec = spec_with_source({"kind": "embedded", "path": str(tmp_path / "op.sqlite")})
+        if quality is not None:
+            spec["quality"] = quality
         self.p = pipeline_from_dict("qg_test", spec, warehouse)
         self.p._open_warehouse()
         self.applier = BatchApplier(self.p.con, self.p.spec, self.p.name, self.p.views)
@@ -66,11 +68,18 @@ def _rows(con, sql):
     return sorted(tuple(float(v) if hasattr(v, "as_tuple") else v for v in r) for r in con.execute(sql).fetchall())
 
 
+_MEASURES = {"revenue", "orders", "all_orders", "_rows", "line_revenue", "units"}
+
+
 def _recompute_without_quarantine(con):
     visible = ("(SELECT * FROM silver_orders WHERE json_array(order_id)::VARCHAR NOT IN (SELECT row_key FROM "
                "stream_quarantine WHERE released_at IS NULL AND silver_table = 'silver_orders'))")
     for name, sql in RECOMPUTE.items():
-        assert _rows(con, f"SELECT * FROM {name}") == _rows(con, sql.replace("silver_orders", visible)), name
+        # gold may carry more dimensions than the hand-written recompute: roll it up to those
+        cols = [d[0] for d in con.execute(f"DESCRIBE {sql}").fetchall()]
+        sel = ", ".join(f"sum({c})" if c in _MEASURES else c for c in cols)
+        assert _rows(con, f"SELECT {sel} FROM {name} GROUP BY ALL") == \
+            _rows(con, sql.replace("silver_orders", visible)), name
 
 
 def test_bad_rows_quarantined_excluded_from_gold_and_released_by_a_fix(tmp_path, warehouse):
@@ -163,15 +172,19 @@ def _write(tmp_path, quality_yaml: str):
 @pytest.mark.parametrize("checks, problem, field", [
     ("- {name: a, expect: expect_column_values_to_be_between, column: net_amt, min_value: 0}",
      "column 'net_amt' is not a column of orders", "column"),
-    ("- {name: a, expect: expect_column_values_to_be_unique, column: order_id}",
-     "not a row-level expectation", "checks"),
+    ("- {name: a, expect: expect_column_values_to_be_unique, column: order_id}\n  engine: sql",
+     "has no SQL form", "quality"),
+    ("- {name: a, expect: no_such_thing, column: order_id}",
+     "is not a Great Expectations expectation type", "checks"),
     ("- {name: a, expect: expect_column_values_to_not_be_null, column: status, mostly: 0.9}",
      "'mostly' is a whole-table threshold", "checks"),
 ])
 def test_spec_errors_name_file_line_and_field(tmp_path, checks, problem, field):
     yaml = "quality:\n  tables:\n    orders:\n      checks:\n        " + checks + "\n"
     path = _write(tmp_path, yaml)
-    line = len(path.read_text().splitlines())   # the check is the last line
+    line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if "name: a" in t) \
+        if "engine" not in checks else len(path.read_text().splitlines()) - 5   # the check, or 'quality:'
+
     with pytest.raises(ModelError) as e:
         load_spec(path)
     text = str(e.value)
@@ -181,4 +194,155 @@ def test_spec_errors_name_file_line_and_field(tmp_path, checks, problem, field):
 def test_demo_spec_has_the_gate():
     spec = demo_spec()
     assert [c["name"] for c in spec["quality"]["tables"]["orders"]["checks"]] == \
-        ["net_amount_non_negative", "status_known"]
+        ["net_amount_non_negative", "status_known", "gross_covers_net"]
+    assert spec["quality"]["engine"] == "auto"
+
+
+# -- Great Expectations: the oracle of the SQL forms, and the engine of everything else ------------
+ORACLE_CHECKS = [
+    {"name": "customer_present", "expect": "expect_column_values_to_not_be_null", "column": "customer_id"},
+    {"name": "net_in_range", "expect": "expect_column_values_to_be_between", "column": "net_amount",
+     "min_value": 0, "max_value": 500},
+    {"name": "lines_below_20", "expect": "expect_column_values_to_be_between", "column": "line_count",
+     "min_value": 1, "max_value": 20, "strict_max": True},
+    {"name": "status_known", "expect": "expect_column_values_to_be_in_set", "column": "status",
+     "value_set": ["completed", "cancelled", "processing", "returned"]},
+    {"name": "channel_not_9", "expect": "expect_column_values_to_not_be_in_set", "column": "channel_id",
+     "value_set": [9]},
+    {"name": "status_lower", "expect": "expect_column_values_to_match_regex", "column": "status",
+     "regex": "^[a-z]+$"},
+    {"name": "status_not_test", "expect": "expect_column_values_to_not_match_regex", "column": "status",
+     "regex": "test"},
+    {"name": "status_length", "expect": "expect_column_value_lengths_to_be_between", "column": "status",
+     "min_value": 3, "max_value": 12},
+    {"name": "gross_covers_net", "expect": "expect_column_pair_values_a_to_be_greater_than_b",
+     "column_A": "gross_amount", "column_B": "net_amount", "or_equal": True},
+    {"name": "net_near_gross", "expect": "expect_order_total_to_equal_sum_of_lines",
+     "column_A": "net_amount", "column_B": "gross_amount", "tolerance": 5},
+    {"name": "discount_within_gross", "expect": "expect_refund_not_to_exceed_payment",
+     "column_A": "discount_amount", "column_B": "gross_amount"},
+]
+
+
+def _faulty_orders(n=240, seed=5):
+    rng = random.Random(seed)
+    out = []
+    for oid in range(1, n + 1):
+        o = _order(oid, 1 + oid % 3, rng.choice(["completed", "cancelled", "processing", "returned"]),
+                   f"{rng.uniform(1, 400):.2f}")
+        o["gross_amount"] = f"{float(o['net_amount']) + rng.choice([0, 2, 4.99, 5, 30]):.2f}"
+        o["discount_amount"] = f"{float(o['gross_amount']) - float(o['net_amount']):.2f}"
+        fault = rng.random()
+        if fault < 0.04:
+            o["customer_id"] = None
+        elif fault < 0.08:
+            o["net_amount"] = rng.choice(["-3.00", "900.00", None])
+        elif fault < 0.12:
+            o["status"] = rng.choice(["TEST", "a test", "x", "returned-late", "completed_and_archived"])
+        elif fault < 0.15:
+            o["channel_id"] = 9
+        elif fault < 0.18:
+            o["line_count"] = rng.choice([0, 20, 19])
+        elif fault < 0.22:
+            o["gross_amount"] = rng.choice([None, "1.00"])
+        elif fault < 0.25:
+            o["discount_amount"] = f"{float(o['gross_amount']) + 0.01:.2f}"
+        out.append(o)
+    return out
+
+
+def _quarantined(con):
+    rows = con.execute("SELECT row_key, failed_checks FROM stream_quarantine WHERE released_at IS NULL").fetchall()
+    return {json.loads(k)[0]: sorted(f) for k, f in rows}
+
+
+def _ge_oracle(con, checks):
+    """The same checks run by Great Expectations itself (pandas data source) on the same rows."""
+    from workbench.quality.ge_runtime import run_suite
+    from workbench.quality.suite_spec import Suite
+    suite = Suite.model_validate({"suite": "oracle", "target": {"table": "silver_orders"}, "key": ["order_id"],
+                                  "checks": [{**c, "dimension": "validity"} for c in checks]})
+    df = con.execute("SELECT * EXCLUDE (_hi, _lo) FROM silver_orders").df() if "_hi" in \
+        [d[0] for d in con.execute("DESCRIBE silver_orders").fetchall()] else \
+        con.execute("SELECT * FROM silver_orders").df()
+    outcomes, _ = run_suite(suite, "pandas", dataframe=df)
+    failed: dict = {}
+    for o in outcomes:
+        assert o.error is None, o
+        for (k,) in o.unexpected_keys:
+            failed.setdefault(k, []).append(o.name)
+    return {k: sorted(v) for k, v in failed.items()}
+
+
+@pytest.mark.parametrize("engine", ["auto", "ge"])
+def test_gate_fails_exactly_the_keys_great_expectations_fails(tmp_path, warehouse, engine):
+    quality = {"engine": engine, "tables": {"orders": {"checks": ORACLE_CHECKS}}}
+    f = Feed(tmp_path, warehouse, quality)
+    assert bool(f.applier.gate.ge) == (engine == "ge")      # auto: every check here has a SQL form
+    orders = _faulty_orders()
+    f.batch([("orders", "c", None, o) for o in orders])
+    con = f.con
+    got, oracle = _quarantined(con), _ge_oracle(con, ORACLE_CHECKS)
+    assert got == oracle
+    # every kind of check found something, and most rows passed untouched
+    assert {c for v in got.values() for c in v} == {c["name"] for c in ORACLE_CHECKS}
+    assert 0 < len(got) < len(orders) / 2
+
+
+def test_checks_without_a_sql_form_run_with_great_expectations(tmp_path, warehouse):
+    quality = {"tables": {"orders": {"checks": [
+        {"name": "customer_is_not_the_store", "expect": "expect_select_column_values_to_be_unique_within_record",
+         "column_list": ["customer_id", "store_id"]},
+        {"name": "status_known", "expect": "expect_column_values_to_be_in_set", "column": "status",
+         "value_set": ["completed", "processing"]}]}}}
+    f = Feed(tmp_path, warehouse, quality)
+    assert [c.name for c in f.applier.gate.ge["orders"].checks] == ["customer_is_not_the_store"]
+    orders = [_order(i, 1, "completed" if i % 4 else "weird", "10.00") for i in range(1, 13)]
+    for o in orders:
+        o["customer_id"] = 1 if o["order_id"] % 3 == 0 else 100 + o["order_id"]    # store_id is 1
+    res = f.batch([("orders", "c", None, o) for o in orders])
+    # by hand: customer == store for 3, 6, 9, 12; status weird for 4, 8, 12
+    expected = {3: ["customer_is_not_the_store"], 6: ["customer_is_not_the_store"],
+                9: ["customer_is_not_the_store"], 4: ["status_known"], 8: ["status_known"],
+                12: ["customer_is_not_the_store", "status_known"]}
+    assert _quarantined(f.con) == expected and res.quarantined == 6
+    # the row as judged is kept with its entry
+    data = json.loads(f.con.execute("SELECT row_data FROM stream_quarantine WHERE row_key = '[12]'").fetchone()[0])
+    assert data["customer_id"] == 1 and data["status"] == "weird" and data["net_amount"] == 10.0
+    # a correction releases it; gold never counted it
+    f.batch([("orders", "u", orders[11], dict(orders[11], customer_id=7, status="completed"))])
+    assert 12 not in _quarantined(f.con)
+
+
+def test_gate_runs_the_row_checks_of_a_suite(tmp_path, warehouse):
+    suites = tmp_path / "quality"
+    suites.mkdir()
+    (suites / "live_orders.yml").write_text("""suite: live_orders
+target: {table: silver_orders}
+key: [order_id]
+checks:
+  - {name: customer_present, expect: expect_column_values_to_not_be_null, column: customer_id, dimension: completeness}
+  - {name: order_id_unique, expect: expect_column_values_to_be_unique, column: order_id, dimension: uniqueness}
+  - {name: net_non_negative, expect: expect_column_values_to_be_between, column: net_amount, min_value: 0,
+     mostly: 0.99, dimension: validity}
+  - {name: fresh, expect: expect_column_max_to_be_between, column: ordered_at, max_age: 2d, dimension: freshness}
+""")
+    quality = {"suites_dir": str(suites), "tables": {"orders": {"suite": "live_orders", "checks": [
+        {"name": "status_known", "expect": "expect_column_values_to_be_in_set", "column": "status",
+         "value_set": ["completed"]}]}}}
+    f = Feed(tmp_path, warehouse, quality)
+    gate = f.applier.gate
+    assert [c.name for c in gate.checks["orders"]] == ["customer_present", "net_non_negative", "status_known"]
+    assert gate.skipped["orders"] == ["order_id_unique", "fresh"]     # whole-table checks: workbench validate
+    bad = dict(_order(2, 1, "completed", "-1.00"), customer_id=None)
+    f.batch([("orders", "c", None, _order(1, 1, "completed", "5.00")), ("orders", "c", None, bad),
+             ("orders", "c", None, _order(3, 1, "lost", "5.00"))])
+    assert _quarantined(f.con) == {2: ["customer_present", "net_non_negative"], 3: ["status_known"]}
+
+
+def test_a_whole_table_check_inline_is_refused_when_the_gate_is_built(tmp_path, warehouse):
+    quality = {"tables": {"orders": {"checks": [
+        {"name": "unique_ids", "expect": "expect_column_values_to_be_unique", "column": "order_id"}]}}}
+    with pytest.raises(ModelError) as e:
+        Feed(tmp_path, warehouse, quality)
+    assert "unique_ids" in str(e.value) and "whole table" in str(e.value)

@@ -39,6 +39,12 @@ def validate(
     except (SemanticError, ValueError, OSError) as e:
         err.print(f"[bold red]error:[/] {e}", highlight=False)
         raise typer.Exit(2)
+    except Exception as e:  # noqa: BLE001  an engine that is down (PostgreSQL, Spark): one line, no traceback
+        first = (str(e).strip().splitlines() or [""])[0]
+        from rich.markup import escape
+        err.print("[bold red]error:[/] " + escape(f"validating '{suite}' on {engine.value} failed: "
+                                                  f"{type(e).__name__}: {first}"), highlight=False)
+        raise typer.Exit(2)
     if as_json:
         out.print_json(json.dumps(r.to_dict(), default=str))
     else:

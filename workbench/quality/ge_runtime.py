@@ -1,7 +1,8 @@
 """Running a suite with Great Expectations 1.x on DuckDB, Spark, PostgreSQL or pandas.
 
 * DuckDB: GE's SQL data source over duckdb-engine (SQLAlchemy). Expectations are pushed down as
-  SQL, and GE bundles the metrics of one table into one query.
+  SQL; failing-row counts run as filtered counts DuckDB can push into its scan
+  (:mod:`.ge_duckdb`; ``pushdown=False`` gives GE's plain SQL engine, same results).
 * Spark: GE's Spark data source over a DataFrame: the table's parquet export (the same one
   ``workbench.connect(engine="spark")`` uses) or the target SQL run by Spark SQL.
 * PostgreSQL: GE's PostgreSQL data source; the tables must exist there.
@@ -51,60 +52,6 @@ class CheckOutcome:
         if self.row_level and self.element_count:
             return max(0.0, 1.0 - self.unexpected_count / self.element_count)
         return 1.0 if self.success else 0.0
-
-
-class _DuckDBConnection:
-    """A DuckDB connection whose every statement runs on its own cursor.
-
-    duckdb-engine shares one DuckDB connection between SQLAlchemy's connection and its cursors,
-    and SQLAlchemy rolls back the implicit transaction when GE closes the connection, *before*
-    GE fetches the rows: DuckDB then drops the pending result and GE sees no rows. Validation
-    only reads, so transaction calls are no-ops and each statement keeps its own result.
-    """
-
-    def __init__(self, root):
-        self._root = root
-        self._cur = root
-
-    def execute(self, sql, params=None):
-        self._cur = self._root.cursor()
-        if params is None:
-            self._cur.execute(sql)
-        else:
-            self._cur.execute(sql, params)
-        return self
-
-    def fetchall(self):
-        return self._cur.fetchall()
-
-    def fetchone(self):
-        return self._cur.fetchone()
-
-    def fetchmany(self, size=1):
-        return self._cur.fetchmany(size)
-
-    @property
-    def description(self):
-        return self._cur.description
-
-    @property
-    def rowcount(self):
-        return self._cur.rowcount
-
-    def begin(self):
-        pass
-
-    def commit(self):
-        pass
-
-    def rollback(self):
-        pass
-
-    def close(self):
-        pass   # the root connection belongs to open_duckdb's caller
-
-    def __getattr__(self, name):
-        return getattr(self._root, name)
 
 
 def open_duckdb(path: str | Path, read_only: bool = True):
@@ -192,8 +139,14 @@ def spark_dataframe(spec: Suite, warehouse: str | Path, spark=None, parquet_dir:
 def run_suite(spec: Suite, engine: str, *, warehouse: str | Path | None = None,
               dataframe=None, postgres_url: str | None = None, duckdb_connection=None,
               result_format: str = "COMPLETE", docs_dir: str | Path | None = None,
-              now: dt.datetime | None = None, run_name: str | None = None) -> tuple[list[CheckOutcome], Any]:
+              now: dt.datetime | None = None, run_name: str | None = None,
+              pushdown: bool = True, spark_persist: bool = True) -> tuple[list[CheckOutcome], Any]:
     """Validate ``spec`` on ``engine`` with GE. Returns the outcomes and GE's validation result.
+
+    On DuckDB, ``pushdown`` (default) runs GE's failing-row counts as filtered counts
+    (:class:`.ge_duckdb.DuckDBExecutionEngine`); ``pushdown=False`` uses GE's plain SQL engine.
+    On Spark, ``spark_persist=False`` stops GE from caching the DataFrame: better for a frame
+    larger than Spark's memory, which GE's cache would spill to disk and read back per metric.
 
     ``result_format="COMPLETE"`` also returns the keys of every failing row (for quarantine);
     ``"SUMMARY"`` only counts them (cheaper: no per-check row queries).
@@ -212,10 +165,13 @@ def run_suite(spec: Suite, engine: str, *, warehouse: str | Path | None = None,
                 if warehouse is None:
                     raise ValueError("validating on DuckDB needs a warehouse path")
                 root = open_duckdb(warehouse, read_only=True)
+            from .ge_duckdb import DuckDBConnection, DuckDBDatasource  # noqa: F401
             src = root or duckdb_connection
-            ds = ctx.data_sources.add_sql(
-                name="warehouse", connection_string="duckdb:///:memory:",
-                kwargs={"creator": lambda: duckdb_engine.ConnectionWrapper(_DuckDBConnection(src))})
+            ds_kwargs = dict(name="warehouse", connection_string="duckdb:///:memory:",
+                             kwargs={"creator": lambda: duckdb_engine.ConnectionWrapper(DuckDBConnection(src))})
+            # DuckDBDatasource registers itself with GE as type "workbench_duckdb"
+            ds = (ctx.data_sources.add_workbench_duckdb(**ds_kwargs) if pushdown
+                  else ctx.data_sources.add_sql(**ds_kwargs))
         else:
             url = postgres_url or "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
             ds = ctx.data_sources.add_postgres(name="warehouse", connection_string=_sa_url(url))
@@ -236,7 +192,7 @@ def run_suite(spec: Suite, engine: str, *, warehouse: str | Path | None = None,
                     dataframe = con.execute(f"SELECT * FROM {t.from_sql()}").df()
                 finally:
                     con.close()
-        ds = (ctx.data_sources.add_spark(name="warehouse") if engine == "spark"
+        ds = (ctx.data_sources.add_spark(name="warehouse", persist=spark_persist) if engine == "spark"
               else ctx.data_sources.add_pandas(name="warehouse"))
         asset = ds.add_dataframe_asset(name=spec.suite)
         bd = asset.add_batch_definition_whole_dataframe("all")

@@ -95,6 +95,10 @@ def apply(con: Any, proposal_id: int, registry: SchemaRegistry, principal: Princ
     p = get(con, proposal_id)
     if p["status"] != "approved":
         raise ApprovalError(f"Proposal #{proposal_id} is {p['status']}; it must be approved first.")
+    if p["table_name"] not in registry.tables() and p["base_version"] == 1:
+        # proposed by a pipeline's schema gate against its spec (no registered version yet): the
+        # live table as it is becomes version 1, so the registry keeps the diff of this change
+        registry.register(p["table_name"], schema_of_table(con, p["table_name"]), key=[], by=user)
     base = registry.get(p["table_name"])
     if base.version != p["base_version"]:
         raise ApprovalError(f"Proposal #{proposal_id} was made against v{p['base_version']} of "

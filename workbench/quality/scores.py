@@ -5,7 +5,10 @@ Four views, each a DataFrame computed from one open DuckDB connection (read-only
 * :func:`current_scores`  the latest run of every suite: overall and per-dimension scores;
 * :func:`score_history`   the overall score of every run, oldest first (the trend);
 * :func:`failing_checks`  the failing checks of every suite's latest run, with a few of the
-                          quarantined rows that failed each (``sample_rows``, JSON text);
+                          quarantined rows that failed each (``sample_rows``, JSON text), and
+                          the pipeline quality gates' checks with rows in quarantine now;
+* :func:`quarantine`      every quarantined row: from suite runs (``quality_quarantine``) and
+                          from the pipelines' gates (``stream_quarantine``), one frame;
 * :func:`sla_status`      each suite against its service levels: the quality score threshold,
                           each freshness check's ``max_age`` and how recently it was validated.
 
@@ -23,7 +26,7 @@ import pandas as pd
 from .suite_spec import DIMENSIONS
 
 __all__ = ["DEFAULT_MIN_SCORE", "DEFAULT_MAX_VALIDATION_AGE", "current_scores", "score_history",
-           "failing_checks", "sla_status"]
+           "failing_checks", "quarantine", "sla_status"]
 
 # The service levels when a caller names none: a suite is "healthy" when its overall score is at
 # least this, and "validated" when its latest run is at most this old.
@@ -83,13 +86,26 @@ def score_history(con, suite: str | None = None) -> pd.DataFrame:
 
 
 def failing_checks(con, samples: int = SAMPLES_PER_CHECK) -> pd.DataFrame:
-    """The failing checks of each suite's latest run, worst first.
+    """The failing checks of each suite's latest run, worst first, then the checks of the
+    streaming pipelines' quality gates that have rows in quarantine now (``suite`` is
+    ``pipeline <name>``, ``run_id`` the latest batch that quarantined a row).
 
     Columns: ``suite, check, failing_rows, fail_rate, dimension, column, expectation,
     checked_rows, observed, error, sample_rows, run_id``. ``sample_rows`` is JSON text of up to
     ``samples`` quarantined rows that failed the check (empty for table-level checks such as
     freshness or the column set, which fail as a whole).
     """
+    from . import pipeline_quarantine
+    suites = _suite_failing_checks(con, samples)
+    gates = pipeline_quarantine.failing_checks(con, samples)
+    if gates.empty:
+        return suites
+    if suites.empty:
+        return gates
+    return pd.concat([suites, gates], ignore_index=True)
+
+
+def _suite_failing_checks(con, samples: int) -> pd.DataFrame:
     if not has_tables(con, "quality_runs", "quality_results"):
         return pd.DataFrame()
     checks = con.execute(f"""
@@ -120,6 +136,38 @@ def failing_checks(con, samples: int = SAMPLES_PER_CHECK) -> pd.DataFrame:
     cols = ["suite", "check", "failing_rows", "fail_rate", "dimension", "column", "expectation",
             "checked_rows", "observed", "error", "sample_rows", "run_id"]
     return checks[cols]
+
+
+QUARANTINE_COLUMNS = ["source", "name", "target", "row_key", "failed_checks", "run_id", "quarantined_at",
+                      "released_at", "release_reason", "row_data"]
+
+
+def quarantine(con, active: bool = True, limit: int | None = 500) -> pd.DataFrame:
+    """Quarantined rows from both places, newest first: ``source`` is ``validate`` (a suite run:
+    ``name`` is the suite, ``run_id`` the run; only each suite's latest run unless ``active`` is
+    False) or ``pipeline`` (a pipeline's gate: ``name`` is the pipeline, ``target`` the table,
+    ``run_id`` the batch; active entries only unless ``active`` is False). Rows are never
+    deleted by quarantine: silver and the validated tables keep them."""
+    from . import pipeline_quarantine
+    frames = []
+    if has_tables(con, "quality_quarantine", "quality_runs"):
+        latest = f"JOIN {_LATEST} r USING (run_id)" if active else ""
+        frames.append(con.execute(f"""
+            SELECT 'validate' AS source, q.suite AS name, q.target, q.row_key, q.failed_checks, q.run_id,
+                   q.quarantined_at, NULL::TIMESTAMP AS released_at, NULL AS release_reason, q.row_data
+            FROM quality_quarantine q {latest}""").df())
+    p = pipeline_quarantine.pipeline_quarantine(con, active=active)
+    if not p.empty:
+        frames.append(pd.DataFrame({
+            "source": "pipeline", "name": p.pipeline, "target": p.table_name, "row_key": p.row_key,
+            "failed_checks": p.failed_checks, "run_id": p.batch_id, "quarantined_at": p.quarantined_at,
+            "released_at": p.released_at, "release_reason": p.release_reason, "row_data": p.row_data}))
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    out = pd.concat(frames, ignore_index=True)[QUARANTINE_COLUMNS]
+    out = out.sort_values(["quarantined_at", "row_key"], ascending=[False, True], kind="stable")
+    return out.head(limit).reset_index(drop=True) if limit else out.reset_index(drop=True)
 
 
 def _sample(key: str, data: str | None):

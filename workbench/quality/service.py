@@ -46,15 +46,37 @@ def api_validate(suite: str, engine: str = "duckdb", warehouse: str | Path | Non
 
 
 def quarantine(warehouse: str | Path | None = None, suite: str | None = None,
-               run_id: str | None = None) -> pd.DataFrame:
-    """Quarantined rows (latest run of the suite unless run_id is given)."""
+               run_id: str | None = None, pipeline: str | None = None, active: bool = True) -> pd.DataFrame:
+    """Quarantined rows of suite runs (latest run of the suite unless run_id is given), or with
+    ``pipeline=`` the rows that pipeline's quality gate holds (``active=False``: released too)."""
     wh = _wh(warehouse)
+    if pipeline:
+        from .ge_runtime import open_duckdb
+        from .pipeline_quarantine import pipeline_quarantine
+        con = open_duckdb(wh, read_only=True)
+        try:
+            return pipeline_quarantine(con, active=active, pipeline=pipeline)
+        finally:
+            con.close()
     if run_id:
         return store.read(wh, "SELECT * FROM quality_quarantine WHERE run_id = ?", [run_id])
     if suite:
         return store.read(wh, """SELECT * FROM quality_quarantine WHERE run_id =
             (SELECT run_id FROM quality_runs WHERE suite = ? ORDER BY started_at DESC LIMIT 1)""", [suite])
     return store.read(wh, "SELECT * FROM quality_quarantine ORDER BY quarantined_at DESC")
+
+
+def quarantined_rows(warehouse: str | Path | None = None, active: bool = True,
+                     limit: int | None = 500) -> pd.DataFrame:
+    """Every quarantined row in one frame, from suite runs and from the pipelines' quality gates
+    (``source`` says which; see :func:`workbench.quality.scores.quarantine`)."""
+    from .ge_runtime import open_duckdb
+    from .scores import quarantine as _all
+    con = open_duckdb(_wh(warehouse), read_only=True)
+    try:
+        return _all(con, active=active, limit=limit)
+    finally:
+        con.close()
 
 
 def quarantined_keys(suite: str, warehouse: str | Path | None = None) -> list[list]:

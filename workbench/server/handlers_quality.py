@@ -117,7 +117,8 @@ class QualityService:
             return {"current": _records(scores.current_scores(cur)),
                     "history": _records(scores.score_history(cur)),
                     "failing": _records(scores.failing_checks(cur)),
-                    "sla": _records(scores.sla_status(cur, suites_dir=self.suites_dir()))}
+                    "sla": _records(scores.sla_status(cur, suites_dir=self.suites_dir())),
+                    "quarantine": _records(scores.quarantine(cur))}
 
         return self._read(read)
 

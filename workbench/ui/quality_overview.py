@@ -1,4 +1,5 @@
-"""Quality scores and trends, failing checks with sample rows, SLA status, and cleansing lineage.
+"""Quality scores and trends, failing checks with sample rows, quarantined rows (suite runs and
+pipeline gates), SLA status, and cleansing lineage.
 
 Scores, checks and SLAs come from the stored Great Expectations runs (``workbench validate``,
 the pipelines' quality stage or ``POST /workbench/api/quality/{suite}/validate``) through
@@ -19,7 +20,7 @@ from workbench.ui.quality_store import QualityStore
 from workbench.ui.table import result_table
 
 log = logging.getLogger("workbench.ui")
-FUNCTIONS = ("current_scores", "score_history", "failing_checks", "sla_status")
+FUNCTIONS = ("current_scores", "score_history", "failing_checks", "sla_status", "quarantine")
 
 
 def quality_source():
@@ -52,7 +53,7 @@ def _is_lock_error(exc: BaseException) -> bool:
 
 
 _API_KEYS = {"current_scores": "current", "score_history": "history",
-             "failing_checks": "failing", "sla_status": "sla"}
+             "failing_checks": "failing", "sla_status": "sla", "quarantine": "quarantine"}
 
 
 def _from_server(name: str) -> pd.DataFrame | None:
@@ -67,7 +68,7 @@ def _from_server(name: str) -> pd.DataFrame | None:
                                      getattr(pn.state, "session_args", None))
     out = ApiClient(base, creds)._get("workbench/api/quality/scores")
     df = pd.DataFrame(out.get(_API_KEYS[name]) or [])
-    for col in ("run_at",):
+    for col in ("run_at", "quarantined_at", "released_at"):
         if col in df:
             df[col] = pd.to_datetime(df[col])
     return df
@@ -108,10 +109,34 @@ def checks_section(store: QualityStore) -> pn.Column:
     except Exception as exc:  # noqa: BLE001
         return pn.Column(theme.heading("Failing checks"),
                          messages.notice("Checks unavailable", messages.describe_error(exc)))
+    try:
+        held = _frame(store, "quarantine")
+    except Exception as exc:  # noqa: BLE001  the checks above still stand
+        log.warning("quarantine unavailable: %s", exc)
+        held = None
     return pn.Column(
         failing_panel(failing),
+        quarantine_panel(held),
         sla_panel(sla),
         sizing_mode="stretch_width")
+
+
+def quarantine_panel(held: pd.DataFrame | None) -> pn.Column:
+    """Rows held in quarantine now: by suite runs (`workbench validate`, source ``validate``) and
+    by the streaming pipelines' quality gates (source ``pipeline``; gold skips them until a
+    later change passes). Never deleted: the tables keep every row."""
+    empty = "No rows in quarantine."
+    if held is None or held.empty:
+        return _panel("Quarantined rows", None, empty)
+    shown = held.drop(columns=[c for c in ("row_data", "released_at", "release_reason") if c in held])
+    if "failed_checks" in shown:
+        shown = shown.assign(failed_checks=[", ".join(v) if isinstance(v, (list, tuple)) or hasattr(v, "tolist")
+                                            else str(v) for v in shown["failed_checks"]])
+    by = held.groupby("source").size().to_dict() if "source" in held else {}
+    note = pn.pane.Markdown(" · ".join(f"**{n}** from {'pipeline gates' if s == 'pipeline' else 'suite runs'}"
+                                       for s, n in sorted(by.items())), sizing_mode="stretch_width")
+    return pn.Column(theme.heading("Quarantined rows"), note, result_table(shown, page_size=10),
+                     sizing_mode="stretch_width")
 
 
 def failing_panel(failing: pd.DataFrame | None) -> pn.Column:
