@@ -224,7 +224,9 @@ class DetectionJob:
         index = pd.date_range(first, end, freq=FREQ[grain], inclusive="left")
         if grain == "week":
             index = pd.DatetimeIndex([floor(t, grain) for t in index]).unique()
-        wide = long.pivot_table(index="ts", columns="slice", values="value", aggfunc="sum", dropna=False) \
+        # sum(min_count=1), not pivot_table's sum: a row whose ratio is NULL (0/0, e.g. an hour
+        # with only cancelled orders) must stay missing, not turn into a 0 that looks like a drop.
+        wide = long.groupby(["ts", "slice"])["value"].sum(min_count=1).unstack("slice") \
             if len(long) else pd.DataFrame(index=pd.DatetimeIndex([]))
         known = set(self.state["slices"])
         cols = sorted(set(wide.columns) | known)
