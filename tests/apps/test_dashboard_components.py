@@ -150,3 +150,127 @@ def test_proxy_entry_points_the_app_at_this_server():
     env = server["environment"](base_url="/lab-base/")
     assert env["WORKBENCH_API_URL"].startswith("http://127.0.0.1:")
     assert env["WORKBENCH_API_URL"].endswith("/lab-base/")
+
+
+# --- refreshing only on change, sharing between pages ------------------------------------------
+
+class CountingClient:
+    """A LocalClient whose data version the test moves, counting the queries it answers."""
+
+    def __init__(self, local):
+        self.local, self.queries, self.commit = local, 0, "2025-01-01T00:00:00+00:00"
+
+    def query(self, q):
+        self.queries += 1
+        out = self.local.query(q)
+        out["freshness"] = {"streaming": True, "last_commit": self.commit}
+        return out
+
+    def catalog(self, *a, **kw):
+        return self.local.catalog(*a, **kw)
+
+    def me(self):
+        return None
+
+
+@pytest.fixture
+def counting(dashboard, monkeypatch, tmp_path):
+    from workbench.ui import dashboard_state
+
+    monkeypatch.setattr(dashboard_state.VERSIONS, "ttl_s", 0.0)  # probe on every check
+    return CountingClient(dashboard.data.client)
+
+
+def test_idle_page_runs_no_panel_queries_until_the_data_changes(dashboard, counting, tmp_path):
+    from workbench.ui.dashboard_view import Dashboard
+
+    d = Dashboard(counting, members=dashboard.m, layouts_folder=tmp_path)
+    panels = len(d.snapshot.frames)
+    assert d.fetches == 1 and panels >= 8
+    before = counting.queries
+    for _ in range(5):               # five idle checks: one probe each, no panel query
+        snap, fresh = d.step()
+        assert snap is None and fresh["last_commit"] == counting.commit
+    assert counting.queries - before == 5 and d.fetches == 1
+    counting.commit = "2025-01-01T00:00:01+00:00"   # a new batch reached gold
+    early = []
+    snap, _ = d.step(early=early.append)
+    assert snap is not None and d.fetches == 2
+    # the KPI figures first (shown before the charts' queries run), then the rest: no query twice
+    assert [set(e.frames) for e in early] == [{"kpi", "kpi_previous"}]
+    assert snap.frames["kpi"] is early[0].frames["kpi"] and len(snap.frames) == panels
+    assert counting.queries - before == 5 + 1 + panels
+    # the stream stops: nothing to refetch, but the page says how old its data is
+    from workbench.ui.dashboard_text import freshness_line
+
+    real = counting.query
+    counting.query = lambda q: {**real(q), "freshness": {"streaming": False,
+                                                         "last_commit": counting.commit}}
+    snap, fresh = d.step()
+    line = freshness_line(d.snapshot, fresh)
+    assert snap is None and "stream stopped" in line and " old)" in line and d.fetches == 2
+
+
+def test_pages_of_one_person_share_snapshots_and_other_people_do_not(dashboard, counting,
+                                                                     tmp_path):
+    from workbench.ui.dashboard_data import kpi_values
+    from workbench.ui.dashboard_view import Dashboard
+
+    first = Dashboard(counting, members=dashboard.m, user="ann", layouts_folder=tmp_path)
+    second = Dashboard(counting, members=dashboard.m, user="ann", layouts_folder=tmp_path)
+    other = Dashboard(counting, members=dashboard.m, user="bob", layouts_folder=tmp_path)
+    assert first.fetches == 1 and second.fetches == 0 and other.fetches == 1
+    assert kpi_values(second.snapshot, second.m) == kpi_values(first.snapshot, first.m)
+    second.drill_into("North")           # a view nobody fetched yet: its own fetch
+    assert second.fetches == 1 and second.snapshot.drill.region == "North"
+
+
+def test_first_paint_has_the_kpi_numbers_of_the_live_cards(dashboard):
+    from workbench.ui.dashboard_page import deferred, first_paint_html, first_snapshot
+    from workbench.ui.dashboard_text import kpi_cards
+    from workbench.ui.dashboard_data import kpi_values
+
+    snap = first_snapshot(dashboard.data.client, dashboard.m, None)
+    assert set(snap.frames) == {"kpi", "kpi_previous"}
+    html = first_paint_html("Live KPI dashboard", snap, dashboard.m)
+    assert kpi_cards(kpi_values(snap, dashboard.m)) in html and "wb-kpi-value" in html
+    scripts = deferred('<script type="text/javascript" src="static/js/bokeh.min.js"></script>'
+                       '<script type="text/javascript">Bokeh.set_log_level("info");</script>')
+    assert scripts.count("<script defer ") == 1 and '<script type="module">' in scripts
+
+
+def test_dragging_a_panel_on_the_board_reorders_and_saves(dashboard, tmp_path):
+    from workbench.ui.dashboard_layout import LayoutEditor
+    from workbench.ui.dashboard_board import PanelBoard
+    import panel as pn
+
+    titles = {"kpis": "KPIs", "a": "A", "b": "B", "c": "C"}
+    shown = []
+    ed = LayoutEditor(titles, lambda o, h: shown.append((o, h)), user="ann", folder=tmp_path)
+    ed.list.value = "a"
+    ed.toggle.clicks += 1                               # hide A
+    board = PanelBoard(on_order=ed.set_order)
+    board.show([(k, titles[k], pn.pane.HTML(k)) for k in ed.order if k not in ed.hidden])
+    assert board.keys == ["kpis", "b", "c"]
+    board._handle_msg({"order": ["c", "kpis", "b"]})    # what the browser sends after a drop
+    assert board.keys == ["c", "kpis", "b"] and [o.object for o in board.objects] == \
+        ["c", "kpis", "b"]
+    assert ed.order == ["c", "a", "kpis", "b"] and ed.hidden == ["a"]   # A kept its slot
+    board._handle_msg({"order": ["c", "x"]})            # stale or foreign: ignored
+    assert board.keys == ["c", "kpis", "b"]
+    ed.save.clicks += 1
+    again = LayoutEditor(titles, lambda o, h: None, user="ann", folder=tmp_path)
+    assert again.order == ["c", "a", "kpis", "b"] and again.hidden == ["a"]
+
+
+def test_who_is_looking_is_stable_for_anonymous_token_logins(monkeypatch):
+    from workbench.ui.dashboard_client import ApiClient, Credentials
+
+    answers = {"api/me": {"identity": {"username": "4c9b8168192b48f698a39f0301f0d6a7",
+                                       "name": "Anonymous Dia"}},
+               "workbench/api/catalog": {"principal": "analyst", "entries": []}}
+    client = ApiClient("http://127.0.0.1:1/", Credentials(token="t"))
+    monkeypatch.setattr(client, "_get", lambda path, params=None: answers[path])
+    assert client.me() == "principal:analyst"     # a random name per request would not do
+    answers["api/me"] = {"identity": {"username": "ann", "name": "Ann"}}
+    assert client.me() == "ann"

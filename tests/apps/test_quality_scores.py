@@ -111,8 +111,11 @@ def test_scores_section_shows_scores_and_trend(store):
 
 
 def test_checks_section_shows_sample_rows_and_sla(store):
-    failing, sla = checks_section(store)
+    failing, held, sla = checks_section(store)
     pick, rows = failing[2], failing[4]
+    # Every row the run quarantined is listed, none deleted (the suite's latest run only).
+    assert len(held[2].value) == BROKEN_STATUS + BROKEN_TOTALS
+    assert set(held[2].value.source) == {"validate"}
     assert pick.value == "orders: status_known"            # the worst first
     assert rows.value.status.tolist() == ["lost"] * BROKEN_STATUS
     pick.value = "orders: orders_recent"
@@ -126,7 +129,8 @@ def test_empty_warehouse_says_so(tmp_path):
     duckdb.connect(str(wh)).close()
     s = QualityStore(wh, tmp_path, tmp_path, None)
     assert "No validation results yet" in scores_section(s)[1].object
-    failing, sla = checks_section(s)
+    failing, held, sla = checks_section(s)
+    assert "No rows in quarantine" in held[1].object
     assert "No failing checks" in failing[1].object and "No SLA results" in sla[1].object
 
 
@@ -146,7 +150,8 @@ def test_when_the_server_holds_the_warehouse_the_panels_ask_its_api(store, con, 
     payload = {"current": scores.current_scores(con).to_dict("records"),
                "history": scores.score_history(con).to_dict("records"),
                "failing": scores.failing_checks(con).to_dict("records"),
-               "sla": scores.sla_status(con).to_dict("records")}
+               "sla": scores.sla_status(con).to_dict("records"),
+               "quarantine": scores.quarantine(con).to_dict("records")}
 
     def get(self, path, params=None, raw=False):
         asked.append((self.base, path))
@@ -157,8 +162,9 @@ def test_when_the_server_holds_the_warehouse_the_panels_ask_its_api(store, con, 
     monkeypatch.setattr(dashboard_client.ApiClient, "_get", get)
     col = scores_section(store)
     assert col[1].value.suite.tolist() == ["orders"] and len(col) == 3
-    failing, _ = checks_section(store)
+    failing, held, _ = checks_section(store)
     assert failing[4].value.status.tolist() == ["lost"] * BROKEN_STATUS
+    assert len(held[2].value) == BROKEN_STATUS + BROKEN_TOTALS
     assert asked[0] == ("http://127.0.0.1:9/base/", "workbench/api/quality/scores")
     monkeypatch.delenv("WORKBENCH_API_URL")
     assert "Scores unavailable" in scores_section(store)[1].object   # no server: says so

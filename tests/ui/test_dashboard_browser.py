@@ -104,7 +104,7 @@ def live_server(tmp_path_factory, demo_warehouse):
         stop_process_group(proc)
 
 
-def insert_order(root: Path, order_id: int, region_id: int = 2) -> None:
+def insert_order(root: Path, order_id: int, region_id: int = 2, store_id: int = 1) -> None:
     """One new order (two lines) written at the source, as the shop's database would."""
     import datetime as dt
     from decimal import Decimal
@@ -115,7 +115,7 @@ def insert_order(root: Path, order_id: int, region_id: int = 2) -> None:
     spec, _ = load_spec(root / "pipelines" / "demo_orders.yml")
     store = OperationalStore(root / ".workbench" / "operational.sqlite", spec.tables)
     now = dt.datetime.now().replace(microsecond=0)
-    order = {"order_id": order_id, "customer_id": 1, "store_id": 1, "channel_id": 1,
+    order = {"order_id": order_id, "customer_id": 1, "store_id": store_id, "channel_id": 1,
              "region_id": region_id, "ordered_at": now, "status": "processing",
              "is_promo": False, "line_count": 1, "gross_amount": Decimal("123.45"),
              "discount_amount": Decimal("0.00"), "net_amount": Decimal("123.45")}
@@ -131,13 +131,18 @@ def kpi(page, name: str) -> str:
 
 
 def open_dashboard(page, server) -> float:
-    """Open the dashboard through the proxy; the seconds until the KPI cards show (the same
-    measure as workbench.ui.dashboard_probe.first_render_seconds)."""
+    """Open the dashboard through the proxy; the seconds until the KPI cards show (as in
+    workbench.ui.dashboard_probe), then wait until the live panels replace the first paint."""
     t0 = time.perf_counter()
-    page.goto(server.at(APP), timeout=120_000)
+    page.goto(server.at(APP), timeout=120_000, wait_until="commit")
     try:
-        page.locator(".wb-kpi[data-metric='orders'] .wb-kpi-value").wait_for(timeout=90_000)
-        return time.perf_counter() - t0
+        page.locator(".wb-kpi[data-metric='orders'] .wb-kpi-value").first.wait_for(
+            timeout=90_000)
+        seconds = time.perf_counter() - t0
+        page.locator(".wb-board-handle").first.wait_for(timeout=90_000)
+        # the server-written first paint is gone once the live board is drawn
+        page.wait_for_function("!document.getElementById('wb-first-paint')", timeout=30_000)
+        return seconds
     except Exception:
         shot = server.root / "dashboard-failure.png"
         page.screenshot(path=str(shot), full_page=True)
@@ -145,15 +150,20 @@ def open_dashboard(page, server) -> float:
                              f"{server.log.read_text(errors='replace')[-4000:]}") from None
 
 
+def board_order(page) -> list[str]:
+    return [k for k in page.locator(".wb-board-item").evaluate_all(
+        "items => items.map(i => i.dataset.key)")]
+
+
 def test_dashboard_live_kpis_drill_and_export(page, live_server, external_requests, tmp_path):
     from playwright.sync_api import expect
 
     seconds = open_dashboard(page, live_server)
     print(f"dashboard first render in Chromium: {seconds:.2f} s")
-    page.get_by_text(re.compile("stream running")).wait_for(timeout=30_000)
+    page.get_by_text(re.compile("stream running")).first.wait_for(timeout=30_000)
     before = kpi(page, "orders")
 
-    insert_order(live_server.root, 900_000_001)
+    insert_order(live_server.root, 900_000_001, region_id=2, store_id=7)
     t0 = time.monotonic()
     # Panel draws inside shadow roots: a locator pierces them (document.querySelector doesn't)
     expect(page.locator(".wb-kpi[data-metric='orders'] .wb-kpi-value")).not_to_have_text(
@@ -164,10 +174,18 @@ def test_dashboard_live_kpis_drill_and_export(page, live_server, external_reques
     print(f"KPI change visible {seen_after:.2f} s after the source commit")
     assert seen_after < 5.0
 
-    # drill down: pick the region of the inserted order with the labelled control
-    region = page.get_by_label("Region")
-    region.select_option(index=1)
-    page.get_by_text(re.compile(r"Showing: All regions › \w+")).wait_for(timeout=15_000)
+    # drill down on live data: the inserted order's region, then its store, then categories
+    page.get_by_label("Region", exact=True).select_option("Central")      # region_id 2
+    page.get_by_text(re.compile(r"Showing: All regions › Central$")).wait_for(timeout=15_000)
+    store = page.get_by_label("Store", exact=True)
+    expect(store).to_be_enabled(timeout=15_000)
+    store.select_option("Store 7")
+    page.get_by_text(re.compile(r"Showing: All regions › Central › Store 7")).wait_for(
+        timeout=15_000)
+    # the drill level is now categories, from the live line-level gold view
+    cell = page.locator(".tabulator-cell[tabulator-field='category']").first
+    expect(cell).to_have_text(re.compile(r"\S"), timeout=15_000)
+    assert not page.get_by_text(re.compile("some panels failed")).count()
 
     # export what is on screen
     csv = page.get_by_role("button", name=re.compile("Export CSV"))
@@ -178,8 +196,38 @@ def test_dashboard_live_kpis_drill_and_export(page, live_server, external_reques
     path = tmp_path / "out.csv"
     dl.value.save_as(path)
     text = path.read_text()
-    assert text.startswith("panel,") and "kpi" in text
+    assert text.startswith("panel,") and "kpi" in text and "Store 7" in text
     assert not page.get_by_text("Traceback").count()
+    assert external_requests == [], external_requests
+
+
+def test_layout_drag_keyboard_save_and_restore(page, live_server, external_requests):
+    open_dashboard(page, live_server)
+    order = board_order(page)
+    assert order[0] == "kpis" and len(order) >= 12, order
+    # drag the third panel's handle onto the top half of the second panel
+    third = page.locator(f".wb-board-item[data-key='{order[2]}']")
+    target = page.locator(f".wb-board-item[data-key='{order[1]}']")
+    third.locator(".wb-board-handle").drag_to(target, target_position={"x": 20, "y": 5})
+    dragged = [order[0], order[2], order[1]] + order[3:]
+    assert board_order(page) == dragged
+    # the keyboard does the same: focus the last panel's handle, Home moves it first
+    last = page.locator(f".wb-board-item[data-key='{order[-1]}'] .wb-board-handle")
+    last.focus()
+    page.keyboard.press("Home")
+    moved = [order[-1]] + dragged[:-1]
+    assert board_order(page) == moved
+    page.get_by_text(re.compile(r"moved to position 1 of")).wait_for(timeout=5_000)
+    # save, reload: the same order comes back
+    page.get_by_text("Arrange and save the layout").click()
+    page.get_by_role("button", name="Save layout").click()
+    page.get_by_text(re.compile("Layout saved")).wait_for(timeout=15_000)
+    open_dashboard(page, live_server)
+    assert board_order(page) == moved
+    page.get_by_text("Arrange and save the layout").click()
+    page.get_by_role("button", name="Reset layout").click()
+    page.get_by_role("button", name="Save layout").click()
+    page.get_by_text(re.compile("Layout saved")).wait_for(timeout=15_000)
     assert external_requests == [], external_requests
 
 
@@ -188,4 +236,3 @@ def test_dashboard_fits_a_phone(page, live_server):
     open_dashboard(page, live_server)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, f"page is {width}px wide on a 390px phone"
-

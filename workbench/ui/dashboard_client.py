@@ -132,10 +132,30 @@ class ApiClient:
         return self._get(API_PATH + "catalog", params)
 
     def me(self) -> str | None:
+        """Who is looking, as a stable name: the Jupyter user name, or for Jupyter's anonymous
+        users (a token log-in gets a new random one on every request) the principal they map
+        to, ``principal:<name>``, which is also what decides the data they may see.  Keys the
+        saved layout and the snapshots pages share (dashboard_state)."""
         try:
-            return self._get("api/me").get("identity", {}).get("username")
+            identity = self._get("api/me").get("identity", {})
         except ApiError:
             return None
+        name = identity.get("username")
+        if name and not _anonymous(identity):
+            return name
+        try:
+            principal = self._get(API_PATH + "catalog", {"q": "_", "limit": 1}).get("principal")
+        except ApiError:
+            return None
+        return f"principal:{principal}" if principal else None
+
+
+def _anonymous(identity: dict) -> bool:
+    """Jupyter's generated users: a uuid4 hex name and an "Anonymous <moon>" display name."""
+    import re
+
+    return bool(re.fullmatch(r"[0-9a-f]{32}", str(identity.get("username", ""))) and
+                str(identity.get("name", "")).startswith("Anonymous "))
 
 
 class LocalClient:

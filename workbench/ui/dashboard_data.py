@@ -44,13 +44,17 @@ class Members:
     store: str | None = "store"
     category: str | None = "category"
     channel: str | None = "channel"
-    # region x category in one query needs both on a joinable path (not so in `live`, where
-    # categories come from another gold table); checked once at start.
+    # The store as the line-level model sees it: in `live` the category table has its own
+    # store dimension (`line_store`, same values); None: `store` serves both (`retail`).
+    line_store: str | None = None
+    # region x category in one query needs both on a joinable path; checked once at start.
     region_by_category: bool = True
 
     def restrict_to(self, names: set[str]) -> "Members":
         """Drop the dimensions the namespace does not have (None = panel hidden)."""
-        for attr in ("region", "store", "category", "channel"):
+        if "line_store" in names:
+            self.line_store = "line_store"
+        for attr in ("region", "store", "category", "channel", "line_store"):
             if getattr(self, attr) not in names:
                 setattr(self, attr, None)
         if self.aov not in names:
@@ -100,20 +104,22 @@ class Drill:
 
     def level(self, m: Members) -> tuple[str | None, str]:
         """The dimension the drill bar/table shows now, and its metric."""
-        if self.store and m.category:
-            return m.category, m.line_revenue or m.revenue
+        if self.store and m.category and m.line_revenue:
+            return m.category, m.line_revenue
         if self.region and m.store:
             return m.store, m.revenue
-        if self.region and m.channel:   # no stores in this namespace (`live`): region → channel
+        if self.region and m.channel:   # a namespace without stores: region → channel
             return m.channel, m.revenue
         return m.region, m.revenue
 
-    def where(self, m: Members) -> list[str]:
+    def where(self, m: Members, lines: bool = False) -> list[str]:
+        """The drill path as filters; ``lines`` for queries of line-level metrics."""
         out = []
         if self.region and m.region:
             out.append(f"{m.region} = {quote(self.region)}")
-        if self.store and m.store:
-            out.append(f"{m.store} = {quote(self.store)}")
+        store = (m.line_store or m.store) if lines else m.store
+        if self.store and store:
+            out.append(f"{store} = {quote(self.store)}")
         return out
 
     def crumbs(self) -> list[str]:
@@ -156,7 +162,8 @@ def build_queries(m: Members, w: Window, drill: Drill) -> dict[str, dict]:
     if level:
         metrics = [metric] if metric == m.line_revenue else [x for x in (m.revenue, m.orders,
                                                                          m.aov) if x]
-        q["drill"] = {**base, "metrics": metrics, "dimensions": [level], "where": where,
+        q["drill"] = {**base, "metrics": metrics, "dimensions": [level],
+                      "where": drill.where(m, lines=metric == m.line_revenue),
                       "order": [f"-{metric}"], "limit": 200}
     if m.channel:
         q["channel_trend"] = {**base, "metrics": [m.orders], "dimensions": [m.time, m.channel],
@@ -168,7 +175,8 @@ def build_queries(m: Members, w: Window, drill: Drill) -> dict[str, dict]:
                                    "dimensions": [m.region, m.channel], "where": where}
     if m.region and m.category and m.line_revenue and m.region_by_category:
         q["region_category"] = {**base, "metrics": [m.line_revenue],
-                                "dimensions": [m.region, m.category], "where": where}
+                                "dimensions": [m.region, m.category],
+                                "where": drill.where(m, lines=True)}
     if m.region and m.store:
         q["stores"] = {**base, "metrics": [x for x in (m.revenue, m.orders, m.aov) if x],
                        "dimensions": [m.region, m.store], "where": where, "limit": 500}
@@ -206,12 +214,23 @@ class DashboardData:
             pass
         return dt.datetime.now()
 
-    def fetch(self, window: Window, drill: Drill, extra: dict | None = None) -> Snapshot:
-        """One complete snapshot.  A failing panel keeps its previous data and gets an error
-        text; if nothing at all could be fetched the previous snapshot stays as it is."""
+    def fetch(self, window: Window, drill: Drill, extra: dict | None = None,
+              only: tuple[str, ...] | None = None, given: Snapshot | None = None) -> Snapshot:
+        """One complete snapshot (or the panels in ``only``; the panels ``given`` already has
+        are taken from it).  A failing panel keeps its previous data and gets an error text;
+        if nothing at all could be fetched the previous snapshot stays as it is."""
         queries = {**build_queries(self.m, window, drill), **(extra or {})}
+        if only is not None:
+            queries = {k: q for k, q in queries.items() if k in only}
+        if given is not None:
+            queries = {k: q for k, q in queries.items() if k not in given.frames}
         futures = {k: self.pool.submit(self.client.query, q) for k, q in queries.items()}
         snap = Snapshot(window=window, drill=drill, fetched_at=dt.datetime.now())
+        if given is not None:
+            snap.frames.update(given.frames)
+            snap.meta.update(given.meta)
+            snap.sql.update(given.sql)
+            snap.freshness = given.freshness
         for key, fut in futures.items():
             try:
                 result = fut.result()
@@ -225,11 +244,12 @@ class DashboardData:
             snap.meta[key] = result.get("meta") or {}
             snap.sql[key] = result.get("sql", "")
             snap.freshness = result.get("freshness") or snap.freshness
-        if len(snap.errors) == len(queries) and self.last is not None:
+        if queries and len(snap.errors) == len(queries) and self.last is not None:
             stale = self.last
             stale.errors = snap.errors
             return stale
-        self.last = snap
+        if only is None:
+            self.last = snap
         return snap
 
     def close(self) -> None:
@@ -276,3 +296,34 @@ def tidy(snap: Snapshot) -> pd.DataFrame:
         parts.append(long)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["panel", "metric", "value"])
+
+
+def discover_members(client, namespace: str | None = None) -> Members:
+    """Pick the namespace (``live`` when the server has it) and keep the members it has."""
+    import os
+
+    cat = client.catalog()
+    spaces = cat.get("namespaces") or []
+    ns = namespace or os.environ.get("WORKBENCH_DASHBOARD_NAMESPACE") or None
+    if ns is None:
+        ns = "retail"
+        if "live" in spaces:
+            try:  # the live namespace exists once the pipeline has created its gold views
+                client.query({"namespace": "live", "metrics": ["orders"], "limit": 1})
+                ns = "live"
+            except Exception:  # noqa: BLE001
+                pass
+    entries = client.catalog(namespace=ns).get("entries", [])
+    names = {e["name"] for e in entries}
+    m = Members(namespace=ns).restrict_to(names)
+    if m.time not in names:
+        times = [e["name"] for e in entries if e["kind"] == "dimension" and e.get("type") == "time"]
+        if times:
+            m.time = times[0]
+    if m.region and m.category and m.line_revenue:
+        try:  # a panel that can never answer would only fail once a second
+            client.query({"namespace": ns, "metrics": [m.line_revenue],
+                          "dimensions": [m.region, m.category], "limit": 1})
+        except Exception:  # noqa: BLE001
+            m.region_by_category = False
+    return m

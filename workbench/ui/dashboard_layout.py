@@ -1,8 +1,9 @@
 """A layout the person can rearrange and save: panel order and visibility.
 
-Rearranging is done with labelled native controls (a list box, Move up / Move down, Show /
-Hide), so it works from the keyboard and with a screen reader, which drag-and-drop does not.
-The layout is saved per Jupyter user as JSON under ``.workbench/dashboard-layouts/``.
+Panels are dragged by their handles on the board (dashboard_board, also keyboard-operable);
+this editor keeps the order, and offers the same with labelled native controls (a list box,
+Move up / Move down, Show / Hide), which also hide panels.  The layout is saved per Jupyter
+user as JSON under ``.workbench/dashboard-layouts/`` and restored when the page opens.
 """
 
 from __future__ import annotations
@@ -83,6 +84,14 @@ class LayoutEditor:
             self.list,
             pn.FlexBox(self.up, self.down, self.toggle, self.save, self.reset, gap="6px"),
             self.status, sizing_mode="stretch_width")
+
+    def set_order(self, visible_order: list[str]) -> None:
+        """The board's new order of the visible panels (drag-and-drop); hidden panels keep
+        their places.  The board already shows it, so ``on_change`` is not called."""
+        visible = iter([k for k in visible_order if k in self.titles])
+        self.order = [k if k in self.hidden else next(visible, k) for k in self.order]
+        self.list.options = self._options()
+        self._say("Layout changed (not saved yet): press Save layout to keep it.")
 
     def _options(self) -> dict[str, str]:
         return {f"{i + 1}. {self.titles[k]}" + (" (hidden)" if k in self.hidden else ""): k

@@ -1,0 +1,177 @@
+"""The dashboard's controls and what they do: time range, drill path (region → store →
+category, by the selects, a bar click or a table row), metric search, exports.
+
+A mixin of ``Dashboard`` (dashboard_view): the handlers change the drill path or the time
+window and call ``self.refresh()``; ``sync_drill_controls`` puts a snapshot's drill state back
+into the selects and the breadcrumb.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import io
+
+import panel as pn
+
+from workbench.ui import theme
+from workbench.ui.dashboard_data import DEFAULT_PRESET, TIME_PRESETS, Drill, Snapshot
+
+CUSTOM = "Custom range"
+
+
+class DashboardControls:
+    # --- building ----------------------------------------------------------------------------
+    def _build_controls(self) -> None:
+        self.preset = theme.styled(pn.widgets.Select(
+            name="Time range", options=list(TIME_PRESETS) + [CUSTOM], value=DEFAULT_PRESET,
+            width=200))
+        now = dt.datetime.now().replace(second=0, microsecond=0)
+        self.custom = theme.styled(pn.widgets.DatetimeRangeInput(
+            name="Custom range (from, to)", start=now - dt.timedelta(days=3650), end=now +
+            dt.timedelta(days=1), value=(now - dt.timedelta(hours=1), now), visible=False,
+            width=360))
+        self.region = theme.styled(pn.widgets.Select(name="Region", options=["All regions"],
+                                                     width=200, visible=bool(self.m.region)))
+        self.store = theme.styled(pn.widgets.Select(name="Store", options=["All stores"],
+                                                    width=240, visible=bool(self.m.store)))
+        self.up = theme.styled(pn.widgets.Button(name="Drill up", button_type="default",
+                                                 disabled=True, align="end"))
+        self.crumbs = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.search = theme.styled(pn.widgets.TextInput(
+            name="Find a metric or dimension", placeholder="name or synonym, e.g. sales",
+            width=260))
+        self.results = theme.styled(pn.widgets.Select(name="Matches", options={}, size=5,
+                                                      width=320))
+        self.chart_it = theme.styled(pn.widgets.Button(name="Chart this metric",
+                                                       button_type="default", disabled=True))
+        self.status = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.kpis = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.preset.param.watch(self._on_time, "value")
+        self.custom.param.watch(self._on_time, "value")
+        self.region.param.watch(self._on_region, "value")
+        self.store.param.watch(self._on_store, "value")
+        self.up.on_click(self._on_up)
+        self.search.param.watch(self._on_search, "value_input")
+        self.results.param.watch(self._on_result, "value")
+        self.chart_it.on_click(self._on_chart_it)
+        self.downloads = self._build_downloads()
+
+    def _build_downloads(self) -> pn.FlexBox:
+        from workbench.ui import dashboard_export as ex
+
+        def make(label, ext, fn):
+            def cb():
+                return io.BytesIO(fn(self.snapshot or Snapshot()))
+            return theme.styled(pn.widgets.FileDownload(
+                callback=cb, filename=f"workbench-dashboard.{ext}", label=label,
+                button_type="default", embed=False, width=150))
+
+        self.export_buttons = {
+            "csv": make("Export CSV", "csv", ex.to_csv),
+            "xlsx": make("Export Excel", "xlsx", lambda s: ex.to_excel(s, self.m)),
+            "png": make("Export PNG", "png", lambda s: ex.to_image(s, self.m, "png")),
+            "pdf": make("Export PDF", "pdf", lambda s: ex.to_image(s, self.m, "pdf")),
+        }
+        return pn.FlexBox(*self.export_buttons.values(), gap="6px")
+
+    # --- time and drill ----------------------------------------------------------------------
+    def _on_time(self, event=None) -> None:
+        self.custom.visible = self.preset.value == CUSTOM
+        self.refresh()
+
+    def _on_region(self, event) -> None:
+        value = None if event.new in (None, "All regions") else event.new
+        if value != self.drill.region:
+            self.drill = Drill(region=value)
+            self.refresh()
+
+    def _on_store(self, event) -> None:
+        value = None if event.new in (None, "All stores") else event.new
+        if value != self.drill.store:
+            self.drill = Drill(region=self.drill.region, store=value)
+            self.refresh()
+
+    def _on_up(self, event=None) -> None:
+        if self.drill.store:
+            self.drill = Drill(region=self.drill.region)
+        else:
+            self.drill = Drill()
+        self.refresh()
+
+    def drill_into(self, value: str) -> None:
+        """Drill one level down into ``value`` of the current level (bar click, table row)."""
+        if self.drill.store or value is None:
+            return
+        if self.drill.region and not self.m.store:
+            return  # region → channel is the last level where there are no stores
+        if self.drill.region:
+            self.drill = Drill(region=self.drill.region, store=str(value))
+        else:
+            self.drill = Drill(region=str(value))
+        self.refresh()
+
+    def _on_tap(self, event) -> None:
+        idx = event.new or []
+        df = self.drill_chart.data
+        level, _ = self.drill.level(self.m)
+        if idx and level in df.columns and idx[0] < len(df):
+            self.drill_into(df[level].iloc[idx[0]])
+
+    def _on_table_select(self, event) -> None:
+        df = self.table.value
+        level, _ = self.drill.level(self.m)
+        if event.new and level in df.columns and event.new[0] < len(df):
+            self.drill_into(df[level].iloc[event.new[0]])
+
+    def sync_drill_controls(self, snap: Snapshot) -> None:
+        stores = snap.frames.get("stores")
+        source = stores if stores is not None and self.m.region in stores.columns \
+            else snap.frames.get("drill")
+        if self.m.region and source is not None and self.m.region in source.columns \
+                and not self.drill.region:
+            regions = sorted(source[self.m.region].dropna().astype(str).unique())
+            self.region.options = ["All regions"] + regions
+        if self.m.store and stores is not None and self.m.store in stores.columns:
+            names = sorted(stores[self.m.store].dropna().astype(str).unique())
+            if self.drill.region or not names:
+                self.store.options = ["All stores"] + names
+        self.region.value = self.drill.region or "All regions"
+        if self.drill.store and self.drill.store not in self.store.options:
+            self.store.options = list(self.store.options) + [self.drill.store]
+        self.store.value = self.drill.store or "All stores"
+        self.store.disabled = not self.drill.region
+        self.up.disabled = not self.drill.region
+        crumbs = " › ".join(html.escape(c) for c in snap.drill.crumbs())
+        self.crumbs.object = f"<nav aria-label='Drill path'><p style='margin:0'>Showing: " \
+                             f"<strong>{crumbs}</strong></p></nav>"
+
+    # --- metric search -----------------------------------------------------------------------
+    def _on_search(self, event) -> None:
+        text = (event.new or "").strip()
+        if len(text) < 2:
+            self.results.options = {}
+            return
+        try:
+            hits = self.client.catalog(text, namespace=self.m.namespace, limit=12)["entries"]
+        except Exception as exc:  # noqa: BLE001
+            self.results.options = {f"Search failed: {exc}": ""}
+            return
+        opts = {}
+        for e in hits:
+            if e["kind"] == "model":
+                continue
+            syn = f" (also: {', '.join(e['synonyms'][:3])})" if e.get("synonyms") else ""
+            opts[f"{e['label']} - {e['kind']} {e['name']}{syn}"] = f"{e['kind']}:{e['name']}"
+        self.results.options = opts or {"No match": ""}
+
+    def _on_result(self, event) -> None:
+        v = event.new or ""
+        self.chart_it.disabled = not v.startswith(("metric:", "measure:"))
+
+    def _on_chart_it(self, event=None) -> None:
+        v = self.results.value or ""
+        if ":" in v:
+            self._explore = v.split(":", 1)[1]
+            self.explore.title = f"Explore: {self._explore} over time"
+            self.refresh()
