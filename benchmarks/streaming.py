@@ -39,8 +39,8 @@ from workbench.streaming.simulator import OrderSimulator  # noqa: E402
 
 # Sizes: (quick, full). Quick keeps the whole script under 60 s on 2 cores.
 SIZES = {
-    "embedded_tx": (8_000, 60_000),
-    "redis_tx": (8_000, 100_000),
+    "embedded_tx": (24_000, 60_000),       # quick: ~63 k events, enough for batches to overlap reads
+    "redis_tx": (16_000, 100_000),
     "latency_rate": (5_000, 5_000),        # events/s offered during the latency run
     "latency_s": (4, 20),
     "pg_live_tx": (150, 1_000),            # written while the pipeline runs (live latency)
@@ -65,30 +65,32 @@ def payloads(txs) -> list[str]:
     return [dumps(envelope(t, op, b, a)) for tx in txs for t, op, b, a in tx]
 
 
-def _run_quietly(p, stop) -> None:
-    # Pipeline.run can raise "the source reader stopped" when stop is set while a batch is being
-    # gathered (a shutdown race in the runner); the pipeline logs it, and the data is checked below.
+def _run_reporting(p, stop) -> None:
     try:
-        p.run(stop)
+        p.run(stop)      # returns on stop (a normal shutdown does not raise)
     except Exception as e:
-        if not stop.is_set():
-            print(f"  ! pipeline {p.name} failed: {e}", flush=True)
+        print(f"  ! pipeline {p.name} failed: {e}", flush=True)
 
 
-def drain(p, expected: int, timeout: float = 120) -> float:
+def drain(p, expected: int, timeout: float = 120) -> tuple[float, float]:
+    """(seconds from the pipeline running to the last event committed, seconds including the
+    start: applier set-up such as the schema gate's type parsing). The first is the sustained
+    rate's denominator: `started_at` is taken just before the reader thread starts."""
     stop = threading.Event()
-    t = threading.Thread(target=_run_quietly, args=(p, stop), daemon=True)
+    t = threading.Thread(target=_run_reporting, args=(p, stop), daemon=True)
+    p.started_at = None
     t0 = time.perf_counter()
     t.start()
     while p.stats["events_total"] < expected and time.perf_counter() - t0 < timeout and t.is_alive():
-        time.sleep(0.005)
-    el = time.perf_counter() - t0
+        time.sleep(0.002)
+    t1 = time.perf_counter()
+    t_run = p.started_at
     stop.set()
     t.join(30)
     if p.stats["events_total"] < expected:
-        print(f"  ! drain stopped at {p.stats['events_total']}/{expected} events after {el:.1f}s "
+        print(f"  ! drain stopped at {p.stats['events_total']}/{expected} events after {t1 - t0:.1f}s "
               f"(state {p._state}, error {p._error})", flush=True)
-    return el
+    return t1 - (t_run or t0), t1 - t0
 
 
 def bronze_exactness(p, produced: int) -> tuple[int, int]:
@@ -123,19 +125,16 @@ def exactness(p, produced: int, expected: dict[str, set]) -> dict:
                       "silver_extra": sv["extra"], "source_rows": sv["source_rows"]}}
 
 
-def steady_latency(spec, wh, publish, rate: float, seconds: float, sim) -> dict:
-    """Producer at `rate` events/s in 100 ms ticks; p50/p99 of source commit -> gold committed.
-
-    Transactions are generated before the clock starts; `source.ts_ms` is stamped when a tick is
-    published, so generation cost is neither in the latency nor in the producer's pace."""
+def _latency_producer(url: str, stream: str, rate: float, seconds: float, seed: int, ready, go, out) -> None:
+    """The source's writer, in its own process as a real producer is (in the pipeline's process it
+    would compete for the GIL): `rate` events/s in 100 ms ticks, `source.ts_ms` stamped when a
+    tick is published. Transactions are generated before the clock starts."""
+    from workbench.streaming.sources.redis_streams import publish
+    sim = OrderSimulator(seed=seed)
     per_tick = max(1, int(rate / 10))
-    txs = sim.transactions(int(rate * seconds / 2.2) + 200)
-    envs = [envelope(t, op, b, a) for tx in txs for t, op, b, a in tx]
-    p = pipeline_from_dict("bench_latency", spec, wh)
-    stop = threading.Event()
-    t = threading.Thread(target=p.run, args=(stop,), daemon=True)
-    t.start()
-    time.sleep(1.0)
+    envs = [envelope(t, op, b, a) for tx in sim.transactions(int(rate * seconds / 2.2) + 200) for t, op, b, a in tx]
+    ready.set()
+    go.wait(60)
     t0 = time.monotonic()
     sent, tick = 0, 0
     while time.monotonic() - t0 < seconds and sent < len(envs):
@@ -143,11 +142,34 @@ def steady_latency(spec, wh, publish, rate: float, seconds: float, sim) -> dict:
         chunk = envs[sent:sent + per_tick]
         for e in chunk:
             e["ts_ms"] = e["source"]["ts_ms"] = now
-        publish([dumps(e) for e in chunk])
+        publish(url, stream, [dumps(e) for e in chunk])
         sent += len(chunk)
         tick += 1
         time.sleep(max(0.0, t0 + tick * 0.1 - time.monotonic()))
-    el = time.monotonic() - t0
+    out.put((sent, time.monotonic() - t0))
+
+
+def steady_latency(spec, wh, url: str, stream: str, rate: float, seconds: float, seed: int) -> dict:
+    """A producer process at `rate` events/s; p50/p99 of source commit -> gold committed, over
+    every event (the pipeline's listener hands each batch's latencies)."""
+    import multiprocessing as mp
+    import numpy as np
+    ctx = mp.get_context("spawn")
+    ready, go, out = ctx.Event(), ctx.Event(), ctx.Queue()
+    prod = ctx.Process(target=_latency_producer, args=(url, stream, rate, seconds, seed, ready, go, out), daemon=True)
+    prod.start()
+    p = pipeline_from_dict("bench_latency", spec, wh)
+    lats: list = []
+    p.add_listener(lambda info: lats.append(info["latencies"]))
+    stop = threading.Event()
+    t = threading.Thread(target=_run_reporting, args=(p, stop), daemon=True)
+    t.start()
+    ready.wait(60)
+    time.sleep(1.0)
+    load = os.getloadavg()[0]
+    go.set()
+    sent, el = out.get(timeout=seconds + 60)
+    prod.join(10)
     deadline = time.monotonic() + 10
     while p.stats["events_total"] < sent and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -155,8 +177,11 @@ def steady_latency(spec, wh, publish, rate: float, seconds: float, sim) -> dict:
     stop.set()
     t.join(30)
     p.close()
-    return {"offered_events_per_s": round(sent / el), "events": sent, "p50_s": st["latency_p50_s"],
-            "p99_s": st["latency_p99_s"]}
+    lat = np.concatenate(lats) if lats else np.empty(0)
+    pct = (lambda q: round(float(np.percentile(lat, q)), 4) if len(lat) else None)
+    return {"offered_events_per_s": round(sent / el), "events": sent, "applied": st["events_total"],
+            "p50_s": pct(50), "p99_s": pct(99), "max_s": round(float(lat.max()), 4) if len(lat) else None,
+            "batches": st["batches_total"], "load_avg_1m": round(load, 2)}
 
 
 def bench_broker(quick: bool, tmp: Path) -> dict:
@@ -176,15 +201,16 @@ def bench_broker(quick: bool, tmp: Path) -> dict:
         spec = demo_spec({"kind": "redis", "url": url, "stream": key})
         p = pipeline_from_dict("bench_redis", spec, tmp / "redis.duckdb")
         p._open_warehouse()
-        el = drain(p, len(pl))
+        load = os.getloadavg()[0]
+        el, el_all = drain(p, len(pl))
         ex = exactness(p, len(pl), sim_rows(sim, p.spec))
         p.close()
         lat = steady_latency(demo_spec({"kind": "redis", "url": url, "stream": key2}), tmp / "redis_lat.duckdb",
-                             lambda x: publish(url, key2, x), size("latency_rate", quick),
-                             size("latency_s", quick), OrderSimulator(seed=11))
+                             url, key2, size("latency_rate", quick), size("latency_s", quick), seed=11)
     finally:
         redis.Redis.from_url(url).delete(key, key2)
-    return {"events": len(pl), "seconds": round(el, 2), "events_per_s": round(len(pl) / el), **ex,
+    return {"events": len(pl), "seconds": round(el, 2), "events_per_s": round(len(pl) / el),
+            "events_per_s_incl_start": round(len(pl) / el_all), "load_avg_1m": round(load, 2), **ex,
             "latency": lat}
 
 
@@ -201,10 +227,12 @@ def bench_embedded(quick: bool, tmp: Path) -> dict:
         store.write([[op for tx in txs[i:i + 200] for op in tx]])
     write_s = time.perf_counter() - t0
     n = store.con.execute("SELECT count(*) FROM _cdc_outbox").fetchone()[0]
-    el = drain(p, n)
+    load = os.getloadavg()[0]
+    el, el_all = drain(p, n)
     ex = exactness(p, n, sim_rows(sim, p.spec))
     p.close()
-    return {"events": n, "seconds": round(el, 2), "events_per_s": round(n / el), **ex,
+    return {"events": n, "seconds": round(el, 2), "events_per_s": round(n / el),
+            "events_per_s_incl_start": round(n / el_all), "load_avg_1m": round(load, 2), **ex,
             "source_write_events_per_s": round(n / write_s)}
 
 
@@ -272,14 +300,17 @@ def bench_postgres(quick: bool, tmp: Path) -> dict:
         write_transactions(con, schema, backlog, p.spec.tables)
         write_s = time.perf_counter() - t0
         p2 = pipeline_from_dict("bench_pg", spec, wh)
-        el = drain(p2, n, timeout=60 if quick else 300)
+        load = os.getloadavg()[0]
+        el, el_all = drain(p2, n, timeout=60 if quick else 300)
         ex = exactness(p2, n_live + n, _pg_rows(con, schema, p2.spec))
         sim_ok = silver_vs(p2, sim_rows(sim, p2.spec))
         ex["check"]["simulator_state_matches_postgres"] = _pg_rows(con, schema, p2.spec) == sim_rows(sim, p2.spec)
         ex["check"]["silver_vs_simulator"] = sim_ok
         st = p2.status()
         p2.close()
-        return {"events": n, "seconds": round(el, 2), "events_per_s": round(p2.stats["events_total"] / el), **ex,
+        return {"events": n, "seconds": round(el, 2), "events_per_s": round(p2.stats["events_total"] / el),
+                "events_per_s_incl_start": round(p2.stats["events_total"] / el_all), "load_avg_1m": round(load, 2),
+                **ex,
                 "duplicates_dropped_on_restart": st["duplicates_dropped"],
                 "source_write_events_per_s": round(n / write_s),
                 "live": {"events": n_live, "writer_events_per_s": round(n_live / live_write_s),
@@ -364,13 +395,14 @@ def _free_port() -> int:
 
 def bench_first_render(quick: bool, tmp: Path) -> dict:
     """JupyterLab with the Workbench configuration over a small demo warehouse, the demo pipeline
-    autostarted; the dashboard app is started once through the proxy (cold start, reported
-    apart), then first render is timed in Chromium: three fresh browsers, median."""
+    autostarted and 30 orders written at its source (so the KPI cards have numbers); the dashboard
+    app is started once through the proxy (cold start, reported apart), then first render is timed
+    in Chromium: five fresh browser contexts, median. `first_render_s`: navigation start until the
+    browser painted a KPI number (Element Timing); `interactive_s`: until the live panels are drawn."""
     if quick:
         return {"skipped": "quick: building the demo warehouse, starting JupyterLab and the proxied "
                            "dashboard takes longer than the 60 s budget; measured in the full run"}
-    from workbench.ui.dashboard_probe import (first_render_seconds, stop_process_group,
-                                              write_dashboard_project)
+    from workbench.ui.dashboard_probe import render_times, stop_process_group, write_dashboard_project
     from workbench.warehouse.seed import build_demo_warehouse
     root = tmp / "live-project"
     root.mkdir()
@@ -413,17 +445,51 @@ def bench_first_render(quick: bool, tmp: Path) -> dict:
                 pass
             time.sleep(0.5)
         ready_s = time.monotonic() - t0
+        _write_orders(root, 30)
         t1 = time.monotonic()
         with urllib.request.urlopen(f"{base}/{APP}?token={token}", timeout=180) as r:
             assert r.status == 200
         app_start_s = time.monotonic() - t1
         url = f"{base}/{APP}?token={token}"
-        runs = [first_render_seconds(url, timeout_s=90) for _ in range(3)]
+        runs, loads = [], []
+        for _ in range(5):
+            loads.append(round(os.getloadavg()[0], 2))
+            runs.append(render_times(url, timeout_s=90))
+            time.sleep(1)  # the closed page's session winds down; runs must not overlap
     finally:
         stop_process_group(proc, grace_s=5)
-    return {"first_render_s": round(statistics.median(runs), 3), "runs_s": [round(r, 3) for r in runs],
-            "jupyter_ready_s": round(ready_s, 1), "dashboard_app_cold_start_s": round(app_start_s, 1),
-            "demo_warehouse_build_s": round(build_s, 1)}
+    first = [r["first_render_s"] for r in runs]
+    return {"first_render_s": round(statistics.median(first), 3), "runs_s": [round(r, 3) for r in first],
+            "interactive_s": round(statistics.median(r["interactive_s"] for r in runs), 3),
+            "interactive_runs_s": [round(r["interactive_s"], 3) for r in runs],
+            "kpi_seen_by_probe_runs_s": [round(r["kpi_seen_by_probe_s"], 3) for r in runs],
+            "load_avg_1m": loads, "jupyter_ready_s": round(ready_s, 1),
+            "dashboard_app_cold_start_s": round(app_start_s, 1), "demo_warehouse_build_s": round(build_s, 1)}
+
+
+def _write_orders(root: Path, n: int) -> None:
+    """`n` orders written now at the embedded source, as the shop's database would."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from workbench.streaming import load_spec
+    from workbench.streaming.sources.embedded import OperationalStore
+    spec, _ = load_spec(root / "pipelines" / "demo_orders.yml")
+    store = OperationalStore(root / ".workbench" / "operational.sqlite", spec.tables)
+    now = dt.datetime.now().replace(microsecond=0)
+    txs = []
+    for i in range(n):
+        amount = Decimal(100 + 7 * i) / 4
+        order = {"order_id": 800_000_000 + i, "customer_id": 1 + i, "store_id": 1 + i % 40,
+                 "channel_id": 1 + i % 4, "region_id": 1 + i % 5, "ordered_at": now, "status": "processing",
+                 "is_promo": False, "line_count": 1, "gross_amount": amount, "discount_amount": Decimal("0.00"),
+                 "net_amount": amount}
+        line = {"order_id": 800_000_000 + i, "line_no": 1, "product_id": 1 + i, "quantity": 1,
+                "unit_price": amount, "discount": Decimal("0.00"), "line_amount": amount}
+        txs.append([("orders", "c", None, order), ("order_lines", "c", None, line)])
+    store.write(txs)
+    store.close()
+    time.sleep(2)  # the pipeline commits them within its batch latency
 
 
 PARTS = (("embedded", bench_embedded), ("broker_redis", bench_broker), ("postgres", bench_postgres),
@@ -464,6 +530,9 @@ def main() -> int:
         "events_per_s_broker": res["broker_redis"].get("events_per_s"),
         "events_per_s_postgres": res["postgres"].get("events_per_s"),
         "p99_latency_s": res["broker_redis"].get("latency", {}).get("p99_s"),
+        "p50_latency_s": res["broker_redis"].get("latency", {}).get("p50_s"),
+        # the machine is shared: the 1-minute load average when each path started (2 cores)
+        "load_avg_1m": {k: res[k].get("load_avg_1m") for k in ("embedded", "broker_redis", "postgres")},
         "incremental_speedup": res["incremental"].get("speedup"),
         "incremental_silver_rows": res["incremental"].get("silver_rows"),
         "first_render_s": res["first_render"].get("first_render_s"),

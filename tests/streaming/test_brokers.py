@@ -80,3 +80,34 @@ def test_rabbitmq_streams(rabbitmq_stream, tmp_path):
         _broker_roundtrip({"kind": "rabbitmq", "stream": stream}, lambda pl: publish(stream, pl), tmp_path)
     finally:
         delete_stream(stream)
+
+
+def test_redis_lag_counts_unread_entries_without_scanning(redis_url):
+    import redis
+
+    from workbench.streaming.sources.redis_streams import RedisOptions, RedisStreamSource, publish
+    key = f"wbtest:{uuid.uuid4().hex[:8]}"
+    r = redis.Redis.from_url(redis_url)
+    try:
+        publish(redis_url, key, [f'{{"n": {i}}}' for i in range(50)])
+        src = RedisStreamSource(RedisOptions(url=redis_url, stream=key), "lag_test", {})
+        src.open(None)
+        assert src.lag() == 50
+        first = src.poll(20, 0.1)
+        assert len(first) == 20 and src.lag() == 30
+        publish(redis_url, key, ['{"n": 50}'] * 5)
+        assert src.lag() == 35
+        rest = src.poll(100, 0.1)
+        assert len(rest) == 35 and src.lag() == 0
+        src.close()
+        # resuming after a position: unknown until caught up, then counted again
+        resumed = RedisStreamSource(RedisOptions(url=redis_url, stream=key), "lag_test", {})
+        resumed.open((first[-1][0], first[-1][1]))
+        assert resumed.lag() is None
+        assert len(resumed.poll(100, 0.1)) == 35 and resumed.lag() == 0
+        publish(redis_url, key, ['{"n": 60}'] * 3)
+        assert resumed.lag() == 3
+        resumed.close()
+    finally:
+        r.delete(key)
+        r.close()

@@ -23,6 +23,9 @@ OPS = ("c", "u", "d", "r")
 
 
 class RawEvent(NamedTuple):
+    """A change event as received. A source may hand plain (hi, lo, position, payload) tuples
+    instead (the embedded source returns SQLite's rows as they are): the runner and the applier
+    only index them."""
     hi: int
     lo: int
     position: str

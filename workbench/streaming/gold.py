@@ -104,21 +104,25 @@ class GoldView:
         if not exists:
             con.execute(f"CREATE TABLE {_q(self.name)} AS {self.recompute_sql()}")
 
-    def merge_delta(self, con: duckdb.DuckDBPyConnection, old: str, new: str) -> int:
+    def merge_delta(self, con: duckdb.DuckDBPyConnection, old: str, new: str) -> None:
+        """Add (new - old) to the gold table in one MERGE: `old` holds the negated contributions
+        from before the batch, `new` (a table or a parenthesised query) those after. A group whose
+        row count reaches 0 is removed; groups with no change are left untouched."""
         gcols = [n for n, _ in self.group_cols]
         mcols = list(self.spec.measures) + ["_rows"]
         g = ", ".join(_q(c) for c in gcols)
         sums = ", ".join(f"sum({_q(c)}) AS {_q(c)}" for c in mcols)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _delta AS SELECT {g + ', ' if g else ''}{sums} FROM "
-                    f"(SELECT * FROM {new} UNION ALL SELECT * FROM {old}) {'GROUP BY ' + g if g else ''}")
+        delta = (f"SELECT {g + ', ' if g else ''}{sums} FROM (SELECT * FROM {new} UNION ALL SELECT * FROM {old}) "
+                 f"{'GROUP BY ' + g if g else ''}")
         match = " AND ".join(f"t.{_q(c)} IS NOT DISTINCT FROM d.{_q(c)}" for c in gcols) or "TRUE"
         sets = ", ".join(f"{_q(c)} = t.{_q(c)} + d.{_q(c)}" for c in mcols)
         nonzero = " OR ".join(f"d.{_q(c)} <> 0" for c in mcols)
-        con.execute(f"UPDATE {_q(self.name)} AS t SET {sets} FROM _delta d WHERE {match} AND ({nonzero})")
-        con.execute(f"INSERT INTO {_q(self.name)} SELECT d.* FROM _delta d WHERE d._rows <> 0 AND NOT EXISTS "
-                    f"(SELECT 1 FROM {_q(self.name)} t WHERE {match})")
-        con.execute(f"DELETE FROM {_q(self.name)} WHERE _rows = 0")
-        return con.execute("SELECT count(*) FROM _delta").fetchone()[0]
+        allc = gcols + mcols
+        con.execute(f"MERGE INTO {_q(self.name)} AS t USING ({delta}) AS d ON {match} "
+                    f"WHEN MATCHED AND t._rows + d._rows = 0 THEN DELETE "
+                    f"WHEN MATCHED AND ({nonzero}) THEN UPDATE SET {sets} "
+                    f"WHEN NOT MATCHED AND d._rows <> 0 THEN INSERT ({', '.join(_q(c) for c in allc)}) "
+                    f"VALUES ({', '.join('d.' + _q(c) for c in allc)})")
 
     def recompute(self, con: duckdb.DuckDBPyConnection) -> None:
         """Rebuild from silver (repair, or the baseline the benchmark compares against)."""

@@ -54,8 +54,11 @@ class Pipeline:
         self._error: str | None = None
         self._rates = collections.deque(maxlen=1000)
         self._lat = collections.deque(maxlen=10_000)
+        self._lat_offset = 0
         self._queued = 0
         self._source: Source | None = None
+        self._source_lag: int | None = None
+        self.started_at: float | None = None
         self.stats = {"events_total": 0, "batches_total": 0, "dead_letters": 0, "duplicates_dropped": 0,
                       "last_batch_events": 0, "last_batch_s": None, "last_commit_ts": None, "position": None,
                       "last_source_ts_ms": None}
@@ -129,27 +132,25 @@ class Pipeline:
             acks = {"pos": committed, "cv": threading.Condition()}
             reader = threading.Thread(target=self._reader, args=(stop, q, acks, committed), daemon=True,
                                       name=f"reader-{self.name}")
+            self.started_at = time.perf_counter()   # set-up done: the source is read from here on
             reader.start()
             self._state = "running"
             b = self.spec.batch
+            seen = committed      # highest position handed to the applier (or committed)
             while not stop.is_set():
-                chunk = self._gather(q, stop, b.max_events, b.max_latency_ms / 1000)
+                chunk = self._gather(q, stop, b.max_events, b.max_latency_ms / 1000, b.linger_ms / 1000)
                 if not chunk:
+                    if stop.is_set():
+                        break     # a normal shutdown: the reader saw the same stop event
                     if not reader.is_alive() and q.empty():
                         raise RuntimeError(self._error or "the source reader stopped")
                     self._observe_idle()
                     continue
-                if committed is not None:
-                    fresh = [e for e in chunk if (e.hi, e.lo) > committed]
-                    dropped = len(chunk) - len(fresh)
-                    if dropped:
-                        self.stats["duplicates_dropped"] += dropped
-                        M.DUPES.labels(self.name).inc(dropped)
-                    chunk = fresh
+                chunk = self._drop_replays(chunk, seen)
                 if not chunk:
                     continue
                 res = applier.apply(chunk, committed)
-                committed = res.position
+                committed = seen = res.position
                 with acks["cv"]:
                     acks["pos"] = committed
                     acks["cv"].notify_all()
@@ -166,16 +167,52 @@ class Pipeline:
             log.exception("pipeline %s failed", self.name)
             raise
 
-    def _gather(self, q: queue.Queue, stop, max_events: int, max_latency: float) -> list[RawEvent]:
+    def _drop_replays(self, chunk: list[RawEvent], seen) -> list[RawEvent]:
+        """Keep only events after `seen`, in strictly increasing position order: at or before the
+        checkpoint (a replay after a restart), or read twice (the reader reconnected and resumed
+        from the checkpoint while events read before were still queued)."""
+        if seen is None or (chunk[0][0], chunk[0][1]) > seen:
+            # fast path, vectorised: a source returns its events in commit order
+            n = len(chunk)
+            hi = np.fromiter((e[0] for e in chunk), np.int64, n)
+            lo = np.fromiter((e[1] for e in chunk), np.int64, n)
+            if bool(np.all((hi[1:] > hi[:-1]) | ((hi[1:] == hi[:-1]) & (lo[1:] > lo[:-1])))):
+                return chunk
+        fresh, last = [], seen
+        for e in chunk:
+            pos = (e[0], e[1])
+            if last is None or pos > last:
+                fresh.append(e)
+                last = pos
+        dropped = len(chunk) - len(fresh)
+        if dropped:
+            self.stats["duplicates_dropped"] += dropped
+            M.DUPES.labels(self.name).inc(dropped)
+        return fresh
+
+    def _gather(self, q: queue.Queue, stop, max_events: int, max_latency: float,
+                linger: float = 0.0) -> list[RawEvent]:
+        """The next micro-batch: it closes at `max_events`, `max_latency` after its first event, or
+        as soon as nothing more arrived for `linger` seconds (adaptive: under load the backlog that
+        built up during the previous commit makes the batch big; a trickle commits at once)."""
         out: list[RawEvent] = []
-        try:
-            first = q.get(timeout=max_latency)
-        except queue.Empty:
-            return out
+        end = time.monotonic() + max_latency
+        while True:     # in short waits, so that a stop is seen at once
+            try:
+                first = q.get(timeout=max(0.0, min(0.1, end - time.monotonic())))
+                break
+            except queue.Empty:
+                if stop.is_set() or time.monotonic() >= end:
+                    return out
         out.extend(first)
         deadline = time.monotonic() + max_latency
         while len(out) < max_events and not stop.is_set():
-            left = deadline - time.monotonic()
+            try:
+                out.extend(q.get_nowait())
+                continue
+            except queue.Empty:
+                pass
+            left = min(deadline - time.monotonic(), linger)
             if left <= 0:
                 break
             try:
@@ -192,6 +229,7 @@ class Pipeline:
         src = None
         last_acked = start_after
         read_to = start_after
+        lag_at = 0.0
         while not stop.is_set():
             try:
                 if src is None:
@@ -216,12 +254,23 @@ class Pipeline:
                 if full:
                     time.sleep(b.idle_sleep_ms / 1000)   # backpressure: leave the backlog in the source
                     continue
-                events = src.poll(b.max_events, b.max_latency_ms / 1000)
+                # a short poll timeout: the loop comes back to see acks and the stop event
+                events = src.poll(b.max_events, min(b.max_latency_ms / 1000, 0.2))
                 if events:
                     with self._lock:
                         self._queued += len(events)
-                    read_to = (events[-1].hi, events[-1].lo)
+                    read_to = (events[-1][0], events[-1][1])
                     q.put(events)
+                elif self._source_lag is not None:
+                    self._source_lag = 0      # an empty poll: nothing was waiting
+                if time.monotonic() - lag_at >= 1.0:
+                    # the source's backlog, measured here (Source methods are called from this thread
+                    # only) and at most once a second (it can cost a round trip)
+                    lag_at = time.monotonic()
+                    try:
+                        self._source_lag = src.lag()
+                    except Exception:
+                        self._source_lag = None
                 backoff = 0.5
             except Exception as e:
                 self._error = f"source: {type(e).__name__}: {e}"
@@ -258,20 +307,21 @@ class Pipeline:
             s["last_source_ts_ms"] = res.max_source_ts_ms
         self._rates.append((time.monotonic(), res.events))
         if len(res.latencies):
-            lat = res.latencies
-            if len(lat) > 2000:
-                lat = lat[np.random.default_rng().integers(0, len(lat), 2000)]
+            # every 8th event of the stream (a uniform sample: each event weighs the same whatever
+            # the size of its batch) feeds status()'s percentiles and the Prometheus histogram
+            lat = res.latencies[(-self._lat_offset) % 8::8]
+            self._lat_offset = (self._lat_offset + len(res.latencies)) % 8
             self._lat.extend(lat.tolist())
             h = M.E2E.labels(self.name)
-            for v in lat[:500]:
-                h.observe(float(v))
+            for v in lat.tolist():
+                h.observe(v)
         M.EVENTS.labels(self.name).inc(res.applied)
         if res.dead_letters:
             M.DEAD.labels(self.name).inc(res.dead_letters)
         M.BATCH.labels(self.name).observe(res.seconds)
         self._observe_idle()
         info = {"pipeline": self.name, "events": res.events, "dead_letters": res.dead_letters,
-                "position": res.position_text, "seconds": res.seconds}
+                "position": res.position_text, "seconds": res.seconds, "latencies": res.latencies}
         for fn in self._listeners:
             try:
                 fn(info)
@@ -279,23 +329,18 @@ class Pipeline:
                 log.exception("pipeline listener failed")
 
     def _observe_idle(self) -> None:
-        st = self.status()
+        st = self.status(latency=False)
         M.RATE.labels(self.name).set(st["events_per_s"])
         if st["lag_events"] is not None:
             M.LAG_EVENTS.labels(self.name).set(st["lag_events"])
         M.LAG_SECONDS.labels(self.name).set(st["lag_s"] or 0)
 
-    def status(self) -> dict:
+    def status(self, latency: bool = True) -> dict:
         now = time.monotonic()
         recent = [(t, n) for t, n in list(self._rates) if now - t <= 10]
         rate = sum(n for _, n in recent) / 10.0 if recent else 0.0
-        lat = np.array(list(self._lat)) if self._lat else None
-        src = self._source
-        lag_events = None
-        try:
-            lag_events = (src.lag() if src is not None else None)
-        except Exception:
-            lag_events = None
+        lat = np.array(list(self._lat)) if self._lat and latency else None
+        lag_events = self._source_lag if self._source is not None else None
         queued = max(self._queued, 0)
         if lag_events is not None:
             lag_events += queued

@@ -28,6 +28,9 @@ class BatchSpec(_Strict):
     max_latency_ms: int = Field(200, ge=1, description="A batch is committed at most this long after its first event.")
     max_queue: int = Field(100_000, ge=1, description="Events buffered ahead of the applier; the reader blocks when full (backpressure).")
     idle_sleep_ms: int = Field(20, ge=1, description="Pause between polls when the source has nothing.")
+    linger_ms: int = Field(10, ge=0, description=(
+        "A batch smaller than max_events is committed once no more events arrived for this long "
+        "(never later than max_latency_ms after its first event)."))
 
 
 class TableSpec(_Strict):

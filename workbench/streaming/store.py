@@ -27,9 +27,16 @@ def create_tables(con: duckdb.DuckDBPyConnection, spec: PipelineSpec, views: lis
     con.execute(f"""CREATE TABLE IF NOT EXISTS {q(st.dead_letter_table)} (
         pipeline VARCHAR, pos_hi BIGINT, pos_lo BIGINT, position VARCHAR, received_at TIMESTAMP,
         source_table VARCHAR, reason VARCHAR, payload VARCHAR)""")
-    con.execute(f"""CREATE TABLE IF NOT EXISTS {q(st.bronze_table)} (
-        pipeline VARCHAR, pos_hi BIGINT, pos_lo BIGINT, position VARCHAR, received_at TIMESTAMP,
-        source_table VARCHAR, op VARCHAR, tx_id VARCHAR, source_ts_ms BIGINT, payload VARCHAR)""")
+    bronze = (f"CREATE TABLE IF NOT EXISTS {q(st.bronze_table)} (pipeline VARCHAR, pos_hi BIGINT, pos_lo BIGINT, "
+              "position VARCHAR, received_at TIMESTAMP, source_table VARCHAR, op VARCHAR, tx_id VARCHAR, "
+              "source_ts_ms BIGINT, payload VARCHAR{})")
+    try:
+        # zstd for the raw payloads: about half the checkpoint CPU of DuckDB's default string
+        # compression (its per-segment analysis dominates) and a quarter of the size
+        con.execute(bronze.format(" USING COMPRESSION zstd"))
+    except duckdb.Error:
+        # a warehouse file in a storage format before zstd (< v1.2): default compression
+        con.execute(bronze.format(""))
     for name, t in spec.tables.items():
         cols = ", ".join(f"{q(c)} {typ}" for c, typ in t.columns.items())
         con.execute(f"CREATE TABLE IF NOT EXISTS {q(silver_name(spec, name))} "

@@ -25,7 +25,8 @@ class Source:
     Contract:
     - `open(after)`: resume strictly after position `after` ((hi, lo) or None for the beginning;
       a source with a snapshot takes it when `after` is None).
-    - `poll(max_events, timeout)`: up to about `max_events` events in source commit order; a
+    - `poll(max_events, timeout)`: up to about `max_events` events (`RawEvent`s, or plain
+      `(hi, lo, position, payload)` tuples, which cost less per event) in source commit order; a
       source may return more to keep a transaction whole (the runner never splits a poll's result
       across warehouse commits). Return [] when nothing arrived within `timeout` seconds.
     - `commit(position)`: the warehouse has durably committed everything up to `position`; the

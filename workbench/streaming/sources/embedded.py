@@ -15,7 +15,6 @@ from pathlib import Path
 
 from pydantic import Field
 
-from ..events import RawEvent
 from .base import Source, SourceOptions, register_source
 
 _TS_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
@@ -161,15 +160,18 @@ class EmbeddedSource(Source):
 
     def poll(self, max_events, timeout):
         deadline = time.monotonic() + timeout
+        # rows come out of SQLite already shaped as (hi, lo, position, payload) tuples: no per-event
+        # Python work on this path
+        sql = "SELECT id, 0, CAST(id AS TEXT), payload FROM _cdc_outbox WHERE id > ? {} ORDER BY id {}"
         while True:
-            rows = self.con.execute("SELECT id, tx_id, payload FROM _cdc_outbox WHERE id > ? ORDER BY id LIMIT ?",
-                                    [self.last, max_events]).fetchall()
+            rows = self.con.execute(sql.format("", "LIMIT ?"), [self.last, max_events]).fetchall()
             if rows:
                 if len(rows) == max_events:   # complete the last transaction
-                    rows += self.con.execute("SELECT id, tx_id, payload FROM _cdc_outbox WHERE id > ? AND tx_id = ? "
-                                             "ORDER BY id", [rows[-1][0], rows[-1][1]]).fetchall()
+                    rows += self.con.execute(
+                        sql.format("AND tx_id = (SELECT tx_id FROM _cdc_outbox WHERE id = ?)", ""),
+                        [rows[-1][0], rows[-1][0]]).fetchall()
                 self.last = rows[-1][0]
-                return [RawEvent(i, 0, str(i), p) for i, _, p in rows]
+                return rows
             if time.monotonic() >= deadline:
                 return []
             time.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
