@@ -176,3 +176,46 @@ def test_entry_point_detectors_are_loaded(monkeypatch):
 def test_registering_a_taken_name_fails():
     with pytest.raises(ValueError):
         registry.register("ewma")(get_detector_class("seasonal"))
+
+
+def test_many_skips_are_counted_in_bulk_with_a_bounded_sample():
+    """A sparse series (a product selling a few hours a week): thousands of NaNs. The batch path
+    counts them all, per reason, exactly as point-by-point updates do, keeps the same sample of
+    the most recent ones, and the saved state stays small however many were skipped."""
+    from collections import deque
+
+    from workbench.anomaly.detectors.base import MAX_SKIPPED_KEPT
+
+    n = 20_000
+    t = np.arange(n, dtype=float) * 3600
+    values = np.full(n, np.nan)
+    values[::50] = 10.0 + (np.arange(n // 50) % 3) * 0.01      # a sale every 50 hours
+    values[[7, 8, 19_999]] = [np.inf, -np.inf, np.inf]
+    batch = create("robust_zscore", window=48, min_history=12)
+    batch.score_series(values, t)
+    stream = create("robust_zscore", window=48, min_history=12)
+    for a, b in zip(t, values):
+        stream.update(a, b)
+    expected = {"missing": n - n // 50 - 3, "infinite": 3}
+    assert batch.skipped_by_reason == stream.skipped_by_reason == expected
+    assert batch.skipped_count == stream.skipped_count == sum(expected.values())
+    assert len(batch.skipped) == MAX_SKIPPED_KEPT
+    assert [(float(ts), r) for ts, r in batch.skipped] == [(float(ts), r) for ts, r in stream.skipped]
+    assert batch.skipped[-1] == (t[-1], "infinite")
+    # the kept sample of the skips after a given count (what a job reports as examples)
+    assert batch.skipped_since(batch.skipped_count - 2) == list(batch.skipped)[-2:]
+    assert batch.skipped_since(batch.skipped_count) == []
+    assert len(pickle.dumps(batch.get_state())) < 20_000
+    # restore keeps the totals
+    again = create("robust_zscore", window=48, min_history=12)
+    again.set_state(pickle.loads(pickle.dumps(batch.get_state())))
+    assert again.skipped_by_reason == expected and again.skipped_count == batch.skipped_count
+    # a state saved before the per-reason totals existed (up to 1000 skipped points kept)
+    old = batch.get_state()
+    del old["state"]["skipped_by_reason"]
+    old["state"]["skipped"] = deque([(float(i), "missing") for i in range(1000)], maxlen=1000)
+    old["state"]["skipped_count"] = 5000
+    legacy = create("robust_zscore", window=48, min_history=12)
+    legacy.set_state(old)
+    assert len(legacy.skipped) == MAX_SKIPPED_KEPT and legacy.skipped[-1] == (999.0, "missing")
+    assert legacy.skipped_by_reason == {"missing": 1000, "earlier (reason not kept)": 4000}

@@ -5,11 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+import duckdb
+import numpy as np
 import pandas as pd
+import pytest
 
 import workbench
 from workbench.anomaly.alert_rules import parse_rule
-from workbench.anomaly.jobs import DetectionJob
+from workbench.anomaly.detectors.base import MAX_SKIPPED_KEPT
+from workbench.anomaly.jobs import DetectionJob, direction_of, direction_passes, last_known_before
 
 from .test_jobs_helpers import append_rows, make_shop
 
@@ -120,3 +124,92 @@ threshold: 0.8
     latency = time.perf_counter() - t_data
     assert raised is not None and raised.value == 60 and raised.direction == "up"
     assert latency < 60, latency
+
+
+def test_hour_with_empty_ratio_stays_missing_not_zero(tmp_path):
+    """An hour whose rows exist but whose ratio is 0/0 (NULL), like an hour of cancelled orders
+    only: the query returns a row with a NULL value, and that bucket must stay missing (skipped
+    by the detector) rather than be summed to 0, which would look like a collapse of the AOV."""
+    wh, models = make_shop(tmp_path)
+    hours = ["2026-01-15 18:00", "2026-01-15 19:00"]
+    con = duckdb.connect(str(wh))
+    con.execute("update sales set n = 0, amount = 0 where region = 'South' and ts in (?, ?)", hours)
+    con.close()
+    wb = connect(wh, models)
+    job = DetectionJob(rule("aov", "none"), wb, state_dir=None)
+    end = pd.Timestamp("2026-01-22")
+    long = job.fetch(None, end)
+    at = long[(long.slice == "South") & long.ts.isin(pd.to_datetime(hours))]
+    assert len(at) == 2 and at["value"].isna().all()      # rows are there, their ratio is NULL
+    wide, missing = job.densify(long, None, end)
+    assert wide.loc[pd.to_datetime(hours), "South"].isna().all()
+    assert missing.loc[pd.to_datetime(hours), "South"].all()
+    assert wide["South"].notna().sum() == 24 * 21 - 2     # every other hour keeps its value
+    assert wide.loc[pd.Timestamp("2026-01-15 17:00"), "South"] == 20.0   # amount = 20 * n
+    res = job.run(now=end.to_pydatetime())
+    assert res.slices["South"].skipped == {"missing": 2} and res.slices["South"].filled_zero == 0
+    assert not [a for a in res.anomalies if a.value == 0]
+
+
+def test_summary_reports_true_skip_counts_beyond_the_kept_sample(tmp_path):
+    """A sparse slice skips far more buckets than the detector keeps examples of; the report
+    counts all of them (not the sample), in the first run and in later incremental runs."""
+    wh, models = make_shop(tmp_path, drop=("South", "2026-01-02 00:00", "2026-01-12 00:00"))
+    wb = connect(wh, models)
+    job = DetectionJob(rule("aov", "none"), wb, state_dir=tmp_path / "s")
+    res = job.run(now=dt.datetime(2026, 1, 15))
+    assert MAX_SKIPPED_KEPT < 240
+    assert res.slices["South"].skipped == {"missing": 240}               # 10 days of hours
+    assert res.slices["South"].skipped_examples[-1] == ("2026-01-11 23:00:00", "missing")
+    assert "240 missing" in res.summary()
+    wb.close()
+    con = duckdb.connect(str(wh))
+    con.execute("delete from sales where region = 'South' and ts >= ? and ts < ?",
+                ["2026-01-16 00:00", "2026-01-16 05:00"])
+    con.close()
+    wb = connect(wh, models)
+    later = DetectionJob(rule("aov", "none"), wb, state_dir=tmp_path / "s").run(now=dt.datetime(2026, 1, 17))
+    assert later.slices["South"].skipped == {"missing": 5}
+    assert later.slices["North"].skipped == {}
+    det = DetectionJob(rule("aov", "none"), wb, state_dir=tmp_path / "s")._detector("South")[0]
+    assert det.skipped_count == 245 and det.skipped_by_reason == {"missing": 245}
+    assert len(det.skipped) == MAX_SKIPPED_KEPT
+
+
+SPARSE_RULE = """
+name: rare_price
+source: {namespace: shop, metric: aov, grain: hour, slice_by: region}
+detector: {name: robust_zscore, params: {window: 48, min_history: 5}}
+threshold: 0.9
+direction: down
+"""
+
+
+def test_sparse_slice_drop_is_down_from_the_last_known_value(tmp_path):
+    """A slice that sells every 30 hours has no value in the 24 hours before its next sale and
+    fewer than two in the same hour of past weeks: no seasonal or recent expectation. The drop
+    from 20 to 5 is judged against the last value it had (20), so a down-only rule raises it;
+    before, a missing expectation counted as 'up' and the rule dropped it."""
+    wh, models = make_shop(tmp_path, hours=24 * 3)
+    start = pd.Timestamp("2026-01-01 03:00")
+    times = [start + pd.Timedelta(hours=30 * k) for k in range(10)]
+    append_rows(wh, [(t.to_pydatetime(), "Rare", 2, 40.0 + (k % 3) * 0.2) for k, t in enumerate(times)])
+    drop = start + pd.Timedelta(hours=300)
+    append_rows(wh, [(drop.to_pydatetime(), "Rare", 2, 10.0)])
+    job = DetectionJob(parse_rule(SPARSE_RULE, "rare.yml"), connect(wh, models), state_dir=None)
+    res = job.run(now=dt.datetime(2026, 1, 14))
+    hits = [a for a in res.anomalies if a.slice_value == "Rare"]
+    assert [(pd.Timestamp(a.ts), a.value, a.direction) for a in hits] == [(drop, 5.0, "down")]
+    # the last value before the drop: sale k=9 at 40 + 0 * 0.2 over 2 units
+    assert hits[0].expected == pytest.approx(20.0)
+
+
+def test_direction_helpers():
+    assert direction_of(5.0, 20.0) == "down" and direction_of(20.0, 20.0) == "up"
+    assert direction_of(5.0, None) == "unknown"
+    assert direction_passes("down", "down") and not direction_passes("down", "up")
+    assert direction_passes("down", "unknown") and direction_passes("up", "unknown")
+    assert direction_passes("both", "up")
+    h = np.array([1.0, np.nan, 3.0, np.nan, np.nan])
+    assert last_known_before(h, 4) == 3.0 and last_known_before(h, 2) == 1.0
+    assert last_known_before(h, 0) is None and last_known_before(h, 0, 7.0) == 7.0

@@ -166,7 +166,8 @@ class AlertRule(_Strict):
     detector: DetectorSpec = Field(default_factory=DetectorSpec)
     threshold: float = Field(0.9, gt=0, le=1, description="Detector score from which a point is an anomaly.")
     direction: Literal["both", "up", "down"] = Field(
-        "both", description="Only deviations above ('up') or below ('down') the expected value.")
+        "both", description="Only deviations above ('up') or below ('down') the expected value; an "
+        "anomaly with no expected value at all ('unknown') is kept by either.")
     min_deviation: float = Field(
         0.0, ge=0, description="Ignore anomalies whose |value - expected| is below this (metric units).")
     severity: Severity = Field("warning", description="Severity of an anomaly from this rule.")

@@ -9,9 +9,12 @@ the streaming gold views in ``live`` later.  Every run
    is rebuilt and empty ones become 0 (additive metrics) or stay missing (ratios; the detector
    skips them and the job reports that);
 3. scores each slice with its own detector, restored from the saved state, and keeps a short
-   tail of values to compute the expected value (median of the same phase in past seasons);
-4. returns the anomalies (score >= threshold, in the rule's direction) and saves the state, so a
-   restarted job goes on exactly where it stopped.
+   tail of values (and the last known value) to compute the expected value: the median of the
+   same phase in past seasons, else of the previous 24 buckets, else the last known value;
+4. returns the anomalies (score >= threshold, in the rule's direction; ``unknown`` when there is
+   no expected value at all, which no direction filter drops) and saves the state, so a
+   restarted job goes on exactly where it stopped. The report counts what each detector skipped
+   (true totals per reason, from the detector's counters, plus a few recent examples).
 
 The first run on an empty state reads the whole history up to ``now``: a backfill and a live run
 are the same code path.
@@ -65,7 +68,7 @@ class Anomaly:
     expected: float | None
     score: float
     severity: str
-    direction: str             # up | down
+    direction: str             # up | down | unknown (no baseline to compare with)
     group: str
     detected_at: dt.datetime = field(default_factory=dt.datetime.now)
 
@@ -83,7 +86,9 @@ class Anomaly:
         where = f" for {self.slice_by} = {self.slice_value}" if self.slice_by and self.slice_value else ""
         exp = f" (expected about {self.expected:,.2f})" if self.expected is not None else ""
         return (f"{self.metric}{where} at {pd.Timestamp(self.ts):%Y-%m-%d %H:%M} ({self.grain}) was "
-                f"{self.value:,.2f}{exp}, {self.direction}; score {self.score:.3f}")
+                f"{self.value:,.2f}{exp}, "
+                f"{'direction unknown (nothing to compare with)' if self.direction == 'unknown' else self.direction}; "
+                f"score {self.score:.3f}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -135,6 +140,28 @@ def expected_at(history: np.ndarray, i: int, season: int) -> float | None:
     prev = history[max(0, i - 24):i]
     prev = prev[np.isfinite(prev)]
     return float(np.median(prev)) if prev.size else None
+
+
+def last_known_before(history: np.ndarray, i: int, last_known: float | None = None) -> float | None:
+    """The last finite value before ``history[i]``; ``last_known`` (kept in the job state, from
+    before the kept history) if there is none."""
+    prev = np.flatnonzero(np.isfinite(history[:i]))
+    return float(history[prev[-1]]) if prev.size else last_known
+
+
+def direction_of(value: float, baseline: float | None) -> str:
+    """``up``/``down`` against the baseline; ``unknown`` when there is no baseline at all."""
+    if baseline is None or not np.isfinite(baseline):
+        return "unknown"
+    return "up" if value >= baseline else "down"
+
+
+def direction_passes(wanted: str, direction: str) -> bool:
+    """Does an anomaly going ``direction`` pass a rule that wants ``wanted`` (up/down/both)?
+
+    ``unknown`` passes every rule: with nothing to compare against, dropping it could hide the
+    very drop (or rise) the rule is for; the anomaly says ``unknown`` so nobody reads it as either."""
+    return wanted == "both" or direction in (wanted, "unknown")
 
 
 def _transform(values: np.ndarray, how: str) -> np.ndarray:
@@ -268,26 +295,30 @@ class DetectionJob:
         season = SEASON[grain]
         ts_list = list(wide.index)
         ts_np = wide.index.to_numpy()
+        fill_zero = self._fill_zero()
         for key in wide.columns:
             values = wide[key].to_numpy(dtype=float)
             det, tail = self._detector(key)
-            skipped_before, seen_before = det.skipped_count, len(det.skipped)
+            before = dict(det.skipped_by_reason), det.skipped_count
             scores = det.score_series(_transform(values, self.rule.source.transform), ts_np)
-            rep = SliceReport(buckets=len(values), filled_zero=int(missing[key].sum()) if self._fill_zero() else 0)
-            new_skips = list(det.skipped)[seen_before:] if det.skipped_count - skipped_before else []
-            for ts, reason in new_skips:
-                rep.skipped[reason] = rep.skipped.get(reason, 0) + 1
-            rep.skipped_examples = [(str(pd.Timestamp(t)), r) for t, r in new_skips[:5]]
+            rep = SliceReport(buckets=len(values), filled_zero=int(missing[key].sum()) if fill_zero else 0)
+            # true counts of this run (the detector keeps totals per reason), a few recent examples
+            rep.skipped = {r: n - before[0].get(r, 0) for r, n in det.skipped_by_reason.items()
+                           if n - before[0].get(r, 0) > 0}
+            rep.skipped_examples = [(str(pd.Timestamp(t)), r) for t, r in det.skipped_since(before[1])[-5:]]
             if rep.skipped:
-                log.info("rule %s slice %s: skipped %s", rule.name, key, rep.skipped)
+                log.debug("rule %s slice %s: skipped %s", rule.name, key, rep.skipped)
             reports[key] = rep
             history = np.concatenate([tail, values])
+            last_known = self.state["slices"].get(key, {}).get("last_known")
             hot = np.flatnonzero(scores >= rule.threshold)
             for i in hot:
                 v = values[i]
                 e = expected_at(history, len(tail) + int(i), season)
-                direction = "up" if (e is None or v >= e) else "down"
-                if rule.direction != "both" and direction != rule.direction:
+                if e is None:   # too little recent history: the last value seen before this one
+                    e = last_known_before(history, len(tail) + int(i), last_known)
+                direction = direction_of(v, e)
+                if not direction_passes(rule.direction, direction):
                     continue
                 if e is not None and abs(v - e) < rule.min_deviation:
                     continue
@@ -298,7 +329,11 @@ class DetectionJob:
                     score=float(scores[i]), severity=rule.severity_for(float(scores[i])),
                     direction=direction, group=rule.group))
             keep = season * SEASONS_KEPT + 1
-            self.state["slices"][key] = {"detector": det.get_state(), "tail": history[-keep:]}
+            finite = np.flatnonzero(np.isfinite(values))
+            if finite.size:
+                last_known = float(values[finite[-1]])
+            self.state["slices"][key] = {"detector": det.get_state(), "tail": history[-keep:],
+                                         "last_known": last_known}
         self.state["watermark"] = end
         self.save()
         self.last_result = JobResult(rule.name, start, end, anomalies, reports, time.perf_counter() - t0)

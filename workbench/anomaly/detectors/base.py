@@ -11,8 +11,12 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-# Keep at most this many skipped points in memory; ``skipped_count`` keeps the true total.
-MAX_SKIPPED_KEPT = 1000
+# Keep only this many of the most recent skipped points (a sample for reports, saved with the
+# state); ``skipped_count`` and ``skipped_by_reason`` keep the true totals.  Small on purpose: a
+# sparse series (a product that sells a few hours a week) skips most of its buckets, and a job
+# saves one detector state per slice every run.
+MAX_SKIPPED_KEPT = 20
+SKIP_REASONS = ("missing", "infinite", "out of order")
 
 
 class DetectorParams(BaseModel):
@@ -26,8 +30,9 @@ class Detector(ABC):
 
     Subclasses define a nested ``Params`` model and implement ``_score(timestamp, value)``,
     which sees only finite values, in order.  ``update`` handles the rest: missing or
-    non-finite values and out-of-order timestamps score ``0.0`` and are recorded in
-    ``skipped`` (``(timestamp, reason)``) and ``skipped_count`` instead of reaching the model.
+    non-finite values and out-of-order timestamps score ``0.0`` instead of reaching the model
+    and are counted: ``skipped_count`` (all), ``skipped_by_reason`` (per reason) and
+    ``skipped``, the ``(timestamp, reason)`` of the last ``MAX_SKIPPED_KEPT`` of them.
 
     ``get_state()`` returns a picklable snapshot and ``set_state()`` restores it, so a
     restarted job continues exactly where the previous one stopped.
@@ -46,6 +51,7 @@ class Detector(ABC):
         self.params = params
         self.n_seen = 0
         self.skipped_count = 0
+        self.skipped_by_reason: dict[str, int] = {}
         self.skipped: deque[tuple[Any, str]] = deque(maxlen=MAX_SKIPPED_KEPT)
         self._last_ts: Any = None
         self.reset()
@@ -75,6 +81,7 @@ class Detector(ABC):
                 reason = "incomparable timestamp"
         if reason is not None:
             self.skipped_count += 1
+            self.skipped_by_reason[reason] = self.skipped_by_reason.get(reason, 0) + 1
             self.skipped.append((timestamp, reason))
             return 0.0
         if timestamp is not None:
@@ -110,10 +117,9 @@ class Detector(ABC):
         if keep is None:  # odd inputs: the per-point rules sort them out
             return np.array([self.update(None if timestamps is None else timestamps[i], values[i]) for i in range(n)])
         out = np.zeros(n)
-        for i in np.flatnonzero(~keep):
-            ts = None if timestamps is None else timestamps[i]
-            self.skipped_count += 1
-            self.skipped.append((ts, "missing" if np.isnan(vals[i]) else "infinite" if not np.isfinite(vals[i]) else "out of order"))
+        bad = np.flatnonzero(~keep)
+        if bad.size:
+            self._record_skips(bad, vals[bad], timestamps)
         idx = np.flatnonzero(keep)
         if idx.size == 0:
             return out
@@ -133,6 +139,26 @@ class Detector(ABC):
         out[idx] = np.clip(np.nan_to_num(scores, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
         return out
 
+    def _record_skips(self, idx: np.ndarray, vals: np.ndarray, timestamps) -> None:
+        """Count the points at ``idx`` (values ``vals``) as skipped, in bulk: totals per reason,
+        and only the last ``MAX_SKIPPED_KEPT`` go into the ``skipped`` sample."""
+        code = np.where(np.isnan(vals), 0, np.where(~np.isfinite(vals), 1, 2))
+        counts = np.bincount(code, minlength=3)
+        for reason, c in zip(SKIP_REASONS, counts.tolist()):
+            if c:
+                self.skipped_by_reason[reason] = self.skipped_by_reason.get(reason, 0) + c
+        self.skipped_count += int(idx.size)
+        k = self.skipped.maxlen or idx.size
+        recent, recent_code = idx[-k:], code[-k:]
+        self.skipped.extend(((None if timestamps is None else timestamps[i]), SKIP_REASONS[c])
+                            for i, c in zip(recent.tolist(), recent_code.tolist()))
+
+    def skipped_since(self, count: int) -> list[tuple[Any, str]]:
+        """The kept sample of the points skipped after the first ``count`` skips, oldest first
+        (only the most recent ``MAX_SKIPPED_KEPT`` are kept)."""
+        n = min(self.skipped_count - count, len(self.skipped))
+        return list(self.skipped)[-n:] if n > 0 else []
+
     # --- persistence -------------------------------------------------------------------
     def get_state(self) -> dict[str, Any]:
         """A picklable snapshot of everything needed to resume: parameters and model state."""
@@ -148,6 +174,17 @@ class Detector(ABC):
             raise ValueError(f"state is for {state.get('detector')!r}, not {self.name!r}")
         self.params = self.Params(**state["params"])
         self.__dict__.update(copy.deepcopy(state["state"]))
+        # States saved before the per-reason totals existed kept up to 1000 skipped points.
+        if len(self.skipped) > MAX_SKIPPED_KEPT or self.skipped.maxlen != MAX_SKIPPED_KEPT:
+            self.skipped = deque(self.skipped, maxlen=MAX_SKIPPED_KEPT)
+        if "skipped_by_reason" not in state["state"]:
+            by: dict[str, int] = {}
+            for _, r in state["state"].get("skipped", ()):
+                by[r] = by.get(r, 0) + 1
+            rest = self.skipped_count - sum(by.values())
+            if rest > 0:
+                by["earlier (reason not kept)"] = rest
+            self.skipped_by_reason = by
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.params!r})"
