@@ -165,10 +165,11 @@ def run_suite(spec: Suite, engine: str, *, warehouse: str | Path | None = None,
                 if warehouse is None:
                     raise ValueError("validating on DuckDB needs a warehouse path")
                 root = open_duckdb(warehouse, read_only=True)
-            from .ge_duckdb import DuckDBConnection, DuckDBDatasource  # noqa: F401
+            from .ge_duckdb import DuckDBConnection, DuckDBDatasource  # noqa: F401  registers the type
             src = root or duckdb_connection
+            creator = lambda: duckdb_engine.ConnectionWrapper(DuckDBConnection(src))  # noqa: E731
             ds_kwargs = dict(name="warehouse", connection_string="duckdb:///:memory:",
-                             kwargs={"creator": lambda: duckdb_engine.ConnectionWrapper(DuckDBConnection(src))})
+                             kwargs={"creator": creator})
             # DuckDBDatasource registers itself with GE as type "workbench_duckdb"
             ds = (ctx.data_sources.add_workbench_duckdb(**ds_kwargs) if pushdown
                   else ctx.data_sources.add_sql(**ds_kwargs))
