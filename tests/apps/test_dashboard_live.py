@@ -27,7 +27,10 @@ def live(tmp_path_factory):
     store = OperationalStore(tmp / "op.sqlite", p.spec.tables)
     store.write(OrderSimulator(seed=3).transactions(400))
     n = store.con.execute("SELECT count(*) FROM _cdc_outbox").fetchone()[0]
-    p.run(max_events=n)
+    # One malformed event: the stream goes on, it lands in the dead letters, the page says so.
+    store.con.execute("INSERT INTO _cdc_outbox (tx_id, payload) VALUES (NULL, '{not json')")
+    store.con.commit()
+    p.run(max_events=n + 1)
     store.close()
     wb = p.connect_semantic(cache="none")
     yield p, LocalClient(wb, freshness=lambda: {"streaming": True, "last_commit": "x"})
@@ -78,3 +81,29 @@ def test_live_drill_region_store_category_matches_sql(live, tmp_path):
     assert f"{region} › {store}" in d.crumbs.object
     d._on_up()
     assert d.snapshot.drill.store is None and "store" in d.table.value.columns
+
+
+def test_status_line_shows_the_pipelines_own_health(live):
+    """events/s, lag, p99 latency and dead letters of a running pipeline reach the status line
+    through the server's freshness entry (the same function the server uses)."""
+    import time
+
+    from workbench.server.pipelines_ext import freshness_entry
+    from workbench.ui.dashboard_text import freshness_line, pipeline_health
+    from workbench.ui.dashboard_state import Snapshot
+
+    p, _ = live
+    st = {**p.status(), "running": True}
+    dead = p.cursor().execute("SELECT count(*) FROM stream_dead_letters").fetchone()[0]
+    assert dead == 1 and st["dead_letters_total"] == dead
+    entry = freshness_entry(st, time.time())
+    entry.pop("_epoch")
+    assert entry["latency_p99_s"] is not None and entry["latency_p99_s"] >= 0
+    [line] = pipeline_health({"pipelines": {"demo": entry}})
+    assert line.startswith("demo: ") and "events/s" in line and "1 dead letter" in line
+    assert f"p99 latency {entry['latency_p99_s']:.2f} s" in line
+    stopped = pipeline_health({"pipelines": {"demo": {**entry, "running": False}}})
+    assert stopped == []            # a stopped pipeline has no live figures to show
+    html = freshness_line(Snapshot(), {"streaming": True, "last_commit": entry["last_commit"],
+                                       "pipelines": {"demo": entry}})
+    assert "1 dead letter" in html and "stream running" in html

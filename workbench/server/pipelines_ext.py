@@ -199,12 +199,8 @@ class WarehouseHost:
                 st = p.status() or {}
             except Exception as exc:  # noqa: BLE001  a broken pipeline must not break queries
                 st = {"state": "error", "error": str(exc)}
-            last = _last_commit_epoch(st)
-            entry = {"lag_s": st.get("lag_s"),"running": bool(st.get("running", st.get("state") in ("starting", "running"))),
-                     "state": st.get("state"),
-                     "last_commit": (dt.datetime.fromtimestamp(last, dt.timezone.utc).isoformat()
-                                     if last else None),
-                     "age_s": round(now - last, 3) if last else None}
+            entry = freshness_entry(st, now)
+            last = entry.pop("_epoch")
             out["pipelines"][name] = entry
             if last and (newest is None or last > newest):
                 newest = last
@@ -228,6 +224,22 @@ class WarehouseHost:
             except Exception:  # noqa: BLE001
                 pass
             self._wb = None
+
+
+def freshness_entry(st: dict, now: float) -> dict:
+    """One pipeline's part of :meth:`PipelineHost.freshness`: its last commit and age, and its
+    own health (events/s, lag, p99 latency, dead letters) that the dashboard shows beside them."""
+    last = _last_commit_epoch(st)
+    return {"lag_s": st.get("lag_s"),
+            "running": bool(st.get("running", st.get("state") in ("starting", "running"))),
+            "state": st.get("state"),
+            "events_per_s": st.get("events_per_s"), "lag_events": st.get("lag_events"),
+            "latency_p99_s": st.get("latency_p99_s"),
+            "dead_letters": st.get("dead_letters_total", st.get("dead_letters")),
+            "last_commit": (dt.datetime.fromtimestamp(last, dt.timezone.utc).isoformat()
+                            if last else None),
+            "age_s": round(now - last, 3) if last else None,
+            "_epoch": last}
 
 
 _COMMIT_KEYS = ("last_commit_ts", "last_commit_at", "last_commit", "committed_at", "last_applied_at",

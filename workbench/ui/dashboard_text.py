@@ -64,6 +64,7 @@ def freshness_line(snap: Snapshot, freshness: dict | None = None) -> str:
         parts.append(f"Data fetched at {snap.fetched_at:%H:%M:%S}")
     parts.append("stream running" if fresh.get("streaming") else
                  "stream stopped: showing the last committed data")
+    parts.extend(pipeline_health(fresh))
     if snap.errors:
         lost = any(isinstance(e, str) and "not reachable" in e for e in snap.errors.values())
         first = next(iter(snap.errors.values()))
@@ -71,6 +72,30 @@ def freshness_line(snap: Snapshot, freshness: dict | None = None) -> str:
                      else f"some panels failed: {first}")
     return (f"<p role='status' aria-live='polite' class='wb-freshness' style='margin:0.2em 0'>"
             f"{html.escape(' · '.join(parts))}</p>")
+
+
+def pipeline_health(fresh: dict) -> list[str]:
+    """The running pipelines' own figures (server freshness entries): events/s, lag, p99
+    latency from source commit to gold, and dead letters (named, so a bad event is noticed)."""
+    out = []
+    for name, p in sorted((fresh.get("pipelines") or {}).items()):
+        if not p.get("running"):
+            continue
+        bits = []
+        if p.get("events_per_s") is not None:
+            bits.append(f"{float(p['events_per_s']):,.0f} events/s")
+        if p.get("lag_events") is not None:
+            bits.append(f"lag {int(p['lag_events']):,} events")
+        elif p.get("lag_s") is not None:
+            bits.append(f"lag {float(p['lag_s']):.1f} s")
+        if p.get("latency_p99_s") is not None:
+            bits.append(f"p99 latency {float(p['latency_p99_s']):.2f} s")
+        if p.get("dead_letters") is not None:
+            n = int(p["dead_letters"])
+            bits.append(f"{n:,} dead letter{'s' if n != 1 else ''}")
+        if bits:
+            out.append(f"{name}: " + ", ".join(bits))
+    return out
 
 
 def age_text(seconds: float) -> str:
