@@ -106,3 +106,32 @@ def test_small_polls_are_committed_without_waiting_for_max_latency(tmp_path):
     errors, t = _run_until(p, 10, timeout=30)
     assert not errors and not t.is_alive()     # and the stop is seen without waiting 120 s
     assert p.stats["events_total"] == 10 and p.stats["batches_total"] == 1
+
+
+def test_wal_is_checkpointed_between_batches_and_threads_are_given_back(tmp_path):
+    evs, sim = _events(600)
+    n = len(evs)
+    # several polls, so several batches; a 1 MB WAL threshold makes the runner checkpoint between them
+    SCRIPT[:] = [evs[i:i + 300] for i in range(0, n, 300)]
+    spec = spec_with_source({"kind": "scripted_test"})
+    spec["batch"] = {**spec["batch"], "max_events": 300, "max_latency_ms": 50, "threads": 1}
+    spec["storage"] = {"checkpoint_wal_mb": 1}
+    p = pipeline_from_dict("runner_test", spec, tmp_path / "wh.duckdb")
+    con = p.cursor()
+    con.execute("SET threads = 2")
+    errors, t = _run_until(p, n)
+    assert not errors and not t.is_alive()
+    assert p.stats["events_total"] == n
+    assert p.stats["checkpoints"] >= 1
+    # DuckDB's automatic checkpoint is only the backstop (256 MB), so the WAL was emptied by the runner
+    wal = tmp_path / "wh.duckdb.wal"
+    assert not wal.exists() or wal.stat().st_size < 1_000_000
+    # batches ran on one thread; the instance's own setting is back once the runner is idle or stopped
+    assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 2
+    total, distinct = con.execute("SELECT count(*), count(DISTINCT pos_hi) FROM bronze_events").fetchone()
+    assert (total, distinct) == (n, n)
+    cols = ", ".join(p.spec.tables["orders"].columns)
+    expected = sorted(tuple(str(v[c]) for c in p.spec.tables["orders"].columns) for v in sim.state["orders"].values())
+    got = sorted(tuple(str(x) for x in r) for r in con.execute(f"SELECT {cols} FROM silver_orders").fetchall())
+    assert got == expected
+    assert_gold_matches_recompute(con)

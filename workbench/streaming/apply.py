@@ -77,6 +77,7 @@ class BatchApplier:
         self.gate = QualityGate(spec, pipeline)
         ensure_table(con, spec)
         self.schema_gate = SchemaGate(spec, pipeline)  # schema gate hook: registered columns per table
+        self._threads_before: int | None = None   # the instance's thread count while batches run
 
     # -- SQL builders --------------------------------------------------------------------------
     def _table_select(self, name: str, t: TableSpec) -> str:
@@ -125,6 +126,28 @@ class BatchApplier:
             "position": pa.array(positions, pa.string()),
             "payload": pa.array(payloads, pa.string()),
         })
+        b = self.spec.batch
+        if b.threads is not None and len(events) < b.threads_below:
+            if self._threads_before is None:
+                # the setting is the whole instance's: restore_threads() puts it back for a large
+                # batch and when the runner is idle or stops (not after every small batch:
+                # relaunching DuckDB's workers costs ~10 ms)
+                self._threads_before = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
+                if self._threads_before != b.threads:
+                    con.execute(f"SET threads = {int(b.threads)}")
+        else:
+            self.restore_threads()    # a large batch: DuckDB's parallel operators pay off
+        return self._apply(events, tbl, last, now, res, t0)
+
+    def restore_threads(self) -> None:
+        """Give the DuckDB instance its own thread count back (see BatchSpec.threads)."""
+        if self._threads_before is not None:
+            if self._threads_before != self.spec.batch.threads:
+                self.con.execute(f"SET threads = {self._threads_before}")
+            self._threads_before = None
+
+    def _apply(self, events, tbl, last, now, res, t0) -> BatchResult:
+        con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
             con.register("_raw", tbl)
@@ -164,9 +187,12 @@ class BatchApplier:
                 con.execute(f"INSERT INTO {self.bronze} SELECT '{self.pipeline}', hi, lo, position, received_at, "
                             f"coalesce(tname, source_table), op, tx_id, source_ts_ms, payload FROM _ev")
             # envelope-level dead letters, and which tables the good events touch, in one scan
-            dead, present = con.execute(
+            # (and the source commit times of the good events, for the latencies: one statement less)
+            dead, present, ts = con.execute(
                 f"SELECT count(*) FILTER (WHERE reason IS NOT NULL), "
-                f"list(DISTINCT tname) FILTER (WHERE reason IS NULL) FROM _ev").fetchone()
+                f"list(DISTINCT tname) FILTER (WHERE reason IS NULL), "
+                f"list(source_ts_ms) FILTER (WHERE reason IS NULL AND source_ts_ms IS NOT NULL) FROM _ev").fetchone()
+            ts = np.array(ts or (), dtype=np.int64)
             dead = int(dead)
             if dead:
                 con.execute(f"INSERT INTO {self.dlq} SELECT '{self.pipeline}', hi, lo, position, received_at, "
@@ -177,14 +203,16 @@ class BatchApplier:
                 if name not in present:
                     continue
                 t = self.spec.tables[name]
-                con.execute(f"CREATE OR REPLACE TEMP TABLE _t_{name} AS {self._table_sql[name]}")
                 keys = ", ".join(q(k) for k in t.primary_key)
                 cols = ", ".join(q(c) for c in t.columns)
-                # last change per key wins: positions order the batch's changes (source commit order)
-                con.execute(f"CREATE OR REPLACE TEMP TABLE _c_{name} AS SELECT op, {cols}, hi, lo FROM _t_{name} "
-                            f"WHERE reason IS NULL QUALIFY row_number() OVER (PARTITION BY {keys} "
-                            f"ORDER BY hi DESC, lo DESC) = 1")
-                changed[name] = f"_c_{name}"
+                # last change per key wins: positions order the batch's changes (source commit order).
+                # The winner is flagged in the same statement as the parse (`keep`) and the readers
+                # below filter on it: a separate table of winners cost one more statement per table,
+                # and a statement's fixed cost (planning) is most of a small batch's cost
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _t_{name} AS SELECT *, reason IS NULL AND "
+                            f"row_number() OVER (PARTITION BY reason IS NULL, {keys} ORDER BY hi DESC, lo DESC) = 1 "
+                            f"AS keep FROM ({self._table_sql[name]})")
+                changed[name] = f"(SELECT op, {cols}, hi, lo FROM _t_{name} WHERE keep)"
             if changed:
                 # row-level dead letters of all tables in one statement
                 rows = " UNION ALL ".join(f"SELECT i, reason FROM _t_{name} WHERE reason IS NOT NULL" for name in changed)
@@ -194,7 +222,7 @@ class BatchApplier:
                     f"ORDER BY t.i").fetchone()[0]
             # gold: contributions of affected rows before the batch (views sharing a fact table and
             # its tracked joins share one affected-keys table)
-            plans, affected = [], {}
+            plans, affected, snapshots = [], {}, {}
             for v in self.views:
                 aff = v.affected_sql(changed)
                 if aff is None:
@@ -207,8 +235,18 @@ class BatchApplier:
                         affected[aff] = f"_aff_{len(affected)}"
                         con.execute(f"CREATE OR REPLACE TEMP TABLE {affected[aff]} AS {aff}")
                 i = len(plans)
-                con.execute(f"CREATE OR REPLACE TEMP TABLE _old_{i} AS {v.contributions_sql(affected[aff], '-')}")
-                plans.append((i, v, affected[aff]))
+                if v.snapshots:
+                    # the affected fact rows, copied once for all the views over them; each view's
+                    # 'before' is then aggregated inside its MERGE (fewer statements per batch)
+                    snap = snapshots.get((v.fact, aff))
+                    if snap is None:
+                        snap = snapshots[(v.fact, aff)] = f"_pre_{len(snapshots)}"
+                        con.execute(f"CREATE OR REPLACE TEMP TABLE {snap} AS {v.snapshot_sql(affected[aff])}")
+                    old = f"({v.snapshot_contributions_sql(snap, '-')})"
+                else:
+                    old = f"_old_{i}"
+                    con.execute(f"CREATE OR REPLACE TEMP TABLE {old} AS {v.contributions_sql(affected[aff], '-')}")
+                plans.append((old, v, affected[aff]))
             # silver
             for name, ctab in changed.items():
                 t = self.spec.tables[name]
@@ -225,19 +263,23 @@ class BatchApplier:
                     res.quarantined += nq
                     res.released += nr
             # gold: contributions after, minus before, merged in one statement per view
-            for i, v, aff in plans:
-                v.merge_delta(con, f"_old_{i}", f"({v.contributions_sql(aff)})")
-            ts = con.execute("SELECT source_ts_ms AS src FROM _ev WHERE reason IS NULL "
-                             "AND source_ts_ms IS NOT NULL").fetchnumpy()["src"]
+            for old, v, aff in plans:
+                v.merge_delta(con, old, f"({v.contributions_sql(aff)})")
             res.dead_letters = int(dead)
             res.applied = len(events) - res.dead_letters
             res.position, res.position_text = (last.hi, last.lo), last.position
-            con.execute(f"""INSERT INTO {self.ckpt} VALUES (?, ?, ?, ?, ?, ?, 1, ?)
-                ON CONFLICT (pipeline) DO UPDATE SET pos_hi = excluded.pos_hi, pos_lo = excluded.pos_lo,
-                position = excluded.position, committed_at = excluded.committed_at,
-                events = {self.ckpt}.events + excluded.events, batches = {self.ckpt}.batches + 1,
-                dead_letters = {self.ckpt}.dead_letters + excluded.dead_letters""",
-                        [self.pipeline, last.hi, last.lo, last.position, now, len(events), res.dead_letters])
+            # an UPDATE of the pipeline's row (there after its first batch) plans faster than the upsert
+            done = con.execute(
+                f"UPDATE {self.ckpt} SET pos_hi = ?, pos_lo = ?, position = ?, committed_at = ?, "
+                f"events = events + ?, batches = batches + 1, dead_letters = dead_letters + ? WHERE pipeline = ?",
+                [last.hi, last.lo, last.position, now, len(events), res.dead_letters, self.pipeline]).fetchone()[0]
+            if not done:
+                con.execute(f"""INSERT INTO {self.ckpt} VALUES (?, ?, ?, ?, ?, ?, 1, ?)
+                    ON CONFLICT (pipeline) DO UPDATE SET pos_hi = excluded.pos_hi, pos_lo = excluded.pos_lo,
+                    position = excluded.position, committed_at = excluded.committed_at,
+                    events = {self.ckpt}.events + excluded.events, batches = {self.ckpt}.batches + 1,
+                    dead_letters = {self.ckpt}.dead_letters + excluded.dead_letters""",
+                            [self.pipeline, last.hi, last.lo, last.position, now, len(events), res.dead_letters])
             con.execute("COMMIT")
         except BaseException:
             try:

@@ -80,6 +80,23 @@ class GoldView:
     def contributions_sql(self, affected: str, sign: str = "") -> str:
         return f"SELECT {self._select(sign)} FROM {self._from(affected)}{self._where()}{self._group()}"
 
+    @property
+    def snapshots(self) -> bool:
+        """Whether the 'before' contributions can come from a snapshot of the affected fact rows
+        (a view without joins): views sharing the fact table then share one snapshot statement
+        instead of one contributions statement each (see snapshot_sql)."""
+        return not self.spec.joins
+
+    def snapshot_sql(self, affected: str) -> str:
+        """The affected fact rows as they are (not quarantined), to be taken before the batch."""
+        gate = f" WHERE {self.gate[0]}" if self.gate else ""
+        return f"SELECT {_q(self.fact)}.* FROM {self._from(affected)}{gate}"
+
+    def snapshot_contributions_sql(self, snapshot: str, sign: str = "") -> str:
+        """contributions_sql over a snapshot_sql table (the quarantine rule is already applied)."""
+        where = f" WHERE ({self.spec.where})" if self.spec.where else ""
+        return f"SELECT {self._select(sign)} FROM {snapshot} AS {_q(self.fact)}{where}{self._group()}"
+
     def affected_sql(self, changed: dict[str, str]) -> str | None:
         """Keys of fact rows to re-evaluate; `changed` maps table -> temp table of its batch keys."""
         keys = ", ".join(_q(k) for k in self.pk)
