@@ -31,6 +31,25 @@ class CacheSettings(BaseModel):
     ttl_seconds: int = Field(3600, ge=1, description="Expiry of Redis entries.")
 
 
+class LiveDetectionSettings(BaseModel):
+    """Anomaly detection inside the Jupyter server, on the gold views the pipelines keep fresh."""
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(True, description="Run the enabled alert rules of `namespaces` in the server.")
+    interval_s: float = Field(5.0, gt=0, le=15, description="Seconds between detection cycles (at most 15).")
+    settle_s: float = Field(2.0, ge=0, le=30, description="A bucket is scored this long after it ends, so "
+                            "events still in flight in the pipeline land first.")
+    namespaces: list[str] = Field(["live"], description="Namespaces whose rules run in the server; rules "
+                                  "on historical namespaces (retail) run with `workbench detect run`.")
+
+
+class AnomalySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    alerts_dir: str = Field("pipelines/alerts", description="Folder of alert rule YAML files.")
+    incidents_db: str = Field(".workbench/anomaly/incidents.sqlite", description="Incident store (sqlite).")
+    state_dir: str = Field(".workbench/anomaly/jobs", description="Where detection jobs keep their state.")
+    live: LiveDetectionSettings = LiveDetectionSettings()
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     warehouse: str = Field(".workbench/warehouse.duckdb", description="DuckDB warehouse file.")
@@ -40,6 +59,7 @@ class Settings(BaseModel):
     spark: SparkSettings = SparkSettings()
     postgres: PostgresSettings = PostgresSettings()
     cache: CacheSettings = CacheSettings()
+    anomaly: AnomalySettings = AnomalySettings()
     root: str = Field(".", description="Project root; relative paths are resolved from here.")
 
     def path(self, p: str) -> Path:

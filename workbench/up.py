@@ -93,7 +93,8 @@ def pick_port(preferred: int) -> int:
     raise SystemExit(f"No free port in {preferred}..{preferred + 49}; pass --port.")
 
 
-def banner(port: int, token: str, new_token: bool, warehouse: Path, built: bool) -> str:
+def banner(port: int, token: str, new_token: bool, warehouse: Path, built: bool,
+           pipelines: list[str] | None = None) -> str:
     base = f"http://127.0.0.1:{port}"
     lines = [
         "",
@@ -113,10 +114,20 @@ def banner(port: int, token: str, new_token: bool, warehouse: Path, built: bool)
         f"  The token is kept in {TOKEN_FILE} (never committed; delete it for a new one)"
         + (" - generated just now." if new_token else "."),
         f"Warehouse: {warehouse}" + (" (built just now)" if built else ""),
+        *([f"Pipelines started with the server: {', '.join(pipelines)} (live orders into the "
+           "live_* gold views; anomaly detection watches them)"] if pipelines else []),
         "The apps are also tiles in the JupyterLab launcher. Stop with Ctrl-C.",
         "",
     ]
     return "\n".join(lines)
+
+
+DEMO_PIPELINES = ("demo_orders",)
+
+
+def demo_pipelines(project: Path) -> list[str]:
+    """The demo pipelines `make up` starts inside the Jupyter server: those the project has."""
+    return [n for n in DEMO_PIPELINES if (project / "pipelines" / f"{n}.yml").is_file()]
 
 
 def jupyter_command(port: int, open_browser: bool, extra: list[str] | None = None) -> list[str]:
@@ -134,6 +145,11 @@ def jupyter_env(project: Path) -> dict[str, str]:
     env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
         p for p in (conf, env.get("JUPYTER_CONFIG_PATH", "")) if p)
     env["WORKBENCH_PROJECT_DIR"] = str(project)
+    # The pipelines server extension starts these with the server (its `autostart` default
+    # reads this variable; the test servers, which share jupyter_config/, set none).
+    started = demo_pipelines(project)
+    if started:
+        env.setdefault("WORKBENCH_AUTOSTART", ",".join(started))
     env.pop("JUPYTER_TOKEN", None)  # the demo token file is the one log-in
     return env
 
@@ -153,9 +169,10 @@ def run_up(port: int = 8888, scale: float = 1.0, open_browser: bool = False,
     chosen = pick_port(port)
     if chosen != port:
         print(f"Port {port} is taken; using {chosen}.", flush=True)
-    print(banner(chosen, token, new_token, warehouse, built), flush=True)
-    cmd = jupyter_command(chosen, open_browser, extra_args)
     env = jupyter_env(project)
+    auto = [n for n in env.get("WORKBENCH_AUTOSTART", "").split(",") if n.strip()]
+    print(banner(chosen, token, new_token, warehouse, built, auto), flush=True)
+    cmd = jupyter_command(chosen, open_browser, extra_args)
     if dry_run:
         return cmd
     os.execve(cmd[0], cmd, env)

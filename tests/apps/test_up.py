@@ -87,3 +87,25 @@ def test_server_config_reads_the_token_file(project):
     assert got["token"] == "tok123" and got["ip"] == "127.0.0.1"
     assert got["ext"].get("jupyter_server_proxy") is True
     assert got["manager"] == "readonly"
+
+
+def test_make_up_starts_the_demo_pipeline_in_the_server(project, monkeypatch, capsys):
+    """`make up` hands the pipelines extension its autostart list (the extension's default reads
+    WORKBENCH_AUTOSTART) and says so in the banner; an explicit setting wins; a project
+    without the demo pipeline starts none."""
+    from workbench.server.pipelines_ext import WorkbenchPipelines
+
+    monkeypatch.delenv("WORKBENCH_AUTOSTART", raising=False)
+    assert "WORKBENCH_AUTOSTART" not in up.jupyter_env(project)
+    (project / "pipelines").mkdir()
+    (project / "pipelines" / "demo_orders.yml").write_text((REPO / "pipelines" / "demo_orders.yml").read_text())
+    env = up.jupyter_env(project)
+    assert env["WORKBENCH_AUTOSTART"] == "demo_orders"
+    monkeypatch.setenv("WORKBENCH_AUTOSTART", env["WORKBENCH_AUTOSTART"])
+    assert WorkbenchPipelines().autostart == ["demo_orders"]
+    (project / ".workbench").mkdir()
+    (project / ".workbench" / "warehouse.duckdb").write_bytes(b"")
+    up.run_up(port=up.pick_port(18760), dry_run=True)
+    assert "Pipelines started with the server: demo_orders" in capsys.readouterr().out
+    monkeypatch.setenv("WORKBENCH_AUTOSTART", "other")
+    assert up.jupyter_env(project)["WORKBENCH_AUTOSTART"] == "other"

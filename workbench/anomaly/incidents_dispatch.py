@@ -115,12 +115,17 @@ class AlertDispatcher:
             self.store.update_notification(notification_id, status, detail or "released after quiet hours")
         return status
 
-    def flush_held(self) -> dict[str, int]:
-        """Send held notifications whose quiet hours are over (or drop them if no longer relevant)."""
+    def flush_held(self, only_known: bool = False) -> dict[str, int]:
+        """Send held notifications whose quiet hours are over (or drop them if no longer relevant).
+
+        ``only_known``: leave alone the held notifications of rules this dispatcher does not know
+        (the server's live loop shares the store with `workbench detect run`, which owns those)."""
         counts = {"sent": 0, "dropped": 0, "still_held": 0, "failed": 0}
         now = self.clock()
         for n in self.store.notifications(status="held"):
             rule = self.rules.get(n["rule"])
+            if rule is None and only_known:
+                continue
             inc = self.store.get(n["incident_id"])
             if rule is None or inc["status"] != "open":
                 self.store.update_notification(n["id"], "dropped", f"incident is {inc['status']}"

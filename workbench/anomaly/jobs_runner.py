@@ -28,8 +28,11 @@ log = logging.getLogger(__name__)
 class JobRunner:
     def __init__(self, wb, rules: list[AlertRule], store: IncidentStore | None = None,
                  state_dir: str | Path = DEFAULT_STATE_DIR, clock: Callable[[], dt.datetime] | None = None,
-                 insights: bool = True):
+                 insights: bool = True, owns_all_held: bool = True):
+        # owns_all_held=False: another runner (the CLI) may own rules not given here; their held
+        # notifications are theirs to release or drop.
         self.wb, self.clock = wb, clock or dt.datetime.now
+        self.owns_all_held = owns_all_held
         self.store = store or IncidentStore(DEFAULT_DB)
         self.jobs = [DetectionJob(r, wb, state_dir=state_dir, clock=self.clock) for r in rules if r.enabled]
         explain = None
@@ -38,22 +41,42 @@ class JobRunner:
 
             explain = lambda inc_id: explain_incident(wb, self.store, rules, inc_id).text  # noqa: E731
         self.dispatcher = AlertDispatcher(rules, self.store, clock=self.clock, explain=explain)
+        self._last_error: dict[str, str] = {}
 
-    def cycle(self) -> dict:
-        self.wb.invalidate()
-        out = {"jobs": [], "dispatch": {}, "held": {}}
+    def cycle(self, invalidate: bool = True) -> dict:
+        """Run every job once. ``invalidate=False`` keeps the workbench's caches: a caller whose
+        engine already sees each commit (the server, whose result cache is keyed by the data
+        version) need not drop everyone's cached results every few seconds.
+
+        ``out["rules"]`` has one entry per rule: ``ok``, ``summary`` or ``error``, ``anomalies``.
+        """
+        if invalidate:
+            self.wb.invalidate()
+        out = {"jobs": [], "dispatch": {}, "held": {}, "rules": {}}
         anomalies = []
         for job in self.jobs:
             try:
                 res = job.run()
             except Exception as e:          # one broken rule must not stop the others
-                log.exception("rule %s failed", job.rule.name)
+                # The traceback once per distinct error, not at every cycle of a long-running loop.
+                msg = f"{type(e).__name__}: {e}"
+                if self._last_error.get(job.rule.name) != msg:
+                    log.exception("rule %s failed", job.rule.name)
+                else:
+                    log.debug("rule %s failed again: %s", job.rule.name, msg)
+                self._last_error[job.rule.name] = msg
                 out["jobs"].append(f"{job.rule.name}: failed: {e}")
+                out["rules"][job.rule.name] = {"ok": False, "error": f"{type(e).__name__}: {e}",
+                                               "anomalies": 0}
                 continue
+            self._last_error.pop(job.rule.name, None)
             anomalies += res.anomalies
             out["jobs"].append(res.summary())
+            out["rules"][job.rule.name] = {"ok": True, "summary": res.summary(),
+                                           "anomalies": len(res.anomalies),
+                                           "scored_to": str(res.end)}
         out["dispatch"] = self.dispatcher.process(anomalies)
-        out["held"] = self.dispatcher.flush_held()
+        out["held"] = self.dispatcher.flush_held(only_known=not self.owns_all_held)
         return out
 
     def run_forever(self, interval: float = 15.0, stop: threading.Event | None = None,

@@ -11,6 +11,10 @@ the semantic queries of the apps (which read), over REST under ``/workbench/api/
     GET/POST query                 a governed semantic query -> records + sql + freshness
     GET  catalog                   metrics, dimensions and models the caller may see
     GET  metrics                   Prometheus exposition
+    GET  incidents                 incidents (?status=, ?since=, ?limit=) (handlers_incidents.py)
+    GET  incidents/{id}            one, with its anomalies, insight, history and notifications
+    POST incidents/{id}/acknowledge|resolve   role-gated (incident_roles)
+    GET  detection                 the live detection loop's status (detection_loop.py)
     POST quality/{suite}/validate  run a quality suite (handlers_quality.py); GET quality,
          quality/{suite}/runs, quality/scores read the stored runs
 
@@ -30,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Dict, Float, Int, List, Unicode, default
+from traitlets import Bool, Dict, Float, Int, List, Unicode, default
 
 from .identity import PrincipalMapper
 
@@ -188,6 +192,20 @@ class WarehouseHost:
     def statuses(self) -> list[dict]:
         return [self.status(n) for n in self.known_pipelines()]
 
+    def loaded_statuses(self) -> list[dict]:
+        """Status of each pipeline loaded in this process (a broken one reports its error)."""
+        out = []
+        for name, p in list(self._pipelines.items()):
+            try:
+                out.append(dict(p.status() or {}, name=name))
+            except Exception as exc:  # noqa: BLE001
+                out.append({"name": name, "state": "error", "error": str(exc)})
+        return out
+
+    def warehouse_open(self) -> bool:
+        """Is the warehouse already open in this server (a query answered, a pipeline loaded)?"""
+        return self._wb is not None or bool(self._pipelines)
+
     def freshness(self) -> dict:
         """How current the served data is: per loaded pipeline, its last commit and lag."""
         now = time.time()
@@ -300,7 +318,27 @@ class WorkbenchPipelines(ExtensionApp):
     max_rows = Int(50_000, config=True, help="Most rows one query response returns.")
     query_timeout = Float(60.0, config=True, help="Seconds before a query request gives up.")
 
+    detection = Bool(None, allow_none=True, config=True,
+                     help="Run live anomaly detection in the server; None: workbench.yml "
+                          "anomaly.live.enabled (on in the demo).")
+    detection_interval = Float(None, allow_none=True, config=True,
+                               help="Seconds between detection cycles (<= 15); None: workbench.yml "
+                                    "anomaly.live.interval_s.")
+    detection_settle = Float(None, allow_none=True, config=True,
+                             help="Seconds after a bucket ends before it is scored; None: "
+                                  "workbench.yml anomaly.live.settle_s.")
+    alerts_dir = Unicode("", config=True, help="Folder of alert rules; empty: workbench.yml "
+                                               "anomaly.alerts_dir.")
+    incidents_db = Unicode("", config=True, help="Incident store (sqlite); empty: workbench.yml "
+                                                 "anomaly.incidents_db.")
+    detection_state_dir = Unicode("", config=True, help="Detection job state folder; empty: "
+                                                        "workbench.yml anomaly.state_dir.")
+    incident_roles = List(Unicode(), default_value=["admin", "analyst"], config=True,
+                          help="Roles (principals.yml) that may acknowledge and resolve incidents; "
+                               "every logged-in user may read them.")
+
     host: WarehouseHost | None = None
+    detection_loop = None
 
     def initialize_settings(self) -> None:
         self.host = WarehouseHost(
@@ -308,9 +346,24 @@ class WorkbenchPipelines(ExtensionApp):
             loader=self.pipeline_loader, lister=self.pipeline_lister,
             mapper=PrincipalMapper(dict(self.principal_map), self.default_principal),
             query_workers=self.query_workers, log=self.log)
+        from .detection_loop import build_loop
+
+        self.detection_loop = build_loop(
+            self.host, self.log, enabled=self.detection, interval=self.detection_interval,
+            settle=self.detection_settle, alerts_dir=self.alerts_dir,
+            incidents_db=self.incidents_db, state_dir=self.detection_state_dir)
+        # Started here, not in _start_jupyter_server_extension: it is a plain thread (no event
+        # loop needed), idle until the warehouse is open, and so it runs under jupyter_server's
+        # pytest plugin too, which never calls the start hooks.
+        self.detection_loop.start()
+        st = self.detection_loop.status()
+        self.log.info("workbench_pipelines: live detection %s (every %ss, namespaces %s)",
+                      "on" if st["enabled"] else "off", st["interval_s"], st["namespaces"])
         self.settings.update({"workbench_host": self.host,
                               "workbench_max_rows": self.max_rows,
-                              "workbench_query_timeout": self.query_timeout})
+                              "workbench_query_timeout": self.query_timeout,
+                              "workbench_detection": self.detection_loop,
+                              "workbench_incident_roles": list(self.incident_roles)})
 
     def initialize_handlers(self) -> None:
         from .handlers import pipeline_handlers
@@ -318,9 +371,11 @@ class WorkbenchPipelines(ExtensionApp):
         # Data quality (handlers_quality.py): validation runs on this host's warehouse
         # connection, since DuckDB allows one writing process per file.
         from .handlers_quality import quality_handlers
+        # Incidents and the live detection loop's status (handlers_incidents.py).
+        from .handlers_incidents import incident_handlers
 
         self.handlers.extend(pipeline_handlers(API_PREFIX) + query_handlers(API_PREFIX)
-                             + quality_handlers(API_PREFIX))
+                             + quality_handlers(API_PREFIX) + incident_handlers(API_PREFIX))
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
         import asyncio
@@ -334,6 +389,8 @@ class WorkbenchPipelines(ExtensionApp):
                 self.log.error("workbench_pipelines: could not start pipeline %s: %s", name, exc)
 
     async def stop_extension(self) -> None:
+        if self.detection_loop is not None:
+            self.detection_loop.stop()
         if self.host is not None:
             self.host.close()
 
