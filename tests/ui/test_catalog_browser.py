@@ -95,12 +95,15 @@ def test_keyboard_only(page, catalog_started):
     search.focus()
     page.keyboard.type("revenue")
     expect(page.get_by_role("status").filter(has_text=re.compile(r"\d+ results?"))).to_be_visible()
+    add = page.get_by_role("button", name="Add to query")
+    # The search runs per keystroke: let the last one show its best match before moving in
+    # the list (an arrow key racing a later search's new options is not what this tests).
+    expect(add).to_be_enabled(timeout=30_000)
     results = page.get_by_label("Results")
     results.focus()
     page.keyboard.press("ArrowDown")
     page.keyboard.press("ArrowUp")  # back to the best match
-    add = page.get_by_role("button", name="Add to query")
-    expect(add).to_be_enabled()
+    expect(add).to_be_enabled(timeout=30_000)
     add.focus()
     page.keyboard.press("Enter")
     expect(page.get_by_role("status").filter(has_text="Added")).to_be_visible(timeout=60_000)
