@@ -62,6 +62,24 @@ def _wait_ready(server: LiveServer, timeout_s: float = 120) -> None:
     raise RuntimeError(f"jupyter lab not ready:\n{server.log.read_text()[-3000:]}")
 
 
+SEEDED_TITLE = "revenue up (total) in live"
+
+
+def seed_incident(root: Path) -> None:
+    """One incident in the project's incident store, where the detection jobs write."""
+    import datetime as dt
+
+    from workbench.anomaly.incidents import DEFAULT_DB, IncidentStore
+    from workbench.anomaly.jobs import Anomaly
+
+    ts = dt.datetime.now().replace(second=0, microsecond=0) - dt.timedelta(minutes=10)
+    store = IncidentStore(root / DEFAULT_DB)
+    store.add(Anomaly(rule="browser_seed", namespace="live", metric="revenue", grain="minute",
+                      slice_by=None, slice_value=None, ts=ts, value=900.0, expected=100.0,
+                      score=0.99, severity="critical", direction="up", group="browser"))
+    store.set_insight(1, "Revenue was 900.00 against about 100.00 expected.")
+
+
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory, demo_warehouse):
     import shutil
@@ -70,6 +88,7 @@ def live_server(tmp_path_factory, demo_warehouse):
     warehouse = root / "warehouse.duckdb"
     shutil.copy(demo_warehouse, warehouse)
     write_dashboard_project(root, warehouse, REPO)
+    seed_incident(root)
     token, port = secrets.token_hex(16), _free_port()
     env = dict(os.environ)
     env.pop("JUPYTER_TOKEN", None)
@@ -236,3 +255,12 @@ def test_dashboard_fits_a_phone(page, live_server):
     open_dashboard(page, live_server)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, f"page is {width}px wide on a 390px phone"
+
+
+def test_incidents_panel_shows_a_seeded_incident(page, live_server):
+    open_dashboard(page, live_server)
+    panel = page.locator(".wb-board-item[data-key='incidents']")
+    panel.get_by_text(f"#1 {SEEDED_TITLE}").wait_for(timeout=30_000)
+    panel.get_by_text("Revenue was 900.00 against about 100.00 expected.").wait_for()
+    # a token log-in maps to principals.yml's default principal (analyst): it may acknowledge
+    panel.get_by_role("button", name="Acknowledge #1").wait_for()

@@ -55,6 +55,8 @@ class LiveChart:
     kind: str
     render: Callable[[pd.DataFrame], hv.Element]
     describe: Callable[[pd.DataFrame], str] = field(default=lambda df: "")
+    # (chart frame, anomalies) -> markers drawn over the chart (dashboard_markers), or None
+    marks_render: Callable | None = None
     pipe: Pipe = field(init=False)
     pane: pn.viewable.Viewable = field(init=False)
     summary: pn.pane.HTML = field(init=False)
@@ -62,15 +64,33 @@ class LiveChart:
 
     def __post_init__(self):
         self.data = pd.DataFrame()
+        self.anomalies = pd.DataFrame()
         self.pipe = Pipe(data=self.data)
-        self.dmap = hv.DynamicMap(self._safe_render, streams=[self.pipe])
+        streams = [self.pipe]
+        if self.marks_render is not None:  # a second pipe: new anomalies redraw the markers only
+            self.marks = Pipe(data=self.anomalies).rename(data="marks")
+            streams.append(self.marks)
+        self.dmap = hv.DynamicMap(self._safe_render, streams=streams)
         self.pane = pn.pane.HoloViews(self.dmap, sizing_mode="stretch_width", height=HEIGHT,
                                       linked_axes=False)
         self.summary = pn.pane.HTML("", sizing_mode="stretch_width",
                                     styles={"font-size": "0.85em", "color": "#4d4d4d"})
 
-    def _safe_render(self, data):
-        return self.render(data if isinstance(data, pd.DataFrame) else pd.DataFrame())
+    def _safe_render(self, data, marks=None):
+        df = data if isinstance(data, pd.DataFrame) else pd.DataFrame()
+        element = self.render(df)
+        if self.marks_render is None:
+            return element
+        return element * self.marks_render(df, marks if isinstance(marks, pd.DataFrame)
+                                           else pd.DataFrame())
+
+    def show_anomalies(self, anoms: pd.DataFrame) -> None:
+        """The anomalies to mark on this chart (already chosen for it: dashboard_markers)."""
+        if self.marks_render is None or (anoms.equals(self.anomalies) and
+                                         list(anoms.columns) == list(self.anomalies.columns)):
+            return
+        self.anomalies = anoms
+        self.marks.send(anoms)
 
     def update(self, df: pd.DataFrame | None) -> None:
         df = df if df is not None else pd.DataFrame()

@@ -12,23 +12,28 @@ import pandas as pd
 import panel as pn
 
 from workbench.ui import dashboard_charts as ch
+from workbench.ui import dashboard_markers as mk
 from workbench.ui import theme
 from workbench.ui.dashboard_data import Members
 from workbench.ui.dashboard_text import describe_series, describe_top
 
 def build_charts(m: Members, drill_render: Callable, drill_describe: Callable,
-                 explore_render: Callable) -> dict[str, Any]:
-    """Every chart panel of the namespace, by key (the trend, drill and explore always)."""
+                 explore_render: Callable, explore_marks: Callable | None = None
+                 ) -> dict[str, Any]:
+    """Every chart panel of the namespace, by key (the trend, drill and explore always).
+    The time series carry anomaly markers (dashboard_markers)."""
     charts: dict[str, Any] = {
         "trend": ch.LiveChart("trend", "Revenue over time", "line", ch.line(m.time, m.revenue),
-                              describe_series(m.time, m.revenue)),
+                              describe_series(m.time, m.revenue),
+                              marks_render=mk.markers(m.time, m.revenue)),
         "drill": ch.LiveChart("drill", "Revenue by region (click a bar to drill down)", "bar",
                               drill_render, drill_describe),
     }
     if m.channel:
         charts["channel_trend"] = ch.LiveChart(
             "channel_trend", "Orders over time by channel (stacked area)", "area",
-            ch.stacked_area(m.time, m.channel, m.orders), describe_series(m.time, m.orders))
+            ch.stacked_area(m.time, m.channel, m.orders), describe_series(m.time, m.orders),
+            marks_render=mk.markers(m.time, m.orders, by=m.channel))
         charts["channel"] = ch.DonutChart("channel", "Revenue share by channel", m.channel,
                                           m.revenue)
         if m.region:
@@ -54,7 +59,8 @@ def build_charts(m: Members, drill_render: Callable, drill_describe: Callable,
             charts[key] = ch.LiveChart("stores", title, kind, render,
                                        describe_top(m.store, m.revenue))
     charts["explore"] = ch.LiveChart("explore", "Explore: pick a metric with the search box",
-                                     "line", explore_render, lambda df: "")
+                                     "line", explore_render, lambda df: "",
+                                     marks_render=explore_marks)
     return charts
 
 

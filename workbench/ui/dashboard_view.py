@@ -19,12 +19,15 @@ import pandas as pd
 import panel as pn
 
 from workbench.ui import dashboard_charts as ch
+from workbench.ui import dashboard_markers as mk
 from workbench.ui import theme
 from workbench.ui.dashboard_board import PanelBoard
 from workbench.ui.dashboard_client import ApiError, Unreachable
 from workbench.ui.dashboard_controls import CUSTOM, DashboardControls
 from workbench.ui.dashboard_data import (DashboardData, Drill, Members, Snapshot,
                                          discover_members, kpi_values, window_for)
+from workbench.ui.dashboard_incidents import IncidentFeed, roles_of
+from workbench.ui.dashboard_incidents_panel import IncidentsPanel
 from workbench.ui.dashboard_layout import LayoutEditor
 from workbench.ui.dashboard_panels import Cards, build_charts, drill_table
 from workbench.ui.dashboard_state import SNAPSHOTS, VERSIONS, ViewKey, data_version
@@ -38,7 +41,8 @@ _log = logging.getLogger("workbench.dashboard")
 
 class Dashboard(DashboardControls):
     def __init__(self, client, members: Members | None = None, user: str | None = None,
-                 layouts_folder=None, refresh_ms: int = REFRESH_MS, defer_charts: bool = False):
+                 layouts_folder=None, refresh_ms: int = REFRESH_MS, defer_charts: bool = False,
+                 incidents_db=None):
         theme.configure()
         # Drawing the Bokeh charts is most of a page's server-side cost; deferred, the page
         # (KPIs, controls, freshness) is sent first and each chart is swapped into its card
@@ -62,6 +66,12 @@ class Dashboard(DashboardControls):
         self.refresh_ms = refresh_ms
         self._live = self.m.namespace == "live"
         self._anchor = None if self._live else self.data.anchor(False)
+        # Anomalies and incidents: read from the detection jobs' store (dashboard_incidents)
+        self.incident_feed = IncidentFeed(incidents_db)
+        self.anomalies = mk.empty_anomalies()
+        self._anomalies_window: tuple | None = None
+        self.incidents = IncidentsPanel(self.incident_feed, roles_of(client),
+                                        actor=user or _principal(client))
 
         self._build_controls()
         self._build_panels()
@@ -77,7 +87,8 @@ class Dashboard(DashboardControls):
     # --- panels ----------------------------------------------------------------------------
     def _build_panels(self) -> None:
         self.charts: dict[str, Any] = build_charts(self.m, self._drill_render,
-                                                   self._drill_describe, self._explore_render)
+                                                   self._drill_describe, self._explore_render,
+                                                   self._explore_marks)
         self.trend = self.charts["trend"]
         self.drill_chart = self.charts["drill"]
         self.explore = self.charts["explore"]
@@ -88,7 +99,14 @@ class Dashboard(DashboardControls):
         self.panels: dict[str, tuple[str, pn.viewable.Viewable]] = {
             "kpis": ("KPIs", self.kpis)}
         for key, c in self.charts.items():
-            self.panels[key] = (c.title, self.cards.card(c.title, c.pane, c.summary))
+            summary = c.summary if getattr(c, "marks_render", None) is None else pn.Column(
+                c.summary, pn.pane.HTML(f"<p style='margin:0;font-size:0.85em;color:#4d4d4d'>"
+                                        f"{mk.legend_html()}</p>", sizing_mode="stretch_width"),
+                sizing_mode="stretch_width")
+            self.panels[key] = (c.title, self.cards.card(c.title, c.pane, summary))
+        # deferred like the charts: a table in the page's first layout widens it on a phone
+        self.panels["incidents"] = ("Incidents", self.cards.card("Incidents",
+                                                                 self.incidents.view))
         self.panels["table"] = ("Drill-down table", self.cards.card(
             "Table of the current drill level (select a row to drill down)", self.table))
 
@@ -130,6 +148,9 @@ class Dashboard(DashboardControls):
         if df.empty or metric not in df.columns:
             df = pd.DataFrame({self.m.time: pd.to_datetime([]), metric: []})
         return ch.line(self.m.time, metric)(df).relabel(metric)
+
+    def _explore_marks(self, df, anoms):
+        return mk.markers(self.m.time, self._explore or self.m.revenue)(df, anoms)
 
     # --- refresh ---------------------------------------------------------------------------
     def _window(self):
@@ -187,6 +208,7 @@ class Dashboard(DashboardControls):
     def refresh(self) -> None:
         """Show the current state now (blocking; on start, on control changes, in tests)."""
         snap, _ = self.step(force=True)
+        self.show_incidents(self.poll_incidents(snap.window, force=True))
         self.apply(snap)
 
     async def tick(self) -> None:
@@ -203,8 +225,13 @@ class Dashboard(DashboardControls):
                     doc.add_next_tick_callback(lambda: self._show_kpis(kpis))
 
             snap, fresh = await loop.run_in_executor(None, self.step, False, early)
+            window = (snap or self.snapshot or Snapshot()).window or self._window()
+            news = await loop.run_in_executor(None, self.poll_incidents, window)
+            self.show_incidents(news)
             if snap is not None:
                 self.apply(snap)
+            elif "anomalies" in news and self.snapshot is not None:
+                self.mark_anomalies(self.snapshot)
             elif self.snapshot is not None:  # same data: only its age moved on
                 self.status.object = freshness_line(self.snapshot, fresh)
         finally:
@@ -253,9 +280,54 @@ class Dashboard(DashboardControls):
         self.drill_chart.title = f"{metric} by {level} (click a bar to drill down)"
         self.table.value = snap.frames.get("drill", pd.DataFrame())
         self.sync_drill_controls(snap)
+        self.mark_anomalies(snap)
+
+    # --- anomalies and incidents -----------------------------------------------------------
+    def poll_incidents(self, window, force: bool = False) -> dict:
+        """Blocking, any thread.  Reads the store only when it changed (a file stat, checked
+        every few seconds) or the time window moved: {"anomalies": ..., "panel": ...}."""
+        out: dict = {}
+        try:
+            changed = self.incident_feed.changed(force)
+            key = (window.start, window.end) if window is not None else None
+            if changed or force:
+                out["panel"] = self.incidents.load()
+            if (changed or force or key != self._anomalies_window) and key is not None:
+                out["anomalies"] = (key, self.incident_feed.anomalies(self.m.namespace, *key))
+        except Exception as exc:  # noqa: BLE001  the store is a side panel, not the page
+            _log.warning("dashboard: reading incidents failed: %s", exc)
+            out["error"] = str(exc)
+        return out
+
+    def show_incidents(self, news: dict) -> None:
+        if "anomalies" in news:
+            self._anomalies_window, self.anomalies = news["anomalies"]
+        if "panel" in news:
+            self.incidents.show(news["panel"])
+        if "error" in news:
+            self.incidents._say(f"Couldn't read the incidents: {news['error']}")
+
+    def mark_anomalies(self, snap: Snapshot) -> None:
+        """Each time series gets the anomalies of its metric, slice and time window."""
+        w, m = snap.window, self.m
+        if w is None:
+            return
+        where = {k: v for k, v in ((m.region, snap.drill.region), (m.store, snap.drill.store))
+                 if k and v}
+        for key, metric, by in (("trend", m.revenue, None), ("channel_trend", m.orders, m.channel),
+                                ("explore", self._explore or m.revenue, None)):
+            c = self.charts.get(key)
+            if c is not None and getattr(c, "marks_render", None) is not None:
+                c.show_anomalies(mk.for_chart(self.anomalies, [metric], where, w.start, w.end,
+                                              by))
 
     def servable(self, title: str = "Live KPI dashboard"):
         return self.view.servable(title=title)
+
+
+def _principal(client) -> str | None:
+    principal = getattr(getattr(client, "wb", None), "principal", None)
+    return getattr(principal, "user", None)
 
 
 def _page_closed(doc) -> bool:
