@@ -220,3 +220,44 @@ def test_for_chart_rules_by_hand():
     assert for_chart(a, ["revenue"], {"region": "South", "store": "S1"}).empty
     assert for_chart(a, ["orders"], {}, by="channel")["slice_value"].tolist() == ["web"]
     assert for_chart(a, ["revenue"], {}, start=dt.datetime(2025, 1, 2)).empty
+
+
+def test_behind_jupyter_actions_go_to_the_server_not_the_store(wb, store_path, monkeypatch):
+    """With an ApiClient (the app behind Jupyter) the panel never writes the store itself: a
+    server that cannot be reached leaves the incident as it was and says so in words.  The
+    live-server cases (403 for a viewer, the server-side user in the history) are in
+    tests/server/test_dashboard_incidents_rest.py."""
+    import socket
+
+    from workbench.anomaly.incidents import IncidentStore
+    from workbench.ui.dashboard_client import ApiClient, Credentials, LocalClient
+    from workbench.ui.dashboard_incidents import IncidentFeed
+    from workbench.ui.dashboard_incidents_panel import IncidentsPanel
+
+    with socket.socket() as s:                 # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = ApiClient(f"http://127.0.0.1:{port}/", Credentials(token="t"), timeout=2)
+    p = IncidentsPanel(IncidentFeed(store_path), {"analyst"}, actor="analyst", client=client)
+    assert p.api is client
+    p.refresh()
+    open_ids = [int(i) for i, s in zip(p.table.value["#"], p.table.value["status"])
+                if s == "open"]
+    assert open_ids
+    iid = open_ids[0]
+    before = IncidentStore(store_path).history(iid)
+    p.select(iid)
+    p.act("acknowledge")
+    assert IncidentStore(store_path).get(iid)["status"] == "open"
+    assert IncidentStore(store_path).history(iid) == before
+    assert "not reachable" in p.message.object and "Traceback" not in p.message.object
+
+    # In-process (LocalClient) keeps the direct store path; so does no client outside Jupyter.
+    monkeypatch.delenv("WORKBENCH_API_URL", raising=False)
+    assert IncidentsPanel(IncidentFeed(store_path), {"analyst"},
+                          client=LocalClient(wb)).api is None
+    assert IncidentsPanel(IncidentFeed(store_path), {"analyst"}).api is None
+    # Behind Jupyter without an explicit client, the session's forwarded credentials are used.
+    monkeypatch.setenv("WORKBENCH_API_URL", f"http://127.0.0.1:{port}/base/")
+    made = IncidentsPanel(IncidentFeed(store_path), {"analyst"}).api
+    assert isinstance(made, ApiClient) and made.base == f"http://127.0.0.1:{port}/base/"

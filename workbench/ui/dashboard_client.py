@@ -118,6 +118,36 @@ class ApiClient:
             raise Unreachable(f"The Jupyter server is not reachable ({exc}).") from None
         return body if raw else json.loads(body)
 
+    def incident_action(self, incident_id: int, action: str, note: str | None = None) -> dict:
+        """Acknowledge or resolve an incident through the server, which decides whether this
+        person may (their principal's roles) and records who did it.  Refusals (403), wrong
+        states (409) and bad input (400) raise ApiError with the server's own message."""
+        if action not in ("acknowledge", "resolve"):
+            raise ValueError(f"unknown incident action {action!r}")
+        body = json.dumps({"note": note} if note else {}).encode()
+        headers = {**self._headers(), "Content-Type": "application/json"}
+        xsrf = _cookie(headers.get("Cookie", ""), "_xsrf")
+        if xsrf:       # a cookie log-in must pass Jupyter's XSRF check on a POST
+            headers["X-XSRFToken"] = xsrf
+        req = urllib.request.Request(
+            self._url(f"{API_PATH}incidents/{int(incident_id)}/{action}"), data=body,
+            headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            try:
+                message = json.loads(exc.read()).get("message") or ""
+            except Exception:  # noqa: BLE001  not JSON: Jupyter's own page
+                message = ""
+            # Jupyter's own refusals (no log-in, XSRF) carry no message of ours.
+            if exc.code == 401 or (exc.code == 403 and message in ("", "Forbidden")):
+                message = ("You are not logged in to Jupyter (reload the page from "
+                           "JupyterLab).")
+            raise ApiError(message or str(exc.reason), exc.code) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise Unreachable(f"The Jupyter server is not reachable ({exc}).") from None
+
     def query(self, q: dict[str, Any]) -> dict[str, Any]:
         params = {k: (",".join(v) if isinstance(v, list) and k != "where" else v)
                   for k, v in q.items() if v not in (None, "", [])}
@@ -148,6 +178,14 @@ class ApiClient:
         except ApiError:
             return None
         return f"principal:{principal}" if principal else None
+
+
+def _cookie(header: str, name: str) -> str | None:
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
 
 
 def _anonymous(identity: dict) -> bool:

@@ -6,8 +6,14 @@ The detection jobs write ``.workbench/anomaly/incidents.sqlite`` under the proje
 (``workbench.anomaly.incidents.DEFAULT_DB``; ``WORKBENCH_INCIDENTS_DB`` overrides it).  The page
 reads it through read-only connections, so it never holds a write lock the jobs wait for, and
 only when the file changed (``IncidentFeed.changed``: a stat, not a query, at most every few
-seconds per process), so an idle page costs nothing.  Acknowledge and resolve go through
-``IncidentStore``'s own API, which records who did it in the incident's history.
+seconds per process), so an idle page costs nothing.
+
+Acknowledge and resolve: behind the Jupyter server (``ApiClient``) they are POSTs to
+``/workbench/api/incidents/{id}/acknowledge|resolve`` with the viewer's own credentials, so the
+server decides whether this person may (their principal's roles) and records the authenticated
+user; its refusal is shown as its own words.  In-process (``LocalClient``: tests, the app outside
+Jupyter) they go through ``IncidentStore``'s own API (``IncidentFeed.act``).  The roles worked out
+here only decide whether the buttons are shown: a hint, the server is the authority.
 """
 
 from __future__ import annotations
@@ -39,7 +45,8 @@ def incidents_db_path() -> Path:
     try:
         from workbench.config import load_settings
 
-        return load_settings().path(DEFAULT_DB)
+        settings = load_settings()    # anomaly.incidents_db: the file the server writes too
+        return settings.path(settings.anomaly.incidents_db or DEFAULT_DB)
     except Exception:  # noqa: BLE001  a broken workbench.yml: the cwd still works
         return Path(DEFAULT_DB)
 

@@ -14,6 +14,7 @@ import pandas as pd
 import panel as pn
 
 from workbench.ui import theme
+from workbench.ui.dashboard_client import ApiClient, api_base_url
 from workbench.ui.dashboard_incidents import ACT_ROLES, IncidentFeed
 
 OPEN_ONLY = "Open and acknowledged"
@@ -74,10 +75,18 @@ def detail_html(inc: dict | None) -> str:
 class IncidentsPanel:
     """``view`` goes on the board; ``load()`` reads (any thread), ``show(data)`` updates."""
 
-    def __init__(self, feed: IncidentFeed, roles=frozenset(), actor: str | None = None):
+    def __init__(self, feed: IncidentFeed, roles=frozenset(), actor: str | None = None,
+                 client=None):
         self.feed = feed
-        self.can_act = bool(set(roles) & ACT_ROLES)
+        self.can_act = bool(set(roles) & ACT_ROLES)   # a hint for the buttons only
         self.actor = actor or "dashboard user"
+        # Behind Jupyter, changes go through the server's REST API as the viewer (it decides
+        # and records who); in-process (LocalClient, no client) straight to the store.
+        if client is None and api_base_url():
+            from workbench.ui.dashboard_client import client_for_session
+
+            client = client_for_session()   # this session's forwarded credentials
+        self.api: ApiClient | None = client if isinstance(client, ApiClient) else None
         self.selected: int | None = None
         self.summary = pn.pane.HTML("", sizing_mode="stretch_width")
         self.scope = theme.styled(pn.widgets.Select(name="Show incidents",
@@ -186,13 +195,20 @@ class IncidentsPanel:
         if self.selected is None:
             self._say("Choose an incident first.")
             return
+        note = self.note.value.strip()
         try:
-            inc = self.feed.act(self.selected, action, self.actor, self.note.value.strip())
+            if self.api is not None:
+                inc = self.api.incident_action(self.selected, action, note or None)
+                by = inc.get("acknowledged_by" if action == "acknowledge" else "resolved_by")
+            else:
+                inc = self.feed.act(self.selected, action, self.actor, note)
+                by = self.actor
+        # ApiError carries the server's own message (403 roles, 409 state, 400 input)
         except Exception as exc:  # noqa: BLE001  shown as words, never a traceback
             self._say(f"Couldn't {action} incident #{self.selected}: {exc}")
             return
         self.note.value = ""
-        self._say(f"Incident #{inc['id']} is now {inc['status']} (by {self.actor}).")
+        self._say(f"Incident #{inc['id']} is now {inc['status']} (by {by or self.actor}).")
         self.refresh()
 
     def _say(self, text: str) -> None:

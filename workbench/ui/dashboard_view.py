@@ -71,7 +71,7 @@ class Dashboard(DashboardControls):
         self.anomalies = mk.empty_anomalies()
         self._anomalies_window: tuple | None = None
         self.incidents = IncidentsPanel(self.incident_feed, roles_of(client),
-                                        actor=user or _principal(client))
+                                        actor=user or _principal(client), client=client)
 
         self._build_controls()
         self._build_panels()
