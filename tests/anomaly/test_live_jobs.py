@@ -151,3 +151,35 @@ def test_the_server_runner_leaves_other_rules_held_notifications_alone(live_wb, 
     JobRunner(live_wb, [rule], store=store, state_dir=tmp_path / "b", clock=clock, insights=False
               ).cycle(invalidate=False)
     assert [n["status"] for n in store.notifications(inc)] == ["dropped"]
+
+
+def test_a_fresh_start_scores_the_first_minutes_and_reports_the_warm_up(live_wb, tmp_path):
+    """`make up` from nothing: the first cycle runs before the pipeline applied any minute. It
+    must not move the watermark past the minutes the first batches bring; those are then scored
+    per region with the warm-up said, and cycles between two minute closes keep saying so."""
+    from workbench.anomaly.incidents import IncidentStore
+    from workbench.anomaly.jobs_runner import JobRunner
+
+    rule = _rule(tmp_path)
+    now = [T0 - dt.timedelta(seconds=30)]               # before the first order
+    runner = JobRunner(live_wb, [rule], store=IncidentStore(tmp_path / "incidents.sqlite"),
+                       state_dir=tmp_path / "jobs", clock=lambda: now[0], insights=False)
+    first = runner.cycle(invalidate=False)["rules"][rule.name]
+    assert first["ok"] and first["buckets"] == 0 and "no data" in first["summary"], first
+    assert runner.jobs[0].state["watermark"] is None
+
+    now[0] = T0 + dt.timedelta(minutes=3, seconds=2)    # minutes 0, 1, 2 are complete
+    r = runner.cycle(invalidate=False)["rules"][rule.name]
+    assert (r["buckets"], r["slices"], r["idle"]) == (15, 5, False), r
+    assert "scored 15 buckets in 5 slice(s)" in r["summary"] and "skipped: none" in r["summary"]
+    assert r["warming_up"] == "warming up: 3 of 10 minutes" and r["warming_up"] in r["summary"]
+    # Five seconds later: nothing new is complete, the status still shows the last scoring.
+    now[0] += dt.timedelta(seconds=5)
+    idle = runner.cycle(invalidate=False)["rules"][rule.name]
+    assert idle["idle"] and (idle["buckets"], idle["slices"]) == (15, 5), idle
+    assert "scored 15 buckets in 5 slice(s)" in idle["summary"] and "up to date" in idle["summary"]
+    # After min_history (10) minutes the warm-up is over.
+    now[0] = T0 + dt.timedelta(minutes=11, seconds=2)
+    done = runner.cycle(invalidate=False)["rules"][rule.name]
+    assert done["buckets"] == 8 * 5 and done["warming_up"] is None, done
+    assert "warming up" not in done["summary"]

@@ -116,8 +116,27 @@ class JobResult:
     anomalies: list[Anomaly]
     slices: dict[str, SliceReport]
     seconds: float
+    grain: str = ""
+    # (points seen, points needed) while the slowest slice's detector is still warming up
+    warmup: tuple[int, int] | None = None
+
+    @property
+    def idle(self) -> bool:
+        """No bucket completed since the last run: nothing was read or scored."""
+        return not self.slices and self.start is not None and self.start >= self.end
+
+    def warmup_text(self) -> str:
+        if not self.warmup:
+            return ""
+        return f"warming up: {self.warmup[0]} of {self.warmup[1]} {self.grain or 'bucket'}s"
 
     def summary(self) -> str:
+        if self.idle:
+            warm = f"; {self.warmup_text()}" if self.warmup else ""
+            return (f"{self.rule}: up to date, scored up to {self.end}; the next {self.grain or 'bucket'} "
+                    f"is scored once it is complete{warm}")
+        if not self.slices and self.start is None:
+            return f"{self.rule}: no data before {self.end} yet; waiting for the first complete {self.grain or 'bucket'}"
         n = sum(s.buckets for s in self.slices.values())
         filled = sum(s.filled_zero for s in self.slices.values())
         skipped: dict[str, int] = {}
@@ -127,7 +146,7 @@ class JobResult:
         sk = ", ".join(f"{v} {k}" for k, v in sorted(skipped.items())) or "none"
         return (f"{self.rule}: scored {n} buckets in {len(self.slices)} slice(s) up to {self.end}, "
                 f"{filled} empty bucket(s) filled with 0, skipped: {sk}; {len(self.anomalies)} anomalies "
-                f"in {self.seconds:.2f}s")
+                f"in {self.seconds:.2f}s" + (f"; {self.warmup_text()}" if self.warmup else ""))
 
 
 def expected_at(history: np.ndarray, i: int, season: int) -> float | None:
@@ -281,7 +300,8 @@ class DetectionJob:
         wm = self.state["watermark"]
         start = pd.Timestamp(wm) if wm is not None else (floor(pd.Timestamp(since), grain) if since else None)
         if start is not None and start >= end:
-            self.last_result = JobResult(rule.name, start, end, [], {}, time.perf_counter() - t0)
+            self.last_result = JobResult(rule.name, start, end, [], {}, time.perf_counter() - t0,
+                                         grain=grain, warmup=self.state.get("warmup"))
             return self.last_result
         read_from = start - rule.source.lookback * STEP[grain] if (start is not None and rule.source.lookback) else start
         long = self.fetch(read_from, end)
@@ -289,6 +309,12 @@ class DetectionJob:
             # Late data for already scored buckets is not re-scored (detectors are past-only);
             # the lookback only keeps slices seen there alive.
             long = long[long["ts"] >= start]
+        if start is None and not len(long) and not self.state["slices"]:
+            # A first run before the pipeline applied anything (a fresh `make up`): no watermark
+            # yet, or the minutes its first batches bring would be behind it and never scored.
+            self.last_result = JobResult(rule.name, None, end, [], {}, time.perf_counter() - t0,
+                                         grain=grain)
+            return self.last_result
         wide, missing = self.densify(long, start, end)
         anomalies: list[Anomaly] = []
         reports: dict[str, SliceReport] = {}
@@ -296,11 +322,15 @@ class DetectionJob:
         ts_list = list(wide.index)
         ts_np = wide.index.to_numpy()
         fill_zero = self._fill_zero()
+        seen: list[int] = []
+        needed = None
         for key in wide.columns:
             values = wide[key].to_numpy(dtype=float)
             det, tail = self._detector(key)
             before = dict(det.skipped_by_reason), det.skipped_count
             scores = det.score_series(_transform(values, self.rule.source.transform), ts_np)
+            seen.append(det.n_seen)
+            needed = getattr(det.params, "min_history", None)
             rep = SliceReport(buckets=len(values), filled_zero=int(missing[key].sum()) if fill_zero else 0)
             # true counts of this run (the detector keeps totals per reason), a few recent examples
             rep.skipped = {r: n - before[0].get(r, 0) for r, n in det.skipped_by_reason.items()
@@ -335,8 +365,11 @@ class DetectionJob:
             self.state["slices"][key] = {"detector": det.get_state(), "tail": history[-keep:],
                                          "last_known": last_known}
         self.state["watermark"] = end
+        # Detectors score 0 until they have seen min_history points: say so rather than look idle.
+        self.state["warmup"] = (min(seen), int(needed)) if seen and needed and min(seen) < needed else None
         self.save()
-        self.last_result = JobResult(rule.name, start, end, anomalies, reports, time.perf_counter() - t0)
+        self.last_result = JobResult(rule.name, start, end, anomalies, reports, time.perf_counter() - t0,
+                                     grain=grain, warmup=self.state["warmup"])
         return self.last_result
 
     def save(self) -> None:

@@ -42,13 +42,17 @@ class JobRunner:
             explain = lambda inc_id: explain_incident(wb, self.store, rules, inc_id).text  # noqa: E731
         self.dispatcher = AlertDispatcher(rules, self.store, clock=self.clock, explain=explain)
         self._last_error: dict[str, str] = {}
+        self._last_scored: dict[str, dict] = {}   # per rule: the last run that scored buckets
 
     def cycle(self, invalidate: bool = True) -> dict:
         """Run every job once. ``invalidate=False`` keeps the workbench's caches: a caller whose
         engine already sees each commit (the server, whose result cache is keyed by the data
         version) need not drop everyone's cached results every few seconds.
 
-        ``out["rules"]`` has one entry per rule: ``ok``, ``summary`` or ``error``, ``anomalies``.
+        ``out["rules"]`` has one entry per rule: ``ok``, ``summary`` or ``error``, ``anomalies``,
+        ``warming_up``. Between two completed buckets a run has nothing to score (``idle``); its
+        entry then keeps the last scoring run's summary and figures (``last_scored``), so a status
+        polled every few seconds shows what was scored, not the empty run.
         """
         if invalidate:
             self.wb.invalidate()
@@ -72,9 +76,22 @@ class JobRunner:
             self._last_error.pop(job.rule.name, None)
             anomalies += res.anomalies
             out["jobs"].append(res.summary())
-            out["rules"][job.rule.name] = {"ok": True, "summary": res.summary(),
-                                           "anomalies": len(res.anomalies),
-                                           "scored_to": str(res.end)}
+            entry = {"ok": True, "summary": res.summary(), "anomalies": len(res.anomalies),
+                     "scored_to": str(res.end), "idle": res.idle,
+                     "warming_up": res.warmup_text() or None,
+                     "buckets": sum(s.buckets for s in res.slices.values()),
+                     "slices": len(res.slices)}
+            if res.idle and job.rule.name in self._last_scored:
+                last = self._last_scored[job.rule.name]
+                entry.update(summary=f"{last['summary']} (up to date: the next {res.grain} is scored "
+                                     "once it is complete)",
+                             buckets=last["buckets"], slices=last["slices"],
+                             last_scored=last["at"])
+            elif not res.idle:
+                self._last_scored[job.rule.name] = {"summary": res.summary(), "buckets": entry["buckets"],
+                                                    "slices": entry["slices"],
+                                                    "at": str(self.clock())}
+            out["rules"][job.rule.name] = entry
         out["dispatch"] = self.dispatcher.process(anomalies)
         out["held"] = self.dispatcher.flush_held(only_known=not self.owns_all_held)
         return out
