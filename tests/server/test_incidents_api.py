@@ -345,9 +345,13 @@ async def test_a_burst_in_live_gold_data_raises_an_incident_within_one_interval(
     print(f"live detection latency after the minute closed: {latency:.2f}s "
           f"(interval {INTERVAL}s, settle {SETTLE}s, slowest cycle {st['max_cycle_s']}s)")
     assert latency >= SETTLE - 0.5          # never scored before the minute was complete
-    assert latency <= INTERVAL + SETTLE + st["max_cycle_s"] + st["pipeline_lag_s"] + 1.0
+    assert latency <= 60                    # the spec: within a minute of the data point
+    # Our own bound: the interval plus the slowest cycle, the settle time and the pipeline's lag,
+    # with a few seconds for a loaded 2-core CI machine (the measured figure is printed above).
+    slack = INTERVAL + SETTLE + st["max_cycle_s"] + st["pipeline_lag_s"] + 5.0
+    assert latency <= slack
     # And from the first order of the burst: within the minute plus that bound.
-    assert (detected - now).total_seconds() <= 60 + INTERVAL + SETTLE + st["max_cycle_s"] + 1.0
+    assert (detected - now).total_seconds() <= 60 + slack
 
     # The loop keeps running: no errors recorded.
     assert st["errors"] == [] and st["state"] == "running"
