@@ -2,15 +2,13 @@
 LLM rephrasing hook, which may change words but never numbers."""
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
 import pytest
 
-import workbench
 from workbench.anomaly.alert_rules import parse_rule
 from workbench.anomaly.insights import Explainer, contributions, rephrase
 
-from .test_jobs_helpers import SHOP_YML
+from .test_jobs_helpers import SHOP_YML, shop_from_rows
 
 
 def test_contributions_by_hand():
@@ -37,13 +35,7 @@ def tiny(tmp_path):
         rows += [(t, "North", 10, 100.0), (t, "South", south, 200.0),
                  (t + pd.Timedelta(hours=1), "North", 12, 1.0), (t + pd.Timedelta(hours=1), "South", 18, 1.0)]
     rows += [(ts - pd.Timedelta(days=d), "North", 1, 1.0) for d in (1, 2, 3, 8, 9)]   # for the trend
-    (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "shop.yml").write_text(SHOP_YML)
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    con.execute("create table sales(ts timestamp, region varchar, n integer, amount double)")
-    con.executemany("insert into sales values (?,?,?,?)", [(t.to_pydatetime(), r, n, a) for t, r, n, a in rows])
-    con.close()
-    wb = workbench.connect(warehouse=tmp_path / "w.duckdb", models_dir=tmp_path / "models", cache="none")
+    wb = shop_from_rows(tmp_path, rows, SHOP_YML)
     rule = parse_rule("""
 name: shop_orders
 source: {namespace: shop, metric: orders, grain: hour}

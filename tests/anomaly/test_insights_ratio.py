@@ -4,17 +4,15 @@ mix/rate decomposition; an average (``avg_amount``) is averaged over the buckets
 and its slices ranked by their own deviation. Neither is ever summed over buckets."""
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
-import workbench
 from workbench.anomaly.alert_rules import parse_rule
 from workbench.anomaly.insights import Explainer
 from workbench.anomaly.insights_metrics import metric_shape, ratio_contributions
 
-from .test_jobs_helpers import SHOP_YML
+from .test_jobs_helpers import SHOP_YML, shop_from_rows
 
 # SHOP_YML plus an average measure, the "other" kind of non-additive metric.
 AVG_YML = SHOP_YML.replace("""      - name: revenue
@@ -46,13 +44,7 @@ def shop(tmp_path):
         rows += [(TS - k * W, "North", 10, 100.0), (TS - k * W, "South", 10, 300.0), (TS - k * W + H, "North", 5, 50.0)]
     rows += [(TS - 4 * W, "North", 10, 100.0), (TS - 4 * W, "South", 30, 900.0), (TS - 4 * W + H, "North", 5, 100.0)]
     rows += [(TS - pd.Timedelta(days=10), "North", 20, 800.0)]
-    (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "shop.yml").write_text(AVG_YML)
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    con.execute("create table sales(ts timestamp, region varchar, n integer, amount double)")
-    con.executemany("insert into sales values (?,?,?,?)", [(t.to_pydatetime(), r, n, a) for t, r, n, a in rows])
-    con.close()
-    wb = workbench.connect(warehouse=tmp_path / "w.duckdb", models_dir=tmp_path / "models", cache="none")
+    wb = shop_from_rows(tmp_path, rows, AVG_YML)
     yield wb
     wb.close()
 

@@ -80,6 +80,21 @@ def make_shop(tmp: Path, hours: int = 24 * 21, start: str = "2026-01-01", seed: 
     return wh, models
 
 
+def shop_from_rows(tmp: Path, rows: list[tuple], model_yml: str = SHOP_YML):
+    """A connected workbench over a hand-written ``sales`` table: rows of (ts, region, n, amount)
+    with the given model (the insight tests' hand-computed cases)."""
+    import workbench
+
+    (tmp / "models").mkdir()
+    (tmp / "models" / "shop.yml").write_text(model_yml)
+    con = duckdb.connect(str(tmp / "w.duckdb"))
+    con.execute("create table sales(ts timestamp, region varchar, n integer, amount double)")
+    con.executemany("insert into sales values (?,?,?,?)",
+                    [(pd.Timestamp(t).to_pydatetime(), r, n, a) for t, r, n, a in rows])
+    con.close()
+    return workbench.connect(warehouse=tmp / "w.duckdb", models_dir=tmp / "models", cache="none")
+
+
 def append_rows(wh: Path, rows: list[tuple]) -> None:
     con = duckdb.connect(str(wh))
     con.executemany("insert into sales values (?, ?, ?, ?)", rows)
