@@ -93,7 +93,10 @@ def page(title: str, *sections, intro: str = "") -> pn.Column:
         sizing_mode="stretch_width",
     )
     return pn.Column(header, body, sizing_mode="stretch_width",
-                     styles={"max-width": "1400px", "margin": "0 auto", "padding": "0 12px"})
+                     # Never wider than the viewport, padding included: a phone sometimes got a
+                     # page 21px wider than its screen (a sideways scroll).
+                     styles={"max-width": "min(1400px, 100vw)", "margin": "0 auto",
+                             "padding": "0 12px", "box-sizing": "border-box"})
 
 
 def _flex_item(section):
