@@ -72,6 +72,11 @@ class Translator:
         method = getattr(self, "_" + type(node).__name__.lower(), None)
         if method is None:
             raise ExprError(f"{type(node).__name__.lower()} is not supported in {self.text!r}")
+        if node.args.get("negate") and type(node) not in _NEGATABLE:
+            # sqlglot marks some negations with a flag on the node instead of a Not parent
+            # (`x not like y`); a node whose flag we did not read would silently lose its NOT
+            raise ExprError(f"negated {type(node).__name__.lower()} is not supported in "
+                            f"{self.text!r}")
         return method(node)
 
     # leaves -----------------------------------------------------------------------------
@@ -157,10 +162,12 @@ class Translator:
         return v.between(lo, hi)
 
     def _like(self, n):
-        return self(n.this).like(self(n.expression))
+        out = self(n.this).like(self(n.expression))
+        return ~out if n.args.get("negate") else out
 
     def _ilike(self, n):
-        return self(n.this).ilike(self(n.expression))
+        out = self(n.this).ilike(self(n.expression))
+        return ~out if n.args.get("negate") else out
 
     def _is(self, n):
         if not isinstance(n.expression, exp.Null):
@@ -278,6 +285,7 @@ def _coerce_pair(a, b):
     return a, b
 
 
+_NEGATABLE = (exp.Like, exp.ILike)   # nodes whose `negate` flag the translator honours
 _CAST_TYPES = {"int": "int64", "integer": "int64", "bigint": "int64", "float": "float64",
                "double": "float64", "decimal": "float64", "text": "string", "varchar": "string",
                "string": "string", "date": "date", "timestamp": "timestamp", "bool": "boolean",
