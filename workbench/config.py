@@ -50,6 +50,44 @@ class AnomalySettings(BaseModel):
     live: LiveDetectionSettings = LiveDetectionSettings()
 
 
+class ExternalIdPSettings(BaseModel):
+    """An external OIDC issuer whose RS256 access tokens the server accepts (resource-server mode)."""
+    model_config = ConfigDict(extra="forbid")
+    issuer: str = Field(..., description="The issuer's `iss` value, exactly as in its tokens.")
+    jwks_url: str = Field(..., description="The issuer's JWKS URL (https; http only on loopback).")
+    audience: str = Field("workbench", description="The `aud` its tokens must carry for us.")
+    accepted_typ: list[str] = Field(["at+jwt", "JWT"], description="Accepted `typ` header values.")
+    roles_claim: str = Field("roles", description="Claim holding the user's roles.")
+    attribute_claims: list[str] = Field(["region"], description="Claims copied into attributes (ABAC).")
+    cache_ttl_s: float = Field(3600, gt=0, description="How long a fetched JWKS is trusted.")
+    refetch_cooldown_s: float = Field(60, ge=1, description="Least seconds between JWKS fetches caused "
+                                      "by unknown kids, so random kids cannot make us hammer the issuer.")
+
+
+class AuthSettings(BaseModel):
+    """Log-in, access tokens, refresh tokens and signing keys (docs/security.md, "Log-in and tokens")."""
+    model_config = ConfigDict(extra="forbid")
+    users_db: str = Field(".workbench/security/users.sqlite", description="Users store (sqlite).")
+    keys_dir: str = Field(".workbench/security/keys", description="Signing key ring (PEM files, mode 0600).")
+    sessions_db: str = Field(".workbench/security/sessions.sqlite",
+                             description="Refresh-token families and revocations (sqlite).")
+    issuer: str = Field("workbench", description="`iss` of the access tokens we issue.")
+    audience: str = Field("workbench", description="`aud` of the access tokens we issue and accept.")
+    access_token_s: int = Field(600, ge=30, le=900, description="Access-token lifetime in seconds "
+                                "(at most 900 = 15 min).")
+    leeway_s: int = Field(30, ge=0, le=120, description="Clock skew allowed on exp/nbf/iat.")
+    refresh_idle_s: int = Field(8 * 3600, ge=60, description="A session unused this long ends.")
+    refresh_absolute_s: int = Field(7 * 86400, ge=60, description="A session ends this long after "
+                                    "log-in, however much it is used.")
+    refresh_grace_s: float = Field(10, ge=0, le=60, description="A rotated refresh token presented "
+                                   "again within this window is an honest concurrent refresh, not reuse.")
+    key_bits: int = Field(2048, ge=2048, le=4096, description="RSA key size of new signing keys.")
+    key_publish_lead_s: int = Field(300, ge=0, description="A new key is in JWKS at least this long "
+                                    "before it signs (rotate refuses earlier unless forced).")
+    min_password_length: int = Field(10, ge=8, description="Shortest password accepted.")
+    external_idp: ExternalIdPSettings | None = Field(None, description="Accept tokens of this OIDC issuer.")
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     warehouse: str = Field(".workbench/warehouse.duckdb", description="DuckDB warehouse file.")
@@ -60,6 +98,7 @@ class Settings(BaseModel):
     postgres: PostgresSettings = PostgresSettings()
     cache: CacheSettings = CacheSettings()
     anomaly: AnomalySettings = AnomalySettings()
+    auth: AuthSettings = AuthSettings()
     root: str = Field(".", description="Project root; relative paths are resolved from here.")
 
     def path(self, p: str) -> Path:
