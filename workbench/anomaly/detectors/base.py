@@ -40,6 +40,9 @@ class Detector(ABC):
 
     name: ClassVar[str] = ""
     Params: ClassVar[type[DetectorParams]] = DetectorParams
+    # A small grid of parameter overrides for out-of-sample tuning (``benchmarks/nab.py --cv``,
+    # ``workbench.anomaly.tuning``); the defaults (``{}``) come first so a tie keeps them.
+    tuning_grid: ClassVar[tuple[dict[str, Any], ...]] = ({},)
 
     def __init__(self, params: DetectorParams | dict | None = None, **overrides: Any):
         if params is None:

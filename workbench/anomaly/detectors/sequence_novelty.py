@@ -40,6 +40,17 @@ MIN_CALIBRATION = 50
 class SequenceNovelty(Detector):
     """Likelihood of never-seen values and transitions, plus new extremes (module docstring)."""
 
+    # Resolution of the value grid x length of the quiet spell after an alarm: the two knobs
+    # whose best value plausibly depends on the kind of series (noise level, incident length).
+    tuning_grid = (
+        {},
+        {"bins": 8},
+        {"bins": 12},
+        {"suppress": 300},
+        {"bins": 8, "suppress": 300},
+        {"bins": 12, "suppress": 300},
+    )
+
     class Params(DetectorParams):
         probation: int = Field(
             300,
