@@ -16,14 +16,22 @@ TEST_TIMEOUT ?= 900
 # `make bench BENCH_ARGS=` for the full (slow) runs.
 BENCH_ARGS ?= --quick
 
-# Installs are keyed on the content of pyproject.toml: a second run with the same file is a no-op.
-DEPS_KEY   := $(shell sha256sum pyproject.toml 2>/dev/null | cut -c1-16)
+# Exact versions every install uses (pip -c): the set the suite passed with.  `make lock` refreshes it.
+LOCK       := constraints.txt
+# The resolver `make lock` uses, pinned so a re-lock changes versions, not the file's format.  It lives
+# in its own venv so it never appears in (or perturbs) the project's environment.
+UV_VERSION ?= 0.13.9
+LOCK_TOOLS := $(VENV)/.lock-tools
+UV         := $(LOCK_TOOLS)/bin/uv
+# Installs are keyed on the content of pyproject.toml and the lock: a second run with the same files
+# is a no-op, and a changed lock reinstalls.
+DEPS_KEY   := $(shell cat pyproject.toml $(LOCK) 2>/dev/null | sha256sum | cut -c1-16)
 STAMPS     := $(VENV)/.workbench-stamps
 APP_STAMP  := $(STAMPS)/all-$(DEPS_KEY)
 TEST_STAMP := $(STAMPS)/all-test-$(DEPS_KEY)
 NOTEBOOKS  := $(wildcard notebooks)
 
-.PHONY: help up install install-test services seed bench test test-unit test-ui clean distclean
+.PHONY: help up install install-test services seed bench test test-unit test-ui lock lock-resolve lock-age clean distclean
 
 help:
 	@echo "make up        create .venv, install, build the demo warehouse if missing, start JupyterLab"
@@ -32,6 +40,8 @@ help:
 	@echo "make seed      (re)build the demo warehouse (SCALE=$(SCALE))"
 	@echo "make bench     run every benchmark (BENCH_ARGS=$(BENCH_ARGS))"
 	@echo "make services  prepare PostgreSQL, RabbitMQ, Redis and chromium for the tests"
+	@echo "make lock      re-resolve $(LOCK) to the newest allowed versions, then run make test"
+	@echo "               (make lock-resolve: only re-resolve)"
 	@echo "make clean     remove caches and install stamps; make distclean also .venv and .workbench"
 
 $(PY):
@@ -39,11 +49,11 @@ $(PY):
 	$(PIP) install --quiet --upgrade pip
 
 $(APP_STAMP): | $(PY)
-	$(PIP) install --quiet --editable '.[all]'
+	$(PIP) install --quiet --editable '.[all]' --constraint $(LOCK)
 	mkdir -p $(STAMPS) && touch $@
 
 $(TEST_STAMP): | $(PY)
-	$(PIP) install --quiet --editable '.[all,test]'
+	$(PIP) install --quiet --editable '.[all,test]' --constraint $(LOCK)
 	mkdir -p $(STAMPS) && touch $@ $(APP_STAMP)
 
 install: $(APP_STAMP)
@@ -61,7 +71,7 @@ services:
 
 # One pytest run over the unit, spark, services and ui tests and the notebooks, so the summary
 # line counts everything.  Exit 5 (nothing collected) is a failure, never a silent pass.
-test: install-test services
+test: install-test services lock-age
 	@echo "make test: pytest tests/, then the notebooks on a small demo warehouse"
 	@set +e; \
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/pytest tests/ \
@@ -81,6 +91,36 @@ test-unit: install-test
 
 test-ui: install-test services
 	$(VENV)/bin/pytest tests/ui tests/apps -p no:cacheprovider $(PYTEST_ARGS)
+
+# A warning, never a failure: an old lock still reproduces, it only misses upstream fixes.
+lock-age: | $(PY)
+	@$(PY) scripts/check_lock_age.py $(LOCK)
+
+$(UV): | $(PY)
+	$(PY) -m venv $(LOCK_TOOLS)
+	$(LOCK_TOOLS)/bin/python -m pip install --quiet 'uv==$(UV_VERSION)'
+
+# Re-resolve every package the [all,test] install pulls in, newest first (--upgrade), for the venv's
+# Python, then prove the new set with the full suite.  nlq is left out: it needs torch, which is
+# installed from a file on disk, not from the index.  The old lock is kept until the new one resolves.
+lock: lock-resolve
+	$(MAKE) test
+
+lock-resolve: $(UV)
+	@set -e; \
+	{ echo "# Exact pins for \`pip install -e '.[all,test]' -c $(LOCK)\`: what make up, make test and CI install."; \
+	  echo "# Locked: $$(date -u +%Y-%m-%d)"; \
+	  echo "# Made by \`make lock\`: uv $(UV_VERSION) \`uv pip compile pyproject.toml --extra all --extra test"; \
+	  echo "#   --upgrade\` for $$($(PY) -c 'import platform; print(platform.python_implementation(), platform.python_version(), platform.system(), platform.machine())')."; \
+	  echo "# Not included: the nlq extra (it needs torch==2.13.0, installed from a file on disk) and torch."; \
+	  echo "# Packages another platform needs and this one does not (e.g. pywin32) are absent, so pip"; \
+	  echo "# resolves them freely there.  Edit pyproject.toml, not this file; then run \`make lock\`."; \
+	  echo "#"; \
+	  $(UV) pip compile pyproject.toml --extra all --extra test --upgrade --python $(PY) \
+	    --no-header --quiet --no-progress; \
+	} > $(LOCK).new || { rm -f $(LOCK).new; echo "make lock: resolution failed; $(LOCK) unchanged" >&2; exit 1; }
+	mv $(LOCK).new $(LOCK)
+	@echo "make lock: wrote $(LOCK) ($$(grep -c '==' $(LOCK)) pins)"
 
 bench: install
 	@set -e; for script in benchmarks/[!_]*.py; do \
