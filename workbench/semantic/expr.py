@@ -6,14 +6,16 @@ column names resolve to members, literals become bound Ibis literals, anything e
 """
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import re
 from collections.abc import Callable
 from decimal import Decimal
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
+from ibis.common.annotations import SignatureValidationError
+from ibis.common.exceptions import IbisError
 import sqlglot
 from sqlglot import exp
 
@@ -57,18 +59,16 @@ def column_refs(tree: exp.Expression) -> list[tuple[str | None, str]]:
     return out
 
 
-def user_attrs(tree: exp.Expression) -> list[str]:
-    return [n.expressions[0].name for n in tree.find_all(exp.Anonymous)
-            if n.name.lower() == _ATTR_FN]
-
-
 class Translator:
     """Turns a parsed tree into an Ibis value. `resolve(qualifier, name)` supplies columns."""
 
     def __init__(self, resolve: Resolver, attributes: dict | None = None, text: str = ""):
         self.resolve, self.attributes, self.text = resolve, attributes or {}, text
+        self._depth = 0
 
     def __call__(self, node: exp.Expression) -> ir.Value:
+        if self._depth == 0:
+            return self._root(node)
         method = getattr(self, "_" + type(node).__name__.lower(), None)
         if method is None:
             raise ExprError(f"{type(node).__name__.lower()} is not supported in {self.text!r}")
@@ -77,7 +77,28 @@ class Translator:
             # (`x not like y`); a node whose flag we did not read would silently lose its NOT
             raise ExprError(f"negated {type(node).__name__.lower()} is not supported in "
                             f"{self.text!r}")
-        return method(node)
+        self._depth += 1
+        try:
+            return method(node)
+        finally:
+            self._depth -= 1
+
+    def _root(self, node: exp.Expression) -> ir.Value:
+        # Default deny for the WHOLE expression: a principal without an attribute the text uses
+        # gets FALSE, never a value to compute with; otherwise `not (x = {user.a})` or
+        # `x not in ({user.a})` would turn a missing attribute into "every row".
+        for n in node.find_all(exp.Anonymous):
+            if n.name.lower() == _ATTR_FN and self.attributes.get(n.expressions[0].name) is None:
+                return ibis.literal(False)
+        self._depth = 1
+        try:
+            return self(node)
+        except (IbisError, SignatureValidationError, TypeError, ValueError) as e:
+            # Ibis refuses ill-typed trees (`not amount`, `amount > 'x'`): say where, no traceback
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ExprError(f"cannot evaluate {self.text or node.sql()!r}: {first}") from None
+        finally:
+            self._depth = 0
 
     # leaves -----------------------------------------------------------------------------
     def _column(self, n):
@@ -89,6 +110,8 @@ class Translator:
         text = n.this
         if re.fullmatch(r"-?\d+", text):
             return ibis.literal(int(text))
+        if "e" in text.lower():
+            return ibis.literal(float(text), type="float64")   # 1e3 is a DOUBLE in SQL
         d = Decimal(text)
         digits = len(d.as_tuple().digits)
         scale = max(-d.as_tuple().exponent, 0)
@@ -110,29 +133,25 @@ class Translator:
     def _anonymous(self, n):
         name = n.name.lower()
         if name == _ATTR_FN:
-            attr = n.expressions[0].name
-            val = self.attributes.get(attr)
-            if val is None:
-                return _MissingAttr(attr)
-            return ibis.literal(val)
+            # present: _root denied the whole expression otherwise
+            return ibis.literal(self.attributes[n.expressions[0].name])
         args = [self(a) for a in n.expressions]
         return _ANON_OK[name](*args)
 
     # operators ----------------------------------------------------------------------------
     def _binary(self, n, op):
-        left, right = self(n.this), self(n.expression)
-        if isinstance(left, _MissingAttr) or isinstance(right, _MissingAttr):
-            return ibis.literal(False)        # default deny: no attribute, no rows
-        left, right = _coerce_pair(left, right)
-        return op(left, right)
+        left, right = _coerce_pair(self(n.this), self(n.expression))
+        return op(*_typed_nulls(left, right))
 
     def _add(self, n): return self._binary(n, lambda a, b: a + b)
     def _sub(self, n): return self._binary(n, lambda a, b: a - b)
     def _mul(self, n): return self._binary(n, lambda a, b: a * b)
     def _div(self, n): return self._binary(n, lambda a, b: a / b)
     def _mod(self, n): return self._binary(n, lambda a, b: a % b)
-    def _eq(self, n): return self._binary(n, lambda a, b: a == b)
-    def _neq(self, n): return self._binary(n, lambda a, b: a != b)
+    def _eq(self, n): return self._binary(n, _equals)
+    def _neq(self, n): return self._binary(n, _not_equals)
+    def _nullsafeeq(self, n): return self._binary(n, lambda a, b: a.identical_to(b))
+    def _nullsafeneq(self, n): return self._binary(n, lambda a, b: ~a.identical_to(b))
     def _gt(self, n): return self._binary(n, lambda a, b: a > b)
     def _gte(self, n): return self._binary(n, lambda a, b: a >= b)
     def _lt(self, n): return self._binary(n, lambda a, b: a < b)
@@ -143,15 +162,15 @@ class Translator:
 
     def _not(self, n):
         v = self(n.this)
-        return ibis.literal(False) if isinstance(v, _MissingAttr) else ~v
+        if not (v.type().is_boolean() or v.type().is_null()):
+            raise ExprError(f"NOT needs a true/false value, not {v.type()}, in {self.text!r}")
+        return ~v
 
     def _in(self, n):
         if n.args.get("query") or n.args.get("unnest"):
             raise ExprError(f"subqueries are not allowed in {self.text!r}")
         left = self(n.this)
         values = [self(v) for v in n.expressions]
-        if any(isinstance(v, _MissingAttr) for v in values + [left]):
-            return ibis.literal(False)
         values = [_coerce_pair(left, v)[1] for v in values]
         return left.isin(values)
 
@@ -170,14 +189,19 @@ class Translator:
         return ~out if n.args.get("negate") else out
 
     def _is(self, n):
-        if not isinstance(n.expression, exp.Null):
-            raise ExprError(f"only 'is [not] null' is supported in {self.text!r}")
-        return self(n.this).isnull()
+        v = self(n.this)
+        if isinstance(n.expression, exp.Null):
+            return v.isnull()
+        if isinstance(n.expression, exp.Boolean):
+            # IS TRUE / IS FALSE are never NULL: an unknown value is neither
+            return (v if n.expression.this else ~v).fill_null(False)
+        raise ExprError(f"only 'is [not] null|true|false' is supported in {self.text!r}")
 
     def _case(self, n):
         if n.this is not None:
             subject = self(n.this)
-            branches = [(subject == self(i.this), self(i.args["true"])) for i in n.args["ifs"]]
+            branches = [(_equals(*_typed_nulls(*_coerce_pair(subject, self(i.this)))),
+                         self(i.args["true"])) for i in n.args["ifs"]]
         else:
             branches = [(self(i.this), self(i.args["true"])) for i in n.args["ifs"]]
         default = n.args.get("default")
@@ -191,6 +215,11 @@ class Translator:
     def _cast(self, n):
         to = n.to.this.name.lower() if hasattr(n.to.this, "name") else str(n.to).lower()
         target = _CAST_TYPES.get(to)
+        if to == "decimal":
+            # DuckDB's DECIMAL is DECIMAL(18,3); sqlglot fills those defaults in
+            p, sc = ([self._int_arg(e.this, "decimal precision") for e in n.to.expressions]
+                     + [18, 3])[:2] if n.to.expressions else (18, 3)
+            target = f"decimal({p}, {sc})"
         if target is None:
             raise ExprError(f"cast to {n.to.sql()} is not supported in {self.text!r}")
         v = self(n.this)
@@ -210,7 +239,6 @@ class Translator:
 
     def _lower(self, n): return self(n.this).lower()
     def _upper(self, n): return self(n.this).upper()
-    def _trim(self, n): return self(n.this).strip()
     def _length(self, n): return self(n.this).length()
     def _abs(self, n): return self(n.this).abs()
     def _floor(self, n): return self(n.this).floor()
@@ -219,9 +247,20 @@ class Translator:
     def _month(self, n): return self(n.this).month()
     def _day(self, n): return self(n.this).day()
 
+    def _int_arg(self, node, what: str) -> int:
+        """A whole-number literal argument (`round(x, 2)`, `substring(s, 2, 3)`)."""
+        sign, inner = 1, node
+        while isinstance(inner, (exp.Neg, exp.Paren)):
+            sign, inner = (-sign if isinstance(inner, exp.Neg) else sign), inner.this
+        if not (isinstance(inner, exp.Literal) and not inner.is_string
+                and re.fullmatch(r"\d+", inner.this)):
+            raise ExprError(f"{what} must be a whole number in {self.text!r}")
+        return sign * int(inner.this)
+
     def _round(self, n):
         digits = n.args.get("decimals")
-        return self(n.this).round(int(digits.name) if digits is not None else 0)
+        return self(n.this).round(self._int_arg(digits, "round's digits")
+                                  if digits is not None else 0)
 
     def _coalesce(self, n):
         return ibis.coalesce(self(n.this), *[self(e) for e in n.expressions])
@@ -236,12 +275,26 @@ class Translator:
         return ibis.least(self(n.this), *[self(e) for e in n.expressions])
 
     def _substring(self, n):
-        start = int(n.args["start"].name) - 1 if n.args.get("start") is not None else 0
+        start = self._int_arg(n.args["start"], "substring's start") \
+            if n.args.get("start") is not None else 1
         length = n.args.get("length")
-        return self(n.this).substr(start, int(length.name) if length is not None else None)
+        length = self._int_arg(length, "substring's length") if length is not None else None
+        if start < 0 or (length is not None and length < 0):
+            # engines disagree on negative positions (DuckDB counts from the end, PostgreSQL
+            # before the start): refuse rather than answer differently per engine
+            raise ExprError(f"substring's start and length must not be negative in {self.text!r}")
+        if start == 0:
+            # SQL position 0 lies before the first character: it uses up one of `length`
+            start, length = 1, (None if length is None else max(length - 1, 0))
+        return self(n.this).substr(start - 1, length)
+
+    def _trim(self, n):
+        # SQL trim() removes spaces only; Ibis' strip() also removes tabs and newlines
+        return self(n.this).re_replace(r"^ +| +$", "")
 
     def _concat(self, n):
-        parts = [self(e).cast("string") for e in n.expressions]
+        # concat() skips NULL arguments (DuckDB, PostgreSQL); `||` is the NULL-propagating one
+        parts = [self(e).cast("string").fill_null("") for e in n.expressions]
         out = parts[0]
         for p in parts[1:]:
             out = out + p
@@ -258,11 +311,22 @@ class Translator:
         return getattr(v, "week_of_year" if part == "week" else part)()
 
 
-class _MissingAttr:
-    """A principal attribute the principal does not have: every comparison with it is false."""
+def _equals(a, b):
+    # ops.Equals, not `a == b`: Ibis rewrites `x == NULL` to `x IS NULL`, but in SQL it is unknown
+    return ops.Equals(a, b).to_expr()
 
-    def __init__(self, name):
-        self.name = name
+
+def _not_equals(a, b):
+    return ops.NotEquals(a, b).to_expr()
+
+
+def _typed_nulls(a, b):
+    """Give a bare NULL the other side's type, so `x + NULL` and `b and NULL` are well-typed."""
+    if a.type().is_null() and not b.type().is_null():
+        a = a.cast(b.type())
+    elif b.type().is_null() and not a.type().is_null():
+        b = b.cast(a.type())
+    return a, b
 
 
 def _coerce_pair(a, b):
@@ -287,7 +351,7 @@ def _coerce_pair(a, b):
 
 _NEGATABLE = (exp.Like, exp.ILike)   # nodes whose `negate` flag the translator honours
 _CAST_TYPES = {"int": "int64", "integer": "int64", "bigint": "int64", "float": "float64",
-               "double": "float64", "decimal": "float64", "text": "string", "varchar": "string",
+               "double": "float64", "text": "string", "varchar": "string",
                "string": "string", "date": "date", "timestamp": "timestamp", "bool": "boolean",
                "boolean": "boolean"}
 _INTERVAL_UNITS = {"year": "years", "month": "months", "week": "weeks", "day": "days",
@@ -300,12 +364,9 @@ _ALLOWED = (
     exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Neg,
     exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE,
     exp.And, exp.Or, exp.Not, exp.In, exp.Between, exp.Like, exp.ILike, exp.Is, exp.Case, exp.If,
-    exp.Cast, exp.TryCast, exp.DataType, exp.Interval, exp.Var, exp.Lower, exp.Upper, exp.Trim,
+    exp.NullSafeEQ, exp.NullSafeNEQ,
+    exp.Cast, exp.TryCast, exp.DataType, exp.DataTypeParam, exp.Interval, exp.Var, exp.Lower, exp.Upper, exp.Trim,
     exp.Length, exp.Abs, exp.Round, exp.Floor, exp.Ceil, exp.Year, exp.Month, exp.Day,
     exp.Coalesce, exp.Nullif, exp.Greatest, exp.Least, exp.Substring, exp.Concat, exp.Extract,
     exp.DPipe, exp.Anonymous, exp.Date if hasattr(exp, "Date") else exp.Anonymous,
 )
-
-
-def literal_date(text: str) -> dt.date:
-    return dt.date.fromisoformat(text)
