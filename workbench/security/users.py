@@ -191,6 +191,13 @@ class UserStore:
             row = db.execute("select disabled from users where name = ?", (name,)).fetchone()
         return row is not None and not row[0]
 
+    def is_disabled(self, name: str) -> bool:
+        """A local user of this name exists and is disabled: what resource-server mode asks, where
+        most people from the external IdP have no local entry at all."""
+        with self._db() as db:
+            row = db.execute("select disabled from users where name = ?", (name,)).fetchone()
+        return row is not None and bool(row[0])
+
     def authenticate(self, name: str, password: str) -> User:
         """The user, if name and password match and the user is enabled; else LoginFailed with
         one message for every cause. Audited as login.success / login.failure with the reason."""
