@@ -88,6 +88,27 @@ class AuthSettings(BaseModel):
     external_idp: ExternalIdPSettings | None = Field(None, description="Accept tokens of this OIDC issuer.")
 
 
+class AuditSettings(BaseModel):
+    """The tamper-evident audit trail (workbench.security.audit)."""
+    model_config = ConfigDict(extra="forbid")
+    url: str | None = Field(None, description="PostgreSQL URL of the audit store; unset: the "
+                            "embedded SQLite store at `path`.")
+    pg_schema: str = Field("workbench_audit", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$",
+                           description="PostgreSQL schema holding the audit tables.")
+    path: str = Field(".workbench/audit/audit.sqlite", description="Embedded audit store (SQLite, WAL).")
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        "NORMAL", description="NORMAL survives a process crash; FULL also an OS crash (one fsync per entry).")
+    checkpoint_every: int = Field(100, ge=1, description="Sign a checkpoint every N entries.")
+    checkpoint_minutes: float = Field(5.0, gt=0, description="...or when this many minutes have "
+                                      "passed since the last one, at the next entry.")
+    key_path: str = Field(".workbench/keys/audit_ed25519.pem", description="Ed25519 signing key "
+                          "(mode 0600, created on first use); the public key is <key_path>.pub.")
+    syslog: str | None = Field(None, pattern=r"^[^\s:]+:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$",
+                               description="SIEM syslog receiver host:port for CEF export.")
+    syslog_protocol: Literal["udp", "tcp"] = Field("udp", description="Syslog transport (RFC 5426 "
+                                                   "UDP or RFC 6587 octet-counted TCP).")
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     warehouse: str = Field(".workbench/warehouse.duckdb", description="DuckDB warehouse file.")
@@ -98,6 +119,7 @@ class Settings(BaseModel):
     postgres: PostgresSettings = PostgresSettings()
     cache: CacheSettings = CacheSettings()
     anomaly: AnomalySettings = AnomalySettings()
+    audit: AuditSettings = AuditSettings()
     auth: AuthSettings = AuthSettings()
     root: str = Field(".", description="Project root; relative paths are resolved from here.")
 

@@ -1,0 +1,65 @@
+"""Signed checkpoints: every N entries or M minutes, the signer signs (seq, hash, time).
+
+The hash chain alone shows edits only to someone who trusts the newest hash: whoever can write
+the store can also re-hash everything after an edit, or cut the tail. A checkpoint signed with
+a key the store's writer does not hold pins the chain up to its seq, so a re-hashed chain, a
+removed tail or a second history for the same positions no longer matches a signature.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from .chain import canonical_json, utc_now_text
+from .keys import key_id
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    seq: int
+    hash: str
+    time: str
+    key_id: str
+    signature: str  # hex of the 64-byte Ed25519 signature over `signed_text`
+
+    @property
+    def signed_text(self) -> str:
+        return signed_text(self.seq, self.hash, self.time, self.key_id)
+
+    def valid_for(self, public_key: Ed25519PublicKey) -> bool:
+        try:
+            public_key.verify(bytes.fromhex(self.signature), self.signed_text.encode())
+            return True
+        except (InvalidSignature, ValueError):
+            return False
+
+
+def signed_text(seq: int, hash_: str, time_: str, kid: str) -> str:
+    return canonical_json({"hash": hash_, "key_id": kid, "seq": seq, "time": time_,
+                           "type": "workbench.audit.checkpoint"})
+
+
+def sign(private_key: Ed25519PrivateKey, seq: int, hash_: str) -> Checkpoint:
+    kid = key_id(private_key.public_key())
+    now = utc_now_text()
+    sig = private_key.sign(signed_text(seq, hash_, now, kid).encode()).hex()
+    return Checkpoint(seq, hash_, now, kid, sig)
+
+
+class CheckpointPolicy:
+    """When the next checkpoint is due: at every multiple of `every` (so with several writer
+    processes exactly one signs each such position), or when `minutes` have passed since this
+    process last signed, so a quiet log is still pinned within M minutes of its last entry."""
+
+    def __init__(self, every: int, minutes: float):
+        self.every, self.seconds = every, minutes * 60.0
+        self.last = time.monotonic()
+
+    def due(self, seq: int) -> bool:
+        return seq % self.every == 0 or time.monotonic() - self.last >= self.seconds
+
+    def done(self) -> None:
+        self.last = time.monotonic()

@@ -1,0 +1,152 @@
+"""The public face of the audit trail: open a log, record entries, verify, export.
+
+    log = AuditLog.open(settings)            # workbench Settings, AuditSettings, URL or path
+    log.record("semantic.query", actor=principal, resource="retail", outcome="success",
+               source="10.0.0.7", namespace="retail", members=[...], rows=12, ms=8.1)
+    report = log.verify(public_key_path)      # the public key only
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+from .chain import Entry, new_body, seal
+from .checkpoints import CheckpointPolicy, sign
+from .errors import AuditError
+from .keys import load_or_create_private_key, load_public_key, public_path
+from .store import AuditStore, SQLiteStore
+from .verify import VerifyReport, verify_entries
+
+MAX_TRIES = 1000  # each lost race means another writer appended; this bounds a livelock only
+
+
+class AuditLog:
+    def __init__(self, store: AuditStore, key_path: Path | None, checkpoint_every: int = 100,
+                 checkpoint_minutes: float = 5.0):
+        if checkpoint_every < 1 or checkpoint_minutes <= 0:
+            raise AuditError("checkpoint_every must be >= 1 and checkpoint_minutes > 0")
+        self.store = store
+        self.key_path = None if key_path is None else Path(key_path)
+        self._key = None  # loaded on the first checkpoint, so a reader never needs it
+        self._policy = CheckpointPolicy(checkpoint_every, checkpoint_minutes)
+        self._lock = threading.Lock()
+        self._last: tuple[int, str] | None = None
+
+    # -- opening ------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, target: Any = None, *, key_path: str | Path | None = None) -> "AuditLog":
+        """A log from workbench `Settings` (its `audit` section), `AuditSettings`, a
+        postgresql:// URL, or an SQLite file path. None reads workbench.yml."""
+        from ...config import AuditSettings, Settings, load_settings
+
+        if target is None:
+            target = load_settings()
+        if isinstance(target, Settings):
+            a, resolve = target.audit, target.path
+        elif isinstance(target, AuditSettings):
+            a, resolve = target, Path
+        elif isinstance(target, (str, Path)):
+            text = str(target)
+            a = (AuditSettings(url=text) if text.startswith(("postgresql://", "postgres://"))
+                 else AuditSettings(path=text))
+            resolve = Path
+        else:
+            raise AuditError(f"AuditLog.open takes Settings, AuditSettings, a URL or a path, "
+                             f"not {type(target).__name__}")
+        if a.url:
+            from .pg_store import PostgresStore
+            store: AuditStore = PostgresStore(a.url, a.pg_schema)
+        else:
+            store = SQLiteStore(resolve(a.path), a.sqlite_synchronous)
+        key = Path(key_path) if key_path is not None else resolve(a.key_path)
+        return cls(store, key, a.checkpoint_every, a.checkpoint_minutes)
+
+    # -- writing ------------------------------------------------------------------------------
+    def record(self, action: str, *, actor: Any = None, resource: str | None = None,
+               outcome: str = "success", source: str | None = None, **details: Any) -> Entry:
+        """Append one entry and return it; raises AuditError if it could not be stored."""
+        body = new_body(action, actor, resource, outcome, source, details)
+        with self._lock:
+            last = self._last or self.store.last()
+            for _ in range(MAX_TRIES):
+                entry = seal(body, last[0] + 1, last[1])
+                if self.store.try_append(entry):
+                    break
+                last = self.store.last()  # another writer took this seq: follow its entry
+            else:
+                raise AuditError(f"{self.store.where}: could not append after {MAX_TRIES} "
+                                 "attempts (too many concurrent writers)")
+            self._last = (entry.seq, entry.hash)
+            if self._policy.due(entry.seq):
+                self._checkpoint(entry)
+        return entry
+
+    def checkpoint(self) -> None:
+        """Sign the newest entry now (e.g. at shutdown, so the tail is pinned too)."""
+        with self._lock:
+            seq, hash_ = self.store.last()
+            if seq:
+                self._checkpoint_at(seq, hash_)
+
+    def _checkpoint(self, entry: Entry) -> None:
+        self._checkpoint_at(entry.seq, entry.hash)
+
+    def _checkpoint_at(self, seq: int, hash_: str) -> None:
+        if self.key_path is None:
+            return
+        if self._key is None:
+            self._key = load_or_create_private_key(self.key_path)
+        self.store.add_checkpoint(sign(self._key, seq, hash_))
+        self._policy.done()
+
+    # -- reading ------------------------------------------------------------------------------
+    @property
+    def public_key_path(self) -> Path | None:
+        return None if self.key_path is None else public_path(self.key_path)
+
+    def verify(self, public_key: Any = None) -> VerifyReport:
+        """Check the whole log. Needs only the public key (a path, PEM or key object);
+        defaults to the .pub file beside this log's signing key."""
+        if public_key is None:
+            if self.public_key_path is None:
+                raise AuditError("verify needs the audit public key")
+            public_key = self.public_key_path
+        key = load_public_key(public_key)
+        return verify_entries(self.store.entries(), self.store.checkpoints(), key)
+
+    def entries(self, since: str | None = None, until: str | None = None, user: str | None = None,
+                action: str | None = None, limit: int | None = None) -> Iterator[Entry]:
+        """Entries in order; since/until are ISO times or datetimes, action may end with '.'
+        to match a family (auth.)."""
+        return self.store.entries(_time_text(since), _time_text(until), user, action, limit)
+
+    def export(self, since: Any = None, format: str = "ocsf") -> Iterator[str]:
+        """One line per entry since `since`: OCSF JSON or CEF text."""
+        from .export import export_lines
+        return export_lines(self.entries(since=since), format)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "AuditLog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _time_text(value: Any) -> str | None:
+    """Times as the stores keep them: fixed-width UTC text, so comparison is text order."""
+    import datetime as dt
+
+    if value is None:
+        return None
+    if isinstance(value, str):
+        from .timeparse import parse_since
+        value = parse_since(value)
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,148 @@
+"""The PostgreSQL audit store: the same tables in a schema of their own, one connection per
+process in autocommit (each append is one INSERT, one round trip).
+
+Table and schema names go through psycopg2.sql.Identifier; values are always parameters."""
+from __future__ import annotations
+
+import os
+import re
+import threading
+from urllib.parse import urlsplit, urlunsplit
+
+from .chain import GENESIS, Entry
+from .checkpoints import Checkpoint
+from .errors import AuditError
+from .store import COLUMNS, CP_COLUMNS, AuditStore, filters
+
+SCHEMA_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+DDL = """
+CREATE SCHEMA IF NOT EXISTS {s};
+CREATE TABLE IF NOT EXISTS {s}.audit_entries (
+  seq bigint PRIMARY KEY, time text NOT NULL, user_name text, action text NOT NULL,
+  outcome text NOT NULL, body text NOT NULL, prev_hash text NOT NULL, hash text NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_entries_time ON {s}.audit_entries(time);
+CREATE INDEX IF NOT EXISTS audit_entries_user ON {s}.audit_entries(user_name, time);
+CREATE INDEX IF NOT EXISTS audit_entries_action ON {s}.audit_entries(action, time);
+CREATE TABLE IF NOT EXISTS {s}.audit_checkpoints (
+  seq bigint PRIMARY KEY, hash text NOT NULL, time text NOT NULL, key_id text NOT NULL,
+  signature text NOT NULL);
+CREATE OR REPLACE FUNCTION {s}.audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN RAISE EXCEPTION 'audit % are append-only', TG_TABLE_NAME; END $$;
+"""
+TRIGGERS = ("audit_entries", "audit_checkpoints")
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class PostgresStore(AuditStore):
+    def __init__(self, url: str, schema: str = "workbench_audit"):
+        if not SCHEMA_RE.match(schema or ""):
+            raise AuditError(f"audit schema {schema!r} must be a plain identifier (letters, digits, _)")
+        import psycopg2
+        from psycopg2 import sql
+
+        self._psycopg2, self._sql = psycopg2, sql
+        self.url, self.schema = url, schema
+        self.where = f"audit store {safe_url(url)} (schema {schema})"
+        self._lock = threading.Lock()
+        self._conn = None
+        self._pid = None
+        s = sql.Identifier(schema)
+        self._t = sql.SQL("{}.audit_entries").format(s)
+        self._cp = sql.SQL("{}.audit_checkpoints").format(s)
+        self._insert = sql.SQL("INSERT INTO {} (" + COLUMNS + ") VALUES (%s,%s,%s,%s,%s,%s,%s,%s) "
+                               "ON CONFLICT (seq) DO NOTHING").format(self._t)
+        self._create()
+
+    def _connection(self):
+        if self._conn is None or self._conn.closed or self._pid != os.getpid():
+            try:
+                conn = self._psycopg2.connect(self.url, connect_timeout=5,
+                                              application_name="workbench-audit")
+            except self._psycopg2.Error as e:
+                raise AuditError(f"cannot connect to {self.where}: {str(e).strip()}") from None
+            conn.autocommit = True
+            self._conn, self._pid = conn, os.getpid()
+        return self._conn
+
+    def _create(self) -> None:
+        sql = self._sql
+        s = sql.Identifier(self.schema)
+        with self._lock:
+            conn = self._connection()
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("BEGIN")
+                    # concurrent CREATE ... IF NOT EXISTS can still collide in the catalog
+                    cur.execute("SELECT pg_advisory_xact_lock(hashtext('workbench.audit.ddl'))")
+                    cur.execute(sql.SQL(DDL).format(s=s))
+                    for table in TRIGGERS:
+                        cur.execute("SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
+                                    "AND c.relname = %s AND t.tgname = %s",
+                                    (self.schema, table, table + "_append_only"))
+                        if cur.fetchone() is None:
+                            cur.execute(sql.SQL(
+                                "CREATE TRIGGER {} BEFORE UPDATE OR DELETE OR TRUNCATE ON {}.{} "
+                                "FOR EACH STATEMENT EXECUTE FUNCTION {}.audit_append_only()").format(
+                                sql.Identifier(table + "_append_only"), s, sql.Identifier(table), s))
+                    cur.execute("COMMIT")
+            except self._psycopg2.Error as e:
+                if not conn.closed:
+                    conn.cursor().execute("ROLLBACK")
+                raise AuditError(f"cannot create the tables of {self.where}: {str(e).strip()}") from None
+
+    def _run(self, query, args=(), fetch=True):
+        with self._lock:
+            conn = self._connection()
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(query, args)
+                    return cur.fetchall() if fetch else cur.rowcount
+            except self._psycopg2.OperationalError as e:
+                self._conn = None  # a dropped connection is reopened on the next call
+                raise AuditError(f"{self.where}: {str(e).strip()}") from None
+            except self._psycopg2.Error as e:
+                raise AuditError(f"{self.where}: {str(e).strip()}") from None
+
+    def last(self) -> tuple[int, str]:
+        rows = self._run(self._sql.SQL("SELECT seq, hash FROM {} ORDER BY seq DESC LIMIT 1").format(self._t))
+        return (rows[0][0], rows[0][1]) if rows else (0, GENESIS)
+
+    def try_append(self, e: Entry) -> bool:
+        n = self._run(self._insert, (e.seq, e.time, e.user, e.action, e.outcome, e.body,
+                                     e.prev_hash, e.hash), fetch=False)
+        return n == 1
+
+    def add_checkpoint(self, cp: Checkpoint) -> None:
+        self._run(self._sql.SQL("INSERT INTO {} (" + CP_COLUMNS + ") VALUES (%s,%s,%s,%s,%s) "
+                                "ON CONFLICT (seq) DO NOTHING").format(self._cp),
+                  (cp.seq, cp.hash, cp.time, cp.key_id, cp.signature), fetch=False)
+
+    def entries(self, since=None, until=None, user=None, action=None, limit=None):
+        where, args = filters(since, until, user, action, "%s")
+        q = "SELECT " + COLUMNS + " FROM {}" + where + " ORDER BY seq, ctid"
+        if limit is not None:
+            q += " LIMIT %s"
+            args.append(int(limit))
+        rows = self._run(self._sql.SQL(q).format(self._t), args)
+        return iter([Entry(*row) for row in rows])
+
+    def checkpoints(self) -> list[Checkpoint]:
+        rows = self._run(self._sql.SQL("SELECT " + CP_COLUMNS + " FROM {} ORDER BY seq, ctid").format(self._cp))
+        return [Checkpoint(*row) for row in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None

@@ -1,0 +1,175 @@
+"""Where entries are kept: one small append-only interface, two implementations.
+
+Linearity under several threads and processes comes from the database, not from a lock file:
+every writer proposes the next seq after the last hash it knows, and the primary key on seq
+lets exactly one proposal per position in. A writer that loses re-reads the newest entry and
+proposes again, so each entry's prev_hash is always the hash of the entry just before it.
+Triggers refuse UPDATE and DELETE, so the application itself can only append; someone with
+the database's own rights can still edit rows, which is what verification is for.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Iterator
+
+from .chain import GENESIS, Entry
+from .checkpoints import Checkpoint
+from .errors import AuditError
+
+COLUMNS = "seq, time, user_name, action, outcome, body, prev_hash, hash"
+CP_COLUMNS = "seq, hash, time, key_id, signature"
+
+
+class AuditStore(ABC):
+    """Append-only entries and checkpoints. `where` names the store in every error."""
+    where: str
+
+    @abstractmethod
+    def last(self) -> tuple[int, str]:
+        """(seq, hash) of the newest entry; (0, GENESIS) when the log is empty."""
+
+    @abstractmethod
+    def try_append(self, entry: Entry) -> bool:
+        """Insert `entry`; False when its seq is already taken (another writer got there first)."""
+
+    @abstractmethod
+    def add_checkpoint(self, cp: Checkpoint) -> None:
+        """Keep `cp`; a second checkpoint for the same seq is ignored (the first one stands)."""
+
+    @abstractmethod
+    def entries(self, since: str | None = None, until: str | None = None, user: str | None = None,
+                action: str | None = None, limit: int | None = None) -> Iterator[Entry]:
+        """Entries in seq order (ties in storage order), filtered by time text range, user, and
+        action or action prefix ("auth." matches every auth action)."""
+
+    @abstractmethod
+    def checkpoints(self) -> list[Checkpoint]:
+        """Every checkpoint in seq order."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+def filters(since, until, user, action, mark: str) -> tuple[str, list]:
+    """WHERE text with placeholders (values are always parameters, never SQL text)."""
+    where, args = [], []
+    if since is not None:
+        where.append(f"time >= {mark}"), args.append(since)
+    if until is not None:
+        where.append(f"time < {mark}"), args.append(until)
+    if user is not None:
+        where.append(f"user_name = {mark}"), args.append(user)
+    if action is not None:
+        if action.endswith("."):
+            escaped = action.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append(f"action LIKE {mark} ESCAPE '\\'"), args.append(escaped + "%")
+        else:
+            where.append(f"action = {mark}"), args.append(action)
+    return (" WHERE " + " AND ".join(where)) if where else "", args
+
+
+SQLITE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_entries (
+  seq INTEGER PRIMARY KEY, time TEXT NOT NULL, user_name TEXT, action TEXT NOT NULL,
+  outcome TEXT NOT NULL, body TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_entries_time ON audit_entries(time);
+CREATE INDEX IF NOT EXISTS audit_entries_user ON audit_entries(user_name, time);
+CREATE INDEX IF NOT EXISTS audit_entries_action ON audit_entries(action, time);
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+  seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, time TEXT NOT NULL, key_id TEXT NOT NULL,
+  signature TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS audit_entries_no_update BEFORE UPDATE ON audit_entries
+  BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_entries_no_delete BEFORE DELETE ON audit_entries
+  BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+  BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+  BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+"""
+
+
+class SQLiteStore(AuditStore):
+    """The embedded store: one SQLite file in WAL mode (readers never block the writer).
+
+    synchronous=NORMAL survives a crash of any process; only an OS crash or power loss can drop
+    the newest commits. FULL makes every entry durable at the cost of an fsync each."""
+
+    def __init__(self, path: str | Path, synchronous: str = "NORMAL"):
+        self.path = Path(path)
+        self.where = f"audit store {self.path}"
+        self.synchronous = synchronous
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = self._connection()
+            with self._lock:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for stmt in SQLITE_SCHEMA.split(";\n"):  # trigger bodies have no ";\n"
+                        if stmt.strip():
+                            conn.execute(stmt)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+        except sqlite3.Error as e:
+            raise AuditError(f"cannot open {self.where}: {e}") from None
+        except OSError as e:
+            raise AuditError(f"cannot create {self.where}: {e}") from None
+
+    def _connection(self) -> sqlite3.Connection:
+        # a connection inherited across fork() is unsafe to use: reopen in the child
+        if self._conn is None or self._pid != os.getpid():
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={'FULL' if self.synchronous == 'FULL' else 'NORMAL'}")
+            self._conn, self._pid = conn, os.getpid()
+        return self._conn
+
+    def _run(self, sql: str, args=(), many=False):
+        try:
+            with self._lock:
+                cur = self._connection().execute(sql, args)
+                return cur.fetchall() if many else cur
+        except sqlite3.Error as e:
+            raise AuditError(f"{self.where}: {e}") from None
+
+    def last(self) -> tuple[int, str]:
+        rows = self._run("SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1", many=True)
+        return (rows[0][0], rows[0][1]) if rows else (0, GENESIS)
+
+    def try_append(self, e: Entry) -> bool:
+        cur = self._run(f"INSERT INTO audit_entries ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?) "
+                        "ON CONFLICT(seq) DO NOTHING",
+                        (e.seq, e.time, e.user, e.action, e.outcome, e.body, e.prev_hash, e.hash))
+        return cur.rowcount == 1
+
+    def add_checkpoint(self, cp: Checkpoint) -> None:
+        self._run(f"INSERT INTO audit_checkpoints ({CP_COLUMNS}) VALUES (?,?,?,?,?) "
+                  "ON CONFLICT(seq) DO NOTHING", (cp.seq, cp.hash, cp.time, cp.key_id, cp.signature))
+
+    def entries(self, since=None, until=None, user=None, action=None, limit=None):
+        where, args = filters(since, until, user, action, "?")
+        sql = f"SELECT {COLUMNS} FROM audit_entries{where} ORDER BY seq, rowid"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return iter([Entry(*row) for row in self._run(sql, args, many=True)])
+
+    def checkpoints(self) -> list[Checkpoint]:
+        rows = self._run(f"SELECT {CP_COLUMNS} FROM audit_checkpoints ORDER BY seq, rowid", many=True)
+        return [Checkpoint(*row) for row in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
