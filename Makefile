@@ -120,7 +120,7 @@ lock-resolve: $(UV)
 	    --no-header --quiet --no-progress; \
 	} > $(LOCK).new || { rm -f $(LOCK).new; echo "make lock: resolution failed; $(LOCK) unchanged" >&2; exit 1; }
 	mv $(LOCK).new $(LOCK)
-	@echo "make lock: wrote $(LOCK) ($$(grep -c '==' $(LOCK)) pins)"
+	@echo "make lock: wrote $(LOCK) ($$(grep -c '^[^#]*==' $(LOCK)) pins)"
 
 bench: install
 	@set -e; for script in benchmarks/[!_]*.py; do \
