@@ -183,7 +183,8 @@ def direction_passes(wanted: str, direction: str) -> bool:
     return wanted == "both" or direction in (wanted, "unknown")
 
 
-def _transform(values: np.ndarray, how: str) -> np.ndarray:
+def transform_values(values: np.ndarray, how: str) -> np.ndarray:
+    """A rule's `source.transform`, sign-preserving (also used when tuning a rule offline)."""
     if how == "sqrt":
         return np.sign(values) * np.sqrt(np.abs(values))
     if how == "log1p":
@@ -328,7 +329,7 @@ class DetectionJob:
             values = wide[key].to_numpy(dtype=float)
             det, tail = self._detector(key)
             before = dict(det.skipped_by_reason), det.skipped_count
-            scores = det.score_series(_transform(values, self.rule.source.transform), ts_np)
+            scores = det.score_series(transform_values(values, self.rule.source.transform), ts_np)
             seen.append(det.n_seen)
             needed = getattr(det.params, "min_history", None)
             rep = SliceReport(buckets=len(values), filled_zero=int(missing[key].sum()) if fill_zero else 0)
