@@ -194,6 +194,7 @@ def _register_optional_commands() -> None:
     from .anomaly.cli import alerts_app, detect_app
     app.add_typer(detect_app, name="detect")
     app.add_typer(alerts_app, name="alerts")
+    from .security.audit.cli import audit_app; app.add_typer(audit_app, name="audit")  # noqa: E702
     from .security.users_cli import users_app; app.add_typer(users_app, name="users")  # noqa: E702
 
 

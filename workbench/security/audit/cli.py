@@ -1,0 +1,108 @@
+"""`workbench audit verify` and `workbench audit export`; registered in workbench/cli.py."""
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from .errors import AuditError
+
+out = Console(highlight=False, soft_wrap=True)  # one line per message, whatever the width
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+audit_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                        help="The tamper-evident audit trail: verify it, export it to a SIEM.")
+
+STORE = typer.Option(None, "--store", help="postgresql:// URL or SQLite file (default: workbench.yml "
+                     "audit.url or audit.path).")
+
+
+class Format(str, Enum):
+    ocsf = "ocsf"
+    cef = "cef"
+
+
+class Protocol(str, Enum):
+    udp = "udp"
+    tcp = "tcp"
+
+
+def _fail(message: str, code: int = 2):
+    err.print(f"[bold red]error:[/] {message}", markup=True)
+    raise typer.Exit(code)
+
+
+def _open(store: Optional[str]):
+    """The configured log; a missing embedded store is reported, never created by a reader."""
+    from ...config import load_settings
+    from .log import AuditLog
+
+    settings = load_settings()
+    a = settings.audit
+    if store:
+        a = a.model_copy(update={"url": store} if store.startswith(("postgresql://", "postgres://"))
+                         else {"url": None, "path": store})
+    if not a.url and not settings.path(a.path).exists():
+        raise AuditError(f"no audit store at {settings.path(a.path)}: nothing has been recorded "
+                         "there yet (or set audit.url / --store)")
+    return AuditLog.open(settings.model_copy(update={"audit": a})), settings
+
+
+@audit_app.command("verify")
+def verify(
+    store: Optional[str] = STORE,
+    public_key: Optional[Path] = typer.Option(None, "--public-key", help="Ed25519 public key PEM "
+                                              "(default: <audit.key_path>.pub)."),
+):
+    """Check every entry's hash, the chain's order and completeness, and every signed checkpoint.
+
+    Exit code 0: intact; 1: tampered (each problem is listed); 2: could not check."""
+    try:
+        log, settings = _open(store)
+        with log:
+            report = log.verify(public_key if public_key else settings.path(settings.audit.key_path + ".pub"))
+    except AuditError as e:
+        _fail(str(e))
+    for p in report.problems:
+        out.print(f"  {p}", markup=False)
+    out.print(report.summary(), markup=False)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@audit_app.command("export")
+def export(
+    since: Optional[str] = typer.Option(None, "--since", help="ISO date/time (UTC) or a duration "
+                                        "back from now: 15m, 24h, 7d. Default: everything."),
+    fmt: Format = typer.Option(Format.ocsf, "--format", "-f", help="OCSF 1.x JSON lines or CEF."),
+    syslog: Optional[str] = typer.Option(None, "--syslog", help="Send to this syslog receiver "
+                                         "(host:port) as RFC 5424 messages instead of printing."),
+    protocol: Optional[Protocol] = typer.Option(None, "--protocol", help="Syslog transport "
+                                                "(default: audit.syslog_protocol)."),
+    store: Optional[str] = STORE,
+):
+    """Export entries for a SIEM: print one line per entry, or send them over syslog."""
+    from .cef import syslog_message
+    from .export import export_lines
+    from .syslog_sender import SyslogSender
+
+    try:
+        log, settings = _open(store)
+        with log:
+            entries = list(log.entries(since=since))
+            lines = export_lines(entries, fmt.value)
+            if not syslog:
+                for line in lines:
+                    sys.stdout.write(line + "\n")
+                err.print(f"{len(entries)} entries exported as {fmt.value}")
+                return
+            proto = protocol.value if protocol else settings.audit.syslog_protocol
+            with SyslogSender(syslog, proto) as sender:
+                for entry, line in zip(entries, lines):
+                    sender.send(syslog_message(entry, None if fmt == Format.cef else line))
+            err.print(f"{sender.sent} entries sent to {syslog} over {proto} as {fmt.value}")
+    except AuditError as e:
+        _fail(str(e))
