@@ -138,49 +138,45 @@ class SessionStore:
         """Rotate: the next refresh token of the same session. Raises RefreshRejected (unknown,
         revoked, session_idle, session_expired, user_disabled) or RefreshReuseDetected."""
         h = token_hash(token) if isinstance(token, str) else ""
-        now = self.clock()
-        outcome: tuple[str, dict] | None = None
-        try:
-            with self._write() as db:
-                row = db.execute("select t.sid, t.used_at, f.sub, f.last_used_at, "
-                                 "f.absolute_expires_at, f.revoked_at from refresh_tokens t "
-                                 "join families f on f.sid = t.sid where t.hash = ?", (h,)).fetchone()
-                if row is None:
-                    raise RefreshRejected("unknown")
-                sid, used_at, sub, last_used, absolute_end, revoked_at = row
-                if revoked_at is not None:
-                    outcome = ("token.reject", {"kind": "refresh", "reason": "revoked", "sub": sub, "sid": sid})
-                    raise RefreshRejected("revoked")
-                ended = ("session_expired" if now >= absolute_end else
-                         "session_idle" if now - last_used >= self.idle_s else
-                         "user_disabled" if self.users is not None and not self.users.is_active(sub)
-                         else None)
-                if ended:
-                    self._revoke(db, sid, now, ended, None)
-                    outcome = ("token.reject", {"kind": "refresh", "reason": ended, "sub": sub, "sid": sid})
-                    raise RefreshRejected(ended)
-                grace = False
-                if used_at is not None:
-                    siblings = db.execute("select count(*) from refresh_tokens where parent_hash = ?",
-                                          (h,)).fetchone()[0]
-                    if now - used_at > self.grace_s or siblings >= GRACE_SIBLINGS:
-                        self._revoke(db, sid, now, "reuse_detected", None)
-                        outcome = ("token.reuse", {"sub": sub, "sid": sid,
-                                                   "seconds_since_use": round(now - used_at, 3)})
-                        raise RefreshReuseDetected(sid, sub)
-                    grace = True
-                else:
-                    db.execute("update refresh_tokens set used_at = ? where hash = ?", (now, h))
-                db.execute("update families set last_used_at = ? where sid = ?", (now, sid))
-                new = self._mint(db, sid, h, now)
-        except RefreshRejected as e:
-            # Reported after the transaction committed the revocation, so an audit hook that
-            # writes elsewhere never holds this database's write lock.
-            action, details = outcome or ("token.reject", {"kind": "refresh", "reason": e.reason})
-            self.audit(action, **details)
-            raise
-        self.audit("token.refresh", sub=sub, sid=sid, grace=grace)
-        return Refreshed(sid, sub, new, grace)
+        with self._write() as db:
+            # The transaction commits whatever _rotate decided, revocations included; only then
+            # is the outcome raised and reported, so an audit hook that writes elsewhere never
+            # runs while this database's write lock is held.
+            result, action, details = self._rotate(db, h, self.clock())
+        self.audit(action, **details)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def _rotate(self, db: sqlite3.Connection, h: str, now: float):
+        row = db.execute("select t.sid, t.used_at, f.sub, f.last_used_at, f.absolute_expires_at, "
+                         "f.revoked_at from refresh_tokens t join families f on f.sid = t.sid "
+                         "where t.hash = ?", (h,)).fetchone()
+        if row is None:
+            return RefreshRejected("unknown"), "token.reject", {"kind": "refresh", "reason": "unknown"}
+        sid, used_at, sub, last_used, absolute_end, revoked_at = row
+        who = {"sub": sub, "sid": sid}
+        if revoked_at is not None:
+            return RefreshRejected("revoked"), "token.reject", {"kind": "refresh", "reason": "revoked", **who}
+        ended = ("session_expired" if now >= absolute_end else
+                 "session_idle" if now - last_used >= self.idle_s else
+                 "user_disabled" if self.users is not None and not self.users.is_active(sub) else None)
+        if ended:
+            self._revoke(db, sid, now, ended, None)
+            return RefreshRejected(ended), "token.reject", {"kind": "refresh", "reason": ended, **who}
+        grace = used_at is not None
+        if grace:
+            siblings = db.execute("select count(*) from refresh_tokens where parent_hash = ?",
+                                  (h,)).fetchone()[0]
+            if now - used_at > self.grace_s or siblings >= GRACE_SIBLINGS:
+                self._revoke(db, sid, now, "reuse_detected", None)
+                return (RefreshReuseDetected(sid, sub), "token.reuse",
+                        {**who, "seconds_since_use": round(now - used_at, 3)})
+        else:
+            db.execute("update refresh_tokens set used_at = ? where hash = ?", (now, h))
+        db.execute("update families set last_used_at = ? where sid = ?", (now, sid))
+        new = self._mint(db, sid, h, now)
+        return Refreshed(sid, sub, new, grace), "token.refresh", {**who, "grace": grace}
 
     # ---- revocation -----------------------------------------------------------------------
     @staticmethod
