@@ -1,0 +1,91 @@
+"""Access tokens as issued, and revocation taking effect on the next request."""
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from workbench.config import AuthSettings
+from workbench.security.auth_errors import AuthError, TokenRejected
+from workbench.security.tokens import AccessTokens
+
+from .auth_support import T0, audit, clock, login, ring, sessions, tokens, users  # noqa: F401
+
+
+def parts(token):
+    def dec(p):
+        return json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))
+    h, c, _ = token.split(".")
+    return dec(h), dec(c)
+
+
+def test_issued_token_has_every_claim_and_header(tokens, sessions, audit):
+    s, access = login(tokens, sessions)
+    header, claims = parts(access)
+    assert header == {"alg": "RS256", "typ": "at+jwt", "kid": tokens.keyring.current_kid}
+    assert set(claims) == {"iss", "aud", "exp", "iat", "nbf", "jti", "sub", "roles", "attributes", "sid"}
+    assert claims["iss"] == "https://workbench.test" and claims["aud"] == "workbench"
+    assert claims["iat"] == claims["nbf"] == int(T0) and claims["exp"] - claims["iat"] == 600
+    assert (claims["sub"], claims["roles"], claims["attributes"], claims["sid"]) == \
+        ("ann", ["analyst"], {"region": "North"}, s.sid)
+    issued = audit.of("token.issue")[-1]
+    assert issued["jti"] == claims["jti"] and issued["kid"] == header["kid"]
+    other = tokens.issue("ann", roles=["analyst"], sid=s.sid)
+    assert parts(other)[1]["jti"] != claims["jti"]
+
+
+def test_principal_carries_roles_and_attributes(tokens, sessions):
+    _, access = login(tokens, sessions)
+    p = tokens.validate(access).principal()
+    assert p.user == "ann" and p.roles == {"analyst"} and p.attrs == {"region": "North"}
+
+
+def test_lifetime_is_capped_at_15_minutes(ring):
+    with pytest.raises(AuthError, match="1..900"):
+        AccessTokens(ring, issuer="x", audience="y", lifetime_s=901)
+    with pytest.raises(ValidationError):
+        AuthSettings(access_token_s=901)
+    t = AccessTokens.from_settings(AuthSettings(access_token_s=900), ring)
+    assert t.lifetime_s == 900
+
+
+def test_logout_revokes_that_session_only(tokens, sessions, audit):
+    s1, a1 = login(tokens, sessions)
+    s2, a2 = login(tokens, sessions)
+    assert sessions.logout(s1.refresh_token) is True
+    assert audit.of("token.revoke")[-1] == {"scope": "session", "sid": s1.sid, "sub": "ann",
+                                            "reason": "logout", "actor": None}
+    with pytest.raises(TokenRejected) as e:
+        tokens.validate(a1)
+    assert e.value.reason == "revoked" and e.value.detail == "logout"
+    assert tokens.validate(a2).sid == s2.sid
+    assert sessions.logout("not-a-token") is False
+
+
+def test_admin_revokes_every_session_of_a_user(tokens, sessions):
+    ann = [login(tokens, sessions, "ann") for _ in range(3)]
+    _, vic_access = login(tokens, sessions, "vic")
+    assert sessions.revoke_user("ann", actor="admin") == 3
+    for _, access in ann:
+        with pytest.raises(TokenRejected, match="revoked"):
+            tokens.validate(access)
+    assert tokens.validate(vic_access).sub == "vic"
+    assert sessions.revoke_user("ann") == 0     # nothing left to revoke
+
+
+def test_admin_revokes_one_session_and_one_token(tokens, sessions, audit):
+    s, access = login(tokens, sessions)
+    spare = tokens.issue("ann", roles=["analyst"], sid=s.sid)
+    claims = tokens.validate(spare)
+    sessions.revoke_jti(claims.jti, claims.exp, actor="admin")
+    with pytest.raises(TokenRejected) as e:
+        tokens.validate(spare)
+    assert e.value.detail == "token_revoked"
+    assert tokens.validate(access).sub == "ann"      # the session itself lives on
+    assert sessions.revoke_session(s.sid, actor="admin") is True
+    with pytest.raises(TokenRejected):
+        tokens.validate(access)
+    assert sessions.revoke_session(s.sid) is False   # already revoked: not reported twice
+    assert [d["scope"] for d in audit.of("token.revoke")] == ["token", "session"]
