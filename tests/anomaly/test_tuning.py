@@ -154,6 +154,13 @@ def test_plot_in_vs_out_marks_each_setting(static_level):
     np.testing.assert_allclose(np.asarray(offsets), [(s.in_sample, s.out_of_sample) for s in result.settings])
     labels = [t.get_text() for t in ax.texts]
     assert labels == ["{'window': 48}", "{'detector': 'static_level'}"]
+    # A frame of per-setting figures (e.g. from leave-one-category-out) plots the same way; rows
+    # without an out-of-sample score are left out rather than drawn at 0.
+    frame = pd.DataFrame({"params": [{}, {"bins": 8}, {"bins": 12}], "in_sample": [80.0, 85.0, 70.0],
+                          "out_of_sample": [75.0, 60.0, None]})
+    ax = plot_in_vs_out(frame)
+    np.testing.assert_allclose(np.asarray(ax.collections[0].get_offsets()), [(80, 75), (85, 60)])
+    assert [t.get_text() for t in ax.texts] == ["defaults", "{'bins': 8}"]
 
 
 def test_metric_series_is_what_the_job_scores(tmp_path):

@@ -315,27 +315,36 @@ def search(
     return SearchResult(detector, base, results, splits, chosen, nested, choices)
 
 
-def plot_in_vs_out(result: SearchResult, ax=None, title: str | None = None):
+def plot_in_vs_out(result, ax=None, title: str | None = None):
     """Scatter of in-sample (x) against out-of-sample (y) score per setting, with the diagonal.
 
+    ``result`` is a ``SearchResult`` or a frame with ``in_sample``, ``out_of_sample`` and
+    ``params`` (or ``label``) columns, e.g. one row per setting of a leave-one-category-out run.
     Points far below the diagonal are settings that look good only on the data they were tuned on.
     """
     import matplotlib.pyplot as plt
 
+    if isinstance(result, SearchResult):
+        rows = [(s.in_sample, s.out_of_sample, str(s.params or "defaults"), s.setting == result.chosen)
+                for s in result.settings if s.out_of_sample is not None]
+        title = title or f"{result.detector}: in-sample vs out-of-sample"
+    else:
+        labels = result["label"] if "label" in result else result["params"].map(lambda p: str(p or "defaults"))
+        chosen = result["chosen"] if "chosen" in result else [False] * len(result)
+        rows = [(float(a), float(b), str(c), bool(d))
+                for a, b, c, d in zip(result["in_sample"], result["out_of_sample"], labels, chosen)
+                if b is not None and not pd.isna(b)]
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 4))
-    rows = [s for s in result.settings if s.out_of_sample is not None]
-    xs = [s.in_sample for s in rows]
-    ys = [s.out_of_sample for s in rows]
-    colours = ["tab:red" if s.setting == result.chosen else "tab:blue" for s in rows]
-    ax.scatter(xs, ys, c=colours)
-    for s, x, y in zip(rows, xs, ys):
-        ax.annotate(str(s.params or "defaults"), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    xs, ys = [r[0] for r in rows], [r[1] for r in rows]
+    ax.scatter(xs, ys, c=["tab:red" if r[3] else "tab:blue" for r in rows])
+    for x, y, label, _ in rows:
+        ax.annotate(label, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
     lo = min([0.0, *xs, *ys])
     ax.plot([lo, 100], [lo, 100], color="grey", linewidth=0.8, linestyle="--")
-    ax.set_xlabel("in-sample score (tuned and scored on all labels)")
-    ax.set_ylabel("out-of-sample score (rolling origin)")
-    ax.set_title(title or f"{result.detector}: in-sample vs out-of-sample")
+    ax.set_xlabel("in-sample score (tuned and scored on the same labels)")
+    ax.set_ylabel("out-of-sample score")
+    ax.set_title(title or "in-sample vs out-of-sample")
     return ax
 
 
