@@ -28,7 +28,7 @@ class AuditLog:
             raise AuditError("checkpoint_every must be >= 1 and checkpoint_minutes > 0")
         self.store = store
         self.key_path = None if key_path is None else Path(key_path)
-        self._key = None  # loaded on the first checkpoint, so a reader never needs it
+        self._key = None  # loaded on the first record(), so a reader never needs it
         self._policy = CheckpointPolicy(checkpoint_every, checkpoint_minutes)
         self._lock = threading.Lock()
         self._last: tuple[int, str] | None = None
@@ -68,6 +68,10 @@ class AuditLog:
         """Append one entry and return it; raises AuditError if it could not be stored."""
         body = new_body(action, actor, resource, outcome, source, details)
         with self._lock:
+            if self._key is None and self.key_path is not None:
+                # on the first write, so a writer's public key exists from its first entry on
+                # and a bad key fails before anything is appended that could not be signed
+                self._key = load_or_create_private_key(self.key_path)
             last = self._last or self.store.last()
             for _ in range(MAX_TRIES):
                 entry = seal(body, last[0] + 1, last[1])
