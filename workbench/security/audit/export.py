@@ -55,6 +55,7 @@ ACTIONS = {
 HTTP_ACTIVITY = {"GET": 2, "HEAD": 2, "POST": 1, "PUT": 3, "PATCH": 3, "DELETE": 4}
 STATUS = {"success": (1, "Success"), "failure": (2, "Failure"), "denied": (2, "Failure"),
           "unknown": (0, "Unknown")}
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 SEVERITY_NAMES = {1: "Informational", 2: "Low", 3: "Medium", 4: "High"}
 
 
@@ -100,7 +101,7 @@ def endpoint(source: str | None) -> dict:
 
 def epoch_ms(time_text: str) -> int:
     t = dt.datetime.strptime(time_text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
-    return int(t.timestamp() * 1000)
+    return (t - EPOCH) // dt.timedelta(milliseconds=1)  # exact: no float rounding
 
 
 def to_ocsf(entry: Entry) -> dict:
