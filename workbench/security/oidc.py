@@ -135,7 +135,10 @@ class ExternalIssuer:
                 accepted_typ=self.accepted_typ, required=REQUIRED_CLAIMS, leeway_s=self.leeway_s,
                 clock=self.clock)
             roles = claims.get(self.roles_claim, [])
-            attributes = {k: claims[k] for k in self.attribute_claims if k in claims}
+            # Top-level claims (most IdPs), or a Workbench issuer's `attributes` object.
+            nested = claims.get("attributes") if isinstance(claims.get("attributes"), dict) else {}
+            source = {**nested, **claims}
+            attributes = {k: source[k] for k in self.attribute_claims if k in source}
             check_identity_claims({"roles": roles, "attributes": attributes})
             if self.users is not None and self.users.is_disabled(claims["sub"]):
                 raise CheckFailed("user_disabled")
