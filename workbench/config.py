@@ -96,8 +96,10 @@ class AuditSettings(BaseModel):
     pg_schema: str = Field("workbench_audit", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$",
                            description="PostgreSQL schema holding the audit tables.")
     path: str = Field(".workbench/audit/audit.sqlite", description="Embedded audit store (SQLite, WAL).")
-    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
-        "NORMAL", description="NORMAL survives a process crash; FULL also an OS crash (one fsync per entry).")
+    synchronous: Literal["normal", "full"] = Field(
+        "normal", description="normal: an entry survives any process crash; an OS or database crash "
+        "may drop the last fraction of a second (SQLite synchronous=NORMAL, PostgreSQL "
+        "synchronous_commit=off). full: each entry is flushed to disk before record() returns.")
     checkpoint_every: int = Field(100, ge=1, description="Sign a checkpoint every N entries.")
     checkpoint_minutes: float = Field(5.0, gt=0, description="...or when this many minutes have "
                                       "passed since the last one, at the next entry.")

@@ -56,9 +56,9 @@ class AuditLog:
                              f"not {type(target).__name__}")
         if a.url:
             from .pg_store import PostgresStore
-            store: AuditStore = PostgresStore(a.url, a.pg_schema)
+            store: AuditStore = PostgresStore(a.url, a.pg_schema, a.synchronous)
         else:
-            store = SQLiteStore(resolve(a.path), a.sqlite_synchronous)
+            store = SQLiteStore(resolve(a.path), a.synchronous)
         key = Path(key_path) if key_path is not None else resolve(a.key_path)
         return cls(store, key, a.checkpoint_every, a.checkpoint_minutes)
 

@@ -99,7 +99,7 @@ class SQLiteStore(AuditStore):
     synchronous=NORMAL survives a crash of any process; only an OS crash or power loss can drop
     the newest commits. FULL makes every entry durable at the cost of an fsync each."""
 
-    def __init__(self, path: str | Path, synchronous: str = "NORMAL"):
+    def __init__(self, path: str | Path, synchronous: str = "normal"):
         self.path = Path(path)
         self.where = f"audit store {self.path}"
         self.synchronous = synchronous
@@ -130,7 +130,7 @@ class SQLiteStore(AuditStore):
             conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
                                    check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={'FULL' if self.synchronous == 'FULL' else 'NORMAL'}")
+            conn.execute(f"PRAGMA synchronous={'FULL' if self.synchronous == 'full' else 'NORMAL'}")
             self._conn, self._pid = conn, os.getpid()
         return self._conn
 
