@@ -35,6 +35,22 @@ ACTIONS = {
     "token.revoke": (3002, 99, "Token Revoke"),
     "token": (3002, 99, None),
     "auth": (3002, 99, None),
+    # the names the security services' audit hooks use (workbench/security/audit_hook.py)
+    "login": (3002, 1, None),
+    "logout": (3002, 2, None),
+    "session.start": (3002, 99, "Session Start"),
+    "token.reject": (3002, 99, "Token Reject"),
+    "user.add": (3001, 1, None),
+    "user.enable": (3001, 2, None),
+    "user.passwd": (3001, 3, None),
+    "user.disable": (3001, 5, None),
+    "user.delete": (3001, 6, None),
+    "user.roles": (3001, 99, "Roles Change"),
+    "user.rehash": (3001, 99, "Password Rehash"),
+    "user": (3001, 99, None),
+    "key.create": (6003, 1, None),
+    "key.rotate": (6003, 3, None),
+    "key.remove": (6003, 4, None),
     "admin.user.add": (3001, 1, None),
     "admin.user.create": (3001, 1, None),
     "admin.user.enable": (3001, 2, None),
@@ -144,7 +160,7 @@ def _class_fields(event: dict, class_uid: int, data: dict, details: dict) -> Non
     """The attributes each class requires (OCSF 1.x)."""
     actor_user = data["actor"]["user"]
     if class_uid == 3002:  # user: the subject authenticated (the attempted name on failure)
-        event["user"] = {"name": details.get("user") or actor_user or "unknown"}
+        event["user"] = {"name": details.get("user") or details.get("sub") or actor_user or "unknown"}
         event["service"] = {"name": "workbench"}
         event["auth_protocol_id"], event["auth_protocol"] = (
             (6, "OAUTH 2.0") if data["action"].startswith("token.") else (99, "Password"))

@@ -86,6 +86,16 @@ class AuditLog:
                 self._checkpoint(entry)
         return entry
 
+    def hook(self, source: str | None = None):
+        """An `audit(action, **details)` callable for the security services
+        (workbench/security/audit_hook.py): the actor is details' actor, sub or user, and the
+        outcome follows the action's name. Errors propagate, so those services fail closed."""
+        def audit(action: str, **details: Any) -> None:
+            actor = details.pop("actor", None) or details.get("sub") or details.get("user")
+            self.record(action, actor=actor, outcome=outcome_of(action),
+                        source=details.pop("source", source), **details)
+        return audit
+
     def checkpoint(self) -> None:
         """Sign the newest entry now (e.g. at shutdown, so the tail is pinned too)."""
         with self._lock:
@@ -138,6 +148,18 @@ class AuditLog:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+FAILURE_WORDS = ("failure", "reject", "reuse", "error")
+
+
+def outcome_of(action: str) -> str:
+    """The outcome a hook event implies: login.failure, token.reject, token.reuse and
+    oidc.jwks_error are failures, authz.deny a denial, the rest successes."""
+    last = action.rsplit(".", 1)[-1]
+    if last == "deny":
+        return "denied"
+    return "failure" if any(w in last for w in FAILURE_WORDS) else "success"
 
 
 def _time_text(value: Any) -> str | None:
