@@ -89,3 +89,15 @@ def test_admin_revokes_one_session_and_one_token(tokens, sessions, audit):
         tokens.validate(access)
     assert sessions.revoke_session(s.sid) is False   # already revoked: not reported twice
     assert [d["scope"] for d in audit.of("token.revoke")] == ["token", "session"]
+
+
+def test_an_audit_hook_that_fails_fails_the_operation(ring, sessions, clock):
+    """A security event that cannot be recorded does not pass silently."""
+    def broken(action, **details):
+        raise RuntimeError("audit store down")
+    t = AccessTokens(ring, issuer="i", audience="a", revocations=sessions, audit=broken, clock=clock)
+    s = sessions.start("ann")
+    with pytest.raises(RuntimeError, match="audit store down"):
+        t.issue("ann", roles=["analyst"], sid=s.sid)
+    with pytest.raises(RuntimeError, match="audit store down"):
+        t.validate("not.a.token")

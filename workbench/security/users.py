@@ -78,12 +78,19 @@ class UserStore:
         secure_file(self.path)
         with self._db() as db:
             db.executescript(SCHEMA)
-        # Verifying against this for unknown names costs what a real verify costs, so response
-        # time does not tell which names exist.
-        self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+        self._dummy: str | None = None
 
     def __repr__(self) -> str:
         return f"UserStore({str(self.path)!r})"
+
+    @property
+    def _dummy_hash(self) -> str:
+        """Verifying against this for unknown names costs what a real verify costs, so response
+        time does not tell which names exist. Made on first need: a CLI command that never
+        authenticates should not pay for an argon2 hash."""
+        if self._dummy is None:
+            self._dummy = self.hasher.hash(secrets.token_urlsafe(16))
+        return self._dummy
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
