@@ -13,6 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 
 from workbench.config import ExternalIdPSettings
 from workbench.security.auth_errors import AuthError, TokenRejected
@@ -195,3 +197,19 @@ def test_from_settings(idp, clock):
     s = ExternalIdPSettings(issuer=idp.issuer, jwks_url=idp.base + "/jwks.json", refetch_cooldown_s=5)
     external = ExternalIssuer.from_settings(s, clock=clock)
     assert external.refetch_cooldown_s == 5 and external.validate(idp.token()).sub == "zoe"
+
+
+@pytest.mark.filterwarnings("ignore:The RSA key is 1024 bits")   # the attacker's own encode warns
+def test_short_rsa_keys_in_the_jwks_are_ignored(idp, clock, audit):
+    """An IdP (or whoever controls its JWKS) publishing a 1024-bit key cannot get tokens signed
+    with it accepted: such keys are factorable."""
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    jwk = {**RSAAlgorithm.to_jwk(weak.public_key(), as_dict=True), "kid": "weak-key"}
+    real_jwks = idp.ring.jwks
+    idp.ring.jwks = lambda: {"keys": real_jwks()["keys"] + [jwk]}
+    external = ExternalIssuer(idp.issuer, idp.base + "/jwks.json", audience="workbench", clock=clock,
+                              audit=audit)
+    assert external.validate(idp.token()).sub == "zoe"          # the JWKS was read ...
+    claims = jwt.decode(idp.token(), options={"verify_signature": False})
+    forged = jwt.encode(claims, weak, algorithm="RS256", headers={"typ": "at+jwt", "kid": "weak-key"})
+    rejected(external, audit, forged, "unknown_kid")            # ... but not its weak key

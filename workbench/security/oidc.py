@@ -18,6 +18,7 @@ import urllib.request
 from typing import Any, Callable, Protocol
 from urllib.parse import urlsplit
 
+import jwt
 from jwt.algorithms import RSAAlgorithm
 
 from .audit_hook import Audit, no_audit, safe_text
@@ -101,8 +102,10 @@ class ExternalIssuer:
             for jwk in json.loads(body)["keys"]:
                 if (jwk.get("kty") == "RSA" and isinstance(jwk.get("kid"), str)
                         and jwk.get("use", "sig") == "sig" and jwk.get("alg", "RS256") == "RS256"):
-                    keys[jwk["kid"]] = RSAAlgorithm.from_jwk(jwk)
-        except (OSError, urllib.error.URLError, ValueError, KeyError, TypeError) as e:
+                    key = RSAAlgorithm.from_jwk(jwk)
+                    if key.key_size >= 2048:   # shorter RSA keys are forgeable (RFC 7518 §3.3)
+                        keys[jwk["kid"]] = key
+        except (OSError, urllib.error.URLError, ValueError, KeyError, TypeError, jwt.InvalidKeyError) as e:
             # Keep the keys we had: an issuer outage must not log everybody out at once.
             self.audit("oidc.jwks_error", issuer=self.issuer, url=self.jwks_url,
                        error=safe_text(f"{type(e).__name__}: {e}", 200))

@@ -137,7 +137,8 @@ class SessionStore:
     def refresh(self, token: str) -> Refreshed:
         """Rotate: the next refresh token of the same session. Raises RefreshRejected (unknown,
         revoked, session_idle, session_expired, user_disabled) or RefreshReuseDetected."""
-        h = token_hash(token) if isinstance(token, str) else ""
+        # Ours are 43 characters; anything far longer is not one of them and is not hashed.
+        h = token_hash(token) if isinstance(token, str) and len(token) <= 256 else ""
         with self._write() as db:
             # The transaction commits whatever _rotate decided, revocations included; only then
             # is the outcome raised and reported, so an audit hook that writes elsewhere never
