@@ -125,7 +125,8 @@ def test_open_from_settings_resolves_paths_under_the_project_root(tmp_path):
 
 
 def test_unreachable_postgres_is_reported_as_such():
-    with pytest.raises(AuditError, match=r"cannot connect to audit store postgresql://postgres:\*\*\*@127\.0\.0\.1:1/"):
+    with pytest.raises(AuditError,
+                       match=r"cannot connect to audit store postgresql://postgres:\*\*\*@127\.0\.0\.1:1/"):
         AuditLog.open("postgresql://postgres:secret@127.0.0.1:1/test")
 
 

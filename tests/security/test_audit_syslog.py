@@ -174,7 +174,7 @@ def test_cef_over_tcp_with_octet_counting_from_the_cli(log, tcp_receiver, tmp_pa
 
 
 def test_ocsf_json_over_syslog(log, udp_receiver):
-    from workbench.security.audit.export import export_lines
+    from workbench.security.audit.siem import export_lines
     entries = list(log.entries())
     port = udp_receiver.getsockname()[1]
     with SyslogSender(f"127.0.0.1:{port}", "udp") as s:

@@ -86,7 +86,7 @@ def export(
 ):
     """Export entries for a SIEM: print one line per entry, or send them over syslog."""
     from .cef import syslog_message
-    from .export import export_lines
+    from .siem import export_lines
     from .syslog_sender import SyslogSender
 
     try:

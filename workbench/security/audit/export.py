@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from typing import Iterable, Iterator
 
-from .chain import Entry, canonical_json
-from .errors import AuditError
+from .chain import Entry
 
 OCSF_VERSION = "1.3.0"
 PRODUCT = {"name": "Workbench", "vendor_name": "Workbench"}
@@ -177,13 +175,4 @@ def _class_fields(event: dict, class_uid: int, data: dict, details: dict) -> Non
             event["action_id"], event["action"] = 2, "Denied"
             event["disposition_id"], event["disposition"] = 2, "Blocked"
             event["metadata"]["profiles"] = ["security_control"]
-
-
-def export_lines(entries: Iterable[Entry], format: str) -> Iterator[str]:
-    if format == "ocsf":
-        return (canonical_json(to_ocsf(e)) for e in entries)
-    if format == "cef":
-        from .cef import to_cef
-        return (to_cef(e) for e in entries)
-    raise AuditError(f"export format {format!r} must be ocsf or cef")
 

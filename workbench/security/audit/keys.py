@@ -72,8 +72,9 @@ def load_public_key(source) -> Ed25519PublicKey:
     if isinstance(source, Ed25519PrivateKey):
         return source.public_key()
     where = "the given public key"
-    if isinstance(source, (str, bytes)) and b"-----BEGIN" in (source.encode() if isinstance(source, str) else source):
-        data = source.encode() if isinstance(source, str) else source
+    raw = source.encode() if isinstance(source, str) else source
+    if isinstance(raw, bytes) and b"-----BEGIN" in raw:
+        data = raw
     else:
         path = Path(source)
         where = str(path)

@@ -137,7 +137,7 @@ class AuditLog:
 
     def export(self, since: Any = None, format: str = "ocsf") -> Iterator[str]:
         """One line per entry since `since`: OCSF JSON or CEF text."""
-        from .export import export_lines
+        from .siem import export_lines
         return export_lines(self.entries(since=since), format)
 
     def close(self) -> None:

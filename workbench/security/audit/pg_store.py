@@ -144,7 +144,8 @@ class PostgresStore(AuditStore):
         return iter([Entry(*row) for row in rows])
 
     def checkpoints(self) -> list[Checkpoint]:
-        rows = self._run(self._sql.SQL("SELECT " + CP_COLUMNS + " FROM {} ORDER BY seq, ctid").format(self._cp))
+        q = self._sql.SQL("SELECT " + CP_COLUMNS + " FROM {} ORDER BY seq, ctid").format(self._cp)
+        rows = self._run(q)
         return [Checkpoint(*row) for row in rows]
 
     def close(self) -> None:

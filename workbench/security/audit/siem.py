@@ -1,0 +1,20 @@
+"""One line per entry in the format a SIEM asked for (kept apart from export.py and cef.py so
+neither imports the other's caller)."""
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+from .cef import to_cef
+from .chain import Entry, canonical_json
+from .errors import AuditError
+from .export import to_ocsf
+
+FORMATS = ("ocsf", "cef")
+
+
+def export_lines(entries: Iterable[Entry], format: str) -> Iterator[str]:
+    if format == "ocsf":
+        return (canonical_json(to_ocsf(e)) for e in entries)
+    if format == "cef":
+        return (to_cef(e) for e in entries)
+    raise AuditError(f"export format {format!r} must be ocsf or cef")
