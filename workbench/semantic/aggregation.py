@@ -104,12 +104,12 @@ class Aggregation:
 
     def _model_aggregate(self, model, uses, dims, pre, trange, shift) -> ir.Table:
         need, meas = self._needed_models(model, dims, pre, trange, uses)
-        edges = self.space.tree(model, need)
-        medges = self.space.tree(model, meas)
+        edges = self.space.tree(model, need, self.spec.via)
+        medges = self.space.tree(model, meas, self.spec.via)
         if any(e.fans_out for e in medges.values()):
             raise QueryError(f"Measures of '{model}' may only reference models joined "
                              "many-to-one.")
-        w = self.rel.wide(model, edges)
+        w = self._with_grain(self.rel.wide(model, edges), {model} | set(edges))
         conds = self._conditions(w, pre, trange, shift)
         if conds:
             w = w.filter(conds)
@@ -124,7 +124,7 @@ class Aggregation:
                              "through a one-to-many join and must be de-duplicated.")
         kcols = {f"__pk{i}": w[f"{model}__{k}"] for i, k in enumerate(keys)}
         distinct = w.select(**kcols, **dvals).distinct()
-        mw = self.rel.wide(model, medges)
+        mw = self._with_grain(self.rel.wide(model, medges), {model} | set(medges))
         j = distinct.join(mw, [distinct[f"__pk{i}"] == mw[f"{model}__{k}"]
                                for i, k in enumerate(keys)], how="inner")
         aggs = {u.col: self._measure(j, model, u) for u in uses}

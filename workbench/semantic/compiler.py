@@ -11,10 +11,13 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from sqlglot import exp
+
 from .aggregation import Aggregation, Dim, Filter, Use
-from .errors import QueryError
+from .errors import QueryError, UnknownMemberError
 from .expr import Translator, column_refs, parse
-from .namespace import Namespace, Ref
+from .grain_metrics import GrainMetrics, coalesce_additive
+from .namespace import AmbiguousPathError, Namespace, Ref
 from .policy import Access
 from .querydef import QuerySpec
 from .relations import Relations
@@ -22,9 +25,13 @@ from .timegrain import GRAINS, PERIOD, check_grain, parse_time_range, period_ind
 from .validate import metric_dependencies
 
 
-class Compiler(Aggregation):
-    def __init__(self, space: Namespace, relations: Relations, access: Access):
+class Compiler(Aggregation, GrainMetrics):
+    def __init__(self, space: Namespace, relations: Relations, access: Access,
+                 aliases: dict[str, str] | None = None, stack: tuple = ()):
         self.space, self.rel, self.access = space, relations, access
+        self.aliases = aliases or {}
+        self.stack = stack          # dimensions-with-metric being evaluated (cycle check)
+        self.grain: set[Ref] = set()
 
     # entry --------------------------------------------------------------------------------
     def compile(self, spec: QuerySpec) -> ir.Table:
@@ -32,7 +39,6 @@ class Compiler(Aggregation):
         self.fiscal = self.space.spec.fiscal_year_start_month
         prefer = spec.model
         if prefer and prefer not in self.space.models:
-            from .errors import UnknownMemberError
             raise UnknownMemberError(prefer, "model", self.space.models)
         dims = [self._dim(tok) for tok in spec.dimensions]
         if spec.grain and not any(self.space.member(d.ref).type == "time" for d in dims):
@@ -41,7 +47,7 @@ class Compiler(Aggregation):
         if len({d.out for d in dims}) != len(dims):
             raise QueryError("A dimension is listed twice.")
         mets = [(tok, self._metric_ref(tok)) for tok in spec.metrics]
-        filters = [self._classify(w, prefer) for w in spec.where]
+        filters = [self._classify(c, prefer) for w in spec.where for c in _conjuncts(w)]
         for seg in spec.segments:
             ref = self.space.resolve(seg, ("segment",), prefer=prefer)
             filters.append(Filter(self.space.member(ref).filter, ref.model, False))
@@ -50,12 +56,18 @@ class Compiler(Aggregation):
         trange = self._time_range(spec, dims, [r for _, r in mets])
         if spec.is_detail:
             if any(f.post for f in filters):
-                raise QueryError("Filters on metrics need at least one metric in the query.")
+                names = [r.qualified for f in filters if f.post for r in self._filter_metrics(f)]
+                raise QueryError("Filters on metrics need at least one metric in the query "
+                                 f"({', '.join(names)}). To filter rows by a metric per row, "
+                                 "name the entity: e.g. 'customer.order_count > 2' evaluates "
+                                 "order_count per customer.")
+            self.grain = self._grain_refs(dims, filters, trange, [])
             return self._finish(self._detail(dims, filters, trange), dims, mets, [])
         closure = self._closure([r for _, r in mets] + [r for f in filters if f.post
                                                         for r in self._filter_metrics(f)])
         uses = {u for r in closure for u in self._uses(r)}
         pre = [f for f in filters if not f.post]
+        self.grain = self._grain_refs(dims, pre, trange, uses)
         main = self._aggregate(dims, uses, pre, trange)
         for ref in closure:
             main = self._attach_aux(main, ref, dims, pre, trange)
@@ -69,11 +81,18 @@ class Compiler(Aggregation):
 
     # resolution ---------------------------------------------------------------------------
     def _dim(self, token: str) -> Dim:
-        name, grain = token, None
-        base, sep, tail = token.rpartition("__")
+        name, grain = self.aliases.get(token, token), None
+        base, sep, tail = name.rpartition("__")
         if sep and tail.lower() in GRAINS:
             name, grain = base, tail.lower()
-        ref = self.space.resolve(name, ("dimension",), prefer=self.spec.model)
+        try:
+            ref = self.space.resolve(name, ("dimension",), prefer=self.spec.model)
+        except UnknownMemberError as unknown:
+            try:
+                other = self.space.resolve(name, ("metric", "measure"), prefer=self.spec.model)
+            except QueryError:
+                raise unknown from None
+            raise QueryError(self._group_by_metric_hint(name, other)) from None
         self.access.check(ref, "group by")
         d = self.space.member(ref)
         if d.type == "time":
@@ -82,7 +101,18 @@ class Compiler(Aggregation):
             raise QueryError(f"'{name}' is not a time dimension, so it has no grain '{grain}'.")
         return Dim(token, ref, grain)
 
+    def _group_by_metric_hint(self, name: str, ref: Ref) -> str:
+        """A metric asked for as a dimension: say how to group by its value per entity."""
+        parents = [e.dst for e in self.space.adjacency[ref.model] if not e.fans_out]
+        ents = ([ref.model] if self.space.models[ref.model].key_columns else []) + parents
+        examples = ", ".join(f"'{m}.{ref.name}'" for m in ents[:3]) or f"'<model>.{ref.name}'"
+        return (f"'{name}' is a {ref.kind} ({ref.qualified}), not a dimension. To group by its "
+                f"value per entity, name the entity: {examples} (the {ref.kind} per row of that "
+                "model, 0 where there is nothing to count); or keep it as a metric and group by "
+                "a dimension.")
+
     def _metric_ref(self, token: str) -> Ref:
+        token = self.aliases.get(token, token)
         ref = self.space.resolve(token, ("metric", "measure"), prefer=self.spec.model)
         self.access.check(ref, "select")
         return ref
@@ -179,10 +209,12 @@ class Compiler(Aggregation):
     # metrics over aggregates --------------------------------------------------------------
     def _value(self, ref: Ref, t: ir.Table) -> ir.Value:
         if ref.kind == "measure":
-            return t[Use(ref).col]
+            v = t[Use(ref).col]
+            return coalesce_additive(v) if self.space.member(ref).zero_when_empty else v
         met = self.space.member(ref)
         if met.type == "simple":
-            return t[self._uses(ref)[0].col]
+            v = t[self._uses(ref)[0].col]
+            return coalesce_additive(v) if self._additive(ref) else v
         if met.type == "ratio":
             num = self._value(self.space.resolve(met.numerator, ("metric", "measure"), prefer=ref.model), t)
             den = self._value(self.space.resolve(met.denominator, ("metric", "measure"), prefer=ref.model), t)
@@ -229,9 +261,14 @@ class Compiler(Aggregation):
         base = self._base(ref)
         uses = set(self._uses(base))
         name = self._aux_col(ref)
+        if met.type in ("percent_of_total", "rank"):
+            part = self._within(ref, met, dims)
+        if met.type == "rank":
+            value = self._value(base, main)
+            key = value.desc(nulls_first=False) if met.descending else value.asc(nulls_first=False)
+            win = ibis.window(group_by=[main[d.out] for d in part] or None, order_by=[key])
+            return main.mutate(**{name: (ibis.rank().over(win) + 1)})
         if met.type == "percent_of_total":
-            within = {self.space.resolve(w, ("dimension",), prefer=ref.model) for w in met.within}
-            part = [d for d in dims if d.ref in within]
             aux = self._aggregate(part, uses, pre, trange)
             aux = aux.select([aux[d.out] for d in part] + [self._value(base, aux).name(name)])
             return self._join_on(main, aux, [d.out for d in part], name)
@@ -255,6 +292,17 @@ class Compiler(Aggregation):
         aux = aux.select([aux[d.out] for d in dims] + [getattr(value, fn)().over(win).name(name)])
         return self._join_on(main, aux, [d.out for d in dims], name)
 
+    def _within(self, ref: Ref, met, dims) -> list[Dim]:
+        """The query's dimensions a share or rank is computed within; each must be in the
+        query (a share within a region of a query without regions has no one answer)."""
+        within = [self.space.resolve(w, ("dimension",), prefer=ref.model) for w in met.within]
+        missing = [w.qualified for w in within if not any(d.ref == w for d in dims)]
+        if missing:
+            raise QueryError(f"'{ref.qualified}' is computed within {', '.join(missing)}, which "
+                             f"{'is' if len(missing) == 1 else 'are'} not among this query's "
+                             "dimensions: add " + ", ".join(missing) + " to the dimensions.")
+        return [d for d in dims if d.ref in within]
+
     @staticmethod
     def _join_on(main, aux, on: list[str], col: str) -> ir.Table:
         if not on:
@@ -274,8 +322,11 @@ class Compiler(Aggregation):
                 ref = self.space.resolve(name, ("metric", "measure"), prefer=self.spec.model)
                 return self._value(ref, main)
             if ref not in by_ref:
-                raise QueryError(f"A filter on metrics can only use dimensions in the query; "
-                                 f"'{name}' is not one of them.")
+                raise QueryError(f"'{name}' is combined with a metric inside OR/NOT in one "
+                                 "filter, which is applied to the grouped result, so it can only "
+                                 f"use the query's dimensions. Add '{name}' to the dimensions, or "
+                                 "write the row condition as its own filter (conditions joined "
+                                 "by AND are split: rows first, then groups).")
             return main[by_ref[ref].out]
         return resolve
 
@@ -295,7 +346,9 @@ class Compiler(Aggregation):
                  + sorted(set(self.space.models) - models))
         for root in order:
             try:
-                edges = self.space.tree(root, models - {root})
+                edges = self.space.tree(root, models - {root}, self.spec.via)
+            except AmbiguousPathError:
+                raise
             except QueryError:
                 continue
             if not any(e.fans_out for e in edges.values()):
@@ -303,7 +356,7 @@ class Compiler(Aggregation):
         else:
             raise QueryError("These dimensions do not share a model whose rows they all describe "
                              f"(models: {', '.join(sorted(models))}); add a metric to aggregate.")
-        w = self.rel.wide(root, edges)
+        w = self._with_grain(self.rel.wide(root, edges), {root} | set(edges))
         conds = self._conditions(w, filters, trange, None)
         if conds:
             w = w.filter(conds)
@@ -328,7 +381,7 @@ class Compiler(Aggregation):
             col = tok if tok in t.columns else None
             if col is None:
                 try:
-                    ref = self.space.resolve(tok, prefer=self.spec.model)
+                    ref = self.space.resolve(self.aliases.get(tok, tok), prefer=self.spec.model)
                 except QueryError:
                     ref = None
                 if ref is not None:
@@ -346,4 +399,16 @@ class Compiler(Aggregation):
         return t
 
 
-_AUX = ("cumulative", "rolling", "period_over_period", "percent_of_total")
+_AUX = ("cumulative", "rolling", "period_over_period", "percent_of_total", "rank")
+
+
+def _conjuncts(text: str) -> list[str]:
+    """'revenue > 100 and region = 'North'' as two filters: the row condition is applied to
+    rows and the metric condition to groups, as a person means it (and the region need not be
+    a dimension of the query)."""
+    tree = parse(text)
+    node = tree.this if isinstance(tree, exp.Paren) else tree
+    if not isinstance(node, exp.And):
+        return [text]
+    parts = list(node.flatten())
+    return [p.sql(dialect="duckdb") for p in parts]

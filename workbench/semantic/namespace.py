@@ -34,10 +34,32 @@ class Edge:
     on: tuple[tuple[str, str], ...]   # (src column, dst column)
     relationship: str                 # as seen walking src -> dst
     required: bool = False            # every src row has a dst row: inner join is safe
+    name: str = ""                    # the join's name (default: the model it leads to)
 
     @property
     def fans_out(self) -> bool:
         return self.relationship == "one_to_many"
+
+
+_MAX_HOPS = 6
+
+
+class AmbiguousPathError(QueryError):
+    """Two or more equally short join paths and nothing in the model or query to choose."""
+
+
+def _passes(path: tuple[Edge, ...], token: str) -> bool:
+    return any(e.dst == token or e.name == token for e in path[:-1]) or any(
+        e.name == token and e.name != e.dst for e in path)
+
+
+def _show(path) -> str:
+    return " → ".join([path[0].src] + [e.dst if e.name in (e.dst, e.src) or e.name == ""
+                                        else f"{e.dst} ({e.name})" for e in path])
+
+
+def _list(paths) -> str:
+    return ", ".join(_show(p) for p in paths)
 
 
 _REVERSE = {"many_to_one": "one_to_many", "one_to_many": "many_to_one", "one_to_one": "one_to_one"}
@@ -105,50 +127,112 @@ class Namespace:
     # joins --------------------------------------------------------------------------------
     @cached_property
     def adjacency(self) -> dict[str, list[Edge]]:
+        """Every join, walkable both ways. A join declared from both sides (same columns) is one
+        edge; two joins between the same pair on other columns are two edges (role-playing),
+        told apart by their names."""
         adj: dict[str, list[Edge]] = {m: [] for m in self.models}
         for m in self.models.values():
             for j in m.joins:
                 pairs = tuple(j.on.items())
-                if any(e.dst == j.to for e in adj[m.name]):
-                    continue   # already known from the other side's declaration
-                adj[m.name].append(Edge(m.name, j.to, pairs, j.relationship, j.required))
                 back = tuple((b, a) for a, b in pairs)
-                if not any(e.dst == m.name for e in adj[j.to]):
-                    adj[j.to].append(Edge(j.to, m.name, back, _REVERSE[j.relationship]))
+                name = j.name or j.to
+                if any(e.dst == j.to and set(e.on) == set(pairs) for e in adj[m.name]):
+                    continue   # already known from the other side's declaration
+                adj[m.name].append(Edge(m.name, j.to, pairs, j.relationship, j.required, name))
+                adj[j.to].append(Edge(j.to, m.name, back, _REVERSE[j.relationship], False,
+                                      j.name or m.name))
         return adj
 
-    def tree(self, root: str, targets: set[str]) -> dict[str, Edge]:
-        """Breadth-first join tree from root reaching every target: {model: edge into it}.
-        Shortest paths keep joins few and predictable; ties go to the join declared first."""
-        parent: dict[str, Edge | None] = {root: None}
-        queue = deque([root])
-        while queue:
-            cur = queue.popleft()
-            for edge in self.adjacency[cur]:
-                if edge.dst not in parent:
-                    parent[edge.dst] = edge
-                    queue.append(edge.dst)
-        missing = [t for t in targets if t not in parent]
+    @cached_property
+    def _path_cache(self) -> dict:
+        return {}
+
+    def tree(self, root: str, targets: set[str], via: tuple[str, ...] = ()) -> dict[str, Edge]:
+        """The join tree from root reaching every target: {model: edge into it}.
+
+        Each target is reached by its shortest join path. When several paths are equally short
+        the choice is never silent: the query's `via` (model or join names) or the `paths:`
+        preference of a model on the way picks one, otherwise it is an error naming the paths."""
+        key = (root, frozenset(targets), tuple(via))
+        hit = self._path_cache.get(key)
+        if hit is not None:
+            return dict(hit)
+        self._check_via(via)
+        missing = [t for t in targets if t != root and not self._simple_paths(root, t, 1)[0]]
         if missing:
             raise QueryError(f"No join path from model '{root}' to "
                              + ", ".join(f"'{m}'" for m in sorted(missing))
                              + f" in namespace '{self.name}'.")
         needed: dict[str, Edge] = {}
-        for t in targets:
-            node = t
-            while parent[node] is not None:
-                needed[node] = parent[node]
-                node = parent[node].src
+        for t in sorted(targets - {root}):
+            for e in self.path(root, t, via):
+                prev = needed.get(e.dst)
+                if prev is not None and prev != e:
+                    raise QueryError(
+                        f"Model '{e.dst}' would be joined to '{root}' two ways in one query "
+                        f"({_show([prev])} and {_show([e])}); ask for the members separately "
+                        "or choose one path with via.")
+                needed[e.dst] = e
+        self._path_cache[key] = dict(needed)
         return needed
 
-    def path_fans_out(self, root: str, target: str) -> bool:
-        tree = self.tree(root, {target})
-        node = target
-        while node != root:
-            if tree[node].fans_out:
-                return True
-            node = tree[node].src
-        return False
+    def path(self, root: str, target: str, via: tuple[str, ...] = ()) -> tuple[Edge, ...]:
+        """The one join path from root to target (see tree)."""
+        paths, _ = self._simple_paths(root, target, _MAX_HOPS)
+        if not paths:
+            raise QueryError(f"No join path from model '{root}' to '{target}' in namespace "
+                             f"'{self.name}'.")
+        shortest = min(len(p) for p in paths)
+        wanted = [v for v in via if any(_passes(p, v) for p in paths)]
+        if wanted:
+            cands = [p for p in paths if all(_passes(p, v) for v in wanted)]
+            if not cands:
+                raise QueryError(f"No join path from '{root}' to '{target}' goes through all of "
+                                 f"{', '.join(wanted)}; the paths are: {_list(paths)}.")
+            best = min(len(p) for p in cands)
+            cands = [p for p in cands if len(p) == best]
+        else:
+            cands = [p for p in paths if len(p) == shortest]
+        if len(cands) > 1:
+            prefs = {v for p in cands for m in [root] + [e.dst for e in p]
+                     for v in self.models[m].paths.get(target, ())
+                     + self.models[m].paths.get("*", ())}
+            prefs = [v for v in sorted(prefs) if any(_passes(p, v) for p in cands)]
+            if prefs:
+                cands = [p for p in cands if all(_passes(p, v) for v in prefs)] or cands
+        if len(cands) > 1:
+            hops = sorted({e.dst for p in cands for e in p[:-1]} | {e.name for p in cands for e in p
+                                                                    if e.name != e.dst})
+            raise AmbiguousPathError(
+                f"Model '{root}' reaches '{target}' by {len(cands)} equally short join paths: "
+                f"{_list(cands)}. Choose one: in the query with via (e.g. via=['{hops[0]}']), "
+                f"or in the model with `paths: {{{target}: [{hops[0]}]}}` on '{root}'.")
+        return cands[0]
+
+    def _simple_paths(self, root: str, target: str, limit_paths: int):
+        """Simple join paths root -> target of at most _MAX_HOPS edges (at most 200), and
+        whether the search was cut short. Models are small graphs; this stays cheap."""
+        out: list[tuple[Edge, ...]] = []
+
+        def walk(node, seen, path):
+            if len(out) >= max(limit_paths, 1) * 200:
+                return
+            if node == target and path:
+                out.append(tuple(path))
+                return
+            if len(path) >= _MAX_HOPS:
+                return
+            for e in self.adjacency[node]:
+                if e.dst not in seen:
+                    walk(e.dst, seen | {e.dst}, path + [e])
+        walk(root, frozenset({root}), [])
+        return out, len(out) >= 200
+
+    def _check_via(self, via: tuple[str, ...]) -> None:
+        names = set(self.models) | {e.name for es in self.adjacency.values() for e in es}
+        for v in via:
+            if v not in names:
+                raise UnknownMemberError(v, "model or join (via)", sorted(names))
 
     def time_dimensions(self, model: str) -> list[Ref]:
         return [r for r in self.members if r.model == model and r.kind == "dimension"

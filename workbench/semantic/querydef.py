@@ -30,22 +30,38 @@ class QuerySpec:
     time_dimension: str | None = None
     order: tuple[str, ...] = ()
     limit: int | None = None
+    via: tuple[str, ...] = ()               # join path choice: models or joins to go through
+    define: tuple[str, ...] = ()            # query-time members, as sorted JSON (adhoc.py)
     distinct: bool = False                  # detail queries: one row per distinct combination
     today: dt.date | None = field(default=None)   # anchor for relative time ranges
 
     @classmethod
     def build(cls, target: str, metrics=None, dimensions=None, where=None, segments=None,
-              order=None, **kw) -> "QuerySpec":
+              order=None, define=None, top=None, **kw) -> "QuerySpec":
+        from .adhoc import freeze, normalise
         namespace, _, model = target.partition(".")
+        defs = ([dict(v, name=k) for k, v in define.items()] if isinstance(define, dict)
+                else [dict(d) for d in define or ()])
+        if isinstance(metrics, (str, dict)):
+            metrics = [metrics] if isinstance(metrics, dict) or "(" in metrics else metrics
+        if isinstance(dimensions, (str, dict)):
+            dimensions = [dimensions] if isinstance(dimensions, dict) or "(" in dimensions else dimensions
+        metrics = normalise(_items(metrics), "metric", defs)
+        dimensions = normalise(_items(dimensions), "dimension", defs)
         limit = kw.get("limit")
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise QueryError(f"limit must be a non-negative whole number, not {limit!r}.")
         where_t = (where,) if isinstance(where, (str, dict)) else tuple(where or ())
         where_t = tuple(structured_filter(w) if isinstance(w, dict) else w for w in where_t)
+        if top is not None:
+            rank, cond = top_filter(top)
+            defs.append(rank)
+            where_t = tuple(where_t) + (cond,)
         spec = cls(namespace=namespace, model=model or kw.pop("model", None),
-                   metrics=_tuple(metrics), dimensions=_tuple(dimensions),
+                   metrics=metrics, dimensions=dimensions, define=freeze(defs),
                    where=tuple(w for w in where_t if w and w.strip()),
-                   segments=_tuple(segments), order=_tuple(order), **kw)
+                   segments=_tuple(segments), order=_tuple(order),
+                   **{**kw, "via": _tuple(kw.get("via"))})
         if not spec.metrics and not spec.dimensions:
             raise QueryError("A query needs at least one metric or dimension.")
         return spec
@@ -57,6 +73,33 @@ class QuerySpec:
     @property
     def is_detail(self) -> bool:
         return not self.metrics
+
+
+def _items(v):
+    if v is None:
+        return ()
+    if isinstance(v, str):
+        return tuple(x.strip() for x in v.split(",") if x.strip())
+    return tuple(x if isinstance(x, dict) else str(x).strip() for x in v
+                 if isinstance(x, dict) or str(x).strip())
+
+
+def top_filter(top: dict) -> tuple[dict, str]:
+    """top={"n": 3, "by": "revenue", "per": ["region"]}: a rank metric within the groups and a
+    filter keeping ranks <= n. Ties share a rank, so every tied row is kept."""
+    if not isinstance(top, dict) or set(top) - {"n", "by", "per", "lowest"} or "by" not in top:
+        raise QueryError("top needs {'n': N, 'by': metric, 'per': [dimensions]} "
+                         f"(optional 'lowest': true); got {top!r}.")
+    n = top.get("n", 1)
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise QueryError(f"top 'n' must be a whole number >= 1, not {n!r}.")
+    per = top.get("per") or []
+    per = [per] if isinstance(per, str) else list(per)
+    name = "top_rank_" + hashlib.sha1(json.dumps(top, sort_keys=True).encode()).hexdigest()[:8]
+    rank = {"name": name, "kind": "metric", "type": "rank", "metric": str(top["by"]),
+            "within": per, "descending": not top.get("lowest", False),
+            "label": f"rank by {top['by']}"}
+    return rank, f"{name} <= {n}"
 
 
 _OPS = {"=": "eq", "==": "eq", "eq": "eq", "!=": "neq", "neq": "neq", "<": "lt", "lt": "lt",

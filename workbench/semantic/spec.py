@@ -14,7 +14,7 @@ IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 DimensionType = Literal["categorical", "numeric", "boolean", "time"]
 Agg = Literal["sum", "count", "count_distinct", "avg", "min", "max", "median", "percentile"]
 MetricType = Literal["simple", "ratio", "derived", "cumulative", "rolling",
-                     "period_over_period", "percent_of_total"]
+                     "period_over_period", "percent_of_total", "rank"]
 Relationship = Literal["many_to_one", "one_to_one", "one_to_many"]
 Format = Literal["currency", "percent", "integer", "number", "text", "date", "datetime"]
 
@@ -42,11 +42,23 @@ class Dimension(Member):
     column: str | None = Field(None, description="Column of the model's table.")
     expr: str | None = Field(None, description="Expression over the model's columns.")
     primary_key: bool = Field(False, description="Whether this dimension identifies a row.")
+    metric: str | None = Field(None, description="A metric (or measure) evaluated per row of this "
+                               "model and used as a dimension: customers by number of orders, "
+                               "products by their category's average price.")
+    at: tuple[str, ...] | None = Field(None, description="metric: this model's dimensions the "
+                                       "metric is grouped by (default: the primary key; [] for "
+                                       "the grand total). Each row gets its group's value.")
+    filter: str | None = Field(None, description="metric: only rows matching this filter count "
+                               "towards the metric (the query's own filters do not apply).")
 
     @model_validator(mode="after")
     def _column_or_expr(self):
-        if self.column and self.expr:
-            raise ValueError("give either 'column' or 'expr', not both")
+        if sum(bool(x) for x in (self.column, self.expr, self.metric)) > 1:
+            raise ValueError("give one of 'column', 'expr' or 'metric'")
+        if not self.metric and (self.at is not None or self.filter):
+            raise ValueError("'at' and 'filter' belong to a dimension with 'metric'")
+        if self.metric and self.type not in ("numeric", "categorical"):
+            raise ValueError("a dimension with 'metric' is numeric")
         return self
 
     @property
@@ -79,6 +91,13 @@ class Measure(Member):
     def additive(self) -> bool:
         return self.agg in ("sum", "count")
 
+    @property
+    def zero_when_empty(self) -> bool:
+        """Sums and counts of a group with nothing to add are 0, never NULL (docs: "Empty
+        groups"): a filtered sum then behaves like a filtered count, and ratios over it stay
+        defined."""
+        return self.agg in ("sum", "count", "count_distinct")
+
 
 class Metric(Member):
     type: MetricType = Field(description="Kind of metric.")
@@ -92,13 +111,17 @@ class Metric(Member):
     agg: Literal["sum", "avg", "min", "max"] = Field("sum", description="rolling/cumulative.")
     offset: Literal["previous_period", "same_period_last_year"] = Field("previous_period")
     comparison: Literal["value", "difference", "ratio", "percent_change"] = Field("percent_change")
-    within: tuple[str, ...] = Field((), description="percent_of_total: dimensions to share within.")
+    within: tuple[str, ...] = Field((), description="percent_of_total and rank: dimensions to "
+                                    "share or rank within (each must be in the query).")
+    descending: bool = Field(True, description="rank: 1 is the highest value (false: the lowest). "
+                             "Ties share a rank, so 'rank <= 3' keeps every tied row.")
 
     @model_validator(mode="after")
     def _required(self):
         need = {"simple": ["measure"], "ratio": ["numerator", "denominator"], "derived": ["expr"],
                 "cumulative": ["metric"], "rolling": ["metric", "window"],
-                "period_over_period": ["metric"], "percent_of_total": ["metric"]}[self.type]
+                "period_over_period": ["metric"], "percent_of_total": ["metric"],
+                "rank": ["metric"]}[self.type]
         missing = [f for f in need if getattr(self, f) in (None, "")]
         if missing:
             raise ValueError(f"metric type '{self.type}' needs {', '.join(missing)}")
@@ -115,6 +138,9 @@ class Segment(Member):
 
 class Join(_Spec):
     to: str = Field(description="Name of the model joined to.")
+    name: str | None = Field(None, pattern=IDENT, description="Name of this relationship, needed "
+                             "when two joins lead to the same model (role-playing: ordered_by, "
+                             "shipped_to); queries choose one with via.")
     relationship: Relationship = Field("many_to_one")
     on: dict[str, str] = Field(description="This model's column: the other model's column.")
     required: bool = Field(False, description="Every row has a match (a valid, non-null foreign "
@@ -154,6 +180,11 @@ class Model(Member):
     primary_key: str | tuple[str, ...] | None = Field(None, description="Column(s) of a row's key.")
     default_time_dimension: str | None = Field(None, description="Time dimension for time ranges.")
     joins: tuple[Join, ...] = ()
+    paths: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="Join-path preferences: {target model: [models or "
+        "joins to go through]} when paths through this model reach the target by several "
+        "equally short ways (otherwise such a query is an error naming the paths); '*' "
+        "applies to every target.")
     dimensions: tuple[Dimension, ...] = ()
     measures: tuple[Measure, ...] = ()
     metrics: tuple[Metric, ...] = ()

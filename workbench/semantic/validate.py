@@ -5,6 +5,7 @@ from __future__ import annotations
 from .errors import ModelError, QueryError, closest
 from .expr import column_refs, parse
 from .loader import LoadedNamespace
+from .model_sql import ModelSQLError, parse_model_sql
 
 
 def validate_namespace(ns: LoadedNamespace) -> None:
@@ -18,6 +19,11 @@ def validate_namespace(ns: LoadedNamespace) -> None:
     space = Namespace(ns)
     for i, m in enumerate(spec.models):
         base = ("models", i)
+        if m.sql:
+            try:
+                parse_model_sql(m.sql)
+            except ModelSQLError as e:
+                raise src.error(str(e), base + ("sql",)) from None
         names: dict[str, str] = {}
         for kind in ("dimensions", "measures", "metrics", "segments"):
             for j, item in enumerate(getattr(m, kind)):
@@ -27,10 +33,27 @@ def validate_namespace(ns: LoadedNamespace) -> None:
                     raise src.error(f"duplicate name '{item.name}' in model '{m.name}' "
                                     f"(already a {prev[:-1]})", base + (kind, j, "name"))
                 names[item.name] = kind
+        targets: dict[str, list[str | None]] = {}
         for j, join in enumerate(m.joins):
             if join.to not in seen_models:
                 raise src.error(f"join to unknown model '{join.to}'"
                                 + _did_you_mean(join.to, seen_models), base + ("joins", j, "to"))
+            others = targets.setdefault(join.to, [])
+            if others and (join.name is None or None in others or join.name in others):
+                raise src.error(f"model '{m.name}' joins '{join.to}' more than once: give each "
+                                "of these joins its own name (e.g. name: shipped_to)",
+                                base + ("joins", j, "name"))
+            others.append(join.name)
+        joins = {jn.name for mm in spec.models for jn in mm.joins if jn.name}
+        for target, via in m.paths.items():
+            if target not in seen_models and target != "*":
+                raise src.error(f"paths names unknown model '{target}'"
+                                + _did_you_mean(target, seen_models), base + ("paths", target))
+            for v in via:
+                if v not in seen_models and v not in joins:
+                    raise src.error(f"paths: '{v}' is not a model or join name"
+                                    + _did_you_mean(v, list(seen_models) + sorted(joins)),
+                                    base + ("paths", target))
         for j, d in enumerate(m.dimensions):
             if d.expr:
                 _parse(src, d.expr, base + ("dimensions", j, "expr"))
@@ -196,6 +219,3 @@ def bind_check(space, schemas: dict[str, dict[str, str]]) -> None:
                     raise src.error(f"unknown join key '{b}' in model '{join.to}'"
                                     + _did_you_mean(b, other), base + ("joins", j, "on"))
 
-
-def raise_model_error(msg: str, file: str, line: int | None = None):
-    raise ModelError(msg, file, line)

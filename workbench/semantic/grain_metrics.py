@@ -1,0 +1,141 @@
+"""Metrics evaluated per row of a model, used as dimensions (a dimension with `metric:`).
+
+"Customers by number of orders", "products above their category's average price", "orders
+with at least one returned line", "suppliers whose revenue equals the maximum": each is a metric
+computed at a declared grain (the model's key, some of its dimensions, or the grand total) and
+joined back to the model's rows, where it is an ordinary numeric dimension to group by, filter
+on, compare with or aggregate again. The metric is compiled as its own governed query (same
+policies, fan-out safe), so nothing here is a second SQL path. Additive metrics are 0, not
+NULL, for rows with nothing to count (customers with no orders are in the 0 group).
+"""
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from .errors import QueryError
+from .expr import column_refs, parse
+from .namespace import Ref
+
+
+class GrainMetrics:
+    """Mixin of the Compiler: needs self.space, self.rel, self.access and self.spec."""
+
+    def _grain_refs(self, dims, filters, trange, uses) -> set[Ref]:
+        """Dimensions with `metric:` that this query reads, directly or through expressions."""
+        found: set[Ref] = set()
+        todo: list[Ref] = [d.ref for d in dims]
+        for f in filters:
+            todo += self._dims_in(f.text, f.prefer, own=None)
+        if trange:
+            todo.append(trange[0])
+        for u in uses:
+            m = self.space.member(u.ref)
+            for text in (m.source, m.filter):
+                if text:
+                    todo += self._dims_in(text, u.ref.model, own=u.ref.model)
+            if u.extra:
+                todo += self._dims_in(u.extra, u.extra_model, own=None)
+        while todo:
+            ref = todo.pop()
+            if ref in found:
+                continue
+            found.add(ref)
+            d = self.space.member(ref)
+            if d.expr:
+                todo += self._dims_in(d.expr, ref.model, own=ref.model)
+        return {r for r in found if self.space.member(r).metric}
+
+    def _dims_in(self, text: str, prefer: str | None, own: str | None) -> list[Ref]:
+        out = []
+        for q, n in column_refs(parse(text)):
+            if own and not q:
+                if any(d.name == n for d in self.space.models[own].dimensions):
+                    out.append(Ref(own, n, "dimension"))
+                continue
+            try:
+                out.append(self.space.resolve(f"{q}.{n}" if q else n, ("dimension",),
+                                              prefer=prefer))
+            except QueryError:
+                pass          # a metric in a filter, checked elsewhere
+        return out
+
+    def _with_grain(self, w: ir.Table, models: set[str]) -> ir.Table:
+        for ref in sorted(self.grain, key=lambda r: r.qualified):
+            if ref.model in models:
+                w = self._join_grain(w, ref)
+        return w
+
+    def _join_grain(self, w: ir.Table, ref: Ref) -> ir.Table:
+        inner, keys, value, additive = self._grain_table(ref)
+        if keys:
+            preds = [(self.rel.dimension(w, k) == inner[c]) if pk
+                     else self.rel.dimension(w, k).identical_to(inner[c]) for k, c, pk in keys]
+            j = w.left_join(inner, preds)
+        else:
+            j = w.cross_join(inner)
+        v = j[value].coalesce(0) if additive else j[value]
+        return j.select([j[c] for c in w.columns] + [v.name(f"{ref.model}__{ref.name}")])
+
+    def _grain_table(self, ref: Ref):
+        cache = self.__dict__.setdefault("_grain_cache", {})
+        if ref in cache:
+            return cache[ref]
+        if ref in self.stack:
+            raise QueryError("Dimension '" + ref.qualified + "' is evaluated from itself: "
+                             + " -> ".join(r.qualified for r in self.stack + (ref,)) + ".")
+        d = self.space.member(ref)
+        model = self.space.models[ref.model]
+        if d.at is not None:
+            at = [self.space.resolve(f"{ref.model}.{a}", ("dimension",)) for a in d.at]
+            keyed = False
+        else:
+            at, keyed = self._key_dimensions(ref), True
+        for a in at:
+            if self.space.member(a).metric:
+                raise QueryError(f"'{ref.qualified}' is grouped by '{a.qualified}', itself a "
+                                 "metric per row; group by plain dimensions.")
+        met = self.space.resolve(d.metric, ("metric", "measure"), prefer=ref.model)
+        self.access.check(met, "use")
+        from .querydef import QuerySpec
+        spec = QuerySpec(namespace=self.spec.namespace, model=model.name,
+                         metrics=(met.qualified,), dimensions=tuple(a.qualified for a in at),
+                         where=(d.filter,) if d.filter else (), today=self.spec.today,
+                         via=self.spec.via)
+        t = type(self)(self.space, self.rel, self.access, stack=self.stack + (ref,)).compile(spec)
+        n = len(cache)
+        names = {a.qualified: f"__gm{n}_{i}" for i, a in enumerate(at)}
+        value = f"__gm{n}_v"
+        t = t.rename({v: k for k, v in names.items()} | {value: met.qualified})
+        keys = [(a, names[a.qualified], keyed) for a in at]
+        cache[ref] = (t, keys, value, self._additive(met))
+        return cache[ref]
+
+    def _key_dimensions(self, ref: Ref) -> list[Ref]:
+        model = self.space.models[ref.model]
+        if not model.key_columns:
+            raise QueryError(f"'{ref.qualified}' is evaluated per row of '{model.name}', which "
+                             "has no primary_key; declare one or group it with 'at'.")
+        out = []
+        for k in model.key_columns:
+            dim = next((x for x in model.dimensions if not x.expr and not x.metric
+                        and (x.column or x.name) == k), None)
+            if dim is None:
+                raise QueryError(f"'{ref.qualified}' needs a dimension of '{model.name}' on its "
+                                 f"key column '{k}' (or 'at' to group it otherwise).")
+            out.append(Ref(model.name, dim.name, "dimension"))
+        return out
+
+    def _additive(self, ref: Ref) -> bool:
+        m = self.space.member(ref)
+        if ref.kind == "measure":
+            return m.zero_when_empty
+        if m.type == "simple":
+            return self._additive(self.space.resolve(m.measure, ("measure",), prefer=ref.model))
+        return False
+
+
+def coalesce_additive(value: ir.Value) -> ir.Value:
+    """Sums and counts over a group with nothing to add are 0 (a filtered count already is)."""
+    return value.coalesce(ibis.literal(0).cast(value.type()) if value.type().is_decimal()
+                          else 0)
