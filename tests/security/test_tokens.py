@@ -101,3 +101,19 @@ def test_an_audit_hook_that_fails_fails_the_operation(ring, sessions, clock):
         t.issue("ann", roles=["analyst"], sid=s.sid)
     with pytest.raises(RuntimeError, match="audit store down"):
         t.validate("not.a.token")
+
+
+def test_revocation_in_another_process_takes_effect_on_the_next_request(tokens, sessions):
+    """The server validates with long-lived connections; an admin revokes from a CLI process."""
+    import subprocess
+    import sys
+    s, access = login(tokens, sessions)
+    tokens.validate(access)
+    code = ("import sys; from workbench.security.refresh import SessionStore; "
+            "print(SessionStore(sys.argv[1]).revoke_user('ann', actor='admin'))")
+    out = subprocess.run([sys.executable, "-c", code, str(sessions.path)], capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    assert out.strip() == "1"
+    with pytest.raises(TokenRejected) as e:
+        tokens.validate(access)
+    assert e.value.detail == "admin"

@@ -18,15 +18,14 @@ import hashlib
 import secrets
 import sqlite3
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from .audit_hook import Audit, no_audit
 from .auth_errors import RefreshRejected, RefreshReuseDetected
 from .tokens import ActiveUsers
-from .users import secure_file
+from .sqlite_files import SQLiteFile
 
 SCHEMA = """
 create table if not exists families (
@@ -82,9 +81,7 @@ class SessionStore:
         self.users = users
         self.audit = audit or no_audit
         self.clock = clock
-        secure_file(self.path)
-        with self._db() as db:
-            db.executescript(SCHEMA)
+        self._file = SQLiteFile(self.path, SCHEMA)
 
     @classmethod
     def from_settings(cls, auth, path: str | Path, **kwargs) -> "SessionStore":
@@ -95,27 +92,13 @@ class SessionStore:
     def __repr__(self) -> str:
         return f"SessionStore({str(self.path)!r})"
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        try:
-            con.execute("pragma journal_mode=wal")
-            yield con
-        finally:
-            con.close()
+    def _db(self):
+        return self._file.connection()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self):
         """One IMMEDIATE transaction: two concurrent refreshes of one token are serialised, so
         exactly one sees it unused."""
-        with self._db() as db:
-            db.execute("begin immediate")
-            try:
-                yield db
-                db.execute("commit")
-            except BaseException:
-                db.execute("rollback")
-                raise
+        return self._file.transaction()
 
     def _mint(self, db: sqlite3.Connection, sid: str, parent: str | None, now: float) -> str:
         token = secrets.token_urlsafe(32)

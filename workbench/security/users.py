@@ -7,15 +7,13 @@ a stored hash made with older parameters is replaced on the next successful log-
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import sqlite3
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -23,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from .audit_hook import Audit, no_audit, safe_text
 from .auth_errors import LoginFailed, UserStoreError
 from .principal import Principal
+from .sqlite_files import SQLiteFile
 
 ROLES = ("viewer", "analyst", "data_scientist", "admin")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.@-]{0,63}$")
@@ -57,15 +56,6 @@ class User:
         return Principal.of(self.name, self.roles, **self.attributes)
 
 
-def secure_file(path: Path) -> None:
-    """Create ``path``'s folder (0700) and the file itself (0600) before sqlite opens it, so it
-    is never readable by others, not even for a moment."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
-    os.chmod(path, 0o600)
-
-
 class UserStore:
     def __init__(self, path: str | Path, *, hasher: PasswordHasher | None = None,
                  min_password_length: int = 10, audit: Audit | None = None,
@@ -75,9 +65,7 @@ class UserStore:
         self.min_password_length = min_password_length
         self.audit = audit or no_audit
         self.clock = clock
-        secure_file(self.path)
-        with self._db() as db:
-            db.executescript(SCHEMA)
+        self._file = SQLiteFile(self.path, SCHEMA)
         self._dummy: str | None = None
 
     def __repr__(self) -> str:
@@ -92,14 +80,8 @@ class UserStore:
             self._dummy = self.hasher.hash(secrets.token_urlsafe(16))
         return self._dummy
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        try:
-            con.execute("pragma journal_mode=wal")
-            yield con
-        finally:
-            con.close()
+    def _db(self):
+        return self._file.connection()
 
     # ---- validation -----------------------------------------------------------------------
     def _check_name(self, name: str) -> str:
