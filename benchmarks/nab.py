@@ -127,8 +127,14 @@ def main(argv: list[str] | None = None) -> dict:
             ap.error("--grid must be a non-empty JSON list of objects, e.g. '[{}, {\"bins\": 8}]'")
     elif args.grid is not None:
         ap.error("--grid needs --cv")
+    check_settings(ap, args.detector, params, grid or [{}])
+    if not args.no_baseline:
+        check_settings(ap, args.baseline, {}, [{}])
     started = time.perf_counter()
     corpus = load_corpus(root, quick_subset(root) if args.quick else None)
+    if args.cv and len({s.category for s in corpus}) < 2:
+        ap.error(f"--cv {args.cv}: leave-one-category-out needs at least two categories "
+                 f"(data/<category>/<series>.csv) in {root}")
     prepared = [s.prepare() for s in corpus]
     profiles = corpus_profiles(root)
     n_points = sum(len(s.values) for s in corpus)
@@ -252,6 +258,23 @@ def parse_json_arg(ap: argparse.ArgumentParser, flag: str, text: str, kind: type
     if not isinstance(value, kind):
         ap.error(f"{flag}: expected a JSON {'object' if kind is dict else 'list'}, got {text!r}")
     return value
+
+
+def check_settings(ap: argparse.ArgumentParser, name: str, params: dict, grid: list[dict]) -> None:
+    """Refuse an unknown detector or knob here, by name, not as a traceback from a worker process."""
+    from pydantic import ValidationError
+
+    try:
+        cls = get_detector_class(name)
+    except KeyError as e:
+        ap.error(f"--detector: {e.args[0]}")
+    for overrides in grid:
+        try:
+            cls.Params(**{**params, **overrides})
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            ap.error(f"{name} parameters {json.dumps({**params, **overrides})}: {where}: {err['msg']}")
 
 
 def fmt(x: float | None, nd: int = 3) -> str:

@@ -141,6 +141,9 @@ def test_runner_cv_errors_name_the_problem(tmp_path, capsys):
         (["--cv", "loco", "--grid", "[{"], "--grid: not valid JSON"),
         (["--cv", "loco", "--grid", "{}"], "--grid: expected a JSON list"),
         (["--params", "[1]"], "--params: expected a JSON object"),
+        (["--cv", "loco", "--grid", '[{"windw": 5}]'], "windw: Extra inputs are not permitted"),
+        (["--params", '{"window": 1}'], "window: Input should be greater than or equal to 5"),
+        (["--detector", "no_such_detector"], "--detector:"),
     ]:
         with pytest.raises(SystemExit):
             nab.main(base + extra)
