@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> dict:
         ap.error("--grid needs --cv")
     check_settings(ap, args.detector, params, grid or [{}])
     if not args.no_baseline:
-        check_settings(ap, args.baseline, {}, [{}])
+        check_settings(ap, args.baseline, {}, [{}], "--baseline")
     started = time.perf_counter()
     corpus = load_corpus(root, quick_subset(root) if args.quick else None)
     if args.cv and len({s.category for s in corpus}) < 2:
@@ -260,14 +260,15 @@ def parse_json_arg(ap: argparse.ArgumentParser, flag: str, text: str, kind: type
     return value
 
 
-def check_settings(ap: argparse.ArgumentParser, name: str, params: dict, grid: list[dict]) -> None:
+def check_settings(ap: argparse.ArgumentParser, name: str, params: dict, grid: list[dict],
+                   flag: str = "--detector") -> None:
     """Refuse an unknown detector or knob here, by name, not as a traceback from a worker process."""
     from pydantic import ValidationError
 
     try:
         cls = get_detector_class(name)
     except KeyError as e:
-        ap.error(f"--detector: {e.args[0]}")
+        ap.error(f"{flag}: {e.args[0]}")
     for overrides in grid:
         try:
             cls.Params(**{**params, **overrides})
