@@ -42,6 +42,25 @@ def test_verify_exit_codes(store, tmp_path):
     assert "missing: entry 4 is not in the store" in bad.output and "TAMPERED" in bad.output
 
 
+def test_checkpoints_kept_outside_anchor_verification(store, tmp_path):
+    cps = run("checkpoints", "--store", str(store))
+    assert cps.exit_code == 0
+    anchor = tmp_path / "anchors.jsonl"
+    anchor.write_text(cps.stdout)
+    assert [json.loads(x)["seq"] for x in cps.stdout.splitlines()] == [5, 10]
+    a = Attacker("sqlite", str(store))
+    a.run("DELETE FROM {e} WHERE seq > 7")
+    a.run("DELETE FROM {c} WHERE seq > 7")
+    a.close()
+    pub = str(tmp_path / "k.pem.pub")
+    assert run("verify", "--store", str(store), "--public-key", pub).exit_code == 0
+    r = run("verify", "--store", str(store), "--public-key", pub, "--anchor", str(anchor))
+    assert r.exit_code == 1 and "truncated: a signed checkpoint covers seq 10" in r.output
+    anchor.write_text('{"seq": 1}\n')
+    bad = run("verify", "--store", str(store), "--public-key", pub, "--anchor", str(anchor))
+    assert bad.exit_code == 2 and f"{anchor}:1: not a checkpoint line" in bad.output
+
+
 @pytest.mark.parametrize("args, message", [
     (["verify", "--store", "/nonexistent/a.sqlite"], "no audit store at /nonexistent/a.sqlite"),
     (["verify", "--public-key", "/nonexistent.pub"], "does not exist"),
@@ -65,7 +84,7 @@ def test_export_prints_one_json_line_per_entry(store):
 
 
 def test_every_command_has_help_and_is_registered():
-    for cmd in ("verify", "export"):
+    for cmd in ("verify", "export", "checkpoints"):
         r = run(cmd, "--help")
         assert r.exit_code == 0 and "Usage" in r.output
     p = subprocess.run([sys.executable, "-m", "workbench.cli", "audit", "--help"],

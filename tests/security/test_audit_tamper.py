@@ -165,3 +165,30 @@ def test_wrong_public_key_fails_every_checkpoint(filled):
     log, _ = filled
     report = log.verify(Ed25519PrivateKey.generate().public_key())
     assert report.kinds == {"signature"} and len(report.problems) == 2
+
+
+def test_anchored_checkpoints_catch_a_tail_removed_with_its_checkpoints(filled):
+    from workbench.security.audit.checkpoints import read_anchors, to_json
+
+    log, a = filled
+    kept = [to_json(cp) for cp in log.store.checkpoints()]  # shipped elsewhere earlier
+    a.run("DELETE FROM {e} WHERE seq > 12")
+    a.run("DELETE FROM {c} WHERE seq > 12")
+    assert log.verify().ok  # the store alone cannot tell: a clean, shorter chain
+    report = log.verify(anchors=read_anchors(kept, "anchors.jsonl"))
+    assert report.kinds == {"truncated"} and report.anchors == 2
+
+
+def test_anchored_checkpoints_catch_a_history_forked_after_them(filled, audit_env):
+    from workbench.security.audit.checkpoints import read_anchors, to_json
+
+    log, a = filled
+    kept = [to_json(cp) for cp in log.store.checkpoints()]
+    # a restored backup of entries 1..15 that went on writing: same key, another history
+    a.run("DELETE FROM {e} WHERE seq > 15")
+    a.run("DELETE FROM {c} WHERE seq > 15")
+    restarted, _ = audit_env(checkpoint_every=10)  # a server started on the restored store
+    for i in range(10):
+        restarted.record("export", actor="mallory", i=i)
+    assert log.verify().ok  # self-consistent, and signed by the real key
+    assert log.verify(anchors=read_anchors(kept, "anchors.jsonl")).kinds == {"fork"}

@@ -7,13 +7,15 @@ removed tail or a second history for the same positions no longer matches a sign
 """
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .chain import canonical_json, utc_now_text
+from .errors import AuditError
 from .keys import key_id
 
 
@@ -35,6 +37,30 @@ class Checkpoint:
             return True
         except (InvalidSignature, ValueError):
             return False
+
+
+def to_json(cp: Checkpoint) -> str:
+    """One JSON line: what `workbench audit checkpoints` prints, to keep outside the store."""
+    return canonical_json(asdict(cp))
+
+
+def read_anchors(lines, where: str) -> list[Checkpoint]:
+    """Checkpoints kept elsewhere (JSON lines). Their signatures make them trustworthy whoever
+    held them; a bad line is refused naming `where` and the line."""
+    names = [f.name for f in fields(Checkpoint)]
+    out = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            if sorted(d) != sorted(names):
+                raise ValueError(f"expected the keys {', '.join(names)}")
+            out.append(Checkpoint(int(d["seq"]), str(d["hash"]), str(d["time"]), str(d["key_id"]),
+                                  str(d["signature"])))
+        except (ValueError, TypeError, AttributeError) as e:
+            raise AuditError(f"{where}:{n}: not a checkpoint line ({e})") from None
+    return out
 
 
 def signed_text(seq: int, hash_: str, time_: str, kid: str) -> str:

@@ -57,14 +57,25 @@ def verify(
     store: Optional[str] = STORE,
     public_key: Optional[Path] = typer.Option(None, "--public-key", help="Ed25519 public key PEM "
                                               "(default: <audit.key_path>.pub)."),
+    anchor: Optional[Path] = typer.Option(None, "--anchor", help="Checkpoints kept outside the store "
+                                          "(the output of `workbench audit checkpoints`)."),
 ):
     """Check every entry's hash, the chain's order and completeness, and every signed checkpoint.
 
     Exit code 0: intact; 1: tampered (each problem is listed); 2: could not check."""
+    from .checkpoints import read_anchors
+
     try:
+        anchors = []
+        if anchor is not None:
+            try:
+                anchors = read_anchors(anchor.read_text().splitlines(), str(anchor))
+            except OSError as e:
+                raise AuditError(f"cannot read anchor file {anchor}: {e.strerror}") from None
         log, settings = _open(store)
         with log:
-            report = log.verify(public_key if public_key else settings.path(settings.audit.key_path + ".pub"))
+            report = log.verify(public_key if public_key else settings.path(settings.audit.key_path + ".pub"),
+                                anchors)
     except AuditError as e:
         _fail(str(e))
     for p in report.problems:
@@ -106,3 +117,19 @@ def export(
             err.print(f"{sender.sent} entries sent to {syslog} over {proto} as {fmt.value}")
     except AuditError as e:
         _fail(str(e))
+
+
+@audit_app.command("checkpoints")
+def checkpoints(store: Optional[str] = STORE):
+    """Print the signed checkpoints as JSON lines, to keep somewhere the store's writers cannot
+    reach; `verify --anchor FILE` then also catches a tail removed with its checkpoints."""
+    from .checkpoints import to_json
+
+    try:
+        log, _ = _open(store)
+        with log:
+            cps = log.store.checkpoints()
+    except AuditError as e:
+        _fail(str(e))
+    for cp in cps:
+        sys.stdout.write(to_json(cp) + "\n")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from .chain import Entry, new_body, seal
-from .checkpoints import CheckpointPolicy, sign
+from .checkpoints import Checkpoint, CheckpointPolicy, sign
 from .errors import AuditError
 from .keys import load_or_create_private_key, load_public_key, public_path
 from .store import AuditStore, SQLiteStore
@@ -119,15 +119,20 @@ class AuditLog:
     def public_key_path(self) -> Path | None:
         return None if self.key_path is None else public_path(self.key_path)
 
-    def verify(self, public_key: Any = None) -> VerifyReport:
+    def verify(self, public_key: Any = None, anchors: Iterable[Checkpoint] = ()) -> VerifyReport:
         """Check the whole log. Needs only the public key (a path, PEM or key object);
-        defaults to the .pub file beside this log's signing key."""
+        defaults to the .pub file beside this log's signing key. `anchors` are checkpoints kept
+        outside the store (`checkpoints.read_anchors`): with them, a tail removed together with
+        its checkpoints, or a history forked after they were taken, is caught too."""
         if public_key is None:
             if self.public_key_path is None:
                 raise AuditError("verify needs the audit public key")
             public_key = self.public_key_path
         key = load_public_key(public_key)
-        return verify_entries(self.store.entries(), self.store.checkpoints(), key)
+        anchors = list(anchors)
+        report = verify_entries(self.store.entries(), self.store.checkpoints() + anchors, key)
+        report.anchors = len(anchors)
+        return report
 
     def entries(self, since: str | None = None, until: str | None = None, user: str | None = None,
                 action: str | None = None, limit: int | None = None) -> Iterator[Entry]:
