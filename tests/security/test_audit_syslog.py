@@ -194,3 +194,20 @@ def test_unreachable_receiver_is_reported(log):
         SyslogSender(f"127.0.0.1:{port}", "tcp")
     with pytest.raises(AuditError, match="must be host:port"):
         SyslogSender("nowhere", "udp")
+
+
+def test_send_uses_the_configured_receiver(log, udp_receiver, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WORKBENCH_HOME", raising=False)
+    port = udp_receiver.getsockname()[1]
+    store = str(tmp_path / "a.sqlite")
+    missing = CliRunner().invoke(audit_app, ["export", "--store", store, "--send"])
+    assert missing.exit_code == 2 and "set audit.syslog" in missing.output
+    (tmp_path / "workbench.yml").write_text(f"audit:\n  syslog: 127.0.0.1:{port}\n"
+                                            "  syslog_protocol: udp\n")
+    r = CliRunner().invoke(audit_app, ["export", "--store", store, "--send", "--format", "cef"])
+    assert r.exit_code == 0, r.output
+    entries = list(log.entries())
+    for e in entries:
+        check_message(udp_receiver.recvfrom(65536)[0].decode("utf-8"), e,
+                      "eve|x=1" if e.seq == 1 else "ann")

@@ -91,6 +91,7 @@ def export(
     fmt: Format = typer.Option(Format.ocsf, "--format", "-f", help="OCSF 1.x JSON lines or CEF."),
     syslog: Optional[str] = typer.Option(None, "--syslog", help="Send to this syslog receiver "
                                          "(host:port) as RFC 5424 messages instead of printing."),
+    send: bool = typer.Option(False, "--send", help="Send to the configured receiver (audit.syslog)."),
     protocol: Optional[Protocol] = typer.Option(None, "--protocol", help="Syslog transport "
                                                 "(default: audit.syslog_protocol)."),
     store: Optional[str] = STORE,
@@ -105,6 +106,11 @@ def export(
         with log:
             entries = list(log.entries(since=since))
             lines = export_lines(entries, fmt.value)
+            if send and not syslog:
+                syslog = settings.audit.syslog
+                if not syslog:
+                    raise AuditError("--send needs a receiver: set audit.syslog in workbench.yml "
+                                     "or give --syslog host:port")
             if not syslog:
                 for line in lines:
                     sys.stdout.write(line + "\n")
