@@ -120,6 +120,50 @@ QUERIES: dict[str, dict] = {
             " and l_shipinstruct = 'DELIVER IN PERSON')"
         ],
     ),
+    # Customer Distribution: customers grouped by a metric per customer (their number of orders
+    # without 'special requests', 0 included), defined at query time
+    "q13": dict(
+        metrics=["customer_count"],
+        dimensions=["c_count"],
+        define={"customer.c_count": {"metric": "order_count",
+                                     "filter": "o_comment not like '%special%requests%'"}},
+        order=["-customer_count", "-c_count"],
+    ),
+    # Top Supplier: revenue per supplier in the quarter, compared with its maximum over all
+    # suppliers (a measure over a per-supplier metric, at the grand-total grain); ties kept
+    "q15": dict(
+        dimensions=["s_suppkey", "s_name", "s_address", "s_phone", "total_revenue"],
+        define={
+            "supplier.total_revenue": {
+                "metric": "revenue",
+                "filter": "l_shipdate >= date '1996-01-01'"
+                          " and l_shipdate < date '1996-01-01' + interval '3' month"},
+            "supplier.max_total_revenue": {"agg": "max", "expr": "total_revenue"},
+            "supplier.top_revenue": {"metric": "max_total_revenue", "at": []},
+        },
+        where=["total_revenue = top_revenue"],
+        order=["s_suppkey"],
+    ),
+    # Small-Quantity-Order Revenue: lines below 20% of their part's average quantity (a metric
+    # per part from the model) and a derived metric written in the query
+    "q17": dict(
+        metrics=[{"name": "avg_yearly", "expr": "gross_revenue / 7.0"}],
+        where=["p_brand = 'Brand#23'", "p_container = 'MED BOX'",
+               "l_quantity < 0.2 * avg_line_quantity"],
+    ),
+    # Global Sales Opportunity: customers without orders (orders_placed = 0) whose balance is
+    # above the average positive balance in the same country codes (a grand-total metric)
+    "q22": dict(
+        metrics=["customer_count", "customer_balance"],
+        dimensions=["country_code"],
+        define={"customer.avg_positive_balance": {
+            "metric": "avg_acctbal", "at": [],
+            "filter": "c_acctbal > 0.00 and country_code in "
+                      "('13', '31', '23', '29', '30', '18', '17')"}},
+        where=["country_code in ('13', '31', '23', '29', '30', '18', '17')",
+               "c_acctbal > avg_positive_balance", "orders_placed = 0"],
+        order=["country_code"],
+    ),
 }
 
 # oracle column -> semantic member, in the oracle's column order
@@ -161,6 +205,12 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "q14": {"promo_revenue": "promo_revenue_pct"},
     "q19": {"revenue": "revenue"},
+    "q13": {"c_count": "c_count", "custdist": "customer_count"},
+    "q15": {"s_suppkey": "s_suppkey", "s_name": "s_name", "s_address": "s_address",
+            "s_phone": "s_phone", "total_revenue": "total_revenue"},
+    "q17": {"avg_yearly": "avg_yearly"},
+    "q22": {"cntrycode": "country_code", "numcust": "customer_count",
+            "totacctbal": "customer_balance"},
 }
 
 # Oracle columns whose order the official query fixes (its ORDER BY), compared row by row;
@@ -174,6 +224,10 @@ ORDER_KEYS: dict[str, tuple[str, ...]] = {
     "q12": ("l_shipmode",),
     "q14": (),
     "q19": (),
+    "q13": ("custdist", "c_count"),
+    "q15": ("s_suppkey",),
+    "q17": (),
+    "q22": ("cntrycode",),
 }
 
 NAMES: tuple[str, ...] = tuple(QUERIES)

@@ -224,6 +224,7 @@ def _expression_metric(space: Namespace, spec, name: str, model, text: str):
         first = e.errors[0]["description"] if e.errors else str(e)
         raise QueryError(f"cannot parse metric {text!r}: {first}") from None
     measures = []
+    default_owner = [model]
 
     def agg_of(node):
         if isinstance(node, exp.Anonymous) and node.name.lower() == "count_distinct":
@@ -248,14 +249,24 @@ def _expression_metric(space: Namespace, spec, name: str, model, text: str):
             raise QueryError(f"{agg}() needs an expression in {text!r}")
         if arg_sql is not None:
             parse(arg_sql)          # the whitelist of the expression language
-        mname = internal_name(f"{agg}:{arg_sql}:{model}")
-        owner = model or _owner(space, spec, arg_sql, text)
+        if arg_sql is None and default_owner[0] is None and not spec.model:
+            raise QueryError(f"count(*) in {text!r} needs a model: count a column "
+                             "(count(o_orderkey)) or query a model (e.g. 'tpch.orders').")
+        owner = (default_owner[0] or spec.model) if arg_sql is None else (
+            model or _owner(space, spec, arg_sql, text))
+        mname = internal_name(f"{agg}:{arg_sql}:{owner}")
         data = {"name": mname, "agg": agg, "description": f"{agg}({arg_sql or '*'})"}
         if arg_sql is not None:
             data["expr"] = _qualify(space, owner, arg_sql, spec)
         measures.append((owner, _typed(Measure, data, text)))
         return exp.column(mname, table=owner)
 
+    if model is None:          # count(*) beside other aggregates counts their model's rows
+        for node in tree.walk():
+            found = agg_of(node)
+            if found and found[1] is not None:
+                default_owner[0] = _owner(space, spec, found[1].sql(dialect="duckdb"), text)
+                break
     if agg_of(tree) is not None:
         swap(tree)
         owner, m = measures[0]

@@ -38,6 +38,8 @@ def member_columns(space: Namespace, ref: Ref) -> set[tuple[str, str]]:
     m = space.member(ref)
     texts = []
     if ref.kind == "dimension":
+        if m.metric:
+            return set()          # a metric per row: hidden through its metric (compute_access)
         texts = [m.expr] if m.expr else []
         if not m.expr:
             return {(ref.model, m.column or m.name)}
@@ -87,6 +89,17 @@ def compute_access(space: Namespace, principal: Principal) -> Access:
             bad = False
             if ref.kind in ("dimension", "measure"):
                 bad = bool(member_columns(space, ref) & hidden_cols)
+                dm = space.member(ref)
+                if ref.kind == "dimension" and dm.metric:
+                    try:
+                        met = space.resolve(dm.metric, ("metric", "measure"), prefer=ref.model)
+                    except Exception:
+                        met = None
+                    bad = bad or met is None or met in hidden or (
+                        met.kind == "metric" and any(d in hidden for d in
+                                                     metric_dependencies(space, met)))
+                    bad = bad or bool(dm.filter and _filter_hits(space, dm.filter, met.model
+                                                                 if met else ref.model, hidden))
             elif ref.kind == "metric":
                 bad = any(d in hidden for d in metric_dependencies(space, ref))
                 met = space.member(ref)

@@ -54,9 +54,22 @@ def validate_namespace(ns: LoadedNamespace) -> None:
                     raise src.error(f"paths: '{v}' is not a model or join name"
                                     + _did_you_mean(v, list(seen_models) + sorted(joins)),
                                     base + ("paths", target))
+        own = {d.name for d in m.dimensions}
         for j, d in enumerate(m.dimensions):
             if d.expr:
                 _parse(src, d.expr, base + ("dimensions", j, "expr"))
+            if d.metric:
+                path = base + ("dimensions", j)
+                try:
+                    space.resolve(d.metric, ("metric", "measure"), prefer=m.name)
+                except QueryError as e:
+                    raise src.error(str(e), path + ("metric",)) from None
+                for k, a in enumerate(d.at or ()):
+                    if a not in own:
+                        raise src.error(f"'at' names '{a}', which is not a dimension of model "
+                                        f"'{m.name}'" + _did_you_mean(a, own), path + ("at", k))
+                if d.filter:
+                    _parse(src, d.filter, path + ("filter",))
         for j, me in enumerate(m.measures):
             for f in ("expr", "filter"):
                 if getattr(me, f):
@@ -67,7 +80,17 @@ def validate_namespace(ns: LoadedNamespace) -> None:
                         src, base + ("segments", j, "filter"))
         for j, rf in enumerate(m.policies.row_filters):
             path = base + ("policies", "row_filters", j, "filter")
-            _check_refs(space, m.name, _parse(src, rf.filter, path), src, path)
+            tree = _parse(src, rf.filter, path)
+            _check_refs(space, m.name, tree, src, path)
+            for q, n in column_refs(tree):
+                try:
+                    ref = space.resolve(f"{q}.{n}" if q else n, ("dimension",), prefer=m.name)
+                except QueryError:
+                    continue
+                if space.member(ref).metric:
+                    raise src.error(f"a row policy cannot use '{ref.qualified}', a metric per "
+                                    "row (policies are applied before anything is aggregated)",
+                                    path)
         for j, cp in enumerate(m.policies.columns):
             for member in cp.members:
                 try:
@@ -192,6 +215,8 @@ def bind_check(space, schemas: dict[str, dict[str, str]]) -> None:
             need(k, base + ("primary_key",), "primary_key")
         for j, d in enumerate(m.dimensions):
             path = base + ("dimensions", j)
+            if d.metric:
+                continue              # computed by a query, not read from the table
             if d.expr:
                 for q, c in column_refs(parse(d.expr)):
                     if not q:
