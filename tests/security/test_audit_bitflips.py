@@ -34,7 +34,7 @@ def signed_log(tmp_path_factory):
     return d
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seq=st.integers(1, N), field=st.sampled_from(FIELDS), where=st.floats(0, 1, exclude_max=True),
        bit=st.integers(0, 6))
 def test_any_single_bit_flip_is_detected(signed_log, seq, field, where, bit):

@@ -130,7 +130,10 @@ class AuditLog:
             public_key = self.public_key_path
         key = load_public_key(public_key)
         anchors = list(anchors)
-        report = verify_entries(self.store.entries(), self.store.checkpoints() + anchors, key)
+        # checkpoints first: each is written after its entry, so the entries read next include
+        # every entry they cover even while writers go on (else a live log looks truncated)
+        checkpoints = self.store.checkpoints() + anchors
+        report = verify_entries(self.store.entries(), checkpoints, key)
         report.anchors = len(anchors)
         return report
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import re
 import threading
+import uuid
+from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 from .chain import GENESIS, Entry
@@ -140,8 +142,26 @@ class PostgresStore(AuditStore):
         if limit is not None:
             q += " LIMIT %s"
             args.append(int(limit))
-        rows = self._run(self._sql.SQL(q).format(self._t), args)
-        return iter([Entry(*row) for row in rows])
+        return self._scan(self._sql.SQL(q).format(self._t), args)
+
+    def _scan(self, query, args) -> Iterator[Entry]:
+        """A server-side cursor on a connection of its own: one batch in memory at a time."""
+        try:
+            conn = self._psycopg2.connect(self.url, connect_timeout=5, application_name="workbench-audit")
+        except self._psycopg2.Error as e:
+            raise AuditError(f"cannot connect to {self.where}: {str(e).strip()}") from None
+
+        def rows():
+            try:
+                with conn.cursor(name=f"audit_scan_{uuid.uuid4().hex[:12]}") as cur:
+                    cur.itersize = 2000
+                    cur.execute(query, args)
+                    yield from (Entry(*r) for r in cur)
+            except self._psycopg2.Error as e:
+                raise AuditError(f"{self.where}: {str(e).strip()}") from None
+            finally:
+                conn.close()
+        return rows()
 
     def checkpoints(self) -> list[Checkpoint]:
         q = self._sql.SQL("SELECT " + CP_COLUMNS + " FROM {} ORDER BY seq, ctid").format(self._cp)

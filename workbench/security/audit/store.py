@@ -162,7 +162,26 @@ class SQLiteStore(AuditStore):
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))
-        return iter([Entry(*row) for row in self._run(sql, args, many=True)])
+        return self._scan(sql, args)
+
+    def _scan(self, sql: str, args: list) -> Iterator[Entry]:
+        """Rows streamed from a read-only connection of their own: verifying or exporting a
+        large log holds one batch in memory, and writers are not blocked meanwhile (WAL)."""
+        try:
+            conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, timeout=30.0)
+        except sqlite3.Error as e:
+            raise AuditError(f"cannot read {self.where}: {e}") from None
+
+        def rows():
+            try:
+                cur = conn.execute(sql, args)
+                while batch := cur.fetchmany(2000):
+                    yield from (Entry(*r) for r in batch)
+            except sqlite3.Error as e:
+                raise AuditError(f"{self.where}: {e}") from None
+            finally:
+                conn.close()
+        return rows()
 
     def checkpoints(self) -> list[Checkpoint]:
         rows = self._run(f"SELECT {CP_COLUMNS} FROM audit_checkpoints ORDER BY seq, rowid", many=True)

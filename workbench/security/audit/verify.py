@@ -74,16 +74,22 @@ class VerifyReport:
         return f"TAMPERED: {len(self.problems)} problem(s) in {head}"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
-    entry: Entry
+    """What verification keeps of an entry once its content is checked (no body: a large log
+    costs a few hundred bytes per entry)."""
+    seq: int            # the row's seq column
     order: int          # position in storage order
     claimed: int        # the seq inside the hashed JSON (the row's seq column if unreadable)
     valid: bool         # stored hash == recomputed hash
+    prev_hash: str
+    hash: str
+    recomputed: str | None
 
 
 def _check_row(e: Entry, order: int, report: VerifyReport) -> _Row:
-    valid = entry_hash(e.prev_hash, e.body) == e.hash if _is_hex(e.prev_hash) else False
+    recomputed = entry_hash(e.prev_hash, e.body) if _is_hex(e.prev_hash) else None
+    valid = recomputed == e.hash
     try:
         data = json.loads(e.body)
         claimed = int(data["seq"])
@@ -100,13 +106,15 @@ def _check_row(e: Entry, order: int, report: VerifyReport) -> _Row:
         if changed:
             report.add("altered", e.seq, f"entry {e.seq}: column(s) {', '.join(changed)} differ "
                                          "from the hashed content")
-    return _Row(e, order, claimed, valid)
+    return _Row(e.seq, order, claimed, valid, e.prev_hash, e.hash, recomputed)
 
 
 def _is_hex(text: str) -> bool:
+    """64 lower-case hex digits exactly: fromhex alone would take "AB" for "ab", and a hash
+    whose case was flipped would then still verify while its link text no longer matched."""
     try:
-        return len(bytes.fromhex(text)) == 32
-    except (ValueError, TypeError):
+        return isinstance(text, str) and bytes.fromhex(text).hex() == text and len(text) == 64
+    except ValueError:
         return False
 
 
@@ -114,10 +122,8 @@ def _links(row: _Row, prev: _Row | None) -> bool:
     """Whether `row` follows `prev`: by prev's stored hash, or by its recomputed one, so a
     flipped byte in one hash column is reported once, as that entry's alteration."""
     if prev is None:
-        return row.entry.prev_hash == GENESIS
-    p = prev.entry
-    return row.entry.prev_hash == p.hash or (
-        _is_hex(p.prev_hash) and row.entry.prev_hash == entry_hash(p.prev_hash, p.body))
+        return row.prev_hash == GENESIS
+    return row.prev_hash == prev.hash or (prev.recomputed is not None and row.prev_hash == prev.recomputed)
 
 
 def verify_entries(entries, checkpoints: list[Checkpoint], public_key: Ed25519PublicKey) -> VerifyReport:
@@ -163,15 +169,15 @@ def _walk(by_claim: dict[int, list[_Row]], report: VerifyReport) -> list[_Row]:
             for other in linked:
                 if other is chosen:
                     continue
-                if other.entry.seq == chosen.entry.seq:
+                if other.seq == chosen.seq:
                     report.add("fork", pos, f"two different entries claim seq {pos} after the same "
                                             f"entry {pos - 1} (forked history)")
                 else:
                     report.add("inserted", pos, f"an entry claiming seq {pos} (stored as "
-                               f"{other.entry.seq}) is not part of the chain: nothing follows it")
+                               f"{other.seq}) is not part of the chain: nothing follows it")
         for other in cands:
             if other is not chosen and other not in linked:
-                report.add("fork", pos, f"entry stored as seq {other.entry.seq} claims seq {pos} but "
+                report.add("fork", pos, f"entry stored as seq {other.seq} claims seq {pos} but "
                                         "belongs to another history")
         chain.append(chosen)
         prev = chosen
@@ -188,7 +194,7 @@ def _pick(cands: list[_Row], successors: list[_Row], prev: _Row | None) -> _Row:
 
 
 def _storage_order(chain: list[_Row], report: VerifyReport) -> None:
-    moved = [r for r in chain if r.entry.seq != r.claimed]
+    moved = [r for r in chain if r.seq != r.claimed]
     if not moved:
         return
     orders = [r.order for r in chain]
@@ -222,7 +228,7 @@ def _checkpoints(cps: list[Checkpoint], chain: dict[int, _Row], public_key: Ed25
                 report.add("truncated", cp.seq, f"a signed checkpoint covers seq {cp.seq}, but the "
                            f"store ends at seq {report.last_seq} (its tail was removed)")
             continue  # a missing entry in the middle is already reported
-        if row.entry.hash != cp.hash:
+        if row.hash != cp.hash:
             report.add("checkpoint-mismatch", cp.seq, f"entry {cp.seq} differs from the signed "
                        "checkpoint: the chain up to it was rewritten (re-hashed)")
         else:
