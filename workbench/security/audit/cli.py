@@ -98,28 +98,30 @@ def export(
 ):
     """Export entries for a SIEM: print one line per entry, or send them over syslog."""
     from .cef import syslog_message
-    from .siem import export_lines
+    from .siem import formatter
     from .syslog_sender import SyslogSender
 
     try:
         log, settings = _open(store)
         with log:
-            entries = list(log.entries(since=since))
-            lines = export_lines(entries, fmt.value)
+            line = formatter(fmt.value)
+            entries = log.entries(since=since)  # streamed: a large export holds one batch
             if send and not syslog:
                 syslog = settings.audit.syslog
                 if not syslog:
                     raise AuditError("--send needs a receiver: set audit.syslog in workbench.yml "
                                      "or give --syslog host:port")
             if not syslog:
-                for line in lines:
-                    sys.stdout.write(line + "\n")
-                err.print(f"{len(entries)} entries exported as {fmt.value}")
+                n = 0
+                for entry in entries:
+                    sys.stdout.write(line(entry) + "\n")
+                    n += 1
+                err.print(f"{n} entries exported as {fmt.value}")
                 return
             proto = protocol.value if protocol else settings.audit.syslog_protocol
             with SyslogSender(syslog, proto) as sender:
-                for entry, line in zip(entries, lines):
-                    sender.send(syslog_message(entry, None if fmt == Format.cef else line))
+                for entry in entries:
+                    sender.send(syslog_message(entry, None if fmt == Format.cef else line(entry)))
             err.print(f"{sender.sent} entries sent to {syslog} over {proto} as {fmt.value}")
     except AuditError as e:
         _fail(str(e))

@@ -12,9 +12,15 @@ from .export import to_ocsf
 FORMATS = ("ocsf", "cef")
 
 
-def export_lines(entries: Iterable[Entry], format: str) -> Iterator[str]:
+def formatter(format: str):
+    """entry -> line for `format`; a bad format fails here, before anything is read or sent."""
     if format == "ocsf":
-        return (canonical_json(to_ocsf(e)) for e in entries)
+        return lambda e: canonical_json(to_ocsf(e))
     if format == "cef":
-        return (to_cef(e) for e in entries)
+        return to_cef
     raise AuditError(f"export format {format!r} must be ocsf or cef")
+
+
+def export_lines(entries: Iterable[Entry], format: str) -> Iterator[str]:
+    line = formatter(format)
+    return (line(e) for e in entries)
