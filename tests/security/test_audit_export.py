@@ -70,6 +70,8 @@ def test_ocsf_class_activity_and_required_fields(log, action, outcome, details, 
     assert ev["time"] == epoch_ms(e.time)
     for attr in REQUIRED[class_uid]:
         assert attr in ev, attr
+    if class_uid == 3001:
+        assert ev["user"]["name"] == details["user"]  # the account changed, not the actor
     if class_uid == 3002:
         assert "service" in ev or "dst_endpoint" in ev  # the class's at_least_one constraint
         assert ev["user"]["name"] == details.get("user", "ann")
@@ -103,23 +105,24 @@ def test_export_since_filters_by_time(log):
 
 
 HOOK_CASES = [  # what the security services send through audit(action, **details)
-    ("login.failure", {"user": "eve", "reason": "bad_password"}, 3002, 1, 2),
-    ("login.success", {"user": "ann"}, 3002, 1, 1),
-    ("token.reject", {"kind": "access", "reason": "expired", "sub": "ann"}, 3002, 99, 2),
-    ("token.reuse", {"sub": "ann", "sid": "s1"}, 3002, 99, 2),
-    ("user.disable", {"user": "carl", "actor": "admin"}, 3001, 5, 1),
-    ("key.rotate", {"kid": "k2"}, 6003, 3, 1),
-    ("oidc.jwks_error", {"issuer": "https://idp", "error": "timeout"}, 6003, 99, 2),
+    ("login.failure", {"user": "eve", "reason": "bad_password"}, "eve", 3002, 1, 2),
+    ("login.success", {"user": "ann"}, "ann", 3002, 1, 1),
+    ("token.reject", {"kind": "access", "reason": "expired", "sub": "ann"}, "ann", 3002, 99, 2),
+    ("token.reuse", {"sub": "ann", "sid": "s1"}, "ann", 3002, 99, 2),
+    ("user.disable", {"user": "carl", "actor": "admin"}, "admin", 3001, 5, 1),
+    ("user.add", {"user": "carl", "roles": ["viewer"]}, None, 3001, 1, 1),  # from the CLI: no actor
+    ("key.rotate", {"kid": "k2"}, None, 6003, 3, 1),
+    ("oidc.jwks_error", {"issuer": "https://idp", "error": "timeout"}, None, 6003, 99, 2),
 ]
 
 
-@pytest.mark.parametrize("action, details, class_uid, activity_id, status_id", HOOK_CASES)
-def test_security_service_hook_events_export(log, action, details, class_uid, activity_id, status_id):
+@pytest.mark.parametrize("action, details, actor, class_uid, activity_id, status_id", HOOK_CASES)
+def test_security_service_hook_events_export(log, action, details, actor, class_uid, activity_id,
+                                             status_id):
     audit = log.hook(source="192.0.2.1")
     audit(action, **details)
     (e,) = list(log.entries())
-    expected_actor = details.get("actor") or details.get("sub") or details.get("user")
-    assert e.user == expected_actor
+    assert e.user == actor
     ev = json.loads(next(log.export(format="ocsf")))
     assert (ev["class_uid"], ev["activity_id"], ev["status_id"]) == (class_uid, activity_id, status_id)
     assert ev["type_uid"] == class_uid * 100 + activity_id

@@ -88,10 +88,13 @@ class AuditLog:
 
     def hook(self, source: str | None = None):
         """An `audit(action, **details)` callable for the security services
-        (workbench/security/audit_hook.py): the actor is details' actor, sub or user, and the
-        outcome follows the action's name. Errors propagate, so those services fail closed."""
+        (workbench/security/audit_hook.py). The actor is the `actor` detail, else `sub`, else
+        for log-ins the `user` logging in; in `user.*` events `user` is the account changed,
+        not who changed it. The outcome follows the action's name. Errors propagate, so those
+        services fail closed."""
         def audit(action: str, **details: Any) -> None:
-            actor = details.pop("actor", None) or details.get("sub") or details.get("user")
+            actor = details.pop("actor", None) or details.get("sub") or (
+                details.get("user") if action.startswith(("login.", "auth.")) else None)
             self.record(action, actor=actor, outcome=outcome_of(action),
                         source=details.pop("source", source), **details)
         return audit
