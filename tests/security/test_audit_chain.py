@@ -133,3 +133,11 @@ def test_unreachable_postgres_is_reported_as_such():
 def test_bad_schema_name_is_refused():
     with pytest.raises(Exception, match="pg_schema"):
         AuditSettings(url="postgresql://x/y", pg_schema="a; drop table b")
+
+
+def test_a_bare_path_log_keeps_its_key_beside_the_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    log = AuditLog.open(str(tmp_path / "scratch" / "a.sqlite"))
+    log.record("export", actor="ann")
+    assert (tmp_path / "scratch" / "keys" / "audit_ed25519.pem").exists()
+    assert not (tmp_path / ".workbench").exists()  # the project's key is never created or used

@@ -37,7 +37,11 @@ class AuditLog:
     @classmethod
     def open(cls, target: Any = None, *, key_path: str | Path | None = None) -> "AuditLog":
         """A log from workbench `Settings` (its `audit` section), `AuditSettings`, a
-        postgresql:// URL, or an SQLite file path. None reads workbench.yml."""
+        postgresql:// URL, or an SQLite file path. None reads workbench.yml.
+
+        The signing key is `key_path`, else the settings' `audit.key_path`; for a bare URL,
+        the project's configured key; for a bare file path, `keys/audit_ed25519.pem` beside
+        the file, so a scratch log never signs with (or creates) the project's key."""
         from ...config import AuditSettings, Settings, load_settings
 
         if target is None:
@@ -48,8 +52,11 @@ class AuditLog:
             a, resolve = target, Path
         elif isinstance(target, (str, Path)):
             text = str(target)
-            a = (AuditSettings(url=text) if text.startswith(("postgresql://", "postgres://"))
-                 else AuditSettings(path=text))
+            if text.startswith(("postgresql://", "postgres://")):
+                project = load_settings()
+                a = AuditSettings(url=text, key_path=str(project.path(project.audit.key_path)))
+            else:
+                a = AuditSettings(path=text, key_path=str(Path(text).parent / "keys" / "audit_ed25519.pem"))
             resolve = Path
         else:
             raise AuditError(f"AuditLog.open takes Settings, AuditSettings, a URL or a path, "
