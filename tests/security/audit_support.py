@@ -110,11 +110,18 @@ def audit_env(request, tmp_path: Path):
         return log, attacker
 
     make.kind = kind
-    yield make
-    for a in attackers:
-        a.close()
-    for log in made:
-        log.close()
+    try:
+        yield make
+    finally:
+        for closable in attackers + made:
+            try:
+                closable.close()
+            except Exception:  # a broken connection must not keep the scratch schema alive
+                pass
+        _drop(schemas)
+
+
+def _drop(schemas: list[str]) -> None:
     if schemas:
         import psycopg2
         conn = psycopg2.connect(PG_URL)
