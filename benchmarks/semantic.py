@@ -37,8 +37,10 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from _common import emit_final, write_results  # noqa: E402
 
+# SF0.1 (--quick): small queries pay the layer's fixed cost more visibly, so the goal is 1.15
+QUICK_RATIO_GOAL = 1.15
 GOALS = {
-    "ratio_median": 1.10,     # semantic / hand-written SQL, median over queries
+    "ratio_median": 1.10,     # semantic / hand-written SQL, median over queries (SF1)
     "compile_ms_p50": 5.0,    # cold compile: spec -> Ibis -> SQL
     "cache_hit_ms_p50": 1.0,  # result cache hit, whole wb.query(...).execute()
 }
@@ -195,8 +197,9 @@ def main(argv: list[str] | None = None) -> int:
             "cache_hit_ms_p50": _ms(statistics.median(all_hits)),
             "compile_first_ms": first_compile_ms,
         }
+        targets = dict(GOALS, ratio_median=QUICK_RATIO_GOAL if args.quick else GOALS["ratio_median"])
         goals = {k: {"target": v, "value": figures[k], "met": figures[k] <= v}
-                 for k, v in GOALS.items()}
+                 for k, v in targets.items()}
         for k, g in goals.items():
             mark = "[green]met[/]" if g["met"] else "[red]NOT met[/]"
             console.print(f"{k} = {g['value']} (goal <= {g['target']}): {mark}")

@@ -120,6 +120,26 @@ QUERIES: dict[str, dict] = {
             " and l_shipinstruct = 'DELIVER IN PERSON')"
         ],
     ),
+    # Order Priority Checking: orders with at least one line received after its commit date (an
+    # existence condition on the lines; counted once per order)
+    "q04": dict(
+        metrics=["order_count"],
+        dimensions=["o_orderpriority"],
+        where=["o_orderdate >= date '1993-07-01'",
+               "o_orderdate < date '1993-07-01' + interval '3' month",
+               "l_commitdate < l_receiptdate"],
+        order=["o_orderpriority"],
+    ),
+    # Large Volume Customer: orders whose total quantity is above 300 (a metric per order as
+    # a dimension, compared in a filter)
+    "q18": dict(
+        metrics=["quantity"],
+        dimensions=["c_name", "c_custkey", "o_orderkey", "o_orderdate", "o_totalprice"],
+        define={"orders.order_quantity": {"metric": "quantity"}},
+        where=["order_quantity > 300"],
+        order=["-o_totalprice", "o_orderdate"],
+        limit=100,
+    ),
     # Customer Distribution: customers grouped by a metric per customer (their number of orders
     # without 'special requests', 0 included), defined at query time
     "q13": dict(
@@ -205,6 +225,10 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "q14": {"promo_revenue": "promo_revenue_pct"},
     "q19": {"revenue": "revenue"},
+    "q04": {"o_orderpriority": "o_orderpriority", "order_count": "order_count"},
+    "q18": {"c_name": "c_name", "c_custkey": "c_custkey", "o_orderkey": "o_orderkey",
+            "o_orderdate": "o_orderdate", "o_totalprice": "o_totalprice",
+            "sum(l_quantity)": "quantity"},
     "q13": {"c_count": "c_count", "custdist": "customer_count"},
     "q15": {"s_suppkey": "s_suppkey", "s_name": "s_name", "s_address": "s_address",
             "s_phone": "s_phone", "total_revenue": "total_revenue"},
@@ -224,6 +248,8 @@ ORDER_KEYS: dict[str, tuple[str, ...]] = {
     "q12": ("l_shipmode",),
     "q14": (),
     "q19": (),
+    "q04": ("o_orderpriority",),
+    "q18": ("o_totalprice", "o_orderdate"),
     "q13": ("custdist", "c_count"),
     "q15": ("s_suppkey",),
     "q17": (),

@@ -123,12 +123,42 @@ class Aggregation:
             raise QueryError(f"Model '{model}' needs a primary_key: its measures are reached "
                              "through a one-to-many join and must be de-duplicated.")
         kcols = {f"__pk{i}": w[f"{model}__{k}"] for i, k in enumerate(keys)}
+        semi = self._semi_join_plan(model, edges, medges, dims, shift, w, kcols, keys, uses)
+        if semi is not None:
+            return semi
         distinct = w.select(**kcols, **dvals).distinct()
         mw = self._with_grain(self.rel.wide(model, medges), {model} | set(medges))
         j = distinct.join(mw, [distinct[f"__pk{i}"] == mw[f"{model}__{k}"]
                                for i, k in enumerate(keys)], how="inner")
         aggs = {u.col: self._measure(j, model, u) for u in uses}
         return j.group_by([j[d.out] for d in dims]).aggregate(**aggs) if dims else j.aggregate(**aggs)
+
+    def _semi_join_plan(self, model, edges, medges, dims, shift, w, kcols, keys, uses):
+        """When the one-to-many joins serve only filters (orders with at least one late line,
+        grouped by an order attribute), each row of the model keeps one value of every
+        dimension: a semi-join on the key ("exists a matching line") gives the same groups
+        as de-duplicating the fanned-out rows, without the distinct and the join back."""
+        fanned = set()
+        for m, e in edges.items():
+            node, path = m, []
+            while node != model:
+                path.append(edges[node])
+                node = edges[node].src
+            if any(x.fans_out for x in path):
+                fanned.add(m)
+        dim_models = set()
+        for d in dims:
+            dim_models |= {d.ref.model} | self._dim_models(d.ref)
+        if dim_models & fanned or not fanned:
+            return None
+        keep = {m: e for m, e in edges.items() if m not in fanned} | dict(medges)
+        mw = self._with_grain(self.rel.wide(model, keep), {model} | set(keep))
+        matched = w.select(**kcols)
+        mw = mw.semi_join(matched, [mw[f"{model}__{k}"] == matched[f"__pk{i}"]
+                                    for i, k in enumerate(keys)])
+        dvals = {d.out: self._dim_value(mw, d, shift) for d in dims}
+        aggs = {u.col: self._measure(mw, model, u) for u in uses}
+        return mw.group_by(**dvals).aggregate(**aggs) if dims else mw.aggregate(**aggs)
 
     def _conditions(self, w, filters, trange, shift) -> list:
         conds = []

@@ -62,12 +62,14 @@ class Compiler(Aggregation, GrainMetrics):
                                  "name the entity: e.g. 'customer.order_count > 2' evaluates "
                                  "order_count per customer.")
             self.grain = self._grain_refs(dims, filters, trange, [])
+            self.grain_filters = filters
             return self._finish(self._detail(dims, filters, trange), dims, mets, [])
         closure = self._closure([r for _, r in mets] + [r for f in filters if f.post
                                                         for r in self._filter_metrics(f)])
         uses = {u for r in closure for u in self._uses(r)}
         pre = [f for f in filters if not f.post]
         self.grain = self._grain_refs(dims, pre, trange, uses)
+        self.grain_filters = pre
         main = self._aggregate(dims, uses, pre, trange)
         for ref in closure:
             main = self._attach_aux(main, ref, dims, pre, trange)

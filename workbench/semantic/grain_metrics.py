@@ -98,10 +98,16 @@ class GrainMetrics:
         met = self.space.resolve(d.metric, ("metric", "measure"), prefer=ref.model)
         self.access.check(met, "use")
         from .querydef import QuerySpec
+        where = (d.filter,) if d.filter else ()
+        if keyed:
+            # One group per row of the model: the query's conditions on that model's own
+            # columns select the same groups, so they go inside too (TPC-H Q17 computes the
+            # average for the few parts of one brand, not for every part).
+            where += tuple(t for t in (self._own_condition(f, ref.model)
+                                       for f in getattr(self, "grain_filters", ())) if t)
         spec = QuerySpec(namespace=self.spec.namespace, model=model.name,
                          metrics=(met.qualified,), dimensions=tuple(a.qualified for a in at),
-                         where=(d.filter,) if d.filter else (), today=self.spec.today,
-                         via=self.spec.via)
+                         where=where, today=self.spec.today, via=self.spec.via)
         t = type(self)(self.space, self.rel, self.access, stack=self.stack + (ref,)).compile(spec)
         n = len(cache)
         names = {a.qualified: f"__gm{n}_{i}" for i, a in enumerate(at)}
@@ -110,6 +116,27 @@ class GrainMetrics:
         keys = [(a, names[a.qualified], keyed) for a in at]
         cache[ref] = (t, keys, value, self._additive(met))
         return cache[ref]
+
+    def _own_condition(self, f, model: str) -> str | None:
+        """The filter with every name qualified, if it reads only plain columns of `model`."""
+        from sqlglot import exp
+        tree = parse(f.text).copy()
+        cols = list(tree.find_all(exp.Column))
+        if not cols:
+            return None
+        for col in cols:
+            try:
+                r = self.space.resolve(f"{col.table}.{col.name}" if col.table else col.name,
+                                       ("dimension",), prefer=f.prefer)
+            except QueryError:
+                return None
+            d = self.space.member(r)
+            if r.model != model or d.metric or (d.expr and any(q for q, _ in
+                                                               column_refs(parse(d.expr)))):
+                return None
+            col.set("table", exp.to_identifier(model))
+            col.set("this", exp.to_identifier(r.name))
+        return tree.sql(dialect="duckdb")
 
     def _key_dimensions(self, ref: Ref) -> list[Ref]:
         model = self.space.models[ref.model]
