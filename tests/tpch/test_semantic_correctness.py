@@ -168,3 +168,40 @@ def models_with(tpch_duckdb, tmp_path, tpch_models_dir):
         return workbench.connect(warehouse=tpch_duckdb, models_dir=tmp_path, cache="none",
                                  read_only=True)
     return make
+
+
+def test_cli_top_via_and_define(tpch_duckdb, tpch_models_dir, tmp_path, tpch_sql):
+    """`workbench query` takes the same options as the API; a failing one is one line, no
+    traceback, with the list in the message intact."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("workbench")
+    (tmp_path / "semantic").mkdir()
+    (tmp_path / "semantic" / "tpch.yml").write_text((tpch_models_dir / "tpch.yml").read_text())
+    env = {"WORKBENCH_HOME": str(tmp_path), "WORKBENCH_WAREHOUSE": str(tpch_duckdb),
+           "PATH": "/usr/bin:/bin"}
+
+    def run(*args):
+        return subprocess.run([str(exe), "query", "tpch", *args, "-f", "csv"], capture_output=True,
+                              text=True, env=env, timeout=120)
+
+    r = run("-m", "supplier_count", "-d", "p_brand")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "via=['lineitem']" in " ".join(r.stderr.split())
+    r = run("-m", "supplier_count", "-d", "p_brand", "--via", "partsupp", "-o", "p_brand")
+    assert r.returncode == 0, r.stderr
+    want = tpch_sql("select p_brand, count(distinct ps_suppkey) from partsupp join part on "
+                    "ps_partkey = p_partkey group by 1 order by 1")[1]
+    assert r.stdout.splitlines()[1:] == [f"{b},{n}" for b, n in want]
+    r = run("-m", "revenue", "-d", "customer_region.r_name,l_shipmode",
+            "--top", "1 revenue per customer_region.r_name")
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.splitlines()) - 1 == 5           # one ship mode per region (no ties)
+    r = run("-m", "customer_count", "-d", "n", "--define", '{"customer.n": {"metric": "order_count"}}')
+    assert r.returncode == 0, r.stderr
+    total = sum(int(line.split(",")[1]) for line in r.stdout.splitlines()[1:])
+    assert total == scalar(tpch_sql, "select count(*) from customer")
+    r = run("-m", "revenue", "--top", "three revenue")
+    assert r.returncode == 2 and "--top" in r.stderr and "Traceback" not in r.stderr
