@@ -15,6 +15,7 @@ runner, the CLI and notebooks can share it.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ create table if not exists anomalies (
     incident_id integer not null references incidents(id),
     rule text, namespace text, metric text, grain text, slice_by text, slice_value text,
     ts text, value real, expected real, score real, severity text, direction text,
-    detected_at text
+    detected_at text, rule_where text
 );
 create table if not exists history (
     id integer primary key autoincrement,
@@ -69,8 +70,27 @@ create index if not exists incidents_grp on incidents(grp, status);
 """
 
 
+ANOMALY_COLUMNS = ("fingerprint", "incident_id", "rule", "namespace", "metric", "grain", "slice_by",
+                   "slice_value", "ts", "value", "expected", "score", "severity", "direction",
+                   "detected_at", "rule_where")
+
+
 class IncidentError(ValueError):
     pass
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Bring a store written by an older workbench up to this schema, in place: columns are only
+    added, so no row is lost. ``rule_where`` stays NULL on rows stored before it existed: the
+    rule's filters were not recorded then (readers treat NULL as "no filter", as before)."""
+    have = {r[1] for r in db.execute("pragma table_info(anomalies)")}
+    if "rule_where" not in have:
+        db.execute("alter table anomalies add column rule_where text")
+
+
+def where_text(filters: list[str] | tuple[str, ...] | None) -> str:
+    """A rule's where list as stored: JSON, so a filter holding a comma survives the trip."""
+    return json.dumps(list(filters or []))
 
 
 @dataclass
@@ -95,6 +115,7 @@ class IncidentStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._db() as db:
             db.executescript(SCHEMA)
+            migrate(db)
 
     @contextmanager
     def _db(self):
@@ -147,9 +168,11 @@ class IncidentStore:
                                (inc_id, now, "escalated", "detector", f"{row['severity']} -> {a.severity}: "
                                                                          f"{a.describe()}"))
             db.execute(
-                "insert into anomalies values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"insert into anomalies({', '.join(ANOMALY_COLUMNS)}) "
+                f"values ({', '.join('?' * len(ANOMALY_COLUMNS))})",
                 (a.fingerprint, inc_id, a.rule, a.namespace, a.metric, a.grain, a.slice_by, a.slice_value,
-                 _iso(ts), a.value, a.expected, a.score, a.severity, a.direction, _iso(a.detected_at)))
+                 _iso(ts), a.value, a.expected, a.score, a.severity, a.direction, _iso(a.detected_at),
+                 where_text(a.rule_where)))
             db.execute("update incidents set n_anomalies = n_anomalies + 1 where id = ?", (inc_id,))
             return AddResult(inc_id, True, new_incident, escalated)
 

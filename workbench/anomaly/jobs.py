@@ -71,6 +71,9 @@ class Anomaly:
     direction: str             # up | down | unknown (no baseline to compare with)
     group: str
     detected_at: dt.datetime = field(default_factory=dt.datetime.now)
+    # The rule's own ``source.where``: the series is the metric under these filters (and the
+    # slice), so the dashboard draws the anomaly only on a chart filtered the same way.
+    rule_where: list[str] = field(default_factory=list)
 
     @property
     def fingerprint(self) -> str:
@@ -358,7 +361,7 @@ class DetectionJob:
                     slice_by=rule.source.slice_by, slice_value=None if key == TOTAL else key,
                     ts=pd.Timestamp(ts_list[i]).to_pydatetime(), value=float(v), expected=e,
                     score=float(scores[i]), severity=rule.severity_for(float(scores[i])),
-                    direction=direction, group=rule.group))
+                    direction=direction, group=rule.group, rule_where=list(rule.source.where)))
             keep = season * SEASONS_KEPT + 1
             finite = np.flatnonzero(np.isfinite(values))
             if finite.size:

@@ -123,7 +123,10 @@ class IncidentFeed:
 
     def anomalies(self, namespace: str, start=None, end=None) -> pd.DataFrame:
         """The namespace's anomalies with their bucket in [start, end)."""
-        sql = "select " + ", ".join(COLUMNS) + " from anomalies where namespace = ?"
+        # A store no writer has migrated yet has no rule_where: read it as NULL (unfiltered).
+        have = {r["name"] for r in self._read("select name from pragma_table_info('anomalies')")}
+        cols = [c if c in have or not have else f"null as {c}" for c in COLUMNS]
+        sql = "select " + ", ".join(cols) + " from anomalies where namespace = ?"
         args: list = [namespace]
         if start is not None:
             sql += " and ts >= ?"

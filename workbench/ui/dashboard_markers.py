@@ -1,10 +1,16 @@
 """Anomaly markers on the dashboard's time-series charts.
 
 Which anomalies a chart shows: those of the namespace whose rule watches the metric the chart
-draws, whose bucket lies in the chart's time window, and whose slice is what the chart shows:
-an unsliced anomaly on an unfiltered chart, ``region = North`` when the page is drilled into
-North (and nothing else), and for a chart split by a dimension (orders by channel) the
-anomalies sliced by that dimension.
+draws, whose bucket lies in the chart's time window, and whose series is the one the chart
+draws. An anomaly's series is its metric under its rule's own ``where`` filters plus its slice
+(``channel = 'store'`` and ``region = North`` for in-store orders sliced by region); a chart's
+is its drill path (``region = North`` when the page is drilled into North), and for a chart
+split by a dimension (orders by channel) each band adds ``channel = <band>``. The two must be
+the same set of equalities: an unsliced, unfiltered anomaly on the unfiltered chart,
+in-store orders in North on the ``store`` band of the channel chart drilled into North, and
+never on a chart that draws another series. A rule filter that is not an equality
+(``channel != 'store'``) matches no chart: no dashboard chart draws that series. Anomalies
+stored before the store kept rule filters (``rule_where`` NULL) count as unfiltered.
 
 A marker sits on the chart's own line at the anomaly's bucket (the anomaly's grain may differ
 from the chart's, so its value could be on another scale); the hover gives the anomaly's own
@@ -14,6 +20,8 @@ so it never depends on colour alone.
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from typing import Callable
 
 import holoviews as hv
@@ -31,7 +39,8 @@ SEVERITY_MARK = {
 _OTHER = ("hex", OKABE_ITO["reddish_purple"], "other (hexagon)")
 
 COLUMNS = ["rule", "metric", "grain", "slice_by", "slice_value", "ts", "value", "expected",
-           "score", "severity", "direction", "incident_id"]
+           "score", "severity", "direction", "incident_id", "rule_where"]
+NOT_AN_EQUALITY = object()    # a rule filter no chart's drill path can express
 MARK_COLS = ["anomaly_value", "expected", "score", "severity", "slice", "direction",
              "incident", "marker", "colour"]
 
@@ -40,6 +49,55 @@ def empty_anomalies() -> pd.DataFrame:
     df = pd.DataFrame({c: pd.Series([], dtype=object) for c in COLUMNS})
     df["ts"] = pd.to_datetime(df["ts"])
     return df
+
+
+@lru_cache(maxsize=1024)
+def rule_equalities(stored: str | None) -> tuple | object:
+    """A stored ``rule_where`` (JSON list of filter texts) as sorted ((dimension, value), ...);
+    ``NOT_AN_EQUALITY`` when one filter is anything but ``dimension = literal``. Parsed with the
+    semantic layer's own expression parser, so the text means what the rule's query meant."""
+    from sqlglot import exp
+
+    from workbench.semantic.expr import ExprError, parse
+
+    if stored is None or (isinstance(stored, float) and pd.isna(stored)):
+        return ()
+    try:
+        filters = json.loads(stored)
+    except (TypeError, ValueError):
+        return NOT_AN_EQUALITY
+    out = {}
+    for text in filters or []:
+        try:
+            tree = parse(str(text))
+        except ExprError:
+            return NOT_AN_EQUALITY
+        while isinstance(tree, exp.Paren):
+            tree = tree.this
+        if not isinstance(tree, exp.EQ):
+            return NOT_AN_EQUALITY
+        col, lit = tree.this, tree.expression
+        if isinstance(lit, exp.Column) and isinstance(col, exp.Literal):
+            col, lit = lit, col
+        if not (isinstance(col, exp.Column) and isinstance(lit, exp.Literal)):
+            return NOT_AN_EQUALITY
+        if col.name in out and out[col.name] != str(lit.this):
+            return NOT_AN_EQUALITY   # a = 'x' and a = 'y': an empty series
+        out[col.name] = str(lit.this)
+    return tuple(sorted(out.items()))
+
+
+def _series_of(row) -> dict | None:
+    """{dimension: value} the anomaly's series is filtered by (rule filters and slice)."""
+    eqs = rule_equalities(row.rule_where if hasattr(row, "rule_where") else None)
+    if eqs is NOT_AN_EQUALITY:
+        return None
+    out = dict(eqs)
+    if pd.notna(row.slice_by) and pd.notna(row.slice_value):
+        if row.slice_by in out and out[row.slice_by] != str(row.slice_value):
+            return None
+        out[row.slice_by] = str(row.slice_value)
+    return out
 
 
 def for_chart(anoms: pd.DataFrame | None, metrics: list[str], where: dict[str, str],
@@ -53,16 +111,22 @@ def for_chart(anoms: pd.DataFrame | None, metrics: list[str], where: dict[str, s
         a = a[a["ts"] >= pd.Timestamp(start)]
     if end is not None:
         a = a[a["ts"] < pd.Timestamp(end)]
-    sliced = a["slice_by"].notna() & a["slice_value"].notna()
-    if where:
-        if len(where) != 1:   # e.g. region and store: no rule watches that combination as a slice
-            return a.iloc[:0]
-        (dim, value), = where.items()
-        keep = sliced & (a["slice_by"] == dim) & (a["slice_value"].astype(str) == str(value))
-    else:
-        keep = ~sliced
-        if by:
-            keep = keep | (sliced & (a["slice_by"] == by))
+    chart = {str(k): str(v) for k, v in (where or {}).items()}
+    keep = []
+    for row in a.itertuples(index=False):
+        series = _series_of(row)
+        if series is None:
+            keep.append(False)
+            continue
+        if series == chart:
+            keep.append(True)
+            continue
+        # a band of a split chart: the chart's filters plus `by = <band>` (the marker is drawn
+        # on that band's top)
+        band = by is not None and by not in chart and by in series
+        keep.append(bool(band and {**chart, by: series[by]} == series))
+    if not len(a):
+        return a.reset_index(drop=True)
     return a[keep].sort_values("ts").reset_index(drop=True)
 
 
@@ -101,10 +165,10 @@ def marker_frame(anoms: pd.DataFrame, chart: pd.DataFrame | None, time: str, met
     for a in anoms.itertuples(index=False):
         ts = pd.Timestamp(a.ts)
         value = float(a.value) if pd.notna(a.value) else float("nan")
-        key = str(a.slice_value) if by and a.slice_by == by and pd.notna(a.slice_value) else None
+        series = _series_of(a) or {}
+        key = series.get(by) if by else None
         marker, colour, _ = SEVERITY_MARK.get(a.severity, _OTHER)
-        where = f"{a.slice_by} = {a.slice_value}" if pd.notna(a.slice_by) and \
-            pd.notna(a.slice_value) else "total"
+        where = ", ".join(f"{k} = {v}" for k, v in sorted(series.items())) or "total"
         rows.append({time: ts, metric: _y_at(heights.get(key), ts, value),
                      "anomaly_value": value,
                      "expected": float(a.expected) if pd.notna(a.expected) else float("nan"),
