@@ -46,7 +46,8 @@ class Grain(str, Enum):
 
 
 def _fail(message: str, code: int = 2):
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    from rich.markup import escape     # messages quote YAML and lists: [..] is not markup
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True)
     raise typer.Exit(code)
 
 
@@ -65,6 +66,12 @@ def query(
     time_range: Optional[str] = typer.Option(None, "--time-range", "-t", help="'last 90 days', '2024-Q2', ..."),
     order: Optional[list[str]] = typer.Option(None, "--order", "-o", help="Order by; prefix '-' for descending."),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", min=0, help="At most N rows."),
+    via: Optional[list[str]] = typer.Option(None, "--via", help="Join path through these models "
+                                            "or joins, when two paths are equally short."),
+    top: Optional[str] = typer.Option(None, "--top", help="Top N per group, ties kept: "
+                                      "'3 revenue per region' (or '3 revenue' overall)."),
+    define: Optional[str] = typer.Option(None, "--define", help="Query-time members as JSON, "
+                                         "e.g. '{\"customer.n\": {\"metric\": \"orders\"}}'."),
     engine: Optional[Engine] = typer.Option(None, help="Engine (default from workbench.yml)."),
     as_: Optional[str] = typer.Option(None, "--as", help="Run as this principal (principals file)."),
     sql: bool = typer.Option(False, "--sql", help="Print the generated SQL instead of running it."),
@@ -73,9 +80,16 @@ def query(
     """Run a governed metric query, e.g. [cyan]workbench query retail -m revenue,aov -d region --grain month[/]."""
     import workbench
     wb = workbench.connect(engine=engine.value if engine else None, read_only=True, principal=as_)
+    try:
+        defs = json.loads(define) if define else None
+    except json.JSONDecodeError as e:
+        _fail(f"--define is not valid JSON: {e.msg} (column {e.colno}).")
+    if defs is not None and not isinstance(defs, dict):
+        _fail("--define must be a JSON object of {\"model.name\": {member fields}}.")
     q = wb.query(model, _split(metrics), _split(dimensions), where=where or None,
                  segments=_split(segment), grain=grain.value if grain else None,
-                 time_range=time_range, order=_split(order), limit=limit)
+                 time_range=time_range, order=_split(order), limit=limit,
+                 via=_split(via) or None, define=defs, top=_top(top) if top else None)
     if sql:
         out.print(q.sql(), highlight=False, markup=False, soft_wrap=True)
         return
@@ -94,6 +108,15 @@ def query(
         out.print(t)
         if len(df) > 1000:
             out.print(f"… {len(df) - 1000} more rows (use --format csv)")
+
+
+def _top(text: str) -> dict:
+    """'3 revenue per region, channel' -> {'n': 3, 'by': 'revenue', 'per': [...]}"""
+    head, _, per = text.partition(" per ")
+    parts = head.split()
+    if len(parts) != 2 or not parts[0].isdigit():
+        _fail(f"--top {text!r}: write 'N METRIC [per DIMENSION,...]', e.g. '3 revenue per region'.")
+    return {"n": int(parts[0]), "by": parts[1], "per": _split([per]) if per else []}
 
 
 def _fmt(v) -> str:
@@ -194,8 +217,8 @@ def _register_optional_commands() -> None:
     from .anomaly.cli import alerts_app, detect_app
     app.add_typer(detect_app, name="detect")
     app.add_typer(alerts_app, name="alerts")
-    from .security.audit.cli import audit_app; app.add_typer(audit_app, name="audit")  # noqa: E702
     from .security.users_cli import users_app; app.add_typer(users_app, name="users")  # noqa: E702
+    from .security.audit.cli import audit_app; app.add_typer(audit_app, name="audit")  # noqa: E702
 
 
 _register_optional_commands()
@@ -205,13 +228,16 @@ def main() -> None:
     try:
         app()
     except SemanticError as e:
-        err.print(f"[bold red]error:[/] {e}", highlight=False)
+        from rich.markup import escape
+        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
     except Exception as e:  # never a traceback for people; the type helps a bug report
-        err.print(f"[bold red]unexpected error ({type(e).__name__}):[/] {e}", highlight=False)
+        from rich.markup import escape
+        err.print(f"[bold red]unexpected error ({type(e).__name__}):[/] {escape(str(e))}",
+                  highlight=False)
         sys.exit(1)
 
 
