@@ -20,7 +20,6 @@ from sqlglot import exp
 
 from .errors import QueryError
 from .expr import column_refs, parse
-from .loader import LoadedNamespace
 from .namespace import Namespace
 from .spec import Dimension, Measure, Metric
 

@@ -17,21 +17,24 @@ from .aggregation import Aggregation, Dim, Filter, Use
 from .errors import QueryError, UnknownMemberError
 from .expr import Translator, column_refs, parse
 from .grain_metrics import GrainMetrics, coalesce_additive
+from .window_metrics import WindowMetrics
 from .namespace import AmbiguousPathError, Namespace, Ref
 from .policy import Access
 from .querydef import QuerySpec
 from .relations import Relations
-from .timegrain import GRAINS, PERIOD, check_grain, parse_time_range, period_index
+from .timegrain import GRAINS, check_grain, parse_time_range
 from .validate import metric_dependencies
 
 
-class Compiler(Aggregation, GrainMetrics):
+class Compiler(Aggregation, GrainMetrics, WindowMetrics):
     def __init__(self, space: Namespace, relations: Relations, access: Access,
                  aliases: dict[str, str] | None = None, stack: tuple = ()):
         self.space, self.rel, self.access = space, relations, access
         self.aliases = aliases or {}
         self.stack = stack          # dimensions-with-metric being evaluated (cycle check)
-        self.grain: set[Ref] = set()
+        self.grain: set[Ref] = set()          # dimensions with metric: this query reads
+        self.grain_filters: list = []         # conditions a per-row metric may take inside
+        self.grain_cache: dict = {}           # their compiled tables, built once per query
 
     # entry --------------------------------------------------------------------------------
     def compile(self, spec: QuerySpec) -> ir.Table:
@@ -236,83 +239,6 @@ class Compiler(Aggregation, GrainMetrics):
             return self._value(base, t).cast("float64") / col.cast("float64").nullif(0)
         return col
 
-    def _base(self, ref: Ref) -> Ref:
-        met = self.space.member(ref)
-        base = self.space.resolve(met.metric, ("metric", "measure"), prefer=ref.model)
-        for r in self._closure([base]):
-            if r.kind == "metric" and self.space.member(r).type in _AUX:
-                raise QueryError(f"'{ref.qualified}' is built on '{r.qualified}'; window and "
-                                 "comparison metrics cannot be nested.")
-        return base
-
-    @staticmethod
-    def _aux_col(ref: Ref) -> str:
-        return f"__aux_{ref.model}_{ref.name}"
-
-    def _time_dim(self, ref: Ref, dims) -> Dim:
-        timed = [d for d in dims if self.space.member(d.ref).type == "time" and d.grain]
-        if not timed:
-            raise QueryError(f"'{ref.name}' needs a time dimension with a grain in the query "
-                             "(e.g. dimensions=['order_date'], grain='month').")
-        return timed[0]
-
-    def _attach_aux(self, main, ref: Ref, dims, pre, trange) -> ir.Table:
-        if ref.kind != "metric" or self.space.member(ref).type not in _AUX:
-            return main
-        met = self.space.member(ref)
-        base = self._base(ref)
-        uses = set(self._uses(base))
-        name = self._aux_col(ref)
-        if met.type in ("percent_of_total", "rank"):
-            part = self._within(ref, met, dims)
-        if met.type == "rank":
-            value = self._value(base, main)
-            key = value.desc(nulls_first=False) if met.descending else value.asc(nulls_first=False)
-            win = ibis.window(group_by=[main[d.out] for d in part] or None, order_by=[key])
-            return main.mutate(**{name: (ibis.rank().over(win) + 1)})
-        if met.type == "percent_of_total":
-            aux = self._aggregate(part, uses, pre, trange)
-            aux = aux.select([aux[d.out] for d in part] + [self._value(base, aux).name(name)])
-            return self._join_on(main, aux, [d.out for d in part], name)
-        td = self._time_dim(ref, dims)
-        if met.type == "period_over_period":
-            offset = PERIOD[td.grain] if met.offset == "previous_period" else {"years": 1}
-            aux = self._aggregate(dims, uses, pre, trange, shift={td.ref: offset})
-            aux = aux.select([aux[d.out] for d in dims] + [self._value(base, aux).name(name)])
-            return self._join_on(main, aux, [d.out for d in dims], name)
-        # cumulative and rolling: over the whole history, then joined to the periods asked for
-        aux = self._aggregate(dims, uses, pre, None)
-        value = self._value(base, aux)
-        others = [aux[d.out] for d in dims if d is not td]
-        idx = period_index(aux[td.out], td.grain)
-        if met.type == "cumulative":
-            win = ibis.cumulative_window(group_by=others or None, order_by=idx)
-        else:
-            win = ibis.range_window(preceding=met.window - 1, following=0,
-                                    group_by=others or None, order_by=idx)
-        fn = {"sum": "sum", "avg": "mean", "min": "min", "max": "max"}[met.agg]
-        aux = aux.select([aux[d.out] for d in dims] + [getattr(value, fn)().over(win).name(name)])
-        return self._join_on(main, aux, [d.out for d in dims], name)
-
-    def _within(self, ref: Ref, met, dims) -> list[Dim]:
-        """The query's dimensions a share or rank is computed within; each must be in the
-        query (a share within a region of a query without regions has no one answer)."""
-        within = [self.space.resolve(w, ("dimension",), prefer=ref.model) for w in met.within]
-        missing = [w.qualified for w in within if not any(d.ref == w for d in dims)]
-        if missing:
-            raise QueryError(f"'{ref.qualified}' is computed within {', '.join(missing)}, which "
-                             f"{'is' if len(missing) == 1 else 'are'} not among this query's "
-                             "dimensions: add " + ", ".join(missing) + " to the dimensions.")
-        return [d for d in dims if d.ref in within]
-
-    @staticmethod
-    def _join_on(main, aux, on: list[str], col: str) -> ir.Table:
-        if not on:
-            return main.cross_join(aux.view())
-        r = aux.view().rename({f"{n}__a": n for n in on})
-        j = main.join(r, [main[n].identical_to(r[f"{n}__a"]) for n in on], how="left")
-        return j.select([j[c] for c in main.columns] + [j[col]])
-
     def _post_resolver(self, main, dims):
         by_ref = {d.ref: d for d in dims}
 
@@ -401,7 +327,6 @@ class Compiler(Aggregation, GrainMetrics):
         return t
 
 
-_AUX = ("cumulative", "rolling", "period_over_period", "percent_of_total", "rank")
 
 
 def _conjuncts(text: str) -> list[str]:

@@ -78,7 +78,7 @@ class GrainMetrics:
         return j.select([j[c] for c in w.columns] + [v.name(f"{ref.model}__{ref.name}")])
 
     def _grain_table(self, ref: Ref):
-        cache = self.__dict__.setdefault("_grain_cache", {})
+        cache = self.grain_cache
         if ref in cache:
             return cache[ref]
         if ref in self.stack:
@@ -104,7 +104,7 @@ class GrainMetrics:
             # columns select the same groups, so they go inside too (TPC-H Q17 computes the
             # average for the few parts of one brand, not for every part).
             where += tuple(t for t in (self._own_condition(f, ref.model)
-                                       for f in getattr(self, "grain_filters", ())) if t)
+                                       for f in self.grain_filters) if t)
         spec = QuerySpec(namespace=self.spec.namespace, model=model.name,
                          metrics=(met.qualified,), dimensions=tuple(a.qualified for a in at),
                          where=where, today=self.spec.today, via=self.spec.via)

@@ -1,7 +1,6 @@
 """A loaded namespace: its models, how members are named, and the join graph between models."""
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from functools import cached_property
 
