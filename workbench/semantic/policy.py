@@ -33,8 +33,11 @@ class Access:
             raise AccessDeniedError(f"You are not allowed to {how} '{ref.qualified}'.")
 
 
-def member_columns(space: Namespace, ref: Ref) -> set[tuple[str, str]]:
-    """Base columns (model, column) a dimension or measure reads."""
+def member_columns(space: Namespace, ref: Ref, _seen: frozenset = frozenset()) \
+        -> set[tuple[str, str]]:
+    """Base columns (model, column) a dimension or measure reads. A bare name is a column of
+    the model or, in query-time members, one of its dimensions: both are counted, so a hidden
+    column cannot be reached through a dimension's name."""
     m = space.member(ref)
     texts = []
     if ref.kind == "dimension":
@@ -55,7 +58,24 @@ def member_columns(space: Namespace, ref: Ref) -> set[tuple[str, str]]:
                     pass
             else:
                 cols.add((ref.model, c))
+                own = Ref(ref.model, c, "dimension")
+                if own in space.members and own != ref and own not in _seen:
+                    cols |= member_columns(space, own, _seen | {ref})
     return cols
+
+
+def referenced_dimensions(space: Namespace, ref: Ref) -> set[Ref]:
+    """Dimensions a dimension's or measure's expressions name (bare names of its own model)."""
+    m = space.member(ref)
+    texts = ([m.expr] if ref.kind == "dimension" and m.expr else
+             [t for t in (m.source, m.filter) if t] if ref.kind == "measure" else [])
+    out = set()
+    for t in texts:
+        for q, c in column_refs(parse(t)):
+            cand = Ref(q or ref.model, c, "dimension")
+            if cand in space.members and cand != ref:
+                out.add(cand)
+    return out
 
 
 def compute_access(space: Namespace, principal: Principal) -> Access:
@@ -88,7 +108,8 @@ def compute_access(space: Namespace, principal: Principal) -> Access:
                 continue
             bad = False
             if ref.kind in ("dimension", "measure"):
-                bad = bool(member_columns(space, ref) & hidden_cols)
+                bad = bool(member_columns(space, ref) & hidden_cols) or any(
+                    d in hidden for d in referenced_dimensions(space, ref))
                 dm = space.member(ref)
                 if ref.kind == "dimension" and dm.metric:
                     try:
