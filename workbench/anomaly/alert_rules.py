@@ -178,6 +178,11 @@ class AlertRule(_Strict):
     incident: IncidentPolicy = Field(default_factory=IncidentPolicy)
     drill: list[str] = Field(
         default_factory=list, description="Dimensions for contribution analysis in the insight, in order.")
+    pipeline_heartbeat: bool = Field(
+        False, description="Score only buckets the streaming pipeline feeding the namespace watched from "
+        "start to end (running throughout, caught up after the bucket closed); the others are skipped, "
+        "so a stopped or restarted pipeline is not an outage. Only the server's live detection loop sees "
+        "pipeline heartbeats: elsewhere such a rule waits.")
     path: str | None = Field(None, description="File the rule was loaded from (set by the loader).")
 
     @field_validator("name")

@@ -107,6 +107,7 @@ class SliceReport:
 
     buckets: int = 0
     filled_zero: int = 0
+    not_watched: int = 0     # buckets the feeding pipeline did not watch end to end: skipped
     skipped: dict[str, int] = field(default_factory=dict)
     skipped_examples: list[tuple[str, str]] = field(default_factory=list)
 
@@ -122,6 +123,7 @@ class JobResult:
     grain: str = ""
     # (points seen, points needed) while the slowest slice's detector is still warming up
     warmup: tuple[int, int] | None = None
+    waiting: str | None = None     # why nothing newer was scored (a pipeline_heartbeat rule)
 
     @property
     def idle(self) -> bool:
@@ -134,6 +136,8 @@ class JobResult:
         return f"warming up: {self.warmup[0]} of {self.warmup[1]} {self.grain or 'bucket'}s"
 
     def summary(self) -> str:
+        if self.waiting:
+            return f"{self.rule}: scored up to {self.end}; {self.waiting}"
         if self.idle:
             warm = f"; {self.warmup_text()}" if self.warmup else ""
             return (f"{self.rule}: up to date, scored up to {self.end}; the next {self.grain or 'bucket'} "
@@ -147,6 +151,9 @@ class JobResult:
             for k, v in s.skipped.items():
                 skipped[k] = skipped.get(k, 0) + v
         sk = ", ".join(f"{v} {k}" for k, v in sorted(skipped.items())) or "none"
+        gone = sum(s.not_watched for s in self.slices.values())
+        if gone:
+            sk += f" ({gone} while the pipeline was not running)"
         return (f"{self.rule}: scored {n} buckets in {len(self.slices)} slice(s) up to {self.end}, "
                 f"{filled} empty bucket(s) filled with 0, skipped: {sk}; {len(self.anomalies)} anomalies "
                 f"in {self.seconds:.2f}s" + (f"; {self.warmup_text()}" if self.warmup else ""))
@@ -199,9 +206,11 @@ class DetectionJob:
     """Runs one rule.  ``run()`` scores everything completed since the last run."""
 
     def __init__(self, rule: AlertRule, wb, state_dir: str | Path | None = DEFAULT_STATE_DIR,
-                 clock: Callable[[], dt.datetime] | None = None):
+                 clock: Callable[[], dt.datetime] | None = None, coverage=None):
         self.rule, self.wb = rule, wb
         self.clock = clock or dt.datetime.now
+        # pipeline_heartbeats.RuleCoverage: which buckets the feeding pipeline watched
+        self.coverage = coverage
         self.state_path = Path(state_dir) / f"{rule.name}.pkl" if state_dir else None
         self.state: dict[str, Any] = {"watermark": None, "slices": {}, "rule": rule.model_dump(mode="json")}
         if self.state_path and self.state_path.exists():
@@ -303,6 +312,18 @@ class DetectionJob:
         end = floor(pd.Timestamp(now or self.clock()), grain)      # buckets before `end` are complete
         wm = self.state["watermark"]
         start = pd.Timestamp(wm) if wm is not None else (floor(pd.Timestamp(since), grain) if since else None)
+        if rule.pipeline_heartbeat:
+            # Only buckets the pipeline has confirmed (caught up after they closed) are judged.
+            confirmed = self.coverage.confirmed_to(rule) if self.coverage is not None else None
+            limit = floor(confirmed, grain) if confirmed is not None else None
+            if limit is None or (limit < end and start is not None and limit <= start):
+                why = ("waiting for its pipeline's heartbeat (only the server's live loop sees it)"
+                       if self.coverage is None else "waiting for its pipeline to run and catch up")
+                self.last_result = JobResult(rule.name, start, start if start is not None else end, [], {},
+                                             time.perf_counter() - t0, grain=grain,
+                                             warmup=self.state.get("warmup"), waiting=why)
+                return self.last_result
+            end = min(end, limit)
         if start is not None and start >= end:
             self.last_result = JobResult(rule.name, start, end, [], {}, time.perf_counter() - t0,
                                          grain=grain, warmup=self.state.get("warmup"))
@@ -320,6 +341,11 @@ class DetectionJob:
                                          grain=grain)
             return self.last_result
         wide, missing = self.densify(long, start, end)
+        unwatched = np.zeros(len(wide.index), dtype=bool)
+        if rule.pipeline_heartbeat:     # not scored as 0: skipped, like a missing bucket
+            unwatched = ~np.asarray(self.coverage.covered(rule, wide.index, STEP[grain]), dtype=bool)
+            wide.loc[unwatched, :] = np.nan
+            missing.loc[unwatched, :] = False
         anomalies: list[Anomaly] = []
         reports: dict[str, SliceReport] = {}
         season = SEASON[grain]
@@ -335,7 +361,8 @@ class DetectionJob:
             scores = det.score_series(transform_values(values, self.rule.source.transform), ts_np)
             seen.append(det.n_seen)
             needed = getattr(det.params, "min_history", None)
-            rep = SliceReport(buckets=len(values), filled_zero=int(missing[key].sum()) if fill_zero else 0)
+            rep = SliceReport(buckets=len(values), filled_zero=int(missing[key].sum()) if fill_zero else 0,
+                              not_watched=int(unwatched.sum()))
             # true counts of this run (the detector keeps totals per reason), a few recent examples
             rep.skipped = {r: n - before[0].get(r, 0) for r, n in det.skipped_by_reason.items()
                            if n - before[0].get(r, 0) > 0}

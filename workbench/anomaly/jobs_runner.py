@@ -28,13 +28,15 @@ log = logging.getLogger(__name__)
 class JobRunner:
     def __init__(self, wb, rules: list[AlertRule], store: IncidentStore | None = None,
                  state_dir: str | Path = DEFAULT_STATE_DIR, clock: Callable[[], dt.datetime] | None = None,
-                 insights: bool = True, owns_all_held: bool = True):
+                 insights: bool = True, owns_all_held: bool = True, coverage=None):
         # owns_all_held=False: another runner (the CLI) may own rules not given here; their held
         # notifications are theirs to release or drop.
         self.wb, self.clock = wb, clock or dt.datetime.now
         self.owns_all_held = owns_all_held
         self.store = store or IncidentStore(DEFAULT_DB)
-        self.jobs = [DetectionJob(r, wb, state_dir=state_dir, clock=self.clock) for r in rules if r.enabled]
+        # coverage: pipeline_heartbeats.RuleCoverage, for rules with pipeline_heartbeat
+        self.jobs = [DetectionJob(r, wb, state_dir=state_dir, clock=self.clock, coverage=coverage)
+                     for r in rules if r.enabled]
         explain = None
         if insights:
             from workbench.anomaly.insights import explain_incident
@@ -78,10 +80,10 @@ class JobRunner:
             out["jobs"].append(res.summary())
             entry = {"ok": True, "summary": res.summary(), "anomalies": len(res.anomalies),
                      "scored_to": str(res.end), "idle": res.idle,
-                     "warming_up": res.warmup_text() or None,
+                     "warming_up": res.warmup_text() or None, "waiting": res.waiting,
                      "buckets": sum(s.buckets for s in res.slices.values()),
                      "slices": len(res.slices)}
-            if res.idle and job.rule.name in self._last_scored:
+            if res.idle and not res.waiting and job.rule.name in self._last_scored:
                 last = self._last_scored[job.rule.name]
                 entry.update(summary=f"{last['summary']} (up to date: the next {res.grain} is scored "
                                      "once it is complete)",

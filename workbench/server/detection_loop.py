@@ -15,7 +15,11 @@ A background thread runs :class:`workbench.anomaly.jobs_runner.JobRunner` cycles
 - only while the warehouse is open in this server (a pipeline is loaded or a query was
   answered), so an idle server does not lock the warehouse file just to look for data;
 - with a clock that trails the slowest running pipeline's lag: a bucket counts as complete once
-  the pipeline has applied the events up to its end, not merely once the wall clock passed it.
+  the pipeline has applied the events up to its end, not merely once the wall clock passed it;
+- recording each loaded pipeline's heartbeat at every cycle (running or not, which run, caught up
+  with its source or not; :mod:`workbench.anomaly.pipeline_heartbeats`), so a rule with
+  ``pipeline_heartbeat: true`` (the live drop rule) skips the minutes a stopped or restarting
+  pipeline did not watch instead of scoring them as an outage.
 
 A rule that fails is logged and shown in the status with its error; the loop goes on with the
 others and never takes the server down.
@@ -54,8 +58,12 @@ class DetectionLoop:
 
     def __init__(self, host, *, rules_dir: Path, incidents_db: Path, state_dir: Path,
                  interval: float = 5.0, settle: float = 2.0, namespaces: list[str] | None = None,
-                 enabled: bool = True, insights: bool = True):
+                 enabled: bool = True, insights: bool = True, now=None):
+        from workbench.anomaly.pipeline_heartbeats import Heartbeats
+
         self.host = host
+        # The time of data and heartbeats (tests may run it faster than the wall clock).
+        self.now = now or dt.datetime.now
         self.rules_dir, self.incidents_db, self.state_dir = Path(rules_dir), Path(incidents_db), Path(state_dir)
         self.interval, self.settle = float(interval), float(settle)
         self.namespaces = list(namespaces or ["live"])
@@ -70,6 +78,9 @@ class DetectionLoop:
         self._runner_rules: tuple[str, ...] = ()
         self._store = None
         self._lag_s = 0.0
+        # A beat per cycle: gaps longer than two intervals (plus settle) mean nobody watched.
+        self.heartbeats = Heartbeats(max_gap=dt.timedelta(seconds=2 * self.interval + self.settle),
+                                     margin=dt.timedelta(seconds=self.settle))
         self._status: dict[str, Any] = {"state": "stopped" if not enabled else "starting",
                                         "cycles": 0, "last_cycle_at": None, "last_cycle_s": None,
                                         "max_cycle_s": None, "rules": {}, "errors": [],
@@ -123,6 +134,7 @@ class DetectionLoop:
             wb = self.host.workbench()
             ready, waiting = self._available(wb, rules)
             self._lag_s = self._pipeline_lag()
+            self._beat()
             if not ready:
                 self._set(state="waiting", reason="no rule's namespace is in the warehouse yet",
                           rules=waiting)
@@ -211,19 +223,34 @@ class DetectionLoop:
                 lag = max(lag, float(st.get("lag_s") or 0.0))
         return lag
 
+    def _beat(self) -> None:
+        """One heartbeat per loaded pipeline, from its own status, with the tables it feeds."""
+        at = self.now()
+        for st in self.host.loaded_statuses():
+            name = st.get("name")
+            try:
+                p = self.host.pipeline(name)
+            except Exception:  # noqa: BLE001  unloadable: its beat says not running
+                p = None
+            feeds = [v.name for v in getattr(p, "views", None) or []]
+            self.heartbeats.beat(name, st, at, run=getattr(p, "started_at", None), feeds=feeds)
+
     def _clock(self) -> dt.datetime:
         # Buckets are complete once the pipelines have applied the events up to their end.
-        return dt.datetime.now() - dt.timedelta(seconds=self.settle + self._lag_s)
+        return self.now() - dt.timedelta(seconds=self.settle + self._lag_s)
 
     def _runner_for(self, wb, rules):
         from workbench.anomaly.jobs_runner import JobRunner
+        from workbench.anomaly.pipeline_heartbeats import RuleCoverage, rule_tables
 
         names = tuple(sorted((r.name, r.model_dump_json()) for r in rules))
         if self._runner is None or names != self._runner_rules:
             # Jobs keep their state on disk, so a rebuilt runner goes on where the old one stopped.
             self._runner = JobRunner(wb, rules, store=self.store(), state_dir=self.state_dir,
                                      clock=self._clock, insights=self.insights,
-                                     owns_all_held=False)
+                                     owns_all_held=False,
+                                     coverage=RuleCoverage(self.heartbeats,
+                                                           lambda r: rule_tables(wb, r.source.namespace)))
             self._runner_rules = names
         return self._runner
 
