@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
     console = Console(stderr=False, highlight=False)
     sf = args.sf or ("0.1" if args.quick else "1")
-    repeats = args.repeats or (3 if args.quick else 7)
+    repeats = args.repeats or (15 if args.quick else 7)   # SF0.1 runs take ms: more repeats, less noise
     compile_repeats = 5 if args.quick else 15
     hit_repeats = 30 if args.quick else 100
     load_start = os.getloadavg()
@@ -121,10 +121,10 @@ def main(argv: list[str] | None = None) -> int:
             assert_matches_oracle(to_oracle(name, q.execute()), run_official(raw, name),
                                   ORDER_KEYS[name])
 
-            def run_semantic():
+            def run_semantic(kw=kw):
                 return wb.query("tpch", **kw).execute()
 
-            def run_sql():
+            def run_sql(sql=sql):
                 cur = raw.cursor()
                 try:
                     return cur.execute(sql).df()
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             wb._plan(spec)
             lookup_t = []
             for _ in range(compile_repeats):
-                lookup_t.append(_timed(lambda: wb._plan(spec)))
+                lookup_t.append(_timed(lambda spec=spec: wb._plan(spec)))
 
             first = wb_cached.query("tpch", **kw)
             first.execute()

@@ -28,13 +28,15 @@ from .validate import metric_dependencies
 
 class Compiler(Aggregation, GrainMetrics, WindowMetrics):
     def __init__(self, space: Namespace, relations: Relations, access: Access,
-                 aliases: dict[str, str] | None = None, stack: tuple = ()):
+                 aliases: dict[str, str] | None = None, stack: tuple = (),
+                 grain_cache: dict | None = None):
         self.space, self.rel, self.access = space, relations, access
         self.aliases = aliases or {}
         self.stack = stack          # dimensions-with-metric being evaluated (cycle check)
         self.grain: set[Ref] = set()          # dimensions with metric: this query reads
         self.grain_filters: list = []         # conditions a per-row metric may take inside
-        self.grain_cache: dict = {}           # their compiled tables, built once per query
+        # their compiled tables, built once per query (nested compilations share it)
+        self.grain_cache: dict = {} if grain_cache is None else grain_cache
 
     # entry --------------------------------------------------------------------------------
     def compile(self, spec: QuerySpec) -> ir.Table:
