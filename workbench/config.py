@@ -105,6 +105,10 @@ class AuditSettings(BaseModel):
                                       "passed since the last one, at the next entry.")
     key_path: str = Field(".workbench/keys/audit_ed25519.pem", description="Ed25519 signing key "
                           "(mode 0600, created on first use); the public key is <key_path>.pub.")
+    buffer_ms: float = Field(0.0, ge=0, le=1000, description="0: record() stores the entry before "
+                             "it returns. >0: it queues it, and a thread stores the queue every "
+                             "buffer_ms in one transaction (entries still queued are lost if the "
+                             "process dies).")
     syslog: str | None = Field(None, pattern=r"^[^\s:]+:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$",
                                description="SIEM syslog receiver host:port for CEF export.")
     syslog_protocol: Literal["udp", "tcp"] = Field("udp", description="Syslog transport (RFC 5426 "

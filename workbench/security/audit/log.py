@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import atexit
 import threading
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -23,15 +24,20 @@ MAX_TRIES = 1000  # each lost race means another writer appended; this bounds a 
 
 class AuditLog:
     def __init__(self, store: AuditStore, key_path: Path | None, checkpoint_every: int = 100,
-                 checkpoint_minutes: float = 5.0):
-        if checkpoint_every < 1 or checkpoint_minutes <= 0:
-            raise AuditError("checkpoint_every must be >= 1 and checkpoint_minutes > 0")
+                 checkpoint_minutes: float = 5.0, buffer_ms: float = 0.0):
+        if checkpoint_every < 1 or checkpoint_minutes <= 0 or buffer_ms < 0:
+            raise AuditError("checkpoint_every must be >= 1, checkpoint_minutes > 0, buffer_ms >= 0")
         self.store = store
         self.key_path = None if key_path is None else Path(key_path)
         self._key = None  # loaded on the first record(), so a reader never needs it
         self._policy = CheckpointPolicy(checkpoint_every, checkpoint_minutes)
         self._lock = threading.Lock()
         self._last: tuple[int, str] | None = None
+        self._writer = None
+        if buffer_ms > 0:
+            from .writer import BufferedWriter
+            self._writer = BufferedWriter(self._append, buffer_ms)
+            atexit.register(self.flush_quietly)
 
     # -- opening ------------------------------------------------------------------------------
     @classmethod
@@ -67,13 +73,32 @@ class AuditLog:
         else:
             store = SQLiteStore(resolve(a.path), a.synchronous)
         key = Path(key_path) if key_path is not None else resolve(a.key_path)
-        return cls(store, key, a.checkpoint_every, a.checkpoint_minutes)
+        return cls(store, key, a.checkpoint_every, a.checkpoint_minutes, a.buffer_ms)
 
     # -- writing ------------------------------------------------------------------------------
     def record(self, action: str, *, actor: Any = None, resource: str | None = None,
-               outcome: str = "success", source: str | None = None, **details: Any) -> Entry:
-        """Append one entry and return it; raises AuditError if it could not be stored."""
+               outcome: str = "success", source: str | None = None, **details: Any) -> Entry | None:
+        """Append one entry and return it; raises AuditError if it could not be stored.
+        With `buffer_ms` > 0 the entry is queued and None returned (see writer.py)."""
         body = new_body(action, actor, resource, outcome, source, details)
+        if self._writer is not None:
+            self._writer.put(body)
+            return None
+        return self._append([body])[0]
+
+    def flush(self) -> None:
+        """Store every queued entry now (buffered logs); raises AuditError if that fails."""
+        if self._writer is not None:
+            self._writer.flush()
+
+    def flush_quietly(self) -> None:
+        """At interpreter exit: store what is queued; a failure there has nobody to tell."""
+        try:
+            self.flush()
+        except AuditError:
+            pass
+
+    def _append(self, bodies: list[dict]) -> list[Entry]:
         with self._lock:
             if self._key is None and self.key_path is not None:
                 # on the first write, so a writer's public key exists from its first entry on
@@ -81,17 +106,27 @@ class AuditLog:
                 self._key = load_or_create_private_key(self.key_path)
             last = self._last or self.store.last()
             for _ in range(MAX_TRIES):
-                entry = seal(body, last[0] + 1, last[1])
-                if self.store.try_append(entry):
+                entries, prev = [], last
+                for body in bodies:
+                    entries.append(seal(body, prev[0] + 1, prev[1]))
+                    prev = (entries[-1].seq, entries[-1].hash)
+                ok = (self.store.try_append(entries[0]) if len(entries) == 1
+                      else self.store.try_append_many(entries))
+                if ok:
                     break
                 last = self.store.last()  # another writer took this seq: follow its entry
             else:
                 raise AuditError(f"{self.store.where}: could not append after {MAX_TRIES} "
                                  "attempts (too many concurrent writers)")
-            self._last = (entry.seq, entry.hash)
-            if self._policy.due(entry.seq):
-                self._checkpoint(entry)
-        return entry
+            self._last = prev
+            signed_last = False
+            for e in entries:  # every multiple of N, as with single appends
+                if e.seq % self._policy.every == 0:
+                    self._checkpoint(e)
+                    signed_last = e is entries[-1]
+            if not signed_last and self._policy.due(entries[-1].seq):  # the M-minute rule
+                self._checkpoint(entries[-1])
+        return entries
 
     def hook(self, source: str | None = None):
         """An `audit(action, **details)` callable for the security services
@@ -159,6 +194,9 @@ class AuditLog:
         return export_lines(self.entries(since=since), format)
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            atexit.unregister(self.flush_quietly)
         self.store.close()
 
     def __enter__(self) -> "AuditLog":

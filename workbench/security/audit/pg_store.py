@@ -50,6 +50,7 @@ class PostgresStore(AuditStore):
         if not SCHEMA_RE.match(schema or ""):
             raise AuditError(f"audit schema {schema!r} must be a plain identifier (letters, digits, _)")
         import psycopg2
+        import psycopg2.errors  # noqa: F401 (UniqueViolation, used by try_append_many)
         from psycopg2 import sql
 
         self._psycopg2, self._sql = psycopg2, sql
@@ -130,6 +131,29 @@ class PostgresStore(AuditStore):
         n = self._run(self._insert, (e.seq, e.time, e.user, e.action, e.outcome, e.body,
                                      e.prev_hash, e.hash), fetch=False)
         return n == 1
+
+    def try_append_many(self, entries: list[Entry]) -> bool:
+        from psycopg2.extras import execute_values
+
+        rows = [(e.seq, e.time, e.user, e.action, e.outcome, e.body, e.prev_hash, e.hash)
+                for e in entries]
+        q = self._sql.SQL("INSERT INTO {} (" + COLUMNS + ") VALUES %s").format(self._t)
+        with self._lock:
+            conn = self._connection()
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("BEGIN")
+                    execute_values(cur, q.as_string(conn), rows, page_size=1000)
+                    cur.execute("COMMIT")
+                return True
+            except self._psycopg2.Error as e:
+                if conn.closed:
+                    self._conn = None
+                else:
+                    conn.cursor().execute("ROLLBACK")
+                if isinstance(e, self._psycopg2.errors.UniqueViolation):
+                    return False
+                raise AuditError(f"{self.where}: {str(e).strip()}") from None
 
     def add_checkpoint(self, cp: Checkpoint) -> None:
         self._run(self._sql.SQL("INSERT INTO {} (" + CP_COLUMNS + ") VALUES (%s,%s,%s,%s,%s) "

@@ -37,6 +37,10 @@ class AuditStore(ABC):
         """Insert `entry`; False when its seq is already taken (another writer got there first)."""
 
     @abstractmethod
+    def try_append_many(self, entries: list[Entry]) -> bool:
+        """Insert all of `entries` in one transaction, or none (False) if a seq is taken."""
+
+    @abstractmethod
     def add_checkpoint(self, cp: Checkpoint) -> None:
         """Keep `cp`; a second checkpoint for the same seq is ignored (the first one stands)."""
 
@@ -151,6 +155,23 @@ class SQLiteStore(AuditStore):
                         "ON CONFLICT(seq) DO NOTHING",
                         (e.seq, e.time, e.user, e.action, e.outcome, e.body, e.prev_hash, e.hash))
         return cur.rowcount == 1
+
+    def try_append_many(self, entries: list[Entry]) -> bool:
+        rows = [(e.seq, e.time, e.user, e.action, e.outcome, e.body, e.prev_hash, e.hash)
+                for e in entries]
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(f"INSERT INTO audit_entries ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?)", rows)
+                conn.execute("COMMIT")
+                return True
+            except sqlite3.Error as e:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if isinstance(e, sqlite3.IntegrityError) and "UNIQUE" in str(e):
+                    return False
+                raise AuditError(f"{self.where}: {e}") from None
 
     def add_checkpoint(self, cp: Checkpoint) -> None:
         self._run(f"INSERT INTO audit_checkpoints ({CP_COLUMNS}) VALUES (?,?,?,?,?) "
