@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 RULE = "live_orders_drop_by_region"
 SPEED = 6.0                    # data seconds per wall second: a data minute is 10 s
 ORDERS_PER_MIN = 60            # per region (the demo simulator makes ~240)
-SETTLE, INTERVAL = 15.0, 6.0   # data seconds (the loop's heartbeat gap is 2 x interval + settle)
+SETTLE, INTERVAL = 15.0, 6.0   # data seconds (the loop's heartbeat gap is 3 x interval + settle)
 START = dt.datetime(2026, 3, 2, 9, 0, 0)
 
 

@@ -78,8 +78,9 @@ class DetectionLoop:
         self._runner_rules: tuple[str, ...] = ()
         self._store = None
         self._lag_s = 0.0
-        # A beat per cycle: gaps longer than two intervals (plus settle) mean nobody watched.
-        self.heartbeats = Heartbeats(max_gap=dt.timedelta(seconds=2 * self.interval + self.settle),
+        # A beat per cycle: a gap of three intervals (plus settle) means nobody watched; less
+        # is a slow cycle on a busy machine, which must not cost a minute's detection.
+        self.heartbeats = Heartbeats(max_gap=dt.timedelta(seconds=3 * self.interval + self.settle),
                                      margin=dt.timedelta(seconds=self.settle))
         self._status: dict[str, Any] = {"state": "stopped" if not enabled else "starting",
                                         "cycles": 0, "last_cycle_at": None, "last_cycle_s": None,
