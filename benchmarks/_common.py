@@ -72,7 +72,7 @@ def write_results(area: str, figures: dict[str, Any], results_dir: Path | None =
     out_dir.mkdir(parents=True, exist_ok=True)
     payload = {
         "area": area,
-        "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "machine": machine_description(),
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         **figures,

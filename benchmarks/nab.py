@@ -76,7 +76,9 @@ def run_detector(job: tuple[str, dict, NabSeries]) -> tuple[str, np.ndarray, flo
     return series.name, scores, time.perf_counter() - start
 
 
-def score_all(name: str, params: dict, corpus: list[NabSeries], workers: int, label: str) -> tuple[list[np.ndarray], float]:
+def score_all(
+    name: str, params: dict, corpus: list[NabSeries], workers: int, label: str
+) -> tuple[list[np.ndarray], float]:
     from rich.progress import Progress
 
     jobs = [(name, params, s) for s in corpus]
@@ -100,19 +102,37 @@ def score_all(name: str, params: dict, corpus: list[NabSeries], workers: int, la
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--detector", default=DEFAULT_DETECTOR, help="registered detector name")
     ap.add_argument("--params", default="{}", help="JSON object of detector parameters")
     ap.add_argument("--quick", action="store_true", help="fixed subset, < 60 s on 2 cores")
-    ap.add_argument("--data", type=Path, default=None, help="NAB-style folder (default ../shared/benchmarks/nab)")
+    ap.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="NAB-style folder (default ../shared/benchmarks/nab)",
+    )
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
-    ap.add_argument("--baseline", default=BASELINE_DETECTOR, help="registered detector run alongside for the ratio")
+    ap.add_argument(
+        "--baseline",
+        default=BASELINE_DETECTOR,
+        help="registered detector run alongside for the ratio",
+    )
     ap.add_argument("--no-baseline", action="store_true", help="skip the baseline detector run")
     ap.add_argument("--no-write", action="store_true", help="do not write results/nab.json")
-    ap.add_argument("--cv", choices=["loco"], default=None,
-                    help="also report out-of-sample scores: 'loco' = leave one category out")
-    ap.add_argument("--grid", default=None,
-                    help="with --cv: JSON list of parameter overrides (default: the detector's tuning_grid)")
+    ap.add_argument(
+        "--cv",
+        choices=["loco"],
+        default=None,
+        help="also report out-of-sample scores: 'loco' = leave one category out",
+    )
+    ap.add_argument(
+        "--grid",
+        default=None,
+        help="with --cv: JSON list of parameter overrides (default: the detector's tuning_grid)",
+    )
     args = ap.parse_args(argv)
 
     root = (args.data or default_data_dir()).resolve()
@@ -121,8 +141,11 @@ def main(argv: list[str] | None = None) -> dict:
     params = parse_json_arg(ap, "--params", args.params, dict)
     grid = None
     if args.cv:
-        grid = (parse_json_arg(ap, "--grid", args.grid, list) if args.grid is not None
-                else [dict(g) for g in get_detector_class(args.detector).tuning_grid])
+        grid = (
+            parse_json_arg(ap, "--grid", args.grid, list)
+            if args.grid is not None
+            else [dict(g) for g in get_detector_class(args.detector).tuning_grid]
+        )
         if not grid or not all(isinstance(g, dict) for g in grid):
             ap.error("--grid must be a non-empty JSON list of objects, e.g. '[{}, {\"bins\": 8}]'")
     elif args.grid is not None:
@@ -133,14 +156,18 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.perf_counter()
     corpus = load_corpus(root, quick_subset(root) if args.quick else None)
     if args.cv and len({s.category for s in corpus}) < 2:
-        ap.error(f"--cv {args.cv}: leave-one-category-out needs at least two categories "
-                 f"(data/<category>/<series>.csv) in {root}")
+        ap.error(
+            f"--cv {args.cv}: leave-one-category-out needs at least two categories "
+            f"(data/<category>/<series>.csv) in {root}"
+        )
     prepared = [s.prepare() for s in corpus]
     profiles = corpus_profiles(root)
     n_points = sum(len(s.values) for s in corpus)
     n_windows = sum(p.n_windows for p in prepared)
-    print(f"NAB data: {root}  series={len(corpus)} points={n_points} windows={n_windows}"
-          f"{'  (quick subset)' if args.quick else ''}")
+    print(
+        f"NAB data: {root}  series={len(corpus)} points={n_points} windows={n_windows}"
+        f"{'  (quick subset)' if args.quick else ''}"
+    )
 
     seconds_of = [epoch_seconds(s) for s in corpus]
     settings = grid if grid is not None else [{}]
@@ -153,13 +180,17 @@ def main(argv: list[str] | None = None) -> dict:
     # In-sample figures are those of the first setting: the defaults (plus --params).
     scores = scores_by_setting[0]
     results = score_corpus(prepared, scores, profiles)
-    in_figures = {name: detection_figures(prepared, scores, profiles[name], r.threshold, seconds_of)
-                  for name, r in results.items()}
+    in_figures = {
+        name: detection_figures(prepared, scores, profiles[name], r.threshold, seconds_of)
+        for name, r in results.items()
+    }
     loco = None
     if args.cv:
         try:
-            loco = {name: leave_one_category_out(prepared, scores_by_setting, grid, prof, seconds_of)
-                    for name, prof in profiles.items()}
+            loco = {
+                name: leave_one_category_out(prepared, scores_by_setting, grid, prof, seconds_of)
+                for name, prof in profiles.items()
+            }
         except ValueError as e:
             ap.error(f"--cv {args.cv}: {e}")
     baseline = None
@@ -170,8 +201,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     print(f"\ndetector {args.detector} {params or ''}")
     for name, r in results.items():
-        line = (f"  {name:<20} {r.normalised:6.1f}   threshold={r.threshold:.4f} "
-                f"TP={r.tp} FN={r.fn} FP={r.fp}")
+        line = (
+            f"  {name:<20} {r.normalised:6.1f}   threshold={r.threshold:.4f} "
+            f"TP={r.tp} FN={r.fn} FP={r.fp}"
+        )
         if baseline:
             line += f"   baseline {args.baseline}={baseline[name].normalised:.1f}"
         print(line)
@@ -182,17 +215,28 @@ def main(argv: list[str] | None = None) -> dict:
         cells = []
         for r in results.values():
             v = r.per_category[cat]
-            cells.append(f"{v:20.1f}" if v is not None else f"{'raw ' + format(r.per_category_raw[cat], '.2f'):>20}")
+            cells.append(
+                f"{v:20.1f}"
+                if v is not None
+                else f"{'raw ' + format(r.per_category_raw[cat], '.2f'):>20}"
+            )
         print(f"  {cat:<24}" + "".join(cells))
     std = in_figures.get("standard") or next(iter(in_figures.values()))
-    print(f"\nin-sample, standard threshold: detection accuracy {fmt(std.detection_accuracy)} "
-          f"({std.detected}/{std.windows} windows), false alarms {std.false_alarms}: "
-          f"{fmt(std.false_alarms_per_1000_points)} per 1,000 points, "
-          f"{fmt(std.false_alarms_per_series_day)} per series-day")
+    print(
+        f"\nin-sample, standard threshold: detection accuracy {fmt(std.detection_accuracy)} "
+        f"({std.detected}/{std.windows} windows), false alarms {std.false_alarms}: "
+        f"{fmt(std.false_alarms_per_1000_points)} per 1,000 points, "
+        f"{fmt(std.false_alarms_per_series_day)} per series-day"
+    )
     loco_out = None
     if loco:
-        loco_out = {name: {"summary": loco_summary(folds, prepared, profiles[name]),
-                           "folds": [f.as_dict() for f in folds]} for name, folds in loco.items()}
+        loco_out = {
+            name: {
+                "summary": loco_summary(folds, prepared, profiles[name]),
+                "folds": [f.as_dict() for f in folds],
+            }
+            for name, folds in loco.items()
+        }
         print_loco(loco, loco_out, results, grid)
     print(f"\n{seconds:.1f} s wall, {det_cpu:.1f} s detector time")
 
@@ -208,7 +252,10 @@ def main(argv: list[str] | None = None) -> dict:
             name: {c: (None if v is None else round(v, 2)) for c, v in r.per_category.items()}
             for name, r in results.items()
         },
-        per_category_raw={name: {c: round(v, 3) for c, v in r.per_category_raw.items()} for name, r in results.items()},
+        per_category_raw={
+            name: {c: round(v, 3) for c, v in r.per_category_raw.items()}
+            for name, r in results.items()
+        },
         thresholds={name: r.threshold for name, r in results.items()},
         detection={name: f.as_dict() for name, f in in_figures.items()},
         detection_accuracy=std.as_dict()["detection_accuracy"],
@@ -230,7 +277,11 @@ def main(argv: list[str] | None = None) -> dict:
             for name, b in baseline.items()
         }
     if loco_out:
-        in_cats = [v for v in results["standard"].per_category.values() if v is not None] if "standard" in results else []
+        in_cats = (
+            [v for v in results["standard"].per_category.values() if v is not None]
+            if "standard" in results
+            else []
+        )
         figures.update(
             cv=args.cv,
             grid=grid,
@@ -260,8 +311,9 @@ def parse_json_arg(ap: argparse.ArgumentParser, flag: str, text: str, kind: type
     return value
 
 
-def check_settings(ap: argparse.ArgumentParser, name: str, params: dict, grid: list[dict],
-                   flag: str = "--detector") -> None:
+def check_settings(
+    ap: argparse.ArgumentParser, name: str, params: dict, grid: list[dict], flag: str = "--detector"
+) -> None:
     """Refuse an unknown detector or knob here, by name, not as a traceback from a worker process."""
     from pydantic import ValidationError
 
@@ -275,7 +327,9 @@ def check_settings(ap: argparse.ArgumentParser, name: str, params: dict, grid: l
         except ValidationError as e:
             err = e.errors()[0]
             where = ".".join(str(p) for p in err["loc"])
-            ap.error(f"{name} parameters {json.dumps({**params, **overrides})}: {where}: {err['msg']}")
+            ap.error(
+                f"{name} parameters {json.dumps({**params, **overrides})}: {where}: {err['msg']}"
+            )
 
 
 def fmt(x: float | None, nd: int = 3) -> str:
@@ -289,22 +343,30 @@ def print_loco(loco: dict, loco_out: dict, results: dict, grid: list[dict]) -> N
         summary = loco_out[name]["summary"]
         in_cat = results[name].per_category
         print(f"  {name}")
-        print(f"    {'category':<24}{'in-sample':>10}{'held-out':>10}  {'accuracy':>9}{'FA/1k pts':>10}"
-              f"{'FA/day':>8}  setting (threshold)")
+        print(
+            f"    {'category':<24}{'in-sample':>10}{'held-out':>10}  {'accuracy':>9}{'FA/1k pts':>10}"
+            f"{'FA/day':>8}  setting (threshold)"
+        )
         for f in folds:
             ins = "n/a" if in_cat[f.category] is None else f"{in_cat[f.category]:.1f}"
             out = f"raw {f.raw:.2f}" if f.normalised is None else f"{f.normalised:.1f}"
             fig = f.figures
-            print(f"    {f.category:<24}{ins:>10}{out:>10}  {fmt(fig.detection_accuracy, 2):>9}"
-                  f"{fmt(fig.false_alarms_per_1000_points, 2):>10}{fmt(fig.false_alarms_per_series_day, 2):>8}"
-                  f"  {json.dumps(grid[f.setting])} ({f.threshold:.4f})")
+            print(
+                f"    {f.category:<24}{ins:>10}{out:>10}  {fmt(fig.detection_accuracy, 2):>9}"
+                f"{fmt(fig.false_alarms_per_1000_points, 2):>10}{fmt(fig.false_alarms_per_series_day, 2):>8}"
+                f"  {json.dumps(grid[f.setting])} ({f.threshold:.4f})"
+            )
         in_vals = [v for v in in_cat.values() if v is not None]
-        print(f"    {'mean of categories':<24}{np.mean(in_vals) if in_vals else float('nan'):>10.1f}"
-              f"{summary['mean'] if summary['mean'] is not None else float('nan'):>10.1f}")
-        print(f"    {'corpus (pooled)':<24}{results[name].normalised:>10.1f}{summary['pooled']:>10.1f}  "
-              f"{fmt(summary['figures']['detection_accuracy'], 2):>9}"
-              f"{fmt(summary['figures']['false_alarms_per_1000_points'], 2):>10}"
-              f"{fmt(summary['figures']['false_alarms_per_series_day'], 2):>8}")
+        print(
+            f"    {'mean of categories':<24}{np.mean(in_vals) if in_vals else float('nan'):>10.1f}"
+            f"{summary['mean'] if summary['mean'] is not None else float('nan'):>10.1f}"
+        )
+        print(
+            f"    {'corpus (pooled)':<24}{results[name].normalised:>10.1f}{summary['pooled']:>10.1f}  "
+            f"{fmt(summary['figures']['detection_accuracy'], 2):>9}"
+            f"{fmt(summary['figures']['false_alarms_per_1000_points'], 2):>10}"
+            f"{fmt(summary['figures']['false_alarms_per_series_day'], 2):>8}"
+        )
 
 
 if __name__ == "__main__":

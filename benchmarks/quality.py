@@ -32,8 +32,8 @@ A quick run keeps the previous full run's figures in the results file (``last_fu
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import statistics
 import sys
 import time

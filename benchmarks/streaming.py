@@ -9,6 +9,7 @@ silver equals the source tables (the simulator's state, or PostgreSQL's tables r
 `lost` counts events missing from bronze plus source rows missing or different in silver;
 `duplicated` counts repeated bronze positions plus silver rows the source does not have.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,12 +40,12 @@ from workbench.streaming.simulator import OrderSimulator  # noqa: E402
 
 # Sizes: (quick, full). Quick keeps the whole script under 60 s on 2 cores.
 SIZES = {
-    "embedded_tx": (24_000, 60_000),       # quick: ~63 k events, enough for batches to overlap reads
+    "embedded_tx": (24_000, 60_000),  # quick: ~63 k events, enough for batches to overlap reads
     "redis_tx": (16_000, 100_000),
-    "latency_rate": (5_000, 5_000),        # events/s offered during the latency run
+    "latency_rate": (5_000, 5_000),  # events/s offered during the latency run
     "latency_s": (4, 20),
-    "pg_live_tx": (150, 1_000),            # written while the pipeline runs (live latency)
-    "pg_backlog_tx": (1_000, 20_000),      # written while it is stopped, then drained
+    "pg_live_tx": (150, 1_000),  # written while the pipeline runs (live latency)
+    "pg_backlog_tx": (1_000, 20_000),  # written while it is stopped, then drained
     "silver_rows": (1_000_000, 10_000_000),
 }
 
@@ -67,7 +68,7 @@ def payloads(txs) -> list[str]:
 
 def _run_reporting(p, stop) -> None:
     try:
-        p.run(stop)      # returns on stop (a normal shutdown does not raise)
+        p.run(stop)  # returns on stop (a normal shutdown does not raise)
     except Exception as e:
         print(f"  ! pipeline {p.name} failed: {e}", flush=True)
 
@@ -81,21 +82,29 @@ def drain(p, expected: int, timeout: float = 120) -> tuple[float, float]:
     p.started_at = None
     t0 = time.perf_counter()
     t.start()
-    while p.stats["events_total"] < expected and time.perf_counter() - t0 < timeout and t.is_alive():
+    while (
+        p.stats["events_total"] < expected and time.perf_counter() - t0 < timeout and t.is_alive()
+    ):
         time.sleep(0.002)
     t1 = time.perf_counter()
     t_run = p.started_at
     stop.set()
     t.join(30)
     if p.stats["events_total"] < expected:
-        print(f"  ! drain stopped at {p.stats['events_total']}/{expected} events after {t1 - t0:.1f}s "
-              f"(state {p._state}, error {p._error})", flush=True)
+        print(
+            f"  ! drain stopped at {p.stats['events_total']}/{expected} events after {t1 - t0:.1f}s "
+            f"(state {p._state}, error {p._error})",
+            flush=True,
+        )
     return t1 - (t_run or t0), t1 - t0
 
 
 def bronze_exactness(p, produced: int) -> tuple[int, int]:
-    n, distinct = p.cursor().execute(
-        "SELECT count(*), count(DISTINCT (pos_hi, pos_lo)) FROM bronze_events").fetchone()
+    n, distinct = (
+        p.cursor()
+        .execute("SELECT count(*), count(DISTINCT (pos_hi, pos_lo)) FROM bronze_events")
+        .fetchone()
+    )
     return max(0, produced - distinct), n - distinct
 
 
@@ -112,34 +121,50 @@ def silver_vs(p, expected: dict[str, set]) -> dict:
 
 
 def sim_rows(sim, spec) -> dict[str, set]:
-    return {t: {tuple(r[c] for c in spec.tables[t].columns) for r in sim.state[t].values()}
-            for t in sim.state}
+    return {
+        t: {tuple(r[c] for c in spec.tables[t].columns) for r in sim.state[t].values()}
+        for t in sim.state
+    }
 
 
 def exactness(p, produced: int, expected: dict[str, set]) -> dict:
     lost_ev, dup_ev = bronze_exactness(p, produced)
     sv = silver_vs(p, expected)
-    return {"lost": lost_ev + sv["missing_or_different"], "duplicated": dup_ev + sv["extra"],
-            "check": {"bronze_lost": lost_ev, "bronze_duplicated": dup_ev,
-                      "silver_missing_or_different": sv["missing_or_different"],
-                      "silver_extra": sv["extra"], "source_rows": sv["source_rows"]}}
+    return {
+        "lost": lost_ev + sv["missing_or_different"],
+        "duplicated": dup_ev + sv["extra"],
+        "check": {
+            "bronze_lost": lost_ev,
+            "bronze_duplicated": dup_ev,
+            "silver_missing_or_different": sv["missing_or_different"],
+            "silver_extra": sv["extra"],
+            "source_rows": sv["source_rows"],
+        },
+    }
 
 
-def _latency_producer(url: str, stream: str, rate: float, seconds: float, seed: int, ready, go, out) -> None:
+def _latency_producer(
+    url: str, stream: str, rate: float, seconds: float, seed: int, ready, go, out
+) -> None:
     """The source's writer, in its own process as a real producer is (in the pipeline's process it
     would compete for the GIL): `rate` events/s in 100 ms ticks, `source.ts_ms` stamped when a
     tick is published. Transactions are generated before the clock starts."""
     from workbench.streaming.sources.redis_streams import publish
+
     sim = OrderSimulator(seed=seed)
     per_tick = max(1, int(rate / 10))
-    envs = [envelope(t, op, b, a) for tx in sim.transactions(int(rate * seconds / 2.2) + 200) for t, op, b, a in tx]
+    envs = [
+        envelope(t, op, b, a)
+        for tx in sim.transactions(int(rate * seconds / 2.2) + 200)
+        for t, op, b, a in tx
+    ]
     ready.set()
     go.wait(60)
     t0 = time.monotonic()
     sent, tick = 0, 0
     while time.monotonic() - t0 < seconds and sent < len(envs):
         now = int(time.time() * 1000)
-        chunk = envs[sent:sent + per_tick]
+        chunk = envs[sent : sent + per_tick]
         for e in chunk:
             e["ts_ms"] = e["source"]["ts_ms"] = now
         publish(url, stream, [dumps(e) for e in chunk])
@@ -153,10 +178,16 @@ def steady_latency(spec, wh, url: str, stream: str, rate: float, seconds: float,
     """A producer process at `rate` events/s; p50/p99 of source commit -> gold committed, over
     every event (the pipeline's listener hands each batch's latencies)."""
     import multiprocessing as mp
+
     import numpy as np
+
     ctx = mp.get_context("spawn")
     ready, go, out = ctx.Event(), ctx.Event(), ctx.Queue()
-    prod = ctx.Process(target=_latency_producer, args=(url, stream, rate, seconds, seed, ready, go, out), daemon=True)
+    prod = ctx.Process(
+        target=_latency_producer,
+        args=(url, stream, rate, seconds, seed, ready, go, out),
+        daemon=True,
+    )
     prod.start()
     p = pipeline_from_dict("bench_latency", spec, wh)
     lats: list = []
@@ -178,15 +209,27 @@ def steady_latency(spec, wh, url: str, stream: str, rate: float, seconds: float,
     t.join(30)
     p.close()
     lat = np.concatenate(lats) if lats else np.empty(0)
-    pct = (lambda q: round(float(np.percentile(lat, q)), 4) if len(lat) else None)
-    return {"offered_events_per_s": round(sent / el), "events": sent, "applied": st["events_total"],
-            "p50_s": pct(50), "p99_s": pct(99), "max_s": round(float(lat.max()), 4) if len(lat) else None,
-            "batches": st["batches_total"], "load_avg_1m": round(load, 2)}
+
+    def pct(q):
+        return round(float(np.percentile(lat, q)), 4) if len(lat) else None
+
+    return {
+        "offered_events_per_s": round(sent / el),
+        "events": sent,
+        "applied": st["events_total"],
+        "p50_s": pct(50),
+        "p99_s": pct(99),
+        "max_s": round(float(lat.max()), 4) if len(lat) else None,
+        "batches": st["batches_total"],
+        "load_avg_1m": round(load, 2),
+    }
 
 
 def bench_broker(quick: bool, tmp: Path) -> dict:
-    from workbench.streaming.sources.redis_streams import publish
     import redis
+
+    from workbench.streaming.sources.redis_streams import publish
+
     url = "redis://127.0.0.1:6379/0"
     key = f"wbbench:{uuid.uuid4().hex[:8]}"
     try:
@@ -205,17 +248,31 @@ def bench_broker(quick: bool, tmp: Path) -> dict:
         el, el_all = drain(p, len(pl))
         ex = exactness(p, len(pl), sim_rows(sim, p.spec))
         p.close()
-        lat = steady_latency(demo_spec({"kind": "redis", "url": url, "stream": key2}), tmp / "redis_lat.duckdb",
-                             url, key2, size("latency_rate", quick), size("latency_s", quick), seed=11)
+        lat = steady_latency(
+            demo_spec({"kind": "redis", "url": url, "stream": key2}),
+            tmp / "redis_lat.duckdb",
+            url,
+            key2,
+            size("latency_rate", quick),
+            size("latency_s", quick),
+            seed=11,
+        )
     finally:
         redis.Redis.from_url(url).delete(key, key2)
-    return {"events": len(pl), "seconds": round(el, 2), "events_per_s": round(len(pl) / el),
-            "events_per_s_incl_start": round(len(pl) / el_all), "load_avg_1m": round(load, 2), **ex,
-            "latency": lat}
+    return {
+        "events": len(pl),
+        "seconds": round(el, 2),
+        "events_per_s": round(len(pl) / el),
+        "events_per_s_incl_start": round(len(pl) / el_all),
+        "load_avg_1m": round(load, 2),
+        **ex,
+        "latency": lat,
+    }
 
 
 def bench_embedded(quick: bool, tmp: Path) -> dict:
     from workbench.streaming.sources.embedded import OperationalStore
+
     spec = demo_spec({"kind": "embedded", "path": str(tmp / "op.sqlite")})
     p = pipeline_from_dict("bench_embedded", spec, tmp / "emb.duckdb")
     p._open_warehouse()
@@ -223,17 +280,23 @@ def bench_embedded(quick: bool, tmp: Path) -> dict:
     sim = OrderSimulator(seed=2)
     txs = sim.transactions(size("embedded_tx", quick))
     t0 = time.perf_counter()
-    for i in range(0, len(txs), 200):   # the simulator groups orders into larger SQLite transactions
-        store.write([[op for tx in txs[i:i + 200] for op in tx]])
+    for i in range(0, len(txs), 200):  # the simulator groups orders into larger SQLite transactions
+        store.write([[op for tx in txs[i : i + 200] for op in tx]])
     write_s = time.perf_counter() - t0
     n = store.con.execute("SELECT count(*) FROM _cdc_outbox").fetchone()[0]
     load = os.getloadavg()[0]
     el, el_all = drain(p, n)
     ex = exactness(p, n, sim_rows(sim, p.spec))
     p.close()
-    return {"events": n, "seconds": round(el, 2), "events_per_s": round(n / el),
-            "events_per_s_incl_start": round(n / el_all), "load_avg_1m": round(load, 2), **ex,
-            "source_write_events_per_s": round(n / write_s)}
+    return {
+        "events": n,
+        "seconds": round(el, 2),
+        "events_per_s": round(n / el),
+        "events_per_s_incl_start": round(n / el_all),
+        "load_avg_1m": round(load, 2),
+        **ex,
+        "source_write_events_per_s": round(n / write_s),
+    }
 
 
 def _pg_rows(con, schema: str, spec) -> dict[str, set]:
@@ -258,18 +321,22 @@ def bench_postgres(quick: bool, tmp: Path) -> dict:
     backlog arrived as final-state `r` rows, fewer than the events written: the "lost" events.)"""
     try:
         import psycopg2
+
         from workbench.streaming.sources.postgres import create_tables, write_transactions
+
         dsn = "host=127.0.0.1 user=postgres dbname=postgres"
         con = psycopg2.connect(dsn)
     except Exception as e:
         return {"skipped": f"postgres unavailable: {e}"}
     tag = uuid.uuid4().hex[:8]
     schema = slot = f"wbbench_{tag}"
-    spec = demo_spec({"kind": "postgres", "dsn": dsn, "slot": slot, "plugin": "pgoutput", "schema": schema})
+    spec = demo_spec(
+        {"kind": "postgres", "dsn": dsn, "slot": slot, "plugin": "pgoutput", "schema": schema}
+    )
     wh = tmp / "pg.duckdb"
     try:
         cur = con.cursor()
-        cur.execute("SET synchronous_commit = off")   # the writer is not what is measured
+        cur.execute("SET synchronous_commit = off")  # the writer is not what is measured
         p = pipeline_from_dict("bench_pg", spec, wh)
         create_tables(con, schema, p.spec.tables)
         p._open_warehouse()
@@ -278,7 +345,7 @@ def bench_postgres(quick: bool, tmp: Path) -> dict:
         n_live = sum(len(t) for t in live)
         p.start()
         t_open = time.monotonic()
-        while p._source is None and time.monotonic() - t_open < 30:   # slot created, snapshot read
+        while p._source is None and time.monotonic() - t_open < 30:  # slot created, snapshot read
             time.sleep(0.05)
         if p._source is None:
             raise RuntimeError(f"postgres source did not open: {p.status()['error']}")
@@ -304,26 +371,43 @@ def bench_postgres(quick: bool, tmp: Path) -> dict:
         el, el_all = drain(p2, n, timeout=60 if quick else 300)
         ex = exactness(p2, n_live + n, _pg_rows(con, schema, p2.spec))
         sim_ok = silver_vs(p2, sim_rows(sim, p2.spec))
-        ex["check"]["simulator_state_matches_postgres"] = _pg_rows(con, schema, p2.spec) == sim_rows(sim, p2.spec)
+        ex["check"]["simulator_state_matches_postgres"] = _pg_rows(
+            con, schema, p2.spec
+        ) == sim_rows(sim, p2.spec)
         ex["check"]["silver_vs_simulator"] = sim_ok
         st = p2.status()
         p2.close()
-        return {"events": n, "seconds": round(el, 2), "events_per_s": round(p2.stats["events_total"] / el),
-                "events_per_s_incl_start": round(p2.stats["events_total"] / el_all), "load_avg_1m": round(load, 2),
-                **ex,
-                "duplicates_dropped_on_restart": st["duplicates_dropped"],
-                "source_write_events_per_s": round(n / write_s),
-                "live": {"events": n_live, "writer_events_per_s": round(n_live / live_write_s),
-                         "p50_s": st_live["latency_p50_s"], "p99_s": st_live["latency_p99_s"]}}
+        return {
+            "events": n,
+            "seconds": round(el, 2),
+            "events_per_s": round(p2.stats["events_total"] / el),
+            "events_per_s_incl_start": round(p2.stats["events_total"] / el_all),
+            "load_avg_1m": round(load, 2),
+            **ex,
+            "duplicates_dropped_on_restart": st["duplicates_dropped"],
+            "source_write_events_per_s": round(n / write_s),
+            "live": {
+                "events": n_live,
+                "writer_events_per_s": round(n_live / live_write_s),
+                "p50_s": st_live["latency_p50_s"],
+                "p99_s": st_live["latency_p99_s"],
+            },
+        }
     finally:
         con.rollback()
         con.autocommit = True
         cur = con.cursor()
         time.sleep(0.3)
-        cur.execute("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = %s "
-                    "AND active_pid IS NOT NULL", [slot])
+        cur.execute(
+            "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = %s "
+            "AND active_pid IS NOT NULL",
+            [slot],
+        )
         time.sleep(0.3)
-        cur.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s", [slot])
+        cur.execute(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
+            [slot],
+        )
         cur.execute(f'DROP PUBLICATION IF EXISTS "{slot}_pub"')
         cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         con.close()
@@ -334,6 +418,7 @@ def bench_incremental(quick: bool, tmp: Path) -> dict:
     applied incrementally (bronze + silver + all gold views, committed) vs recomputing all gold
     views from silver."""
     from workbench.streaming.apply import BatchApplier
+
     target = size("silver_rows", quick)
     n_orders = int(target / 3.2)
     n_lines = target - n_orders
@@ -349,7 +434,9 @@ def bench_incremental(quick: bool, tmp: Path) -> dict:
     c.execute(f"""INSERT INTO silver_order_lines SELECT o, k, 1 + (o * 7 + k) % 602, 1, 50, 0, 50, o * 4 + k, 0
         FROM range(1, {n_orders + 1}) a(o), range(1, 5) b(k)
         WHERE (o * 4 + k) % 40 < {round(40 * n_lines / (4 * n_orders))} LIMIT {n_lines}""")
-    silver_rows = c.execute("SELECT (SELECT count(*) FROM silver_orders) + (SELECT count(*) FROM silver_order_lines)").fetchone()[0]
+    silver_rows = c.execute(
+        "SELECT (SELECT count(*) FROM silver_orders) + (SELECT count(*) FROM silver_order_lines)"
+    ).fetchone()[0]
     for v in p.views:
         v.recompute(c)
     build_s = time.perf_counter() - t0
@@ -377,10 +464,14 @@ def bench_incremental(quick: bool, tmp: Path) -> dict:
     inc_s, _ = timed_median(one_batch, repeats)
     full_s, _ = timed_median(recompute, 3)
     p.close()
-    return {"silver_rows": int(silver_rows), "build_s": round(build_s, 1),
-            "batch_events": round(statistics.mean(len(b) for b in batches)),
-            "incremental_batch_s": round(inc_s, 4), "full_recompute_s": round(full_s, 4),
-            "speedup": round(full_s / inc_s, 2)}
+    return {
+        "silver_rows": int(silver_rows),
+        "build_s": round(build_s, 1),
+        "batch_events": round(statistics.mean(len(b) for b in batches)),
+        "incremental_batch_s": round(inc_s, 4),
+        "full_recompute_s": round(full_s, 4),
+        "speedup": round(full_s / inc_s, 2),
+    }
 
 
 # -- dashboard first render (the approach of tests/ui/test_dashboard_browser.py) -----------------
@@ -400,10 +491,17 @@ def bench_first_render(quick: bool, tmp: Path) -> dict:
     in Chromium: five fresh browser contexts, median. `first_render_s`: navigation start until the
     browser painted a KPI number (Element Timing); `interactive_s`: until the live panels are drawn."""
     if quick:
-        return {"skipped": "quick: building the demo warehouse, starting JupyterLab and the proxied "
-                           "dashboard takes longer than the 60 s budget; measured in the full run"}
-    from workbench.ui.dashboard_probe import render_times, stop_process_group, write_dashboard_project
+        return {
+            "skipped": "quick: building the demo warehouse, starting JupyterLab and the proxied "
+            "dashboard takes longer than the 60 s budget; measured in the full run"
+        }
+    from workbench.ui.dashboard_probe import (
+        render_times,
+        stop_process_group,
+        write_dashboard_project,
+    )
     from workbench.warehouse.seed import build_demo_warehouse
+
     root = tmp / "live-project"
     root.mkdir()
     warehouse = root / "warehouse.duckdb"
@@ -414,22 +512,43 @@ def bench_first_render(quick: bool, tmp: Path) -> dict:
     token, port = secrets.token_hex(16), _free_port()
     env = dict(os.environ)
     env.pop("JUPYTER_TOKEN", None)
-    env.update({
-        "JUPYTER_CONFIG_PATH": os.pathsep.join([str(REPO_ROOT / "jupyter_config"), str(root / "jupyter_extra")]),
-        "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
-        "WORKBENCH_PROJECT_DIR": str(REPO_ROOT), "WORKBENCH_HOME": str(root),
-        "WORKBENCH_WAREHOUSE": str(warehouse), "WORKBENCH_JUPYTER_PORT": str(port),
-        "WORKBENCH_AUTOSTART": "demo_orders",
-    })
-    cmd = [sys.executable, "-m", "jupyterlab", f"--port={port}", "--ServerApp.port_retries=0",
-           "--no-browser", f"--IdentityProvider.token={token}", f"--WorkbenchPipelines.project_root={root}"]
+    env.update(
+        {
+            "JUPYTER_CONFIG_PATH": os.pathsep.join(
+                [str(REPO_ROOT / "jupyter_config"), str(root / "jupyter_extra")]
+            ),
+            "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
+            "WORKBENCH_PROJECT_DIR": str(REPO_ROOT),
+            "WORKBENCH_HOME": str(root),
+            "WORKBENCH_WAREHOUSE": str(warehouse),
+            "WORKBENCH_JUPYTER_PORT": str(port),
+            "WORKBENCH_AUTOSTART": "demo_orders",
+        }
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        "--no-browser",
+        f"--IdentityProvider.token={token}",
+        f"--WorkbenchPipelines.project_root={root}",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     log = root / "jupyter.log"
     base = f"http://127.0.0.1:{port}"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     try:
         t0 = time.monotonic()
         while True:
@@ -459,12 +578,17 @@ def bench_first_render(quick: bool, tmp: Path) -> dict:
     finally:
         stop_process_group(proc, grace_s=5)
     first = [r["first_render_s"] for r in runs]
-    return {"first_render_s": round(statistics.median(first), 3), "runs_s": [round(r, 3) for r in first],
-            "interactive_s": round(statistics.median(r["interactive_s"] for r in runs), 3),
-            "interactive_runs_s": [round(r["interactive_s"], 3) for r in runs],
-            "kpi_seen_by_probe_runs_s": [round(r["kpi_seen_by_probe_s"], 3) for r in runs],
-            "load_avg_1m": loads, "jupyter_ready_s": round(ready_s, 1),
-            "dashboard_app_cold_start_s": round(app_start_s, 1), "demo_warehouse_build_s": round(build_s, 1)}
+    return {
+        "first_render_s": round(statistics.median(first), 3),
+        "runs_s": [round(r, 3) for r in first],
+        "interactive_s": round(statistics.median(r["interactive_s"] for r in runs), 3),
+        "interactive_runs_s": [round(r["interactive_s"], 3) for r in runs],
+        "kpi_seen_by_probe_runs_s": [round(r["kpi_seen_by_probe_s"], 3) for r in runs],
+        "load_avg_1m": loads,
+        "jupyter_ready_s": round(ready_s, 1),
+        "dashboard_app_cold_start_s": round(app_start_s, 1),
+        "demo_warehouse_build_s": round(build_s, 1),
+    }
 
 
 def _write_orders(root: Path, n: int) -> None:
@@ -474,26 +598,49 @@ def _write_orders(root: Path, n: int) -> None:
 
     from workbench.streaming import load_spec
     from workbench.streaming.sources.embedded import OperationalStore
+
     spec, _ = load_spec(root / "pipelines" / "demo_orders.yml")
     store = OperationalStore(root / ".workbench" / "operational.sqlite", spec.tables)
     now = dt.datetime.now().replace(microsecond=0)
     txs = []
     for i in range(n):
         amount = Decimal(100 + 7 * i) / 4
-        order = {"order_id": 800_000_000 + i, "customer_id": 1 + i, "store_id": 1 + i % 40,
-                 "channel_id": 1 + i % 4, "region_id": 1 + i % 5, "ordered_at": now, "status": "processing",
-                 "is_promo": False, "line_count": 1, "gross_amount": amount, "discount_amount": Decimal("0.00"),
-                 "net_amount": amount}
-        line = {"order_id": 800_000_000 + i, "line_no": 1, "product_id": 1 + i, "quantity": 1,
-                "unit_price": amount, "discount": Decimal("0.00"), "line_amount": amount}
+        order = {
+            "order_id": 800_000_000 + i,
+            "customer_id": 1 + i,
+            "store_id": 1 + i % 40,
+            "channel_id": 1 + i % 4,
+            "region_id": 1 + i % 5,
+            "ordered_at": now,
+            "status": "processing",
+            "is_promo": False,
+            "line_count": 1,
+            "gross_amount": amount,
+            "discount_amount": Decimal("0.00"),
+            "net_amount": amount,
+        }
+        line = {
+            "order_id": 800_000_000 + i,
+            "line_no": 1,
+            "product_id": 1 + i,
+            "quantity": 1,
+            "unit_price": amount,
+            "discount": Decimal("0.00"),
+            "line_amount": amount,
+        }
         txs.append([("orders", "c", None, order), ("order_lines", "c", None, line)])
     store.write(txs)
     store.close()
     time.sleep(2)  # the pipeline commits them within its batch latency
 
 
-PARTS = (("embedded", bench_embedded), ("broker_redis", bench_broker), ("postgres", bench_postgres),
-         ("incremental", bench_incremental), ("first_render", bench_first_render))
+PARTS = (
+    ("embedded", bench_embedded),
+    ("broker_redis", bench_broker),
+    ("postgres", bench_postgres),
+    ("incremental", bench_incremental),
+    ("first_render", bench_first_render),
+)
 
 
 def main() -> int:
@@ -521,7 +668,11 @@ def main() -> int:
                 print(f"{name}: {res[name]}", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    rates = [res[k].get("events_per_s") for k in ("embedded", "broker_redis") if res[k].get("events_per_s")]
+    rates = [
+        res[k].get("events_per_s")
+        for k in ("embedded", "broker_redis")
+        if res[k].get("events_per_s")
+    ]
     paths = {k: res[k] for k in ("embedded", "broker_redis", "postgres")}
     checked = [r for r in paths.values() if "lost" in r]
     figures = {
@@ -532,7 +683,9 @@ def main() -> int:
         "p99_latency_s": res["broker_redis"].get("latency", {}).get("p99_s"),
         "p50_latency_s": res["broker_redis"].get("latency", {}).get("p50_s"),
         # the machine is shared: the 1-minute load average when each path started (2 cores)
-        "load_avg_1m": {k: res[k].get("load_avg_1m") for k in ("embedded", "broker_redis", "postgres")},
+        "load_avg_1m": {
+            k: res[k].get("load_avg_1m") for k in ("embedded", "broker_redis", "postgres")
+        },
         "incremental_speedup": res["incremental"].get("speedup"),
         "incremental_silver_rows": res["incremental"].get("silver_rows"),
         "first_render_s": res["first_render"].get("first_render_s"),
@@ -543,8 +696,15 @@ def main() -> int:
         "errors": {k: v["error"] for k, v in res.items() if "error" in v},
         "total_s": round(time.perf_counter() - t_all, 1),
     }
-    write_results("streaming", {**figures, "quick": args.quick, "sizes": {k: size(k, args.quick) for k in SIZES},
-                                "paths": res})
+    write_results(
+        "streaming",
+        {
+            **figures,
+            "quick": args.quick,
+            "sizes": {k: size(k, args.quick) for k in SIZES},
+            "paths": res,
+        },
+    )
     emit_final(figures)
     return 0
 

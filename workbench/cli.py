@@ -5,7 +5,6 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -46,7 +45,7 @@ class Grain(str, Enum):
 
 
 def _fail(message: str, code: int = 2):
-    from rich.markup import escape     # messages quote YAML and lists: [..] is not markup
+    from rich.markup import escape  # messages quote YAML and lists: [..] is not markup
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True)
     raise typer.Exit(code)
 
@@ -58,22 +57,22 @@ def _split(values: list[str] | None) -> list[str]:
 @app.command()
 def query(
     model: str = typer.Argument(..., help="Namespace (retail) or model (retail.orders)."),
-    metrics: Optional[list[str]] = typer.Option(None, "--metrics", "-m", help="Comma-separated metrics."),
-    dimensions: Optional[list[str]] = typer.Option(None, "--dimensions", "-d", help="Comma-separated dimensions."),
-    where: Optional[list[str]] = typer.Option(None, "--where", "-w", help="Filter expression; repeatable."),
-    segment: Optional[list[str]] = typer.Option(None, "--segment", help="Named segment; repeatable."),
-    grain: Optional[Grain] = typer.Option(None, help="Grain of time dimensions."),
-    time_range: Optional[str] = typer.Option(None, "--time-range", "-t", help="'last 90 days', '2024-Q2', ..."),
-    order: Optional[list[str]] = typer.Option(None, "--order", "-o", help="Order by; prefix '-' for descending."),
-    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=0, help="At most N rows."),
-    via: Optional[list[str]] = typer.Option(None, "--via", help="Join path through these models "
+    metrics: list[str] | None = typer.Option(None, "--metrics", "-m", help="Comma-separated metrics."),
+    dimensions: list[str] | None = typer.Option(None, "--dimensions", "-d", help="Comma-separated dimensions."),
+    where: list[str] | None = typer.Option(None, "--where", "-w", help="Filter expression; repeatable."),
+    segment: list[str] | None = typer.Option(None, "--segment", help="Named segment; repeatable."),
+    grain: Grain | None = typer.Option(None, help="Grain of time dimensions."),
+    time_range: str | None = typer.Option(None, "--time-range", "-t", help="'last 90 days', '2024-Q2', ..."),
+    order: list[str] | None = typer.Option(None, "--order", "-o", help="Order by; prefix '-' for descending."),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=0, help="At most N rows."),
+    via: list[str] | None = typer.Option(None, "--via", help="Join path through these models "
                                             "or joins, when two paths are equally short."),
-    top: Optional[str] = typer.Option(None, "--top", help="Top N per group, ties kept: "
+    top: str | None = typer.Option(None, "--top", help="Top N per group, ties kept: "
                                       "'3 revenue per region' (or '3 revenue' overall)."),
-    define: Optional[str] = typer.Option(None, "--define", help="Query-time members as JSON, "
+    define: str | None = typer.Option(None, "--define", help="Query-time members as JSON, "
                                          "e.g. '{\"customer.n\": {\"metric\": \"orders\"}}'."),
-    engine: Optional[Engine] = typer.Option(None, help="Engine (default from workbench.yml)."),
-    as_: Optional[str] = typer.Option(None, "--as", help="Run as this principal (principals file)."),
+    engine: Engine | None = typer.Option(None, help="Engine (default from workbench.yml)."),
+    as_: str | None = typer.Option(None, "--as", help="Run as this principal (principals file)."),
     sql: bool = typer.Option(False, "--sql", help="Print the generated SQL instead of running it."),
     fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="Output format."),
 ):
@@ -127,8 +126,8 @@ def _fmt(v) -> str:
 
 @app.command()
 def models(
-    namespace: Optional[str] = typer.Argument(None, help="Only this namespace."),
-    as_: Optional[str] = typer.Option(None, "--as", help="As this principal (hidden members vanish)."),
+    namespace: str | None = typer.Argument(None, help="Only this namespace."),
+    as_: str | None = typer.Option(None, "--as", help="As this principal (hidden members vanish)."),
     fmt: Fmt = typer.Option(Fmt.table, "--format", "-f"),
 ):
     """List models, metrics and dimensions with their descriptions."""
@@ -154,8 +153,8 @@ def models(
 def seed(
     scale: float = typer.Option(1.0, "--scale", min=0.001, help="1.0 ≈ 450k orders, 1M order lines."),
     seed_: int = typer.Option(42, "--seed", help="Random seed: same seed and end, same data."),
-    end: Optional[str] = typer.Option(None, help="Exclusive end of history, YYYY-MM-DD (default: today)."),
-    path: Optional[Path] = typer.Option(None, help="Warehouse file (default from workbench.yml)."),
+    end: str | None = typer.Option(None, help="Exclusive end of history, YYYY-MM-DD (default: today)."),
+    path: Path | None = typer.Option(None, help="Warehouse file (default from workbench.yml)."),
 ):
     """Build the retail demo warehouse (customers, products, stores, orders, incidents)."""
     from .config import load_settings
@@ -170,7 +169,7 @@ def seed(
 @app.command()
 def tpch(
     sf: str = typer.Option("0.1", "--sf", help="TPC-H scale factor."),
-    out_path: Optional[Path] = typer.Option(None, "--out", help="DuckDB file to write."),
+    out_path: Path | None = typer.Option(None, "--out", help="DuckDB file to write."),
 ):
     """Generate TPC-H data with tpchgen-cli and load it into DuckDB (for tests and benchmarks)."""
     from .config import load_settings
@@ -217,8 +216,10 @@ def _register_optional_commands() -> None:
     from .anomaly.cli import alerts_app, detect_app
     app.add_typer(detect_app, name="detect")
     app.add_typer(alerts_app, name="alerts")
-    from .security.users_cli import users_app; app.add_typer(users_app, name="users")  # noqa: E702
-    from .security.audit.cli import audit_app; app.add_typer(audit_app, name="audit")  # noqa: E702
+    from .security.audit.cli import audit_app
+    from .security.users_cli import users_app
+    app.add_typer(users_app, name="users")
+    app.add_typer(audit_app, name="audit")
 
 
 _register_optional_commands()

@@ -175,7 +175,7 @@ def run_up(port: int = 8888, scale: float = 1.0, open_browser: bool = False,
     cmd = jupyter_command(chosen, open_browser, extra_args)
     if dry_run:
         return cmd
-    os.execve(cmd[0], cmd, env)
+    os.execve(cmd[0], cmd, env)  # noqa: S606  argv list from jupyter_command(), no shell; exec replaces this process
     return cmd  # not reached
 
 

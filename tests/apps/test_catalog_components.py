@@ -1,7 +1,6 @@
 """In-process tests of the catalog explorer components (no browser, no warehouse)."""
 
 import pandas as pd
-import panel as pn
 import pytest
 
 from workbench.ui import charts, messages
@@ -13,8 +12,11 @@ from workbench.ui.table import formatters_for
 def test_search_finds_metric_by_synonym(fake_wb):
     search = CatalogSearch(fake_wb)
     search.query.value_input = "turnover"
-    assert list(search.results.options.values()) == ["retail.orders.revenue", "tpch.orders.revenue"][:1] \
+    assert (
+        list(search.results.options.values())
+        == ["retail.orders.revenue", "tpch.orders.revenue"][:1]
         or "retail.orders.revenue" in search.results.options.values()
+    )
     assert search.selected["qualified_name"] == "retail.orders.revenue"
     assert "orders.net_amount" in search.detail.object
     assert "result" in search.status.object
@@ -24,7 +26,10 @@ def test_search_filters_by_namespace_and_kind(fake_wb):
     search = CatalogSearch(fake_wb)
     search.namespace.value = "retail"
     search.kind.value = "dimension"
-    assert set(search.results.options.values()) == {"retail.orders.order_date", "retail.stores.region"}
+    assert set(search.results.options.values()) == {
+        "retail.orders.order_date",
+        "retail.stores.region",
+    }
     search.query.value_input = "zzz-nothing"
     assert search.results.options == {}
     assert "Nothing matches" in search.status.object
@@ -39,8 +44,18 @@ def test_lineage_goes_back_to_tables(fake_wb):
 
 
 def test_lineage_survives_cycles():
-    a = {"qualified_name": "n.m.a", "namespace": "n", "kind": "metric", "lineage": {"depends_on": ["m.b"]}}
-    b = {"qualified_name": "n.m.b", "namespace": "n", "kind": "metric", "lineage": {"depends_on": ["m.a"]}}
+    a = {
+        "qualified_name": "n.m.a",
+        "namespace": "n",
+        "kind": "metric",
+        "lineage": {"depends_on": ["m.b"]},
+    }
+    b = {
+        "qualified_name": "n.m.b",
+        "namespace": "n",
+        "kind": "metric",
+        "lineage": {"depends_on": ["m.a"]},
+    }
     assert "(cycle)" in lineage_markdown(a, {"n.m.a": a, "n.m.b": b})
 
 
@@ -52,12 +67,33 @@ def test_filter_entries():
 
 def test_query_names_qualify_only_ambiguous_members():
     entries = [
-        {"namespace": "r", "model": "orders", "kind": "dimension", "name": "id", "qualified_name": "r.orders.id"},
-        {"namespace": "r", "model": "stores", "kind": "dimension", "name": "id", "qualified_name": "r.stores.id"},
-        {"namespace": "r", "model": "stores", "kind": "dimension", "name": "region", "qualified_name": "r.stores.region"},
+        {
+            "namespace": "r",
+            "model": "orders",
+            "kind": "dimension",
+            "name": "id",
+            "qualified_name": "r.orders.id",
+        },
+        {
+            "namespace": "r",
+            "model": "stores",
+            "kind": "dimension",
+            "name": "id",
+            "qualified_name": "r.stores.id",
+        },
+        {
+            "namespace": "r",
+            "model": "stores",
+            "kind": "dimension",
+            "name": "region",
+            "qualified_name": "r.stores.region",
+        },
     ]
-    assert query_names(entries) == {"r.orders.id": "orders.id", "r.stores.id": "stores.id",
-                                    "r.stores.region": "region"}
+    assert query_names(entries) == {
+        "r.orders.id": "orders.id",
+        "r.stores.id": "stores.id",
+        "r.stores.region": "region",
+    }
 
 
 def test_add_then_run_shows_table_chart_and_sql(fake_wb):
@@ -137,6 +173,7 @@ def test_available_namespaces_are_not_marked(fake_wb):
 def test_search_error_is_shown(fake_wb):
     def broken(*a, **k):
         raise RuntimeError("index missing")
+
     fake_wb.search = broken
     search = CatalogSearch(fake_wb)
     search.query.value_input = "rev"
@@ -147,16 +184,24 @@ def test_components_render(fake_wb):
     builder = QueryBuilder(fake_wb)
     search = CatalogSearch(fake_wb, on_add=builder.add)
     from workbench.ui.theme import page
+
     root = page("Metric catalog", search, builder).get_root()
     assert root is not None
 
 
-@pytest.mark.parametrize("df,dims,expected", [
-    (pd.DataFrame({"d": pd.date_range("2024-01-01", periods=4), "m": [1.0, 2, 3, 4]}), ["d"], "Curve"),
-    (pd.DataFrame({"c": list("abc"), "m": [1.0, 2, 3]}), ["c"], "Bars"),
-    (pd.DataFrame({"m": [1.0]}), [], None),
-    (pd.DataFrame({"c": []}), ["c"], None),
-])
+@pytest.mark.parametrize(
+    "df,dims,expected",
+    [
+        (
+            pd.DataFrame({"d": pd.date_range("2024-01-01", periods=4), "m": [1.0, 2, 3, 4]}),
+            ["d"],
+            "Curve",
+        ),
+        (pd.DataFrame({"c": list("abc"), "m": [1.0, 2, 3]}), ["c"], "Bars"),
+        (pd.DataFrame({"m": [1.0]}), [], None),
+        (pd.DataFrame({"c": []}), ["c"], None),
+    ],
+)
 def test_auto_chart_picks_a_type(df, dims, expected):
     chart = charts.auto_chart(df, ["m"], dims)
     assert (type(chart).__name__ if chart is not None else None) == expected
@@ -178,6 +223,7 @@ def test_chart_type_registry_accepts_new_types():
 
 def test_palette_is_okabe_ito():
     from workbench.ui.theme import OKABE_ITO, PALETTE
+
     assert set(PALETTE) == set(OKABE_ITO.values())
     assert PALETTE[-1] == OKABE_ITO["yellow"]
 
@@ -189,8 +235,12 @@ def test_formatters_follow_semantic_formats():
 
 
 def test_dates_at_midnight_show_without_time():
-    df = pd.DataFrame({"d": pd.date_range("2024-01-01", periods=2, freq="MS"),
-                       "t": pd.to_datetime(["2024-01-01 10:30:00", "2024-01-02 00:00:00"])})
+    df = pd.DataFrame(
+        {
+            "d": pd.date_range("2024-01-01", periods=2, freq="MS"),
+            "t": pd.to_datetime(["2024-01-01 10:30:00", "2024-01-02 00:00:00"]),
+        }
+    )
     f = formatters_for(df)
     assert f["d"].format == "%Y-%m-%d" and f["t"].format == "%Y-%m-%d %H:%M:%S"
 
@@ -203,6 +253,7 @@ def test_describe_error_hides_tracebacks():
 def test_catalog_app_without_warehouse_says_how_to_build(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_WAREHOUSE", str(tmp_path / "missing.duckdb"))
     from workbench.ui.connection import open_workbench
+
     opened = open_workbench()
     assert not opened.ok
     assert "make seed" in opened.message

@@ -226,9 +226,9 @@ def test_pages_of_one_person_share_snapshots_and_other_people_do_not(dashboard, 
 
 
 def test_first_paint_has_the_kpi_numbers_of_the_live_cards(dashboard):
+    from workbench.ui.dashboard_data import kpi_values
     from workbench.ui.dashboard_page import deferred, first_paint_html, first_snapshot
     from workbench.ui.dashboard_text import kpi_cards
-    from workbench.ui.dashboard_data import kpi_values
 
     snap = first_snapshot(dashboard.data.client, dashboard.m, None)
     assert set(snap.frames) == {"kpi", "kpi_previous"}
@@ -240,9 +240,10 @@ def test_first_paint_has_the_kpi_numbers_of_the_live_cards(dashboard):
 
 
 def test_dragging_a_panel_on_the_board_reorders_and_saves(dashboard, tmp_path):
-    from workbench.ui.dashboard_layout import LayoutEditor
-    from workbench.ui.dashboard_board import PanelBoard
     import panel as pn
+
+    from workbench.ui.dashboard_board import PanelBoard
+    from workbench.ui.dashboard_layout import LayoutEditor
 
     titles = {"kpis": "KPIs", "a": "A", "b": "B", "c": "C"}
     shown = []

@@ -135,7 +135,7 @@ def test_incidents_table_lists_every_incident(dashboard, store_path):
     p = dashboard.incidents
     table = p.table.value
     assert sorted(table["#"]) == sorted(expected) and len(expected) == 6
-    assert dict(zip(table["#"], table["title"])) == expected
+    assert dict(zip(table["#"], table["title"], strict=True)) == expected
     assert set(table.columns) >= {"status", "severity", "title", "started", "last seen",
                                   "anomalies"}
     assert "Incidents" in [t for t, _ in dashboard.panels.values()]
@@ -241,7 +241,7 @@ def test_behind_jupyter_actions_go_to_the_server_not_the_store(wb, store_path, m
     p = IncidentsPanel(IncidentFeed(store_path), {"analyst"}, actor="analyst", client=client)
     assert p.api is client
     p.refresh()
-    open_ids = [int(i) for i, s in zip(p.table.value["#"], p.table.value["status"])
+    open_ids = [int(i) for i, s in zip(p.table.value["#"], p.table.value["status"], strict=True)
                 if s == "open"]
     assert open_ids
     iid = open_ids[0]

@@ -89,8 +89,8 @@ def test_status_line_shows_the_pipelines_own_health(live):
     import time
 
     from workbench.server.pipelines_ext import freshness_entry
-    from workbench.ui.dashboard_text import freshness_line, pipeline_health
     from workbench.ui.dashboard_state import Snapshot
+    from workbench.ui.dashboard_text import freshness_line, pipeline_health
 
     p, _ = live
     st = {**p.status(), "running": True}

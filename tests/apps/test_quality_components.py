@@ -6,7 +6,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from workbench.quality import cleansing_approval, schema_evolution_proposals as proposals
+from workbench.quality import cleansing_approval
+from workbench.quality import schema_evolution_proposals as proposals
 from workbench.quality.cleansing import apply_rules
 from workbench.quality.cleansing_rules import load_rules
 from workbench.quality.schema_evolution import schema_of_table

@@ -15,7 +15,7 @@ def test_spark_agrees_with_duckdb(duckdb_run, faulty):
                              store_results=False, data_docs=False)
     assert spark.verdicts() == duckdb_run.verdicts()
     assert spark.quarantined_keys() == duckdb_run.quarantined_keys()
-    by_key = lambda r: {k: set(c) for k, c in zip(r.quarantined.row_key, r.quarantined.failed_checks)}  # noqa: E731
+    by_key = lambda r: {k: set(c) for k, c in zip(r.quarantined.row_key, r.quarantined.failed_checks, strict=True)}  # noqa: E731
     assert by_key(spark) == by_key(duckdb_run)
     assert spark.score.overall == pytest.approx(duckdb_run.score.overall)
 

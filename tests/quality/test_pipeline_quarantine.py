@@ -65,10 +65,10 @@ def test_pipeline_quarantine_is_visible_in_failing_checks_quarantine_and_noteboo
     assert gate.loc["status_known", "run_id"] == gate.loc["net_amount_non_negative", "run_id"]   # batch 1
     # one quarantine view for both sources; active rows only unless asked
     assert set(held.source) == {"pipeline"} and sorted(held.row_key) == ["[2]", "[4]"]
-    assert {k: sorted(v) for k, v in zip(held.row_key, held.failed_checks)} == \
+    assert {k: sorted(v) for k, v in zip(held.row_key, held.failed_checks, strict=True)} == \
         {"[2]": ["net_amount_non_negative"], "[4]": ["net_amount_non_negative", "status_known"]}
     released = everything[everything.released_at.notna()]
-    assert list(zip(released.row_key, released.release_reason)) == [("[3]", "passed")]
+    assert list(zip(released.row_key, released.release_reason, strict=True)) == [("[3]", "passed")]
     # notebook API, on the warehouse file
     nb = quality.quarantine(wh, pipeline="demo_q")
     assert sorted(nb.row_key) == ["[2]", "[4]"] and set(nb.table_name) == {"orders"}

@@ -7,7 +7,12 @@ import pytest
 
 from workbench.quality import schema_evolution_proposals as proposals
 from workbench.quality.cleansing_approval import ApprovalError, RoleRequiredError
-from workbench.quality.schema_evolution import detect_changes, migration_sql, schema_of_table, widens
+from workbench.quality.schema_evolution import (
+    detect_changes,
+    migration_sql,
+    schema_of_table,
+    widens,
+)
 from workbench.quality.schema_evolution_gate import SchemaDriftError, load_batch
 from workbench.quality.schema_registry import ColumnSpec, SchemaRegistry, load_version
 from workbench.security.principal import Principal

@@ -26,7 +26,7 @@ def test_each_fault_is_caught_with_hand_computed_counts(duckdb_run, faulty):
 
 def test_failing_rows_are_quarantined_with_their_checks(duckdb_run, faulty):
     q = duckdb_run.quarantined
-    got = {tuple(json.loads(k)): set(c) for k, c in zip(q.row_key, q.failed_checks)}
+    got = {tuple(json.loads(k)): set(c) for k, c in zip(q.row_key, q.failed_checks, strict=True)}
     assert got == {(k,): v for k, v in faulty["quarantine"].items()}
     dup = faulty["hit"]["order_id_unique"][0]
     row = q[q.row_key == json.dumps([dup])].iloc[0]

@@ -14,7 +14,6 @@ import pytest
 from pytest_jupyter.jupyter_core import *  # noqa: E402,F401,F403
 from pytest_jupyter.jupyter_server import *  # noqa: E402,F401,F403
 
-
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 import threading
 
 NAMES = ["fake_orders", "fake_returns"]
-LOADED: dict[str, "FakePipeline"] = {}
+LOADED: dict[str, FakePipeline] = {}
 
 
 class FakePipeline:
@@ -22,7 +22,7 @@ class FakePipeline:
         with self._lock:
             self.running = True
             self.commits += 1
-            self.last_commit_at = dt.datetime.now(dt.timezone.utc)
+            self.last_commit_at = dt.datetime.now(dt.UTC)
 
     def stop(self) -> None:
         with self._lock:

@@ -44,15 +44,24 @@ def ext_of(jp_serverapp):
 
 
 # -- a project with the live pipeline, the live rule and its own stores ------------------------
-def make_project(root: Path, *, interval=INTERVAL, extra_rules: dict[str, str] | None = None) -> Path:
+def make_project(
+    root: Path, *, interval=INTERVAL, extra_rules: dict[str, str] | None = None
+) -> Path:
     (root / "pipelines" / "alerts").mkdir(parents=True)
     spec = (REPO / "pipelines" / "demo_orders.yml").read_text()
-    spec = spec.replace("path: .workbench/operational.sqlite", f"path: {root / 'operational.sqlite'}")
-    spec = spec.replace("simulate: {orders_per_s: 20, seed: 7}", "prune: true")   # the test writes
-    assert str(root / "operational.sqlite") in spec and "simulate" not in spec.split("reference_tables")[0]
+    spec = spec.replace(
+        "path: .workbench/operational.sqlite", f"path: {root / 'operational.sqlite'}"
+    )
+    spec = spec.replace("simulate: {orders_per_s: 20, seed: 7}", "prune: true")  # the test writes
+    assert (
+        str(root / "operational.sqlite") in spec
+        and "simulate" not in spec.split("reference_tables")[0]
+    )
     (root / "pipelines" / "live_test.yml").write_text(spec)
     rule = (REPO / "pipelines" / "alerts" / f"{RULE}.yml").read_text()
-    rule = rule.replace("  - notifier: inbox\n", f"  - notifier: inbox\n    path: {root / 'inbox.sqlite'}\n")
+    rule = rule.replace(
+        "  - notifier: inbox\n", f"  - notifier: inbox\n    path: {root / 'inbox.sqlite'}\n"
+    )
     assert "inbox.sqlite" in rule
     (root / "pipelines" / "alerts" / f"{RULE}.yml").write_text(rule)
     for name, text in (extra_rules or {}).items():
@@ -62,18 +71,36 @@ def make_project(root: Path, *, interval=INTERVAL, extra_rules: dict[str, str] |
         "cache: {backend: memory}\n"
         "anomaly:\n"
         f"  incidents_db: {root / 'incidents.sqlite'}\n  state_dir: {root / 'jobs'}\n"
-        f"  live: {{enabled: true, interval_s: {interval}, settle_s: {SETTLE}, namespaces: [live]}}\n")
+        f"  live: {{enabled: true, interval_s: {interval}, settle_s: {SETTLE}, namespaces: [live]}}\n"
+    )
     return root
 
 
 def order_ops(oid: int, region_id: int, at: dt.datetime, amount: int = 40) -> list[tuple]:
     net = Decimal(amount).quantize(Decimal("0.01"))
-    order = {"order_id": oid, "customer_id": 1 + oid % 500, "store_id": 1 + oid % 44,
-             "channel_id": 1 + oid % 4, "region_id": region_id, "ordered_at": at,
-             "status": "completed", "is_promo": False, "line_count": 1, "gross_amount": net,
-             "discount_amount": Decimal("0.00"), "net_amount": net}
-    line = {"order_id": oid, "line_no": 1, "product_id": 1 + oid % 600, "quantity": 1,
-            "unit_price": net, "discount": Decimal("0.00"), "line_amount": net}
+    order = {
+        "order_id": oid,
+        "customer_id": 1 + oid % 500,
+        "store_id": 1 + oid % 44,
+        "channel_id": 1 + oid % 4,
+        "region_id": region_id,
+        "ordered_at": at,
+        "status": "completed",
+        "is_promo": False,
+        "line_count": 1,
+        "gross_amount": net,
+        "discount_amount": Decimal("0.00"),
+        "net_amount": net,
+    }
+    line = {
+        "order_id": oid,
+        "line_no": 1,
+        "product_id": 1 + oid % 600,
+        "quantity": 1,
+        "unit_price": net,
+        "discount": Decimal("0.00"),
+        "line_amount": net,
+    }
     return [("orders", "c", None, order), ("order_lines", "c", None, line)]
 
 
@@ -95,7 +122,9 @@ def live_project(tmp_path, warehouse):
     root = make_project(tmp_path / "project")
     p = load_pipeline("live_test", warehouse=warehouse, root=root)
     store = OperationalStore(root / "operational.sqlite", p.spec.tables)
-    start = dt.datetime.now().replace(second=0, microsecond=0) - dt.timedelta(minutes=HISTORY_MINUTES)
+    start = dt.datetime.now().replace(second=0, microsecond=0) - dt.timedelta(
+        minutes=HISTORY_MINUTES
+    )
     oid, txs = 1, []
     for i in range(HISTORY_MINUTES):
         for region in range(1, 6):
@@ -123,8 +152,12 @@ def pipelines_config(request):
             return {"project_root": str(request.getfixturevalue(live)["root"])}
     root = make_project(request.getfixturevalue("tmp_path") / "project")
     extra = {"detection": False} if "detection_off" in request.fixturenames else {}
-    return {"project_root": str(root), "pipeline_loader": "server_fakes:load_pipeline",
-            "pipeline_lister": "server_fakes:list_pipelines", **extra}
+    return {
+        "project_root": str(root),
+        "pipeline_loader": "server_fakes:load_pipeline",
+        "pipeline_lister": "server_fakes:list_pipelines",
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -150,25 +183,43 @@ def seeded_incident(jp_serverapp) -> int:
     from workbench.anomaly.jobs import Anomaly
 
     store = ext_of(jp_serverapp).detection_loop.store()
-    a = Anomaly(rule=RULE, namespace="live", metric="orders", grain="minute", slice_by="region",
-                slice_value="North", ts=dt.datetime(2026, 1, 5, 10, 0), value=140.0, expected=20.0,
-                score=0.93, severity="critical", direction="up", group="live")
+    a = Anomaly(
+        rule=RULE,
+        namespace="live",
+        metric="orders",
+        grain="minute",
+        slice_by="region",
+        slice_value="North",
+        ts=dt.datetime(2026, 1, 5, 10, 0),
+        value=140.0,
+        expected=20.0,
+        score=0.93,
+        severity="critical",
+        direction="up",
+        group="live",
+    )
     res = store.add(a, 15)
     store.set_insight(res.incident_id, "orders for region = North rose to 140 (expected about 20).")
     return res.incident_id
 
 
-@pytest.mark.parametrize("method,path", [
-    ("GET", ("incidents",)),
-    ("GET", ("incidents", "1")),
-    ("POST", ("incidents", "1", "acknowledge")),
-    ("POST", ("incidents", "1", "resolve")),
-    ("GET", ("detection",)),
-])
-async def test_every_incident_endpoint_refuses_a_caller_who_is_not_logged_in(jp_fetch, method, path):
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("GET", ("incidents",)),
+        ("GET", ("incidents", "1")),
+        ("POST", ("incidents", "1", "acknowledge")),
+        ("POST", ("incidents", "1", "resolve")),
+        ("GET", ("detection",)),
+    ],
+)
+async def test_every_incident_endpoint_refuses_a_caller_who_is_not_logged_in(
+    jp_fetch, method, path
+):
     with pytest.raises(HTTPClientError) as err:
-        await jp_fetch(*API, *path, method=method, body="{}" if method == "POST" else None,
-                       headers=NO_LOGIN)
+        await jp_fetch(
+            *API, *path, method=method, body="{}" if method == "POST" else None, headers=NO_LOGIN
+        )
     assert err.value.code in (401, 403)
 
 
@@ -180,18 +231,37 @@ async def test_list_show_acknowledge_resolve_with_history(jp_fetch, jp_serverapp
 
     one = await get_json(jp_fetch, "incidents", str(iid))
     assert one["severity"] == "critical" and one["insight"].startswith("orders for region = North")
-    assert [(a["slice_value"], a["value"], a["expected"]) for a in one["anomalies"]] == [("North", 140.0, 20.0)]
+    assert [(a["slice_value"], a["value"], a["expected"]) for a in one["anomalies"]] == [
+        ("North", 140.0, 20.0)
+    ]
     assert [h["action"] for h in one["history"]] == ["opened"]
 
-    acked = await get_json(jp_fetch, "incidents", str(iid), "acknowledge", method="POST",
-                           body=json.dumps({"note": "looking at it"}))
+    acked = await get_json(
+        jp_fetch,
+        "incidents",
+        str(iid),
+        "acknowledge",
+        method="POST",
+        body=json.dumps({"note": "looking at it"}),
+    )
     assert acked["status"] == "acknowledged" and acked["acknowledged_by"]
-    assert [(h["action"], h["detail"]) for h in acked["history"]][-1] == ("acknowledged", "looking at it")
+    assert [(h["action"], h["detail"]) for h in acked["history"]][-1] == (
+        "acknowledged",
+        "looking at it",
+    )
     # The analyst principal the test user maps to is named in the history.
     assert "analyst" in acked["history"][-1]["actor"]
 
-    assert [i["id"] for i in (await get_json(jp_fetch, "incidents", params={"status": "open"}))["incidents"]] == []
-    assert [i["id"] for i in (await get_json(jp_fetch, "incidents", params={"status": "acknowledged"}))["incidents"]] == [iid]
+    assert [
+        i["id"]
+        for i in (await get_json(jp_fetch, "incidents", params={"status": "open"}))["incidents"]
+    ] == []
+    assert [
+        i["id"]
+        for i in (await get_json(jp_fetch, "incidents", params={"status": "acknowledged"}))[
+            "incidents"
+        ]
+    ] == [iid]
 
     resolved = await get_json(jp_fetch, "incidents", str(iid), "resolve", method="POST", body="{}")
     assert resolved["status"] == "resolved"
@@ -200,7 +270,9 @@ async def test_list_show_acknowledge_resolve_with_history(jp_fetch, jp_serverapp
     stored = ext_of(jp_serverapp).detection_loop.store().get(iid)
     assert stored["status"] == "resolved" and stored["resolved_by"] == resolved["resolved_by"]
 
-    msg = await expect_error(jp_fetch, 409, "incidents", str(iid), "acknowledge", method="POST", body="{}")
+    msg = await expect_error(
+        jp_fetch, 409, "incidents", str(iid), "acknowledge", method="POST", body="{}"
+    )
     assert "resolved" in msg
 
 
@@ -208,7 +280,10 @@ async def test_since_filter_keeps_incidents_changed_at_or_after_it(jp_fetch, jp_
     iid = seeded_incident(jp_serverapp)
     past = (dt.datetime.now() - dt.timedelta(hours=1)).isoformat(timespec="seconds")
     future = (dt.datetime.now() + dt.timedelta(hours=1)).isoformat(timespec="seconds")
-    assert [i["id"] for i in (await get_json(jp_fetch, "incidents", params={"since": past}))["incidents"]] == [iid]
+    assert [
+        i["id"]
+        for i in (await get_json(jp_fetch, "incidents", params={"since": past}))["incidents"]
+    ] == [iid]
     assert (await get_json(jp_fetch, "incidents", params={"since": future}))["incidents"] == []
 
 
@@ -217,21 +292,36 @@ async def test_a_viewer_may_read_incidents_but_not_change_them(jp_fetch, jp_serv
     ext_of(jp_serverapp).host.mapper.mapping = {"*": "viewer"}
     assert [i["id"] for i in (await get_json(jp_fetch, "incidents"))["incidents"]] == [iid]
     for action in ("acknowledge", "resolve"):
-        msg = await expect_error(jp_fetch, 403, "incidents", str(iid), action, method="POST", body="{}")
+        msg = await expect_error(
+            jp_fetch, 403, "incidents", str(iid), action, method="POST", body="{}"
+        )
         assert "viewer" in msg and "analyst" in msg
     assert ext_of(jp_serverapp).detection_loop.store().get(iid)["status"] == "open"
-    assert [h["action"] for h in ext_of(jp_serverapp).detection_loop.store().history(iid)] == ["opened"]
+    assert [h["action"] for h in ext_of(jp_serverapp).detection_loop.store().history(iid)] == [
+        "opened"
+    ]
 
 
-@pytest.mark.parametrize("parts,kw,words", [
-    (("incidents",), {"params": {"status": "closed"}}, ["status", "closed"]),
-    (("incidents",), {"params": {"since": "yesterday"}}, ["since", "yesterday"]),
-    (("incidents",), {"params": {"limit": "lots"}}, ["limit"]),
-    (("incidents", "abc"), {}, ["abc"]),
-    (("incidents", "1", "acknowledge"), {"method": "POST", "body": "{not json"}, ["JSON"]),
-    (("incidents", "1", "acknowledge"), {"method": "POST", "body": json.dumps({"by": "boss"})}, ["by"]),
-    (("incidents", "1", "resolve"), {"method": "POST", "body": json.dumps({"note": 5})}, ["note"]),
-])
+@pytest.mark.parametrize(
+    "parts,kw,words",
+    [
+        (("incidents",), {"params": {"status": "closed"}}, ["status", "closed"]),
+        (("incidents",), {"params": {"since": "yesterday"}}, ["since", "yesterday"]),
+        (("incidents",), {"params": {"limit": "lots"}}, ["limit"]),
+        (("incidents", "abc"), {}, ["abc"]),
+        (("incidents", "1", "acknowledge"), {"method": "POST", "body": "{not json"}, ["JSON"]),
+        (
+            ("incidents", "1", "acknowledge"),
+            {"method": "POST", "body": json.dumps({"by": "boss"})},
+            ["by"],
+        ),
+        (
+            ("incidents", "1", "resolve"),
+            {"method": "POST", "body": json.dumps({"note": 5})},
+            ["note"],
+        ),
+    ],
+)
 async def test_bad_requests_are_400_with_a_message(jp_fetch, jp_serverapp, parts, kw, words):
     seeded_incident(jp_serverapp)
     msg = await expect_error(jp_fetch, 400, *parts, **kw)
@@ -247,8 +337,12 @@ async def test_unknown_incident_is_404(jp_fetch):
 
 async def test_detection_status_without_live_data_waits_and_says_why(jp_fetch, jp_serverapp):
     # A query opens the warehouse (the loop never opens it itself); it has no live_* tables.
-    await jp_fetch(*API, "query", method="POST",
-                   body=json.dumps({"namespace": "retail", "metrics": ["orders"]}))
+    await jp_fetch(
+        *API,
+        "query",
+        method="POST",
+        body=json.dumps({"namespace": "retail", "metrics": ["orders"]}),
+    )
     loop = ext_of(jp_serverapp).detection_loop
     loop.tick()
     st = await get_json(jp_fetch, "detection")
@@ -257,9 +351,15 @@ async def test_detection_status_without_live_data_waits_and_says_why(jp_fetch, j
     assert "live_sales_minute" in st["rules"][RULE]["reason"]
 
 
-async def test_detection_can_be_switched_off_in_the_server_config(jp_fetch, jp_serverapp, detection_off):
-    await jp_fetch(*API, "query", method="POST",
-                   body=json.dumps({"namespace": "retail", "metrics": ["orders"]}))
+async def test_detection_can_be_switched_off_in_the_server_config(
+    jp_fetch, jp_serverapp, detection_off
+):
+    await jp_fetch(
+        *API,
+        "query",
+        method="POST",
+        body=json.dumps({"namespace": "retail", "metrics": ["orders"]}),
+    )
     st = await get_json(jp_fetch, "detection")
     assert st["enabled"] is False and st["alive"] is False and st["state"] == "disabled"
     assert st["cycles"] == 0
@@ -269,7 +369,8 @@ async def test_detection_can_be_switched_off_in_the_server_config(jp_fetch, jp_s
 
 # -- live: the real pipeline, the real rule, inside the server ---------------------------------
 async def test_a_burst_in_live_gold_data_raises_an_incident_within_one_interval(
-        jp_fetch, jp_serverapp, live_project):
+    jp_fetch, jp_serverapp, live_project
+):
     ext = ext_of(jp_serverapp)
     root = live_project["root"]
     history_end = live_project["history_start"] + dt.timedelta(minutes=HISTORY_MINUTES)
@@ -283,11 +384,17 @@ async def test_a_burst_in_live_gold_data_raises_an_incident_within_one_interval(
     assert started["name"] == "live_test"
 
     # The backfill: the loop scores the history the pipeline applied before the server started.
-    st = await wait_for(detection, lambda s: s["rules"].get(RULE, {}).get("state") == "ok"
-                        and s["rules"][RULE]["scored_to"] >= str(history_end), 60,
-                        "the loop to score the history")
+    st = await wait_for(
+        detection,
+        lambda s: (
+            s["rules"].get(RULE, {}).get("state") == "ok"
+            and s["rules"][RULE]["scored_to"] >= str(history_end)
+        ),
+        60,
+        "the loop to score the history",
+    )
     assert st["alive"] and st["state"] == "running"
-    assert (await get_json(jp_fetch, "incidents"))["incidents"] == []   # normal minutes: quiet
+    assert (await get_json(jp_fetch, "incidents"))["incidents"] == []  # normal minutes: quiet
 
     # The burst: 120 extra orders in region 1 in the current minute, through the operational
     # store the running pipeline reads. Not in the last seconds of a minute (they must land in it).
@@ -295,7 +402,9 @@ async def test_a_burst_in_live_gold_data_raises_an_incident_within_one_interval(
 
     if dt.datetime.now().second > 45:
         await asyncio.sleep(61 - dt.datetime.now().second)
-    store = OperationalStore(root / "operational.sqlite", ext.host.pipeline("live_test").spec.tables)
+    store = OperationalStore(
+        root / "operational.sqlite", ext.host.pipeline("live_test").spec.tables
+    )
     now = dt.datetime.now().replace(microsecond=0)
     bucket = now.replace(second=0)
     oid = live_project["next_oid"]
@@ -305,11 +414,20 @@ async def test_a_burst_in_live_gold_data_raises_an_incident_within_one_interval(
     async def incidents():
         return (await get_json(jp_fetch, "incidents"))["incidents"]
 
-    wait = (bucket + dt.timedelta(minutes=1) - dt.datetime.now()).total_seconds() + INTERVAL + SETTLE + 30
+    wait = (
+        (bucket + dt.timedelta(minutes=1) - dt.datetime.now()).total_seconds()
+        + INTERVAL
+        + SETTLE
+        + 30
+    )
     found = await wait_for(incidents, lambda i: len(i) == 1, wait, "the burst's incident")
     # The incident is stored first, then notified (with its insight): wait for the notification.
-    one = await wait_for(lambda: get_json(jp_fetch, "incidents", str(found[0]["id"])),
-                         lambda o: o["notifications"], 30, "the incident's notification")
+    one = await wait_for(
+        lambda: get_json(jp_fetch, "incidents", str(found[0]["id"])),
+        lambda o: o["notifications"],
+        30,
+        "the incident's notification",
+    )
     assert [(n["notifier"], n["status"]) for n in one["notifications"]] == [("inbox", "sent")]
     assert one["insight"] and "orders" in one["insight"]
 
@@ -318,7 +436,9 @@ async def test_a_burst_in_live_gold_data_raises_an_incident_within_one_interval(
     try:
         region, in_gold = cur.execute(
             "SELECT r.region, sum(g.orders) FROM live_sales_minute g JOIN regions r USING (region_id) "
-            "WHERE g.region_id = 1 AND g.minute = ? GROUP BY r.region", [bucket]).fetchone()
+            "WHERE g.region_id = 1 AND g.minute = ? GROUP BY r.region",
+            [bucket],
+        ).fetchone()
     finally:
         cur.close()
     assert in_gold == 140
@@ -328,13 +448,15 @@ async def test_a_burst_in_live_gold_data_raises_an_incident_within_one_interval(
     # Expected: the median of region 1's normal minutes (16..24 orders), not the burst.
     normal = sorted(normal_count(i, 1) for i in range(HISTORY_MINUTES))
     assert normal[0] <= a["expected"] <= normal[-1]
-    assert one["severity"] == "critical"            # z ~ 40 -> score ~ 0.9 >= critical_above 0.85
+    assert one["severity"] == "critical"  # z ~ 40 -> score ~ 0.9 >= critical_above 0.85
     assert [h["action"] for h in one["history"]][0] == "opened"
     # Routed to the in-app inbox.
     from workbench.anomaly.notifiers.inbox import Inbox
 
     msgs = Inbox(root / "inbox.sqlite").messages()
-    assert len(msgs) == 1 and str(one["id"]) in json.dumps(msgs[0], default=str), one["notifications"]
+    assert len(msgs) == 1 and str(one["id"]) in json.dumps(msgs[0], default=str), one[
+        "notifications"
+    ]
 
     # Latency: from the end of the minute (when the data point is complete) to the anomaly,
     # bounded by the configured interval plus one cycle (and the settle time). Measured, not
@@ -342,10 +464,12 @@ async def test_a_burst_in_live_gold_data_raises_an_incident_within_one_interval(
     st = await detection()
     detected = dt.datetime.fromisoformat(a["detected_at"])
     latency = (detected - (bucket + dt.timedelta(minutes=1))).total_seconds()
-    print(f"live detection latency after the minute closed: {latency:.2f}s "
-          f"(interval {INTERVAL}s, settle {SETTLE}s, slowest cycle {st['max_cycle_s']}s)")
-    assert latency >= SETTLE - 0.5          # never scored before the minute was complete
-    assert latency <= 60                    # the spec: within a minute of the data point
+    print(
+        f"live detection latency after the minute closed: {latency:.2f}s "
+        f"(interval {INTERVAL}s, settle {SETTLE}s, slowest cycle {st['max_cycle_s']}s)"
+    )
+    assert latency >= SETTLE - 0.5  # never scored before the minute was complete
+    assert latency <= 60  # the spec: within a minute of the data point
     # Our own bound: the interval plus the slowest cycle, the settle time and the pipeline's lag,
     # with a few seconds for a loaded 2-core CI machine (the measured figure is printed above).
     slack = INTERVAL + SETTLE + st["max_cycle_s"] + st["pipeline_lag_s"] + 5.0
@@ -358,7 +482,8 @@ async def test_a_burst_in_live_gold_data_raises_an_incident_within_one_interval(
 
 
 async def test_a_fresh_pipeline_is_scored_per_minute_and_region_while_warming_up(
-        jp_fetch, jp_serverapp, fresh_live_project):
+    jp_fetch, jp_serverapp, fresh_live_project
+):
     """`make up` from nothing: the loop's first cycles find no live data, then the pipeline
     brings the first minutes. They must be scored (and the status must keep saying so between
     two minute closes), with the detector's warm-up reported, not "scored 0 buckets"."""
@@ -371,8 +496,12 @@ async def test_a_fresh_pipeline_is_scored_per_minute_and_region_while_warming_up
         return await get_json(jp_fetch, "detection")
 
     await jp_fetch(*API, "pipelines", "live_test", "start", method="POST", body="")
-    st = await wait_for(detection, lambda s: s["rules"].get(RULE, {}).get("state") == "ok", 60,
-                        "the live rule's first cycle")
+    st = await wait_for(
+        detection,
+        lambda s: s["rules"].get(RULE, {}).get("state") == "ok",
+        60,
+        "the live rule's first cycle",
+    )
     assert st["rules"][RULE]["buckets"] == 0 and "no data" in st["rules"][RULE]["summary"], st
 
     # Orders as the simulator writes them (through the real source, timestamps "now"), only
@@ -380,7 +509,9 @@ async def test_a_fresh_pipeline_is_scored_per_minute_and_region_while_warming_up
     if dt.datetime.now().second > 45:
         await asyncio.sleep(61 - dt.datetime.now().second)
     minute = dt.datetime.now().replace(second=0, microsecond=0)
-    store = OperationalStore(root / "operational.sqlite", ext.host.pipeline("live_test").spec.tables)
+    store = OperationalStore(
+        root / "operational.sqlite", ext.host.pipeline("live_test").spec.tables
+    )
     oid, txs = 1, []
     for i in range(3):
         for region in range(1, 6):
@@ -391,8 +522,12 @@ async def test_a_fresh_pipeline_is_scored_per_minute_and_region_while_warming_up
     store.write(txs)
     store.close()
 
-    st = await wait_for(detection, lambda s: s["rules"][RULE].get("buckets", 0) > 0, 30,
-                        "the first minutes to be scored")
+    st = await wait_for(
+        detection,
+        lambda s: s["rules"][RULE].get("buckets", 0) > 0,
+        30,
+        "the first minutes to be scored",
+    )
     r = st["rules"][RULE]
     # 3 complete minutes x 5 regions, every one with data (none skipped), and the warm-up.
     assert (r["buckets"], r["slices"]) == (15, 5), r
@@ -403,37 +538,51 @@ async def test_a_fresh_pipeline_is_scored_per_minute_and_region_while_warming_up
     cycles = st["cycles"]
     st = await wait_for(detection, lambda s: s["cycles"] >= cycles + 2, 30, "two more cycles")
     r = st["rules"][RULE]
-    if r["scored_to"] == str(minute):          # still the same minute: idle cycles
+    if r["scored_to"] == str(minute):  # still the same minute: idle cycles
         assert r["idle"] and (r["buckets"], r["slices"]) == (15, 5), r
         assert "scored 15 buckets in 5 slice(s)" in r["summary"], r
-    else:                                      # the minute closed meanwhile: it was scored too
+    else:  # the minute closed meanwhile: it was scored too
         assert r["slices"] == 5 and r["buckets"] > 0, r
     # The oracle: gold itself has what was written, per minute and region.
     cur = ext.host.workbench().engine.con.con.cursor()
     try:
-        in_gold = cur.execute("SELECT count(DISTINCT (minute, region_id)), sum(orders) "
-                              "FROM live_sales_minute").fetchone()
+        in_gold = cur.execute(
+            "SELECT count(DISTINCT (minute, region_id)), sum(orders) FROM live_sales_minute"
+        ).fetchone()
     finally:
         cur.close()
     assert in_gold == (15, oid - 1)
 
 
 async def test_a_failing_rule_is_shown_in_the_status_and_the_others_keep_running(
-        jp_fetch, jp_serverapp, live_project):
+    jp_fetch, jp_serverapp, live_project
+):
     root = live_project["root"]
     await jp_fetch(*API, "pipelines", "live_test", "start", method="POST", body="")
 
     async def detection():
         return await get_json(jp_fetch, "detection")
 
-    await wait_for(detection, lambda s: s["rules"].get(RULE, {}).get("state") == "ok", 60,
-                   "the live rule to run")
+    await wait_for(
+        detection,
+        lambda s: s["rules"].get(RULE, {}).get("state") == "ok",
+        60,
+        "the live rule to run",
+    )
     # A rule on a metric the live namespace does not have: valid YAML, fails when it runs.
-    broken = (root / "pipelines" / "alerts" / f"{RULE}.yml").read_text() \
-        .replace(f"name: {RULE}", "name: live_broken").replace("metric: orders", "metric: no_such_metric")
+    broken = (
+        (root / "pipelines" / "alerts" / f"{RULE}.yml")
+        .read_text()
+        .replace(f"name: {RULE}", "name: live_broken")
+        .replace("metric: orders", "metric: no_such_metric")
+    )
     (root / "pipelines" / "alerts" / "live_broken.yml").write_text(broken)
-    st = await wait_for(detection, lambda s: s["rules"].get("live_broken", {}).get("state") == "error",
-                        30, "the broken rule's error")
+    st = await wait_for(
+        detection,
+        lambda s: s["rules"].get("live_broken", {}).get("state") == "error",
+        30,
+        "the broken rule's error",
+    )
     assert "no_such_metric" in st["rules"]["live_broken"]["error"]
     assert any("no_such_metric" in e["message"] for e in st["errors"])
     cycles = st["cycles"]
@@ -442,14 +591,16 @@ async def test_a_failing_rule_is_shown_in_the_status_and_the_others_keep_running
 
     # A malformed file: the last good rules keep running, the error names the file and field.
     (root / "pipelines" / "alerts" / "live_bad.yml").write_text(
-        "name: live_bad\nsource: {namespace: live, metric: orders, grain: fortnight}\n")
+        "name: live_bad\nsource: {namespace: live, metric: orders, grain: fortnight}\n"
+    )
     st = await wait_for(detection, lambda s: s["rules_error"] is not None, 30, "the rules error")
     assert "live_bad.yml" in st["rules_error"] and "source.grain" in st["rules_error"]
     cycles = st["cycles"]
     st = await wait_for(detection, lambda s: s["cycles"] > cycles + 1, 30, "more cycles")
     assert st["rules"][RULE]["state"] == "ok" and st["alive"]
     # And the server answers queries meanwhile.
-    r = await jp_fetch(*API, "query", method="POST",
-                       body=json.dumps({"namespace": "live", "metrics": ["orders"]}))
+    r = await jp_fetch(
+        *API, "query", method="POST", body=json.dumps({"namespace": "live", "metrics": ["orders"]})
+    )
     total = json.loads(r.body)["records"][0]["orders"]
     assert total == sum(normal_count(i, reg) for i in range(HISTORY_MINUTES) for reg in range(1, 6))

@@ -64,6 +64,7 @@ def _broker_roundtrip(source, publish, tmp_path):
 
 def test_redis_streams(redis_url, tmp_path):
     import redis
+
     from workbench.streaming.sources.redis_streams import publish
     key = f"wbtest:{uuid.uuid4().hex[:8]}"
     try:

@@ -70,6 +70,7 @@ def _write_spec(tmp_path, spec) -> Path:
 
 def test_postgres_kill9_under_load(pg_env_factory, postgres_dsn, tmp_path):
     import psycopg2
+
     from workbench.streaming.sources.postgres import create_tables, write_transactions
     schema, slot = pg_env_factory
     spec = spec_with_source({"kind": "postgres", "dsn": postgres_dsn, "slot": slot, "plugin": "pgoutput",
@@ -111,6 +112,7 @@ def test_postgres_kill9_under_load(pg_env_factory, postgres_dsn, tmp_path):
 
 def test_redis_kill9_under_load(redis_url, tmp_path):
     import redis
+
     from workbench.streaming.sources.redis_streams import publish
     key = f"wbtest:fault:{uuid.uuid4().hex[:8]}"
     spec = spec_with_source({"kind": "redis", "url": redis_url, "stream": key})

@@ -24,8 +24,17 @@ from typing import Any
 from ..security.principal import Principal
 from ..semantic.errors import SemanticError
 from . import cleansing_approval as approval
-from .cleansing_rules import (Deduplicate, FillDefault, FixType, MapValues, RegexReplace, RuleSet,
-                              StandardiseCase, Trim, rule_adapter)
+from .cleansing_rules import (
+    Deduplicate,
+    FillDefault,
+    FixType,
+    MapValues,
+    RegexReplace,
+    RuleSet,
+    StandardiseCase,
+    Trim,
+    rule_adapter,
+)
 from .lineage import ensure_tables, lit, q, rowkey_sql, sql_type
 
 

@@ -49,7 +49,7 @@ def require_role(principal: Principal | None, action: str,
 
 def now() -> dt.datetime:
     """UTC, naive (DuckDB TIMESTAMP), with microseconds so that events keep their order."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def ensure_tables(con: Any) -> None:
@@ -73,7 +73,7 @@ def _row(con: Any, table: str, name: str, version: int) -> dict | None:
                       "AND rule_version = ?", [table, name, version])
     cols = [d[0] for d in cur.description]
     r = cur.fetchone()
-    return dict(zip(cols, r)) if r else None
+    return dict(zip(cols, r, strict=True)) if r else None
 
 
 def _event(con, table, name, version, before, after, user, note=None):

@@ -14,6 +14,7 @@ Actions: ``trim``, ``standardise_case``, ``map_values``, ``fill_default``, ``ded
 changing what a rule does means a new version, which goes through approval again.
 Every error names the file, the line and the field.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,7 +22,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
@@ -40,12 +41,14 @@ class _Rule(BaseModel):
 
     def targets(self) -> list[str]:
         """Columns whose values the rule changes."""
-        return list(getattr(self, "columns", None) or [getattr(self, "column")])
+        return list(getattr(self, "columns", None) or [self.column])
 
     @property
     def spec_hash(self) -> str:
         body = self.model_dump(exclude={"description"})
-        return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[
+            :16
+        ]
 
 
 class Trim(_Rule):
@@ -83,7 +86,9 @@ class Deduplicate(_Rule):
     action: Literal["deduplicate"]
     by: list[str] = Field(..., min_length=1, description="Rows equal on these are duplicates.")
     survivor: Survivor = Field(..., description="Which duplicate is kept; ties: smallest key.")
-    ignore_case: bool = Field(False, description="Compare text in `by` case-insensitively, trimmed.")
+    ignore_case: bool = Field(
+        False, description="Compare text in `by` case-insensitively, trimmed."
+    )
 
     def targets(self) -> list[str]:
         return []
@@ -94,7 +99,8 @@ class FixType(_Rule):
     column: str
     type: str = Field(..., description="Target DuckDB type.")
     on_error: Literal["fail", "null"] = Field(
-        "fail", description="A value that does not convert: fail the run (default) or NULL.")
+        "fail", description="A value that does not convert: fail the run (default) or NULL."
+    )
 
     @field_validator("type")
     @classmethod
@@ -118,10 +124,19 @@ class RegexReplace(_Rule):
         return v
 
 
-Rule = Annotated[Union[Trim, StandardiseCase, MapValues, FillDefault, Deduplicate, FixType,
-                       RegexReplace], Field(discriminator="action")]
-ACTIONS = ("trim", "standardise_case", "map_values", "fill_default", "deduplicate", "fix_type",
-           "regex_replace")
+Rule = Annotated[
+    Trim | StandardiseCase | MapValues | FillDefault | Deduplicate | FixType | RegexReplace,
+    Field(discriminator="action"),
+]
+ACTIONS = (
+    "trim",
+    "standardise_case",
+    "map_values",
+    "fill_default",
+    "deduplicate",
+    "fix_type",
+    "regex_replace",
+)
 
 
 class RuleSetSpec(BaseModel):
@@ -159,9 +174,14 @@ class RuleSet:
             if r.name == name:
                 return r
         from ..semantic.errors import QueryError, closest
-        raise QueryError(f"No rule '{name}' in {self.path}.", closest(name, [r.name for r in self.rules]))
 
-    def error(self, problem: str, rule_index: int | None = None, field: str | None = None) -> ModelError:
+        raise QueryError(
+            f"No rule '{name}' in {self.path}.", closest(name, [r.name for r in self.rules])
+        )
+
+    def error(
+        self, problem: str, rule_index: int | None = None, field: str | None = None
+    ) -> ModelError:
         path: tuple = ()
         if rule_index is not None:
             path = ("rules", rule_index) + ((field,) if field else ())
@@ -172,27 +192,45 @@ class RuleSet:
         changes a key column."""
         for k, col in enumerate(self.key):
             if col not in columns:
-                raise self.source.error(f"key column '{col}' is not in table '{self.table}'", ("key", k))
+                raise self.source.error(
+                    f"key column '{col}' is not in table '{self.table}'", ("key", k)
+                )
         for i, r in enumerate(self.rules):
             fields = [("columns", c) for c in getattr(r, "columns", None) or []]
             if hasattr(r, "column"):
                 fields.append(("column", r.column))
-            fields += [("by", c) for c in getattr(r, "by", [])] if isinstance(getattr(r, "by", None), list) else []
+            fields += (
+                [("by", c) for c in getattr(r, "by", [])]
+                if isinstance(getattr(r, "by", None), list)
+                else []
+            )
             if isinstance(r, Deduplicate):
                 fields.append(("survivor", r.survivor.by))
             for fname, col in fields:
                 if col not in columns:
                     from ..semantic.errors import closest
+
                     near = closest(col, columns)
-                    raise self.error(f"column '{col}' is not in table '{self.table}'"
-                                     + (f"; did you mean {', '.join(near)}?" if near else ""), i, fname)
+                    raise self.error(
+                        f"column '{col}' is not in table '{self.table}'"
+                        + (f"; did you mean {', '.join(near)}?" if near else ""),
+                        i,
+                        fname,
+                    )
             for col in r.targets():
                 if col in self.key:
-                    raise self.error(f"rule '{r.name}' would change key column '{col}'; lineage "
-                                     "identifies rows by the key, so keys are never rewritten", i)
-                if r.action in ("trim", "standardise_case", "regex_replace") and \
-                        columns[col] != "VARCHAR":
-                    raise self.error(f"'{r.action}' needs a text column; '{col}' is {columns[col]}", i)
+                    raise self.error(
+                        f"rule '{r.name}' would change key column '{col}'; lineage "
+                        "identifies rows by the key, so keys are never rewritten",
+                        i,
+                    )
+                if (
+                    r.action in ("trim", "standardise_case", "regex_replace")
+                    and columns[col] != "VARCHAR"
+                ):
+                    raise self.error(
+                        f"'{r.action}' needs a text column; '{col}' is {columns[col]}", i
+                    )
 
 
 def load_rules(path: str | Path) -> RuleSet:
@@ -203,16 +241,21 @@ def load_rules(path: str | Path) -> RuleSet:
     # Name the unknown action before pydantic buries it in a union error.
     for i, r in enumerate(plain.get("rules") or []):
         if isinstance(r, dict) and r.get("action") not in ACTIONS:
-            raise src.error(f"unknown action '{r.get('action')}' (one of: {', '.join(ACTIONS)})",
-                            ("rules", i, "action") if "action" in r else ("rules", i))
+            raise src.error(
+                f"unknown action '{r.get('action')}' (one of: {', '.join(ACTIONS)})",
+                ("rules", i, "action") if "action" in r else ("rules", i),
+            )
     try:
         spec = RuleSetSpec.model_validate(plain)
     except ValidationError as e:
         # A misspelt field also makes the real one "missing": report the misspelling.
         err = sorted(e.errors(), key=lambda x: x["type"] != "extra_forbidden")[0]
         # drop the union tag pydantic adds after the rule index: ('rules', 0, 'trim', 'columns')
-        loc = tuple(p for j, p in enumerate(err["loc"])
-                    if not (j == 2 and err["loc"][0] == "rules" and p in ACTIONS))
+        loc = tuple(
+            p
+            for j, p in enumerate(err["loc"])
+            if not (j == 2 and err["loc"][0] == "rules" and p in ACTIONS)
+        )
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = f"unknown field '{loc[-1]}'"
@@ -222,8 +265,10 @@ def load_rules(path: str | Path) -> RuleSet:
     seen: dict[str, int] = {}
     for i, r in enumerate(spec.rules):
         if r.name in seen:
-            raise src.error(f"rule '{r.name}' is defined twice (also rule {seen[r.name] + 1})",
-                            ("rules", i, "name"))
+            raise src.error(
+                f"rule '{r.name}' is defined twice (also rule {seen[r.name] + 1})",
+                ("rules", i, "name"),
+            )
         seen[r.name] = i
     return RuleSet(spec, src, path)
 
@@ -234,7 +279,9 @@ def load_rules_dir(directory: str | Path = DEFAULT_DIR) -> dict[str, RuleSet]:
     for p in sorted(Path(directory).glob("*.yml")):
         rs = load_rules(p)
         if rs.table in out:
-            raise ModelError(f"table '{rs.table}' already has rules in {out[rs.table].path}", str(p), 1)
+            raise ModelError(
+                f"table '{rs.table}' already has rules in {out[rs.table].path}", str(p), 1
+            )
         out[rs.table] = rs
     return out
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from enum import Enum
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -26,7 +25,7 @@ class QEngine(str, Enum):
 def validate(
     suite: str = typer.Argument(..., help="Suite name in pipelines/quality/ (orders) or a YAML path."),
     engine: QEngine = typer.Option(QEngine.duckdb, help="Where the expectations run."),
-    warehouse: Optional[str] = typer.Option(None, help="DuckDB warehouse (default from workbench.yml)."),
+    warehouse: str | None = typer.Option(None, help="DuckDB warehouse (default from workbench.yml)."),
     no_docs: bool = typer.Option(False, "--no-docs", help="Skip Great Expectations Data Docs."),
     as_json: bool = typer.Option(False, "--json", help="Print the run as JSON."),
 ):
@@ -38,13 +37,13 @@ def validate(
         r = run(warehouse, suite, engine.value, data_docs=not no_docs)
     except (SemanticError, ValueError, OSError) as e:
         err.print(f"[bold red]error:[/] {e}", highlight=False)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     except Exception as e:  # noqa: BLE001  an engine that is down (PostgreSQL, Spark): one line, no traceback
         first = (str(e).strip().splitlines() or [""])[0]
         from rich.markup import escape
         err.print("[bold red]error:[/] " + escape(f"validating '{suite}' on {engine.value} failed: "
                                                   f"{type(e).__name__}: {first}"), highlight=False)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     if as_json:
         out.print_json(json.dumps(r.to_dict(), default=str))
     else:

@@ -14,7 +14,7 @@ Importing this module registers the expectations with GE.
 """
 from __future__ import annotations
 
-from typing import ClassVar, Literal, Union
+from typing import ClassVar, Literal
 
 import great_expectations as gx
 from great_expectations.compatibility import pydantic
@@ -91,7 +91,7 @@ class ColumnPairValuesAAtMostBPlusTolerance(ColumnPairMapMetricProvider):
 
 
 # ------------------------------------------------------------------------------ expectations
-_IgnoreRowIf = Union[Literal["both_values_are_missing", "either_value_is_missing", "neither"], dict]
+_IgnoreRowIf = Literal["both_values_are_missing", "either_value_is_missing", "neither"] | dict
 
 
 class ExpectOrderTotalToEqualSumOfLines(ColumnPairMapExpectation):

@@ -69,12 +69,13 @@ def open_duckdb(path: str | Path, read_only: bool = True):
 
 def context(docs_dir: str | Path | None = None):
     import great_expectations as gx
+
     from . import expectations  # noqa: F401  registers the custom expectations
     ctx = gx.get_context(mode="ephemeral")
     try:   # progress bars are noise in logs, tests and notebooks
         from great_expectations.data_context.types.base import ProgressBarsConfig
         ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
-    except Exception:
+    except Exception:  # noqa: S110  older GE releases lack the setting; progress bars are only cosmetic
         pass
     if docs_dir:
         ctx.add_data_docs_site(site_name="workbench", site_config={
@@ -89,6 +90,7 @@ def context(docs_dir: str | Path | None = None):
 def ge_suite(spec: Suite, now: dt.datetime | None = None):
     """The GE ExpectationSuite for a suite spec; check name/dimension/weight go into meta."""
     import great_expectations as gx
+
     from .expectations import build_expectation
     now = now or dt.datetime.now()
     suite = gx.ExpectationSuite(name=spec.suite)
@@ -129,7 +131,7 @@ def spark_dataframe(spec: Suite, warehouse: str | Path, spark=None, parquet_dir:
     for schema, table in referenced_tables(t.sql):
         try:
             path = eng._parquet_for(table, schema)
-        except Exception:
+        except Exception:  # noqa: S112  a CTE or subquery alias, not a table
             continue     # a CTE or subquery alias, not a table
         view = f"{schema}__{table}" if schema else table
         spark.read.parquet(str(path)).createOrReplaceTempView(view)
@@ -222,7 +224,7 @@ def run_suite(spec: Suite, engine: str, *, warehouse: str | Path | None = None,
         if root is not None:
             try:
                 ds.get_engine().dispose()
-            except Exception:
+            except Exception:  # noqa: S110  teardown: an engine that will not dispose holds nothing we can free
                 pass
             root.close()
     return [_outcome(r, spec) for r in result.results], result
@@ -274,10 +276,7 @@ def _plain_value(v):
         return [_plain_value(x) for x in v]
     if isinstance(v, dict):
         return {str(k): _plain_value(x) for k, x in v.items()}
-    try:
-        import decimal
-        if isinstance(v, decimal.Decimal):
-            return float(v)
-    except Exception:
-        pass
+    import decimal
+    if isinstance(v, decimal.Decimal):
+        return float(v)
     return v

@@ -109,7 +109,7 @@ def compute_metrics(spec: Suite, engine: str, *, duckdb_connection=None, spark_d
             sql, labels = metrics_sql({c2: types[c2] for c2 in wanted if c2 in types}, src, "postgres")
             row = c.execute(sa.text(sql)).fetchone()
     out = []
-    for (metric, col), v in zip(labels, row):
+    for (metric, col), v in zip(labels, row, strict=True):
         out.append((metric, col, None if v is None else float(v)))
     return out
 

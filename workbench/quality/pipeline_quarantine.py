@@ -83,7 +83,7 @@ def failing_checks(con, samples: int = 3) -> pd.DataFrame:
         except Exception:  # noqa: BLE001  silver renamed or dropped since
             checked = None
         g = g.sort_values("row_key")
-        sample = [_row(k, d) for k, d in zip(g.row_key[:samples], g.row_data[:samples])]
+        sample = [_row(k, d) for k, d in zip(g.row_key[:samples], g.row_data[:samples], strict=True)]
         out.append({"suite": f"pipeline {pipeline}", "check": check, "failing_rows": len(g),
                     "fail_rate": len(g) / checked if checked else None, "dimension": None,
                     "column": None, "expectation": None, "checked_rows": checked,

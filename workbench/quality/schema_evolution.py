@@ -18,6 +18,7 @@ Compatibility, from the point of view of the registered table and its readers (s
 The migration SQL is built as sqlglot expressions with quoted identifiers; no user text is ever
 pasted into SQL.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -56,7 +57,7 @@ def widens(src: str, dst: str) -> bool:
     if src == dst:
         return True
     if dst in _TEXT:
-        return True                    # every scalar has an exact text form
+        return True  # every scalar has an exact text form
     if src in _INT_RANK and dst in _INT_RANK:
         return _INT_RANK[dst] >= _INT_RANK[src]
     if src in _UINT_RANK and dst in _UINT_RANK:
@@ -68,7 +69,7 @@ def widens(src: str, dst: str) -> bool:
     if rank and dec_dst:
         return dec_dst[0] - dec_dst[1] >= _INT_DIGITS[rank]
     if rank and dst == "DOUBLE":
-        return rank <= 3               # 53-bit mantissa: exact up to INTEGER
+        return rank <= 3  # 53-bit mantissa: exact up to INTEGER
     if rank and dst == "FLOAT":
         return rank <= 2
     dec_src = _decimal(src)
@@ -84,10 +85,10 @@ def widens(src: str, dst: str) -> bool:
 @dataclass(frozen=True)
 class Change:
     kind: Kind
-    column: str                        # the column's name in the incoming schema (or removed name)
+    column: str  # the column's name in the incoming schema (or removed name)
     compatibility: Compat
     reason: str
-    old_name: str | None = None        # renamed: the registered name
+    old_name: str | None = None  # renamed: the registered name
     old_type: str | None = None
     new_type: str | None = None
 
@@ -95,10 +96,12 @@ class Change:
         return {k: v for k, v in asdict(self).items()}
 
     def __str__(self) -> str:
-        what = {"added": f"column '{self.column}' ({self.new_type}) added",
-                "removed": f"column '{self.column}' ({self.old_type}) removed",
-                "renamed": f"column '{self.old_name}' renamed to '{self.column}'",
-                "retyped": f"column '{self.column}' retyped {self.old_type} -> {self.new_type}"}
+        what = {
+            "added": f"column '{self.column}' ({self.new_type}) added",
+            "removed": f"column '{self.column}' ({self.old_type}) removed",
+            "renamed": f"column '{self.old_name}' renamed to '{self.column}'",
+            "retyped": f"column '{self.column}' retyped {self.old_type} -> {self.new_type}",
+        }
         return f"{what[self.kind]}: {self.compatibility} ({self.reason})"
 
 
@@ -108,7 +111,7 @@ class SchemaDiff:
     base: SchemaVersion
     incoming: list[ColumnSpec]
     changes: list[Change] = field(default_factory=list)
-    proposal_id: int | None = None     # set when the diff was recorded for approval
+    proposal_id: int | None = None  # set when the diff was recorded for approval
 
     @property
     def breaking(self) -> list[Change]:
@@ -125,6 +128,7 @@ class SchemaDiff:
 
     def frame(self):
         import pandas as pd
+
         cols = ["kind", "column", "old_name", "old_type", "new_type", "compatibility", "reason"]
         return pd.DataFrame([c.record() for c in self.changes], columns=cols)
 
@@ -140,7 +144,9 @@ class SchemaDiff:
     def __str__(self) -> str:
         if not self.changes:
             return f"{self.table}: no schema changes against v{self.base.version}"
-        lines = [f"{self.table}: {len(self.changes)} change(s) against registered v{self.base.version}"]
+        lines = [
+            f"{self.table}: {len(self.changes)} change(s) against registered v{self.base.version}"
+        ]
         lines += [f"  - {c}" for c in self.changes]
         return "\n".join(lines)
 
@@ -153,16 +159,20 @@ def _similar(a: str, b: str) -> float:
     return max(ratio, 0.8) if len(min(a, b, key=len)) >= 3 and (a in b or b in a) else ratio
 
 
-def detect_changes(base: SchemaVersion, incoming: list[ColumnSpec] | Any,
-                   renames: dict[str, str] | None = None,
-                   rename_similarity: float = 0.75) -> SchemaDiff:
+def detect_changes(
+    base: SchemaVersion,
+    incoming: list[ColumnSpec] | Any,
+    renames: dict[str, str] | None = None,
+    rename_similarity: float = 0.75,
+) -> SchemaDiff:
     """Compare ``incoming`` (ColumnSpecs, a DataFrame, or ``schema_of_table`` output) with the
     registered ``base`` schema.
 
     A removed and an added column are taken for a rename when ``renames`` says so
     (``{old: new}``), or when they have the same type and similar names (difflib ratio of the
-    names without underscores >= ``rename_similarity``, or one name contains the other), or when they have the same type and the same
-    position and are the only such pair. Anything else is a removal plus an addition.
+    names without underscores >= ``rename_similarity``, or one name contains the other), or when
+    they have the same type and the same position and are the only such pair. Anything else is a
+    removal plus an addition.
     """
     if not isinstance(incoming, list):
         incoming = schema_of_frame(incoming)
@@ -170,7 +180,7 @@ def detect_changes(base: SchemaVersion, incoming: list[ColumnSpec] | Any,
     inc = {c.name: c for c in incoming}
     removed = [n for n in reg if n not in inc]
     added = [n for n in inc if n not in reg]
-    pairs: dict[str, tuple[str, str]] = {}          # new -> (old, why)
+    pairs: dict[str, tuple[str, str]] = {}  # new -> (old, why)
     for old, new in (renames or {}).items():
         if old in removed and new in added:
             pairs[new] = (old, "declared rename")
@@ -187,7 +197,7 @@ def detect_changes(base: SchemaVersion, incoming: list[ColumnSpec] | Any,
                 cands.append((score, old, new, f"same type, similar name ({score:.2f})"))
             elif same_pos and len(removed) == 1 and len(added) == 1:
                 cands.append((0.0, old, new, "same type, same position"))
-    for score, old, new, why in sorted(cands, reverse=True):
+    for _score, old, new, why in sorted(cands, reverse=True):
         if new not in pairs and old not in {o for o, _ in pairs.values()}:
             pairs[new] = (old, why)
     renamed_old = {o for o, _ in pairs.values()}
@@ -200,43 +210,95 @@ def detect_changes(base: SchemaVersion, incoming: list[ColumnSpec] | Any,
                 changes.append(_retype(c.name, c.type, new_t))
         elif c.name not in renamed_old:
             if c.nullable and c.name not in base.key:
-                changes.append(Change("removed", c.name, "forward",
-                                      "nullable in the registry: loads as NULL", old_type=c.type))
+                changes.append(
+                    Change(
+                        "removed",
+                        c.name,
+                        "forward",
+                        "nullable in the registry: loads as NULL",
+                        old_type=c.type,
+                    )
+                )
             else:
                 why = "key column" if c.name in base.key else "required column (not nullable)"
-                changes.append(Change("removed", c.name, "breaking",
-                                      f"{why}: rows would have no value", old_type=c.type))
+                changes.append(
+                    Change(
+                        "removed",
+                        c.name,
+                        "breaking",
+                        f"{why}: rows would have no value",
+                        old_type=c.type,
+                    )
+                )
     for c in incoming:
         if c.name in pairs:
             old, why = pairs[c.name]
             extra = "" if reg[old].type == c.type else f", type {reg[old].type} -> {c.type}"
-            changes.append(Change("renamed", c.name, "breaking",
-                                  f"{why}{extra}; readers still ask for '{old}'", old_name=old,
-                                  old_type=reg[old].type, new_type=c.type))
+            changes.append(
+                Change(
+                    "renamed",
+                    c.name,
+                    "breaking",
+                    f"{why}{extra}; readers still ask for '{old}'",
+                    old_name=old,
+                    old_type=reg[old].type,
+                    new_type=c.type,
+                )
+            )
         elif c.name not in reg:
-            changes.append(Change("added", c.name, "backward",
-                                  "new nullable column; existing rows get NULL", new_type=c.type))
+            changes.append(
+                Change(
+                    "added",
+                    c.name,
+                    "backward",
+                    "new nullable column; existing rows get NULL",
+                    new_type=c.type,
+                )
+            )
     return SchemaDiff(base.table, base, list(incoming), changes)
 
 
 def _retype(name: str, old: str, new: str) -> Change:
     if new in _TEXT and old not in _TEXT:
         # Lossless as text, but readers lose the type: date arithmetic, numeric sums, ordering.
-        return Change("retyped", name, "breaking",
-                      f"{old} arriving as text: readers of '{name}' lose the {old} type",
-                      old_type=old, new_type=new)
+        return Change(
+            "retyped",
+            name,
+            "breaking",
+            f"{old} arriving as text: readers of '{name}' lose the {old} type",
+            old_type=old,
+            new_type=new,
+        )
     if widens(old, new):
-        return Change("retyped", name, "backward",
-                      f"every {old} value fits {new}: widen the table", old_type=old, new_type=new)
+        return Change(
+            "retyped",
+            name,
+            "backward",
+            f"every {old} value fits {new}: widen the table",
+            old_type=old,
+            new_type=new,
+        )
     if widens(new, old):
-        return Change("retyped", name, "forward",
-                      f"every {new} value fits {old}: CAST on load", old_type=old, new_type=new)
-    return Change("retyped", name, "breaking",
-                  f"{new} values do not all convert exactly to {old} nor the reverse",
-                  old_type=old, new_type=new)
+        return Change(
+            "retyped",
+            name,
+            "forward",
+            f"every {new} value fits {old}: CAST on load",
+            old_type=old,
+            new_type=new,
+        )
+    return Change(
+        "retyped",
+        name,
+        "breaking",
+        f"{new} values do not all convert exactly to {old} nor the reverse",
+        old_type=old,
+        new_type=new,
+    )
 
 
 # -- reading schemas ----------------------------------------------------------------------------
+
 
 def schema_of_table(con: Any, table: str, infer_required: bool = False) -> list[ColumnSpec]:
     """Columns of a DuckDB table or view, in order. ``infer_required``: a column with no NULL
@@ -244,23 +306,31 @@ def schema_of_table(con: Any, table: str, infer_required: bool = False) -> list[
     rows = con.execute(
         "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
         "WHERE table_name = ? AND table_schema = current_schema() ORDER BY ordinal_position",
-        [table]).fetchall()
+        [table],
+    ).fetchall()
     if not rows:
         from ..semantic.errors import EngineError
+
         raise EngineError(f"Table '{table}' does not exist in the warehouse.")
     nulls: dict[str, int] = {}
     if infer_required:
         counts = ", ".join(f"count(*) - count({_q(n)})" for n, _, _ in rows)
         vals = con.execute(f"SELECT {counts} FROM {_q(table)}").fetchone()
-        nulls = {n: v for (n, _, _), v in zip(rows, vals)}
-    return [ColumnSpec(name=n, type=t, nullable=(nullable == "YES" and
-                                                 (not infer_required or nulls.get(n, 1) > 0)))
-            for n, t, nullable in rows]
+        nulls = {n: v for (n, _, _), v in zip(rows, vals, strict=True)}
+    return [
+        ColumnSpec(
+            name=n,
+            type=t,
+            nullable=(nullable == "YES" and (not infer_required or nulls.get(n, 1) > 0)),
+        )
+        for n, t, nullable in rows
+    ]
 
 
 def schema_of_frame(df: Any) -> list[ColumnSpec]:
     """Columns of a pandas DataFrame as DuckDB types (what DuckDB would make of it)."""
     import duckdb
+
     con = duckdb.connect()
     try:
         con.register("_incoming", df)
@@ -271,6 +341,7 @@ def schema_of_frame(df: Any) -> list[ColumnSpec]:
 
 
 # -- SQL ----------------------------------------------------------------------------------------
+
 
 def _ident(name: str) -> exp.Identifier:
     return exp.to_identifier(name, quoted=True)
@@ -296,31 +367,67 @@ def migration_sql(table: str, changes: list[Change]) -> list[str]:
     out: list[exp.Expression] = []
     for c in changes:
         if c.kind == "renamed":
-            out.append(exp.Alter(this=_table(table), kind="TABLE", actions=[
-                exp.RenameColumn(this=exp.column(_ident(c.old_name)), to=exp.column(_ident(c.column)))]))
+            out.append(
+                exp.Alter(
+                    this=_table(table),
+                    kind="TABLE",
+                    actions=[
+                        exp.RenameColumn(
+                            this=exp.column(_ident(c.old_name)), to=exp.column(_ident(c.column))
+                        )
+                    ],
+                )
+            )
     for c in changes:
         col = c.column
-        if (c.kind == "retyped" and c.compatibility == "backward") or \
-           (c.kind == "renamed" and c.old_type != c.new_type):
+        if (c.kind == "retyped" and c.compatibility == "backward") or (
+            c.kind == "renamed" and c.old_type != c.new_type
+        ):
             dtype = _dtype(c.new_type)
-            out.append(exp.Alter(this=_table(table), kind="TABLE", actions=[
-                exp.AlterColumn(this=_ident(col), dtype=dtype,
-                                using=exp.Cast(this=exp.column(_ident(col)), to=dtype.copy()))]))
+            out.append(
+                exp.Alter(
+                    this=_table(table),
+                    kind="TABLE",
+                    actions=[
+                        exp.AlterColumn(
+                            this=_ident(col),
+                            dtype=dtype,
+                            using=exp.Cast(this=exp.column(_ident(col)), to=dtype.copy()),
+                        )
+                    ],
+                )
+            )
         elif c.kind == "retyped" and c.compatibility == "breaking":
             # Strict CAST: if a person approves it and a value does not convert, the ALTER
             # fails as a whole instead of turning that value into NULL.
             dtype = _dtype(c.new_type)
-            out.append(exp.Alter(this=_table(table), kind="TABLE", actions=[
-                exp.AlterColumn(this=_ident(col), dtype=dtype,
-                                using=exp.Cast(this=exp.column(_ident(col)), to=dtype.copy()))]))
+            out.append(
+                exp.Alter(
+                    this=_table(table),
+                    kind="TABLE",
+                    actions=[
+                        exp.AlterColumn(
+                            this=_ident(col),
+                            dtype=dtype,
+                            using=exp.Cast(this=exp.column(_ident(col)), to=dtype.copy()),
+                        )
+                    ],
+                )
+            )
         elif c.kind == "added":
-            out.append(exp.Alter(this=_table(table), kind="TABLE", actions=[
-                exp.ColumnDef(this=_ident(col), kind=_dtype(c.new_type))]))
+            out.append(
+                exp.Alter(
+                    this=_table(table),
+                    kind="TABLE",
+                    actions=[exp.ColumnDef(this=_ident(col), kind=_dtype(c.new_type))],
+                )
+            )
     return [e.sql("duckdb") for e in out]
 
 
-def load_select(source: str, base: SchemaVersion, incoming: list[ColumnSpec],
-                changes: list[Change]) -> str:
+def load_select(
+    source: str, base: SchemaVersion, incoming: list[ColumnSpec], changes: list[Change]
+) -> str:
     """``SELECT`` that reads ``source`` (the incoming batch) into the registered columns of
     ``base``: CAST to the registered type, NULL for a removed nullable column. The CAST is
     strict: a value that does not fit fails the load rather than being changed."""

@@ -55,7 +55,7 @@ def get(con: Any, proposal_id: int) -> dict:
     r = cur.fetchone()
     if r is None:
         raise ApprovalError(f"There is no schema change proposal #{proposal_id}.")
-    d = dict(zip([c[0] for c in cur.description], r))
+    d = dict(zip([c[0] for c in cur.description], r, strict=True))
     d["changes"] = json.loads(d["changes_json"])
     d["migration"] = json.loads(d["migration_json"])
     return d

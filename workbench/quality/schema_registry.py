@@ -218,7 +218,7 @@ class SchemaRegistry:
             key = self.get(table).key if files else []
         spec = SchemaVersion(
             table=table, version=version, key=list(key), columns=list(columns),
-            registered_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            registered_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             registered_by=by, migration=list(migration or []),
             changes=[c if isinstance(c, ChangeRecord) else ChangeRecord(**c.record())
                      for c in changes or []])

@@ -132,7 +132,7 @@ def _suite_failing_checks(con, samples: int) -> pd.DataFrame:
             samples_by.setdefault((run_id, check), []).append(_sample(key, data))
     checks["sample_rows"] = [
         json.dumps(samples_by[(r, c)], default=str) if (r, c) in samples_by else ""
-        for r, c in zip(checks["run_id"], checks["check"])]
+        for r, c in zip(checks["run_id"], checks["check"], strict=True)]
     cols = ["suite", "check", "failing_rows", "fail_rate", "dimension", "column", "expectation",
             "checked_rows", "observed", "error", "sample_rows", "run_id"]
     return checks[cols]

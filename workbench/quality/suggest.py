@@ -4,6 +4,7 @@
 (``validate`` refuses to run it). ``accept_proposal`` records who accepted it, applies their
 edits (drop checks, change bounds) and moves it to ``pipelines/quality/<table>.yml``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,7 +21,19 @@ FORMATS = {  # name -> regex (DuckDB regexp_full_match and GE's match_regex agre
     "uuid": r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
     "sku": r"^[A-Z]{2,4}-\d{3,6}$",
 }
-_NUM = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "UBIGINT", "UINTEGER")
+_NUM = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "DOUBLE",
+    "FLOAT",
+    "DECIMAL",
+    "REAL",
+    "UBIGINT",
+    "UINTEGER",
+)
 
 
 def _q(c: str) -> str:
@@ -37,18 +50,35 @@ def profile_table(warehouse: str | Path, table: str, max_set: int = 20) -> list[
         for name, typ, *_ in cols:
             c = _q(name)
             nulls, distinct, lo, hi = con.execute(
-                f"SELECT count(*) - count({c}), count(DISTINCT {c}), min({c}), max({c}) FROM {_q(table)}").fetchone()
-            p = {"column": name, "type": typ, "rows": n, "null_rate": nulls / n if n else 0.0,
-                 "distinct": distinct, "unique": n > 0 and distinct == n and nulls == 0,
-                 "min": lo, "max": hi, "values": None, "format": None}
+                f"SELECT count(*) - count({c}), count(DISTINCT {c}), min({c}), max({c}) FROM {_q(table)}"
+            ).fetchone()
+            p = {
+                "column": name,
+                "type": typ,
+                "rows": n,
+                "null_rate": nulls / n if n else 0.0,
+                "distinct": distinct,
+                "unique": n > 0 and distinct == n and nulls == 0,
+                "min": lo,
+                "max": hi,
+                "values": None,
+                "format": None,
+            }
             if typ.upper().startswith("VARCHAR"):
                 if distinct <= max_set:
-                    p["values"] = sorted(r[0] for r in con.execute(
-                        f"SELECT DISTINCT {c} FROM {_q(table)} WHERE {c} IS NOT NULL").fetchall())
+                    p["values"] = sorted(
+                        r[0]
+                        for r in con.execute(
+                            f"SELECT DISTINCT {c} FROM {_q(table)} WHERE {c} IS NOT NULL"
+                        ).fetchall()
+                    )
                 else:
                     for fmt, rx in FORMATS.items():
-                        share = con.execute(f"SELECT avg(CASE WHEN regexp_full_match({c}, ?) THEN 1.0 ELSE 0 END) "
-                                            f"FROM {_q(table)} WHERE {c} IS NOT NULL", [rx]).fetchone()[0]
+                        share = con.execute(
+                            f"SELECT avg(CASE WHEN regexp_full_match({c}, ?) THEN 1.0 ELSE 0 END) "
+                            f"FROM {_q(table)} WHERE {c} IS NOT NULL",
+                            [rx],
+                        ).fetchone()[0]
                         if share is not None and share >= 0.99:
                             p["format"] = fmt
                             break
@@ -68,8 +98,13 @@ def _num(v):
     return int(f) if f.is_integer() else round(f, 4)
 
 
-def propose_suite(warehouse: str | Path, table: str, key: list[str] | None = None,
-                  out_dir: str | Path = "pipelines/quality/proposals", margin: float = 0.1) -> Path:
+def propose_suite(
+    warehouse: str | Path,
+    table: str,
+    key: list[str] | None = None,
+    out_dir: str | Path = "pipelines/quality/proposals",
+    margin: float = 0.1,
+) -> Path:
     """Profile ``table`` and write a proposed suite for review. Bounds get ``margin`` slack."""
     prof = profile_table(warehouse, table)
     if key is None:
@@ -80,34 +115,79 @@ def propose_suite(warehouse: str | Path, table: str, key: list[str] | None = Non
         col, typ = p["column"], p["type"].upper()
         base = re.sub(r"[^A-Za-z0-9_]", "_", col)
         if p["null_rate"] == 0:
-            checks.append({"name": f"{base}_present", "expect": "expect_column_values_to_not_be_null",
-                           "column": col, "dimension": "completeness"})
+            checks.append(
+                {
+                    "name": f"{base}_present",
+                    "expect": "expect_column_values_to_not_be_null",
+                    "column": col,
+                    "dimension": "completeness",
+                }
+            )
         elif p["null_rate"] < 0.5:
-            checks.append({"name": f"{base}_mostly_present", "expect": "expect_column_values_to_not_be_null",
-                           "column": col, "mostly": round(max(0.0, 1 - p["null_rate"] * (1 + margin) - 0.001), 4),
-                           "dimension": "completeness",
-                           "description": f"profiled null rate {p['null_rate']:.2%}"})
+            checks.append(
+                {
+                    "name": f"{base}_mostly_present",
+                    "expect": "expect_column_values_to_not_be_null",
+                    "column": col,
+                    "mostly": round(max(0.0, 1 - p["null_rate"] * (1 + margin) - 0.001), 4),
+                    "dimension": "completeness",
+                    "description": f"profiled null rate {p['null_rate']:.2%}",
+                }
+            )
         if p["unique"] and (col in key or p["distinct"] > 1):
-            checks.append({"name": f"{base}_unique", "expect": "expect_column_values_to_be_unique",
-                           "column": col, "dimension": "uniqueness"})
+            checks.append(
+                {
+                    "name": f"{base}_unique",
+                    "expect": "expect_column_values_to_be_unique",
+                    "column": col,
+                    "dimension": "uniqueness",
+                }
+            )
         if typ.startswith(_NUM) and p["min"] is not None:
             lo, hi = _num(p["min"]), _num(p["max"])
             span = (hi - lo) if hi is not None and lo is not None else 0
             slack = span * margin
             lo_b = lo - slack if not (lo >= 0 and lo - slack < 0) else 0
-            checks.append({"name": f"{base}_in_range", "expect": "expect_column_values_to_be_between",
-                           "column": col, "min_value": _num(lo_b), "max_value": _num(hi + slack),
-                           "dimension": "validity", "description": f"profiled range {lo} .. {hi}"})
+            checks.append(
+                {
+                    "name": f"{base}_in_range",
+                    "expect": "expect_column_values_to_be_between",
+                    "column": col,
+                    "min_value": _num(lo_b),
+                    "max_value": _num(hi + slack),
+                    "dimension": "validity",
+                    "description": f"profiled range {lo} .. {hi}",
+                }
+            )
         if p["values"] is not None and 0 < len(p["values"]) <= 20:
-            checks.append({"name": f"{base}_known", "expect": "expect_column_values_to_be_in_set",
-                           "column": col, "value_set": p["values"], "dimension": "validity"})
+            checks.append(
+                {
+                    "name": f"{base}_known",
+                    "expect": "expect_column_values_to_be_in_set",
+                    "column": col,
+                    "value_set": p["values"],
+                    "dimension": "validity",
+                }
+            )
         if p["format"]:
-            checks.append({"name": f"{base}_is_{p['format']}", "expect": "expect_column_values_to_match_regex",
-                           "column": col, "regex": FORMATS[p["format"]], "dimension": "validity"})
-    doc = {"suite": table, "status": "proposed",
-           "description": f"Proposed from a profile of {table} on {dt.date.today().isoformat()}; "
-                          "review, edit and accept with workbench.quality.accept_proposal.",
-           "target": {"table": table}, "key": list(key), "checks": checks}
+            checks.append(
+                {
+                    "name": f"{base}_is_{p['format']}",
+                    "expect": "expect_column_values_to_match_regex",
+                    "column": col,
+                    "regex": FORMATS[p["format"]],
+                    "dimension": "validity",
+                }
+            )
+    doc = {
+        "suite": table,
+        "status": "proposed",
+        "description": f"Proposed from a profile of {table} on {dt.date.today().isoformat()}; "
+        "review, edit and accept with workbench.quality.accept_proposal.",
+        "target": {"table": table},
+        "key": list(key),
+        "checks": checks,
+    }
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{table}.yml"
@@ -118,11 +198,18 @@ def propose_suite(warehouse: str | Path, table: str, key: list[str] | None = Non
     return path
 
 
-def accept_proposal(path: str | Path, reviewer: str, *, drop: list[str] | None = None,
-                    edits: dict[str, dict] | None = None, suites_dir: str | Path = "pipelines/quality") -> Path:
+def accept_proposal(
+    path: str | Path,
+    reviewer: str,
+    *,
+    drop: list[str] | None = None,
+    edits: dict[str, dict] | None = None,
+    suites_dir: str | Path = "pipelines/quality",
+) -> Path:
     """Accept a reviewed proposal: drop checks, apply edits ({check: {key: value}}), record the
     reviewer, and move it into the suites folder. The result is validated before it is written."""
     from .suite_spec import load_suite
+
     path = Path(path)
     y = YAML()
     doc = y.load(path.read_text())
@@ -146,7 +233,7 @@ def accept_proposal(path: str | Path, reviewer: str, *, drop: list[str] | None =
     tmp_yml = tmp.with_name(tmp.stem + ".check.yml")
     tmp.replace(tmp_yml)
     try:
-        load_suite(tmp_yml)          # names the file, line and field of anything invalid
+        load_suite(tmp_yml)  # names the file, line and field of anything invalid
     except Exception:
         tmp_yml.unlink(missing_ok=True)
         raise

@@ -118,7 +118,7 @@ def parse_age(text: str) -> dt.timedelta:
 
 
 def _check_semantics(spec: Suite, src: SourceMap) -> None:
-    from .expectations import expectation_class   # GE is heavy: imported only when needed
+    from .expectations import expectation_class  # GE is heavy: imported only when needed
     seen: set[str] = set()
     for i, c in enumerate(spec.checks):
         if not _NAME.match(c.name):

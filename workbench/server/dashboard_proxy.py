@@ -27,7 +27,7 @@ def jupyter_api_url(base_url: str = "/") -> str:
             port = app.port
             scheme = "https" if getattr(app, "certfile", None) else "http"
             base_url = app.base_url or base_url
-    except Exception:  # noqa: BLE001  outside a server (tests, shells)
+    except Exception:  # noqa: BLE001, S110  outside a server (tests, shells)
         pass
     if port is None:
         port = int(os.environ.get("WORKBENCH_JUPYTER_PORT", "8888"))

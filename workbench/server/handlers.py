@@ -15,8 +15,14 @@ import tornado.web
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
-from prometheus_client import REGISTRY, CONTENT_TYPE_LATEST, Counter, Gauge, Histogram
-from prometheus_client import generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 from workbench.semantic.errors import SemanticError
 
@@ -79,7 +85,7 @@ class WorkbenchAPIHandler(ExtensionHandlerMixin, APIHandler):
             self.fail(404, str(exc))
         except SemanticError as exc:
             self.fail(400, str(exc), error=type(exc).__name__)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.fail(504, "The request took too long and was abandoned.")
         except tornado.web.HTTPError:
             raise
@@ -158,7 +164,7 @@ class MetricsHandler(WorkbenchAPIHandler):
         try:
             statuses = self.host.statuses()
             PIPELINES_RUNNING.set(_count_running(statuses))
-        except Exception:  # noqa: BLE001  metrics must answer even if a spec is broken
+        except Exception:  # noqa: BLE001, S110  metrics must answer even if a spec is broken
             pass
         age = self.host.freshness().get("age_s")
         if age is not None:

@@ -16,7 +16,7 @@ from typing import Any
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
-from .handlers import QUERY_SECONDS, DATA_AGE, BadRequest, WorkbenchAPIHandler
+from .handlers import DATA_AGE, QUERY_SECONDS, BadRequest, WorkbenchAPIHandler
 
 _LIST_FIELDS = ("metrics", "dimensions", "where", "segments", "order")
 _TEXT_FIELDS = ("grain", "time_range", "time_dimension")
@@ -98,7 +98,7 @@ def _cell(v: Any) -> Any:
 
 def records(df) -> list[dict]:
     cols = [str(c) for c in df.columns]
-    return [dict(zip(cols, map(_cell, row))) for row in df.itertuples(index=False, name=None)]
+    return [dict(zip(cols, map(_cell, row), strict=True)) for row in df.itertuples(index=False, name=None)]
 
 
 def run_query(host, user, q: dict[str, Any], max_rows: int) -> dict[str, Any]:

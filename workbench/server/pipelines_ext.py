@@ -165,7 +165,7 @@ class WarehouseHost:
         if self._wb is not None:
             try:
                 self._wb.invalidate()
-            except Exception:  # noqa: BLE001  best effort: a stale handle is re-opened on error
+            except Exception:  # noqa: BLE001, S110  best effort: a stale handle is re-opened on error
                 pass
 
     def start(self, name: str) -> dict:
@@ -209,7 +209,7 @@ class WarehouseHost:
     def freshness(self) -> dict:
         """How current the served data is: per loaded pipeline, its last commit and lag."""
         now = time.time()
-        out: dict[str, Any] = {"served_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        out: dict[str, Any] = {"served_at": dt.datetime.now(dt.UTC).isoformat(),
                                "pipelines": {}}
         newest = None
         for name, p in list(self._pipelines.items()):
@@ -222,7 +222,7 @@ class WarehouseHost:
             out["pipelines"][name] = entry
             if last and (newest is None or last > newest):
                 newest = last
-        out["last_commit"] = (dt.datetime.fromtimestamp(newest, dt.timezone.utc).isoformat()
+        out["last_commit"] = (dt.datetime.fromtimestamp(newest, dt.UTC).isoformat()
                               if newest else None)
         out["age_s"] = round(now - newest, 3) if newest else None
         out["streaming"] = any(e["running"] for e in out["pipelines"].values())
@@ -239,7 +239,7 @@ class WarehouseHost:
         if self._wb is not None:
             try:
                 self._wb.close()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001, S110  shutdown: a failing close must not stop the others
                 pass
             self._wb = None
 
@@ -254,7 +254,7 @@ def freshness_entry(st: dict, now: float) -> dict:
             "events_per_s": st.get("events_per_s"), "lag_events": st.get("lag_events"),
             "latency_p99_s": st.get("latency_p99_s"),
             "dead_letters": st.get("dead_letters_total", st.get("dead_letters")),
-            "last_commit": (dt.datetime.fromtimestamp(last, dt.timezone.utc).isoformat()
+            "last_commit": (dt.datetime.fromtimestamp(last, dt.UTC).isoformat()
                             if last else None),
             "age_s": round(now - last, 3) if last else None,
             "_epoch": last}
@@ -272,12 +272,12 @@ def _last_commit_epoch(status: dict) -> float | None:
         if isinstance(v, (int, float)):
             return float(v)
         if isinstance(v, dt.datetime):
-            return (v if v.tzinfo else v.replace(tzinfo=dt.timezone.utc)).timestamp()
+            return (v if v.tzinfo else v.replace(tzinfo=dt.UTC)).timestamp()
         try:
             t = dt.datetime.fromisoformat(str(v))
         except ValueError:
             continue
-        return (t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)).timestamp()
+        return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)).timestamp()
     return None
 
 
@@ -367,12 +367,14 @@ class WorkbenchPipelines(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         from .handlers import pipeline_handlers
-        from .handlers_query import query_handlers
+
+        # Incidents and the live detection loop's status (handlers_incidents.py).
+        from .handlers_incidents import incident_handlers
+
         # Data quality (handlers_quality.py): validation runs on this host's warehouse
         # connection, since DuckDB allows one writing process per file.
         from .handlers_quality import quality_handlers
-        # Incidents and the live detection loop's status (handlers_incidents.py).
-        from .handlers_incidents import incident_handlers
+        from .handlers_query import query_handlers
 
         self.handlers.extend(pipeline_handlers(API_PREFIX) + query_handlers(API_PREFIX)
                              + quality_handlers(API_PREFIX) + incident_handlers(API_PREFIX))

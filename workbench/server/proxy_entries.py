@@ -40,12 +40,12 @@ def _jupyter_origin_hosts() -> list[str]:
         if ServerApp.initialized():
             app = ServerApp.instance()
             port, ip = app.port, app.ip or ""
-    except Exception:  # not inside a Jupyter server (e.g. called from a test or a shell)
+    except Exception:  # noqa: S110  not inside a Jupyter server (e.g. called from a test or a shell)
         pass
     if port is None:
         port = int(os.environ.get("WORKBENCH_JUPYTER_PORT", "8888"))
     hosts = [f"{host}:{port}" for host in _LOCAL_HOSTS]
-    if ip and ip not in ("", "0.0.0.0", "::", "*", *_LOCAL_HOSTS):
+    if ip and ip not in ("", "0.0.0.0", "::", "*", *_LOCAL_HOSTS):  # noqa: S104  compares with the wildcard addresses; binds nothing
         hosts.append(f"{ip}:{port}")
     return hosts
 

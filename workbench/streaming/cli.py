@@ -7,17 +7,16 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from typing import Optional
 
 import typer
 
 
 def ingest(
     pipeline: str = typer.Argument(..., help="Pipeline name (pipelines/<name>.yml) or path to a spec."),
-    warehouse: Optional[str] = typer.Option(None, "--warehouse", "-w", help="DuckDB file (default: workbench.yml)."),
-    metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help="Serve Prometheus metrics on this port."),
+    warehouse: str | None = typer.Option(None, "--warehouse", "-w", help="DuckDB file (default: workbench.yml)."),
+    metrics_port: int | None = typer.Option(None, "--metrics-port", help="Serve Prometheus metrics on this port."),
     status_every: float = typer.Option(5.0, "--status-every", help="Print status every N seconds (0: never)."),
-    max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Stop after N seconds (tests)."),
+    max_seconds: float | None = typer.Option(None, "--max-seconds", help="Stop after N seconds (tests)."),
 ) -> None:
     """Run a streaming pipeline in the foreground until Ctrl-C (the current batch is committed)."""
     from rich.console import Console
@@ -30,7 +29,7 @@ def ingest(
         p = load_pipeline(pipeline, warehouse=warehouse)
     except (SemanticError, FileNotFoundError, KeyError) as e:
         err.print(f"[bold red]error:[/] {e}", highlight=False)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     port = metrics_port or p.spec.metrics_port
     if port:
         p.serve_metrics(port)

@@ -9,6 +9,7 @@ grouped like the view and added to the gold table; groups whose row count drops 
 removed. Sums and counts are exact under that rule, so gold always equals a full recompute
 (`recompute_sql`) of the same silver state.
 """
+
 from __future__ import annotations
 
 import duckdb
@@ -30,13 +31,22 @@ class GoldView:
         self.pk = pipeline.tables[self.fact].primary_key
         self.group_cols: list[tuple[str, str]] = []
         if spec.time:
-            self.group_cols.append((spec.time.name, f"date_trunc('{spec.time.grain}', {self._col(spec.time.column)})"))
+            self.group_cols.append(
+                (spec.time.name, f"date_trunc('{spec.time.grain}', {self._col(spec.time.column)})")
+            )
         self.group_cols += [(n, self._col(e)) for n, e in spec.dimensions.items()]
         self.tracked = [j for j in spec.joins if not j.reference]
         # quality gate: silver rows with an active quarantine entry contribute nothing (inner joins,
         # so a quarantined joined row drops the combined row too)
-        self.gate = [c for c in [quality_gate.exclusion_sql(pipeline, self.fact, self.fact)] +
-                     [quality_gate.exclusion_sql(pipeline, j.table, j.alias or j.table) for j in self.tracked] if c]
+        self.gate = [
+            c
+            for c in [quality_gate.exclusion_sql(pipeline, self.fact, self.fact)]
+            + [
+                quality_gate.exclusion_sql(pipeline, j.table, j.alias or j.table)
+                for j in self.tracked
+            ]
+            if c
+        ]
 
     def _col(self, expr: str) -> str:
         """A bare column name refers to the fact table."""
@@ -78,7 +88,9 @@ class GoldView:
         return f"SELECT {self._select()} FROM {self._from(None)}{self._where()}{self._group()}"
 
     def contributions_sql(self, affected: str, sign: str = "") -> str:
-        return f"SELECT {self._select(sign)} FROM {self._from(affected)}{self._where()}{self._group()}"
+        return (
+            f"SELECT {self._select(sign)} FROM {self._from(affected)}{self._where()}{self._group()}"
+        )
 
     @property
     def snapshots(self) -> bool:
@@ -95,7 +107,9 @@ class GoldView:
     def snapshot_contributions_sql(self, snapshot: str, sign: str = "") -> str:
         """contributions_sql over a snapshot_sql table (the quarantine rule is already applied)."""
         where = f" WHERE ({self.spec.where})" if self.spec.where else ""
-        return f"SELECT {self._select(sign)} FROM {snapshot} AS {_q(self.fact)}{where}{self._group()}"
+        return (
+            f"SELECT {self._select(sign)} FROM {snapshot} AS {_q(self.fact)}{where}{self._group()}"
+        )
 
     def affected_sql(self, changed: dict[str, str]) -> str | None:
         """Keys of fact rows to re-evaluate; `changed` maps table -> temp table of its batch keys."""
@@ -110,14 +124,18 @@ class GoldView:
                 continue  # chained joins are re-evaluated only through their own fact changes
             on = " AND ".join(f"f.{_q(a)} = c.{_q(b)}" for a, b in j.on.items())
             fkeys = ", ".join(f"f.{_q(k)}" for k in self.pk)
-            parts.append(f"SELECT {fkeys} FROM {_q(self.fact_table)} f JOIN {changed[j.table]} c ON {on}")
+            parts.append(
+                f"SELECT {fkeys} FROM {_q(self.fact_table)} f JOIN {changed[j.table]} c ON {on}"
+            )
         return " UNION ".join(parts) if parts else None
 
     # -- maintenance ------------------------------------------------------------------------
     def create(self, con: duckdb.DuckDBPyConnection) -> None:
         quality_gate.ensure_table(con, self.pipeline)  # the recompute reads the quarantine table
-        exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = current_schema()",
-                             [self.name]).fetchone()[0]
+        exists = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = current_schema()",
+            [self.name],
+        ).fetchone()[0]
         if not exists:
             con.execute(f"CREATE TABLE {_q(self.name)} AS {self.recompute_sql()}")
 
@@ -129,17 +147,21 @@ class GoldView:
         mcols = list(self.spec.measures) + ["_rows"]
         g = ", ".join(_q(c) for c in gcols)
         sums = ", ".join(f"sum({_q(c)}) AS {_q(c)}" for c in mcols)
-        delta = (f"SELECT {g + ', ' if g else ''}{sums} FROM (SELECT * FROM {new} UNION ALL SELECT * FROM {old}) "
-                 f"{'GROUP BY ' + g if g else ''}")
+        delta = (
+            f"SELECT {g + ', ' if g else ''}{sums} FROM (SELECT * FROM {new} UNION ALL SELECT * FROM {old}) "
+            f"{'GROUP BY ' + g if g else ''}"
+        )
         match = " AND ".join(f"t.{_q(c)} IS NOT DISTINCT FROM d.{_q(c)}" for c in gcols) or "TRUE"
         sets = ", ".join(f"{_q(c)} = t.{_q(c)} + d.{_q(c)}" for c in mcols)
         nonzero = " OR ".join(f"d.{_q(c)} <> 0" for c in mcols)
         allc = gcols + mcols
-        con.execute(f"MERGE INTO {_q(self.name)} AS t USING ({delta}) AS d ON {match} "
-                    f"WHEN MATCHED AND t._rows + d._rows = 0 THEN DELETE "
-                    f"WHEN MATCHED AND ({nonzero}) THEN UPDATE SET {sets} "
-                    f"WHEN NOT MATCHED AND d._rows <> 0 THEN INSERT ({', '.join(_q(c) for c in allc)}) "
-                    f"VALUES ({', '.join('d.' + _q(c) for c in allc)})")
+        con.execute(
+            f"MERGE INTO {_q(self.name)} AS t USING ({delta}) AS d ON {match} "
+            f"WHEN MATCHED AND t._rows + d._rows = 0 THEN DELETE "
+            f"WHEN MATCHED AND ({nonzero}) THEN UPDATE SET {sets} "
+            f"WHEN NOT MATCHED AND d._rows <> 0 THEN INSERT ({', '.join(_q(c) for c in allc)}) "
+            f"VALUES ({', '.join('d.' + _q(c) for c in allc)})"
+        )
 
     def recompute(self, con: duckdb.DuckDBPyConnection) -> None:
         """Rebuild from silver (repair, or the baseline the benchmark compares against)."""

@@ -36,17 +36,20 @@ milliseconds. Null handling is GE's: missing values are judged by not_be_null ch
 
 Failing rows are recorded in the quarantine table (default ``stream_quarantine``) with their row
 key, silver table, the names of the checks they failed, the batch that found them, the time and
-the row as it was judged (``row_data``, JSON); silver keeps them. A row is *active* in quarantine until a later change of the same key passes
-(``release_reason = 'passed'``), is deleted (``'deleted'``) or fails again (``'superseded'`` by a
-new entry). Gold views skip silver rows with an active entry (:func:`exclusion_sql`), so gold
-always equals a recompute over the non-quarantined silver rows.
+the row as it was judged (``row_data``, JSON); silver keeps them. A row is *active* in quarantine
+until a later change of the same key passes (``release_reason = 'passed'``), is deleted
+(``'deleted'``) or fails again (``'superseded'`` by a new entry). Gold views skip silver rows
+with an active entry (:func:`exclusion_sql`), so gold always equals a recompute over the
+non-quarantined silver rows.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import re
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -100,18 +103,26 @@ def _not_in_set(col: str, a: dict) -> str:
     return f"{col} IN ({', '.join(_lit(v) for v in a['value_set'])})"
 
 
-def _pair(op: str, tol: bool = False, ignore: str = "either_value_is_missing") -> Callable[[str, str, dict], str]:
+def _pair(
+    op: str, tol: bool = False, ignore: str = "either_value_is_missing"
+) -> Callable[[str, str, dict], str]:
     """GE's pair semantics: rows are skipped per ``ignore_row_if`` (GE's built-in pair expectation
     skips only rows missing both values, so one missing value fails it; ours skip either)."""
+
     def build(ca: str, cb: str, a: dict) -> str:
         t = float(a.get("tolerance", 0.005 if tol else 0.0)) + 1e-9
-        cond = {"ge": f"{ca} >= {cb}", "gt": f"{ca} > {cb}", "eq": f"abs({ca} - {cb}) <= {t}",
-                "le": f"{ca} <= {cb} + {t}"}[op]
+        cond = {
+            "ge": f"{ca} >= {cb}",
+            "gt": f"{ca} > {cb}",
+            "eq": f"abs({ca} - {cb}) <= {t}",
+            "le": f"{ca} <= {cb} + {t}",
+        }[op]
         how = a.get("ignore_row_if", ignore)
         if how == "either_value_is_missing":
             return f"{ca} IS NOT NULL AND {cb} IS NOT NULL AND NOT ({cond})"
         fails = f"({ca} IS NULL OR {cb} IS NULL OR NOT ({cond}))"
         return fails if how == "neither" else f"NOT ({ca} IS NULL AND {cb} IS NULL) AND {fails}"
+
     return build
 
 
@@ -119,36 +130,61 @@ def _pair(op: str, tol: bool = False, ignore: str = "either_value_is_missing") -
 COLUMN_CHECKS: dict[str, tuple[Callable, set, set]] = {
     "expect_column_values_to_not_be_null": (lambda c, a: f"{c} IS NULL", set(), set()),
     "expect_column_values_to_be_null": (lambda c, a: f"{c} IS NOT NULL", set(), set()),
-    "expect_column_values_to_be_between": (_between, set(), {"min_value", "max_value", "strict_min", "strict_max"}),
+    "expect_column_values_to_be_between": (
+        _between,
+        set(),
+        {"min_value", "max_value", "strict_min", "strict_max"},
+    ),
     "expect_column_values_to_be_in_set": (_in_set, {"value_set"}, set()),
     "expect_column_values_to_not_be_in_set": (_not_in_set, {"value_set"}, set()),
     "expect_column_values_to_match_regex": (
-        lambda c, a: f"{c} IS NOT NULL AND NOT regexp_matches({c}::VARCHAR, {_lit(a['regex'])})", {"regex"}, set()),
+        lambda c, a: f"{c} IS NOT NULL AND NOT regexp_matches({c}::VARCHAR, {_lit(a['regex'])})",
+        {"regex"},
+        set(),
+    ),
     "expect_column_values_to_not_match_regex": (
-        lambda c, a: f"regexp_matches({c}::VARCHAR, {_lit(a['regex'])})", {"regex"}, set()),
+        lambda c, a: f"regexp_matches({c}::VARCHAR, {_lit(a['regex'])})",
+        {"regex"},
+        set(),
+    ),
     "expect_column_value_lengths_to_be_between": (_lengths, set(), {"min_value", "max_value"}),
 }
 PAIR_CHECKS: dict[str, tuple[Callable, set, set]] = {
     "expect_column_pair_values_a_to_be_greater_than_b": (
-        lambda ca, cb, a: _pair("ge" if a.get("or_equal") else "gt", ignore="both_values_are_missing")(ca, cb, a),
-        set(), {"or_equal"}),
+        lambda ca, cb, a: _pair(
+            "ge" if a.get("or_equal") else "gt", ignore="both_values_are_missing"
+        )(ca, cb, a),
+        set(),
+        {"or_equal"},
+    ),
     "expect_ship_date_on_or_after_order_date": (_pair("ge"), set(), set()),
     "expect_order_total_to_equal_sum_of_lines": (_pair("eq", tol=True), set(), {"tolerance"}),
     "expect_refund_not_to_exceed_payment": (_pair("le", tol=True), set(), {"tolerance"}),
 }
 # the custom expectations' default columns (workbench.quality.expectations)
-_PAIR_DEFAULTS = {"expect_ship_date_on_or_after_order_date": ("shipped_at", "ordered_at"),
-                  "expect_order_total_to_equal_sum_of_lines": ("net_amount", "lines_total"),
-                  "expect_refund_not_to_exceed_payment": ("refund_amount", "payment_amount")}
+_PAIR_DEFAULTS = {
+    "expect_ship_date_on_or_after_order_date": ("shipped_at", "ordered_at"),
+    "expect_order_total_to_equal_sum_of_lines": ("net_amount", "lines_total"),
+    "expect_refund_not_to_exceed_payment": ("refund_amount", "payment_amount"),
+}
 
 
 class GateCheck(BaseModel):
     """One row-level check, in the same shape as a check of ``pipelines/quality/<suite>.yml``."""
+
     model_config = ConfigDict(extra="allow")
-    name: str = Field(..., description="Short unique name; quarantined rows list the names they failed.")
-    expect: str = Field(..., description="A row-level GE expectation type (see docs/streaming.md for the list).")
-    dimension: str | None = Field(None, description="Quality dimension (kept for symmetry with suites).")
-    weight: float = Field(1.0, gt=0, description="Unused by the gate; accepted so suite checks can be pasted.")
+    name: str = Field(
+        ..., description="Short unique name; quarantined rows list the names they failed."
+    )
+    expect: str = Field(
+        ..., description="A row-level GE expectation type (see docs/streaming.md for the list)."
+    )
+    dimension: str | None = Field(
+        None, description="Quality dimension (kept for symmetry with suites)."
+    )
+    weight: float = Field(
+        1.0, gt=0, description="Unused by the gate; accepted so suite checks can be pasted."
+    )
     description: str | None = Field(None, description="Why the check exists, for people.")
 
     @field_validator("name")
@@ -181,8 +217,10 @@ class GateCheck(BaseModel):
     def _args(self):
         a = self.args
         if "mostly" in a:
-            raise ValueError("'mostly' is a whole-table threshold; the pipeline gate judges rows one by one "
-                             "(run the suite with workbench.quality.validate for mostly)")
+            raise ValueError(
+                "'mostly' is a whole-table threshold; the pipeline gate judges rows one by one "
+                "(run the suite with workbench.quality.validate for mostly)"
+            )
         if self.expect in COLUMN_CHECKS:
             _, req, opt = COLUMN_CHECKS[self.expect]
             if "column" not in a:
@@ -194,7 +232,7 @@ class GateCheck(BaseModel):
                 raise ValueError(f"{self.expect} needs 'column_A' and 'column_B'")
             allowed = req | opt | {"column_A", "column_B", "ignore_row_if"}
         elif self.expect.startswith("expect_"):
-            return self      # run by GE: its own model checks the arguments when the gate is built
+            return self  # run by GE: its own model checks the arguments when the gate is built
         else:
             raise ValueError(f"'{self.expect}' is not a Great Expectations expectation type")
         for k in req:
@@ -203,11 +241,20 @@ class GateCheck(BaseModel):
         for k in a:
             if k not in allowed:
                 raise ValueError(f"unknown argument '{k}' for {self.expect}")
-        if self.expect == "expect_column_values_to_be_between" and a.get("min_value") is None \
-                and a.get("max_value") is None:
+        if (
+            self.expect == "expect_column_values_to_be_between"
+            and a.get("min_value") is None
+            and a.get("max_value") is None
+        ):
             raise ValueError("expect_column_values_to_be_between needs min_value or max_value")
-        if a.get("ignore_row_if", "neither") not in ("both_values_are_missing", "either_value_is_missing", "neither"):
-            raise ValueError("ignore_row_if must be both_values_are_missing, either_value_is_missing or neither")
+        if a.get("ignore_row_if", "neither") not in (
+            "both_values_are_missing",
+            "either_value_is_missing",
+            "neither",
+        ):
+            raise ValueError(
+                "ignore_row_if must be both_values_are_missing, either_value_is_missing or neither"
+            )
         if "value_set" in a and (not isinstance(a["value_set"], list) or not a["value_set"]):
             raise ValueError("value_set must be a non-empty list")
         return self
@@ -225,8 +272,12 @@ class GateCheck(BaseModel):
 
 class TableGate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    suite: str | None = Field(None, description="A suite of pipelines/quality/ whose row-level checks judge each batch.")
-    checks: list[GateCheck] = Field(default_factory=list, description="Row-level checks of this silver table.")
+    suite: str | None = Field(
+        None, description="A suite of pipelines/quality/ whose row-level checks judge each batch."
+    )
+    checks: list[GateCheck] = Field(
+        default_factory=list, description="Row-level checks of this silver table."
+    )
 
     @model_validator(mode="after")
     def _unique(self):
@@ -242,26 +293,52 @@ class TableGate(BaseModel):
 
 class SchemaGateSpec(BaseModel):
     """``quality: {schema: ...}``: the schema gate of the silver stage (see schema_gate.py)."""
+
     model_config = ConfigDict(extra="forbid")
-    enabled: bool = Field(True, description="Compare each batch's events with the registered columns.")
-    min_events: int = Field(2, ge=1, description=(
-        "Without a declared schema, a column is taken as removed only when at least this many events of "
-        "the table in the batch all lack it (fewer: per-event problem, dead-lettered as before)."))
-    registry: str | None = Field(None, description=(
-        "Schema registry folder (pipelines/schemas): a registered version of the silver table adds "
-        "nullability and the version proposals are made against."))
+    enabled: bool = Field(
+        True, description="Compare each batch's events with the registered columns."
+    )
+    min_events: int = Field(
+        2,
+        ge=1,
+        description=(
+            "Without a declared schema, a column is taken as removed only when at least this many events of "
+            "the table in the batch all lack it (fewer: per-event problem, dead-lettered as before)."
+        ),
+    )
+    registry: str | None = Field(
+        None,
+        description=(
+            "Schema registry folder (pipelines/schemas): a registered version of the silver table adds "
+            "nullability and the version proposals are made against."
+        ),
+    )
 
 
 class QualityGateSpec(BaseModel):
     """The ``quality:`` section of a pipeline spec."""
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    engine: Literal["auto", "ge", "sql"] = Field("auto", description=(
-        "auto: SQL form where a check has one, GE for the rest; ge: every check with GE; sql: SQL only."))
-    suites_dir: str = Field("pipelines/quality", description="Where 'suite:' names are looked up (project-relative).")
-    quarantine_table: str = Field("stream_quarantine", description="Warehouse table of quarantined rows.")
-    tables: dict[str, TableGate] = Field(default_factory=dict, description="{table of this pipeline: its checks}.")
-    schema_: SchemaGateSpec = Field(default_factory=SchemaGateSpec, alias="schema",
-                                    description="The schema gate of the silver stage.")
+    engine: Literal["auto", "ge", "sql"] = Field(
+        "auto",
+        description=(
+            "auto: SQL form where a check has one, GE for the rest; ge: every check with GE; sql: SQL only."
+        ),
+    )
+    suites_dir: str = Field(
+        "pipelines/quality", description="Where 'suite:' names are looked up (project-relative)."
+    )
+    quarantine_table: str = Field(
+        "stream_quarantine", description="Warehouse table of quarantined rows."
+    )
+    tables: dict[str, TableGate] = Field(
+        default_factory=dict, description="{table of this pipeline: its checks}."
+    )
+    schema_: SchemaGateSpec = Field(
+        default_factory=SchemaGateSpec,
+        alias="schema",
+        description="The schema gate of the silver stage.",
+    )
 
     @model_validator(mode="after")
     def _sql_only(self):
@@ -270,8 +347,10 @@ class QualityGateSpec(BaseModel):
                 for c in t.checks:
                     if not c.compiled:
                         known = ", ".join(sorted(COLUMN_CHECKS) + sorted(PAIR_CHECKS))
-                        raise ValueError(f"check '{c.name}': '{c.expect}' has no SQL form (engine: sql accepts "
-                                         f"{known}); use engine: auto or ge")
+                        raise ValueError(
+                            f"check '{c.name}': '{c.expect}' has no SQL form (engine: sql accepts "
+                            f"{known}); use engine: auto or ge"
+                        )
         return self
 
     @field_validator("quarantine_table")
@@ -282,7 +361,7 @@ class QualityGateSpec(BaseModel):
         return v
 
 
-def spec_problems(spec: "PipelineSpec") -> list[tuple[str, tuple]]:
+def spec_problems(spec: PipelineSpec) -> list[tuple[str, tuple]]:
     """Checks that need the tables: (message, YAML path) for each unknown table or column."""
     out: list[tuple[str, tuple]] = []
     if spec.quality is None:
@@ -295,9 +374,16 @@ def spec_problems(spec: "PipelineSpec") -> list[tuple[str, tuple]]:
         for i, c in enumerate(gate.checks):
             for col in c.columns():
                 if col not in cols:
-                    key = next((k for k in ("column", "column_A", "column_B") if c.args.get(k) == col), "expect")
-                    out.append((f"check '{c.name}': column '{col}' is not a column of {tname}",
-                                ("quality", "tables", tname, "checks", i, key)))
+                    key = next(
+                        (k for k in ("column", "column_A", "column_B") if c.args.get(k) == col),
+                        "expect",
+                    )
+                    out.append(
+                        (
+                            f"check '{c.name}': column '{col}' is not a column of {tname}",
+                            ("quality", "tables", tname, "checks", i, key),
+                        )
+                    )
     return out
 
 
@@ -307,7 +393,7 @@ def key_sql(pk: list[str], alias: str) -> str:
     return f"json_array({', '.join(f'{alias}.{_q(k)}' for k in pk)})::VARCHAR"
 
 
-def ensure_table(con, spec: "PipelineSpec") -> None:
+def ensure_table(con, spec: PipelineSpec) -> None:
     if spec.quality is None:
         return
     con.execute(f"""CREATE TABLE IF NOT EXISTS {_q(spec.quality.quarantine_table)} (
@@ -316,10 +402,12 @@ def ensure_table(con, spec: "PipelineSpec") -> None:
         quarantined_at TIMESTAMP, released_at TIMESTAMP, released_batch VARCHAR, release_reason VARCHAR,
         row_data VARCHAR)""")
     # warehouses from before row_data was kept
-    con.execute(f"ALTER TABLE {_q(spec.quality.quarantine_table)} ADD COLUMN IF NOT EXISTS row_data VARCHAR")
+    con.execute(
+        f"ALTER TABLE {_q(spec.quality.quarantine_table)} ADD COLUMN IF NOT EXISTS row_data VARCHAR"
+    )
 
 
-def exclusion_sql(spec: "PipelineSpec", table: str, alias: str) -> str | None:
+def exclusion_sql(spec: PipelineSpec, table: str, alias: str) -> str | None:
     """A condition keeping only rows of silver `table` (as `alias`) not actively quarantined."""
     if spec.quality is None or table not in spec.quality.tables:
         return None
@@ -327,33 +415,43 @@ def exclusion_sql(spec: "PipelineSpec", table: str, alias: str) -> str | None:
     silver = spec.storage.silver_prefix + table
     # the key is decoded on the (small) quarantine side, typed like silver: comparing typed columns
     # lets DuckDB hash-join without computing a JSON key for every silver row of the gold queries
-    on = " AND ".join(f"json_extract_string(_qq.row_key, '$[{i}]')::{t.columns[k]} = {_q(alias)}.{_q(k)}"
-                      for i, k in enumerate(t.primary_key))
-    return (f"NOT EXISTS (SELECT 1 FROM {_q(spec.quality.quarantine_table)} _qq WHERE _qq.silver_table = "
-            f"{_lit(silver)} AND _qq.released_at IS NULL AND {on})")
+    on = " AND ".join(
+        f"json_extract_string(_qq.row_key, '$[{i}]')::{t.columns[k]} = {_q(alias)}.{_q(k)}"
+        for i, k in enumerate(t.primary_key)
+    )
+    return (
+        f"NOT EXISTS (SELECT 1 FROM {_q(spec.quality.quarantine_table)} _qq WHERE _qq.silver_table = "
+        f"{_lit(silver)} AND _qq.released_at IS NULL AND {on})"
+    )
 
 
 class QualityGate:
     """Applied by BatchApplier inside the batch transaction, after silver and before the gold 'after'."""
 
-    def __init__(self, spec: "PipelineSpec", pipeline: str):
+    def __init__(self, spec: PipelineSpec, pipeline: str):
         self.spec, self.pipeline = spec, pipeline
         self.table = _q(spec.quality.quarantine_table) if spec.quality else None
-        self.checks: dict[str, list[GateCheck]] = {}     # table -> checks, in declaration order
-        self.skipped: dict[str, list[str]] = {}          # table -> suite checks that need the whole table
-        self.ge: dict[str, Any] = {}                     # table -> GERowChecks for the checks GE runs
+        self.checks: dict[str, list[GateCheck]] = {}  # table -> checks, in declaration order
+        self.skipped: dict[str, list[str]] = {}  # table -> suite checks that need the whole table
+        self.ge: dict[str, Any] = {}  # table -> GERowChecks for the checks GE runs
         if spec.quality is None:
             return
         from .quality_gate_ge import gate_checks
+
         for name, tg in spec.quality.tables.items():
             checks, skipped = gate_checks(spec, name, tg)
             self.checks[name], self.skipped[name] = checks, skipped
             if skipped:
-                log.info("pipeline %s: %s's table-level checks %s run with `workbench validate`, not per batch",
-                         pipeline, name, ", ".join(skipped))
+                log.info(
+                    "pipeline %s: %s's table-level checks %s run with `workbench validate`, not per batch",
+                    pipeline,
+                    name,
+                    ", ".join(skipped),
+                )
             by_ge = [c for c in checks if self._by_ge(c)]
             if by_ge:
                 from .quality_gate_ge import GERowChecks
+
                 self.ge[name] = GERowChecks(name, spec.tables[name].primary_key, by_ge)
 
     def _by_ge(self, c: GateCheck) -> bool:
@@ -362,7 +460,9 @@ class QualityGate:
     def enabled(self, name: str) -> bool:
         return self.spec.quality is not None and bool(self.checks.get(name))
 
-    def apply(self, con, name: str, changed: str, batch_id: str, position: str, now) -> tuple[int, int]:
+    def apply(
+        self, con, name: str, changed: str, batch_id: str, position: str, now
+    ) -> tuple[int, int]:
         """Judge the batch's last change per key (`changed`); returns (quarantined, released)."""
         checks = self.checks[name]
         t = self.spec.tables[name]
@@ -374,29 +474,42 @@ class QualityGate:
             if failing is not None and len(failing):
                 con.register("_qg_ge_rows", failing)
                 keys = ", ".join(_q(k) for k in t.primary_key)
-                on = " AND ".join(f"c.{_q(k)} IS NOT DISTINCT FROM g.{_q(k)}" for k in t.primary_key)
-                join = (f" LEFT JOIN (SELECT {keys}, list(_check) AS _failed FROM _qg_ge_rows GROUP BY ALL) g "
-                        f"ON {on}")
+                on = " AND ".join(
+                    f"c.{_q(k)} IS NOT DISTINCT FROM g.{_q(k)}" for k in t.primary_key
+                )
+                join = (
+                    f" LEFT JOIN (SELECT {keys}, list(_check) AS _failed FROM _qg_ge_rows GROUP BY ALL) g "
+                    f"ON {on}"
+                )
                 ge_failed = "g._failed"
+
+        def failing_sql(c_):
+            if self._by_ge(c_):
+                return f"coalesce(list_contains({ge_failed}, {_lit(c_.name)}), FALSE)"
+            return c_.failing_sql("c")
+
         flags = ", ".join(
-            f"CASE WHEN c.op <> 'd' AND "
-            f"{f'coalesce(list_contains({ge_failed}, {_lit(c_.name)}), FALSE)' if self._by_ge(c_) else c_.failing_sql('c')}"
-            f" THEN {_lit(c_.name)} END" for c_ in checks)
+            f"CASE WHEN c.op <> 'd' AND {failing_sql(c_)} THEN {_lit(c_.name)} END" for c_ in checks
+        )
         row = "{" + ", ".join(f"{_lit(col)}: c.{_q(col)}" for col in t.columns) + "}"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _qg AS SELECT row_key, op, hi, lo, failed, CASE WHEN len(failed) > 0 "
-                    f"THEN to_json(r)::VARCHAR END AS row_data FROM (SELECT {key_sql(t.primary_key, 'c')} AS row_key, "
-                    f"c.op, c.hi, c.lo, list_filter([{flags}], lambda x: x IS NOT NULL) AS failed, {row} AS r "
-                    f"FROM {changed} c{join})")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _qg AS SELECT row_key, op, hi, lo, failed, CASE WHEN len(failed) > 0 "
+            f"THEN to_json(r)::VARCHAR END AS row_data FROM (SELECT {key_sql(t.primary_key, 'c')} AS row_key, "
+            f"c.op, c.hi, c.lo, list_filter([{flags}], lambda x: x IS NOT NULL) AS failed, {row} AS r "
+            f"FROM {changed} c{join})"
+        )
         if join:
             con.unregister("_qg_ge_rows")
         released = con.execute(
             f"UPDATE {self.table} AS t SET released_at = ?, released_batch = ?, release_reason = CASE "
             f"WHEN g.op = 'd' THEN 'deleted' WHEN len(g.failed) = 0 THEN 'passed' ELSE 'superseded' END "
             f"FROM _qg g WHERE t.silver_table = ? AND t.released_at IS NULL AND t.row_key = g.row_key",
-            [now, batch_id, silver]).fetchone()[0]
+            [now, batch_id, silver],
+        ).fetchone()[0]
         quarantined = con.execute(
             f"INSERT INTO {self.table} (pipeline, silver_table, table_name, row_key, failed_checks, batch_id, "
             f"position, pos_hi, pos_lo, quarantined_at, row_data) SELECT ?, ?, ?, row_key, failed, ?, ?, hi, lo, ?, "
             f"row_data FROM _qg WHERE len(failed) > 0",
-            [self.pipeline, silver, name, batch_id, position, now]).fetchone()[0]
+            [self.pipeline, silver, name, batch_id, position, now],
+        ).fetchone()[0]
         return int(quarantined), int(released)

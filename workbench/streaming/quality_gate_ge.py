@@ -40,14 +40,18 @@ def is_row_level(expect: str) -> bool:
     if _TABLE_LEVEL.match(expect):
         return False
     from great_expectations.expectations.expectation import (
-        ColumnMapExpectation, ColumnPairMapExpectation, MulticolumnMapExpectation)
+        ColumnMapExpectation,
+        ColumnPairMapExpectation,
+        MulticolumnMapExpectation,
+    )
+
     from ..quality.expectations import expectation_class
     cls = expectation_class(expect)
     return issubclass(cls, (ColumnMapExpectation, ColumnPairMapExpectation, MulticolumnMapExpectation)) \
         and "unique" not in expect
 
 
-def gate_checks(spec: "PipelineSpec", name: str, tg: "TableGate") -> tuple[list[GateCheck], list[str]]:
+def gate_checks(spec: PipelineSpec, name: str, tg: TableGate) -> tuple[list[GateCheck], list[str]]:
     """(checks the gate runs on `name`, names of the suite's table-level checks it leaves out)."""
     checks: list[GateCheck] = []
     skipped: list[str] = []
@@ -108,6 +112,7 @@ class GERowChecks:
 
     def __init__(self, table: str, key: list[str], checks: list[GateCheck]):
         import great_expectations as gx
+
         from ..quality.expectations import build_expectation
         from ..quality.ge_runtime import context
         self.table, self.key, self.checks = table, list(key), checks

@@ -106,7 +106,7 @@ class Pipeline:
     def _run_safe(self, stop):
         try:
             self.run(stop)
-        except Exception:  # recorded in status(); run() already logged it
+        except Exception:  # noqa: S110  recorded in status(); run() already logged it
             pass
 
     def stop(self, timeout: float = 10) -> None:
@@ -175,7 +175,7 @@ class Pipeline:
             if applier is not None:
                 try:
                     applier.restore_threads()
-                except Exception:
+                except Exception:  # noqa: S110  shutdown: the reason for stopping matters, not this
                     pass
             self._state = "failed"
             self._error = f"{type(e).__name__}: {e}"
@@ -314,7 +314,7 @@ class Pipeline:
                 if src is not None:
                     try:
                         src.close()
-                    except Exception:
+                    except Exception:  # noqa: S110  reconnecting: the broken source is dropped either way
                         pass
                 src = None
                 stop.wait(backoff)
@@ -326,7 +326,7 @@ class Pipeline:
                 if pos is not None and pos != last_acked:
                     src.commit(pos)
                 src.close()
-            except Exception:
+            except Exception:  # noqa: S110  shutdown is best effort: what is not acknowledged is delivered again
                 pass
 
     # -- metrics ---------------------------------------------------------------------------------
@@ -337,7 +337,7 @@ class Pipeline:
         s["dead_letters"] += res.dead_letters
         s["last_batch_events"] = res.events
         s["last_batch_s"] = round(res.seconds, 4)
-        s["last_commit_ts"] = dt.datetime.fromtimestamp(res.commit_ts, dt.timezone.utc).isoformat()
+        s["last_commit_ts"] = dt.datetime.fromtimestamp(res.commit_ts, dt.UTC).isoformat()
         s["position"] = res.position_text
         if res.max_source_ts_ms is not None:
             s["last_source_ts_ms"] = res.max_source_ts_ms

@@ -88,7 +88,7 @@ class StreamSchemaDriftError(SchemaDriftError):
 class SchemaGate:
     """Called once per batch by BatchApplier, on the batch's parsed events (`_ev`)."""
 
-    def __init__(self, spec: "PipelineSpec", pipeline: str):
+    def __init__(self, spec: PipelineSpec, pipeline: str):
         from .quality_gate import SchemaGateSpec
         self.spec, self.pipeline = spec, pipeline
         self.cfg = spec.quality.schema_ if spec.quality is not None else SchemaGateSpec()
@@ -224,7 +224,7 @@ class SchemaGate:
             log.exception("pipeline %s: could not record the schema change proposal", self.pipeline)
             try:
                 con.execute("ROLLBACK")
-            except Exception:
+            except Exception:  # noqa: S110  the failure is logged just above; a failed ROLLBACK adds nothing
                 pass
         name = diff.table.removeprefix(self.spec.storage.silver_prefix)
         raise StreamSchemaDriftError(diff, self.pipeline, (first, last), pid, self.registry_paths.get(name))

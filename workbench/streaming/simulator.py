@@ -31,7 +31,7 @@ CENT = Decimal("0.01")
 class OrderSimulator:
     def __init__(self, seed: int = 7, first_order_id: int = 1, products: int = 602, stores: int = 44,
                  customers: int = 80_000, now=None):
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311  seeded demo data, reproducible by design; nothing secret
         self.next_id = first_order_id
         self.products = products
         self.stores = stores

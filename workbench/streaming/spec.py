@@ -2,6 +2,7 @@
 
 Errors name the file, line and field, the same way semantic models do (ruamel keeps lines).
 """
+
 from __future__ import annotations
 
 import re
@@ -12,11 +13,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..semantic.errors import ModelError
 from ..semantic.loader import SourceMap, _plain, read_yaml, validate_spec
-from .quality_gate import QualityGateSpec, spec_problems  # quality gate (optional `quality:` section)
+from .quality_gate import (  # quality gate (optional `quality:` section)
+    QualityGateSpec,
+    spec_problems,
+)
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_TYPE = re.compile(r"^(BOOLEAN|TINYINT|SMALLINT|INTEGER|INT|BIGINT|HUGEINT|REAL|FLOAT|DOUBLE|VARCHAR|TEXT|DATE|"
-                   r"TIMESTAMP|TIMESTAMPTZ|UUID|JSON|DECIMAL\(\s*\d+\s*,\s*\d+\s*\))$", re.I)
+_TYPE = re.compile(
+    r"^(BOOLEAN|TINYINT|SMALLINT|INTEGER|INT|BIGINT|HUGEINT|REAL|FLOAT|DOUBLE|VARCHAR|TEXT|DATE|"
+    r"TIMESTAMP|TIMESTAMPTZ|UUID|JSON|DECIMAL\(\s*\d+\s*,\s*\d+\s*\))$",
+    re.I,
+)
 
 
 class _Strict(BaseModel):
@@ -25,24 +32,50 @@ class _Strict(BaseModel):
 
 class BatchSpec(_Strict):
     max_events: int = Field(20_000, ge=1, description="Largest micro-batch, in events.")
-    max_latency_ms: int = Field(200, ge=1, description="A batch is committed at most this long after its first event.")
-    max_queue: int = Field(100_000, ge=1, description="Events buffered ahead of the applier; the reader blocks when full (backpressure).")
-    idle_sleep_ms: int = Field(20, ge=1, description="Pause between polls when the source has nothing.")
-    linger_ms: int = Field(10, ge=0, description=(
-        "A batch smaller than max_events is committed once no more events arrived for this long "
-        "(never later than max_latency_ms after its first event)."))
-    threads: int | None = Field(1, ge=1, description=(
-        "DuckDB threads while a batch of fewer than threads_below events applies (None: the instance's "
-        "setting). A small batch is ~24 small statements: on 2 cores one thread costs 10-25% less CPU per "
-        "batch, and the source reader keeps the other core. The instance's own setting is used for larger "
-        "batches and restored whenever the pipeline is idle or stops, for queries sharing the instance."))
-    threads_below: int = Field(5_000, ge=1, description="Batch size from which `threads` no longer applies.")
+    max_latency_ms: int = Field(
+        200, ge=1, description="A batch is committed at most this long after its first event."
+    )
+    max_queue: int = Field(
+        100_000,
+        ge=1,
+        description="Events buffered ahead of the applier; the reader blocks when full (backpressure).",
+    )
+    idle_sleep_ms: int = Field(
+        20, ge=1, description="Pause between polls when the source has nothing."
+    )
+    linger_ms: int = Field(
+        10,
+        ge=0,
+        description=(
+            "A batch smaller than max_events is committed once no more events arrived for this long "
+            "(never later than max_latency_ms after its first event)."
+        ),
+    )
+    threads: int | None = Field(
+        1,
+        ge=1,
+        description=(
+            "DuckDB threads while a batch of fewer than threads_below events applies (None: the instance's "
+            "setting). A small batch is ~24 small statements: on 2 cores one thread costs 10-25% less CPU per "
+            "batch, and the source reader keeps the other core. The instance's own setting is used for larger "
+            "batches and restored whenever the pipeline is idle or stops, for queries sharing the instance."
+        ),
+    )
+    threads_below: int = Field(
+        5_000, ge=1, description="Batch size from which `threads` no longer applies."
+    )
 
 
 class TableSpec(_Strict):
-    primary_key: list[str] = Field(..., min_length=1, description="Key columns of the source table.")
-    columns: dict[str, str] = Field(..., description="Column name -> DuckDB type of the silver table.")
-    source_name: str | None = Field(None, description="Table name in the events if it differs (schema.table allowed).")
+    primary_key: list[str] = Field(
+        ..., min_length=1, description="Key columns of the source table."
+    )
+    columns: dict[str, str] = Field(
+        ..., description="Column name -> DuckDB type of the silver table."
+    )
+    source_name: str | None = Field(
+        None, description="Table name in the events if it differs (schema.table allowed)."
+    )
 
     @field_validator("columns")
     @classmethod
@@ -63,9 +96,13 @@ class TableSpec(_Strict):
 
 
 class MeasureSpec(_Strict):
-    agg: Literal["sum", "count"] = Field(..., description="sum or count: both can be maintained exactly from deltas.")
+    agg: Literal["sum", "count"] = Field(
+        ..., description="sum or count: both can be maintained exactly from deltas."
+    )
     expr: str | None = Field(None, description="SQL expression over the view's tables (sum only).")
-    filter: str | None = Field(None, description="SQL condition; rows failing it contribute nothing.")
+    filter: str | None = Field(
+        None, description="SQL condition; rows failing it contribute nothing."
+    )
 
     @model_validator(mode="after")
     def _expr(self):
@@ -81,9 +118,16 @@ class TimeSpec(_Strict):
 
 
 class JoinSpec(_Strict):
-    table: str = Field(..., description="A table of this pipeline (silver) or, with reference: true, a warehouse table.")
-    on: dict[str, str] = Field(..., description="{column of the view's rows: column of the joined table}.")
-    reference: bool = Field(False, description="A static warehouse table: its changes are not tracked.")
+    table: str = Field(
+        ...,
+        description="A table of this pipeline (silver) or, with reference: true, a warehouse table.",
+    )
+    on: dict[str, str] = Field(
+        ..., description="{column of the view's rows: column of the joined table}."
+    )
+    reference: bool = Field(
+        False, description="A static warehouse table: its changes are not tracked."
+    )
     alias: str | None = None
 
 
@@ -94,7 +138,9 @@ class GoldSpec(_Strict):
     joins: list[JoinSpec] = Field(default_factory=list)
     where: str | None = Field(None, description="SQL condition applied to every measure.")
     time: TimeSpec | None = None
-    dimensions: dict[str, str] = Field(default_factory=dict, description="{output column: SQL expression}.")
+    dimensions: dict[str, str] = Field(
+        default_factory=dict, description="{output column: SQL expression}."
+    )
     measures: dict[str, MeasureSpec] = Field(..., min_length=1)
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -108,8 +154,11 @@ class GoldSpec(_Strict):
 
 class SourceSpec(BaseModel):
     """kind picks the Source class; the other keys are that class's options (checked by it)."""
+
     model_config = ConfigDict(extra="allow")
-    kind: str = Field(..., description="Registered source name: embedded, postgres, redis, rabbitmq, ...")
+    kind: str = Field(
+        ..., description="Registered source name: embedded, postgres, redis, rabbitmq, ..."
+    )
 
     def options(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -117,16 +166,30 @@ class SourceSpec(BaseModel):
 
 class StorageSpec(_Strict):
     silver_prefix: str = Field("silver_", description="silver table = prefix + table name.")
-    bronze_table: str = Field("bronze_events", description="Append-only table of every event received.")
+    bronze_table: str = Field(
+        "bronze_events", description="Append-only table of every event received."
+    )
     dead_letter_table: str = Field("stream_dead_letters")
     checkpoint_table: str = Field("stream_checkpoints")
-    bronze: bool = Field(True, description="Keep bronze (turn off only for benchmarks of silver/gold alone).")
-    checkpoint_wal_mb: int = Field(32, ge=1, description=(
-        "Checkpoint the warehouse between batches once its write-ahead log is this large (at once when the "
-        "applier has no backlog, else at twice the size), instead of inside a batch's commit."))
-    checkpoint_wal_max_mb: int = Field(256, ge=1, description=(
-        "DuckDB's own automatic checkpoint threshold (inside a commit): the backstop when the checkpoints "
-        "between batches cannot keep up."))
+    bronze: bool = Field(
+        True, description="Keep bronze (turn off only for benchmarks of silver/gold alone)."
+    )
+    checkpoint_wal_mb: int = Field(
+        32,
+        ge=1,
+        description=(
+            "Checkpoint the warehouse between batches once its write-ahead log is this large (at once when the "
+            "applier has no backlog, else at twice the size), instead of inside a batch's commit."
+        ),
+    )
+    checkpoint_wal_max_mb: int = Field(
+        256,
+        ge=1,
+        description=(
+            "DuckDB's own automatic checkpoint threshold (inside a commit): the backstop when the checkpoints "
+            "between batches cannot keep up."
+        ),
+    )
 
 
 class PipelineSpec(_Strict):
@@ -138,13 +201,23 @@ class PipelineSpec(_Strict):
     storage: StorageSpec = StorageSpec()
     tables: dict[str, TableSpec] = Field(..., min_length=1)
     gold: list[GoldSpec] = Field(default_factory=list)
-    metrics_port: int | None = Field(None, description="Serve Prometheus metrics on this port (CLI).")
-    reference_tables: list[str] = Field(default_factory=list, description=(
-        "Warehouse tables the gold views and semantic/live.yml join to; the demo's (products, categories, "
-        "regions, channels) get small stand-ins when the warehouse lacks them."))
+    metrics_port: int | None = Field(
+        None, description="Serve Prometheus metrics on this port (CLI)."
+    )
+    reference_tables: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Warehouse tables the gold views and semantic/live.yml join to; the demo's (products, categories, "
+            "regions, channels) get small stand-ins when the warehouse lacks them."
+        ),
+    )
     # quality gate: row-level checks per silver table, see workbench/streaming/quality_gate.py
-    quality: QualityGateSpec | None = Field(None, description=(
-        "Row-level checks per silver table; failing rows are quarantined and skipped by gold."))
+    quality: QualityGateSpec | None = Field(
+        None,
+        description=(
+            "Row-level checks per silver table; failing rows are quarantined and skipped by gold."
+        ),
+    )
 
     @model_validator(mode="after")
     def _refs(self):
@@ -153,8 +226,10 @@ class PipelineSpec(_Strict):
                 raise ValueError(f"gold[{i}] ({g.name}): 'from' table '{g.from_}' is not in tables")
             for j in g.joins:
                 if not j.reference and j.table not in self.tables:
-                    raise ValueError(f"gold[{i}] ({g.name}): join table '{j.table}' is not in tables "
-                                     "(add it there or mark the join reference: true)")
+                    raise ValueError(
+                        f"gold[{i}] ({g.name}): join table '{j.table}' is not in tables "
+                        "(add it there or mark the join reference: true)"
+                    )
         return self
 
 
@@ -166,8 +241,9 @@ def parse_spec(data: dict, file: str = "<spec>", root=None) -> PipelineSpec:
             spec = PipelineSpec.model_validate(data)
         except ValidationError as e:
             err = e.errors()[0]
-            raise ModelError(err["msg"].removeprefix("Value error, "), file, None,
-                             ".".join(map(str, err["loc"]))) from None
+            raise ModelError(
+                err["msg"].removeprefix("Value error, "), file, None, ".".join(map(str, err["loc"]))
+            ) from None
     # quality gate: its tables and columns must exist (reported at the line of the check)
     for msg, path in spec_problems(spec)[:1]:
         if root is not None:

@@ -10,7 +10,7 @@ tells Python the new order (``on_order``), which the layout editor keeps and sav
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import param
 from panel.custom import Children, JSComponent
@@ -142,7 +142,7 @@ class PanelBoard(JSComponent):
         if not isinstance(order, list) or sorted(order) != sorted(self.keys):
             return  # not ours, or stale (the panels changed meanwhile)
         # Keep objects/keys in the browser's order without re-rendering (it is already there).
-        by_key = dict(zip(self.keys, zip(self.titles, self.objects)))
+        by_key = dict(zip(self.keys, zip(self.titles, self.objects, strict=True), strict=True))
         with param.discard_events(self):
             self.keys = list(order)
             self.titles = [by_key[k][0] for k in order]

@@ -10,8 +10,8 @@ updated the same way through its ColumnDataSource.  Colours are Okabe-Ito throug
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import holoviews as hv
 import numpy as np
@@ -152,7 +152,7 @@ class DonutChart:
                                 share=(values / total).tolist(), start=starts.tolist(),
                                 end=ends.tolist(),
                                 color=[PALETTE[i % len(PALETTE)] for i in range(len(labels))])
-        parts = ", ".join(f"{lab} {v / total:.0%}" for lab, v in zip(labels, values))
+        parts = ", ".join(f"{lab} {v / total:.0%}" for lab, v in zip(labels, values, strict=True))
         self.summary.object = f"<p role='note' style='margin:0'>{_esc('Share: ' + parts)}</p>"
 
 
@@ -312,7 +312,7 @@ def treemap(group: str, label: str, metric: str) -> Callable:
         groups = sorted(d[group].astype(str).unique())
         color = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)}
         data = [(x0, y0, x1, y1, str(lab), float(v), str(g))
-                for (x0, y0, x1, y1), lab, v, g in zip(rects, d[label], d[metric], d[group])]
+                for (x0, y0, x1, y1), lab, v, g in zip(rects, d[label], d[metric], d[group], strict=True)]
         r = hv.Rectangles(data, vdims=["label", "value", "group"]).opts(
             color="group", cmap=[color[g] for g in groups], line_color="white",
             tools=["hover"], xaxis=None, yaxis=None, show_legend=False, **BASE_OPTS)

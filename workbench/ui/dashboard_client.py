@@ -61,7 +61,7 @@ class Credentials:
 
     @classmethod
     def from_request(cls, headers: dict | None, cookies: dict | None,
-                     args: dict | None) -> "Credentials":
+                     args: dict | None) -> Credentials:
         """From what the proxy forwarded: ``pn.state.headers``, ``.cookies``, ``.session_args``."""
         headers = {str(k).lower(): v for k, v in (headers or {}).items()}
         out = cls()
@@ -83,6 +83,8 @@ class ApiClient:
     """Blocking JSON client for /workbench/api; call it from a worker thread."""
 
     def __init__(self, base_url: str, credentials: Credentials, timeout: float = 15.0):
+        if not base_url.startswith(("http://", "https://")):  # urlopen would also open file: URLs
+            raise ValueError(f"the gateway URL must be http(s)://..., got {base_url!r}")
         self.base = base_url.rstrip("/") + "/"
         self.credentials = credentials
         self.timeout = timeout
@@ -101,9 +103,9 @@ class ApiClient:
         return headers
 
     def _get(self, path: str, params: dict[str, Any] | None = None, raw: bool = False):
-        req = urllib.request.Request(self._url(path, params), headers=self._headers())
+        req = urllib.request.Request(self._url(path, params), headers=self._headers())  # noqa: S310  base is checked to be http(s) in __init__
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as r:
+            with urllib.request.urlopen(req, timeout=self.timeout) as r:  # noqa: S310  base is checked to be http(s) in __init__
                 body = r.read()
         except urllib.error.HTTPError as exc:
             try:
@@ -129,11 +131,11 @@ class ApiClient:
         xsrf = _cookie(headers.get("Cookie", ""), "_xsrf")
         if xsrf:       # a cookie log-in must pass Jupyter's XSRF check on a POST
             headers["X-XSRFToken"] = xsrf
-        req = urllib.request.Request(
+        req = urllib.request.Request(  # noqa: S310  base is checked to be http(s) in __init__
             self._url(f"{API_PATH}incidents/{int(incident_id)}/{action}"), data=body,
             headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as r:
+            with urllib.request.urlopen(req, timeout=self.timeout) as r:  # noqa: S310  base is checked to be http(s) in __init__
                 return json.loads(r.read())
         except urllib.error.HTTPError as exc:
             try:
@@ -250,7 +252,7 @@ def records(df) -> list[dict]:
         return v
 
     cols = [str(c) for c in df.columns]
-    return [dict(zip(cols, map(cell, row))) for row in df.itertuples(index=False, name=None)]
+    return [dict(zip(cols, map(cell, row), strict=True)) for row in df.itertuples(index=False, name=None)]
 
 
 def client_for_session() -> Any:

@@ -50,7 +50,7 @@ class Members:
     # region x category in one query needs both on a joinable path; checked once at start.
     region_by_category: bool = True
 
-    def restrict_to(self, names: set[str]) -> "Members":
+    def restrict_to(self, names: set[str]) -> Members:
         """Drop the dimensions the namespace does not have (None = panel hidden)."""
         if "line_store" in names:
             self.line_store = "line_store"
@@ -77,7 +77,7 @@ class Window:
     def text(self) -> str:
         return f"{self.start:%Y-%m-%dT%H:%M:%S}..{self.end:%Y-%m-%dT%H:%M:%S}"
 
-    def previous(self) -> "Window":
+    def previous(self) -> Window:
         span = self.end - self.start
         return Window(self.start - span, self.start, self.grain)
 
@@ -141,7 +141,7 @@ class Snapshot:
 
     def signature(self) -> str:
         blob = {k: v.to_json(date_format="iso") for k, v in sorted(self.frames.items())}
-        return hashlib.sha1(json.dumps(blob, sort_keys=True).encode()).hexdigest()
+        return hashlib.sha1(json.dumps(blob, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
 
 
 def build_queries(m: Members, w: Window, drill: Drill) -> dict[str, dict]:
@@ -210,7 +210,7 @@ class DashboardData:
             value = (r.get("records") or [{}])[0].get(self.m.time)
             if value:
                 return pd.Timestamp(value).to_pydatetime().replace(tzinfo=None)
-        except Exception:  # noqa: BLE001  fall back to now
+        except Exception:  # noqa: BLE001, S110  fall back to now
             pass
         return dt.datetime.now()
 
@@ -311,7 +311,7 @@ def discover_members(client, namespace: str | None = None) -> Members:
             try:  # the live namespace exists once the pipeline has created its gold views
                 client.query({"namespace": "live", "metrics": ["orders"], "limit": 1})
                 ns = "live"
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001, S110  no live namespace yet: the demo one is used
                 pass
     entries = client.catalog(namespace=ns).get("entries", [])
     names = {e["name"] for e in entries}

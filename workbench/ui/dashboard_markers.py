@@ -21,8 +21,8 @@ so it never depends on colour alone.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Callable
 
 import holoviews as hv
 import pandas as pd

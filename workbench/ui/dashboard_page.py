@@ -22,13 +22,20 @@ import logging
 import re
 
 import jinja2
-
 import panel as pn
 
 from workbench.ui import messages, theme
 from workbench.ui.dashboard_client import client_for_session
-from workbench.ui.dashboard_data import (DEFAULT_PRESET, DashboardData, Drill, Members,
-                                         Snapshot, discover_members, kpi_values, window_for)
+from workbench.ui.dashboard_data import (
+    DEFAULT_PRESET,
+    DashboardData,
+    Drill,
+    Members,
+    Snapshot,
+    discover_members,
+    kpi_values,
+    window_for,
+)
 from workbench.ui.dashboard_state import MEMBERS, SNAPSHOTS, ViewKey
 from workbench.ui.dashboard_text import freshness_line, kpi_cards
 
@@ -63,7 +70,7 @@ def deferred(scripts: str) -> str:
     return re.sub(r'<script type="text/javascript">', '<script type="module">', out)
 
 
-_ENV = jinja2.Environment(autoescape=False)
+_ENV = jinja2.Environment(autoescape=False)  # noqa: S701  renders Panel's own HTML into our fixed template; escaping breaks it
 TEMPLATE = _ENV.from_string("{% extends base %}\n" + _BODY, globals={"deferred": deferred})
 
 

@@ -6,7 +6,8 @@ get all eleven kinds; a namespace without stores, channels or categories gets fe
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 import panel as pn
@@ -16,6 +17,7 @@ from workbench.ui import dashboard_markers as mk
 from workbench.ui import theme
 from workbench.ui.dashboard_data import Members
 from workbench.ui.dashboard_text import describe_series, describe_top
+
 
 def build_charts(m: Members, drill_render: Callable, drill_describe: Callable,
                  explore_render: Callable, explore_marks: Callable | None = None

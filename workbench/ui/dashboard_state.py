@@ -35,7 +35,7 @@ class ViewKey:
     explore: str | None
 
     @classmethod
-    def of(cls, user: str | None, m: Members, w: Window, drill, explore: str | None) -> "ViewKey":
+    def of(cls, user: str | None, m: Members, w: Window, drill, explore: str | None) -> ViewKey:
         return cls(user or "", m.namespace, f"{w.text()}/{w.grain}", (drill.region, drill.store),
                    explore)
 

@@ -49,13 +49,13 @@ def freshness_line(snap: Snapshot, freshness: dict | None = None) -> str:
     """How old the data on screen is and whether the stream runs; ``freshness`` is newer
     pipeline state than the snapshot's (the version probe between refreshes)."""
     fresh = freshness or snap.freshness or {}
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     parts = []
     last = fresh.get("last_commit")
     if last:
         try:
             t = dt.datetime.fromisoformat(str(last))
-            t = t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+            t = t if t.tzinfo else t.replace(tzinfo=dt.UTC)
             age = max(0.0, (now - t).total_seconds())
             parts.append(f"Data as of {t.astimezone():%H:%M:%S} ({age_text(age)} old)")
         except ValueError:

@@ -24,8 +24,15 @@ from workbench.ui import theme
 from workbench.ui.dashboard_board import PanelBoard
 from workbench.ui.dashboard_client import ApiError, Unreachable
 from workbench.ui.dashboard_controls import CUSTOM, DashboardControls
-from workbench.ui.dashboard_data import (DashboardData, Drill, Members, Snapshot,
-                                         discover_members, kpi_values, window_for)
+from workbench.ui.dashboard_data import (
+    DashboardData,
+    Drill,
+    Members,
+    Snapshot,
+    discover_members,
+    kpi_values,
+    window_for,
+)
 from workbench.ui.dashboard_incidents import IncidentFeed, roles_of
 from workbench.ui.dashboard_incidents_panel import IncidentsPanel
 from workbench.ui.dashboard_layout import LayoutEditor
@@ -237,7 +244,7 @@ class Dashboard(DashboardControls):
         finally:
             self._busy = False
 
-    def start(self) -> "Dashboard":
+    def start(self) -> Dashboard:
         self._doc = pn.state.curdoc
         if self._callback is None:
             self._callback = pn.state.add_periodic_callback(self.tick, period=self.refresh_ms)

@@ -16,7 +16,8 @@ from workbench.ui.quality_store import QualityStore
 
 def pending_items(store: QualityStore) -> list[dict]:
     """Everything awaiting a decision, as dicts with key, label and detail (markdown)."""
-    from workbench.quality import cleansing_approval, schema_evolution_proposals as proposals
+    from workbench.quality import cleansing_approval
+    from workbench.quality import schema_evolution_proposals as proposals
 
     items: list[dict] = []
     with store.connect() as con:
@@ -56,7 +57,8 @@ def pending_items(store: QualityStore) -> list[dict]:
 
 def decide(store: QualityStore, key: tuple, approve: bool, status: str) -> str:
     """Apply a decision; returns what happened in words. Raises the library's errors."""
-    from workbench.quality import cleansing_approval, schema_evolution_proposals as proposals
+    from workbench.quality import cleansing_approval
+    from workbench.quality import schema_evolution_proposals as proposals
 
     with store.connect(write=True) as con:
         if key[0] == "schema":

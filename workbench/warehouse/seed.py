@@ -26,7 +26,12 @@ from .seed_calendar import Calendar, expected_orders, make_calendar
 from .seed_catalog import build_catalog, make_customers
 from .seed_finalize import finalize
 from .seed_incidents import (
-    apply_outages, fraud_customers, fraud_orders, incidents_table, plan_incidents, pricing_error_orders,
+    apply_outages,
+    fraud_customers,
+    fraud_orders,
+    incidents_table,
+    plan_incidents,
+    pricing_error_orders,
 )
 from .seed_orders import CustomerSampler, concat, draw_lines, draw_orders
 
@@ -249,7 +254,7 @@ def build_demo_warehouse(path: str | os.PathLike | None = None, scale: float = 1
             tmp.unlink()
         tables["warehouse_meta"] = pd.concat([tables["warehouse_meta"], pd.DataFrame(
             {"key": ["built_at", "generator"],
-             "value": [dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+             "value": [dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                        "workbench.warehouse.seed"]})], ignore_index=True)
         con = duckdb.connect(str(tmp))
         try:

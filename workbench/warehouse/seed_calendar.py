@@ -130,7 +130,7 @@ def _promotions(rng: np.random.Generator, start: dt.date, end: dt.date) -> pd.Da
             rows.append((f"FLASH{yy}{k + 1}", f"Flash sale: {cat}", day, 2, 30, cat, 1.10))
     p = pd.DataFrame(rows, columns=["promo_code", "name", "start_date", "days", "discount_pct", "category",
                                     "volume_lift"])
-    p["end_date"] = [d + dt.timedelta(days=int(n)) for d, n in zip(p.start_date, p.days)]
+    p["end_date"] = [d + dt.timedelta(days=int(n)) for d, n in zip(p.start_date, p.days, strict=True)]
     p = p[(p.end_date > start) & (p.start_date < end)].sort_values("start_date").reset_index(drop=True)
     p["start_s"] = [_epoch(d) for d in p.start_date]
     p["end_s"] = [_epoch(d) for d in p.end_date]

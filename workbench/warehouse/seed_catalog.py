@@ -25,22 +25,35 @@ REGIONS = [
 
 # city, country, ISO code, region_id, relative population
 CITIES = [
-    ("Stockholm", "Sweden", "SE", 1, 3.0), ("Gothenburg", "Sweden", "SE", 1, 1.5),
-    ("Copenhagen", "Denmark", "DK", 1, 2.0), ("Oslo", "Norway", "NO", 1, 2.0),
+    ("Stockholm", "Sweden", "SE", 1, 3.0),
+    ("Gothenburg", "Sweden", "SE", 1, 1.5),
+    ("Copenhagen", "Denmark", "DK", 1, 2.0),
+    ("Oslo", "Norway", "NO", 1, 2.0),
     ("Helsinki", "Finland", "FI", 1, 1.5),
-    ("Berlin", "Germany", "DE", 2, 4.0), ("Munich", "Germany", "DE", 2, 3.0),
-    ("Hamburg", "Germany", "DE", 2, 2.5), ("Cologne", "Germany", "DE", 2, 2.0),
-    ("Frankfurt", "Germany", "DE", 2, 2.0), ("Vienna", "Austria", "AT", 2, 2.5),
+    ("Berlin", "Germany", "DE", 2, 4.0),
+    ("Munich", "Germany", "DE", 2, 3.0),
+    ("Hamburg", "Germany", "DE", 2, 2.5),
+    ("Cologne", "Germany", "DE", 2, 2.0),
+    ("Frankfurt", "Germany", "DE", 2, 2.0),
+    ("Vienna", "Austria", "AT", 2, 2.5),
     ("Zurich", "Switzerland", "CH", 2, 2.0),
-    ("Paris", "France", "FR", 3, 5.0), ("Lyon", "France", "FR", 3, 2.0),
-    ("Lille", "France", "FR", 3, 1.5), ("Amsterdam", "Netherlands", "NL", 3, 3.0),
-    ("Rotterdam", "Netherlands", "NL", 3, 1.5), ("Brussels", "Belgium", "BE", 3, 2.0),
+    ("Paris", "France", "FR", 3, 5.0),
+    ("Lyon", "France", "FR", 3, 2.0),
+    ("Lille", "France", "FR", 3, 1.5),
+    ("Amsterdam", "Netherlands", "NL", 3, 3.0),
+    ("Rotterdam", "Netherlands", "NL", 3, 1.5),
+    ("Brussels", "Belgium", "BE", 3, 2.0),
     ("Antwerp", "Belgium", "BE", 3, 1.0),
-    ("Madrid", "Spain", "ES", 4, 4.0), ("Barcelona", "Spain", "ES", 4, 3.5),
-    ("Valencia", "Spain", "ES", 4, 1.5), ("Milan", "Italy", "IT", 4, 3.0),
-    ("Rome", "Italy", "IT", 4, 3.0), ("Lisbon", "Portugal", "PT", 4, 2.0),
-    ("Warsaw", "Poland", "PL", 5, 3.0), ("Krakow", "Poland", "PL", 5, 1.5),
-    ("Prague", "Czechia", "CZ", 5, 2.0), ("Budapest", "Hungary", "HU", 5, 2.0),
+    ("Madrid", "Spain", "ES", 4, 4.0),
+    ("Barcelona", "Spain", "ES", 4, 3.5),
+    ("Valencia", "Spain", "ES", 4, 1.5),
+    ("Milan", "Italy", "IT", 4, 3.0),
+    ("Rome", "Italy", "IT", 4, 3.0),
+    ("Lisbon", "Portugal", "PT", 4, 2.0),
+    ("Warsaw", "Poland", "PL", 5, 3.0),
+    ("Krakow", "Poland", "PL", 5, 1.5),
+    ("Prague", "Czechia", "CZ", 5, 2.0),
+    ("Budapest", "Hungary", "HU", 5, 2.0),
 ]
 
 # channel_id, channel, channel_group, marketplace commission, share of orders, yearly growth
@@ -55,45 +68,199 @@ STORE, ONLINE, APP, MARKETPLACE = 0, 1, 2, 3  # positions in CHANNELS
 # name, department, share of lines, median price EUR, price sigma, cost ratio, return rate,
 # extra units per line (Poisson mean), monthly seasonality Jan..Dec
 CATEGORIES = [
-    ("Electronics", "Tech", 0.07, 180, 0.9, 0.78, 0.07, 0.10,
-     [0.9, 0.8, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 1.0, 1.0, 1.3, 1.6]),
-    ("Home Appliances", "Home", 0.05, 120, 0.8, 0.70, 0.05, 0.05,
-     [1.0, 0.9, 1.0, 1.0, 1.0, 1.1, 1.1, 1.0, 1.0, 1.0, 1.1, 1.1]),
-    ("Furniture", "Home", 0.03, 220, 0.8, 0.55, 0.06, 0.10,
-     [1.2, 1.0, 1.1, 1.0, 0.9, 0.9, 0.9, 1.0, 1.1, 1.0, 1.0, 0.8]),
-    ("Kitchen & Dining", "Home", 0.09, 25, 0.8, 0.50, 0.04, 0.60,
-     [1.0, 0.9, 1.0, 1.0, 1.0, 0.9, 0.9, 0.9, 1.0, 1.0, 1.1, 1.4]),
-    ("Apparel", "Fashion", 0.16, 35, 0.6, 0.40, 0.18, 0.50,
-     [1.1, 0.8, 1.1, 1.2, 1.1, 1.0, 1.1, 0.9, 1.1, 1.1, 1.0, 1.1]),
-    ("Footwear", "Fashion", 0.07, 75, 0.5, 0.45, 0.15, 0.05,
-     [1.0, 0.8, 1.1, 1.2, 1.1, 1.0, 1.0, 0.9, 1.2, 1.1, 0.9, 1.0]),
-    ("Sports & Outdoors", "Leisure", 0.07, 40, 0.9, 0.55, 0.07, 0.40,
-     [1.2, 0.9, 1.0, 1.1, 1.2, 1.3, 1.3, 1.1, 0.9, 0.8, 0.8, 0.9]),
-    ("Garden", "Home", 0.05, 30, 0.9, 0.50, 0.04, 0.60,
-     [0.4, 0.5, 1.1, 1.8, 2.0, 1.7, 1.3, 1.0, 0.8, 0.6, 0.4, 0.5]),
-    ("Toys & Games", "Leisure", 0.07, 25, 0.7, 0.50, 0.04, 0.40,
-     [0.7, 0.7, 0.8, 0.9, 0.8, 0.8, 0.8, 0.8, 0.9, 1.1, 1.6, 2.6]),
-    ("Beauty", "Everyday", 0.12, 14, 0.6, 0.35, 0.03, 0.90,
-     [1.0, 1.0, 1.0, 1.0, 1.1, 1.0, 1.0, 1.0, 1.0, 1.0, 1.1, 1.4]),
-    ("Books & Media", "Leisure", 0.08, 15, 0.4, 0.60, 0.02, 0.40,
-     [1.0, 0.9, 0.9, 0.9, 0.9, 1.0, 1.1, 1.1, 1.0, 1.0, 1.1, 1.5]),
-    ("Grocery & Gourmet", "Everyday", 0.14, 6, 0.6, 0.65, 0.01, 1.50,
-     [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.1, 1.3]),
+    (
+        "Electronics",
+        "Tech",
+        0.07,
+        180,
+        0.9,
+        0.78,
+        0.07,
+        0.10,
+        [0.9, 0.8, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 1.0, 1.0, 1.3, 1.6],
+    ),
+    (
+        "Home Appliances",
+        "Home",
+        0.05,
+        120,
+        0.8,
+        0.70,
+        0.05,
+        0.05,
+        [1.0, 0.9, 1.0, 1.0, 1.0, 1.1, 1.1, 1.0, 1.0, 1.0, 1.1, 1.1],
+    ),
+    (
+        "Furniture",
+        "Home",
+        0.03,
+        220,
+        0.8,
+        0.55,
+        0.06,
+        0.10,
+        [1.2, 1.0, 1.1, 1.0, 0.9, 0.9, 0.9, 1.0, 1.1, 1.0, 1.0, 0.8],
+    ),
+    (
+        "Kitchen & Dining",
+        "Home",
+        0.09,
+        25,
+        0.8,
+        0.50,
+        0.04,
+        0.60,
+        [1.0, 0.9, 1.0, 1.0, 1.0, 0.9, 0.9, 0.9, 1.0, 1.0, 1.1, 1.4],
+    ),
+    (
+        "Apparel",
+        "Fashion",
+        0.16,
+        35,
+        0.6,
+        0.40,
+        0.18,
+        0.50,
+        [1.1, 0.8, 1.1, 1.2, 1.1, 1.0, 1.1, 0.9, 1.1, 1.1, 1.0, 1.1],
+    ),
+    (
+        "Footwear",
+        "Fashion",
+        0.07,
+        75,
+        0.5,
+        0.45,
+        0.15,
+        0.05,
+        [1.0, 0.8, 1.1, 1.2, 1.1, 1.0, 1.0, 0.9, 1.2, 1.1, 0.9, 1.0],
+    ),
+    (
+        "Sports & Outdoors",
+        "Leisure",
+        0.07,
+        40,
+        0.9,
+        0.55,
+        0.07,
+        0.40,
+        [1.2, 0.9, 1.0, 1.1, 1.2, 1.3, 1.3, 1.1, 0.9, 0.8, 0.8, 0.9],
+    ),
+    (
+        "Garden",
+        "Home",
+        0.05,
+        30,
+        0.9,
+        0.50,
+        0.04,
+        0.60,
+        [0.4, 0.5, 1.1, 1.8, 2.0, 1.7, 1.3, 1.0, 0.8, 0.6, 0.4, 0.5],
+    ),
+    (
+        "Toys & Games",
+        "Leisure",
+        0.07,
+        25,
+        0.7,
+        0.50,
+        0.04,
+        0.40,
+        [0.7, 0.7, 0.8, 0.9, 0.8, 0.8, 0.8, 0.8, 0.9, 1.1, 1.6, 2.6],
+    ),
+    (
+        "Beauty",
+        "Everyday",
+        0.12,
+        14,
+        0.6,
+        0.35,
+        0.03,
+        0.90,
+        [1.0, 1.0, 1.0, 1.0, 1.1, 1.0, 1.0, 1.0, 1.0, 1.0, 1.1, 1.4],
+    ),
+    (
+        "Books & Media",
+        "Leisure",
+        0.08,
+        15,
+        0.4,
+        0.60,
+        0.02,
+        0.40,
+        [1.0, 0.9, 0.9, 0.9, 0.9, 1.0, 1.1, 1.1, 1.0, 1.0, 1.1, 1.5],
+    ),
+    (
+        "Grocery & Gourmet",
+        "Everyday",
+        0.14,
+        6,
+        0.6,
+        0.65,
+        0.01,
+        1.50,
+        [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.1, 1.3],
+    ),
 ]
 
 NOUNS = {
-    "Electronics": ["Headphones", "Smartwatch", "Tablet", "Laptop", "Speaker", "Camera", "Monitor", "E-Reader"],
-    "Home Appliances": ["Vacuum", "Coffee Machine", "Blender", "Air Fryer", "Kettle", "Toaster", "Iron"],
-    "Furniture": ["Desk", "Armchair", "Bookshelf", "Sofa", "Dining Table", "Bed Frame", "Office Chair"],
-    "Kitchen & Dining": ["Chef Knife", "Frying Pan", "Mug Set", "Cutting Board", "Dinner Plates", "Glassware"],
+    "Electronics": [
+        "Headphones",
+        "Smartwatch",
+        "Tablet",
+        "Laptop",
+        "Speaker",
+        "Camera",
+        "Monitor",
+        "E-Reader",
+    ],
+    "Home Appliances": [
+        "Vacuum",
+        "Coffee Machine",
+        "Blender",
+        "Air Fryer",
+        "Kettle",
+        "Toaster",
+        "Iron",
+    ],
+    "Furniture": [
+        "Desk",
+        "Armchair",
+        "Bookshelf",
+        "Sofa",
+        "Dining Table",
+        "Bed Frame",
+        "Office Chair",
+    ],
+    "Kitchen & Dining": [
+        "Chef Knife",
+        "Frying Pan",
+        "Mug Set",
+        "Cutting Board",
+        "Dinner Plates",
+        "Glassware",
+    ],
     "Apparel": ["T-Shirt", "Jeans", "Hoodie", "Jacket", "Dress", "Sweater", "Shirt", "Chinos"],
     "Footwear": ["Sneakers", "Running Shoes", "Boots", "Sandals", "Loafers", "Trail Shoes"],
-    "Sports & Outdoors": ["Yoga Mat", "Tent", "Backpack", "Bike Helmet", "Dumbbells", "Water Bottle"],
+    "Sports & Outdoors": [
+        "Yoga Mat",
+        "Tent",
+        "Backpack",
+        "Bike Helmet",
+        "Dumbbells",
+        "Water Bottle",
+    ],
     "Garden": ["Hose", "Planter", "Pruner", "Seeds Pack", "Garden Chair", "Lawn Trimmer"],
     "Toys & Games": ["Board Game", "Puzzle", "Building Set", "Plush Toy", "Card Game", "RC Car"],
     "Beauty": ["Shampoo", "Face Cream", "Lipstick", "Perfume", "Body Lotion", "Sunscreen"],
     "Books & Media": ["Novel", "Cookbook", "Travel Guide", "Vinyl Record", "Comic", "Biography"],
-    "Grocery & Gourmet": ["Coffee Beans", "Olive Oil", "Dark Chocolate", "Green Tea", "Pasta", "Honey"],
+    "Grocery & Gourmet": [
+        "Coffee Beans",
+        "Olive Oil",
+        "Dark Chocolate",
+        "Green Tea",
+        "Pasta",
+        "Honey",
+    ],
 }
 BRANDS = {
     "Tech": ["Voltra", "Pixelon", "Nordtek", "Auralis", "Kestrel"],
@@ -105,19 +272,108 @@ BRANDS = {
 N_PRODUCTS = 600
 
 FIRST_NAMES = [
-    "Anna", "Lars", "Sofia", "Jonas", "Emma", "Lukas", "Marie", "Felix", "Léa", "Hugo", "Julia",
-    "Mateo", "Lucía", "Alejandro", "Giulia", "Marco", "Inês", "João", "Zofia", "Jakub", "Tereza",
-    "Petr", "Eszter", "Bence", "Freja", "Magnus", "Ingrid", "Oskar", "Aino", "Elias", "Chloé",
-    "Louis", "Sanne", "Daan", "Lotte", "Noah", "Elena", "David", "Laura", "Paul", "Clara", "Max",
-    "Sara", "Leon", "Mia", "Ben", "Nora", "Emil", "Ida", "Theo",
+    "Anna",
+    "Lars",
+    "Sofia",
+    "Jonas",
+    "Emma",
+    "Lukas",
+    "Marie",
+    "Felix",
+    "Léa",
+    "Hugo",
+    "Julia",
+    "Mateo",
+    "Lucía",
+    "Alejandro",
+    "Giulia",
+    "Marco",
+    "Inês",
+    "João",
+    "Zofia",
+    "Jakub",
+    "Tereza",
+    "Petr",
+    "Eszter",
+    "Bence",
+    "Freja",
+    "Magnus",
+    "Ingrid",
+    "Oskar",
+    "Aino",
+    "Elias",
+    "Chloé",
+    "Louis",
+    "Sanne",
+    "Daan",
+    "Lotte",
+    "Noah",
+    "Elena",
+    "David",
+    "Laura",
+    "Paul",
+    "Clara",
+    "Max",
+    "Sara",
+    "Leon",
+    "Mia",
+    "Ben",
+    "Nora",
+    "Emil",
+    "Ida",
+    "Theo",
 ]
 LAST_NAMES = [
-    "Andersson", "Nielsen", "Hansen", "Virtanen", "Müller", "Schmidt", "Schneider", "Fischer",
-    "Weber", "Gruber", "Huber", "Martin", "Bernard", "Dubois", "Moreau", "de Jong", "Jansen",
-    "Peeters", "Janssens", "García", "Fernández", "López", "Martínez", "Rossi", "Russo",
-    "Bianchi", "Silva", "Santos", "Nowak", "Kowalski", "Wiśniewski", "Novák", "Svoboda",
-    "Nagy", "Kovács", "Johansson", "Larsen", "Berg", "Koch", "Wagner", "Lefebvre", "Romero",
-    "Ferrari", "Costa", "Lewandowski", "Horváth", "Lindqvist", "Bakker", "Visser", "Meyer",
+    "Andersson",
+    "Nielsen",
+    "Hansen",
+    "Virtanen",
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Gruber",
+    "Huber",
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Moreau",
+    "de Jong",
+    "Jansen",
+    "Peeters",
+    "Janssens",
+    "García",
+    "Fernández",
+    "López",
+    "Martínez",
+    "Rossi",
+    "Russo",
+    "Bianchi",
+    "Silva",
+    "Santos",
+    "Nowak",
+    "Kowalski",
+    "Wiśniewski",
+    "Novák",
+    "Svoboda",
+    "Nagy",
+    "Kovács",
+    "Johansson",
+    "Larsen",
+    "Berg",
+    "Koch",
+    "Wagner",
+    "Lefebvre",
+    "Romero",
+    "Ferrari",
+    "Costa",
+    "Lewandowski",
+    "Horváth",
+    "Lindqvist",
+    "Bakker",
+    "Visser",
+    "Meyer",
 ]
 EMAIL_DOMAINS = ["example.com", "example.org", "example.net", "mail.example", "post.example"]
 SEGMENTS = ["consumer", "loyalty", "business"]
@@ -134,14 +390,18 @@ class Catalog:
     products: pd.DataFrame
 
 
-def price_cents_in_year(list_cents: np.ndarray, years_back: np.ndarray, inflation: float = 1.035) -> np.ndarray:
+def price_cents_in_year(
+    list_cents: np.ndarray, years_back: np.ndarray, inflation: float = 1.035
+) -> np.ndarray:
     """Price `years_back` years before today's list price, keeping the .99 endings."""
     f = inflation ** np.asarray(years_back)
     return (np.round((np.asarray(list_cents) + 1) / f / 100) * 100 - 1).astype(np.int64)
 
 
 def _ascii(s: str) -> str:
-    return unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode().lower().replace(" ", "")
+    return (
+        unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode().lower().replace(" ", "")
+    )
 
 
 def build_catalog(rng: np.random.Generator, start_s: int, end_s: int) -> Catalog:
@@ -167,30 +427,57 @@ def _stores(rng: np.random.Generator, start_s: int, end_s: int) -> pd.DataFrame:
     for city, country, code, region_id, pop in CITIES:
         n = 2 if pop >= 3.0 else 1
         for k in range(n):
-            kind = "flagship" if (k == 0 and pop >= 4.0) else ("outlet" if k == 1 and pop < 3.5 else "standard")
-            rows.append([f"{city} {suffixes[(len(rows) + k) % len(suffixes)]}", kind, city, country, code,
-                         region_id, pop])
-    stores = pd.DataFrame(rows, columns=["store_name", "store_type", "city", "country", "country_code",
-                                         "region_id", "pop"])
+            kind = (
+                "flagship"
+                if (k == 0 and pop >= 4.0)
+                else ("outlet" if k == 1 and pop < 3.5 else "standard")
+            )
+            rows.append(
+                [
+                    f"{city} {suffixes[(len(rows) + k) % len(suffixes)]}",
+                    kind,
+                    city,
+                    country,
+                    code,
+                    region_id,
+                    pop,
+                ]
+            )
+    stores = pd.DataFrame(
+        rows,
+        columns=["store_name", "store_type", "city", "country", "country_code", "region_id", "pop"],
+    )
     span = end_s - start_s
     opened = start_s - rng.integers(2 * 365, 15 * 365, len(stores)) * DAY
     # Three stores open during the history: visible level shifts in their region.
-    for idx, frac in zip(rng.choice(np.flatnonzero(stores["store_type"] != "flagship"), 3, replace=False),
-                         (0.22, 0.48, 0.71)):
+    for idx, frac in zip(
+        rng.choice(np.flatnonzero(stores["store_type"] != "flagship"), 3, replace=False),
+        (0.22, 0.48, 0.71),
+        strict=True,
+    ):
         opened[idx] = start_s + int(frac * span) // DAY * DAY
     stores["opened_at"] = opened
     stores["weight"] = stores["pop"] ** 0.4 * stores["store_type"].map(
-        {"flagship": 1.7, "standard": 1.0, "outlet": 0.7})
-    stores["square_meters"] = (stores["weight"] * 1500 + rng.integers(-200, 200, len(stores))).round(-1)
+        {"flagship": 1.7, "standard": 1.0, "outlet": 0.7}
+    )
+    stores["square_meters"] = (
+        stores["weight"] * 1500 + rng.integers(-200, 200, len(stores))
+    ).round(-1)
     # One fulfilment centre per region serves its digital orders.
-    fcs = pd.DataFrame({
-        "store_name": [f"Fulfilment Centre {r[3]}" for r in REGIONS], "store_type": "fulfilment_centre",
-        "city": [r[3] for r in REGIONS],
-        "country": [next(c[1] for c in CITIES if c[0] == r[3]) for r in REGIONS],
-        "country_code": [next(c[2] for c in CITIES if c[0] == r[3]) for r in REGIONS],
-        "region_id": [r[0] for r in REGIONS], "pop": 0.0,
-        "opened_at": start_s - 6 * 365 * DAY, "weight": 0.0, "square_meters": 20000.0,
-    })
+    fcs = pd.DataFrame(
+        {
+            "store_name": [f"Fulfilment Centre {r[3]}" for r in REGIONS],
+            "store_type": "fulfilment_centre",
+            "city": [r[3] for r in REGIONS],
+            "country": [next(c[1] for c in CITIES if c[0] == r[3]) for r in REGIONS],
+            "country_code": [next(c[2] for c in CITIES if c[0] == r[3]) for r in REGIONS],
+            "region_id": [r[0] for r in REGIONS],
+            "pop": 0.0,
+            "opened_at": start_s - 6 * 365 * DAY,
+            "weight": 0.0,
+            "square_meters": 20000.0,
+        }
+    )
     stores = pd.concat([stores, fcs], ignore_index=True)
     stores.insert(0, "store_id", np.arange(1, len(stores) + 1))
     stores["region"] = stores["region_id"].map(region_name)
@@ -211,12 +498,38 @@ def _products(rng: np.random.Generator) -> pd.DataFrame:
         # Cheaper items sell more often; Zipf-like popularity inside the category.
         pop = rng.permutation(1.0 / np.arange(1, n + 1) ** 0.9) * (median / prices) ** 0.3
         for j in range(n):
-            rows.append([ci + 1, cat, f"{brands[j]} {nouns[j]} {chr(65 + j % 26)}{100 + j}",
-                         brands[j], prices[j], costs[j], pop[j]])
-    products = pd.DataFrame(rows, columns=["category_id", "category", "product_name", "brand",
-                                           "list_price", "unit_cost", "popularity"])
+            rows.append(
+                [
+                    ci + 1,
+                    cat,
+                    f"{brands[j]} {nouns[j]} {chr(65 + j % 26)}{100 + j}",
+                    brands[j],
+                    prices[j],
+                    costs[j],
+                    pop[j],
+                ]
+            )
+    products = pd.DataFrame(
+        rows,
+        columns=[
+            "category_id",
+            "category",
+            "product_name",
+            "brand",
+            "list_price",
+            "unit_cost",
+            "popularity",
+        ],
+    )
     products.insert(0, "product_id", np.arange(1, len(products) + 1))
-    products.insert(1, "sku", [f"SKU-{c:02d}-{p:05d}" for c, p in zip(products.category_id, products.product_id)])
+    products.insert(
+        1,
+        "sku",
+        [
+            f"SKU-{c:02d}-{p:05d}"
+            for c, p in zip(products.category_id, products.product_id, strict=True)
+        ],
+    )
     return products
 
 
@@ -243,18 +556,23 @@ def make_customers(rng: np.random.Generator, n: int, start_s: int, end_s: int) -
     dom = rng.choice(EMAIL_DOMAINS, n)
     ids = np.arange(1, n + 1)
     ascii_name = {x: _ascii(x) for x in FIRST_NAMES + LAST_NAMES}
-    return pd.DataFrame({
-        "customer_id": ids,
-        "name": [f"{a} {b}" for a, b in zip(first, last)],
-        "email": [f"{ascii_name[a]}.{ascii_name[b]}{i}@{d}" for a, b, i, d in zip(first, last, ids, dom)],
-        "city": [CITIES[i][0] for i in city_idx],
-        "country": [CITIES[i][1] for i in city_idx],
-        "country_code": [CITIES[i][2] for i in city_idx],
-        "region_id": [REGIONS[r][0] for r in region_idx],
-        "region": [REGIONS[r][1] for r in region_idx],
-        "segment": [SEGMENTS[s] for s in segment],
-        "signup_at": signup,
-        "activity": rng.lognormal(0.0, 1.0, n) * np.array(SEGMENT_ACTIVITY)[segment],
-        "segment_idx": segment,
-        "region_idx": region_idx,
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": ids,
+            "name": [f"{a} {b}" for a, b in zip(first, last, strict=True)],
+            "email": [
+                f"{ascii_name[a]}.{ascii_name[b]}{i}@{d}"
+                for a, b, i, d in zip(first, last, ids, dom, strict=True)
+            ],
+            "city": [CITIES[i][0] for i in city_idx],
+            "country": [CITIES[i][1] for i in city_idx],
+            "country_code": [CITIES[i][2] for i in city_idx],
+            "region_id": [REGIONS[r][0] for r in region_idx],
+            "region": [REGIONS[r][1] for r in region_idx],
+            "segment": [SEGMENTS[s] for s in segment],
+            "signup_at": signup,
+            "activity": rng.lognormal(0.0, 1.0, n) * np.array(SEGMENT_ACTIVITY)[segment],
+            "segment_idx": segment,
+            "region_idx": region_idx,
+        }
+    )

@@ -14,7 +14,15 @@ import numpy as np
 import pandas as pd
 
 from .seed_calendar import DAY, HOUR, Calendar, _epoch
-from .seed_catalog import CATEGORIES, CHANNELS, FIRST_NAMES, LAST_NAMES, REGIONS, Catalog, price_cents_in_year
+from .seed_catalog import (
+    CATEGORIES,
+    CHANNELS,
+    FIRST_NAMES,
+    LAST_NAMES,
+    REGIONS,
+    Catalog,
+    price_cents_in_year,
+)
 from .seed_orders import Frame
 
 CHANNEL_IDX = {c[1]: i for i, c in enumerate(CHANNELS)}
@@ -130,7 +138,7 @@ def fraud_customers(rng: np.random.Generator, inc: Incident, first_id: int) -> p
     r = REGION_IDX[inc.dimension_value]
     return pd.DataFrame({
         "customer_id": np.arange(first_id, first_id + k),
-        "name": [f"{a} {b}" for a, b in zip(rng.choice(FIRST_NAMES, k), rng.choice(LAST_NAMES, k))],
+        "name": [f"{a} {b}" for a, b in zip(rng.choice(FIRST_NAMES, k), rng.choice(LAST_NAMES, k), strict=True)],
         "email": [f"{h}@mail.example" for h in handles],
         "city": "Berlin", "country": "Germany", "country_code": "DE",
         "region_id": REGIONS[r][0], "region": REGIONS[r][1], "segment": "consumer",

@@ -52,7 +52,12 @@ def _file_lock(target: Path) -> Iterator[None]:
 def _progress(enabled: bool):
     from rich.console import Console
     from rich.progress import (
-        BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
     )
 
     return Progress(
@@ -68,7 +73,7 @@ def _progress(enabled: bool):
 
 def _tpchgen_version(binary: Path) -> str:
     try:
-        out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, check=True)
+        out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, check=True)  # noqa: S603  argv list; the binary is the installed tpchgen-cli
     except (OSError, subprocess.CalledProcessError):
         return "tpchgen-cli (unknown version)"
     return out.stdout.strip()
@@ -133,7 +138,7 @@ def _run_tpchgen(
         cmd += ["--num-threads", str(threads)]
     with _progress(progress) as bar:
         task = bar.add_task(f"TPC-H SF{label}: generating parquet", total=None)
-        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # noqa: S603  argv list; the binary is the installed tpchgen-cli
                               text=True) as proc:
             try:
                 while True:
@@ -231,7 +236,8 @@ def parquet_paths(
             raise TpchError(f"no TPC-H SF{label} parquet at {out}; run generate_parquet first")
         generate_parquet(label, out, progress=progress)
     manifest = _read_manifest(out)
-    assert manifest is not None
+    if manifest is None:  # generate_parquet writes it last; absent means the run did not finish
+        raise TpchError(f"no readable manifest in {out} after generating TPC-H SF{label}")
     return {t: (out / manifest["tables"][t]["path"]).resolve() for t in TABLES}
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..events import RawEvent
 
-_REGISTRY: dict[str, type["Source"]] = {}
+_REGISTRY: dict[str, type[Source]] = {}
 
 
 class SourceOptions(BaseModel):

@@ -151,7 +151,7 @@ class EmbeddedSource(Source):
         for (oid,) in [(o,) for o in sim.open]:
             row = self.store.con.execute("SELECT * FROM orders WHERE order_id = ?", [oid]).fetchone()
             cols = [d[0] for d in self.store.con.execute("SELECT * FROM orders LIMIT 0").description]
-            sim.state["orders"][(oid,)] = dict(zip(cols, row))
+            sim.state["orders"][(oid,)] = dict(zip(cols, row, strict=True))
         while not self._sim_stop.is_set():
             t0 = time.monotonic()
             n = max(1, int(rate / 10))

@@ -11,7 +11,7 @@ import struct
 
 import orjson
 
-_PG_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+_PG_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 _INT_TYPES = {"smallint", "integer", "bigint", "int2", "int4", "int8", "oid"}
 
 

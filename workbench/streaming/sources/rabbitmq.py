@@ -5,6 +5,7 @@ buffer; when the buffer is full the callback waits, so the broker's credit-based
 holds the backlog (backpressure). The position is the stream offset, kept in the warehouse
 checkpoint; a restart subscribes at the next offset.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -23,11 +24,15 @@ class RabbitMQOptions(SourceOptions):
     host: str = "127.0.0.1"
     port: int = 5552
     username: str = "guest"
-    password: str = "guest"
+    password: str = "guest"  # noqa: S105  RabbitMQ's stock local account; workbench.yml overrides it
     vhost: str = "/"
     stream: str = Field(..., description="Stream name (created if missing).")
-    encoding: Literal["amqp", "raw"] = Field("amqp", description="AMQP 1.0 messages (Debezium, most clients) or raw bytes.")
-    buffer: int = Field(50_000, description="Messages buffered before the consumer waits (backpressure).")
+    encoding: Literal["amqp", "raw"] = Field(
+        "amqp", description="AMQP 1.0 messages (Debezium, most clients) or raw bytes."
+    )
+    buffer: int = Field(
+        50_000, description="Messages buffered before the consumer waits (backpressure)."
+    )
 
 
 @register_source
@@ -42,7 +47,9 @@ class RabbitMQStreamSource(Source):
         self.ready = threading.Event()
         self.closing = False
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._run, name=f"rstream-{self.pipeline}", daemon=True)
+        self.thread = threading.Thread(
+            target=self._run, name=f"rstream-{self.pipeline}", daemon=True
+        )
         self.thread.start()
         if not self.ready.wait(30):
             raise RuntimeError("RabbitMQ stream consumer did not start within 30 s")
@@ -58,11 +65,19 @@ class RabbitMQStreamSource(Source):
             self.ready.set()
 
     async def _consume(self):
-        from rstream import (AMQPMessage, Consumer, ConsumerOffsetSpecification, OffsetType,  # noqa: F401
-                             amqp_decoder)
+        from rstream import (  # noqa: F401
+            AMQPMessage,
+            Consumer,
+            ConsumerOffsetSpecification,
+            OffsetType,
+            amqp_decoder,
+        )
+
         o = self.options
         self.stop_evt = asyncio.Event()
-        self.consumer = Consumer(o.host, o.port, username=o.username, password=o.password, vhost=o.vhost)
+        self.consumer = Consumer(
+            o.host, o.port, username=o.username, password=o.password, vhost=o.vhost
+        )
         await self.consumer.start()
         if not await self.consumer.stream_exists(o.stream):
             await self.consumer.create_stream(o.stream, exists_ok=True)
@@ -76,13 +91,25 @@ class RabbitMQStreamSource(Source):
             body = msg.body if o.encoding == "amqp" else msg
             if isinstance(body, list):
                 body = b"".join(body)
-            payload = body.decode("utf-8", "replace") if isinstance(body, (bytes, bytearray)) else str(body)
+            payload = (
+                body.decode("utf-8", "replace")
+                if isinstance(body, (bytes, bytearray))
+                else str(body)
+            )
             buf.append(RawEvent(ctx.offset, 0, str(ctx.offset), payload))
 
-        spec = ConsumerOffsetSpecification(OffsetType.OFFSET, after + 1) if after >= 0 else \
-            ConsumerOffsetSpecification(OffsetType.FIRST, None)
-        await self.consumer.subscribe(o.stream, on_message, decoder=amqp_decoder if o.encoding == "amqp" else None,
-                                      offset_specification=spec, initial_credit=50)
+        spec = (
+            ConsumerOffsetSpecification(OffsetType.OFFSET, after + 1)
+            if after >= 0
+            else ConsumerOffsetSpecification(OffsetType.FIRST, None)
+        )
+        await self.consumer.subscribe(
+            o.stream,
+            on_message,
+            decoder=amqp_decoder if o.encoding == "amqp" else None,
+            offset_specification=spec,
+            initial_credit=50,
+        )
         self.ready.set()
         await self.stop_evt.wait()
         await self.consumer.close()
@@ -105,15 +132,22 @@ class RabbitMQStreamSource(Source):
         self.closing = True
         try:
             self.loop.call_soon_threadsafe(self.stop_evt.set)
-        except Exception:
+        except Exception:  # noqa: S110  the loop has already stopped: nothing is left to wake
             pass
         self.thread.join(10)
         if not self.loop.is_running():
             self.loop.close()
 
 
-def publish(stream: str, payloads: list[str], host: str = "127.0.0.1", port: int = 5552, username: str = "guest",
-            password: str = "guest", chunk: int = 2000) -> None:
+def publish(
+    stream: str,
+    payloads: list[str],
+    host: str = "127.0.0.1",
+    port: int = 5552,
+    username: str = "guest",
+    password: str = "guest",  # noqa: S107  RabbitMQ's stock local account (tests, demos)
+    chunk: int = 2000,
+) -> None:
     """Send payloads as AMQP 1.0 messages (tests, benchmarks, demos)."""
     from rstream import AMQPMessage, Producer
 
@@ -121,15 +155,24 @@ def publish(stream: str, payloads: list[str], host: str = "127.0.0.1", port: int
         async with Producer(host, port, username=username, password=password) as p:
             await p.create_stream(stream, exists_ok=True)
             for i in range(0, len(payloads), chunk):
-                await p.send_batch(stream, [AMQPMessage(body=x.encode()) for x in payloads[i:i + chunk]])
+                await p.send_batch(
+                    stream, [AMQPMessage(body=x.encode()) for x in payloads[i : i + chunk]]
+                )
+
     asyncio.run(go())
 
 
-def delete_stream(stream: str, host: str = "127.0.0.1", port: int = 5552, username: str = "guest",
-                  password: str = "guest") -> None:
+def delete_stream(
+    stream: str,
+    host: str = "127.0.0.1",
+    port: int = 5552,
+    username: str = "guest",
+    password: str = "guest",  # noqa: S107  RabbitMQ's stock local account (tests, demos)
+) -> None:
     from rstream import Producer
 
     async def go():
         async with Producer(host, port, username=username, password=password) as p:
             await p.delete_stream(stream, missing_ok=True)
+
     asyncio.run(go())
