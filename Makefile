@@ -31,11 +31,27 @@ APP_STAMP  := $(STAMPS)/all-$(DEPS_KEY)
 TEST_STAMP := $(STAMPS)/all-test-$(DEPS_KEY)
 NOTEBOOKS  := $(wildcard notebooks)
 
+# Coverage floor (percent, lines and branches of workbench/) for `make test`.  0 until a full run
+# has measured the level; then set it to that level and only ever raise it.
+COV_FAIL_UNDER ?= 0
+# Every process of the run writes its own data file here (see [tool.coverage.run]); an absolute
+# path, so a server started in another directory writes to the same place.
+COVERAGE_FILE  := $(abspath build/coverage/.coverage)
+# Paths other round-2 work is editing now: `make lint` does not ruff-check them until their
+# findings are fixed (`make lint-pending` prints them).  Remove entries; never add one.
+LINT_PENDING ?= workbench/semantic,workbench/engines,workbench/api.py,workbench/security,workbench/anomaly,workbench/server/detection_loop.py,tests/semantic,tests/security,tests/anomaly,tests/tpch
+# `ruff format --check` covers the files listed in .ruff-format-paths, a list that only grows
+# (`make format FILES="a.py b.py"` formats files and adds them to it).
+FORMAT_PATHS  = $(shell grep -v '^\s*\(#\|$$\)' .ruff-format-paths)
+
 .PHONY: help up install install-test services seed bench test test-unit test-ui lock lock-resolve lock-age clean distclean
+.PHONY: lint lint-ruff lint-format lint-types lint-audit lint-pending format coverage-report
 
 help:
 	@echo "make up        create .venv, install, build the demo warehouse if missing, start JupyterLab"
-	@echo "make test      install test extras, prepare services, run every test and notebook"
+	@echo "make test      install test extras, make lint, prepare services, run every test and notebook"
+	@echo "               with branch coverage (report printed, HTML in build/coverage/html)"
+	@echo "make lint      ruff check, ruff format --check, mypy, pip-audit of $(LOCK) (under a minute)"
 	@echo "make install   install the project and its extras into $(VENV)"
 	@echo "make seed      (re)build the demo warehouse (SCALE=$(SCALE))"
 	@echo "make bench     run every benchmark (BENCH_ARGS=$(BENCH_ARGS))"
@@ -71,20 +87,74 @@ services:
 
 # One pytest run over the unit, spark, services and ui tests and the notebooks, so the summary
 # line counts everything.  Exit 5 (nothing collected) is a failure, never a silent pass.
-test: install-test services lock-age
+# Coverage: both pytest runs record (the second appends), and so does every Python process they
+# start; the data is combined once at the end, where the report is printed and the floor checked.
+test: install-test lint services lock-age
 	@echo "make test: pytest tests/, then the notebooks on a small demo warehouse"
 	@set +e; \
+	rm -rf build/coverage; mkdir -p build/coverage; \
+	export COVERAGE_FILE="$(COVERAGE_FILE)"; \
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/pytest tests/ \
-	  --timeout=$(TEST_TIMEOUT) -p no:cacheprovider $(PYTEST_ARGS); \
+	  --cov --cov-report= --timeout=$(TEST_TIMEOUT) -p no:cacheprovider $(PYTEST_ARGS); \
 	rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure" >&2; rc=1; fi; \
 	if [ -n "$(NOTEBOOKS)" ]; then \
 	  wh=$$($(PY) tests/notebooks/prepare.py) || exit 1; \
 	  PATH="$(abspath $(VENV))/bin:$$PATH" WORKBENCH_WAREHOUSE="$$wh" $(VENV)/bin/pytest \
-	    --nbval-lax $(NOTEBOOKS) --timeout=$(TEST_TIMEOUT) -p no:cacheprovider; \
+	    --nbval-lax $(NOTEBOOKS) --cov --cov-append --cov-report= \
+	    --timeout=$(TEST_TIMEOUT) -p no:cacheprovider; \
 	  nrc=$$?; [ $$rc -eq 0 ] && rc=$$nrc; \
 	fi; \
+	$(MAKE) --no-print-directory coverage-report || { [ $$rc -eq 0 ] && rc=1; }; \
 	exit $$rc
+
+# Combine what every process recorded, print the report, write the HTML, check the floor.
+coverage-report: | $(PY)
+	@export COVERAGE_FILE="$(COVERAGE_FILE)"; \
+	$(VENV)/bin/coverage combine --append --quiet >/dev/null 2>&1 || true; \
+	$(VENV)/bin/coverage html --quiet; \
+	echo "make test: coverage of workbench/ (lines and branches); HTML: build/coverage/html/index.html"; \
+	$(VENV)/bin/coverage report --sort=cover --skip-covered; \
+	$(PY) scripts/coverage_by_package.py; \
+	$(VENV)/bin/coverage report --format=total --fail-under=$(COV_FAIL_UNDER) >/dev/null \
+	  || { echo "make test: coverage is below COV_FAIL_UNDER=$(COV_FAIL_UNDER)%" >&2; exit 1; }
+
+# --- lint ------------------------------------------------------------------------------------
+# All four checks run (in parallel, output kept per check), then the target fails if any did.  The same targets are the pre-commit
+# hooks (.pre-commit-config.yaml), so a commit is checked the way CI checks it.
+lint: install-test
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory -k -j4 --output-sync=target lint-ruff lint-format lint-types lint-audit \
+	  && echo "make lint: passed in $$(( $$(date +%s) - start )) s" \
+	  || { echo "make lint: FAILED (see above) after $$(( $$(date +%s) - start )) s" >&2; exit 1; }
+
+lint-ruff: | $(PY)
+	$(VENV)/bin/ruff check --extend-exclude "$(LINT_PENDING)" .
+
+lint-format: | $(PY)
+	$(VENV)/bin/ruff format --check $(FORMAT_PATHS)
+
+# Strict on the public API, basic elsewhere; modules with a recorded baseline are listed in
+# pyproject.toml ([[tool.mypy.overrides]] ignore_errors) and only ever leave that list.
+lint-types: | $(PY)
+	$(VENV)/bin/mypy
+
+# pip-audit of the locked set.  Found vulnerabilities fail (laptop and CI), unless
+# .pip-audit-allow.toml says why one does not apply.  An unreachable advisory service is a
+# WARNING and never fails, with CI=true too: an outage is not a finding; the warning says that
+# nothing was audited.
+lint-audit: | $(PY)
+	@$(PY) scripts/audit_deps.py $(LOCK)
+
+# What `make lint` does not check yet: ruff's findings in LINT_PENDING, by rule.  Never fails.
+lint-pending: | $(PY)
+	-@$(VENV)/bin/ruff check --statistics $$(echo "$(LINT_PENDING)" | tr , ' ')
+
+# Format FILES and add them to .ruff-format-paths so lint-format keeps them formatted.
+format: | $(PY)
+	@test -n "$(FILES)" || { echo 'make format FILES="path ..."' >&2; exit 2; }
+	$(VENV)/bin/ruff format $(FILES)
+	@for f in $(FILES); do grep -qxF "$$f" .ruff-format-paths || echo "$$f" >> .ruff-format-paths; done
 
 test-unit: install-test
 	$(VENV)/bin/pytest tests/ -m "not spark and not services and not ui" -p no:cacheprovider $(PYTEST_ARGS)
@@ -128,7 +198,7 @@ bench: install
 	done
 
 clean:
-	rm -rf $(STAMPS) .pytest_cache build dist *.egg-info .hypothesis
+	rm -rf $(STAMPS) .pytest_cache build dist *.egg-info .hypothesis .mypy_cache .ruff_cache
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
