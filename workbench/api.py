@@ -13,6 +13,7 @@ from cachetools import LRUCache
 from .config import Settings, load_settings
 from .engines import get_engine_class
 from .engines.base import Engine
+from .engines.errors import MissingTable
 from .security.principal import Principal, Principals, load_principals
 from .semantic import catalog as _catalog
 from .semantic.cache import RedisResultCache, ResultCache
@@ -125,18 +126,21 @@ class Workbench:
         return st
 
     def _bind(self, space: Namespace) -> None:
-        """Check the model's columns against the warehouse once per model version."""
+        """Check the model's columns against the warehouse once per model version.
+
+        Only a table the engine says is absent counts as missing. A lock, a refused connection,
+        a permission or a model's failing SQL propagates as the error it is: calling those
+        "missing tables" sent people to rebuild warehouses that were fine."""
         key = (space.name, space.version, self.engine.name)
         if key in self._s.bound:
             return
         schemas, missing = {}, []
         raw = Relations(space, self.engine, self.principal, compute_access(space, self.principal))
-        for name, model in space.models.items():
+        for name in space.models:
             try:
                 schemas[name] = self.engine.schema_of(raw.raw(name))
-            except EngineError:
-                if model.table:
-                    missing.append(model.table)
+            except MissingTable as e:
+                missing.append(e.table)
         if missing:
             raise EngineError(f"Namespace '{space.name}' is not in this warehouse (missing tables: "
                               f"{', '.join(sorted(set(missing)))}). Point workbench.connect(warehouse=...) "

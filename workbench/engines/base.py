@@ -13,8 +13,11 @@ from typing import Any, ClassVar
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+from ibis.common.exceptions import TableNotFound as IbisTableNotFound
 
 from ..semantic.errors import EngineError, closest
+from ..semantic.model_sql import ModelSQLError, parse_model_sql, render, source_tables
+from .errors import EngineUnavailable, MissingTable, ModelSQLFailed
 
 _REGISTRY: dict[str, type["Engine"]] = {}
 _BUILTIN = {"duckdb": "workbench.engines.duckdb_engine:DuckDBEngine",
@@ -52,6 +55,12 @@ def get_engine_class(name: str) -> type["Engine"]:
     return cls
 
 
+def first_line(error: BaseException) -> str:
+    """A driver's message without its multi-line context (SQL echoes, hints, stack)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 class Engine:
     """One backend. Subclasses set `name` and implement `_connect` and `data_version`."""
     name: ClassVar[str] = ""
@@ -67,10 +76,18 @@ class Engine:
     def con(self):
         with self._lock:
             if self._con is None:
-                self._con = self._connect()
+                try:
+                    self._con = self._connect()
+                except EngineError:
+                    raise
+                except Exception as e:
+                    raise EngineUnavailable(f"Cannot open engine '{self.name}': "
+                                            f"{first_line(e)}") from None
             return self._con
 
     def _connect(self):
+        """Open the backend. Failures to open (lock, connection, permission) raise
+        EngineUnavailable naming the file or server, never a table error."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -88,36 +105,65 @@ class Engine:
         key = (schema, name)
         with self._lock:
             if key not in self._tables:
+                self.con   # an engine that cannot be opened says so, whatever table was asked for
                 try:
                     self._tables[key] = self._table(name, schema)
                 except EngineError:
                     raise
                 except Exception as e:
-                    where = f"{schema}.{name}" if schema else name
-                    raise EngineError(f"Table '{where}' is not available on engine '{self.name}': "
-                                      f"{str(e).splitlines()[0]}") from None
+                    raise self.table_error(f"{schema}.{name}" if schema else name, e) from None
             return self._tables[key]
 
     def _table(self, name: str, schema: str | None) -> ir.Table:
         return self.con.table(name, database=schema) if schema else self.con.table(name)
 
-    def sql_table(self, sql: str) -> ir.Table:
-        """A model defined by SQL. The SQL is the model author's (reviewed YAML), never user text."""
-        key = ("__sql__", sql)
+    def table_error(self, where: str, error: Exception) -> EngineError:
+        """The error for a failed table lookup: MissingTable only when the table is absent.
+        Engines whose driver reports lost connections here override this."""
+        if isinstance(error, IbisTableNotFound):
+            return MissingTable(where, self.name)
+        return EngineError(f"Table '{where}' could not be read on engine '{self.name}': "
+                           f"{first_line(error)}")
+
+    def sql_table(self, sql: str, schema: str | None = None) -> ir.Table:
+        """A model defined by SQL. The SQL is the model author's (reviewed YAML), never user
+        text; it must still be one SELECT. Unqualified tables are looked up in `schema`, like
+        a `table:` model's."""
+        key = ("__sql__", schema, sql)
         with self._lock:
             if key not in self._tables:
                 try:
-                    self._tables[key] = self.con.sql(sql)
+                    tree = parse_model_sql(sql)
+                except ModelSQLError as e:
+                    raise ModelSQLFailed(str(e)) from None
+                # Each table the query reads is looked up first, so an absent one is a
+                # MissingTable and a closed engine is EngineUnavailable, as for `table:` models.
+                for t in source_tables(tree):
+                    if not t.catalog:
+                        self.table(t.name, t.db or schema)
+                text = self.model_sql_text(tree, schema)
+                try:
+                    self._tables[key] = self.con.sql(text, schema=self.sql_schema(text))
+                except EngineError:
+                    raise
                 except Exception as e:
-                    raise EngineError(f"Model SQL failed on engine '{self.name}': "
-                                      f"{str(e).splitlines()[0]}") from None
+                    raise ModelSQLFailed(f"the model's SQL failed on engine '{self.name}': "
+                                         f"{first_line(e)}") from None
             return self._tables[key]
+
+    def model_sql_text(self, tree, schema: str | None) -> str:
+        """The model's parsed SQL written for this engine (sqlglot transpiles the dialect)."""
+        return render(tree, self.con.dialect, schema=schema)
+
+    def sql_schema(self, sql: str):
+        """The columns of a query, found without leaving a result open; None lets Ibis ask."""
+        return None
 
     def has_table(self, name: str, schema: str | None = None) -> bool:
         try:
             self.table(name, schema)
             return True
-        except EngineError:
+        except MissingTable:
             return False
 
     def schema_of(self, table: ir.Table) -> dict[str, str]:
@@ -135,7 +181,7 @@ class Engine:
         try:
             return self.con.execute(expr)
         except Exception as e:
-            raise EngineError(f"Query failed on engine '{self.name}': {str(e).splitlines()[0]}") from None
+            raise EngineError(f"Query failed on engine '{self.name}': {first_line(e)}") from None
 
     def data_version(self) -> str:
         """Changes whenever the data may have changed; part of every result-cache key."""

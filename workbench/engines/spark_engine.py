@@ -5,6 +5,7 @@ or an export of the DuckDB warehouse made on first use and refreshed when the wa
 """
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from pathlib import Path
@@ -13,9 +14,13 @@ import ibis
 import pandas as pd
 
 from ..semantic.errors import EngineError
-from .base import Engine, register_engine
+from ..semantic.model_sql import render
+from .base import Engine, first_line, register_engine
+from .duckdb_engine import open_error
+from .errors import EngineUnavailable, MissingTable
 
 _SESSION = None
+_VIEW_TAGS = itertools.count(1)
 _SESSION_LOCK = threading.Lock()
 
 
@@ -56,33 +61,66 @@ class SparkEngine(Engine):
             Path(warehouse).with_suffix("") .parent / "parquet" / Path(warehouse).stem
             if warehouse else None)
         self.master, self.remote = master, remote
+        self._view_tag = next(_VIEW_TAGS)
+        self._views: set[str] = set()
 
     def _connect(self):
         try:
             return ibis.pyspark.connect(spark_session(self.master, self.remote))
         except Exception as e:
-            raise EngineError(f"Cannot start Spark: {str(e).splitlines()[0]}") from None
+            where = (f" at {self.remote}" if self.remote
+                     else f" on {self.master}" if self.master else "")
+            raise EngineUnavailable(f"Cannot start Spark{where}: {first_line(e)}") from None
 
     @property
     def dialect(self) -> str:
         return "pyspark"
 
+    def view_name(self, name: str, schema: str | None) -> str:
+        """The temporary view a warehouse table is registered as. Views live in the one shared
+        session, so each engine gets its own prefix: two warehouses with an `orders` table (the
+        shop and TPC-H, say) must not replace each other's view under a cached expression."""
+        return f"wb{self._view_tag}_{schema}__{name}" if schema else f"wb{self._view_tag}_{name}"
+
+    def model_sql_text(self, tree, schema: str | None) -> str:
+        # sql_table has registered every table the query reads as a view (through table())
+        return render(tree, self.con.dialect, schema=schema, rename=self.view_name)
+
     def _table(self, name: str, schema: str | None):
-        view = f"{schema}__{name}" if schema else name
+        view = self.view_name(name, schema)
         path = self._parquet_for(name, schema)
         session = spark_session(self.master, self.remote)
         session.read.parquet(str(path)).createOrReplaceTempView(view)
+        self._views.add(view)
         return self.con.table(view)
+
+    def close(self) -> None:
+        # The session is shared by every Spark engine of the process (starting one costs
+        # seconds), and Ibis' disconnect() stops it for all of them: drop only our views.
+        with self._lock:
+            if self._con is not None:
+                session = spark_session(self.master, self.remote)
+                for view in self._views:
+                    try:
+                        session.catalog.dropTempView(view)
+                    except Exception:
+                        pass
+            self._views.clear()
+            self._con = None
+            self._tables.clear()
 
     def _parquet_for(self, name: str, schema: str | None) -> Path:
         if self.parquet_dir is None:
-            raise EngineError("The Spark engine needs a warehouse or a parquet_dir.")
+            raise EngineUnavailable("The Spark engine needs a warehouse or a parquet_dir.")
         folder = self.parquet_dir / schema if schema else self.parquet_dir
         for cand in (folder / f"{name}.parquet", folder / name):
             if cand.exists() and not self._stale(cand):
                 return cand
-        if not self.warehouse:
-            raise EngineError(f"No parquet for table '{name}' in {folder}.")
+        if not self.warehouse or not Path(self.warehouse).exists():
+            raise MissingTable(f"{schema}.{name}" if schema else name, self.name,
+                               f"no {name}.parquet in {folder}"
+                               + (f" and no warehouse {self.warehouse} to export it from"
+                                  if self.warehouse else ""))
         return self._export(name, schema, folder / f"{name}.parquet")
 
     def _stale(self, path: Path) -> bool:
@@ -95,9 +133,18 @@ class SparkEngine(Engine):
         out.parent.mkdir(parents=True, exist_ok=True)
         src = f'"{schema}"."{name}"' if schema else f'"{name}"'
         tmp = out.with_suffix(".tmp")
-        with duckdb.connect(self.warehouse, read_only=True) as con:
+        try:
+            con = duckdb.connect(self.warehouse, read_only=True)
+        except Exception as e:
+            raise open_error(self.warehouse, e, read_only=True) from None
+        try:
             # identifiers come from the model file, quoted; the path is ours
             con.execute(f"COPY (SELECT * FROM {src}) TO '{tmp}' (FORMAT parquet)")
+        except duckdb.CatalogException:
+            raise MissingTable(f"{schema}.{name}" if schema else name, self.name,
+                               f"not in the warehouse {self.warehouse}") from None
+        finally:
+            con.close()
         tmp.replace(out)
         return out
 
@@ -105,7 +152,7 @@ class SparkEngine(Engine):
         try:
             return self.con.execute(expr)
         except Exception as e:
-            raise EngineError(f"Query failed on Spark: {str(e).splitlines()[0]}") from None
+            raise EngineError(f"Query failed on Spark: {first_line(e)}") from None
 
     def data_version(self) -> str:
         if self.warehouse and Path(self.warehouse).exists():

@@ -10,6 +10,7 @@ import ibis
 import ibis.expr.types as ir
 
 from ..engines.base import Engine
+from ..engines.errors import ModelSQLFailed
 from ..security.principal import Principal
 from .errors import QueryError
 from .expr import Translator, column_refs, parse
@@ -29,7 +30,12 @@ class Relations:
     def raw(self, model: str) -> ir.Table:
         m = self.space.models[model]
         if m.sql:
-            return self.engine.sql_table(m.sql)
+            try:
+                return self.engine.sql_table(m.sql, self.space.spec.schema_)
+            except ModelSQLFailed as e:
+                # the author's SQL is at fault, so the error points at it in the model file
+                where = ("models", list(self.space.models).index(model), "sql")
+                raise self.space.loaded.source.error(e.problem, where) from None
         schema = self.space.spec.schema_
         name = m.table
         if "." in name and not schema:
