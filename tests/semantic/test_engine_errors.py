@@ -20,8 +20,12 @@ import duckdb
 import pytest
 
 import workbench
-from workbench.engines.errors import (EngineUnavailable, MissingTable, WarehouseLocked,
-                                      WarehousePermissionDenied)
+from workbench.engines.errors import (
+    EngineUnavailable,
+    MissingTable,
+    WarehouseLocked,
+    WarehousePermissionDenied,
+)
 from workbench.semantic.errors import EngineError
 
 from .conftest import MODELS, PRINCIPALS, build_shop
@@ -70,7 +74,7 @@ def test_a_file_locked_by_another_process_is_reported_as_a_lock(shop_file, tmp_p
         wb = connect(shop_file, tmp_path, read_only=read_only)
         assert "orders" in {e["name"] for e in wb.models()}   # the models still load
         with pytest.raises(WarehouseLocked) as e:
-            wb.query("shop", metrics=["revenue"], dimensions=["region"]).df
+            _ = wb.query("shop", metrics=["revenue"], dimensions=["region"]).df
         msg = str(e.value)
         assert str(shop_file) in msg and "locked" in msg
         assert f"process {holder.pid}" in msg and e.value.holder_pid == holder.pid
@@ -100,7 +104,7 @@ def test_a_lock_held_by_a_jupyter_server_says_to_use_or_stop_the_server(shop_fil
     try:
         wb = connect(shop_file, tmp_path)
         with pytest.raises(WarehouseLocked) as e:
-            wb.query("shop", metrics=["revenue"]).df
+            _ = wb.query("shop", metrics=["revenue"]).df
         msg = str(e.value)
         assert str(shop_file) in msg and "Workbench (Jupyter) server" in msg
         assert "query through it" in msg and "stop it" in msg
@@ -117,7 +121,7 @@ def test_a_truly_missing_table_is_missing_tables(tmp_path):
     wb = connect(path, tmp_path, read_only=True)
     try:
         with pytest.raises(EngineError) as e:
-            wb.query("shop", metrics=["revenue"]).df
+            _ = wb.query("shop", metrics=["revenue"]).df
         assert not isinstance(e.value, EngineUnavailable)
         assert "missing tables: returns)" in str(e.value)
         assert wb.engine.has_table("orders") and not wb.engine.has_table("returns")
@@ -130,7 +134,7 @@ def test_a_truly_missing_table_is_missing_tables(tmp_path):
 def test_a_warehouse_that_does_not_exist_says_so(tmp_path):
     wb = connect(tmp_path / "nowhere.duckdb", tmp_path, read_only=True)
     with pytest.raises(EngineUnavailable) as e:
-        wb.query("shop", metrics=["revenue"]).df
+        _ = wb.query("shop", metrics=["revenue"]).df
     assert str(tmp_path / "nowhere.duckdb") in str(e.value) and "does not exist" in str(e.value)
     assert "missing tables" not in str(e.value)
 
@@ -147,7 +151,7 @@ def test_a_refused_postgres_connection_names_the_server_not_the_password(tmp_pat
                            models_dir=MODELS, principal=PRINCIPALS["admin"], cache="none",
                            principals_file=tmp_path / "none.yml")
     with pytest.raises(EngineUnavailable) as e:
-        wb.query("shop", metrics=["revenue"]).df
+        _ = wb.query("shop", metrics=["revenue"]).df
     msg = str(e.value)
     assert f"127.0.0.1:{port}/test" in msg and "Connection refused" in msg
     assert "s3cret" not in msg and "missing tables" not in msg
@@ -162,7 +166,7 @@ def _permission_probe(warehouse: Path, models: Path, as_uid: int | None, out) ->
         wb = workbench.connect(warehouse=warehouse, models_dir=models, cache="none",
                                principal=PRINCIPALS["admin"], read_only=True,
                                principals_file=models / "none.yml")
-        wb.query("shop", metrics=["revenue"]).df
+        _ = wb.query("shop", metrics=["revenue"]).df
         out.send(("no error", ""))
     except BaseException as e:  # noqa: BLE001  everything goes back to the test
         out.send((type(e).__name__, str(e)))
@@ -216,7 +220,7 @@ def test_spark_missing_parquet_is_missing_tables_and_a_locked_warehouse_is_a_loc
                            cache="none", principals_file=tmp_path / "none.yml")
     try:
         with pytest.raises(EngineError, match=r"missing tables: returns\)"):
-            wb.query("shop", metrics=["revenue"]).df
+            _ = wb.query("shop", metrics=["revenue"]).df
     finally:
         wb.close()
     # parquet exported from a warehouse that another process has locked for writing
@@ -226,7 +230,7 @@ def test_spark_missing_parquet_is_missing_tables_and_a_locked_warehouse_is_a_loc
                                models_dir=MODELS, principal=PRINCIPALS["admin"], cache="none",
                                principals_file=tmp_path / "none.yml")
         with pytest.raises(WarehouseLocked) as e:
-            wb.query("shop", metrics=["revenue"]).df
+            _ = wb.query("shop", metrics=["revenue"]).df
         assert str(shop) in str(e.value) and "missing tables" not in str(e.value)
         wb.close()
     finally:

@@ -269,7 +269,7 @@ def test_sql_the_engine_rejects_names_the_model_and_leaves_the_engine_usable(tmp
                            principals_file=tmp_path / "none.yml")
     try:
         with pytest.raises(ModelError) as e:
-            wb.query("bad", metrics=["revenue"]).df
+            _ = wb.query("bad", metrics=["revenue"]).df
         assert e.value.file == str(f) and e.value.line == 7
         assert e.value.field == "models[broken].sql"
         assert "no_such_column" in str(e.value) and "missing tables" not in str(e.value)
@@ -286,7 +286,7 @@ def test_sql_over_an_absent_table_is_missing_tables(tmp_path, shop_file):
                            principals_file=tmp_path / "none.yml")
     try:
         with pytest.raises(EngineError, match=r"missing tables: no_such_table\)"):
-            wb.query("bad", metrics=["revenue"]).df
+            _ = wb.query("bad", metrics=["revenue"]).df
     finally:
         wb.close()
 

@@ -19,13 +19,13 @@ from ..semantic.errors import EngineError, closest
 from ..semantic.model_sql import ModelSQLError, parse_model_sql, render, source_tables
 from .errors import EngineUnavailable, MissingTable, ModelSQLFailed
 
-_REGISTRY: dict[str, type["Engine"]] = {}
+_REGISTRY: dict[str, type[Engine]] = {}
 _BUILTIN = {"duckdb": "workbench.engines.duckdb_engine:DuckDBEngine",
             "spark": "workbench.engines.spark_engine:SparkEngine",
             "postgres": "workbench.engines.postgres_engine:PostgresEngine"}
 
 
-def register_engine(cls: type["Engine"]) -> type["Engine"]:
+def register_engine(cls: type[Engine]) -> type[Engine]:
     _REGISTRY[cls.name] = cls
     return cls
 
@@ -41,7 +41,7 @@ def available_engines() -> list[str]:
     return sorted(set(_discover()) | set(_REGISTRY))
 
 
-def get_engine_class(name: str) -> type["Engine"]:
+def get_engine_class(name: str) -> type[Engine]:
     if name in _REGISTRY:
         return _REGISTRY[name]
     target = _discover().get(name)
@@ -105,7 +105,7 @@ class Engine:
         key = (schema, name)
         with self._lock:
             if key not in self._tables:
-                self.con   # an engine that cannot be opened says so, whatever table was asked for
+                _ = self.con   # an engine that cannot be opened says so, whatever the table
                 try:
                     self._tables[key] = self._table(name, schema)
                 except EngineError:

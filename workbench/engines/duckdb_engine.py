@@ -49,7 +49,7 @@ class DuckDBEngine(Engine):
         try:
             cur.execute(f"DESCRIBE {sql}")
             names = [d[0] for d in cur.description]
-            rows = [dict(zip(names, r)) for r in cur.fetchall()]
+            rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
         finally:
             cur.close()
         mapper = self.con.compiler.type_mapper
@@ -149,7 +149,8 @@ def is_server(argv: list[str]) -> bool:
     names = [os.path.basename(a) for a in argv[:4]]
     if any(n in _SERVER_COMMANDS for n in names):
         return True
-    return any(a == "workbench" and b == "up" for a, b in zip(names, argv[1:5]))
+    return any(a == "workbench" and b == "up"
+               for a, b in zip(names, argv[1:5], strict=False))
 
 
 def _user() -> str:

@@ -5,6 +5,7 @@ or an export of the DuckDB warehouse made on first use and refreshed when the wa
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import threading
@@ -101,10 +102,8 @@ class SparkEngine(Engine):
             if self._con is not None:
                 session = spark_session(self.master, self.remote)
                 for view in self._views:
-                    try:
+                    with contextlib.suppress(Exception):   # already gone: nothing to drop
                         session.catalog.dropTempView(view)
-                    except Exception:
-                        pass
             self._views.clear()
             self._con = None
             self._tables.clear()
