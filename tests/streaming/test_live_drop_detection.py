@@ -10,7 +10,9 @@ its production thresholds and warm-up). Only time runs faster: the order writer 
 system, standing in for the demo simulator) dates its orders by a clock running SPEED times the
 wall clock, and the loop reads the same clock for data and heartbeats (``DetectionLoop(now=)``),
 so a data minute takes 60 / SPEED seconds. The loop's settle time (15 data seconds) covers the
-pipeline's commit latency at that speed.
+pipeline's commit latency at that speed: the pipeline reports its lag in wall seconds, which the
+heartbeat takes as data seconds here (under a second of wall time, i.e. a few data seconds, too
+little: the settle margin absorbs it; in production both clocks are the wall clock).
 
 Oracles: the orders the writer wrote per region and minute, and direct SQL on the gold table; and
 the same rule without ``pipeline_heartbeat``, which does call the stopped minutes an outage.
