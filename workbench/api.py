@@ -16,6 +16,7 @@ from .engines.base import Engine
 from .engines.errors import MissingTable
 from .security.principal import Principal, Principals, load_principals
 from .semantic import catalog as _catalog
+from .semantic.adhoc import overlay
 from .semantic.cache import RedisResultCache, ResultCache
 from .semantic.compiler import Compiler
 from .semantic.errors import EngineError, QueryError, UnknownMemberError
@@ -152,13 +153,19 @@ class Workbench:
     # queries -------------------------------------------------------------------------------
     def query(self, target: str, metrics=None, dimensions=None, *, where=None, segments=None,
               grain=None, time_range=None, time_dimension=None, order=None, limit=None,
-              distinct=False, today=None, as_=None) -> Query:
-        """Build a governed query. `target` is a namespace ('retail') or a model ('retail.orders')."""
+              distinct=False, today=None, via=None, define=None, top=None, as_=None) -> Query:
+        """Build a governed query. `target` is a namespace ('retail') or a model ('retail.orders').
+
+        Beyond names, `metrics` and `dimensions` take query-time members (expressions such as
+        'count_distinct(s_suppkey)' or 'year(o_orderdate)', dictionaries like YAML members,
+        'customer.order_count' for a metric per customer); `define` adds named ones for the
+        filters; `top={'n': 3, 'by': 'revenue', 'per': ['region']}` keeps the top N per group
+        (ties kept); `via=['partsupp']` chooses between equally short join paths."""
         wb = self.as_principal(as_) if as_ else self
         spec = QuerySpec.build(target, metrics, dimensions, where=where, segments=segments,
                                order=order, grain=grain, time_range=time_range,
                                time_dimension=time_dimension, limit=limit, distinct=distinct,
-                               today=today)
+                               today=today, via=via, define=define, top=top)
         wb.namespace(spec.namespace)
         return Query(wb, spec)
 
@@ -167,8 +174,7 @@ class Workbench:
         key = f"{space.name}:{space.version}:{self.principal.context_key}:{self.engine.name}:{spec.key()}"
         plan = self._s.plans.get(key)
         if plan is None:
-            access, relations = self._state(space)
-            expr = Compiler(space, relations, access).compile(spec)
+            expr = self._compile(space, spec)
             plan = Plan(expr, self.engine.to_sql(expr), key)
             self._s.plans[key] = plan
         return plan
@@ -192,9 +198,15 @@ class Workbench:
     def compile(self, target: str, **kw):
         """Compile without executing: returns the Ibis expression (timing helper for benchmarks)."""
         spec = QuerySpec.build(target, kw.pop("metrics", None), kw.pop("dimensions", None), **kw)
-        space = self.namespace(spec.namespace)
+        return self._compile(self.namespace(spec.namespace), spec)
+
+    def _compile(self, space: Namespace, spec: QuerySpec):
         access, relations = self._state(space)
-        return Compiler(space, relations, access).compile(spec)
+        view, aliases = overlay(space, spec)
+        if view is not space:      # query-time members: policies computed for them too
+            access = compute_access(view, self.principal)
+            relations = Relations(view, self.engine, self.principal, access)
+        return Compiler(view, relations, access, aliases).compile(spec)
 
     # metadata ------------------------------------------------------------------------------
     def catalog(self, namespace: str | None = None) -> list[dict]:
