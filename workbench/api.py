@@ -19,7 +19,7 @@ from .semantic import catalog as _catalog
 from .semantic.adhoc import overlay
 from .semantic.cache import RedisResultCache, ResultCache
 from .semantic.compiler import Compiler
-from .semantic.errors import EngineError, QueryError, UnknownMemberError
+from .semantic.errors import AccessDeniedError, EngineError, QueryError, UnknownMemberError
 from .semantic.loader import load_dir, load_file
 from .semantic.namespace import Namespace
 from .semantic.policy import compute_access
@@ -40,9 +40,10 @@ class _Shared:
     """State shared by every principal's view of one workbench: models, engine, caches."""
 
     def __init__(self, settings: Settings, engine: Engine, models_dir: Path,
-                 principals: Principals | None, cache: ResultCache | None):
+                 principals: Principals | None, cache: ResultCache | None, audit=None):
         self.settings, self.engine, self.models_dir = settings, engine, models_dir
         self.principals, self.cache = principals, cache
+        self.audit = audit          # anything with record(action, actor=, resource=, ...)
         self.lock = threading.RLock()
         self.spaces: dict[str, Namespace] = {}
         self.mtimes: dict[str, float] = {}
@@ -180,7 +181,37 @@ class Workbench:
         return plan
 
     def _execute(self, q: Query):
+        """Run (or serve from cache) a query; with an audit log, every query is recorded with
+        who asked, what, how many rows and how long it took, and so is a refusal."""
         t0 = time.perf_counter()
+        try:
+            df, cached = self._run(q, t0)
+        except (AccessDeniedError, QueryError, EngineError) as e:
+            self._audit(q, t0, None, False, e)
+            raise
+        self._audit(q, t0, len(df), cached, None)
+        return df, cached
+
+    def _audit(self, q: Query, t0: float, rows, cached: bool, error) -> None:
+        log = self._s.audit
+        if log is None:
+            return
+        spec = q.spec
+        details = {"metrics": list(spec.metrics), "dimensions": list(spec.dimensions),
+                   "filters": list(spec.where) + [f"segment:{s}" for s in spec.segments],
+                   "rows": rows, "ms": round((time.perf_counter() - t0) * 1000, 3),
+                   "cached": cached, "engine": self.engine.name}
+        if spec.time_range:
+            details["time_range"] = spec.time_range
+        if error is None:
+            log.record("semantic.query", actor=self.principal, resource=spec.namespace, **details)
+        else:
+            denied = isinstance(error, AccessDeniedError)
+            log.record("authz.deny" if denied else "semantic.query", actor=self.principal,
+                       resource=spec.namespace, outcome="denied" if denied else "failure",
+                       error=str(error)[:500], **details)
+
+    def _run(self, q: Query, t0: float):
         plan = q._plan
         cache = self._s.cache
         key = plan.key + ":" + self.engine.data_version()
@@ -303,8 +334,11 @@ def connect(warehouse: str | Path | None = None, models_dir: str | Path | None =
             engine: str | Engine | None = None, principal: str | Principal | None = None,
             read_only: bool = False, cache: str | ResultCache | None = None,
             principals_file: str | Path | None = None, root: str | Path | None = None,
-            **engine_options) -> Workbench:
-    """Open the workbench. Defaults come from workbench.yml at the project root."""
+            audit=None, **engine_options) -> Workbench:
+    """Open the workbench. Defaults come from workbench.yml at the project root.
+
+    `audit`: an audit log (workbench.security.audit.AuditLog) that records every query
+    (who, namespace, members, filters, rows, milliseconds) and every refusal."""
     settings = load_settings(Path(root) if root else None)
     wh = Path(warehouse) if warehouse else settings.path(settings.warehouse)
     mdir = Path(models_dir) if models_dir else settings.path(settings.models_dir)
@@ -336,7 +370,7 @@ def connect(warehouse: str | Path | None = None, models_dir: str | Path | None =
             rc = RedisResultCache(url, settings.cache.ttl_seconds)
         else:
             rc = ResultCache(settings.cache.max_entries)
-    shared = _Shared(settings, eng, mdir, principals, rc)
+    shared = _Shared(settings, eng, mdir, principals, rc, audit)
     if isinstance(principal, Principal):
         who = principal
     elif principals is not None:
