@@ -26,7 +26,7 @@ def beats(timeline) -> Heartbeats:
 
 
 def covered(h) -> list[int]:
-    return [t.minute for t, ok in zip(MINUTES, h.covered(["p"], MINUTES, STEP)) if ok]
+    return [t.minute for t, ok in zip(MINUTES, h.covered(["p"], MINUTES, STEP), strict=True) if ok]
 
 
 def test_running_throughout_covers_every_minute_confirmed_so_far():

@@ -73,6 +73,9 @@ create index if not exists incidents_grp on incidents(grp, status);
 ANOMALY_COLUMNS = ("fingerprint", "incident_id", "rule", "namespace", "metric", "grain", "slice_by",
                    "slice_value", "ts", "value", "expected", "score", "severity", "direction",
                    "detected_at", "rule_where")
+# Built from the fixed column names above; every value is bound.
+INSERT_ANOMALY = (f"insert into anomalies({', '.join(ANOMALY_COLUMNS)}) "  # noqa: S608
+                  f"values ({', '.join('?' * len(ANOMALY_COLUMNS))})")
 
 
 class IncidentError(ValueError):
@@ -168,8 +171,7 @@ class IncidentStore:
                                (inc_id, now, "escalated", "detector", f"{row['severity']} -> {a.severity}: "
                                                                          f"{a.describe()}"))
             db.execute(
-                f"insert into anomalies({', '.join(ANOMALY_COLUMNS)}) "
-                f"values ({', '.join('?' * len(ANOMALY_COLUMNS))})",
+                INSERT_ANOMALY,
                 (a.fingerprint, inc_id, a.rule, a.namespace, a.metric, a.grain, a.slice_by, a.slice_value,
                  _iso(ts), a.value, a.expected, a.score, a.severity, a.direction, _iso(a.detected_at),
                  where_text(a.rule_where)))

@@ -26,8 +26,8 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
