@@ -97,7 +97,7 @@ class Workbench:
     def settings(self) -> Settings:
         return self._s.settings
 
-    def as_principal(self, who: str | Principal) -> "Workbench":
+    def as_principal(self, who: str | Principal) -> Workbench:
         """The same workbench seen by another principal (their policies apply)."""
         if isinstance(who, str):
             if self._s.principals is None:
@@ -297,7 +297,7 @@ class Workbench:
             try:
                 df = self.query(namespace, dimensions=[ref.qualified], distinct=True,
                                 limit=per_dimension + 1).df
-            except Exception:
+            except QueryError:       # not groupable for this principal or query: not indexed
                 continue
             if len(df) <= per_dimension:
                 index[(f"{namespace}.{ref.qualified}", m.title)] = [

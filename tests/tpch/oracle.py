@@ -106,7 +106,7 @@ def assert_matches_oracle(
         if end - start > 1:
             want_group = sorted(want_group, key=_row_key)
             got_group = sorted(got_group, key=_row_key)
-        for offset, (g, w) in enumerate(zip(got_group, want_group)):
+        for offset, (g, w) in enumerate(zip(got_group, want_group, strict=True)):
             bad = [(expected.columns[i], g[i], w[i])
                    for i in range(len(w)) if not cells_equal(g[i], w[i], rel_tol)]
             assert not bad, (

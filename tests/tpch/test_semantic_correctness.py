@@ -32,7 +32,7 @@ def test_not_like_is_not_like(tpch_wb, tpch_sql):
 
 def test_an_ambiguous_join_path_is_an_error_naming_the_paths(tpch_wb):
     with pytest.raises(AmbiguousPathError) as e:
-        tpch_wb.query("tpch", metrics=["supplier_count"], dimensions=["p_brand"]).df
+        _ = tpch_wb.query("tpch", metrics=["supplier_count"], dimensions=["p_brand"]).df
     msg = str(e.value)
     assert "supplier → lineitem → part" in msg and "supplier → partsupp → part" in msg
     assert "via" in msg
@@ -47,12 +47,12 @@ def test_an_ambiguous_join_path_is_an_error_naming_the_paths(tpch_wb):
 def test_via_chooses_the_path(tpch_wb, tpch_sql, via, sql):
     df = tpch_wb.query("tpch", metrics=["supplier_count"], dimensions=["p_brand"], via=[via]).df
     expected = dict(tpch_sql(sql)[1])
-    assert dict(zip(df["p_brand"], df["supplier_count"])) == expected
+    assert dict(zip(df["p_brand"], df["supplier_count"], strict=True)) == expected
 
 
 def test_an_unknown_via_suggests_names(tpch_wb):
     with pytest.raises(QueryError, match="partsupp"):
-        tpch_wb.query("tpch", metrics=["supplier_count"], dimensions=["p_brand"],
+        _ = tpch_wb.query("tpch", metrics=["supplier_count"], dimensions=["p_brand"],
                       via=["partsup"]).df
 
 
@@ -64,7 +64,7 @@ def test_a_composite_key_join(tpch_wb, tpch_sql):
     rows = tpch_sql("select ps_availqty, count(*), sum(l_extendedprice * (1 - l_discount)) "
                     "from lineitem join partsupp on l_partkey = ps_partkey "
                     "and l_suppkey = ps_suppkey where ps_availqty < 100 group by 1 order by 1")[1]
-    assert [(int(a), int(b)) for a, b, _ in rows] == list(zip(df["ps_availqty"], df["count_order"]))
+    assert [(int(a), int(b)) for a, b, _ in rows] == list(zip(df["ps_availqty"], df["count_order"], strict=True))
     assert [float(c) for *_, c in rows] == pytest.approx([float(x) for x in df["revenue"]])
 
 
@@ -76,7 +76,7 @@ def test_a_share_within_a_dimension_not_in_the_query_is_an_error(tpch_wb, models
         within: [c_mktsegment]
 """)
     with pytest.raises(QueryError, match="c_mktsegment.*not among this query's dimensions"):
-        wb.query("tpch", metrics=["revenue_share_in_segment"], dimensions=["l_shipmode"]).df
+        _ = wb.query("tpch", metrics=["revenue_share_in_segment"], dimensions=["l_shipmode"]).df
     df = wb.query("tpch", metrics=["revenue_share_in_segment"],
                   dimensions=["c_mktsegment", "l_shipmode"]).df
     sums = df.groupby("c_mktsegment")["revenue_share_in_segment"].sum()
@@ -98,7 +98,7 @@ def test_filtered_sum_over_an_empty_group_is_zero_like_a_count(tpch_wb, tpch_sql
 
 def test_group_by_a_measure_says_how(tpch_wb):
     with pytest.raises(QueryError) as e:
-        tpch_wb.query("tpch", metrics=["customer_count"], dimensions=["order_count"]).df
+        _ = tpch_wb.query("tpch", metrics=["customer_count"], dimensions=["order_count"]).df
     msg = str(e.value)
     assert "is a measure" in msg and "'customer.order_count'" in msg
     assert "Unknown dimension" not in msg
@@ -113,12 +113,12 @@ def test_a_metric_filter_with_a_row_condition_is_split(tpch_wb, tpch_sql):
                     "where l_returnflag = 'R' group by 1 having sum(l_extendedprice * "
                     "(1 - l_discount)) > 1000")[1]
     assert {k: float(v) for k, v in rows} == pytest.approx(
-        {k: float(v) for k, v in zip(df["l_shipmode"], df["revenue"])})
+        {k: float(v) for k, v in zip(df["l_shipmode"], df["revenue"], strict=True)})
 
 
 def test_a_row_condition_inside_or_with_a_metric_names_the_fix(tpch_wb):
     with pytest.raises(QueryError, match="Add 'l_returnflag' to the dimensions"):
-        tpch_wb.query("tpch", metrics=["revenue"], dimensions=["l_shipmode"],
+        _ = tpch_wb.query("tpch", metrics=["revenue"], dimensions=["l_shipmode"],
                       where=["revenue > 1000 or l_returnflag = 'R'"]).df
 
 
@@ -152,7 +152,7 @@ def test_sum_of_a_case_expression(tpch_wb, tpch_sql):
 ])
 def test_bad_query_time_members_get_a_clear_error(tpch_wb, kw, match):
     with pytest.raises(QueryError, match=match):
-        tpch_wb.query("tpch", **kw).df
+        _ = tpch_wb.query("tpch", **kw).df
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ ASIA = {"CHINA", "INDIA", "INDONESIA", "JAPAN", "VIETNAM"}
 
 
 def _descending(values) -> bool:
-    return all(a >= b for a, b in zip(values, values[1:]))
+    return all(a >= b for a, b in zip(values, values[1:], strict=False))
 
 
 # ------------------------------------------------------------------------------- the oracle
@@ -30,7 +30,7 @@ def test_oracle_answers_are_plausible(tpch_oracle):
     o = {name: tpch_oracle[name].frame() for name in NAMES}
 
     q1 = o["q01"]
-    assert list(zip(q1.l_returnflag, q1.l_linestatus)) == [
+    assert list(zip(q1.l_returnflag, q1.l_linestatus, strict=True)) == [
         ("A", "F"), ("N", "F"), ("N", "O"), ("R", "F")]
     assert (q1.sum_disc_price < q1.sum_base_price).all()
     assert (q1.sum_charge > q1.sum_disc_price).all()

@@ -35,7 +35,7 @@ def is_name(token: str) -> bool:
 
 
 def internal_name(text: str) -> str:
-    return "q_" + hashlib.sha1(text.encode()).hexdigest()[:10]
+    return "q_" + hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:10]
 
 
 def normalise(items, kind: str, define: list) -> tuple[str, ...]:
@@ -93,8 +93,8 @@ def overlay(space: Namespace, spec) -> tuple[Namespace, dict[str, str]]:
             m = m.model_copy(update={k: getattr(m, k) + tuple(v) for k, v in extra.items()})
         new_models.append(m)
     nspec = space.spec.model_copy(update={"models": tuple(new_models)})
-    version = space.version + "+" + hashlib.sha1("\n".join(spec.define).encode()
-                                                 + repr(sorted(aliases)).encode()).hexdigest()[:12]
+    blob = "\n".join(spec.define).encode() + repr(sorted(aliases)).encode()
+    version = space.version + "+" + hashlib.sha1(blob, usedforsecurity=False).hexdigest()[:12]
     out = Namespace(replace(space.loaded, spec=nspec, version=version))
     _check(out, {(m, member.name) for m, kinds in added.items() for ms in kinds.values()
                  for member in ms})

@@ -35,7 +35,9 @@ class Use:
     @property
     def col(self) -> str:
         base = f"__m_{self.ref.model}_{self.ref.name}"
-        return base + ("_" + hashlib.sha1(self.extra.encode()).hexdigest()[:8] if self.extra else "")
+        if not self.extra:
+            return base
+        return base + "_" + hashlib.sha1(self.extra.encode(), usedforsecurity=False).hexdigest()[:8]
 
 
 @dataclass
@@ -139,7 +141,7 @@ class Aggregation:
         dimension: a semi-join on the key ("exists a matching line") gives the same groups
         as de-duplicating the fanned-out rows, without the distinct and the join back."""
         fanned = set()
-        for m, e in edges.items():
+        for m in edges:
             node, path = m, []
             while node != model:
                 path.append(edges[node])

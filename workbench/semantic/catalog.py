@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 
+from .errors import QueryError
 from .expr import column_refs, parse
 from .namespace import Namespace, Ref
 from .validate import metric_dependencies
@@ -66,7 +67,7 @@ def lineage(space: Namespace, ref: Ref) -> dict:
                         d = space.resolve(f"{q}.{c}", ("dimension",))
                         deps.append(d.qualified)
                         walk(d)
-                    except Exception:
+                    except QueryError:     # validated at load; a catalog never fails on it
                         pass
                 else:
                     cols.add(f"{model.table or 'sql'}.{c}")

@@ -117,7 +117,7 @@ class GrainMetrics:
         names = {g.qualified: f"__gm{n}_{i}" for i, g in enumerate(group)}
         value = f"__gm{n}_v"
         t = t.rename({v: k for k, v in names.items()} | {value: met.qualified})
-        keys = [(a, names[g.qualified], keyed) for a, g in zip(at, group)]
+        keys = [(a, names[g.qualified], keyed) for a, g in zip(at, group, strict=True)]
         cache[key] = (t, keys, value, self._additive(met))
         return cache[key]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..security.principal import Principal
-from .errors import AccessDeniedError
+from .errors import AccessDeniedError, QueryError
 from .expr import column_refs, parse
 from .namespace import Namespace, Ref
 from .validate import metric_dependencies
@@ -54,7 +54,8 @@ def member_columns(space: Namespace, ref: Ref, _seen: frozenset = frozenset()) \
             if q:
                 try:
                     cols |= member_columns(space, space.resolve(f"{q}.{c}", ("dimension",)))
-                except Exception:
+                except QueryError:
+                    # validated at load: an unresolvable name reads no column of a model
                     pass
             else:
                 cols.add((ref.model, c))
@@ -139,7 +140,7 @@ def _filter_hits(space: Namespace, text: str, model: str, hidden: set) -> bool:
     for q, n in column_refs(parse(text)):
         try:
             ref = space.resolve(f"{q}.{n}" if q else n, ("dimension",), prefer=model)
-        except Exception:
+        except QueryError:      # a column, not a dimension: column policies cover it
             continue
         if ref in hidden:
             return True

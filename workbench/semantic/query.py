@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 class Query:
-    def __init__(self, wb: "Workbench", spec: QuerySpec):
+    def __init__(self, wb: Workbench, spec: QuerySpec):
         self.wb, self.spec = wb, spec
         self.cached = False
         self.elapsed_ms: float | None = None
@@ -31,8 +31,9 @@ class Query:
         sql = self._plan.sql
         if pretty:
             import sqlglot
+            dialect = self.wb.engine.dialect
             try:
-                return sqlglot.transpile(sql, read=self.wb.engine.dialect if self.wb.engine.dialect != "pyspark" else "spark",
+                return sqlglot.transpile(sql, read="spark" if dialect == "pyspark" else dialect,
                                          pretty=True)[0]
             except Exception:
                 return sql

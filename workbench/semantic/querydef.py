@@ -37,7 +37,7 @@ class QuerySpec:
 
     @classmethod
     def build(cls, target: str, metrics=None, dimensions=None, where=None, segments=None,
-              order=None, define=None, top=None, **kw) -> "QuerySpec":
+              order=None, define=None, top=None, **kw) -> QuerySpec:
         from .adhoc import freeze, normalise
         namespace, _, model = target.partition(".")
         defs = ([dict(v, name=k) for k, v in define.items()] if isinstance(define, dict)
@@ -95,7 +95,8 @@ def top_filter(top: dict) -> tuple[dict, str]:
         raise QueryError(f"top 'n' must be a whole number >= 1, not {n!r}.")
     per = top.get("per") or []
     per = [per] if isinstance(per, str) else list(per)
-    name = "top_rank_" + hashlib.sha1(json.dumps(top, sort_keys=True).encode()).hexdigest()[:8]
+    digest = hashlib.sha1(json.dumps(top, sort_keys=True).encode(), usedforsecurity=False)
+    name = "top_rank_" + digest.hexdigest()[:8]
     rank = {"name": name, "kind": "metric", "type": "rank", "metric": str(top["by"]),
             "within": per, "descending": not top.get("lowest", False),
             "label": f"rank by {top['by']}"}
