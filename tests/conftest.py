@@ -47,3 +47,6 @@ def chromium_path() -> str:
 def skip_or_fail_missing():
     """The skip-on-laptop / fail-on-CI rule, for conftest files in sub-folders."""
     return skip_or_fail
+
+
+from tests.support.registries import clean_registries  # noqa: E402,F401  (a fixture for every area)

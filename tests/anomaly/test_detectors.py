@@ -149,7 +149,7 @@ def test_ensemble_suppresses_repeated_alarms():
     assert np.all(quiet[:300] == 0)
 
 
-def test_entry_point_detectors_are_loaded(monkeypatch):
+def test_entry_point_detectors_are_loaded(monkeypatch, clean_registries):
     class Plugin(Detector):
         from workbench.anomaly.detectors import DetectorParams as Params
 
@@ -165,8 +165,11 @@ def test_entry_point_detectors_are_loaded(monkeypatch):
         def load(self):
             return Plugin
 
-    monkeypatch.setattr(registry, "entry_points", lambda group: [FakeEntryPoint()] if group == "workbench.detectors" else [])
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    import workbench.registry as plugin_registry
+
+    real = plugin_registry.entry_points
+    monkeypatch.setattr(plugin_registry, "entry_points",
+                        lambda group: [*real(group=group), FakeEntryPoint()] if group == "workbench.detectors" else real(group=group))
     registry.load_entry_points(force=True)
     det = create("plugin_threshold")
     assert det.score_series([1, 200, 3]).tolist() == [0.0, 1.0, 0.0]

@@ -13,7 +13,7 @@ NOTE = Notification(incident_id=7, event="opened", title="orders down (channel=o
                     anomalies=[{"metric": "orders", "value": 0.0}], insight="Orders fell 98% below expected.")
 
 
-def test_builtins_are_registered_and_plugins_can_join():
+def test_builtins_are_registered_and_plugins_can_join(clean_registries):
     assert {"webhook", "slack", "email", "inbox"} <= set(available())
 
     @register("test_list")

@@ -44,8 +44,7 @@ class StaticLevel(Detector):
 
 
 @pytest.fixture
-def static_level(monkeypatch):
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # restored after the test
+def static_level(clean_registries):
     registry.register("static_level")(StaticLevel)
     return "static_level"
 

@@ -1,4 +1,5 @@
-"""Streaming anomaly detectors.  Importing this package registers the built-ins.
+"""Streaming anomaly detectors.  The built-ins are ``workbench.detectors`` entry points
+(pyproject.toml), each imported on first use, exactly as a plugin's are.
 
     from workbench.anomaly.detectors import create, available
     det = create("robust_zscore", window=96)
@@ -7,6 +8,7 @@
 
 from workbench.anomaly.detectors.base import Detector, DetectorParams
 from workbench.anomaly.detectors.registry import (
+    DETECTORS,
     ENTRY_POINT_GROUP,
     available,
     create,
@@ -15,19 +17,8 @@ from workbench.anomaly.detectors.registry import (
     register,
 )
 
-# Built-ins register themselves on import, exactly as a plugin module would.
-from workbench.anomaly.detectors import (  # noqa: E402,F401  isort: skip
-    robust_zscore,
-    ewma,
-    seasonal,
-    changepoint,
-    isolation_forest,
-    ensemble,
-    nab_preset,
-    sequence_novelty,
-)
-
 __all__ = [
+    "DETECTORS",
     "ENTRY_POINT_GROUP",
     "Detector",
     "DetectorParams",

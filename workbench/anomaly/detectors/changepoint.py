@@ -6,12 +6,10 @@ import numpy as np
 from pydantic import Field
 
 from workbench.anomaly.detectors.base import Detector, DetectorParams
-from workbench.anomaly.detectors.registry import register
 from workbench.anomaly.detectors.robust_zscore import Z_CAP
 from workbench.anomaly.detectors.rolling_stats import MAD_TO_SIGMA, RingBuffer, median_mad, squash
 
 
-@register("cusum")
 class CUSUM(Detector):
     """Two-sided CUSUM of values standardised by a rolling median/MAD reference.
 
@@ -19,6 +17,8 @@ class CUSUM(Detector):
     with the larger sum relative to ``h``.  Crossing ``h`` counts as a change point: the sums
     restart and the reference re-learns the new level from scratch.
     """
+
+    name = "cusum"
 
     class Params(DetectorParams):
         reference_window: int = Field(200, ge=10, description="Past points defining the in-control median and MAD.")
@@ -54,9 +54,10 @@ class CUSUM(Detector):
         return score
 
 
-@register("level_shift")
 class LevelShift(Detector):
     """Median of the last ``short`` points against the median/MAD of the ``long`` points before."""
+
+    name = "level_shift"
 
     class Params(DetectorParams):
         short: int = Field(6, ge=1, description="Recent points whose median is tested.")

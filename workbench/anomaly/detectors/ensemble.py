@@ -21,7 +21,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench.anomaly.detectors.base import Detector, DetectorParams
-from workbench.anomaly.detectors.registry import create, register
+from workbench.anomaly.detectors.registry import create
 from workbench.anomaly.detectors.rolling_stats import TailCalibrator
 
 
@@ -44,9 +44,10 @@ def _default_members() -> list[MemberSpec]:
     ]
 
 
-@register("ensemble")
 class Ensemble(Detector):
     """Calibrated combination of other detectors (see module docstring)."""
+
+    name = "ensemble"
 
     class Params(DetectorParams):
         members: list[MemberSpec] = Field(default_factory=_default_members, description="Detectors to combine.")

@@ -7,13 +7,13 @@ import math
 from pydantic import Field
 
 from workbench.anomaly.detectors.base import Detector, DetectorParams
-from workbench.anomaly.detectors.registry import register
 from workbench.anomaly.detectors.rolling_stats import squash
 
 
-@register("ewma")
 class EWMA(Detector):
     """z-score against an exponentially weighted mean and variance (cheap, adapts to drift)."""
+
+    name = "ewma"
 
     class Params(DetectorParams):
         alpha: float = Field(0.02, gt=0, le=1, description="Weight of the newest point in the mean and variance.")

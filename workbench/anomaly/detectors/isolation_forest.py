@@ -8,10 +8,8 @@ import numpy as np
 from pydantic import Field
 
 from workbench.anomaly.detectors.base import Detector, DetectorParams
-from workbench.anomaly.detectors.registry import register
 
 
-@register("isolation_forest")
 class IsolationForestDetector(Detector):
     """Scores the window of the last ``shingle`` values with an IsolationForest.
 
@@ -25,6 +23,8 @@ class IsolationForestDetector(Detector):
     ``score_series`` scores each block between two refits in one call (the model is fixed
     inside a block): the same scores as ``update`` point by point, much faster.
     """
+
+    name = "isolation_forest"
 
     class Params(DetectorParams):
         shingle: int = Field(8, ge=1, description="Consecutive values forming one sample.")

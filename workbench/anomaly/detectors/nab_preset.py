@@ -13,7 +13,6 @@ from typing import Literal
 from pydantic import Field
 
 from workbench.anomaly.detectors.ensemble import Ensemble, MemberSpec
-from workbench.anomaly.detectors.registry import register
 
 
 def _nab_members() -> list[MemberSpec]:
@@ -26,9 +25,10 @@ def _nab_members() -> list[MemberSpec]:
     ]
 
 
-@register("nab")
 class NabEnsemble(Ensemble):
     """Calibrated ensemble with one alarm per incident, tuned for NAB-style scoring."""
+
+    name = "nab"
 
     class Params(Ensemble.Params):
         members: list[MemberSpec] = Field(default_factory=_nab_members, description="Detectors to combine.")

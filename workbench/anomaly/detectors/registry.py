@@ -1,70 +1,36 @@
-"""Detector registry: short name -> class, built-ins and ``workbench.detectors`` entry points.
+"""Detector registry: short name -> class, fed by the ``workbench.detectors`` entry points.
 
-Built-in detectors register through ``@register`` when ``workbench.anomaly.detectors`` is
-imported; third-party packages declare an entry point in the ``workbench.detectors`` group
-(``name = "package.module:DetectorClass"``), loaded lazily on first lookup.
+Built-in detectors are declared in pyproject.toml exactly as a third-party package declares
+its own (``name = "package.module:DetectorClass"``); each is imported on first lookup.
 """
 
 from __future__ import annotations
 
-import logging
-from importlib.metadata import entry_points
-from typing import Any, TypeVar
+from typing import Any
 
 from workbench.anomaly.detectors.base import Detector
+from workbench.registry import Registry
 
 ENTRY_POINT_GROUP = "workbench.detectors"
-log = logging.getLogger(__name__)
 
-_REGISTRY: dict[str, type[Detector]] = {}
-_entry_points_loaded = False
+DETECTORS: Registry[Detector] = Registry("detector", ENTRY_POINT_GROUP, Detector)
 
-D = TypeVar("D", bound=type[Detector])
-
-
-def register(name: str):
-    """Class decorator registering a ``Detector`` subclass under a short name."""
-
-    def deco(cls: D) -> D:
-        if not (isinstance(cls, type) and issubclass(cls, Detector)):
-            raise TypeError(f"{cls!r} is not a Detector subclass")
-        existing = _REGISTRY.get(name)
-        if existing is not None and existing is not cls:
-            raise ValueError(f"detector name {name!r} already taken by {existing.__qualname__}")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return deco
+#: ``@register("name")`` on a ``Detector`` subclass (the name is set on the class).
+register = DETECTORS.register
 
 
 def load_entry_points(force: bool = False) -> None:
-    """Register detectors advertised by installed packages (once, unless ``force``)."""
-    global _entry_points_loaded
-    if _entry_points_loaded and not force:
-        return
-    _entry_points_loaded = True
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in _REGISTRY:
-            continue
-        try:
-            cls = ep.load()
-            register(ep.name)(cls)
-        except Exception:  # a broken plugin must not take the built-ins down with it
-            log.exception("could not load detector entry point %s = %s", ep.name, ep.value)
+    """Read the installed packages' entry points again when ``force`` (they load lazily)."""
+    if force:
+        DETECTORS.reload()
 
 
 def available() -> list[str]:
-    load_entry_points()
-    return sorted(_REGISTRY)
+    return DETECTORS.names()
 
 
 def get_detector_class(name: str) -> type[Detector]:
-    load_entry_points()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown detector {name!r}; available: {', '.join(sorted(_REGISTRY))}") from None
+    return DETECTORS.get(name)
 
 
 def create(name: str, **params: Any) -> Detector:

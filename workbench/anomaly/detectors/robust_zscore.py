@@ -9,7 +9,6 @@ import numpy as np
 from pydantic import Field
 
 from workbench.anomaly.detectors.base import Detector, DetectorParams
-from workbench.anomaly.detectors.registry import register
 from workbench.anomaly.detectors.rolling_stats import MAD_TO_SIGMA, RingBuffer, median_mad, squash
 
 # Caps the z-score of a change in an otherwise perfectly constant signal (MAD and mean
@@ -31,9 +30,10 @@ def robust_z(values, x: float) -> float:
     return min(dev / scale, Z_CAP)
 
 
-@register("robust_zscore")
 class RobustZScore(Detector):
     """Distance of each point from the rolling median of the past ``window`` points, in MADs."""
+
+    name = "robust_zscore"
 
     class Params(DetectorParams):
         window: int = Field(288, ge=5, description="Past points in the rolling median/MAD.")

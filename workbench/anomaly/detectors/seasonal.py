@@ -8,11 +8,9 @@ from typing import Literal
 from pydantic import Field
 
 from workbench.anomaly.detectors.base import Detector, DetectorParams
-from workbench.anomaly.detectors.registry import register
 from workbench.anomaly.detectors.rolling_stats import squash, to_seconds
 
 
-@register("seasonal")
 class SeasonalResidual(Detector):
     """Level plus one seasonal profile per period (Holt-Winters style, no trend); scores residuals.
 
@@ -20,6 +18,8 @@ class SeasonalResidual(Detector):
     the current bin of every seasonal profile; the score is the residual in units of an
     exponentially weighted mean absolute residual.
     """
+
+    name = "seasonal"
 
     class Params(DetectorParams):
         periods: list[float] = Field(

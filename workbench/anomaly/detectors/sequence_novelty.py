@@ -31,14 +31,14 @@ from pydantic import Field
 
 from workbench.anomaly.detectors.anomaly_likelihood import AnomalyLikelihood, log_likelihood
 from workbench.anomaly.detectors.base import Detector, DetectorParams
-from workbench.anomaly.detectors.registry import register
 
 MIN_CALIBRATION = 50
 
 
-@register("sequence_novelty")
 class SequenceNovelty(Detector):
     """Likelihood of never-seen values and transitions, plus new extremes (module docstring)."""
+
+    name = "sequence_novelty"
 
     # Resolution of the value grid x length of the quiet spell after an alarm: the two knobs
     # whose best value plausibly depends on the kind of series (noise level, incident length).

@@ -5,6 +5,7 @@
 """
 from .base import (  # noqa: F401
     ENTRY_POINT_GROUP,
+    NOTIFIERS,
     Notification,
     Notifier,
     NotifierParams,
@@ -13,5 +14,4 @@ from .base import (  # noqa: F401
     get_notifier_class,
     register,
 )
-from . import webhook, email, inbox  # noqa: E402,F401  built-ins register themselves
 from .inbox import Inbox  # noqa: E402,F401

@@ -2,21 +2,20 @@
 
 A notifier is one class: a nested pydantic ``Params`` (validated when a rule is loaded, so a
 typo in a route is an error naming the rule file and field) and ``send(notification)``.
-Built-ins register with ``@register``; third-party packages use the ``workbench.notifiers``
-entry-point group, exactly like detectors.
+Built-ins and third-party notifiers alike are ``workbench.notifiers`` entry points
+(pyproject.toml), imported on first use, exactly like detectors.
 """
 from __future__ import annotations
 
-import logging
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from workbench.registry import Registry
+
 ENTRY_POINT_GROUP = "workbench.notifiers"
-log = logging.getLogger(__name__)
 
 
 class NotifierParams(BaseModel):
@@ -66,47 +65,18 @@ class Notifier(ABC):
         """Deliver or raise (the dispatcher records the failure and carries on)."""
 
 
-_REGISTRY: dict[str, type[Notifier]] = {}
-_eps_loaded = False
+NOTIFIERS: Registry[Notifier] = Registry("notifier", ENTRY_POINT_GROUP, Notifier)
 
-
-def register(name: str):
-    def deco(cls):
-        if not (isinstance(cls, type) and issubclass(cls, Notifier)):
-            raise TypeError(f"{cls!r} is not a Notifier subclass")
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise ValueError(f"notifier name {name!r} already taken by {_REGISTRY[name].__qualname__}")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-    return deco
-
-
-def _load_entry_points() -> None:
-    global _eps_loaded
-    if _eps_loaded:
-        return
-    _eps_loaded = True
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in _REGISTRY:
-            continue
-        try:
-            register(ep.name)(ep.load())
-        except Exception:  # a broken plugin must not take the built-ins down
-            log.exception("could not load notifier entry point %s = %s", ep.name, ep.value)
+#: ``@register("name")`` on a ``Notifier`` subclass (the name is set on the class).
+register = NOTIFIERS.register
 
 
 def available() -> list[str]:
-    _load_entry_points()
-    return sorted(_REGISTRY)
+    return NOTIFIERS.names()
 
 
 def get_notifier_class(name: str) -> type[Notifier]:
-    _load_entry_points()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown notifier {name!r}; available: {', '.join(sorted(_REGISTRY))}") from None
+    return NOTIFIERS.get(name)
 
 
 def create(name: str, **params: Any) -> Notifier:

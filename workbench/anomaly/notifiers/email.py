@@ -7,11 +7,14 @@ from email.message import EmailMessage
 
 from pydantic import ConfigDict, Field
 
-from .base import Notification, Notifier, NotifierParams, register
+from .base import Notification, Notifier, NotifierParams
 
 
-@register("email")
 class EmailNotifier(Notifier):
+    """Plain-text mail over SMTP; the password comes from an environment variable, never a file."""
+
+    name = "email"
+
     class Params(NotifierParams):
         model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
         host: str = Field("127.0.0.1", description="SMTP server host.")

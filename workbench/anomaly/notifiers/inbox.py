@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from .base import Notification, Notifier, NotifierParams, register
+from .base import Notification, Notifier, NotifierParams
 
 DEFAULT_INBOX = ".workbench/anomaly/inbox.sqlite"
 
@@ -61,8 +61,11 @@ class Inbox:
                        (dt.datetime.now().isoformat(timespec="seconds"), message_id))
 
 
-@register("inbox")
 class InboxNotifier(Notifier):
+    """Into the local sqlite inbox (`workbench alerts inbox`): works with no mail or chat server."""
+
+    name = "inbox"
+
     class Params(NotifierParams):
         path: str = Field(DEFAULT_INBOX, description="sqlite file of the inbox.")
         recipient: str | None = Field(None, description="User or team; null = everyone.")

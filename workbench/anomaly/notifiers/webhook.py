@@ -7,7 +7,7 @@ import urllib.request
 
 from pydantic import Field
 
-from .base import Notification, Notifier, NotifierParams, register
+from .base import Notification, Notifier, NotifierParams
 
 SEVERITY_EMOJI = {"info": ":information_source:", "warning": ":warning:", "critical": ":rotating_light:"}
 
@@ -28,9 +28,10 @@ def post_json(url: str, payload: dict, headers: dict[str, str], timeout: float, 
     raise RuntimeError(f"POST {url} failed after {retries + 1} attempt(s): {last}") from last
 
 
-@register("webhook")
 class WebhookNotifier(Notifier):
     """POSTs the notification as JSON (``Notification.to_dict()``)."""
+
+    name = "webhook"
 
     class Params(NotifierParams):
         url: str = Field(description="http(s) URL to POST to.")
@@ -43,9 +44,10 @@ class WebhookNotifier(Notifier):
         post_json(p.url, n.to_dict(), p.headers, p.timeout, p.retries)
 
 
-@register("slack")
 class SlackNotifier(Notifier):
     """Slack-compatible incoming webhook (Slack, Mattermost, Rocket.Chat): ``text`` + ``blocks``."""
+
+    name = "slack"
 
     class Params(NotifierParams):
         url: str = Field(description="Incoming-webhook URL.")
