@@ -10,6 +10,8 @@ import time
 from workbench.streaming import envelope, pipeline_from_dict
 from workbench.streaming.events import RawEvent, dumps
 from workbench.streaming.simulator import OrderSimulator
+import pytest
+
 from workbench.streaming.sources.base import Source, register_source
 
 from .conftest import assert_gold_matches_recompute, spec_with_source
@@ -17,7 +19,6 @@ from .conftest import assert_gold_matches_recompute, spec_with_source
 SCRIPT: list[list[RawEvent]] = []
 
 
-@register_source
 class ScriptedSource(Source):
     """Returns the polls in SCRIPT one by one, then nothing."""
     kind = "scripted_test"
@@ -30,6 +31,12 @@ class ScriptedSource(Source):
             return self.polls.pop(0)
         time.sleep(timeout)
         return []
+
+
+@pytest.fixture(autouse=True)
+def scripted_source(clean_registries):
+    """ScriptedSource is registered for this module's tests only."""
+    register_source(ScriptedSource)
 
 
 def _events(n: int, seed: int = 3) -> tuple[list[RawEvent], OrderSimulator]:

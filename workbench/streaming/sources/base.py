@@ -1,18 +1,17 @@
 """The `Source` extension point: one base class, a registry keyed by kind, entry points.
 
-Built-in sources register themselves with `@register_source`; third parties add theirs with the
-`workbench.sources` entry-point group (`kind = "package.module:Class"`).
+Built-in sources are declared in pyproject.toml's `workbench.sources` entry-point group
+(`kind = "package.module:Class"`), exactly as a third party declares its own; each is imported
+on first use, so this module imports none of them.
 """
 from __future__ import annotations
 
-from importlib.metadata import entry_points
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ...registry import Registry
 from ..events import RawEvent
-
-_REGISTRY: dict[str, type[Source]] = {}
 
 
 class SourceOptions(BaseModel):
@@ -62,32 +61,19 @@ class Source:
         return cls.Options.model_validate(raw)
 
 
-def register_source(cls: type[Source]) -> type[Source]:
-    if not cls.kind:
-        raise ValueError(f"{cls.__name__} has no kind")
-    _REGISTRY[cls.kind] = cls
-    return cls
+SOURCES: Registry[Source] = Registry("source kind", "workbench.sources", Source, attr="kind")
 
-
-def _load_builtins() -> None:
-    from . import embedded, postgres, rabbitmq, redis_streams  # noqa: F401  (register themselves)
+#: ``@register_source`` on a ``Source`` subclass with a ``kind`` (tests and notebooks; a package
+#: declares a ``workbench.sources`` entry point instead).
+register_source = SOURCES.register
 
 
 def get_source_class(kind: str) -> type[Source]:
-    _load_builtins()
-    if kind not in _REGISTRY:
-        for ep in entry_points(group="workbench.sources"):
-            if ep.name == kind:
-                cls = ep.load()
-                _REGISTRY.setdefault(kind, cls)
-    if kind not in _REGISTRY:
-        raise KeyError(f"unknown source kind '{kind}' (known: {', '.join(sorted(_REGISTRY))})")
-    return _REGISTRY[kind]
+    return SOURCES.get(kind)
 
 
 def source_kinds() -> list[str]:
-    _load_builtins()
-    return sorted(_REGISTRY)
+    return SOURCES.names()
 
 
 __all__ = ["Source", "SourceOptions", "register_source", "get_source_class", "source_kinds",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from .base import Source, SourceOptions, register_source
+from .base import Source, SourceOptions
 
 _TS_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
 
@@ -120,7 +120,6 @@ class EmbeddedOptions(SourceOptions):
     prune: bool = Field(True, description="Delete outbox rows once the warehouse has committed them.")
 
 
-@register_source
 class EmbeddedSource(Source):
     kind = "embedded"
     Options = EmbeddedOptions

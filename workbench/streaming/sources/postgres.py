@@ -23,7 +23,7 @@ from typing import Literal
 from pydantic import Field
 
 from ..events import RawEvent, dumps, int_to_lsn
-from .base import Source, SourceOptions, register_source
+from .base import Source, SourceOptions
 from .pg_decoders import PgOutputDecoder, decode_test_decoding, decode_wal2json
 
 
@@ -45,7 +45,6 @@ class PostgresOptions(SourceOptions):
     status_interval_s: float = Field(10.0, description="Keepalive feedback interval.")
 
 
-@register_source
 class PostgresSource(Source):
     kind = "postgres"
     Options = PostgresOptions

@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import Field
 
 from ..events import RawEvent
-from .base import Source, SourceOptions, register_source
+from .base import Source, SourceOptions
 
 
 class RabbitMQOptions(SourceOptions):
@@ -35,7 +35,6 @@ class RabbitMQOptions(SourceOptions):
     )
 
 
-@register_source
 class RabbitMQStreamSource(Source):
     kind = "rabbitmq"
     Options = RabbitMQOptions

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .base import Source, SourceOptions, register_source
+from .base import Source, SourceOptions
 
 
 class RedisOptions(SourceOptions):
@@ -19,7 +19,6 @@ class RedisOptions(SourceOptions):
     trim_on_commit: bool = Field(False, description="XTRIM MINID past committed entries (the stream is a queue).")
 
 
-@register_source
 class RedisStreamSource(Source):
     kind = "redis"
     Options = RedisOptions
