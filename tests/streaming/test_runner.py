@@ -7,11 +7,11 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from workbench.streaming import envelope, pipeline_from_dict
 from workbench.streaming.events import RawEvent, dumps
 from workbench.streaming.simulator import OrderSimulator
-import pytest
-
 from workbench.streaming.sources.base import Source, register_source
 
 from .conftest import assert_gold_matches_recompute, spec_with_source
