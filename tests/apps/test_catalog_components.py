@@ -207,7 +207,7 @@ def test_auto_chart_picks_a_type(df, dims, expected):
     assert (type(chart).__name__ if chart is not None else None) == expected
 
 
-def test_chart_type_registry_accepts_new_types():
+def test_chart_type_registry_accepts_new_types(clean_registries):
     @charts.register
     class Never(charts.ChartType):
         name = "never-test"
@@ -217,6 +217,27 @@ def test_chart_type_registry_accepts_new_types():
             return False
 
     assert "never-test" in charts.chart_types()
+    df = pd.DataFrame({"c": list("ab"), "m": [1.0, 2]})
+    assert type(charts.auto_chart(df, ["m"], ["c"])).__name__ == "Bars"
+
+
+def test_a_broken_chart_plugin_is_left_out_not_fatal(monkeypatch, clean_registries):
+    import workbench.registry as plugin_registry
+
+    class Broken:
+        name, value = "broken-test", "nowhere:Chart"
+
+        def load(self):
+            raise ImportError("no module named nowhere")
+
+    real = plugin_registry.entry_points
+
+    def fake(group):
+        return [*real(group=group), Broken()] if group == "workbench.charts" else real(group=group)
+
+    monkeypatch.setattr(plugin_registry, "entry_points", fake)
+    charts.CHARTS.reload()
+    assert list(charts.chart_types()) == ["line", "bar"]
     df = pd.DataFrame({"c": list("ab"), "m": [1.0, 2]})
     assert type(charts.auto_chart(df, ["m"], ["c"])).__name__ == "Bars"
 

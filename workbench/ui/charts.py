@@ -1,19 +1,19 @@
 """Chart factory on hvPlot.
 
-A chart type is a small class registered by name (:func:`register`), so an app or a third
-party adds one without touching the factory; third parties can also use the
-``workbench.chart_types`` entry-point group.  :func:`auto_chart` picks the first registered type
+A chart type is a small class declared as a ``workbench.charts`` entry point (pyproject.toml;
+the built-ins below are declared the same way a third party's are), so adding one does not touch
+the factory.  :func:`auto_chart` picks the first registered type
 that accepts the result's shape.  Colours come from the Okabe-Ito palette in
 :mod:`workbench.ui.theme`; the result table next to the chart is the textual alternative.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
 from typing import ClassVar
 
 import pandas as pd
 
+from workbench.registry import Registry
 from workbench.ui.theme import PALETTE
 
 MAX_BARS = 40
@@ -32,24 +32,17 @@ class ChartType:
         raise NotImplementedError
 
 
-_REGISTRY: dict[str, type[ChartType]] = {}
-_entry_points_loaded = False
+CHARTS: Registry[ChartType] = Registry("chart type", "workbench.charts", ChartType)
 
-
-def register(cls: type[ChartType]) -> type[ChartType]:
-    if not cls.name:
-        raise ValueError(f"{cls.__name__} needs a name")
-    _REGISTRY[cls.name] = cls
-    return cls
+#: ``@register`` on a ``ChartType`` subclass with a ``name`` (tests and notebooks; a package
+#: declares a ``workbench.charts`` entry point instead).
+register = CHARTS.register
 
 
 def chart_types() -> dict[str, type[ChartType]]:
-    global _entry_points_loaded
-    if not _entry_points_loaded:
-        _entry_points_loaded = True
-        for ep in entry_points(group="workbench.chart_types"):
-            register(ep.load())
-    return dict(sorted(_REGISTRY.items(), key=lambda kv: (kv[1].priority, kv[0])))
+    """Every loadable chart type, in the order ``auto_chart`` tries them (a plugin that fails to
+    import is logged and left out)."""
+    return dict(sorted(CHARTS.classes().items(), key=lambda kv: (kv[1].priority, kv[0])))
 
 
 def _hvplot(df: pd.DataFrame):
@@ -66,7 +59,6 @@ def _common_opts(ys: list[str], by: str | None, opts: dict) -> dict:
     return base
 
 
-@register
 class LineChart(ChartType):
     """A time series: x is a date/time column."""
 
@@ -82,7 +74,6 @@ class LineChart(ChartType):
                                 **_common_opts(ys, by, opts))
 
 
-@register
 class BarChart(ChartType):
     """Categories on x, largest first, at most MAX_BARS of them."""
 
