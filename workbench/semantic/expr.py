@@ -128,7 +128,12 @@ class Translator:
         return self(n.this)
 
     def _neg(self, n):
-        return -self(n.this)
+        return -self._typed(n.this, "float64")
+
+    def _typed(self, node, typ: str) -> ir.Value:
+        """The argument of a function; a bare NULL gets a type so `abs(NULL)` is NULL, as in SQL."""
+        v = self(node)
+        return v.cast(typ) if v.type().is_null() else v
 
     def _anonymous(self, n):
         name = n.name.lower()
@@ -143,19 +148,25 @@ class Translator:
         left, right = _coerce_pair(self(n.this), self(n.expression))
         return op(*_typed_nulls(left, right))
 
+    def _compare(self, n, op):
+        left, right = _coerce_pair(_atom(self(n.this)), _atom(self(n.expression)))
+        return op(*_typed_nulls(left, right))
+
     def _add(self, n): return self._binary(n, lambda a, b: a + b)
     def _sub(self, n): return self._binary(n, lambda a, b: a - b)
     def _mul(self, n): return self._binary(n, lambda a, b: a * b)
-    def _div(self, n): return self._binary(n, lambda a, b: a / b)
+    # x / 0 is NULL on every engine (DuckDB 2 gives inf, PostgreSQL and ANSI Spark raise): a
+    # derived metric over an empty group must not fail or turn into infinity
+    def _div(self, n): return self._binary(n, lambda a, b: a / b.nullif(0))
     def _mod(self, n): return self._binary(n, lambda a, b: a % b)
-    def _eq(self, n): return self._binary(n, _equals)
-    def _neq(self, n): return self._binary(n, _not_equals)
-    def _nullsafeeq(self, n): return self._binary(n, lambda a, b: a.identical_to(b))
-    def _nullsafeneq(self, n): return self._binary(n, lambda a, b: ~a.identical_to(b))
-    def _gt(self, n): return self._binary(n, lambda a, b: a > b)
-    def _gte(self, n): return self._binary(n, lambda a, b: a >= b)
-    def _lt(self, n): return self._binary(n, lambda a, b: a < b)
-    def _lte(self, n): return self._binary(n, lambda a, b: a <= b)
+    def _eq(self, n): return self._compare(n, _equals)
+    def _neq(self, n): return self._compare(n, _not_equals)
+    def _nullsafeeq(self, n): return self._compare(n, _identical)
+    def _nullsafeneq(self, n): return self._compare(n, lambda a, b: ~_identical(a, b))
+    def _gt(self, n): return self._compare(n, lambda a, b: a > b)
+    def _gte(self, n): return self._compare(n, lambda a, b: a >= b)
+    def _lt(self, n): return self._compare(n, lambda a, b: a < b)
+    def _lte(self, n): return self._compare(n, lambda a, b: a <= b)
     def _and(self, n): return self._binary(n, lambda a, b: a & b)
     def _or(self, n): return self._binary(n, lambda a, b: a | b)
     def _dpipe(self, n): return self._binary(n, lambda a, b: a.cast("string") + b.cast("string"))
@@ -169,13 +180,13 @@ class Translator:
     def _in(self, n):
         if n.args.get("query") or n.args.get("unnest"):
             raise ExprError(f"subqueries are not allowed in {self.text!r}")
-        left = self(n.this)
-        values = [self(v) for v in n.expressions]
+        left = _atom(self(n.this))
+        values = [_atom(self(v)) for v in n.expressions]
         values = [_coerce_pair(left, v)[1] for v in values]
         return left.isin(values)
 
     def _between(self, n):
-        v, lo, hi = self(n.this), self(n.args["low"]), self(n.args["high"])
+        v, lo, hi = (_atom(self(n.args[k])) for k in ("this", "low", "high"))
         v, lo = _coerce_pair(v, lo)
         v, hi = _coerce_pair(v, hi)
         return v.between(lo, hi)
@@ -189,7 +200,7 @@ class Translator:
         return ~out if n.args.get("negate") else out
 
     def _is(self, n):
-        v = self(n.this)
+        v = _atom(self(n.this))
         if isinstance(n.expression, exp.Null):
             return v.isnull()
         if isinstance(n.expression, exp.Boolean):
@@ -199,8 +210,8 @@ class Translator:
 
     def _case(self, n):
         if n.this is not None:
-            subject = self(n.this)
-            branches = [(_equals(*_typed_nulls(*_coerce_pair(subject, self(i.this)))),
+            subject = _atom(self(n.this))
+            branches = [(_equals(*_typed_nulls(*_coerce_pair(subject, _atom(self(i.this))))),
                          self(i.args["true"])) for i in n.args["ifs"]]
         else:
             branches = [(self(i.this), self(i.args["true"])) for i in n.args["ifs"]]
@@ -223,6 +234,8 @@ class Translator:
         if target is None:
             raise ExprError(f"cast to {n.to.sql()} is not supported in {self.text!r}")
         v = self(n.this)
+        if v.type().is_boolean() and target == "int64":
+            target = "int32"          # PostgreSQL casts boolean to integer, not to bigint
         return v.cast(target)
 
     _trycast = _cast
@@ -237,15 +250,15 @@ class Translator:
         args = [self(n.args[a]) for a in argnames if n.args.get(a) is not None]
         return f(*args)
 
-    def _lower(self, n): return self(n.this).lower()
-    def _upper(self, n): return self(n.this).upper()
-    def _length(self, n): return self(n.this).length()
-    def _abs(self, n): return self(n.this).abs()
-    def _floor(self, n): return self(n.this).floor()
-    def _ceil(self, n): return self(n.this).ceil()
-    def _year(self, n): return self(n.this).year()
-    def _month(self, n): return self(n.this).month()
-    def _day(self, n): return self(n.this).day()
+    def _lower(self, n): return self._typed(n.this, "string").lower()
+    def _upper(self, n): return self._typed(n.this, "string").upper()
+    def _length(self, n): return self._typed(n.this, "string").length()
+    def _abs(self, n): return self._typed(n.this, "float64").abs()
+    def _floor(self, n): return self._typed(n.this, "float64").floor()
+    def _ceil(self, n): return self._typed(n.this, "float64").ceil()
+    def _year(self, n): return self._typed(n.this, "date").year()
+    def _month(self, n): return self._typed(n.this, "date").month()
+    def _day(self, n): return self._typed(n.this, "date").day()
 
     def _int_arg(self, node, what: str) -> int:
         """A whole-number literal argument (`round(x, 2)`, `substring(s, 2, 3)`)."""
@@ -259,7 +272,7 @@ class Translator:
 
     def _round(self, n):
         digits = n.args.get("decimals")
-        return self(n.this).round(self._int_arg(digits, "round's digits")
+        return self._typed(n.this, "float64").round(self._int_arg(digits, "round's digits")
                                   if digits is not None else 0)
 
     def _coalesce(self, n):
@@ -286,11 +299,11 @@ class Translator:
         if start == 0:
             # SQL position 0 lies before the first character: it uses up one of `length`
             start, length = 1, (None if length is None else max(length - 1, 0))
-        return self(n.this).substr(start - 1, length)
+        return self._typed(n.this, "string").substr(start - 1, length)
 
     def _trim(self, n):
         # SQL trim() removes spaces only; Ibis' strip() also removes tabs and newlines
-        return self(n.this).re_replace(r"^ +| +$", "")
+        return self._typed(n.this, "string").re_replace(r"^ +| +$", "")
 
     def _concat(self, n):
         # concat() skips NULL arguments (DuckDB, PostgreSQL); `||` is the NULL-propagating one
@@ -305,7 +318,7 @@ class Translator:
 
     def _extract(self, n):
         part = n.this.name.lower()
-        v = self(n.expression)
+        v = self._typed(n.expression, "timestamp")
         if part not in ("year", "month", "day", "hour", "minute", "quarter", "week"):
             raise ExprError(f"extract({part}) is not supported in {self.text!r}")
         return getattr(v, "week_of_year" if part == "week" else part)()
@@ -318,6 +331,20 @@ def _equals(a, b):
 
 def _not_equals(a, b):
     return ops.NotEquals(a, b).to_expr()
+
+
+def _identical(a, b):
+    # IS NOT DISTINCT FROM spelled with = and IS NULL: Ibis renders IdenticalTo without the
+    # parentheses it needs on PostgreSQL (`x = a IS NOT DISTINCT FROM b` parses differently)
+    return ibis.coalesce(_equals(a, b), a.isnull() & b.isnull())
+
+
+def _atom(v):
+    """A true/false operand that renders as one unit: Ibis 12 prints `(NOT b) IS NULL` as
+    `NOT (b) IS NULL` and `(NOT b) = c` as `NOT (b) = c`, which SQL reads as NOT (...)."""
+    if v.type().is_boolean() and not isinstance(v.op(), (ops.Field, ops.Literal)):
+        return ibis.coalesce(v, ibis.null("boolean"))
+    return v
 
 
 def _typed_nulls(a, b):
