@@ -191,3 +191,24 @@ def test_refused_with_a_clear_error(tmp_path, where, says):
         assert where.split()[0] in str(e.value)
     finally:
         wb.close()
+
+
+# --- found by the fuzz test (test_filter_fuzz.py), on every engine -------------------------------
+PRECEDENCE = [
+    "((not (score > 20)) is null)",            # Ibis printed NOT (..) IS NULL: NOT (.. IS NULL)
+    "(not (score > 20)) = (region = 'North')",
+    "(not (score > 20)) between false and true",
+    "((score > 20) is distinct from (region = 'North'))",   # PostgreSQL read it unparenthesised
+    "(score is not distinct from null) = (note is null)",
+    "cast(score > 20 as integer) = 1",         # PostgreSQL cannot cast boolean to bigint
+    "abs(null) is null", "-(null) is null", "lower(null) is null",
+]
+
+
+def test_operands_keep_their_grouping_on_every_engine(tmp_path, engine):
+    wb = people_wb(tmp_path, "id > 0", ADMIN, engine)
+    try:
+        for where in PRECEDENCE:
+            assert ids(wb, where=[where]) == oracle(where), where
+    finally:
+        wb.close()
