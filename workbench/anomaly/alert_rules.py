@@ -20,7 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
 from workbench.semantic.errors import ModelError
-from workbench.semantic.loader import SourceMap, _keys_on_path, _plain
+from workbench.specfile import SourceMap, keys_on_path, plain
 
 SEVERITIES = ("info", "warning", "critical")
 Severity = Literal["info", "warning", "critical"]
@@ -244,7 +244,7 @@ def parse_rule(text: str, file: str = "<string>") -> AlertRule:
     src = SourceMap(file, root)
     if not isinstance(root, dict):
         raise AlertRuleError("an alert rule file must be a mapping (name, source, detector, ...)", file, 1)
-    data = _plain(root)
+    data = plain(root)
     if "name" not in data and file != "<string>":
         data["name"] = Path(file).stem
     try:
@@ -275,7 +275,7 @@ def _located(e: ValidationError, root: Any, src: SourceMap, file: str) -> AlertR
     elif err["type"] == "missing":
         msg = f"missing required field '{loc[-1]}'"
     full = loc + nested_loc
-    clean = tuple(p for p in full if isinstance(p, int) or p in _keys_on_path(root, full))
+    clean = tuple(p for p in full if isinstance(p, int) or p in keys_on_path(root, full))
     field = ".".join(str(p) for p in full) if full else None
     return AlertRuleError(msg, file, src.line(clean), field)
 

@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from ..semantic.errors import ModelError
-from ..semantic.loader import SourceMap, _plain, read_yaml
+from ..specfile import SourceMap, plain, read_yaml
 from .schema_registry import canonical_type
 
 DEFAULT_DIR = Path("pipelines") / "cleansing"
@@ -237,16 +237,16 @@ def load_rules(path: str | Path) -> RuleSet:
     """Read one rules file; problems raise ModelError naming the file, line and field."""
     path = Path(path)
     root, src = read_yaml(path, "a mapping with 'table', 'key' and 'rules'")
-    plain = _plain(root)
+    data = plain(root)
     # Name the unknown action before pydantic buries it in a union error.
-    for i, r in enumerate(plain.get("rules") or []):
+    for i, r in enumerate(data.get("rules") or []):
         if isinstance(r, dict) and r.get("action") not in ACTIONS:
             raise src.error(
                 f"unknown action '{r.get('action')}' (one of: {', '.join(ACTIONS)})",
                 ("rules", i, "action") if "action" in r else ("rules", i),
             )
     try:
-        spec = RuleSetSpec.model_validate(plain)
+        spec = RuleSetSpec.model_validate(data)
     except ValidationError as e:
         # A misspelt field also makes the real one "missing": report the misspelling.
         err = sorted(e.errors(), key=lambda x: x["type"] != "extra_forbidden")[0]

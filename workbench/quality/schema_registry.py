@@ -6,7 +6,7 @@
 The files are meant to be reviewed and committed to git like any other pipeline spec: a schema
 change shows up in a pull request as a new file whose ``changes`` list says what changed and how
 compatible it is. Files are read with ruamel.yaml so that every error names the file, the line
-and the field (the semantic layer's :class:`~workbench.semantic.loader.SourceMap`).
+and the field (:class:`~workbench.specfile.SourceMap`, shared by every spec reader).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from ..semantic.errors import SemanticError
-from ..semantic.loader import SourceMap, _plain, read_yaml, validate_spec
+from ..specfile import SourceMap, plain, read_yaml, validate_spec
 
 DEFAULT_DIR = Path("pipelines") / "schemas"
 _FILE = re.compile(r"^v(\d{4,})\.ya?ml$")
@@ -114,7 +114,7 @@ def load_version(path: str | Path) -> SchemaVersion:
     """Read one schema file; a problem raises ModelError naming the file, line and field."""
     path = Path(path)
     root, src = read_yaml(path, "a mapping with 'table', 'version' and 'columns'")
-    spec = validate_spec(SchemaVersion, _plain(root), src)
+    spec = validate_spec(SchemaVersion, plain(root), src)
     _check(spec, src, path)
     return spec
 

@@ -30,7 +30,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
 from ..semantic.errors import ModelError
-from ..semantic.loader import SourceMap, _plain
+from ..specfile import SourceMap, plain
 
 DEFAULT_DIR = Path("pipelines") / "quality"
 Dimension = Literal["completeness", "validity", "uniqueness", "freshness", "consistency"]
@@ -150,7 +150,7 @@ def load_suite(path: str | Path, *, check_expectations: bool = True) -> Suite:
     if not isinstance(root, dict):
         raise ModelError("a suite file must be a mapping with suite, target, key and checks", str(path))
     try:
-        spec = Suite.model_validate({**_plain(root), "path": str(path)})
+        spec = Suite.model_validate({**plain(root), "path": str(path)})
     except ValidationError as e:
         err = e.errors()[0]
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))

@@ -1,26 +1,23 @@
-"""Errors people see. Each names what is wrong and where, and never carries a traceback to users."""
+"""Errors people see. Each names what is wrong and where, and never carries a traceback to users.
+
+The root and the spec-file error live in :mod:`workbench.errors`; the names here are kept so
+every existing ``except SemanticError`` / ``except ModelError`` keeps catching what it did."""
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
+from ..errors import SpecError, WorkbenchError, closest
 
-class SemanticError(Exception):
-    """Base class for every error the semantic layer raises on purpose."""
+__all__ = ["AccessDeniedError", "EngineError", "ModelError", "QueryError", "SemanticError",
+           "UnknownMemberError", "closest"]
 
+# The old name of the root. It is the root itself, not a subclass, because spec errors raised
+# by workbench.specfile (quality, streaming, anomaly files) were SemanticErrors before and the
+# CLIs and handlers that catch SemanticError must keep catching them.
+SemanticError = WorkbenchError
 
-class ModelError(SemanticError):
-    """A model file is invalid. Names the file, the line and the problem."""
-
-    def __init__(self, problem: str, file: str | None = None, line: int | None = None,
-                 field: str | None = None):
-        self.problem, self.file, self.line, self.field = problem, file, line, field
-        where = ""
-        if file:
-            where = f"{file}:{line}" if line else file
-            where += f" ({field})" if field else ""
-            where += ": "
-        super().__init__(where + problem)
+# A semantic model file is one kind of spec file; same constructor (problem, file, line, field).
+ModelError = SpecError
 
 
 class QueryError(SemanticError):
@@ -47,13 +44,3 @@ class AccessDeniedError(QueryError):
 
 class EngineError(SemanticError):
     """The engine could not run a query or reach a table."""
-
-
-def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
-    cands = sorted(set(candidates))
-    short = {c.split(".")[-1]: c for c in cands}
-    hits = difflib.get_close_matches(name, cands, n=n, cutoff=0.5)
-    for h in difflib.get_close_matches(name.split(".")[-1], list(short), n=n, cutoff=0.5):
-        if short[h] not in hits:
-            hits.append(short[h])
-    return hits[:n]

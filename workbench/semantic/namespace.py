@@ -5,8 +5,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from .errors import QueryError, UnknownMemberError
-from .loader import LoadedNamespace
-from .spec import Dimension, Measure, Metric, Model, Segment
+from .spec import Dimension, LoadedNamespace, Measure, Metric, Model, Segment
 
 KINDS = ("dimension", "measure", "metric", "segment")
 

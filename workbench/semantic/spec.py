@@ -5,9 +5,14 @@ rejected so a typo is reported with its file and line instead of being ignored.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..specfile import SourceMap
 
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -210,3 +215,17 @@ class NamespaceSpec(_Spec):
     schema_: str | None = Field(None, alias="schema", description="Database schema of tables.")
     fiscal_year_start_month: int = Field(1, ge=1, le=12)
     models: tuple[Model, ...] = Field(min_length=1)
+
+
+@dataclass
+class LoadedNamespace:
+    """A namespace file as loaded: its spec and where each node came from. It lives beside the
+    spec, not in the loader, so the validator and Namespace can use it without importing the
+    loader (which runs the validator)."""
+    name: str
+    spec: NamespaceSpec
+    source: SourceMap
+    path: Path
+    version: str                     # content hash: part of every cache key
+    mtime: float = 0.0
+    extra: dict = dataclass_field(default_factory=dict)

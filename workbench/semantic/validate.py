@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from .errors import ModelError, QueryError, closest
 from .expr import column_refs, parse
-from .loader import LoadedNamespace
 from .model_sql import ModelSQLError, parse_model_sql
+from .spec import LoadedNamespace
 
 
 def validate_namespace(ns: LoadedNamespace) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..semantic.errors import ModelError
-from ..semantic.loader import SourceMap, _plain, read_yaml, validate_spec
+from ..specfile import SourceMap, plain, read_yaml, validate_spec
 from .quality_gate import (  # quality gate (optional `quality:` section)
     QualityGateSpec,
     spec_problems,
@@ -254,4 +254,4 @@ def parse_spec(data: dict, file: str = "<spec>", root=None) -> PipelineSpec:
 
 def load_spec(path: str | Path) -> tuple[PipelineSpec, SourceMap]:
     root, src = read_yaml(path, "a mapping with 'source' and 'tables'")
-    return parse_spec(_plain(root), str(path), root), src
+    return parse_spec(plain(root), str(path), root), src
