@@ -28,7 +28,14 @@ from typing import Any, Literal
 
 from sqlglot import exp
 
-from .schema_registry import ColumnSpec, SchemaVersion, canonical_type
+# schema_of_table / schema_of_frame are re-exported: they were defined here before
+from .schema_registry import (  # noqa: F401
+    ColumnSpec,
+    SchemaVersion,
+    canonical_type,
+    schema_of_frame,
+    schema_of_table,
+)
 
 Kind = Literal["added", "removed", "renamed", "retyped"]
 Compat = Literal["backward", "forward", "breaking"]
@@ -297,58 +304,11 @@ def _retype(name: str, old: str, new: str) -> Change:
     )
 
 
-# -- reading schemas ----------------------------------------------------------------------------
-
-
-def schema_of_table(con: Any, table: str, infer_required: bool = False) -> list[ColumnSpec]:
-    """Columns of a DuckDB table or view, in order. ``infer_required``: a column with no NULL
-    in the data is marked not nullable (used when first registering an unconstrained table)."""
-    rows = con.execute(
-        "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
-        "WHERE table_name = ? AND table_schema = current_schema() ORDER BY ordinal_position",
-        [table],
-    ).fetchall()
-    if not rows:
-        from ..semantic.errors import EngineError
-
-        raise EngineError(f"Table '{table}' does not exist in the warehouse.")
-    nulls: dict[str, int] = {}
-    if infer_required:
-        counts = ", ".join(f"count(*) - count({_q(n)})" for n, _, _ in rows)
-        vals = con.execute(f"SELECT {counts} FROM {_q(table)}").fetchone()
-        nulls = {n: v for (n, _, _), v in zip(rows, vals, strict=True)}
-    return [
-        ColumnSpec(
-            name=n,
-            type=t,
-            nullable=(nullable == "YES" and (not infer_required or nulls.get(n, 1) > 0)),
-        )
-        for n, t, nullable in rows
-    ]
-
-
-def schema_of_frame(df: Any) -> list[ColumnSpec]:
-    """Columns of a pandas DataFrame as DuckDB types (what DuckDB would make of it)."""
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        con.register("_incoming", df)
-        rows = con.execute("DESCRIBE _incoming").fetchall()
-    finally:
-        con.close()
-    return [ColumnSpec(name=r[0], type=r[1], nullable=True) for r in rows]
-
-
 # -- SQL ----------------------------------------------------------------------------------------
 
 
 def _ident(name: str) -> exp.Identifier:
     return exp.to_identifier(name, quoted=True)
-
-
-def _q(name: str) -> str:
-    return _ident(name).sql("duckdb")
 
 
 def _table(name: str) -> exp.Table:

@@ -19,8 +19,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from sqlglot import exp
 
-from ..semantic.errors import SemanticError
+from ..semantic.errors import EngineError, SemanticError
 from ..specfile import SourceMap, plain, read_yaml, validate_spec
 
 DEFAULT_DIR = Path("pipelines") / "schemas"
@@ -236,7 +237,6 @@ class SchemaRegistry:
         ``nullable`` is taken from the table's NOT NULL constraints and, since the demo tables
         declare none, from the data: a column without a single NULL today is registered as
         required. Edit the file to relax it."""
-        from .schema_evolution import schema_of_table
         cols = schema_of_table(con, table, infer_required=True)
         key = list(key or [])
         cols = [c.model_copy(update={"nullable": False}) if c.name in key else c for c in cols]
@@ -258,3 +258,49 @@ def _describe(c: ChangeRecord) -> str:
     if c.kind == "retyped":
         return f"{c.column} {c.old_type} -> {c.new_type} [{c.compatibility}]"
     return f"{c.column} {c.kind} [{c.compatibility}]"
+
+
+# -- reading a table's schema: what register_table records, and what schema_evolution compares
+
+
+def schema_of_table(con: Any, table: str, infer_required: bool = False) -> list[ColumnSpec]:
+    """Columns of a DuckDB table or view, in order. ``infer_required``: a column with no NULL
+    in the data is marked not nullable (used when first registering an unconstrained table)."""
+    rows = con.execute(
+        "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+        "WHERE table_name = ? AND table_schema = current_schema() ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+    if not rows:
+        raise EngineError(f"Table '{table}' does not exist in the warehouse.")
+    nulls: dict[str, int] = {}
+    if infer_required:
+        counts = ", ".join(f"count(*) - count({_q(n)})" for n, _, _ in rows)
+        # names from the warehouse catalog, quoted; no caller text reaches this SQL
+        vals = con.execute(f"SELECT {counts} FROM {_q(table)}").fetchone()  # noqa: S608
+        nulls = {n: v for (n, _, _), v in zip(rows, vals, strict=True)}
+    return [
+        ColumnSpec(
+            name=n,
+            type=t,
+            nullable=(nullable == "YES" and (not infer_required or nulls.get(n, 1) > 0)),
+        )
+        for n, t, nullable in rows
+    ]
+
+
+def schema_of_frame(df: Any) -> list[ColumnSpec]:
+    """Columns of a pandas DataFrame as DuckDB types (what DuckDB would make of it)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.register("_incoming", df)
+        rows = con.execute("DESCRIBE _incoming").fetchall()
+    finally:
+        con.close()
+    return [ColumnSpec(name=r[0], type=r[1], nullable=True) for r in rows]
+
+
+def _q(name: str) -> str:
+    return exp.to_identifier(name, quoted=True).sql("duckdb")

@@ -18,7 +18,7 @@ set, need the whole table and run with ``workbench validate``); inline checks ma
 How the checks run (``quality: {engine: ...}``), all from Great Expectations definitions:
 
 * ``auto`` (default): a check whose expectation has an exact SQL form (the built-in row checks
-  below and our business rules) runs as that SQL predicate inside the batch's DuckDB
+  of gate_checks.py and our business rules) runs as that SQL predicate inside the batch's DuckDB
   transaction; every other row-level expectation (any GE built-in or custom one) runs with GE's
   pandas data source over the batch's changed rows, and GE's ``unexpected_index_list`` names the
   failing keys. tests/streaming/test_quality_gate.py holds GE as the oracle: the same checks run
@@ -45,252 +45,25 @@ non-quarantined silver rows.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import re
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .gate_checks import (
+    COLUMN_CHECKS,
+    IDENT,
+    PAIR_CHECKS,
+    GateCheck,
+    TableGate,
+    quote_ident,
+    sql_literal,
+)
 
 if TYPE_CHECKING:  # spec.py imports this module
     from .spec import PipelineSpec
 
 log = logging.getLogger("workbench.streaming")
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_CHECK_META = {"name", "expect", "dimension", "weight", "description"}
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(v: Any) -> str:
-    """A SQL literal from a YAML scalar (reviewed spec content, still quoted properly)."""
-    if v is None:
-        return "NULL"
-    if isinstance(v, bool):
-        return "TRUE" if v else "FALSE"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, dt.datetime):
-        return f"TIMESTAMP '{v.isoformat(sep=' ')}'"
-    if isinstance(v, dt.date):
-        return f"DATE '{v.isoformat()}'"
-    return "'" + str(v).replace("'", "''") + "'"
-
-
-# -- row-level expectations as SQL: each builder returns the *failing* condition ----------------
-def _between(col: str, a: dict) -> str:
-    lo, hi = a.get("min_value"), a.get("max_value")
-    parts = []
-    if lo is not None:
-        parts.append(f"{col} {'>' if a.get('strict_min') else '>='} {_lit(lo)}")
-    if hi is not None:
-        parts.append(f"{col} {'<' if a.get('strict_max') else '<='} {_lit(hi)}")
-    return f"{col} IS NOT NULL AND NOT ({' AND '.join(parts)})"
-
-
-def _lengths(col: str, a: dict) -> str:
-    return _between(f"length({col}::VARCHAR)", a)
-
-
-def _in_set(col: str, a: dict) -> str:
-    return f"{col} IS NOT NULL AND {col} NOT IN ({', '.join(_lit(v) for v in a['value_set'])})"
-
-
-def _not_in_set(col: str, a: dict) -> str:
-    return f"{col} IN ({', '.join(_lit(v) for v in a['value_set'])})"
-
-
-def _pair(
-    op: str, tol: bool = False, ignore: str = "either_value_is_missing"
-) -> Callable[[str, str, dict], str]:
-    """GE's pair semantics: rows are skipped per ``ignore_row_if`` (GE's built-in pair expectation
-    skips only rows missing both values, so one missing value fails it; ours skip either)."""
-
-    def build(ca: str, cb: str, a: dict) -> str:
-        t = float(a.get("tolerance", 0.005 if tol else 0.0)) + 1e-9
-        cond = {
-            "ge": f"{ca} >= {cb}",
-            "gt": f"{ca} > {cb}",
-            "eq": f"abs({ca} - {cb}) <= {t}",
-            "le": f"{ca} <= {cb} + {t}",
-        }[op]
-        how = a.get("ignore_row_if", ignore)
-        if how == "either_value_is_missing":
-            return f"{ca} IS NOT NULL AND {cb} IS NOT NULL AND NOT ({cond})"
-        fails = f"({ca} IS NULL OR {cb} IS NULL OR NOT ({cond}))"
-        return fails if how == "neither" else f"NOT ({ca} IS NULL AND {cb} IS NULL) AND {fails}"
-
-    return build
-
-
-# expect -> (builder, required args, optional args); single-column builders take (col, args)
-COLUMN_CHECKS: dict[str, tuple[Callable, set, set]] = {
-    "expect_column_values_to_not_be_null": (lambda c, a: f"{c} IS NULL", set(), set()),
-    "expect_column_values_to_be_null": (lambda c, a: f"{c} IS NOT NULL", set(), set()),
-    "expect_column_values_to_be_between": (
-        _between,
-        set(),
-        {"min_value", "max_value", "strict_min", "strict_max"},
-    ),
-    "expect_column_values_to_be_in_set": (_in_set, {"value_set"}, set()),
-    "expect_column_values_to_not_be_in_set": (_not_in_set, {"value_set"}, set()),
-    "expect_column_values_to_match_regex": (
-        lambda c, a: f"{c} IS NOT NULL AND NOT regexp_matches({c}::VARCHAR, {_lit(a['regex'])})",
-        {"regex"},
-        set(),
-    ),
-    "expect_column_values_to_not_match_regex": (
-        lambda c, a: f"regexp_matches({c}::VARCHAR, {_lit(a['regex'])})",
-        {"regex"},
-        set(),
-    ),
-    "expect_column_value_lengths_to_be_between": (_lengths, set(), {"min_value", "max_value"}),
-}
-PAIR_CHECKS: dict[str, tuple[Callable, set, set]] = {
-    "expect_column_pair_values_a_to_be_greater_than_b": (
-        lambda ca, cb, a: _pair(
-            "ge" if a.get("or_equal") else "gt", ignore="both_values_are_missing"
-        )(ca, cb, a),
-        set(),
-        {"or_equal"},
-    ),
-    "expect_ship_date_on_or_after_order_date": (_pair("ge"), set(), set()),
-    "expect_order_total_to_equal_sum_of_lines": (_pair("eq", tol=True), set(), {"tolerance"}),
-    "expect_refund_not_to_exceed_payment": (_pair("le", tol=True), set(), {"tolerance"}),
-}
-# the custom expectations' default columns (workbench.quality.expectations)
-_PAIR_DEFAULTS = {
-    "expect_ship_date_on_or_after_order_date": ("shipped_at", "ordered_at"),
-    "expect_order_total_to_equal_sum_of_lines": ("net_amount", "lines_total"),
-    "expect_refund_not_to_exceed_payment": ("refund_amount", "payment_amount"),
-}
-
-
-class GateCheck(BaseModel):
-    """One row-level check, in the same shape as a check of ``pipelines/quality/<suite>.yml``."""
-
-    model_config = ConfigDict(extra="allow")
-    name: str = Field(
-        ..., description="Short unique name; quarantined rows list the names they failed."
-    )
-    expect: str = Field(
-        ..., description="A row-level GE expectation type (see docs/streaming.md for the list)."
-    )
-    dimension: str | None = Field(
-        None, description="Quality dimension (kept for symmetry with suites)."
-    )
-    weight: float = Field(
-        1.0, gt=0, description="Unused by the gate; accepted so suite checks can be pasted."
-    )
-    description: str | None = Field(None, description="Why the check exists, for people.")
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v):
-        if not _IDENT.match(v):
-            raise ValueError(f"check name '{v}' must be an identifier")
-        return v
-
-    @property
-    def args(self) -> dict[str, Any]:
-        return {k: v for k, v in (self.model_extra or {}).items() if k not in _CHECK_META}
-
-    @property
-    def compiled(self) -> bool:
-        """Whether this check has an exact SQL form (else only GE can run it)."""
-        return self.expect in COLUMN_CHECKS or self.expect in PAIR_CHECKS
-
-    def columns(self) -> list[str]:
-        a = self.args
-        if self.expect in PAIR_CHECKS:
-            da, db = _PAIR_DEFAULTS.get(self.expect, (None, None))
-            return [a.get("column_A", da), a.get("column_B", db)]
-        if not self.compiled:
-            cols = [a[k] for k in ("column", "column_A", "column_B") if isinstance(a.get(k), str)]
-            return cols + [c for c in a.get("column_list") or [] if isinstance(c, str)]
-        return [a["column"]]
-
-    @model_validator(mode="after")
-    def _args(self):
-        a = self.args
-        if "mostly" in a:
-            raise ValueError(
-                "'mostly' is a whole-table threshold; the pipeline gate judges rows one by one "
-                "(run the suite with workbench.quality.validate for mostly)"
-            )
-        if self.expect in COLUMN_CHECKS:
-            _, req, opt = COLUMN_CHECKS[self.expect]
-            if "column" not in a:
-                raise ValueError(f"{self.expect} needs 'column'")
-            allowed = req | opt | {"column"}
-        elif self.expect in PAIR_CHECKS:
-            _, req, opt = PAIR_CHECKS[self.expect]
-            if self.expect not in _PAIR_DEFAULTS and not {"column_A", "column_B"} <= set(a):
-                raise ValueError(f"{self.expect} needs 'column_A' and 'column_B'")
-            allowed = req | opt | {"column_A", "column_B", "ignore_row_if"}
-        elif self.expect.startswith("expect_"):
-            return self  # run by GE: its own model checks the arguments when the gate is built
-        else:
-            raise ValueError(f"'{self.expect}' is not a Great Expectations expectation type")
-        for k in req:
-            if k not in a:
-                raise ValueError(f"{self.expect} needs '{k}'")
-        for k in a:
-            if k not in allowed:
-                raise ValueError(f"unknown argument '{k}' for {self.expect}")
-        if (
-            self.expect == "expect_column_values_to_be_between"
-            and a.get("min_value") is None
-            and a.get("max_value") is None
-        ):
-            raise ValueError("expect_column_values_to_be_between needs min_value or max_value")
-        if a.get("ignore_row_if", "neither") not in (
-            "both_values_are_missing",
-            "either_value_is_missing",
-            "neither",
-        ):
-            raise ValueError(
-                "ignore_row_if must be both_values_are_missing, either_value_is_missing or neither"
-            )
-        if "value_set" in a and (not isinstance(a["value_set"], list) or not a["value_set"]):
-            raise ValueError("value_set must be a non-empty list")
-        return self
-
-    def failing_sql(self, alias: str) -> str:
-        """The condition under which a row of `alias` fails this check (never NULL)."""
-        a = self.args
-        if self.expect in PAIR_CHECKS:
-            ca, cb = (f"{alias}.{_q(c)}" for c in self.columns())
-            cond = PAIR_CHECKS[self.expect][0](ca, cb, a)
-        else:
-            cond = COLUMN_CHECKS[self.expect][0](f"{alias}.{_q(a['column'])}", a)
-        return f"coalesce({cond}, FALSE)"
-
-
-class TableGate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    suite: str | None = Field(
-        None, description="A suite of pipelines/quality/ whose row-level checks judge each batch."
-    )
-    checks: list[GateCheck] = Field(
-        default_factory=list, description="Row-level checks of this silver table."
-    )
-
-    @model_validator(mode="after")
-    def _unique(self):
-        if not self.suite and not self.checks:
-            raise ValueError("a gated table needs 'suite' or 'checks'")
-        seen = set()
-        for c in self.checks:
-            if c.name in seen:
-                raise ValueError(f"check name '{c.name}' is used twice")
-            seen.add(c.name)
-        return self
-
-
 class SchemaGateSpec(BaseModel):
     """``quality: {schema: ...}``: the schema gate of the silver stage (see schema_gate.py)."""
 
@@ -356,7 +129,7 @@ class QualityGateSpec(BaseModel):
     @field_validator("quarantine_table")
     @classmethod
     def _qt(cls, v):
-        if not _IDENT.match(v):
+        if not IDENT.match(v):
             raise ValueError(f"'{v}' is not a plain identifier")
         return v
 
@@ -390,20 +163,20 @@ def spec_problems(spec: PipelineSpec) -> list[tuple[str, tuple]]:
 # -- warehouse side ------------------------------------------------------------------------------
 def key_sql(pk: list[str], alias: str) -> str:
     """The row key as stored in quarantine: a JSON array of the key values, e.g. '[42]'."""
-    return f"json_array({', '.join(f'{alias}.{_q(k)}' for k in pk)})::VARCHAR"
+    return f"json_array({', '.join(f'{alias}.{quote_ident(k)}' for k in pk)})::VARCHAR"
 
 
 def ensure_table(con, spec: PipelineSpec) -> None:
     if spec.quality is None:
         return
-    con.execute(f"""CREATE TABLE IF NOT EXISTS {_q(spec.quality.quarantine_table)} (
+    con.execute(f"""CREATE TABLE IF NOT EXISTS {quote_ident(spec.quality.quarantine_table)} (
         pipeline VARCHAR, silver_table VARCHAR, table_name VARCHAR, row_key VARCHAR,
         failed_checks VARCHAR[], batch_id VARCHAR, position VARCHAR, pos_hi BIGINT, pos_lo BIGINT,
         quarantined_at TIMESTAMP, released_at TIMESTAMP, released_batch VARCHAR, release_reason VARCHAR,
         row_data VARCHAR)""")
     # warehouses from before row_data was kept
     con.execute(
-        f"ALTER TABLE {_q(spec.quality.quarantine_table)} ADD COLUMN IF NOT EXISTS row_data VARCHAR"
+        f"ALTER TABLE {quote_ident(spec.quality.quarantine_table)} ADD COLUMN IF NOT EXISTS row_data VARCHAR"
     )
 
 
@@ -416,12 +189,12 @@ def exclusion_sql(spec: PipelineSpec, table: str, alias: str) -> str | None:
     # the key is decoded on the (small) quarantine side, typed like silver: comparing typed columns
     # lets DuckDB hash-join without computing a JSON key for every silver row of the gold queries
     on = " AND ".join(
-        f"json_extract_string(_qq.row_key, '$[{i}]')::{t.columns[k]} = {_q(alias)}.{_q(k)}"
+        f"json_extract_string(_qq.row_key, '$[{i}]')::{t.columns[k]} = {quote_ident(alias)}.{quote_ident(k)}"
         for i, k in enumerate(t.primary_key)
     )
     return (
-        f"NOT EXISTS (SELECT 1 FROM {_q(spec.quality.quarantine_table)} _qq WHERE _qq.silver_table = "
-        f"{_lit(silver)} AND _qq.released_at IS NULL AND {on})"
+        f"NOT EXISTS (SELECT 1 FROM {quote_ident(spec.quality.quarantine_table)} _qq WHERE _qq.silver_table = "
+        f"{sql_literal(silver)} AND _qq.released_at IS NULL AND {on})"
     )
 
 
@@ -430,7 +203,7 @@ class QualityGate:
 
     def __init__(self, spec: PipelineSpec, pipeline: str):
         self.spec, self.pipeline = spec, pipeline
-        self.table = _q(spec.quality.quarantine_table) if spec.quality else None
+        self.table = quote_ident(spec.quality.quarantine_table) if spec.quality else None
         self.checks: dict[str, list[GateCheck]] = {}  # table -> checks, in declaration order
         self.skipped: dict[str, list[str]] = {}  # table -> suite checks that need the whole table
         self.ge: dict[str, Any] = {}  # table -> GERowChecks for the checks GE runs
@@ -473,9 +246,9 @@ class QualityGate:
             failing = self.ge[name].failing(df) if len(df) else None
             if failing is not None and len(failing):
                 con.register("_qg_ge_rows", failing)
-                keys = ", ".join(_q(k) for k in t.primary_key)
+                keys = ", ".join(quote_ident(k) for k in t.primary_key)
                 on = " AND ".join(
-                    f"c.{_q(k)} IS NOT DISTINCT FROM g.{_q(k)}" for k in t.primary_key
+                    f"c.{quote_ident(k)} IS NOT DISTINCT FROM g.{quote_ident(k)}" for k in t.primary_key
                 )
                 join = (
                     f" LEFT JOIN (SELECT {keys}, list(_check) AS _failed FROM _qg_ge_rows GROUP BY ALL) g "
@@ -485,13 +258,13 @@ class QualityGate:
 
         def failing_sql(c_):
             if self._by_ge(c_):
-                return f"coalesce(list_contains({ge_failed}, {_lit(c_.name)}), FALSE)"
+                return f"coalesce(list_contains({ge_failed}, {sql_literal(c_.name)}), FALSE)"
             return c_.failing_sql("c")
 
         flags = ", ".join(
-            f"CASE WHEN c.op <> 'd' AND {failing_sql(c_)} THEN {_lit(c_.name)} END" for c_ in checks
+            f"CASE WHEN c.op <> 'd' AND {failing_sql(c_)} THEN {sql_literal(c_.name)} END" for c_ in checks
         )
-        row = "{" + ", ".join(f"{_lit(col)}: c.{_q(col)}" for col in t.columns) + "}"
+        row = "{" + ", ".join(f"{sql_literal(col)}: c.{quote_ident(col)}" for col in t.columns) + "}"
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _qg AS SELECT row_key, op, hi, lo, failed, CASE WHEN len(failed) > 0 "
             f"THEN to_json(r)::VARCHAR END AS row_data FROM (SELECT {key_sql(t.primary_key, 'c')} AS row_key, "

@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ..semantic.errors import ModelError
-from .quality_gate import GateCheck
+from .gate_checks import COLUMN_CHECKS, PAIR_CHECKS, GateCheck, TableGate
 
 if TYPE_CHECKING:
-    from .quality_gate import TableGate
     from .spec import PipelineSpec
 
 # Expectations judged over the whole table: never row checks, no need to ask GE to know that
@@ -96,7 +95,6 @@ def gate_checks(spec: PipelineSpec, name: str, tg: TableGate) -> tuple[list[Gate
 
 
 def _compiled(expect: str) -> bool:
-    from .quality_gate import COLUMN_CHECKS, PAIR_CHECKS
     return expect in COLUMN_CHECKS or expect in PAIR_CHECKS
 
 

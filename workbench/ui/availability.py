@@ -11,6 +11,8 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
+from workbench.ui.member_names import query_names
+
 _cache: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
 _PROBE_KINDS = (("measure", "metrics"), ("metric", "metrics"), ("dimension", "dimensions"))
 
@@ -22,7 +24,6 @@ def namespace_status(wb) -> dict[str, str]:
     except (KeyError, TypeError):
         pass
     from workbench.ui.messages import describe_error
-    from workbench.ui.query_builder import query_names
 
     entries = [e for e in wb.catalog() if e.get("qualified_name")]
     names = query_names(entries)

@@ -8,39 +8,21 @@ grain=..., where=..., time_range=..., limit=...)`` returning an object with ``.d
 from __future__ import annotations
 
 import time
-from collections import Counter
-from typing import Any
 
 import panel as pn
 
 from workbench.ui import messages
 from workbench.ui.availability import namespace_status
 from workbench.ui.charts import auto_chart
+from workbench.ui.member_names import METRIC_KINDS, Entry, query_names  # noqa: F401  (query_names re-exported)
 from workbench.ui.sql_view import set_sql, sql_view
 from workbench.ui.table import result_table, set_result
 from workbench.ui.theme import heading, styled
 
-Entry = dict[str, Any]
-
 NO_GRAIN = "none"  # Bokeh selects can't hold None
 GRAINS = {"No time grain": NO_GRAIN, **{g.capitalize(): g for g in
           ("day", "week", "month", "quarter", "year")}}
-METRIC_KINDS = ("metric", "measure")
 DEFAULT_LIMIT = 500
-
-
-def query_names(entries: list[Entry]) -> dict[str, str]:
-    """qualified_name -> the name to pass to ``query``: the bare name when it is unique within
-    its namespace and kind group, else ``model.name``."""
-    def group(e):
-        return "metric" if e.get("kind") in METRIC_KINDS else e.get("kind")
-
-    counts = Counter((e.get("namespace"), group(e), e.get("name")) for e in entries)
-    out = {}
-    for e in entries:
-        unique = counts[(e.get("namespace"), group(e), e.get("name"))] == 1
-        out[e["qualified_name"]] = e["name"] if unique else f"{e.get('model')}.{e['name']}"
-    return out
 
 
 def option_label(entry: Entry, name: str) -> str:
