@@ -177,7 +177,7 @@ def run_suite(spec: Suite, engine: str, *, warehouse: str | Path | None = None,
                   else ctx.data_sources.add_sql(**ds_kwargs))
         else:
             url = postgres_url or "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-            ds = ctx.data_sources.add_postgres(name="warehouse", connection_string=_sa_url(url))
+            ds = ctx.data_sources.add_postgres(name="warehouse", connection_string=sqlalchemy_url(url))
         if t.table:
             asset = ds.add_table_asset(name=spec.suite, table_name=t.table, schema_name=t.schema_)
         else:
@@ -230,7 +230,9 @@ def run_suite(spec: Suite, engine: str, *, warehouse: str | Path | None = None,
     return [_outcome(r, spec) for r in result.results], result
 
 
-def _sa_url(url: str) -> str:
+def sqlalchemy_url(url: str) -> str:
+    """A libpq URL as SQLAlchemy wants it (GE and the runner's PostgreSQL reads go through
+    SQLAlchemy, which needs the driver named)."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg2://" + url[len(prefix):]

@@ -232,8 +232,8 @@ def _fetch_rows(spec: Suite, keys: pd.DataFrame, engine: str, con, dataframe, pg
 
 
 def _pg(url: str) -> str:
-    from .ge_runtime import _sa_url
-    return _sa_url(url)
+    from .ge_runtime import sqlalchemy_url
+    return sqlalchemy_url(url)
 
 
 def _metrics(spec: Suite, engine: str, con, dataframe, pg_url) -> list[tuple]:

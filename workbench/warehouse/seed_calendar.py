@@ -56,10 +56,10 @@ class Calendar:
 
     @property
     def end_s(self) -> int:
-        return _epoch(self.end)
+        return epoch_seconds(self.end)
 
 
-def _epoch(d: dt.date) -> int:
+def epoch_seconds(d: dt.date) -> int:
     return (d - EPOCH).days * DAY
 
 
@@ -82,7 +82,7 @@ def black_friday(year: int) -> dt.date:
 
 
 def make_calendar(rng: np.random.Generator, start: dt.date, end: dt.date) -> Calendar:
-    hours_s = np.arange(_epoch(start), _epoch(end), HOUR, dtype=np.int64)
+    hours_s = np.arange(epoch_seconds(start), epoch_seconds(end), HOUR, dtype=np.int64)
     ts = pd.to_datetime(hours_s, unit="s")
     days = pd.date_range(start, end - dt.timedelta(days=1), freq="D")
     cal = Calendar(start, end, hours_s, ((hours_s - hours_s[0]) // DAY).astype(int),
@@ -132,8 +132,8 @@ def _promotions(rng: np.random.Generator, start: dt.date, end: dt.date) -> pd.Da
                                     "volume_lift"])
     p["end_date"] = [d + dt.timedelta(days=int(n)) for d, n in zip(p.start_date, p.days, strict=True)]
     p = p[(p.end_date > start) & (p.start_date < end)].sort_values("start_date").reset_index(drop=True)
-    p["start_s"] = [_epoch(d) for d in p.start_date]
-    p["end_s"] = [_epoch(d) for d in p.end_date]
+    p["start_s"] = [epoch_seconds(d) for d in p.start_date]
+    p["end_s"] = [epoch_seconds(d) for d in p.end_date]
     p["category_idx"] = [cats.index(c) if isinstance(c, str) else -1 for c in p.category]
     return p.drop(columns="days")
 
@@ -182,6 +182,6 @@ def _store_capacity(cal: Calendar, cat: Catalog) -> np.ndarray:
     sunday = cal.dow == 6
     cap[sunday & ((cal.hod < 11) | (cal.hod >= 18))] = 0.0
     for _, h in cal.holidays.iterrows():
-        day = (cal.hours_s >= _epoch(h.date)) & (cal.hours_s < _epoch(h.date) + DAY)
+        day = (cal.hours_s >= epoch_seconds(h.date)) & (cal.hours_s < epoch_seconds(h.date) + DAY)
         cap[day & (cal.hod >= h.stores_close_hour)] = 0.0
     return cap

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .seed_calendar import DAY, HOUR, Calendar, _epoch
+from .seed_calendar import DAY, HOUR, Calendar, epoch_seconds
 from .seed_catalog import (
     CATEGORIES,
     CHANNELS,
@@ -64,7 +64,7 @@ def plan_incidents(rng: np.random.Generator, cal: Calendar, cat: Catalog) -> lis
     victim = appliances.sort_values(["popularity", "product_id"], ascending=[False, True]).iloc[0]
     d = [_quiet_day(cal, f, wd) for f, wd in
          [(0.62, (1, 2, 3)), (0.75, (0, 1, 2, 3)), (0.83, (0, 1, 2, 3, 4)), (0.90, (1, 2, 3)), (0.96, (1, 2, 3))]]
-    s = [_epoch(x) for x in d]
+    s = [epoch_seconds(x) for x in d]
     h = int(rng.integers(9, 12))   # hour the pricing error goes live
     # A decimal-point slip: one tenth of the price the product had on that day.
     list_cents = int(round(victim.list_price * 100))

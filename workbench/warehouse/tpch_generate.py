@@ -37,7 +37,7 @@ def find_tpchgen_cli() -> Path:
 # --------------------------------------------------------------------------- helpers
 
 @contextlib.contextmanager
-def _file_lock(target: Path) -> Iterator[None]:
+def file_lock(target: Path) -> Iterator[None]:
     """Serialise builders of the same target across processes (parallel test sessions)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     lock_path = target.parent / f".{target.name}.lock"
@@ -49,7 +49,8 @@ def _file_lock(target: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _progress(enabled: bool):
+def progress_bar(enabled: bool):
+    """A rich progress bar on stderr (stdout may be piped); `enabled=False` hides it."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -84,14 +85,15 @@ def _table_location(out_dir: Path, table: str, parts: int | None) -> Path:
     return out_dir / table if parts else out_dir / f"{table}.parquet"
 
 
-def _parquet_files(location: Path) -> list[Path]:
+def parquet_files(location: Path) -> list[Path]:
+    """tpchgen writes one file per table, or a directory of parts at larger scales."""
     return sorted(location.glob("*.parquet")) if location.is_dir() else [location]
 
 
 def _parquet_rows(location: Path) -> int:
     import pyarrow.parquet as pq
 
-    return sum(pq.ParquetFile(f).metadata.num_rows for f in _parquet_files(location))
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in parquet_files(location))
 
 
 def _read_manifest(out_dir: Path) -> dict | None:
@@ -136,7 +138,7 @@ def _run_tpchgen(
         cmd += ["--parts", str(parts)]
     if threads:
         cmd += ["--num-threads", str(threads)]
-    with _progress(progress) as bar:
+    with progress_bar(progress) as bar:
         task = bar.add_task(f"TPC-H SF{label}: generating parquet", total=None)
         with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # noqa: S603  argv list; the binary is the installed tpchgen-cli
                               text=True) as proc:
@@ -186,7 +188,7 @@ def generate_parquet(
         return out
 
     binary = find_tpchgen_cli()
-    with _file_lock(out):
+    with file_lock(out):
         if not overwrite and _manifest_ok(out, label, TABLES, parts):  # built meanwhile
             return out
         tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
@@ -241,7 +243,7 @@ def parquet_paths(
     return {t: (out / manifest["tables"][t]["path"]).resolve() for t in TABLES}
 
 
-def _expected_rows(paths: Mapping[str, Path]) -> dict[str, int]:
+def expected_row_counts(paths: Mapping[str, Path]) -> dict[str, int]:
     out_dirs = {p.parent for p in paths.values()}
     if len(out_dirs) == 1:
         manifest = _read_manifest(next(iter(out_dirs)))

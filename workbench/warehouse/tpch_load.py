@@ -6,7 +6,13 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from .tpch_generate import _expected_rows, _file_lock, _parquet_files, _progress, parquet_paths
+from .tpch_generate import (
+    expected_row_counts,
+    file_lock,
+    parquet_files,
+    parquet_paths,
+    progress_bar,
+)
 from .tpch_schema import COLUMNS, TpchError, duckdb_path, sf_label
 
 
@@ -30,11 +36,11 @@ def load_into(
     if schema:
         con.execute(f"create schema if not exists {_quote_ident(schema)}")
         prefix = _quote_ident(schema) + "."
-    with _progress(progress) as bar:
+    with progress_bar(progress) as bar:
         task = bar.add_task("Loading TPC-H into DuckDB", total=len(paths))
         for table, location in paths.items():
             bar.update(task, description=f"Loading TPC-H into DuckDB: {table}")
-            source = [str(f) for f in _parquet_files(Path(location))]
+            source = [str(f) for f in parquet_files(Path(location))]
             con.execute(
                 f"create or replace table {prefix}{_quote_ident(table)} as "
                 "select * from read_parquet(?)",
@@ -95,11 +101,11 @@ def build_duckdb(
     label = sf_label(sf)
     target = Path(path) if path is not None else duckdb_path(label)
     paths = parquet_paths(label, parquet, progress=progress)
-    expected = _expected_rows(paths)
+    expected = expected_row_counts(paths)
     if not overwrite and target.exists() and _duckdb_ok(target, expected):
         return target
 
-    with _file_lock(target):
+    with file_lock(target):
         if not overwrite and target.exists() and _duckdb_ok(target, expected):
             return target
         tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
