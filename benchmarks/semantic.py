@@ -16,7 +16,7 @@ machine hits both alike; the figure is the median over queries of median(semanti
 
 Also measured: cold compile (a fresh ``wb.compile(...)`` + ``wb.engine.to_sql(expr)`` each time:
 spec -> Ibis expression -> SQL string, with the model already loaded), the warm plan-cache
-lookup (``wb._plan(spec)``), and result-cache hits (``wb.query(...).execute()`` with the memory
+lookup (``wb.plan(spec)``), and result-cache hits (``wb.query(...).execute()`` with the memory
 cache on, timed around the whole call).
 """
 
@@ -147,10 +147,10 @@ def main(argv: list[str] | None = None) -> int:
 
             spec = QuerySpec.build("tpch", kw.get("metrics"), kw.get("dimensions"),
                                    **{k: v for k, v in kw.items() if k not in ("metrics", "dimensions")})
-            wb._plan(spec)
+            wb.plan(spec)
             lookup_t = []
             for _ in range(compile_repeats):
-                lookup_t.append(_timed(lambda spec=spec: wb._plan(spec)))
+                lookup_t.append(_timed(lambda spec=spec: wb.plan(spec)))
 
             first = wb_cached.query("tpch", **kw)
             first.execute()

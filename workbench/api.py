@@ -170,7 +170,9 @@ class Workbench:
         wb.namespace(spec.namespace)
         return Query(wb, spec)
 
-    def _plan(self, spec: QuerySpec) -> Plan:
+    def plan(self, spec: QuerySpec) -> Plan:
+        """The compiled, secured plan of a query spec for this principal and engine (cached).
+        Public because Query, the session's lazy handle, lives in another module."""
         space = self.namespace(spec.namespace)
         key = f"{space.name}:{space.version}:{self.principal.context_key}:{self.engine.name}:{spec.key()}"
         plan = self._s.plans.get(key)
@@ -180,7 +182,7 @@ class Workbench:
             self._s.plans[key] = plan
         return plan
 
-    def _execute(self, q: Query):
+    def execute(self, q: Query):
         """Run (or serve from cache) a query; with an audit log, every query is recorded with
         who asked, what, how many rows and how long it took, and so is a refusal."""
         t0 = time.perf_counter()
@@ -212,7 +214,7 @@ class Workbench:
                        error=str(error)[:500], **details)
 
     def _run(self, q: Query, t0: float):
-        plan = q._plan
+        plan = q.plan
         cache = self._s.cache
         key = plan.key + ":" + self.engine.data_version()
         if cache is not None:

@@ -20,15 +20,16 @@ class Query:
         self.elapsed_ms: float | None = None
 
     @cached_property
-    def _plan(self):
-        return self.wb._plan(self.spec)
+    def plan(self):
+        """The compiled, secured plan (expression, SQL and cache key), made once."""
+        return self.wb.plan(self.spec)
 
     def to_ibis(self):
         """The Ibis expression, secured for this workbench's principal."""
-        return self._plan.expr
+        return self.plan.expr
 
     def sql(self, pretty: bool = True) -> str:
-        sql = self._plan.sql
+        sql = self.plan.sql
         if pretty:
             import sqlglot
             dialect = self.wb.engine.dialect
@@ -41,7 +42,7 @@ class Query:
 
     def execute(self) -> pd.DataFrame:
         t0 = time.perf_counter()
-        df, self.cached = self.wb._execute(self)
+        df, self.cached = self.wb.execute(self)
         self.elapsed_ms = (time.perf_counter() - t0) * 1000
         return df
 
