@@ -1,5 +1,6 @@
 """A stand-in pipeline with the runner API of workbench.streaming (start, stop, status), so the
-REST layer is tested on its own; tests/server/test_live_pipeline.py uses the real one."""
+REST layer is tested on its own; the real one runs behind the server in
+tests/streaming/test_live_drop_detection.py and tests/apps/test_up.py."""
 
 from __future__ import annotations
 

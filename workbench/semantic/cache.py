@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 from collections import deque
 
 import pandas as pd
@@ -104,6 +103,3 @@ class RedisResultCache(ResultCache):
     def size(self) -> int:
         return sum(1 for _ in self.r.scan_iter(self.prefix + "*"))
 
-
-def timer() -> float:
-    return time.perf_counter()

@@ -10,8 +10,6 @@ of them simply shows fewer panels.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,10 +136,6 @@ class Snapshot:
     fetched_at: dt.datetime | None = None
     window: Window | None = None
     drill: Drill = field(default_factory=Drill)
-
-    def signature(self) -> str:
-        blob = {k: v.to_json(date_format="iso") for k, v in sorted(self.frames.items())}
-        return hashlib.sha1(json.dumps(blob, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
 
 
 def build_queries(m: Members, w: Window, drill: Drill) -> dict[str, dict]:
