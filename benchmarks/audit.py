@@ -114,7 +114,7 @@ def semantic_ratios(sf: str, repeats: int, logs: dict, console) -> dict:
     shutil.copy(REPO / "semantic" / "tpch.yml", models / "tpch.yml")
     p = Principal.of("ann", ["analyst"])
     wb = workbench.connect(warehouse=db, models_dir=models, cache="none")
-    raw = wb.engine.con.con
+    raw = wb.engine.native_connection()
     out = {}
     try:
         for name, kw in QUERIES.items():

@@ -347,18 +347,9 @@ def connect(warehouse: str | Path | None = None, models_dir: str | Path | None =
     if isinstance(engine, Engine):
         eng = engine
     else:
-        name = engine or settings.engine
-        cls = get_engine_class(name)
-        if name == "duckdb":
-            eng = cls(path=wh, read_only=read_only, **engine_options)
-        elif name == "spark":
-            opts = {"master": settings.spark.master, "remote": settings.spark.remote,
-                    "parquet_dir": settings.spark.parquet_dir, **engine_options}
-            eng = cls(warehouse=str(wh), **opts)
-        elif name == "postgres":
-            eng = cls(url=engine_options.pop("url", settings.postgres.url), **engine_options)
-        else:
-            eng = cls(**engine_options)
+        # Each engine class reads its own workbench.yml section: no branch per engine here.
+        eng = get_engine_class(engine or settings.engine).from_settings(
+            settings, warehouse=wh, read_only=read_only, **engine_options)
     pfile = Path(principals_file) if principals_file else settings.path(settings.principals_file)
     principals = load_principals(pfile) if pfile.exists() else None
     if isinstance(cache, ResultCache):

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .cli_options import engine_name
 from .semantic.errors import EngineError, SemanticError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
@@ -17,12 +18,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="
                   help="Workbench: governed metrics for notebooks, apps and pipelines.")
 out = Console()
 err = Console(stderr=True)
-
-
-class Engine(str, Enum):
-    duckdb = "duckdb"
-    spark = "spark"
-    postgres = "postgres"
 
 
 class Fmt(str, Enum):
@@ -71,14 +66,15 @@ def query(
                                       "'3 revenue per region' (or '3 revenue' overall)."),
     define: str | None = typer.Option(None, "--define", help="Query-time members as JSON, "
                                          "e.g. '{\"customer.n\": {\"metric\": \"orders\"}}'."),
-    engine: Engine | None = typer.Option(None, help="Engine (default from workbench.yml)."),
+    engine: str | None = typer.Option(None, callback=engine_name, metavar="ENGINE",
+                                      help="A registered engine (default from workbench.yml)."),
     as_: str | None = typer.Option(None, "--as", help="Run as this principal (principals file)."),
     sql: bool = typer.Option(False, "--sql", help="Print the generated SQL instead of running it."),
     fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="Output format."),
 ):
     """Run a governed metric query, e.g. [cyan]workbench query retail -m revenue,aov -d region --grain month[/]."""
     import workbench
-    wb = workbench.connect(engine=engine.value if engine else None, read_only=True, principal=as_)
+    wb = workbench.connect(engine=engine, read_only=True, principal=as_)
     try:
         defs = json.loads(define) if define else None
     except json.JSONDecodeError as e:

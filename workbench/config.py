@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from ruamel.yaml import YAML
 
 from .semantic.errors import ModelError
@@ -119,7 +119,8 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     warehouse: str = Field(".workbench/warehouse.duckdb", description="DuckDB warehouse file.")
     models_dir: str = Field("semantic", description="Folder of semantic/*.yml models.")
-    engine: Literal["duckdb", "spark", "postgres"] = Field("duckdb", description="Default engine.")
+    engine: str = Field("duckdb", description="Default engine: a name in the workbench.engines "
+                        "registry (duckdb, spark, postgres or a plugin's).")
     principals_file: str = Field("principals.yml", description="Principals for --as and apps.")
     spark: SparkSettings = SparkSettings()
     postgres: PostgresSettings = PostgresSettings()
@@ -128,6 +129,16 @@ class Settings(BaseModel):
     audit: AuditSettings = AuditSettings()
     auth: AuthSettings = AuthSettings()
     root: str = Field(".", description="Project root; relative paths are resolved from here.")
+
+    @field_validator("engine")
+    @classmethod
+    def _registered_engine(cls, v: str) -> str:
+        from .engines.base import ENGINES, UnknownEngine  # lazy: settings load before Ibis
+        try:
+            ENGINES.get(v)
+        except UnknownEngine as e:   # lists the registered names, with a "did you mean"
+            raise ValueError(str(e)) from None
+        return v
 
     def path(self, p: str) -> Path:
         q = Path(p).expanduser()

@@ -106,7 +106,7 @@ def test_a_burst_is_raised_once_and_a_gap_is_skipped(live_wb, tmp_path):
     out = runner.cycle(invalidate=False)
     assert out["rules"][rule.name]["ok"], out
     [a] = store.anomalies()
-    region2 = live_wb.engine.con.con.execute(
+    region2 = live_wb.engine.native_connection().execute(
         "SELECT region FROM regions WHERE region_id = 2").fetchone()[0]
     assert (a["slice_value"], a["value"], a["direction"]) == (region2, BURST_ORDERS, "up")
     assert a["ts"] == (T0 + dt.timedelta(minutes=BURST)).isoformat()

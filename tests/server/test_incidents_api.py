@@ -432,7 +432,7 @@ async def test_a_burst_in_live_gold_data_raises_an_incident_within_one_interval(
     assert one["insight"] and "orders" in one["insight"]
 
     # The oracle: gold itself, by direct SQL on the server's own connection.
-    cur = ext.host.workbench().engine.con.con.cursor()
+    cur = ext.host.workbench().engine.cursor()
     try:
         region, in_gold = cur.execute(
             "SELECT r.region, sum(g.orders) FROM live_sales_minute g JOIN regions r USING (region_id) "
@@ -544,7 +544,7 @@ async def test_a_fresh_pipeline_is_scored_per_minute_and_region_while_warming_up
     else:  # the minute closed meanwhile: it was scored too
         assert r["slices"] == 5 and r["buckets"] > 0, r
     # The oracle: gold itself has what was written, per minute and region.
-    cur = ext.host.workbench().engine.con.con.cursor()
+    cur = ext.host.workbench().engine.cursor()
     try:
         in_gold = cur.execute(
             "SELECT count(DISTINCT (minute, region_id)), sum(orders) FROM live_sales_minute"

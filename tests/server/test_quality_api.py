@@ -55,7 +55,7 @@ async def test_validate_through_the_server_then_read_runs_and_scores(jp_fetch, j
     # It ran on the host's own read-write connection (the run is there, committed) and the
     # server's queries keep working meanwhile.
     ext = jp_serverapp.extension_manager.extension_points["workbench_pipelines"].app
-    cur = ext.host.workbench().engine.con.con.cursor()
+    cur = ext.host.workbench().engine.cursor()
     try:
         assert cur.execute("SELECT run_id FROM quality_runs").fetchall() == [(run["run_id"],)]
         held = cur.execute("SELECT count(*) FROM quality_quarantine WHERE run_id = ?",

@@ -170,7 +170,7 @@ def scored_to(st) -> dt.datetime:
 
 
 def gold_orders(h, minute: dt.datetime) -> dict[int, int]:
-    cur = h["host"].workbench().engine.con.con.cursor()
+    cur = h["host"].workbench().engine.cursor()
     try:
         return dict(cur.execute("SELECT region_id, sum(orders)::INT FROM live_sales_minute "
                                 "WHERE minute = ? GROUP BY region_id", [minute]).fetchall())
@@ -226,7 +226,7 @@ def test_stopping_the_pipeline_for_three_minutes_and_restarting_raises_nothing(l
 def test_a_regional_outage_raises_one_incident_within_a_minute_of_the_minute_closing(live):
     h, loop, writer = live, live["loop"], live["writer"]
     before = {i["id"] for i in loop.store().list()}
-    region3 = h["host"].workbench().engine.con.con.execute(
+    region3 = h["host"].workbench().engine.native_connection().execute(
         "SELECT region FROM regions WHERE region_id = 3").fetchone()[0]
     mid_minute(h, 5, 20)
     writer.down = {3}

@@ -1,13 +1,11 @@
 """The Engine extension point: a small base class and a registry fed by entry points.
 
-Built-in engines register through the same `workbench.engines` entry-point group a third-party
-engine would use (see pyproject.toml).
+Built-in engines are declared in the same `workbench.engines` entry-point group a third-party
+engine uses (see pyproject.toml), and imported only when named (PySpark loads for Spark only).
 """
 from __future__ import annotations
 
-import importlib
 import threading
-from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
 import ibis
@@ -15,44 +13,10 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.common.exceptions import TableNotFound as IbisTableNotFound
 
-from ..semantic.errors import EngineError, closest
+from ..registry import Registry, UnknownPlugin
+from ..semantic.errors import EngineError
 from ..semantic.model_sql import ModelSQLError, parse_model_sql, render, source_tables
 from .errors import EngineUnavailable, MissingTable, ModelSQLFailed
-
-_REGISTRY: dict[str, type[Engine]] = {}
-_BUILTIN = {"duckdb": "workbench.engines.duckdb_engine:DuckDBEngine",
-            "spark": "workbench.engines.spark_engine:SparkEngine",
-            "postgres": "workbench.engines.postgres_engine:PostgresEngine"}
-
-
-def register_engine(cls: type[Engine]) -> type[Engine]:
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def _discover() -> dict[str, str]:
-    found = dict(_BUILTIN)
-    for ep in entry_points(group="workbench.engines"):
-        found[ep.name] = ep.value
-    return found
-
-
-def available_engines() -> list[str]:
-    return sorted(set(_discover()) | set(_REGISTRY))
-
-
-def get_engine_class(name: str) -> type[Engine]:
-    if name in _REGISTRY:
-        return _REGISTRY[name]
-    target = _discover().get(name)
-    if target is None:
-        raise EngineError(f"Unknown engine '{name}'. Available: {', '.join(available_engines())}."
-                          + (f" Did you mean {closest(name, available_engines())[0]}?"
-                             if closest(name, available_engines()) else ""))
-    module, _, attr = target.partition(":")
-    cls = getattr(importlib.import_module(module), attr)
-    _REGISTRY[name] = cls
-    return cls
 
 
 def first_line(error: BaseException) -> str:
@@ -62,8 +26,20 @@ def first_line(error: BaseException) -> str:
 
 
 class Engine:
-    """One backend. Subclasses set `name` and implement `_connect` and `data_version`."""
+    """One backend. Subclasses set `name` and implement `_connect` and `data_version`;
+    capability mixins (workbench.engines.capabilities) say what else they can do."""
     name: ClassVar[str] = ""
+    #: The workbench.yml section `from_settings` reads (its fields are the engine's settings).
+    settings_section: ClassVar[str | None] = None
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> Engine:
+        """The engine as workbench.yml configures it; `overrides` (connect()'s keywords) win.
+        `connect()` always passes `warehouse` (the resolved DuckDB file) and `read_only`;
+        an engine that has no use for them ignores them."""
+        overrides.pop("warehouse", None)
+        overrides.pop("read_only", None)
+        return cls(**overrides)
 
     def __init__(self, **options: Any):
         self.options = options
@@ -191,3 +167,22 @@ class Engine:
         """Forget cached table handles (schemas may have changed after a refresh)."""
         with self._lock:
             self._tables.clear()
+
+
+class UnknownEngine(UnknownPlugin, EngineError):
+    """No engine of that name (an EngineError, as it always was, and the registries' one error)."""
+
+
+ENGINES: Registry[Engine] = Registry("engine", "workbench.engines", Engine, error=UnknownEngine)
+
+#: ``@register_engine`` on an ``Engine`` subclass with a ``name`` (tests and notebooks; a package
+#: declares a ``workbench.engines`` entry point instead).
+register_engine = ENGINES.register
+
+
+def available_engines() -> list[str]:
+    return ENGINES.names()
+
+
+def get_engine_class(name: str) -> type[Engine]:
+    return ENGINES.get(name)

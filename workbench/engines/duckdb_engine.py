@@ -9,13 +9,20 @@ import ibis
 import pandas as pd
 
 from ..semantic.errors import EngineError
-from .base import Engine, first_line, register_engine
+from .base import Engine, first_line
+from .capabilities import SupportsCursor
 from .errors import EngineUnavailable, WarehouseLocked, WarehousePermissionDenied
 
 
-@register_engine
-class DuckDBEngine(Engine):
+class DuckDBEngine(Engine, SupportsCursor):
+    """The embedded default: one DuckDB file (`warehouse` in workbench.yml), or memory."""
+
     name = "duckdb"
+
+    @classmethod
+    def from_settings(cls, settings, **overrides) -> DuckDBEngine:
+        path = overrides.pop("warehouse", None) or settings.path(settings.warehouse)
+        return cls(path=path, read_only=overrides.pop("read_only", False), **overrides)
 
     def __init__(self, path: str | os.PathLike | None = None, read_only: bool = False,
                  threads: int | None = None, **options):
@@ -24,6 +31,13 @@ class DuckDBEngine(Engine):
         self.read_only = read_only
         self.threads = threads
         self._bump = 0
+
+    def native_connection(self):
+        return self.con.con
+
+    def cursor(self):
+        with self._lock:
+            return self.con.con.cursor()
 
     def _connect(self):
         if self.path != ":memory:":

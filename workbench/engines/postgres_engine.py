@@ -7,7 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 import ibis
 
 from ..semantic.errors import EngineError
-from .base import Engine, first_line, register_engine
+from .base import Engine, first_line
 from .errors import EngineUnavailable
 
 
@@ -21,9 +21,18 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-@register_engine
 class PostgresEngine(Engine):
+    """PostgreSQL through Ibis (`postgres.url` in workbench.yml); the password never appears in
+    a message."""
+
     name = "postgres"
+    settings_section = "postgres"
+
+    @classmethod
+    def from_settings(cls, settings, **overrides) -> PostgresEngine:
+        overrides.pop("warehouse", None)
+        overrides.pop("read_only", None)
+        return cls(url=overrides.pop("url", settings.postgres.url), **overrides)
 
     def __init__(self, url: str | None = None, **options):
         super().__init__(**options)

@@ -16,7 +16,8 @@ import pandas as pd
 
 from ..semantic.errors import EngineError
 from ..semantic.model_sql import render
-from .base import Engine, first_line, register_engine
+from .base import Engine, first_line
+from .capabilities import ExportsParquet
 from .duckdb_engine import open_error
 from .errors import EngineUnavailable, MissingTable
 
@@ -49,9 +50,20 @@ def spark_session(master: str | None = None, remote: str | None = None):
         return _SESSION
 
 
-@register_engine
-class SparkEngine(Engine):
+class SparkEngine(Engine, ExportsParquet):
+    """PySpark, local or a cluster (`spark:` in workbench.yml). Warehouse tables are read from
+    Parquet copies, exported from the DuckDB warehouse when missing or older than it."""
+
     name = "spark"
+    settings_section = "spark"
+
+    @classmethod
+    def from_settings(cls, settings, **overrides) -> SparkEngine:
+        warehouse = overrides.pop("warehouse", None) or settings.path(settings.warehouse)
+        overrides.pop("read_only", None)
+        opts = {"master": settings.spark.master, "remote": settings.spark.remote,
+                "parquet_dir": settings.spark.parquet_dir, **overrides}
+        return cls(warehouse=str(warehouse), **opts)
 
     def __init__(self, warehouse: str | None = None, parquet_dir: str | None = None,
                  master: str | None = None, remote: str | None = None, **options):
@@ -89,7 +101,7 @@ class SparkEngine(Engine):
 
     def _table(self, name: str, schema: str | None):
         view = self.view_name(name, schema)
-        path = self._parquet_for(name, schema)
+        path = self.parquet_path(name, schema)
         session = spark_session(self.master, self.remote)
         session.read.parquet(str(path)).createOrReplaceTempView(view)
         self._views.add(view)
@@ -108,7 +120,7 @@ class SparkEngine(Engine):
             self._con = None
             self._tables.clear()
 
-    def _parquet_for(self, name: str, schema: str | None) -> Path:
+    def parquet_path(self, name: str, schema: str | None = None) -> Path:
         if self.parquet_dir is None:
             raise EngineUnavailable("The Spark engine needs a warehouse or a parquet_dir.")
         folder = self.parquet_dir / schema if schema else self.parquet_dir

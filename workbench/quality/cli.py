@@ -1,4 +1,4 @@
-"""`workbench validate SUITE [--engine duckdb|spark|postgres]` (wired into workbench/cli.py).
+"""`workbench validate SUITE [--engine ENGINE]` (wired into workbench/cli.py).
 
     from .quality.cli import validate as _validate
     app.command(name="validate")(_validate)
@@ -6,25 +6,21 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..cli_options import engine_name
+
 out = Console()
 err = Console(stderr=True)
 
 
-class QEngine(str, Enum):
-    duckdb = "duckdb"
-    spark = "spark"
-    postgres = "postgres"
-
-
 def validate(
     suite: str = typer.Argument(..., help="Suite name in pipelines/quality/ (orders) or a YAML path."),
-    engine: QEngine = typer.Option(QEngine.duckdb, help="Where the expectations run."),
+    engine: str = typer.Option("duckdb", callback=engine_name, metavar="ENGINE",
+                               help="Where the expectations run: a registered engine."),
     warehouse: str | None = typer.Option(None, help="DuckDB warehouse (default from workbench.yml)."),
     no_docs: bool = typer.Option(False, "--no-docs", help="Skip Great Expectations Data Docs."),
     as_json: bool = typer.Option(False, "--json", help="Print the run as JSON."),
@@ -34,14 +30,14 @@ def validate(
     from ..semantic.errors import SemanticError
     from .runner import validate as run
     try:
-        r = run(warehouse, suite, engine.value, data_docs=not no_docs)
+        r = run(warehouse, suite, engine, data_docs=not no_docs)
     except (SemanticError, ValueError, OSError) as e:
         err.print(f"[bold red]error:[/] {e}", highlight=False)
         raise typer.Exit(2) from None
     except Exception as e:  # noqa: BLE001  an engine that is down (PostgreSQL, Spark): one line, no traceback
         first = (str(e).strip().splitlines() or [""])[0]
         from rich.markup import escape
-        err.print("[bold red]error:[/] " + escape(f"validating '{suite}' on {engine.value} failed: "
+        err.print("[bold red]error:[/] " + escape(f"validating '{suite}' on {engine} failed: "
                                                   f"{type(e).__name__}: {first}"), highlight=False)
         raise typer.Exit(2) from None
     if as_json:

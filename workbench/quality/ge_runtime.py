@@ -127,10 +127,10 @@ def spark_dataframe(spec: Suite, warehouse: str | Path, spark=None, parquet_dir:
     eng = SparkEngine(warehouse=str(warehouse), parquet_dir=parquet_dir)
     t = spec.target
     if t.table:
-        return spark.read.parquet(str(eng._parquet_for(t.table, t.schema_)))
+        return spark.read.parquet(str(eng.parquet_path(t.table, t.schema_)))
     for schema, table in referenced_tables(t.sql):
         try:
-            path = eng._parquet_for(table, schema)
+            path = eng.parquet_path(table, schema)
         except Exception:  # noqa: S112  a CTE or subquery alias, not a table
             continue     # a CTE or subquery alias, not a table
         view = f"{schema}__{table}" if schema else table

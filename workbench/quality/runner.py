@@ -100,7 +100,7 @@ def _resolve(wb_or_path, engine: str | None):
                          or settings.path(settings.warehouse))
         if eng.name == "duckdb" and name == "duckdb" and str(warehouse) != ":memory:":
             try:
-                con = eng.con.con        # the Workbench's own DuckDB connection (same file)
+                con = eng.native_connection()   # the Workbench's own DuckDB connection (same file)
             except Exception:
                 con = None
         pg = getattr(eng, "url", None) or settings.postgres.url

@@ -192,8 +192,7 @@ class DetectionLoop:
 
     def _available(self, wb, rules) -> tuple[list, dict]:
         """Rules whose namespace exists and whose tables are in the warehouse; the others, why."""
-        con = wb.engine.con.con
-        cur = con.cursor()
+        cur = wb.engine.cursor()   # SupportsCursor: live detection runs on the DuckDB warehouse
         try:
             have = {r[0] for r in cur.execute(
                 "SELECT table_name FROM information_schema.tables").fetchall()}

@@ -87,8 +87,7 @@ class QualityService:
         return run.to_dict()
 
     def _read(self, fn, *args, **kw):
-        con = self._wb().engine.con.con
-        cur = con.cursor()
+        cur = self._wb().engine.cursor()   # SupportsCursor: the host's engine is DuckDB
         try:
             return fn(cur, *args, **kw)
         finally:
