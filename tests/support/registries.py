@@ -27,8 +27,7 @@ def registry(area: str) -> Registry:
 
 
 def all_registries() -> dict[str, Registry]:
-    return {area: registry(area) for area in REGISTRIES
-            if hasattr(importlib.import_module(REGISTRIES[area][0]), REGISTRIES[area][1])}  # MIGRATION
+    return {area: registry(area) for area in REGISTRIES}
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ class EmailNotifier(Notifier):
         ssl: bool = Field(False, description="Connect with implicit TLS (port 465).")
         username: str | None = Field(None, description="SMTP login, if the server needs one.")
         password_env: str | None = Field(None, description="Environment variable holding the password.")
-        timeout: float = Field(10.0, gt=0)
+        timeout: float = Field(10.0, gt=0, description="Seconds to wait for the SMTP server.")
         subject_prefix: str = Field("[workbench]", description="Prefix of the subject line.")
 
     def message(self, n: Notification) -> EmailMessage:

@@ -53,8 +53,8 @@ class SlackNotifier(Notifier):
         url: str = Field(description="Incoming-webhook URL.")
         channel: str | None = Field(None, description="Override channel (if the webhook allows it).")
         username: str = Field("workbench", description="Display name.")
-        timeout: float = Field(5.0, gt=0)
-        retries: int = Field(2, ge=0, le=10)
+        timeout: float = Field(5.0, gt=0, description="Seconds to wait for each POST.")
+        retries: int = Field(2, ge=0, le=10, description="Further attempts after a failed POST.")
 
     def payload(self, n: Notification) -> dict:
         head = f"{SEVERITY_EMOJI.get(n.severity, '')} *{n.title}*".strip()

@@ -121,6 +121,8 @@ class EmbeddedOptions(SourceOptions):
 
 
 class EmbeddedSource(Source):
+    """The outbox of the embedded SQLite operational store (see the module docstring)."""
+
     kind = "embedded"
     Options = EmbeddedOptions
 

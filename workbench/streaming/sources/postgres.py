@@ -46,6 +46,8 @@ class PostgresOptions(SourceOptions):
 
 
 class PostgresSource(Source):
+    """PostgreSQL logical decoding from a replication slot (see the module docstring)."""
+
     kind = "postgres"
     Options = PostgresOptions
 

@@ -21,11 +21,15 @@ from .base import Source, SourceOptions
 
 
 class RabbitMQOptions(SourceOptions):
-    host: str = "127.0.0.1"
-    port: int = 5552
-    username: str = "guest"
-    password: str = "guest"  # noqa: S105  RabbitMQ's stock local account; workbench.yml overrides it
-    vhost: str = "/"
+    host: str = Field("127.0.0.1", description="RabbitMQ host.")
+    port: int = Field(
+        5552, description="RabbitMQ Streams port (the stream protocol, not AMQP's 5672)."
+    )
+    username: str = Field("guest", description="RabbitMQ user.")
+    password: str = Field(  # noqa: S105  RabbitMQ's stock local account; workbench.yml overrides it
+        "guest", description="RabbitMQ password (the stock local account's by default)."
+    )
+    vhost: str = Field("/", description="RabbitMQ virtual host.")
     stream: str = Field(..., description="Stream name (created if missing).")
     encoding: Literal["amqp", "raw"] = Field(
         "amqp", description="AMQP 1.0 messages (Debezium, most clients) or raw bytes."
@@ -36,6 +40,8 @@ class RabbitMQOptions(SourceOptions):
 
 
 class RabbitMQStreamSource(Source):
+    """A RabbitMQ stream of Debezium JSON (see the module docstring)."""
+
     kind = "rabbitmq"
     Options = RabbitMQOptions
 

@@ -20,6 +20,8 @@ class RedisOptions(SourceOptions):
 
 
 class RedisStreamSource(Source):
+    """A Redis stream of Debezium JSON (see the module docstring)."""
+
     kind = "redis"
     Options = RedisOptions
 
