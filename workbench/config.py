@@ -47,7 +47,8 @@ class AnomalySettings(BaseModel):
     alerts_dir: str = Field("pipelines/alerts", description="Folder of alert rule YAML files.")
     incidents_db: str = Field(".workbench/anomaly/incidents.sqlite", description="Incident store (sqlite).")
     state_dir: str = Field(".workbench/anomaly/jobs", description="Where detection jobs keep their state.")
-    live: LiveDetectionSettings = LiveDetectionSettings()
+    live: LiveDetectionSettings = Field(LiveDetectionSettings(),
+                                        description="Detection inside the Jupyter server, on live gold views.")
 
 
 class ExternalIdPSettings(BaseModel):
@@ -119,15 +120,15 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     warehouse: str = Field(".workbench/warehouse.duckdb", description="DuckDB warehouse file.")
     models_dir: str = Field("semantic", description="Folder of semantic/*.yml models.")
-    engine: str = Field("duckdb", description="Default engine: a name in the workbench.engines "
-                        "registry (duckdb, spark, postgres or a plugin's).")
+    engine: str = Field("duckdb", description="Default engine: any name in the workbench.engines "
+                        "registry (a built-in or an installed plugin's).")
     principals_file: str = Field("principals.yml", description="Principals for --as and apps.")
-    spark: SparkSettings = SparkSettings()
-    postgres: PostgresSettings = PostgresSettings()
-    cache: CacheSettings = CacheSettings()
-    anomaly: AnomalySettings = AnomalySettings()
-    audit: AuditSettings = AuditSettings()
-    auth: AuthSettings = AuthSettings()
+    spark: SparkSettings = Field(SparkSettings(), description="What the Spark engine connects to.")
+    postgres: PostgresSettings = Field(PostgresSettings(), description="What the PostgreSQL engine connects to.")
+    cache: CacheSettings = Field(CacheSettings(), description="The semantic layer's result cache.")
+    anomaly: AnomalySettings = Field(AnomalySettings(), description="Alert rules, incidents and live detection.")
+    audit: AuditSettings = Field(AuditSettings(), description="The tamper-evident audit trail.")
+    auth: AuthSettings = Field(AuthSettings(), description="Log-in, access and refresh tokens, signing keys.")
     root: str = Field(".", description="Project root; relative paths are resolved from here.")
 
     @field_validator("engine")
