@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         wb = workbench.connect(warehouse=db, models_dir=models, cache="none")
         # Same engine (same DuckDB connection), memory result cache on.
         wb_cached = workbench.connect(engine=wb.engine, models_dir=models, cache="memory")
-        raw = wb.engine.con.con  # the raw duckdb connection under Ibis
+        raw = wb.engine.native_connection()  # SupportsCursor: the DuckDB connection under Ibis
 
         t0 = time.perf_counter()
         wb.compile("tpch", **QUERIES["q01"])  # first compile: loads model state, binds schemas

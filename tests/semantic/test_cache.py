@@ -171,8 +171,8 @@ def test_invalidate_picks_up_new_rows(warehouse_copy, tmp_path):
     w = connect(warehouse_copy, read_only=False)
     try:
         assert revenue(w)[0] == 650.0
-        w.engine.con.raw_sql("insert into orders values (8, 100, 10, TIMESTAMP '2025-03-01 10:00:00', "
-                             "5.0, 'completed')")
+        w.engine.native_connection().execute(
+            "insert into orders values (8, 100, 10, TIMESTAMP '2025-03-01 10:00:00', 5.0, 'completed')")
         w.invalidate()
         v, q = revenue(w)
         assert not q.cached and v == 655.0
