@@ -108,3 +108,9 @@ def test_area_errors_keep_their_family():
     reg: Registry[Base] = Registry("widget", "test.none", Base, error=UnknownWidget)
     with pytest.raises(ValueError):
         reg.get("nope")
+
+
+def test_no_entry_points_at_all_says_the_package_metadata_is_missing():
+    reg: Registry[Base] = Registry("widget", "test.none", Base)
+    with pytest.raises(UnknownPlugin, match=r"no test.none entry points are installed \(run `pip install -e \.`"):
+        reg.get("anything")

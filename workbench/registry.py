@@ -129,6 +129,10 @@ class Registry(Generic[T]):
         if name in self._broken:
             raise self.error(f"{self.what} {name!r} could not be loaded ({self._broken[name]})",
                              name, names)
+        if not names:   # even the built-ins are entry points: the package metadata is missing
+            raise self.error(f"unknown {self.what} {name!r}: no {self.group} entry points are "
+                             "installed (run `pip install -e .` in the workbench checkout)",
+                             name, names)
         hint = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
         raise self.error(f"unknown {self.what} {name!r}; available: {', '.join(names)}"
                          + (f". Did you mean {hint[0]!r}?" if hint else ""), name, names)
