@@ -205,3 +205,9 @@ def test_cli_top_via_and_define(tpch_duckdb, tpch_models_dir, tmp_path, tpch_sql
     assert total == scalar(tpch_sql, "select count(*) from customer")
     r = run("-m", "revenue", "--top", "three revenue")
     assert r.returncode == 2 and "--top" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_measure_over_a_constant_is_a_clear_error(tpch_wb):
+    with pytest.raises(QueryError, match="reads no column"):
+        _ = tpch_wb.query("tpch", metrics=[{"name": "m", "agg": "count_distinct", "expr": "3",
+                                            "model": "lineitem"}]).df

@@ -190,6 +190,10 @@ class Aggregation:
         m = self.space.member(u.ref)
         resolve = self.rel.column_resolver(w, model)
         value = Translator(resolve, {}, m.source)(parse(m.source)) if m.source else None
+        if value is not None and not isinstance(value, ir.Column):
+            raise QueryError(f"Measure '{u.ref.qualified}' aggregates '{m.source}', which reads "
+                             "no column: aggregate a column or an expression over one (for a row "
+                             "count use agg: count without expr).")
         conds = []
         if m.filter:
             conds.append(Translator(resolve, {}, m.filter)(parse(m.filter)))
