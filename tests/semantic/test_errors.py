@@ -19,7 +19,7 @@ def _break(models_copy: Path, old: str, new: str) -> Path:
 
 
 def _line_of(path: Path, needle: str) -> int:
-    return next(i for i, l in enumerate(path.read_text().splitlines(), 1) if needle in l)
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
 
 
 def test_unknown_column_names_file_line_and_suggests(models_copy, shop_db):

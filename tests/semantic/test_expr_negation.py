@@ -12,12 +12,11 @@ import datetime as dt
 
 import duckdb
 import pytest
+from support.engines import load_duckdb
 
 import workbench
 from workbench.security.principal import Principal
 from workbench.semantic.errors import QueryError
-
-from support.engines import load_duckdb
 
 COLS = [("id", "integer"), ("email", "varchar"), ("region", "varchar"), ("score", "integer"),
         ("note", "varchar"), ("joined", "date")]

@@ -26,10 +26,9 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, Phase, assume, given, note, settings
 from hypothesis import strategies as st
+from support.engines import load_duckdb
 
 from workbench.security.principal import Principal
-
-from support.engines import load_duckdb
 
 # examples per engine: ~20 s on DuckDB, ~5 s on PostgreSQL, ~20 s on Spark (one query ~0.3 s)
 EXAMPLES = {"duckdb": 150, "postgres": 40, "spark": 10}
@@ -75,7 +74,7 @@ def wrap(fmt):
     return lambda parts: fmt.format(*parts) if isinstance(parts, tuple) else fmt.format(parts)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def expr(kind: str, depth: int) -> st.SearchStrategy[str]:
     """A text of the given kind: num, str, date, ts or bool."""
     leaves = {
@@ -334,7 +333,7 @@ def check_grouped(got: pd.DataFrame, want: list[tuple], dims, names, sums, what)
     g, w = keyed(got_rows, len(dims)), keyed(want, len(dims))
     assert sorted(g) == sorted(w), f"{what}: groups differ\n got {sorted(g)}\nwant {sorted(w)}"
     for key in w:
-        for name, x, y in zip(names, g[key], w[key]):
+        for name, x, y in zip(names, g[key], w[key], strict=True):
             if name in sums and norm(y) is None and norm(x) == 0:
                 continue     # a sum over no matching rows: NULL in SQL, 0 if the layer coalesces
             assert same(x, y), f"{what}: {name} for group {key}: got {x!r}, want {y!r}"
@@ -366,7 +365,7 @@ def run_case(engine, tmp, case, batch_size):
         for k, p in enumerate(batch):
             names += [f"c{k}", f"h{k}"]
             aggs += [agg_sql("count", None, p), agg_sql("sum", "id", p)]
-        sums = {n for n, a in zip(names, aggs) if a.startswith("sum(")}
+        sums = {n for n, a in zip(names, aggs, strict=True) if a.startswith("sum(")}
         sums |= {f"m{k}" for k, m in enumerate(case["measures"]) if m[0] == "sum"}
 
         def grouped(extra_where, principal_sql, who, what):

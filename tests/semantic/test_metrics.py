@@ -128,6 +128,7 @@ def test_chart_helper_picks_a_line_for_time_and_a_table_for_one_number(shop):
 
 def test_fiscal_year_starting_in_february(models_copy, shop_db):
     import workbench
+
     from .conftest import PRINCIPALS
     f = models_copy / "shop.yml"
     f.write_text(f.read_text().replace("label: Shop\n", "label: Shop\nfiscal_year_start_month: 2\n", 1))
@@ -166,6 +167,7 @@ def test_structured_filters(shop):
 
 def test_percentile_measure(models_copy, shop_db):
     import workbench
+
     from .conftest import PRINCIPALS
     f = models_copy / "shop.yml"
     f.write_text(f.read_text().replace(

@@ -36,7 +36,7 @@ def test_a_metric_per_row_counts_only_visible_rows(shop):
     Cy has 4 (store 10); order 7 (South store) and Bob's orders are not theirs."""
     north = shop.as_principal(PRINCIPALS["north"])
     df = north.query("shop", dimensions=["customer_name", "customers.order_count"]).df
-    assert dict(zip(df["customer_name"], df["customers.order_count"])) == {"Ann": 3, "Cy": 1}
+    assert dict(zip(df["customer_name"], df["customers.order_count"], strict=True)) == {"Ann": 3, "Cy": 1}
     admin = shop.query("shop", dimensions=["customer_name", "customers.order_count"]).df
-    assert dict(zip(admin["customer_name"], admin["customers.order_count"])) == {
+    assert dict(zip(admin["customer_name"], admin["customers.order_count"], strict=True)) == {
         "Ann": 3, "Bob": 2, "Cy": 2}

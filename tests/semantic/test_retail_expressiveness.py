@@ -156,13 +156,13 @@ def test_top_3_products_per_region_ties_kept(retail):
     by_option = retail.query("retail", **q, top={"n": 3, "by": "line_revenue", "per": ["region"]}).df
     by_yaml = retail.query("retail", **q, where=["line_revenue_rank_in_region <= 3"]).df
     for df in (by_option, by_yaml):
-        assert set(zip(df["region"], df["product"])) == TOP3
+        assert set(zip(df["region"], df["product"], strict=True)) == TOP3
 
 
 def test_best_store_per_region_ties_included(retail):
     df = retail.query("retail", metrics=["revenue"], dimensions=["region", "store"],
                       top={"n": 1, "by": "revenue", "per": ["region"]}).df
-    assert set(zip(df["region"], df["store"])) == BEST_STORE
+    assert set(zip(df["region"], df["store"], strict=True)) == BEST_STORE
 
 
 def test_a_regional_manager_sees_only_their_region(retail):
@@ -171,4 +171,4 @@ def test_a_regional_manager_sees_only_their_region(retail):
     assert counts(df, "lifetime_orders", "customer_count") == {2: 1, 1: 1}   # Ann 2, Cy 1
     top = north.query("retail", metrics=["line_revenue"], dimensions=["region", "product"],
                       top={"n": 3, "by": "line_revenue", "per": ["region"]}).df
-    assert set(zip(top["region"], top["product"])) == {t for t in TOP3 if t[0] == "North"}
+    assert set(zip(top["region"], top["product"], strict=True)) == {t for t in TOP3 if t[0] == "North"}

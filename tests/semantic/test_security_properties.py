@@ -37,14 +37,14 @@ EXEMPT = {"admin", "analyst"}
 STORE_REGION = {s[0]: s[2] for s in STORES}
 
 TABLES = {
-    "stores": [dict(zip(("store_id", "name", "region"), r)) for r in STORES],
-    "customers": [dict(zip(("customer_id", "name", "email", "region"), r)) for r in CUSTOMERS],
+    "stores": [dict(zip(("store_id", "name", "region"), r, strict=True)) for r in STORES],
+    "customers": [dict(zip(("customer_id", "name", "email", "region"), r, strict=True)) for r in CUSTOMERS],
     "orders": [dict(zip(("order_id", "customer_id", "store_id", "ordered_at", "amount", "status"),
-                        (*r[:3], dt.datetime.fromisoformat(r[3]), *r[4:]))) for r in ORDERS],
-    "order_lines": [dict(zip(("order_id", "line_no", "product", "qty", "line_amount"), r))
+                        (*r[:3], dt.datetime.fromisoformat(r[3]), *r[4:]), strict=True)) for r in ORDERS],
+    "order_lines": [dict(zip(("order_id", "line_no", "product", "qty", "line_amount"), r, strict=True))
                     for r in LINES],
     "returns": [dict(zip(("return_id", "order_id", "returned_at", "refund"),
-                         (r[0], r[1], dt.datetime.fromisoformat(r[2]), r[3]))) for r in RETURNS],
+                         (r[0], r[1], dt.datetime.fromisoformat(r[2]), r[3]), strict=True)) for r in RETURNS],
 }
 # the shop's join graph is a star around orders: (model, its column, orders' column)
 SPOKES = {"customers": ("customer_id", "customer_id"), "stores": ("store_id", "store_id"),
@@ -168,7 +168,7 @@ def _div(a, b):
 
 
 METRICS = {  # name -> (measures it needs, value from the measure values)
-    **{m: ([m], (lambda m: lambda v: v[m])(m)) for m in MEASURES},
+    **{m: ([m], (lambda m: lambda v: v[m])(m)) for m in MEASURES},  # noqa: B023 (bound by the outer lambda)
     "aov": (["revenue", "order_count"], lambda v: _div(v["revenue"], v["order_count"])),
     "revenue_per_buyer": (["revenue", "buyers"], lambda v: _div(v["revenue"], v["buyers"])),
 }

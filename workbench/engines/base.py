@@ -71,7 +71,7 @@ class Engine:
             if self._con is not None:
                 try:
                     self._con.disconnect()
-                except Exception:
+                except Exception:  # noqa: S110 - closing a connection that is already broken
                     pass
             self._con = None
             self._tables.clear()

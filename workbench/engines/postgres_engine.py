@@ -95,7 +95,7 @@ class PostgresEngine(Engine):
         except Exception as e:
             try:
                 self.con.con.rollback()
-            except Exception:
+            except Exception:  # noqa: S110 - the original error is what is reported below
                 pass
             if self._lost(e):
                 self.close()

@@ -150,7 +150,7 @@ class SparkEngine(Engine, ExportsParquet):
             raise open_error(self.warehouse, e, read_only=True) from None
         try:
             # identifiers come from the model file, quoted; the path is ours
-            con.execute(f"COPY (SELECT * FROM {src}) TO '{tmp}' (FORMAT parquet)")
+            con.execute(f"COPY (SELECT * FROM {src}) TO '{tmp}' (FORMAT parquet)")  # noqa: S608
         except duckdb.CatalogException:
             raise MissingTable(f"{schema}.{name}" if schema else name, self.name,
                                f"not in the warehouse {self.warehouse}") from None

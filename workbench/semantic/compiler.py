@@ -7,23 +7,21 @@ that. This is what makes sums immune to fan-out and chasm traps. Window and comp
 """
 from __future__ import annotations
 
-
 import ibis
 import ibis.expr.types as ir
-
 from sqlglot import exp
 
 from .aggregation import Aggregation, Dim, Filter, Use
 from .errors import QueryError, UnknownMemberError
 from .expr import Translator, column_refs, parse
 from .grain_metrics import GrainMetrics, coalesce_additive
-from .window_metrics import WindowMetrics
 from .namespace import AmbiguousPathError, Namespace, Ref
 from .policy import Access
 from .querydef import QuerySpec
 from .relations import Relations
 from .timegrain import GRAINS, check_grain, parse_time_range
 from .validate import metric_dependencies
+from .window_metrics import WindowMetrics
 
 
 class Compiler(Aggregation, GrainMetrics, WindowMetrics):

@@ -2,7 +2,7 @@
 (once a warehouse is at hand) that every column exists. Each problem names file, line, field."""
 from __future__ import annotations
 
-from .errors import ModelError, QueryError, closest
+from .errors import QueryError, closest
 from .expr import column_refs, parse
 from .model_sql import ModelSQLError, parse_model_sql
 from .spec import LoadedNamespace
@@ -101,8 +101,9 @@ def validate_namespace(ns: LoadedNamespace) -> None:
         if m.default_time_dimension:
             try:
                 ref = space.resolve(m.default_time_dimension, ("dimension",), prefer=m.name)
-                assert space.member(ref).type == "time"
-            except (QueryError, AssertionError):
+                if space.member(ref).type != "time":
+                    raise QueryError("not a time dimension")
+            except QueryError:
                 raise src.error(f"default_time_dimension '{m.default_time_dimension}' is not a "
                                 "time dimension", base + ("default_time_dimension",)) from None
         for j, met in enumerate(m.metrics):
@@ -206,7 +207,7 @@ def bind_check(space, schemas: dict[str, dict[str, str]]) -> None:
         base = ("models", idx[name])
         where = f"table '{m.table}'" if m.table else "the model's SQL"
 
-        def need(col, path, what):
+        def need(col, path, what, cols=cols, where=where):
             if col not in cols:
                 raise src.error(f"unknown column '{col}' in {where} ({what})"
                                 + _did_you_mean(col, cols), path)
