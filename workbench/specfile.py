@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
@@ -51,7 +51,8 @@ class SourceMap:
 
     def _named(self, path: tuple) -> str | None:
         """Readable field path using member names: models[orders].measures[revenue].expr."""
-        node, parts = self.root, []
+        node = self.root
+        parts: list[str] = []
         for key in path:
             try:
                 node = node[key]
@@ -89,7 +90,7 @@ def read_yaml(path: str | Path, shape: str) -> tuple[Any, SourceMap]:
     return root, SourceMap(str(path), root)
 
 
-def validate_spec(model: type, data: dict, src: SourceMap):
+def validate_spec(model: type[BaseModel], data: dict, src: SourceMap):
     """pydantic validation whose first error names the file, line and field."""
     try:
         return model.model_validate(data)
@@ -109,7 +110,8 @@ def validate_spec(model: type, data: dict, src: SourceMap):
 def keys_on_path(root: Any, loc: tuple) -> set:
     """Every mapping key met walking `loc` from `root`: which parts of a pydantic error location
     are real keys in the file (the rest are union branch names)."""
-    keys, node = set(), root
+    keys: set = set()
+    node = root
     for p in loc:
         try:
             if isinstance(node, dict):

@@ -164,7 +164,8 @@ class GateCheck(BaseModel):
         a = self.args
         if self.expect in PAIR_CHECKS:
             da, db = _PAIR_DEFAULTS.get(self.expect, (None, None))
-            return [a.get("column_A", da), a.get("column_B", db)]
+            pair: list = [a.get("column_A", da), a.get("column_B", db)]
+            return pair
         if not self.compiled:
             cols = [a[k] for k in ("column", "column_A", "column_B") if isinstance(a.get(k), str)]
             return cols + [c for c in a.get("column_list") or [] if isinstance(c, str)]
