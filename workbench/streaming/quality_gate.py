@@ -64,6 +64,8 @@ if TYPE_CHECKING:  # spec.py imports this module
     from .spec import PipelineSpec
 
 log = logging.getLogger("workbench.streaming")
+
+
 class SchemaGateSpec(BaseModel):
     """``quality: {schema: ...}``: the schema gate of the silver stage (see schema_gate.py)."""
 
@@ -248,7 +250,8 @@ class QualityGate:
                 con.register("_qg_ge_rows", failing)
                 keys = ", ".join(quote_ident(k) for k in t.primary_key)
                 on = " AND ".join(
-                    f"c.{quote_ident(k)} IS NOT DISTINCT FROM g.{quote_ident(k)}" for k in t.primary_key
+                    f"c.{quote_ident(k)} IS NOT DISTINCT FROM g.{quote_ident(k)}"
+                    for k in t.primary_key
                 )
                 join = (
                     f" LEFT JOIN (SELECT {keys}, list(_check) AS _failed FROM _qg_ge_rows GROUP BY ALL) g "
@@ -262,9 +265,12 @@ class QualityGate:
             return c_.failing_sql("c")
 
         flags = ", ".join(
-            f"CASE WHEN c.op <> 'd' AND {failing_sql(c_)} THEN {sql_literal(c_.name)} END" for c_ in checks
+            f"CASE WHEN c.op <> 'd' AND {failing_sql(c_)} THEN {sql_literal(c_.name)} END"
+            for c_ in checks
         )
-        row = "{" + ", ".join(f"{sql_literal(col)}: c.{quote_ident(col)}" for col in t.columns) + "}"
+        row = (
+            "{" + ", ".join(f"{sql_literal(col)}: c.{quote_ident(col)}" for col in t.columns) + "}"
+        )
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _qg AS SELECT row_key, op, hi, lo, failed, CASE WHEN len(failed) > 0 "
             f"THEN to_json(r)::VARCHAR END AS row_data FROM (SELECT {key_sql(t.primary_key, 'c')} AS row_key, "
