@@ -7,6 +7,8 @@
 #   - Redis on 127.0.0.1:6379: only checked.
 #   - Debian's chromium (/usr/bin/chromium) for Playwright, installed with apt when missing and
 #     running as root.
+#   - axe-core (npm, exact version) in build/axe for the ui tests' accessibility audit; the tests
+#     inject the file, so no page ever fetches it from a CDN.
 #
 # Idempotent, and fast when everything is already in place (no apt, no restart).  With CI=true
 # any step that fails is an error (exit 1); on a laptop it is a warning and the tests that need
@@ -133,11 +135,30 @@ prepare_chromium() {
   fi
 }
 
+# -- axe-core ---------------------------------------------------------------------------------
+AXE_VERSION=${WORKBENCH_AXE_VERSION:-4.14.1}
+AXE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/axe"
+prepare_axe() {
+  local pkg="$AXE_DIR/node_modules/axe-core/package.json"
+  if [ -f "$pkg" ] && grep -q "\"version\": \"$AXE_VERSION\"" "$pkg"; then
+    say "axe-core: $AXE_VERSION in $AXE_DIR"; return
+  fi
+  if ! command -v npm >/dev/null; then problem "npm not found: install nodejs/npm for axe-core"; return; fi
+  say "axe-core: installing $AXE_VERSION into $AXE_DIR"
+  local out
+  if out=$(npm install --prefix "$AXE_DIR" --no-audit --no-fund --save-exact "axe-core@$AXE_VERSION" 2>&1); then
+    say "axe-core: $AXE_VERSION in $AXE_DIR"
+  else
+    problem "npm install axe-core@$AXE_VERSION failed: $(tail -n 3 <<<"$out")"
+  fi
+}
+
 prepare_postgres
 prepare_wal2json
 prepare_rabbitmq
 prepare_redis
 prepare_chromium
+prepare_axe
 
 if [ "$FAILED" != 0 ]; then
   say "some services are not ready (CI=true makes that an error)" >&2

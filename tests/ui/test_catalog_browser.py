@@ -123,3 +123,36 @@ def test_fits_a_phone_screen(page, catalog_started):
     page.locator("pre.wb-sql").wait_for(timeout=60_000)
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 1, f"page scrolls sideways by {overflow}px at phone width"
+
+
+def test_accessibility_audit_wcag21_aa(browser, catalog_started, skip_or_fail_missing):
+    """axe-core, WCAG 2.1 A/AA, in each main state; 0 serious or critical violations."""
+    from tests.ui.a11y import audit, axe_path, blocking
+
+    axe_js = axe_path(skip_or_fail_missing)
+    report = {}
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        search = open_catalog(page, catalog_started)
+        report["loaded"] = audit(page, axe_js, "catalog loaded")
+        search.fill("revenue")
+        page.get_by_text("Lineage").wait_for()
+        report["detail open"] = audit(page, axe_js, "catalog detail open")
+        page.get_by_role("button", name="Add to query").click()
+        page.get_by_role("button", name="Run query").click()
+        page.locator(".tabulator .tabulator-row").first.wait_for(timeout=60_000)
+        report["query result"] = audit(page, axe_js, "catalog query result")
+        page.get_by_label("Filters (one per line)").fill("no_such_column = 1")
+        page.get_by_role("button", name="Run query").click()
+        page.get_by_role("status").filter(has_text="did not run").wait_for(timeout=60_000)
+        report["error shown"] = audit(page, axe_js, "catalog error shown")
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.reload()
+        open_catalog(page, catalog_started).fill("revenue")
+        page.get_by_text("Lineage").wait_for()
+        report["phone"] = audit(page, axe_js, "catalog phone 390px")
+    finally:
+        context.close()
+    assert not blocking(report), f"serious/critical axe violations: {blocking(report)}"

@@ -264,3 +264,34 @@ def test_incidents_panel_shows_a_seeded_incident(page, live_server):
     panel.get_by_text("Revenue was 900.00 against about 100.00 expected.").wait_for()
     # a token log-in maps to principals.yml's default principal (analyst): it may acknowledge
     panel.get_by_role("button", name="Acknowledge #1").wait_for()
+
+
+def test_accessibility_audit_wcag21_aa(browser, live_server, skip_or_fail_missing):
+    """axe-core, WCAG 2.1 A/AA: loaded, the layout tools expanded, the metric finder open with
+    its matches, phone width; 0 serious or critical violations."""
+    from tests.ui.a11y import audit, axe_path, blocking
+
+    axe_js = axe_path(skip_or_fail_missing)
+    report = {}
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        open_dashboard(page, live_server)
+        report["loaded"] = audit(page, axe_js, "dashboard loaded")
+        page.get_by_text("Arrange and save the layout").click()
+        page.get_by_role("button", name="Save layout").wait_for()
+        report["panel expanded"] = audit(page, axe_js, "dashboard layout tools expanded")
+        page.get_by_text("Find a metric", exact=True).click()
+        search = page.get_by_label("Find a metric or dimension")
+        search.fill("zzqqxx")
+        search.press("Enter")
+        page.get_by_label("Matches").locator("option").first.wait_for(state="attached",
+                                                                       timeout=15_000)
+        report["finder open"] = audit(page, axe_js, "dashboard metric finder with matches")
+        page.set_viewport_size({"width": 390, "height": 844})
+        open_dashboard(page, live_server)
+        report["phone"] = audit(page, axe_js, "dashboard phone 390px")
+    finally:
+        context.close()
+    assert not blocking(report), f"serious/critical axe violations: {blocking(report)}"

@@ -35,3 +35,39 @@ def test_the_page_shows_its_sections_without_network(page, quality_started, exte
         page.get_by_role("heading", name=name).first.wait_for()
     assert "Traceback" not in page.content()
     assert external_requests == [], f"the app fetched from the network: {external_requests}"
+
+
+def test_accessibility_audit_wcag21_aa(browser, quality_started, skip_or_fail_missing):
+    """axe-core, WCAG 2.1 A/AA: loaded, a failing check's sample rows open, phone width; 0
+    serious or critical violations.  (An error state needs a refused approval, which would
+    write to the session's shared warehouse: the catalog's error state covers the shared
+    error box.)"""
+    from tests.ui.a11y import audit, axe_path, blocking
+
+    axe_js = axe_path(skip_or_fail_missing)
+    report = {}
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(quality_started.at(APP), timeout=120_000)
+        page.get_by_role("heading", name="Cleansing lineage").first.wait_for(timeout=60_000)
+        report["loaded"] = audit(page, axe_js, "quality loaded")
+        # a detail: a failing check's sample rows, or else a cleansing rule's lineage
+        pick = page.get_by_label("Sample failing rows of")
+        if not pick.count():
+            pick = page.get_by_label("Rule", exact=True)
+        if pick.count():
+            options = pick.locator("option").all_inner_texts()
+            pick.select_option(options[-1])
+            page.wait_for_timeout(1_000)
+            report["detail open"] = audit(page, axe_js, "quality detail open")
+        assert page.get_by_text("Quality score over time, latest per series").count() or \
+            not page.get_by_text("Quality score over time").count(), "the trend chart has no summary"
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.reload()
+        page.get_by_role("heading", name="Cleansing lineage").first.wait_for(timeout=60_000)
+        report["phone"] = audit(page, axe_js, "quality phone 390px")
+    finally:
+        context.close()
+    assert not blocking(report), f"serious/critical axe violations: {blocking(report)}"
