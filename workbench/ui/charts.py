@@ -122,3 +122,14 @@ def auto_chart(df: pd.DataFrame, metrics: list[str], dimensions: list[str], kind
         if chart_type.accepts(df, x, ys, by):
             return chart_type.render(df, x, ys, by, **opts)
     return None
+
+
+def chart_summary(df: pd.DataFrame, metrics: list[str], dims: list[str]) -> str:
+    """One sentence a screen reader reads in place of the chart (WCAG 1.1.1): what is plotted
+    against what, and each metric's range."""
+    if df is None or df.empty:
+        return ""
+    against = f" by {', '.join(dims)}" if dims else ""
+    ranges = "; ".join(f"{m} from {df[m].min():,.2f} to {df[m].max():,.2f}"
+                       for m in metrics if m in df.columns and pd.api.types.is_numeric_dtype(df[m]))
+    return f"Chart of {', '.join(metrics)}{against}, {len(df)} points" + (f": {ranges}." if ranges else ".")

@@ -100,7 +100,19 @@ def scores_section(store: QualityStore) -> pn.Column:
     col = _panel("Scores", scores, none)
     if history is not None and not history.empty:
         col.append(_trend_chart(history))
+        col.append(pn.pane.Markdown(trend_summary(history), sizing_mode="stretch_width"))
     return col
+
+
+def trend_summary(history: pd.DataFrame) -> str:
+    """The chart's text alternative (WCAG 1.1.1): each series' latest score and its range."""
+    x = next((c for c in ("run_at", "validated_at", "at", "date") if c in history), history.columns[0])
+    y = next((c for c in ("score", "quality_score") if c in history), history.columns[-1])
+    by = next((c for c in ("table", "suite", "target") if c in history), None)
+    groups = history.sort_values(x).groupby(by) if by else [("score", history.sort_values(x))]
+    parts = [f"{name} {g[y].iloc[-1]:.1f} (range {g[y].min():.1f} to {g[y].max():.1f})"
+             for name, g in groups]
+    return "Quality score over time, latest per series: " + "; ".join(parts) + "."
 
 
 def checks_section(store: QualityStore) -> pn.Column:

@@ -7,17 +7,18 @@ grain=..., where=..., time_range=..., limit=...)`` returning an object with ``.d
 
 from __future__ import annotations
 
+import html
 import time
 
 import panel as pn
 
 from workbench.ui import messages
 from workbench.ui.availability import namespace_status
-from workbench.ui.charts import auto_chart
+from workbench.ui.charts import auto_chart, chart_summary
 from workbench.ui.member_names import METRIC_KINDS, Entry, query_names  # noqa: F401  (query_names re-exported)
 from workbench.ui.sql_view import set_sql, sql_view
 from workbench.ui.table import result_table, set_result
-from workbench.ui.theme import heading, styled
+from workbench.ui.theme import NO_SPIN_CSS, heading, styled
 
 NO_GRAIN = "none"  # Bokeh selects can't hold None
 GRAINS = {"No time grain": NO_GRAIN, **{g.capitalize(): g for g in
@@ -61,12 +62,14 @@ class QueryBuilder(pn.viewable.Viewer):
             sizing_mode="stretch_width"))
         self.limit = styled(pn.widgets.IntInput(label="Row limit", value=DEFAULT_LIMIT, start=1,
                                                 end=100_000, sizing_mode="stretch_width"))
+        self.limit.stylesheets = [*self.limit.stylesheets, NO_SPIN_CSS]
         self.run_button = styled(pn.widgets.Button(label="Run query", button_type="primary"))
 
         self.status = messages.status_line("Choose at least one metric, then run the query.")
         self.error = messages.error_box()
         self.chart = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=0,
                                        visible=False, linked_axes=False)
+        self.chart_text = pn.pane.HTML("", sizing_mode="stretch_width", visible=False)
         self.table = result_table()
         self.table.visible = False
         self.sql = sql_view()
@@ -146,7 +149,9 @@ class QueryBuilder(pn.viewable.Viewer):
             messages.log.warning("chart failed: %s", exc)
             chart = None
         self.chart.object = chart
-        self.chart.visible = chart is not None
+        self.chart.visible = self.chart_text.visible = chart is not None
+        self.chart_text.object = (f"<p class='wb-chart-summary'>"
+                                  f"{html.escape(chart_summary(df, list(self.metrics.value), dims))}</p>")
         rows = len(df)
         messages.set_status(self.status, f"{rows} row{'' if rows == 1 else 's'} in {elapsed:.2f} s.")
         return query
@@ -168,6 +173,6 @@ class QueryBuilder(pn.viewable.Viewer):
             heading("Query"),
             self.namespace, self.metrics, self.dimensions, row, self.where, self.run_button,
             self.status, self.error,
-            self.chart, self.table, self.sql_heading, self.sql,
+            self.chart, self.chart_text, self.table, self.sql_heading, self.sql,
             sizing_mode="stretch_width",
         )

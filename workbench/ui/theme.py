@@ -53,6 +53,18 @@ label {{ font-weight: 600; color: {TEXT}; }}
 """
 
 
+# Panel's theme colours inline `code` #82aaff on white (2.4:1, axe color-contrast, WCAG 1.4.3);
+# the variable is set on every shadow root's :host, so a document rule can't reach it.  Code
+# blocks keep their dark background.
+CODE_CSS = f":not(pre) > code {{ color: {TEXT}; background: #f0f0f0; }}"
+# The default of Viewable.stylesheets, shared by every component: the one place a rule reaches
+# every shadow root.  Set at import, before any app builds a pane.
+pn.viewable.Viewable.param.stylesheets.default = [CODE_CSS]
+
+# Bokeh's number-input spin buttons are unnamed <button>s (axe button-name, WCAG 4.1.2); the
+# input's own ArrowUp/ArrowDown steps the value, so hiding them loses nothing.
+NO_SPIN_CSS = ".bk-input-group > .bk-spin-wrapper { display: none !important; }"
+
 _configured = False
 
 
