@@ -295,3 +295,79 @@ def test_accessibility_audit_wcag21_aa(browser, live_server, skip_or_fail_missin
     finally:
         context.close()
     assert not blocking(report), f"serious/critical axe violations: {blocking(report)}"
+
+
+# Machado, Oliveira & Fernandes (2009), deuteranopia at severity 1.0, for linear RGB: the
+# matrix an SVG feColorMatrix applies (color-interpolation-filters defaults to linearRGB).
+DEUTERANOPIA = [[0.367322, 0.860646, -0.227968],
+                [0.280085, 0.672501, 0.047413],
+                [-0.011820, 0.042940, 0.968881]]
+MIN_DELTA_E = 10.0  # CIE76; ~4 just-noticeable differences, enough for two adjacent series
+
+
+def _lab(rgb):
+    """sRGB 0..255 -> CIELAB (D65), by the textbook formulas."""
+    import numpy as np
+
+    c = np.asarray(rgb, float) / 255
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                    [0.0193, 0.1192, 0.9505]]) @ lin / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def _simulate(hex_colour):
+    import numpy as np
+
+    c = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)], float) / 255
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    out = np.clip(np.array(DEUTERANOPIA) @ lin, 0, 1)
+    return np.where(out <= 0.0031308, 12.92 * out, 1.055 * out ** (1 / 2.4) - 0.055) * 255
+
+
+def test_palette_stays_distinguishable_under_deuteranopia(page, live_server, tmp_path):
+    """The rendered dashboard under a deuteranopia filter: a swatch of each palette colour
+    (the series colours the charts take in order) is read back from the screenshot, checked
+    against the matrix applied in Python (the filter really ran), and every pair of series
+    must stay at least MIN_DELTA_E apart."""
+    import io
+    import itertools
+
+    import numpy as np
+    from PIL import Image
+
+    from workbench.ui.theme import PALETTE
+
+    open_dashboard(page, live_server)
+    matrix = " ".join(" ".join(map(str, row)) + " 0 0" for row in DEUTERANOPIA) + " 0 0 0 1 0"
+    page.evaluate("""([matrix, palette]) => {
+        const ns = 'http://www.w3.org/2000/svg';
+        const svg = document.createElementNS(ns, 'svg');
+        svg.setAttribute('style', 'position:absolute;width:0;height:0');
+        svg.innerHTML = `<filter id="wb-deutan"><feColorMatrix type="matrix" values="${matrix}"/></filter>`;
+        document.body.appendChild(svg);
+        const strip = document.createElement('div');
+        strip.id = 'wb-swatches';
+        strip.style = 'position:fixed;top:0;left:0;z-index:99999;display:flex';
+        for (const c of palette) {
+            const s = document.createElement('div');
+            s.style = `width:40px;height:40px;background:${c}`;
+            strip.appendChild(s);
+        }
+        document.body.appendChild(strip);
+        document.documentElement.style.filter = 'url(#wb-deutan)';
+    }""", [matrix, PALETTE])
+    page.wait_for_timeout(500)
+    shot = tmp_path / "dashboard-deuteranopia.png"
+    image = Image.open(io.BytesIO(page.screenshot(path=str(shot), full_page=False))).convert("RGB")
+    print(f"\nscreenshot under deuteranopia: {shot}")
+    seen = {c: np.array(image.getpixel((40 * i + 20, 20)), float) for i, c in enumerate(PALETTE)}
+    for colour, pixel in seen.items():
+        assert np.abs(pixel - _simulate(colour)).max() <= 6, \
+            f"{colour}: screenshot {pixel} is not the simulated {_simulate(colour).round()}"
+    distances = {(a, b): float(np.linalg.norm(_lab(seen[a]) - _lab(seen[b])))
+                 for a, b in itertools.combinations(PALETTE, 2)}
+    closest = min(distances, key=distances.get)
+    print(f"closest pair under deuteranopia: {closest} delta E {distances[closest]:.1f}")
+    assert distances[closest] >= MIN_DELTA_E, f"{closest} only {distances[closest]:.1f} apart"
