@@ -107,7 +107,8 @@ def test_scores_section_shows_scores_and_trend(store):
     col = scores_section(store)
     table = col[1]
     assert table.value.suite.tolist() == ["orders"]
-    assert len(col) == 3                                   # heading, table, trend chart
+    assert len(col) == 4                     # heading, table, trend chart, its text alternative
+    assert col[3].object.startswith("Quality score over time, latest per series: orders ")
 
 
 def test_checks_section_shows_sample_rows_and_sla(store):
@@ -161,7 +162,7 @@ def test_when_the_server_holds_the_warehouse_the_panels_ask_its_api(store, con, 
     monkeypatch.setenv("WORKBENCH_API_URL", "http://127.0.0.1:9/base/")
     monkeypatch.setattr(dashboard_client.ApiClient, "_get", get)
     col = scores_section(store)
-    assert col[1].value.suite.tolist() == ["orders"] and len(col) == 3
+    assert col[1].value.suite.tolist() == ["orders"] and len(col) == 4
     failing, held, _ = checks_section(store)
     assert failing[4].value.status.tolist() == ["lost"] * BROKEN_STATUS
     assert len(held[2].value) == BROKEN_STATUS + BROKEN_TOTALS
