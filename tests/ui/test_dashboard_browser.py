@@ -278,6 +278,7 @@ def test_accessibility_audit_wcag21_aa(browser, live_server, skip_or_fail_missin
         page = context.new_page()
         page.set_default_timeout(30_000)
         open_dashboard(page, live_server)
+        page.locator(".tabulator").first.wait_for(timeout=30_000)  # the deferred panels too
         report["loaded"] = audit(page, axe_js, "dashboard loaded")
         page.get_by_text("Arrange and save the layout").click()
         page.get_by_role("button", name="Save layout").wait_for()
