@@ -14,9 +14,9 @@ from decimal import Decimal
 import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
+import sqlglot
 from ibis.common.annotations import SignatureValidationError
 from ibis.common.exceptions import IbisError
-import sqlglot
 from sqlglot import exp
 
 from .errors import QueryError
