@@ -143,6 +143,7 @@ def test_missing_attribute_denies_every_row(tmp_path, policy):
     "score is not distinct from null", "(score > 20) is true", "(score > 20) is not true",
     "(score > 20) is false", "(score > 20) is not false",
     "coalesce(score, 0) = 0", "nullif(score, 10) is null",
+    "(null + null) is null", "coalesce(null * null, id) = id", "(null and null) is null",
 ])
 def test_null_semantics_match_duckdb(tmp_path, where):
     wb = people_wb(tmp_path, "id > 0", ADMIN)

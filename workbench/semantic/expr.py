@@ -144,8 +144,12 @@ class Translator:
         return _ANON_OK[name](*args)
 
     # operators ----------------------------------------------------------------------------
-    def _binary(self, n, op):
+    def _binary(self, n, op, both_null: str = "int64"):
         left, right = _coerce_pair(self(n.this), self(n.expression))
+        if left.type().is_null() and right.type().is_null():
+            # NULL op NULL: SQL types both sides as the operator's operand (INTEGER for
+            # arithmetic, BOOLEAN for AND/OR); Ibis has no operator on two untyped NULLs
+            left, right = left.cast(both_null), right.cast(both_null)
         return op(*_typed_nulls(left, right))
 
     def _compare(self, n, op):
@@ -167,9 +171,10 @@ class Translator:
     def _gte(self, n): return self._compare(n, lambda a, b: a >= b)
     def _lt(self, n): return self._compare(n, lambda a, b: a < b)
     def _lte(self, n): return self._compare(n, lambda a, b: a <= b)
-    def _and(self, n): return self._binary(n, lambda a, b: a & b)
-    def _or(self, n): return self._binary(n, lambda a, b: a | b)
-    def _dpipe(self, n): return self._binary(n, lambda a, b: a.cast("string") + b.cast("string"))
+    def _and(self, n): return self._binary(n, lambda a, b: a & b, "boolean")
+    def _or(self, n): return self._binary(n, lambda a, b: a | b, "boolean")
+    def _dpipe(self, n): return self._binary(n, lambda a, b: a.cast("string") + b.cast("string"),
+                                             "string")
 
     def _not(self, n):
         v = self(n.this)
