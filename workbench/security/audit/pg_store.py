@@ -9,8 +9,8 @@ import re
 import threading
 import uuid
 from typing import Iterator
-from urllib.parse import urlsplit, urlunsplit
 
+from ...engines.postgres_engine import redacted
 from .chain import GENESIS, Entry
 from .checkpoints import Checkpoint
 from .errors import AuditError
@@ -35,14 +35,6 @@ CREATE OR REPLACE FUNCTION {s}.audit_append_only() RETURNS trigger LANGUAGE plpg
 TRIGGERS = ("audit_entries", "audit_checkpoints")
 
 
-def safe_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class PostgresStore(AuditStore):
@@ -55,7 +47,7 @@ class PostgresStore(AuditStore):
 
         self._psycopg2, self._sql = psycopg2, sql
         self.url, self.schema, self.synchronous = url, schema, synchronous
-        self.where = f"audit store {safe_url(url)} (schema {schema})"
+        self.where = f"audit store {redacted(url)} (schema {schema})"
         self._lock = threading.Lock()
         self._conn = None
         self._pid = None
