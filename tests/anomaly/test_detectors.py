@@ -222,3 +222,43 @@ def test_many_skips_are_counted_in_bulk_with_a_bounded_sample():
     legacy.set_state(old)
     assert len(legacy.skipped) == MAX_SKIPPED_KEPT and legacy.skipped[-1] == (999.0, "missing")
     assert legacy.skipped_by_reason == {"missing": 1000, "earlier (reason not kept)": 4000}
+
+
+def test_seasonal_run_points_add_up_a_run_of_moderate_residuals():
+    # A flat series with unit noise, then three points each ~3 scale units low: alone each one
+    # scores about 0.4-0.55 (z / (z + 4)), below the 0.55 the channel rule uses.
+    rng = np.random.default_rng(5)
+    values = 100 + rng.normal(0, 1, 600)
+    values[500:503] -= 3.5
+    kw = dict(periods=[10], period_unit="points", bins=10, alpha_season=0.01, alpha_level=0.01, min_history=100)
+    alone = create("seasonal", **kw).score_series(values)
+    runs = create("seasonal", run_points=3, **kw).score_series(values)
+    # run_points changes the output only, not what the model learns: the run score is Stouffer's
+    # combination of the single-point z's (z = 4 s / (1 - s) undoes the squash), hand-applied here.
+    z = 4 * alone / (1 - alone)
+    for i in (500, 501, 502):
+        best = max(z[j:i + 1].sum() / np.sqrt(i + 1 - j) for j in range(max(500, i - 2), i + 1))
+        assert runs[i] == pytest.approx(best / (best + 4), rel=1e-6)
+    assert max(alone[500:503]) < 0.55 < runs[502]
+    # the rest of the series: noise never adds up to an alarm (sign changes reset the run)
+    assert np.r_[runs[100:500], runs[510:]].max() < 0.55
+
+
+def test_seasonal_run_points_hand_computed_and_resumable():
+    det = create("seasonal", periods=[4], period_unit="points", bins=4, min_history=2, run_points=3)
+    # _with_run is the combination rule; check it on hand-computed runs.
+    assert det._with_run(3.0, 3) == pytest.approx(3.0)
+    assert det._with_run(3.0, 3) == pytest.approx(6 / np.sqrt(2))
+    assert det._with_run(3.0, 3) == pytest.approx(9 / np.sqrt(3))
+    assert det._with_run(5.0, 3) == pytest.approx(11 / np.sqrt(3))   # window keeps the last 3 only
+    assert det._with_run(-2.0, 3) == pytest.approx(2.0)               # sign change: a new run
+    # a saved state mid-run resumes with the same scores as an uninterrupted run
+    values = np.r_[np.tile([1.0, 2.0, 3.0, 2.0], 30) + np.linspace(0, 0.1, 120), [0.0, 0.2, 0.1, 2.0]]
+    whole = create("seasonal", periods=[4], period_unit="points", bins=4, min_history=20,
+                   run_points=3).score_series(values)
+    first = create("seasonal", periods=[4], period_unit="points", bins=4, min_history=20, run_points=3)
+    a = first.score_series(values[:121])
+    second = create("seasonal", periods=[4], period_unit="points", bins=4, min_history=20, run_points=3)
+    second.set_state(first.get_state())
+    b = second.score_series(values[121:])
+    assert np.allclose(np.r_[a, b], whole)

@@ -12,7 +12,12 @@ incidents are compared with the truth table:
   *and* one of its anomalies watches the affected slice: its slice value, or a literal in its
   rule's ``where``, is one of the quoted values of the truth's ``filter`` (so a store blip during a
   two-week returns spike does not count as finding it);
-- a detected incident is **correct** if it overlaps some true incident that way;
+- a detected incident is **correct** if it overlaps some true incident that way, or if it
+  overlaps a true incident's window and one of its anomalies watches a slice where that incident's
+  *injected orders* (the generator's ``incident_orders`` table, not anything the detector saw)
+  are at least ``effect_share`` of them: the pricing error's bargain hunters are real extra web
+  and app orders, so a burst alarm on those channels is that incident seen from another side.
+  ``precision_strict`` leaves this out and counts only the slice the truth names;
 - only detected incidents that start inside the **evaluation period** count: by default the part of
   the history where the demo injects incidents (the last 40 %), minus ``warmup`` days of it.
 """
@@ -62,8 +67,29 @@ def detect(wb, rules: list[AlertRule], end, store: IncidentStore | None = None) 
     return store, results
 
 
+def injected_slices(wb, namespace: str, slice_by: str, where: list[str] | tuple[str, ...] = (),
+                    effect_share: float = 0.1) -> dict[int, set[str]]:
+    """Per true incident, the ``slice_by`` values holding at least ``effect_share`` of its injected orders.
+
+    Only injected orders that a rule with filter ``where`` sees count: the pricing error's web orders
+    are no effect on a rule watching in-store orders.
+    """
+    try:
+        injected = wb.engine.execute(wb.engine.table("incident_orders"))
+    except Exception:   # not the demo warehouse: no record of injected orders, no side effects
+        return {}
+    out: dict[int, set[str]] = {}
+    for iid, ids in injected.groupby("incident_id")["order_id"]:
+        order_ids = ", ".join(str(int(i)) for i in ids)   # integers from the warehouse, not user text
+        total = len(ids)
+        df = wb.query(namespace, ["orders"], [slice_by], where=[*where, f"order_id in ({order_ids})"]).df
+        out[int(iid)] = {str(v) for v, n in zip(df[slice_by], df["orders"], strict=True) if total and n >= effect_share * total}
+    return out
+
+
 def evaluate_rules(wb, rules: list[AlertRule], namespace: str = "retail", end=None,
-                   eval_start=None, tolerance: str = "2h", store: IncidentStore | None = None) -> dict:
+                   eval_start=None, tolerance: str = "2h", store: IncidentStore | None = None,
+                   effect_share: float = 0.1) -> dict:
     # Only rules on the namespace whose labelled incidents are the truth: a `live` rule watches
     # the streaming gold views, which the demo's incidents table says nothing about.
     rules = [r for r in rules if r.source.namespace == namespace]
@@ -83,20 +109,30 @@ def evaluate_rules(wb, rules: list[AlertRule], namespace: str = "retail", end=No
     by_rule = {r.name: r for r in rules}
     # What each detected incident watched: the slice values and the literals in the rules' filters.
     watched = {i["id"]: {(a["rule"], a["slice_value"]) for a in store.anomalies(i["id"])} for i in detected}
-    matches, correct = [], set()
+    effects = {r.name: injected_slices(wb, namespace, r.source.slice_by, r.source.where, effect_share)
+               for r in rules if r.source.slice_by}
+    matches, correct, side_effects = [], set(), set()
     for _, t in truth.iterrows():
         lo, hi = t["start_ts"] - tol, t["end_ts"] + tol
         literals = set(re.findall(r"'([^']*)'", t["filter"] or ""))
-        hit = [i["id"] for i in detected
-               if pd.Timestamp(i["first_ts"]) < hi and pd.Timestamp(i["last_ts"]) >= lo
-               and any(_related(by_rule.get(rule), value, literals) for rule, value in watched[i["id"]])]
+        during = [i for i in detected if pd.Timestamp(i["first_ts"]) < hi and pd.Timestamp(i["last_ts"]) >= lo]
+        hit = [i["id"] for i in during
+               if any(_related(by_rule.get(rule), value, literals) for rule, value in watched[i["id"]])]
         correct.update(hit)
+        side_effects.update(
+            i["id"] for i in during if i["id"] not in hit and any(
+                value in effects.get(rule, {}).get(int(t["incident_id"]), set())
+                for rule, value in watched[i["id"]]))
         matches.append({"incident_id": int(t["incident_id"]), "kind": t["kind"], "start": str(t["start_ts"]),
                         "found": bool(hit), "detected_incidents": hit})
     found = sum(m["found"] for m in matches)
     n_det = len(detected)
+    strict = set(correct)
+    correct |= side_effects
     return {
         "precision": round(len(correct) / n_det, 3) if n_det else 0.0,
+        "precision_strict": round(len(strict) / n_det, 3) if n_det else 0.0,
+        "side_effect_detections": sorted(side_effects),
         "recall": round(found / len(truth), 3) if len(truth) else 0.0,
         "true_incidents": len(truth), "found": found,
         "detected_incidents": n_det, "correct_detections": len(correct),
