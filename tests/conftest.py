@@ -49,4 +49,13 @@ def skip_or_fail_missing():
     return skip_or_fail
 
 
+from tests.support.engines import engine  # noqa: E402,F401  (one param per registered engine)
 from tests.support.registries import clean_registries  # noqa: E402,F401  (a fixture for every area)
+
+
+def pytest_collection_modifyitems(config, items):
+    """`notimpl`/`notyet` engine marks become strict xfails (tests/support/engine_marks.py)."""
+    from tests.support.engine_marks import apply_engine_marks
+    from workbench.engines.base import available_engines
+
+    apply_engine_marks(items, set(available_engines()))

@@ -8,8 +8,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
+from support.engines import duckdb_file
 
 import workbench
 from workbench.security.principal import Principal
@@ -44,20 +44,22 @@ PRINCIPALS = {
 }
 
 
+SHOP_TABLES = {  # name -> ([(column, DuckDB type)], rows), for tests/support/engines.py
+    "stores": ([("store_id", "int"), ("name", "varchar"), ("region", "varchar")], STORES),
+    "customers": ([("customer_id", "int"), ("name", "varchar"), ("email", "varchar"),
+                   ("region", "varchar")], CUSTOMERS),
+    "orders": ([("order_id", "int"), ("customer_id", "int"), ("store_id", "int"),
+                ("ordered_at", "timestamp"), ("amount", "double"), ("status", "varchar")],
+               ORDERS),
+    "order_lines": ([("order_id", "int"), ("line_no", "int"), ("product", "varchar"),
+                     ("qty", "int"), ("line_amount", "double")], LINES),
+    "returns": ([("return_id", "int"), ("order_id", "int"), ("returned_at", "timestamp"),
+                 ("refund", "double")], RETURNS),
+}
+
+
 def build_shop(path: Path) -> Path:
-    con = duckdb.connect(str(path))
-    con.execute("create table stores(store_id int, name varchar, region varchar)")
-    con.execute("create table customers(customer_id int, name varchar, email varchar, region varchar)")
-    con.execute("create table orders(order_id int, customer_id int, store_id int, "
-                "ordered_at timestamp, amount double, status varchar)")
-    con.execute("create table order_lines(order_id int, line_no int, product varchar, qty int, "
-                "line_amount double)")
-    con.execute("create table returns(return_id int, order_id int, returned_at timestamp, refund double)")
-    for table, rows in (("stores", STORES), ("customers", CUSTOMERS), ("orders", ORDERS),
-                        ("order_lines", LINES), ("returns", RETURNS)):
-        con.executemany(f"insert into {table} values ({', '.join('?' * len(rows[0]))})", rows)
-    con.close()
-    return path
+    return duckdb_file(path, SHOP_TABLES)
 
 
 @pytest.fixture(scope="session")
@@ -83,37 +85,12 @@ def models_copy(tmp_path) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------
-# the engine fixture: one engine-agnostic test runs on every registered engine
+# the shop on every registered engine (the `engine` fixture: tests/support/engines.py)
 # ---------------------------------------------------------------------------------------------
-def _engine_params():
-    from workbench.engines.base import available_engines
-
-    marks = {"postgres": [pytest.mark.services], "spark": [pytest.mark.spark]}
-    built = {"duckdb", "postgres", "spark"}      # engines tests/support/engines.py can load
-    out = []
-    for name in available_engines():
-        m = marks.get(name, [])
-        if name not in built:
-            m = m + [pytest.mark.xfail(strict=True, raises=NotImplementedError,
-                                       reason=f"no test warehouse builder for engine '{name}'")]
-        out.append(pytest.param(name, marks=m, id=name))
-    return out
-
-
-@pytest.fixture(scope="session", params=_engine_params())
-def engine(request, tmp_path_factory):
-    """An `EngineTarget`: `engine.connect(tables, models_dir, principal, principals_file)`."""
-    from support.engines import EngineTarget
-
-    from .services import require_service
-
-    if request.param == "postgres":
-        require_service("PostgreSQL", "127.0.0.1", 5432)
-    if request.param == "spark":
-        try:
-            import pyspark  # noqa: F401
-        except ImportError as e:
-            request.getfixturevalue("skip_or_fail_missing")(f"pyspark is not importable ({e})")
-    target = EngineTarget(request.param, tmp_path_factory.mktemp(f"engine_{request.param}"))
-    yield target
-    target.cleanup()
+@pytest.fixture(scope="session")
+def engine_shop(engine):
+    """The shop on the engine under test, as admin, no cache: one load per engine and session.
+    Engine-agnostic tests take this instead of `shop` (DuckDB only)."""
+    wb = engine.connect(SHOP_TABLES, MODELS, PRINCIPALS["admin"], MODELS / "none.yml")
+    yield wb
+    wb.close()
