@@ -1,6 +1,14 @@
 """Fan-out and chasm traps: sums never double count. Expected values are worked out by hand
-from the fixture in conftest.py (comments show the arithmetic)."""
+from the fixture in conftest.py (comments show the arithmetic), on every registered engine."""
 import duckdb
+import pytest
+
+
+@pytest.fixture
+def shop(engine_shop):
+    """Every test here runs on each registered engine: `shop` is the shop on the engine under
+    test (conftest.engine_shop), not the DuckDB-only one."""
+    return engine_shop
 
 
 def _naive(shop_db, sql):

@@ -1,9 +1,19 @@
-"""Metric types, grains, time ranges, segments and detail queries, checked against hand sums."""
+"""Metric types, grains, time ranges, segments and detail queries, checked against hand sums,
+on every registered engine."""
 import datetime as dt
 
 import pytest
 
+from .conftest import PRINCIPALS, SHOP_TABLES
+
 MONTHS = ["2024-01-01", "2024-02-01", "2024-03-01", "2025-01-01", "2025-02-01"]
+
+
+@pytest.fixture
+def shop(engine_shop):
+    """Every test here runs on each registered engine: `shop` is the shop on the engine under
+    test (conftest.engine_shop), not the DuckDB-only one."""
+    return engine_shop
 
 
 def _monthly(shop, metrics, **kw):
@@ -126,14 +136,10 @@ def test_chart_helper_picks_a_line_for_time_and_a_table_for_one_number(shop):
     assert isinstance(shop.query("shop", ["revenue"]).chart(), hv.Table)
 
 
-def test_fiscal_year_starting_in_february(models_copy, shop_db):
-    import workbench
-
-    from .conftest import PRINCIPALS
+def test_fiscal_year_starting_in_february(models_copy, engine):
     f = models_copy / "shop.yml"
     f.write_text(f.read_text().replace("label: Shop\n", "label: Shop\nfiscal_year_start_month: 2\n", 1))
-    wb = workbench.connect(warehouse=shop_db, models_dir=models_copy, principal=PRINCIPALS["admin"],
-                           read_only=True, cache="none")
+    wb = engine.connect(SHOP_TABLES, models_copy, PRINCIPALS["admin"], models_copy / "none.yml")
     df = wb.query("shop", ["revenue"], ["order_date__fiscal_year"],
                   order=["order_date__fiscal_year"]).df
     # FY starting 1 Feb: Jan 2024 orders (150) fall in the FY that began 2023-02-01; Feb 2024 to
@@ -165,17 +171,13 @@ def test_structured_filters(shop):
         shop.query("shop", ["revenue"], [], where=[{"member": "status", "op": "~", "value": 1}]).df
 
 
-def test_percentile_measure(models_copy, shop_db):
-    import workbench
-
-    from .conftest import PRINCIPALS
+def test_percentile_measure(models_copy, engine):
     f = models_copy / "shop.yml"
     f.write_text(f.read_text().replace(
         "      - {name: median_amount, agg: median, expr: amount}\n",
         "      - {name: median_amount, agg: median, expr: amount}\n"
         "      - {name: p75_amount, agg: percentile, percentile: 0.75, expr: amount}\n", 1))
-    wb = workbench.connect(warehouse=shop_db, models_dir=models_copy, principal=PRINCIPALS["admin"],
-                           read_only=True, cache="none")
+    wb = engine.connect(SHOP_TABLES, models_copy, PRINCIPALS["admin"], models_copy / "none.yml")
     df = wb.query("shop", ["p75_amount", "median_amount"], []).df
     # amounts sorted: 30 50 70 80 100 120 200; continuous p75 at position 0.75*6 = 4.5 -> 110
     assert df["p75_amount"].iloc[0] == pytest.approx(110.0)

@@ -1,6 +1,7 @@
 """Query-time members obey the same policies as model members: a hidden dimension cannot be
 reached through an ad-hoc measure, a metric per row or a filter on one, masked values stay
-masked, and row policies apply inside a metric per row (hand-checked on the shop fixture)."""
+masked, and row policies apply inside a metric per row (hand-checked on the shop fixture), on every
+registered engine."""
 from __future__ import annotations
 
 import pytest
@@ -8,6 +9,13 @@ import pytest
 from workbench.semantic.errors import AccessDeniedError
 
 from .conftest import PRINCIPALS
+
+
+@pytest.fixture
+def shop(engine_shop):
+    """Every test here runs on each registered engine: `shop` is the shop on the engine under
+    test (conftest.engine_shop), not the DuckDB-only one."""
+    return engine_shop
 
 
 @pytest.mark.parametrize("kw", [
