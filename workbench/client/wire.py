@@ -1,0 +1,42 @@
+"""The wire format of query results: one Arrow IPC stream, the query's facts in its schema metadata.
+
+Arrow keeps types (decimals, timestamps with time zones, nulls) that JSON rows lose, and costs
+no per-cell work on either side.  The facts about the result (SQL, principal, freshness, column
+meta) ride as JSON under one schema-metadata key, so one response carries everything.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+MEDIA_TYPE = "application/vnd.apache.arrow.stream"
+META_KEY = b"workbench"
+
+
+def encode(df: pd.DataFrame | pa.Table, facts: dict[str, Any]) -> bytes:
+    """One IPC stream of ``df`` with ``facts`` (JSON-able) in its schema metadata."""
+    table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[META_KEY] = json.dumps(facts, default=str).encode()
+    table = table.replace_schema_metadata(meta)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def decode(data: bytes) -> tuple[pa.Table, dict[str, Any]]:
+    """The table and the facts of an :func:`encode` stream."""
+    with pa.ipc.open_stream(pa.py_buffer(data)) as reader:
+        table = reader.read_all()
+    raw = (table.schema.metadata or {}).get(META_KEY)
+    facts = json.loads(raw) if raw else {}
+    return table, facts
+
+
+def to_frame(table: pa.Table) -> pd.DataFrame:
+    """The pandas frame a local query would give (pandas metadata restores the dtypes)."""
+    return table.to_pandas()
