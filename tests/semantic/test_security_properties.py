@@ -6,6 +6,9 @@ iff their own region is, unless admin/analyst; no region attribute means no rows
 unless admin; customer_name hidden from viewers) and then evaluates the query the way the docs
 define it: each measure aggregated at its own model's grain over left joins to secured models,
 de-duplicated by primary key, per-model aggregates outer-joined on the dimensions.
+
+Every test that queries runs on each registered engine (the `engine` fixture); Spark draws
+fewer random examples (`examples`), since each of its queries costs a second or so here.
 """
 from __future__ import annotations
 
@@ -18,16 +21,21 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import workbench
 from workbench.security.principal import Principal
 from workbench.semantic.errors import AccessDeniedError, QueryError
 from workbench.semantic.spec import Policies
 
-from .conftest import CUSTOMERS, LINES, MODELS, ORDERS, PRINCIPALS, RETURNS, STORES
+from .conftest import CUSTOMERS, LINES, MODELS, ORDERS, PRINCIPALS, RETURNS, SHOP_TABLES, STORES
 
 SETTINGS = dict(deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
+# random examples per property on an engine whose queries are slow (the rest take the full count)
+SLOW_ENGINES = {"spark": 4}
+
+
+def examples(engine, n: int) -> int:
+    return min(n, SLOW_ENGINES.get(engine.name, n))
 
 # ---------------------------------------------------------------------------------------------
 # the oracle
@@ -344,19 +352,23 @@ def touches_name(dims, fl) -> bool:
 # ---------------------------------------------------------------------------------------------
 # fixtures
 # ---------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def nocache(shop_db):
-    wb = workbench.connect(warehouse=shop_db, models_dir=MODELS, principal=PRINCIPALS["admin"],
-                           read_only=True, principals_file=MODELS / "none.yml", cache="none")
-    yield wb
-    wb.close()
+@pytest.fixture
+def nocache(engine_shop):
+    """The shop on the engine under test, no cache."""
+    return engine_shop
+
+
+@pytest.fixture
+def shop(engine_shop):
+    """`shop` here is the shop on the engine under test too (conftest.engine_shop)."""
+    return engine_shop
 
 
 @pytest.fixture(scope="module")
-def shared(shop_db):
+def shared(engine):
     """One workbench with the in-memory cache, shared by every principal's view."""
-    wb = workbench.connect(warehouse=shop_db, models_dir=MODELS, principal=PRINCIPALS["admin"],
-                           read_only=True, principals_file=MODELS / "none.yml", cache="memory")
+    wb = engine.connect(SHOP_TABLES, MODELS, PRINCIPALS["admin"], MODELS / "none.yml",
+                        cache="memory")
     yield wb
     wb.close()
 
@@ -380,9 +392,15 @@ def test_oracle_hand_checked():
 # ---------------------------------------------------------------------------------------------
 # 1. row policies: never a row outside the policy, aggregates equal the oracle
 # ---------------------------------------------------------------------------------------------
-@settings(max_examples=25, **SETTINGS)
-@given(q=aggregate_queries(), p=random_principals())
-def test_aggregates_match_policy_oracle(nocache, q, p):
+def test_aggregates_match_policy_oracle(nocache, engine):
+    @settings(max_examples=examples(engine, 25), **SETTINGS)
+    @given(q=aggregate_queries(), p=random_principals())
+    def check(q, p):
+        aggregates_match_policy_oracle(nocache, q, p)
+    check()
+
+
+def aggregates_match_policy_oracle(nocache, q, p):
     mets, dims, fl = q
     wb = nocache.as_principal(p)
     query = wb.query("shop", metrics=mets, dimensions=dims, where=[f[1] for f in fl])
@@ -396,9 +414,15 @@ def test_aggregates_match_policy_oracle(nocache, q, p):
     assert got == want, (p, mets, dims, [f[1] for f in fl], query.sql())
 
 
-@settings(max_examples=20, **SETTINGS)
-@given(q=detail_queries(), p=random_principals())
-def test_detail_rows_within_policy(nocache, q, p):
+def test_detail_rows_within_policy(nocache, engine):
+    @settings(max_examples=examples(engine, 20), **SETTINGS)
+    @given(q=detail_queries(), p=random_principals())
+    def check(q, p):
+        detail_rows_within_policy(nocache, q, p)
+    check()
+
+
+def detail_rows_within_policy(nocache, q, p):
     dims, fl, distinct = q
     wb = nocache.as_principal(p)
     query = wb.query("shop", dimensions=dims, where=[f[1] for f in fl], distinct=distinct)
@@ -474,7 +498,7 @@ EXTRA = {
 
 
 @pytest.fixture
-def extended(models_copy, shop_db):
+def extended(models_copy, engine):
     """The shop plus members built on customer_name and email, on a private workbench."""
     path = models_copy / "shop.yml"
     text = path.read_text()
@@ -488,9 +512,8 @@ def extended(models_copy, shop_db):
     text = text.replace(anchor, anchor + "".join(EXTRA["customers_measures"]
                                                  + EXTRA["customers_rest"]))
     path.write_text(text)
-    wb = workbench.connect(warehouse=shop_db, models_dir=models_copy,
-                           principal=PRINCIPALS["admin"], read_only=True,
-                           principals_file=models_copy / "none.yml", cache="memory")
+    wb = engine.connect(SHOP_TABLES, models_copy, PRINCIPALS["admin"], models_copy / "none.yml",
+                        cache="memory")
     yield wb
     wb.close()
 
@@ -596,10 +619,16 @@ def mask_queries(draw):
     return dims, mets, fl
 
 
-@settings(max_examples=10, **SETTINGS)
-@given(q=mask_queries(),
-       who=st.sampled_from(["analyst", "north", "south", "viewer", "noattr"]))
-def test_masked_email_never_leaks(extended, q, who):
+def test_masked_email_never_leaks(extended, engine):
+    @settings(max_examples=examples(engine, 10), **SETTINGS)
+    @given(q=mask_queries(),
+           who=st.sampled_from(["analyst", "north", "south", "viewer", "noattr"]))
+    def check(q, who):
+        masked_email_never_leaks(extended, q, who)
+    check()
+
+
+def masked_email_never_leaks(extended, q, who):
     dims, mets, fl = q
     df = extended.as_principal(PRINCIPALS[who]).query("shop", metrics=mets, dimensions=dims,
                                                       where=fl).df
@@ -638,11 +667,17 @@ CACHE_PRINCIPALS = [PRINCIPALS[n] for n in ("admin", "analyst", "north", "south"
 ]
 
 
-@settings(max_examples=10, **SETTINGS)
-@given(steps=st.lists(st.tuples(st.integers(0, len(CACHE_QUERIES) - 1),
-                                st.integers(0, len(CACHE_PRINCIPALS) - 1)),
-                      min_size=3, max_size=8))
-def test_shared_cache_never_crosses_principals(shared, nocache, steps):
+def test_shared_cache_never_crosses_principals(shared, nocache, engine):
+    @settings(max_examples=examples(engine, 10), **SETTINGS)
+    @given(steps=st.lists(st.tuples(st.integers(0, len(CACHE_QUERIES) - 1),
+                                    st.integers(0, len(CACHE_PRINCIPALS) - 1)),
+                          min_size=3, max_size=8))
+    def check(steps):
+        shared_cache_never_crosses_principals(shared, nocache, steps)
+    check()
+
+
+def shared_cache_never_crosses_principals(shared, nocache, steps):
     for qi, pi in steps:
         p, kw = CACHE_PRINCIPALS[pi], CACHE_QUERIES[qi]
         got = shared.as_principal(p).query("shop", **kw)
