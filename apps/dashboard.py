@@ -3,12 +3,12 @@ category, time ranges, metric search, a layout to drag, rearrange and save, expo
 
 Published at /workbench-dashboard/ through jupyter-server-proxy
 (workbench.server.dashboard_proxy).  Thin by rule: every number is a semantic query sent to the
-Jupyter server's query API as the person viewing the page (workbench.ui.dashboard_client);
+Jupyter server's query API as the person viewing the page (workbench.ui.dashboard.client);
 outside Jupyter (`panel serve apps/dashboard.py`) it queries an in-process read-only workbench.
-The page's first HTML already carries the KPI numbers (workbench.ui.dashboard_page).
+The page's first HTML already carries the KPI numbers (workbench.ui.dashboard.page).
 """
 
-from workbench.ui.dashboard_page import live_dashboard_page
+from workbench.ui.dashboard.page import live_dashboard_page
 
 TITLE = "Live KPI dashboard"
 

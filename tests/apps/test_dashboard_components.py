@@ -13,9 +13,9 @@ pytest.importorskip("panel")
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory):
     import workbench
-    from workbench.ui.dashboard_client import LocalClient
-    from workbench.ui.dashboard_data import Members
-    from workbench.ui.dashboard_view import Dashboard
+    from workbench.ui.dashboard.client import LocalClient
+    from workbench.ui.dashboard.data import Members
+    from workbench.ui.dashboard.view import Dashboard
     from workbench.warehouse.seed import build_demo_warehouse
 
     path = tmp_path_factory.mktemp("dash") / "warehouse.duckdb"
@@ -28,7 +28,7 @@ def dashboard(tmp_path_factory):
 
 
 def test_kpis_have_values_and_deltas(dashboard):
-    from workbench.ui.dashboard_data import kpi_values
+    from workbench.ui.dashboard.data import kpi_values
 
     kpis = {k["name"]: k for k in kpi_values(dashboard.snapshot, dashboard.m)}
     assert set(kpis) == {"revenue", "orders", "aov"}
@@ -59,7 +59,7 @@ def test_drill_region_store_category_and_back(dashboard):
 
 
 def test_time_window_and_previous_period():
-    from workbench.ui.dashboard_data import window_for
+    from workbench.ui.dashboard.data import window_for
 
     w = window_for("Last hour", dt.datetime(2025, 1, 1, 12, 30, 15))
     assert (w.end - w.start) == dt.timedelta(hours=1) and w.grain == "minute"
@@ -78,7 +78,7 @@ def test_search_finds_metric_by_synonym_and_charts_it(dashboard):
 
 
 def test_exports(dashboard):
-    from workbench.ui import dashboard_export as ex
+    from workbench.ui.dashboard import export as ex
 
     snap, m = dashboard.snapshot, dashboard.m
     csv = ex.to_csv(snap).decode()
@@ -89,7 +89,7 @@ def test_exports(dashboard):
 
 
 def test_layout_rearranged_saved_and_restored(dashboard, tmp_path):
-    from workbench.ui.dashboard_layout import LayoutEditor
+    from workbench.ui.dashboard.layout import LayoutEditor
 
     seen = []
     titles = {"a": "A", "b": "B", "c": "C"}
@@ -104,8 +104,8 @@ def test_layout_rearranged_saved_and_restored(dashboard, tmp_path):
 
 
 def test_keeps_last_state_when_the_server_is_gone(dashboard):
-    from workbench.ui.dashboard_client import Unreachable
-    from workbench.ui.dashboard_view import freshness_line
+    from workbench.ui.dashboard.client import Unreachable
+    from workbench.ui.dashboard.view import freshness_line
 
     d = dashboard
     before = d.snapshot.frames["kpi"].copy()
@@ -125,7 +125,7 @@ def test_keeps_last_state_when_the_server_is_gone(dashboard):
 
 
 def test_credentials_come_from_the_forwarded_request():
-    from workbench.ui.dashboard_client import ApiClient, Credentials
+    from workbench.ui.dashboard.client import ApiClient, Credentials
 
     c = Credentials.from_request({"Authorization": "token abc"},
                                  {"username-127-0-0-1-8888": "x", "other": "y"},
@@ -175,14 +175,14 @@ class CountingClient:
 
 @pytest.fixture
 def counting(dashboard, monkeypatch, tmp_path):
-    from workbench.ui import dashboard_state
+    from workbench.ui.dashboard import state as dashboard_state
 
     monkeypatch.setattr(dashboard_state.VERSIONS, "ttl_s", 0.0)  # probe on every check
     return CountingClient(dashboard.data.client)
 
 
 def test_idle_page_runs_no_panel_queries_until_the_data_changes(dashboard, counting, tmp_path):
-    from workbench.ui.dashboard_view import Dashboard
+    from workbench.ui.dashboard.view import Dashboard
 
     d = Dashboard(counting, members=dashboard.m, layouts_folder=tmp_path)
     panels = len(d.snapshot.frames)
@@ -201,7 +201,7 @@ def test_idle_page_runs_no_panel_queries_until_the_data_changes(dashboard, count
     assert snap.frames["kpi"] is early[0].frames["kpi"] and len(snap.frames) == panels
     assert counting.queries - before == 5 + 1 + panels
     # the stream stops: nothing to refetch, but the page says how old its data is
-    from workbench.ui.dashboard_text import freshness_line
+    from workbench.ui.dashboard.text import freshness_line
 
     real = counting.query
     counting.query = lambda q: {**real(q), "freshness": {"streaming": False,
@@ -213,8 +213,8 @@ def test_idle_page_runs_no_panel_queries_until_the_data_changes(dashboard, count
 
 def test_pages_of_one_person_share_snapshots_and_other_people_do_not(dashboard, counting,
                                                                      tmp_path):
-    from workbench.ui.dashboard_data import kpi_values
-    from workbench.ui.dashboard_view import Dashboard
+    from workbench.ui.dashboard.data import kpi_values
+    from workbench.ui.dashboard.view import Dashboard
 
     first = Dashboard(counting, members=dashboard.m, user="ann", layouts_folder=tmp_path)
     second = Dashboard(counting, members=dashboard.m, user="ann", layouts_folder=tmp_path)
@@ -226,9 +226,9 @@ def test_pages_of_one_person_share_snapshots_and_other_people_do_not(dashboard, 
 
 
 def test_first_paint_has_the_kpi_numbers_of_the_live_cards(dashboard):
-    from workbench.ui.dashboard_data import kpi_values
-    from workbench.ui.dashboard_page import deferred, first_paint_html, first_snapshot
-    from workbench.ui.dashboard_text import kpi_cards
+    from workbench.ui.dashboard.data import kpi_values
+    from workbench.ui.dashboard.page import deferred, first_paint_html, first_snapshot
+    from workbench.ui.dashboard.text import kpi_cards
 
     snap = first_snapshot(dashboard.data.client, dashboard.m, None)
     assert set(snap.frames) == {"kpi", "kpi_previous"}
@@ -242,8 +242,8 @@ def test_first_paint_has_the_kpi_numbers_of_the_live_cards(dashboard):
 def test_dragging_a_panel_on_the_board_reorders_and_saves(dashboard, tmp_path):
     import panel as pn
 
-    from workbench.ui.dashboard_board import PanelBoard
-    from workbench.ui.dashboard_layout import LayoutEditor
+    from workbench.ui.dashboard.board import PanelBoard
+    from workbench.ui.dashboard.layout import LayoutEditor
 
     titles = {"kpis": "KPIs", "a": "A", "b": "B", "c": "C"}
     shown = []
@@ -265,7 +265,7 @@ def test_dragging_a_panel_on_the_board_reorders_and_saves(dashboard, tmp_path):
 
 
 def test_who_is_looking_is_stable_for_anonymous_token_logins(monkeypatch):
-    from workbench.ui.dashboard_client import ApiClient, Credentials
+    from workbench.ui.dashboard.client import ApiClient, Credentials
 
     answers = {"api/me": {"identity": {"username": "4c9b8168192b48f698a39f0301f0d6a7",
                                        "name": "Anonymous Dia"}},

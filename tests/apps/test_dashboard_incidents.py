@@ -65,9 +65,9 @@ def wb(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def dashboard(wb, store_path, tmp_path_factory):
-    from workbench.ui.dashboard_client import LocalClient
-    from workbench.ui.dashboard_data import Members
-    from workbench.ui.dashboard_view import Dashboard
+    from workbench.ui.dashboard.client import LocalClient
+    from workbench.ui.dashboard.data import Members
+    from workbench.ui.dashboard.view import Dashboard
 
     d = Dashboard(LocalClient(wb.as_principal("analyst")), members=Members(namespace="retail"),
                   layouts_folder=tmp_path_factory.mktemp("layouts"), incidents_db=store_path)
@@ -173,9 +173,9 @@ def test_analyst_acknowledges_and_history_records_who(dashboard, store_path):
 
 def test_viewer_sees_no_action_buttons_and_cannot_act(wb, store_path):
     from workbench.anomaly.incidents import IncidentStore
-    from workbench.ui.dashboard_client import LocalClient
-    from workbench.ui.dashboard_incidents import IncidentFeed, roles_of
-    from workbench.ui.dashboard_incidents_panel import IncidentsPanel
+    from workbench.ui.dashboard.client import LocalClient
+    from workbench.ui.dashboard.incidents import IncidentFeed, roles_of
+    from workbench.ui.dashboard.incidents_panel import IncidentsPanel
 
     client = LocalClient(wb.as_principal("viewer"))
     p = IncidentsPanel(IncidentFeed(store_path), roles_of(client), actor="viewer")
@@ -207,7 +207,7 @@ def test_new_incident_appears_on_the_next_check_without_reload(dashboard, store_
 
 
 def test_for_chart_rules_by_hand():
-    from workbench.ui.dashboard_markers import for_chart
+    from workbench.ui.dashboard.markers import for_chart
 
     a = pd.DataFrame({
         "metric": ["revenue", "revenue", "revenue", "orders"],
@@ -230,9 +230,9 @@ def test_behind_jupyter_actions_go_to_the_server_not_the_store(wb, store_path, m
     import socket
 
     from workbench.anomaly.incidents import IncidentStore
-    from workbench.ui.dashboard_client import ApiClient, Credentials, LocalClient
-    from workbench.ui.dashboard_incidents import IncidentFeed
-    from workbench.ui.dashboard_incidents_panel import IncidentsPanel
+    from workbench.ui.dashboard.client import ApiClient, Credentials, LocalClient
+    from workbench.ui.dashboard.incidents import IncidentFeed
+    from workbench.ui.dashboard.incidents_panel import IncidentsPanel
 
     with socket.socket() as s:                 # a loopback port nobody listens on
         s.bind(("127.0.0.1", 0))

@@ -16,7 +16,7 @@ def live(tmp_path_factory):
     from workbench.streaming import pipeline_from_dict
     from workbench.streaming.simulator import OrderSimulator
     from workbench.streaming.sources.embedded import OperationalStore
-    from workbench.ui.dashboard_client import LocalClient
+    from workbench.ui.dashboard.client import LocalClient
 
     tmp = tmp_path_factory.mktemp("live-dash")
     repo = __import__("pathlib").Path(__file__).resolve().parents[2]
@@ -53,8 +53,8 @@ def _oracle(con, region: str, store_id: int | None = None) -> dict:
 
 
 def test_live_drill_region_store_category_matches_sql(live, tmp_path):
-    from workbench.ui.dashboard_data import discover_members
-    from workbench.ui.dashboard_view import Dashboard
+    from workbench.ui.dashboard.data import discover_members
+    from workbench.ui.dashboard.view import Dashboard
 
     p, client = live
     m = discover_members(client)
@@ -89,8 +89,8 @@ def test_status_line_shows_the_pipelines_own_health(live):
     import time
 
     from workbench.server.pipelines_ext import freshness_entry
-    from workbench.ui.dashboard_state import Snapshot
-    from workbench.ui.dashboard_text import freshness_line, pipeline_health
+    from workbench.ui.dashboard.state import Snapshot
+    from workbench.ui.dashboard.text import freshness_line, pipeline_health
 
     p, _ = live
     st = {**p.status(), "running": True}

@@ -52,9 +52,9 @@ def store_path(tmp_path_factory, store_rule):
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory, store_path):
     import workbench
-    from workbench.ui.dashboard_client import LocalClient
-    from workbench.ui.dashboard_data import Members
-    from workbench.ui.dashboard_view import Dashboard
+    from workbench.ui.dashboard.client import LocalClient
+    from workbench.ui.dashboard.data import Members
+    from workbench.ui.dashboard.view import Dashboard
     from workbench.warehouse.seed import build_demo_warehouse
 
     wh = tmp_path_factory.mktemp("dash-filters") / "warehouse.duckdb"
@@ -117,7 +117,7 @@ def test_in_store_anomaly_of_north_only_on_norths_store_band(dashboard):
 def test_matching_rules_by_hand():
     import json
 
-    from workbench.ui.dashboard_markers import for_chart
+    from workbench.ui.dashboard.markers import for_chart
 
     a = pd.DataFrame({
         "metric": ["orders"] * 5,
@@ -146,8 +146,8 @@ def test_the_page_reads_a_store_no_writer_has_migrated_yet(tmp_path):
     import sqlite3
 
     from tests.anomaly.test_incident_rule_filters import OLD_SCHEMA
-    from workbench.ui.dashboard_incidents import IncidentFeed
-    from workbench.ui.dashboard_markers import for_chart
+    from workbench.ui.dashboard.incidents import IncidentFeed
+    from workbench.ui.dashboard.markers import for_chart
 
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as db:

@@ -140,7 +140,7 @@ def test_when_the_server_holds_the_warehouse_the_panels_ask_its_api(store, con, 
     /workbench/api/quality/scores (which the server answers from the same scores module)."""
     import contextlib
 
-    from workbench.ui import dashboard_client
+    from workbench.ui.dashboard import client as dashboard_client
 
     @contextlib.contextmanager
     def locked(write=False):

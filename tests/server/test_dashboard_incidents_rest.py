@@ -45,9 +45,9 @@ def _seed(jp_serverapp) -> int:
 
 
 def _panel(jp_serverapp, jp_http_port, jp_base_url, roles):
-    from workbench.ui.dashboard_client import ApiClient, Credentials
-    from workbench.ui.dashboard_incidents import IncidentFeed
-    from workbench.ui.dashboard_incidents_panel import IncidentsPanel
+    from workbench.ui.dashboard.client import ApiClient, Credentials
+    from workbench.ui.dashboard.incidents import IncidentFeed
+    from workbench.ui.dashboard.incidents_panel import IncidentsPanel
 
     token = jp_serverapp.identity_provider.token
     client = ApiClient(f"http://127.0.0.1:{jp_http_port}{jp_base_url}", Credentials(token=token))
@@ -123,7 +123,7 @@ def _html_text(text: str) -> str:
 
 
 def test_cookie_parsing_for_the_xsrf_header():
-    from workbench.ui.dashboard_client import _cookie
+    from workbench.ui.dashboard.client import _cookie
 
     assert _cookie("username-x=abc; _xsrf=2|tok|en", "_xsrf") == "2|tok|en"
     assert _cookie("username-x=abc", "_xsrf") is None

@@ -59,7 +59,7 @@ _API_KEYS = {"current_scores": "current", "score_history": "history",
 def _from_server(name: str) -> pd.DataFrame | None:
     """The frame from ``GET /workbench/api/quality/scores`` as the person viewing the page,
     when this app runs behind the Jupyter server (``WORKBENCH_API_URL``); else None."""
-    from workbench.ui.dashboard_client import ApiClient, Credentials, api_base_url
+    from workbench.ui.dashboard.client import ApiClient, Credentials, api_base_url
 
     base = api_base_url()
     if not base:

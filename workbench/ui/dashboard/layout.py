@@ -1,6 +1,6 @@
 """A layout the person can rearrange and save: panel order and visibility.
 
-Panels are dragged by their handles on the board (dashboard_board, also keyboard-operable);
+Panels are dragged by their handles on the board (dashboard.board, also keyboard-operable);
 this editor keeps the order, and offers the same with labelled native controls (a list box,
 Move up / Move down, Show / Hide), which also hide panels.  The layout is saved per Jupyter
 user as JSON under ``.workbench/dashboard-layouts/`` and restored when the page opens.

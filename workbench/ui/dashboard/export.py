@@ -12,7 +12,7 @@ import io
 
 import pandas as pd
 
-from workbench.ui.dashboard_data import Members, Snapshot, kpi_values, tidy
+from workbench.ui.dashboard.data import Members, Snapshot, kpi_values, tidy
 from workbench.ui.theme import PALETTE
 
 

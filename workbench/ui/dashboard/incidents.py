@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from workbench.ui.dashboard_markers import COLUMNS, empty_anomalies
+from workbench.ui.dashboard.markers import COLUMNS, empty_anomalies
 
 # Who may acknowledge and resolve incidents (principals.yml roles); everyone else reads.
 ACT_ROLES = frozenset({"admin", "analyst"})

@@ -14,8 +14,8 @@ import pandas as pd
 import panel as pn
 
 from workbench.ui import theme
-from workbench.ui.dashboard_client import ApiClient, api_base_url
-from workbench.ui.dashboard_incidents import ACT_ROLES, IncidentFeed
+from workbench.ui.dashboard.client import ApiClient, api_base_url
+from workbench.ui.dashboard.incidents import ACT_ROLES, IncidentFeed
 
 OPEN_ONLY = "Open and acknowledged"
 ALL = "All recent (incl. resolved)"
@@ -83,7 +83,7 @@ class IncidentsPanel:
         # Behind Jupyter, changes go through the server's REST API as the viewer (it decides
         # and records who); in-process (LocalClient, no client) straight to the store.
         if client is None and api_base_url():
-            from workbench.ui.dashboard_client import client_for_session
+            from workbench.ui.dashboard.client import client_for_session
 
             client = client_for_session()   # this session's forwarded credentials
         self.api: ApiClient | None = client if isinstance(client, ApiClient) else None

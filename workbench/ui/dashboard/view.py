@@ -1,10 +1,10 @@
 """The live KPI dashboard as one Panel component: controls, KPI cards, eleven charts on a
 board the person rearranges, the freshness line, the exports.
 
-Every number comes from a semantic query (``dashboard_data.build_queries``) answered by the
+Every number comes from a semantic query (``dashboard.data.build_queries``) answered by the
 client (the Jupyter server's query API, or in-process in tests).  The page checks twice a
 second whether anything it shows can have changed (the data version, the time window, the
-drill path: dashboard_state) and only then fetches; otherwise it only updates the data's age.
+drill path: dashboard.state) and only then fetches; otherwise it only updates the data's age.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from typing import Any
 import pandas as pd
 import panel as pn
 
-from workbench.ui import dashboard_charts as ch
-from workbench.ui import dashboard_markers as mk
 from workbench.ui import theme
-from workbench.ui.dashboard_board import PanelBoard
-from workbench.ui.dashboard_client import ApiError, Unreachable
-from workbench.ui.dashboard_controls import CUSTOM, DashboardControls
-from workbench.ui.dashboard_data import (
+from workbench.ui.dashboard import charts as ch
+from workbench.ui.dashboard import markers as mk
+from workbench.ui.dashboard.board import PanelBoard
+from workbench.ui.dashboard.client import ApiError, Unreachable
+from workbench.ui.dashboard.controls import CUSTOM, DashboardControls
+from workbench.ui.dashboard.data import (
     DashboardData,
     Drill,
     Members,
@@ -33,12 +33,12 @@ from workbench.ui.dashboard_data import (
     kpi_values,
     window_for,
 )
-from workbench.ui.dashboard_incidents import IncidentFeed, roles_of
-from workbench.ui.dashboard_incidents_panel import IncidentsPanel
-from workbench.ui.dashboard_layout import LayoutEditor
-from workbench.ui.dashboard_panels import Cards, build_charts, drill_table
-from workbench.ui.dashboard_state import SNAPSHOTS, VERSIONS, ViewKey, data_version
-from workbench.ui.dashboard_text import describe_top, freshness_line, kpi_cards
+from workbench.ui.dashboard.incidents import IncidentFeed, roles_of
+from workbench.ui.dashboard.incidents_panel import IncidentsPanel
+from workbench.ui.dashboard.layout import LayoutEditor
+from workbench.ui.dashboard.panels import Cards, build_charts, drill_table
+from workbench.ui.dashboard.state import SNAPSHOTS, VERSIONS, ViewKey, data_version
+from workbench.ui.dashboard.text import describe_top, freshness_line, kpi_cards
 
 # Twice a second: a commit shows within ~0.5 s + one fetch, well inside the 2 s promise, and
 # an idle check costs at most one small probe query per process (VersionWatch), not a fetch.
@@ -73,7 +73,7 @@ class Dashboard(DashboardControls):
         self.refresh_ms = refresh_ms
         self._live = self.m.namespace == "live"
         self._anchor = None if self._live else self.data.anchor(False)
-        # Anomalies and incidents: read from the detection jobs' store (dashboard_incidents)
+        # Anomalies and incidents: read from the detection jobs' store (dashboard.incidents)
         self.incident_feed = IncidentFeed(incidents_db)
         self.anomalies = mk.empty_anomalies()
         self._anomalies_window: tuple | None = None

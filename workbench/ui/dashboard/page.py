@@ -5,11 +5,11 @@ come over the websocket: ~2 s on a loaded 2-core machine before a single number,
 the server is.  So the page is served in two steps:
 
 1. While the HTML is generated (session creation) only the KPI cards are prepared: from the
-   snapshot another page of the same person fetched moments ago (dashboard_state), else with
+   snapshot another page of the same person fetched moments ago (dashboard.state), else with
    the two KPI queries alone.  They are written into the HTML itself (the same markup as the
-   live cards, ``dashboard_text.kpi_cards``), so they show as soon as the HTML arrives.
+   live cards, ``dashboard.text.kpi_cards``), so they show as soon as the HTML arrives.
 2. Once the browser is connected (``pn.state.onload``) the full dashboard is built and sent;
-   when its panels are drawn, its board removes the first-paint block (dashboard_board).
+   when its panels are drawn, its board removes the first-paint block (dashboard.board).
 
 The numbers in the HTML are queried with the viewer's own credentials like every other number.
 """
@@ -25,8 +25,8 @@ import jinja2
 import panel as pn
 
 from workbench.ui import messages, theme
-from workbench.ui.dashboard_client import client_for_session
-from workbench.ui.dashboard_data import (
+from workbench.ui.dashboard.client import client_for_session
+from workbench.ui.dashboard.data import (
     DEFAULT_PRESET,
     DashboardData,
     Drill,
@@ -36,8 +36,8 @@ from workbench.ui.dashboard_data import (
     kpi_values,
     window_for,
 )
-from workbench.ui.dashboard_state import MEMBERS, SNAPSHOTS, ViewKey
-from workbench.ui.dashboard_text import freshness_line, kpi_cards
+from workbench.ui.dashboard.state import MEMBERS, SNAPSHOTS, ViewKey
+from workbench.ui.dashboard.text import freshness_line, kpi_cards
 
 _log = logging.getLogger("workbench.dashboard")
 
@@ -99,7 +99,7 @@ def first_snapshot(client, m: Members, user: str | None) -> Snapshot:
 
 def live_dashboard_page(title: str = "Live KPI dashboard") -> pn.viewable.Viewable:
     """The app's root for this session (call from the app script, once per session)."""
-    from workbench.ui.dashboard_view import Dashboard
+    from workbench.ui.dashboard.view import Dashboard
 
     theme.configure()
     try:

@@ -12,18 +12,18 @@ from typing import Any
 import pandas as pd
 import panel as pn
 
-from workbench.ui import dashboard_charts as ch
-from workbench.ui import dashboard_markers as mk
 from workbench.ui import theme
-from workbench.ui.dashboard_data import Members
-from workbench.ui.dashboard_text import describe_series, describe_top
+from workbench.ui.dashboard import charts as ch
+from workbench.ui.dashboard import markers as mk
+from workbench.ui.dashboard.data import Members
+from workbench.ui.dashboard.text import describe_series, describe_top
 
 
 def build_charts(m: Members, drill_render: Callable, drill_describe: Callable,
                  explore_render: Callable, explore_marks: Callable | None = None
                  ) -> dict[str, Any]:
     """Every chart panel of the namespace, by key (the trend, drill and explore always).
-    The time series carry anomaly markers (dashboard_markers)."""
+    The time series carry anomaly markers (dashboard.markers)."""
     charts: dict[str, Any] = {
         "trend": ch.LiveChart("trend", "Revenue over time", "line", ch.line(m.time, m.revenue),
                               describe_series(m.time, m.revenue),
@@ -89,7 +89,7 @@ class Cards:
             self.pending.append((slot, body))
             body = slot
         parts = [theme.heading(title, 3), body] + ([summary] if summary is not None else [])
-        # the board draws the card's frame (dashboard_board)
+        # the board draws the card's frame (dashboard.board)
         return pn.Column(*parts, sizing_mode="stretch_width")
 
     def attach_all(self) -> None:

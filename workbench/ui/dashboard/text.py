@@ -1,7 +1,7 @@
 """The dashboard's words: KPI cards, the freshness line, numbers and chart summaries.
 
 Plain functions from data to HTML text (no Panel here), shared by the live page and by the
-server-rendered first paint (dashboard_page), so both show the same cards.
+server-rendered first paint (dashboard.page), so both show the same cards.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 
-from workbench.ui.dashboard_data import Snapshot
+from workbench.ui.dashboard.data import Snapshot
 
 
 def format_number(v, fmt: str | None = None, unit: str | None = None) -> str:

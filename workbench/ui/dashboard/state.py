@@ -21,7 +21,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.ui.dashboard_data import Members, Snapshot, Window
+from workbench.ui.dashboard.data import Members, Snapshot, Window
 
 
 @dataclass(frozen=True)

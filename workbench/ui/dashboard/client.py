@@ -167,7 +167,7 @@ class ApiClient:
         """Who is looking, as a stable name: the Jupyter user name, or for Jupyter's anonymous
         users (a token log-in gets a new random one on every request) the principal they map
         to, ``principal:<name>``, which is also what decides the data they may see.  Keys the
-        saved layout and the snapshots pages share (dashboard_state)."""
+        saved layout and the snapshots pages share (dashboard.state)."""
         try:
             identity = self._get("api/me").get("identity", {})
         except ApiError:

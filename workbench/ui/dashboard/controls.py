@@ -1,7 +1,7 @@
 """The dashboard's controls and what they do: time range, drill path (region → store →
 category, by the selects, a bar click or a table row), metric search, exports.
 
-A mixin of ``Dashboard`` (dashboard_view): the handlers change the drill path or the time
+A mixin of ``Dashboard`` (dashboard.view): the handlers change the drill path or the time
 window and call ``self.refresh()``; ``sync_drill_controls`` puts a snapshot's drill state back
 into the selects and the breadcrumb.
 """
@@ -15,7 +15,7 @@ import io
 import panel as pn
 
 from workbench.ui import theme
-from workbench.ui.dashboard_data import DEFAULT_PRESET, TIME_PRESETS, Drill, Snapshot
+from workbench.ui.dashboard.data import DEFAULT_PRESET, TIME_PRESETS, Drill, Snapshot
 
 CUSTOM = "Custom range"
 
@@ -58,7 +58,7 @@ class DashboardControls:
         self.downloads = self._build_downloads()
 
     def _build_downloads(self) -> pn.FlexBox:
-        from workbench.ui import dashboard_export as ex
+        from workbench.ui.dashboard import export as ex
 
         def make(label, ext, fn):
             def cb():

@@ -55,7 +55,7 @@ class LiveChart:
     kind: str
     render: Callable[[pd.DataFrame], hv.Element]
     describe: Callable[[pd.DataFrame], str] = field(default=lambda df: "")
-    # (chart frame, anomalies) -> markers drawn over the chart (dashboard_markers), or None
+    # (chart frame, anomalies) -> markers drawn over the chart (dashboard.markers), or None
     marks_render: Callable | None = None
     pipe: Pipe = field(init=False)
     pane: pn.viewable.Viewable = field(init=False)
@@ -85,7 +85,7 @@ class LiveChart:
                                            else pd.DataFrame())
 
     def show_anomalies(self, anoms: pd.DataFrame) -> None:
-        """The anomalies to mark on this chart (already chosen for it: dashboard_markers)."""
+        """The anomalies to mark on this chart (already chosen for it: dashboard.markers)."""
         if self.marks_render is None or (anoms.equals(self.anomalies) and
                                          list(anoms.columns) == list(self.anomalies.columns)):
             return
