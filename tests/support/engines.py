@@ -175,19 +175,27 @@ class EngineTarget:
                                         dbname=PG_DB)
         return self._pg
 
-    def _postgres(self, tables: Tables) -> str:
+    def pg_schema(self) -> tuple[str, str]:
+        """A fresh schema in database `test` (dropped at the end of the session) and the
+        workbench URL that reads it: for fixtures that load their own data (e.g. TPC-H)."""
         schema = f"wb_t_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         con = self.pg_connection()
         with con, con.cursor() as cur:
             cur.execute(f"create schema {schema}")
+        self._schemas.append(schema)
+        return schema, f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{PG_DB}/{schema}"
+
+    def _postgres(self, tables: Tables) -> str:
+        schema, url = self.pg_schema()
+        con = self.pg_connection()
+        with con, con.cursor() as cur:
             for name, (cols, rows) in tables.items():
                 ddl = ", ".join(f"{c} {PG_TYPES.get(t.lower(), t)}" for c, t in cols)
                 cur.execute(f'create table {schema}."{name}" ({ddl})')
                 if rows:
                     cur.executemany(f'insert into {schema}."{name}" values '
                                     f'({", ".join(["%s"] * len(cols))})', rows)
-        self._schemas.append(schema)
-        return f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{PG_DB}/{schema}"
+        return url
 
     def cleanup(self) -> None:
         if self._pg is None:

@@ -122,3 +122,42 @@ def tpch_wb_spark(tpch_parquet, tpch_models_dir, tpch_oracle, tmp_path_factory):
     close = getattr(wb, "close", None)
     if close:
         close()
+
+
+@pytest.fixture(scope="session")
+def tpch_wb_postgres(engine, tpch_parquet, tpch_models_dir, tpch_oracle, tmp_path_factory):
+    """The semantic layer on PostgreSQL over the generated parquet, loaded with COPY into a
+    fresh schema of the engine fixture's database (dropped at the end of the session)."""
+    import duckdb
+
+    import workbench
+
+    schema, url = engine.pg_schema()
+    con = engine.pg_connection()
+    csv_dir = tmp_path_factory.mktemp("tpch_pg_csv")
+    duck = duckdb.connect()
+    try:
+        for path in sorted(tpch_parquet.glob("*.parquet")):
+            table, csv = path.stem, csv_dir / f"{path.stem}.csv"
+            # our own file names and column types, not user text
+            cols = duck.execute(f"describe select * from read_parquet('{path}')").fetchall()
+            duck.execute(f"copy (select * from read_parquet('{path}')) to '{csv}' "
+                         "(format csv, header false)")
+            ddl = ", ".join(f'"{c[0]}" {c[1]}' for c in cols)
+            with con, con.cursor() as cur, csv.open() as f:
+                cur.execute(f'create table {schema}."{table}" ({ddl})')
+                cur.copy_expert(f'copy {schema}."{table}" from stdin with (format csv)', f)
+    finally:
+        duck.close()
+    wb = workbench.connect(engine="postgres", url=url, models_dir=tpch_models_dir, cache="none")
+    yield wb
+    wb.close()
+
+
+@pytest.fixture(scope="session")
+def tpch_on(engine, request):
+    """The semantic layer over TPC-H on the engine under test (the `engine` fixture's param)."""
+    builders = {"duckdb": "tpch_wb", "spark": "tpch_wb_spark", "postgres": "tpch_wb_postgres"}
+    if engine.name not in builders:
+        raise NotImplementedError(f"no TPC-H warehouse builder for engine '{engine.name}'")
+    return request.getfixturevalue(builders[engine.name])

@@ -1,8 +1,9 @@
 """TPC-H through the semantic layer, checked against the official queries run on DuckDB.
 
 The oracle is ``queries/<name>.sql`` (official text, validation parameters) executed directly;
-nothing here hard-codes an answer. The same semantic queries also run on Spark (``spark``
-marker) against the same oracle.
+nothing here hard-codes an answer. The same semantic queries run on every registered engine
+(the ``engine`` fixture: DuckDB, PostgreSQL with the ``services`` marker, Spark with ``spark``)
+against the same oracle.
 """
 
 from __future__ import annotations
@@ -88,14 +89,7 @@ def test_oracle_q1_and_q6_agree_with_a_computation_from_the_parquet(tpch_parquet
 # ---------------------------------------------------------------------- the semantic layer
 
 @pytest.mark.parametrize("name", NAMES)
-def test_semantic_query_matches_oracle(tpch_wb, tpch_oracle, name):
-    result = tpch_wb.query("tpch", **QUERIES[name])
-    assert_matches_oracle(to_oracle(name, result.df), tpch_oracle[name], ORDER_KEYS[name])
-
-
-@pytest.mark.spark
-@pytest.mark.slow
-@pytest.mark.parametrize("name", NAMES)
-def test_semantic_query_matches_oracle_on_spark(tpch_wb_spark, tpch_oracle, name):
-    result = tpch_wb_spark.query("tpch", **QUERIES[name])
+def test_semantic_query_matches_oracle(tpch_on, tpch_oracle, name):
+    """On every registered engine (the `engine` fixture): DuckDB, PostgreSQL, Spark."""
+    result = tpch_on.query("tpch", **QUERIES[name])
     assert_matches_oracle(to_oracle(name, result.df), tpch_oracle[name], ORDER_KEYS[name])
