@@ -150,15 +150,17 @@ def _spark(tmp):
     return wb, run, lambda: None
 
 
-ENGINES = [pytest.param(_duckdb, id="duckdb"),
-           pytest.param(_postgres, id="postgres", marks=pytest.mark.services),
-           pytest.param(_spark, id="spark", marks=pytest.mark.spark)]
+BUILDERS = {"duckdb": _duckdb, "postgres": _postgres, "spark": _spark}
 
 
-@pytest.fixture(scope="module", params=ENGINES)
-def engine(request, tmp_path_factory):
-    """(workbench, run_sql) on one engine; one Spark session is shared by the whole run."""
-    wb, run, close = request.param(tmp_path_factory.mktemp(request.param.__name__.strip("_")))
+@pytest.fixture(scope="module")
+def engine(engine, tmp_path_factory):
+    """(workbench, run_sql) on the engine under test: the suite's `engine` fixture (one param
+    per registered engine) narrowed to this module's builders, each with its engine's own SQL
+    as the oracle; one Spark session is shared by the whole run."""
+    if engine.name not in BUILDERS:
+        raise NotImplementedError(f"no sql-model warehouse builder for engine '{engine.name}'")
+    wb, run, close = BUILDERS[engine.name](tmp_path_factory.mktemp(f"sql_models_{engine.name}"))
     yield wb, run
     wb.close()
     close()
