@@ -8,9 +8,9 @@ on `workbench.connect(read_only=True)`.
 import panel as pn
 
 from workbench.ui import messages, theme
-from workbench.ui.catalog_search import CatalogSearch
+from workbench.ui.catalog.query_builder import QueryBuilder
+from workbench.ui.catalog.search import CatalogSearch
 from workbench.ui.connection import open_workbench
-from workbench.ui.query_builder import QueryBuilder
 
 TITLE = "Metric catalog"
 INTRO = "Every number here comes from a governed metric in semantic/*.yml."

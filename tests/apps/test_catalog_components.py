@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from workbench.ui import charts, messages
-from workbench.ui.catalog_search import CatalogSearch, filter_entries, lineage_markdown
-from workbench.ui.query_builder import QueryBuilder, query_names
+from workbench.ui.catalog.query_builder import QueryBuilder, query_names
+from workbench.ui.catalog.search import CatalogSearch, filter_entries, lineage_markdown
 from workbench.ui.table import formatters_for
 
 

@@ -3,9 +3,9 @@ catches drift between the UI and `workbench.connect()`."""
 
 import pytest
 
-from workbench.ui.catalog_search import CatalogSearch
+from workbench.ui.catalog.query_builder import QueryBuilder
+from workbench.ui.catalog.search import CatalogSearch
 from workbench.ui.connection import open_workbench
-from workbench.ui.query_builder import QueryBuilder
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,8 @@
 Apps in ``apps/`` compose these on top of the public Workbench API (``workbench.connect()``);
 nothing here writes SQL.  Import the submodules you need: ``theme`` (palette, page shell),
 ``charts`` (chart factory on hvPlot), ``table`` (result table), ``sql_view``, ``messages``
-(errors and notices), ``catalog_search`` and ``query_builder`` (the catalog explorer).
+(errors and notices); one package per app's components: ``catalog`` (the catalog explorer),
+``dashboard`` (the live KPI dashboard), ``quality`` (the quality app).
 """
 
 from workbench.ui.theme import OKABE_ITO, PALETTE, page

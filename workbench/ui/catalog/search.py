@@ -15,7 +15,7 @@ import panel as pn
 import param
 
 from workbench.ui import messages
-from workbench.ui.availability import namespace_status
+from workbench.ui.catalog.availability import namespace_status
 from workbench.ui.theme import MUTED_TEXT, heading, styled
 
 Entry = dict[str, Any]

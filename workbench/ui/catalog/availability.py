@@ -11,7 +11,7 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-from workbench.ui.member_names import query_names
+from workbench.ui.catalog.member_names import query_names
 
 _cache: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
 _PROBE_KINDS = (("measure", "metrics"), ("metric", "metrics"), ("dimension", "dimensions"))

@@ -13,9 +13,9 @@ import time
 import panel as pn
 
 from workbench.ui import messages
-from workbench.ui.availability import namespace_status
+from workbench.ui.catalog.availability import namespace_status
+from workbench.ui.catalog.member_names import METRIC_KINDS, Entry, query_names  # noqa: F401  (query_names re-exported)
 from workbench.ui.charts import auto_chart, chart_summary
-from workbench.ui.member_names import METRIC_KINDS, Entry, query_names  # noqa: F401  (query_names re-exported)
 from workbench.ui.sql_view import set_sql, sql_view
 from workbench.ui.table import result_table, set_result
 from workbench.ui.theme import NO_SPIN_CSS, heading, styled
