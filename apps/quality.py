@@ -8,9 +8,9 @@ run alone with `panel serve apps/quality.py`. Thin by rule: it composes workbenc
 import panel as pn
 
 from workbench.ui import messages, theme
-from workbench.ui.quality_approvals import ApprovalQueue
-from workbench.ui.quality_overview import checks_section, lineage_section, scores_section
-from workbench.ui.quality_store import open_store
+from workbench.ui.quality.approvals import ApprovalQueue
+from workbench.ui.quality.overview import checks_section, lineage_section, scores_section
+from workbench.ui.quality.store import open_store
 
 TITLE = "Data quality"
 INTRO = "Scores, failing checks and SLAs; schema changes and cleansing rules awaiting approval."

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from workbench.ui.charts import chart_summary
-from workbench.ui.quality_overview import trend_summary
+from workbench.ui.quality.overview import trend_summary
 
 
 def test_catalog_chart_summary_names_the_metrics_and_their_range():

@@ -14,9 +14,9 @@ from workbench.quality.schema_evolution import schema_of_table
 from workbench.quality.schema_evolution_gate import check
 from workbench.quality.schema_registry import SchemaRegistry
 from workbench.security.principal import Principal
-from workbench.ui.quality_approvals import ApprovalQueue
-from workbench.ui.quality_overview import lineage_section
-from workbench.ui.quality_store import QualityStore
+from workbench.ui.quality.approvals import ApprovalQueue
+from workbench.ui.quality.overview import lineage_section
+from workbench.ui.quality.store import QualityStore
 
 STEWARD = Principal.of("sam", ["data_steward"])
 ANALYST = Principal.of("ann", ["analyst"])

@@ -10,8 +10,8 @@ import duckdb
 import pytest
 
 from workbench.quality import scores
-from workbench.ui.quality_overview import checks_section, quality_source, scores_section
-from workbench.ui.quality_store import QualityStore
+from workbench.ui.quality.overview import checks_section, quality_source, scores_section
+from workbench.ui.quality.store import QualityStore
 
 BROKEN_STATUS = 3        # orders given a status outside the suite's value set
 BROKEN_TOTALS = 2        # orders whose net amount no longer equals the sum of their lines

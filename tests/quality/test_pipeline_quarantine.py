@@ -96,7 +96,7 @@ def test_suite_runs_and_pipeline_gates_share_the_quarantine_view(duckdb_run, fau
 def test_the_app_panel_lists_both_sources():
     import pandas as pd
 
-    from workbench.ui.quality_overview import quarantine_panel
+    from workbench.ui.quality.overview import quarantine_panel
     df = pd.DataFrame({"source": ["pipeline", "validate"], "name": ["demo", "orders"], "target": ["orders", "x"],
                        "row_key": ["[1]", "[2]"], "failed_checks": [["a", "b"], ["c"]], "run_id": ["b1", "r1"],
                        "quarantined_at": pd.to_datetime(["2026-01-01", "2026-01-02"]), "released_at": [None, None],

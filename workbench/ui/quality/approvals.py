@@ -11,7 +11,7 @@ import pandas as pd
 import panel as pn
 
 from workbench.ui import messages, theme
-from workbench.ui.quality_store import QualityStore
+from workbench.ui.quality.store import QualityStore
 
 
 def pending_items(store: QualityStore) -> list[dict]:

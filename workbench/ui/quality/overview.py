@@ -16,7 +16,7 @@ import pandas as pd
 import panel as pn
 
 from workbench.ui import messages, theme
-from workbench.ui.quality_store import QualityStore
+from workbench.ui.quality.store import QualityStore
 from workbench.ui.table import result_table
 
 log = logging.getLogger("workbench.ui")
