@@ -1,6 +1,6 @@
 """Metric catalog: search governed metrics and dimensions, read their lineage, run a query.
 
-Published at /workbench-catalog/ through jupyter-server-proxy (workbench.server.proxy_entries);
+Published at /workbench-catalog/ through jupyter-server-proxy (workbench.server.apps);
 run alone with `panel serve apps/catalog.py`.  Thin by rule: it composes workbench.ui components
 on `workbench.connect(read_only=True)`.
 """

@@ -1,7 +1,7 @@
 """Data quality: scores and trends, failing checks with sample rows, SLA status, cleansing
 lineage, and the schema changes and cleansing rules awaiting approval.
 
-Published at /workbench-quality/ through jupyter-server-proxy (workbench.server.quality_proxy);
+Published at /workbench-quality/ through jupyter-server-proxy (workbench.server.apps);
 run alone with `panel serve apps/quality.py`. Thin by rule: it composes workbench.ui components.
 """
 

@@ -142,7 +142,7 @@ def test_credentials_come_from_the_forwarded_request():
 
 
 def test_proxy_entry_points_the_app_at_this_server():
-    from workbench.server.dashboard_proxy import dashboard as entry
+    from workbench.server.apps import dashboard as entry
 
     server = entry()
     cmd = server["command"](port=5006, base_url="/lab-base/")

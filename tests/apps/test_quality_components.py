@@ -87,7 +87,7 @@ def test_lineage_section_shows_rule_changes(store, tmp_path):
 
 
 def test_proxy_entry():
-    from workbench.server.quality_proxy import quality
+    from workbench.server.apps import quality
 
     entry = quality()
     assert entry["launcher_entry"]["title"] == "Data quality" and entry["absolute_url"]

@@ -99,7 +99,7 @@ def write_dashboard_project(root, warehouse, repo) -> None:
         "from importlib.metadata import entry_points\n"
         "if not any(e.name == 'workbench-dashboard' for e in "
         "entry_points(group='jupyter_serverproxy_servers')):\n"
-        "    from workbench.server.dashboard_proxy import dashboard\n"
+        "    from workbench.server.apps import dashboard\n"
         "    c.ServerProxy.servers = {'workbench-dashboard': dashboard()}\n")
 
 
