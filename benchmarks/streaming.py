@@ -495,7 +495,7 @@ def bench_first_render(quick: bool, tmp: Path) -> dict:
             "skipped": "quick: building the demo warehouse, starting JupyterLab and the proxied "
             "dashboard takes longer than the 60 s budget; measured in the full run"
         }
-    from workbench.ui.dashboard_probe import (
+    from tests.support.dashboard_probe import (
         render_times,
         stop_process_group,
         write_dashboard_project,

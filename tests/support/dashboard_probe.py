@@ -1,4 +1,4 @@
-"""Time to first render of the dashboard in Chromium, for the benchmarks.
+"""Time to first render of the dashboard in Chromium, for the browser tests and the benchmark.
 
 ``render_times(url)`` opens the (already started) dashboard URL in Debian's headless Chromium
 and returns the seconds from navigation until the KPI cards show a number, and until the live

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.ui.dashboard_probe import stop_process_group
+from tests.support.dashboard_probe import stop_process_group
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 120

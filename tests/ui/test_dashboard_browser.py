@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.ui.dashboard_probe import stop_process_group, write_dashboard_project
+from tests.support.dashboard_probe import stop_process_group, write_dashboard_project
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
@@ -151,7 +151,7 @@ def kpi(page, name: str) -> str:
 
 def open_dashboard(page, server) -> float:
     """Open the dashboard through the proxy; the seconds until the KPI cards show (as in
-    workbench.ui.dashboard_probe), then wait until the live panels replace the first paint."""
+    tests.support.dashboard_probe), then wait until the live panels replace the first paint."""
     t0 = time.perf_counter()
     page.goto(server.at(APP), timeout=120_000, wait_until="commit")
     try:
