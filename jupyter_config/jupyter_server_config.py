@@ -28,6 +28,14 @@ if "JUPYTER_TOKEN" not in os.environ and _token_file.is_file():
     c.IdentityProvider.token = _token_file.read_text().strip()
 
 
+# Log-in: people with a name and password from the users store (`workbench users add`, the demo
+# users `make up` makes), API clients with a Bearer token; the server token above is the owner.
+# Every @authorized handler asks the policy file (security/policy/policy.csv) through the
+# Authorizer; docs/security.md, "Roles and policies".
+c.ServerApp.identity_provider_class = "workbench.server.login.WorkbenchIdentityProvider"
+c.ServerApp.authorizer_class = "workbench.server.policy_authorizer.WorkbenchAuthorizer"
+c.WorkbenchIdentityProvider.project_root = str(PROJECT_DIR)
+
 # The apps behind jupyter-server-proxy run on this machine; the proxy may reach nothing else.
 c.ServerProxy.host_allowlist = ["localhost", "127.0.0.1"]
 

@@ -77,6 +77,19 @@ def ensure_token(project: Path) -> tuple[str, bool]:
     return token, True
 
 
+def ensure_demo_users(project: Path) -> tuple[dict[str, str], list[str]]:
+    """One demo user per role (viewer, analyst, data_scientist, admin), made once with random
+    passwords.  Returns ({name: password} made just now, to print once; names that already existed)."""
+    from workbench.config import load_settings
+    from workbench.security.users import DEMO_USERS, UserStore, create_demo_users
+
+    settings = load_settings(project)
+    store = UserStore(settings.path(settings.auth.users_db),
+                      min_password_length=settings.auth.min_password_length)
+    made = create_demo_users(store)
+    return made, [n for n in DEMO_USERS if n not in made and store.get(n) is not None]
+
+
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:
         try:
@@ -94,23 +107,26 @@ def pick_port(preferred: int) -> int:
 
 
 def banner(port: int, token: str, new_token: bool, warehouse: Path, built: bool,
-           pipelines: list[str] | None = None) -> str:
+           pipelines: list[str] | None = None, users: dict[str, str] | None = None,
+           existing_users: list[str] | None = None) -> str:
     base = f"http://127.0.0.1:{port}"
-    lines = [
-        "",
-        "Workbench is starting.",
-        f"  JupyterLab      {base}/lab?token={token}",
-    ]
+    lines = ["", "Workbench is starting.", f"  Log in          {base}/login"]
     apps = published_apps()
     width = max([15, *map(len, apps)])
-    lines[-1] = f"  {'JupyterLab':<{width}} {base}/lab?token={token}"
+    lines[-1] = f"  {'Log in':<{width}} {base}/login"
+    lines.append(f"  {'JupyterLab':<{width}} {base}/lab")
     for title, path in apps.items():
-        lines.append(f"  {title:<{width}} {base}/{path}?token={token}")
+        lines.append(f"  {title:<{width}} {base}/{path}")
+    if users:
+        lines += ["", "Demo log-ins, one per role (shown this once; `workbench users passwd NAME` sets a new one):"]
+        lines += [f"  {name:<15} {password}" for name, password in users.items()]
+    if existing_users:
+        lines += ["", f"Demo users {', '.join(existing_users)} exist already (their passwords were shown when "
+                  "they were made; `workbench users passwd NAME` sets a new one)."]
     lines += [
         "",
-        "Log in: open a link above (the token in it logs you in and sets a cookie), or open",
-        f"  {base}/ and paste the token:",
-        f"  {token}",
+        "As the owner (admin, the person who started this server), a link with the server token logs in too:",
+        f"  {base}/lab?token={token}",
         f"  The token is kept in {TOKEN_FILE} (never committed; delete it for a new one)"
         + (" - generated just now." if new_token else "."),
         f"Warehouse: {warehouse}" + (" (built just now)" if built else ""),
@@ -166,12 +182,13 @@ def run_up(port: int = 8888, scale: float = 1.0, open_browser: bool = False,
         settings = load_settings(project)
         warehouse, built = settings.path(settings.warehouse), False
     token, new_token = ensure_token(project)
+    users, existing_users = ensure_demo_users(project)
     chosen = pick_port(port)
     if chosen != port:
         print(f"Port {port} is taken; using {chosen}.", flush=True)
     env = jupyter_env(project)
     auto = [n for n in env.get("WORKBENCH_AUTOSTART", "").split(",") if n.strip()]
-    print(banner(chosen, token, new_token, warehouse, built, auto), flush=True)
+    print(banner(chosen, token, new_token, warehouse, built, auto, users, existing_users), flush=True)
     cmd = jupyter_command(chosen, open_browser, extra_args)
     if dry_run:
         return cmd

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -58,7 +59,13 @@ def test_dry_run_prints_urls_and_uses_the_workbench_config(project, capsys):
     cmd = up.run_up(port=up.pick_port(18750), dry_run=True)
     out = capsys.readouterr().out
     token = (project / ".workbench" / "jupyter_token").read_text().strip()
-    assert f"/lab?token={token}" in out and f"/workbench-catalog/?token={token}" in out
+    assert f"/lab?token={token}" in out and "/workbench-catalog/" in out and "/login" in out
+    # the demo log-ins, one per role, printed once with their passwords
+    for name in ("viewer", "analyst", "data_scientist", "admin"):
+        assert re.search(rf"^  {name} +\S{{20}}$", out, re.M), name
+    up.run_up(port=up.pick_port(18750), dry_run=True)
+    again = capsys.readouterr().out
+    assert "exist already" in again and not re.search(r"^  viewer +\S{20}$", again, re.M)
     assert cmd[1:3] == ["-m", "jupyterlab"] and "--ServerApp.port_retries=0" in cmd
     env = up.jupyter_env(project)
     assert env["JUPYTER_CONFIG_PATH"].split(os.pathsep)[0] == str(REPO / "jupyter_config")
@@ -76,7 +83,8 @@ def test_server_config_reads_the_token_file(project):
         "import json; c = app.config;"
         "ext = ExtensionConfigManager(read_config_path=jupyter_config_path()).get_jpserver_extensions();"
         "print(json.dumps({'token': c.IdentityProvider.token, 'ip': app.ip, 'ext': ext,"
-        " 'manager': c.LabApp.extension_manager}))"
+        " 'manager': c.LabApp.extension_manager, 'idp': c.ServerApp.identity_provider_class,"
+        " 'authz': c.ServerApp.authorizer_class}))"
     )
     env = {**os.environ, "JUPYTER_CONFIG_PATH": str(REPO / "jupyter_config"),
            "WORKBENCH_PROJECT_DIR": str(project)}
@@ -87,6 +95,8 @@ def test_server_config_reads_the_token_file(project):
     assert got["token"] == "tok123" and got["ip"] == "127.0.0.1"
     assert got["ext"].get("jupyter_server_proxy") is True
     assert got["manager"] == "readonly"
+    assert got["idp"] == "workbench.server.login.WorkbenchIdentityProvider"
+    assert got["authz"] == "workbench.server.policy_authorizer.WorkbenchAuthorizer"
 
 
 def test_make_up_starts_the_demo_pipeline_in_the_server(project, monkeypatch, capsys):
