@@ -71,7 +71,16 @@ def parse_time_range(text: str, today: dt.date | None = None,
                      fiscal_start_month: int = 1) -> tuple[dt.datetime, dt.datetime]:
     """A half-open [start, end) range from text such as 'last 90 days', '2024-Q2', '2024',
     '2024-05', '2024-W10', '2024-01-01..2024-03-31', 'this year', 'ytd', 'yesterday'."""
-    today = today or dt.date.today()
+    try:
+        return _parse_time_range(text, today or dt.date.today(), fiscal_start_month)
+    except (ValueError, OverflowError) as e:
+        # well-formed text naming no real date ('2024-13', '2024-W60', 'last 99999999 days'):
+        # a QueryError saying so, not a bare ValueError (a traceback, a 500 in the server)
+        raise QueryError(f"Time range {text!r} names no real date ({e}).") from None
+
+
+def _parse_time_range(text: str, today: dt.date,
+                      fiscal_start_month: int) -> tuple[dt.datetime, dt.datetime]:
     t = text.strip().lower()
     start = end = None
     m = re.fullmatch(r"(last|past|previous|next) (\d+) (day|week|month|quarter|year)s?", t)
