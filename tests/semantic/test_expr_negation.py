@@ -4,7 +4,9 @@ Each test once failed: `x not like y` ran as LIKE (a row policy showed exactly t
 hide), a missing principal attribute under NOT showed every row, `x = NULL` ran as `x IS NULL`,
 `concat` propagated NULLs, `1e3` and `cast(x as decimal)` were refused or crashed, `substring`
 from 0 counted from the end, `trim` also removed tabs. The oracle is the same predicate as plain
-SQL on DuckDB over the same rows (a principal attribute bound as a literal).
+SQL on DuckDB over the same rows (a principal attribute bound as a literal). Every test that
+queries runs on each registered engine; where one still differs from DuckDB, a `notimpl` mark
+says why.
 """
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ import duckdb
 import pytest
 from support.engines import load_duckdb
 
-import workbench
 from workbench.security.principal import Principal
 from workbench.semantic.errors import QueryError
 
@@ -68,17 +69,13 @@ def oracle(predicate: str, attrs: dict | None = None) -> set[int]:
         con.close()
 
 
-def people_wb(tmp_path, policy: str, principal: Principal, engine=None):
+def people_wb(tmp_path, policy: str, principal: Principal, engine):
+    """The people model under `policy` on the engine under test (tables loaded once per engine)."""
     models = tmp_path / "models"
     models.mkdir(exist_ok=True)
     (models / "people.yml").write_text(MODEL.format(policy=policy))
     none = tmp_path / "none.yml"           # no principals file: the principal is given
-    if engine is not None:
-        return engine.connect(TABLES, models, principal, none)
-    from support.engines import duckdb_file
-    path = duckdb_file(tmp_path / f"people{abs(hash(policy))}.duckdb", TABLES)
-    return workbench.connect(warehouse=path, models_dir=models, principal=principal,
-                             read_only=True, cache="none", principals_file=none)
+    return engine.connect(TABLES, models, principal, none)
 
 
 def ids(wb, where=None, segments=None) -> set[int]:
@@ -98,8 +95,8 @@ def test_not_like_row_policy_shows_only_the_non_internal_rows(tmp_path, engine):
         wb.close()
 
 
-def test_not_like_in_where_measure_filter_and_segment(tmp_path):
-    wb = people_wb(tmp_path, "id > 0", ADMIN)
+def test_not_like_in_where_measure_filter_and_segment(tmp_path, engine):
+    wb = people_wb(tmp_path, "id > 0", ADMIN, engine)
     try:
         assert ids(wb, where=["email not like '%internal%'"]) == oracle("email not like '%internal%'")
         assert ids(wb, where=["email not ilike '%internal%'"]) == {2, 3}
@@ -122,8 +119,8 @@ def test_not_like_in_where_measure_filter_and_segment(tmp_path):
     "region = {user.region} or id > 0",
     "not (region = {user.region} and id > 100)",
 ])
-def test_missing_attribute_denies_every_row(tmp_path, policy):
-    wb = people_wb(tmp_path, policy, NOATTR)
+def test_missing_attribute_denies_every_row(tmp_path, engine, policy):
+    wb = people_wb(tmp_path, policy, NOATTR, engine)
     try:
         assert ids(wb) == set()
         assert ids(wb.as_principal(VIEWER)) == oracle(policy, {"region": "North"})
@@ -145,8 +142,8 @@ def test_missing_attribute_denies_every_row(tmp_path, policy):
     "coalesce(score, 0) = 0", "nullif(score, 10) is null",
     "(null + null) is null", "coalesce(null * null, id) = id", "(null and null) is null",
 ])
-def test_null_semantics_match_duckdb(tmp_path, where):
-    wb = people_wb(tmp_path, "id > 0", ADMIN)
+def test_null_semantics_match_duckdb(tmp_path, engine, where):
+    wb = people_wb(tmp_path, "id > 0", ADMIN, engine)
     try:
         assert ids(wb, where=[where]) == oracle(where)
     finally:
@@ -162,12 +159,17 @@ def test_null_semantics_match_duckdb(tmp_path, where):
     "substring(note, 0, 2) = 'a'", "substring(note, 2, 1) = '_'", "substring(note, 2) = 'yz'",
     "trim(note) = '\tpad'",                  # trim() removes spaces only
     "cast(score as decimal) / 3 > 13.333", "cast(score as decimal(10, 1)) = 30.0",
-    "note like 'a_c'", "note like 'a%'", "note not like '%\\_%'",
+    "note like 'a_c'", "note like 'a%'",
+    pytest.param("note not like '%\\_%'", marks=pytest.mark.notimpl(
+        ["postgres", "spark"], raises=AssertionError, reason="LIKE escapes: PostgreSQL and Spark read a backslash as "
+        "LIKE's default escape (\\_ is a literal _), DuckDB has no default escape; the layer "
+        "passes the pattern through unchanged, so the same filter or row policy keeps "
+        "different rows per engine")),
     "joined > '2024-06-01'", "joined not between '2024-01-01' and '2024-12-31'",
     "joined + interval 1 day > '2025-06-30'",
 ])
-def test_functions_and_literals_match_duckdb(tmp_path, where):
-    wb = people_wb(tmp_path, "id > 0", ADMIN)
+def test_functions_and_literals_match_duckdb(tmp_path, engine, where):
+    wb = people_wb(tmp_path, "id > 0", ADMIN, engine)
     try:
         assert ids(wb, where=[where]) == oracle(where)
     finally:
@@ -182,8 +184,8 @@ def test_functions_and_literals_match_duckdb(tmp_path, where):
     ("score > 'abc'", "cannot evaluate"),
     ("note similar to 'a'", "not allowed"),
 ])
-def test_refused_with_a_clear_error(tmp_path, where, says):
-    wb = people_wb(tmp_path, "id > 0", ADMIN)
+def test_refused_with_a_clear_error(tmp_path, engine, where, says):
+    wb = people_wb(tmp_path, "id > 0", ADMIN, engine)
     try:
         with pytest.raises(QueryError) as e:
             ids(wb, where=[where])
