@@ -5,6 +5,7 @@ import re
 import time
 import urllib.parse
 from http.cookies import SimpleCookie
+from pathlib import Path
 
 import pytest
 from tornado.httpclient import HTTPClientError
@@ -144,3 +145,25 @@ async def test_a_disabled_user_is_out_at_once(jp_fetch, services):
     assert await status(jp_fetch, "api", "kernels", headers=h) == 403
     code, _, _ = await login(jp_fetch, "anna")
     assert code == 401
+
+
+@pytest.mark.parametrize("path, resource", [
+    ("/lab", "lab"), ("/lab/tree/x.ipynb", "lab"), ("/tree", "lab"), ("/files/a.csv", "contents"),
+    ("/workbench-catalog/", "app:catalog"), ("/workbench-dashboard/ws", "app:dashboard"),
+    ("/proxy/5006/", "proxy"), ("/terminals/1", "terminals"),
+    ("/api/kernels", None), ("/login", None), ("/static/x.js", None), ("/workbench/api/query", None),
+])
+def test_page_resources(path, resource):
+    from workbench.server.login import page_resource
+
+    assert page_resource(path) == resource
+    assert page_resource("/base" + path, "/base/") == resource
+
+
+async def test_pages_are_gated_by_the_policy_too(jp_fetch, jp_serverapp, jp_http_port):
+    Path(jp_serverapp.root_dir, "hello.txt").write_text("hi")
+    _, _, vera = await login(jp_fetch, "vera")
+    _, _, anna = await login(jp_fetch, "anna")
+    page = {"Referer": f"http://127.0.0.1:{jp_http_port}/"}     # as a browser sends it
+    assert await status(jp_fetch, "files", "hello.txt", headers={**cookie_header(vera), **page}) == 403
+    assert await status(jp_fetch, "files", "hello.txt", headers={**cookie_header(anna), **page}) == 200

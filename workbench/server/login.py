@@ -15,6 +15,7 @@ XSRF token.  What a user may then do is the Authorizer's decision (policy_author
 from __future__ import annotations
 
 import html
+import inspect
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,23 @@ ACCESS_COOKIE = "workbench-access"
 REFRESH_COOKIE = "workbench-refresh"
 OWNER_COOKIE = "workbench-owner"
 BEARER = re.compile(r"bearer\s+(\S+)\s*$", re.IGNORECASE)
+
+# Pages that are not @authorized handlers (JupyterLab's page, file downloads, the proxied apps,
+# jupyter-server-proxy's raw port proxy) still need a decision: the first path segment says
+# which resource a page is, and the policy decides as for the APIs.  ``None``: the handler
+# decides itself (@authorized APIs) or the page is public (log-in, static files).
+PAGE_RESOURCES = {"lab": "lab", "tree": "lab", "notebooks": "lab", "edit": "lab", "doc": "lab",
+                  "consoles": "lab", "terminals": "terminals", "files": "contents", "view": "contents",
+                  "nbconvert": "nbconvert", "proxy": "proxy"}
+
+
+def page_resource(path: str, base_url: str = "/") -> str | None:
+    """The resource a page request is for: ``/lab/...`` is "lab", ``/workbench-catalog/`` "app:catalog"."""
+    rel = path[len(base_url):] if path.startswith(base_url) else path.lstrip("/")
+    first = rel.split("/", 1)[0]
+    if first.startswith("workbench-"):
+        return "app:" + first[len("workbench-"):]
+    return PAGE_RESOURCES.get(first)
 
 
 @dataclass
@@ -85,6 +103,25 @@ class WorkbenchIdentityProvider(IdentityProvider):
         self._services = value
 
     # who is asking ------------------------------------------------------------------------
+    async def get_user(self, handler: web.RequestHandler) -> User | None:  # type: ignore[override]
+        found = super().get_user(handler)
+        user = await found if inspect.isawaitable(found) else found
+        if user is not None:
+            self.gate(handler, user)
+        return user
+
+    def gate(self, handler: web.RequestHandler, user: User) -> None:
+        """403 (audited) for a page the user's roles may not open: a viewer on /lab, say."""
+        resource = page_resource(handler.request.path, getattr(handler, "base_url", "/"))
+        if resource is None:
+            return
+        roles = tuple(getattr(user, "roles", ()))
+        if not self.services.policy.allowed(roles, resource, "read"):
+            self.services.audit("authz.deny", sub=user.username, roles=list(roles), resource=resource,
+                                operation="read", method=handler.request.method, path=handler.request.path)
+            handler.current_user = user      # the error page shows who is logged in
+            raise web.HTTPError(403, f"{user.username} may not open {resource}")
+
     def user_from_claims(self, claims: Any, via: str) -> WorkbenchUser:
         return WorkbenchUser(claims.sub, name=claims.sub, display_name=claims.sub, roles=tuple(claims.roles),
                              attributes=dict(claims.attributes), sid=claims.sid, via=via)
