@@ -103,7 +103,7 @@ class WorkbenchIdentityProvider(IdentityProvider):
         self._services = value
 
     # who is asking ------------------------------------------------------------------------
-    async def get_user(self, handler: web.RequestHandler) -> User | None:  # type: ignore[override]
+    async def get_user(self, handler: web.RequestHandler) -> User | None:
         found = super().get_user(handler)
         user = await found if inspect.isawaitable(found) else found
         if user is not None:
