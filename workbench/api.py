@@ -336,13 +336,23 @@ def connect(warehouse: str | Path | None = None, models_dir: str | Path | None =
             engine: str | Engine | None = None, principal: str | Principal | None = None,
             read_only: bool = False, cache: str | ResultCache | None = None,
             principals_file: str | Path | None = None, root: str | Path | None = None,
-            audit=None, **engine_options) -> Workbench:
+            audit=None, gateway: bool | None = None, **engine_options) -> Workbench:
     """Open the workbench. Defaults come from workbench.yml at the project root.
+
+    While a Workbench server owns the warehouse (it holds the file and runs the pipelines), this
+    returns a session on that server (`workbench.client.RemoteWorkbench`, the same query API,
+    results as Arrow, run as the identity the server gives you); `gateway=False` insists on the
+    file, `gateway=True` on a server.  With no server running it opens the file directly.
 
     `audit`: an audit log (workbench.security.audit.AuditLog) that records every query
     (who, namespace, members, filters, rows, milliseconds) and every refusal."""
     settings = load_settings(Path(root) if root else None)
     wh = Path(warehouse) if warehouse else settings.path(settings.warehouse)
+    # Only an embedded (DuckDB) warehouse has one owning process; PostgreSQL and Spark are shared.
+    if gateway is not False and (engine is None or engine == "duckdb"):
+        remote = _server_session(wh, gateway, principal)
+        if remote is not None:
+            return remote  # type: ignore[return-value]  # the same session API, served remotely
     mdir = Path(models_dir) if models_dir else settings.path(settings.models_dir)
     if isinstance(engine, Engine):
         eng = engine
@@ -375,3 +385,20 @@ def connect(warehouse: str | Path | None = None, models_dir: str | Path | None =
         # analysts still apply, and nothing is exempt that the models do not exempt.
         who = Principal.of("local", roles=["analyst"])
     return Workbench(shared, who)
+
+
+def _server_session(warehouse: Path, required: bool | None, principal: object):
+    """The session on the server that owns ``warehouse``, or None to open the file here."""
+    from .client import RemoteWorkbench, ServerError, find_server
+
+    info = find_server(warehouse)
+    if info is None:
+        if required:
+            raise ServerError(f"No Workbench server owns {warehouse} (no live runtime file beside it). "
+                              "Start one with `make up`, or connect without gateway=True.")
+        return None
+    if principal is not None:
+        raise ServerError(f"The Workbench server at {info.url} owns {warehouse}, and it decides who you are: "
+                          "connect() without principal=, or log in as that person.")
+    return RemoteWorkbench(info)
+
