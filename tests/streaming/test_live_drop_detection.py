@@ -103,7 +103,7 @@ class Writer(threading.Thread):
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     """The running pipeline, its writer and the server's loop, ticked until the rule is warm."""
-    from workbench.server.detection_loop import DetectionLoop
+    from workbench.anomaly.detection_loop import DetectionLoop
     from workbench.server.pipelines_ext import WarehouseHost
 
     root = tmp_path_factory.mktemp("live-drop")

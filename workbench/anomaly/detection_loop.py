@@ -1,9 +1,10 @@
-"""Live anomaly detection inside the Jupyter server: the alert rules run on the gold views the
-pipelines keep fresh, on the warehouse connection this server already holds.
+"""Live anomaly detection inside the Workbench server: the alert rules run on the gold views the
+pipelines keep fresh, on the warehouse connection the server already holds.
 
-DuckDB lets one process write a warehouse file, and the pipelines extension's
-:class:`~.pipelines_ext.WarehouseHost` is that process's owner; so detection queries go through
-``host.workbench()`` like every REST handler, never through a second connection.
+DuckDB lets one process write a warehouse file, and the server's warehouse host
+(``workbench.server.host.WarehouseHost``) is that process's owner; so detection queries go through
+``host.workbench()`` like every REST handler, never through a second connection.  The server
+only builds the loop (:func:`build_loop`) and starts and stops it.
 
 A background thread runs :class:`workbench.anomaly.jobs_runner.JobRunner` cycles
 
@@ -36,7 +37,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
-log = logging.getLogger("workbench.server.detection")
+log = logging.getLogger("workbench.anomaly.detection")
 
 # Module level: prometheus_client refuses a second registration (a test session starts several
 # servers in one process). Served by GET /workbench/api/metrics with the others.

@@ -346,7 +346,7 @@ class WorkbenchPipelines(ExtensionApp):
             loader=self.pipeline_loader, lister=self.pipeline_lister,
             mapper=PrincipalMapper(dict(self.principal_map), self.default_principal),
             query_workers=self.query_workers, log=self.log)
-        from .detection_loop import build_loop
+        from workbench.anomaly.detection_loop import build_loop
 
         self.detection_loop = build_loop(
             self.host, self.log, enabled=self.detection, interval=self.detection_interval,
