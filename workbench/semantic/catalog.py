@@ -14,9 +14,11 @@ from .validate import metric_dependencies
 def entries(space: Namespace, hidden=frozenset()) -> list[dict]:
     out = []
     for m in space.models.values():
-        out.append(_entry(space, "model", m.name, m, {
+        entry = _entry(space, "model", m.name, m, {
             "table": m.table, "sql": m.sql, "columns": [], "depends_on": [],
-            "joins": [f"{j.to} ({j.relationship})" for j in m.joins]}))
+            "joins": [f"{j.to} ({j.relationship})" for j in m.joins]})
+        entry["live"] = space.spec.live  # the namespace is fed by streaming pipelines
+        out.append(entry)
     for ref, member in space.members.items():
         if ref in hidden:
             continue

@@ -214,6 +214,9 @@ class NamespaceSpec(_Spec):
     version: int = 1
     schema_: str | None = Field(None, alias="schema", description="Database schema of tables.")
     fiscal_year_start_month: int = Field(1, ge=1, le=12)
+    live: bool = Field(False, description="Streaming pipelines keep the namespace's tables "
+                       "current: apps read it up to now (not up to its newest row) and use it "
+                       "only once it answers (its gold views exist).")
     models: tuple[Model, ...] = Field(min_length=1)
 
 
