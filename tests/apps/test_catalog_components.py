@@ -237,7 +237,8 @@ def test_a_broken_chart_plugin_is_left_out_not_fatal(monkeypatch, clean_registri
 
     monkeypatch.setattr(plugin_registry, "entry_points", fake)
     charts.CHARTS.reload()
-    assert list(charts.chart_types()) == ["line", "bar"]
+    names = list(charts.chart_types())
+    assert "broken-test" not in names and names[:2] == ["line", "bar"]
     df = pd.DataFrame({"c": list("ab"), "m": [1.0, 2]})
     assert type(charts.auto_chart(df, ["m"], ["c"])).__name__ == "Bars"
 

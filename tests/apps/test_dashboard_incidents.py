@@ -66,10 +66,11 @@ def wb(tmp_path_factory):
 @pytest.fixture(scope="module")
 def dashboard(wb, store_path, tmp_path_factory):
     from workbench.ui.dashboard.client import LocalClient
-    from workbench.ui.dashboard.data import Members
+    from workbench.ui.dashboard.members import resolve
+    from workbench.ui.dashboard.spec import load_dashboard
     from workbench.ui.dashboard.view import Dashboard
 
-    d = Dashboard(LocalClient(wb.as_principal("analyst")), members=Members(namespace="retail"),
+    d = Dashboard(LocalClient(wb.as_principal("analyst")), members=resolve(load_dashboard(), "retail"),
                   layouts_folder=tmp_path_factory.mktemp("layouts"), incidents_db=store_path)
     d.preset.value = "Last 30 days"
     return d
@@ -85,7 +86,7 @@ def _markers(chart) -> pd.DataFrame:
 
 def test_trend_marks_the_total_revenue_anomaly_in_the_window_only(dashboard):
     d = dashboard
-    assert d.drill.region is None
+    assert d.drill.picks == ()
     w = d.snapshot.window
     assert w.start <= T_TOTAL < w.end and not (w.start <= T_OLD < w.end)  # the oracle's premise
     marks = _markers(d.charts["trend"])

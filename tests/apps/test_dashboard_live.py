@@ -53,13 +53,15 @@ def _oracle(con, region: str, store_id: int | None = None) -> dict:
 
 
 def test_live_drill_region_store_category_matches_sql(live, tmp_path):
-    from workbench.ui.dashboard.data import discover_members
+    from workbench.ui.dashboard.members import discover_members
     from workbench.ui.dashboard.view import Dashboard
 
     p, client = live
     m = discover_members(client)
-    assert m.namespace == "live" and m.store == "store" and m.line_store == "line_store"
-    assert m.region_by_category  # region × category answers on live data now
+    assert m.namespace == "live" and m.live  # chosen for `live: true` in semantic/live.yml
+    assert [(lv.dimension, lv.line_dimension) for lv in m.levels] == [
+        ("region", None), ("store", "line_store"), ("category", None)]
+    assert "region_category" in m.queries  # region × category answers on live data now
     d = Dashboard(client, members=m, layouts_folder=tmp_path)
     d.preset.value = "Last 24 hours"
     assert {"heatmap", "treemap", "scatter", "box", "histogram"} <= \
@@ -80,7 +82,7 @@ def test_live_drill_region_store_category_matches_sql(live, tmp_path):
         _oracle(con, region, int(store.split()[-1]))
     assert f"{region} › {store}" in d.crumbs.object
     d._on_up()
-    assert d.snapshot.drill.store is None and "store" in d.table.value.columns
+    assert d.snapshot.drill.picks == (region,) and "store" in d.table.value.columns
 
 
 def test_status_line_shows_the_pipelines_own_health(live):

@@ -53,14 +53,15 @@ def store_path(tmp_path_factory, store_rule):
 def dashboard(tmp_path_factory, store_path):
     import workbench
     from workbench.ui.dashboard.client import LocalClient
-    from workbench.ui.dashboard.data import Members
+    from workbench.ui.dashboard.members import resolve
+    from workbench.ui.dashboard.spec import load_dashboard
     from workbench.ui.dashboard.view import Dashboard
     from workbench.warehouse.seed import build_demo_warehouse
 
     wh = tmp_path_factory.mktemp("dash-filters") / "warehouse.duckdb"
     build_demo_warehouse(wh, scale=0.02, seed=42, end="2025-01-01", progress=False)
     wb = workbench.connect(warehouse=wh, read_only=True)
-    d = Dashboard(LocalClient(wb.as_principal("analyst")), members=Members(namespace="retail"),
+    d = Dashboard(LocalClient(wb.as_principal("analyst")), members=resolve(load_dashboard(), "retail"),
                   layouts_folder=tmp_path_factory.mktemp("layouts"), incidents_db=store_path)
     d.preset.value = "Last 30 days"
     d.results.options = {"orders": "metric:orders"}

@@ -1,9 +1,11 @@
-"""Chart factory on hvPlot.
+"""Chart types, and the chart factory on hvPlot.
 
 A chart type is a small class declared as a ``workbench.charts`` entry point (pyproject.toml;
-the built-ins below are declared the same way a third party's are), so adding one does not touch
-the factory.  :func:`auto_chart` picks the first registered type
-that accepts the result's shape.  Colours come from the Okabe-Ito palette in
+the built-ins are declared the same way a third party's are), so adding one does not touch
+the factory.  One registry serves every app: :func:`auto_chart` (the query builder,
+``Query.chart()``) picks the first registered type that accepts the result's shape, and the
+dashboard draws a panel with the type its spec names (``ChartType.live``; the dashboard-only
+types are in :mod:`workbench.ui.dashboard.chart_types`).  Colours come from the Okabe-Ito palette in
 :mod:`workbench.ui.theme`; the result table next to the chart is the textual alternative.
 """
 
@@ -20,16 +22,33 @@ MAX_BARS = 40
 
 
 class ChartType:
-    """One way of drawing a result: ``accepts`` says whether it fits, ``render`` draws it."""
+    """One way of drawing a result.  For the query builder: ``accepts`` says whether it fits a
+    result (the default: never picked automatically), ``render`` draws it with hvPlot.  For the
+    dashboard: ``live`` gives the function that draws a panel's frame, ``dashboard_panel`` the
+    panel itself."""
 
     name: ClassVar[str] = ""
     priority: ClassVar[int] = 100  # lower is tried first
 
     def accepts(self, df: pd.DataFrame, x: str | None, ys: list[str], by: str | None) -> bool:
-        raise NotImplementedError
+        return False
 
     def render(self, df: pd.DataFrame, x: str | None, ys: list[str], by: str | None, **opts):
-        raise NotImplementedError
+        raise NotImplementedError(f"the chart type {self.name!r} draws only on the dashboard")
+
+    def live(self, x: str | None, y: str, by: str | None = None, label: str | None = None):
+        """The dashboard's drawing: a function from one panel's DataFrame to a HoloViews element
+        of a fixed type (a refresh sends new data down its pipe).  Not overridden: the type
+        does not draw on the dashboard."""
+        raise NotImplementedError(f"the chart type {self.name!r} does not draw on the dashboard")
+
+    def dashboard_panel(self, key: str, title: str, x: str | None, y: str, by: str | None = None,
+                        label: str | None = None, describe=None, marks_render=None):
+        """The dashboard panel fed by the snapshot frame ``key`` (dashboard.charts.LiveChart)."""
+        from workbench.ui.dashboard.charts import LiveChart
+
+        return LiveChart(key, title, self.name, self.live(x, y, by, label),
+                         describe or (lambda df: ""), marks_render=marks_render)
 
 
 CHARTS: Registry[ChartType] = Registry("chart type", "workbench.charts", ChartType)
@@ -73,6 +92,11 @@ class LineChart(ChartType):
         return _hvplot(df).line(x=x, y=ys if len(ys) > 1 else ys[0], by=by,
                                 **_common_opts(ys, by, opts))
 
+    def live(self, x, y, by=None, label=None):
+        from workbench.ui.dashboard import charts as live
+
+        return live.line(x, y)
+
 
 class BarChart(ChartType):
     """Categories on x, largest first, at most MAX_BARS of them."""
@@ -92,6 +116,11 @@ class BarChart(ChartType):
             df[by] = df[by].astype(str)
         return _hvplot(df).bar(x=x, y=ys if len(ys) > 1 else ys[0], by=by, rot=45,
                                **_common_opts(ys, by, opts))
+
+    def live(self, x, y, by=None, label=None):
+        from workbench.ui.dashboard import charts as live
+
+        return live.bars(x, y)
 
 
 def numeric_columns(df: pd.DataFrame, candidates: list[str]) -> list[str]:

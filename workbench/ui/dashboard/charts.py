@@ -105,7 +105,7 @@ class LiveChart:
         self.summary.object = f"<p role='note' style='margin:0'>{_esc(text)}</p>"
 
 
-class DonutChart:
+class DonutPanel:
     """Share of a metric by category, as a Bokeh donut (updated via its data source)."""
 
     def __init__(self, key: str, title: str, dim: str, metric: str):

@@ -31,10 +31,10 @@ class DashboardControls:
             name="Custom range (from, to)", start=now - dt.timedelta(days=3650), end=now +
             dt.timedelta(days=1), value=(now - dt.timedelta(hours=1), now), visible=False,
             width=360))
-        self.region = theme.styled(pn.widgets.Select(name="Region", options=["All regions"],
-                                                     width=200, visible=bool(self.m.region)))
-        self.store = theme.styled(pn.widgets.Select(name="Store", options=["All stores"],
-                                                    width=240, visible=bool(self.m.store)))
+        # one picker per drill level but the last (which is shown, not drilled into)
+        self.level_selects = [theme.styled(pn.widgets.Select(
+            name=lv.label, options=[lv.all], width=200 if i == 0 else 240))
+            for i, lv in enumerate(self.m.levels[:-1])]
         self.up = theme.styled(pn.widgets.Button(name="Drill up", button_type="default",
                                                  disabled=True, align="end"))
         self.crumbs = pn.pane.HTML("", sizing_mode="stretch_width")
@@ -49,8 +49,8 @@ class DashboardControls:
         self.kpis = pn.pane.HTML("", sizing_mode="stretch_width")
         self.preset.param.watch(self._on_time, "value")
         self.custom.param.watch(self._on_time, "value")
-        self.region.param.watch(self._on_region, "value")
-        self.store.param.watch(self._on_store, "value")
+        for i, select in enumerate(self.level_selects):
+            select.param.watch(lambda event, i=i: self._on_level(i, event), "value")
         self.up.on_click(self._on_up)
         self.search.param.watch(self._on_search, "value_input")
         self.results.param.watch(self._on_result, "value")
@@ -80,35 +80,25 @@ class DashboardControls:
         self.custom.visible = self.preset.value == CUSTOM
         self.refresh()
 
-    def _on_region(self, event) -> None:
-        value = None if event.new in (None, "All regions") else event.new
-        if value != self.drill.region:
-            self.drill = Drill(region=value)
-            self.refresh()
-
-    def _on_store(self, event) -> None:
-        value = None if event.new in (None, "All stores") else event.new
-        if value != self.drill.store:
-            self.drill = Drill(region=self.drill.region, store=value)
+    def _on_level(self, i: int, event) -> None:
+        """The picker of drill level ``i`` changed: the path up to it, then the new value."""
+        picks = self.drill.picks
+        if i > len(picks):
+            return  # its outer level is not picked (the picker is disabled then)
+        value = None if event.new in (None, self.m.levels[i].all) else event.new
+        if value != (picks[i] if i < len(picks) else None):
+            self.drill = Drill(picks[:i] + ((value,) if value else ()))
             self.refresh()
 
     def _on_up(self, event=None) -> None:
-        if self.drill.store:
-            self.drill = Drill(region=self.drill.region)
-        else:
-            self.drill = Drill()
+        self.drill = Drill(self.drill.picks[:-1])
         self.refresh()
 
     def drill_into(self, value: str) -> None:
         """Drill one level down into ``value`` of the current level (bar click, table row)."""
-        if self.drill.store or value is None:
+        if value is None or not self.drill.can_go_down(self.m):
             return
-        if self.drill.region and not self.m.store:
-            return  # region → channel is the last level where there are no stores
-        if self.drill.region:
-            self.drill = Drill(region=self.drill.region, store=str(value))
-        else:
-            self.drill = Drill(region=str(value))
+        self.drill = Drill((*self.drill.picks, str(value)))
         self.refresh()
 
     def _on_tap(self, event) -> None:
@@ -125,24 +115,30 @@ class DashboardControls:
             self.drill_into(df[level].iloc[event.new[0]])
 
     def sync_drill_controls(self, snap: Snapshot) -> None:
-        stores = snap.frames.get("stores")
-        source = stores if stores is not None and self.m.region in stores.columns \
-            else snap.frames.get("drill")
-        if self.m.region and source is not None and self.m.region in source.columns \
-                and not self.drill.region:
-            regions = sorted(source[self.m.region].dropna().astype(str).unique())
-            self.region.options = ["All regions"] + regions
-        if self.m.store and stores is not None and self.m.store in stores.columns:
-            names = sorted(stores[self.m.store].dropna().astype(str).unique())
-            if self.drill.region or not names:
-                self.store.options = ["All stores"] + names
-        self.region.value = self.drill.region or "All regions"
-        if self.drill.store and self.drill.store not in self.store.options:
-            self.store.options = list(self.store.options) + [self.drill.store]
-        self.store.value = self.drill.store or "All stores"
-        self.store.disabled = not self.drill.region
-        self.up.disabled = not self.drill.region
-        crumbs = " › ".join(html.escape(c) for c in snap.drill.crumbs())
+        picks, levels = self.drill.picks, self.m.levels
+        dims = [lv.dimension for lv in levels[:len(self.level_selects)]]
+        # the values a picker offers: from the spec query that has the most of the pickers'
+        # dimensions (the level's own and the outer ones), else from the drill level's table
+        frames = [snap.frames[k] for k in self.m.queries if snap.frames.get(k) is not None]
+        frames.sort(key=lambda df: -sum(d in df.columns for d in dims))
+        for i, select in enumerate(self.level_selects):
+            lv = levels[i]
+            source = next((df for df in frames if lv.dimension in df.columns), None)
+            if source is None and i == 0:
+                source = snap.frames.get("drill")
+            if source is not None and lv.dimension in source.columns:
+                names = sorted(source[lv.dimension].dropna().astype(str).unique())
+                # the outermost picker offers everything while nothing is picked; an inner
+                # one what its outer picks leave (nothing to offer: only "all")
+                if (i == 0 and not picks) or (i > 0 and (len(picks) >= i or not names)):
+                    select.options = [lv.all, *names]
+            if i < len(picks) and picks[i] not in select.options:
+                select.options = list(select.options) + [picks[i]]
+            select.value = picks[i] if i < len(picks) else lv.all
+            select.disabled = i > len(picks)
+        self.up.disabled = not picks
+        top = levels[0].all if levels else "All"
+        crumbs = " › ".join(html.escape(c) for c in snap.drill.crumbs(top))
         self.crumbs.object = f"<nav aria-label='Drill path'><p style='margin:0'>Showing: " \
                              f"<strong>{crumbs}</strong></p></nav>"
 

@@ -1,10 +1,10 @@
 """What the dashboard asks the semantic layer, and what it keeps.
 
 Pure description of the queries (no Panel here): the time window and the previous one, the
-drill path (region → store → category), the where-clauses of a cross-filter, and one snapshot
-of every result, so the page keeps showing the last good state when the stream or the server
-stops.  Member names are those of the `retail` and `live` namespaces; a namespace without one
-of them simply shows fewer panels.
+drill path, the where-clauses of a cross-filter, and one snapshot of every result, so the page
+keeps showing the last good state when the stream or the server stops.  Which members it asks
+for comes from the dashboard spec (dashboard.spec, YAML) resolved against the namespace
+(``Members``, dashboard.members); no member name is written here.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.ui.dashboard.members import Level, Members
+
 # preset -> (length, trend grain)
 TIME_PRESETS: dict[str, tuple[dt.timedelta | None, str]] = {
     "Last 15 minutes": (dt.timedelta(minutes=15), "minute"),
@@ -26,40 +28,6 @@ TIME_PRESETS: dict[str, tuple[dt.timedelta | None, str]] = {
     "Last 365 days": (dt.timedelta(days=365), "week"),
 }
 DEFAULT_PRESET = "Last hour"
-
-
-@dataclass
-class Members:
-    """Semantic member names the dashboard uses; missing ones are dropped at start."""
-
-    namespace: str = "live"
-    time: str = "order_date"
-    revenue: str = "revenue"
-    orders: str = "orders"
-    aov: str = "aov"
-    line_revenue: str = "line_revenue"
-    region: str | None = "region"
-    store: str | None = "store"
-    category: str | None = "category"
-    channel: str | None = "channel"
-    # The store as the line-level model sees it: in `live` the category table has its own
-    # store dimension (`line_store`, same values); None: `store` serves both (`retail`).
-    line_store: str | None = None
-    # region x category in one query needs both on a joinable path; checked once at start.
-    region_by_category: bool = True
-
-    def restrict_to(self, names: set[str]) -> Members:
-        """Drop the dimensions the namespace does not have (None = panel hidden)."""
-        if "line_store" in names:
-            self.line_store = "line_store"
-        for attr in ("region", "store", "category", "channel", "line_store"):
-            if getattr(self, attr) not in names:
-                setattr(self, attr, None)
-        if self.aov not in names:
-            self.aov = None  # type: ignore[assignment]
-        if self.line_revenue not in names:
-            self.line_revenue = None  # type: ignore[assignment]
-        return self
 
 
 def quote(value: str) -> str:
@@ -95,33 +63,36 @@ def window_for(preset: str, anchor: dt.datetime, custom: tuple | None = None) ->
 
 @dataclass
 class Drill:
-    """The drill path: nothing, a region, a region and a store."""
+    """The drill path: the values picked so far, outermost level first (none: the top)."""
 
-    region: str | None = None
-    store: str | None = None
+    picks: tuple[str, ...] = ()
+
+    def current(self, m: Members) -> Level | None:
+        """The level the drill bar/table shows now."""
+        return m.levels[min(len(self.picks), len(m.levels) - 1)] if m.levels else None
 
     def level(self, m: Members) -> tuple[str | None, str]:
         """The dimension the drill bar/table shows now, and its metric."""
-        if self.store and m.category and m.line_revenue:
-            return m.category, m.line_revenue
-        if self.region and m.store:
-            return m.store, m.revenue
-        if self.region and m.channel:   # a namespace without stores: region → channel
-            return m.channel, m.revenue
-        return m.region, m.revenue
+        lv = self.current(m)
+        return (lv.dimension, lv.metric or m.metric) if lv else (None, m.metric)
+
+    def can_go_down(self, m: Members) -> bool:
+        return len(self.picks) < len(m.levels) - 1
 
     def where(self, m: Members, lines: bool = False) -> list[str]:
         """The drill path as filters; ``lines`` for queries of line-level metrics."""
         out = []
-        if self.region and m.region:
-            out.append(f"{m.region} = {quote(self.region)}")
-        store = (m.line_store or m.store) if lines else m.store
-        if self.store and store:
-            out.append(f"{store} = {quote(self.store)}")
+        for lv, value in zip(m.levels, self.picks, strict=False):
+            dim = (lv.line_dimension or lv.dimension) if lines else lv.dimension
+            out.append(f"{dim} = {quote(value)}")
         return out
 
-    def crumbs(self) -> list[str]:
-        return ["All regions"] + [x for x in (self.region, self.store) if x]
+    def slice(self, m: Members) -> dict[str, str]:
+        """The drill path as {dimension: value} (how anomalies name their slice)."""
+        return {lv.dimension: v for lv, v in zip(m.levels, self.picks, strict=False)}
+
+    def crumbs(self, top: str = "All") -> list[str]:
+        return [top, *self.picks]
 
 
 @dataclass
@@ -139,41 +110,34 @@ class Snapshot:
 
 
 def build_queries(m: Members, w: Window, drill: Drill) -> dict[str, dict]:
-    """Every panel's semantic query, by panel key."""
+    """Every panel's semantic query, by snapshot frame key: the KPIs now and in the previous
+    period, the drill level, and the spec's named queries."""
     ns, where = m.namespace, drill.where(m)
     # The time range applies to each model's default time dimension (order time in `retail`,
-    # the gold views' minute in `live`), so category metrics on another model still filter.
+    # the gold views' minute in `live`), so line-level metrics on another model still filter.
     base = {"namespace": ns, "time_range": w.text()}
-    kpis = [x for x in (m.revenue, m.orders, m.aov) if x]
     q: dict[str, dict] = {
-        "kpi": {**base, "metrics": kpis, "where": where},
-        "kpi_previous": {**base, "metrics": kpis, "where": where,
+        "kpi": {**base, "metrics": list(m.kpis), "where": where},
+        "kpi_previous": {**base, "metrics": list(m.kpis), "where": where,
                          "time_range": w.previous().text()},
-        "trend": {**base, "metrics": [m.revenue, m.orders], "dimensions": [m.time],
-                  "grain": w.grain, "where": where, "order": [m.time]},
     }
-    level, metric = drill.level(m)
-    if level:
-        metrics = [metric] if metric == m.line_revenue else [x for x in (m.revenue, m.orders,
-                                                                         m.aov) if x]
-        q["drill"] = {**base, "metrics": metrics, "dimensions": [level],
-                      "where": drill.where(m, lines=metric == m.line_revenue),
+    for key, spec in m.queries.items():
+        one: dict = {**base, "metrics": list(spec.metrics),
+                     "where": drill.where(m, lines=spec.lines)}
+        if spec.dimensions:
+            one["dimensions"] = list(spec.dimensions)
+        if m.time in spec.dimensions:
+            one["grain"] = w.grain
+            one["order"] = [m.time]
+        if spec.limit:
+            one["limit"] = spec.limit
+        q[key] = one
+    lv = drill.current(m)
+    if lv is not None:
+        metric = lv.metric or m.metric
+        q["drill"] = {**base, "metrics": [lv.metric] if lv.metric else list(m.metrics),
+                      "dimensions": [lv.dimension], "where": drill.where(m, lines=lv.lines),
                       "order": [f"-{metric}"], "limit": 200}
-    if m.channel:
-        q["channel_trend"] = {**base, "metrics": [m.orders], "dimensions": [m.time, m.channel],
-                              "grain": w.grain, "where": where, "order": [m.time]}
-        q["channel"] = {**base, "metrics": [m.revenue], "dimensions": [m.channel],
-                        "where": where}
-        if m.region:
-            q["region_channel"] = {**base, "metrics": [m.revenue],
-                                   "dimensions": [m.region, m.channel], "where": where}
-    if m.region and m.category and m.line_revenue and m.region_by_category:
-        q["region_category"] = {**base, "metrics": [m.line_revenue],
-                                "dimensions": [m.region, m.category],
-                                "where": drill.where(m, lines=True)}
-    if m.region and m.store:
-        q["stores"] = {**base, "metrics": [x for x in (m.revenue, m.orders, m.aov) if x],
-                       "dimensions": [m.region, m.store], "where": where, "limit": 500}
     return q
 
 
@@ -198,7 +162,7 @@ class DashboardData:
         if streaming:
             return dt.datetime.now()
         try:
-            r = self.client.query({"namespace": self.m.namespace, "metrics": [self.m.orders],
+            r = self.client.query({"namespace": self.m.namespace, "metrics": [self.m.probe_metric],
                                    "dimensions": [self.m.time], "grain": "minute",
                                    "order": [f"-{self.m.time}"], "limit": 1})
             value = (r.get("records") or [{}])[0].get(self.m.time)
@@ -254,9 +218,7 @@ def kpi_values(snap: Snapshot, m: Members) -> list[dict]:
     """[{name, label, value, previous, delta_pct, format}] for the KPI cards."""
     cur, prev = snap.frames.get("kpi"), snap.frames.get("kpi_previous")
     out = []
-    for name in (m.revenue, m.orders, m.aov):
-        if not name:
-            continue
+    for name in m.kpis:
         info = snap.meta.get("kpi", {}).get(name, {})
         v = _first(cur, name)
         p = _first(prev, name)
@@ -290,34 +252,3 @@ def tidy(snap: Snapshot) -> pd.DataFrame:
         parts.append(long)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["panel", "metric", "value"])
-
-
-def discover_members(client, namespace: str | None = None) -> Members:
-    """Pick the namespace (``live`` when the server has it) and keep the members it has."""
-    import os
-
-    cat = client.catalog()
-    spaces = cat.get("namespaces") or []
-    ns = namespace or os.environ.get("WORKBENCH_DASHBOARD_NAMESPACE") or None
-    if ns is None:
-        ns = "retail"
-        if "live" in spaces:
-            try:  # the live namespace exists once the pipeline has created its gold views
-                client.query({"namespace": "live", "metrics": ["orders"], "limit": 1})
-                ns = "live"
-            except Exception:  # noqa: BLE001, S110  no live namespace yet: the demo one is used
-                pass
-    entries = client.catalog(namespace=ns).get("entries", [])
-    names = {e["name"] for e in entries}
-    m = Members(namespace=ns).restrict_to(names)
-    if m.time not in names:
-        times = [e["name"] for e in entries if e["kind"] == "dimension" and e.get("type") == "time"]
-        if times:
-            m.time = times[0]
-    if m.region and m.category and m.line_revenue:
-        try:  # a panel that can never answer would only fail once a second
-            client.query({"namespace": ns, "metrics": [m.line_revenue],
-                          "dimensions": [m.region, m.category], "limit": 1})
-        except Exception:  # noqa: BLE001
-            m.region_by_category = False
-    return m

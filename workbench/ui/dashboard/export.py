@@ -12,17 +12,19 @@ import io
 
 import pandas as pd
 
-from workbench.ui.dashboard.data import Members, Snapshot, kpi_values, tidy
+from workbench.ui.dashboard.data import Snapshot, kpi_values, tidy
+from workbench.ui.dashboard.members import Members
 from workbench.ui.theme import PALETTE
 
 
-def describe(snap: Snapshot) -> list[tuple[str, str]]:
+def describe(snap: Snapshot, m: Members | None = None) -> list[tuple[str, str]]:
     fresh = snap.freshness or {}
     rows = [("Exported at", f"{snap.fetched_at:%Y-%m-%d %H:%M:%S}" if snap.fetched_at else "")]
     if snap.window:
         rows.append(("Time range", f"{snap.window.start:%Y-%m-%d %H:%M} to "
                                    f"{snap.window.end:%Y-%m-%d %H:%M}"))
-    rows.append(("Drill path", " > ".join(snap.drill.crumbs())))
+    top = m.levels[0].all if m is not None and m.levels else "All"
+    rows.append(("Drill path", " > ".join(snap.drill.crumbs(top))))
     rows.append(("Data last committed", str(fresh.get("last_commit") or "n/a")))
     rows.append(("Streaming", "yes" if fresh.get("streaming") else "no"))
     return rows
@@ -35,7 +37,7 @@ def to_csv(snap: Snapshot) -> bytes:
 def to_excel(snap: Snapshot, m: Members) -> bytes:
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xl:
-        pd.DataFrame(describe(snap), columns=["", "value"]).to_excel(xl, sheet_name="About",
+        pd.DataFrame(describe(snap, m), columns=["", "value"]).to_excel(xl, sheet_name="About",
                                                                        index=False)
         k = pd.DataFrame(kpi_values(snap, m))
         if not k.empty:
@@ -58,8 +60,8 @@ def _figure(snap: Snapshot, m: Members):
     import matplotlib.pyplot as plt
 
     fig = plt.figure(figsize=(11.69, 8.27), dpi=110)  # A4 landscape
-    fig.suptitle("Live KPI dashboard", x=0.02, ha="left", fontsize=16, fontweight="bold")
-    fig.text(0.02, 0.925, " | ".join(f"{a}: {b}" for a, b in describe(snap)[1:4]), fontsize=8,
+    fig.suptitle(m.title, x=0.02, ha="left", fontsize=16, fontweight="bold")
+    fig.text(0.02, 0.925, " | ".join(f"{a}: {b}" for a, b in describe(snap, m)[1:4]), fontsize=8,
              color="#4d4d4d")
     kpis = kpi_values(snap, m)
     for i, k in enumerate(kpis[:4]):
@@ -76,11 +78,20 @@ def _figure(snap: Snapshot, m: Members):
     grid = [[0.06, 0.42, 0.42, 0.28], [0.55, 0.42, 0.42, 0.28],
             [0.06, 0.06, 0.42, 0.28], [0.55, 0.06, 0.42, 0.28]]
     axes = [fig.add_axes(g) for g in grid]
-    _trend(axes[0], snap.frames.get("trend"), m)
+    # the report page: the spec's first time series, the drill level, its first stacked bars
+    # and its first donut
+    first = {}
+    for p in m.chart_panels():
+        first.setdefault(p.chart, p)
+    draw = {"line": _trend, "stacked_bar": _stacked, "donut": _donut}
     level, metric = snap.drill.level(m)
     _bars(axes[1], snap.frames.get("drill"), level, metric, "By " + (level or ""))
-    _stacked(axes[2], snap.frames.get("region_channel"), m)
-    _donut(axes[3], snap.frames.get("channel"), m)
+    for ax, chart in ((axes[0], "line"), (axes[2], "stacked_bar"), (axes[3], "donut")):
+        p = first.get(chart)
+        if p is None:
+            ax.axis("off")
+        else:
+            draw[chart](ax, snap.frames.get(p.source), p)
     return fig, plt
 
 
@@ -97,12 +108,12 @@ def _empty(ax, title):
     ax.set_yticks([])
 
 
-def _trend(ax, df, m):
-    title = f"{m.revenue} over time"
+def _trend(ax, df, p):
+    title = f"{p.y} over time"
     if df is None or df.empty:
         return _empty(ax, title)
-    d = df.sort_values(m.time)
-    ax.plot(d[m.time], d[m.revenue], color=PALETTE[0], lw=1.8)
+    d = df.sort_values(p.x)
+    ax.plot(d[p.x], d[p.y], color=PALETTE[0], lw=1.8)
     ax.set_title(title, fontsize=10, loc="left")
     ax.tick_params(labelsize=7)
 
@@ -117,11 +128,11 @@ def _bars(ax, df, dim, metric, title):
     ax.tick_params(axis="y", labelsize=7)
 
 
-def _stacked(ax, df, m):
-    title = f"{m.revenue} by {m.region} and {m.channel}"
+def _stacked(ax, df, p):
+    title = f"{p.y} by {p.x} and {p.by}"
     if df is None or df.empty:
         return _empty(ax, title)
-    wide = df.pivot_table(index=m.region, columns=m.channel, values=m.revenue,
+    wide = df.pivot_table(index=p.x, columns=p.by, values=p.y,
                           aggfunc="sum").fillna(0)
     bottom = None
     for i, c in enumerate(wide.columns):
@@ -133,12 +144,12 @@ def _stacked(ax, df, m):
     ax.tick_params(labelsize=7)
 
 
-def _donut(ax, df, m):
-    title = f"{m.revenue} share by {m.channel}"
+def _donut(ax, df, p):
+    title = f"{p.y} share by {p.x}"
     if df is None or df.empty:
         return _empty(ax, title)
-    d = df.sort_values(m.revenue, ascending=False)
-    ax.pie(d[m.revenue].astype(float).clip(lower=0), labels=d[m.channel].astype(str),
+    d = df.sort_values(p.y, ascending=False)
+    ax.pie(d[p.y].astype(float).clip(lower=0), labels=d[p.x].astype(str),
            colors=PALETTE[: len(d)], wedgeprops={"width": 0.45}, textprops={"fontsize": 7})
     ax.set_title(title, fontsize=10, loc="left")
 

@@ -30,12 +30,11 @@ from workbench.ui.dashboard.data import (
     DEFAULT_PRESET,
     DashboardData,
     Drill,
-    Members,
     Snapshot,
-    discover_members,
     kpi_values,
     window_for,
 )
+from workbench.ui.dashboard.members import Members, discover_members
 from workbench.ui.dashboard.state import MEMBERS, SNAPSHOTS, ViewKey
 from workbench.ui.dashboard.text import freshness_line, kpi_cards
 
@@ -85,8 +84,7 @@ def first_snapshot(client, m: Members, user: str | None) -> Snapshot:
     """The KPI data for the first paint: shared if fresh enough, else the two KPI queries."""
     data = DashboardData(client, m, workers=2)
     try:
-        live = m.namespace == "live"
-        anchor = dt.datetime.now() if live else data.anchor(False)
+        anchor = dt.datetime.now() if m.live else data.anchor(False)
         w = window_for(DEFAULT_PRESET, anchor)
         if user:
             hit = SNAPSHOTS.latest(ViewKey.of(user, m, w, Drill(), None), FIRST_PAINT_MAX_AGE_S)

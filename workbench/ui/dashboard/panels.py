@@ -1,7 +1,9 @@
-"""The dashboard's panels: which charts a namespace gets, and the card each sits in.
+"""The dashboard's panels: the charts the spec declares for a namespace, and the card each
+sits in.
 
-A chart is only built when the namespace has its members (``Members``): `retail` and `live` both
-get all eleven kinds; a namespace without stores, channels or categories gets fewer.
+A panel is drawn by the chart type its spec names (the ``workbench.charts`` registry, the same
+one the query builder uses) and is only built when the namespace has its members (``Members``,
+dashboard.members); `retail` and `live` both get every panel of semantic/dashboards/kpi.yml.
 """
 
 from __future__ import annotations
@@ -13,56 +15,51 @@ import pandas as pd
 import panel as pn
 
 from workbench.ui import theme
+from workbench.ui.charts import CHARTS
 from workbench.ui.dashboard import charts as ch
 from workbench.ui.dashboard import markers as mk
-from workbench.ui.dashboard.data import Members
+from workbench.ui.dashboard.members import Members
+from workbench.ui.dashboard.spec import PanelSpec
 from workbench.ui.dashboard.text import describe_series, describe_top
+
+
+def chart_for(m: Members, p: PanelSpec) -> Any:
+    """One declared panel's chart, fed by its query's snapshot frame."""
+    if p.chart is None or p.y is None:  # the spec's validation requires both
+        raise ValueError(f"panel {p.key!r} has no chart type or metric")
+    metric = p.summary or p.y
+    describe = describe_series(m.time, metric) if p.x == m.time else describe_top(
+        p.label or p.x or "", metric)
+    marks = mk.markers(p.x or m.time, p.y, by=p.by) if p.markers else None
+    return CHARTS.get(p.chart)().dashboard_panel(p.source, p.title or p.key, p.x, p.y, p.by,
+                                                 p.label, describe, marks)
 
 
 def build_charts(m: Members, drill_render: Callable, drill_describe: Callable,
                  explore_render: Callable, explore_marks: Callable | None = None
                  ) -> dict[str, Any]:
-    """Every chart panel of the namespace, by key (the trend, drill and explore always).
-    The time series carry anomaly markers (dashboard.markers)."""
-    charts: dict[str, Any] = {
-        "trend": ch.LiveChart("trend", "Revenue over time", "line", ch.line(m.time, m.revenue),
-                              describe_series(m.time, m.revenue),
-                              marks_render=mk.markers(m.time, m.revenue)),
-        "drill": ch.LiveChart("drill", "Revenue by region (click a bar to drill down)", "bar",
-                              drill_render, drill_describe),
-    }
-    if m.channel:
-        charts["channel_trend"] = ch.LiveChart(
-            "channel_trend", "Orders over time by channel (stacked area)", "area",
-            ch.stacked_area(m.time, m.channel, m.orders), describe_series(m.time, m.orders),
-            marks_render=mk.markers(m.time, m.orders, by=m.channel))
-        charts["channel"] = ch.DonutChart("channel", "Revenue share by channel", m.channel,
-                                          m.revenue)
-        if m.region:
-            charts["region_channel"] = ch.LiveChart(
-                "region_channel", "Revenue by region and channel (stacked bars)", "stacked bar",
-                ch.stacked_bars(m.region, m.channel, m.revenue), describe_top(m.region, m.revenue))
-    if m.region and m.category and m.line_revenue and m.region_by_category:
-        charts["region_category"] = ch.LiveChart(
-            "region_category", "Line revenue by category and region (heatmap)", "heatmap",
-            ch.heatmap(m.category, m.region, m.line_revenue),
-            describe_top(m.category, m.line_revenue))
-    if m.region and m.store:
-        stores = [
-            ("scatter", "Stores: orders against average order value", "scatter",
-             ch.scatter(m.orders, m.aov or m.revenue, m.store, m.region)),
-            ("histogram", "Distribution of store revenue (histogram)", "histogram",
-             ch.histogram(m.revenue)),
-            ("box", "Store revenue by region (box plot)", "box", ch.box(m.region, m.revenue)),
-            ("treemap", "Revenue by store, grouped by region (treemap)", "treemap",
-             ch.treemap(m.region, m.store, m.revenue)),
-        ]
-        for key, title, kind, render in stores:
-            charts[key] = ch.LiveChart("stores", title, kind, render,
-                                       describe_top(m.store, m.revenue))
-    charts["explore"] = ch.LiveChart("explore", "Explore: pick a metric with the search box",
-                                     "line", explore_render, lambda df: "",
-                                     marks_render=explore_marks)
+    """Every chart panel of the namespace, by key, in the spec's order (the drill and explore
+    panels always).  Time series the spec marks carry anomaly markers (dashboard.markers)."""
+    charts: dict[str, Any] = {}
+    first = m.levels[0].dimension if m.levels else ""
+    for p in m.panels:
+        if p.key == "drill":
+            charts["drill"] = ch.LiveChart(
+                "drill", p.title or f"{m.metric.replace('_', ' ').capitalize()} by {first} "
+                "(click a bar to drill down)", "bar", drill_render, drill_describe)
+        elif p.key == "explore":
+            charts["explore"] = ch.LiveChart(
+                "explore", p.title or "Explore: pick a metric with the search box", "line",
+                explore_render, lambda df: "", marks_render=explore_marks)
+        else:
+            charts[p.key] = chart_for(m, p)
+    if "drill" not in charts:  # the drill path's bar and the metric search are not optional
+        charts["drill"] = ch.LiveChart("drill", f"{m.metric} by {first}", "bar", drill_render,
+                                       drill_describe)
+    if "explore" not in charts:
+        charts["explore"] = ch.LiveChart("explore", "Explore: pick a metric with the search box",
+                                         "line", explore_render, lambda df: "",
+                                         marks_render=explore_marks)
     return charts
 
 

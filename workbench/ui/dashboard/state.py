@@ -21,7 +21,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.ui.dashboard.data import Members, Snapshot, Window
+from workbench.ui.dashboard.data import Snapshot, Window
+from workbench.ui.dashboard.members import Members
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class ViewKey:
 
     @classmethod
     def of(cls, user: str | None, m: Members, w: Window, drill, explore: str | None) -> ViewKey:
-        return cls(user or "", m.namespace, f"{w.text()}/{w.grain}", (drill.region, drill.store),
+        return cls(user or "", m.namespace, f"{w.text()}/{w.grain}", tuple(drill.picks),
                    explore)
 
 
@@ -58,7 +59,7 @@ class VersionWatch:
     @staticmethod
     def probe(m: Members) -> dict[str, Any]:
         # The smallest query the namespace answers; its answer's `freshness` is what we want.
-        return {"namespace": m.namespace, "metrics": [m.orders], "limit": 1,
+        return {"namespace": m.namespace, "metrics": [m.probe_metric], "limit": 1,
                 "time_range": "today"}
 
     def freshness(self, client, m: Members) -> dict:

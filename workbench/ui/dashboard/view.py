@@ -24,18 +24,11 @@ from workbench.ui.dashboard import markers as mk
 from workbench.ui.dashboard.board import PanelBoard
 from workbench.ui.dashboard.client import ApiError, Unreachable
 from workbench.ui.dashboard.controls import CUSTOM, DashboardControls
-from workbench.ui.dashboard.data import (
-    DashboardData,
-    Drill,
-    Members,
-    Snapshot,
-    discover_members,
-    kpi_values,
-    window_for,
-)
+from workbench.ui.dashboard.data import DashboardData, Drill, Snapshot, kpi_values, window_for
 from workbench.ui.dashboard.incidents import IncidentFeed, roles_of
 from workbench.ui.dashboard.incidents_panel import IncidentsPanel
 from workbench.ui.dashboard.layout import LayoutEditor
+from workbench.ui.dashboard.members import Members, discover_members
 from workbench.ui.dashboard.panels import Cards, build_charts, drill_table
 from workbench.ui.dashboard.state import SNAPSHOTS, VERSIONS, ViewKey, data_version
 from workbench.ui.dashboard.text import describe_top, freshness_line, kpi_cards
@@ -71,7 +64,7 @@ class Dashboard(DashboardControls):
         self.fetches = 0                      # full fetches this page ran (not shared hits)
         self._fetched_at = 0.0
         self.refresh_ms = refresh_ms
-        self._live = self.m.namespace == "live"
+        self._live = self.m.live
         self._anchor = None if self._live else self.data.anchor(False)
         # Anomalies and incidents: read from the detection jobs' store (dashboard.incidents)
         self.incident_feed = IncidentFeed(incidents_db)
@@ -96,7 +89,6 @@ class Dashboard(DashboardControls):
         self.charts: dict[str, Any] = build_charts(self.m, self._drill_render,
                                                    self._drill_describe, self._explore_render,
                                                    self._explore_marks)
-        self.trend = self.charts["trend"]
         self.drill_chart = self.charts["drill"]
         self.explore = self.charts["explore"]
         self.tap = ch.tap_stream(self.drill_chart)
@@ -122,7 +114,7 @@ class Dashboard(DashboardControls):
                          if k not in hidden and k in self.panels])
 
     def _page(self) -> pn.Column:
-        controls = pn.FlexBox(self.preset, self.custom, self.region, self.store, self.up,
+        controls = pn.FlexBox(self.preset, self.custom, *self.level_selects, self.up,
                               gap="10px", align_items="flex-end")
         finder = pn.Column(pn.FlexBox(self.search, self.results, self.chart_it, gap="10px",
                                       align_items="flex-end"), sizing_mode="stretch_width")
@@ -134,7 +126,7 @@ class Dashboard(DashboardControls):
             slot = pn.Column(sizing_mode="stretch_width", min_height=40)
             self.cards.pending.insert(0, (slot, tools))
             tools = slot
-        return theme.page("Live KPI dashboard", pn.Column(
+        return theme.page(self.m.title, pn.Column(
             self.status, controls, self.crumbs, tools, self.board, sizing_mode="stretch_width"),
             intro="Every number is a governed metric, queried through the Workbench server. "
                   "Drag a panel by its Move handle (or focus it and use the arrow keys) to "
@@ -151,13 +143,13 @@ class Dashboard(DashboardControls):
         return describe_top(level, metric)(df)
 
     def _explore_render(self, df):
-        metric = self._explore or self.m.revenue
+        metric = self._explore or self.m.metric
         if df.empty or metric not in df.columns:
             df = pd.DataFrame({self.m.time: pd.to_datetime([]), metric: []})
         return ch.line(self.m.time, metric)(df).relabel(metric)
 
     def _explore_marks(self, df, anoms):
-        return mk.markers(self.m.time, self._explore or self.m.revenue)(df, anoms)
+        return mk.markers(self.m.time, self._explore or self.m.metric)(df, anoms)
 
     # --- refresh ---------------------------------------------------------------------------
     def _window(self):
@@ -319,10 +311,9 @@ class Dashboard(DashboardControls):
         w, m = snap.window, self.m
         if w is None:
             return
-        where = {k: v for k, v in ((m.region, snap.drill.region), (m.store, snap.drill.store))
-                 if k and v}
-        for key, metric, by in (("trend", m.revenue, None), ("channel_trend", m.orders, m.channel),
-                                ("explore", self._explore or m.revenue, None)):
+        where = snap.drill.slice(m)
+        series = [(p.key, p.y, p.by) for p in m.chart_panels() if p.markers]
+        for key, metric, by in [*series, ("explore", self._explore or m.metric, None)]:
             c = self.charts.get(key)
             if c is not None and getattr(c, "marks_render", None) is not None:
                 c.show_anomalies(mk.for_chart(self.anomalies, [metric], where, w.start, w.end,
