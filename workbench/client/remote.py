@@ -15,6 +15,7 @@ import pandas as pd
 import requests
 
 from ..errors import WorkbenchError
+from ..security.principal import Principal
 from . import wire
 from .runtime import RuntimeInfo
 
@@ -104,6 +105,17 @@ class RemoteWorkbench:
         return list(self._catalog(q=text, limit=limit, namespace=namespace)["entries"])
 
     @property
+    def principal(self) -> Principal:
+        """Who the server runs this session's queries as (name only: its policies stay there)."""
+        return Principal.of(self.user)
+
+    def describe(self, spec: Any) -> dict[str, Any]:
+        """Column metadata (labels, formats) of a query this session ran: ``wb.describe(q.spec)``."""
+        if isinstance(spec, RemoteQuery):
+            return dict(spec.facts.get("meta") or {})
+        raise ServerError("describe() takes a query run through the server (q.spec of a RemoteQuery).")
+
+    @property
     def user(self) -> str:
         """The principal the server runs this session's queries as."""
         if self._whoami is None:
@@ -136,6 +148,11 @@ class RemoteQuery:
     @property
     def df(self) -> pd.DataFrame:
         return self._result[0]
+
+    @property
+    def spec(self) -> RemoteQuery:
+        """Stands in for the local query spec where callers pass it back (``wb.describe(q.spec)``)."""
+        return self
 
     def to_pandas(self) -> pd.DataFrame:
         return self.df
