@@ -106,7 +106,7 @@ class WarehouseHost:
                 import workbench
 
                 self._wb = workbench.connect(warehouse=self.warehouse_path(), read_only=False,
-                                             root=self.root or None)
+                                             root=self.root or None, gateway=False)
             return self._wb
 
     def for_user(self, user) -> Any:
@@ -382,6 +382,7 @@ class WorkbenchPipelines(ExtensionApp):
     async def _start_jupyter_server_extension(self, serverapp) -> None:
         import asyncio
 
+        self._publish_runtime(serverapp)
         loop = asyncio.get_running_loop()
         for name in self.autostart:
             try:
@@ -390,7 +391,25 @@ class WorkbenchPipelines(ExtensionApp):
             except Exception as exc:  # noqa: BLE001  the server stays up; status shows why
                 self.log.error("workbench_pipelines: could not start pipeline %s: %s", name, exc)
 
+    def _publish_runtime(self, serverapp) -> None:
+        """Tell other processes (kernels, apps, the CLI) that this server owns the warehouse: the
+        runtime file beside it (workbench.client.runtime; mode 0600, removed at shutdown).  Only
+        an embedded DuckDB file has one owning process."""
+        from workbench.client import RuntimeInfo, write_runtime
+
+        if self.host is None or self.host.settings().engine != "duckdb":
+            return
+        self._runtime_for = self.host.warehouse_path()
+        write_runtime(RuntimeInfo(url=serverapp.connection_url, token=serverapp.identity_provider.token,
+                                  pid=os.getpid(), warehouse=str(self._runtime_for)))
+        self.log.info("workbench_pipelines: owns %s; clients find this server through %s.server.json",
+                      self._runtime_for, self._runtime_for)
+
     async def stop_extension(self) -> None:
+        from workbench.client import remove_runtime
+
+        if getattr(self, "_runtime_for", None) is not None:
+            remove_runtime(self._runtime_for)
         if self.detection_loop is not None:
             self.detection_loop.stop()
         if self.host is not None:
