@@ -22,7 +22,7 @@ import pytest
 
 import workbench
 from tests.support.workbench_server import start_server
-from workbench.client import RemoteWorkbench, find_server
+from workbench.client import RemoteWorkbench, ServerError, find_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.ui]
 REPO = Path(__file__).resolve().parents[2]
@@ -60,6 +60,7 @@ def test_connect_queries_through_the_server_with_the_same_numbers(served):
     wb = workbench.connect(warehouse=wh)
     assert isinstance(wb, RemoteWorkbench)
     remote = wb.query("retail", ["revenue", "orders"], ["region"], order=["region"]).df
+    assert wb.last_format == "arrow"
     local_wb = workbench.connect(warehouse=pristine, gateway=False, read_only=True, cache="none")
     local = local_wb.query("retail", ["revenue", "orders"], ["region"], order=["region"]).df
     local_wb.close()
@@ -70,6 +71,13 @@ def test_connect_queries_through_the_server_with_the_same_numbers(served):
     assert "revenue" in q.df.columns and q.sql().lower().startswith(("select", "with"))
     assert q.facts.get("principal")
     assert any(e["name"] == "revenue" for e in wb.search("revenue"))
+    # query-time members and top-N travel too
+    top = wb.query("retail", ["revenue"], ["region"], top={"n": 2, "by": "revenue"}).df
+    assert len(top) == 2 and set(top["region"]) <= set(local["region"])
+    assert top["revenue"].min() >= sorted(local["revenue"])[-2] - 1e-6
+    # a bad query is the semantic layer's message, said by the server
+    with pytest.raises(ServerError, match="revenu.*did you mean|Unknown|not"):
+        wb.query("retail", ["revenu"]).df
     wb.close()
 
 

@@ -38,6 +38,7 @@ class RemoteWorkbench:
         self._http = requests.Session()      # keep-alive: one TCP connection for many queries
         self._http.headers["Authorization"] = f"token {info.token}"
         self._whoami: str | None = None
+        self.last_format = ""                # how the last result came: "arrow" or "json"
 
     # transport --------------------------------------------------------------------------
     def _url(self, endpoint: str) -> str:
@@ -86,7 +87,9 @@ class RemoteWorkbench:
                           headers={"Accept": wire.MEDIA_TYPE, "Content-Type": "application/json"})
         if r.headers.get("Content-Type", "").startswith(wire.MEDIA_TYPE):
             table, facts = wire.decode(r.content)
+            self.last_format = "arrow"
             return wire.to_frame(table), facts
+        self.last_format = "json"
         facts = r.json()     # a server without Arrow answers JSON rows
         return pd.DataFrame(facts.pop("records"), columns=facts.get("columns")), facts
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import math
 import time
 from typing import Any
@@ -16,11 +17,12 @@ from typing import Any
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
-from .handlers import DATA_AGE, QUERY_SECONDS, BadRequest, WorkbenchAPIHandler
+from .handlers import DATA_AGE, QUERY_SECONDS, REQUESTS, BadRequest, WorkbenchAPIHandler
 
-_LIST_FIELDS = ("metrics", "dimensions", "where", "segments", "order")
+_LIST_FIELDS = ("metrics", "dimensions", "where", "segments", "order", "via")
+_OBJECT_FIELDS = ("define", "top")   # query-time members and top-N, as Workbench.query takes them
 _TEXT_FIELDS = ("grain", "time_range", "time_dimension")
-_ALLOWED = {"namespace", "limit", "distinct", "today", *_LIST_FIELDS, *_TEXT_FIELDS}
+_ALLOWED = {"namespace", "limit", "distinct", "today", *_LIST_FIELDS, *_TEXT_FIELDS, *_OBJECT_FIELDS}
 # Jupyter's own log-in arguments (``?token=``, ``_xsrf``) may ride on any request's query
 # string; they authenticate the request and are not part of the query.
 _TRANSPORT = frozenset({"token", "_xsrf"})
@@ -45,6 +47,18 @@ def parse_query(data: dict[str, Any], max_rows: int) -> dict[str, Any]:
             v = [v] if f == "where" else [x.strip() for x in v.split(",") if x.strip()]
         if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
             raise BadRequest(f"'{f}' must be a list of strings.")
+        kw[f] = v
+    for f in _OBJECT_FIELDS:
+        v = data.get(f)
+        if v in (None, "", {}):
+            continue
+        if isinstance(v, str):
+            try:
+                v = json.loads(v)
+            except ValueError:
+                raise BadRequest(f"'{f}' must be a JSON object.") from None
+        if not isinstance(v, dict):
+            raise BadRequest(f"'{f}' must be an object.")
         kw[f] = v
     for f in _TEXT_FIELDS:
         v = data.get(f)
@@ -101,8 +115,8 @@ def records(df) -> list[dict]:
     return [dict(zip(cols, map(_cell, row), strict=True)) for row in df.itertuples(index=False, name=None)]
 
 
-def run_query(host, user, q: dict[str, Any], max_rows: int) -> dict[str, Any]:
-    """Blocking: compile and execute, then package records, SQL, column metadata, freshness."""
+def execute_query(host, user, q: dict[str, Any], max_rows: int):
+    """Blocking: compile and execute as ``user``; (workbench view, query, rows, truncated, seconds, freshness)."""
     t0 = time.perf_counter()
     wb = host.for_user(user)
     ns = q.pop("namespace")
@@ -116,6 +130,24 @@ def run_query(host, user, q: dict[str, Any], max_rows: int) -> dict[str, Any]:
     fresh = host.freshness()
     if fresh.get("age_s") is not None:
         DATA_AGE.set(fresh["age_s"])
+    return wb, ns, query, df, truncated, elapsed, fresh
+
+
+def run_query_arrow(host, user, q: dict[str, Any], max_rows: int) -> bytes:
+    """Blocking: the result as one Arrow IPC stream (workbench.client.wire), facts in its metadata.
+    The SQL is sent as compiled (``q.sql(pretty=False)``): pretty-printing costs milliseconds."""
+    from workbench.client import wire
+
+    wb, ns, query, df, truncated, elapsed, fresh = execute_query(host, user, q, max_rows)
+    facts = {"namespace": ns, "principal": wb.principal.user, "rows": len(df), "truncated": truncated,
+             "meta": wb.describe(query.spec), "sql": query.sql(pretty=False), "cached": bool(query.cached),
+             "elapsed_ms": round(elapsed * 1000, 2), "freshness": fresh}
+    return wire.encode(df, facts)
+
+
+def run_query(host, user, q: dict[str, Any], max_rows: int) -> dict[str, Any]:
+    """Blocking: compile and execute, then package records, SQL, column metadata, freshness."""
+    wb, ns, query, df, truncated, elapsed, fresh = execute_query(host, user, q, max_rows)
     return {
         "namespace": ns,
         "principal": wb.principal.user,
@@ -151,10 +183,19 @@ class QueryHandler(WorkbenchAPIHandler):
         return data
 
     async def _answer(self, data: dict[str, Any]) -> None:
+        from workbench.client.wire import MEDIA_TYPE
+
         max_rows = self.settings.get("workbench_max_rows", 50_000)
         q = parse_query(data, max_rows)
-        result = await self.run(run_query, self.host, self.current_user, q, max_rows,
-                                timeout=self.settings.get("workbench_query_timeout"))
+        timeout = self.settings.get("workbench_query_timeout")
+        if MEDIA_TYPE in self.request.headers.get("Accept", ""):
+            # The gateway client (workbench.client): Arrow IPC, not JSON rows.
+            body = await self.run(run_query_arrow, self.host, self.current_user, q, max_rows, timeout=timeout)
+            REQUESTS.labels(self.endpoint, "200").inc()
+            self.set_header("Cache-Control", "no-store")
+            self.finish(body, set_content_type=MEDIA_TYPE)
+            return
+        result = await self.run(run_query, self.host, self.current_user, q, max_rows, timeout=timeout)
         self.reply(result)
 
     @tornado.web.authenticated
