@@ -116,10 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         json_s = []
         for _ in range(2 if args.quick else 3):
             t0 = time.perf_counter()
-            r = remote._http.post(remote.info.url + "workbench/api/query", data=json.dumps(body),  # noqa: SLF001
-                                  headers={"Accept": "application/json", "Content-Type": "application/json"},
-                                  timeout=600)
-            r.raise_for_status()
+            r = remote.request("POST", "query", json.dumps(body).encode(),
+                               {"Accept": "application/json", "Content-Type": "application/json"})
             import pandas as pd
 
             payload = r.json()

@@ -6,13 +6,15 @@ Queries are lazy as locally: ``q.sql()`` and ``q.df`` cost one request, made onc
 """
 from __future__ import annotations
 
+import http.client
 import json
+import threading
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urlencode, urlsplit
 
 import pandas as pd
-import requests
 
 from ..errors import WorkbenchError
 from ..security.principal import Principal
@@ -30,38 +32,82 @@ class ServerError(WorkbenchError):
         self.status = status
 
 
+@dataclass
+class Response:
+    """One HTTP answer, read whole."""
+
+    status: int
+    reason: str
+    headers: dict[str, str]
+    content: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.content or b"null")
+
+
 class RemoteWorkbench:
     """A session on the Workbench server at ``info.url`` (see :func:`workbench.connect`)."""
 
     def __init__(self, info: RuntimeInfo, timeout: float = 300.0):
         self.info, self.timeout = info, timeout
-        self._http = requests.Session()      # keep-alive: one TCP connection for many queries
-        self._http.headers["Authorization"] = f"token {info.token}"
+        url = urlsplit(info.url)
+        self._scheme, self._host, self._port = url.scheme, url.hostname or "127.0.0.1", url.port
+        self._base = url.path if url.path.endswith("/") else url.path + "/"
+        self._auth = f"token {info.token}"
+        # One keep-alive connection, used by one request at a time.  http.client rather than
+        # requests: about a millisecond less per call, which is most of a cached query's cost.
+        self._conn: http.client.HTTPConnection | None = None
+        self._lock = threading.Lock()
         self._whoami: str | None = None
         self.last_format = ""                # how the last result came: "arrow" or "json"
 
     # transport --------------------------------------------------------------------------
-    def _url(self, endpoint: str) -> str:
-        return urljoin(self.info.url, API + endpoint)
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
+            self._conn = cls(self._host, self._port, timeout=self.timeout)
+        return self._conn
 
-    def _request(self, method: str, endpoint: str, **kw: Any) -> requests.Response:
-        try:
-            r = self._http.request(method, self._url(endpoint), timeout=self.timeout, **kw)
-        except requests.ConnectionError as e:
-            raise ServerError(f"The Workbench server at {self.info.url} (pid {self.info.pid}) does not answer: "
-                              f"{e.__class__.__name__}. Is it still running? `make up` starts it.") from None
-        if r.status_code >= 400:
-            raise ServerError(self._message(r), r.status_code)
-        return r
+    def request(self, method: str, endpoint: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None, params: dict[str, Any] | None = None) -> Response:
+        """One request to ``workbench/api/<endpoint>``; a refusal is a :class:`ServerError` with its message."""
+        path = self._base + API + endpoint + (("?" + urlencode(params)) if params else "")
+        head = {"Authorization": self._auth, **(headers or {})}
+        with self._lock:
+            for attempt in (1, 2):      # a kept-alive connection the server closed: reconnect once
+                conn = self._connection()
+                try:
+                    conn.request(method, path, body=body, headers=head)
+                    r = conn.getresponse()
+                    answer = Response(r.status, r.reason, {k.lower(): v for k, v in r.getheaders()}, r.read())
+                    break
+                except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as e:
+                    conn.close()
+                    self._conn = None
+                    if attempt == 2:
+                        raise self._down(e) from None
+                except OSError as e:
+                    conn.close()
+                    self._conn = None
+                    raise self._down(e) from None
+        if answer.status >= 400:
+            raise ServerError(self._message(answer), answer.status)
+        return answer
+
+    def _down(self, e: BaseException) -> ServerError:
+        return ServerError(f"The Workbench server at {self.info.url} (pid {self.info.pid}) does not answer: "
+                           f"{e.__class__.__name__}. Is it still running? `make up` starts it.")
 
     @staticmethod
-    def _message(r: requests.Response) -> str:
+    def _message(r: Response) -> str:
         try:
             body = r.json()
         except ValueError:
             body = {}
+        if not isinstance(body, dict):
+            body = {}
         msg = body.get("message") or body.get("error") or r.reason
-        return f"{msg} (server answered {r.status_code})"
+        return f"{msg} (server answered {r.status})"
 
     # the session API ----------------------------------------------------------------------
     def query(self, target: str, metrics: str | list[Any] | None = None, dimensions: str | list[Any] | None = None,
@@ -83,9 +129,9 @@ class RemoteWorkbench:
 
     def run(self, body: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
         """POST one query; the rows as a frame and the facts the server sent with them."""
-        r = self._request("POST", "query", data=json.dumps(body),
-                          headers={"Accept": wire.MEDIA_TYPE, "Content-Type": "application/json"})
-        if r.headers.get("Content-Type", "").startswith(wire.MEDIA_TYPE):
+        r = self.request("POST", "query", json.dumps(body).encode(),
+                         {"Accept": wire.MEDIA_TYPE, "Content-Type": "application/json"})
+        if r.headers.get("content-type", "").startswith(wire.MEDIA_TYPE):
             table, facts = wire.decode(r.content)
             self.last_format = "arrow"
             return wire.to_frame(table), facts
@@ -94,7 +140,7 @@ class RemoteWorkbench:
         return pd.DataFrame(facts.pop("records"), columns=facts.get("columns")), facts
 
     def _catalog(self, **params: Any) -> dict[str, Any]:
-        answer: dict[str, Any] = self._request(
+        answer: dict[str, Any] = self.request(
             "GET", "catalog", params={k: v for k, v in params.items() if v is not None}).json()
         return answer
 
@@ -126,7 +172,10 @@ class RemoteWorkbench:
         return self._whoami
 
     def close(self) -> None:
-        self._http.close()
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     def __enter__(self) -> RemoteWorkbench:
         return self

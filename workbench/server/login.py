@@ -186,7 +186,10 @@ class WorkbenchIdentityProvider(IdentityProvider):
 
     def set_login_cookie(self, handler: web.RequestHandler, user: User) -> None:
         if isinstance(user, WorkbenchUser) and user.via == "owner":
-            handler.set_secure_cookie(OWNER_COOKIE, "owner", expires_days=1, **self._cookie_options(handler))
+            # A browser that opened ?token= gets a cookie; an API client sending the token in its
+            # Authorization header sends it every time and needs none.
+            if handler.get_argument("token", ""):
+                handler.set_secure_cookie(OWNER_COOKIE, "owner", expires_days=1, **self._cookie_options(handler))
         elif isinstance(user, WorkbenchUser) and user.pending:
             self._set_cookies(handler, user.pending)
         # a bearer-token request sets no cookie: API clients carry their token every time
