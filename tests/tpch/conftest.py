@@ -20,6 +20,16 @@ REPO = Path(__file__).resolve().parents[2]
 MODEL_FILE = REPO / "semantic" / "tpch.yml"
 
 
+def pytest_collection_modifyitems(config, items):
+    """TPC-H on Spark is `slow` (as the Spark twin of the oracle test was): `-m "not slow"`
+    leaves it out, while DuckDB and PostgreSQL answer the same queries in a second or two."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if (item.path.parent == Path(__file__).parent and callspec is not None
+                and callspec.params.get("engine") == "spark"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def tpch_sf() -> str:
     from workbench.warehouse.tpch import sf_label
