@@ -40,8 +40,10 @@ async def login(jp_fetch, name: str, password: str | None = None):
         r = await jp_fetch("login", method="POST", body=body, follow_redirects=False,
                            headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
     except HTTPClientError as e:          # a redirect (302) raises too, with follow_redirects=False
-        return e.code, e.response, cookies_of(e.response) if e.response is not None else {}
-    return r.code, r, cookies_of(r)
+        if e.response is None or e.code >= 400:
+            return e.code, e.response, {}
+        return e.code, e.response, {**jar, **cookies_of(e.response)}    # the _xsrf cookie too
+    return r.code, r, {**jar, **cookies_of(r)}
 
 
 def cookie_header(jar: dict[str, str]) -> dict[str, str]:

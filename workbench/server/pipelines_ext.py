@@ -110,7 +110,19 @@ class WarehouseHost:
             return self._wb
 
     def for_user(self, user) -> Any:
-        """The workbench as seen by the principal this Jupyter user maps to."""
+        """The workbench as seen by the principal this Jupyter user maps to.
+
+        A person who logged in (workbench.server.login.WorkbenchUser) is their own principal: the
+        roles and attributes of their account feed the row and column policies.  Other identities
+        (the owner's token, another identity provider) map through ``principal_map``."""
+        if getattr(user, "via", "owner") != "owner" and callable(getattr(user, "principal", None)):
+            who = user.principal()
+            key = "user:" + who.context_key
+            with self._lock:
+                view = self._views.get(key)
+                if view is None:
+                    view = self._views[key] = self.workbench().as_principal(who)
+                return view
         name = self.mapper.principal_name(user)
         with self._lock:
             view = self._views.get(name)

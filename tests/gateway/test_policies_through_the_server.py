@@ -1,0 +1,74 @@
+"""A logged-in person's queries run as their own principal (roles and attributes of their account),
+in the real server extension; the Authorizer decides per role."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from .test_login import ACCESS, cookie_header, login, status
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def small_warehouse(tmp_path_factory):
+    from workbench.warehouse.seed import build_demo_warehouse
+
+    path = tmp_path_factory.mktemp("policies-wh") / "warehouse.duckdb"
+    build_demo_warehouse(path, scale=0.02, seed=42, end="2025-01-01", progress=False)
+    return path
+
+
+@pytest.fixture
+def jp_server_config(project, small_warehouse, tmp_path):
+    from traitlets.config import Config
+
+    wh = tmp_path / "warehouse.duckdb"
+    shutil.copy(small_warehouse, wh)
+    return Config({
+        "ServerApp": {
+            "jpserver_extensions": {"workbench.server.pipelines_ext": True},
+            "identity_provider_class": "workbench.server.login.WorkbenchIdentityProvider",
+            "authorizer_class": "workbench.server.policy_authorizer.WorkbenchAuthorizer",
+        },
+        "WorkbenchIdentityProvider": {"project_root": str(project)},
+        "WorkbenchPipelines": {"warehouse": str(wh), "project_root": str(REPO), "detection": False},
+    })
+
+
+async def query(jp_fetch, jar, **body):
+    r = await jp_fetch("workbench", "api", "query", method="POST", body=json.dumps(body),
+                       headers={**cookie_header(jar), "Content-Type": "application/json",
+                                "X-XSRFToken": jar.get("_xsrf", "")})
+    return json.loads(r.body)
+
+
+async def test_each_person_sees_their_own_rows(jp_fetch):
+    _, _, vera = await login(jp_fetch, "vera")          # viewer, region North
+    _, _, anna = await login(jp_fetch, "anna")          # analyst: every region
+    _, _, dora = await login(jp_fetch, "dora")          # data scientist: every region
+    q = {"namespace": "retail", "metrics": ["revenue"], "dimensions": ["region"]}
+    seen = {name: await query(jp_fetch, jar, **q) for name, jar in (("vera", vera), ("anna", anna), ("dora", dora))}
+    assert seen["vera"]["principal"] == "vera"
+    assert [r["region"] for r in seen["vera"]["records"]] == ["North"]
+    assert len(seen["anna"]["records"]) > 1 and seen["anna"]["principal"] == "anna"
+    assert sorted(r["region"] for r in seen["dora"]["records"]) == sorted(r["region"] for r in seen["anna"]["records"])
+    north = {r["region"]: r["revenue"] for r in seen["anna"]["records"]}["North"]
+    assert seen["vera"]["records"][0]["revenue"] == pytest.approx(north)
+
+
+async def test_a_viewer_reads_but_cannot_run_pipelines(jp_fetch):
+    _, _, vera = await login(jp_fetch, "vera")
+    assert await status(jp_fetch, "workbench", "api", "pipelines", headers=cookie_header(vera)) == 200
+    try:
+        await jp_fetch("workbench", "api", "pipelines", "demo_orders", "start", method="POST", body="{}",
+                       headers={**cookie_header(vera), "X-XSRFToken": vera.get("_xsrf", "")})
+        code = 200
+    except HTTPClientError as e:
+        code = e.code
+    assert code == 403
+    assert ACCESS in vera
