@@ -1,0 +1,104 @@
+"""Log in in a real browser as each role and see what that role may and may not open.
+
+The server runs as `make up` runs it (jupyter_config/, the workbench extension, the proxied apps)
+over a small demo warehouse; its users and keys live in a scratch project, made here with the
+users store.  Chromium logs in through the /login form like a person.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support.workbench_server import start_server
+
+pytestmark = [pytest.mark.ui, pytest.mark.slow]
+
+USERS = {"vera": ("viewer", {"region": "North"}, "vera-password-1"),
+         "anna": ("analyst", {}, "anna-password-1")}
+
+
+@pytest.fixture(scope="module")
+def login_server(tmp_path_factory, demo_warehouse):
+    import shutil
+
+    from workbench.config import load_settings
+    from workbench.security.users import UserStore
+
+    work = tmp_path_factory.mktemp("login-server")
+    project = work / "project"
+    project.mkdir()
+    (project / "workbench.yml").write_text("{}\n")
+    settings = load_settings(project)
+    users = UserStore(settings.path(settings.auth.users_db))
+    for name, (role, attrs, password) in USERS.items():
+        users.add(name, password, [role], attrs)
+    wh = work / "warehouse.duckdb"
+    shutil.copy(demo_warehouse, wh)
+    server = start_server(wh, work / "home",
+                          extra_args=[f"--WorkbenchIdentityProvider.project_root={project}"])
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def log_in(page, server, name: str) -> None:
+    page.goto(f"{server.url}/login")
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password").fill(USERS[name][2])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+
+
+def status_of(page, url: str) -> int:
+    response = page.goto(url)
+    return response.status if response is not None else 0
+
+
+def test_a_wrong_password_is_refused(browser, login_server):
+    page = browser.new_page()
+    page.goto(f"{login_server.url}/login")
+    page.get_by_label("User name").fill("vera")
+    page.get_by_label("Password").fill("not-her-password")
+    page.get_by_role("button", name="Log in").click()
+    assert page.get_by_role("alert").inner_text().startswith("Wrong user name or password")
+    assert status_of(page, f"{login_server.url}/api/kernels") == 403
+    page.close()
+
+
+def test_a_viewer_gets_the_apps_and_only_their_region(browser, login_server):
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, login_server, "vera")
+    cookies = {c["name"]: c for c in context.cookies()}
+    assert cookies["workbench-access"]["httpOnly"] and cookies["workbench-access"]["sameSite"] == "Lax"
+    for path in ("lab", "api/kernels", "api/contents", "api/terminals"):
+        assert status_of(page, f"{login_server.url}/{path}") == 403, path
+    assert status_of(page, f"{login_server.url}/workbench-dashboard/") == 200
+    # the query API, from this browser session: the viewer's own region only
+    xsrf = cookies["_xsrf"]["value"]
+    r = page.request.post(f"{login_server.url}/workbench/api/query", headers={"X-XSRFToken": xsrf},
+                          data=json.dumps({"namespace": "retail", "metrics": ["revenue"], "dimensions": ["region"]}))
+    assert r.status == 200, r.text()
+    body = r.json()
+    assert body["principal"] == "vera" and [x["region"] for x in body["records"]] == ["North"]
+    # log-out ends it everywhere
+    page.goto(f"{login_server.url}/logout")
+    assert "Logged out" in page.content()
+    assert status_of(page, f"{login_server.url}/workbench-dashboard/") in (302, 403) or "/login" in page.url
+    context.close()
+
+
+def test_an_analyst_gets_notebooks_but_no_terminals(browser, login_server):
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, login_server, "anna")
+    assert status_of(page, f"{login_server.url}/lab") == 200
+    assert status_of(page, f"{login_server.url}/api/kernels") == 200
+    assert status_of(page, f"{login_server.url}/api/terminals") == 403
+    xsrf = {c["name"]: c for c in context.cookies()}["_xsrf"]["value"]
+    r = page.request.post(f"{login_server.url}/workbench/api/query", headers={"X-XSRFToken": xsrf},
+                          data=json.dumps({"namespace": "retail", "metrics": ["revenue"], "dimensions": ["region"]}))
+    assert r.status == 200 and len(r.json()["records"]) > 1
+    context.close()
