@@ -169,3 +169,18 @@ async def test_pages_are_gated_by_the_policy_too(jp_fetch, jp_serverapp, jp_http
     page = {"Referer": f"http://127.0.0.1:{jp_http_port}/"}     # as a browser sends it
     assert await status(jp_fetch, "files", "hello.txt", headers={**cookie_header(vera), **page}) == 403
     assert await status(jp_fetch, "files", "hello.txt", headers={**cookie_header(anna), **page}) == 200
+
+
+async def test_jwks_is_public_and_verifies_our_tokens(jp_fetch, services):
+    import jwt
+
+    r = await jp_fetch(".well-known", "jwks.json")
+    assert r.headers["Content-Type"].startswith("application/jwk-set+json")
+    keys = {k["kid"]: k for k in __import__("json").loads(r.body)["keys"]}
+    assert services.keyring.current_kid in keys and all("d" not in k for k in keys.values())   # no private parts
+    user = services.users.get("anna")
+    token = services.tokens.issue("anna", roles=user.roles, sid=services.sessions.start("anna").sid)
+    kid = jwt.get_unverified_header(token)["kid"]
+    key = jwt.PyJWK(keys[kid]).key
+    claims = jwt.decode(token, key, algorithms=["RS256"], audience=services.tokens.audience)   # PyJWT, not our code
+    assert claims["sub"] == "anna"

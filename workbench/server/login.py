@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import inspect
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.auth.identity import IdentityProvider, User
 from jupyter_server.auth.login import LoginFormHandler
 from jupyter_server.auth.logout import LogoutHandler
+from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 from traitlets import List, Unicode, default
 
@@ -221,6 +223,9 @@ class WorkbenchIdentityProvider(IdentityProvider):
             self.services.sessions.logout(refresh)
         self.clear_login_cookie(handler)
 
+    def get_handlers(self) -> list[tuple[str, object]]:
+        return [*super().get_handlers(), (r"/\.well-known/jwks\.json", JWKSHandler)]
+
     @property
     def auth_enabled(self) -> bool:
         return True
@@ -269,6 +274,20 @@ class WorkbenchLoginHandler(LoginFormHandler):
 <button type="submit">Log in</button>
 </form>"""
         self.write(PAGE.format(title="Log in", body=body))
+
+
+class JWKSHandler(JupyterHandler):
+    """``/.well-known/jwks.json``: the public keys that verify our access tokens (current, next and
+    retiring), so another service can accept them as a resource server.  Public by design."""
+
+    @allow_unauthenticated
+    def get(self) -> None:
+        provider = self.identity_provider
+        if not isinstance(provider, WorkbenchIdentityProvider):
+            raise web.HTTPError(404)
+        self.set_header("Content-Type", "application/jwk-set+json")
+        self.set_header("Cache-Control", "public, max-age=300")
+        self.finish(json.dumps(provider.services.keyring.jwks()))
 
 
 class WorkbenchLogoutHandler(LogoutHandler):
