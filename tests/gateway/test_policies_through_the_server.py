@@ -61,6 +61,19 @@ async def test_each_person_sees_their_own_rows(jp_fetch):
     assert seen["vera"]["records"][0]["revenue"] == pytest.approx(north)
 
 
+async def test_every_query_and_log_in_is_in_the_audit_trail(jp_fetch, services):
+    _, _, vera = await login(jp_fetch, "vera")
+    await query(jp_fetch, vera, namespace="retail", metrics=["revenue"], dimensions=["region"])
+    log = services.audit_log
+    log.flush()
+    mine = [e.data for e in log.entries(user="vera")]
+    actions = [e["action"] for e in mine]
+    assert "login.success" in actions and "token.issue" in actions
+    q = [e for e in mine if e["action"] == "semantic.query"]
+    assert q and q[-1]["resource"] == "retail" and q[-1]["details"]["rows"] == 1
+    assert log.verify().ok
+
+
 async def test_a_viewer_reads_but_cannot_run_pipelines(jp_fetch):
     _, _, vera = await login(jp_fetch, "vera")
     assert await status(jp_fetch, "workbench", "api", "pipelines", headers=cookie_header(vera)) == 200

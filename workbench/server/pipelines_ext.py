@@ -69,8 +69,12 @@ class WarehouseHost:
     def __init__(self, *, warehouse: str = "", root: str = "", pipelines_dir: str = "",
                  loader: str = "workbench.streaming:load_pipeline",
                  lister: str = "workbench.streaming:list_pipelines",
-                 mapper: PrincipalMapper | None = None, query_workers: int = 4, log=None):
+                 mapper: PrincipalMapper | None = None, query_workers: int = 4, log=None,
+                 audit_source=None):
         self.warehouse, self.root, self.pipelines_dir = warehouse, root, pipelines_dir
+        # A callable giving the server's audit log (the identity provider's), or None: every
+        # semantic query and refusal is then recorded there (who, members, rows, milliseconds).
+        self.audit_source = audit_source
         self.loader_target, self.lister_target = loader, lister
         self.mapper = mapper or PrincipalMapper()
         self.log = log
@@ -105,8 +109,9 @@ class WarehouseHost:
             if self._wb is None:
                 import workbench
 
+                audit = self.audit_source() if self.audit_source is not None else None
                 self._wb = workbench.connect(warehouse=self.warehouse_path(), read_only=False,
-                                             root=self.root or None, gateway=False)
+                                             root=self.root or None, gateway=False, audit=audit)
             return self._wb
 
     def for_user(self, user) -> Any:
@@ -357,7 +362,7 @@ class WorkbenchPipelines(ExtensionApp):
             warehouse=self.warehouse, root=self.project_root, pipelines_dir=self.pipelines_dir,
             loader=self.pipeline_loader, lister=self.pipeline_lister,
             mapper=PrincipalMapper(dict(self.principal_map), self.default_principal),
-            query_workers=self.query_workers, log=self.log)
+            query_workers=self.query_workers, log=self.log, audit_source=self._audit_log)
         from workbench.anomaly.detection_loop import build_loop
 
         self.detection_loop = build_loop(
@@ -402,6 +407,11 @@ class WorkbenchPipelines(ExtensionApp):
                 self.log.info("workbench_pipelines: started pipeline %s", name)
             except Exception as exc:  # noqa: BLE001  the server stays up; status shows why
                 self.log.error("workbench_pipelines: could not start pipeline %s: %s", name, exc)
+
+    def _audit_log(self):
+        """The audit log of the server's identity provider (workbench.server.login), if it has one."""
+        services = getattr(self.serverapp.identity_provider, "services", None) if self.serverapp else None
+        return getattr(services, "audit_log", None)
 
     def _publish_runtime(self, serverapp) -> None:
         """Tell other processes (kernels, apps, the CLI) that this server owns the warehouse: the
