@@ -199,6 +199,11 @@ def test_credentials_come_from_the_forwarded_request():
     assert c.headers["Authorization"] == "token abc"
     assert "other" not in c.headers["Cookie"] and "username-127-0-0-1-8888=x" in c.headers["Cookie"]
     assert c.token == "t0k"
+    # a password log-in: the access-token cookie travels, the refresh token never does
+    logged_in = Credentials.from_request({}, {"workbench-access": "jwt", "workbench-refresh": "rt",
+                                              "workbench-owner": "o", "_xsrf": "x"}, {})
+    cookie = logged_in.headers["Cookie"]
+    assert "workbench-access=jwt" in cookie and "workbench-owner=o" in cookie and "refresh" not in cookie
     client = ApiClient("http://127.0.0.1:1/", Credentials(token="t0k"))
     # the token travels as Jupyter's Authorization header, never in the query string
     assert client._url("workbench/api/query", {"a": 1}) == \

@@ -76,6 +76,12 @@ def test_a_viewer_gets_the_apps_and_only_their_region(browser, login_server):
     for path in ("lab", "api/kernels", "api/contents", "api/terminals"):
         assert status_of(page, f"{login_server.url}/{path}") == 403, path
     assert status_of(page, f"{login_server.url}/workbench-dashboard/") == 200
+    # the dashboard asks the server as vera: its KPIs load, and its region picker offers North only
+    page.locator(".wb-kpi[data-metric='orders'] .wb-kpi-value").first.wait_for(timeout=120_000)
+    region = page.get_by_label("Region", exact=True)
+    region.locator("option", has_text="North").wait_for(state="attached", timeout=60_000)
+    options = region.locator("option").all_inner_texts()
+    assert "North" in options and not {"South", "West", "Central", "East"} & set(options), options
     # the query API, from this browser session: the viewer's own region only
     xsrf = cookies["_xsrf"]["value"]
     r = page.request.post(f"{login_server.url}/workbench/api/query", headers={"X-XSRFToken": xsrf},

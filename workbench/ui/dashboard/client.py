@@ -9,7 +9,10 @@ principal and Jupyter's log-in and authorizer apply to it:
 
 * an ``Authorization`` header the browser sent (token log-in by header), else
 * the ``token`` URL argument the page was opened with (``...?token=...``), else
-* the Jupyter log-in cookies (``username-*``), GET only, so no XSRF token is involved.
+* the log-in cookies, GET only, so no XSRF token is involved: Jupyter's (``username-*``) and the
+  workbench's access-token and owner cookies (workbench.server.login).  Never the refresh-token
+  cookie: the server would rotate it for this process, and the browser's copy would then look
+  like a replayed token and end the person's session.
 
 The credentials only ever go to the Jupyter server's own loopback URL, which comes from the
 environment the server set when it started this process (``WORKBENCH_API_URL``), never from
@@ -30,6 +33,7 @@ from typing import Any
 from workbench.semantic.errors import QueryError, SemanticError
 
 API_PATH = "workbench/api/"
+FORWARDED_COOKIES = ("_xsrf", "workbench-access", "workbench-owner")
 
 
 class ApiError(SemanticError):
@@ -73,7 +77,7 @@ class Credentials:
             value = token[0] if isinstance(token, (list, tuple)) else token
             out.token = value.decode() if isinstance(value, bytes) else str(value)
         jar = {k: v for k, v in (cookies or {}).items()
-               if k.startswith("username-") or k == "_xsrf"}
+               if k.startswith("username-") or k in FORWARDED_COOKIES}
         if jar:
             out.headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
         return out
