@@ -7,6 +7,7 @@ users store.  Chromium logs in through the /login form like a person.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -107,4 +108,25 @@ def test_an_analyst_gets_notebooks_but_no_terminals(browser, login_server):
     r = page.request.post(f"{login_server.url}/workbench/api/query", headers={"X-XSRFToken": xsrf},
                           data=json.dumps({"namespace": "retail", "metrics": ["revenue"], "dimensions": ["region"]}))
     assert r.status == 200 and len(r.json()["records"]) > 1
+    context.close()
+
+
+def test_a_viewer_in_the_catalog_sees_only_their_region(browser, login_server):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    log_in(page, login_server, "vera")
+    page.goto(f"{login_server.url}/workbench-catalog/", timeout=120_000)
+    search = page.get_by_label("Search metrics and dimensions")
+    results = page.get_by_label("Results")
+    for text, kind in (("revenue", r"measure|metric"), ("region", r"dimension")):
+        search.fill(text)
+        option = results.locator("option", has_text=re.compile(kind)).first
+        option.wait_for()
+        results.select_option(value=option.get_attribute("value"))
+        page.get_by_role("button", name="Add to query").click()
+    page.get_by_role("button", name="Run query").click()
+    page.get_by_role("status").filter(has_text=re.compile(r"\d+ rows? in")).wait_for()
+    rows = page.locator(".tabulator .tabulator-row")
+    assert rows.count() == 1 and "North" in rows.first.inner_text()
     context.close()

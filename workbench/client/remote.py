@@ -48,12 +48,15 @@ class Response:
 class RemoteWorkbench:
     """A session on the Workbench server at ``info.url`` (see :func:`workbench.connect`)."""
 
-    def __init__(self, info: RuntimeInfo, timeout: float = 300.0):
+    def __init__(self, info: RuntimeInfo, timeout: float = 300.0, credentials: dict[str, str] | None = None):
+        """``credentials``: request headers that say who is asking (an app forwarding the person's
+        ``Authorization`` or log-in ``Cookie`` with its ``X-XSRFToken``); default: the runtime
+        file's token, i.e. the owner who started the server."""
         self.info, self.timeout = info, timeout
         url = urlsplit(info.url)
         self._scheme, self._host, self._port = url.scheme, url.hostname or "127.0.0.1", url.port
         self._base = url.path if url.path.endswith("/") else url.path + "/"
-        self._auth = f"token {info.token}"
+        self._auth = dict(credentials) if credentials else {"Authorization": f"token {info.token}"}
         # One keep-alive connection, used by one request at a time.  http.client rather than
         # requests: about a millisecond less per call, which is most of a cached query's cost.
         self._conn: http.client.HTTPConnection | None = None
@@ -72,7 +75,7 @@ class RemoteWorkbench:
                 headers: dict[str, str] | None = None, params: dict[str, Any] | None = None) -> Response:
         """One request to ``workbench/api/<endpoint>``; a refusal is a :class:`ServerError` with its message."""
         path = self._base + API + endpoint + (("?" + urlencode(params)) if params else "")
-        head = {"Authorization": self._auth, **(headers or {})}
+        head = {**self._auth, **(headers or {})}
         with self._lock:
             for attempt in (1, 2):      # a kept-alive connection the server closed: reconnect once
                 conn = self._connection()

@@ -53,6 +53,9 @@ def open_workbench(shared: bool = True) -> Opened:
                 "folder, then reload this page."
             ),
         )
+    served = _through_the_server(where)
+    if served is not None:
+        return served
     key = (str(where.resolve()), where.stat().st_mtime)
     if shared and key in _cache:
         return Opened(wb=_cache[key])
@@ -65,3 +68,32 @@ def open_workbench(shared: bool = True) -> Opened:
         _cache.clear()
         _cache[key] = wb
     return Opened(wb=wb)
+
+
+def _through_the_server(where: Path) -> Opened | None:
+    """While a Workbench server owns the warehouse, a session on it *as the person looking*: their
+    forwarded credentials, never the owner's token.  A request that brings none (someone reaching
+    the app without the gateway) gets no data.  ``None``: no server, open the file."""
+    from workbench.client import RemoteWorkbench, find_server
+
+    info = find_server(where)
+    if info is None:
+        return None
+    import panel as pn
+
+    from workbench.ui.dashboard.client import Credentials
+
+    cookies = dict(getattr(pn.state, "cookies", None) or {})
+    creds = Credentials.from_request(getattr(pn.state, "headers", None), cookies,
+                                     getattr(pn.state, "session_args", None))
+    if creds.empty:
+        return Opened(title="Log in to see this app",
+                      message="This app shows data only to people logged in to the Workbench. "
+                              "Open it from the Workbench (log in at `/login`).")
+    headers = dict(creds.headers)
+    if creds.token:
+        headers["Authorization"] = f"token {creds.token}"
+    if cookies.get("_xsrf"):
+        headers["X-XSRFToken"] = str(cookies["_xsrf"])   # a cookie log-in POSTs queries: XSRF as Jupyter checks it
+    return Opened(wb=RemoteWorkbench(info, credentials=headers))
+
