@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 
@@ -38,6 +39,7 @@ def login_server(tmp_path_factory, demo_warehouse):
     shutil.copy(demo_warehouse, wh)
     server = start_server(wh, work / "home",
                           extra_args=[f"--WorkbenchIdentityProvider.project_root={project}"])
+    server.warehouse = wh
     try:
         yield server
     finally:
@@ -130,3 +132,37 @@ def test_a_viewer_in_the_catalog_sees_only_their_region(browser, login_server):
     rows = page.locator(".tabulator .tabulator-row")
     assert rows.count() == 1 and "North" in rows.first.inner_text()
     context.close()
+
+
+def test_an_app_reached_without_the_gateway_shows_no_data(browser, login_server, tmp_path):
+    """Someone on this machine connecting to an app's own port, past the gateway, brings no
+    credentials: the app shows a log-in notice and no data."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.dashboard_probe import stop_process_group
+    from tests.support.workbench_server import REPO, free_port
+
+    port = free_port()
+    env = {**os.environ, "WORKBENCH_WAREHOUSE": str(login_server.warehouse), "WORKBENCH_PROJECT_DIR": str(REPO)}
+    app = subprocess.Popen([sys.executable, "-m", "panel", "serve", str(REPO / "apps" / "catalog.py"),
+                            f"--port={port}", "--address=127.0.0.1", f"--allow-websocket-origin=127.0.0.1:{port}"],
+                           cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                           start_new_session=True)
+    try:
+        page = browser.new_page()
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                page.goto(f"http://127.0.0.1:{port}/catalog", timeout=10_000)
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+        page.get_by_text("Log in to see this app").wait_for(timeout=60_000)
+        assert not page.get_by_label("Search metrics and dimensions").count()
+        page.close()
+    finally:
+        stop_process_group(app, grace_s=5)
