@@ -85,3 +85,31 @@ async def test_a_viewer_reads_but_cannot_run_pipelines(jp_fetch):
         code = e.code
     assert code == 403
     assert ACCESS in vera
+
+
+def seed(jp_serverapp, slice_by: str, value: str, minutes_apart: int) -> int:
+    import datetime as dt
+
+    from workbench.anomaly.jobs import Anomaly
+
+    ext = jp_serverapp.extension_manager.extension_points["workbench_pipelines"].app
+    a = Anomaly(rule=f"r_{slice_by}", namespace="retail", metric="orders", grain="hour", slice_by=slice_by,
+                slice_value=value, ts=dt.datetime(2024, 6, 1, 10) + dt.timedelta(hours=minutes_apart), value=0.0,
+                expected=20.0, score=0.9, severity="critical", direction="down", group=f"g_{slice_by}")
+    return ext.detection_loop.store().add(a, 15).incident_id
+
+
+async def test_incidents_follow_the_readers_row_policies(jp_fetch, jp_serverapp):
+    north = seed(jp_serverapp, "region", "North", 0)
+    online = seed(jp_serverapp, "channel", "online", 48)      # sums every region
+    _, _, vera = await login(jp_fetch, "vera")                # viewer, North
+    _, _, anna = await login(jp_fetch, "anna")                # analyst
+
+    async def listed(jar):
+        r = await jp_fetch("workbench", "api", "incidents", headers=cookie_header(jar))
+        return sorted(i["id"] for i in json.loads(r.body)["incidents"])
+
+    assert await listed(anna) == sorted([north, online])
+    assert await listed(vera) == [north]
+    assert await status(jp_fetch, "workbench", "api", "incidents", str(online), headers=cookie_header(vera)) == 404
+    assert await status(jp_fetch, "workbench", "api", "incidents", str(north), headers=cookie_header(vera)) == 200

@@ -97,15 +97,25 @@ def parse_note(data: dict[str, Any]) -> str | None:
 class IncidentService:
     """Incident reads and changes on the detection loop's store, run off the event loop."""
 
-    def __init__(self, loop):
-        self.loop = loop
+    def __init__(self, loop, access=None, who=None):
+        # access (workbench.anomaly.incident_access.IncidentAccess) and who: the reader's row
+        # policies decide which incidents they see; without them every incident is listed.
+        self.loop, self.access, self.who = loop, access, who
+
+    def _visible(self, rows: list[dict]) -> list[dict]:
+        if self.access is None or self.who is None:
+            return rows
+        by_incident: dict[int, list[dict]] = {}
+        for a in self.store.anomalies():
+            by_incident.setdefault(a["incident_id"], []).append(a)
+        return [r for r in rows if self.access.visible(self.who, by_incident.get(r["id"], []))]
 
     @property
     def store(self):
         return self.loop.store()
 
     def list(self, status: str | None, since: str | None, limit: int) -> dict:
-        rows = self.store.list(status)
+        rows = self._visible(self.store.list(status))
         if since:
             rows = [r for r in rows if max(r["updated_at"] or "", r["opened_at"] or "") >= since]
         rows.sort(key=lambda r: r["id"], reverse=True)
@@ -118,6 +128,8 @@ class IncidentService:
             inc = self.store.get(incident_id)
         except IncidentError:
             raise NotFound(f"No incident #{incident_id}.") from None
+        if not self._visible([inc]):
+            raise NotFound(f"No incident #{incident_id}.")      # not theirs: as if it did not exist
         return {**inc, "anomalies": self.store.anomalies(incident_id),
                 "history": self.store.history(incident_id),
                 "notifications": self.store.notifications(incident_id)}
@@ -143,6 +155,8 @@ def principal_of(host, user) -> Any:
 
     s = host.settings()
     path = Path(s.path(s.principals_file))
+    if getattr(user, "via", "owner") != "owner" and callable(getattr(user, "principal", None)):
+        return user.principal()     # a person who logged in: their account's roles and attributes
     name = host.mapper.principal_name(user)
     if not path.exists():      # as workbench.connect: the local user runs as an analyst
         return Principal.of(name or "local", roles=["analyst"])
@@ -159,7 +173,13 @@ class IncidentAPIHandler(WorkbenchAPIHandler):
 
     @property
     def incidents(self) -> IncidentService:
-        return IncidentService(self.settings["workbench_detection"])
+        from workbench.anomaly.incident_access import IncidentAccess
+
+        access = self.settings.get("workbench_incident_access")
+        if access is None:
+            access = self.settings["workbench_incident_access"] = IncidentAccess(self.host.workbench)
+        return IncidentService(self.settings["workbench_detection"], access,
+                               principal_of(self.host, self.current_user))
 
     async def guarded(self, coro_fn, *args) -> None:
         # The base answers any unknown exception with a 500, so ours are mapped inside it.
