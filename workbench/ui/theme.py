@@ -7,7 +7,11 @@ it has the least contrast on white.
 
 from __future__ import annotations
 
+import weakref
+
 import panel as pn
+
+from workbench.ui.aria import script_url
 
 OKABE_ITO = {
     "orange": "#E69F00",
@@ -57,24 +61,44 @@ label {{ font-weight: 600; color: {TEXT}; }}
 # the variable is set on every shadow root's :host, so a document rule can't reach it.  Code
 # blocks keep their dark background.
 CODE_CSS = f":not(pre) > code {{ color: {TEXT}; background: #f0f0f0; }}"
+# Tabulator's pager buttons turn white on light grey under the mouse (1.6:1, axe color-contrast);
+# they keep the text colour on a darker grey.
+PAGER_CSS = (".tabulator .tabulator-footer .tabulator-page:not(:disabled):hover "
+             f"{{ color: {TEXT}; background: #d9d9d9; }}")
+# Panel's code highlighting (Markdown panes: migration SQL, rule specs) on its #263238 code
+# background: comments #546e7a (2.4:1), tags and errors #ff5370 (4.2:1), keywords #bb80b3
+# (4.3:1) fail axe color-contrast; the same hues, lighter, pass (5.1, 5.3 and 5.6:1).
+_COMMENTS = ".c .ch .cm .cp .cpf .c1 .cs .go .sd".split()
+_REDS = ".gd .gr .gs .gt .nt".split()
+_PURPLES = ".k .kd .kr .kt .na .sa".split()
+CODE_HIGHLIGHT_CSS = "\n".join(
+    ", ".join(f"div.codehilite {token}" for token in tokens) + f" {{ color: {colour}; }}"
+    for tokens, colour in ((_COMMENTS, "#90a4ae"), (_REDS, "#ff7a8f"), (_PURPLES, "#cc99c4")))
 # The default of Viewable.stylesheets, shared by every component: the one place a rule reaches
 # every shadow root.  Set at import, before any app builds a pane.
-pn.viewable.Viewable.param.stylesheets.default = [CODE_CSS]
+pn.viewable.Viewable.param.stylesheets.default = [CODE_CSS, PAGER_CSS, CODE_HIGHLIGHT_CSS]
 
 # Bokeh's number-input spin buttons are unnamed <button>s (axe button-name, WCAG 4.1.2); the
 # input's own ArrowUp/ArrowDown steps the value, so hiding them loses nothing.
 NO_SPIN_CSS = ".bk-input-group > .bk-spin-wrapper { display: none !important; }"
 
-_configured = False
+_configured_docs: weakref.WeakSet = weakref.WeakSet()
 
 
 def configure() -> None:
-    """Load the Panel extensions the apps need and the global styles; idempotent."""
-    global _configured
-    if _configured:
+    """Load the Panel extensions the apps need, the global styles and the ARIA repairs
+    (:mod:`workbench.ui.aria`) for this session; idempotent.
+
+    Panel keeps ``global_css`` and ``js_files`` per session (per Bokeh document), so this runs
+    once per document: a once-per-process guard left every session after the first without the
+    focus ring."""
+    doc = pn.state.curdoc
+    if doc is not None and doc in _configured_docs:
         return
-    pn.extension("tabulator", global_css=[GLOBAL_CSS], notifications=False)
-    _configured = True
+    pn.extension("tabulator", global_css=[GLOBAL_CSS], js_files={"workbench_aria": script_url()},
+                 notifications=False)
+    if doc is not None:
+        _configured_docs.add(doc)
 
 
 def styled(widget):
