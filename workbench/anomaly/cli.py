@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -45,7 +44,7 @@ def detect_run(
     rules: Path = RULES, db: Path = DB,
     once: bool = typer.Option(False, "--once", help="One cycle, then exit."),
     interval: float = typer.Option(15.0, min=0.5, help="Seconds between cycles."),
-    warehouse: Optional[Path] = typer.Option(None, help="Warehouse file (default from workbench.yml)."),
+    warehouse: Path | None = typer.Option(None, help="Warehouse file (default from workbench.yml)."),
     state_dir: Path = typer.Option(Path(".workbench/anomaly/jobs"), help="Where jobs keep their state."),
 ):
     """Watch the metrics of every enabled rule; raise incidents and notify as data arrives."""
@@ -67,7 +66,7 @@ def detect_run(
 
 @detect_app.command("evaluate")
 def detect_evaluate(rules: Path = RULES,
-                    warehouse: Optional[Path] = typer.Option(None, help="Demo warehouse file."),
+                    warehouse: Path | None = typer.Option(None, help="Demo warehouse file."),
                     namespace: str = typer.Option("retail", help="Namespace with the incidents table.")):
     """Precision and recall of the rules against the demo's labelled incidents."""
     import workbench
@@ -92,7 +91,7 @@ def alerts_validate(rules: Path = RULES):
 
 
 @alerts_app.command("list")
-def alerts_list(db: Path = DB, status: Optional[str] = typer.Option(None, help="open, acknowledged or resolved.")):
+def alerts_list(db: Path = DB, status: str | None = typer.Option(None, help="open, acknowledged or resolved.")):
     """List incidents."""
     from workbench.anomaly.incidents import IncidentStore
 
@@ -118,7 +117,7 @@ def alerts_show(incident_id: int, db: Path = DB):
                           "notifications": store.notifications(incident_id)}, indent=1, default=str))
 
 
-def _transition(action: str, incident_id: int, by: str, note: Optional[str], db: Path):
+def _transition(action: str, incident_id: int, by: str, note: str | None, db: Path):
     from workbench.anomaly.incidents import IncidentError, IncidentStore
 
     try:
@@ -130,13 +129,13 @@ def _transition(action: str, incident_id: int, by: str, note: Optional[str], db:
 
 @alerts_app.command("ack")
 def alerts_ack(incident_id: int, by: str = typer.Option("cli", help="Who acknowledges."),
-               note: Optional[str] = typer.Option(None), db: Path = DB):
+               note: str | None = typer.Option(None), db: Path = DB):
     """Acknowledge an incident (no more notifications for it)."""
     _transition("acknowledge", incident_id, by, note, db)
 
 
 @alerts_app.command("resolve")
-def alerts_resolve(incident_id: int, by: str = typer.Option("cli"), note: Optional[str] = typer.Option(None),
+def alerts_resolve(incident_id: int, by: str = typer.Option("cli"), note: str | None = typer.Option(None),
                    db: Path = DB):
     """Resolve an incident; a recurrence opens a new one."""
     _transition("resolve", incident_id, by, note, db)

@@ -191,7 +191,8 @@ class IncidentStore:
             now = _now()
             col = {"acknowledged": "acknowledged", "resolved": "resolved"}.get(to)
             if col:
-                db.execute(f"update incidents set status = ?, {col}_by = ?, {col}_at = ?, updated_at = ? "
+                # col is one of two fixed column names (the dict above), never input; values bound
+                db.execute(f"update incidents set status = ?, {col}_by = ?, {col}_at = ?, updated_at = ? "  # noqa: S608
                            "where id = ?", (to, by, now, now, incident_id))
             else:
                 db.execute("update incidents set status = 'open', updated_at = ? where id = ?", (now, incident_id))

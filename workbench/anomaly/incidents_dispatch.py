@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from workbench.anomaly.alert_rules import AlertRule, Route, severity_rank
 from workbench.anomaly.incidents import IncidentStore

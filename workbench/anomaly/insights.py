@@ -33,9 +33,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.anomaly.insights_metrics import (METHODS, MetricShape, contributions, deviation_ranking,
-                                                expected_by, expected_total, metric_shape,
-                                                ratio_contributions, seasonal_forecast)
+from workbench.anomaly.insights_metrics import (
+    METHODS,
+    MetricShape,
+    contributions,
+    deviation_ranking,
+    expected_by,
+    expected_total,
+    metric_shape,
+    ratio_contributions,
+    seasonal_forecast,
+)
 from workbench.anomaly.jobs import STEP, TOTAL
 
 __all__ = ["Explainer", "Insight", "contributions", "explain_incident", "ratio_contributions",

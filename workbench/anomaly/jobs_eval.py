@@ -83,7 +83,8 @@ def injected_slices(wb, namespace: str, slice_by: str, where: list[str] | tuple[
         order_ids = ", ".join(str(int(i)) for i in ids)   # integers from the warehouse, not user text
         total = len(ids)
         df = wb.query(namespace, ["orders"], [slice_by], where=[*where, f"order_id in ({order_ids})"]).df
-        out[int(iid)] = {str(v) for v, n in zip(df[slice_by], df["orders"], strict=True) if total and n >= effect_share * total}
+        out[int(iid)] = {str(v) for v, n in zip(df[slice_by], df["orders"], strict=True)
+                         if total and n >= effect_share * total}
     return out
 
 

@@ -14,8 +14,8 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from workbench.anomaly.alert_rules import AlertRule
 from workbench.anomaly.incidents import DEFAULT_DB, IncidentStore

@@ -172,7 +172,7 @@ def leave_one_category_out(
         g, threshold, train_raw = best
         test_prep = [prepared[i] for i in test]
         test_scores = [scores_by_setting[g][i] for i in test]
-        raw = sum(score_series_at(p, s, profile, threshold).raw for p, s in zip(test_prep, test_scores))
+        raw = sum(score_series_at(p, s, profile, threshold).raw for p, s in zip(test_prep, test_scores, strict=True))
         null, perfect = null_score(test_prep, profile), perfect_score(test_prep, profile)
         out.append(HeldOut(
             category=cat,

@@ -296,7 +296,7 @@ def score_corpus(
     results = {}
     for name, profile in profiles.items():
         threshold, _ = optimise_threshold(prepared, scores, profile)
-        per = [score_series_at(p, s, profile, threshold) for p, s in zip(prepared, scores)]
+        per = [score_series_at(p, s, profile, threshold) for p, s in zip(prepared, scores, strict=True)]
         raw = sum(r.raw for r in per)
         null, perfect = null_score(prepared, profile), perfect_score(prepared, profile)
         per_category: dict[str, float | None] = {}

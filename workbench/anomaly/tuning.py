@@ -77,7 +77,7 @@ def incident_windows(timestamps, incidents, margin: pd.Timedelta | str | None = 
         missing = {"start_ts", "end_ts"} - set(incidents.columns)
         if missing:
             raise ValueError(f"incidents frame needs columns start_ts and end_ts; missing {sorted(missing)}")
-        pairs = list(zip(incidents["start_ts"], incidents["end_ts"]))
+        pairs = list(zip(incidents["start_ts"], incidents["end_ts"], strict=True))
     else:
         pairs = [tuple(p) for p in incidents]
     pad = pd.Timedelta(margin) if margin is not None else pd.Timedelta(0)
@@ -108,7 +108,7 @@ def rolling_origin_splits(
             if left < o <= right:
                 origins[k] = left
     origins = sorted(set(origins))
-    splits = [Split(o, e) for o, e in zip(origins, origins[1:] + [n]) if 0 < o < e]
+    splits = [Split(o, e) for o, e in zip(origins, origins[1:] + [n], strict=True) if 0 < o < e]
     if not splits:
         raise ValueError(f"a series of {n} points is too short for {folds} rolling-origin folds")
     return splits
@@ -281,7 +281,7 @@ def search(
         threshold, raw = choose_threshold(prep, scores, prof, threshold_rule)
         fold_thresholds, out_raw = [], 0.0
         out_fig = DetectionFigures(0, 0, 0, 0, 0.0 if seconds is not None else None)
-        for train, test in zip(trains, tests):
+        for train, test in zip(trains, tests, strict=True):
             t, _ = choose_threshold(train, scores, prof, threshold_rule)
             fold_thresholds.append(t)
             out_raw += score_series_at(test, scores, prof, t).raw
@@ -298,7 +298,7 @@ def search(
 
     # Nested: on each fold the setting too is chosen on the past only.
     nested_raw, choices = 0.0, []
-    for train, test in zip(trains, tests):
+    for train, test in zip(trains, tests, strict=True):
         best = None
         for g, scores in enumerate(scores_by_setting):
             t, raw = choose_threshold(train, scores, prof, threshold_rule)
@@ -332,7 +332,7 @@ def plot_in_vs_out(result, ax=None, title: str | None = None):
         labels = result["label"] if "label" in result else result["params"].map(lambda p: str(p or "defaults"))
         chosen = result["chosen"] if "chosen" in result else [False] * len(result)
         rows = [(float(a), float(b), str(c), bool(d))
-                for a, b, c, d in zip(result["in_sample"], result["out_of_sample"], labels, chosen)
+                for a, b, c, d in zip(result["in_sample"], result["out_of_sample"], labels, chosen, strict=True)
                 if b is not None and not pd.isna(b)]
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 4))

@@ -147,14 +147,14 @@ class Detector(ABC):
         and only the last ``MAX_SKIPPED_KEPT`` go into the ``skipped`` sample."""
         code = np.where(np.isnan(vals), 0, np.where(~np.isfinite(vals), 1, 2))
         counts = np.bincount(code, minlength=3)
-        for reason, c in zip(SKIP_REASONS, counts.tolist()):
+        for reason, c in zip(SKIP_REASONS, counts.tolist(), strict=True):
             if c:
                 self.skipped_by_reason[reason] = self.skipped_by_reason.get(reason, 0) + c
         self.skipped_count += int(idx.size)
         k = self.skipped.maxlen or idx.size
         recent, recent_code = idx[-k:], code[-k:]
         self.skipped.extend(((None if timestamps is None else timestamps[i]), SKIP_REASONS[c])
-                            for i, c in zip(recent.tolist(), recent_code.tolist()))
+                            for i, c in zip(recent.tolist(), recent_code.tolist(), strict=True))
 
     def skipped_since(self, count: int) -> list[tuple[Any, str]]:
         """The kept sample of the points skipped after the first ``count`` skips, oldest first

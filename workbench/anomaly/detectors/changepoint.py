@@ -97,8 +97,9 @@ class LevelShift(Detector):
             j = len(values)
         if j < len(values):
             g0 = offset + j
-            refs = np.lib.stride_tricks.sliding_window_view(seen, p.long)[g0 - p.short + 1 - p.long : len(seen) - p.short + 1 - p.long]
-            recents = np.lib.stride_tricks.sliding_window_view(seen, p.short)[g0 - p.short + 1 :]
+            windows = np.lib.stride_tricks.sliding_window_view
+            refs = windows(seen, p.long)[g0 - p.short + 1 - p.long : len(seen) - p.short + 1 - p.long]
+            recents = windows(seen, p.short)[g0 - p.short + 1 :]
             med = np.median(refs, axis=1)
             dev = np.abs(refs - med[:, None])
             scale = MAD_TO_SIGMA * np.median(dev, axis=1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 from pydantic import Field
 
 from workbench.anomaly.detectors.base import Detector, DetectorParams

@@ -88,7 +88,7 @@ def to_seconds(timestamp: Any) -> float | None:
         return float(timestamp.astype("datetime64[ns]").astype(np.int64)) / 1e9
     if isinstance(timestamp, _dt.datetime):  # includes pandas.Timestamp
         if timestamp.tzinfo is None:
-            timestamp = timestamp.replace(tzinfo=_dt.timezone.utc)
+            timestamp = timestamp.replace(tzinfo=_dt.UTC)
         return timestamp.timestamp()
     if isinstance(timestamp, str):
         return to_seconds(np.datetime64(timestamp.replace(" ", "T")))

@@ -65,7 +65,7 @@ class SeasonalResidual(Detector):
             self._level = value
             self._count = 1
             return 0.0
-        seasonal = [s[ph] for s, ph in zip(self._season, phases)]
+        seasonal = [s[ph] for s, ph in zip(self._season, phases, strict=True)]
         resid = value - self._level - sum(seasonal)
         z = 0.0
         if self._count >= p.min_history:
@@ -75,7 +75,7 @@ class SeasonalResidual(Detector):
                 z = self._with_run(math.copysign(z, resid), p.run_points)
         self._abs_resid += p.alpha_scale * (abs(resid) - self._abs_resid)
         self._level += p.alpha_level * (value - sum(seasonal) - self._level)
-        for k, (s, ph) in enumerate(zip(self._season, phases)):
+        for k, (s, ph) in enumerate(zip(self._season, phases, strict=True)):
             others = sum(seasonal) - seasonal[k]
             s[ph] += p.alpha_season * (value - self._level - others - s[ph])
         self._count += 1

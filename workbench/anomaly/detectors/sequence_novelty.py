@@ -119,7 +119,7 @@ class SequenceNovelty(Detector):
     def _novelty(self, value: float) -> float:
         """Fraction of (bin, transition) keys never seen before, over all grids; then learn them."""
         new = total = 0
-        for offset, counts, context in zip(self._offsets, self._counts, self._contexts):
+        for offset, counts, context in zip(self._offsets, self._counts, self._contexts, strict=True):
             context.append(math.floor((value - self._base + offset) / self._width))
             seq = tuple(context)
             for k in range(1, len(seq) + 1):
