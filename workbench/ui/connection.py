@@ -81,7 +81,7 @@ def _through_the_server(where: Path) -> Opened | None:
         return None
     import panel as pn
 
-    from workbench.ui.dashboard.client import Credentials
+    from workbench.client.credentials import Credentials
 
     cookies = dict(getattr(pn.state, "cookies", None) or {})
     creds = Credentials.from_request(getattr(pn.state, "headers", None), cookies,
@@ -90,10 +90,5 @@ def _through_the_server(where: Path) -> Opened | None:
         return Opened(title="Log in to see this app",
                       message="This app shows data only to people logged in to the Workbench. "
                               "Open it from the Workbench (log in at `/login`).")
-    headers = dict(creds.headers)
-    if creds.token:
-        headers["Authorization"] = f"token {creds.token}"
-    if cookies.get("_xsrf"):
-        headers["X-XSRFToken"] = str(cookies["_xsrf"])   # a cookie log-in POSTs queries: XSRF as Jupyter checks it
-    return Opened(wb=RemoteWorkbench(info, credentials=headers))
+    return Opened(wb=RemoteWorkbench(info, credentials=creds.request_headers(cookies)))
 

@@ -27,13 +27,12 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.client.credentials import FORWARDED_COOKIES, Credentials  # noqa: F401  (re-exported)
 from workbench.semantic.errors import QueryError, SemanticError
 
 API_PATH = "workbench/api/"
-FORWARDED_COOKIES = ("_xsrf", "workbench-access", "workbench-owner")
 
 
 class ApiError(SemanticError):
@@ -54,33 +53,6 @@ def api_base_url() -> str | None:
     return url.rstrip("/") + "/" if url else None
 
 
-@dataclass
-class Credentials:
-    headers: dict[str, str] = field(default_factory=dict)
-    token: str | None = None
-
-    @property
-    def empty(self) -> bool:
-        return not self.headers and not self.token
-
-    @classmethod
-    def from_request(cls, headers: dict | None, cookies: dict | None,
-                     args: dict | None) -> Credentials:
-        """From what the proxy forwarded: ``pn.state.headers``, ``.cookies``, ``.session_args``."""
-        headers = {str(k).lower(): v for k, v in (headers or {}).items()}
-        out = cls()
-        auth = headers.get("authorization")
-        if auth:
-            out.headers["Authorization"] = auth
-        token = (args or {}).get("token")
-        if token:
-            value = token[0] if isinstance(token, (list, tuple)) else token
-            out.token = value.decode() if isinstance(value, bytes) else str(value)
-        jar = {k: v for k, v in (cookies or {}).items()
-               if k.startswith("username-") or k in FORWARDED_COOKIES}
-        if jar:
-            out.headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
-        return out
 
 
 class ApiClient:
