@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from workbench.anomaly.alert_rules import AlertRuleError, QuietHours, load_rule, load_rules, parse_rule
+from workbench.anomaly.alert_rules import (
+    AlertRuleError,
+    QuietHours,
+    load_rule,
+    load_rules,
+    parse_rule,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 

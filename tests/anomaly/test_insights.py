@@ -30,7 +30,7 @@ def tiny(tmp_path):
     The hour after: 30 orders in total in each past week."""
     ts = pd.Timestamp("2026-01-29 14:00")
     rows = [(ts, "North", 10, 100.0), (ts, "South", 2, 20.0)]
-    for k, south in zip(range(1, 5), (18, 20, 22, 20)):
+    for k, south in zip(range(1, 5), (18, 20, 22, 20), strict=True):
         t = ts - pd.Timedelta(weeks=k)
         rows += [(t, "North", 10, 100.0), (t, "South", south, 200.0),
                  (t + pd.Timedelta(hours=1), "North", 12, 1.0), (t + pd.Timedelta(hours=1), "South", 18, 1.0)]

@@ -77,7 +77,9 @@ def test_incremental_runs_and_restart_match_one_backfill(tmp_path):
         parts += job.run(now=dt.datetime(2026, 1, day)).anomalies
     again = DetectionJob(rule(), wb, state_dir=state_dir).run(now=dt.datetime(2026, 1, 22))
     assert again.anomalies == [] and again.slices == {}          # nothing new to score
-    key = lambda a: (a.fingerprint, round(a.score, 9), a.expected)
+    def key(a):
+        return (a.fingerprint, round(a.score, 9), a.expected)
+
     assert sorted(map(key, parts)) == sorted(map(key, full.anomalies))
 
 

@@ -168,11 +168,13 @@ def test_optimiser_agrees_with_fixed_threshold_scoring_on_random_scores():
     scores = [rng.random(N).round(2) for _ in preps]
     threshold, best = optimise_threshold(preps, scores, STD)
     brute = max(
-        [sum(score_series_at(p, s, STD, t).raw for p, s in zip(preps, scores)) for t in np.unique(np.concatenate(scores))]
+        [sum(score_series_at(p, s, STD, t).raw for p, s in zip(preps, scores, strict=True))
+         for t in np.unique(np.concatenate(scores))]
         + [-3.0]
     )
     assert best == pytest.approx(brute)
-    assert sum(score_series_at(p, s, STD, threshold).raw for p, s in zip(preps, scores)) == pytest.approx(best)
+    at_threshold = sum(score_series_at(p, s, STD, threshold).raw for p, s in zip(preps, scores, strict=True))
+    assert at_threshold == pytest.approx(best)
 
 
 def test_normalised_corpus_scores():

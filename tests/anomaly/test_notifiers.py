@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.anomaly.notifiers import Inbox, Notification, Notifier, NotifierParams, available, create, register
+from workbench.anomaly.notifiers import (
+    Inbox,
+    Notification,
+    Notifier,
+    NotifierParams,
+    available,
+    create,
+    register,
+)
 
 from .test_jobs_helpers import HookReceiver, SmtpReceiver, free_port
 

@@ -83,7 +83,7 @@ def test_state_round_trip_at_any_point(split):
     head = first.score_series(v[:split], t[:split])
     second = create("sequence_novelty", probation=300)
     second.set_state(pickle.loads(pickle.dumps(first.get_state())))
-    tail = np.array([second.update(a, b) for a, b in zip(t[split:], v[split:])])
+    tail = np.array([second.update(a, b) for a, b in zip(t[split:], v[split:], strict=True)])
     np.testing.assert_array_equal(np.r_[head, tail], whole)
     reference = create("sequence_novelty", probation=300)
     reference.score_series(v, t)
