@@ -374,17 +374,21 @@ def connect(warehouse: str | Path | None = None, models_dir: str | Path | None =
         else:
             rc = ResultCache(settings.cache.max_entries)
     shared = _Shared(settings, eng, mdir, principals, rc, audit)
-    if isinstance(principal, Principal):
-        who = principal
-    elif principals is not None:
-        who = principals.get(principal)
-    elif principal:
-        raise QueryError(f"Principal '{principal}' given but no principals file at {pfile}.")
-    else:
-        # Without a principals file the local user runs as an analyst: row policies for
-        # analysts still apply, and nothing is exempt that the models do not exempt.
-        who = Principal.of("local", roles=["analyst"])
+    who = principal if isinstance(principal, Principal) else session_principal(principals, principal, pfile)
     return Workbench(shared, who)
+
+
+def session_principal(principals: Principals | None, name: str | None, source: str | Path) -> Principal:
+    """Who a session runs as: ``name`` in the principals file (its ``default`` when None).
+
+    Without a principals file (``source`` says where it was looked for) the local user runs as
+    an analyst: row policies for analysts still apply, and nothing is exempt that the models do
+    not exempt.  The server resolves its users' principals with this too."""
+    if principals is not None:
+        return principals.get(name)
+    if name:
+        raise QueryError(f"Principal '{name}' given but no principals file at {source}.")
+    return Principal.of("local", roles=["analyst"])
 
 
 def _server_session(warehouse: Path, required: bool | None, principal: object):

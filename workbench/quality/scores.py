@@ -71,6 +71,17 @@ def current_scores(con) -> pd.DataFrame:
     return out[cols]
 
 
+def suite_runs(con, suite: str, limit: int = 20) -> pd.DataFrame:
+    """One suite's runs, newest first: ``run_id, engine, started_at, seconds, passed, checks,
+    failed_checks, rows, quarantined, score`` (empty before the first run of any suite)."""
+    if not has_tables(con, "quality_runs"):
+        return pd.DataFrame()
+    return con.execute(
+        "SELECT run_id, engine, started_at, seconds, success AS passed, checks, failed_checks, "
+        "rows, quarantined, score FROM quality_runs WHERE suite = ? "
+        "ORDER BY started_at DESC, run_id DESC LIMIT ?", [suite, limit]).df()
+
+
 def score_history(con, suite: str | None = None) -> pd.DataFrame:
     """The overall score of every run, oldest first: ``run_at, suite, target, score, passed,
     run_id`` (the app draws one line per suite)."""

@@ -39,10 +39,13 @@ def run_stage(suites: list[str] | str, *, warehouse: str | Path | None = None, e
     return results
 
 
-def api_validate(suite: str, engine: str = "duckdb", warehouse: str | Path | None = None,
-                 suites_dir: str | Path | None = None) -> dict:
-    """What the pipelines server extension's REST handler returns (JSON-ready)."""
-    return validate(warehouse, suite, engine, suites_dir=suites_dir).to_dict()
+def api_validate(suite: str, engine: str = "duckdb", warehouse=None,
+                 suites_dir: str | Path | None = None, data_docs: bool = True) -> dict:
+    """What the server's ``POST quality/{suite}/validate`` returns (JSON-ready).
+
+    ``warehouse``: a Workbench (the server passes the one that holds the warehouse), a DuckDB
+    warehouse path, or None for the configured one."""
+    return validate(warehouse, suite, engine, suites_dir=suites_dir, data_docs=data_docs).to_dict()
 
 
 def quarantine(warehouse: str | Path | None = None, suite: str | None = None,
