@@ -1,7 +1,9 @@
 """Audit logs on both stores for the audit tests, and an "attacker" that edits a store the way
 someone with the database's own rights could (triggers dropped, constraints removed)."""
+
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -37,11 +39,16 @@ class Attacker:
         if kind == "sqlite":
             self.conn = sqlite3.connect(target, isolation_level=None)
             self.e, self.c, self.p = "audit_entries", "audit_checkpoints", "?"
-            for t in ("audit_entries_no_update", "audit_entries_no_delete",
-                      "audit_checkpoints_no_update", "audit_checkpoints_no_delete"):
+            for t in (
+                "audit_entries_no_update",
+                "audit_entries_no_delete",
+                "audit_checkpoints_no_update",
+                "audit_checkpoints_no_delete",
+            ):
                 self.conn.execute(f"DROP TRIGGER IF EXISTS {t}")
         else:
             import psycopg2
+
             self.conn = psycopg2.connect(target)
             self.conn.autocommit = True
             self.e, self.c, self.p = f"{schema}.audit_entries", f"{schema}.audit_checkpoints", "%s"
@@ -59,12 +66,20 @@ class Attacker:
     def row(self, seq: int) -> dict:
         cols = ["seq", "time", "user_name", "action", "outcome", "body", "prev_hash", "hash"]
         (r,) = self.run("SELECT " + ", ".join(cols) + " FROM {e} WHERE seq = {p}", (seq,))
-        return dict(zip(cols, r))
+        return dict(zip(cols, r, strict=True))
 
     def insert(self, row: dict, table: str = "e") -> None:
         cols = list(row)
-        self.run("INSERT INTO {" + table + "} (" + ", ".join(cols) + ") VALUES (" +
-                 ", ".join(["{p}"] * len(cols)) + ")", tuple(row.values()))
+        self.run(
+            "INSERT INTO {"
+            + table
+            + "} ("
+            + ", ".join(cols)
+            + ") VALUES ("
+            + ", ".join(["{p}"] * len(cols))
+            + ")",
+            tuple(row.values()),
+        )
 
     def drop_unique_seq(self, table: str) -> None:
         """Remove the primary key on seq, as a DBA could, so duplicates can be stored."""
@@ -90,16 +105,23 @@ def audit_env(request, tmp_path: Path):
 
     def make(checkpoint_every: int = 10, checkpoint_minutes: float = 60.0, key_path=None):
         if kind == "sqlite":
-            s = AuditSettings(path=str(tmp_path / "audit.sqlite"), checkpoint_every=checkpoint_every,
-                              checkpoint_minutes=checkpoint_minutes,
-                              key_path=str(key_path or tmp_path / "keys" / "audit.pem"))
+            s = AuditSettings(
+                path=str(tmp_path / "audit.sqlite"),
+                checkpoint_every=checkpoint_every,
+                checkpoint_minutes=checkpoint_minutes,
+                key_path=str(key_path or tmp_path / "keys" / "audit.pem"),
+            )
         else:
             require_service("PostgreSQL", PG_HOST, PG_PORT)
             if not schemas:
                 schemas.append(f"wb_audit_test_{uuid.uuid4().hex[:10]}")
-            s = AuditSettings(url=PG_URL, pg_schema=schemas[0], checkpoint_every=checkpoint_every,
-                              checkpoint_minutes=checkpoint_minutes,
-                              key_path=str(key_path or tmp_path / "keys" / "audit.pem"))
+            s = AuditSettings(
+                url=PG_URL,
+                pg_schema=schemas[0],
+                checkpoint_every=checkpoint_every,
+                checkpoint_minutes=checkpoint_minutes,
+                key_path=str(key_path or tmp_path / "keys" / "audit.pem"),
+            )
         log = AuditLog.open(s)
         made.append(log)
 
@@ -107,6 +129,7 @@ def audit_env(request, tmp_path: Path):
             a = Attacker(kind, s.path if kind == "sqlite" else PG_URL, s.pg_schema)
             attackers.append(a)
             return a
+
         return log, attacker
 
     make.kind = kind
@@ -114,16 +137,16 @@ def audit_env(request, tmp_path: Path):
         yield make
     finally:
         for closable in attackers + made:
-            try:
+            # a broken connection must not keep the scratch schema alive
+            with contextlib.suppress(Exception):
                 closable.close()
-            except Exception:  # a broken connection must not keep the scratch schema alive
-                pass
         _drop(schemas)
 
 
 def _drop(schemas: list[str]) -> None:
     if schemas:
         import psycopg2
+
         conn = psycopg2.connect(PG_URL)
         conn.autocommit = True
         with conn.cursor() as cur:
@@ -137,7 +160,14 @@ def fill(log: AuditLog, n: int = 25) -> list:
     out = []
     for i in range(n):
         action = actions[i % len(actions)]
-        out.append(log.record(action, actor={"user": "ann" if i % 2 else "bob", "roles": ["analyst"]},
-                              resource="retail", outcome="denied" if action == "authz.deny" else "success",
-                              source="10.0.0.%d" % (i % 7 + 1), i=i))
+        out.append(
+            log.record(
+                action,
+                actor={"user": "ann" if i % 2 else "bob", "roles": ["analyst"]},
+                resource="retail",
+                outcome="denied" if action == "authz.deny" else "success",
+                source=f"10.0.0.{i % 7 + 1}",
+                i=i,
+            )
+        )
     return out

@@ -1,6 +1,7 @@
 """Fixtures for the log-in and token tests: a controllable clock, an audit recorder, a real key
 ring, users store and session store in a temporary folder. Imported by the test modules (not a
 conftest, so the audit tests in this folder keep their own)."""
+
 from __future__ import annotations
 
 import pytest
@@ -74,21 +75,40 @@ def users(tmp_path, clock, audit) -> UserStore:
 
 @pytest.fixture
 def sessions(tmp_path, clock, audit, users) -> SessionStore:
-    return SessionStore(tmp_path / "sessions.sqlite", idle_s=3600, absolute_s=86400, grace_s=10,
-                        users=users, audit=audit, clock=clock)
+    return SessionStore(
+        tmp_path / "sessions.sqlite",
+        idle_s=3600,
+        absolute_s=86400,
+        grace_s=10,
+        users=users,
+        audit=audit,
+        clock=clock,
+    )
 
 
 @pytest.fixture
 def tokens(ring, users, sessions, clock, audit) -> AccessTokens:
-    return AccessTokens(ring, issuer="https://workbench.test", audience="workbench",
-                        lifetime_s=600, leeway_s=30, users=users, revocations=sessions,
-                        audit=audit, clock=clock)
+    return AccessTokens(
+        ring,
+        issuer="https://workbench.test",
+        audience="workbench",
+        lifetime_s=600,
+        leeway_s=30,
+        users=users,
+        revocations=sessions,
+        audit=audit,
+        clock=clock,
+    )
 
 
 def login(tokens: AccessTokens, sessions: SessionStore, name: str = "ann"):
     """What the log-in page does after a correct password: a session and its first access token."""
     user = tokens.users.get(name) if hasattr(tokens.users, "get") else None
     s = sessions.start(name)
-    access = tokens.issue(name, roles=user.roles if user else ["analyst"],
-                          attributes=user.attributes if user else {}, sid=s.sid)
+    access = tokens.issue(
+        name,
+        roles=user.roles if user else ["analyst"],
+        attributes=user.attributes if user else {},
+        sid=s.sid,
+    )
     return s, access

@@ -1,6 +1,7 @@
 """Buffered writing (audit.buffer_ms > 0): record() queues, a thread appends batches in one
 transaction each; the chain is the same linear, verifiable chain, and a storage failure is
 reported at the next call instead of being lost."""
+
 from __future__ import annotations
 
 import threading
@@ -10,18 +11,24 @@ import pytest
 from workbench.config import AuditSettings
 from workbench.security.audit import AuditError, AuditLog
 
-from .audit_support import STORES, PG_URL, Attacker, audit_env, sha256_link  # noqa: F401
+from .audit_support import PG_URL, STORES, Attacker, sha256_link
 
 
 def buffered(audit_env, log):
     """The same store, opened again with buffering on."""
     s = log.store
     if audit_env.kind == "sqlite":
-        a = AuditSettings(path=str(s.path), key_path=str(log.key_path), checkpoint_every=10,
-                          buffer_ms=20)
+        a = AuditSettings(
+            path=str(s.path), key_path=str(log.key_path), checkpoint_every=10, buffer_ms=20
+        )
     else:
-        a = AuditSettings(url=PG_URL, pg_schema=s.schema, key_path=str(log.key_path),
-                          checkpoint_every=10, buffer_ms=20)
+        a = AuditSettings(
+            url=PG_URL,
+            pg_schema=s.schema,
+            key_path=str(log.key_path),
+            checkpoint_every=10,
+            buffer_ms=20,
+        )
     return AuditLog.open(a)
 
 
@@ -31,9 +38,11 @@ def test_buffered_entries_form_the_same_chain(audit_env):
     direct.record("pipeline.start", actor="setup")
     log = buffered(audit_env, direct)
     try:
+
         def work(name):
             for i in range(50):
                 assert log.record("semantic.query", actor=name, resource="retail", i=i) is None
+
         ts = [threading.Thread(target=work, args=(f"t{j}",)) for j in range(3)]
         for t in ts:
             t.start()
@@ -57,8 +66,9 @@ def test_buffered_entries_form_the_same_chain(audit_env):
 
 def test_a_storage_failure_surfaces_at_the_next_call(tmp_path):
     path = tmp_path / "a.sqlite"
-    log = AuditLog.open(AuditSettings(path=str(path), key_path=str(tmp_path / "k.pem"),
-                                      buffer_ms=10))
+    log = AuditLog.open(
+        AuditSettings(path=str(path), key_path=str(tmp_path / "k.pem"), buffer_ms=10)
+    )
     log.record("export", actor="ann")
     log.flush()
     a = Attacker("sqlite", str(path))
@@ -76,8 +86,9 @@ def test_a_storage_failure_surfaces_at_the_next_call(tmp_path):
 
 
 def test_close_stores_what_is_queued(tmp_path):
-    s = AuditSettings(path=str(tmp_path / "a.sqlite"), key_path=str(tmp_path / "k.pem"),
-                      buffer_ms=1000)
+    s = AuditSettings(
+        path=str(tmp_path / "a.sqlite"), key_path=str(tmp_path / "k.pem"), buffer_ms=1000
+    )
     log = AuditLog.open(s)
     for i in range(30):
         log.record("export", actor="ann", i=i)

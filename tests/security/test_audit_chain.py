@@ -1,5 +1,6 @@
 """Audit entries, the hash chain, checkpoints and keys: what record() writes and what verify()
 accepts, checked against hashlib and cryptography directly."""
+
 from __future__ import annotations
 
 import json
@@ -15,16 +16,24 @@ from workbench.config import AuditSettings, Settings
 from workbench.security.audit import AuditError, AuditLog
 from workbench.security.principal import Principal
 
-from .audit_support import STORES, audit_env, fill, sha256_link  # noqa: F401
+from .audit_support import STORES, fill, sha256_link
 
 
 @pytest.mark.parametrize("audit_env", STORES, indirect=True)
 def test_entries_chain_by_sha256_of_previous_hash_and_canonical_json(audit_env):
     log, _ = audit_env()
     p = Principal.of("ann", ["analyst", "admin"], region="EU")
-    e1 = log.record("semantic.query", actor=p, resource="retail", source="10.1.1.1",
-                    namespace="retail", members=["revenue", "region"], filters=["region = 'EU'"],
-                    rows=3, ms=4.25)
+    e1 = log.record(
+        "semantic.query",
+        actor=p,
+        resource="retail",
+        source="10.1.1.1",
+        namespace="retail",
+        members=["revenue", "region"],
+        filters=["region = 'EU'"],
+        rows=3,
+        ms=4.25,
+    )
     e2 = log.record("auth.login.failure", actor="bob", outcome="failure", source="10.1.1.2")
     assert e1.seq == 1 and e2.seq == 2
     assert e1.hash == sha256_link("00" * 32, e1.body) and e1.prev_hash == "00" * 32
@@ -33,12 +42,25 @@ def test_entries_chain_by_sha256_of_previous_hash_and_canonical_json(audit_env):
     # canonical: sorted keys, no whitespace
     assert e1.body == json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert d["actor"] == {"user": "ann", "roles": ["admin", "analyst"]}
-    assert d["details"] == {"namespace": "retail", "members": ["revenue", "region"],
-                            "filters": ["region = 'EU'"], "rows": 3, "ms": 4.25}
-    assert (d["seq"], d["action"], d["resource"], d["outcome"], d["source"]) == \
-        (1, "semantic.query", "retail", "success", "10.1.1.1")
+    assert d["details"] == {
+        "namespace": "retail",
+        "members": ["revenue", "region"],
+        "filters": ["region = 'EU'"],
+        "rows": 3,
+        "ms": 4.25,
+    }
+    assert (d["seq"], d["action"], d["resource"], d["outcome"], d["source"]) == (
+        1,
+        "semantic.query",
+        "retail",
+        "success",
+        "10.1.1.1",
+    )
     stored = list(log.entries())
-    assert [(s.seq, s.body, s.hash) for s in stored] == [(1, e1.body, e1.hash), (2, e2.body, e2.hash)]
+    assert [(s.seq, s.body, s.hash) for s in stored] == [
+        (1, e1.body, e1.hash),
+        (2, e2.body, e2.hash),
+    ]
     assert [s.seq for s in log.entries(user="bob")] == [2]
     assert [s.seq for s in log.entries(action="auth.")] == [2]
     assert [s.seq for s in log.entries(action="semantic.query")] == [1]
@@ -59,8 +81,14 @@ def test_checkpoints_every_n_entries_signed_with_ed25519(audit_env):
 
 
 def test_checkpoint_after_m_minutes(tmp_path):
-    log = AuditLog.open(AuditSettings(path=str(tmp_path / "a.sqlite"), checkpoint_every=1000,
-                                      checkpoint_minutes=0.3 / 60, key_path=str(tmp_path / "k.pem")))
+    log = AuditLog.open(
+        AuditSettings(
+            path=str(tmp_path / "a.sqlite"),
+            checkpoint_every=1000,
+            checkpoint_minutes=0.3 / 60,
+            key_path=str(tmp_path / "k.pem"),
+        )
+    )
     log.record("export", actor="ann")
     log.record("export", actor="ann")
     assert log.store.checkpoints() == []
@@ -71,8 +99,9 @@ def test_checkpoint_after_m_minutes(tmp_path):
 
 def test_signing_key_file_is_private_and_verification_needs_only_the_public_key(tmp_path):
     key = tmp_path / "keys" / "audit.pem"
-    log = AuditLog.open(AuditSettings(path=str(tmp_path / "a.sqlite"), checkpoint_every=2,
-                                      key_path=str(key)))
+    log = AuditLog.open(
+        AuditSettings(path=str(tmp_path / "a.sqlite"), checkpoint_every=2, key_path=str(key))
+    )
     fill(log, 4)
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert stat.S_IMODE(key.parent.stat().st_mode) == 0o700
@@ -80,8 +109,9 @@ def test_signing_key_file_is_private_and_verification_needs_only_the_public_key(
     assert "PRIVATE" not in pub_text
     assert isinstance(serialization.load_pem_public_key(pub_text.encode()), Ed25519PublicKey)
     # a reader without the private key: a fresh log on the same store, no key path at all
-    reader = AuditLog.open(AuditSettings(path=str(tmp_path / "a.sqlite"),
-                                         key_path=str(tmp_path / "nowhere.pem")))
+    reader = AuditLog.open(
+        AuditSettings(path=str(tmp_path / "a.sqlite"), key_path=str(tmp_path / "nowhere.pem"))
+    )
     key.rename(tmp_path / "moved.pem")
     assert reader.verify(pub_text).ok
     assert not (tmp_path / "nowhere.pem").exists()
@@ -89,23 +119,28 @@ def test_signing_key_file_is_private_and_verification_needs_only_the_public_key(
 
 def test_a_readable_signing_key_is_refused(tmp_path):
     key = tmp_path / "audit.pem"
-    log = AuditLog.open(AuditSettings(path=str(tmp_path / "a.sqlite"), checkpoint_every=1,
-                                      key_path=str(key)))
+    log = AuditLog.open(
+        AuditSettings(path=str(tmp_path / "a.sqlite"), checkpoint_every=1, key_path=str(key))
+    )
     log.record("export", actor="ann")
     os.chmod(key, 0o644)
-    log2 = AuditLog.open(AuditSettings(path=str(tmp_path / "a.sqlite"), checkpoint_every=1,
-                                       key_path=str(key)))
+    log2 = AuditLog.open(
+        AuditSettings(path=str(tmp_path / "a.sqlite"), checkpoint_every=1, key_path=str(key))
+    )
     with pytest.raises(AuditError, match=r"mode 0644.*chmod 600"):
         log2.record("export", actor="ann")
 
 
-@pytest.mark.parametrize("call, match", [
-    (dict(action="Login"), "dotted lower-case"),
-    (dict(action="auth.login", outcome="ok"), "outcome 'ok' must be one of"),
-    (dict(action="semantic.query", ms=float("nan")), "'details.ms' is nan"),
-    (dict(action="semantic.query", rows=object()), "'details.rows' has type object"),
-    (dict(action="export", actor=42), "actor must be"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (dict(action="Login"), "dotted lower-case"),
+        (dict(action="auth.login", outcome="ok"), "outcome 'ok' must be one of"),
+        (dict(action="semantic.query", ms=float("nan")), "'details.ms' is nan"),
+        (dict(action="semantic.query", rows=object()), "'details.rows' has type object"),
+        (dict(action="export", actor=42), "actor must be"),
+    ],
+)
 def test_bad_input_is_refused_naming_what(tmp_path, call, match):
     log = AuditLog.open(str(tmp_path / "a.sqlite"))
     action = call.pop("action")
@@ -125,8 +160,10 @@ def test_open_from_settings_resolves_paths_under_the_project_root(tmp_path):
 
 
 def test_unreachable_postgres_is_reported_as_such():
-    with pytest.raises(AuditError,
-                       match=r"cannot connect to audit store postgresql://postgres:\*\*\*@127\.0\.0\.1:1/"):
+    with pytest.raises(
+        AuditError,
+        match=r"cannot connect to audit store postgresql://postgres:\*\*\*@127\.0\.0\.1:1/",
+    ):
         AuditLog.open("postgresql://postgres:secret@127.0.0.1:1/test")
 
 

@@ -1,4 +1,5 @@
 """`workbench audit verify|export`: exit codes, one-line errors, --help, registration."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,9 @@ def store(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("WORKBENCH_HOME", raising=False)
     path = tmp_path / "a.sqlite"
-    log = AuditLog.open(AuditSettings(path=str(path), checkpoint_every=5,
-                                      key_path=str(tmp_path / "k.pem")))
+    log = AuditLog.open(
+        AuditSettings(path=str(path), checkpoint_every=5, key_path=str(tmp_path / "k.pem"))
+    )
     fill(log, 12)
     log.close()
     return path
@@ -61,12 +63,15 @@ def test_checkpoints_kept_outside_anchor_verification(store, tmp_path):
     assert bad.exit_code == 2 and f"{anchor}:1: not a checkpoint line" in bad.output
 
 
-@pytest.mark.parametrize("args, message", [
-    (["verify", "--store", "/nonexistent/a.sqlite"], "no audit store at /nonexistent/a.sqlite"),
-    (["verify", "--public-key", "/nonexistent.pub"], "does not exist"),
-    (["export", "--since", "someday"], "--since 'someday' is neither"),
-    (["export", "--syslog", "host-without-port"], "must be host:port"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["verify", "--store", "/nonexistent/a.sqlite"], "no audit store at /nonexistent/a.sqlite"),
+        (["verify", "--public-key", "/nonexistent.pub"], "does not exist"),
+        (["export", "--since", "someday"], "--since 'someday' is neither"),
+        (["export", "--syslog", "host-without-port"], "must be host:port"),
+    ],
+)
 def test_errors_are_one_line_without_traceback(store, args, message):
     if "--store" not in args:
         args = args + ["--store", str(store)]
@@ -87,6 +92,10 @@ def test_every_command_has_help_and_is_registered():
     for cmd in ("verify", "export", "checkpoints"):
         r = run(cmd, "--help")
         assert r.exit_code == 0 and "Usage" in r.output
-    p = subprocess.run([sys.executable, "-m", "workbench.cli", "audit", "--help"],
-                       capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "audit", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 0 and "verify" in p.stdout and "export" in p.stdout

@@ -1,5 +1,6 @@
 """Several threads and several processes append at once; the chain stays one line: seqs
 1..N with no gap or duplicate, every entry present once, verification clean."""
+
 from __future__ import annotations
 
 import collections
@@ -9,7 +10,7 @@ import threading
 
 import pytest
 
-from .audit_support import STORES, audit_env  # noqa: F401
+from .audit_support import STORES
 
 WRITER = """
 import sys
@@ -33,19 +34,34 @@ def test_threads_and_processes_append_one_linear_chain(audit_env, tmp_path):
     target = a.target
     per_thread, per_process, threads, processes = 60, 60, 4, 3
     log.record("pipeline.start", actor="setup")  # creates the key pair the others share
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, audit_env.kind, target, a.schema or "",
-                               str(log.key_path), f"proc{j}", str(per_process)])
-             for j in range(processes)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                WRITER,
+                audit_env.kind,
+                target,
+                a.schema or "",
+                str(log.key_path),
+                f"proc{j}",
+                str(per_process),
+            ]
+        )
+        for j in range(processes)
+    ]
 
     def work(name):
         for i in range(per_thread):
             log.record("semantic.query", actor=name, resource="retail", i=i)
+
     live_reports = []
     done = threading.Event()
 
     def verify_while_writing():  # a live log must never look tampered (e.g. truncated)
         while not done.is_set():
             live_reports.append(log.verify())
+
     ts = [threading.Thread(target=work, args=(f"thread{j}",)) for j in range(threads)]
     checker = threading.Thread(target=verify_while_writing)
     checker.start()
@@ -55,8 +71,9 @@ def test_threads_and_processes_append_one_linear_chain(audit_env, tmp_path):
         t.join()
     done.set()
     checker.join()
-    assert live_reports and all(r.ok for r in live_reports), \
-        next(r.problems[:3] for r in live_reports if not r.ok)
+    assert live_reports and all(r.ok for r in live_reports), next(
+        r.problems[:3] for r in live_reports if not r.ok
+    )
     assert [p.wait(timeout=120) for p in procs] == [0] * processes
 
     total = threads * per_thread + processes * per_process + 1

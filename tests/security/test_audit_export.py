@@ -2,6 +2,7 @@
 it, type_uid = class_uid * 100 + activity_id, and each class carries its required fields.
 The expected ids are copied from the OCSF 1.x schema (events/iam/authentication.json,
 account_change.json, events/application/application_lifecycle.json, api_activity.json)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,10 +14,17 @@ import pytest
 from workbench.security.audit import AuditError, AuditLog
 
 CATEGORY = {3: "Identity & Access Management", 6: "Application Activity"}
-CLASS = {3001: "Account Change", 3002: "Authentication", 6002: "Application Lifecycle",
-         6003: "API Activity"}
+CLASS = {
+    3001: "Account Change",
+    3002: "Authentication",
+    6002: "Application Lifecycle",
+    6003: "API Activity",
+}
 REQUIRED = {  # class-specific attributes marked "requirement": "required" in OCSF 1.x
-    3001: ["user"], 3002: ["user"], 6002: ["app"], 6003: ["actor", "api", "src_endpoint"],
+    3001: ["user"],
+    3002: ["user"],
+    6002: ["app"],
+    6003: ["actor", "api", "src_endpoint"],
 }
 # action, outcome, details -> class_uid, activity_id, status_id
 CASES = [
@@ -32,8 +40,14 @@ CASES = [
     ("admin.user.disable", "success", {"user": "carl"}, 3001, 5, 1),
     ("pipeline.start", "success", {}, 6002, 3, 1),
     ("pipeline.stop", "success", {}, 6002, 4, 1),
-    ("semantic.query", "success", {"namespace": "retail", "members": ["revenue"], "rows": 4,
-                                   "ms": 7.6, "filters": []}, 6003, 2, 1),
+    (
+        "semantic.query",
+        "success",
+        {"namespace": "retail", "members": ["revenue"], "rows": 4, "ms": 7.6, "filters": []},
+        6003,
+        2,
+        1,
+    ),
     ("export", "success", {"format": "xlsx"}, 6003, 2, 1),
     ("approval", "success", {}, 6003, 3, 1),
     ("authz.deny", "denied", {"method": "POST"}, 6003, 1, 2),
@@ -52,16 +66,29 @@ def epoch_ms(text: str) -> int:
 
 
 @pytest.mark.parametrize("action, outcome, details, class_uid, activity_id, status_id", CASES)
-def test_ocsf_class_activity_and_required_fields(log, action, outcome, details, class_uid,
-                                                 activity_id, status_id):
-    e = log.record(action, actor={"user": "ann", "roles": ["admin"]}, resource="retail",
-                   outcome=outcome, source="192.0.2.7", **details)
+def test_ocsf_class_activity_and_required_fields(
+    log, action, outcome, details, class_uid, activity_id, status_id
+):
+    e = log.record(
+        action,
+        actor={"user": "ann", "roles": ["admin"]},
+        resource="retail",
+        outcome=outcome,
+        source="192.0.2.7",
+        **details,
+    )
     (line,) = list(log.export(format="ocsf"))
     ev = json.loads(line)
-    assert (ev["class_uid"], ev["activity_id"], ev["status_id"]) == (class_uid, activity_id, status_id)
+    assert (ev["class_uid"], ev["activity_id"], ev["status_id"]) == (
+        class_uid,
+        activity_id,
+        status_id,
+    )
     assert ev["type_uid"] == class_uid * 100 + activity_id
     assert ev["category_uid"] == class_uid // 1000
-    assert ev["category_name"] == CATEGORY[ev["category_uid"]] and ev["class_name"] == CLASS[class_uid]
+    assert (
+        ev["category_name"] == CATEGORY[ev["category_uid"]] and ev["class_name"] == CLASS[class_uid]
+    )
     assert ev["type_name"] == f"{CLASS[class_uid]}: {ev['activity_name']}"
     # base event: required everywhere
     assert re.fullmatch(r"1\.\d+\.\d+", ev["metadata"]["version"])
@@ -93,7 +120,9 @@ def test_denials_carry_the_security_control_outcome(log):
 
 def test_export_since_filters_by_time(log):
     first = log.record("export", actor="ann")
-    cut = dt.datetime.fromisoformat(first.time.replace("Z", "+00:00")) + dt.timedelta(microseconds=1)
+    cut = dt.datetime.fromisoformat(first.time.replace("Z", "+00:00")) + dt.timedelta(
+        microseconds=1
+    )
     later = log.record("export", actor="bob")
     lines = list(log.export(since=cut, format="ocsf"))
     assert [json.loads(x)["metadata"]["sequence"] for x in lines] == [later.seq]
@@ -117,14 +146,19 @@ HOOK_CASES = [  # what the security services send through audit(action, **detail
 
 
 @pytest.mark.parametrize("action, details, actor, class_uid, activity_id, status_id", HOOK_CASES)
-def test_security_service_hook_events_export(log, action, details, actor, class_uid, activity_id,
-                                             status_id):
+def test_security_service_hook_events_export(
+    log, action, details, actor, class_uid, activity_id, status_id
+):
     audit = log.hook(source="192.0.2.1")
     audit(action, **details)
     (e,) = list(log.entries())
     assert e.user == actor
     ev = json.loads(next(log.export(format="ocsf")))
-    assert (ev["class_uid"], ev["activity_id"], ev["status_id"]) == (class_uid, activity_id, status_id)
+    assert (ev["class_uid"], ev["activity_id"], ev["status_id"]) == (
+        class_uid,
+        activity_id,
+        status_id,
+    )
     assert ev["type_uid"] == class_uid * 100 + activity_id
     for attr in REQUIRED[class_uid]:
         assert attr in ev, attr

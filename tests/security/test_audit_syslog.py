@@ -1,6 +1,7 @@
 """CEF over RFC 5424 syslog, to real receivers on 127.0.0.1 that the tests start: a UDP socket
 and a TCP socketserver (RFC 6587 octet counting). What arrives is parsed here with a parser
 written from the RFCs and the CEF spec, not with the code under test."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -40,11 +41,14 @@ def parse_cef(text: str) -> tuple[list[str], dict[str, str]]:
         i += 1
     ext_text = text[i:]
     # keys: a word right before an unescaped "="; the value runs to the space before the next key
-    marks = [m for m in re.finditer(r"(?:^| )([A-Za-z0-9_]+)=", ext_text)
-             if not _escaped(ext_text, m.end() - 1)]
+    marks = [
+        m
+        for m in re.finditer(r"(?:^| )([A-Za-z0-9_]+)=", ext_text)
+        if not _escaped(ext_text, m.end() - 1)
+    ]
     ext = {}
-    for m, nxt in zip(marks, marks[1:] + [None]):
-        raw = ext_text[m.end(): nxt.start() if nxt else len(ext_text)]
+    for m, nxt in zip(marks, marks[1:] + [None], strict=True):
+        raw = ext_text[m.end() : nxt.start() if nxt else len(ext_text)]
         ext[m.group(1)] = _unescape(raw)
     return header, ext
 
@@ -75,8 +79,9 @@ def check_message(msg: str, entry, user: str) -> dict:
     facility, severity = divmod(int(pri), 8)
     assert facility == 13  # log audit
     assert 0 <= severity <= 7
-    assert dt.datetime.fromisoformat(ts.replace("Z", "+00:00")) == \
-        dt.datetime.fromisoformat(entry.time.replace("Z", "+00:00"))
+    assert dt.datetime.fromisoformat(ts.replace("Z", "+00:00")) == dt.datetime.fromisoformat(
+        entry.time.replace("Z", "+00:00")
+    )
     assert app == "workbench" and procid.isdigit() and msgid == entry.action[:32]
     assert all(33 <= ord(c) <= 126 for c in host + app + msgid)
     header, ext = parse_cef(body)
@@ -86,15 +91,18 @@ def check_message(msg: str, entry, user: str) -> dict:
     assert ext["suser"] == user and ext["act"] == entry.action
     assert int(ext["externalId"]) == entry.seq and ext["cs3"] == entry.hash
     t = dt.datetime.fromisoformat(entry.time.replace("Z", "+00:00"))
-    assert int(ext["rt"]) == int(t.replace(microsecond=0).timestamp()) * 1000 + t.microsecond // 1000
+    assert (
+        int(ext["rt"]) == int(t.replace(microsecond=0).timestamp()) * 1000 + t.microsecond // 1000
+    )
     return {"severity": severity, "header": header, "ext": ext}
 
 
 @pytest.fixture
 def log(tmp_path):
     log = AuditLog.open(str(tmp_path / "a.sqlite"))
-    log.record("auth.login.failure", actor="eve|x=1", outcome="failure", source="192.0.2.9",
-               reason=TRICKY)
+    log.record(
+        "auth.login.failure", actor="eve|x=1", outcome="failure", source="192.0.2.9", reason=TRICKY
+    )
     log.record("token.reuse", actor="ann", outcome="failure", source="198.51.100.3", family="f1")
     return log
 
@@ -133,7 +141,7 @@ def octet_frames(data: bytes) -> list[str]:
     while i < len(data):
         sp = data.index(b" ", i)
         n = int(data[i:sp])
-        frames.append(data[sp + 1: sp + 1 + n].decode("utf-8"))
+        frames.append(data[sp + 1 : sp + 1 + n].decode("utf-8"))
         i = sp + 1 + n
     return frames
 
@@ -157,9 +165,20 @@ def test_cef_over_tcp_with_octet_counting_from_the_cli(log, tcp_receiver, tmp_pa
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("WORKBENCH_HOME", raising=False)
     port = tcp_receiver.server_address[1]
-    result = CliRunner().invoke(audit_app, ["export", "--store", str(tmp_path / "a.sqlite"),
-                                            "--format", "cef", "--syslog", f"127.0.0.1:{port}",
-                                            "--protocol", "tcp"])
+    result = CliRunner().invoke(
+        audit_app,
+        [
+            "export",
+            "--store",
+            str(tmp_path / "a.sqlite"),
+            "--format",
+            "cef",
+            "--syslog",
+            f"127.0.0.1:{port}",
+            "--protocol",
+            "tcp",
+        ],
+    )
     assert result.exit_code == 0, result.output
     for _ in range(50):
         if tcp_receiver.streams:
@@ -175,10 +194,11 @@ def test_cef_over_tcp_with_octet_counting_from_the_cli(log, tcp_receiver, tmp_pa
 
 def test_ocsf_json_over_syslog(log, udp_receiver):
     from workbench.security.audit.siem import export_lines
+
     entries = list(log.entries())
     port = udp_receiver.getsockname()[1]
     with SyslogSender(f"127.0.0.1:{port}", "udp") as s:
-        for e, line in zip(entries, export_lines(entries, "ocsf")):
+        for e, line in zip(entries, export_lines(entries, "ocsf"), strict=True):
             s.send(syslog_message(e, line))
     msg = udp_receiver.recvfrom(65536)[0].decode("utf-8")
     ev = json.loads(RFC5424.match(msg).group(8))
@@ -190,7 +210,9 @@ def test_unreachable_receiver_is_reported(log):
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()  # nothing listens there now
-    with pytest.raises(AuditError, match=rf"cannot reach syslog receiver 127.0.0.1:{port} over tcp"):
+    with pytest.raises(
+        AuditError, match=rf"cannot reach syslog receiver 127.0.0.1:{port} over tcp"
+    ):
         SyslogSender(f"127.0.0.1:{port}", "tcp")
     with pytest.raises(AuditError, match="must be host:port"):
         SyslogSender("nowhere", "udp")
@@ -203,11 +225,13 @@ def test_send_uses_the_configured_receiver(log, udp_receiver, tmp_path, monkeypa
     store = str(tmp_path / "a.sqlite")
     missing = CliRunner().invoke(audit_app, ["export", "--store", store, "--send"])
     assert missing.exit_code == 2 and "set audit.syslog" in missing.output
-    (tmp_path / "workbench.yml").write_text(f"audit:\n  syslog: 127.0.0.1:{port}\n"
-                                            "  syslog_protocol: udp\n")
+    (tmp_path / "workbench.yml").write_text(
+        f"audit:\n  syslog: 127.0.0.1:{port}\n  syslog_protocol: udp\n"
+    )
     r = CliRunner().invoke(audit_app, ["export", "--store", store, "--send", "--format", "cef"])
     assert r.exit_code == 0, r.output
     entries = list(log.entries())
     for e in entries:
-        check_message(udp_receiver.recvfrom(65536)[0].decode("utf-8"), e,
-                      "eve|x=1" if e.seq == 1 else "ann")
+        check_message(
+            udp_receiver.recvfrom(65536)[0].decode("utf-8"), e, "eve|x=1" if e.seq == 1 else "ann"
+        )

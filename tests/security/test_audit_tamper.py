@@ -1,6 +1,7 @@
 """The tamper suite: each way of editing a stored audit log is caught by verification, on the
 embedded store and on PostgreSQL. The attacker has the database's rights but not the signing
 key; every forged hash below is computed here with hashlib, independently of the code."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from workbench.security.audit.checkpoints import sign
 from workbench.security.audit.keys import load_or_create_private_key
 
-from .audit_support import STORES, audit_env, canonical, fill, sha256_link  # noqa: F401
+from .audit_support import STORES, canonical, fill, sha256_link
 
 pytestmark = pytest.mark.parametrize("audit_env", STORES, indirect=True)
 
@@ -37,7 +38,7 @@ def test_flipped_byte_in_content(filled):
     log, a = filled
     body = a.row(7)["body"]
     i = body.index('"user":"') + len('"user":"')
-    flipped = body[:i] + chr(ord(body[i]) ^ 1) + body[i + 1:]
+    flipped = body[:i] + chr(ord(body[i]) ^ 1) + body[i + 1 :]
     a.run("UPDATE {e} SET body = {p} WHERE seq = 7", (flipped,))
     report = log.verify()
     assert report.kinds == {"altered"}
@@ -100,9 +101,18 @@ def test_inserted_entry(filled):
     data = json.loads(before["body"])
     data.update(seq=6, action="admin.user.add", details={"user": "mallory"})
     body = canonical(data)
-    a.insert({"seq": 6, "time": data["time"], "user_name": data["actor"]["user"], "action": data["action"],
-              "outcome": data["outcome"], "body": body, "prev_hash": before["hash"],
-              "hash": sha256_link(before["hash"], body)})
+    a.insert(
+        {
+            "seq": 6,
+            "time": data["time"],
+            "user_name": data["actor"]["user"],
+            "action": data["action"],
+            "outcome": data["outcome"],
+            "body": body,
+            "prev_hash": before["hash"],
+            "hash": sha256_link(before["hash"], body),
+        }
+    )
     k = kinds(log)
     assert "inserted" in k and "missing" not in k and "altered" not in k
 
@@ -117,8 +127,10 @@ def test_rehashed_chain_without_the_key(filled):
     for r in rows[4:]:  # a perfectly consistent chain from entry 5 on
         r["prev_hash"], r["hash"] = prev, sha256_link(prev, r["body"])
         prev = r["hash"]
-        a.run("UPDATE {e} SET body = {p}, user_name = {p}, prev_hash = {p}, hash = {p} WHERE seq = {p}",
-              (r["body"], r["user_name"], r["prev_hash"], r["hash"], r["seq"]))
+        a.run(
+            "UPDATE {e} SET body = {p}, user_name = {p}, prev_hash = {p}, hash = {p} WHERE seq = {p}",
+            (r["body"], r["user_name"], r["prev_hash"], r["hash"], r["seq"]),
+        )
     assert kinds(log) == {"checkpoint-mismatch"}
     # moving the checkpoints along breaks their signatures ...
     a.run("UPDATE {c} SET hash = {p} WHERE seq = 10", (rows[9]["hash"],))
@@ -129,8 +141,16 @@ def test_rehashed_chain_without_the_key(filled):
     a.run("DELETE FROM {c}")
     for s in (10, 20):
         cp = sign(own, s, rows[s - 1]["hash"])
-        a.insert({"seq": cp.seq, "hash": cp.hash, "time": cp.time, "key_id": cp.key_id,
-                  "signature": cp.signature}, table="c")
+        a.insert(
+            {
+                "seq": cp.seq,
+                "hash": cp.hash,
+                "time": cp.time,
+                "key_id": cp.key_id,
+                "signature": cp.signature,
+            },
+            table="c",
+        )
     assert kinds(log) == {"signature"}
 
 
@@ -141,9 +161,18 @@ def test_forked_history_two_entries_claim_one_seq(filled):
     data = json.loads(a.row(12)["body"])
     data["details"] = {"i": "the other history"}
     body = canonical(data)
-    a.insert({"seq": 12, "time": data["time"], "user_name": data["actor"]["user"],
-              "action": data["action"], "outcome": data["outcome"], "body": body,
-              "prev_hash": prev, "hash": sha256_link(prev, body)})
+    a.insert(
+        {
+            "seq": 12,
+            "time": data["time"],
+            "user_name": data["actor"]["user"],
+            "action": data["action"],
+            "outcome": data["outcome"],
+            "body": body,
+            "prev_hash": prev,
+            "hash": sha256_link(prev, body),
+        }
+    )
     assert len(a.run("SELECT seq FROM {e} WHERE seq = 12")) == 2
     report = log.verify()
     assert report.kinds == {"fork"}
@@ -156,8 +185,16 @@ def test_forked_history_two_signed_checkpoints_disagree(filled, tmp_path):
     key = load_or_create_private_key(log.key_path)
     other = sign(key, 20, sha256_link(a.row(19)["hash"], a.row(20)["body"].replace("ann", "anm")))
     a.drop_unique_seq("audit_checkpoints")
-    a.insert({"seq": 20, "hash": other.hash, "time": other.time, "key_id": other.key_id,
-              "signature": other.signature}, table="c")
+    a.insert(
+        {
+            "seq": 20,
+            "hash": other.hash,
+            "time": other.time,
+            "key_id": other.key_id,
+            "signature": other.signature,
+        },
+        table="c",
+    )
     assert kinds(log) == {"fork"}
 
 

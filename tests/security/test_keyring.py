@@ -1,4 +1,5 @@
 """The signing key ring: RFC 7638 kids, private files, rotation that never breaks a live token."""
+
 from __future__ import annotations
 
 import json
@@ -13,26 +14,34 @@ from jwt.algorithms import RSAAlgorithm
 from workbench.security.auth_errors import KeyRingError, TokenRejected
 from workbench.security.keyring import ACCESS_TOKEN_MAX_S, KeyRing, jwk_thumbprint
 
-from .auth_support import audit, clock, login, ring, sessions, tokens, users  # noqa: F401
+from .auth_support import login
 
 # RFC 7638 §3.1: this JWK's SHA-256 thumbprint is NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs.
 RFC7638_JWK = {
-    "kty": "RSA", "e": "AQAB", "alg": "RS256", "kid": "2011-04-29",
+    "kty": "RSA",
+    "e": "AQAB",
+    "alg": "RS256",
+    "kid": "2011-04-29",
     "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECP"
-         "ebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY"
-         "368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM"
-         "4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+    "ebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY"
+    "368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM"
+    "4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
 }
 
 
 def test_kid_is_the_rfc7638_thumbprint():
-    assert jwk_thumbprint(RSAAlgorithm.from_jwk(RFC7638_JWK)) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+    assert (
+        jwk_thumbprint(RSAAlgorithm.from_jwk(RFC7638_JWK))
+        == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+    )
 
 
 def test_files_are_private(ring):
     assert stat.S_IMODE(ring.directory.stat().st_mode) == 0o700
     files = sorted(p.name for p in ring.directory.iterdir())
-    assert files == sorted([".lock", "ring.json", f"{ring.current_kid}.pem", f"{ring.next_kid}.pem"])
+    assert files == sorted(
+        [".lock", "ring.json", f"{ring.current_kid}.pem", f"{ring.next_kid}.pem"]
+    )
     for p in ring.directory.iterdir():
         assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
     # each PEM really is the private key its kid names
@@ -53,8 +62,13 @@ def test_a_key_readable_by_others_is_refused(ring, clock):
 def test_a_key_file_swapped_for_another_key_is_refused(ring, clock):
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = ring.directory / f"{ring.next_kid}.pem"
-    pem.write_bytes(other.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption()))
+    pem.write_bytes(
+        other.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     with pytest.raises(KeyRingError, match="does not match its kid"):
         KeyRing(ring.directory, clock=clock)
 
@@ -81,19 +95,26 @@ def test_jwks_verifies_our_tokens_independently(tokens, sessions):
     jwks = jwt.PyJWKSet.from_dict(tokens.keyring.jwks())
     kid = jwt.get_unverified_header(access)["kid"]
     key = next(k for k in jwks.keys if k.key_id == kid)
-    claims = jwt.decode(access, key.key, algorithms=["RS256"], audience="workbench",
-                        issuer="https://workbench.test", options={"verify_exp": False,
-                                                                  "verify_iat": False, "verify_nbf": False})
+    claims = jwt.decode(
+        access,
+        key.key,
+        algorithms=["RS256"],
+        audience="workbench",
+        issuer="https://workbench.test",
+        options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+    )
     assert claims["sub"] == "ann"
 
 
-def test_rotation_publishes_before_signing_and_keeps_old_tokens_valid(tokens, sessions, clock, audit):
+def test_rotation_publishes_before_signing_and_keeps_old_tokens_valid(
+    tokens, sessions, clock, audit
+):
     ring = tokens.keyring
     s, old_access = login(tokens, sessions)
     first, upcoming = ring.current_kid, ring.next_kid
-    assert {k["kid"] for k in ring.jwks()["keys"]} == {first, upcoming}   # next is published already
+    assert {k["kid"] for k in ring.jwks()["keys"]} == {first, upcoming}  # next is published already
 
-    with pytest.raises(KeyRingError) as e:       # published for 0 s only: verifiers may not have it
+    with pytest.raises(KeyRingError) as e:  # published for 0 s only: verifiers may not have it
         ring.rotate()
     assert e.value.reason == "too_early" and ring.current_kid == first
     clock.advance(300)
@@ -105,7 +126,7 @@ def test_rotation_publishes_before_signing_and_keeps_old_tokens_valid(tokens, se
     assert jwt.get_unverified_header(new_access)["kid"] == upcoming
     assert jwt.get_unverified_header(old_access)["kid"] == first
     assert {k["kid"] for k in ring.jwks()["keys"]} == {first, upcoming, ring.next_kid}
-    assert tokens.validate(old_access).sub == "ann"      # still valid after the rotation
+    assert tokens.validate(old_access).sub == "ann"  # still valid after the rotation
 
     # The retired key stays until every token it signed has expired (longest lifetime + leeway) ...
     clock.advance(ACCESS_TOKEN_MAX_S + 30 - 1)
@@ -133,6 +154,11 @@ def test_forced_rotation_and_public_key_lookup_only_by_exact_kid(ring):
     first = ring.current_kid
     ring.rotate(force=True)
     assert ring.public_key(first) is not None
-    for probe in (first.lower() if first.lower() != first else first.upper(), first + "=",
-                  f"../{first}", f"{first}.pem", ""):
+    for probe in (
+        first.lower() if first.lower() != first else first.upper(),
+        first + "=",
+        f"../{first}",
+        f"{first}.pem",
+        "",
+    ):
         assert ring.public_key(probe) is None

@@ -1,4 +1,5 @@
 """The policy decision point (pycasbin over security/policy/) against the policy file's intent."""
+
 from __future__ import annotations
 
 import csv
@@ -12,12 +13,37 @@ from workbench.errors import SpecError
 from workbench.security.policy import POLICY_DIR, PolicyDecisionPoint, read_policy
 
 POLICY = POLICY_DIR / "policy.csv"
-JUPYTER = ["api", "lab", "kernels", "kernelspecs", "sessions", "contents", "terminals", "nbconvert", "events",
-           "config", "server", "csp"]
-WORKBENCH = ["workbench:query", "workbench:pipelines", "workbench:quality", "workbench:incidents",
-             "workbench:metrics", "workbench:audit", "workbench:users", "workbench:alert_rules",
-             "workbench:detectors", "app:dashboard", "app:catalog", "app:quality", "app:ask", "app:reports",
-             "app:security"]
+JUPYTER = [
+    "api",
+    "lab",
+    "kernels",
+    "kernelspecs",
+    "sessions",
+    "contents",
+    "terminals",
+    "nbconvert",
+    "events",
+    "config",
+    "server",
+    "csp",
+]
+WORKBENCH = [
+    "workbench:query",
+    "workbench:pipelines",
+    "workbench:quality",
+    "workbench:incidents",
+    "workbench:metrics",
+    "workbench:audit",
+    "workbench:users",
+    "workbench:alert_rules",
+    "workbench:detectors",
+    "app:dashboard",
+    "app:catalog",
+    "app:quality",
+    "app:ask",
+    "app:reports",
+    "app:security",
+]
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +56,9 @@ def intent(roles, resource, action, path: Path = POLICY) -> bool:
     as a prefix wildcard.  No casbin."""
     allow, parents = [], {}
     with open(path, newline="") as fh:
-        for row in csv.reader(line for line in fh if line.strip() and not line.lstrip().startswith("#")):
+        for row in csv.reader(
+            line for line in fh if line.strip() and not line.lstrip().startswith("#")
+        ):
             row = [f.strip() for f in row]
             if row[0] == "p":
                 allow.append(tuple(row[1:]))
@@ -46,7 +74,9 @@ def intent(roles, resource, action, path: Path = POLICY) -> bool:
     def match(res, pattern):
         return res == pattern or (pattern.endswith("*") and res.startswith(pattern[:-1]))
 
-    return any(role in closed and match(resource, res) and act in ("*", action) for role, res, act in allow)
+    return any(
+        role in closed and match(resource, res) and act in ("*", action) for role, res, act in allow
+    )
 
 
 def test_the_roles_the_issue_names(pdp):
@@ -57,8 +87,10 @@ def test_the_roles_the_issue_names(pdp):
         assert not pdp.allowed(["viewer"], res, "read"), res
     assert not pdp.allowed(["viewer"], "workbench:alert_rules", "write")
     # analyst: notebooks too, but no terminals and no rules
-    assert pdp.allowed(["analyst"], "kernels", "execute") and pdp.allowed(["analyst"], "contents", "write")
-    assert pdp.allowed(["analyst"], "app:catalog", "read")                  # inherited from viewer
+    assert pdp.allowed(["analyst"], "kernels", "execute") and pdp.allowed(
+        ["analyst"], "contents", "write"
+    )
+    assert pdp.allowed(["analyst"], "app:catalog", "read")  # inherited from viewer
     assert not pdp.allowed(["analyst"], "terminals", "execute")
     assert not pdp.allowed(["analyst"], "workbench:detectors", "write")
     # data scientist: analyst + alert rules and detectors
@@ -66,7 +98,9 @@ def test_the_roles_the_issue_names(pdp):
     assert pdp.allowed(["data_scientist"], "kernels", "execute")
     assert not pdp.allowed(["data_scientist"], "workbench:users", "write")
     # admin: everything
-    assert pdp.allowed(["admin"], "terminals", "execute") and pdp.allowed(["admin"], "workbench:audit", "read")
+    assert pdp.allowed(["admin"], "terminals", "execute") and pdp.allowed(
+        ["admin"], "workbench:audit", "read"
+    )
     # no roles, or unknown ones: nothing
     assert not pdp.allowed([], "app:dashboard", "read")
     assert not pdp.allowed(["root"], "app:dashboard", "read")
@@ -75,9 +109,13 @@ def test_the_roles_the_issue_names(pdp):
 
 
 @settings(max_examples=400, deadline=None)
-@given(roles=st.lists(st.sampled_from(["viewer", "analyst", "data_scientist", "admin", "guest"]), max_size=3),
-       resource=st.one_of(st.sampled_from(JUPYTER + WORKBENCH), st.text(min_size=1, max_size=12)),
-       action=st.sampled_from(["read", "write", "execute"]))
+@given(
+    roles=st.lists(
+        st.sampled_from(["viewer", "analyst", "data_scientist", "admin", "guest"]), max_size=3
+    ),
+    resource=st.one_of(st.sampled_from(JUPYTER + WORKBENCH), st.text(min_size=1, max_size=12)),
+    action=st.sampled_from(["read", "write", "execute"]),
+)
 def test_decisions_equal_the_policy_files_intent(pdp, roles, resource, action):
     assert pdp.allowed(roles, resource, action) == intent(roles, resource, action)
 
@@ -87,12 +125,24 @@ def test_unknown_action_is_refused(pdp):
         pdp.allowed(["admin"], "kernels", "delete")
 
 
-@pytest.mark.parametrize("line, message", [
-    ("p, viewer, app:dashboard, raed", r"policy\.csv:3 \(action\): unknown action 'raed'.*did you mean 'read'"),
-    ("p, viewer, app:dashboard", r"policy\.csv:3: an allow line is `p, role, resource, action`"),
-    ("g, analyst, viewr", r"policy\.csv:3 \(role\): role 'analyst' inherits 'viewr'.*did you mean 'viewer'"),
-    ("x, viewer, app:dashboard, read", r"policy\.csv:3: a line starts with p \(allow\) or g"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        (
+            "p, viewer, app:dashboard, raed",
+            r"policy\.csv:3 \(action\): unknown action 'raed'.*did you mean 'read'",
+        ),
+        (
+            "p, viewer, app:dashboard",
+            r"policy\.csv:3: an allow line is `p, role, resource, action`",
+        ),
+        (
+            "g, analyst, viewr",
+            r"policy\.csv:3 \(role\): role 'analyst' inherits 'viewr'.*did you mean 'viewer'",
+        ),
+        ("x, viewer, app:dashboard, read", r"policy\.csv:3: a line starts with p \(allow\) or g"),
+    ],
+)
 def test_a_malformed_policy_names_file_line_and_field(tmp_path, line, message):
     bad = tmp_path / "policy.csv"
     bad.write_text("# test\np, viewer, app:catalog, read\n" + line + "\n")
@@ -111,7 +161,7 @@ def test_reload_swaps_rules_only_when_the_new_file_is_valid(tmp_path):
     path.write_text("p, viewer, app:catalog\n")
     with pytest.raises(SpecError):
         pdp.reload()
-    assert pdp.allowed(["viewer"], "app:dashboard", "read")            # the valid rules stay in force
+    assert pdp.allowed(["viewer"], "app:dashboard", "read")  # the valid rules stay in force
     assert intent(["viewer"], "app:dashboard", "read", POLICY)
 
 

@@ -1,4 +1,5 @@
 """Refresh-token families: rotation, hash-only storage, grace window, reuse, lifetimes."""
+
 from __future__ import annotations
 
 import hashlib
@@ -10,14 +11,16 @@ import pytest
 from workbench.security.auth_errors import RefreshRejected, RefreshReuseDetected
 from workbench.security.refresh import SessionStore
 
-from .auth_support import Clock, audit, clock, sessions, users  # noqa: F401
+from .auth_support import Clock
 
 
 def test_each_use_rotates(sessions, clock, audit):
     s = sessions.start("ann")
     clock.advance(5)
     r1 = sessions.refresh(s.refresh_token)
-    assert r1.sid == s.sid and r1.sub == "ann" and r1.refresh_token != s.refresh_token and not r1.grace
+    assert (
+        r1.sid == s.sid and r1.sub == "ann" and r1.refresh_token != s.refresh_token and not r1.grace
+    )
     clock.advance(30)
     r2 = sessions.refresh(r1.refresh_token)
     assert len({s.refresh_token, r1.refresh_token, r2.refresh_token}) == 3
@@ -31,17 +34,19 @@ def test_only_hashes_are_stored(sessions, tmp_path):
     with sqlite3.connect(tmp_path / "sessions.sqlite") as con:
         stored = {row[0] for row in con.execute("select hash from refresh_tokens")}
         dump = "\n".join(con.iterdump())
-    assert stored == {hashlib.sha256(t.encode()).hexdigest() for t in (s.refresh_token, r.refresh_token)}
+    assert stored == {
+        hashlib.sha256(t.encode()).hexdigest() for t in (s.refresh_token, r.refresh_token)
+    }
     for t in (s.refresh_token, r.refresh_token):
         assert t not in dump
-    assert len(s.refresh_token) >= 43   # 32 random bytes, base64url
+    assert len(s.refresh_token) >= 43  # 32 random bytes, base64url
 
 
 def test_reuse_after_grace_revokes_the_family(sessions, clock, audit):
     s = sessions.start("ann")
     r1 = sessions.refresh(s.refresh_token)
     r2 = sessions.refresh(r1.refresh_token)
-    clock.advance(11)                                   # the grace window is 10 s
+    clock.advance(11)  # the grace window is 10 s
     with pytest.raises(RefreshReuseDetected):
         sessions.refresh(s.refresh_token)
     assert audit.of("token.reuse")[0]["sid"] == s.sid
@@ -55,9 +60,9 @@ def test_reuse_after_grace_revokes_the_family(sessions, clock, audit):
 
 def test_grace_window_allows_two_honest_concurrent_refreshes(sessions, clock, audit):
     s = sessions.start("ann")
-    a = sessions.refresh(s.refresh_token)              # tab 1
+    a = sessions.refresh(s.refresh_token)  # tab 1
     clock.advance(3)
-    b = sessions.refresh(s.refresh_token)              # tab 2, a moment later
+    b = sessions.refresh(s.refresh_token)  # tab 2, a moment later
     assert b.grace and not a.grace and b.refresh_token != a.refresh_token
     # both tabs go on independently
     sessions.refresh(a.refresh_token)
@@ -76,7 +81,7 @@ def test_concurrent_refreshes_in_threads_are_serialised(sessions):
         barrier.wait()
         try:
             results.append(sessions.refresh(s.refresh_token))
-        except Exception as e:   # noqa: BLE001 - collected and asserted below
+        except Exception as e:  # noqa: BLE001 - collected and asserted below
             errors.append(e)
 
     threads = [threading.Thread(target=go) for _ in range(2)]
@@ -85,13 +90,13 @@ def test_concurrent_refreshes_in_threads_are_serialised(sessions):
     for t in threads:
         t.join(30)
     assert errors == [] and len(results) == 2
-    assert sorted(r.grace for r in results) == [False, True]   # exactly one saw it unused
+    assert sorted(r.grace for r in results) == [False, True]  # exactly one saw it unused
 
 
 def test_idle_lifetime(sessions, clock, audit):
     s = sessions.start("ann")
     clock.advance(3599)
-    r = sessions.refresh(s.refresh_token)               # used just in time: idle clock restarts
+    r = sessions.refresh(s.refresh_token)  # used just in time: idle clock restarts
     clock.advance(3600)
     with pytest.raises(RefreshRejected) as e:
         sessions.refresh(r.refresh_token)
@@ -101,10 +106,10 @@ def test_idle_lifetime(sessions, clock, audit):
 def test_absolute_lifetime(sessions, clock):
     s = sessions.start("ann")
     token = s.refresh_token
-    for _ in range(47):                                 # busy all day, every 30 minutes
+    for _ in range(47):  # busy all day, every 30 minutes
         clock.advance(1800)
         token = sessions.refresh(token).refresh_token
-    clock.advance(1800)                                 # 24 h after log-in
+    clock.advance(1800)  # 24 h after log-in
     with pytest.raises(RefreshRejected) as e:
         sessions.refresh(token)
     assert e.value.reason == "session_expired"

@@ -1,4 +1,5 @@
 """Access tokens as issued, and revocation taking effect on the next request."""
+
 from __future__ import annotations
 
 import base64
@@ -11,12 +12,13 @@ from workbench.config import AuthSettings
 from workbench.security.auth_errors import AuthError, TokenRejected
 from workbench.security.tokens import AccessTokens
 
-from .auth_support import T0, audit, clock, login, ring, sessions, tokens, users  # noqa: F401
+from .auth_support import T0, login
 
 
 def parts(token):
     def dec(p):
         return json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))
+
     h, c, _ = token.split(".")
     return dec(h), dec(c)
 
@@ -25,11 +27,26 @@ def test_issued_token_has_every_claim_and_header(tokens, sessions, audit):
     s, access = login(tokens, sessions)
     header, claims = parts(access)
     assert header == {"alg": "RS256", "typ": "at+jwt", "kid": tokens.keyring.current_kid}
-    assert set(claims) == {"iss", "aud", "exp", "iat", "nbf", "jti", "sub", "roles", "attributes", "sid"}
+    assert set(claims) == {
+        "iss",
+        "aud",
+        "exp",
+        "iat",
+        "nbf",
+        "jti",
+        "sub",
+        "roles",
+        "attributes",
+        "sid",
+    }
     assert claims["iss"] == "https://workbench.test" and claims["aud"] == "workbench"
     assert claims["iat"] == claims["nbf"] == int(T0) and claims["exp"] - claims["iat"] == 600
-    assert (claims["sub"], claims["roles"], claims["attributes"], claims["sid"]) == \
-        ("ann", ["analyst"], {"region": "North"}, s.sid)
+    assert (claims["sub"], claims["roles"], claims["attributes"], claims["sid"]) == (
+        "ann",
+        ["analyst"],
+        {"region": "North"},
+        s.sid,
+    )
     issued = audit.of("token.issue")[-1]
     assert issued["jti"] == claims["jti"] and issued["kid"] == header["kid"]
     other = tokens.issue("ann", roles=["analyst"], sid=s.sid)
@@ -55,8 +72,13 @@ def test_logout_revokes_that_session_only(tokens, sessions, audit):
     s1, a1 = login(tokens, sessions)
     s2, a2 = login(tokens, sessions)
     assert sessions.logout(s1.refresh_token) is True
-    assert audit.of("token.revoke")[-1] == {"scope": "session", "sid": s1.sid, "sub": "ann",
-                                            "reason": "logout", "actor": None}
+    assert audit.of("token.revoke")[-1] == {
+        "scope": "session",
+        "sid": s1.sid,
+        "sub": "ann",
+        "reason": "logout",
+        "actor": None,
+    }
     with pytest.raises(TokenRejected) as e:
         tokens.validate(a1)
     assert e.value.reason == "revoked" and e.value.detail == "logout"
@@ -72,7 +94,7 @@ def test_admin_revokes_every_session_of_a_user(tokens, sessions):
         with pytest.raises(TokenRejected, match="revoked"):
             tokens.validate(access)
     assert tokens.validate(vic_access).sub == "vic"
-    assert sessions.revoke_user("ann") == 0     # nothing left to revoke
+    assert sessions.revoke_user("ann") == 0  # nothing left to revoke
 
 
 def test_admin_revokes_one_session_and_one_token(tokens, sessions, audit):
@@ -83,19 +105,23 @@ def test_admin_revokes_one_session_and_one_token(tokens, sessions, audit):
     with pytest.raises(TokenRejected) as e:
         tokens.validate(spare)
     assert e.value.detail == "token_revoked"
-    assert tokens.validate(access).sub == "ann"      # the session itself lives on
+    assert tokens.validate(access).sub == "ann"  # the session itself lives on
     assert sessions.revoke_session(s.sid, actor="admin") is True
     with pytest.raises(TokenRejected):
         tokens.validate(access)
-    assert sessions.revoke_session(s.sid) is False   # already revoked: not reported twice
+    assert sessions.revoke_session(s.sid) is False  # already revoked: not reported twice
     assert [d["scope"] for d in audit.of("token.revoke")] == ["token", "session"]
 
 
 def test_an_audit_hook_that_fails_fails_the_operation(ring, sessions, clock):
     """A security event that cannot be recorded does not pass silently."""
+
     def broken(action, **details):
         raise RuntimeError("audit store down")
-    t = AccessTokens(ring, issuer="i", audience="a", revocations=sessions, audit=broken, clock=clock)
+
+    t = AccessTokens(
+        ring, issuer="i", audience="a", revocations=sessions, audit=broken, clock=clock
+    )
     s = sessions.start("ann")
     with pytest.raises(RuntimeError, match="audit store down"):
         t.issue("ann", roles=["analyst"], sid=s.sid)
@@ -107,12 +133,20 @@ def test_revocation_in_another_process_takes_effect_on_the_next_request(tokens, 
     """The server validates with long-lived connections; an admin revokes from a CLI process."""
     import subprocess
     import sys
+
     s, access = login(tokens, sessions)
     tokens.validate(access)
-    code = ("import sys; from workbench.security.refresh import SessionStore; "
-            "print(SessionStore(sys.argv[1]).revoke_user('ann', actor='admin'))")
-    out = subprocess.run([sys.executable, "-c", code, str(sessions.path)], capture_output=True,
-                         text=True, timeout=60, check=True).stdout
+    code = (
+        "import sys; from workbench.security.refresh import SessionStore; "
+        "print(SessionStore(sys.argv[1]).revoke_user('ann', actor='admin'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(sessions.path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert out.strip() == "1"
     with pytest.raises(TokenRejected) as e:
         tokens.validate(access)

@@ -3,9 +3,11 @@
 The audit log itself lives elsewhere; this module only fixes the calling convention so each
 service reports its outcomes the same way. A hook that raises is not swallowed: a security
 event that cannot be recorded must not pass silently (fail closed)."""
+
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 
 class AuditHook(Protocol):

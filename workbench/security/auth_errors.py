@@ -1,5 +1,6 @@
 """Errors of log-in and tokens. Each carries a short machine `reason` (for the audit trail and
 metrics) and a message for people; neither ever contains a secret, a hash or a key."""
+
 from __future__ import annotations
 
 
@@ -32,7 +33,9 @@ class TokenRejected(AuthError):
 
     def __init__(self, reason: str, detail: str = ""):
         self.detail = detail
-        super().__init__(f"access token rejected: {reason}" + (f" ({detail})" if detail else ""), reason)
+        super().__init__(
+            f"access token rejected: {reason}" + (f" ({detail})" if detail else ""), reason
+        )
 
 
 class RefreshRejected(AuthError):

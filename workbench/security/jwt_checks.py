@@ -11,12 +11,14 @@ so tests can move time without mocks. Header rules:
 - ``jku``, ``x5u``, ``jwk`` and ``x5c`` are never read, so a token cannot bring its own key;
 - ``crit`` is refused: we understand no extension, and RFC 7515 says to reject what we don't.
 """
+
 from __future__ import annotations
 
 import base64
 import json
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jwt
 
@@ -42,7 +44,7 @@ class CheckFailed(Exception):
 def normal_typ(value: str) -> str:
     """Media types compare case-insensitively, and "application/" may be omitted (RFC 7515 §4.1.9)."""
     v = value.strip().lower()
-    return v[len("application/"):] if v.startswith("application/") else v
+    return v[len("application/") :] if v.startswith("application/") else v
 
 
 def unverified_header(token: str) -> dict:
@@ -61,10 +63,18 @@ def unverified_header(token: str) -> dict:
     return header
 
 
-def verify_rs256(token: Any, *, key_for_kid: Callable[[str], Any], issuer: str, audience: str,
-                 accepted_typ: tuple[str, ...], required: tuple[str, ...], leeway_s: float,
-                 clock: Callable[[], float], max_lifetime_s: float | None = None
-                 ) -> tuple[dict, dict]:
+def verify_rs256(
+    token: Any,
+    *,
+    key_for_kid: Callable[[str], Any],
+    issuer: str,
+    audience: str,
+    accepted_typ: tuple[str, ...],
+    required: tuple[str, ...],
+    leeway_s: float,
+    clock: Callable[[], float],
+    max_lifetime_s: float | None = None,
+) -> tuple[dict, dict]:
     """(header, claims) of a valid token; else CheckFailed with a reason code."""
     if isinstance(token, bytes):
         token = token.decode("ascii", "replace")
@@ -91,9 +101,19 @@ def verify_rs256(token: Any, *, key_for_kid: Callable[[str], Any], issuer: str, 
     if key is None:
         raise CheckFailed("unknown_kid", header=header)
     try:
-        claims = jwt.decode(token, key, algorithms=["RS256"], audience=audience, issuer=issuer,
-                            options={"require": list(required), "verify_exp": False,
-                                     "verify_nbf": False, "verify_iat": False})
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=["RS256"],
+            audience=audience,
+            issuer=issuer,
+            options={
+                "require": list(required),
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
+        )
     except jwt.InvalidTokenError as e:
         reason = next((r for cls, r in _PYJWT_REASONS if isinstance(e, cls)), "invalid")
         detail = getattr(e, "claim", "") if reason == "missing_claim" else ""
@@ -112,7 +132,11 @@ def verify_rs256(token: Any, *, key_for_kid: Callable[[str], Any], issuer: str, 
         raise CheckFailed("not_yet_valid", header=header)
     if "iat" in times and times["iat"] > now + leeway_s:
         raise CheckFailed("issued_in_future", header=header)
-    if max_lifetime_s is not None and "exp" in times and "iat" in times \
-            and times["exp"] - times["iat"] > max_lifetime_s + leeway_s:
+    if (
+        max_lifetime_s is not None
+        and "exp" in times
+        and "iat" in times
+        and times["exp"] - times["iat"] > max_lifetime_s + leeway_s
+    ):
         raise CheckFailed("lifetime_too_long", header=header)
     return header, claims

@@ -12,6 +12,7 @@ thumbprint; ``ring.json`` (0600) says each key's state:
 share the folder: changes take a file lock and every read notices a changed ``ring.json``.
 Key material never appears in a repr, a log line or an error message.
 """
+
 from __future__ import annotations
 
 import base64
@@ -22,10 +23,11 @@ import os
 import re
 import stat
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -34,7 +36,7 @@ from jwt.algorithms import RSAAlgorithm
 from .audit_hook import Audit, no_audit
 from .auth_errors import KeyRingError
 
-KID_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")   # base64url of a SHA-256 digest, no padding
+KID_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # base64url of a SHA-256 digest, no padding
 #: Longest access-token lifetime any configuration may set (AuthSettings.access_token_s, le=900).
 ACCESS_TOKEN_MAX_S = 900
 
@@ -43,9 +45,12 @@ def jwk_thumbprint(public_key: rsa.RSAPublicKey) -> str:
     """RFC 7638 thumbprint. Hand-written because neither PyJWT nor cryptography offers it; it is
     SHA-256 over the required members (e, kty, n) in lexicographic order, without whitespace."""
     jwk = RSAAlgorithm.to_jwk(public_key, as_dict=True)
-    canonical = json.dumps({"e": jwk["e"], "kty": "RSA", "n": jwk["n"]}, separators=(",", ":"),
-                           sort_keys=True)
-    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+    canonical = json.dumps(
+        {"e": jwk["e"], "kty": "RSA", "n": jwk["n"]}, separators=(",", ":"), sort_keys=True
+    )
+    return (
+        base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+    )
 
 
 @dataclass
@@ -62,16 +67,30 @@ class RingKey:
         return self.private_key.public_key()
 
     def meta(self) -> dict[str, Any]:
-        return {"kid": self.kid, "state": self.state, "created_at": self.created_at,
-                "retired_at": self.retired_at, "drop_after": self.drop_after}
+        return {
+            "kid": self.kid,
+            "state": self.state,
+            "created_at": self.created_at,
+            "retired_at": self.retired_at,
+            "drop_after": self.drop_after,
+        }
 
 
 class KeyRing:
-    def __init__(self, directory: str | Path, *, key_bits: int = 2048, leeway_s: float = 30,
-                 publish_lead_s: float = 300, audit: Audit | None = None,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        key_bits: int = 2048,
+        leeway_s: float = 30,
+        publish_lead_s: float = 300,
+        audit: Audit | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         if key_bits < 2048:
-            raise KeyRingError("RSA keys shorter than 2048 bits are refused (RFC 7518 §3.3).", "weak_key")
+            raise KeyRingError(
+                "RSA keys shorter than 2048 bits are refused (RFC 7518 §3.3).", "weak_key"
+            )
         self.directory = Path(directory)
         self.key_bits, self.leeway_s, self.publish_lead_s = key_bits, leeway_s, publish_lead_s
         self.audit = audit or no_audit
@@ -128,8 +147,9 @@ class KeyRing:
         try:
             meta = json.loads(self._meta_path.read_text())["keys"]
         except (ValueError, KeyError, TypeError) as e:
-            raise KeyRingError(f"{self._meta_path}: not a key ring file ({type(e).__name__}).",
-                               "bad_ring") from None
+            raise KeyRingError(
+                f"{self._meta_path}: not a key ring file ({type(e).__name__}).", "bad_ring"
+            ) from None
         keys = {}
         for m in meta:
             kid = m.get("kid", "")
@@ -140,11 +160,17 @@ class KeyRing:
             try:
                 private = serialization.load_pem_private_key(pem.read_bytes(), password=None)
             except (ValueError, TypeError):
-                raise KeyRingError(f"{pem}: not an unencrypted PEM private key.", "bad_key") from None
-            if not isinstance(private, rsa.RSAPrivateKey) or jwk_thumbprint(private.public_key()) != kid:
+                raise KeyRingError(
+                    f"{pem}: not an unencrypted PEM private key.", "bad_key"
+                ) from None
+            if (
+                not isinstance(private, rsa.RSAPrivateKey)
+                or jwk_thumbprint(private.public_key()) != kid
+            ):
                 raise KeyRingError(f"{pem}: key does not match its kid.", "bad_key")
-            keys[kid] = RingKey(kid, m["state"], m["created_at"], m.get("retired_at"),
-                                m.get("drop_after"), private)
+            keys[kid] = RingKey(
+                kid, m["state"], m["created_at"], m.get("retired_at"), m.get("drop_after"), private
+            )
         st = self._meta_path.stat()
         self._keys, self._stamp = keys, self._stamp_of(st)
 
@@ -161,8 +187,10 @@ class KeyRing:
         except FileNotFoundError:
             raise KeyRingError(f"{path}: missing from the key ring.", "bad_ring") from None
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise KeyRingError(f"{path}: readable by others (mode {stat.S_IMODE(mode):o}); "
-                               f"run chmod 600 on it.", "bad_mode")
+            raise KeyRingError(
+                f"{path}: readable by others (mode {stat.S_IMODE(mode):o}); run chmod 600 on it.",
+                "bad_mode",
+            )
 
     def _save(self) -> None:
         tmp = self.directory / ".ring.json.tmp"
@@ -177,8 +205,11 @@ class KeyRing:
     def _add_key(self, state: str) -> RingKey:
         private = rsa.generate_private_key(public_exponent=65537, key_size=self.key_bits)
         kid = jwk_thumbprint(private.public_key())
-        pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
+        pem = private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
         # O_EXCL + 0600 at creation: the key is never on disk with wider permissions.
         fd = os.open(self.directory / f"{kid}.pem", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         with os.fdopen(fd, "wb") as f:
@@ -229,8 +260,16 @@ class KeyRing:
         keys = []
         for k in sorted(self._keys.values(), key=lambda k: k.created_at):
             jwk = RSAAlgorithm.to_jwk(k.public_key, as_dict=True)
-            keys.append({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": k.kid,
-                         "n": jwk["n"], "e": jwk["e"]})
+            keys.append(
+                {
+                    "kty": "RSA",
+                    "use": "sig",
+                    "alg": "RS256",
+                    "kid": k.kid,
+                    "n": jwk["n"],
+                    "e": jwk["e"],
+                }
+            )
         return {"keys": keys}
 
     def rotate(self, *, force: bool = False) -> str:
@@ -244,8 +283,11 @@ class KeyRing:
             now = self.clock()
             age = now - nxt.created_at
             if age < self.publish_lead_s and not force:
-                raise KeyRingError(f"The next key has been published for {age:.0f}s only; rotate "
-                                   f"after {self.publish_lead_s:.0f}s (or force).", "too_early")
+                raise KeyRingError(
+                    f"The next key has been published for {age:.0f}s only; rotate "
+                    f"after {self.publish_lead_s:.0f}s (or force).",
+                    "too_early",
+                )
             cur.state, cur.retired_at = "retired", now
             # Every token this key signed expires by now + the longest lifetime; verifiers allow leeway.
             cur.drop_after = now + ACCESS_TOKEN_MAX_S + self.leeway_s

@@ -10,6 +10,7 @@ The policy file is checked line by line before casbin sees it, so a typo is an e
 file, the line and what is wrong (casbin itself would silently read ``p, viewr, ...`` as a new
 role), and :meth:`PolicyDecisionPoint.reload` swaps the rules in only once the new file is valid.
 """
+
 from __future__ import annotations
 
 import csv
@@ -29,10 +30,10 @@ POLICY_DIR = Path(__file__).resolve().parents[2] / "security" / "policy"
 class Rule:
     """One line of the policy file: an allow (``p``) or an inheritance (``g``)."""
 
-    kind: str          # "p" or "g"
+    kind: str  # "p" or "g"
     role: str
-    target: str        # the resource (p) or the inherited role (g)
-    action: str        # "" for g
+    target: str  # the resource (p) or the inherited role (g)
+    action: str  # "" for g
     line: int
 
 
@@ -54,21 +55,33 @@ def read_policy(path: str | Path) -> list[Rule]:
                 raise SpecError("an allow line is `p, role, resource, action`", str(path), n)
             if fields[3] not in ACTIONS:
                 hint = closest(fields[3], ACTIONS[:-1])
-                raise SpecError(f"unknown action {fields[3]!r}; actions are read, write, execute or *"
-                                + (f" (did you mean {hint[0]!r}?)" if hint else ""), str(path), n, "action")
+                raise SpecError(
+                    f"unknown action {fields[3]!r}; actions are read, write, execute or *"
+                    + (f" (did you mean {hint[0]!r}?)" if hint else ""),
+                    str(path),
+                    n,
+                    "action",
+                )
             rules.append(Rule("p", fields[1], fields[2], fields[3], n))
         elif kind == "g":
             if len(fields) != 3 or not all(fields[1:]):
                 raise SpecError("an inheritance line is `g, role, inherited role`", str(path), n)
             rules.append(Rule("g", fields[1], fields[2], "", n))
         else:
-            raise SpecError(f"a line starts with p (allow) or g (inherit), not {kind!r}", str(path), n)
+            raise SpecError(
+                f"a line starts with p (allow) or g (inherit), not {kind!r}", str(path), n
+            )
     roles = {r.role for r in rules}
     for r in rules:
         if r.kind == "g" and r.target not in roles:
             hint = closest(r.target, roles)
-            raise SpecError(f"role {r.role!r} inherits {r.target!r}, which no line defines"
-                            + (f" (did you mean {hint[0]!r}?)" if hint else ""), str(path), r.line, "role")
+            raise SpecError(
+                f"role {r.role!r} inherits {r.target!r}, which no line defines"
+                + (f" (did you mean {hint[0]!r}?)" if hint else ""),
+                str(path),
+                r.line,
+                "role",
+            )
     return rules
 
 
@@ -105,7 +118,9 @@ class PolicyDecisionPoint:
     def roles(self) -> set[str]:
         return {r.role for r in self._rules}
 
-    def allowed(self, roles: list[str] | tuple[str, ...] | set[str], resource: str, action: str) -> bool:
+    def allowed(
+        self, roles: list[str] | tuple[str, ...] | set[str], resource: str, action: str
+    ) -> bool:
         """True when one of ``roles`` (or a role it inherits) has an allow line matching."""
         if action not in ACTIONS[:-1]:
             raise ValueError(f"unknown action {action!r}: read, write or execute")

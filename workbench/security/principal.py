@@ -1,4 +1,5 @@
 """Who a query runs for: a user with roles and attributes (ABAC), e.g. region for a manager."""
+
 from __future__ import annotations
 
 import hashlib
@@ -21,7 +22,7 @@ class Principal:
     display: str = field(default="", compare=False)
 
     @classmethod
-    def of(cls, user: str, roles=(), **attributes) -> "Principal":
+    def of(cls, user: str, roles=(), **attributes) -> Principal:
         return cls(user, frozenset(roles), tuple(sorted(attributes.items())))
 
     @property
@@ -63,8 +64,10 @@ class Principals:
         if name is None:
             raise QueryError("No principal given and no default principal configured.")
         if name not in self.by_name:
-            raise QueryError(f"Unknown principal '{name}' in {self.source or 'principals'}.",
-                             closest(name, self.by_name))
+            raise QueryError(
+                f"Unknown principal '{name}' in {self.source or 'principals'}.",
+                closest(name, self.by_name),
+            )
         return self.by_name[name]
 
 
@@ -76,10 +79,12 @@ def load_principals(path: str | Path) -> Principals:
     except ValidationError as e:
         err = e.errors()[0]
         raise ModelError(err["msg"], str(path), None, ".".join(map(str, err["loc"]))) from None
-    except Exception as e:   # YAML syntax
+    except Exception as e:  # YAML syntax
         raise ModelError(f"cannot read principals: {e}", str(path)) from None
-    by_name = {n: Principal(n, frozenset(p.roles), tuple(sorted(p.attributes.items())))
-               for n, p in spec.principals.items()}
+    by_name = {
+        n: Principal(n, frozenset(p.roles), tuple(sorted(p.attributes.items())))
+        for n, p in spec.principals.items()
+    }
     if spec.default and spec.default not in by_name:
         raise ModelError(f"default principal '{spec.default}' is not defined", str(path))
     return Principals(by_name, spec.default, str(path))

@@ -12,20 +12,21 @@
   of one access token by jti. ``revoked_reason`` is what access-token validation asks on every
   request, so a revocation takes effect on the next request.
 """
+
 from __future__ import annotations
 
 import hashlib
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from .audit_hook import Audit, no_audit
 from .auth_errors import RefreshRejected, RefreshReuseDetected
-from .tokens import ActiveUsers
 from .sqlite_files import SQLiteFile
+from .tokens import ActiveUsers
 
 SCHEMA = """
 create table if not exists families (
@@ -64,18 +65,26 @@ def token_hash(token: str) -> str:
 class Session:
     sid: str
     sub: str
-    refresh_token: str = field(repr=False)   # a credential: never in a repr or a log
+    refresh_token: str = field(repr=False)  # a credential: never in a repr or a log
 
 
 @dataclass(frozen=True)
 class Refreshed(Session):
-    grace: bool = False          # issued within the grace window for a concurrent refresh
+    grace: bool = False  # issued within the grace window for a concurrent refresh
 
 
 class SessionStore:
-    def __init__(self, path: str | Path, *, idle_s: float = 8 * 3600, absolute_s: float = 7 * 86400,
-                 grace_s: float = 10, users: ActiveUsers | None = None, audit: Audit | None = None,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        idle_s: float = 8 * 3600,
+        absolute_s: float = 7 * 86400,
+        grace_s: float = 10,
+        users: ActiveUsers | None = None,
+        audit: Audit | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         self.path = Path(path)
         self.idle_s, self.absolute_s, self.grace_s = idle_s, absolute_s, grace_s
         self.users = users
@@ -84,10 +93,15 @@ class SessionStore:
         self._file = SQLiteFile(self.path, SCHEMA)
 
     @classmethod
-    def from_settings(cls, auth, path: str | Path, **kwargs) -> "SessionStore":
+    def from_settings(cls, auth, path: str | Path, **kwargs) -> SessionStore:
         """From workbench.config.AuthSettings; kwargs: users, audit, clock."""
-        return cls(path, idle_s=auth.refresh_idle_s, absolute_s=auth.refresh_absolute_s,
-                   grace_s=auth.refresh_grace_s, **kwargs)
+        return cls(
+            path,
+            idle_s=auth.refresh_idle_s,
+            absolute_s=auth.refresh_absolute_s,
+            grace_s=auth.refresh_grace_s,
+            **kwargs,
+        )
 
     def __repr__(self) -> str:
         return f"SessionStore({str(self.path)!r})"
@@ -102,8 +116,10 @@ class SessionStore:
 
     def _mint(self, db: sqlite3.Connection, sid: str, parent: str | None, now: float) -> str:
         token = secrets.token_urlsafe(32)
-        db.execute("insert into refresh_tokens values (?, ?, ?, ?, null)",
-                   (token_hash(token), sid, parent, now))
+        db.execute(
+            "insert into refresh_tokens values (?, ?, ?, ?, null)",
+            (token_hash(token), sid, parent, now),
+        )
         return token
 
     # ---- log-in and refresh ---------------------------------------------------------------
@@ -111,8 +127,10 @@ class SessionStore:
         """A new log-in session for ``sub`` with its first refresh token."""
         now, sid = self.clock(), secrets.token_urlsafe(16)
         with self._write() as db:
-            db.execute("insert into families values (?, ?, ?, ?, ?, null, null, null)",
-                       (sid, sub, now, now, now + self.absolute_s))
+            db.execute(
+                "insert into families values (?, ?, ?, ?, ?, null, null, null)",
+                (sid, sub, now, now, now + self.absolute_s),
+            )
             token = self._mint(db, sid, None, now)
         self.audit("session.start", sub=sub, sid=sid)
         return Session(sid, sub, token)
@@ -133,29 +151,54 @@ class SessionStore:
         return result
 
     def _rotate(self, db: sqlite3.Connection, h: str, now: float):
-        row = db.execute("select t.sid, t.used_at, f.sub, f.last_used_at, f.absolute_expires_at, "
-                         "f.revoked_at from refresh_tokens t join families f on f.sid = t.sid "
-                         "where t.hash = ?", (h,)).fetchone()
+        row = db.execute(
+            "select t.sid, t.used_at, f.sub, f.last_used_at, f.absolute_expires_at, "
+            "f.revoked_at from refresh_tokens t join families f on f.sid = t.sid "
+            "where t.hash = ?",
+            (h,),
+        ).fetchone()
         if row is None:
-            return RefreshRejected("unknown"), "token.reject", {"kind": "refresh", "reason": "unknown"}
+            return (
+                RefreshRejected("unknown"),
+                "token.reject",
+                {"kind": "refresh", "reason": "unknown"},
+            )
         sid, used_at, sub, last_used, absolute_end, revoked_at = row
         who = {"sub": sub, "sid": sid}
         if revoked_at is not None:
-            return RefreshRejected("revoked"), "token.reject", {"kind": "refresh", "reason": "revoked", **who}
-        ended = ("session_expired" if now >= absolute_end else
-                 "session_idle" if now - last_used >= self.idle_s else
-                 "user_disabled" if self.users is not None and not self.users.is_active(sub) else None)
+            return (
+                RefreshRejected("revoked"),
+                "token.reject",
+                {"kind": "refresh", "reason": "revoked", **who},
+            )
+        ended = (
+            "session_expired"
+            if now >= absolute_end
+            else "session_idle"
+            if now - last_used >= self.idle_s
+            else "user_disabled"
+            if self.users is not None and not self.users.is_active(sub)
+            else None
+        )
         if ended:
             self._revoke(db, sid, now, ended, None)
-            return RefreshRejected(ended), "token.reject", {"kind": "refresh", "reason": ended, **who}
+            return (
+                RefreshRejected(ended),
+                "token.reject",
+                {"kind": "refresh", "reason": ended, **who},
+            )
         grace = used_at is not None
         if grace:
-            siblings = db.execute("select count(*) from refresh_tokens where parent_hash = ?",
-                                  (h,)).fetchone()[0]
+            siblings = db.execute(
+                "select count(*) from refresh_tokens where parent_hash = ?", (h,)
+            ).fetchone()[0]
             if now - used_at > self.grace_s or siblings >= GRACE_SIBLINGS:
                 self._revoke(db, sid, now, "reuse_detected", None)
-                return (RefreshReuseDetected(sid, sub), "token.reuse",
-                        {**who, "seconds_since_use": round(now - used_at, 3)})
+                return (
+                    RefreshReuseDetected(sid, sub),
+                    "token.reuse",
+                    {**who, "seconds_since_use": round(now - used_at, 3)},
+                )
         else:
             db.execute("update refresh_tokens set used_at = ? where hash = ?", (now, h))
         db.execute("update families set last_used_at = ? where sid = ?", (now, sid))
@@ -164,15 +207,21 @@ class SessionStore:
 
     # ---- revocation -----------------------------------------------------------------------
     @staticmethod
-    def _revoke(db: sqlite3.Connection, sid: str, now: float, reason: str, actor: str | None) -> int:
-        return db.execute("update families set revoked_at = ?, revoked_reason = ?, revoked_by = ? "
-                          "where sid = ? and revoked_at is null", (now, reason, actor, sid)).rowcount
+    def _revoke(
+        db: sqlite3.Connection, sid: str, now: float, reason: str, actor: str | None
+    ) -> int:
+        return db.execute(
+            "update families set revoked_at = ?, revoked_reason = ?, revoked_by = ? "
+            "where sid = ? and revoked_at is null",
+            (now, reason, actor, sid),
+        ).rowcount
 
     def logout(self, refresh_token: str) -> bool:
         """End the session the refresh token belongs to. False if the token is unknown."""
         with self._db() as db:
-            row = db.execute("select sid from refresh_tokens where hash = ?",
-                             (token_hash(refresh_token),)).fetchone()
+            row = db.execute(
+                "select sid from refresh_tokens where hash = ?", (token_hash(refresh_token),)
+            ).fetchone()
         return row is not None and self.revoke_session(row[0], reason="logout")
 
     def revoke_session(self, sid: str, *, actor: str | None = None, reason: str = "admin") -> bool:
@@ -180,16 +229,25 @@ class SessionStore:
             sub = db.execute("select sub from families where sid = ?", (sid,)).fetchone()
             n = self._revoke(db, sid, self.clock(), reason, actor)
         if n:
-            self.audit("token.revoke", scope="session", sid=sid, sub=sub[0] if sub else None,
-                       reason=reason, actor=actor)
+            self.audit(
+                "token.revoke",
+                scope="session",
+                sid=sid,
+                sub=sub[0] if sub else None,
+                reason=reason,
+                actor=actor,
+            )
         return bool(n)
 
     def revoke_user(self, sub: str, *, actor: str | None = None, reason: str = "admin") -> int:
         """Revoke every live session of ``sub``. Returns how many."""
         now = self.clock()
         with self._write() as db:
-            n = db.execute("update families set revoked_at = ?, revoked_reason = ?, revoked_by = ? "
-                           "where sub = ? and revoked_at is null", (now, reason, actor, sub)).rowcount
+            n = db.execute(
+                "update families set revoked_at = ?, revoked_reason = ?, revoked_by = ? "
+                "where sub = ? and revoked_at is null",
+                (now, reason, actor, sub),
+            ).rowcount
         self.audit("token.revoke", scope="user", sub=sub, sessions=n, reason=reason, actor=actor)
         return n
 
@@ -199,38 +257,58 @@ class SessionStore:
             db.execute("insert or replace into revoked_jti values (?, ?)", (jti, until))
         self.audit("token.revoke", scope="token", jti=jti, actor=actor)
 
-    def revoked_reason(self, *, sid: str | None, jti: str | None, sub: str, iat: float) -> str | None:
+    def revoked_reason(
+        self, *, sid: str | None, jti: str | None, sub: str, iat: float
+    ) -> str | None:
         """Why an access token may no longer be used, or None. An unknown session counts as
         revoked: our tokens always name a session that this store made."""
         with self._db() as db:
-            if jti is not None and db.execute("select 1 from revoked_jti where jti = ?",
-                                              (jti,)).fetchone():
+            if (
+                jti is not None
+                and db.execute("select 1 from revoked_jti where jti = ?", (jti,)).fetchone()
+            ):
                 return "token_revoked"
             if sid is None:
                 return None
-            row = db.execute("select sub, revoked_reason, revoked_at from families where sid = ?",
-                             (sid,)).fetchone()
+            row = db.execute(
+                "select sub, revoked_reason, revoked_at from families where sid = ?", (sid,)
+            ).fetchone()
         if row is None or row[0] != sub:
             return "unknown_session"
         return (row[1] or "revoked") if row[2] is not None else None
 
     def sessions(self, sub: str | None = None) -> list[dict]:
         """Sessions (newest first), for an admin view: never a token or a hash."""
-        q = ("select sid, sub, created_at, last_used_at, absolute_expires_at, revoked_at, "
-             "revoked_reason from families" + (" where sub = ?" if sub else "") + " order by created_at desc")
+        q = (
+            "select sid, sub, created_at, last_used_at, absolute_expires_at, revoked_at, "  # noqa: S608 - fixed SQL, the optional filter is a constant with a ? placeholder
+            "revoked_reason from families"
+            + (" where sub = ?" if sub else "")
+            + " order by created_at desc"
+        )
         with self._db() as db:
             rows = db.execute(q, (sub,) if sub else ()).fetchall()
-        cols = ("sid", "sub", "created_at", "last_used_at", "absolute_expires_at", "revoked_at",
-                "revoked_reason")
-        return [dict(zip(cols, r)) for r in rows]
+        cols = (
+            "sid",
+            "sub",
+            "created_at",
+            "last_used_at",
+            "absolute_expires_at",
+            "revoked_at",
+            "revoked_reason",
+        )
+        return [dict(zip(cols, r, strict=True)) for r in rows]
 
     def purge(self) -> int:
         """Forget sessions past their absolute end (plus a day, for incident review) and expired
         jti revocations. Returns the sessions removed."""
         now = self.clock()
         with self._write() as db:
-            old = [r[0] for r in db.execute("select sid from families where absolute_expires_at < ?",
-                                             (now - 86400,))]
+            old = [
+                r[0]
+                for r in db.execute(
+                    "select sid from families where absolute_expires_at < ?", (now - 86400,)
+                )
+            ]
             for sid in old:
                 db.execute("delete from refresh_tokens where sid = ?", (sid,))
                 db.execute("delete from families where sid = ?", (sid,))

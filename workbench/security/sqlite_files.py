@@ -1,14 +1,15 @@
 """The small sqlite files of the security services (users, sessions): private on disk, one
 connection per thread and process, reused, because access-token validation reads them on
 every request and opening a connection costs more than the look-up itself."""
+
 from __future__ import annotations
 
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 
 def secure_file(path: Path) -> None:

@@ -7,12 +7,14 @@ Validation (``AccessTokens.validate``) rejects with a reason code and reports ev
 the audit hook as ``token.reject``: see jwt_checks.py for the header and claim rules; on top of
 them the user must still exist and be enabled, and the session or jti must not be revoked.
 """
+
 from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import jwt
 
@@ -31,13 +33,15 @@ class ActiveUsers(Protocol):
 
 
 class RevocationCheck(Protocol):
-    def revoked_reason(self, *, sid: str | None, jti: str | None, sub: str,
-                       iat: float) -> str | None: ...
+    def revoked_reason(
+        self, *, sid: str | None, jti: str | None, sub: str, iat: float
+    ) -> str | None: ...
 
 
 @dataclass(frozen=True)
 class AccessClaims:
     """A validated token's identity. ``issuer`` tells ours from an external IdP's."""
+
     sub: str
     roles: tuple[str, ...]
     attributes: dict[str, Any] = field(default_factory=dict)
@@ -62,13 +66,24 @@ def check_identity_claims(claims: dict) -> None:
 
 
 class AccessTokens:
-    def __init__(self, keyring: KeyRing, *, issuer: str, audience: str, lifetime_s: int = 600,
-                 leeway_s: float = 30, users: ActiveUsers | None = None,
-                 revocations: RevocationCheck | None = None, audit: Audit | None = None,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        keyring: KeyRing,
+        *,
+        issuer: str,
+        audience: str,
+        lifetime_s: int = 600,
+        leeway_s: float = 30,
+        users: ActiveUsers | None = None,
+        revocations: RevocationCheck | None = None,
+        audit: Audit | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         if not 0 < lifetime_s <= ACCESS_TOKEN_MAX_S:
-            raise AuthError(f"Access-token lifetime must be 1..{ACCESS_TOKEN_MAX_S} seconds, "
-                            f"not {lifetime_s}.", "bad_config")
+            raise AuthError(
+                f"Access-token lifetime must be 1..{ACCESS_TOKEN_MAX_S} seconds, not {lifetime_s}.",
+                "bad_config",
+            )
         self.keyring, self.issuer, self.audience = keyring, issuer, audience
         self.lifetime_s, self.leeway_s = lifetime_s, leeway_s
         self.users, self.revocations = users, revocations
@@ -76,28 +91,49 @@ class AccessTokens:
         self.clock = clock
 
     @classmethod
-    def from_settings(cls, auth, keyring: KeyRing, **kwargs) -> "AccessTokens":
+    def from_settings(cls, auth, keyring: KeyRing, **kwargs) -> AccessTokens:
         """From workbench.config.AuthSettings; kwargs: users, revocations, audit, clock."""
-        return cls(keyring, issuer=auth.issuer, audience=auth.audience,
-                   lifetime_s=auth.access_token_s, leeway_s=auth.leeway_s, **kwargs)
+        return cls(
+            keyring,
+            issuer=auth.issuer,
+            audience=auth.audience,
+            lifetime_s=auth.access_token_s,
+            leeway_s=auth.leeway_s,
+            **kwargs,
+        )
 
     def __repr__(self) -> str:
         return f"AccessTokens(iss={self.issuer!r}, aud={self.audience!r}, lifetime_s={self.lifetime_s})"
 
-    def issue(self, sub: str, *, roles, attributes: dict[str, Any] | None = None,
-              sid: str) -> str:
+    def issue(self, sub: str, *, roles, attributes: dict[str, Any] | None = None, sid: str) -> str:
         """A signed access token for ``sub`` in log-in session ``sid``."""
         if self.users is not None and not self.users.is_active(sub):
             self.audit("token.reject", kind="issue", reason="user_disabled", sub=sub, sid=sid)
             raise TokenRejected("user_disabled")
         now = int(self.clock())
         kid, private = self.keyring.signing_key()
-        claims = {"iss": self.issuer, "aud": self.audience, "sub": sub, "iat": now, "nbf": now,
-                  "exp": now + self.lifetime_s, "jti": secrets.token_urlsafe(16), "sid": sid,
-                  "roles": list(roles), "attributes": dict(attributes or {})}
+        claims = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": sub,
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.lifetime_s,
+            "jti": secrets.token_urlsafe(16),
+            "sid": sid,
+            "roles": list(roles),
+            "attributes": dict(attributes or {}),
+        }
         token = jwt.encode(claims, private, algorithm="RS256", headers={"typ": TYP, "kid": kid})
-        self.audit("token.issue", sub=sub, sid=sid, jti=claims["jti"], kid=kid, exp=claims["exp"],
-                   roles=claims["roles"])
+        self.audit(
+            "token.issue",
+            sub=sub,
+            sid=sid,
+            jti=claims["jti"],
+            kid=kid,
+            exp=claims["exp"],
+            roles=claims["roles"],
+        )
         return token
 
     def validate(self, token: Any) -> AccessClaims:
@@ -107,27 +143,52 @@ class AccessTokens:
         claims: dict = {}
         try:
             header, claims = verify_rs256(
-                token, key_for_kid=self.keyring.public_key, issuer=self.issuer,
-                audience=self.audience, accepted_typ=(TYP,), required=REQUIRED_CLAIMS,
-                leeway_s=self.leeway_s, clock=self.clock, max_lifetime_s=ACCESS_TOKEN_MAX_S)
+                token,
+                key_for_kid=self.keyring.public_key,
+                issuer=self.issuer,
+                audience=self.audience,
+                accepted_typ=(TYP,),
+                required=REQUIRED_CLAIMS,
+                leeway_s=self.leeway_s,
+                clock=self.clock,
+                max_lifetime_s=ACCESS_TOKEN_MAX_S,
+            )
             check_identity_claims(claims)
             if not isinstance(claims["sid"], str):
                 raise CheckFailed("bad_claim", "sid")
             if self.users is not None and not self.users.is_active(claims["sub"]):
                 raise CheckFailed("user_disabled")
             if self.revocations is not None:
-                why = self.revocations.revoked_reason(sid=claims["sid"], jti=claims["jti"],
-                                                      sub=claims["sub"], iat=float(claims["iat"]))
+                why = self.revocations.revoked_reason(
+                    sid=claims["sid"],
+                    jti=claims["jti"],
+                    sub=claims["sub"],
+                    iat=float(claims["iat"]),
+                )
                 if why:
                     raise CheckFailed("revoked", why)
         except CheckFailed as e:
             header = e.header or header
             # sub is only reported once the signature held: before that it is attacker text.
-            self.audit("token.reject", kind="access", reason=e.reason, detail=safe_text(e.detail),
-                       kid=safe_text(header.get("kid", "")), sub=claims.get("sub"),
-                       sid=claims.get("sid"), ignored_headers=sorted(
-                           h for h in ("jku", "x5u", "jwk", "x5c") if h in header))
+            self.audit(
+                "token.reject",
+                kind="access",
+                reason=e.reason,
+                detail=safe_text(e.detail),
+                kid=safe_text(header.get("kid", "")),
+                sub=claims.get("sub"),
+                sid=claims.get("sid"),
+                ignored_headers=sorted(h for h in ("jku", "x5u", "jwk", "x5c") if h in header),
+            )
             raise TokenRejected(e.reason, e.detail) from None
-        return AccessClaims(claims["sub"], tuple(claims["roles"]), dict(claims["attributes"]),
-                            claims["sid"], claims["jti"], float(claims["iat"]), float(claims["exp"]),
-                            self.issuer, header["kid"])
+        return AccessClaims(
+            claims["sub"],
+            tuple(claims["roles"]),
+            dict(claims["attributes"]),
+            claims["sid"],
+            claims["jti"],
+            float(claims["iat"]),
+            float(claims["exp"]),
+            self.issuer,
+            header["kid"],
+        )

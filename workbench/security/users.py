@@ -4,6 +4,7 @@ A small sqlite file (``.workbench/security/users.sqlite`` by default, mode 0600 
 hashes are still worth protecting). Hashing is argon2-cffi's ``PasswordHasher`` (argon2id);
 a stored hash made with older parameters is replaced on the next successful log-in.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,9 +12,10 @@ import re
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -27,8 +29,12 @@ ROLES = ("viewer", "analyst", "data_scientist", "admin")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.@-]{0,63}$")
 ATTR_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 #: Demo users made by `make up`: one per role, with the attributes the row policies use.
-DEMO_USERS = {"viewer": ("viewer", {"region": "North"}), "analyst": ("analyst", {}),
-              "data_scientist": ("data_scientist", {}), "admin": ("admin", {})}
+DEMO_USERS = {
+    "viewer": ("viewer", {"region": "North"}),
+    "analyst": ("analyst", {}),
+    "data_scientist": ("data_scientist", {}),
+    "admin": ("admin", {}),
+}
 
 SCHEMA = """
 create table if not exists users (
@@ -57,9 +63,15 @@ class User:
 
 
 class UserStore:
-    def __init__(self, path: str | Path, *, hasher: PasswordHasher | None = None,
-                 min_password_length: int = 10, audit: Audit | None = None,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        hasher: PasswordHasher | None = None,
+        min_password_length: int = 10,
+        audit: Audit | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         self.path = Path(path)
         self.hasher = hasher or PasswordHasher()
         self.min_password_length = min_password_length
@@ -86,15 +98,20 @@ class UserStore:
     # ---- validation -----------------------------------------------------------------------
     def _check_name(self, name: str) -> str:
         if not isinstance(name, str) or not NAME_RE.match(name):
-            raise UserStoreError(f"Invalid user name {name!r}: use 1-64 lower-case letters, digits "
-                                 "and _ . @ -, starting with a letter or digit.", "bad_name")
+            raise UserStoreError(
+                f"Invalid user name {name!r}: use 1-64 lower-case letters, digits "
+                "and _ . @ -, starting with a letter or digit.",
+                "bad_name",
+            )
         return name
 
     def _check_password(self, password: str) -> str:
         if not isinstance(password, str) or len(password) < self.min_password_length:
-            raise UserStoreError(f"Password too short: at least {self.min_password_length} "
-                                 "characters.", "weak_password")
-        if len(password) > 1024:   # argon2 would take it, but nobody types this: a mistake or a DoS
+            raise UserStoreError(
+                f"Password too short: at least {self.min_password_length} characters.",
+                "weak_password",
+            )
+        if len(password) > 1024:  # argon2 would take it, but nobody types this: a mistake or a DoS
             raise UserStoreError("Password too long: at most 1024 characters.", "bad_password")
         return password
 
@@ -105,7 +122,9 @@ class UserStore:
             raise UserStoreError(f"A user needs at least one role: {', '.join(ROLES)}.", "bad_role")
         for r in roles:
             if r not in ROLES:
-                raise UserStoreError(f"Unknown role {r!r}; roles are {', '.join(ROLES)}.", "bad_role")
+                raise UserStoreError(
+                    f"Unknown role {r!r}; roles are {', '.join(ROLES)}.", "bad_role"
+                )
         return roles
 
     @staticmethod
@@ -113,23 +132,33 @@ class UserStore:
         attributes = dict(attributes or {})
         for k, v in attributes.items():
             if not isinstance(k, str) or not ATTR_RE.match(k):
-                raise UserStoreError(f"Invalid attribute name {k!r}: lower-case letters, digits, _.",
-                                     "bad_attribute")
+                raise UserStoreError(
+                    f"Invalid attribute name {k!r}: lower-case letters, digits, _.", "bad_attribute"
+                )
             if not isinstance(v, (str, int, float, bool)):
                 raise UserStoreError(f"Attribute {k!r} must be text or a number.", "bad_attribute")
         return attributes
 
     # ---- commands -------------------------------------------------------------------------
-    def add(self, name: str, password: str, roles, attributes: dict[str, Any] | None = None,
-            *, actor: str | None = None) -> User:
+    def add(
+        self,
+        name: str,
+        password: str,
+        roles,
+        attributes: dict[str, Any] | None = None,
+        *,
+        actor: str | None = None,
+    ) -> User:
         name, roles = self._check_name(name), self._check_roles(roles)
         attributes = self._check_attributes(attributes)
         digest = self.hasher.hash(self._check_password(password))
         now = self.clock()
         with self._db() as db:
             try:
-                db.execute("insert into users values (?, ?, ?, ?, 0, ?, ?)",
-                           (name, digest, json.dumps(list(roles)), json.dumps(attributes), now, now))
+                db.execute(
+                    "insert into users values (?, ?, ?, ?, 0, ?, ?)",
+                    (name, digest, json.dumps(list(roles)), json.dumps(attributes), now, now),
+                )
             except sqlite3.IntegrityError:
                 raise UserStoreError(f"User {name!r} already exists.", "exists") from None
         self.audit("user.add", user=name, roles=list(roles), attributes=attributes, actor=actor)
@@ -152,27 +181,36 @@ class UserStore:
     def _update(self, name: str, assignment: str, value) -> None:
         # `assignment` is one of the fixed strings above, never user text.
         with self._db() as db:
-            cur = db.execute(f"update users set {assignment}, updated_at = ? where name = ?",
-                             (value, self.clock(), name))
+            cur = db.execute(
+                f"update users set {assignment}, updated_at = ? where name = ?",  # noqa: S608 - `assignment` is one of this module's fixed strings; values bound (?)
+                (value, self.clock(), name),
+            )
             if cur.rowcount == 0:
                 raise UserStoreError(f"No user {name!r}.", "unknown_user")
 
     # ---- queries --------------------------------------------------------------------------
     def get(self, name: str) -> User | None:
         with self._db() as db:
-            row = db.execute("select name, roles, attributes, disabled, created_at, updated_at "
-                             "from users where name = ?", (name,)).fetchone()
+            row = db.execute(
+                "select name, roles, attributes, disabled, created_at, updated_at "
+                "from users where name = ?",
+                (name,),
+            ).fetchone()
         return None if row is None else self._user(row)
 
     def list(self) -> list[User]:
         with self._db() as db:
-            rows = db.execute("select name, roles, attributes, disabled, created_at, updated_at "
-                              "from users order by name").fetchall()
+            rows = db.execute(
+                "select name, roles, attributes, disabled, created_at, updated_at "
+                "from users order by name"
+            ).fetchall()
         return [self._user(r) for r in rows]
 
     @staticmethod
     def _user(row) -> User:
-        return User(row[0], tuple(json.loads(row[1])), json.loads(row[2]), bool(row[3]), row[4], row[5])
+        return User(
+            row[0], tuple(json.loads(row[1])), json.loads(row[2]), bool(row[3]), row[4], row[5]
+        )
 
     def is_active(self, name: str) -> bool:
         """Exists and is not disabled: what token validation asks on every request."""
@@ -191,8 +229,10 @@ class UserStore:
         """The user, if name and password match and the user is enabled; else LoginFailed with
         one message for every cause. Audited as login.success / login.failure with the reason."""
         with self._db() as db:
-            row = db.execute("select hash, disabled from users where name = ?",
-                             (name if isinstance(name, str) else "",)).fetchone()
+            row = db.execute(
+                "select hash, disabled from users where name = ?",
+                (name if isinstance(name, str) else "",),
+            ).fetchone()
         stored = row[0] if row else self._dummy_hash
         try:
             self.hasher.verify(stored, password if isinstance(password, str) else "")
@@ -210,8 +250,10 @@ class UserStore:
             # Parameters were raised since this hash was made; the plain password is at hand
             # only now, so this is the one moment to upgrade it.
             with self._db() as db:
-                db.execute("update users set hash = ? where name = ? and hash = ?",
-                           (self.hasher.hash(password), name, stored))
+                db.execute(
+                    "update users set hash = ? where name = ? and hash = ?",
+                    (self.hasher.hash(password), name, stored),
+                )
             self.audit("user.rehash", user=name)
         self.audit("login.success", user=name)
         return self.get(name)
@@ -225,7 +267,7 @@ def create_demo_users(store: UserStore, *, actor: str = "make up") -> dict[str, 
     for name, (role, attributes) in DEMO_USERS.items():
         if store.get(name) is not None:
             continue
-        password = secrets.token_urlsafe(15)   # 120 bits, 20 characters
+        password = secrets.token_urlsafe(15)  # 120 bits, 20 characters
         store.add(name, password, [role], attributes, actor=actor)
         made[name] = password
     return made

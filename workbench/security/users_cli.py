@@ -6,6 +6,7 @@
 Passwords are read from a hidden prompt or, for scripts, one line of standard input
 (--password-stdin); never from an argument, which would land in shell history and `ps`.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,7 +15,6 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -26,14 +26,19 @@ from .users import ROLES, UserStore
 out = Console()
 err = Console(stderr=True)
 
-users_app = typer.Typer(add_completion=False, no_args_is_help=True,
-                        help="Users who may log in: add, passwd, disable, enable, list.")
+users_app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Users who may log in: add, passwd, disable, enable, list.",
+)
 
 DB = typer.Option(None, "--db", help="Users store (default: auth.users_db in workbench.yml).")
-STDIN = typer.Option(False, "--password-stdin", help="Read the password from one line of standard input.")
+STDIN = typer.Option(
+    False, "--password-stdin", help="Read the password from one line of standard input."
+)
 
 
-Role = Enum("Role", {r: r for r in ROLES}, type=str)   # the choices --role offers
+Role = Enum("Role", {r: r for r in ROLES}, type=str)  # the choices --role offers
 
 
 class Fmt(str, Enum):
@@ -56,16 +61,19 @@ def _actor() -> str:
 def _settings():
     from workbench.config import load_settings
     from workbench.semantic.errors import SemanticError
+
     try:
         return load_settings()
     except SemanticError as e:
         _fail(str(e))
 
 
-def _store(db: Optional[Path]) -> UserStore:
+def _store(db: Path | None) -> UserStore:
     s = _settings()
     try:
-        return UserStore(db or s.path(s.auth.users_db), min_password_length=s.auth.min_password_length)
+        return UserStore(
+            db or s.path(s.auth.users_db), min_password_length=s.auth.min_password_length
+        )
     except OSError as e:
         _fail(f"cannot open the users store {db or s.auth.users_db}: {e.strerror or e}")
 
@@ -92,26 +100,35 @@ def _attributes(items: list[str] | None) -> dict[str, str]:
 
 
 @users_app.command("add")
-def add(name: str = typer.Argument(..., help="Log-in name (lower case)."),
-        role: list[Role] = typer.Option(..., "--role", "-r", help="Role; repeatable."),
-        attr: Optional[list[str]] = typer.Option(None, "--attr", "-a",
-                                                 help="Attribute NAME=VALUE (e.g. region=North); repeatable."),
-        password_stdin: bool = STDIN, db: Optional[Path] = DB):
+def add(
+    name: str = typer.Argument(..., help="Log-in name (lower case)."),
+    role: list[Role] = typer.Option(..., "--role", "-r", help="Role; repeatable."),
+    attr: list[str] | None = typer.Option(
+        None, "--attr", "-a", help="Attribute NAME=VALUE (e.g. region=North); repeatable."
+    ),
+    password_stdin: bool = STDIN,
+    db: Path | None = DB,
+):
     """Add a user, e.g. [cyan]workbench users add ann --role analyst --attr region=North[/]."""
     store = _store(db)
     attributes = _attributes(attr)
     try:
-        if store.get(name) is not None:   # say so before asking for a password
+        if store.get(name) is not None:  # say so before asking for a password
             _fail(f"User {name!r} already exists.")
-        store.add(name, _password(password_stdin), [r.value for r in role], attributes, actor=_actor())
+        store.add(
+            name, _password(password_stdin), [r.value for r in role], attributes, actor=_actor()
+        )
     except AuthError as e:
         _fail(str(e))
     out.print(f"[green]added[/] {name} ({', '.join(r.value for r in role)})", highlight=False)
 
 
 @users_app.command("passwd")
-def passwd(name: str = typer.Argument(..., help="Log-in name."), password_stdin: bool = STDIN,
-           db: Optional[Path] = DB):
+def passwd(
+    name: str = typer.Argument(..., help="Log-in name."),
+    password_stdin: bool = STDIN,
+    db: Path | None = DB,
+):
     """Set a user's password."""
     store = _store(db)
     if store.get(name) is None:
@@ -123,7 +140,7 @@ def passwd(name: str = typer.Argument(..., help="Log-in name."), password_stdin:
     out.print(f"[green]password changed[/] for {name}", highlight=False)
 
 
-def _set_disabled(name: str, disabled: bool, db: Optional[Path]) -> int:
+def _set_disabled(name: str, disabled: bool, db: Path | None) -> int:
     store = _store(db)
     try:
         store.set_disabled(name, disabled, actor=_actor())
@@ -132,41 +149,63 @@ def _set_disabled(name: str, disabled: bool, db: Optional[Path]) -> int:
     if not disabled:
         return 0
     from .refresh import SessionStore
+
     s = _settings()
     # Disabled users are refused on every request anyway; ending their sessions also stops refresh.
     return SessionStore.from_settings(s.auth, s.path(s.auth.sessions_db)).revoke_user(
-        name, actor=_actor(), reason="user_disabled")
+        name, actor=_actor(), reason="user_disabled"
+    )
 
 
 @users_app.command("disable")
-def disable(name: str = typer.Argument(..., help="Log-in name."), db: Optional[Path] = DB):
+def disable(name: str = typer.Argument(..., help="Log-in name."), db: Path | None = DB):
     """Disable a user: log-in, refresh and every access token of theirs are refused from now on."""
     n = _set_disabled(name, True, db)
     out.print(f"[yellow]disabled[/] {name}; {n} session(s) revoked", highlight=False)
 
 
 @users_app.command("enable")
-def enable(name: str = typer.Argument(..., help="Log-in name."), db: Optional[Path] = DB):
+def enable(name: str = typer.Argument(..., help="Log-in name."), db: Path | None = DB):
     """Enable a disabled user again (they log in anew)."""
     _set_disabled(name, False, db)
     out.print(f"[green]enabled[/] {name}", highlight=False)
 
 
 @users_app.command("list")
-def list_users(fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="Output format."),
-               db: Optional[Path] = DB):
+def list_users(
+    fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="Output format."),
+    db: Path | None = DB,
+):
     """List users with roles, attributes and state (never a password hash)."""
     users = _store(db).list()
     if fmt == Fmt.json:
-        sys.stdout.write(json.dumps([{"name": u.name, "roles": list(u.roles), "attributes": u.attributes,
-                                      "disabled": u.disabled, "created_at": u.created_at,
-                                      "updated_at": u.updated_at} for u in users], indent=1) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                [
+                    {
+                        "name": u.name,
+                        "roles": list(u.roles),
+                        "attributes": u.attributes,
+                        "disabled": u.disabled,
+                        "created_at": u.created_at,
+                        "updated_at": u.updated_at,
+                    }
+                    for u in users
+                ],
+                indent=1,
+            )
+            + "\n"
+        )
         return
     t = Table(title=f"{len(users)} user(s)")
     for col in ("name", "roles", "attributes", "state", "updated"):
         t.add_column(col)
     for u in users:
-        t.add_row(u.name, ", ".join(u.roles), ", ".join(f"{k}={v}" for k, v in u.attributes.items()),
-                  "disabled" if u.disabled else "enabled",
-                  dt.datetime.fromtimestamp(u.updated_at, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+        t.add_row(
+            u.name,
+            ", ".join(u.roles),
+            ", ".join(f"{k}={v}" for k, v in u.attributes.items()),
+            "disabled" if u.disabled else "enabled",
+            dt.datetime.fromtimestamp(u.updated_at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        )
     out.print(t)

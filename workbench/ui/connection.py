@@ -84,11 +84,13 @@ def _through_the_server(where: Path) -> Opened | None:
     from workbench.client.credentials import Credentials
 
     cookies = dict(getattr(pn.state, "cookies", None) or {})
-    creds = Credentials.from_request(getattr(pn.state, "headers", None), cookies,
-                                     getattr(pn.state, "session_args", None))
+    creds = Credentials.from_request(
+        getattr(pn.state, "headers", None), cookies, getattr(pn.state, "session_args", None)
+    )
     if creds.empty:
-        return Opened(title="Log in to see this app",
-                      message="This app shows data only to people logged in to the Workbench. "
-                              "Open it from the Workbench (log in at `/login`).")
+        return Opened(
+            title="Log in to see this app",
+            message="This app shows data only to people logged in to the Workbench. "
+            "Open it from the Workbench (log in at `/login`).",
+        )
     return Opened(wb=RemoteWorkbench(info, credentials=creds.request_headers(cookies)))
-

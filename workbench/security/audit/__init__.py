@@ -6,6 +6,7 @@ embedded (SQLite) or PostgreSQL store, verification, and OCSF / CEF-over-syslog 
     log.record("auth.login.success", actor=principal, source="10.0.0.7")
     log.verify().ok
 """
+
 from .chain import Entry
 from .errors import AuditError
 from .log import AuditLog

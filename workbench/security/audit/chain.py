@@ -5,6 +5,7 @@ JSON includes its sequence number, so an entry moved to another position no long
 The stored text is what is hashed: verification never re-serialises, it re-hashes the bytes
 that are in the store, so a flipped byte anywhere in them changes the hash.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,8 +14,9 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import AuditError
 
@@ -29,8 +31,9 @@ def canonical_json(value: Any) -> str:
     Hand-written on the stdlib rather than an RFC 8785 package: the chain hashes the stored
     bytes, so what matters is that the writer is deterministic, and values are restricted
     (`plain`) to strings, integers, finite floats, booleans, null, lists and objects."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
 
 
 def entry_hash(prev_hash: str, body: str) -> str:
@@ -44,7 +47,9 @@ def plain(value: Any, where: str) -> Any:
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise AuditError(f"audit detail {where!r} is {value!r}; only finite numbers are recorded")
+            raise AuditError(
+                f"audit detail {where!r} is {value!r}; only finite numbers are recorded"
+            )
         return value
     if isinstance(value, Mapping):
         return {str(k): plain(v, f"{where}.{k}") for k, v in value.items()}
@@ -60,13 +65,15 @@ def plain(value: Any, where: str) -> Any:
         return str(value)
     if hasattr(value, "item") and callable(value.item):  # numpy scalars (rows counted by pandas)
         return plain(value.item(), where)
-    raise AuditError(f"audit detail {where!r} has type {type(value).__name__}, which is not JSON "
-                     "data (use str, int, float, bool, None, list or dict)")
+    raise AuditError(
+        f"audit detail {where!r} has type {type(value).__name__}, which is not JSON "
+        "data (use str, int, float, bool, None, list or dict)"
+    )
 
 
 def utc_now_text() -> str:
     """Fixed-width UTC time, so text order is time order in both stores."""
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def actor_of(actor: Any) -> dict:
@@ -82,14 +89,16 @@ def actor_of(actor: Any) -> dict:
         return {"user": actor.get("user"), "roles": sorted(map(str, actor.get("roles") or []))}
     user = getattr(actor, "user", None)
     if user is None:
-        raise AuditError(f"audit actor must be a Principal, a user name or a mapping, "
-                         f"not {type(actor).__name__}")
+        raise AuditError(
+            f"audit actor must be a Principal, a user name or a mapping, not {type(actor).__name__}"
+        )
     return {"user": str(user), "roles": sorted(map(str, getattr(actor, "roles", ()) or ()))}
 
 
 @dataclass(frozen=True)
 class Entry:
     """One stored entry: the hashed JSON text plus the columns kept beside it for search."""
+
     seq: int
     time: str
     user: str | None
@@ -104,13 +113,20 @@ class Entry:
         return json.loads(self.body)
 
 
-def new_body(action: str, actor: Any, resource: str | None, outcome: str, source: str | None,
-             details: Mapping[str, Any]) -> dict:
+def new_body(
+    action: str,
+    actor: Any,
+    resource: str | None,
+    outcome: str,
+    source: str | None,
+    details: Mapping[str, Any],
+) -> dict:
     """The entry's content without seq (known only when it is appended); validated here so a
     bad call fails in the caller, before any store is touched."""
     if not isinstance(action, str) or not ACTION_RE.match(action):
-        raise AuditError(f"audit action {action!r} must be dotted lower-case words, "
-                         "e.g. auth.login.success")
+        raise AuditError(
+            f"audit action {action!r} must be dotted lower-case words, e.g. auth.login.success"
+        )
     if outcome not in OUTCOMES:
         raise AuditError(f"audit outcome {outcome!r} must be one of {', '.join(OUTCOMES)}")
     return {
@@ -127,5 +143,13 @@ def new_body(action: str, actor: Any, resource: str | None, outcome: str, source
 def seal(body: dict, seq: int, prev_hash: str) -> Entry:
     """The entry at position `seq` after the entry whose hash is `prev_hash`."""
     text = canonical_json({**body, "seq": seq})
-    return Entry(seq, body["time"], body["actor"]["user"], body["action"], body["outcome"],
-                 text, prev_hash, entry_hash(prev_hash, text))
+    return Entry(
+        seq,
+        body["time"],
+        body["actor"]["user"],
+        body["action"],
+        body["outcome"],
+        text,
+        prev_hash,
+        entry_hash(prev_hash, text),
+    )

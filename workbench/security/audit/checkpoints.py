@@ -5,6 +5,7 @@ the store can also re-hash everything after an edit, or cut the tail. A checkpoi
 a key the store's writer does not hold pins the chain up to its seq, so a re-hashed chain, a
 removed tail or a second history for the same positions no longer matches a signature.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,16 +57,30 @@ def read_anchors(lines, where: str) -> list[Checkpoint]:
             d = json.loads(line)
             if sorted(d) != sorted(names):
                 raise ValueError(f"expected the keys {', '.join(names)}")
-            out.append(Checkpoint(int(d["seq"]), str(d["hash"]), str(d["time"]), str(d["key_id"]),
-                                  str(d["signature"])))
+            out.append(
+                Checkpoint(
+                    int(d["seq"]),
+                    str(d["hash"]),
+                    str(d["time"]),
+                    str(d["key_id"]),
+                    str(d["signature"]),
+                )
+            )
         except (ValueError, TypeError, AttributeError) as e:
             raise AuditError(f"{where}:{n}: not a checkpoint line ({e})") from None
     return out
 
 
 def signed_text(seq: int, hash_: str, time_: str, kid: str) -> str:
-    return canonical_json({"hash": hash_, "key_id": kid, "seq": seq, "time": time_,
-                           "type": "workbench.audit.checkpoint"})
+    return canonical_json(
+        {
+            "hash": hash_,
+            "key_id": kid,
+            "seq": seq,
+            "time": time_,
+            "type": "workbench.audit.checkpoint",
+        }
+    )
 
 
 def sign(private_key: Ed25519PrivateKey, seq: int, hash_: str) -> Checkpoint:

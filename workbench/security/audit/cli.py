@@ -1,10 +1,10 @@
 """`workbench audit verify` and `workbench audit export`; registered in workbench/cli.py."""
+
 from __future__ import annotations
 
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -14,11 +14,17 @@ from .errors import AuditError
 out = Console(highlight=False, soft_wrap=True)  # one line per message, whatever the width
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-audit_app = typer.Typer(add_completion=False, no_args_is_help=True,
-                        help="The tamper-evident audit trail: verify it, export it to a SIEM.")
+audit_app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="The tamper-evident audit trail: verify it, export it to a SIEM.",
+)
 
-STORE = typer.Option(None, "--store", help="postgresql:// URL or SQLite file (default: workbench.yml "
-                     "audit.url or audit.path).")
+STORE = typer.Option(
+    None,
+    "--store",
+    help="postgresql:// URL or SQLite file (default: workbench.yml audit.url or audit.path).",
+)
 
 
 class Format(str, Enum):
@@ -36,7 +42,7 @@ def _fail(message: str, code: int = 2):
     raise typer.Exit(code)
 
 
-def _open(store: Optional[str]):
+def _open(store: str | None):
     """The configured log; a missing embedded store is reported, never created by a reader."""
     from ...config import load_settings
     from .log import AuditLog
@@ -44,21 +50,30 @@ def _open(store: Optional[str]):
     settings = load_settings()
     a = settings.audit
     if store:
-        a = a.model_copy(update={"url": store} if store.startswith(("postgresql://", "postgres://"))
-                         else {"url": None, "path": store})
+        a = a.model_copy(
+            update={"url": store}
+            if store.startswith(("postgresql://", "postgres://"))
+            else {"url": None, "path": store}
+        )
     if not a.url and not settings.path(a.path).exists():
-        raise AuditError(f"no audit store at {settings.path(a.path)}: nothing has been recorded "
-                         "there yet (or set audit.url / --store)")
+        raise AuditError(
+            f"no audit store at {settings.path(a.path)}: nothing has been recorded "
+            "there yet (or set audit.url / --store)"
+        )
     return AuditLog.open(settings.model_copy(update={"audit": a})), settings
 
 
 @audit_app.command("verify")
 def verify(
-    store: Optional[str] = STORE,
-    public_key: Optional[Path] = typer.Option(None, "--public-key", help="Ed25519 public key PEM "
-                                              "(default: <audit.key_path>.pub)."),
-    anchor: Optional[Path] = typer.Option(None, "--anchor", help="Checkpoints kept outside the store "
-                                          "(the output of `workbench audit checkpoints`)."),
+    store: str | None = STORE,
+    public_key: Path | None = typer.Option(
+        None, "--public-key", help="Ed25519 public key PEM (default: <audit.key_path>.pub)."
+    ),
+    anchor: Path | None = typer.Option(
+        None,
+        "--anchor",
+        help="Checkpoints kept outside the store (the output of `workbench audit checkpoints`).",
+    ),
 ):
     """Check every entry's hash, the chain's order and completeness, and every signed checkpoint.
 
@@ -74,8 +89,10 @@ def verify(
                 raise AuditError(f"cannot read anchor file {anchor}: {e.strerror}") from None
         log, settings = _open(store)
         with log:
-            report = log.verify(public_key if public_key else settings.path(settings.audit.key_path + ".pub"),
-                                anchors)
+            report = log.verify(
+                public_key if public_key else settings.path(settings.audit.key_path + ".pub"),
+                anchors,
+            )
     except AuditError as e:
         _fail(str(e))
     for p in report.problems:
@@ -86,15 +103,24 @@ def verify(
 
 @audit_app.command("export")
 def export(
-    since: Optional[str] = typer.Option(None, "--since", help="ISO date/time (UTC) or a duration "
-                                        "back from now: 15m, 24h, 7d. Default: everything."),
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        help="ISO date/time (UTC) or a duration back from now: 15m, 24h, 7d. Default: everything.",
+    ),
     fmt: Format = typer.Option(Format.ocsf, "--format", "-f", help="OCSF 1.x JSON lines or CEF."),
-    syslog: Optional[str] = typer.Option(None, "--syslog", help="Send to this syslog receiver "
-                                         "(host:port) as RFC 5424 messages instead of printing."),
-    send: bool = typer.Option(False, "--send", help="Send to the configured receiver (audit.syslog)."),
-    protocol: Optional[Protocol] = typer.Option(None, "--protocol", help="Syslog transport "
-                                                "(default: audit.syslog_protocol)."),
-    store: Optional[str] = STORE,
+    syslog: str | None = typer.Option(
+        None,
+        "--syslog",
+        help="Send to this syslog receiver (host:port) as RFC 5424 messages instead of printing.",
+    ),
+    send: bool = typer.Option(
+        False, "--send", help="Send to the configured receiver (audit.syslog)."
+    ),
+    protocol: Protocol | None = typer.Option(
+        None, "--protocol", help="Syslog transport (default: audit.syslog_protocol)."
+    ),
+    store: str | None = STORE,
 ):
     """Export entries for a SIEM: print one line per entry, or send them over syslog."""
     from .cef import syslog_message
@@ -109,8 +135,10 @@ def export(
             if send and not syslog:
                 syslog = settings.audit.syslog
                 if not syslog:
-                    raise AuditError("--send needs a receiver: set audit.syslog in workbench.yml "
-                                     "or give --syslog host:port")
+                    raise AuditError(
+                        "--send needs a receiver: set audit.syslog in workbench.yml "
+                        "or give --syslog host:port"
+                    )
             if not syslog:
                 n = 0
                 for entry in entries:
@@ -128,7 +156,7 @@ def export(
 
 
 @audit_app.command("checkpoints")
-def checkpoints(store: Optional[str] = STORE):
+def checkpoints(store: str | None = STORE):
     """Print the signed checkpoints as JSON lines, to keep somewhere the store's writers cannot
     reach; `verify --anchor FILE` then also catches a tail removed with its checkpoints."""
     from .checkpoints import to_json

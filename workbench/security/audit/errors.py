@@ -1,4 +1,5 @@
 """The one error the audit trail raises on purpose; its message names what failed and where."""
+
 from __future__ import annotations
 
 

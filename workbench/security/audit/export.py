@@ -4,6 +4,7 @@ Each action maps to one OCSF class and activity; `type_uid = class_uid * 100 + a
 always. Fields beyond what OCSF names (resource, details, the chain hashes) travel in
 `unmapped.workbench`, so nothing recorded is dropped from an export.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,12 +16,36 @@ OCSF_VERSION = "1.3.0"
 PRODUCT = {"name": "Workbench", "vendor_name": "Workbench"}
 CATEGORIES = {3: "Identity & Access Management", 6: "Application Activity"}
 CLASSES = {
-    3001: ("Account Change", {1: "Create", 2: "Enable", 3: "Password Change", 4: "Password Reset",
-                              5: "Disable", 6: "Delete", 7: "Attach Policy", 8: "Detach Policy",
-                              9: "Lock", 99: "Other"}),
-    3002: ("Authentication", {1: "Logon", 2: "Logoff", 3: "Authentication Ticket",
-                              4: "Service Ticket Request", 5: "Service Ticket Renew", 99: "Other"}),
-    6002: ("Application Lifecycle", {1: "Install", 2: "Remove", 3: "Start", 4: "Stop", 99: "Other"}),
+    3001: (
+        "Account Change",
+        {
+            1: "Create",
+            2: "Enable",
+            3: "Password Change",
+            4: "Password Reset",
+            5: "Disable",
+            6: "Delete",
+            7: "Attach Policy",
+            8: "Detach Policy",
+            9: "Lock",
+            99: "Other",
+        },
+    ),
+    3002: (
+        "Authentication",
+        {
+            1: "Logon",
+            2: "Logoff",
+            3: "Authentication Ticket",
+            4: "Service Ticket Request",
+            5: "Service Ticket Renew",
+            99: "Other",
+        },
+    ),
+    6002: (
+        "Application Lifecycle",
+        {1: "Install", 2: "Remove", 3: "Start", 4: "Stop", 99: "Other"},
+    ),
     6003: ("API Activity", {1: "Create", 2: "Read", 3: "Update", 4: "Delete", 99: "Other"}),
 }
 # action -> (class_uid, activity_id, activity_name when "Other"); the longest matching prefix wins
@@ -67,9 +92,13 @@ ACTIONS = {
     "approval": (6003, 3, None),
 }
 HTTP_ACTIVITY = {"GET": 2, "HEAD": 2, "POST": 1, "PUT": 3, "PATCH": 3, "DELETE": 4}
-STATUS = {"success": (1, "Success"), "failure": (2, "Failure"), "denied": (2, "Failure"),
-          "unknown": (0, "Unknown")}
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+STATUS = {
+    "success": (1, "Success"),
+    "failure": (2, "Failure"),
+    "denied": (2, "Failure"),
+    "unknown": (0, "Unknown"),
+}
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 SEVERITY_NAMES = {1: "Informational", 2: "Low", 3: "Medium", 4: "High"}
 
 
@@ -114,7 +143,7 @@ def endpoint(source: str | None) -> dict:
 
 
 def epoch_ms(time_text: str) -> int:
-    t = dt.datetime.strptime(time_text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
+    t = dt.datetime.strptime(time_text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
     return (t - EPOCH) // dt.timedelta(milliseconds=1)  # exact: no float rounding
 
 
@@ -127,24 +156,50 @@ def to_ocsf(entry: Entry) -> dict:
     category_uid = class_uid // 1000
     status_id, status = STATUS[outcome]
     sev = severity_id(action, outcome)
-    user = {"name": actor["user"], "uid": actor["user"],
-            "groups": [{"name": r} for r in actor.get("roles", [])]} if actor["user"] else None
+    user = (
+        {
+            "name": actor["user"],
+            "uid": actor["user"],
+            "groups": [{"name": r} for r in actor.get("roles", [])],
+        }
+        if actor["user"]
+        else None
+    )
     event = {
-        "category_uid": category_uid, "category_name": CATEGORIES[category_uid],
-        "class_uid": class_uid, "class_name": class_name,
-        "activity_id": activity_id, "activity_name": activity_name,
-        "type_uid": class_uid * 100 + activity_id, "type_name": f"{class_name}: {activity_name}",
-        "time": epoch_ms(data["time"]), "timezone_offset": 0,
-        "severity_id": sev, "severity": SEVERITY_NAMES[sev],
-        "status_id": status_id, "status": status,
+        "category_uid": category_uid,
+        "category_name": CATEGORIES[category_uid],
+        "class_uid": class_uid,
+        "class_name": class_name,
+        "activity_id": activity_id,
+        "activity_name": activity_name,
+        "type_uid": class_uid * 100 + activity_id,
+        "type_name": f"{class_name}: {activity_name}",
+        "time": epoch_ms(data["time"]),
+        "timezone_offset": 0,
+        "severity_id": sev,
+        "severity": SEVERITY_NAMES[sev],
+        "status_id": status_id,
+        "status": status,
         "message": f"{action} by {actor['user'] or 'unknown user'}: {outcome}",
-        "metadata": {"version": OCSF_VERSION, "product": {**PRODUCT, "feature": {"name": "audit"}},
-                     "log_name": "audit", "uid": entry.hash, "sequence": data["seq"]},
+        "metadata": {
+            "version": OCSF_VERSION,
+            "product": {**PRODUCT, "feature": {"name": "audit"}},
+            "log_name": "audit",
+            "uid": entry.hash,
+            "sequence": data["seq"],
+        },
         "actor": {"user": user} if user else {"app_name": "workbench"},
         "src_endpoint": endpoint(data.get("source")),
-        "unmapped": {"workbench": {"action": action, "resource": data.get("resource"),
-                                   "outcome": outcome, "details": details,
-                                   "prev_hash": entry.prev_hash, "hash": entry.hash}},
+        "unmapped": {
+            "workbench": {
+                "action": action,
+                "resource": data.get("resource"),
+                "outcome": outcome,
+                "details": details,
+                "prev_hash": entry.prev_hash,
+                "hash": entry.hash,
+            }
+        },
     }
     if details.get("reason"):
         event["status_detail"] = str(details["reason"])
@@ -158,10 +213,13 @@ def _class_fields(event: dict, class_uid: int, data: dict, details: dict) -> Non
     """The attributes each class requires (OCSF 1.x)."""
     actor_user = data["actor"]["user"]
     if class_uid == 3002:  # user: the subject authenticated (the attempted name on failure)
-        event["user"] = {"name": details.get("user") or details.get("sub") or actor_user or "unknown"}
+        event["user"] = {
+            "name": details.get("user") or details.get("sub") or actor_user or "unknown"
+        }
         event["service"] = {"name": "workbench"}
         event["auth_protocol_id"], event["auth_protocol"] = (
-            (6, "OAUTH 2.0") if data["action"].startswith("token.") else (99, "Password"))
+            (6, "OAUTH 2.0") if data["action"].startswith("token.") else (99, "Password")
+        )
     elif class_uid == 3001:  # user: the account that was changed
         event["user"] = {"name": details.get("user") or data.get("resource") or "unknown"}
     elif class_uid == 6002:
@@ -169,10 +227,13 @@ def _class_fields(event: dict, class_uid: int, data: dict, details: dict) -> Non
     elif class_uid == 6003:
         event["api"] = {"operation": data["action"], "service": {"name": "workbench"}}
         if data.get("resource"):
-            event["resources"] = [{"name": data["resource"],
-                                   "type": details.get("resource_type", data["action"].split(".")[0])}]
+            event["resources"] = [
+                {
+                    "name": data["resource"],
+                    "type": details.get("resource_type", data["action"].split(".")[0]),
+                }
+            ]
         if data["outcome"] == "denied":  # the security_control profile says what the control did
             event["action_id"], event["action"] = 2, "Denied"
             event["disposition_id"], event["disposition"] = 2, "Blocked"
             event["metadata"]["profiles"] = ["security_control"]
-

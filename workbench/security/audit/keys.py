@@ -5,6 +5,7 @@ log needs it; a key file that others may read is refused, as ssh does. The publi
 beside it as `<name>.pub` and is all that verification needs. Neither is ever logged: errors
 name the file, never its content.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,12 +35,16 @@ def load_or_create_private_key(path: Path) -> Ed25519PrivateKey:
         return _create(path)
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        raise AuditError(f"audit signing key {path} has mode {mode:04o}; it must be readable by "
-                         f"its owner only (chmod 600 {path})")
+        raise AuditError(
+            f"audit signing key {path} has mode {mode:04o}; it must be readable by "
+            f"its owner only (chmod 600 {path})"
+        )
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError) as e:
-        raise AuditError(f"audit signing key {path} is not a PEM private key ({type(e).__name__})") from None
+        raise AuditError(
+            f"audit signing key {path} is not a PEM private key ({type(e).__name__})"
+        ) from None
     if not isinstance(key, Ed25519PrivateKey):
         raise AuditError(f"audit signing key {path} is not an Ed25519 key")
     return key
@@ -48,8 +53,9 @@ def load_or_create_private_key(path: Path) -> Ed25519PrivateKey:
 def _create(path: Path) -> Ed25519PrivateKey:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     try:  # O_EXCL: two processes starting at once must not each write a different key
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -58,8 +64,11 @@ def _create(path: Path) -> Ed25519PrivateKey:
         f.write(pem)
     pub = public_path(path)
     tmp = pub.with_name(pub.name + f".{os.getpid()}.tmp")
-    tmp.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
+    tmp.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
     os.chmod(tmp, 0o644)
     os.replace(tmp, pub)
     return key
@@ -79,8 +88,10 @@ def load_public_key(source) -> Ed25519PublicKey:
         path = Path(source)
         where = str(path)
         if not path.is_file():
-            raise AuditError(f"audit public key {path} does not exist (it is written beside the "
-                             "signing key as <key>.pub)")
+            raise AuditError(
+                f"audit public key {path} does not exist (it is written beside the "
+                "signing key as <key>.pub)"
+            )
         data = path.read_bytes()
     try:
         key = serialization.load_pem_public_key(data)

@@ -1,16 +1,18 @@
 """The public face of the audit trail: open a log, record entries, verify, export.
 
-    log = AuditLog.open(settings)            # workbench Settings, AuditSettings, URL or path
-    log.record("semantic.query", actor=principal, resource="retail", outcome="success",
-               source="10.0.0.7", namespace="retail", members=[...], rows=12, ms=8.1)
-    report = log.verify(public_key_path)      # the public key only
+log = AuditLog.open(settings)            # workbench Settings, AuditSettings, URL or path
+log.record("semantic.query", actor=principal, resource="retail", outcome="success",
+           source="10.0.0.7", namespace="retail", members=[...], rows=12, ms=8.1)
+report = log.verify(public_key_path)      # the public key only
 """
+
 from __future__ import annotations
 
 import atexit
 import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from .chain import Entry, new_body, seal
 from .checkpoints import Checkpoint, CheckpointPolicy, sign
@@ -23,10 +25,18 @@ MAX_TRIES = 1000  # each lost race means another writer appended; this bounds a 
 
 
 class AuditLog:
-    def __init__(self, store: AuditStore, key_path: Path | None, checkpoint_every: int = 100,
-                 checkpoint_minutes: float = 5.0, buffer_ms: float = 0.0):
+    def __init__(
+        self,
+        store: AuditStore,
+        key_path: Path | None,
+        checkpoint_every: int = 100,
+        checkpoint_minutes: float = 5.0,
+        buffer_ms: float = 0.0,
+    ):
         if checkpoint_every < 1 or checkpoint_minutes <= 0 or buffer_ms < 0:
-            raise AuditError("checkpoint_every must be >= 1, checkpoint_minutes > 0, buffer_ms >= 0")
+            raise AuditError(
+                "checkpoint_every must be >= 1, checkpoint_minutes > 0, buffer_ms >= 0"
+            )
         self.store = store
         self.key_path = None if key_path is None else Path(key_path)
         self._key = None  # loaded on the first record(), so a reader never needs it
@@ -36,12 +46,13 @@ class AuditLog:
         self._writer = None
         if buffer_ms > 0:
             from .writer import BufferedWriter
+
             self._writer = BufferedWriter(self._append, buffer_ms)
             atexit.register(self.flush_quietly)
 
     # -- opening ------------------------------------------------------------------------------
     @classmethod
-    def open(cls, target: Any = None, *, key_path: str | Path | None = None) -> "AuditLog":
+    def open(cls, target: Any = None, *, key_path: str | Path | None = None) -> AuditLog:
         """A log from workbench `Settings` (its `audit` section), `AuditSettings`, a
         postgresql:// URL, or an SQLite file path. None reads workbench.yml.
 
@@ -62,13 +73,18 @@ class AuditLog:
                 project = load_settings()
                 a = AuditSettings(url=text, key_path=str(project.path(project.audit.key_path)))
             else:
-                a = AuditSettings(path=text, key_path=str(Path(text).parent / "keys" / "audit_ed25519.pem"))
+                a = AuditSettings(
+                    path=text, key_path=str(Path(text).parent / "keys" / "audit_ed25519.pem")
+                )
             resolve = Path
         else:
-            raise AuditError(f"AuditLog.open takes Settings, AuditSettings, a URL or a path, "
-                             f"not {type(target).__name__}")
+            raise AuditError(
+                f"AuditLog.open takes Settings, AuditSettings, a URL or a path, "
+                f"not {type(target).__name__}"
+            )
         if a.url:
             from .pg_store import PostgresStore
+
             store: AuditStore = PostgresStore(a.url, a.pg_schema, a.synchronous)
         else:
             store = SQLiteStore(resolve(a.path), a.synchronous)
@@ -76,8 +92,16 @@ class AuditLog:
         return cls(store, key, a.checkpoint_every, a.checkpoint_minutes, a.buffer_ms)
 
     # -- writing ------------------------------------------------------------------------------
-    def record(self, action: str, *, actor: Any = None, resource: str | None = None,
-               outcome: str = "success", source: str | None = None, **details: Any) -> Entry | None:
+    def record(
+        self,
+        action: str,
+        *,
+        actor: Any = None,
+        resource: str | None = None,
+        outcome: str = "success",
+        source: str | None = None,
+        **details: Any,
+    ) -> Entry | None:
         """Append one entry and return it; raises AuditError if it could not be stored.
         With `buffer_ms` > 0 the entry is queued and None returned (see writer.py)."""
         body = new_body(action, actor, resource, outcome, source, details)
@@ -110,14 +134,19 @@ class AuditLog:
                 for body in bodies:
                     entries.append(seal(body, prev[0] + 1, prev[1]))
                     prev = (entries[-1].seq, entries[-1].hash)
-                ok = (self.store.try_append(entries[0]) if len(entries) == 1
-                      else self.store.try_append_many(entries))
+                ok = (
+                    self.store.try_append(entries[0])
+                    if len(entries) == 1
+                    else self.store.try_append_many(entries)
+                )
                 if ok:
                     break
                 last = self.store.last()  # another writer took this seq: follow its entry
             else:
-                raise AuditError(f"{self.store.where}: could not append after {MAX_TRIES} "
-                                 "attempts (too many concurrent writers)")
+                raise AuditError(
+                    f"{self.store.where}: could not append after {MAX_TRIES} "
+                    "attempts (too many concurrent writers)"
+                )
             self._last = prev
             signed_last = False
             for e in entries:  # every multiple of N, as with single appends
@@ -134,11 +163,21 @@ class AuditLog:
         for log-ins the `user` logging in; in `user.*` events `user` is the account changed,
         not who changed it. The outcome follows the action's name. Errors propagate, so those
         services fail closed."""
+
         def audit(action: str, **details: Any) -> None:
-            actor = details.pop("actor", None) or details.get("sub") or (
-                details.get("user") if action.startswith(("login.", "auth.")) else None)
-            self.record(action, actor=actor, outcome=outcome_of(action),
-                        source=details.pop("source", source), **details)
+            actor = (
+                details.pop("actor", None)
+                or details.get("sub")
+                or (details.get("user") if action.startswith(("login.", "auth.")) else None)
+            )
+            self.record(
+                action,
+                actor=actor,
+                outcome=outcome_of(action),
+                source=details.pop("source", source),
+                **details,
+            )
+
         return audit
 
     def checkpoint(self) -> None:
@@ -182,8 +221,14 @@ class AuditLog:
         report.anchors = len(anchors)
         return report
 
-    def entries(self, since: str | None = None, until: str | None = None, user: str | None = None,
-                action: str | None = None, limit: int | None = None) -> Iterator[Entry]:
+    def entries(
+        self,
+        since: str | None = None,
+        until: str | None = None,
+        user: str | None = None,
+        action: str | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Entry]:
         """Entries in order; since/until are ISO times or datetimes, action may end with '.'
         to match a family (auth.)."""
         return self.store.entries(_time_text(since), _time_text(until), user, action, limit)
@@ -191,6 +236,7 @@ class AuditLog:
     def export(self, since: Any = None, format: str = "ocsf") -> Iterator[str]:
         """One line per entry since `since`: OCSF JSON or CEF text."""
         from .siem import export_lines
+
         return export_lines(self.entries(since=since), format)
 
     def close(self) -> None:
@@ -199,7 +245,7 @@ class AuditLog:
             atexit.unregister(self.flush_quietly)
         self.store.close()
 
-    def __enter__(self) -> "AuditLog":
+    def __enter__(self) -> AuditLog:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -226,9 +272,10 @@ def _time_text(value: Any) -> str | None:
         return None
     if isinstance(value, str):
         from .timeparse import parse_since
+
         value = parse_since(value)
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        value = dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
+        value = dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

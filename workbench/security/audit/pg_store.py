@@ -2,13 +2,14 @@
 process in autocommit (each append is one INSERT, one round trip).
 
 Table and schema names go through psycopg2.sql.Identifier; values are always parameters."""
+
 from __future__ import annotations
 
 import os
 import re
 import threading
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 from ...engines.postgres_engine import redacted
 from .chain import GENESIS, Entry
@@ -35,12 +36,12 @@ CREATE OR REPLACE FUNCTION {s}.audit_append_only() RETURNS trigger LANGUAGE plpg
 TRIGGERS = ("audit_entries", "audit_checkpoints")
 
 
-
-
 class PostgresStore(AuditStore):
     def __init__(self, url: str, schema: str = "workbench_audit", synchronous: str = "normal"):
         if not SCHEMA_RE.match(schema or ""):
-            raise AuditError(f"audit schema {schema!r} must be a plain identifier (letters, digits, _)")
+            raise AuditError(
+                f"audit schema {schema!r} must be a plain identifier (letters, digits, _)"
+            )
         import psycopg2
         import psycopg2.errors  # noqa: F401 (UniqueViolation, used by try_append_many)
         from psycopg2 import sql
@@ -54,15 +55,18 @@ class PostgresStore(AuditStore):
         s = sql.Identifier(schema)
         self._t = sql.SQL("{}.audit_entries").format(s)
         self._cp = sql.SQL("{}.audit_checkpoints").format(s)
-        self._insert = sql.SQL("INSERT INTO {} (" + COLUMNS + ") VALUES (%s,%s,%s,%s,%s,%s,%s,%s) "
-                               "ON CONFLICT (seq) DO NOTHING").format(self._t)
+        self._insert = sql.SQL(
+            "INSERT INTO {} (" + COLUMNS + ") VALUES (%s,%s,%s,%s,%s,%s,%s,%s) "  # noqa: S608 - table names are sql.Identifier-composed, column list is a constant; values bound
+            "ON CONFLICT (seq) DO NOTHING"
+        ).format(self._t)
         self._create()
 
     def _connection(self):
         if self._conn is None or self._conn.closed or self._pid != os.getpid():
             try:
-                conn = self._psycopg2.connect(self.url, connect_timeout=5,
-                                              application_name="workbench-audit")
+                conn = self._psycopg2.connect(
+                    self.url, connect_timeout=5, application_name="workbench-audit"
+                )
             except self._psycopg2.Error as e:
                 raise AuditError(f"cannot connect to {self.where}: {str(e).strip()}") from None
             conn.autocommit = True
@@ -87,20 +91,31 @@ class PostgresStore(AuditStore):
                     cur.execute("SELECT pg_advisory_xact_lock(hashtext('workbench.audit.ddl'))")
                     cur.execute(sql.SQL(DDL).format(s=s))
                     for table in TRIGGERS:
-                        cur.execute("SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-                                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
-                                    "AND c.relname = %s AND t.tgname = %s",
-                                    (self.schema, table, table + "_append_only"))
+                        cur.execute(
+                            "SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
+                            "AND c.relname = %s AND t.tgname = %s",
+                            (self.schema, table, table + "_append_only"),
+                        )
                         if cur.fetchone() is None:
-                            cur.execute(sql.SQL(
-                                "CREATE TRIGGER {} BEFORE UPDATE OR DELETE OR TRUNCATE ON {}.{} "
-                                "FOR EACH STATEMENT EXECUTE FUNCTION {}.audit_append_only()").format(
-                                sql.Identifier(table + "_append_only"), s, sql.Identifier(table), s))
+                            cur.execute(
+                                sql.SQL(
+                                    "CREATE TRIGGER {} BEFORE UPDATE OR DELETE OR TRUNCATE ON {}.{} "
+                                    "FOR EACH STATEMENT EXECUTE FUNCTION {}.audit_append_only()"
+                                ).format(
+                                    sql.Identifier(table + "_append_only"),
+                                    s,
+                                    sql.Identifier(table),
+                                    s,
+                                )
+                            )
                     cur.execute("COMMIT")
             except self._psycopg2.Error as e:
                 if not conn.closed:
                     conn.cursor().execute("ROLLBACK")
-                raise AuditError(f"cannot create the tables of {self.where}: {str(e).strip()}") from None
+                raise AuditError(
+                    f"cannot create the tables of {self.where}: {str(e).strip()}"
+                ) from None
 
     def _run(self, query, args=(), fetch=True):
         with self._lock:
@@ -116,20 +131,27 @@ class PostgresStore(AuditStore):
                 raise AuditError(f"{self.where}: {str(e).strip()}") from None
 
     def last(self) -> tuple[int, str]:
-        rows = self._run(self._sql.SQL("SELECT seq, hash FROM {} ORDER BY seq DESC LIMIT 1").format(self._t))
+        rows = self._run(
+            self._sql.SQL("SELECT seq, hash FROM {} ORDER BY seq DESC LIMIT 1").format(self._t)
+        )
         return (rows[0][0], rows[0][1]) if rows else (0, GENESIS)
 
     def try_append(self, e: Entry) -> bool:
-        n = self._run(self._insert, (e.seq, e.time, e.user, e.action, e.outcome, e.body,
-                                     e.prev_hash, e.hash), fetch=False)
+        n = self._run(
+            self._insert,
+            (e.seq, e.time, e.user, e.action, e.outcome, e.body, e.prev_hash, e.hash),
+            fetch=False,
+        )
         return n == 1
 
     def try_append_many(self, entries: list[Entry]) -> bool:
         from psycopg2.extras import execute_values
 
-        rows = [(e.seq, e.time, e.user, e.action, e.outcome, e.body, e.prev_hash, e.hash)
-                for e in entries]
-        q = self._sql.SQL("INSERT INTO {} (" + COLUMNS + ") VALUES %s").format(self._t)
+        rows = [
+            (e.seq, e.time, e.user, e.action, e.outcome, e.body, e.prev_hash, e.hash)
+            for e in entries
+        ]
+        q = self._sql.SQL("INSERT INTO {} (" + COLUMNS + ") VALUES %s").format(self._t)  # noqa: S608 - COLUMNS is a module constant, the table an sql.Identifier; values bound by execute_values
         with self._lock:
             conn = self._connection()
             try:
@@ -148,13 +170,18 @@ class PostgresStore(AuditStore):
                 raise AuditError(f"{self.where}: {str(e).strip()}") from None
 
     def add_checkpoint(self, cp: Checkpoint) -> None:
-        self._run(self._sql.SQL("INSERT INTO {} (" + CP_COLUMNS + ") VALUES (%s,%s,%s,%s,%s) "
-                                "ON CONFLICT (seq) DO NOTHING").format(self._cp),
-                  (cp.seq, cp.hash, cp.time, cp.key_id, cp.signature), fetch=False)
+        self._run(
+            self._sql.SQL(
+                "INSERT INTO {} (" + CP_COLUMNS + ") VALUES (%s,%s,%s,%s,%s) "  # noqa: S608 - table composed with sql.Identifier; values bound
+                "ON CONFLICT (seq) DO NOTHING"
+            ).format(self._cp),
+            (cp.seq, cp.hash, cp.time, cp.key_id, cp.signature),
+            fetch=False,
+        )
 
     def entries(self, since=None, until=None, user=None, action=None, limit=None):
         where, args = filters(since, until, user, action, "%s")
-        q = "SELECT " + COLUMNS + " FROM {}" + where + " ORDER BY seq, ctid"
+        q = "SELECT " + COLUMNS + " FROM {}" + where + " ORDER BY seq, ctid"  # noqa: S608 - fixed WHERE fragments with %s placeholders; values bound
         if limit is not None:
             q += " LIMIT %s"
             args.append(int(limit))
@@ -163,7 +190,9 @@ class PostgresStore(AuditStore):
     def _scan(self, query, args) -> Iterator[Entry]:
         """A server-side cursor on a connection of its own: one batch in memory at a time."""
         try:
-            conn = self._psycopg2.connect(self.url, connect_timeout=5, application_name="workbench-audit")
+            conn = self._psycopg2.connect(
+                self.url, connect_timeout=5, application_name="workbench-audit"
+            )
         except self._psycopg2.Error as e:
             raise AuditError(f"cannot connect to {self.where}: {str(e).strip()}") from None
 
@@ -177,10 +206,11 @@ class PostgresStore(AuditStore):
                 raise AuditError(f"{self.where}: {str(e).strip()}") from None
             finally:
                 conn.close()
+
         return rows()
 
     def checkpoints(self) -> list[Checkpoint]:
-        q = self._sql.SQL("SELECT " + CP_COLUMNS + " FROM {} ORDER BY seq, ctid").format(self._cp)
+        q = self._sql.SQL("SELECT " + CP_COLUMNS + " FROM {} ORDER BY seq, ctid").format(self._cp)  # noqa: S608 - CP_COLUMNS is a module constant, the table an sql.Identifier
         rows = self._run(q)
         return [Checkpoint(*row) for row in rows]
 

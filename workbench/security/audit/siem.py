@@ -1,8 +1,9 @@
 """One line per entry in the format a SIEM asked for (kept apart from export.py and cef.py so
 neither imports the other's caller)."""
+
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from .cef import to_cef
 from .chain import Entry, canonical_json

@@ -7,14 +7,15 @@ proposes again, so each entry's prev_hash is always the hash of the entry just b
 Triggers refuse UPDATE and DELETE, so the application itself can only append; someone with
 the database's own rights can still edit rows, which is what verification is for.
 """
+
 from __future__ import annotations
 
 import os
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from .chain import GENESIS, Entry
 from .checkpoints import Checkpoint
@@ -26,6 +27,7 @@ CP_COLUMNS = "seq, hash, time, key_id, signature"
 
 class AuditStore(ABC):
     """Append-only entries and checkpoints. `where` names the store in every error."""
+
     where: str
 
     @abstractmethod
@@ -45,8 +47,14 @@ class AuditStore(ABC):
         """Keep `cp`; a second checkpoint for the same seq is ignored (the first one stands)."""
 
     @abstractmethod
-    def entries(self, since: str | None = None, until: str | None = None, user: str | None = None,
-                action: str | None = None, limit: int | None = None) -> Iterator[Entry]:
+    def entries(
+        self,
+        since: str | None = None,
+        until: str | None = None,
+        user: str | None = None,
+        action: str | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Entry]:
         """Entries in seq order (ties in storage order), filtered by time text range, user, and
         action or action prefix ("auth." matches every auth action)."""
 
@@ -131,8 +139,9 @@ class SQLiteStore(AuditStore):
     def _connection(self) -> sqlite3.Connection:
         # a connection inherited across fork() is unsafe to use: reopen in the child
         if self._conn is None or self._pid != os.getpid():
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={'FULL' if self.synchronous == 'full' else 'NORMAL'}")
             self._conn, self._pid = conn, os.getpid()
@@ -151,19 +160,24 @@ class SQLiteStore(AuditStore):
         return (rows[0][0], rows[0][1]) if rows else (0, GENESIS)
 
     def try_append(self, e: Entry) -> bool:
-        cur = self._run(f"INSERT INTO audit_entries ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?) "
-                        "ON CONFLICT(seq) DO NOTHING",
-                        (e.seq, e.time, e.user, e.action, e.outcome, e.body, e.prev_hash, e.hash))
+        cur = self._run(
+            f"INSERT INTO audit_entries ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?) "  # noqa: S608 - COLUMNS is a module constant; values bound (?)
+            "ON CONFLICT(seq) DO NOTHING",
+            (e.seq, e.time, e.user, e.action, e.outcome, e.body, e.prev_hash, e.hash),
+        )
         return cur.rowcount == 1
 
     def try_append_many(self, entries: list[Entry]) -> bool:
-        rows = [(e.seq, e.time, e.user, e.action, e.outcome, e.body, e.prev_hash, e.hash)
-                for e in entries]
+        rows = [
+            (e.seq, e.time, e.user, e.action, e.outcome, e.body, e.prev_hash, e.hash)
+            for e in entries
+        ]
         with self._lock:
             conn = self._connection()
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(f"INSERT INTO audit_entries ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?)", rows)
+                insert = f"INSERT INTO audit_entries ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?)"  # noqa: S608 - COLUMNS is a module constant; values bound (?)
+                conn.executemany(insert, rows)
                 conn.execute("COMMIT")
                 return True
             except sqlite3.Error as e:
@@ -174,12 +188,15 @@ class SQLiteStore(AuditStore):
                 raise AuditError(f"{self.where}: {e}") from None
 
     def add_checkpoint(self, cp: Checkpoint) -> None:
-        self._run(f"INSERT INTO audit_checkpoints ({CP_COLUMNS}) VALUES (?,?,?,?,?) "
-                  "ON CONFLICT(seq) DO NOTHING", (cp.seq, cp.hash, cp.time, cp.key_id, cp.signature))
+        self._run(
+            f"INSERT INTO audit_checkpoints ({CP_COLUMNS}) VALUES (?,?,?,?,?) "  # noqa: S608 - CP_COLUMNS is a module constant; values bound (?)
+            "ON CONFLICT(seq) DO NOTHING",
+            (cp.seq, cp.hash, cp.time, cp.key_id, cp.signature),
+        )
 
     def entries(self, since=None, until=None, user=None, action=None, limit=None):
         where, args = filters(since, until, user, action, "?")
-        sql = f"SELECT {COLUMNS} FROM audit_entries{where} ORDER BY seq, rowid"
+        sql = f"SELECT {COLUMNS} FROM audit_entries{where} ORDER BY seq, rowid"  # noqa: S608 - constant columns, WHERE built from fixed fragments with ? placeholders
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))
@@ -189,7 +206,9 @@ class SQLiteStore(AuditStore):
         """Rows streamed from a read-only connection of their own: verifying or exporting a
         large log holds one batch in memory, and writers are not blocked meanwhile (WAL)."""
         try:
-            conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, timeout=30.0)
+            conn = sqlite3.connect(
+                self.path.resolve().as_uri() + "?mode=ro", uri=True, timeout=30.0
+            )
         except sqlite3.Error as e:
             raise AuditError(f"cannot read {self.where}: {e}") from None
 
@@ -202,10 +221,12 @@ class SQLiteStore(AuditStore):
                 raise AuditError(f"{self.where}: {e}") from None
             finally:
                 conn.close()
+
         return rows()
 
     def checkpoints(self) -> list[Checkpoint]:
-        rows = self._run(f"SELECT {CP_COLUMNS} FROM audit_checkpoints ORDER BY seq, rowid", many=True)
+        query = f"SELECT {CP_COLUMNS} FROM audit_checkpoints ORDER BY seq, rowid"  # noqa: S608 - CP_COLUMNS is a module constant
+        rows = self._run(query, many=True)
         return [Checkpoint(*row) for row in rows]
 
     def close(self) -> None:

@@ -1,9 +1,10 @@
 """Send syslog messages to a SIEM: UDP (RFC 5426, one datagram per message) or TCP with
 RFC 6587 octet counting ("LEN SP MSG"), so a message may itself contain newlines."""
+
 from __future__ import annotations
 
 import socket
-from typing import Iterable
+from collections.abc import Iterable
 
 from .errors import AuditError
 
@@ -42,14 +43,17 @@ class SyslogSender:
         try:
             if self.protocol == "udp":
                 if len(data) > MAX_UDP:
-                    raise AuditError(f"a syslog message of {len(data):,} bytes does not fit in one "
-                                     f"UDP datagram for {self.target}; use --protocol tcp")
+                    raise AuditError(
+                        f"a syslog message of {len(data):,} bytes does not fit in one "
+                        f"UDP datagram for {self.target}; use --protocol tcp"
+                    )
                 self.sock.send(data)
             else:
                 self.sock.sendall(str(len(data)).encode() + b" " + data)
         except OSError as e:
-            raise AuditError(f"sending to {self.where} failed after {self.sent} messages: "
-                             f"{e.strerror or e}") from None
+            raise AuditError(
+                f"sending to {self.where} failed after {self.sent} messages: {e.strerror or e}"
+            ) from None
         self.sent += 1
 
     def send_all(self, messages: Iterable[str]) -> int:
@@ -65,7 +69,7 @@ class SyslogSender:
             pass
         self.sock.close()
 
-    def __enter__(self) -> "SyslogSender":
+    def __enter__(self) -> SyslogSender:
         return self
 
     def __exit__(self, *exc) -> None:

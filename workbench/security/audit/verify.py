@@ -4,11 +4,13 @@ themselves claim (their hashed seq), and check every checkpoint's signature and 
 The storage order (the seq column) is trusted for nothing; it is only compared with the chain
 at the end, which is how reordering and renumbering show up.
 """
+
 from __future__ import annotations
 
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -44,9 +46,9 @@ class Problem:
 class VerifyReport:
     entries: int = 0
     checkpoints: int = 0
-    last_checkpoint: int = 0      # highest seq pinned by a valid checkpoint
+    last_checkpoint: int = 0  # highest seq pinned by a valid checkpoint
     last_seq: int = 0
-    anchors: int = 0              # of the checkpoints, how many came from outside the store
+    anchors: int = 0  # of the checkpoints, how many came from outside the store
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -67,8 +69,10 @@ class VerifyReport:
 
     def summary(self) -> str:
         anchored = f" ({self.anchors} from anchors)" if self.anchors else ""
-        head = (f"{self.entries} entries, {self.checkpoints} checkpoints{anchored}, signed up to seq "
-                f"{self.last_checkpoint}, {self.unsigned_tail} newer entries not yet signed")
+        head = (
+            f"{self.entries} entries, {self.checkpoints} checkpoints{anchored}, signed up to seq "
+            f"{self.last_checkpoint}, {self.unsigned_tail} newer entries not yet signed"
+        )
         if self.ok:
             return "ok: " + head
         return f"TAMPERED: {len(self.problems)} problem(s) in {head}"
@@ -78,10 +82,11 @@ class VerifyReport:
 class _Row:
     """What verification keeps of an entry once its content is checked (no body: a large log
     costs a few hundred bytes per entry)."""
-    seq: int            # the row's seq column
-    order: int          # position in storage order
-    claimed: int        # the seq inside the hashed JSON (the row's seq column if unreadable)
-    valid: bool         # stored hash == recomputed hash
+
+    seq: int  # the row's seq column
+    order: int  # position in storage order
+    claimed: int  # the seq inside the hashed JSON (the row's seq column if unreadable)
+    valid: bool  # stored hash == recomputed hash
     prev_hash: str
     hash: str
     recomputed: str | None
@@ -94,8 +99,12 @@ def _check_row(e: Entry, order: int, report: VerifyReport) -> _Row:
         data = json.loads(e.body)
         claimed = int(data["seq"])
         columns = {"time": e.time, "user": e.user, "action": e.action, "outcome": e.outcome}
-        written = {"time": data["time"], "user": data["actor"]["user"], "action": data["action"],
-                   "outcome": data["outcome"]}
+        written = {
+            "time": data["time"],
+            "user": data["actor"]["user"],
+            "action": data["action"],
+            "outcome": data["outcome"],
+        }
     except (ValueError, KeyError, TypeError):
         claimed, columns, written = e.seq, {}, {}
         valid = False
@@ -104,8 +113,11 @@ def _check_row(e: Entry, order: int, report: VerifyReport) -> _Row:
     else:
         changed = sorted(k for k in columns if columns[k] != written[k])
         if changed:
-            report.add("altered", e.seq, f"entry {e.seq}: column(s) {', '.join(changed)} differ "
-                                         "from the hashed content")
+            report.add(
+                "altered",
+                e.seq,
+                f"entry {e.seq}: column(s) {', '.join(changed)} differ from the hashed content",
+            )
     return _Row(e.seq, order, claimed, valid, e.prev_hash, e.hash, recomputed)
 
 
@@ -123,10 +135,14 @@ def _links(row: _Row, prev: _Row | None) -> bool:
     flipped byte in one hash column is reported once, as that entry's alteration."""
     if prev is None:
         return row.prev_hash == GENESIS
-    return row.prev_hash == prev.hash or (prev.recomputed is not None and row.prev_hash == prev.recomputed)
+    return row.prev_hash == prev.hash or (
+        prev.recomputed is not None and row.prev_hash == prev.recomputed
+    )
 
 
-def verify_entries(entries, checkpoints: list[Checkpoint], public_key: Ed25519PublicKey) -> VerifyReport:
+def verify_entries(
+    entries, checkpoints: list[Checkpoint], public_key: Ed25519PublicKey
+) -> VerifyReport:
     report = VerifyReport()
     rows = [_check_row(e, i, report) for i, e in enumerate(entries)]
     report.entries = len(rows)
@@ -170,15 +186,27 @@ def _walk(by_claim: dict[int, list[_Row]], report: VerifyReport) -> list[_Row]:
                 if other is chosen:
                     continue
                 if other.seq == chosen.seq:
-                    report.add("fork", pos, f"two different entries claim seq {pos} after the same "
-                                            f"entry {pos - 1} (forked history)")
+                    report.add(
+                        "fork",
+                        pos,
+                        f"two different entries claim seq {pos} after the same "
+                        f"entry {pos - 1} (forked history)",
+                    )
                 else:
-                    report.add("inserted", pos, f"an entry claiming seq {pos} (stored as "
-                               f"{other.seq}) is not part of the chain: nothing follows it")
+                    report.add(
+                        "inserted",
+                        pos,
+                        f"an entry claiming seq {pos} (stored as "
+                        f"{other.seq}) is not part of the chain: nothing follows it",
+                    )
         for other in cands:
             if other is not chosen and other not in linked:
-                report.add("fork", pos, f"entry stored as seq {other.seq} claims seq {pos} but "
-                                        "belongs to another history")
+                report.add(
+                    "fork",
+                    pos,
+                    f"entry stored as seq {other.seq} claims seq {pos} but "
+                    "belongs to another history",
+                )
         chain.append(chosen)
         prev = chosen
         pos += 1
@@ -198,38 +226,63 @@ def _storage_order(chain: list[_Row], report: VerifyReport) -> None:
     if not moved:
         return
     orders = [r.order for r in chain]
-    if any(b < a for a, b in zip(orders, orders[1:])):
-        out = [r.claimed for r, nxt in zip(chain, chain[1:]) if nxt.order < r.order]
-        report.add("reordered", out[0], f"entries are stored out of chain order (first at seq {out[0]}); "
-                   f"{len(moved)} entries sit under another seq than they were written with")
+    if any(b < a for a, b in pairwise(orders)):
+        out = [r.claimed for r, nxt in pairwise(chain) if nxt.order < r.order]
+        report.add(
+            "reordered",
+            out[0],
+            f"entries are stored out of chain order (first at seq {out[0]}); "
+            f"{len(moved)} entries sit under another seq than they were written with",
+        )
     else:
-        report.add("renumbered", moved[0].claimed, f"{len(moved)} entries, from seq "
-                   f"{moved[0].claimed}, are stored under another seq than they were written with")
+        report.add(
+            "renumbered",
+            moved[0].claimed,
+            f"{len(moved)} entries, from seq "
+            f"{moved[0].claimed}, are stored under another seq than they were written with",
+        )
 
 
-def _checkpoints(cps: list[Checkpoint], chain: dict[int, _Row], public_key: Ed25519PublicKey,
-                 report: VerifyReport) -> None:
+def _checkpoints(
+    cps: list[Checkpoint],
+    chain: dict[int, _Row],
+    public_key: Ed25519PublicKey,
+    report: VerifyReport,
+) -> None:
     report.checkpoints = len(cps)
     kid = key_id(public_key)
     good: dict[int, Checkpoint] = {}
     for cp in cps:
         if cp.key_id != kid or not cp.valid_for(public_key):
-            report.add("signature", cp.seq, f"checkpoint at seq {cp.seq} is not signed by key {kid}")
+            report.add(
+                "signature", cp.seq, f"checkpoint at seq {cp.seq} is not signed by key {kid}"
+            )
             continue
         if cp.seq in good:  # the same checkpoint twice (store and anchor) is checked once
             if good[cp.seq].hash != cp.hash:
-                report.add("fork", cp.seq, f"two signed checkpoints disagree about entry {cp.seq} "
-                                           "(forked history)")
+                report.add(
+                    "fork",
+                    cp.seq,
+                    f"two signed checkpoints disagree about entry {cp.seq} (forked history)",
+                )
             continue
         good[cp.seq] = cp
         row = chain.get(cp.seq)
         if row is None:
             if cp.seq > report.last_seq:
-                report.add("truncated", cp.seq, f"a signed checkpoint covers seq {cp.seq}, but the "
-                           f"store ends at seq {report.last_seq} (its tail was removed)")
+                report.add(
+                    "truncated",
+                    cp.seq,
+                    f"a signed checkpoint covers seq {cp.seq}, but the "
+                    f"store ends at seq {report.last_seq} (its tail was removed)",
+                )
             continue  # a missing entry in the middle is already reported
         if row.hash != cp.hash:
-            report.add("checkpoint-mismatch", cp.seq, f"entry {cp.seq} differs from the signed "
-                       "checkpoint: the chain up to it was rewritten (re-hashed)")
+            report.add(
+                "checkpoint-mismatch",
+                cp.seq,
+                f"entry {cp.seq} differs from the signed "
+                "checkpoint: the chain up to it was rewritten (re-hashed)",
+            )
         else:
             report.last_checkpoint = max(report.last_checkpoint, cp.seq)

@@ -6,12 +6,13 @@ in the middle of the next query; one commit per batch costs that once per batch.
 that entries still in the queue are lost if the process dies (at most `buffer_ms` of them),
 and a storage failure surfaces at the next record() or flush() instead of the failing call.
 """
+
 from __future__ import annotations
 
 import os
 import threading
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 from .errors import AuditError
 
@@ -32,8 +33,9 @@ class BufferedWriter:
 
     def put(self, body: dict) -> None:
         if self.error:
-            raise AuditError(f"audit entries are not being stored: {self.error} "
-                             f"({len(self._queue)} waiting)")
+            raise AuditError(
+                f"audit entries are not being stored: {self.error} ({len(self._queue)} waiting)"
+            )
         self._queue.append(body)
         if self._thread is None or self._pid != os.getpid():  # threads do not survive fork()
             self._start()
