@@ -30,7 +30,7 @@ def other_process():
     p.wait()
 
 
-def test_runtime_file_is_private_and_found(tmp_path, other_process):
+def test_runtime_file_is_private_and_found(tmp_path, other_process, monkeypatch):
     wh = tmp_path / "wh.duckdb"
     path = write_runtime(RuntimeInfo(url="http://127.0.0.1:1/", token="t0k", pid=other_process, warehouse=str(wh)))
     assert path == runtime_file(wh) == tmp_path / "wh.duckdb.server.json"
@@ -38,7 +38,7 @@ def test_runtime_file_is_private_and_found(tmp_path, other_process):
     info = find_server(wh)
     assert info is not None and info.url == "http://127.0.0.1:1/" and info.token == "t0k"
     # the same warehouse spelled differently finds the same server
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     assert find_server("wh.duckdb") == info
 
 
