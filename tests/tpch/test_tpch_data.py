@@ -1,5 +1,5 @@
 """workbench.warehouse.tpch: generation, caching and loading of TPC-H data (through its public
-API; the generator is replaced where it lives, in tpch_generate)."""
+API; the generator is replaced where it lives, in tpch.generate)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from workbench.warehouse import tpch, tpch_generate
+from workbench.warehouse import tpch
+from workbench.warehouse.tpch import generate as tpch_generate
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from .tpch_schema import MANIFEST, TABLES, TpchError, parquet_dir, sf_label
+from .schema import MANIFEST, TABLES, TpchError, parquet_dir, sf_label
 
 
 def find_tpchgen_cli() -> Path:

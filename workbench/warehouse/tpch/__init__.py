@@ -11,9 +11,10 @@ quantities DECIMAL(15,2), dates DATE, text VARCHAR), which are the types the TPC
 
 Shell: ``python -m workbench.warehouse.tpch --sf 1``.
 
-The work is split by what it does: :mod:`.tpch_schema` (tables, column types, scale-factor labels
-and default paths), :mod:`.tpch_generate` (tpchgen-cli to a parquet cache) and
-:mod:`.tpch_load` (parquet into DuckDB). This module is the public API and the shell entry.
+The work is split by what it does: :mod:`.schema` (tables, column types, scale-factor labels
+and default paths), :mod:`.generate` (tpchgen-cli to a parquet cache) and
+:mod:`.load` (parquet into DuckDB). This package module is the public API and the shell entry
+(``__main__`` runs :func:`main`).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .tpch_generate import find_tpchgen_cli, generate_parquet, parquet_paths
-from .tpch_load import build_duckdb, load_into
-from .tpch_schema import (
+from .generate import find_tpchgen_cli, generate_parquet, parquet_paths
+from .load import build_duckdb, load_into
+from .schema import (
     COLUMNS,
     DEFAULT_ROOT,
     MANIFEST,
@@ -82,7 +83,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

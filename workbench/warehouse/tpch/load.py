@@ -6,14 +6,14 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from .tpch_generate import (
+from .generate import (
     expected_row_counts,
     file_lock,
     parquet_files,
     parquet_paths,
     progress_bar,
 )
-from .tpch_schema import COLUMNS, TpchError, duckdb_path, sf_label
+from .schema import COLUMNS, TpchError, duckdb_path, sf_label
 
 
 def _quote_ident(name: str) -> str:
@@ -71,8 +71,8 @@ def _duckdb_ok(path: Path, expected_rows: Mapping[str, int]) -> bool:
         return False
     try:
         for table, rows in expected_rows.items():
-            got = con.execute(f"select count(*) from {_quote_ident(table)}").fetchone()[0]
-            if got != rows:
+            got = con.execute(f"select count(*) from {_quote_ident(table)}").fetchone()
+            if got is None or got[0] != rows:
                 return False
         return True
     except duckdb.Error:
