@@ -90,7 +90,7 @@ def test_status_line_shows_the_pipelines_own_health(live):
     through the server's freshness entry (the same function the server uses)."""
     import time
 
-    from workbench.server.pipelines_ext import freshness_entry
+    from workbench.server.host import PipelineStatus
     from workbench.ui.dashboard.state import Snapshot
     from workbench.ui.dashboard.text import freshness_line, pipeline_health
 
@@ -98,8 +98,7 @@ def test_status_line_shows_the_pipelines_own_health(live):
     st = {**p.status(), "running": True}
     dead = p.cursor().execute("SELECT count(*) FROM stream_dead_letters").fetchone()[0]
     assert dead == 1 and st["dead_letters_total"] == dead
-    entry = freshness_entry(st, time.time())
-    entry.pop("_epoch")
+    entry = PipelineStatus.from_report("demo", st).freshness(time.time())
     assert entry["latency_p99_s"] is not None and entry["latency_p99_s"] >= 0
     [line] = pipeline_health({"pipelines": {"demo": entry}})
     assert line.startswith("demo: ") and "events/s" in line and "1 dead letter" in line

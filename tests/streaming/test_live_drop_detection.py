@@ -104,7 +104,7 @@ class Writer(threading.Thread):
 def live(tmp_path_factory):
     """The running pipeline, its writer and the server's loop, ticked until the rule is warm."""
     from workbench.anomaly.detection_loop import DetectionLoop
-    from workbench.server.pipelines_ext import WarehouseHost
+    from workbench.server.host import WarehouseHost
 
     root = tmp_path_factory.mktemp("live-drop")
     (root / "pipelines" / "alerts").mkdir(parents=True)

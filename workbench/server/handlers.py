@@ -75,7 +75,7 @@ class WorkbenchAPIHandler(ExtensionHandlerMixin, APIHandler):
 
     async def guarded(self, coro_fn, *args) -> None:
         """Turn every failure into a JSON answer with a readable message."""
-        from .pipelines_ext import UnknownPipeline
+        from .host import UnknownPipeline
 
         try:
             await coro_fn(*args)
@@ -99,10 +99,6 @@ class BadRequest(Exception):
     """The request itself is malformed (400)."""
 
 
-def _count_running(statuses: list[dict]) -> int:
-    return sum(1 for s in statuses if s.get("running") or s.get("state") == "running")
-
-
 class PipelinesHandler(WorkbenchAPIHandler):
     auth_resource = "workbench:pipelines"
     endpoint = "pipelines"
@@ -112,8 +108,8 @@ class PipelinesHandler(WorkbenchAPIHandler):
     async def get(self) -> None:
         async def go():
             statuses = await self.run(self.host.statuses)
-            PIPELINES_RUNNING.set(_count_running(statuses))
-            self.reply({"pipelines": statuses})
+            PIPELINES_RUNNING.set(sum(1 for s in statuses if s.running or s.state == "running"))
+            self.reply({"pipelines": [s.to_dict() for s in statuses]})
 
         await self.guarded(go)
 
@@ -129,8 +125,8 @@ class PipelineActionHandler(WorkbenchAPIHandler):
     async def post(self, name: str, action: str) -> None:
         async def go():
             fn = self.host.start if action == "start" else self.host.stop
-            status = await self.run(fn, name)
-            PIPELINES_RUNNING.set(_count_running(await self.run(self.host.statuses)))
+            status = (await self.run(fn, name)).to_dict()
+            PIPELINES_RUNNING.set(await self.run(self.host.running_count))
             self.log.info("workbench_pipelines: %s %s by %s", action, name,
                           getattr(self.current_user, "username", "?"))
             self.reply(status)
@@ -146,7 +142,7 @@ class PipelineStatusHandler(WorkbenchAPIHandler):
     @authorized
     async def get(self, name: str) -> None:
         async def go():
-            self.reply(await self.run(self.host.status, name))
+            self.reply((await self.run(self.host.status, name)).to_dict())
 
         await self.guarded(go)
 
@@ -162,8 +158,7 @@ class MetricsHandler(WorkbenchAPIHandler):
     @authorized
     async def get(self) -> None:
         try:
-            statuses = self.host.statuses()
-            PIPELINES_RUNNING.set(_count_running(statuses))
+            PIPELINES_RUNNING.set(self.host.running_count())
         except Exception:  # noqa: BLE001, S110  metrics must answer even if a spec is broken
             pass
         age = self.host.freshness().get("age_s")

@@ -6,7 +6,7 @@
     GET  quality/scores                  what the quality app shows: current scores, history,
                                          failing checks with sample rows, SLA status
 
-Validation goes through the extension's :class:`~.pipelines_ext.WarehouseHost`: DuckDB lets one
+Validation goes through the extension's :class:`~.host.WarehouseHost`: DuckDB lets one
 process write a warehouse file and the host already holds it read-write, so the run reads the
 target and writes ``quality_*`` tables on cursors of the host's own connection rather than
 opening the file a second time. Runs are serialised in this process (they create and append to
@@ -83,7 +83,7 @@ class QualityService:
                 raise BadRequest(str(exc)) from None
             except ValueError as exc:         # e.g. a proposed suite nobody has accepted
                 raise BadRequest(str(exc)) from None
-        self.host._after_change()             # the quality_* tables changed under the queries
+        self.host.tables_changed()             # the quality_* tables changed under the queries
         return run.to_dict()
 
     def _read(self, fn, *args, **kw):
