@@ -1,7 +1,7 @@
 """Drawing orders and order lines from the expected-orders grid, vectorised with numpy.
 
 Orders and lines are kept as dicts of equal-length numpy arrays ("frames") until the
-final tables are assembled in seed_finalize.
+final tables are assembled in finalize.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .seed_calendar import HOUR, Calendar
-from .seed_catalog import CATEGORIES, DAY, REGIONS, STORE, Catalog
+from .calendar import HOUR, Calendar
+from .catalog import CATEGORIES, DAY, REGIONS, STORE, Catalog
 
 Frame = dict[str, np.ndarray]
 

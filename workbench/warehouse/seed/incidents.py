@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .seed_calendar import DAY, HOUR, Calendar, epoch_seconds
-from .seed_catalog import (
+from .calendar import DAY, HOUR, Calendar, epoch_seconds
+from .catalog import (
     CATEGORIES,
     CHANNELS,
     FIRST_NAMES,
@@ -23,7 +23,7 @@ from .seed_catalog import (
     Catalog,
     price_cents_in_year,
 )
-from .seed_orders import Frame
+from .orders import Frame
 
 CHANNEL_IDX = {c[1]: i for i, c in enumerate(CHANNELS)}
 REGION_IDX = {r[1]: i for i, r in enumerate(REGIONS)}

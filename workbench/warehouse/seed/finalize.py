@@ -8,10 +8,10 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from .seed_calendar import DAY, HOUR, Calendar
-from .seed_catalog import CATEGORIES, Catalog, price_cents_in_year
-from .seed_incidents import CHANNEL_IDX, Incident
-from .seed_orders import Frame, take
+from .calendar import DAY, HOUR, Calendar
+from .catalog import CATEGORIES, Catalog, price_cents_in_year
+from .incidents import CHANNEL_IDX, Incident
+from .orders import Frame, take
 
 PRICE_INFLATION = 1.035               # list prices rise 3.5% every 1 January
 CANCEL_RATE = [0.004, 0.035, 0.03, 0.045]

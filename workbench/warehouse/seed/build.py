@@ -1,12 +1,10 @@
-"""The retail demo warehouse: a deterministic, realistic retail domain in one DuckDB file.
+"""Building the retail demo warehouse: draw every table (:func:`generate`), then write them into
+one DuckDB file, replaced atomically (:func:`build_demo_warehouse`); :func:`main` is the shell entry.
 
-Two years of orders across stores, a web shop, a mobile app and a marketplace, with weekly,
-daily and yearly seasonality, growth, promotions, returns and a handful of labelled incidents
-(table ``incidents``) for evaluating anomaly detection. See docs/demo-data.md.
-
-Same ``(seed, end, scale)`` → identical tables (only ``warehouse_meta.built_at`` differs).
-
-Shell: ``python -m workbench.warehouse.seed --scale 1 --seed 42`` (``workbench seed`` wraps it).
+The tables are drawn by concern: :mod:`.catalog` (reference data and customers),
+:mod:`.calendar` (seasonality, expected orders), :mod:`.orders` (orders and lines),
+:mod:`.incidents` (the labelled incidents) and :mod:`.finalize` (prices, amounts, returns,
+payments: the warehouse tables).
 """
 
 from __future__ import annotations
@@ -22,10 +20,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .seed_calendar import Calendar, expected_orders, make_calendar
-from .seed_catalog import build_catalog, make_customers
-from .seed_finalize import finalize
-from .seed_incidents import (
+from .calendar import Calendar, expected_orders, make_calendar
+from .catalog import build_catalog, make_customers
+from .finalize import finalize
+from .incidents import (
     apply_outages,
     fraud_customers,
     fraud_orders,
@@ -33,7 +31,7 @@ from .seed_incidents import (
     plan_incidents,
     pricing_error_orders,
 )
-from .seed_orders import CustomerSampler, concat, draw_lines, draw_orders
+from .orders import CustomerSampler, concat, draw_lines, draw_orders
 
 __all__ = ["DEFAULT_PATH", "VERSION", "TABLES", "build_demo_warehouse", "history_bounds"]
 
@@ -284,7 +282,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{info['path']}: {info['start']}..{info['end']} in {info['seconds']}s, "
           f"{info['bytes'] / 1e6:.1f} MB; {rows}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .seed_catalog import CATEGORIES, CHANNELS, REGIONS, STORE, Catalog
+from .catalog import CATEGORIES, CHANNELS, REGIONS, STORE, Catalog
 
 DAY, HOUR = 86_400, 3_600
 EPOCH = dt.date(1970, 1, 1)

@@ -10,6 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 DAY = 86_400
@@ -391,7 +392,7 @@ class Catalog:
 
 
 def price_cents_in_year(
-    list_cents: np.ndarray, years_back: np.ndarray, inflation: float = 1.035
+    list_cents: npt.ArrayLike, years_back: npt.ArrayLike, inflation: float = 1.035
 ) -> np.ndarray:
     """Price `years_back` years before today's list price, keeping the .99 endings."""
     f = inflation ** np.asarray(years_back)
@@ -423,7 +424,7 @@ def build_catalog(rng: np.random.Generator, start_s: int, end_s: int) -> Catalog
 def _stores(rng: np.random.Generator, start_s: int, end_s: int) -> pd.DataFrame:
     region_name = {r[0]: r[1] for r in REGIONS}
     suffixes = ["Centrum", "Station", "Mall", "Old Town", "Harbour", "Park"]
-    rows = []
+    rows: list[list[object]] = []
     for city, country, code, region_id, pop in CITIES:
         n = 2 if pop >= 3.0 else 1
         for k in range(n):
