@@ -7,12 +7,11 @@ import duckdb
 import pytest
 
 from workbench.quality import cleansing_approval
-from workbench.quality import schema_evolution_proposals as proposals
 from workbench.quality.cleansing import apply_rules
 from workbench.quality.cleansing_rules import load_rules
-from workbench.quality.schema_evolution import schema_of_table
-from workbench.quality.schema_evolution_gate import check
-from workbench.quality.schema_registry import SchemaRegistry
+from workbench.quality.schema import proposals
+from workbench.quality.schema.gate import check
+from workbench.quality.schema.registry import SchemaRegistry, schema_of_table
 from workbench.security.principal import Principal
 from workbench.ui.quality.approvals import ApprovalQueue
 from workbench.ui.quality.overview import lineage_section

@@ -5,16 +5,20 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from workbench.quality import schema_evolution_proposals as proposals
 from workbench.quality.cleansing_approval import ApprovalError, RoleRequiredError
-from workbench.quality.schema_evolution import (
+from workbench.quality.schema import proposals
+from workbench.quality.schema.evolution import (
     detect_changes,
     migration_sql,
-    schema_of_table,
     widens,
 )
-from workbench.quality.schema_evolution_gate import SchemaDriftError, load_batch
-from workbench.quality.schema_registry import ColumnSpec, SchemaRegistry, load_version
+from workbench.quality.schema.gate import SchemaDriftError, load_batch
+from workbench.quality.schema.registry import (
+    ColumnSpec,
+    SchemaRegistry,
+    load_version,
+    schema_of_table,
+)
 from workbench.security.principal import Principal
 from workbench.semantic.errors import ModelError
 

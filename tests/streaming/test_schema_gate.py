@@ -219,8 +219,8 @@ def test_declared_breaking_retype_stops_then_resumes_after_migration_with_nothin
     [(_, compat, changes, migration, _, _)] = _proposals(f)
     assert compat == "breaking" and [c["column"] for c in changes] == ["net_amount"]
     # a steward approves and applies it (as the quality app does); the pipeline spec follows; restart
-    from workbench.quality import schema_evolution_proposals as proposals
-    from workbench.quality.schema_registry import SchemaRegistry
+    from workbench.quality.schema import proposals
+    from workbench.quality.schema.registry import SchemaRegistry
     from workbench.security.principal import Principal
 
     con = f.p.con

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from ..semantic.errors import ModelError
 from ..specfile import SourceMap, plain, read_yaml
-from .schema_registry import canonical_type
+from .schema.registry import canonical_type
 
 DEFAULT_DIR = Path("pipelines") / "cleansing"
 

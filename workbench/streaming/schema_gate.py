@@ -22,7 +22,7 @@ the whole batch says about a table:
   only some events stays a per-event matter (a missing key column is dead-lettered).
   Undeclared value types are never guessed: a value that does not cast is per-event garbage.
 
-Each change is classified by :func:`workbench.quality.schema_evolution.detect_changes`
+Each change is classified by :func:`workbench.quality.schema.evolution.detect_changes`
 (backward, forward or breaking). A compatible change is recorded as a schema change proposal
 (``schema_change_proposals``, with its migration SQL) in the batch's transaction and the batch
 goes on: a new column's values stay in bronze (the raw payload) until the migration is approved
@@ -42,9 +42,9 @@ import logging
 import types
 from typing import TYPE_CHECKING
 
-from ..quality.schema_evolution import SchemaDiff, detect_changes
-from ..quality.schema_evolution_gate import SchemaDriftError
-from ..quality.schema_registry import ColumnSpec, SchemaVersion, canonical_type
+from ..quality.schema.evolution import SchemaDiff, detect_changes
+from ..quality.schema.gate import SchemaDriftError
+from ..quality.schema.registry import ColumnSpec, SchemaVersion, canonical_type
 
 if TYPE_CHECKING:
     from .spec import PipelineSpec
@@ -115,7 +115,7 @@ class SchemaGate:
         if not self.cfg.registry:
             return None
         from ..config import load_settings
-        from ..quality.schema_registry import SchemaRegistry
+        from ..quality.schema.registry import SchemaRegistry
         return SchemaRegistry(load_settings().path(self.cfg.registry))
 
     # -- the per-batch hook -------------------------------------------------------------------
@@ -151,7 +151,7 @@ class SchemaGate:
                 continue
             if diff.breaking:
                 self._stop(con, diff)
-            from ..quality import schema_evolution_proposals as proposals
+            from ..quality.schema import proposals
             # an identical open proposal is reused (so a batch that rolls back loses nothing)
             diff.proposal_id = proposals.propose(con, diff, self._who())
             key = (name, diff.to_json())
@@ -216,7 +216,7 @@ class SchemaGate:
         con.execute("ROLLBACK")   # apply.py's own ROLLBACK then finds no transaction; that is fine
         pid = None
         try:
-            from ..quality import schema_evolution_proposals as proposals
+            from ..quality.schema import proposals
             con.execute("BEGIN TRANSACTION")
             pid = proposals.propose(con, diff, self._who())
             con.execute("COMMIT")
@@ -233,7 +233,7 @@ class SchemaGate:
 def _fits(incoming: str, registered: str) -> bool:
     """A declared type whose every value the registered column holds exactly needs no change
     (a source INTEGER into a BIGINT silver column)."""
-    from ..quality.schema_evolution import widens
+    from ..quality.schema.evolution import widens
     try:
         return widens(incoming, registered)
     except Exception:

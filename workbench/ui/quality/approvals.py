@@ -1,7 +1,7 @@
 """The approval queue: schema changes and cleansing rules awaiting a decision, with Approve and
 Reject. Approving a schema change marks it approved (its migration is applied by the pipeline
-owner with ``schema_evolution_proposals.apply``); approving a proposed rule approves it, and
-approving an approved rule activates it. Every decision is checked against the principal's
+owner with ``workbench.quality.schema.proposals.apply``); approving a proposed rule approves
+it, and approving an approved rule activates it. Every decision is checked against the principal's
 roles by the library; a refusal is shown as a message."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from workbench.ui.quality.store import QualityStore
 def pending_items(store: QualityStore) -> list[dict]:
     """Everything awaiting a decision, as dicts with key, label and detail (markdown)."""
     from workbench.quality import cleansing_approval
-    from workbench.quality import schema_evolution_proposals as proposals
+    from workbench.quality.schema import proposals
 
     items: list[dict] = []
     with store.connect() as con:
@@ -58,7 +58,7 @@ def pending_items(store: QualityStore) -> list[dict]:
 def decide(store: QualityStore, key: tuple, approve: bool, status: str) -> str:
     """Apply a decision; returns what happened in words. Raises the library's errors."""
     from workbench.quality import cleansing_approval
-    from workbench.quality import schema_evolution_proposals as proposals
+    from workbench.quality.schema import proposals
 
     with store.connect(write=True) as con:
         if key[0] == "schema":

@@ -35,7 +35,7 @@ class QualityStore:
             con.close()
 
     def registry(self):
-        from workbench.quality.schema_registry import SchemaRegistry
+        from workbench.quality.schema.registry import SchemaRegistry
 
         return SchemaRegistry(self.registry_dir)
 

@@ -13,7 +13,7 @@ Compatibility, from the point of view of the registered table and its readers (s
   ask for the old name), a type change neither way lossless (DOUBLE arriving for DECIMAL money
   would round; VARCHAR arriving for INTEGER may not parse; a typed column arriving as text loses
   its type for every reader). A breaking change stops the
-  pipeline stage (see ``schema_evolution_gate``).
+  pipeline stage (see :mod:`.gate`).
 
 The migration SQL is built as sqlglot expressions with quoted identifiers; no user text is ever
 pasted into SQL.
@@ -28,14 +28,7 @@ from typing import Any, Literal
 
 from sqlglot import exp
 
-# schema_of_table / schema_of_frame are re-exported: they were defined here before
-from .schema_registry import (  # noqa: F401
-    ColumnSpec,
-    SchemaVersion,
-    canonical_type,
-    schema_of_frame,
-    schema_of_table,
-)
+from .registry import ColumnSpec, SchemaVersion, canonical_type, schema_of_frame
 
 Kind = Literal["added", "removed", "renamed", "retyped"]
 Compat = Literal["backward", "forward", "breaking"]

@@ -21,8 +21,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from sqlglot import exp
 
-from ..semantic.errors import EngineError, SemanticError
-from ..specfile import SourceMap, plain, read_yaml, validate_spec
+from ...semantic.errors import EngineError, SemanticError
+from ...specfile import SourceMap, plain, read_yaml, validate_spec
 
 DEFAULT_DIR = Path("pipelines") / "schemas"
 _FILE = re.compile(r"^v(\d{4,})\.ya?ml$")
@@ -59,7 +59,7 @@ class ColumnSpec(BaseModel):
 
 
 class ChangeRecord(BaseModel):
-    """One line of a version's diff from the previous version (see schema_evolution.Change)."""
+    """One line of a version's diff from the previous version (see :class:`.evolution.Change`)."""
     model_config = ConfigDict(extra="forbid")
     kind: Literal["added", "removed", "renamed", "retyped"]
     column: str
@@ -141,7 +141,7 @@ def _dump(spec: SchemaVersion) -> str:
         data["migration"] = list(spec.migration)
     data.yaml_set_start_comment(
         f"Registered schema of table '{spec.table}', version {spec.version}.\n"
-        "Written by workbench.quality.schema_registry; review and commit it with the pipeline.")
+        "Written by workbench.quality.schema.registry; review and commit it with the pipeline.")
     y = YAML(typ="rt")
     y.width = 4096   # one line per column or change: diffs stay readable
     buf = io.StringIO()
@@ -194,7 +194,7 @@ class SchemaRegistry:
     def get(self, table: str, version: int | None = None) -> SchemaVersion:
         files = self._files(table)
         if not files:
-            from ..semantic.errors import closest
+            from ...semantic.errors import closest
             hint = closest(table, self.tables())
             raise RegistryError(f"No schema is registered for table '{table}' in {self.root}."
                                 + (f" Did you mean: {', '.join(hint)}?" if hint else "")
@@ -211,7 +211,7 @@ class SchemaRegistry:
     def register(self, table: str, columns: list[ColumnSpec], *, key: list[str] | None = None,
                  by: str | None = None, changes: list | None = None,
                  migration: list[str] | None = None) -> SchemaVersion:
-        """Write the next version of ``table`` and return it. ``changes`` are schema_evolution
+        """Write the next version of ``table`` and return it. ``changes`` are :mod:`.evolution`
         Changes (or ChangeRecords) from the previous version."""
         files = self._files(table)
         version = max(files) + 1 if files else 1
@@ -260,7 +260,7 @@ def _describe(c: ChangeRecord) -> str:
     return f"{c.column} {c.kind} [{c.compatibility}]"
 
 
-# -- reading a table's schema: what register_table records, and what schema_evolution compares
+# -- reading a table's schema: what register_table records, and what .evolution compares
 
 
 def schema_of_table(con: Any, table: str, infer_required: bool = False) -> list[ColumnSpec]:

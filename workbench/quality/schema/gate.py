@@ -2,7 +2,7 @@
 anything is written, stop on a breaking change, and otherwise load it into the registered
 columns with strict CASTs in one transaction.
 
-    from workbench.quality.schema_evolution_gate import load_batch
+    from workbench.quality.schema.gate import load_batch
     report = load_batch(con, registry, "customers", batch_df, stage="silver")
 
 A breaking change raises :class:`SchemaDriftError` naming the table, the stage and each change,
@@ -17,12 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..security.principal import Principal
-from ..semantic.errors import SemanticError
-from . import schema_evolution_proposals as proposals
-from .lineage import q
-from .schema_evolution import SchemaDiff, detect_changes, schema_of_table
-from .schema_registry import SchemaRegistry
+from ...security.principal import Principal
+from ...semantic.errors import SemanticError
+from ..lineage import q
+from . import proposals
+from .evolution import SchemaDiff, detect_changes
+from .registry import SchemaRegistry, schema_of_table
 
 
 class SchemaDriftError(SemanticError):

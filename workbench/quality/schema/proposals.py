@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..security.principal import Principal
-from .cleansing_approval import ApprovalError, now, require_role
-from .schema_evolution import SchemaDiff, schema_of_table
-from .schema_registry import ColumnSpec, SchemaRegistry, SchemaVersion
+from ...security.principal import Principal
+from ..cleansing_approval import ApprovalError, now, require_role
+from .evolution import Change, SchemaDiff
+from .registry import ColumnSpec, SchemaRegistry, SchemaVersion, schema_of_table
 
 TABLE = "schema_change_proposals"
 
@@ -118,7 +118,6 @@ def apply(con: Any, proposal_id: int, registry: SchemaRegistry, principal: Princ
         raise ApprovalError(f"The migration of proposal #{proposal_id} failed and was rolled back: "
                             f"{str(e).splitlines()[0]}") from None
     cols = _new_columns(con, base, p, exists)
-    from .schema_evolution import Change
     # Only what changed the registered schema; CAST-on-load and NULL-filled columns did not.
     changes = [Change(**c) for c in p["changes"]
                if c["compatibility"] != "forward" and c["kind"] != "removed"]
