@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import threading
 from collections import deque
+from typing import Any, cast
 
 import pandas as pd
 from cachetools import LRUCache
@@ -23,10 +24,11 @@ class ResultCache:
     backend = "memory"
 
     def __init__(self, max_entries: int = 512):
-        self._lru: LRUCache = LRUCache(maxsize=max_entries)
+        self._lru: LRUCache[str, pd.DataFrame] = LRUCache(maxsize=max_entries)
         self._lock = threading.Lock()
         self.hits = self.misses = 0
-        self._lat = {"hit": deque(maxlen=1000), "miss": deque(maxlen=1000)}
+        self._lat: dict[str, deque[float]] = {"hit": deque(maxlen=1000),
+                                               "miss": deque(maxlen=1000)}
 
     def get(self, key: str) -> pd.DataFrame | None:
         with self._lock:
@@ -54,12 +56,12 @@ class ResultCache:
         self._lat["hit" if hit else "miss"].append(seconds)
         _LATENCY.labels(cached=str(hit).lower()).observe(seconds)
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         total = self.hits + self.misses
 
-        def p50(xs):
-            xs = sorted(xs)
-            return round(xs[len(xs) // 2] * 1000, 3) if xs else None
+        def p50(xs: deque[float]) -> float | None:
+            ordered = sorted(xs)
+            return round(ordered[len(ordered) // 2] * 1000, 3) if ordered else None
         return {"backend": self.backend, "hits": self.hits, "misses": self.misses,
                 "hit_ratio": round(self.hits / total, 4) if total else 0.0,
                 "hit_ms_p50": p50(self._lat["hit"]), "miss_ms_p50": p50(self._lat["miss"]),
@@ -80,13 +82,14 @@ class RedisResultCache(ResultCache):
         self.r.ping()
         self.ttl, self.prefix = ttl_seconds, prefix
 
-    def get(self, key: str):
+    def get(self, key: str) -> pd.DataFrame | None:
         raw = self.r.get(self.prefix + key)
         self._count(raw is not None)
         if raw is None:
             return None
         import pyarrow as pa
-        return pa.ipc.open_stream(io.BytesIO(raw)).read_all().to_pandas()
+        # bytes: the client is made without decode_responses, so values are never decoded
+        return pa.ipc.open_stream(io.BytesIO(cast(bytes, raw))).read_all().to_pandas()
 
     def put(self, key: str, df: pd.DataFrame) -> None:
         import pyarrow as pa

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import DialectType
 from sqlglot.errors import ParseError, TokenError
 
 READ_DIALECT = "duckdb"
@@ -53,7 +54,7 @@ def parse_model_sql(text: str) -> exp.Query:
     return tree
 
 
-def _kind(node: exp.Expression) -> str:
+def _kind(node: exp.Expr) -> str:
     if isinstance(node, exp.Into):
         return "SELECT ... INTO"
     if isinstance(node, exp.Command):
@@ -65,7 +66,7 @@ def _kind(node: exp.Expression) -> str:
 _TOKEN = re.compile(r"<Token token_type: TokenType\.(\w+), text: ([^,]*),[^>]*>")
 
 
-def _token_text(m: re.Match) -> str:
+def _token_text(m: re.Match[str]) -> str:
     return "the end of the SQL" if m.group(1) == "SENTINEL" else repr(m.group(2))
 
 
@@ -76,7 +77,7 @@ def source_tables(tree: exp.Query) -> list[exp.Table]:
     analysis would be exact, but a model reusing a table's name for a CTE is not worth it.
     """
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-    out = []
+    out: list[exp.Table] = []
     for table in tree.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):
             continue                      # read_parquet(...) and other table functions
@@ -86,7 +87,7 @@ def source_tables(tree: exp.Query) -> list[exp.Table]:
     return out
 
 
-def render(tree: exp.Query, dialect, *, schema: str | None = None,
+def render(tree: exp.Query, dialect: DialectType, *, schema: str | None = None,
            rename: Callable[[str, str | None], str] | None = None) -> str:
     """The query in `dialect`. `schema` qualifies unqualified tables, like a model's `table:` in
     a namespace with `schema:`; `rename(name, schema)` replaces a table by another name (Spark's

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import time
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import ibis.expr.types as ir
 import pandas as pd
 
 from .querydef import QuerySpec
 
 if TYPE_CHECKING:
-    from ..api import Workbench
+    import pyarrow as pa
+
+    from ..api import Plan, Workbench
 
 
 class Query:
@@ -20,11 +23,11 @@ class Query:
         self.elapsed_ms: float | None = None
 
     @cached_property
-    def plan(self):
+    def plan(self) -> Plan:
         """The compiled, secured plan (expression, SQL and cache key), made once."""
         return self.wb.plan(self.spec)
 
-    def to_ibis(self):
+    def to_ibis(self) -> ir.Table:
         """The Ibis expression, secured for this workbench's principal."""
         return self.plan.expr
 
@@ -53,11 +56,11 @@ class Query:
     def to_pandas(self) -> pd.DataFrame:
         return self.df
 
-    def to_pyarrow(self):
+    def to_pyarrow(self) -> pa.Table:
         import pyarrow as pa
         return pa.Table.from_pandas(self.df, preserve_index=False)
 
-    def chart(self, kind: str | None = None, **opts):
+    def chart(self, kind: str | None = None, **opts: Any) -> Any:
         """An hvPlot chart of the result, chosen by the registered chart types (workbench.ui.charts);
         a single number or an empty result comes back as a table."""
         from ..ui.charts import auto_chart
@@ -67,12 +70,13 @@ class Query:
             return self.df.hvplot.table()
         return chart
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.df)
 
-    def _repr_html_(self):
-        return self.df._repr_html_()
+    def _repr_html_(self) -> str | None:
+        html: str | None = self.df._repr_html_()
+        return html
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"<Query {self.spec.namespace} metrics={list(self.spec.metrics)} "
                 f"dimensions={list(self.spec.dimensions)}>")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -57,7 +57,7 @@ class Dimension(Member):
                                "towards the metric (the query's own filters do not apply).")
 
     @model_validator(mode="after")
-    def _column_or_expr(self):
+    def _column_or_expr(self) -> Self:
         if sum(bool(x) for x in (self.column, self.expr, self.metric)) > 1:
             raise ValueError("give one of 'column', 'expr' or 'metric'")
         if not self.metric and (self.at is not None or self.filter):
@@ -79,7 +79,7 @@ class Measure(Member):
     percentile: float | None = Field(None, gt=0, lt=1, description="For agg=percentile.")
 
     @model_validator(mode="after")
-    def _check(self):
+    def _check(self) -> Self:
         if self.column and self.expr:
             raise ValueError("give either 'column' or 'expr', not both")
         if self.agg == "percentile" and self.percentile is None:
@@ -122,7 +122,7 @@ class Metric(Member):
                              "Ties share a rank, so 'rank <= 3' keeps every tied row.")
 
     @model_validator(mode="after")
-    def _required(self):
+    def _required(self) -> Self:
         need = {"simple": ["measure"], "ratio": ["numerator", "denominator"], "derived": ["expr"],
                 "cumulative": ["metric"], "rolling": ["metric", "window"],
                 "period_over_period": ["metric"], "percent_of_total": ["metric"],
@@ -153,7 +153,7 @@ class Join(_Spec):
 
     @field_validator("on")
     @classmethod
-    def _nonempty(cls, v):
+    def _nonempty(cls, v: dict[str, str]) -> dict[str, str]:
         if not v:
             raise ValueError("'on' needs at least one column pair")
         return v
@@ -197,7 +197,7 @@ class Model(Member):
     policies: Policies = Policies()
 
     @model_validator(mode="after")
-    def _source(self):
+    def _source(self) -> Self:
         if bool(self.table) == bool(self.sql):
             raise ValueError("a model needs exactly one of 'table' or 'sql'")
         return self
@@ -231,4 +231,4 @@ class LoadedNamespace:
     path: Path
     version: str                     # content hash: part of every cache key
     mtime: float = 0.0
-    extra: dict = dataclass_field(default_factory=dict)
+    extra: dict[str, Any] = dataclass_field(default_factory=dict)

@@ -82,7 +82,8 @@ def parse_time_range(text: str, today: dt.date | None = None,
 def _parse_time_range(text: str, today: dt.date,
                       fiscal_start_month: int) -> tuple[dt.datetime, dt.datetime]:
     t = text.strip().lower()
-    start = end = None
+    start: dt.date | None = None
+    end: dt.date | None = None
     m = re.fullmatch(r"(last|past|previous|next) (\d+) (day|week|month|quarter|year)s?", t)
     if m:
         n, unit = int(m.group(2)), m.group(3)
@@ -123,7 +124,7 @@ def _parse_time_range(text: str, today: dt.date,
     elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", t):
         start = _date(t, text)
         end = start + dt.timedelta(days=1)
-    if start is None:
+    if start is None or end is None:   # end is set with start; None only if nothing matched
         raise QueryError(
             f"Cannot understand time range {text!r}. Try 'last 90 days', '2024-Q2', '2024', "
             "'2024-05', '2024-W10', '2024-01-01..2024-03-31', 'this year', 'ytd' or 'yesterday'.")
@@ -140,12 +141,12 @@ def _period_start(d: dt.date, unit: str) -> dt.date:
     return dt.date(d.year, 1, 1)
 
 
-def _date(s: str, text: str):
+def _date(s: str, text: str) -> dt.date:
     try:
         return dt.datetime.fromisoformat(s) if "t" in s or ":" in s else dt.date.fromisoformat(s)
     except ValueError:
         raise QueryError(f"Bad date {s!r} in time range {text!r}; use YYYY-MM-DD.") from None
 
 
-def _dt(d) -> dt.datetime:
+def _dt(d: dt.date) -> dt.datetime:
     return d if isinstance(d, dt.datetime) else dt.datetime(d.year, d.month, d.day)
