@@ -18,6 +18,8 @@ def main(verbose: bool = False) -> int:
     import workbench
     skipped = []
     for mod in pkgutil.walk_packages(workbench.__path__, "workbench."):
+        if mod.name.endswith(".__main__"):  # a `python -m` entry runs its command on import
+            continue
         try:
             importlib.import_module(mod.name)
         except Exception as e:  # noqa: BLE001  an optional dependency: say so, carry on

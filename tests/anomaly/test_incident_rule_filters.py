@@ -12,11 +12,10 @@ import sqlite3
 import pandas as pd
 
 import workbench
+from tests.support.shop import make_shop
 from workbench.anomaly.alert_rules import parse_rule
 from workbench.anomaly.incidents import IncidentStore
 from workbench.anomaly.jobs import DetectionJob
-
-from .test_jobs_helpers import make_shop
 
 RULE = """
 name: south_orders

@@ -7,13 +7,13 @@ import datetime as dt
 import pytest
 
 import workbench
+from tests.support.receivers import HookReceiver, SmtpReceiver
+from tests.support.shop import make_shop
 from workbench.anomaly.alert_rules import parse_rule
 from workbench.anomaly.incidents import IncidentError, IncidentStore
 from workbench.anomaly.incidents_dispatch import AlertDispatcher
 from workbench.anomaly.jobs import Anomaly, DetectionJob
 from workbench.anomaly.notifiers import Inbox
-
-from .test_jobs_helpers import HookReceiver, SmtpReceiver, make_shop
 
 
 def rule_yaml(name, metric, hook, smtp_port, inbox, quiet=""):

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from tests.support.shop import SHOP_YML, shop_from_rows
 from workbench.anomaly.alert_rules import parse_rule
 from workbench.anomaly.insights import Explainer, contributions, rephrase
-
-from .test_jobs_helpers import SHOP_YML, shop_from_rows
 
 
 def test_contributions_by_hand():

@@ -8,11 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.support.shop import SHOP_YML, shop_from_rows
 from workbench.anomaly.alert_rules import parse_rule
 from workbench.anomaly.insights import Explainer
 from workbench.anomaly.insights_metrics import metric_shape, ratio_contributions
-
-from .test_jobs_helpers import SHOP_YML, shop_from_rows
 
 # SHOP_YML plus an average measure, the "other" kind of non-additive metric.
 AVG_YML = SHOP_YML.replace("""      - name: revenue

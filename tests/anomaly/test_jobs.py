@@ -11,11 +11,10 @@ import pandas as pd
 import pytest
 
 import workbench
+from tests.support.shop import append_rows, make_shop
 from workbench.anomaly.alert_rules import parse_rule
 from workbench.anomaly.detectors.base import MAX_SKIPPED_KEPT
 from workbench.anomaly.jobs import DetectionJob, direction_of, direction_passes, last_known_before
-
-from .test_jobs_helpers import append_rows, make_shop
 
 RULE = """
 name: shop_orders

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.receivers import HookReceiver, SmtpReceiver, free_port
 from workbench.anomaly.notifiers import (
     Inbox,
     Notification,
@@ -13,8 +14,6 @@ from workbench.anomaly.notifiers import (
     create,
     register,
 )
-
-from .test_jobs_helpers import HookReceiver, SmtpReceiver, free_port
 
 NOTE = Notification(incident_id=7, event="opened", title="orders down (channel=online) in retail",
                     severity="critical", status="open", summary="3 anomalies ...", rule="r",

@@ -89,10 +89,9 @@ STOP = (pd.Timestamp("2026-01-15 18:00"), pd.Timestamp("2026-01-15 21:00"))
 
 def _shop_job(tmp_path, heartbeat: bool, coverage):
     import workbench
+    from tests.support.shop import make_shop
     from workbench.anomaly.alert_rules import parse_rule
     from workbench.anomaly.jobs import DetectionJob
-
-    from .test_jobs_helpers import make_shop
 
     # South's rows are missing while the pipeline was stopped (North's too would be, in life;
     # one region is enough to show the minutes are skipped, not scored as 0)

@@ -9,6 +9,7 @@ import pytest
 from pydantic import Field
 
 import workbench
+from tests.support.shop import make_shop
 from workbench.anomaly.alert_rules import load_rule
 from workbench.anomaly.detectors import Detector, DetectorParams, registry
 from workbench.anomaly.nab_scoring import DEFAULT_PROFILES, MAX_TP, prepare_series, scaled_sigmoid
@@ -22,8 +23,6 @@ from workbench.anomaly.tuning import (
     save_alert_rule,
     search,
 )
-
-from .test_jobs_helpers import make_shop
 
 N = 2000
 SPIKES = [400, 600, 800, 950, 1150, 1400, 1550, 1850]

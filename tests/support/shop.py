@@ -1,13 +1,7 @@
-"""Small fixtures shared by the alerting tests: a tiny semantic namespace on a temp DuckDB file
-(``shop``: orders per minute/hour by region) and local HTTP / SMTP receivers on 127.0.0.1.
-
-Named test_jobs_helpers.py (a file of ours) rather than conftest.py; it holds no tests."""
+"""A tiny semantic namespace on a temp DuckDB file, shared by the alerting tests (``shop``:
+orders per minute/hour by region).  The HTTP / SMTP receivers are in tests/support/receivers.py."""
 from __future__ import annotations
 
-import json
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import duckdb
@@ -63,7 +57,7 @@ def make_shop(tmp: Path, hours: int = 24 * 21, start: str = "2026-01-01", seed: 
     for region, base in (("North", 40.0), ("South", 25.0)):
         level = base * (1 + 0.5 * np.sin(2 * np.pi * (idx.hour - 6) / 24))
         n = rng.poisson(level)
-        for t, k in zip(idx, n):
+        for t, k in zip(idx, n, strict=True):
             rows.append((t, region, int(k), float(k) * 20.0))
     df = pd.DataFrame(rows, columns=["ts", "region", "n", "amount"])
     if drop:
@@ -99,65 +93,3 @@ def append_rows(wh: Path, rows: list[tuple]) -> None:
     con = duckdb.connect(str(wh))
     con.executemany("insert into sales values (?, ?, ?, ?)", rows)
     con.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class HookReceiver:
-    """A real HTTP server on 127.0.0.1 (ephemeral port) that records JSON POSTs."""
-
-    def __init__(self):
-        received = self.received = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                received.append({"path": self.path, "headers": dict(self.headers), "json": json.loads(body)})
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *a):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class SmtpReceiver:
-    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps every message it receives."""
-
-    def __init__(self):
-        from aiosmtpd.controller import Controller
-
-        self.messages = []
-        outer = self
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope):
-                outer.messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
-                                       "data": envelope.content.decode("utf-8", "replace")})
-                return "250 Message accepted for delivery"
-
-        self.port = free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
-
-    def __enter__(self):
-        self.controller.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.controller.stop()
