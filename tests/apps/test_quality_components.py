@@ -6,9 +6,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from workbench.quality import cleansing_approval
 from workbench.quality.cleansing import apply_rules
-from workbench.quality.cleansing_rules import load_rules
+from workbench.quality.cleansing import approval as cleansing_approval
+from workbench.quality.cleansing.rules import load_rules
 from workbench.quality.schema import proposals
 from workbench.quality.schema.gate import check
 from workbench.quality.schema.registry import SchemaRegistry, schema_of_table

@@ -8,10 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from workbench.quality import cleansing_approval as approval
-from workbench.quality.cleansing import apply_rules
-from workbench.quality.cleansing_approval import ApprovalError, RoleRequiredError
-from workbench.quality.cleansing_rules import load_rules, load_rules_dir
+from workbench.quality.cleansing import apply_rules, approval
+from workbench.quality.cleansing.approval import ApprovalError, RoleRequiredError
+from workbench.quality.cleansing.rules import load_rules, load_rules_dir
 from workbench.security.principal import Principal
 from workbench.semantic.errors import ModelError
 

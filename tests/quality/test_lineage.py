@@ -7,8 +7,8 @@ import pytest
 
 from workbench.quality import lineage
 from workbench.quality.cleansing import apply_rules
-from workbench.quality.cleansing_approval import RoleRequiredError
-from workbench.quality.cleansing_rules import load_rules
+from workbench.quality.cleansing.approval import RoleRequiredError
+from workbench.quality.cleansing.rules import load_rules
 from workbench.quality.lineage import LineageError
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from workbench.quality.cleansing_approval import ApprovalError, RoleRequiredError
+from workbench.quality.cleansing.approval import ApprovalError, RoleRequiredError
 from workbench.quality.schema import proposals
 from workbench.quality.schema.evolution import (
     detect_changes,

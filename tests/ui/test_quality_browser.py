@@ -49,8 +49,8 @@ def quality_with_findings(tmp_path_factory, demo_warehouse):
     import workbench.quality as quality
     from tests.quality.faults import inject
     from tests.support.workbench_server import REPO, start_server
-    from workbench.quality import cleansing_approval
-    from workbench.quality.cleansing_rules import load_rules
+    from workbench.quality.cleansing import approval as cleansing_approval
+    from workbench.quality.cleansing.rules import load_rules
 
     folder = tmp_path_factory.mktemp("quality-findings")
     warehouse = folder / "faulty.duckdb"

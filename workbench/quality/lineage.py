@@ -26,7 +26,7 @@ from sqlglot import exp
 
 from ..security.principal import Principal
 from ..semantic.errors import SemanticError
-from .cleansing_approval import now, require_role
+from .cleansing.approval import now, require_role
 
 
 class LineageError(SemanticError):

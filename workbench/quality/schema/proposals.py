@@ -3,7 +3,7 @@
 A drift check proposes the migration; a data steward approves or rejects it; applying an
 approved proposal runs its ``ALTER`` statements in one transaction and registers the table's new
 schema version in the registry (a new YAML file to commit). Who and when are recorded at every
-step; the role check is :func:`workbench.quality.cleansing_approval.require_role`.
+step; the role check is :func:`workbench.quality.cleansing.approval.require_role`.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from ...security.principal import Principal
-from ..cleansing_approval import ApprovalError, now, require_role
+from ..cleansing.approval import ApprovalError, now, require_role
 from .evolution import Change, SchemaDiff
 from .registry import ColumnSpec, SchemaRegistry, SchemaVersion, schema_of_table
 

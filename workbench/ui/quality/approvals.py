@@ -16,7 +16,7 @@ from workbench.ui.quality.store import QualityStore
 
 def pending_items(store: QualityStore) -> list[dict]:
     """Everything awaiting a decision, as dicts with key, label and detail (markdown)."""
-    from workbench.quality import cleansing_approval
+    from workbench.quality.cleansing import approval as cleansing_approval
     from workbench.quality.schema import proposals
 
     items: list[dict] = []
@@ -57,7 +57,7 @@ def pending_items(store: QualityStore) -> list[dict]:
 
 def decide(store: QualityStore, key: tuple, approve: bool, status: str) -> str:
     """Apply a decision; returns what happened in words. Raises the library's errors."""
-    from workbench.quality import cleansing_approval
+    from workbench.quality.cleansing import approval as cleansing_approval
     from workbench.quality.schema import proposals
 
     with store.connect(write=True) as con:

@@ -26,9 +26,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from ..semantic.errors import ModelError
-from ..specfile import SourceMap, plain, read_yaml
-from .schema.registry import canonical_type
+from ...semantic.errors import ModelError
+from ...specfile import SourceMap, plain, read_yaml
+from ..schema.registry import canonical_type
 
 DEFAULT_DIR = Path("pipelines") / "cleansing"
 
@@ -173,7 +173,7 @@ class RuleSet:
         for r in self.spec.rules:
             if r.name == name:
                 return r
-        from ..semantic.errors import QueryError, closest
+        from ...semantic.errors import QueryError, closest
 
         raise QueryError(
             f"No rule '{name}' in {self.path}.", closest(name, [r.name for r in self.rules])
@@ -208,7 +208,7 @@ class RuleSet:
                 fields.append(("survivor", r.survivor.by))
             for fname, col in fields:
                 if col not in columns:
-                    from ..semantic.errors import closest
+                    from ...semantic.errors import closest
 
                     near = closest(col, columns)
                     raise self.error(

@@ -1,7 +1,6 @@
 """Apply the active cleansing rules of a table: source table -> cleansed table + lineage.
 
-    from workbench.quality.cleansing import apply_rules
-    from workbench.quality.cleansing_rules import load_rules
+    from workbench.quality.cleansing import apply_rules, load_rules
     result = apply_rules(con, load_rules("pipelines/cleansing/customers.yml"), principal=me)
 
 Each run rebuilds ``<output>`` from the source in one transaction: copy, then every *active*
@@ -21,10 +20,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..security.principal import Principal
-from ..semantic.errors import SemanticError
-from . import cleansing_approval as approval
-from .cleansing_rules import (
+from ...security.principal import Principal
+from ...semantic.errors import SemanticError
+from ..lineage import ensure_tables, lit, q, rowkey_sql, sql_type
+from . import approval
+from .rules import (
     Deduplicate,
     FillDefault,
     FixType,
@@ -35,7 +35,6 @@ from .cleansing_rules import (
     Trim,
     rule_adapter,
 )
-from .lineage import ensure_tables, lit, q, rowkey_sql, sql_type
 
 
 class CleansingError(SemanticError):

@@ -17,8 +17,8 @@ import datetime as dt
 import json
 from typing import Any
 
-from ..security.principal import Principal
-from ..semantic.errors import SemanticError
+from ...security.principal import Principal
+from ...semantic.errors import SemanticError
 
 APPROVER_ROLES = frozenset({"data_steward", "admin"})
 STATES = ("proposed", "approved", "active", "retired", "rejected")
