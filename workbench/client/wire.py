@@ -6,7 +6,10 @@ meta) ride as JSON under one schema-metadata key, so one response carries everyt
 """
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import json
+import math
 from typing import Any
 
 import pandas as pd
@@ -40,3 +43,36 @@ def decode(data: bytes) -> tuple[pa.Table, dict[str, Any]]:
 def to_frame(table: pa.Table) -> pd.DataFrame:
     """The pandas frame a local query would give (pandas metadata restores the dtypes)."""
     return table.to_pandas()
+
+
+def json_value(v: Any) -> Any:
+    """One result cell as JSON: decimals -> float, NaN and infinities -> null, dates and times ->
+    ISO text, numpy scalars -> their Python value, pandas' missing values -> null."""
+    if v is None:
+        return None
+    if isinstance(v, decimal.Decimal):
+        return float(v)
+    if isinstance(v, float):
+        return None if math.isnan(v) or math.isinf(v) else v
+    if isinstance(v, (dt.datetime, dt.date, dt.time)):
+        return v.isoformat()
+    if hasattr(v, "isoformat"):  # pandas Timestamp
+        return v.isoformat()
+    if hasattr(v, "item"):  # numpy scalars
+        return json_value(v.item())
+    try:
+        if pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return v
+
+
+def json_records(df: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """The JSON form of a result: one ``{column: value}`` per row (the REST API's ``records``,
+    for clients that do not read Arrow), each cell through :func:`json_value`."""
+    if df is None:
+        return []
+    cols = [str(c) for c in df.columns]
+    return [dict(zip(cols, map(json_value, row), strict=True))
+            for row in df.itertuples(index=False, name=None)]

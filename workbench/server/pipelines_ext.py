@@ -120,18 +120,9 @@ class WorkbenchPipelines(ExtensionApp):
                               "workbench_incident_roles": list(self.incident_roles)})
 
     def initialize_handlers(self) -> None:
-        from .handlers import pipeline_handlers
+        from .handlers import api_handlers
 
-        # Incidents and the live detection loop's status (handlers_incidents.py).
-        from .handlers_incidents import incident_handlers
-
-        # Data quality (handlers_quality.py): validation runs on this host's warehouse
-        # connection, since DuckDB allows one writing process per file.
-        from .handlers_quality import quality_handlers
-        from .handlers_query import query_handlers
-
-        self.handlers.extend(pipeline_handlers(API_PREFIX) + query_handlers(API_PREFIX)
-                             + quality_handlers(API_PREFIX) + incident_handlers(API_PREFIX))
+        self.handlers.extend(api_handlers(API_PREFIX))
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
         import asyncio

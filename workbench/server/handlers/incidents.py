@@ -12,36 +12,20 @@ The store is the :class:`~workbench.anomaly.incidents.IncidentStore` the server'
 writes (``anomaly.incidents_db`` in workbench.yml), shared with the CLI and the dashboard.
 Reading needs a log-in; changing an incident also needs a role of ``incident_roles`` (admin and
 analyst by default), looked up in principals.yml through the same Jupyter-user -> principal
-mapping the queries use. Every handler is ``@tornado.web.authenticated`` + ``@authorized``
-(``workbench:incidents`` / ``workbench:detection``); errors are JSON messages, no traceback.
+mapping the queries use (WarehouseHost.principal_for).  Resources ``workbench:incidents`` and
+``workbench:detection``; errors are JSON messages, no traceback.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
-import tornado.web
-from jupyter_server.auth.decorator import authorized
-
-from .handlers import BadRequest, WorkbenchAPIHandler
+from .base import READ, WRITE, BadRequest, Conflict, Forbidden, NotFound, WorkbenchHandler
 
 STATUSES = ("open", "acknowledged", "resolved")
 _ACTIONS = {"acknowledge": "acknowledge", "resolve": "resolve"}
 _MAX_NOTE = 2000
-
-
-class Forbidden(Exception):
-    """The caller is logged in but their principal may not do this (403)."""
-
-
-class NotFound(Exception):
-    """No such incident (404)."""
-
-
-class Conflict(Exception):
-    """The incident is not in a state that allows the change (409)."""
 
 
 def parse_since(raw: str | None) -> str | None:
@@ -145,122 +129,79 @@ class IncidentService:
         return self.get(incident_id)
 
 
-_PRINCIPALS: dict[str, tuple[int, Any]] = {}
-
-
-def principal_of(host, user) -> Any:
-    """The principal (name, roles) this Jupyter user maps to, from principals.yml (re-read when
-    it changes). Read here, not through the warehouse, so reading incidents does not open it."""
-    from workbench.security.principal import Principal, load_principals
-
-    s = host.settings()
-    path = Path(s.path(s.principals_file))
-    if getattr(user, "via", "owner") != "owner" and callable(getattr(user, "principal", None)):
-        return user.principal()     # a person who logged in: their account's roles and attributes
-    name = host.mapper.principal_name(user)
-    if not path.exists():      # as workbench.connect: the local user runs as an analyst
-        return Principal.of(name or "local", roles=["analyst"])
-    mtime = path.stat().st_mtime_ns
-    cached = _PRINCIPALS.get(str(path))
-    if cached is None or cached[0] != mtime:
-        cached = (mtime, load_principals(path))
-        _PRINCIPALS[str(path)] = cached
-    return cached[1].get(name)
-
-
-class IncidentAPIHandler(WorkbenchAPIHandler):
+class IncidentsAPI(WorkbenchHandler):
     auth_resource = "workbench:incidents"
 
-    @property
-    def incidents(self) -> IncidentService:
+    def incidents(self, who) -> IncidentService:
+        """The incident service as ``who`` (the caller's principal) sees it."""
         from workbench.anomaly.incident_access import IncidentAccess
 
         access = self.settings.get("workbench_incident_access")
         if access is None:
             access = self.settings["workbench_incident_access"] = IncidentAccess(self.host.workbench)
-        return IncidentService(self.settings["workbench_detection"], access,
-                               principal_of(self.host, self.current_user))
+        return IncidentService(self.settings["workbench_detection"], access, who)
 
-    async def guarded(self, coro_fn, *args) -> None:
-        # The base answers any unknown exception with a 500, so ours are mapped inside it.
-        async def mapped(*a):
-            try:
-                await coro_fn(*a)
-            except Forbidden as exc:
-                self.fail(403, str(exc))
-            except NotFound as exc:
-                self.fail(404, str(exc))
-            except Conflict as exc:
-                self.fail(409, str(exc))
-
-        await super().guarded(mapped, *args)
+    async def service(self) -> IncidentService:
+        return self.incidents(await self.run(self.host.principal_for, self.current_user))
 
 
-class IncidentsHandler(IncidentAPIHandler):
+class IncidentsHandler(IncidentsAPI):
+    """GET incidents?status=&since=&limit=."""
+
+    auth_actions = READ
     endpoint = "incidents"
 
-    @tornado.web.authenticated
-    @authorized
     async def get(self) -> None:
-        async def go():
-            status = parse_status(self.get_argument("status", None))
-            since = parse_since(self.get_argument("since", None))
-            limit = parse_limit(self.get_argument("limit", "200"))
-            self.reply(await self.run(self.incidents.list, status, since, limit))
-
-        await self.guarded(go)
+        status = parse_status(self.get_argument("status", None))
+        since = parse_since(self.get_argument("since", None))
+        limit = parse_limit(self.get_argument("limit", "200"))
+        self.reply(await self.run((await self.service()).list, status, since, limit))
 
 
-class IncidentHandler(IncidentAPIHandler):
+class IncidentHandler(IncidentsAPI):
+    """GET incidents/{id}."""
+
+    auth_actions = READ
     endpoint = "incidents.one"
 
-    @tornado.web.authenticated
-    @authorized
     async def get(self, incident_id: str) -> None:
-        async def go():
-            self.reply(await self.run(self.incidents.get, parse_id(incident_id)))
-
-        await self.guarded(go)
+        iid = parse_id(incident_id)
+        self.reply(await self.run((await self.service()).get, iid))
 
 
-class IncidentActionHandler(IncidentAPIHandler):
+class IncidentActionHandler(IncidentsAPI):
+    """POST incidents/{id}/acknowledge|resolve; also needs a role of ``incident_roles``."""
+
+    auth_actions = WRITE
     endpoint = "incidents.action"
 
-    @tornado.web.authenticated
-    @authorized
     async def post(self, incident_id: str, action: str) -> None:
-        async def go():
-            iid = parse_id(incident_id)
-            note = parse_note(self.body_json())
-            who = await self.run(principal_of, self.host, self.current_user)
-            allowed = self.settings.get("workbench_incident_roles", ["admin", "analyst"])
-            if not who.has_any(allowed):
-                raise Forbidden(f"Principal '{who.user}' may read incidents but not "
-                                f"{action} them; that needs one of the roles "
-                                f"{', '.join(allowed)}.")
-            user = getattr(self.current_user, "username", None) or "?"
-            actor = f"{user} ({who.user})" if user != who.user else user
-            out = await self.run(self.incidents.change, iid, _ACTIONS[action], actor, note)
-            self.log.info("workbench_pipelines: incident #%s %sd by %s", iid, action, actor)
-            self.reply(out)
-
-        await self.guarded(go)
+        iid = parse_id(incident_id)
+        note = parse_note(self.body_json())
+        who = await self.run(self.host.principal_for, self.current_user)
+        allowed = self.settings.get("workbench_incident_roles", ["admin", "analyst"])
+        if not who.has_any(allowed):
+            raise Forbidden(f"Principal '{who.user}' may read incidents but not {action} them; "
+                            f"that needs one of the roles {', '.join(allowed)}.")
+        user = getattr(self.current_user, "username", None) or "?"
+        actor = f"{user} ({who.user})" if user != who.user else user
+        out = await self.run(self.incidents(who).change, iid, _ACTIONS[action], actor, note)
+        self.log.info("workbench: incident #%s %sd by %s", iid, action, actor)
+        self.reply(out)
 
 
-class DetectionStatusHandler(WorkbenchAPIHandler):
+class DetectionStatusHandler(WorkbenchHandler):
+    """GET detection: the live detection loop's status."""
+
     auth_resource = "workbench:detection"
+    auth_actions = READ
     endpoint = "detection"
 
-    @tornado.web.authenticated
-    @authorized
     async def get(self) -> None:
-        async def go():
-            self.reply(self.settings["workbench_detection"].status())
-
-        await self.guarded(go)
+        self.reply(self.settings["workbench_detection"].status())
 
 
-def incident_handlers(prefix: str) -> list[tuple[str, type]]:
+def incident_handlers(prefix: str) -> list[tuple[str, type[WorkbenchHandler]]]:
     iid = r"(?P<incident_id>[^/]+)"
     return [
         (rf"{prefix}/incidents/?", IncidentsHandler),

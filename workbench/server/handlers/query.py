@@ -8,16 +8,13 @@ A bad query answers 400 with the semantic layer's own message.
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import json
-import math
 import time
 from typing import Any
 
-import tornado.web
-from jupyter_server.auth.decorator import authorized
+from workbench.client import wire
 
-from .handlers import DATA_AGE, QUERY_SECONDS, REQUESTS, BadRequest, WorkbenchAPIHandler
+from .base import DATA_AGE, QUERY_SECONDS, READ, BadRequest, WorkbenchHandler
 
 _LIST_FIELDS = ("metrics", "dimensions", "where", "segments", "order", "via")
 _OBJECT_FIELDS = ("define", "top")   # query-time members and top-N, as Workbench.query takes them
@@ -87,34 +84,6 @@ def parse_query(data: dict[str, Any], max_rows: int) -> dict[str, Any]:
     return {"namespace": ns.strip(), **kw}
 
 
-def _cell(v: Any) -> Any:
-    if v is None:
-        return None
-    if isinstance(v, decimal.Decimal):
-        return float(v)
-    if isinstance(v, float):
-        return None if math.isnan(v) or math.isinf(v) else v
-    if isinstance(v, (dt.datetime, dt.date, dt.time)):
-        return v.isoformat()
-    if hasattr(v, "isoformat"):           # pandas Timestamp
-        return v.isoformat()
-    if hasattr(v, "item"):                # numpy scalars
-        return _cell(v.item())
-    try:
-        import pandas as pd
-
-        if pd.isna(v):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return v
-
-
-def records(df) -> list[dict]:
-    cols = [str(c) for c in df.columns]
-    return [dict(zip(cols, map(_cell, row), strict=True)) for row in df.itertuples(index=False, name=None)]
-
-
 def execute_query(host, user, q: dict[str, Any], max_rows: int):
     """Blocking: compile and execute as ``user``; (workbench view, query, rows, truncated, seconds, freshness)."""
     t0 = time.perf_counter()
@@ -136,8 +105,6 @@ def execute_query(host, user, q: dict[str, Any], max_rows: int):
 def run_query_arrow(host, user, q: dict[str, Any], max_rows: int) -> bytes:
     """Blocking: the result as one Arrow IPC stream (workbench.client.wire), facts in its metadata.
     The SQL is sent as compiled (``q.sql(pretty=False)``): pretty-printing costs milliseconds."""
-    from workbench.client import wire
-
     wb, ns, query, df, truncated, elapsed, fresh = execute_query(host, user, q, max_rows)
     facts = {"namespace": ns, "principal": wb.principal.user, "rows": len(df), "truncated": truncated,
              "meta": wb.describe(query.spec), "sql": query.sql(pretty=False), "cached": bool(query.cached),
@@ -152,7 +119,7 @@ def run_query(host, user, q: dict[str, Any], max_rows: int) -> dict[str, Any]:
         "namespace": ns,
         "principal": wb.principal.user,
         "columns": [str(c) for c in df.columns],
-        "records": records(df),
+        "records": wire.json_records(df),
         "rows": len(df),
         "truncated": truncated,
         "meta": wb.describe(query.spec),
@@ -163,11 +130,14 @@ def run_query(host, user, q: dict[str, Any], max_rows: int) -> dict[str, Any]:
     }
 
 
-class QueryHandler(WorkbenchAPIHandler):
+class QueryHandler(WorkbenchHandler):
     """GET (query string: ?namespace=retail&metrics=revenue,orders&dimensions=region&where=...)
     or POST (JSON body) a semantic query."""
 
     auth_resource = "workbench:query"
+    # POST asks, it changes nothing; the action is still jupyter_server's for a POST (write),
+    # which the policy grants viewers on workbench:query (security/policy/policy.csv).
+    auth_actions = {"GET": "read", "POST": "write"}
     endpoint = "query"
 
     def _from_args(self) -> dict[str, Any]:
@@ -183,68 +153,52 @@ class QueryHandler(WorkbenchAPIHandler):
         return data
 
     async def _answer(self, data: dict[str, Any]) -> None:
-        from workbench.client.wire import MEDIA_TYPE
-
         max_rows = self.settings.get("workbench_max_rows", 50_000)
         q = parse_query(data, max_rows)
         timeout = self.settings.get("workbench_query_timeout")
-        if MEDIA_TYPE in self.request.headers.get("Accept", ""):
+        if wire.MEDIA_TYPE in self.request.headers.get("Accept", ""):
             # The gateway client (workbench.client): Arrow IPC, not JSON rows.
-            body = await self.run(run_query_arrow, self.host, self.current_user, q, max_rows, timeout=timeout)
-            REQUESTS.labels(self.endpoint, "200").inc()
+            body = await self.run(run_query_arrow, self.host, self.current_user, q, max_rows,
+                                  timeout=timeout)
             self.set_header("Cache-Control", "no-store")
-            self.finish(body, set_content_type=MEDIA_TYPE)
+            self.finish(body, set_content_type=wire.MEDIA_TYPE)
             return
-        result = await self.run(run_query, self.host, self.current_user, q, max_rows, timeout=timeout)
-        self.reply(result)
+        self.reply(await self.run(run_query, self.host, self.current_user, q, max_rows,
+                                  timeout=timeout))
 
-    @tornado.web.authenticated
-    @authorized
     async def get(self) -> None:
-        async def go():
-            await self._answer(self._from_args())
+        await self._answer(self._from_args())
 
-        await self.guarded(go)
-
-    @tornado.web.authenticated
-    @authorized
     async def post(self) -> None:
-        async def go():
-            await self._answer(self.body_json())
-
-        await self.guarded(go)
+        await self._answer(self.body_json())
 
 
-class CatalogHandler(WorkbenchAPIHandler):
+def catalog_entries(host, user, text: str, limit: int, namespace: str | None) -> dict[str, Any]:
+    """Blocking: the members ``user`` may see, searched by ``text`` when given."""
+    wb = host.for_user(user)
+    items = wb.search(text, limit=limit, namespace=namespace) if text else wb.catalog(namespace)
+    return {"principal": wb.principal.user, "namespaces": wb.namespaces(), "entries": items}
+
+
+class CatalogHandler(WorkbenchHandler):
     """GET catalog[?namespace=retail][&q=search text][&limit=20]: the members the caller's
     principal may see (hidden columns are left out), optionally searched by name or synonym."""
 
     auth_resource = "workbench:query"
+    auth_actions = READ
     endpoint = "catalog"
 
-    @tornado.web.authenticated
-    @authorized
     async def get(self) -> None:
-        async def go():
-            ns = self.get_argument("namespace", None) or None
-            text = self.get_argument("q", "").strip()
-            try:
-                limit = int(self.get_argument("limit", "20"))
-            except ValueError:
-                raise BadRequest("'limit' must be a whole number.") from None
-
-            def work():
-                wb = self.host.for_user(self.current_user)
-                items = wb.search(text, limit=limit, namespace=ns) if text else wb.catalog(ns)
-                return {"principal": wb.principal.user, "namespaces": wb.namespaces(),
-                        "entries": items}
-
-            self.reply(await self.run(work))
-
-        await self.guarded(go)
+        ns = self.get_argument("namespace", None) or None
+        text = self.get_argument("q", "").strip()
+        try:
+            limit = int(self.get_argument("limit", "20"))
+        except ValueError:
+            raise BadRequest("'limit' must be a whole number.") from None
+        self.reply(await self.run(catalog_entries, self.host, self.current_user, text, limit, ns))
 
 
-def query_handlers(prefix: str) -> list[tuple[str, type]]:
+def query_handlers(prefix: str) -> list[tuple[str, type[WorkbenchHandler]]]:
     return [
         (rf"{prefix}/query/?", QueryHandler),
         (rf"{prefix}/catalog/?", CatalogHandler),
