@@ -84,6 +84,10 @@ def start_server(warehouse: Path, home: Path, *, lab: bool = True, extra_args: l
     cmd = [sys.executable, "-m", "jupyterlab" if lab else "jupyter_server", f"--port={port}",
            "--ServerApp.port_retries=0", "--no-browser", f"--IdentityProvider.token={token}",
            *(extra_args or [])]
+    if lab:
+        # Each server its own JupyterLab workspaces: a layout saved by one test (a notebook left
+        # open) must not be restored in another's, nor in the developer's own ~/.jupyter.
+        cmd.append(f"--LabApp.workspaces_dir={home / 'workspaces'}")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     log = home / "server.log"

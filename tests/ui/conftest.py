@@ -4,66 +4,17 @@ temporary folder; Playwright drives Debian's Chromium against it through the pro
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.support.dashboard_probe import stop_process_group
+from tests.support.workbench_server import RunningServer, start_server
 
 REPO = Path(__file__).resolve().parents[2]
-START_TIMEOUT_S = 120
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 LOCAL_PREFIXES = ("http://127.0.0.1", "http://localhost", "ws://127.0.0.1", "ws://localhost",
                   "data:", "blob:", "about:")
-
-
-@dataclass
-class JupyterServer:
-    url: str
-    token: str
-    log: Path
-    process: subprocess.Popen
-
-    def at(self, path: str) -> str:
-        sep = "&" if "?" in path else "?"
-        return f"{self.url}/{path.lstrip('/')}{sep}token={self.token}"
-
-    def log_tail(self, n: int = 60) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return "(no log)"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_ready(server: JupyterServer) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"jupyter lab exited with {server.process.returncode}:\n"
-                               f"{server.log_tail()}")
-        try:
-            with urllib.request.urlopen(server.at("api/status"), timeout=2) as r:
-                if r.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"jupyter lab not ready in {START_TIMEOUT_S}s:\n{server.log_tail()}")
 
 
 @pytest.fixture(autouse=True)
@@ -94,34 +45,13 @@ def demo_warehouse(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def jupyter_server(tmp_path_factory, demo_warehouse) -> JupyterServer:
-    home = tmp_path_factory.mktemp("jupyter")
-    token = secrets.token_hex(16)
-    port = _free_port()
-    env = dict(os.environ)
-    env.pop("JUPYTER_TOKEN", None)
-    env.update({
-        "JUPYTER_CONFIG_PATH": str(REPO / "jupyter_config"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        "WORKBENCH_PROJECT_DIR": str(REPO),
-        "WORKBENCH_WAREHOUSE": str(demo_warehouse),
-        "WORKBENCH_JUPYTER_PORT": str(port),
-    })
-    cmd = [sys.executable, "-m", "jupyterlab", f"--port={port}", "--ServerApp.port_retries=0",
-           "--no-browser", f"--IdentityProvider.token={token}"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")
-    log = home / "jupyter.log"
-    with open(log, "wb") as out:
-        # Own session, so teardown can stop the server and the apps it spawned together.
-        process = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-    server = JupyterServer(f"http://127.0.0.1:{port}", token, log, process)
+def jupyter_server(tmp_path_factory, demo_warehouse) -> RunningServer:
+    """JupyterLab with the Workbench configuration, as `make up` starts it (tests/support)."""
+    server = start_server(demo_warehouse, tmp_path_factory.mktemp("jupyter"))
     try:
-        _wait_ready(server)
         yield server
     finally:
-        stop_process_group(process, grace_s=20)
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.support.workbench_server import start_server
 
@@ -37,11 +38,27 @@ def live_lab(tmp_path_factory, demo_warehouse):
 
 
 def run_cell(page) -> str:
-    """Run the first cell and return its printed output."""
-    page.locator(".jp-Notebook .jp-Cell").first.click()
-    page.locator("jp-button[data-command='notebook:run-cell-and-select-next'], "
-                 "[data-command='notebook:run-cell-and-select-next']").first.click()
-    out = page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-OutputArea-output")
+    """Run the first cell and return its printed output.
+
+    On a loaded machine JupyterLab can take the first run before the kernel's websocket is
+    wired, and the cell stays "[ ]" (never queued). The prompt is the evidence: when it shows
+    neither "[*]" nor a count, the run did not reach the kernel and is asked again (the cell is
+    a read-only query, so running it twice is harmless)."""
+    cell = page.locator(".jp-Notebook .jp-Cell").first
+    prompt = cell.locator(".jp-InputPrompt")
+    for _attempt in range(3):
+        before = prompt.inner_text()
+        cell.click()
+        page.locator("jp-button[data-command='notebook:run-cell-and-select-next'], "
+                     "[data-command='notebook:run-cell-and-select-next']").first.click()
+        try:
+            page.wait_for_function(
+                "([el, before]) => el.textContent !== before && /\\[(\\*|\\d+)\\]/.test(el.textContent)",
+                arg=[prompt.element_handle(), before], timeout=20_000)
+            break
+        except PlaywrightTimeout:  # the run was not queued: ask again
+            continue
+    out = cell.locator(".jp-OutputArea-output")
     out.filter(has_text=re.compile(r"orders=\d+|Error")).first.wait_for(timeout=120_000)
     return out.first.inner_text()
 
