@@ -63,15 +63,18 @@ def run_gold(wb, namespace: str, gold: dict, today: dt.date):
     return wb.query(target, today=today, **kw).execute()
 
 
-def load_engine_class() -> type:
+def load_engine_class(spec: str | None = None) -> type:
+    """``workbench.nlq.NLQEngine``, or the class named by ``spec`` ("module:Class")."""
+    import importlib
+
+    module, _, name = (spec or "workbench.nlq:NLQEngine").partition(":")
     try:
-        from workbench.nlq import NLQEngine
-    except ImportError as e:
+        return getattr(importlib.import_module(module), name or "NLQEngine")
+    except (ImportError, AttributeError) as e:
         raise EngineMissing(
-            "The NLQ engine is not available: `from workbench.nlq import NLQEngine` failed "
-            f"({e}). The benchmark measures workbench/nlq/; it cannot run before that exists."
+            f"The NLQ engine is not available: importing {name or 'NLQEngine'} from {module} "
+            f"failed ({e}). The benchmark measures that engine; it cannot run before it exists."
         ) from None
-    return NLQEngine
 
 
 def accepts(fn: Callable, name: str) -> bool:
