@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"demo warehouse at scale {scale} built in {time.perf_counter() - t0:.1f} s", flush=True)
 
     server = start_server(served, work / "home", lab=False,
-                          extra_args=["--WorkbenchPipelines.max_rows=3000000"])
+                          extra_args=["--WorkbenchApp.max_rows=3000000"])
     try:
         remote = RemoteWorkbench(RuntimeInfo(url=server.url + "/", token=server.token,
                                              pid=server.process.pid, warehouse=str(served)))

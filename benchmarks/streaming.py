@@ -533,7 +533,7 @@ def bench_first_render(quick: bool, tmp: Path) -> dict:
         "--ServerApp.port_retries=0",
         "--no-browser",
         f"--IdentityProvider.token={token}",
-        f"--WorkbenchPipelines.project_root={root}",
+        f"--WorkbenchApp.project_root={root}",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")

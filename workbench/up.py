@@ -161,7 +161,7 @@ def jupyter_env(project: Path) -> dict[str, str]:
     env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
         p for p in (conf, env.get("JUPYTER_CONFIG_PATH", "")) if p)
     env["WORKBENCH_PROJECT_DIR"] = str(project)
-    # The pipelines server extension starts these with the server (its `autostart` default
+    # The workbench server extension starts these with the server (its `autostart` default
     # reads this variable; the test servers, which share jupyter_config/, set none).
     started = demo_pipelines(project)
     if started:

@@ -94,16 +94,17 @@ def test_server_config_reads_the_token_file(project):
     got = json.loads(out.strip().splitlines()[-1])
     assert got["token"] == "tok123" and got["ip"] == "127.0.0.1"
     assert got["ext"].get("jupyter_server_proxy") is True
+    assert got["ext"].get("workbench.server") is True
     assert got["manager"] == "readonly"
     assert got["idp"] == "workbench.server.login.WorkbenchIdentityProvider"
     assert got["authz"] == "workbench.server.policy_authorizer.WorkbenchAuthorizer"
 
 
 def test_make_up_starts_the_demo_pipeline_in_the_server(project, monkeypatch, capsys):
-    """`make up` hands the pipelines extension its autostart list (the extension's default reads
+    """`make up` hands the workbench server extension its autostart list (the extension's default reads
     WORKBENCH_AUTOSTART) and says so in the banner; an explicit setting wins; a project
     without the demo pipeline starts none."""
-    from workbench.server.pipelines_ext import WorkbenchPipelines
+    from workbench.server.app import WorkbenchApp
 
     monkeypatch.delenv("WORKBENCH_AUTOSTART", raising=False)
     assert "WORKBENCH_AUTOSTART" not in up.jupyter_env(project)
@@ -112,7 +113,7 @@ def test_make_up_starts_the_demo_pipeline_in_the_server(project, monkeypatch, ca
     env = up.jupyter_env(project)
     assert env["WORKBENCH_AUTOSTART"] == "demo_orders"
     monkeypatch.setenv("WORKBENCH_AUTOSTART", env["WORKBENCH_AUTOSTART"])
-    assert WorkbenchPipelines().autostart == ["demo_orders"]
+    assert WorkbenchApp().autostart == ["demo_orders"]
     (project / ".workbench").mkdir()
     (project / ".workbench" / "warehouse.duckdb").write_bytes(b"")
     up.run_up(port=up.pick_port(18760), dry_run=True)

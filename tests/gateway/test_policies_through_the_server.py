@@ -31,12 +31,12 @@ def jp_server_config(project, small_warehouse, tmp_path):
     shutil.copy(small_warehouse, wh)
     return Config({
         "ServerApp": {
-            "jpserver_extensions": {"workbench.server.pipelines_ext": True},
+            "jpserver_extensions": {"workbench.server": True},
             "identity_provider_class": "workbench.server.login.WorkbenchIdentityProvider",
             "authorizer_class": "workbench.server.policy_authorizer.WorkbenchAuthorizer",
         },
         "WorkbenchIdentityProvider": {"project_root": str(project)},
-        "WorkbenchPipelines": {"warehouse": str(wh), "project_root": str(REPO), "detection": False},
+        "WorkbenchApp": {"warehouse": str(wh), "project_root": str(REPO), "detection": False},
     })
 
 
@@ -92,7 +92,7 @@ def seed(jp_serverapp, slice_by: str, value: str, minutes_apart: int) -> int:
 
     from workbench.anomaly.jobs import Anomaly
 
-    ext = jp_serverapp.extension_manager.extension_points["workbench_pipelines"].app
+    ext = jp_serverapp.extension_manager.extension_points["workbench"].app
     a = Anomaly(rule=f"r_{slice_by}", namespace="retail", metric="orders", grain="hour", slice_by=slice_by,
                 slice_value=value, ts=dt.datetime(2024, 6, 1, 10) + dt.timedelta(hours=minutes_apart), value=0.0,
                 expected=20.0, score=0.9, severity="critical", direction="down", group=f"g_{slice_by}")

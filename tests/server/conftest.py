@@ -1,4 +1,4 @@
-"""The pipelines server extension under jupyter_server's pytest plugin: a real ServerApp in the
+"""The workbench server extension under jupyter_server's pytest plugin: a real ServerApp in the
 test process (``jp_serverapp``), requests through ``jp_fetch``, over a small demo warehouse."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def warehouse(small_warehouse, tmp_path) -> Path:
 
 @pytest.fixture
 def pipelines_config() -> dict:
-    """Extra ``c.WorkbenchPipelines`` settings a test module may override."""
+    """Extra ``c.WorkbenchApp`` settings a test module may override."""
     return {"pipeline_loader": "server_fakes:load_pipeline",
             "pipeline_lister": "server_fakes:list_pipelines"}
 
@@ -47,8 +47,8 @@ def jp_server_config(warehouse, pipelines_config):
     from traitlets.config import Config
 
     return Config({
-        "ServerApp": {"jpserver_extensions": {"workbench.server.pipelines_ext": True}},
-        "WorkbenchPipelines": {
+        "ServerApp": {"jpserver_extensions": {"workbench.server": True}},
+        "WorkbenchApp": {
             "warehouse": str(warehouse),
             "project_root": str(REPO),
             "principal_map": {"*": "analyst"},

@@ -40,7 +40,7 @@ async def expect_error(jp_fetch, code, *parts, **kw) -> str:
 
 
 def ext_of(jp_serverapp):
-    return jp_serverapp.extension_manager.extension_points["workbench_pipelines"].app
+    return jp_serverapp.extension_manager.extension_points["workbench"].app
 
 
 # -- a project with the live pipeline, the live rule and its own stores ------------------------
@@ -162,7 +162,7 @@ def pipelines_config(request):
 
 @pytest.fixture
 def detection_off():
-    """Marks a test whose server has ``c.WorkbenchPipelines.detection = False``."""
+    """Marks a test whose server has ``c.WorkbenchApp.detection = False``."""
     return True
 
 

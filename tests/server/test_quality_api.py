@@ -54,7 +54,7 @@ async def test_validate_through_the_server_then_read_runs_and_scores(jp_fetch, j
 
     # It ran on the host's own read-write connection (the run is there, committed) and the
     # server's queries keep working meanwhile.
-    ext = jp_serverapp.extension_manager.extension_points["workbench_pipelines"].app
+    ext = jp_serverapp.extension_manager.extension_points["workbench"].app
     cur = ext.host.workbench().engine.cursor()
     try:
         assert cur.execute("SELECT run_id FROM quality_runs").fetchall() == [(run["run_id"],)]

@@ -40,7 +40,7 @@ async def test_get_query_with_grain_and_time_range(jp_fetch):
 
 
 async def test_identity_maps_to_a_principal_whose_row_policy_applies(jp_fetch, jp_serverapp):
-    ext = jp_serverapp.extension_manager.extension_points["workbench_pipelines"].app
+    ext = jp_serverapp.extension_manager.extension_points["workbench"].app
     ext.host.mapper.mapping = {"*": "north_manager"}
     ext.host._views.clear()
     out = await post_query(jp_fetch, namespace="retail", metrics=["revenue"],

@@ -1,5 +1,5 @@
 """The live dashboard in a real browser, through JupyterLab's proxy URL, with the real demo
-pipeline (embedded source, simulator off) owned by the pipelines server extension.
+pipeline (embedded source, simulator off) owned by the workbench server extension.
 
 Its own Jupyter server (module scope): the extension opens the warehouse read-write, which the
 session server's other apps must not see.  The project root is a temporary folder holding the
@@ -102,7 +102,7 @@ def live_server(tmp_path_factory, demo_warehouse):
     })
     cmd = [sys.executable, "-m", "jupyterlab", f"--port={port}", "--ServerApp.port_retries=0",
            "--no-browser", f"--IdentityProvider.token={token}",
-           f"--WorkbenchPipelines.project_root={root}"]
+           f"--WorkbenchApp.project_root={root}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     log = root / "jupyter.log"

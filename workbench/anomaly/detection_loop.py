@@ -294,7 +294,7 @@ def build_loop(host, log_, *, enabled: bool | None = None, interval: float | Non
         a = s.anomaly
         interval = a.live.interval_s if interval is None else interval
         if not 0 < interval <= 15:
-            log_.warning("workbench_pipelines: detection_interval %s is outside (0, 15] s; using 15",
+            log_.warning("workbench: detection_interval %s is outside (0, 15] s; using 15",
                          interval)
             interval = 15.0
         return DetectionLoop(
@@ -304,7 +304,7 @@ def build_loop(host, log_, *, enabled: bool | None = None, interval: float | Non
             settle=a.live.settle_s if settle is None else settle, namespaces=a.live.namespaces,
             enabled=a.live.enabled if enabled is None else enabled)
     except Exception as exc:  # noqa: BLE001  e.g. a bad workbench.yml
-        log_.error("workbench_pipelines: live detection is off: %s", exc)
+        log_.error("workbench: live detection is off: %s", exc)
         loop = DetectionLoop(host, rules_dir=Path("pipelines/alerts"),
                              incidents_db=Path(".workbench/anomaly/incidents.sqlite"),
                              state_dir=Path(".workbench/anomaly/jobs"), enabled=False)

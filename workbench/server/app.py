@@ -1,8 +1,9 @@
-"""The pipelines server extension: it owns the warehouse inside the Jupyter server process.
+"""The Workbench server extension, ``workbench``: it owns the warehouse inside the Jupyter server.
 
 DuckDB lets one process hold a warehouse file open for writing, and no other process may open
-it meanwhile.  So this extension both runs the streaming pipelines (which write) and answers
-the semantic queries of the apps (which read), over REST under ``/workbench/api/``:
+it meanwhile.  So this one extension both runs the streaming pipelines (which write) and answers
+the semantic queries of the apps, kernels and CLI (which read), through the warehouse host
+(host.py), over REST under ``/workbench/api/`` (handlers/):
 
     GET  pipelines                 list, with each one's status
     POST pipelines/{name}/start    start one
@@ -11,15 +12,17 @@ the semantic queries of the apps (which read), over REST under ``/workbench/api/
     GET/POST query                 a governed semantic query -> records + sql + freshness
     GET  catalog                   metrics, dimensions and models the caller may see
     GET  metrics                   Prometheus exposition
-    GET  incidents                 incidents (?status=, ?since=, ?limit=) (handlers_incidents.py)
+    GET  incidents                 incidents (?status=, ?since=, ?limit=)
     GET  incidents/{id}            one, with its anomalies, insight, history and notifications
     POST incidents/{id}/acknowledge|resolve   role-gated (incident_roles)
-    GET  detection                 the live detection loop's status (detection_loop.py)
-    POST quality/{suite}/validate  run a quality suite (handlers_quality.py); GET quality,
-         quality/{suite}/runs, quality/scores read the stored runs
+    GET  detection                 the live detection loop's status (workbench.anomaly.detection_loop)
+    POST quality/{suite}/validate  run a quality suite; GET quality, quality/{suite}/runs,
+         quality/scores read the stored runs
 
-Enabled by ``jupyter_config/jupyter_server_config.d/workbench_pipelines.json``; configured with
-``c.WorkbenchPipelines.*`` (see the traits below and docs/server-api.md).
+Enabled by ``jupyter_config/jupyter_server_config.d/workbench_server.json`` (module
+``workbench.server``); configured with ``c.WorkbenchApp.*`` (the traits below, docs/server-api.md).
+Formerly ``workbench.server.pipelines_ext`` with ``c.WorkbenchPipelines.*``: settings under that
+class name still apply (the server warns to rename them).
 """
 
 from __future__ import annotations
@@ -33,12 +36,14 @@ from .host import WarehouseHost
 from .identity import PrincipalMapper
 
 API_PREFIX = "/workbench/api"
+# The configuration section of the extension's former name (workbench.server.pipelines_ext).
+LEGACY_SECTION = "WorkbenchPipelines"
 
 
-class WorkbenchPipelines(ExtensionApp):
+class WorkbenchApp(ExtensionApp):
     """Runs the streaming pipelines and serves semantic queries, owning the warehouse."""
 
-    name = "workbench_pipelines"
+    name = "workbench"
     # No pages of its own: REST only, so no static or template folders.
     load_other_extensions = True
 
@@ -94,7 +99,18 @@ class WorkbenchPipelines(ExtensionApp):
     host: WarehouseHost | None = None
     detection_loop = None
 
+    @classmethod
+    def section_names(cls) -> list[str]:
+        # c.WorkbenchPipelines.* written for the former extension still applies; where both are
+        # set, c.WorkbenchApp.* wins (later sections override earlier ones).
+        names = super().section_names()
+        return [*names[:-1], LEGACY_SECTION, names[-1]]
+
     def initialize_settings(self) -> None:
+        if LEGACY_SECTION in self.config:
+            self.log.warning("workbench: c.%s.* is the former name of these settings; they "
+                             "still apply, but rename them to c.%s.*", LEGACY_SECTION,
+                             type(self).__name__)
         self.host = WarehouseHost(
             warehouse=self.warehouse, root=self.project_root, pipelines_dir=self.pipelines_dir,
             loader=self.pipeline_loader, lister=self.pipeline_lister,
@@ -111,7 +127,7 @@ class WorkbenchPipelines(ExtensionApp):
         # pytest plugin too, which never calls the start hooks.
         self.detection_loop.start()
         st = self.detection_loop.status()
-        self.log.info("workbench_pipelines: live detection %s (every %ss, namespaces %s)",
+        self.log.info("workbench: live detection %s (every %ss, namespaces %s)",
                       "on" if st["enabled"] else "off", st["interval_s"], st["namespaces"])
         self.settings.update({"workbench_host": self.host,
                               "workbench_max_rows": self.max_rows,
@@ -132,9 +148,9 @@ class WorkbenchPipelines(ExtensionApp):
         for name in self.autostart:
             try:
                 await loop.run_in_executor(self.host.executor, self.host.start, name)
-                self.log.info("workbench_pipelines: started pipeline %s", name)
+                self.log.info("workbench: started pipeline %s", name)
             except Exception as exc:  # noqa: BLE001  the server stays up; status shows why
-                self.log.error("workbench_pipelines: could not start pipeline %s: %s", name, exc)
+                self.log.error("workbench: could not start pipeline %s: %s", name, exc)
 
     def _audit_log(self):
         """The audit log of the server's identity provider (workbench.server.login), if it has one."""
@@ -152,7 +168,7 @@ class WorkbenchPipelines(ExtensionApp):
         self._runtime_for = self.host.warehouse_path()
         write_runtime(RuntimeInfo(url=serverapp.connection_url, token=serverapp.identity_provider.token,
                                   pid=os.getpid(), warehouse=str(self._runtime_for)))
-        self.log.info("workbench_pipelines: owns %s; clients find this server through %s.server.json",
+        self.log.info("workbench: owns %s; clients find this server through %s.server.json",
                       self._runtime_for, self._runtime_for)
 
     async def stop_extension(self) -> None:
@@ -164,7 +180,3 @@ class WorkbenchPipelines(ExtensionApp):
             self.detection_loop.stop()
         if self.host is not None:
             self.host.close()
-
-
-def _jupyter_server_extension_points() -> list[dict]:
-    return [{"module": "workbench.server.pipelines_ext", "app": WorkbenchPipelines}]
