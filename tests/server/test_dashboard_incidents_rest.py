@@ -31,7 +31,7 @@ def pipelines_config(tmp_path):
 
 
 def _ext(jp_serverapp):
-    return jp_serverapp.extension_manager.extension_points["workbench_pipelines"].app
+    return jp_serverapp.extension_manager.extension_points["workbench"].app
 
 
 def _seed(jp_serverapp) -> int:
