@@ -1,13 +1,16 @@
 """The notebook-facing API: `wb = workbench.connect()`, then `wb.query(...)`."""
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+import ibis.expr.types as ir
+import pandas as pd
 from cachetools import LRUCache
 
 from .config import Settings, load_settings
@@ -18,15 +21,32 @@ from .security.principal import Principal, Principals, load_principals
 from .semantic import catalog as _catalog
 from .semantic.adhoc import overlay
 from .semantic.cache import RedisResultCache, ResultCache
+from .semantic.catalog import CatalogEntry
 from .semantic.compiler import Compiler
 from .semantic.errors import AccessDeniedError, EngineError, QueryError, UnknownMemberError
 from .semantic.loader import load_dir, load_file
 from .semantic.namespace import Namespace
-from .semantic.policy import compute_access
+from .semantic.policy import Access, compute_access
 from .semantic.query import Query
-from .semantic.querydef import QuerySpec
+from .semantic.querydef import Definitions, MemberItems, Names, QuerySpec
 from .semantic.relations import Relations
+from .semantic.spec import Dimension
 from .semantic.validate import bind_check
+
+if TYPE_CHECKING:  # workbench.client is imported only when a server owns the warehouse
+    from .client import RemoteWorkbench
+
+
+class AuditRecorder(Protocol):
+    """What connect(audit=...) takes: workbench.security.audit.AuditLog, or anything with its
+    record() method."""
+
+    def record(self, action: str, *, actor: Any = ..., resource: str | None = ...,
+               outcome: str = ..., **details: Any) -> object: ...
+
+
+StateKey = tuple[str, str, str]  # (namespace, model version, principal context or engine name)
+ValueIndex = dict[tuple[str, str], list[Any]]  # (member, label) -> its values
 
 
 @dataclass(frozen=True)
@@ -40,17 +60,18 @@ class _Shared:
     """State shared by every principal's view of one workbench: models, engine, caches."""
 
     def __init__(self, settings: Settings, engine: Engine, models_dir: Path,
-                 principals: Principals | None, cache: ResultCache | None, audit=None):
+                 principals: Principals | None, cache: ResultCache | None,
+                 audit: AuditRecorder | None = None):
         self.settings, self.engine, self.models_dir = settings, engine, models_dir
         self.principals, self.cache = principals, cache
         self.audit = audit          # anything with record(action, actor=, resource=, ...)
         self.lock = threading.RLock()
         self.spaces: dict[str, Namespace] = {}
         self.mtimes: dict[str, float] = {}
-        self.plans: LRUCache = LRUCache(maxsize=2048)
-        self.states: dict = {}
-        self.bound: set = set()
-        self.value_index: dict = {}
+        self.plans: LRUCache[str, Plan] = LRUCache(maxsize=2048)
+        self.states: dict[StateKey, tuple[Access, Relations]] = {}
+        self.bound: set[StateKey] = set()
+        self.value_index: dict[tuple[str, str, str, str], ValueIndex] = {}
         self.last_check = 0.0
         self.reload()
 
@@ -116,7 +137,7 @@ class Workbench:
         return self._s.spaces[name]
 
     # per principal + model version state ---------------------------------------------------
-    def _state(self, space: Namespace):
+    def _state(self, space: Namespace) -> tuple[Access, Relations]:
         key = (space.name, space.version, self.principal.context_key)
         with self._s.lock:
             st = self._s.states.get(key)
@@ -136,7 +157,8 @@ class Workbench:
         key = (space.name, space.version, self.engine.name)
         if key in self._s.bound:
             return
-        schemas, missing = {}, []
+        schemas: dict[str, dict[str, str]] = {}
+        missing: list[str] = []
         raw = Relations(space, self.engine, self.principal, compute_access(space, self.principal))
         for name in space.models:
             try:
@@ -152,9 +174,12 @@ class Workbench:
         self._s.bound.add(key)
 
     # queries -------------------------------------------------------------------------------
-    def query(self, target: str, metrics=None, dimensions=None, *, where=None, segments=None,
-              grain=None, time_range=None, time_dimension=None, order=None, limit=None,
-              distinct=False, today=None, via=None, define=None, top=None, as_=None) -> Query:
+    def query(self, target: str, metrics: MemberItems = None, dimensions: MemberItems = None, *,
+              where: MemberItems = None, segments: Names = None, grain: str | None = None,
+              time_range: str | None = None, time_dimension: str | None = None,
+              order: Names = None, limit: int | None = None, distinct: bool = False,
+              today: dt.date | None = None, via: Names = None, define: Definitions = None,
+              top: dict[str, Any] | None = None, as_: str | Principal | None = None) -> Query:
         """Build a governed query. `target` is a namespace ('retail') or a model ('retail.orders').
 
         Beyond names, `metrics` and `dimensions` take query-time members (expressions such as
@@ -182,7 +207,7 @@ class Workbench:
             self._s.plans[key] = plan
         return plan
 
-    def execute(self, q: Query):
+    def execute(self, q: Query) -> tuple[pd.DataFrame, bool]:
         """Run (or serve from cache) a query; with an audit log, every query is recorded with
         who asked, what, how many rows and how long it took, and so is a refusal."""
         t0 = time.perf_counter()
@@ -194,12 +219,13 @@ class Workbench:
         self._audit(q, t0, len(df), cached, None)
         return df, cached
 
-    def _audit(self, q: Query, t0: float, rows, cached: bool, error) -> None:
+    def _audit(self, q: Query, t0: float, rows: int | None, cached: bool,
+               error: Exception | None) -> None:
         log = self._s.audit
         if log is None:
             return
         spec = q.spec
-        details = {"metrics": list(spec.metrics), "dimensions": list(spec.dimensions),
+        details: dict[str, Any] = {"metrics": list(spec.metrics), "dimensions": list(spec.dimensions),
                    "filters": list(spec.where) + [f"segment:{s}" for s in spec.segments],
                    "rows": rows, "ms": round((time.perf_counter() - t0) * 1000, 3),
                    "cached": cached, "engine": self.engine.name}
@@ -213,7 +239,7 @@ class Workbench:
                        resource=spec.namespace, outcome="denied" if denied else "failure",
                        error=str(error)[:500], **details)
 
-    def _run(self, q: Query, t0: float):
+    def _run(self, q: Query, t0: float) -> tuple[pd.DataFrame, bool]:
         plan = q.plan
         cache = self._s.cache
         key = plan.key + ":" + self.engine.data_version()
@@ -228,12 +254,12 @@ class Workbench:
             cache.observe(time.perf_counter() - t0, False)
         return df, False
 
-    def compile(self, target: str, **kw):
+    def compile(self, target: str, **kw: Any) -> ir.Table:
         """Compile without executing: returns the Ibis expression (timing helper for benchmarks)."""
         spec = QuerySpec.build(target, kw.pop("metrics", None), kw.pop("dimensions", None), **kw)
         return self._compile(self.namespace(spec.namespace), spec)
 
-    def _compile(self, space: Namespace, spec: QuerySpec):
+    def _compile(self, space: Namespace, spec: QuerySpec) -> ir.Table:
         access, relations = self._state(space)
         view, aliases = overlay(space, spec)
         if view is not space:      # query-time members: policies computed for them too
@@ -242,24 +268,25 @@ class Workbench:
         return Compiler(view, relations, access, aliases).compile(spec)
 
     # metadata ------------------------------------------------------------------------------
-    def catalog(self, namespace: str | None = None) -> list[dict]:
-        out = []
+    def catalog(self, namespace: str | None = None) -> list[CatalogEntry]:
+        out: list[CatalogEntry] = []
         for name in [namespace] if namespace else self.namespaces():
             space = self.namespace(name)
             access = compute_access(space, self.principal)
             out += _catalog.entries(space, access.hidden)
         return out
 
-    def search(self, text: str, limit: int = 20, namespace: str | None = None) -> list[dict]:
+    def search(self, text: str, limit: int = 20,
+               namespace: str | None = None) -> list[CatalogEntry]:
         return _catalog.search(self.catalog(namespace), text, limit)
 
-    def models(self) -> list[dict]:
+    def models(self) -> list[CatalogEntry]:
         return [e for e in self.catalog() if e["kind"] == "model"]
 
-    def describe(self, spec: QuerySpec) -> dict:
+    def describe(self, spec: QuerySpec) -> dict[str, dict[str, Any]]:
         """Type, format and unit of each output column, for charts and tables."""
         space = self.namespace(spec.namespace)
-        out = {}
+        out: dict[str, dict[str, Any]] = {}
         for tok in spec.dimensions + spec.metrics:
             name = tok.rsplit("__", 1)[0] if "__" in tok else tok
             try:
@@ -271,10 +298,11 @@ class Workbench:
                         "type": getattr(m, "type", None)}
         return out
 
-    def lookup(self, value: str, namespace: str | None = None, limit: int = 5) -> list[dict]:
+    def lookup(self, value: str, namespace: str | None = None,
+               limit: int = 5) -> list[dict[str, Any]]:
         """Which dimension holds this value? 'Germany' → [{'member': 'retail.customers.country', ...}]"""
         needle = value.strip().lower()
-        hits = []
+        hits: list[dict[str, Any]] = []
         for ns in [namespace] if namespace else self.namespaces():
             for (member, label), values in self._values(ns).items():
                 for v in values:
@@ -286,15 +314,15 @@ class Workbench:
         hits.sort(key=lambda h: -h["score"])
         return hits[:limit]
 
-    def _values(self, namespace: str, per_dimension: int = 500) -> dict:
+    def _values(self, namespace: str, per_dimension: int = 500) -> ValueIndex:
         space = self.namespace(namespace)
         key = (namespace, space.version, self.principal.context_key, self.engine.data_version())
         if key in self._s.value_index:
             return self._s.value_index[key]
         access, _ = self._state(space)
-        index = {}
+        index: ValueIndex = {}
         for ref, m in space.members.items():
-            if ref.kind != "dimension" or m.type != "categorical" or ref in access.hidden:
+            if not isinstance(m, Dimension) or m.type != "categorical" or ref in access.hidden:
                 continue
             try:
                 df = self.query(namespace, dimensions=[ref.qualified], distinct=True,
@@ -322,13 +350,13 @@ class Workbench:
         if self._s.cache:
             self._s.cache.clear()
 
-    def cache_stats(self) -> dict:
+    def cache_stats(self) -> dict[str, Any]:
         return self._s.cache.stats() if self._s.cache else {"backend": "none"}
 
     def close(self) -> None:
         self.engine.close()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Workbench {self.engine.name} as {self.principal.user}: {', '.join(self.namespaces())}>"
 
 
@@ -336,7 +364,8 @@ def connect(warehouse: str | Path | None = None, models_dir: str | Path | None =
             engine: str | Engine | None = None, principal: str | Principal | None = None,
             read_only: bool = False, cache: str | ResultCache | None = None,
             principals_file: str | Path | None = None, root: str | Path | None = None,
-            audit=None, gateway: bool | None = None, **engine_options) -> Workbench:
+            audit: AuditRecorder | None = None, gateway: bool | None = None,
+            **engine_options: Any) -> Workbench:
     """Open the workbench. Defaults come from workbench.yml at the project root.
 
     While a Workbench server owns the warehouse (it holds the file and runs the pipelines), this
@@ -391,7 +420,8 @@ def session_principal(principals: Principals | None, name: str | None, source: s
     return Principal.of("local", roles=["analyst"])
 
 
-def _server_session(warehouse: Path, required: bool | None, principal: object):
+def _server_session(warehouse: Path, required: bool | None,
+                    principal: object) -> RemoteWorkbench | None:
     """The session on the server that owns ``warehouse``, or None to open the file here."""
     from .client import RemoteWorkbench, ServerError, find_server
 

@@ -36,7 +36,7 @@ _PYJWT_REASONS = (
 
 
 class CheckFailed(Exception):
-    def __init__(self, reason: str, detail: str = "", header: dict | None = None):
+    def __init__(self, reason: str, detail: str = "", header: dict[str, Any] | None = None):
         self.reason, self.detail, self.header = reason, detail, header or {}
         super().__init__(reason)
 
@@ -47,7 +47,7 @@ def normal_typ(value: str) -> str:
     return v[len("application/") :] if v.startswith("application/") else v
 
 
-def unverified_header(token: str) -> dict:
+def unverified_header(token: str) -> dict[str, Any]:
     """The JOSE header, read without trusting it. Hand-written rather than PyJWT's
     get_unverified_header, which refuses odd kid/crit values with one generic error: here each
     gets its own reason for the audit trail."""
@@ -74,7 +74,7 @@ def verify_rs256(
     leeway_s: float,
     clock: Callable[[], float],
     max_lifetime_s: float | None = None,
-) -> tuple[dict, dict]:
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(header, claims) of a valid token; else CheckFailed with a reason code."""
     if isinstance(token, bytes):
         token = token.decode("ascii", "replace")

@@ -23,7 +23,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,7 +60,8 @@ class RingKey:
     created_at: float
     retired_at: float | None = None
     drop_after: float | None = None
-    private_key: rsa.RSAPrivateKey | None = field(default=None, repr=False, compare=False)
+    # Every key of a ring has its private key (generated or loaded): never None.
+    private_key: rsa.RSAPrivateKey = field(repr=False, compare=False, kw_only=True)
 
     @property
     def public_key(self) -> rsa.RSAPublicKey:
@@ -120,7 +121,7 @@ class KeyRing:
         return self.directory / "ring.json"
 
     @contextmanager
-    def _locked(self):
+    def _locked(self) -> Iterator[None]:
         fd = os.open(self.directory / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -169,7 +170,12 @@ class KeyRing:
             ):
                 raise KeyRingError(f"{pem}: key does not match its kid.", "bad_key")
             keys[kid] = RingKey(
-                kid, m["state"], m["created_at"], m.get("retired_at"), m.get("drop_after"), private
+                kid,
+                m["state"],
+                m["created_at"],
+                m.get("retired_at"),
+                m.get("drop_after"),
+                private_key=private,
             )
         st = self._meta_path.stat()
         self._keys, self._stamp = keys, self._stamp_of(st)
@@ -298,15 +304,20 @@ class KeyRing:
         self.prune()
         return nxt.kid
 
+    @staticmethod
+    def _expired(key: RingKey, now: float) -> bool:
+        """A retired key whose tokens have all expired (rotate() always sets drop_after)."""
+        return key.state == "retired" and key.drop_after is not None and key.drop_after <= now
+
     def prune(self) -> list[str]:
         """Remove retired keys whose tokens have all expired. Returns their kids."""
         self._refresh()
         now = self.clock()
-        if not any(k.state == "retired" and k.drop_after <= now for k in self._keys.values()):
+        if not any(self._expired(k, now) for k in self._keys.values()):
             return []
         with self._locked():
             self._load()
-            gone = [k for k in self._keys.values() if k.state == "retired" and k.drop_after <= now]
+            gone = [k for k in self._keys.values() if self._expired(k, now)]
             for k in gone:
                 del self._keys[k.kid]
             self._save()

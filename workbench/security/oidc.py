@@ -17,12 +17,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import Any, Protocol
+from email.message import Message
+from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 
 import jwt
 from jwt.algorithms import RSAAlgorithm
 
+from ..config import ExternalIdPSettings
 from .audit_hook import Audit, no_audit, safe_text
 from .auth_errors import AuthError, TokenRejected
 from .jwt_checks import CheckFailed, verify_rs256
@@ -55,7 +57,15 @@ def check_jwks_url(url: str) -> str:
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # a redirect could lead anywhere: refuse it
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: Message,
+        newurl: str,
+    ) -> urllib.request.Request | None:  # a redirect could lead anywhere: refuse it
         return None
 
 
@@ -93,7 +103,9 @@ class ExternalIssuer:
         self._opener = urllib.request.build_opener(_NoRedirect)
 
     @classmethod
-    def from_settings(cls, idp, *, leeway_s: float = 30, **kwargs) -> ExternalIssuer:
+    def from_settings(
+        cls, idp: ExternalIdPSettings, *, leeway_s: float = 30, **kwargs: Any
+    ) -> ExternalIssuer:
         """From workbench.config.ExternalIdPSettings; kwargs: users, audit, clock, timeout_s."""
         return cls(
             idp.issuer,
@@ -168,8 +180,8 @@ class ExternalIssuer:
     def validate(self, token: Any) -> AccessClaims:
         """The identity in an external token; else TokenRejected, audited as token.reject.
         Only roles that exist here are kept (an IdP knows many more)."""
-        header: dict = {}
-        claims: dict = {}
+        header: dict[str, Any] = {}
+        claims: dict[str, Any] = {}
         try:
             header, claims = verify_rs256(
                 token,
@@ -183,7 +195,8 @@ class ExternalIssuer:
             )
             roles = claims.get(self.roles_claim, [])
             # Top-level claims (most IdPs), or a Workbench issuer's `attributes` object.
-            nested = claims.get("attributes") if isinstance(claims.get("attributes"), dict) else {}
+            given = claims.get("attributes")
+            nested: dict[str, Any] = given if isinstance(given, dict) else {}
             source = {**nested, **claims}
             attributes = {k: source[k] for k in self.attribute_claims if k in source}
             check_identity_claims({"roles": roles, "attributes": attributes})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,14 @@ class Principal:
     display: str = field(default="", compare=False)
 
     @classmethod
-    def of(cls, user: str, roles=(), **attributes) -> Principal:
+    def of(cls, user: str, roles: Iterable[str] = (), **attributes: Any) -> Principal:
         return cls(user, frozenset(roles), tuple(sorted(attributes.items())))
 
     @property
     def attrs(self) -> dict[str, Any]:
         return dict(self.attributes)
 
-    def has_any(self, roles) -> bool:
+    def has_any(self, roles: Iterable[str]) -> bool:
         return bool(self.roles & set(roles))
 
     @property

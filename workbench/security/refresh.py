@@ -20,9 +20,12 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from ..config import AuthSettings
 from .audit_hook import Audit, no_audit
 from .auth_errors import RefreshRejected, RefreshReuseDetected
 from .sqlite_files import SQLiteFile
@@ -93,7 +96,7 @@ class SessionStore:
         self._file = SQLiteFile(self.path, SCHEMA)
 
     @classmethod
-    def from_settings(cls, auth, path: str | Path, **kwargs) -> SessionStore:
+    def from_settings(cls, auth: AuthSettings, path: str | Path, **kwargs: Any) -> SessionStore:
         """From workbench.config.AuthSettings; kwargs: users, audit, clock."""
         return cls(
             path,
@@ -106,10 +109,10 @@ class SessionStore:
     def __repr__(self) -> str:
         return f"SessionStore({str(self.path)!r})"
 
-    def _db(self):
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
         return self._file.connection()
 
-    def _write(self):
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
         """One IMMEDIATE transaction: two concurrent refreshes of one token are serialised, so
         exactly one sees it unused."""
         return self._file.transaction()
@@ -150,7 +153,10 @@ class SessionStore:
             raise result
         return result
 
-    def _rotate(self, db: sqlite3.Connection, h: str, now: float):
+    def _rotate(
+        self, db: sqlite3.Connection, h: str, now: float
+    ) -> tuple[Refreshed | RefreshRejected, str, dict[str, Any]]:
+        """(the new token or the refusal to raise, the audit action, its details)."""
         row = db.execute(
             "select t.sid, t.used_at, f.sub, f.last_used_at, f.absolute_expires_at, "
             "f.revoked_at from refresh_tokens t join families f on f.sid = t.sid "
@@ -277,7 +283,7 @@ class SessionStore:
             return "unknown_session"
         return (row[1] or "revoked") if row[2] is not None else None
 
-    def sessions(self, sub: str | None = None) -> list[dict]:
+    def sessions(self, sub: str | None = None) -> list[dict[str, Any]]:
         """Sessions (newest first), for an admin view: never a token or a hash."""
         q = (
             "select sid, sub, created_at, last_used_at, absolute_expires_at, revoked_at, "  # noqa: S608 - fixed SQL, the optional filter is a constant with a ? placeholder

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import jwt
 
+from ..config import AuthSettings
 from .audit_hook import Audit, no_audit, safe_text
 from .auth_errors import AuthError, TokenRejected
 from .jwt_checks import CheckFailed, verify_rs256
@@ -56,7 +57,7 @@ class AccessClaims:
         return Principal.of(self.sub, self.roles, **self.attributes)
 
 
-def check_identity_claims(claims: dict) -> None:
+def check_identity_claims(claims: dict[str, Any]) -> None:
     """roles is a list of text, attributes an object: anything else is a forged or broken token."""
     roles, attributes = claims.get("roles"), claims.get("attributes")
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
@@ -91,7 +92,7 @@ class AccessTokens:
         self.clock = clock
 
     @classmethod
-    def from_settings(cls, auth, keyring: KeyRing, **kwargs) -> AccessTokens:
+    def from_settings(cls, auth: AuthSettings, keyring: KeyRing, **kwargs: Any) -> AccessTokens:
         """From workbench.config.AuthSettings; kwargs: users, revocations, audit, clock."""
         return cls(
             keyring,
@@ -105,7 +106,14 @@ class AccessTokens:
     def __repr__(self) -> str:
         return f"AccessTokens(iss={self.issuer!r}, aud={self.audience!r}, lifetime_s={self.lifetime_s})"
 
-    def issue(self, sub: str, *, roles, attributes: dict[str, Any] | None = None, sid: str) -> str:
+    def issue(
+        self,
+        sub: str,
+        *,
+        roles: Iterable[str],
+        attributes: dict[str, Any] | None = None,
+        sid: str,
+    ) -> str:
         """A signed access token for ``sub`` in log-in session ``sid``."""
         if self.users is not None and not self.users.is_active(sub):
             self.audit("token.reject", kind="issue", reason="user_disabled", sub=sub, sid=sid)
@@ -139,8 +147,8 @@ class AccessTokens:
     def validate(self, token: Any) -> AccessClaims:
         """The token's claims if it is ours, valid now, of an enabled user and not revoked;
         else TokenRejected(reason), reported to the audit hook as token.reject."""
-        header: dict = {}
-        claims: dict = {}
+        header: dict[str, Any] = {}
+        claims: dict[str, Any] = {}
         try:
             header, claims = verify_rs256(
                 token,

@@ -12,8 +12,10 @@ import re
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,17 @@ from .auth_errors import LoginFailed, UserStoreError
 from .principal import Principal
 from .sqlite_files import SQLiteFile
 
-ROLES = ("viewer", "analyst", "data_scientist", "admin")
+
+class Role(str, Enum):
+    """The roles a user may have (the choices `workbench users add --role` offers)."""
+
+    viewer = "viewer"
+    analyst = "analyst"
+    data_scientist = "data_scientist"
+    admin = "admin"
+
+
+ROLES: tuple[str, ...] = tuple(r.value for r in Role)
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.@-]{0,63}$")
 ATTR_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 #: Demo users made by `make up`: one per role, with the attributes the row policies use.
@@ -92,7 +104,7 @@ class UserStore:
             self._dummy = self.hasher.hash(secrets.token_urlsafe(16))
         return self._dummy
 
-    def _db(self):
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
         return self._file.connection()
 
     # ---- validation -----------------------------------------------------------------------
@@ -116,16 +128,16 @@ class UserStore:
         return password
 
     @staticmethod
-    def _check_roles(roles) -> tuple[str, ...]:
-        roles = tuple(dict.fromkeys(roles))
-        if not roles:
+    def _check_roles(roles: Iterable[str]) -> tuple[str, ...]:
+        unique = tuple(dict.fromkeys(roles))
+        if not unique:
             raise UserStoreError(f"A user needs at least one role: {', '.join(ROLES)}.", "bad_role")
-        for r in roles:
+        for r in unique:
             if r not in ROLES:
                 raise UserStoreError(
                     f"Unknown role {r!r}; roles are {', '.join(ROLES)}.", "bad_role"
                 )
-        return roles
+        return unique
 
     @staticmethod
     def _check_attributes(attributes: dict[str, Any] | None) -> dict[str, Any]:
@@ -144,12 +156,12 @@ class UserStore:
         self,
         name: str,
         password: str,
-        roles,
+        roles: Iterable[str],
         attributes: dict[str, Any] | None = None,
         *,
         actor: str | None = None,
     ) -> User:
-        name, roles = self._check_name(name), self._check_roles(roles)
+        name, checked = self._check_name(name), self._check_roles(roles)
         attributes = self._check_attributes(attributes)
         digest = self.hasher.hash(self._check_password(password))
         now = self.clock()
@@ -157,12 +169,12 @@ class UserStore:
             try:
                 db.execute(
                     "insert into users values (?, ?, ?, ?, 0, ?, ?)",
-                    (name, digest, json.dumps(list(roles)), json.dumps(attributes), now, now),
+                    (name, digest, json.dumps(list(checked)), json.dumps(attributes), now, now),
                 )
             except sqlite3.IntegrityError:
                 raise UserStoreError(f"User {name!r} already exists.", "exists") from None
-        self.audit("user.add", user=name, roles=list(roles), attributes=attributes, actor=actor)
-        return self.get(name)
+        self.audit("user.add", user=name, roles=list(checked), attributes=attributes, actor=actor)
+        return self._existing(name)
 
     def set_password(self, name: str, password: str, *, actor: str | None = None) -> None:
         digest = self.hasher.hash(self._check_password(password))
@@ -173,12 +185,12 @@ class UserStore:
         self._update(name, "disabled = ?", int(disabled))
         self.audit("user.disable" if disabled else "user.enable", user=name, actor=actor)
 
-    def set_roles(self, name: str, roles, *, actor: str | None = None) -> None:
-        roles = self._check_roles(roles)
-        self._update(name, "roles = ?", json.dumps(list(roles)))
-        self.audit("user.roles", user=name, roles=list(roles), actor=actor)
+    def set_roles(self, name: str, roles: Iterable[str], *, actor: str | None = None) -> None:
+        checked = self._check_roles(roles)
+        self._update(name, "roles = ?", json.dumps(list(checked)))
+        self.audit("user.roles", user=name, roles=list(checked), actor=actor)
 
-    def _update(self, name: str, assignment: str, value) -> None:
+    def _update(self, name: str, assignment: str, value: str | int) -> None:
         # `assignment` is one of the fixed strings above, never user text.
         with self._db() as db:
             cur = db.execute(
@@ -198,6 +210,13 @@ class UserStore:
             ).fetchone()
         return None if row is None else self._user(row)
 
+    def _existing(self, name: str) -> User:
+        """A user this store has just written or checked (users are never deleted)."""
+        user = self.get(name)
+        if user is None:
+            raise UserStoreError(f"No user {name!r}.", "unknown_user")
+        return user
+
     def list(self) -> list[User]:
         with self._db() as db:
             rows = db.execute(
@@ -207,7 +226,7 @@ class UserStore:
         return [self._user(r) for r in rows]
 
     @staticmethod
-    def _user(row) -> User:
+    def _user(row: tuple[Any, ...]) -> User:
         return User(
             row[0], tuple(json.loads(row[1])), json.loads(row[2]), bool(row[3]), row[4], row[5]
         )
@@ -256,7 +275,7 @@ class UserStore:
                 )
             self.audit("user.rehash", user=name)
         self.audit("login.success", user=name)
-        return self.get(name)
+        return self._existing(name)
 
 
 def create_demo_users(store: UserStore, *, actor: str = "make up") -> dict[str, str]:

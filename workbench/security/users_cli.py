@@ -15,13 +15,16 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..config import Settings, load_settings
+from ..semantic.errors import SemanticError
 from .auth_errors import AuthError
-from .users import ROLES, UserStore
+from .users import Role, UserStore
 
 out = Console()
 err = Console(stderr=True)
@@ -38,15 +41,12 @@ STDIN = typer.Option(
 )
 
 
-Role = Enum("Role", {r: r for r in ROLES}, type=str)  # the choices --role offers
-
-
 class Fmt(str, Enum):
     table = "table"
     json = "json"
 
 
-def _fail(message: str, code: int = 2):
+def _fail(message: str, code: int = 2) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
     raise typer.Exit(code)
 
@@ -58,10 +58,7 @@ def _actor() -> str:
         return "cli"
 
 
-def _settings():
-    from workbench.config import load_settings
-    from workbench.semantic.errors import SemanticError
-
+def _settings() -> Settings:
     try:
         return load_settings()
     except SemanticError as e:
@@ -86,11 +83,11 @@ def _password(from_stdin: bool) -> str:
         return password
     if not sys.stdin.isatty():
         _fail("no terminal to ask for the password; pipe it in with --password-stdin.")
-    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 
 def _attributes(items: list[str] | None) -> dict[str, str]:
-    attributes = {}
+    attributes: dict[str, str] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
@@ -108,7 +105,7 @@ def add(
     ),
     password_stdin: bool = STDIN,
     db: Path | None = DB,
-):
+) -> None:
     """Add a user, e.g. [cyan]workbench users add ann --role analyst --attr region=North[/]."""
     store = _store(db)
     attributes = _attributes(attr)
@@ -128,7 +125,7 @@ def passwd(
     name: str = typer.Argument(..., help="Log-in name."),
     password_stdin: bool = STDIN,
     db: Path | None = DB,
-):
+) -> None:
     """Set a user's password."""
     store = _store(db)
     if store.get(name) is None:
@@ -158,14 +155,14 @@ def _set_disabled(name: str, disabled: bool, db: Path | None) -> int:
 
 
 @users_app.command("disable")
-def disable(name: str = typer.Argument(..., help="Log-in name."), db: Path | None = DB):
+def disable(name: str = typer.Argument(..., help="Log-in name."), db: Path | None = DB) -> None:
     """Disable a user: log-in, refresh and every access token of theirs are refused from now on."""
     n = _set_disabled(name, True, db)
     out.print(f"[yellow]disabled[/] {name}; {n} session(s) revoked", highlight=False)
 
 
 @users_app.command("enable")
-def enable(name: str = typer.Argument(..., help="Log-in name."), db: Path | None = DB):
+def enable(name: str = typer.Argument(..., help="Log-in name."), db: Path | None = DB) -> None:
     """Enable a disabled user again (they log in anew)."""
     _set_disabled(name, False, db)
     out.print(f"[green]enabled[/] {name}", highlight=False)
@@ -175,7 +172,7 @@ def enable(name: str = typer.Argument(..., help="Log-in name."), db: Path | None
 def list_users(
     fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", help="Output format."),
     db: Path | None = DB,
-):
+) -> None:
     """List users with roles, attributes and state (never a password hash)."""
     users = _store(db).list()
     if fmt == Fmt.json:

@@ -27,12 +27,12 @@ APP_NAME = "workbench"
 EXT_KEY = re.compile(r"^[A-Za-z0-9_]+$")
 
 
-def escape_header(value) -> str:
+def escape_header(value: object) -> str:
     text = "" if value is None else str(value)
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
-def escape_value(value) -> str:
+def escape_value(value: object) -> str:
     text = "" if value is None else str(value)
     return (
         text.replace("\\", "\\\\")

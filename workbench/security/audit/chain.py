@@ -76,7 +76,7 @@ def utc_now_text() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def actor_of(actor: Any) -> dict:
+def actor_of(actor: Any) -> dict[str, Any]:
     """A Principal, a user name or a {user, roles} mapping, as the entry's actor."""
     if actor is None:
         return {"user": None, "roles": []}
@@ -109,8 +109,9 @@ class Entry:
     hash: str
 
     @property
-    def data(self) -> dict:
-        return json.loads(self.body)
+    def data(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.body)
+        return data
 
 
 def new_body(
@@ -120,7 +121,7 @@ def new_body(
     outcome: str,
     source: str | None,
     details: Mapping[str, Any],
-) -> dict:
+) -> dict[str, Any]:
     """The entry's content without seq (known only when it is appended); validated here so a
     bad call fails in the caller, before any store is touched."""
     if not isinstance(action, str) or not ACTION_RE.match(action):
@@ -140,7 +141,7 @@ def new_body(
     }
 
 
-def seal(body: dict, seq: int, prev_hash: str) -> Entry:
+def seal(body: dict[str, Any], seq: int, prev_hash: str) -> Entry:
     """The entry at position `seq` after the entry whose hash is `prev_hash`."""
     text = canonical_json({**body, "seq": seq})
     return Entry(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 
 from cryptography.exceptions import InvalidSignature
@@ -45,7 +46,7 @@ def to_json(cp: Checkpoint) -> str:
     return canonical_json(asdict(cp))
 
 
-def read_anchors(lines, where: str) -> list[Checkpoint]:
+def read_anchors(lines: Iterable[str], where: str) -> list[Checkpoint]:
     """Checkpoints kept elsewhere (JSON lines). Their signatures make them trustworthy whoever
     held them; a bad line is refused naming `where` and the line."""
     names = [f.name for f in fields(Checkpoint)]

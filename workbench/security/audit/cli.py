@@ -5,11 +5,17 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
 
 from .errors import AuditError
+
+if TYPE_CHECKING:  # imported where used, so `workbench --help` stays quick
+    from ...config import Settings
+    from .checkpoints import Checkpoint
+    from .log import AuditLog
 
 out = Console(highlight=False, soft_wrap=True)  # one line per message, whatever the width
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -37,12 +43,12 @@ class Protocol(str, Enum):
     tcp = "tcp"
 
 
-def _fail(message: str, code: int = 2):
+def _fail(message: str, code: int = 2) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", markup=True)
     raise typer.Exit(code)
 
 
-def _open(store: str | None):
+def _open(store: str | None) -> tuple[AuditLog, Settings]:
     """The configured log; a missing embedded store is reported, never created by a reader."""
     from ...config import load_settings
     from .log import AuditLog
@@ -74,14 +80,14 @@ def verify(
         "--anchor",
         help="Checkpoints kept outside the store (the output of `workbench audit checkpoints`).",
     ),
-):
+) -> None:
     """Check every entry's hash, the chain's order and completeness, and every signed checkpoint.
 
     Exit code 0: intact; 1: tampered (each problem is listed); 2: could not check."""
     from .checkpoints import read_anchors
 
     try:
-        anchors = []
+        anchors: list[Checkpoint] = []
         if anchor is not None:
             try:
                 anchors = read_anchors(anchor.read_text().splitlines(), str(anchor))
@@ -121,7 +127,7 @@ def export(
         None, "--protocol", help="Syslog transport (default: audit.syslog_protocol)."
     ),
     store: str | None = STORE,
-):
+) -> None:
     """Export entries for a SIEM: print one line per entry, or send them over syslog."""
     from .cef import syslog_message
     from .siem import formatter
@@ -156,7 +162,7 @@ def export(
 
 
 @audit_app.command("checkpoints")
-def checkpoints(store: str | None = STORE):
+def checkpoints(store: str | None = STORE) -> None:
     """Print the signed checkpoints as JSON lines, to keep somewhere the store's writers cannot
     reach; `verify --anchor FILE` then also catches a tail removed with its checkpoints."""
     from .checkpoints import to_json

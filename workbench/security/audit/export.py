@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from collections.abc import Mapping
+from typing import Any
 
 from .chain import Entry
 
@@ -102,7 +104,7 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 SEVERITY_NAMES = {1: "Informational", 2: "Low", 3: "Medium", 4: "High"}
 
 
-def classify(action: str, details: dict | None = None) -> tuple[int, int, str]:
+def classify(action: str, details: Mapping[str, Any] | None = None) -> tuple[int, int, str]:
     """(class_uid, activity_id, activity_name) of an action."""
     if action == "authz.deny":  # API Activity of the request that was refused
         method = str((details or {}).get("method", "")).upper()
@@ -129,12 +131,12 @@ def severity_id(action: str, outcome: str) -> int:
     return 1
 
 
-def endpoint(source: str | None) -> dict:
+def endpoint(source: str | None) -> dict[str, str | int]:
     if not source:
         return {"name": "unknown"}
     host, _, port = source.rpartition(":") if source.count(":") == 1 else (source, "", "")
     try:
-        ep = {"ip": str(ipaddress.ip_address(host.strip("[]")))}
+        ep: dict[str, str | int] = {"ip": str(ipaddress.ip_address(host.strip("[]")))}
     except ValueError:
         ep = {"hostname": host}
     if port.isdigit():
@@ -147,7 +149,7 @@ def epoch_ms(time_text: str) -> int:
     return (t - EPOCH) // dt.timedelta(milliseconds=1)  # exact: no float rounding
 
 
-def to_ocsf(entry: Entry) -> dict:
+def to_ocsf(entry: Entry) -> dict[str, Any]:
     data = entry.data
     action, outcome, details = data["action"], data["outcome"], data.get("details") or {}
     actor = data["actor"]
@@ -165,7 +167,7 @@ def to_ocsf(entry: Entry) -> dict:
         if actor["user"]
         else None
     )
-    event = {
+    event: dict[str, Any] = {
         "category_uid": category_uid,
         "category_name": CATEGORIES[category_uid],
         "class_uid": class_uid,
@@ -209,7 +211,9 @@ def to_ocsf(entry: Entry) -> dict:
     return event
 
 
-def _class_fields(event: dict, class_uid: int, data: dict, details: dict) -> None:
+def _class_fields(
+    event: dict[str, Any], class_uid: int, data: dict[str, Any], details: dict[str, Any]
+) -> None:
     """The attributes each class requires (OCSF 1.x)."""
     actor_user = data["actor"]["user"]
     if class_uid == 3002:  # user: the subject authenticated (the attempted name on failure)

@@ -74,16 +74,19 @@ def _create(path: Path) -> Ed25519PrivateKey:
     return key
 
 
-def load_public_key(source) -> Ed25519PublicKey:
+def load_public_key(
+    source: Ed25519PublicKey | Ed25519PrivateKey | bytes | str | os.PathLike[str],
+) -> Ed25519PublicKey:
     """An Ed25519 public key from a key object, PEM bytes or text, or a file path."""
     if isinstance(source, Ed25519PublicKey):
         return source
     if isinstance(source, Ed25519PrivateKey):
         return source.public_key()
     where = "the given public key"
-    raw = source.encode() if isinstance(source, str) else source
-    if isinstance(raw, bytes) and b"-----BEGIN" in raw:
-        data = raw
+    if isinstance(source, bytes):  # bytes are key content, never a path
+        data = source
+    elif isinstance(source, str) and "-----BEGIN" in source:
+        data = source.encode()
     else:
         path = Path(source)
         where = str(path)

@@ -9,17 +9,22 @@ report = log.verify(public_key_path)      # the public key only
 from __future__ import annotations
 
 import atexit
+import datetime as dt
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ..audit_hook import AuditHook
 from .chain import Entry, new_body, seal
 from .checkpoints import Checkpoint, CheckpointPolicy, sign
 from .errors import AuditError
 from .keys import load_or_create_private_key, load_public_key, public_path
 from .store import AuditStore, SQLiteStore
 from .verify import VerifyReport, verify_entries
+from .writer import BufferedWriter
 
 MAX_TRIES = 1000  # each lost race means another writer appended; this bounds a livelock only
 
@@ -39,14 +44,13 @@ class AuditLog:
             )
         self.store = store
         self.key_path = None if key_path is None else Path(key_path)
-        self._key = None  # loaded on the first record(), so a reader never needs it
+        # loaded on the first record(), so a reader never needs it
+        self._key: Ed25519PrivateKey | None = None
         self._policy = CheckpointPolicy(checkpoint_every, checkpoint_minutes)
         self._lock = threading.Lock()
         self._last: tuple[int, str] | None = None
-        self._writer = None
+        self._writer: BufferedWriter | None = None
         if buffer_ms > 0:
-            from .writer import BufferedWriter
-
             self._writer = BufferedWriter(self._append, buffer_ms)
             atexit.register(self.flush_quietly)
 
@@ -122,7 +126,7 @@ class AuditLog:
         except AuditError:
             pass
 
-    def _append(self, bodies: list[dict]) -> list[Entry]:
+    def _append(self, bodies: list[dict[str, Any]]) -> list[Entry]:
         with self._lock:
             if self._key is None and self.key_path is not None:
                 # on the first write, so a writer's public key exists from its first entry on
@@ -157,7 +161,7 @@ class AuditLog:
                 self._checkpoint(entries[-1])
         return entries
 
-    def hook(self, source: str | None = None):
+    def hook(self, source: str | None = None) -> AuditHook:
         """An `audit(action, **details)` callable for the security services
         (workbench/security/audit_hook.py). The actor is the `actor` detail, else `sub`, else
         for log-ins the `user` logging in; in `user.*` events `user` is the account changed,
@@ -248,7 +252,7 @@ class AuditLog:
     def __enter__(self) -> AuditLog:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -266,16 +270,19 @@ def outcome_of(action: str) -> str:
 
 def _time_text(value: Any) -> str | None:
     """Times as the stores keep them: fixed-width UTC text, so comparison is text order."""
-    import datetime as dt
-
     if value is None:
         return None
     if isinstance(value, str):
         from .timeparse import parse_since
 
         value = parse_since(value)
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        value = dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, dt.datetime):
+        when = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    elif isinstance(value, dt.date):
+        when = dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    else:
+        raise AuditError(
+            f"audit time {value!r} must be an ISO time, a duration (15m, 24h, 7d), "
+            "a date or a datetime"
+        )
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -9,7 +9,8 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from ...engines.postgres_engine import redacted
 from .chain import GENESIS, Entry
@@ -50,8 +51,8 @@ class PostgresStore(AuditStore):
         self.url, self.schema, self.synchronous = url, schema, synchronous
         self.where = f"audit store {redacted(url)} (schema {schema})"
         self._lock = threading.Lock()
-        self._conn = None
-        self._pid = None
+        self._conn: Any = None  # a psycopg2 connection (psycopg2 ships no type hints)
+        self._pid: int | None = None
         s = sql.Identifier(schema)
         self._t = sql.SQL("{}.audit_entries").format(s)
         self._cp = sql.SQL("{}.audit_checkpoints").format(s)
@@ -61,7 +62,7 @@ class PostgresStore(AuditStore):
         ).format(self._t)
         self._create()
 
-    def _connection(self):
+    def _connection(self) -> Any:
         if self._conn is None or self._conn.closed or self._pid != os.getpid():
             try:
                 conn = self._psycopg2.connect(
@@ -117,7 +118,16 @@ class PostgresStore(AuditStore):
                     f"cannot create the tables of {self.where}: {str(e).strip()}"
                 ) from None
 
-    def _run(self, query, args=(), fetch=True):
+    def _rows(self, query: Any, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = self._run(query, args, fetch=True)
+        return rows
+
+    def _count(self, query: Any, args: Sequence[Any] = ()) -> int:
+        """Rows the statement changed."""
+        return int(self._run(query, args, fetch=False))
+
+    def _run(self, query: Any, args: Sequence[Any], fetch: bool) -> Any:
+        """`query` is a psycopg2.sql Composable; the rows if `fetch`, else the row count."""
         with self._lock:
             conn = self._connection()
             try:
@@ -131,16 +141,15 @@ class PostgresStore(AuditStore):
                 raise AuditError(f"{self.where}: {str(e).strip()}") from None
 
     def last(self) -> tuple[int, str]:
-        rows = self._run(
+        rows = self._rows(
             self._sql.SQL("SELECT seq, hash FROM {} ORDER BY seq DESC LIMIT 1").format(self._t)
         )
         return (rows[0][0], rows[0][1]) if rows else (0, GENESIS)
 
     def try_append(self, e: Entry) -> bool:
-        n = self._run(
+        n = self._count(
             self._insert,
             (e.seq, e.time, e.user, e.action, e.outcome, e.body, e.prev_hash, e.hash),
-            fetch=False,
         )
         return n == 1
 
@@ -170,16 +179,22 @@ class PostgresStore(AuditStore):
                 raise AuditError(f"{self.where}: {str(e).strip()}") from None
 
     def add_checkpoint(self, cp: Checkpoint) -> None:
-        self._run(
+        self._count(
             self._sql.SQL(
                 "INSERT INTO {} (" + CP_COLUMNS + ") VALUES (%s,%s,%s,%s,%s) "  # noqa: S608 - table composed with sql.Identifier; values bound
                 "ON CONFLICT (seq) DO NOTHING"
             ).format(self._cp),
             (cp.seq, cp.hash, cp.time, cp.key_id, cp.signature),
-            fetch=False,
         )
 
-    def entries(self, since=None, until=None, user=None, action=None, limit=None):
+    def entries(
+        self,
+        since: str | None = None,
+        until: str | None = None,
+        user: str | None = None,
+        action: str | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Entry]:
         where, args = filters(since, until, user, action, "%s")
         q = "SELECT " + COLUMNS + " FROM {}" + where + " ORDER BY seq, ctid"  # noqa: S608 - fixed WHERE fragments with %s placeholders; values bound
         if limit is not None:
@@ -187,7 +202,7 @@ class PostgresStore(AuditStore):
             args.append(int(limit))
         return self._scan(self._sql.SQL(q).format(self._t), args)
 
-    def _scan(self, query, args) -> Iterator[Entry]:
+    def _scan(self, query: Any, args: list[str | int]) -> Iterator[Entry]:
         """A server-side cursor on a connection of its own: one batch in memory at a time."""
         try:
             conn = self._psycopg2.connect(
@@ -196,7 +211,7 @@ class PostgresStore(AuditStore):
         except self._psycopg2.Error as e:
             raise AuditError(f"cannot connect to {self.where}: {str(e).strip()}") from None
 
-        def rows():
+        def rows() -> Iterator[Entry]:
             try:
                 with conn.cursor(name=f"audit_scan_{uuid.uuid4().hex[:12]}") as cur:
                     cur.itersize = 2000
@@ -211,7 +226,7 @@ class PostgresStore(AuditStore):
 
     def checkpoints(self) -> list[Checkpoint]:
         q = self._sql.SQL("SELECT " + CP_COLUMNS + " FROM {} ORDER BY seq, ctid").format(self._cp)  # noqa: S608 - CP_COLUMNS is a module constant, the table an sql.Identifier
-        rows = self._run(q)
+        rows = self._rows(q)
         return [Checkpoint(*row) for row in rows]
 
     def close(self) -> None:

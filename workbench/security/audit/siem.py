@@ -3,7 +3,7 @@ neither imports the other's caller)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from .cef import to_cef
 from .chain import Entry, canonical_json
@@ -13,7 +13,7 @@ from .export import to_ocsf
 FORMATS = ("ocsf", "cef")
 
 
-def formatter(format: str):
+def formatter(format: str) -> Callable[[Entry], str]:
     """entry -> line for `format`; a bad format fails here, before anything is read or sent."""
     if format == "ocsf":
         return lambda e: canonical_json(to_ocsf(e))

@@ -14,8 +14,9 @@ import os
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from .chain import GENESIS, Entry
 from .checkpoints import Checkpoint
@@ -66,21 +67,29 @@ class AuditStore(ABC):
     def close(self) -> None: ...
 
 
-def filters(since, until, user, action, mark: str) -> tuple[str, list]:
+def filters(
+    since: str | None, until: str | None, user: str | None, action: str | None, mark: str
+) -> tuple[str, list[str | int]]:
     """WHERE text with placeholders (values are always parameters, never SQL text)."""
-    where, args = [], []
+    where: list[str] = []
+    args: list[str | int] = []
     if since is not None:
-        where.append(f"time >= {mark}"), args.append(since)
+        where.append(f"time >= {mark}")
+        args.append(since)
     if until is not None:
-        where.append(f"time < {mark}"), args.append(until)
+        where.append(f"time < {mark}")
+        args.append(until)
     if user is not None:
-        where.append(f"user_name = {mark}"), args.append(user)
+        where.append(f"user_name = {mark}")
+        args.append(user)
     if action is not None:
         if action.endswith("."):
             escaped = action.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            where.append(f"action LIKE {mark} ESCAPE '\\'"), args.append(escaped + "%")
+            where.append(f"action LIKE {mark} ESCAPE '\\'")
+            args.append(escaped + "%")
         else:
-            where.append(f"action = {mark}"), args.append(action)
+            where.append(f"action = {mark}")
+            args.append(action)
     return (" WHERE " + " AND ".join(where)) if where else "", args
 
 
@@ -117,7 +126,7 @@ class SQLiteStore(AuditStore):
         self.synchronous = synchronous
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
-        self._pid = None
+        self._pid: int | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = self._connection()
@@ -147,16 +156,23 @@ class SQLiteStore(AuditStore):
             self._conn, self._pid = conn, os.getpid()
         return self._conn
 
-    def _run(self, sql: str, args=(), many=False):
+    def _run(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
         try:
             with self._lock:
-                cur = self._connection().execute(sql, args)
-                return cur.fetchall() if many else cur
+                return self._connection().execute(sql, args)
+        except sqlite3.Error as e:
+            raise AuditError(f"{self.where}: {e}") from None
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            with self._lock:
+                rows: list[tuple[Any, ...]] = self._connection().execute(sql, args).fetchall()
+                return rows
         except sqlite3.Error as e:
             raise AuditError(f"{self.where}: {e}") from None
 
     def last(self) -> tuple[int, str]:
-        rows = self._run("SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1", many=True)
+        rows = self._rows("SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1")
         return (rows[0][0], rows[0][1]) if rows else (0, GENESIS)
 
     def try_append(self, e: Entry) -> bool:
@@ -194,7 +210,14 @@ class SQLiteStore(AuditStore):
             (cp.seq, cp.hash, cp.time, cp.key_id, cp.signature),
         )
 
-    def entries(self, since=None, until=None, user=None, action=None, limit=None):
+    def entries(
+        self,
+        since: str | None = None,
+        until: str | None = None,
+        user: str | None = None,
+        action: str | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Entry]:
         where, args = filters(since, until, user, action, "?")
         sql = f"SELECT {COLUMNS} FROM audit_entries{where} ORDER BY seq, rowid"  # noqa: S608 - constant columns, WHERE built from fixed fragments with ? placeholders
         if limit is not None:
@@ -202,7 +225,7 @@ class SQLiteStore(AuditStore):
             args.append(int(limit))
         return self._scan(sql, args)
 
-    def _scan(self, sql: str, args: list) -> Iterator[Entry]:
+    def _scan(self, sql: str, args: list[str | int]) -> Iterator[Entry]:
         """Rows streamed from a read-only connection of their own: verifying or exporting a
         large log holds one batch in memory, and writers are not blocked meanwhile (WAL)."""
         try:
@@ -212,7 +235,7 @@ class SQLiteStore(AuditStore):
         except sqlite3.Error as e:
             raise AuditError(f"cannot read {self.where}: {e}") from None
 
-        def rows():
+        def rows() -> Iterator[Entry]:
             try:
                 cur = conn.execute(sql, args)
                 while batch := cur.fetchmany(2000):
@@ -226,7 +249,7 @@ class SQLiteStore(AuditStore):
 
     def checkpoints(self) -> list[Checkpoint]:
         query = f"SELECT {CP_COLUMNS} FROM audit_checkpoints ORDER BY seq, rowid"  # noqa: S608 - CP_COLUMNS is a module constant
-        rows = self._run(query, many=True)
+        rows = self._rows(query)
         return [Checkpoint(*row) for row in rows]
 
     def close(self) -> None:

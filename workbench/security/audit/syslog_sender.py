@@ -72,5 +72,5 @@ class SyslogSender:
     def __enter__(self) -> SyslogSender:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

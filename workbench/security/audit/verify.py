@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -141,7 +142,7 @@ def _links(row: _Row, prev: _Row | None) -> bool:
 
 
 def verify_entries(
-    entries, checkpoints: list[Checkpoint], public_key: Ed25519PublicKey
+    entries: Iterable[Entry], checkpoints: list[Checkpoint], public_key: Ed25519PublicKey
 ) -> VerifyReport:
     report = VerifyReport()
     rows = [_check_row(e, i, report) for i, e in enumerate(entries)]

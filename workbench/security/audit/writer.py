@@ -13,6 +13,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from .errors import AuditError
 
@@ -20,18 +21,18 @@ MAX_BATCH = 2000
 
 
 class BufferedWriter:
-    def __init__(self, append: Callable[[list[dict]], object], buffer_ms: float):
+    def __init__(self, append: Callable[[list[dict[str, Any]]], object], buffer_ms: float):
         self._append = append
         self.interval_s = buffer_ms / 1000.0
-        self._queue: deque[dict] = deque()
+        self._queue: deque[dict[str, Any]] = deque()
         self._drain_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.error: str | None = None
         self._thread: threading.Thread | None = None
-        self._pid = None
+        self._pid: int | None = None
 
-    def put(self, body: dict) -> None:
+    def put(self, body: dict[str, Any]) -> None:
         if self.error:
             raise AuditError(
                 f"audit entries are not being stored: {self.error} ({len(self._queue)} waiting)"
