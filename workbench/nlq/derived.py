@@ -1,0 +1,112 @@
+"""Metrics the question defines from existing members, composed with the layer's `define`:
+
+* "... where total loss is the sum of loss payment, loss reserve and expense payment"
+* "premium divided by the number of policies", "revenue minus refunds", "units times price"
+
+Operands are members the lexicon matched (or an entity counted, "the number of policies"); the
+expression is built from their names only, never from the question's text.
+"""
+from __future__ import annotations
+
+import re
+
+from .parser import Reading
+
+_IS = {"is", "are", "=", "means", "equals", "ist", "sind", "es", "son", "sea", "bedeutet"}
+_OPS = {"divided": "/", "minus": "-", "plus": "+", "times": "*"}
+
+
+def _operand(r: Reading, i: int) -> tuple[str, dict | None] | None:
+    """(name, definition or None) of pick i as an operand."""
+    m = r.picks[i]
+    e = m.entry
+    if e.kind in ("metric", "measure"):
+        return e.query_name, None
+    if e.kind == "model":
+        cnt = r.kn.count_of(e.model)
+        if cnt and "(" not in cnt:
+            return cnt, None
+        name = f"{e.model}_count"
+        return name, {"agg": "count", "model": e.model, "label": f"Number of {e.label}"}
+    return None
+
+
+def _ident(words: list[str]) -> str:
+    name = re.sub(r"[^a-z0-9]+", "_", "_".join(words).lower()).strip("_")
+    return name if name and name[0].isalpha() else "q_" + name
+
+
+def derived_metrics(r: Reading) -> tuple[list[tuple[str, dict, str]], set[int], dict]:
+    """(name, definition, words) of each metric the question defines, the picks they use, and
+    helper members they need (an entity's count)."""
+    out: list[tuple[str, dict, str]] = []
+    consumed: set[int] = set()
+    low = r.toks.low
+    defs: dict = {}
+    # "X is the sum of A, B and C"
+    for c in r.cues:
+        if c.concept != "sum_of":
+            continue
+        j = c.start - 1
+        if j < 0 or low[j] not in _IS:
+            continue
+        k = j
+        while k > 0 and low[k - 1] not in r.table.stopwords | {","} and not any(
+                cue.concept == "derive_is" and cue.end == k for cue in r.cues):
+            k -= 1
+        name_words = list(low[k:j])
+        if not name_words:
+            continue
+        operands = []
+        for i, m in enumerate(r.picks):
+            if m.start >= c.end and (op := _operand(r, i)):
+                operands.append((i, op))
+        if len(operands) < 2:
+            continue
+        name = _ident(name_words)
+        for i, (oname, odef) in operands:
+            consumed.add(i)
+            if odef:
+                defs[oname] = odef
+        # the picks inside the name's own words ('total loss' -> 'loss') are the name, not members
+        for i, m in enumerate(r.picks):
+            if k <= m.start < j:
+                consumed.add(i)
+        _absorb_name(r, name_words, consumed)
+        expr = " + ".join(o[1][0] for o in operands)
+        out.append((name, {"kind": "metric", "type": "derived", "expr": expr,
+                           "label": " ".join(name_words)}, " ".join(name_words)))
+    # "A divided by B"
+    for c in r.cues:
+        op = _OPS.get(c.concept)
+        if not op:
+            continue
+        left = [i for i, m in enumerate(r.picks) if m.end <= c.start and i not in consumed
+                and _operand(r, i)]
+        right = [i for i, m in enumerate(r.picks) if m.start >= c.end and i not in consumed
+                 and _operand(r, i)]
+        if not left or not right:
+            continue
+        li, ri = left[-1], right[0]
+        (a, adef), (b, bdef) = _operand(r, li), _operand(r, ri)  # type: ignore[misc]
+        for n, d in ((a, adef), (b, bdef)):
+            if d:
+                defs[n] = d
+        consumed.update({li, ri})
+        name = _ident([a, {"/": "per", "-": "minus", "+": "plus", "*": "times"}[op], b])
+        words = r.toks.text(r.picks[li].start, r.picks[ri].end)
+        out.append((name, {"kind": "metric", "type": "derived", "expr": f"{a} {op} {b}",
+                           "label": words}, words))
+    return out, consumed, defs if out else {}
+
+
+def _absorb_name(r: Reading, name_words: list[str], consumed: set[int]) -> None:
+    """Earlier mentions of the defined name are explained by the definition."""
+    low = r.toks.low
+    n = len(name_words)
+    spans = [i for i in range(len(low) - n + 1) if list(low[i:i + n]) == name_words]
+    taken = {k for i in spans for k in range(i, i + n)}
+    r.leftovers[:] = [i for i in r.leftovers if i not in taken]
+    for idx, m in enumerate(r.picks):
+        if any(m.start <= k < m.end for k in taken):
+            consumed.add(idx)

@@ -1,0 +1,361 @@
+"""From a reading to the parts of a semantic query the question states (a `Partial`): which
+matched span is a metric, a 'by' dimension, a filter value, an entity to count or list, and what
+the cue words around them ask for (top N, order, share, average per entity, detail list)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .derived import derived_metrics
+from .lexicon import Entry, Match
+from .parser import Reading
+from .text import fold
+
+
+@dataclass
+class Partial:
+    """The parts of a query one question states; follow-ups merge into the previous turn's."""
+    namespace: str
+    metrics: list[str] = field(default_factory=list)
+    metric_entries: list[Entry] = field(default_factory=list)
+    define: dict = field(default_factory=dict)
+    groupby: list[str] = field(default_factory=list)
+    grain: str | None = None
+    time_dim: str | None = None
+    time_range: str | None = None
+    years: tuple[int, int] | None = None
+    compare_last_year: bool = False
+    filters: dict[str, dict] = field(default_factory=dict)      # member -> structured filter
+    segments: list[str] = field(default_factory=list)
+    top: dict | None = None                                     # {"n", "lowest", "per"}
+    order: str | None = None                                    # desc | asc
+    order_by: str | None = None
+    detail: bool = False
+    share: bool = False
+    add_dims: bool = False
+    followup: bool = False
+    why: bool = False
+    score: float = 1.0
+    words: dict[str, str] = field(default_factory=dict)         # member -> the words that named it
+    unknown: list[str] = field(default_factory=list)            # content words nothing explains
+    unknown_by: list[str] = field(default_factory=list)         # 'by <unknown>'
+    ambiguous: list[tuple[str, list[Match]]] = field(default_factory=list)
+    stated: set[str] = field(default_factory=set)
+    fuzzy: list[str] = field(default_factory=list)
+    counted: bool = False
+    mentions: list[str] = field(default_factory=list)           # dimensions named, in order
+    swaps: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # other readings
+
+    def state(self, *names: str) -> None:
+        self.stated.update(names)
+
+
+def _numeric_agg(r: Reading, m: Match) -> str | None:
+    """'average list price', 'total quantity', 'highest price' over a numeric dimension."""
+    if r.cue_at("average", m.start, gap=1):
+        return "avg"
+    low = r.toks.low
+    prev = low[m.start - 1] if m.start > 0 else ""
+    if prev in ("total", "sum", "summe", "suma", "gesamte", "gesamt"):
+        return "sum"
+    if prev in ("max", "maximum", "maximal", "maximo", "highest", "hochste", "hochster"):
+        return "max"
+    if prev in ("min", "minimum", "minimal", "minimo", "lowest", "niedrigste", "smallest"):
+        return "min"
+    return None
+
+
+def _top_n(r: Reading) -> dict | None:
+    for c in r.cues:
+        if c.concept not in ("top", "bottom"):
+            continue
+        n = r.numbers.get(c.end) or r.numbers.get(c.start - 1)
+        if n is None and c.end < len(r.toks) and r.toks.low[c.end] in r.table.mapping("numbers"):
+            n = r.table.mapping("numbers")[r.toks.low[c.end]]
+        word = r.toks.low[c.start]
+        plural_hint = c.end < len(r.toks) and r.toks.low[c.end].endswith(("s", "n", "es"))
+        if n is None:
+            n = 10 if word == "top" and plural_hint else 1
+        return {"n": int(n), "lowest": c.concept == "bottom"}
+    return None
+
+
+def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span can play
+    kn = r.kn
+    p = Partial(kn.namespace)
+    low = r.toks.low
+    derived, consumed, helpers = derived_metrics(r)
+    p.define.update(helpers)
+    for name, spec, words in derived:
+        p.define[name] = spec
+        p.metrics.append(name)
+        p.words[name] = words
+        p.state("metrics")
+    _prefer(r, consumed)
+    prev_role = None
+    average_per = None
+    for i, m in enumerate(r.picks):
+        if i in consumed:
+            continue
+        e = m.entry
+        if m.how == "fuzzy":
+            p.fuzzy.append(e.query_name)
+        p.score = min(p.score, m.score if m.score >= 0.5 else 0.5 + m.score / 2)
+        grouped = r.cue_at("group_by", m.start, gap=2) is not None
+        joined = prev_role == "groupby" and m.start > 0 and low[m.start - 1] in (
+            "and", "und", "y", ",", "&", "plus") or (prev_role == "groupby" and r.picks[i - 1].end == m.start)
+        m = _by_context(r, i, m, grouped or joined)
+        e = m.entry
+        every = [a for a in r.alts.get(i, []) if a.entry.kind in _role_kinds(e.kind)]
+        alts = [a for a in every if abs(a.score - m.score) < 0.05]
+        if every:
+            p.swaps[e.query_name] = [(a.entry.query_name, a.score) for a in every]
+        if m.how == "value":
+            f = p.filters.setdefault(e.qualified, {"member": e.query_name, "op": "in", "values": []})
+            if m.value not in f["values"]:
+                f["values"].append(m.value)
+            if r.cue_at("exclude", m.start, gap=1):
+                f["op"] = "not_in"
+            p.words[e.query_name] = r.toks.text(m.start, m.end)
+            p.state("filters")
+            prev_role = "value"
+            continue
+        if e.kind == "segment":
+            p.segments.append(e.query_name)
+            p.state("segments")
+            prev_role = "segment"
+            continue
+        if e.kind in ("metric", "measure") and any(x is not m and x.entry.kind in ("metric", "measure")
+                                                   and x.score >= 0.5 for x in r.picks):
+            ents = [a for a in r.alts.get(i, []) if a.entry.kind == "model" and a.score >= m.score - 0.05]
+            if ents and not r.cue_at("count", m.start, gap=2):
+                p.words.setdefault("@entity:" + ents[0].entry.model, r.toks.text(m.start, m.end))
+                prev_role = "entity"
+                continue
+        if e.kind in ("metric", "measure"):
+            if alts:
+                p.ambiguous.append(("metric", [m] + alts))
+            if m.score < 0.3 and any(x.entry.kind in ("metric", "measure") and x.score >= 0.5
+                                     for x in r.picks if x is not m):
+                continue
+            if e.query_name not in p.metrics:
+                p.metrics.append(e.query_name)
+                p.metric_entries.append(e)
+                p.words[e.query_name] = r.toks.text(m.start, m.end)
+            p.state("metrics")
+            prev_role = "metric"
+            continue
+        if e.kind == "model":
+            if r.cue_at("count", m.start, gap=2):
+                cnt = kn.count_of(e.model)
+                if cnt:
+                    p.metrics.append(cnt)
+                    p.words[cnt] = r.toks.text(m.start, m.end)
+                    p.state("metrics")
+                    prev_role = "metric"
+                    continue
+            if grouped and r.has("average") and p.metrics:
+                average_per = e.model
+                prev_role = "per"
+                continue
+            if grouped or joined:
+                dim = kn.name_of(e.model)
+                if dim:
+                    _group(p, dim, r.toks.text(m.start, m.end))
+                    prev_role = "groupby"
+                continue
+            p.words.setdefault("@entity:" + e.model, r.toks.text(m.start, m.end))
+            prev_role = "entity"
+            continue
+        # dimensions
+        if r.cue_at("count", m.start, gap=2) and e.dtype == "categorical":
+            name = f"count_distinct({e.query_name})"
+            p.metrics.append(name)
+            p.words[name] = r.toks.text(m.start, m.end)
+            p.state("metrics")
+            prev_role = "metric"
+            continue
+        p.mentions.append(e.query_name)
+        if alts:
+            p.ambiguous.append(("dimension", [m] + alts))
+        agg = _numeric_agg(r, m) if e.dtype == "numeric" else None
+        if agg:
+            name = f"{agg}({e.query_name})"
+            p.metrics.append(name)
+            p.words[name] = r.toks.text(m.start - 1, m.end)
+            p.state("metrics")
+            prev_role = "metric"
+            continue
+        nxt = r.numbers.get(m.end)
+        if nxt is not None and not grouped and e.dtype in ("categorical", "numeric"):
+            val = int(nxt) if float(nxt).is_integer() else nxt
+            p.filters[e.qualified] = {"member": e.query_name, "op": "in",
+                                      "values": [val if e.dtype == "numeric" else str(val)]}
+            p.state("filters")
+            prev_role = "value"
+            continue
+        if e.is_time and not grouped:
+            p.time_dim = e.query_name
+            p.state("time_dim")
+            prev_role = "time"
+            continue
+        if grouped or joined or e.qualified not in p.filters:
+            if grouped or joined or not any(f["member"] == e.query_name for f in p.filters.values()):
+                _group(p, e, r.toks.text(m.start, m.end))
+                prev_role = "groupby"
+    if average_per and p.metrics:
+        base = p.metrics[-1]
+        dim_name = f"{base}_per_{average_per}".replace(".", "_").replace("(", "_").replace(")", "")
+        avg_name = f"average_{dim_name}"
+        p.define[dim_name] = {"kind": "dimension", "model": average_per, "metric": base}
+        p.define[avg_name] = {"agg": "avg", "expr": dim_name, "model": average_per,
+                              "label": f"Average {base} per {average_per}"}
+        p.metrics[-1] = avg_name
+        p.words[avg_name] = p.words.get(base, base)
+    compared = r.compared
+    if compared and compared in kn.by_qualified:
+        _group(p, kn.by_qualified[compared], "")
+    _time(p, r)
+    _cues(p, r)
+    by_cues = [c for c in r.cues if c.concept == "group_by"]
+    for c in by_cues:
+        if c.end < len(low) and c.end in set(r.leftovers):
+            p.unknown_by.append(low[c.end])
+    p.unknown = [low[i] for i in r.leftovers]
+    return p
+
+
+def _home(r: Reading) -> tuple[str | None, str | None]:
+    """(model of the first metric named, model of the first entity named)."""
+    metric = next((m.entry.model for m in r.picks if m.entry.kind in ("metric", "measure")
+                   and m.score >= 0.5), None)
+    entity = None
+    for i, m in enumerate(r.picks):
+        ents = [a for a in [m] + r.alts.get(i, []) if a.entry.kind == "model" and a.score >= m.score - 0.05]
+        if ents:
+            entity = ents[0].entry.model
+            break
+    return metric, entity
+
+
+def _prefer(r: Reading, consumed: set[int]) -> None:
+    """Among equally good readings of a span, the member nearest the question's subject:
+    a value held by several dimensions goes to the one joined closest to the metric (then the
+    plainest label); a dimension named beside an entity ('stores with their city') to the
+    entity's own. 'online vs store': both sides become values of the dimension holding both."""
+    kn = r.kn
+    metric_home, entity = _home(r)
+    anchor = entity or metric_home
+    for i, m in enumerate(r.picks):
+        if i in consumed:
+            continue
+        alts = r.alts.get(i, [])
+        if m.how == "value" and anchor:
+            same = [m] + [a for a in alts if a.how == "value" and str(a.value) == str(m.value)]
+            same.sort(key=lambda a: (kn.hops(anchor, a.entry.model), len(a.entry.label)))
+            if same[0] is not m:
+                r.alts[i] = [x for x in [m] + alts if x is not same[0]]
+                r.picks[i] = same[0]
+        elif m.entry.kind == "dimension" and entity:
+            near = [a for a in [m] + alts if a.entry.kind == "dimension" and a.score >= m.score - 0.45]
+            near.sort(key=lambda a: (kn.hops(entity, a.entry.model), -a.score))
+            if near and near[0] is not m and kn.hops(entity, near[0].entry.model) < kn.hops(entity, m.entry.model):
+                r.alts[i] = [x for x in [m] + alts if x is not near[0]]
+                r.picks[i] = near[0]
+    for c in r.cues:
+        if c.concept != "compare":
+            continue
+        left = next((k for k in range(len(r.picks) - 1, -1, -1) if r.picks[k].end <= c.start), None)
+        right = next((k for k in range(len(r.picks)) if r.picks[k].start >= c.end), None)
+        if left is None or right is None:
+            continue
+        lv = {a.entry.qualified: a for a in [r.picks[left]] + r.alts.get(left, []) if a.how == "value"}
+        rv = {a.entry.qualified: a for a in [r.picks[right]] + r.alts.get(right, []) if a.how == "value"}
+        common = sorted(set(lv) & set(rv), key=lambda q: (kn.hops(anchor, lv[q].entry.model) if anchor else 0))
+        if common:
+            r.picks[left], r.picks[right] = lv[common[0]], rv[common[0]]
+            r.alts[left], r.alts[right] = [], []
+            r.compared = common[0]
+
+
+def _by_context(r: Reading, i: int, m: Match, grouped: bool) -> Match:
+    """The same words name a measure, an entity and a dimension ('suppliers'): the cue before
+    them decides - 'how many' counts, 'by' groups, 'list' lists, otherwise a measure."""
+    if m.how == "value":
+        return m
+    same = [m] + [a for a in r.alts.get(i, []) if a.score >= m.score - 0.05 and a.how != "value"]
+    if len(same) == 1:
+        return m
+    if r.cue_at("count", m.start, gap=2):
+        order = {"measure": 0, "metric": 0, "model": 1, "dimension": 2, "segment": 3}
+    elif grouped:
+        order = {"dimension": 0, "model": 1, "measure": 2, "metric": 2, "segment": 3}
+    elif r.cue_at("detail", m.start, gap=2):
+        order = {"model": 0, "dimension": 1, "measure": 2, "metric": 2, "segment": 3}
+    else:
+        order = {"metric": 0, "measure": 0, "segment": 1, "model": 2, "dimension": 3}
+    best = min(same, key=lambda a: (order.get(a.entry.kind, 9), -a.score))
+    if best is not m:
+        r.alts[i] = [a for a in [m] + r.alts.get(i, []) if a is not best]
+        r.picks[i] = best
+    return best
+
+
+def _role_kinds(kind: str) -> tuple[str, ...]:
+    return ("metric", "measure") if kind in ("metric", "measure") else (kind,)
+
+
+def _group(p: Partial, e: Entry, words: str) -> None:
+    if e.query_name not in p.groupby:
+        p.groupby.append(e.query_name)
+        p.words[e.query_name] = words
+    if e.is_time:
+        p.time_dim = e.query_name
+    p.state("groupby")
+
+
+def _time(p: Partial, r: Reading) -> None:
+    for h in r.time:
+        if h.kind == "range":
+            p.time_range = h.value
+            p.state("time_range")
+            p.words["@time"] = h.text
+        elif h.kind == "grain":
+            p.grain = h.value
+            p.state("grain")
+            p.words["@grain"] = h.text
+        elif h.kind == "years":
+            a, b = (int(x) for x in h.value.split(","))
+            p.years = (a, b)
+            p.time_range = f"{a}-01-01..{b}-12-31"
+            p.grain = "year"
+            p.state("time_range", "grain")
+            p.words["@time"] = h.text
+        elif h.kind == "compare_last_year":
+            p.compare_last_year = True
+            p.state("compare")
+
+
+def _cues(p: Partial, r: Reading) -> None:
+    top = _top_n(r)
+    if top:
+        p.top = top
+        p.state("top")
+    if r.has("desc"):
+        p.order = "desc"
+        p.state("order")
+    elif r.has("asc"):
+        p.order = "asc"
+        p.state("order")
+    elif r.has("sort"):
+        p.order = "desc"
+        p.state("order")
+    if r.has("share"):
+        p.share = True
+        p.state("metrics")
+    if r.has("detail") and not p.metrics:
+        p.detail = True
+    p.add_dims = r.has("add")
+    p.counted = r.has("count")
+    p.followup = any(c.concept in ("followup", "only", "add") and c.start <= 1 for c in r.cues) or any(
+        fold(w) in ("instead", "stattdessen", "lugar") for w in r.toks.low)
+    p.why = r.has("why")
