@@ -19,8 +19,6 @@ from typing import Any, NamedTuple
 
 import orjson
 
-OPS = ("c", "u", "d", "r")
-
 
 class RawEvent(NamedTuple):
     """A change event as received. A source may hand plain (hi, lo, position, payload) tuples

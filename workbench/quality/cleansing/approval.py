@@ -21,7 +21,6 @@ from ...security.principal import Principal
 from ...semantic.errors import SemanticError
 
 APPROVER_ROLES = frozenset({"data_steward", "admin"})
-STATES = ("proposed", "approved", "active", "retired", "rejected")
 _MOVES = {"approve": ({"proposed"}, "approved"), "activate": ({"approved"}, "active"),
           "retire": ({"active", "approved"}, "retired"), "reject": ({"proposed", "approved"}, "rejected")}
 
