@@ -8,20 +8,9 @@ import shutil
 
 import pytest
 
+from tests.support.prerequisites import skip_or_fail
+
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
-
-
-def on_ci() -> bool:
-    """CI sets CI=true; there a missing prerequisite is a failure, not a skip."""
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip with ``reason`` on a laptop; fail with it when CI=true, so CI never goes green by
-    skipping what it was meant to run."""
-    if on_ci():
-        pytest.fail(f"{reason} (CI=true: a missing prerequisite is an error)", pytrace=False)
-    pytest.skip(reason)
 
 
 def chromium_executable() -> str | None:

@@ -13,7 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from tests.conftest import skip_or_fail
+from tests.support.prerequisites import skip_or_fail
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKER = REPO.parent / "shared" / "tools" / "imports_check.py"

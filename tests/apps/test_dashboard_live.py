@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("panel")
+from tests.support.prerequisites import require_module
+
+require_module("panel")
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-pytest.importorskip("panel")
-hv = pytest.importorskip("holoviews")
+from tests.support.prerequisites import require_module
+
+require_module("panel")
+hv = require_module("holoviews")
 
 T_ONLINE = pd.Timestamp("2024-12-18 00:00")     # orders where channel = 'online', unsliced
 T_STORE_N = pd.Timestamp("2024-12-19 00:00")    # in-store orders (the real rule), region North

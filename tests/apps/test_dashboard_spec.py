@@ -9,9 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.support.prerequisites import require_module
 from workbench.errors import SpecError
 
-pytest.importorskip("panel")
+require_module("panel")
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO / "semantic" / "dashboards" / "kpi.yml"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.prerequisites import require_module
+
 from .conftest import NOW
 
 
@@ -23,7 +25,7 @@ def test_spark_agrees_with_duckdb(duckdb_run, faulty):
 @pytest.mark.services
 def test_postgres_agrees_with_duckdb(duckdb_run, faulty, skip_or_fail_missing):
     import duckdb
-    sa = pytest.importorskip("sqlalchemy")
+    sa = require_module("sqlalchemy")
     import workbench.quality as quality
     admin = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.semantic.services import require_service
+from tests.support.prerequisites import require_service
 from workbench.config import AuditSettings
 from workbench.security.audit import AuditLog
 

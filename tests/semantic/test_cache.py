@@ -10,9 +10,9 @@ import duckdb
 import pytest
 
 import workbench
+from tests.support.prerequisites import require_service
 
 from .conftest import MODELS, PRINCIPALS
-from .services import require_service
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 

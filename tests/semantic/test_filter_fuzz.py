@@ -26,8 +26,9 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, Phase, assume, given, note, settings
 from hypothesis import strategies as st
-from support.engines import load_duckdb
 
+from tests.support.engines import load_duckdb
+from tests.support.prerequisites import on_ci
 from workbench.security.principal import Principal
 
 # examples per engine: ~20 s on DuckDB, ~5 s on PostgreSQL, ~20 s on Spark (one query ~0.3 s)
@@ -397,10 +398,11 @@ def run_case(engine, tmp, case, batch_size):
 
 
 def test_layer_agrees_with_duckdb_sql(engine, tmp_path_factory):
-    # CI (CI=true) replays a fixed pseudo-random set of cases, so a submission's run is
-    # repeatable; on a laptop every run draws new cases (WORKBENCH_FUZZ_SCALE=N for more)
+    # CI (the suite's one reading of CI, tests/support/prerequisites.on_ci) replays a fixed
+    # pseudo-random set of cases, so a submission's run is repeatable; on a laptop every run
+    # draws new cases (WORKBENCH_FUZZ_SCALE=N for more)
     @settings(max_examples=EXAMPLES.get(engine.name, 4), deadline=None, database=None,
-              phases=PHASES, derandomize=os.environ.get("CI", "").lower() == "true",
+              phases=PHASES, derandomize=on_ci(),
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                      HealthCheck.data_too_large])
     @given(case=case_strategy)

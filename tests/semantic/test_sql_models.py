@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 
 import workbench
+from tests.support.prerequisites import require_service
 from workbench.semantic.errors import EngineError, ModelError
 from workbench.semantic.loader import load_file
 
 from .conftest import CUSTOMERS, LINES, ORDERS, PRINCIPALS, RETURNS, STORES, build_shop
-from .services import require_service
 
 SQL_MODELS = Path(__file__).parent / "sql_models"
 TABLES = ("stores", "customers", "orders", "order_lines", "returns")

@@ -18,7 +18,9 @@ import re
 import pytest
 from tornado.httpclient import HTTPClientError
 
-pytest.importorskip("panel")
+from tests.support.prerequisites import require_module
+
+require_module("panel")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from tests.conftest import skip_or_fail
+from tests.support.prerequisites import skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]
 

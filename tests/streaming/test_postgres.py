@@ -94,7 +94,7 @@ def test_snapshot_then_stream_exactly_once(pg_env, postgres_dsn, plugin, tmp_pat
                 ["bash", "-c", "ls /usr/lib/postgresql/*/lib/"], capture_output=True, text=True
             ).stdout
         ):
-            from tests.conftest import skip_or_fail
+            from tests.support.prerequisites import skip_or_fail
 
             skip_or_fail("wal2json is not installed (apt-get install postgresql-15-wal2json)")
     con, schema, slot = pg_env
