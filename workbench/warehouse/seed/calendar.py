@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .catalog import CATEGORIES, CHANNELS, REGIONS, STORE, Catalog
+from .catalog import Catalog
+from .reference import CATEGORIES, CHANNELS, REGIONS, STORE
 
 DAY, HOUR = 86_400, 3_600
 EPOCH = dt.date(1970, 1, 1)

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 
 from .calendar import DAY, HOUR, Calendar
-from .catalog import CATEGORIES, Catalog, price_cents_in_year
+from .catalog import Catalog, price_cents_in_year
 from .incidents import CHANNEL_IDX, Incident
 from .orders import Frame, take
+from .reference import CATEGORIES
 
 PRICE_INFLATION = 1.035               # list prices rise 3.5% every 1 January
 CANCEL_RATE = [0.004, 0.035, 0.03, 0.045]

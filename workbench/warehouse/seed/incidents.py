@@ -14,16 +14,9 @@ import numpy as np
 import pandas as pd
 
 from .calendar import DAY, HOUR, Calendar, epoch_seconds
-from .catalog import (
-    CATEGORIES,
-    CHANNELS,
-    FIRST_NAMES,
-    LAST_NAMES,
-    REGIONS,
-    Catalog,
-    price_cents_in_year,
-)
+from .catalog import Catalog, price_cents_in_year
 from .orders import Frame
+from .reference import CATEGORIES, CHANNELS, FIRST_NAMES, LAST_NAMES, REGIONS
 
 CHANNEL_IDX = {c[1]: i for i, c in enumerate(CHANNELS)}
 REGION_IDX = {r[1]: i for i, r in enumerate(REGIONS)}

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from .calendar import HOUR, Calendar
-from .catalog import CATEGORIES, DAY, REGIONS, STORE, Catalog
+from .catalog import Catalog
+from .reference import CATEGORIES, DAY, REGIONS, STORE
 
 Frame = dict[str, np.ndarray]
 
