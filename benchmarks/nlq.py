@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from _common import RESULTS_DIR, emit_final, write_results  # noqa: E402
 
-from tests.nlq.evaluate import GoldError, SetRun, evaluate_set  # noqa: E402
+from tests.nlq.evaluate import GoldError, SetRun, evaluate_sets, grouped  # noqa: E402
 from tests.nlq.questions_file import load_questions, question_files  # noqa: E402
 from tests.nlq.report import GOALS, failures, figures, goals_met  # noqa: E402
 from tests.nlq.runner import EngineMissing, load_engine_class  # noqa: E402
@@ -153,20 +153,20 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"NLQ benchmark ({'quick' if args.quick else 'full'}), load {load[0]:.1f}", flush=True
         )
-        for path, wh, models, ns in sets:
-            qs = load_questions(path, ns)
-            runs.append(
-                evaluate_set(
-                    engine_cls,
-                    qs,
-                    wh,
-                    models,
-                    every=QUICK_EVERY if args.quick else 1,
-                    baseline=not args.no_baseline,
-                    pass_language=args.pass_language,
-                )
+        loaded = [(load_questions(path, ns), wh, models) for path, wh, models, ns in sets]
+        for wh, models, group in grouped(loaded):
+            done = evaluate_sets(
+                engine_cls,
+                group,
+                Path(wh),
+                Path(models),
+                every=QUICK_EVERY if args.quick else 1,
+                baseline=not args.no_baseline,
+                pass_language=args.pass_language,
             )
-            _print_set(runs[-1])
+            for run in done:
+                _print_set(run)
+            runs += done
     except (GoldError, WorkbenchError) as e:
         return _fail(str(e))
     except Exception as e:  # the engine failed to start on a model: say so, without a traceback

@@ -50,35 +50,68 @@ def sample(chains: list[list[Item]], every: int) -> list[list[Item]]:
     return chains[::every] if every > 1 else chains
 
 
-def evaluate_set(
+def grouped(
+    sets: list[tuple[QuestionSet, Path, Path]],
+) -> list[tuple[Path, Path, list[QuestionSet]]]:
+    """(warehouse, models dir, sets) per warehouse, namespace and 'today', in first-seen order:
+    the sets one engine can answer, so it is built once for them."""
+    groups: dict[tuple, tuple[Path, Path, list[QuestionSet]]] = {}
+    for qs, wh, models in sets:
+        key = (str(wh), str(models), qs.namespace, qs.today)
+        groups.setdefault(key, (wh, models, []))[2].append(qs)
+    return list(groups.values())
+
+
+def evaluate_sets(
     engine_cls: type | None,
-    qs: QuestionSet,
+    sets: list[QuestionSet],
     warehouse: Path,
     models_dir: Path,
     every: int = 1,
     warm: bool = True,
     baseline: bool = True,
     pass_language: bool = False,
-) -> SetRun:
-    """Score ``engine_cls`` on ``qs``; ``engine_cls=None`` runs the baseline only."""
+) -> list[SetRun]:
+    """Score ``engine_cls`` on question sets of one namespace and 'today' (one engine and one
+    session for all of them: the engine is built once); ``engine_cls=None`` runs the baseline
+    only."""
+    if len({(qs.namespace, qs.today) for qs in sets}) > 1:
+        raise ValueError("evaluate_sets takes sets of one namespace and one 'today'")
+    ns, today = sets[0].namespace, sets[0].today
     gold_wb = connect(warehouse, models_dir, cache="none")
     try:
-        chains = sample(qs.chains(), every)
-        wants = expected(gold_wb, qs, [item for chain in chains for item in chain])
-        base: list[Outcome] = []
+        chains = {id(qs): sample(qs.chains(), every) for qs in sets}
+        wants = {}
+        for qs in sets:
+            wants.update(expected(gold_wb, qs, [i for chain in chains[id(qs)] for i in chain]))
+        base: dict[int, list[Outcome]] = {id(qs): [] for qs in sets}
         if baseline:
-            bdriver = EngineDriver(KeywordBaseline, gold_wb, qs.namespace, qs.today)
-            base = run_chains(bdriver, chains, wants)
+            bdriver = EngineDriver(KeywordBaseline, gold_wb, ns, today)
+            for qs in sets:
+                base[id(qs)] = run_chains(bdriver, chains[id(qs)], wants)
     finally:
         gold_wb.close()
     if engine_cls is None:
-        return SetRun(qs, [], [], [], base)
+        return [SetRun(qs, [], [], [], base[id(qs)]) for qs in sets]
     wb = connect(warehouse, models_dir, cache="memory")
     try:
-        driver = EngineDriver(engine_cls, wb, qs.namespace, qs.today)
-        outcomes = run_chains(driver, chains, wants, pass_language)
-        cold = [o.ms for o in outcomes]
-        warm_ms = time_chains(driver, chains, pass_language) if warm else []
-        return SetRun(qs, outcomes, cold, warm_ms, base, driver.today_passed, driver.build_ms)
+        driver = EngineDriver(engine_cls, wb, ns, today)
+        runs = []
+        for qs in sets:
+            outcomes = run_chains(driver, chains[id(qs)], wants, pass_language)
+            warm_ms = time_chains(driver, chains[id(qs)], pass_language) if warm else []
+            build_ms = driver.build_ms if not runs else 0.0
+            runs.append(
+                SetRun(
+                    qs,
+                    outcomes,
+                    [o.ms for o in outcomes],
+                    warm_ms,
+                    base[id(qs)],
+                    driver.today_passed,
+                    build_ms,
+                )
+            )
+        return runs
     finally:
         wb.close()
