@@ -20,14 +20,9 @@ CHECKER = REPO.parent / "shared" / "tools" / "imports_check.py"
 
 # Findings that other work in progress removes. Each is a pattern over one finding line; when
 # that work lands, its author deletes the entry (an entry that matches nothing is warned about).
-ALLOWED = {
-    # issue 10 section 4: the server package reshaped like jupyter_server (server/handlers/...)
-    # breaks this cycle; the server-reshape change removes this entry.
-    "server handlers cycle": re.compile(r"^cycle: (workbench\.server\.[\w.]+( <-> |$))+$"),
-    # issue 10 section 4: one JSON serializer for result rows replaces handlers_query._cell;
-    # the server-reshape change removes this entry.
-    "handlers_query._cell": re.compile(
-        r"^workbench\.server\.[\w.]+ imports private workbench\.server\.[\w.]+\._cell \(line \d+\)$"),
+ALLOWED: dict[str, re.Pattern[str]] = {
+    # (none left: the server package's cycle and its handlers_query._cell import went with the
+    # server reshaped like jupyter_server, issue 10 section 4)
 }
 
 
@@ -70,5 +65,3 @@ def test_the_allow_list_does_not_hide_other_findings():
     other_private = "workbench.quality.runner imports private workbench.quality.ge_runtime._sa_url (line 9)"
     for line in (other_cycle, mixed_cycle, other_private):
         assert not any(rx.match(line) for rx in ALLOWED.values()), line
-    assert ALLOWED["server handlers cycle"].match(
-        "cycle: workbench.server.handlers <-> workbench.server.pipelines_ext")
