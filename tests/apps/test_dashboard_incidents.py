@@ -11,8 +11,10 @@ import sqlite3
 import pandas as pd
 import pytest
 
-pytest.importorskip("panel")
-hv = pytest.importorskip("holoviews")
+from tests.support.prerequisites import require_module
+
+require_module("panel")
+hv = require_module("holoviews")
 
 T_TOTAL = pd.Timestamp("2024-12-20 00:00")      # revenue, unsliced: on the trend
 T_NORTH = pd.Timestamp("2024-12-21 00:00")      # revenue, region = North: only drilled into North
