@@ -144,10 +144,13 @@ class WorkbenchApp(ExtensionApp):
         import asyncio
 
         self._publish_runtime(serverapp)
+        host = self.host
+        if host is None:                # initialize_settings did not run: nothing to start
+            return
         loop = asyncio.get_running_loop()
         for name in self.autostart:
             try:
-                await loop.run_in_executor(self.host.executor, self.host.start, name)
+                await loop.run_in_executor(host.executor, host.start, name)
                 self.log.info("workbench: started pipeline %s", name)
             except Exception as exc:  # noqa: BLE001  the server stays up; status shows why
                 self.log.error("workbench: could not start pipeline %s: %s", name, exc)
