@@ -38,6 +38,11 @@ c.WorkbenchIdentityProvider.project_root = str(PROJECT_DIR)
 
 # The apps behind jupyter-server-proxy run on this machine; the proxy may reach nothing else.
 c.ServerProxy.host_allowlist = ["localhost", "127.0.0.1"]
+# The published apps (one table, workbench/server/apps.py): each on a Unix socket only this
+# user can open, proxied with the logged-in person's signed identity (docs/gateway.md, "The apps").
+from workbench.server.apps import proxy_servers  # noqa: E402
+
+c.ServerProxy.servers = proxy_servers()
 
 # Nothing is fetched at run time: no extension-manager searches of PyPI, no news or update
 # checks.

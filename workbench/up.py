@@ -19,20 +19,11 @@ TOKEN_FILE = Path(".workbench") / "jupyter_token"
 
 
 def published_apps() -> dict[str, str]:
-    """{title: path} of every app published through the jupyter_serverproxy_servers entry
-    points named workbench-*, so a newly registered app is printed without editing this file."""
-    from importlib.metadata import entry_points
+    """{title: path} of every app the server publishes (the one table, workbench.server.apps), so
+    a newly published app is printed without editing this file."""
+    from workbench.server.apps import APPS
 
-    apps = {}
-    for ep in sorted(entry_points(group="jupyter_serverproxy_servers"), key=lambda e: e.name):
-        if not ep.name.startswith("workbench-"):
-            continue
-        try:
-            title = (ep.load()().get("launcher_entry") or {}).get("title") or ep.name
-        except Exception:  # noqa: BLE001  a broken entry is Jupyter's to report; still list it
-            title = ep.name
-        apps[title] = f"{ep.name}/"
-    return apps or {"Metric catalog": "workbench-catalog/"}
+    return {app.title: f"{app.name}/" for app in APPS}
 
 
 def project_dir() -> Path:

@@ -218,10 +218,10 @@ def test_credentials_come_from_the_forwarded_request():
 
 
 def test_proxy_entry_points_the_app_at_this_server():
-    from workbench.server.apps import dashboard as entry
+    from workbench.server.apps import published, server_dict
 
-    server = entry()
-    cmd = server["command"](port=5006, base_url="/lab-base/")
+    server = server_dict(published("workbench-dashboard"))
+    cmd = server["command"](unix_socket="/tmp/dashboard.sock", base_url="/lab-base/")
     assert "--prefix" in cmd and "/lab-base/workbench-dashboard" in cmd
     env = server["environment"](base_url="/lab-base/")
     assert env["WORKBENCH_API_URL"].startswith("http://127.0.0.1:")

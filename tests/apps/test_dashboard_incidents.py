@@ -233,6 +233,7 @@ def test_behind_jupyter_actions_go_to_the_server_not_the_store(wb, store_path, m
     import socket
 
     from workbench.anomaly.incidents import IncidentStore
+    from workbench.semantic.errors import QueryError
     from workbench.ui.dashboard.client import ApiClient, Credentials, LocalClient
     from workbench.ui.dashboard.incidents import IncidentFeed
     from workbench.ui.dashboard.incidents_panel import IncidentsPanel
@@ -260,7 +261,13 @@ def test_behind_jupyter_actions_go_to_the_server_not_the_store(wb, store_path, m
     assert IncidentsPanel(IncidentFeed(store_path), {"analyst"},
                           client=LocalClient(wb)).api is None
     assert IncidentsPanel(IncidentFeed(store_path), {"analyst"}).api is None
-    # Behind Jupyter without an explicit client, the session's forwarded credentials are used.
+    # Behind Jupyter without an explicit client, the session's forwarded credentials are used,
+    # and only with the gateway's signed identity: without one nothing is asked.
     monkeypatch.setenv("WORKBENCH_API_URL", f"http://127.0.0.1:{port}/base/")
+    with pytest.raises(QueryError, match="Log in to see this app"):
+        IncidentsPanel(IncidentFeed(store_path), {"analyst"})
+    from workbench.ui import connection
+
+    monkeypatch.setattr(connection, "session_credentials", lambda: Credentials(token="t"))
     made = IncidentsPanel(IncidentFeed(store_path), {"analyst"}).api
     assert isinstance(made, ApiClient) and made.base == f"http://127.0.0.1:{port}/base/"

@@ -86,10 +86,10 @@ def test_lineage_section_shows_rule_changes(store, tmp_path):
 
 
 def test_proxy_entry():
-    from workbench.server.apps import quality
+    from workbench.server.apps import published, server_dict
 
-    entry = quality()
+    entry = server_dict(published("workbench-quality"))
     assert entry["launcher_entry"]["title"] == "Data quality" and entry["absolute_url"]
-    cmd = entry["command"](8123, "/base/")
+    cmd = entry["command"]("/tmp/quality.sock", "/base/")
     assert cmd[cmd.index("--prefix") + 1] == "/base/workbench-quality"
     assert Path(cmd[4]).name == "quality.py"

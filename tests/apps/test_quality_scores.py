@@ -161,6 +161,13 @@ def test_when_the_server_holds_the_warehouse_the_panels_ask_its_api(store, con, 
     monkeypatch.setattr(store, "connect", locked)
     monkeypatch.setenv("WORKBENCH_API_URL", "http://127.0.0.1:9/base/")
     monkeypatch.setattr(dashboard_client.ApiClient, "_get", get)
+    # No served session here: without the gateway's signed identity the panels ask nothing
+    # (tests/gateway/test_app_identity_e2e.py); this test stands in a person's credentials.
+    from workbench.client.credentials import Credentials
+    from workbench.ui import connection
+
+    assert connection.session_credentials() is None
+    monkeypatch.setattr(connection, "session_credentials", lambda: Credentials(token="t"))
     col = scores_section(store)
     assert col[1].value.suite.tolist() == ["orders"] and len(col) == 4
     failing, held, _ = checks_section(store)

@@ -77,8 +77,7 @@ def render_times(url: str, executable_path: str = CHROMIUM, timeout_s: float = 1
 def write_dashboard_project(root, warehouse, repo) -> None:
     """A throw-away project folder for a JupyterLab that serves the live dashboard over
     `warehouse`: the demo pipeline without its simulator (only the orders a test or benchmark
-    inserts), the repo's semantic models and principals, and the proxy entry registered by
-    config in case the package's entry point is not installed yet."""
+    inserts), the repo's semantic models and principals."""
     from pathlib import Path
 
     from ruamel.yaml import YAML
@@ -95,12 +94,9 @@ def write_dashboard_project(root, warehouse, repo) -> None:
     (root / "workbench.yml").write_text(f"warehouse: {warehouse}\n")
     conf = root / "jupyter_extra"
     conf.mkdir()
-    (conf / "jupyter_server_config.py").write_text(
-        "from importlib.metadata import entry_points\n"
-        "if not any(e.name == 'workbench-dashboard' for e in "
-        "entry_points(group='jupyter_serverproxy_servers')):\n"
-        "    from workbench.server.apps import dashboard\n"
-        "    c.ServerProxy.servers = {'workbench-dashboard': dashboard()}\n")
+    # The apps are published by jupyter_config's own config (c.ServerProxy.servers); this file
+    # is kept so the callers' JUPYTER_CONFIG_PATH stays valid.
+    (conf / "jupyter_server_config.py").write_text("# nothing to add: jupyter_config publishes the apps\n")
 
 
 def stop_process_group(proc, grace_s: float = 4) -> None:

@@ -7,9 +7,13 @@ working directory or $WORKBENCH_HOME), overridden by $WORKBENCH_WAREHOUSE.
 
 from __future__ import annotations
 
+import logging
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -72,8 +76,9 @@ def open_workbench(shared: bool = True) -> Opened:
 
 def _through_the_server(where: Path) -> Opened | None:
     """While a Workbench server owns the warehouse, a session on it *as the person looking*: their
-    forwarded credentials, never the owner's token.  A request that brings none (someone reaching
-    the app without the gateway) gets no data.  ``None``: no server, open the file."""
+    forwarded credentials, never the owner's token, and only with the identity the gateway
+    signed for this app.  A request without one (someone reaching the app without the gateway)
+    gets no data.  ``None``: no server, open the file."""
     from workbench.client import RemoteWorkbench, find_server
 
     info = find_server(where)
@@ -81,16 +86,72 @@ def _through_the_server(where: Path) -> Opened | None:
         return None
     import panel as pn
 
+    creds = session_credentials()
+    if creds is None:
+        return Opened(title=LOG_IN_TITLE, message=LOG_IN_MESSAGE)
+    cookies = dict(getattr(pn.state, "cookies", None) or {})
+    return Opened(wb=RemoteWorkbench(info, credentials=creds.request_headers(cookies)))
+
+
+LOG_IN_TITLE = "Log in to see this app"
+LOG_IN_MESSAGE = (
+    "This app shows data only to people logged in to the Workbench. "
+    "Open it from the Workbench (log in at `/login`)."
+)
+
+# Checked once per browser session: the identity is short-lived, the session is not (the
+# server still checks the person's own credentials on every query).
+_identities: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def session_identity() -> Any:
+    """The person looking, as the gateway signed it for this app
+    (workbench.security.app_identity.AppIdentity), or None: no identity, or not a valid one."""
+    import panel as pn
+
+    from workbench.security.app_identity import IDENTITY_HEADER, IdentityRefused, IdentityVerifier
+
+    doc = pn.state.curdoc
+    if doc is not None and doc in _identities:
+        return _identities[doc]
+    headers = {str(k).lower(): v for k, v in (getattr(pn.state, "headers", None) or {}).items()}
+    verifier = IdentityVerifier.from_env()
+    try:
+        if verifier is None:
+            raise IdentityRefused("no_verifier")
+        identity = verifier.verify(headers.get(IDENTITY_HEADER.lower()))
+    except IdentityRefused as refused:
+        _log.info("no data for this session: %s (%s)", refused.reason, refused.detail)
+        identity = None
+    if doc is not None:
+        _identities[doc] = identity
+    return identity
+
+
+def session_credentials() -> Any:
+    """The person's forwarded credentials (workbench.client.credentials.Credentials) for asking
+    the server as them, or None when this session has no verified identity or no credentials."""
+    import panel as pn
+
     from workbench.client.credentials import Credentials
 
-    cookies = dict(getattr(pn.state, "cookies", None) or {})
+    if session_identity() is None:
+        return None
     creds = Credentials.from_request(
-        getattr(pn.state, "headers", None), cookies, getattr(pn.state, "session_args", None)
+        getattr(pn.state, "headers", None),
+        dict(getattr(pn.state, "cookies", None) or {}),
+        getattr(pn.state, "session_args", None),
     )
-    if creds.empty:
-        return Opened(
-            title="Log in to see this app",
-            message="This app shows data only to people logged in to the Workbench. "
-            "Open it from the Workbench (log in at `/login`).",
-        )
-    return Opened(wb=RemoteWorkbench(info, credentials=creds.request_headers(cookies)))
+    return None if creds.empty else creds
+
+
+def signed_in_as() -> str:
+    """Who the header says is looking: Panel's user, which the app's auth module set from the
+    verified identity; else the identity itself (an app served without the auth module)."""
+    import panel as pn
+
+    user = getattr(pn.state, "user", None)
+    if user:
+        return str(user)
+    identity = session_identity() if pn.state.curdoc is not None else None
+    return identity.sub if identity is not None else ""

@@ -115,10 +115,15 @@ def heading(text: str, level: int = 2) -> pn.pane.HTML:
 def page(title: str, *sections, intro: str = "") -> pn.Column:
     """A page: title, a one-line intro, then sections that sit side by side on a wide screen
     and stack on a narrow one."""
+    from workbench.ui.connection import signed_in_as
+
     configure()
+    who = signed_in_as()  # the person the gateway's signed identity names
     header = pn.pane.HTML(
         f"<header><h1 style='margin:0.2em 0'>{_escape(title)}</h1>"
         + (f"<p style='margin:0;color:{MUTED_TEXT}'>{_escape(intro)}</p>" if intro else "")
+        + (f"<p class='wb-user' style='margin:0;color:{MUTED_TEXT}'>Signed in as "
+           f"<strong>{_escape(who)}</strong></p>" if who else "")
         + "</header>",
         sizing_mode="stretch_width",
     )

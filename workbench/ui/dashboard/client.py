@@ -234,14 +234,19 @@ def records(df) -> list[dict]:
 def client_for_session() -> Any:
     """An API client with the current Panel session's credentials, or a LocalClient outside
     Jupyter.  Raises QueryError with a readable message if neither works."""
-    import panel as pn
+    from workbench.ui.connection import (
+        LOG_IN_MESSAGE,
+        LOG_IN_TITLE,
+        open_workbench,
+        session_credentials,
+    )
 
     base = api_base_url()
     if base:
-        creds = Credentials.from_request(pn.state.headers, pn.state.cookies,
-                                         getattr(pn.state, "session_args", None))
+        creds = session_credentials()     # only with the identity the gateway signed for this app
+        if creds is None:
+            raise QueryError(f"{LOG_IN_TITLE}. {LOG_IN_MESSAGE}")
         return ApiClient(base, creds)
-    from workbench.ui.connection import open_workbench
 
     opened = open_workbench()
     if not opened.ok:

@@ -59,13 +59,15 @@ _API_KEYS = {"current_scores": "current", "score_history": "history",
 def _from_server(name: str) -> pd.DataFrame | None:
     """The frame from ``GET /workbench/api/quality/scores`` as the person viewing the page,
     when this app runs behind the Jupyter server (``WORKBENCH_API_URL``); else None."""
-    from workbench.ui.dashboard.client import ApiClient, Credentials, api_base_url
+    from workbench.ui.connection import LOG_IN_MESSAGE, LOG_IN_TITLE, session_credentials
+    from workbench.ui.dashboard.client import ApiClient, QueryError, api_base_url
 
     base = api_base_url()
     if not base:
         return None
-    creds = Credentials.from_request(pn.state.headers, pn.state.cookies,
-                                     getattr(pn.state, "session_args", None))
+    creds = session_credentials()     # only with the identity the gateway signed for this app
+    if creds is None:
+        raise QueryError(f"{LOG_IN_TITLE}. {LOG_IN_MESSAGE}")
     out = ApiClient(base, creds)._get("workbench/api/quality/scores")
     df = pd.DataFrame(out.get(_API_KEYS[name]) or [])
     for col in ("run_at", "quarantined_at", "released_at"):
