@@ -12,16 +12,25 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlglot
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlglot import exp
 
 from .errors import QueryError
 from .expr import column_refs, parse
 from .namespace import Namespace
 from .spec import Dimension, Measure, Metric
+
+if TYPE_CHECKING:   # querydef imports this module
+    from .querydef import QuerySpec
+
+# A query-time member as added to a model: (model, "measures"|"metrics"|"dimensions", spec).
+Added = tuple[str, str, Dimension | Measure | Metric]
+_Spec = TypeVar("_Spec", bound=BaseModel)
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 _AGGS = {exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max", exp.Count: "count",
@@ -38,7 +47,8 @@ def internal_name(text: str) -> str:
     return "q_" + hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:10]
 
 
-def normalise(items, kind: str, define: list) -> tuple[str, ...]:
+def normalise(items: Iterable[str | dict[str, Any]], kind: str,
+              define: list[dict[str, Any]]) -> tuple[str, ...]:
     """metrics=/dimensions= items as tokens; dictionaries become `define` entries."""
     out = []
     for item in items or ():
@@ -52,16 +62,17 @@ def normalise(items, kind: str, define: list) -> tuple[str, ...]:
     return tuple(out)
 
 
-def freeze(define) -> tuple[str, ...]:
+def freeze(define: dict[str, Mapping[str, Any]] | Iterable[Mapping[str, Any]] | None,
+           ) -> tuple[str, ...]:
     """Definitions as sorted JSON strings: hashable, and equal queries hash equally."""
     if not define:
         return ()
-    if isinstance(define, dict):
-        define = [dict(v, name=k) for k, v in define.items()]
-    return tuple(sorted(json.dumps(d, sort_keys=True, default=str) for d in define))
+    items = ([dict(v, name=k) for k, v in define.items()] if isinstance(define, dict)
+             else define)
+    return tuple(sorted(json.dumps(d, sort_keys=True, default=str) for d in items))
 
 
-def overlay(space: Namespace, spec) -> tuple[Namespace, dict[str, str]]:
+def overlay(space: Namespace, spec: QuerySpec) -> tuple[Namespace, dict[str, str]]:
     """The namespace with the query's own members, and {token as written: member name}."""
     defs = [json.loads(d) for d in spec.define]
     aliases: dict[str, str] = {}
@@ -80,7 +91,7 @@ def overlay(space: Namespace, spec) -> tuple[Namespace, dict[str, str]]:
     if not defs:
         return space, aliases
     models = {m.name: m for m in space.spec.models}
-    added: dict[str, dict[str, list]] = {}
+    added: dict[str, dict[str, list[Dimension | Measure | Metric]]] = {}
     for d in defs:
         for model, kind, member in _members(space, spec, d):
             if model not in models:
@@ -101,14 +112,17 @@ def overlay(space: Namespace, spec) -> tuple[Namespace, dict[str, str]]:
     return out, aliases
 
 
-def _per_entity_shorthands(space: Namespace, texts, taken) -> list[dict]:
+def _per_entity_shorthands(space: Namespace, texts: list[str],
+                           taken: set[str]) -> list[dict[str, Any]]:
     """`customer.order_count` where customer has no such dimension but order_count is a metric:
     the metric per customer (grouped by the customer's key), as a dimension of customer."""
-    out, seen = [], set(taken)
+    out: list[dict[str, Any]] = []
+    seen = set(taken)
     for text in texts:
+        head, dot, tail = text.partition(".")
         try:
             refs = column_refs(parse(text)) if not is_name(text) else [
-                tuple(text.split(".", 1)) if "." in text else (None, text)]
+                (head, tail) if dot else (None, text)]
         except QueryError:
             continue
         for q, n in refs:
@@ -129,7 +143,7 @@ def _per_entity_shorthands(space: Namespace, texts, taken) -> list[dict]:
     return out
 
 
-def _members(space: Namespace, spec, d: dict):
+def _members(space: Namespace, spec: QuerySpec, d: dict[str, Any]) -> Iterator[Added]:
     """(model, 'measures'|'metrics'|'dimensions', member spec) for one definition."""
     d = dict(d)
     kind = d.pop("kind", None)
@@ -161,7 +175,7 @@ def _members(space: Namespace, spec, d: dict):
     yield model, "dimensions", _typed(Dimension, dict(d, name=name), name)
 
 
-def _typed(cls, data: dict, name: str):
+def _typed(cls: type[_Spec], data: dict[str, Any], name: str) -> _Spec:
     try:
         return cls.model_validate(data)
     except ValidationError as e:
@@ -173,14 +187,14 @@ def _typed(cls, data: dict, name: str):
         raise QueryError(f"Query-time member '{name}': {where}: {msg}.") from None
 
 
-def _owner(space: Namespace, spec, text: str | None, name: str) -> str:
+def _owner(space: Namespace, spec: QuerySpec, text: str | None, name: str) -> str:
     """The model an expression over dimensions belongs to: the one whose rows reach every
     other referenced model many-to-one (the finest grain)."""
     if not text:
         if spec.model:
             return spec.model
         raise QueryError(f"'{name}' needs a model (e.g. model: orders) or an expression.")
-    models = []
+    models: list[str] = []
     for q, n in column_refs(parse(text)):
         ref = space.resolve(f"{q}.{n}" if q else n, ("dimension",), prefer=spec.model)
         if ref.model not in models:
@@ -200,7 +214,7 @@ def _owner(space: Namespace, spec, text: str | None, name: str) -> str:
                      "others many-to-one; define it on one model with 'model'.")
 
 
-def _metric_owner(space: Namespace, spec, d: dict, name: str) -> str:
+def _metric_owner(space: Namespace, spec: QuerySpec, d: dict[str, Any], name: str) -> str:
     for key in ("metric", "measure", "numerator"):
         if d.get(key):
             return space.resolve(d[key], ("metric", "measure"), prefer=spec.model).model
@@ -214,7 +228,8 @@ def _metric_owner(space: Namespace, spec, d: dict, name: str) -> str:
                      "belongs to with 'model'.")
 
 
-def _expression_metric(space: Namespace, spec, name: str, model, text: str):
+def _expression_metric(space: Namespace, spec: QuerySpec, name: str, model: str | None,
+                       text: str) -> Iterator[Added]:
     """`count_distinct(s_suppkey)`, `sum(case ... end)`, `gross_revenue / 7.0`, or a mix:
     each aggregate call becomes a measure, the rest a derived metric over them."""
     try:
@@ -222,10 +237,10 @@ def _expression_metric(space: Namespace, spec, name: str, model, text: str):
     except sqlglot.errors.ParseError as e:
         first = e.errors[0]["description"] if e.errors else str(e)
         raise QueryError(f"cannot parse metric {text!r}: {first}") from None
-    measures = []
+    measures: list[tuple[str, Measure]] = []
     default_owner = [model]
 
-    def agg_of(node):
+    def agg_of(node: exp.Expr) -> tuple[str, exp.Expr | None] | None:
         if isinstance(node, exp.Anonymous) and node.name.lower() == "count_distinct":
             return "count_distinct", node.expressions[0] if node.expressions else None
         for cls, agg in _AGGS.items():
@@ -238,7 +253,7 @@ def _expression_metric(space: Namespace, spec, name: str, model, text: str):
                 return agg, (None if isinstance(arg, exp.Star) else arg)
         return None
 
-    def swap(node):
+    def swap(node: exp.Expr) -> exp.Expr:
         found = agg_of(node)
         if found is None:
             return node
@@ -248,11 +263,14 @@ def _expression_metric(space: Namespace, spec, name: str, model, text: str):
             raise QueryError(f"{agg}() needs an expression in {text!r}")
         if arg_sql is not None:
             parse(arg_sql)          # the whitelist of the expression language
-        if arg_sql is None and default_owner[0] is None and not spec.model:
-            raise QueryError(f"count(*) in {text!r} needs a model: count a column "
-                             "(count(o_orderkey)) or query a model (e.g. 'tpch.orders').")
-        owner = (default_owner[0] or spec.model) if arg_sql is None else (
-            model or _owner(space, spec, arg_sql, text))
+        if arg_sql is None:
+            counted = default_owner[0] or spec.model
+            if not counted:
+                raise QueryError(f"count(*) in {text!r} needs a model: count a column "
+                                 "(count(o_orderkey)) or query a model (e.g. 'tpch.orders').")
+            owner = counted
+        else:
+            owner = model or _owner(space, spec, arg_sql, text)
         mname = internal_name(f"{agg}:{arg_sql}:{owner}")
         data = {"name": mname, "agg": agg, "description": f"{agg}({arg_sql or '*'})"}
         if arg_sql is not None:
@@ -282,7 +300,7 @@ def _expression_metric(space: Namespace, spec, name: str, model, text: str):
                                             "label": text}, text)
 
 
-def _qualify(space: Namespace, owner: str, text: str, spec) -> str:
+def _qualify(space: Namespace, owner: str, text: str, spec: QuerySpec) -> str:
     """Names in a query-time measure are dimensions of any model; the measure, compiled in its
     owner's terms, reads its owner's dimensions by bare name and the others' qualified."""
     tree = parse(text).copy()
@@ -294,16 +312,16 @@ def _qualify(space: Namespace, owner: str, text: str, spec) -> str:
     return tree.sql(dialect="duckdb")
 
 
-def _check(space: Namespace, new: set) -> None:
+def _check(space: Namespace, new: set[tuple[str, str]]) -> None:
     """References of the new members resolve (a clear error now, not an engine error later)."""
     from .validate import metric_dependencies
-    for ref, m in space.members.items():
+    for ref in space.members:
         if (ref.model, ref.name) not in new:
             continue
         try:
             if ref.kind == "metric":
                 metric_dependencies(space, ref)
-            elif ref.kind == "dimension" and m.metric:
-                space.resolve(m.metric, ("metric", "measure"), prefer=ref.model)
+            elif ref.kind == "dimension" and (dim := space.dimension(ref)).metric:
+                space.resolve(dim.metric, ("metric", "measure"), prefer=ref.model)
         except QueryError as e:
             raise QueryError(f"Query-time member '{ref.qualified}': {e}") from None

@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Collection, Mapping
+from typing import Any, TypedDict
 
 from .errors import QueryError
 from .expr import column_refs, parse
 from .namespace import Namespace, Ref
+from .spec import Member
 from .validate import metric_dependencies
 
+# One catalog entry: namespace, model, kind, name, qualified_name, label, description, synonyms,
+# format, unit, examples, type, lineage (and live, for models). Plain dicts: they travel as JSON.
+CatalogEntry = dict[str, Any]
 
-def entries(space: Namespace, hidden=frozenset()) -> list[dict]:
+
+class Lineage(TypedDict):
+    table: str | None
+    sql: str | None
+    columns: list[str]          # "table.column" the member reads, in the end
+    depends_on: list[str]       # qualified members it is built on
+
+
+def entries(space: Namespace, hidden: Collection[Ref] = frozenset()) -> list[CatalogEntry]:
     out = []
     for m in space.models.values():
         entry = _entry(space, "model", m.name, m, {
@@ -26,7 +40,8 @@ def entries(space: Namespace, hidden=frozenset()) -> list[dict]:
     return out
 
 
-def _entry(space, kind, model, member, lin, ref: Ref | None = None) -> dict:
+def _entry(space: Namespace, kind: str, model: str, member: Member, lin: Mapping[str, Any],
+           ref: Ref | None = None) -> CatalogEntry:
     return {"namespace": space.name, "model": model, "kind": kind, "name": member.name,
             "qualified_name": f"{space.name}.{ref.qualified}" if ref else f"{space.name}.{model}",
             "label": member.title, "description": member.description,
@@ -36,32 +51,35 @@ def _entry(space, kind, model, member, lin, ref: Ref | None = None) -> dict:
             "lineage": lin}
 
 
-def lineage(space: Namespace, ref: Ref) -> dict:
+def lineage(space: Namespace, ref: Ref) -> Lineage:
     """Members this one is built on, down to (table, column) pairs."""
-    cols, deps, seen = set(), [], set()
+    cols: set[str] = set()
+    deps: list[str] = []
+    seen: set[Ref] = set()
 
-    def walk(r: Ref):
+    def walk(r: Ref) -> None:
         if r in seen:
             return
         seen.add(r)
-        m = space.member(r)
         model = space.models[r.model]
-        texts = []
+        texts: list[str] = []
         if r.kind == "metric":
             for d in metric_dependencies(space, r):
                 deps.append(d.qualified)
                 walk(d)
             return
         if r.kind == "dimension":
-            texts = [m.expr] if m.expr else []
-            if not m.expr:
-                cols.add(f"{model.table or 'sql'}.{m.column or m.name}")
+            dim = space.dimension(r)
+            texts = [dim.expr] if dim.expr else []
+            if not dim.expr:
+                cols.add(f"{model.table or 'sql'}.{dim.column or dim.name}")
         elif r.kind == "measure":
-            texts = [t for t in (m.source, m.filter) if t]
+            me = space.measure(r)
+            texts = [t for t in (me.source, me.filter) if t]
             if not texts:
                 cols.add(f"{model.table or 'sql'}.*")
         elif r.kind == "segment":
-            texts = [m.filter]
+            texts = [space.segment(r).filter]
         for t in texts:
             for q, c in column_refs(parse(t)):
                 if q:
@@ -79,13 +97,13 @@ def lineage(space: Namespace, ref: Ref) -> dict:
             "depends_on": sorted(set(deps))}
 
 
-def search(items: list[dict], text: str, limit: int = 20) -> list[dict]:
+def search(items: list[CatalogEntry], text: str, limit: int = 20) -> list[CatalogEntry]:
     """Ranks exact names, then synonyms and labels, then words in descriptions, then fuzzy."""
     q = text.strip().lower()
     if not q:
         return items[:limit]
     words = [w for w in re.split(r"\W+", q) if w]
-    scored = []
+    scored: list[tuple[float, CatalogEntry]] = []
     for e in items:
         names = [e["name"].lower(), e["label"].lower(), e["name"].replace("_", " ").lower()]
         syns = [s.lower() for s in e["synonyms"]]

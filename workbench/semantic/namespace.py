@@ -1,13 +1,19 @@
 """A loaded namespace: its models, how members are named, and the join graph between models."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TypeVar
 
 from .errors import QueryError, UnknownMemberError
 from .spec import Dimension, LoadedNamespace, Measure, Metric, Model, Segment
 
 KINDS = ("dimension", "measure", "metric", "segment")
+
+# A member's spec, whichever its kind (Namespace.dimension() and the like give one kind).
+MemberSpec = Dimension | Measure | Metric | Segment
+_Kind = TypeVar("_Kind", Dimension, Measure, Metric, Segment)
 
 
 @dataclass(frozen=True)
@@ -21,7 +27,7 @@ class Ref:
     def qualified(self) -> str:
         return f"{self.model}.{self.name}"
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.qualified
 
 
@@ -51,12 +57,12 @@ def _passes(path: tuple[Edge, ...], token: str) -> bool:
         e.name == token and e.name != e.dst for e in path)
 
 
-def _show(path) -> str:
+def _show(path: Sequence[Edge]) -> str:
     return " → ".join([path[0].src] + [e.dst if e.name in (e.dst, e.src) or e.name == ""
                                         else f"{e.dst} ({e.name})" for e in path])
 
 
-def _list(paths) -> str:
+def _list(paths: Iterable[Sequence[Edge]]) -> str:
     return ", ".join(_show(p) for p in paths)
 
 
@@ -73,8 +79,8 @@ class Namespace:
 
     # members ------------------------------------------------------------------------------
     @cached_property
-    def members(self) -> dict[Ref, Dimension | Measure | Metric | Segment]:
-        out = {}
+    def members(self) -> dict[Ref, MemberSpec]:
+        out: dict[Ref, MemberSpec] = {}
         for m in self.models.values():
             for kind, items in (("dimension", m.dimensions), ("measure", m.measures),
                                 ("metric", m.metrics), ("segment", m.segments)):
@@ -89,8 +95,27 @@ class Namespace:
             out.setdefault(ref.name, []).append(ref)
         return out
 
-    def member(self, ref: Ref):
+    def member(self, ref: Ref) -> MemberSpec:
         return self.members[ref]
+
+    def dimension(self, ref: Ref) -> Dimension:
+        """The spec of a dimension's ref (a QueryError for a ref of another kind)."""
+        return self._of_kind(ref, Dimension)
+
+    def measure(self, ref: Ref) -> Measure:
+        return self._of_kind(ref, Measure)
+
+    def metric(self, ref: Ref) -> Metric:
+        return self._of_kind(ref, Metric)
+
+    def segment(self, ref: Ref) -> Segment:
+        return self._of_kind(ref, Segment)
+
+    def _of_kind(self, ref: Ref, cls: type[_Kind]) -> _Kind:
+        member = self.members[ref]
+        if not isinstance(member, cls):
+            raise QueryError(f"'{ref.qualified}' is a {ref.kind}, not a {cls.__name__.lower()}.")
+        return member
 
     def resolve(self, name: str, kinds: tuple[str, ...] = KINDS,
                 prefer: str | None = None) -> Ref:
@@ -142,7 +167,7 @@ class Namespace:
         return adj
 
     @cached_property
-    def _path_cache(self) -> dict:
+    def _path_cache(self) -> dict[tuple[str, frozenset[str], tuple[str, ...]], dict[str, Edge]]:
         return {}
 
     def tree(self, root: str, targets: set[str], via: tuple[str, ...] = ()) -> dict[str, Edge]:
@@ -192,10 +217,10 @@ class Namespace:
         else:
             cands = [p for p in paths if len(p) == shortest]
         if len(cands) > 1:
-            prefs = {v for p in cands for m in [root] + [e.dst for e in p]
+            named = {v for p in cands for m in [root] + [e.dst for e in p]
                      for v in self.models[m].paths.get(target, ())
                      + self.models[m].paths.get("*", ())}
-            prefs = [v for v in sorted(prefs) if any(_passes(p, v) for p in cands)]
+            prefs = [v for v in sorted(named) if any(_passes(p, v) for p in cands)]
             if prefs:
                 cands = [p for p in cands if all(_passes(p, v) for v in prefs)] or cands
         if len(cands) > 1:
@@ -207,12 +232,13 @@ class Namespace:
                 f"or in the model with `paths: {{{target}: [{hops[0]}]}}` on '{root}'.")
         return cands[0]
 
-    def _simple_paths(self, root: str, target: str, limit_paths: int):
+    def _simple_paths(self, root: str, target: str,
+                      limit_paths: int) -> tuple[list[tuple[Edge, ...]], bool]:
         """Simple join paths root -> target of at most _MAX_HOPS edges (at most 200), and
         whether the search was cut short. Models are small graphs; this stays cheap."""
         out: list[tuple[Edge, ...]] = []
 
-        def walk(node, seen, path):
+        def walk(node: str, seen: frozenset[str], path: list[Edge]) -> None:
             if len(out) >= max(limit_paths, 1) * 200:
                 return
             if node == target and path:
@@ -234,4 +260,4 @@ class Namespace:
 
     def time_dimensions(self, model: str) -> list[Ref]:
         return [r for r in self.members if r.model == model and r.kind == "dimension"
-                and self.members[r].type == "time"]
+                and self.dimension(r).type == "time"]

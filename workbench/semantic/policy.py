@@ -11,10 +11,11 @@ from ..security.principal import Principal
 from .errors import AccessDeniedError, QueryError
 from .expr import column_refs, parse
 from .namespace import Namespace, Ref
+from .spec import ColumnPolicy, RowFilter
 from .validate import metric_dependencies
 
 
-def applies(rule, principal: Principal) -> bool:
+def applies(rule: RowFilter | ColumnPolicy, principal: Principal) -> bool:
     if rule.unless_roles and principal.has_any(rule.unless_roles):
         return False
     if rule.roles and not principal.has_any(rule.roles):
@@ -25,30 +26,31 @@ def applies(rule, principal: Principal) -> bool:
 @dataclass(frozen=True)
 class Access:
     hidden: frozenset[Ref]
-    masked_columns: dict            # model -> frozenset of columns replaced by a mask
-    row_filters: dict               # model -> tuple of filter texts
+    masked_columns: dict[str, frozenset[str]]   # model -> columns replaced by a mask
+    row_filters: dict[str, tuple[str, ...]]     # model -> filter texts
 
     def check(self, ref: Ref, how: str = "use") -> None:
         if ref in self.hidden:
             raise AccessDeniedError(f"You are not allowed to {how} '{ref.qualified}'.")
 
 
-def member_columns(space: Namespace, ref: Ref, _seen: frozenset = frozenset()) \
+def member_columns(space: Namespace, ref: Ref, _seen: frozenset[Ref] = frozenset()) \
         -> set[tuple[str, str]]:
     """Base columns (model, column) a dimension or measure reads. A bare name is a column of
     the model or, in query-time members, one of its dimensions: both are counted, so a hidden
     column cannot be reached through a dimension's name."""
-    m = space.member(ref)
-    texts = []
+    texts: list[str] = []
     if ref.kind == "dimension":
-        if m.metric:
+        d = space.dimension(ref)
+        if d.metric:
             return set()          # a metric per row: hidden through its metric (compute_access)
-        texts = [m.expr] if m.expr else []
-        if not m.expr:
-            return {(ref.model, m.column or m.name)}
+        texts = [d.expr] if d.expr else []
+        if not d.expr:
+            return {(ref.model, d.column or d.name)}
     elif ref.kind == "measure":
-        texts = [t for t in (m.source, m.filter) if t]
-    cols = set()
+        me = space.measure(ref)
+        texts = [t for t in (me.source, me.filter) if t]
+    cols: set[tuple[str, str]] = set()
     for t in texts:
         for q, c in column_refs(parse(t)):
             if q:
@@ -67,10 +69,14 @@ def member_columns(space: Namespace, ref: Ref, _seen: frozenset = frozenset()) \
 
 def referenced_dimensions(space: Namespace, ref: Ref) -> set[Ref]:
     """Dimensions a dimension's or measure's expressions name (bare names of its own model)."""
-    m = space.member(ref)
-    texts = ([m.expr] if ref.kind == "dimension" and m.expr else
-             [t for t in (m.source, m.filter) if t] if ref.kind == "measure" else [])
-    out = set()
+    texts: list[str] = []
+    if ref.kind == "dimension":
+        expr = space.dimension(ref).expr
+        texts = [expr] if expr else []
+    elif ref.kind == "measure":
+        me = space.measure(ref)
+        texts = [t for t in (me.source, me.filter) if t]
+    out: set[Ref] = set()
     for t in texts:
         for q, c in column_refs(parse(t)):
             cand = Ref(q or ref.model, c, "dimension")
@@ -97,7 +103,7 @@ def compute_access(space: Namespace, principal: Principal) -> Access:
         filters = tuple(rf.filter for rf in m.policies.row_filters if applies(rf, principal))
         if filters:
             rows[m.name] = filters
-    hidden_cols = set()
+    hidden_cols: set[tuple[str, str]] = set()
     for ref in hidden:
         if ref.kind in ("dimension", "measure"):
             hidden_cols |= member_columns(space, ref)
@@ -111,8 +117,8 @@ def compute_access(space: Namespace, principal: Principal) -> Access:
             if ref.kind in ("dimension", "measure"):
                 bad = bool(member_columns(space, ref) & hidden_cols) or any(
                     d in hidden for d in referenced_dimensions(space, ref))
-                dm = space.member(ref)
-                if ref.kind == "dimension" and dm.metric:
+                if ref.kind == "dimension" and (dm := space.dimension(ref)).metric:
+                    met: Ref | None
                     try:
                         met = space.resolve(dm.metric, ("metric", "measure"), prefer=ref.model)
                     except Exception:
@@ -124,18 +130,18 @@ def compute_access(space: Namespace, principal: Principal) -> Access:
                                                                  if met else ref.model, hidden))
             elif ref.kind == "metric":
                 bad = any(d in hidden for d in metric_dependencies(space, ref))
-                met = space.member(ref)
-                if met.type == "simple" and met.filter:
-                    bad = bad or _filter_hits(space, met.filter, ref.model, hidden)
+                metric = space.metric(ref)
+                if metric.type == "simple" and metric.filter:
+                    bad = bad or _filter_hits(space, metric.filter, ref.model, hidden)
             elif ref.kind == "segment":
-                bad = _filter_hits(space, space.member(ref).filter, ref.model, hidden)
+                bad = _filter_hits(space, space.segment(ref).filter, ref.model, hidden)
             if bad:
                 hidden.add(ref)
                 changed = True
     return Access(frozenset(hidden), {k: frozenset(v) for k, v in masked.items()}, rows)
 
 
-def _filter_hits(space: Namespace, text: str, model: str, hidden: set) -> bool:
+def _filter_hits(space: Namespace, text: str, model: str, hidden: set[Ref]) -> bool:
     """Whether a filter reads a hidden dimension (then what it filters is hidden too)."""
     for q, n in column_refs(parse(text)):
         try:

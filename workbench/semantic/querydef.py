@@ -4,12 +4,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from .errors import QueryError
 
+# What callers may pass (wb.query): names or expressions, comma-separated text, and
+# dictionaries shaped like YAML members (metrics, dimensions) or structured filters (where).
+MemberItems = str | dict[str, Any] | Iterable[str | dict[str, Any]] | None
+Definitions = dict[str, Mapping[str, Any]] | Iterable[Mapping[str, Any]] | None
+Names = str | Iterable[object] | None
 
-def _tuple(v) -> tuple[str, ...]:
+
+def _tuple(v: Names) -> tuple[str, ...]:
     if v is None:
         return ()
     if isinstance(v, str):
@@ -36,8 +44,10 @@ class QuerySpec:
     today: dt.date | None = field(default=None)   # anchor for relative time ranges
 
     @classmethod
-    def build(cls, target: str, metrics=None, dimensions=None, where=None, segments=None,
-              order=None, define=None, top=None, **kw) -> QuerySpec:
+    def build(cls, target: str, metrics: MemberItems = None, dimensions: MemberItems = None,
+              where: MemberItems = None, segments: Names = None, order: Names = None,
+              define: Definitions = None, top: dict[str, Any] | None = None,
+              **kw: Any) -> QuerySpec:
         from .adhoc import freeze, normalise
         namespace, _, model = target.partition(".")
         defs = ([dict(v, name=k) for k, v in define.items()] if isinstance(define, dict)
@@ -46,19 +56,19 @@ class QuerySpec:
             metrics = [metrics] if isinstance(metrics, dict) or "(" in metrics else metrics
         if isinstance(dimensions, (str, dict)):
             dimensions = [dimensions] if isinstance(dimensions, dict) or "(" in dimensions else dimensions
-        metrics = normalise(_items(metrics), "metric", defs)
-        dimensions = normalise(_items(dimensions), "dimension", defs)
+        metric_tokens = normalise(_items(metrics), "metric", defs)
+        dimension_tokens = normalise(_items(dimensions), "dimension", defs)
         limit = kw.get("limit")
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise QueryError(f"limit must be a non-negative whole number, not {limit!r}.")
-        where_t = (where,) if isinstance(where, (str, dict)) else tuple(where or ())
-        where_t = tuple(structured_filter(w) if isinstance(w, dict) else w for w in where_t)
+        given = (where,) if isinstance(where, (str, dict)) else tuple(where or ())
+        where_t = tuple(structured_filter(w) if isinstance(w, dict) else w for w in given)
         if top is not None:
             rank, cond = top_filter(top)
             defs.append(rank)
             where_t = tuple(where_t) + (cond,)
         spec = cls(namespace=namespace, model=model or kw.pop("model", None),
-                   metrics=metrics, dimensions=dimensions, define=freeze(defs),
+                   metrics=metric_tokens, dimensions=dimension_tokens, define=freeze(defs),
                    where=tuple(w for w in where_t if w and w.strip()),
                    segments=_tuple(segments), order=_tuple(order),
                    **{**kw, "via": _tuple(kw.get("via"))})
@@ -75,7 +85,7 @@ class QuerySpec:
         return not self.metrics
 
 
-def _items(v):
+def _items(v: MemberItems) -> tuple[str | dict[str, Any], ...]:
     if v is None:
         return ()
     if isinstance(v, str):
@@ -84,7 +94,7 @@ def _items(v):
                  if isinstance(x, dict) or str(x).strip())
 
 
-def top_filter(top: dict) -> tuple[dict, str]:
+def top_filter(top: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """top={"n": 3, "by": "revenue", "per": ["region"]}: a rank metric within the groups and a
     filter keeping ranks <= n. Ties share a rank, so every tied row is kept."""
     if not isinstance(top, dict) or set(top) - {"n", "by", "per", "lowest"} or "by" not in top:
@@ -109,7 +119,7 @@ _OPS = {"=": "eq", "==": "eq", "eq": "eq", "!=": "neq", "neq": "neq", "<": "lt",
         "is_null": "is_null", "not_null": "not_null"}
 
 
-def structured_filter(f: dict) -> str:
+def structured_filter(f: Mapping[str, Any]) -> str:
     """{"member": "region", "op": "in", "values": ["North"]} -> a filter in the expression
     language. The tree is built node by node with sqlglot, so values are always quoted literals."""
     from sqlglot import exp
@@ -126,7 +136,7 @@ def structured_filter(f: dict) -> str:
         raise QueryError(f"Bad member name {f['member']!r} in a structured filter.")
     col = exp.column(parts[-1], table=parts[0] if len(parts) == 2 else None)
 
-    def lit(v):
+    def lit(v: object) -> exp.Expr:
         if v is None:
             return exp.null()
         if isinstance(v, bool):
@@ -135,6 +145,7 @@ def structured_filter(f: dict) -> str:
             return exp.Literal.number(v)
         return exp.Literal.string(str(v))
     values = f.get("values", [f["value"]] if "value" in f else [])
+    node: exp.Expr
     if op in ("is_null", "not_null"):
         node = exp.Is(this=col, expression=exp.null())
         node = exp.Not(this=node) if op == "not_null" else node

@@ -6,6 +6,8 @@ that keeps names unambiguous however many models a query touches.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import ibis
 import ibis.expr.types as ir
 
@@ -13,8 +15,8 @@ from ..engines.base import Engine
 from ..engines.errors import ModelSQLFailed
 from ..security.principal import Principal
 from .errors import QueryError
-from .expr import Translator, column_refs, parse
-from .namespace import Edge, Namespace
+from .expr import Resolver, Translator, column_refs, parse
+from .namespace import Edge, Namespace, Ref
 from .policy import Access
 
 MASK = "****"
@@ -38,6 +40,8 @@ class Relations:
                 raise self.space.loaded.source.error(e.problem, where) from None
         schema = self.space.spec.schema_
         name = m.table
+        if name is None:                  # spec.Model holds exactly one of table and sql
+            raise QueryError(f"Model '{model}' has neither a table nor sql.")
         if "." in name and not schema:
             schema, name = name.split(".", 1)
         return self.engine.table(name, schema)
@@ -64,7 +68,7 @@ class Relations:
         finally:
             self._securing.pop()
 
-    def restricted(self, model: str, seen: frozenset = frozenset()) -> bool:
+    def restricted(self, model: str, seen: frozenset[str] = frozenset()) -> bool:
         """Whether row policies (own or inherited) hide rows of `model` from this principal."""
         if self.access.row_filters.get(model):
             return True
@@ -142,25 +146,27 @@ class Relations:
                 return t[f"{prefix}{d.column}"]
         raise QueryError(f"Unknown column or dimension '{name}' in model '{model}'.")
 
-    def column_resolver(self, wide: ir.Table, model: str):
+    def column_resolver(self, wide: ir.Table, model: str) -> Resolver:
         """For member expressions: bare names are the model's columns (then its dimensions),
         qualified names are other models' dimensions."""
-        def resolve(q, n):
+        def resolve(q: str | None, n: str) -> ir.Value:
             if q and q != model:
                 return self.dimension(wide, self.space.resolve(f"{q}.{n}", ("dimension",)))
             return self._own(model, wide, n, prefix=f"{model}__")
         return resolve
 
-    def dimension_resolver(self, wide: ir.Table, prefer: str | None, check=None):
-        def resolve(q, n):
+    def dimension_resolver(self, wide: ir.Table, prefer: str | None,
+                           check: Callable[[Ref], None] | None = None) -> Resolver:
+        def resolve(q: str | None, n: str) -> ir.Value:
             ref = self.space.resolve(f"{q}.{n}" if q else n, ("dimension",), prefer=prefer)
             if check:
                 check(ref)
             return self.dimension(wide, ref)
         return resolve
 
-    def dimension(self, wide: ir.Table, ref, shift: dict | None = None) -> ir.Value:
-        d = self.space.member(ref)
+    def dimension(self, wide: ir.Table, ref: Ref,
+                  shift: dict[Ref, dict[str, int]] | None = None) -> ir.Value:
+        d = self.space.dimension(ref)
         if d.expr:
             v = Translator(self.column_resolver(wide, ref.model), {}, d.expr)(parse(d.expr))
         else:
@@ -171,12 +177,12 @@ class Relations:
 
     def models_of_expr(self, text: str, model: str) -> set[str]:
         """Models an expression of `model` reaches through qualified references."""
-        out = set()
+        out: set[str] = set()
         for q, n in column_refs(parse(text)):
             if q and q != model:
                 ref = self.space.resolve(f"{q}.{n}", ("dimension",))
                 out.add(ref.model)
-                d = self.space.member(ref)
+                d = self.space.dimension(ref)
                 if d.expr:
                     out |= self.models_of_expr(d.expr, ref.model)
         return out

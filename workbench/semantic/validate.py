@@ -2,10 +2,22 @@
 (once a warehouse is at hand) that every column exists. Each problem names file, line, field."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from sqlglot import exp
+
+from ..specfile import SourceMap
 from .errors import QueryError, closest
 from .expr import column_refs, parse
 from .model_sql import ModelSQLError, parse_model_sql
 from .spec import LoadedNamespace
+
+if TYPE_CHECKING:
+    from .namespace import Namespace, Ref
+
+# Where a problem is in a model file: ("models", 0, "measures", 2, "expr").
+FieldPath = tuple[str | int, ...]
 
 
 def validate_namespace(ns: LoadedNamespace) -> None:
@@ -18,7 +30,8 @@ def validate_namespace(ns: LoadedNamespace) -> None:
         seen_models[m.name] = i
     space = Namespace(ns)
     for i, m in enumerate(spec.models):
-        base = ("models", i)
+        base: FieldPath = ("models", i)
+        path: FieldPath
         if m.sql:
             try:
                 parse_model_sql(m.sql)
@@ -87,7 +100,7 @@ def validate_namespace(ns: LoadedNamespace) -> None:
                     ref = space.resolve(f"{q}.{n}" if q else n, ("dimension",), prefer=m.name)
                 except QueryError:
                     continue
-                if space.member(ref).metric:
+                if space.dimension(ref).metric:
                     raise src.error(f"a row policy cannot use '{ref.qualified}', a metric per "
                                     "row (policies are applied before anything is aggregated)",
                                     path)
@@ -101,7 +114,7 @@ def validate_namespace(ns: LoadedNamespace) -> None:
         if m.default_time_dimension:
             try:
                 ref = space.resolve(m.default_time_dimension, ("dimension",), prefer=m.name)
-                if space.member(ref).type != "time":
+                if space.dimension(ref).type != "time":
                     raise QueryError("not a time dimension")
             except QueryError:
                 raise src.error(f"default_time_dimension '{m.default_time_dimension}' is not a "
@@ -131,19 +144,20 @@ def validate_namespace(ns: LoadedNamespace) -> None:
     _check_cycles(space)
 
 
-def _did_you_mean(name, cands) -> str:
+def _did_you_mean(name: str, cands: Iterable[str]) -> str:
     hits = closest(name, cands)
     return f" (did you mean {', '.join(hits)}?)" if hits else ""
 
 
-def _parse(src, text, path):
+def _parse(src: SourceMap, text: str, path: FieldPath) -> exp.Expr:
     try:
         return parse(text)
     except QueryError as e:
         raise src.error(str(e), path) from None
 
 
-def _check_refs(space, model, tree, src, path):
+def _check_refs(space: Namespace, model: str, tree: exp.Expr, src: SourceMap,
+                path: FieldPath) -> None:
     """Qualified references (other_model.dimension) must name a dimension; unqualified ones are
     columns, checked against the table once the warehouse is bound."""
     for q, name in column_refs(tree):
@@ -156,27 +170,27 @@ def _check_refs(space, model, tree, src, path):
                 raise src.error(str(e), path) from None
 
 
-def metric_dependencies(space, ref) -> list:
+def metric_dependencies(space: Namespace, ref: Ref) -> list[Ref]:
     """Direct dependencies (Refs) of a metric."""
-    met = space.member(ref)
+    met = space.metric(ref)
     deps = []
-    for field in ("measure", "numerator", "denominator", "metric"):
-        name = getattr(met, field)
+    for field, name in (("measure", met.measure), ("numerator", met.numerator),
+                        ("denominator", met.denominator), ("metric", met.metric)):
         if name:
             kinds = ("measure",) if field == "measure" else ("metric", "measure")
             deps.append(space.resolve(name, kinds, prefer=ref.model))
-    if met.type == "derived":
+    if met.type == "derived" and met.expr:     # a derived metric has an expr (spec.Metric)
         for q, name in column_refs(parse(met.expr)):
             deps.append(space.resolve(f"{q}.{name}" if q else name, ("metric", "measure"),
                                       prefer=ref.model))
     return deps
 
 
-def _check_cycles(space) -> None:
-    state: dict = {}
+def _check_cycles(space: Namespace) -> None:
+    state: dict[Ref, str] = {}
     model_index = {m: i for i, m in enumerate(space.models)}
 
-    def visit(ref, stack):
+    def visit(ref: Ref, stack: list[Ref]) -> None:
         if state.get(ref) == "done":
             return
         if state.get(ref) == "active":
@@ -196,7 +210,7 @@ def _check_cycles(space) -> None:
             visit(ref, [])
 
 
-def bind_check(space, schemas: dict[str, dict[str, str]]) -> None:
+def bind_check(space: Namespace, schemas: dict[str, dict[str, str]]) -> None:
     """Every column a model uses exists in its table. `schemas`: model -> {column: type}."""
     src = space.loaded.source
     idx = {m: i for i, m in enumerate(space.models)}
@@ -204,10 +218,11 @@ def bind_check(space, schemas: dict[str, dict[str, str]]) -> None:
         cols = schemas.get(name)
         if cols is None:
             continue
-        base = ("models", idx[name])
+        base: FieldPath = ("models", idx[name])
         where = f"table '{m.table}'" if m.table else "the model's SQL"
 
-        def need(col, path, what, cols=cols, where=where):
+        def need(col: str, path: FieldPath, what: str, cols: dict[str, str] = cols,
+                 where: str = where) -> None:
             if col not in cols:
                 raise src.error(f"unknown column '{col}' in {where} ({what})"
                                 + _did_you_mean(col, cols), path)
