@@ -6,51 +6,23 @@ collapsed on the query's dimensions rather than joined row by row.
 """
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable
 
 import ibis
 import ibis.expr.types as ir
 
+from .compiler_parts import CompilerParts, Dim, Filter, Shift, TimeRange, Use
 from .errors import QueryError
-from .expr import Translator, column_refs, parse
-from .namespace import Ref
+from .expr import Resolver, Translator, column_refs, parse
+from .namespace import Edge, Ref
 from .timegrain import truncate
 
 
-@dataclass(frozen=True)
-class Dim:
-    out: str          # output column name, as the user wrote it
-    ref: Ref
-    grain: str | None
-
-
-@dataclass(frozen=True)
-class Use:
-    """A measure as used by the query, possibly with a simple metric's extra filter."""
-    ref: Ref
-    extra: str | None = None
-    extra_model: str | None = None
-
-    @property
-    def col(self) -> str:
-        base = f"__m_{self.ref.model}_{self.ref.name}"
-        if not self.extra:
-            return base
-        return base + "_" + hashlib.sha1(self.extra.encode(), usedforsecurity=False).hexdigest()[:8]
-
-
-@dataclass
-class Filter:
-    text: str
-    prefer: str | None
-    post: bool        # refers to metrics: applied after aggregation
-
-
-class Aggregation:
+class Aggregation(CompilerParts):
     """Mixin of the Compiler: needs self.space, self.rel and self.fiscal."""
 
-    def _aggregate(self, dims, uses, pre, trange, shift=None) -> ir.Table:
+    def _aggregate(self, dims: list[Dim], uses: Collection[Use], pre: list[Filter],
+                   trange: TimeRange | None, shift: Shift | None = None) -> ir.Table:
         by_model: dict[str, list[Use]] = {}
         for u in sorted(uses, key=lambda u: u.col):
             by_model.setdefault(u.ref.model, []).append(u)
@@ -76,7 +48,9 @@ class Aggregation:
         stacked = ibis.union(*padded, distinct=False)
         return stacked.group_by(names).aggregate(**{c: stacked[c].max() for c in cols})
 
-    def _needed_models(self, model, dims, pre, trange, uses) -> tuple[set, set]:
+    def _needed_models(self, model: str, dims: list[Dim], pre: list[Filter],
+                       trange: TimeRange | None,
+                       uses: Iterable[Use]) -> tuple[set[str], set[str]]:
         need = {d.ref.model for d in dims}
         for f in pre:
             for q, n in column_refs(parse(f.text)):
@@ -87,9 +61,9 @@ class Aggregation:
             need |= self._dim_models(d.ref)
         if trange:
             need.add(trange[0].model)
-        meas = set()
+        meas: set[str] = set()
         for u in uses:
-            m = self.space.member(u.ref)
+            m = self.space.measure(u.ref)
             for text in (m.source, m.filter):
                 if text:
                     meas |= self.rel.models_of_expr(text, model)
@@ -100,11 +74,12 @@ class Aggregation:
                     meas.add(ref.model)
         return (need | meas) - {model}, meas - {model}
 
-    def _dim_models(self, ref) -> set:
-        d = self.space.member(ref)
+    def _dim_models(self, ref: Ref) -> set[str]:
+        d = self.space.dimension(ref)
         return self.rel.models_of_expr(d.expr, ref.model) if d.expr else set()
 
-    def _model_aggregate(self, model, uses, dims, pre, trange, shift) -> ir.Table:
+    def _model_aggregate(self, model: str, uses: list[Use], dims: list[Dim], pre: list[Filter],
+                         trange: TimeRange | None, shift: Shift | None) -> ir.Table:
         need, meas = self._needed_models(model, dims, pre, trange, uses)
         edges = self.space.tree(model, need, self.spec.via)
         medges = self.space.tree(model, meas, self.spec.via)
@@ -135,20 +110,24 @@ class Aggregation:
         aggs = {u.col: self._measure(j, model, u) for u in uses}
         return j.group_by([j[d.out] for d in dims]).aggregate(**aggs) if dims else j.aggregate(**aggs)
 
-    def _semi_join_plan(self, model, edges, medges, dims, shift, w, kcols, keys, uses):
+    def _semi_join_plan(self, model: str, edges: dict[str, Edge], medges: dict[str, Edge],
+                        dims: list[Dim], shift: Shift | None, w: ir.Table,
+                        kcols: dict[str, ir.Value], keys: tuple[str, ...],
+                        uses: list[Use]) -> ir.Table | None:
         """When the one-to-many joins serve only filters (orders with at least one late line,
         grouped by an order attribute), each row of the model keeps one value of every
         dimension: a semi-join on the key ("exists a matching line") gives the same groups
         as de-duplicating the fanned-out rows, without the distinct and the join back."""
-        fanned = set()
+        fanned: set[str] = set()
         for m in edges:
-            node, path = m, []
+            node = m
+            path: list[Edge] = []
             while node != model:
                 path.append(edges[node])
                 node = edges[node].src
             if any(x.fans_out for x in path):
                 fanned.add(m)
-        dim_models = set()
+        dim_models: set[str] = set()
         for d in dims:
             dim_models |= {d.ref.model} | self._dim_models(d.ref)
         if dim_models & fanned or not fanned:
@@ -162,7 +141,8 @@ class Aggregation:
         aggs = {u.col: self._measure(mw, model, u) for u in uses}
         return mw.group_by(**dvals).aggregate(**aggs) if dims else mw.aggregate(**aggs)
 
-    def _conditions(self, w, filters, trange, shift) -> list:
+    def _conditions(self, w: ir.Table, filters: list[Filter], trange: TimeRange | None,
+                    shift: Shift | None) -> list[ir.Value]:
         conds = []
         for f in filters:
             resolve = self._shifted_resolver(w, f.prefer, shift)
@@ -176,18 +156,18 @@ class Aggregation:
             conds.append((v >= lo) & (v < hi))
         return conds
 
-    def _shifted_resolver(self, w, prefer, shift):
-        def resolve(q, n):
+    def _shifted_resolver(self, w: ir.Table, prefer: str | None, shift: Shift | None) -> Resolver:
+        def resolve(q: str | None, n: str) -> ir.Value:
             ref = self.space.resolve(f"{q}.{n}" if q else n, ("dimension",), prefer=prefer)
             return self.rel.dimension(w, ref, shift)
         return resolve
 
-    def _dim_value(self, w, d: Dim, shift=None):
+    def _dim_value(self, w: ir.Table, d: Dim, shift: Shift | None = None) -> ir.Value:
         v = self.rel.dimension(w, d.ref, shift)
         return truncate(v, d.grain, self.fiscal) if d.grain else v
 
-    def _measure(self, w, model, u: Use):
-        m = self.space.member(u.ref)
+    def _measure(self, w: ir.Table, model: str, u: Use) -> ir.Value:
+        m = self.space.measure(u.ref)
         resolve = self.rel.column_resolver(w, model)
         value = Translator(resolve, {}, m.source)(parse(m.source)) if m.source else None
         if value is not None and not isinstance(value, ir.Column):
@@ -206,6 +186,8 @@ class Aggregation:
         agg = m.agg
         if agg == "count":
             return value.count(where=where) if value is not None else w.count(where=where)
+        if value is None:   # spec.Measure: every agg but count has an expr or a column
+            raise QueryError(f"Measure '{u.ref.qualified}' has nothing to aggregate ({agg}).")
         if agg == "count_distinct":
             return value.nunique(where=where)
         if agg == "avg" and value.type().is_decimal():

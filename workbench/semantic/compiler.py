@@ -11,9 +11,10 @@ import ibis
 import ibis.expr.types as ir
 from sqlglot import exp
 
-from .aggregation import Aggregation, Dim, Filter, Use
+from .aggregation import Aggregation
+from .compiler_parts import Dim, Filter, GrainTable, TimeRange, Use, required
 from .errors import QueryError, UnknownMemberError
-from .expr import Translator, column_refs, parse
+from .expr import Resolver, Translator, column_refs, parse
 from .grain_metrics import GrainMetrics, coalesce_additive
 from .namespace import AmbiguousPathError, Namespace, Ref
 from .policy import Access
@@ -26,15 +27,19 @@ from .window_metrics import WindowMetrics
 
 class Compiler(Aggregation, GrainMetrics, WindowMetrics):
     def __init__(self, space: Namespace, relations: Relations, access: Access,
-                 aliases: dict[str, str] | None = None, stack: tuple = (),
-                 grain_cache: dict | None = None):
+                 aliases: dict[str, str] | None = None, stack: tuple[Ref, ...] = (),
+                 grain_cache: dict[tuple[Ref, QuerySpec], GrainTable] | None = None):
         self.space, self.rel, self.access = space, relations, access
         self.aliases = aliases or {}
         self.stack = stack          # dimensions-with-metric being evaluated (cycle check)
-        self.grain: set[Ref] = set()          # dimensions with metric: this query reads
-        self.grain_filters: list = []         # conditions a per-row metric may take inside
+        self.grain = set()          # dimensions with metric: this query reads
+        self.grain_filters = []     # conditions a per-row metric may take inside
         # their compiled tables, built once per query (nested compilations share it)
-        self.grain_cache: dict = {} if grain_cache is None else grain_cache
+        self.grain_cache = {} if grain_cache is None else grain_cache
+
+    def _nested(self, stack: tuple[Ref, ...]) -> Compiler:
+        return type(self)(self.space, self.rel, self.access, stack=stack,
+                          grain_cache=self.grain_cache)
 
     # entry --------------------------------------------------------------------------------
     def compile(self, spec: QuerySpec) -> ir.Table:
@@ -44,7 +49,7 @@ class Compiler(Aggregation, GrainMetrics, WindowMetrics):
         if prefer and prefer not in self.space.models:
             raise UnknownMemberError(prefer, "model", self.space.models)
         dims = [self._dim(tok) for tok in spec.dimensions]
-        if spec.grain and not any(self.space.member(d.ref).type == "time" for d in dims):
+        if spec.grain and not any(self.space.dimension(d.ref).type == "time" for d in dims):
             raise QueryError(f"grain '{spec.grain}' needs a time dimension in the query "
                              "(e.g. add order_date to the dimensions).")
         if len({d.out for d in dims}) != len(dims):
@@ -53,7 +58,7 @@ class Compiler(Aggregation, GrainMetrics, WindowMetrics):
         filters = [self._classify(c, prefer) for w in spec.where for c in _conjuncts(w)]
         for seg in spec.segments:
             ref = self.space.resolve(seg, ("segment",), prefer=prefer)
-            filters.append(Filter(self.space.member(ref).filter, ref.model, False))
+            filters.append(Filter(self.space.segment(ref).filter, ref.model, False))
         for f in filters:
             self._check_filter(f)
         trange = self._time_range(spec, dims, [r for _, r in mets])
@@ -99,7 +104,7 @@ class Compiler(Aggregation, GrainMetrics, WindowMetrics):
                 raise unknown from None
             raise QueryError(self._group_by_metric_hint(name, other)) from None
         self.access.check(ref, "group by")
-        d = self.space.member(ref)
+        d = self.space.dimension(ref)
         if d.type == "time":
             grain = grain or (check_grain(self.spec.grain) if self.spec.grain else None)
         elif grain:
@@ -122,7 +127,7 @@ class Compiler(Aggregation, GrainMetrics, WindowMetrics):
         self.access.check(ref, "select")
         return ref
 
-    def _classify(self, text: str, prefer) -> Filter:
+    def _classify(self, text: str, prefer: str | None) -> Filter:
         tree = parse(text)
         post = False
         for q, n in column_refs(tree):
@@ -148,7 +153,7 @@ class Compiler(Aggregation, GrainMetrics, WindowMetrics):
                     self.access.check(r, "filter on")
 
     def _filter_metrics(self, f: Filter) -> list[Ref]:
-        out = []
+        out: list[Ref] = []
         for q, n in column_refs(parse(f.text)):
             name = f"{q}.{n}" if q else n
             try:
@@ -161,7 +166,7 @@ class Compiler(Aggregation, GrainMetrics, WindowMetrics):
         """All metrics and measures the refs depend on, dependencies first."""
         seen: list[Ref] = []
 
-        def visit(r):
+        def visit(r: Ref) -> None:
             if r in seen:
                 return
             self.access.check(r, "use")
@@ -176,27 +181,29 @@ class Compiler(Aggregation, GrainMetrics, WindowMetrics):
     def _uses(self, ref: Ref) -> list[Use]:
         if ref.kind == "measure":
             return [Use(ref)]
-        met = self.space.member(ref)
+        met = self.space.metric(ref)
         if met.type == "simple":
-            mref = self.space.resolve(met.measure, ("measure",), prefer=ref.model)
+            mref = self.space.resolve(required(met.measure, ref, "measure"), ("measure",),
+                                      prefer=ref.model)
             return [Use(mref, met.filter, ref.model)]
         return [u for d in metric_dependencies(self.space, ref) for u in self._uses(d)]
 
-    def _time_range(self, spec, dims, mets):
+    def _time_range(self, spec: QuerySpec, dims: list[Dim],
+                    mets: list[Ref]) -> TimeRange | None:
         if not spec.time_range:
             return None
         if spec.time_dimension:
             ref = self.space.resolve(spec.time_dimension, ("dimension",), prefer=spec.model)
         else:
-            timed = [d.ref for d in dims if self.space.member(d.ref).type == "time"]
+            timed = [d.ref for d in dims if self.space.dimension(d.ref).type == "time"]
             ref = timed[0] if timed else self._default_time_dimension(mets, spec.model)
         self.access.check(ref, "filter on")
-        if self.space.member(ref).type != "time":
+        if self.space.dimension(ref).type != "time":
             raise QueryError(f"'{ref.qualified}' is not a time dimension.")
         start, end = parse_time_range(spec.time_range, spec.today, self.fiscal)
         return ref, start, end
 
-    def _default_time_dimension(self, mets, prefer) -> Ref:
+    def _default_time_dimension(self, mets: list[Ref], prefer: str | None) -> Ref:
         models = [prefer] if prefer else []
         for r in self._closure(mets):
             if r.kind == "measure":
@@ -215,20 +222,23 @@ class Compiler(Aggregation, GrainMetrics, WindowMetrics):
     def _value(self, ref: Ref, t: ir.Table) -> ir.Value:
         if ref.kind == "measure":
             v = t[Use(ref).col]
-            return coalesce_additive(v) if self.space.member(ref).zero_when_empty else v
-        met = self.space.member(ref)
+            return coalesce_additive(v) if self.space.measure(ref).zero_when_empty else v
+        met = self.space.metric(ref)
         if met.type == "simple":
             v = t[self._uses(ref)[0].col]
             return coalesce_additive(v) if self._additive(ref) else v
         if met.type == "ratio":
-            num = self._value(self.space.resolve(met.numerator, ("metric", "measure"), prefer=ref.model), t)
-            den = self._value(self.space.resolve(met.denominator, ("metric", "measure"), prefer=ref.model), t)
+            num = self._value(self.space.resolve(required(met.numerator, ref, "numerator"),
+                                                 ("metric", "measure"), prefer=ref.model), t)
+            den = self._value(self.space.resolve(required(met.denominator, ref, "denominator"),
+                                                 ("metric", "measure"), prefer=ref.model), t)
             return num.cast("float64") / den.cast("float64").nullif(0)
         if met.type == "derived":
-            def resolve(q, n):
+            def resolve(q: str | None, n: str) -> ir.Value:
                 r = self.space.resolve(f"{q}.{n}" if q else n, ("metric", "measure"), prefer=ref.model)
                 return self._value(r, t).cast("float64")
-            return Translator(resolve, {}, met.expr)(parse(met.expr))
+            text = required(met.expr, ref, "expr")
+            return Translator(resolve, {}, text)(parse(text))
         col = t[self._aux_col(ref)]
         base = self._base(ref)
         if met.type == "period_over_period":
@@ -239,10 +249,10 @@ class Compiler(Aggregation, GrainMetrics, WindowMetrics):
             return self._value(base, t).cast("float64") / col.cast("float64").nullif(0)
         return col
 
-    def _post_resolver(self, main, dims):
+    def _post_resolver(self, main: ir.Table, dims: list[Dim]) -> Resolver:
         by_ref = {d.ref: d for d in dims}
 
-        def resolve(q, n):
+        def resolve(q: str | None, n: str) -> ir.Value:
             name = f"{q}.{n}" if q else n
             try:
                 ref = self.space.resolve(name, ("dimension",), prefer=self.spec.model)
@@ -259,7 +269,8 @@ class Compiler(Aggregation, GrainMetrics, WindowMetrics):
         return resolve
 
     # detail queries -----------------------------------------------------------------------
-    def _detail(self, dims, filters, trange) -> ir.Table:
+    def _detail(self, dims: list[Dim], filters: list[Filter],
+                trange: TimeRange | None) -> ir.Table:
         models = {d.ref.model for d in dims}
         for d in dims:
             models |= self._dim_models(d.ref)
@@ -295,7 +306,8 @@ class Compiler(Aggregation, GrainMetrics, WindowMetrics):
         return out.distinct() if self.spec.distinct else out
 
     # order and limit ----------------------------------------------------------------------
-    def _finish(self, t: ir.Table, dims, mets, _) -> ir.Table:
+    def _finish(self, t: ir.Table, dims: list[Dim], mets: list[tuple[str, Ref]],
+                _: object) -> ir.Table:
         keys = []
         outputs = {d.ref: d.out for d in dims} | {r: tok for tok, r in mets}
         for item in self.spec.order:
@@ -308,6 +320,7 @@ class Compiler(Aggregation, GrainMetrics, WindowMetrics):
                 tok = tok.rsplit(" ", 1)[0].strip()
             col = tok if tok in t.columns else None
             if col is None:
+                ref: Ref | None
                 try:
                     ref = self.space.resolve(self.aliases.get(tok, tok), prefer=self.spec.model)
                 except QueryError:

@@ -10,18 +10,22 @@ NULL, for rows with nothing to count (customers with no orders are in the 0 grou
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import ibis
 import ibis.expr.types as ir
 
+from .compiler_parts import CompilerParts, Dim, Filter, GrainTable, TimeRange, Use, required
 from .errors import QueryError
 from .expr import column_refs, parse
 from .namespace import Ref
 
 
-class GrainMetrics:
+class GrainMetrics(CompilerParts):
     """Mixin of the Compiler: needs self.space, self.rel, self.access and self.spec."""
 
-    def _grain_refs(self, dims, filters, trange, uses) -> set[Ref]:
+    def _grain_refs(self, dims: list[Dim], filters: list[Filter], trange: TimeRange | None,
+                    uses: Iterable[Use]) -> set[Ref]:
         """Dimensions with `metric:` that this query reads, directly or through expressions."""
         found: set[Ref] = set()
         todo: list[Ref] = [d.ref for d in dims]
@@ -30,7 +34,7 @@ class GrainMetrics:
         if trange:
             todo.append(trange[0])
         for u in uses:
-            m = self.space.member(u.ref)
+            m = self.space.measure(u.ref)
             for text in (m.source, m.filter):
                 if text:
                     todo += self._dims_in(text, u.ref.model, own=u.ref.model)
@@ -41,13 +45,13 @@ class GrainMetrics:
             if ref in found:
                 continue
             found.add(ref)
-            d = self.space.member(ref)
+            d = self.space.dimension(ref)
             if d.expr:
                 todo += self._dims_in(d.expr, ref.model, own=ref.model)
-        return {r for r in found if self.space.member(r).metric}
+        return {r for r in found if self.space.dimension(r).metric}
 
     def _dims_in(self, text: str, prefer: str | None, own: str | None) -> list[Ref]:
-        out = []
+        out: list[Ref] = []
         for q, n in column_refs(parse(text)):
             if own and not q:
                 if any(d.name == n for d in self.space.models[own].dimensions):
@@ -77,11 +81,11 @@ class GrainMetrics:
         v = j[value].coalesce(0) if additive else j[value]
         return j.select([j[c] for c in w.columns] + [v.name(f"{ref.model}__{ref.name}")])
 
-    def _grain_table(self, ref: Ref):
+    def _grain_table(self, ref: Ref) -> GrainTable:
         if ref in self.stack:
             raise QueryError("Dimension '" + ref.qualified + "' is evaluated from itself: "
                              + " -> ".join(r.qualified for r in self.stack + (ref,)) + ".")
-        d = self.space.member(ref)
+        d = self.space.dimension(ref)
         model = self.space.models[ref.model]
         if d.at is not None:
             at = [self.space.resolve(f"{ref.model}.{a}", ("dimension",)) for a in d.at]
@@ -89,13 +93,14 @@ class GrainMetrics:
         else:
             at, keyed = self._key_dimensions(ref), True
         for a in at:
-            if self.space.member(a).metric:
+            if self.space.dimension(a).metric:
                 raise QueryError(f"'{ref.qualified}' is grouped by '{a.qualified}', itself a "
                                  "metric per row; group by plain dimensions.")
-        met = self.space.resolve(d.metric, ("metric", "measure"), prefer=ref.model)
+        met = self.space.resolve(required(d.metric, ref, "metric"), ("metric", "measure"),
+                                 prefer=ref.model)
         self.access.check(met, "use")
         from .querydef import QuerySpec
-        where = (d.filter,) if d.filter else ()
+        where: tuple[str, ...] = (d.filter,) if d.filter else ()
         if keyed:
             # One group per row of the model: the query's conditions on that model's own
             # columns select the same groups, so they go inside too (TPC-H Q17 computes the
@@ -111,8 +116,7 @@ class GrainMetrics:
         cache, key = self.grain_cache, (ref, spec)
         if key in cache:
             return cache[key]
-        t = type(self)(self.space, self.rel, self.access, stack=self.stack + (ref,),
-                       grain_cache=cache).compile(spec)
+        t = self._nested(self.stack + (ref,)).compile(spec)
         n = len(cache)
         names = {g.qualified: f"__gm{n}_{i}" for i, g in enumerate(group)}
         value = f"__gm{n}_v"
@@ -129,14 +133,14 @@ class GrainMetrics:
         if len(owners) != 1 or model in owners:
             return None
         child = owners.pop()
-        cols = {self.space.member(k).column or k.name: k for k in keys}
+        cols = {self.space.dimension(k).column or k.name: k for k in keys}
         for e in self.space.adjacency[child]:
             if e.dst != model or e.fans_out or {b for _, b in e.on} != set(cols):
                 continue
             fk = {b: a for a, b in e.on}
-            out = []
+            out: list[Ref] = []
             for k in keys:
-                col = fk[self.space.member(k).column or k.name]
+                col = fk[self.space.dimension(k).column or k.name]
                 dim = next((d for d in self.space.models[child].dimensions if not d.expr
                             and not d.metric and (d.column or d.name) == col), None)
                 if dim is None:
@@ -145,7 +149,7 @@ class GrainMetrics:
             return out
         return None
 
-    def _own_condition(self, f, model: str) -> str | None:
+    def _own_condition(self, f: Filter, model: str) -> str | None:
         """The filter with every name qualified, if it reads only plain columns of `model`."""
         from sqlglot import exp
         tree = parse(f.text).copy()
@@ -158,7 +162,7 @@ class GrainMetrics:
                                        ("dimension",), prefer=f.prefer)
             except QueryError:
                 return None
-            d = self.space.member(r)
+            d = self.space.dimension(r)
             if r.model != model or d.metric or (d.expr and any(q for q, _ in
                                                                column_refs(parse(d.expr)))):
                 return None
@@ -171,7 +175,7 @@ class GrainMetrics:
         if not model.key_columns:
             raise QueryError(f"'{ref.qualified}' is evaluated per row of '{model.name}', which "
                              "has no primary_key; declare one or group it with 'at'.")
-        out = []
+        out: list[Ref] = []
         for k in model.key_columns:
             dim = next((x for x in model.dimensions if not x.expr and not x.metric
                         and (x.column or x.name) == k), None)
@@ -182,11 +186,12 @@ class GrainMetrics:
         return out
 
     def _additive(self, ref: Ref) -> bool:
-        m = self.space.member(ref)
         if ref.kind == "measure":
-            return m.zero_when_empty
+            return self.space.measure(ref).zero_when_empty
+        m = self.space.metric(ref)
         if m.type == "simple":
-            return self._additive(self.space.resolve(m.measure, ("measure",), prefer=ref.model))
+            return self._additive(self.space.resolve(required(m.measure, ref, "measure"),
+                                                     ("measure",), prefer=ref.model))
         return False
 
 

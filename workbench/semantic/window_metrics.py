@@ -8,22 +8,24 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from .aggregation import Dim
+from .compiler_parts import CompilerParts, Dim, Filter, TimeRange, required
 from .errors import QueryError
 from .namespace import Ref
+from .spec import Metric
 from .timegrain import PERIOD, period_index
 
 AUX = ("cumulative", "rolling", "period_over_period", "percent_of_total", "rank")
 
 
-class WindowMetrics:
+class WindowMetrics(CompilerParts):
     """Needs self.space and the Compiler's _aggregate, _uses, _closure and _value."""
 
     def _base(self, ref: Ref) -> Ref:
-        met = self.space.member(ref)
-        base = self.space.resolve(met.metric, ("metric", "measure"), prefer=ref.model)
+        met = self.space.metric(ref)
+        base = self.space.resolve(required(met.metric, ref, "metric"), ("metric", "measure"),
+                                  prefer=ref.model)
         for r in self._closure([base]):
-            if r.kind == "metric" and self.space.member(r).type in AUX:
+            if r.kind == "metric" and self.space.metric(r).type in AUX:
                 raise QueryError(f"'{ref.qualified}' is built on '{r.qualified}'; window and "
                                  "comparison metrics cannot be nested.")
         return base
@@ -32,17 +34,20 @@ class WindowMetrics:
     def _aux_col(ref: Ref) -> str:
         return f"__aux_{ref.model}_{ref.name}"
 
-    def _time_dim(self, ref: Ref, dims) -> Dim:
-        timed = [d for d in dims if self.space.member(d.ref).type == "time" and d.grain]
+    def _time_dim(self, ref: Ref, dims: list[Dim]) -> tuple[Dim, str]:
+        """The query's first time dimension with a grain, and its grain."""
+        timed = [(d, d.grain) for d in dims
+                 if self.space.dimension(d.ref).type == "time" and d.grain]
         if not timed:
             raise QueryError(f"'{ref.name}' needs a time dimension with a grain in the query "
                              "(e.g. dimensions=['order_date'], grain='month').")
         return timed[0]
 
-    def _attach_aux(self, main, ref: Ref, dims, pre, trange) -> ir.Table:
-        if ref.kind != "metric" or self.space.member(ref).type not in AUX:
+    def _attach_aux(self, main: ir.Table, ref: Ref, dims: list[Dim], pre: list[Filter],
+                    trange: TimeRange | None) -> ir.Table:
+        if ref.kind != "metric" or self.space.metric(ref).type not in AUX:
             return main
-        met = self.space.member(ref)
+        met = self.space.metric(ref)
         base = self._base(ref)
         uses = set(self._uses(base))
         name = self._aux_col(ref)
@@ -57,9 +62,9 @@ class WindowMetrics:
             aux = self._aggregate(part, uses, pre, trange)
             aux = aux.select([aux[d.out] for d in part] + [self._value(base, aux).name(name)])
             return self._join_on(main, aux, [d.out for d in part], name)
-        td = self._time_dim(ref, dims)
+        td, grain = self._time_dim(ref, dims)
         if met.type == "period_over_period":
-            offset = PERIOD[td.grain] if met.offset == "previous_period" else {"years": 1}
+            offset = PERIOD[grain] if met.offset == "previous_period" else {"years": 1}
             aux = self._aggregate(dims, uses, pre, trange, shift={td.ref: offset})
             aux = aux.select([aux[d.out] for d in dims] + [self._value(base, aux).name(name)])
             return self._join_on(main, aux, [d.out for d in dims], name)
@@ -67,17 +72,17 @@ class WindowMetrics:
         aux = self._aggregate(dims, uses, pre, None)
         value = self._value(base, aux)
         others = [aux[d.out] for d in dims if d is not td]
-        idx = period_index(aux[td.out], td.grain)
+        idx = period_index(aux[td.out], grain)
         if met.type == "cumulative":
             win = ibis.cumulative_window(group_by=others or None, order_by=idx)
         else:
-            win = ibis.range_window(preceding=met.window - 1, following=0,
+            win = ibis.range_window(preceding=required(met.window, ref, "window") - 1, following=0,
                                     group_by=others or None, order_by=idx)
         fn = {"sum": "sum", "avg": "mean", "min": "min", "max": "max"}[met.agg]
         aux = aux.select([aux[d.out] for d in dims] + [getattr(value, fn)().over(win).name(name)])
         return self._join_on(main, aux, [d.out for d in dims], name)
 
-    def _within(self, ref: Ref, met, dims) -> list[Dim]:
+    def _within(self, ref: Ref, met: Metric, dims: list[Dim]) -> list[Dim]:
         """The query's dimensions a share or rank is computed within; each must be in the
         query (a share within a region of a query without regions has no one answer)."""
         within = [self.space.resolve(w, ("dimension",), prefer=ref.model) for w in met.within]
@@ -89,7 +94,7 @@ class WindowMetrics:
         return [d for d in dims if d.ref in within]
 
     @staticmethod
-    def _join_on(main, aux, on: list[str], col: str) -> ir.Table:
+    def _join_on(main: ir.Table, aux: ir.Table, on: list[str], col: str) -> ir.Table:
         if not on:
             return main.cross_join(aux.view())
         r = aux.view().rename({f"{n}__a": n for n in on})
