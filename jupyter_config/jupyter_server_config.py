@@ -35,6 +35,9 @@ if "JUPYTER_TOKEN" not in os.environ and _token_file.is_file():
 c.ServerApp.identity_provider_class = "workbench.server.login.WorkbenchIdentityProvider"
 c.ServerApp.authorizer_class = "workbench.server.policy_authorizer.WorkbenchAuthorizer"
 c.WorkbenchIdentityProvider.project_root = str(PROJECT_DIR)
+# A kernel started by a logged-in person gets that person's identity (a kernel grant in its
+# environment), so a notebook queries as its person, not as the owner (docs/security.md).
+c.ServerApp.kernel_manager_class = "workbench.server.kernel_identity.WorkbenchKernelManager"
 
 # The apps behind jupyter-server-proxy run on this machine; the proxy may reach nothing else.
 c.ServerProxy.host_allowlist = ["localhost", "127.0.0.1"]

@@ -12,10 +12,23 @@ own loopback API (never anywhere else):
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 FORWARDED_COOKIES = ("_xsrf", "workbench-access", "workbench-owner")
+# The credential the server puts into the environment of a kernel it starts for a logged-in
+# person (workbench.server.kernel_identity): the kernel then asks as that person.
+KERNEL_IDENTITY_ENV = "WORKBENCH_IDENTITY"
+
+
+def process_headers(server_token: str) -> dict[str, str]:
+    """Who this process is to the server: the person whose kernel this is, when the server
+    started it for them; else the runtime file's token, i.e. the owner who started the server."""
+    identity = os.environ.get(KERNEL_IDENTITY_ENV, "").strip()
+    if identity:
+        return {"Authorization": f"Bearer {identity}"}
+    return {"Authorization": f"token {server_token}"}
 
 
 @dataclass

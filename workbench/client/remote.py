@@ -19,6 +19,7 @@ import pandas as pd
 from ..errors import WorkbenchError
 from ..security.principal import Principal
 from . import wire
+from .credentials import process_headers
 from .runtime import RuntimeInfo
 
 API = "workbench/api/"
@@ -51,12 +52,13 @@ class RemoteWorkbench:
     def __init__(self, info: RuntimeInfo, timeout: float = 300.0, credentials: dict[str, str] | None = None):
         """``credentials``: request headers that say who is asking (an app forwarding the person's
         ``Authorization`` or log-in ``Cookie`` with its ``X-XSRFToken``); default: the runtime
-        file's token, i.e. the owner who started the server."""
+        file's token, i.e. the owner who started the server, or the kernel's person when the server
+        started this kernel for someone who logged in (credentials.process_headers)."""
         self.info, self.timeout = info, timeout
         url = urlsplit(info.url)
         self._scheme, self._host, self._port = url.scheme, url.hostname or "127.0.0.1", url.port
         self._base = url.path if url.path.endswith("/") else url.path + "/"
-        self._auth = dict(credentials) if credentials else {"Authorization": f"token {info.token}"}
+        self._auth = dict(credentials) if credentials else process_headers(info.token)
         # One keep-alive connection, used by one request at a time.  http.client rather than
         # requests: about a millisecond less per call, which is most of a cached query's cost.
         self._conn: http.client.HTTPConnection | None = None

@@ -2,7 +2,8 @@
 
 Who a request is, in the order tried:
 
-1. ``Authorization: Bearer <access token>``: an RS256 JWT of ours (API clients, kernels);
+1. ``Authorization: Bearer <access token>``: an RS256 JWT of ours (API clients), or the
+   credential of a kernel the server started for a logged-in person (kernel_identity.py);
 2. the access-token cookie of a browser that logged in with a name and password; when it has
    expired, the refresh-token cookie rotates it silently (reuse of a rotated one revokes the
    whole session: workbench.security.refresh);
@@ -32,6 +33,9 @@ from traitlets import List, Unicode, default
 
 from workbench.security.auth_errors import LoginFailed, RefreshRejected, TokenRejected
 from workbench.security.principal import Principal
+
+from .kernel_identity import PREFIX as KERNEL_PREFIX
+from .kernel_identity import REQUEST_USER, grants_of
 
 ACCESS_COOKIE = "workbench-access"
 REFRESH_COOKIE = "workbench-refresh"
@@ -110,6 +114,7 @@ class WorkbenchIdentityProvider(IdentityProvider):
         user = await found if inspect.isawaitable(found) else found
         if user is not None:
             self.gate(handler, user)
+        REQUEST_USER.set(user)        # a kernel this request starts acts as this person
         return user
 
     def gate(self, handler: web.RequestHandler, user: User) -> None:
@@ -128,12 +133,31 @@ class WorkbenchIdentityProvider(IdentityProvider):
         return WorkbenchUser(claims.sub, name=claims.sub, display_name=claims.sub, roles=tuple(claims.roles),
                              attributes=dict(claims.attributes), sid=claims.sid, via=via)
 
+    def kernel_user(self, handler: web.RequestHandler, credential: str) -> WorkbenchUser | None:
+        """The person a kernel's credential stands for, with their current roles and attributes;
+        None (audited) once the kernel is gone, the session revoked or the user disabled."""
+        grants = grants_of(handler.settings)
+        grant = grants.resolve(credential) if grants is not None else None
+        if grant is None:
+            self.services.audit("token.reject", kind="kernel", reason="unknown_kernel")
+            return None
+        why = self.services.sessions.revoked_reason(sid=grant.sid, jti=None, sub=grant.sub, iat=grant.granted_at)
+        user = self.services.users.get(grant.sub)
+        if why or user is None or not self.services.users.is_active(grant.sub):
+            self.services.audit("token.reject", kind="kernel", reason=why or "user_disabled", sub=grant.sub,
+                                sid=grant.sid, kernel=grant.kernel_id)
+            return None
+        return WorkbenchUser(user.name, name=user.name, display_name=user.name, roles=tuple(user.roles),
+                             attributes=dict(user.attributes), sid=grant.sid, via="kernel")
+
     def owner(self) -> WorkbenchUser:
         return WorkbenchUser("owner", name="owner", display_name="Workbench owner",
                              roles=tuple(self.owner_roles), via="owner")
 
     async def get_user_token(self, handler: web.RequestHandler) -> User | None:
         m = BEARER.match(handler.request.headers.get("Authorization", ""))
+        if m and m.group(1).startswith(KERNEL_PREFIX):
+            return self.kernel_user(handler, m.group(1))
         if m:
             try:
                 return self.user_from_claims(self.services.tokens.validate(m.group(1)), "bearer")
