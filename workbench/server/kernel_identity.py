@@ -100,7 +100,7 @@ def grants_of(settings: dict[str, Any]) -> KernelGrants | None:
     return found if isinstance(found, KernelGrants) else None
 
 
-class WorkbenchKernelManager(AsyncMappingKernelManager):  # type: ignore[misc]  # jupyter_server is untyped
+class WorkbenchKernelManager(AsyncMappingKernelManager):
     """Jupyter's kernel manager, plus a grant for each kernel a logged-in person starts.
 
     Kernels the owner starts (the server token, ``make up``'s URL) get no grant: they ask with
@@ -110,7 +110,8 @@ class WorkbenchKernelManager(AsyncMappingKernelManager):  # type: ignore[misc]  
         super().__init__(**kwargs)
         self.grants = KernelGrants()
 
-    async def start_kernel(self, *, kernel_name: str | None = None, **kwargs: Any) -> str:
+    # The async manager's start_kernel is a coroutine; mypy sees jupyter_client's sync base signature.
+    async def start_kernel(self, *, kernel_name: str | None = None, **kwargs: Any) -> str:  # type: ignore[override]
         user = REQUEST_USER.get()
         sid = getattr(user, "sid", None)
         if user is not None and sid and getattr(user, "via", "") != "owner":
