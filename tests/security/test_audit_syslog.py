@@ -235,3 +235,63 @@ def test_send_uses_the_configured_receiver(log, udp_receiver, tmp_path, monkeypa
         check_message(
             udp_receiver.recvfrom(65536)[0].decode("utf-8"), e, "eve|x=1" if e.seq == 1 else "ann"
         )
+
+
+def test_cef_of_an_entry_without_user_or_address_source_and_with_a_resource(tmp_path):
+    from workbench.security.audit.cef import to_cef
+
+    log = AuditLog.open(str(tmp_path / "b.sqlite"))
+    e = log.record("pipeline.start", resource="retail|orders", source="gateway.internal")
+    bare = log.record("pipeline.stop")
+    header, ext = parse_cef(to_cef(e))
+    assert header[4] == "pipeline.start"
+    assert ext["shost"] == "gateway.internal" and "src" not in ext  # a name, not an address
+    assert ext["request"] == "retail|orders" and "suser" not in ext
+    _, ext = parse_cef(to_cef(bare))
+    assert not {"src", "shost", "request", "suser"} & set(ext)
+    assert ext["cs1"] == "" and json.loads(ext["cs2"]) == {}
+
+
+def test_a_message_too_large_for_one_datagram_is_refused_not_cut(udp_receiver):
+    from workbench.security.audit.syslog_sender import MAX_UDP
+
+    port = udp_receiver.getsockname()[1]
+    with SyslogSender(f"127.0.0.1:{port}", "udp") as s:
+        with pytest.raises(AuditError, match=r"65,508 bytes does not fit .* use --protocol tcp"):
+            s.send("x" * (MAX_UDP + 1))
+        assert s.sent == 0
+        s.send("small")
+    assert udp_receiver.recvfrom(65536)[0] == b"small"  # the big one never left
+
+
+def test_send_all_frames_every_message_over_tcp(tcp_receiver):
+    port = tcp_receiver.server_address[1]
+    messages = ["one", "two with spaces", "drei \u00fc"]
+    with SyslogSender(f"127.0.0.1:{port}", "tcp") as s:
+        assert s.send_all(messages) == 3
+    for _ in range(100):  # the server thread reads until our shutdown(SHUT_WR)
+        if tcp_receiver.streams:
+            break
+        threading.Event().wait(0.05)
+    assert octet_frames(tcp_receiver.streams[0]) == messages
+
+
+def test_a_receiver_that_goes_away_is_reported_with_how_many_were_sent():
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()  # nothing listens: the kernel answers each datagram with ICMP unreachable
+    s = SyslogSender(f"127.0.0.1:{port}", "udp")
+    with pytest.raises(
+        AuditError, match=rf"sending to syslog receiver 127.0.0.1:{port} over udp failed after \d+"
+    ):
+        for _ in range(200):  # the refusal is reported on the send after the one refused
+            s.send("hello")
+            threading.Event().wait(0.01)
+    assert 1 <= s.sent < 200
+    s.close()
+
+
+def test_a_bad_protocol_is_refused():
+    with pytest.raises(AuditError, match="syslog protocol 'tls' must be udp or tcp"):
+        SyslogSender("127.0.0.1:514", "tls")

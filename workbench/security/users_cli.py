@@ -27,7 +27,7 @@ from .auth_errors import AuthError
 from .users import Role, UserStore
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one line per error, whatever the width
 
 users_app = typer.Typer(
     add_completion=False,
