@@ -1,5 +1,6 @@
 """Data quality: Great Expectations suites on DuckDB, Spark and PostgreSQL, quarantine, scores,
-metric history, suite suggestions (part A); schema evolution, cleansing and lineage (part B).
+metric history, suite suggestions (part A); schema evolution (:mod:`.schema`), cleansing
+(:mod:`.cleansing`) and lineage (part B).
 
 Notebooks::
 
