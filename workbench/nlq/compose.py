@@ -88,7 +88,11 @@ def build(p: Partial, kn: Knowledge) -> Built:  # noqa: C901 -- each clause of a
     if detail and entity:
         home = entity
     grain = p.grain
-    if p.compare_last_year and metrics:
+    base_entry = next((e for e in kn.entries if e.query_name == (metrics[0] if metrics else "")), None)
+    is_pop = base_entry is not None and base_entry.dtype == "period_over_period"
+    if p.compare_last_year and metrics and is_pop:
+        grain = grain or "year"
+    elif p.compare_last_year and metrics:
         pop = _pop_metric(kn, metrics[0])
         if pop and pop not in metrics:
             metrics.append(pop)
@@ -110,7 +114,7 @@ def build(p: Partial, kn: Knowledge) -> Built:  # noqa: C901 -- each clause of a
         time_dim = td
     if p.time_range:
         q["time_range"] = p.time_range
-        if p.compare_last_year and not p.years and not _pop_metric(kn, metrics[0] if metrics else ""):
+        if p.compare_last_year and not p.years and not is_pop and not _pop_metric(kn, metrics[0] if metrics else ""):
             q["time_range"] = _with_previous_year(p.time_range)
     if p.time_dim and (p.time_range or grain):
         q["time_dimension"] = p.time_dim

@@ -66,6 +66,10 @@ def merge(prev: Partial, new: Partial) -> Partial:
             out.filters[key] = f
     if "segments" in new.stated:
         out.segments = list(dict.fromkeys(out.segments + new.segments))
+    if "remove" in new.stated:
+        out.groupby = [d for d in out.groupby if d not in new.remove]
+        out.mentions = [d for d in out.mentions if d not in new.remove]
+        out.filters = {k: f for k, f in out.filters.items() if f["member"] not in new.remove}
     if "top" in new.stated:
         out.top = new.top
     if "order" in new.stated:

@@ -97,7 +97,42 @@ def derived_metrics(r: Reading) -> tuple[list[tuple[str, dict, str]], set[int], 
         words = r.toks.text(r.picks[li].start, r.picks[ri].end)
         out.append((name, {"kind": "metric", "type": "derived", "expr": f"{a} {op} {b}",
                            "label": words}, words))
+    _per_entity(r, out, consumed, defs)
     return out, consumed, defs if out else {}
+
+
+def _per_entity(r: Reading, out: list, consumed: set[int], defs: dict) -> None:
+    """'revenue per store', 'orders per customer on average': the metric divided by the count
+    of an entity the model counts (a model with a count measure); 'per region' still groups."""
+    for c in r.cues:
+        if c.concept != "per" and not (c.concept == "group_by" and r.has("average")):
+            continue
+        right = next((i for i, m in enumerate(r.picks) if c.end <= m.start <= c.end + 1
+                      and i not in consumed), None)
+        if right is None:
+            continue
+        m = r.picks[right]
+        ents = [a for a in [m] + r.alts.get(right, []) if a.entry.kind == "model"
+                and a.score >= m.score - 0.05]
+        cnt = r.kn.count_of(ents[0].entry.model) if ents else None
+        if not cnt or "(" in cnt:
+            continue
+        left = [i for i, x in enumerate(r.picks) if x.end <= c.start and i not in consumed
+                and x.entry.kind in ("metric", "measure", "model")]
+        if not left:
+            continue
+        li = left[-1]
+        op = _operand(r, li)
+        if op is None or op[0] == cnt:
+            continue
+        a, adef = op
+        if adef:
+            defs[a] = adef
+        consumed.update({li, right})
+        name = _ident([a, "per", ents[0].entry.model])
+        words = r.toks.text(r.picks[li].start, m.end)
+        out.append((name, {"kind": "metric", "type": "derived", "expr": f"{a} / {cnt}",
+                           "label": words}, words))
 
 
 def _absorb_name(r: Reading, name_words: list[str], consumed: set[int]) -> None:

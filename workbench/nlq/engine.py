@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import WorkbenchError
 from .answer import Answer, diff_tokens, sentence, tokens_of
-from .compose import Built, build_checked
+from .compose import Built, build_checked, swapped
 from .conversation import Conversation, is_followup, merge
 from .i18n import LANGUAGES, detect_language, word_table
 from .knowledge import Knowledge
@@ -122,13 +122,42 @@ class NLQEngine:
                                       f"The model has nothing called '{' '.join(p.unknown_by)}'.",
                                       nearest), None
         proper = [w for i, w in zip(r.leftovers, p.unknown, strict=False)
-                  if i > 0 and r.toks.raw[i][:1].isupper() and not r.toks.raw[i].isupper()]
+                  if i > 0 and r.toks.raw[i][:1].isupper() and not r.toks.raw[i].isupper()
+                  and language != "de"]     # German writes every noun with a capital
         if proper and (p.metrics or p.groupby):
             return self._unanswerable(question, language, kn, p,
                                       f"No dimension holds the value '{' '.join(proper)}'.", nearest), None
-        if not p.metrics and not p.groupby and not p.mentions and not p.filters and not p.detail \
-                and not any(k.startswith("@entity:") for k in p.words):
+        said = p.metrics or p.groupby or p.mentions or p.filters or p.detail or p.segments \
+            or any(k.startswith("@entity:") for k in p.words)
+        if not said:
+            if not p.unknown:     # 'how are we doing?', 'compare them': nothing to go on
+                return self._open_question(question, language, kn), None
             return self._from_meaning(question, language, kn, p, nearest)
+        if p.unknown and not p.metrics and not p.detail:
+            return self._unanswerable(question, language, kn, p,
+                                      f"The model has nothing for '{' '.join(p.unknown)}'.", nearest), None
+        if p.top and not p.metrics:
+            return self._which_metric(question, language, kn, p), None
+        if r.value_ambiguity:
+            options = []
+            for same in r.value_ambiguity:
+                chosen = same[0].entry
+                for m in same:
+                    alt = swapped(p, {})
+                    f = dict(alt.filters.pop(chosen.qualified, None) or {"op": "in", "values": [m.value]})
+                    f["member"] = m.entry.query_name
+                    alt.filters[m.entry.qualified] = f
+                    builds, _ = build_checked(self.wb, alt, kn)
+                    if builds:
+                        options.append({"text": f"{m.entry.label} = {m.value}", "query": builds[0].query,
+                                        "partial": alt})
+            if len(options) >= 2:
+                return self._clarify(question, language, kn, p, options, 0.4), None
+        if r.has("average") and p.unknown and not any(
+                "avg" in str(m) or "average" in str(m) or "/" in str((p.define.get(m) or {}).get("expr", ""))
+                for m in p.metrics):
+            return self._unanswerable(question, language, kn, p,
+                                      f"The model has no average of '{' '.join(p.unknown)}'.", nearest), None
         builds, first = build_checked(self.wb, p, kn)
         if not builds:
             why = first.error or "the parts of the question do not fit together"
@@ -157,7 +186,6 @@ class NLQEngine:
         return ans, (p if ans.kind == "answer" else None)
 
     def _rebuilt(self, p: Partial, kn, old: str, new: str) -> Built | None:
-        from .compose import swapped
         builds, _ = build_checked(self.wb, swapped(p, {old: new}), kn)
         return builds[0] if builds else None
 
@@ -234,7 +262,7 @@ class NLQEngine:
                 why += f" ({kn.embeddings.problem})"
             return self._unanswerable(question, language, kn, p, why, nearest), None
         hits = [(e, s) for e, s in kn.embeddings.search(" ".join(p.unknown), ("metric", "measure"), 3)
-                if s >= 0.55]
+                if s >= 0.7]
         if not hits:
             return self._unanswerable(question, language, kn, p,
                                       "Nothing in the model means what the question asks.", nearest), None
@@ -250,6 +278,38 @@ class NLQEngine:
         if not options:
             return self._unanswerable(question, language, kn, p, "Nothing in the model fits.", nearest), None
         return self._clarify(question, language, kn, p, options, hits[0][1] * 0.7), None
+
+    def _open_question(self, question, language, kn: Knowledge) -> Answer:
+        """A question naming nothing: ask back with a few of the model's metrics."""
+        metrics = [e for e in kn.entries if e.kind in ("metric", "measure")][:4]
+        options = [{"text": e.label, "query": {"target": kn.namespace, "metrics": [e.query_name]},
+                    "partial": Partial(kn.namespace, metrics=[e.query_name], stated={"metrics"})}
+                   for e in metrics]
+        return self._clarify(question, language, kn, None, options, 0.1)
+
+    def _which_metric(self, question, language, kn: Knowledge, p: Partial) -> Answer:
+        """'What are our best products?': best by which measure? Options from the models joined
+        closest to what is ranked."""
+        target = [kn.by_qualified.get(f) or next((e for e in kn.entries if e.query_name == f), None)
+                  for f in p.groupby + p.mentions]
+        model = next((e.model for e in target if e is not None), None)
+        if model is None:
+            ent = next((k.split(":", 1)[1] for k in p.words if k.startswith("@entity:")), None)
+            model = ent
+        cands = [e for e in kn.entries if e.kind in ("metric", "measure")
+                 and e.dtype in ("sum", "count", "ratio", "derived", "simple")]
+        if model:
+            cands.sort(key=lambda e: kn.hops(model, e.model))
+        options = []
+        for e in cands[:8]:
+            alt = swapped(p, {})
+            alt.metrics = [e.query_name]
+            builds, _ = build_checked(self.wb, alt, kn)
+            if builds:
+                options.append({"text": f"by {e.label}", "query": builds[0].query, "partial": alt})
+            if len(options) >= 3:
+                break
+        return self._clarify(question, language, kn, p, options, 0.3)
 
     def _why(self, question, language, prev: Partial, prev_answer: Answer | None) -> Answer:
         from .why import explain

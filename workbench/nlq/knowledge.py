@@ -74,10 +74,10 @@ class Knowledge:
 
     def count_of(self, model: str) -> str | None:
         """The measure counting a model's rows ('how many policies'), or a distinct count of its key."""
+        label = fold(self.space.models[model].title)
         counts = [e for e in self.entries if e.model == model and e.kind in ("measure", "metric")
-                  and e.dtype == "count" and not getattr(e.spec, "filter", None)]
+                  and e.dtype == "count" and (not getattr(e.spec, "filter", None) or fold(e.label) == label)]
         if counts:
-            label = fold(self.space.models[model].title)
             counts.sort(key=lambda e: (fold(e.label) != label, len(e.name)))
             return counts[0].query_name
         keys = self.space.models[model].key_columns

@@ -116,6 +116,13 @@ class Lexicon:
         if len(name_words) > 1 and name_words[-1].lower() not in _GENERIC | fw:
             out.append((name_words[-1], 0.6))
         label_words = words(e.label)
+        if e.kind != "model" and len(label_words) >= 3:   # 'account balance' of 'Customer account balance'
+            out.append((" ".join(label_words[1:]), 0.7))
+        for syn in getattr(spec, "synonyms", ()) or ():
+            sw = words(syn)
+            if e.kind == "dimension" and len(sw) == 2 and sw[-1] not in _GENERIC | fw:
+                out.append((sw[-1], 0.55))       # 'customer country' is also a 'country'
+
         if e.kind == "dimension" and len(label_words) > 1 and label_words[-1] not in _GENERIC | fw:
             out.append((label_words[-1], 0.6))       # 'Customer nation' is also a 'nation'
         if e.is_time:   # 'closed in 2019' names the close date
@@ -171,7 +178,8 @@ class Lexicon:
         n = len(toks)
         for i in range(n):
             for j in range(i + 1, min(n, i + 3) + 1):
-                if any(k in blocked for k in range(i, j)) or toks.low[i] in stop or toks.low[j - 1] in stop:
+                if any(k in blocked for k in range(i, j)) or toks.low[i] in stop or toks.low[j - 1] in stop \
+                        or "?" in toks.low[i:j]:
                     break
                 s = " ".join(toks.low[i:j])
                 if len(s) < 5 or s.isdigit():

@@ -11,7 +11,7 @@ from .lexicon import Match
 from .text import Tokens
 from .timeparse import TimeHit, TimeReader
 
-CUES = ("group_by", "top", "bottom", "desc", "asc", "sort", "count", "average", "share", "detail",
+CUES = ("per", "remove", "group_by", "top", "bottom", "desc", "asc", "sort", "count", "average", "share", "detail",
         "with", "only", "exclude", "followup", "add", "why", "compare", "derive_is", "sum_of",
         "divided", "minus", "plus", "times")
 _NUM = re.compile(r"\d+(?:[.,]\d+)?")
@@ -37,11 +37,13 @@ class Reading:
     leftovers: list[int]
     numbers: dict[int, float] = field(default_factory=dict)
     compared: str | None = None      # 'online vs store': the dimension both sides are values of
+    value_ambiguity: list = field(default_factory=list)  # a value several dimensions hold
 
     def cue_at(self, concept: str, end: int, gap: int = 1) -> Cue | None:
         """A cue of that concept ending at `end` (or up to `gap` filler tokens before)."""
         for c in self.cues:
-            if c.concept == concept and end - gap <= c.end <= end:
+            if (c.concept == concept or (concept == "group_by" and c.concept == "per")) \
+                    and end - gap <= c.end <= end:
                 fill = self.toks.low[c.end:end]
                 if all(w in self.table.stopwords for w in fill):
                     return c

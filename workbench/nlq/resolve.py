@@ -3,12 +3,14 @@ matched span is a metric, a 'by' dimension, a filter value, an entity to count o
 the cue words around them ask for (top N, order, share, average per entity, detail list)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .derived import derived_metrics
 from .lexicon import Entry, Match
 from .parser import Reading
 from .text import fold
+from .text import words as words_of
 
 
 @dataclass
@@ -42,6 +44,7 @@ class Partial:
     stated: set[str] = field(default_factory=set)
     fuzzy: list[str] = field(default_factory=list)
     counted: bool = False
+    remove: list[str] = field(default_factory=list)             # 'remove the channel'
     mentions: list[str] = field(default_factory=list)           # dimensions named, in order
     swaps: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # other readings
 
@@ -71,6 +74,9 @@ def _top_n(r: Reading) -> dict | None:
         n = r.numbers.get(c.end) or r.numbers.get(c.start - 1)
         if n is None and c.end < len(r.toks) and r.toks.low[c.end] in r.table.mapping("numbers"):
             n = r.table.mapping("numbers")[r.toks.low[c.end]]
+        if n is None:
+            n = next((v for k, v in sorted(r.numbers.items()) if k < c.start and k + 3 >= c.start
+                      or c.end <= k <= c.end + 2), None)
         word = r.toks.low[c.start]
         plural_hint = c.end < len(r.toks) and r.toks.low[c.end].endswith(("s", "n", "es"))
         if n is None:
@@ -91,6 +97,8 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
         p.words[name] = words
         p.state("metrics")
     _prefer(r, consumed)
+    exact_metric = any(m.entry.kind in ("metric", "measure") and m.how == "exact" for m in r.picks)
+    valued = {m.entry.qualified for m in r.picks if m.how == "value"}
     prev_role = None
     average_per = None
     for i, m in enumerate(r.picks):
@@ -103,6 +111,8 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
         grouped = r.cue_at("group_by", m.start, gap=2) is not None
         joined = prev_role == "groupby" and m.start > 0 and low[m.start - 1] in (
             "and", "und", "y", ",", "&", "plus") or (prev_role == "groupby" and r.picks[i - 1].end == m.start)
+        joined = joined or any(h.kind == "grain" and h.end == m.start - 1 and low[h.end] in (
+            "and", "und", "y", ",") for h in r.time)
         m = _by_context(r, i, m, grouped or joined)
         e = m.entry
         every = [a for a in r.alts.get(i, []) if a.entry.kind in _role_kinds(e.kind)]
@@ -131,6 +141,8 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
                 p.words.setdefault("@entity:" + ents[0].entry.model, r.toks.text(m.start, m.end))
                 prev_role = "entity"
                 continue
+        if e.kind in ("metric", "measure") and m.how == "fuzzy" and exact_metric:
+            continue
         if e.kind in ("metric", "measure"):
             if alts:
                 p.ambiguous.append(("metric", [m] + alts))
@@ -167,6 +179,11 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
             prev_role = "entity"
             continue
         # dimensions
+        if r.cue_at("remove", m.start, gap=2):
+            p.remove.append(e.query_name)
+            p.state("remove")
+            prev_role = "remove"
+            continue
         if r.cue_at("count", m.start, gap=2) and e.dtype == "categorical":
             name = f"count_distinct({e.query_name})"
             p.metrics.append(name)
@@ -198,7 +215,7 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
             p.state("time_dim")
             prev_role = "time"
             continue
-        if grouped or joined or e.qualified not in p.filters:
+        if grouped or joined or (e.qualified not in p.filters and e.qualified not in valued):
             if grouped or joined or not any(f["member"] == e.query_name for f in p.filters.values()):
                 _group(p, e, r.toks.text(m.start, m.end))
                 prev_role = "groupby"
@@ -211,6 +228,7 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
                               "label": f"Average {base} per {average_per}"}
         p.metrics[-1] = avg_name
         p.words[avg_name] = p.words.get(base, base)
+    _nearest_metrics(p, kn)
     compared = r.compared
     if compared and compared in kn.by_qualified:
         _group(p, kn.by_qualified[compared], "")
@@ -249,9 +267,18 @@ def _prefer(r: Reading, consumed: set[int]) -> None:
         if i in consumed:
             continue
         alts = r.alts.get(i, [])
-        if m.how == "value" and anchor:
+        if m.how == "value":
             same = [m] + [a for a in alts if a.how == "value" and str(a.value) == str(m.value)]
-            same.sort(key=lambda a: (kn.hops(anchor, a.entry.model), len(a.entry.label)))
+            if metric_home:
+                reach = [a for a in same if kn.hops(metric_home, a.entry.model) < 99]
+                same = reach or same
+            if len({a.entry.qualified for a in same}) > 1:
+                plain = [a for a in same if all(set(words_of(a.entry.label)) <= set(words_of(b.entry.label))
+                                                for b in same)]
+                if plain:
+                    same = plain[:1]
+                else:
+                    r.value_ambiguity.append(same)
             if same[0] is not m:
                 r.alts[i] = [x for x in [m] + alts if x is not same[0]]
                 r.picks[i] = same[0]
@@ -280,24 +307,54 @@ def _prefer(r: Reading, consumed: set[int]) -> None:
 def _by_context(r: Reading, i: int, m: Match, grouped: bool) -> Match:
     """The same words name a measure, an entity and a dimension ('suppliers'): the cue before
     them decides - 'how many' counts, 'by' groups, 'list' lists, otherwise a measure."""
-    if m.how == "value":
+    if m.how == "value" and not grouped:
         return m
-    same = [m] + [a for a in r.alts.get(i, []) if a.score >= m.score - 0.05 and a.how != "value"]
+    same = [m] + [a for a in r.alts.get(i, []) if a.score >= m.score - 0.05 and (
+        a.how != "value" or not grouped)]
     if len(same) == 1:
         return m
     if r.cue_at("count", m.start, gap=2):
         order = {"measure": 0, "metric": 0, "model": 1, "dimension": 2, "segment": 3}
     elif grouped:
         order = {"dimension": 0, "model": 1, "measure": 2, "metric": 2, "segment": 3}
-    elif r.cue_at("detail", m.start, gap=2):
+        same = [a for a in same if a.how != "value"] or same
+    elif r.cue_at("detail", m.start, gap=2) and not any(
+            x.entry.kind in ("metric", "measure") and x is not m for x in r.picks):
         order = {"model": 0, "dimension": 1, "measure": 2, "metric": 2, "segment": 3}
+    elif (r.has("top") or r.has("bottom")) and not any(
+            x.entry.kind in ("metric", "measure") and x is not m for x in r.picks):
+        order = {"dimension": 0, "model": 1, "segment": 2, "measure": 3, "metric": 3}
     else:
-        order = {"metric": 0, "measure": 0, "segment": 1, "model": 2, "dimension": 3}
-    best = min(same, key=lambda a: (order.get(a.entry.kind, 9), -a.score))
-    if best is not m:
+        order = {"metric": 0, "measure": 0, "segment": 1, "dimension": 2, "model": 3}
+    best = min(same, key=lambda a: (order.get(a.entry.kind, 9), a is not m, -a.score))
+    if best is not m and best.entry.kind != m.entry.kind:
         r.alts[i] = [a for a in [m] + r.alts.get(i, []) if a is not best]
         r.picks[i] = best
-    return best
+        return best
+    return m
+
+
+def _bare(label: str) -> str:
+    return fold(re.sub(r"\s*\(.*?\)\s*", " ", label)).strip()
+
+
+def _nearest_metrics(p: Partial, kn) -> None:
+    """'revenue by category': of the metrics that share a name (Revenue, Revenue (line level)),
+    the one whose model is joined closest to the dimensions and filters of the question."""
+    dims = [kn.by_qualified.get(f) for f in p.filters] + [
+        next((e for e in kn.entries if e.query_name == d), None) for d in p.groupby]
+    models = {e.model for e in dims if e is not None}
+    if not models:
+        return
+    for k, e in enumerate(p.metric_entries):
+        sibs = [x for x in kn.entries if x.kind in ("metric", "measure") and _bare(x.label) == _bare(e.label)]
+        if len(sibs) < 2:
+            continue
+        best = min(sibs, key=lambda x: (max(kn.hops(x.model, mm) for mm in models), x is not e))
+        if best is not e and e.query_name in p.metrics:
+            p.metrics[p.metrics.index(e.query_name)] = best.query_name
+            p.words[best.query_name] = p.words.get(e.query_name, "")
+            p.metric_entries[k] = best
 
 
 def _role_kinds(kind: str) -> tuple[str, ...]:

@@ -43,6 +43,8 @@ class TimeReader:
         self.month_index = {fold(k): v for k, v in self.month_index.items()}
         self.numbers = {k: int(v) for k, v in table.mapping("numbers").items()}
         self.quarters = {k: int(v) for k, v in table.mapping("time.quarters").items()}
+        self.halves = {k: int(v) for k, v in table.mapping("time.halves").items()}
+        self.half = table.phrases("time.half")
 
     # helpers ------------------------------------------------------------------------------
     @staticmethod
@@ -154,12 +156,16 @@ class TimeReader:
             return q
         month = self.month_at(low, i)
         if month and not (low[i] in ("may", "mar", "mai") and not self._month_context(low, i)):
-            year = self.year_at(low, i + 1)
+            gap = 1 if i + 2 < len(low) and low[i + 1] in ("de", "of", "del") and self.year_at(low, i + 2) else 0
+            year = self.year_at(low, i + 1 + gap)
             text, _ = self._month_range(month, year or None)
-            return TimeHit(i, i + (2 if year else 1), "range", text)
+            return TimeHit(i, i + (2 + gap if year else 1), "range", text)
         year = self.year_at(low, i)
         if year:
             return TimeHit(i, i + 1, "range", str(year))
+        unit, k = self.unit_at(low, i)
+        if unit == "year" and self.year_at(low, i + k):     # 'im Jahr 2024', 'the year 2024'
+            return TimeHit(i, i + k + 1, "range", str(self.year_at(low, i + k)))
         m = _ISO.fullmatch(low[i])
         if m:
             return TimeHit(i, i + 1, "range", dt.date(*map(int, m.groups())).isoformat())
@@ -185,6 +191,14 @@ class TimeReader:
         year = self.year_at(low, i)
         if year and i + 1 < len(low) and (m := _QTOK.fullmatch(low[i + 1])):
             return TimeHit(i, i + 2, "range", f"{year}-Q{m.group(1)}")
+        if low[i] in self.halves and (k := self.at(low, i + 1, self.half)):
+            j = i + 1 + k
+            while j < len(low) and low[j] in ("of", "in", "des", "del", "de", "von", "im", "el"):
+                j += 1
+            year = self.year_at(low, j) or self.today.year
+            h = self.halves[low[i]]
+            start, last = (f"{year}-01-01", f"{year}-06-30") if h == 1 else (f"{year}-07-01", f"{year}-12-31")
+            return TimeHit(i, j + 1 if self.year_at(low, j) else i + 1 + k, "range", f"{start}..{last}")
         if low[i] in self.quarters:
             qn = self.quarters[low[i]]
             unit, k = self.unit_at(low, i + 1)
