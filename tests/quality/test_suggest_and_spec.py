@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -10,6 +11,8 @@ from workbench.quality.ge_runtime import CheckOutcome
 from workbench.quality.scoring import score
 from workbench.quality.suite_spec import load_suite
 from workbench.semantic.errors import ModelError
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_proposal_must_be_reviewed_then_runs(demo_wh, tmp_path):
@@ -61,9 +64,19 @@ def test_suite_errors_name_file_line_and_field(tmp_path):
 
 
 def test_repo_suites_load():
+    """Every suite shipped in pipelines/quality loads as an active, reviewed-in suite named for
+    its file.  The folder is found from this file, not the working directory, and must not be
+    empty: a wrong path would otherwise find nothing and pass."""
     from workbench.quality.suite_spec import list_suites, suite_path
-    for name in list_suites("pipelines/quality"):
-        load_suite(suite_path(name, "pipelines/quality"))
+    folder = REPO / "pipelines" / "quality"
+    files = sorted(folder.glob("*.y*ml"))
+    assert files, f"no suites found in {folder}"
+    assert list_suites(folder) == [f.stem for f in files]
+    for f in files:
+        suite = load_suite(suite_path(f.stem, folder))
+        assert suite.suite == f.stem and suite.status == "active", f
+        names = [c.name for c in suite.checks]
+        assert names and len(names) == len(set(names)), f"{f}: check names {names}"
 
 
 def test_score_by_hand():

@@ -2,6 +2,7 @@
 on every registered engine."""
 import datetime as dt
 
+import pandas as pd
 import pytest
 
 from .conftest import PRINCIPALS, SHOP_TABLES
@@ -87,10 +88,19 @@ def test_time_ranges(shop):
     assert rev("2024-Q1") == 450.0
     assert rev("2024-02") == 230.0
     assert rev("2024-01-01..2024-01-31") == 150.0
-    assert rev("last 30 days") != rev("last 30 days") or True  # parses
     today = dt.date(2025, 2, 20)
     last = shop.query("shop", ["revenue"], [], time_range="last 30 days", today=today).df
     assert last["revenue"].iloc[0] == 80.0                     # only order 7 (2025-02-11)
+
+    def last_30(today=None):
+        df = shop.query("shop", ["revenue"], [], time_range="last 30 days", today=today).df
+        return 0.0 if df.empty or pd.isna(df["revenue"].iloc[0]) else df["revenue"].iloc[0]
+    # the 30 days end with `today` included: 2025-02-11 is the first of them on 2025-03-12,
+    # gone on 2025-03-13
+    assert last_30(dt.date(2025, 3, 12)) == 80.0
+    assert last_30(dt.date(2025, 3, 13)) == 0.0
+    # without `today` the range ends at the real date, long after the shop's last order
+    assert dt.date.today() > dt.date(2025, 3, 13) and last_30() == 0.0
 
 
 def test_segments_and_having(shop):

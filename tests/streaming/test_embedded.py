@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 
 import duckdb
 import pytest
 
 from workbench.semantic.errors import ModelError
 from workbench.streaming import envelope, load_pipeline, pipeline_from_dict
-from workbench.streaming.events import dumps
+from workbench.streaming.events import RawEvent, dumps
 from workbench.streaming.simulator import LINES_COLUMNS, ORDERS_COLUMNS, OrderSimulator
+from workbench.streaming.sources.base import Source, register_source
 from workbench.streaming.sources.embedded import OperationalStore
 
 from .conftest import assert_gold_matches_recompute, silver_rows, spec_with_source
@@ -53,8 +56,6 @@ def test_embedded_inserts_updates_deletes_reach_silver_and_gold(tmp_path, wareho
     store = OperationalStore(tmp_path / "op.sqlite", p.spec.tables)
     sim = OrderSimulator(seed=3)
     store.write(sim.transactions(1500))
-    ops = {op for tx in sim.transactions(0) for _, op, _, _ in tx}
-    del ops
     _drain(p, store)
     _check_equal(p, tmp_path / "op.sqlite")
     con = p.cursor()
@@ -84,7 +85,6 @@ def test_restart_resumes_from_checkpoint_and_drops_replays(tmp_path, warehouse):
     scon.commit()
     scon.close()
     p2 = _pipeline(tmp_path, warehouse)
-    p2.run(max_events=0) if False else None
     store2 = OperationalStore(tmp_path / "op.sqlite", p2.spec.tables)
     store2.write(OrderSimulator(seed=6, first_order_id=10_000).transactions(50))
     # the source resumes after the checkpoint, so the re-inserted rows are never even read
@@ -94,36 +94,68 @@ def test_restart_resumes_from_checkpoint_and_drops_replays(tmp_path, warehouse):
     _check_equal(p2, tmp_path / "op.sqlite")
 
 
-def test_replayed_events_are_dropped_by_position(tmp_path, warehouse):
-    from workbench.streaming.apply import BatchApplier
-    from workbench.streaming.events import RawEvent
-    p = _pipeline(tmp_path, warehouse)
-    p._open_warehouse()
+#: What ReplayingSource delivers, from the first event whatever position it is asked to resume
+#: after (set by the test that registers it).
+REPLAY: list[RawEvent] = []
+
+
+class ReplayingSource(Source):
+    """An at-least-once source that lost its offset: `open(after)` ignores `after` and delivers
+    REPLAY from the beginning, so the runner itself must drop what it committed before."""
+    kind = "replaying_test"
+
+    def open(self, after):
+        self.left = list(REPLAY)
+
+    def poll(self, max_events, timeout):
+        if not self.left:
+            time.sleep(timeout)
+            return []
+        out, self.left = self.left[:max_events], self.left[max_events:]
+        return out
+
+
+def test_replayed_events_are_dropped_by_position(tmp_path, warehouse, clean_registries):
+    """A restart whose source re-delivers everything, the committed events first: the runner
+    drops those by position (oracle: the simulator's state, and each position once in bronze)."""
+    register_source(ReplayingSource)
     sim = OrderSimulator(seed=9)
-    evs, i = [], 0
+    evs = []
     for tx in sim.transactions(200):
         for table, op, before, after in tx:
-            i += 1
+            i = len(evs) + 1
             evs.append(RawEvent(i, 0, str(i), dumps(envelope(table, op, before, after))))
+    done = len(evs) // 2                           # applied before the restart
 
-    class ListSource:
-        pass
+    def run(to_apply):
+        p = pipeline_from_dict("demo_test", spec_with_source({"kind": "replaying_test"}), warehouse)
+        stop = threading.Event()
+        guard = threading.Timer(120, stop.set)     # a broken runner fails, it does not hang
+        guard.start()
+        try:
+            p.run(stop, max_events=to_apply)
+        finally:
+            guard.cancel()
+        return p
 
-    p.run(max_events=0) if False else None
-    applier = BatchApplier(p.con, p.spec, p.name, p.views)
-    applier.apply(evs[:300], None)
-    before = silver_rows(p.cursor(), "orders", list(ORDERS_COLUMNS))
-    # the runner drops events at or before the checkpoint; replaying all of them changes nothing
-    committed = (300, 0)
-    fresh = [e for e in evs if (e.hi, e.lo) > committed]
-    applier.apply(fresh, committed)
+    REPLAY[:] = evs[:done]
+    first = run(done)
+    before = silver_rows(first.cursor(), "orders", list(ORDERS_COLUMNS))
+    assert first.cursor().execute("SELECT pos_hi FROM stream_checkpoints").fetchone()[0] == done
+    first.close()
+    REPLAY[:] = evs                                 # the restart: everything again, from event 1
+    p = run(len(evs) - done)
+    assert p.stats["duplicates_dropped"] == done
+    assert p.stats["events_total"] == len(evs) - done
     con = p.cursor()
-    assert con.execute("SELECT count(*) FROM bronze_events").fetchone()[0] == len(evs)
+    total, distinct = con.execute("SELECT count(*), count(DISTINCT pos_hi) FROM bronze_events").fetchone()
+    assert (total, distinct) == (len(evs), len(evs))
     expected = sorted(tuple(v[c] for c in ORDERS_COLUMNS) for v in sim.state["orders"].values())
     got = silver_rows(con, "orders", list(ORDERS_COLUMNS))
     assert sorted(tuple(str(x) for x in r) for r in got) == sorted(tuple(str(x) for x in r) for r in expected)
     assert before != got
     assert_gold_matches_recompute(con)
+    p.close()
 
 
 BAD = {
@@ -140,7 +172,6 @@ BAD = {
 
 def test_bad_events_go_to_dead_letters_and_the_stream_continues(tmp_path, warehouse):
     from workbench.streaming.apply import BatchApplier
-    from workbench.streaming.events import RawEvent
     p = _pipeline(tmp_path, warehouse)
     p._open_warehouse()
     sim = OrderSimulator(seed=11)
@@ -173,7 +204,6 @@ def test_bad_events_go_to_dead_letters_and_the_stream_continues(tmp_path, wareho
 
 def test_debezium_wrapped_and_epoch_timestamps(tmp_path, warehouse):
     from workbench.streaming.apply import BatchApplier
-    from workbench.streaming.events import RawEvent
     p = _pipeline(tmp_path, warehouse)
     p._open_warehouse()
     after = {"order_id": 42, "ordered_at": 1767225600000000, "status": "completed", "net_amount": 12.5,
