@@ -51,7 +51,7 @@ ValueIndex = dict[tuple[str, str], list[Any]]  # (member, label) -> its values
 
 @dataclass(frozen=True)
 class Plan:
-    expr: Any
+    expr: ir.Table
     sql: str
     key: str
 

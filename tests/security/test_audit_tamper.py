@@ -229,3 +229,28 @@ def test_anchored_checkpoints_catch_a_history_forked_after_them(filled, audit_en
         restarted.record("export", actor="mallory", i=i)
     assert log.verify().ok  # self-consistent, and signed by the real key
     assert log.verify(anchors=read_anchors(kept, "anchors.jsonl")).kinds == {"fork"}
+
+
+def test_a_deleted_run_of_entries_is_reported_once_as_a_range(filled):
+    log, a = filled
+    a.run("DELETE FROM {e} WHERE seq IN (5, 6, 7)")
+    report = log.verify()
+    assert report.kinds == {"missing"}
+    assert [(p.seq, p.message) for p in report.problems] == [
+        (5, "entries 5..7 are not in the store (deleted)")
+    ]
+
+
+def test_a_self_consistent_entry_that_does_not_follow_its_predecessor(filled):
+    """Entry 8 replaced by one whose hash is right for its own content and prev_hash, but whose
+    prev_hash is not entry 7's hash: the chain is broken there (and entry 9 no longer follows)."""
+    log, a = filled
+    row = a.row(8)
+    forged_prev = sha256_link("11" * 32, "elsewhere")
+    a.run(
+        "UPDATE {e} SET prev_hash = {p}, hash = {p} WHERE seq = 8",
+        (forged_prev, sha256_link(forged_prev, row["body"])),
+    )
+    report = log.verify()
+    assert ("broken-link", 8) in {(p.kind, p.seq) for p in report.problems}
+    assert "entry 8 does not follow entry 7" in [p.message for p in report.problems]

@@ -263,3 +263,35 @@ def test_short_rsa_keys_in_the_jwks_are_ignored(idp, clock, audit):
         claims, weak, algorithm="RS256", headers={"typ": "at+jwt", "kid": "weak-key"}
     )
     rejected(external, audit, forged, "unknown_kid")  # ... but not its weak key
+
+
+def test_an_oversized_jwks_is_not_read(idp, clock, audit):
+    real_jwks = idp.ring.jwks
+    idp.ring.jwks = lambda: {**real_jwks(), "padding": "x" * (1 << 20)}
+    url = idp.base + "/jwks.json"
+    external = ExternalIssuer(idp.issuer, url, audience="workbench", clock=clock, audit=audit)
+    assert repr(external) == f"ExternalIssuer({idp.issuer!r}, {url!r})"
+    rejected(external, audit, idp.token(), "unknown_kid")
+    assert "JWKS larger than 1 MiB" in audit.of("oidc.jwks_error")[0]["error"]
+
+
+def test_keys_of_another_type_or_use_are_ignored_even_under_a_known_kid(idp, clock, audit):
+    """A symmetric key, an encryption key or an ES256 key published under the signing key's kid
+    must not replace the RSA signing key (nor let HS256 tokens in)."""
+    real_jwks = idp.ring.jwks
+    kid = idp.ring.current_kid
+    other = RSAAlgorithm.to_jwk(
+        rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key(), as_dict=True
+    )
+    decoys = [  # listed after the real key: accepting one would replace it under that kid
+        {"kty": "oct", "kid": kid, "k": "c2VjcmV0"},
+        {**other, "kid": kid, "use": "enc"},
+        {**other, "kid": kid, "alg": "RS512"},
+        {**other, "kid": 12345},  # a kid that is not text
+    ]
+    idp.ring.jwks = lambda: {"keys": real_jwks()["keys"] + decoys}
+    external = ExternalIssuer(
+        idp.issuer, idp.base + "/jwks.json", audience="workbench", clock=clock, audit=audit
+    )
+    assert external.validate(idp.token()).sub == "zoe"
+    assert not audit.of("oidc.jwks_error")

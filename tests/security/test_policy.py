@@ -141,6 +141,8 @@ def test_unknown_action_is_refused(pdp):
             r"policy\.csv:3 \(role\): role 'analyst' inherits 'viewr'.*did you mean 'viewer'",
         ),
         ("x, viewer, app:dashboard, read", r"policy\.csv:3: a line starts with p \(allow\) or g"),
+        ("g, analyst", r"policy\.csv:3: an inheritance line is `g, role, inherited role`"),
+        ("g, analyst, ", r"policy\.csv:3: an inheritance line is"),
     ],
 )
 def test_a_malformed_policy_names_file_line_and_field(tmp_path, line, message):
@@ -168,3 +170,14 @@ def test_reload_swaps_rules_only_when_the_new_file_is_valid(tmp_path):
 def test_missing_files_are_named(tmp_path):
     with pytest.raises(SpecError, match="missing.csv: cannot read the policy file"):
         PolicyDecisionPoint(tmp_path / "missing.csv")
+
+
+def test_a_missing_model_file_is_named_and_roles_come_from_the_policy(tmp_path):
+    path = tmp_path / "policy.csv"
+    path.write_text("p, viewer, app:catalog, read\ng, analyst, viewer\n")
+    with pytest.raises(SpecError, match=r"nomodel\.conf: cannot read the policy model"):
+        PolicyDecisionPoint(path, tmp_path / "nomodel.conf")
+    pdp = PolicyDecisionPoint(path)
+    assert pdp.roles == {"viewer", "analyst"}
+    assert pdp.allowed(["analyst"], "app:catalog", "read")  # inherited from viewer
+    assert repr(pdp) == f"<PolicyDecisionPoint {path} roles=['analyst', 'viewer']>"
