@@ -146,12 +146,8 @@ def session_credentials() -> Any:
 
 
 def signed_in_as() -> str:
-    """Who the header says is looking: Panel's user, which the app's auth module set from the
-    verified identity; else the identity itself (an app served without the auth module)."""
+    """Who the header says is looking: Panel's user (``pn.state.user``), which the app's auth
+    module (workbench/ui/app_auth.py) set from the verified identity alone; "" for nobody."""
     import panel as pn
 
-    user = getattr(pn.state, "user", None)
-    if user:
-        return str(user)
-    identity = session_identity() if pn.state.curdoc is not None else None
-    return identity.sub if identity is not None else ""
+    return str(getattr(pn.state, "user", None) or "")
