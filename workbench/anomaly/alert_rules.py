@@ -162,8 +162,9 @@ class AlertRule(_Strict):
     name: str = Field(description="Unique rule name.")
     description: str = Field("", description="What the rule is for.")
     enabled: bool = Field(True, description="Disabled rules are loaded and validated but not run.")
-    source: SourceSpec
-    detector: DetectorSpec = Field(default_factory=DetectorSpec)
+    source: SourceSpec = Field(description="The series to watch: namespace, metric, grain, slices, filters.")
+    detector: DetectorSpec = Field(default_factory=DetectorSpec,
+                                   description="Which registered detector scores the series, with its parameters.")
     threshold: float = Field(0.9, gt=0, le=1, description="Detector score from which a point is an anomaly.")
     direction: Literal["both", "up", "down"] = Field(
         "both", description="Only deviations above ('up') or below ('down') the expected value; an "
@@ -173,9 +174,11 @@ class AlertRule(_Strict):
     severity: Severity = Field("warning", description="Severity of an anomaly from this rule.")
     critical_above: float | None = Field(
         None, gt=0, le=1, description="Score from which the severity is raised to critical.")
-    quiet_hours: list[QuietHours] = Field(default_factory=list)
+    quiet_hours: list[QuietHours] = Field(default_factory=list,
+                                          description="Windows in which notifications are held back.")
     routing: list[Route] = Field(default_factory=list, description="Where notifications go.")
-    incident: IncidentPolicy = Field(default_factory=IncidentPolicy)
+    incident: IncidentPolicy = Field(default_factory=IncidentPolicy,
+                                     description="How anomalies are grouped into one incident.")
     drill: list[str] = Field(
         default_factory=list, description="Dimensions for contribution analysis in the insight, in order.")
     pipeline_heartbeat: bool = Field(

@@ -113,7 +113,9 @@ class MeasureSpec(_Strict):
 
 class TimeSpec(_Strict):
     column: str = Field(..., description="Time column or SQL expression (e.g. orders.ordered_at).")
-    grain: Literal["second", "minute", "hour", "day", "week", "month"] = "minute"
+    grain: Literal["second", "minute", "hour", "day", "week", "month"] = Field(
+        "minute", description="Bucket width: the time column is truncated to it."
+    )
     name: str = Field("bucket", description="Name of the bucket column in the gold table.")
 
 
@@ -128,20 +130,28 @@ class JoinSpec(_Strict):
     reference: bool = Field(
         False, description="A static warehouse table: its changes are not tracked."
     )
-    alias: str | None = None
+    alias: str | None = Field(
+        None, description="Name the joined table goes by in expressions; default: its table name."
+    )
 
 
 class GoldSpec(_Strict):
     name: str = Field(..., description="Name of the gold table in the warehouse.")
-    description: str | None = None
+    description: str | None = Field(None, description="What the gold table holds, for people.")
     from_: str = Field(..., alias="from", description="The silver table whose rows are aggregated.")
-    joins: list[JoinSpec] = Field(default_factory=list)
+    joins: list[JoinSpec] = Field(
+        default_factory=list, description="Tables joined to the rows before aggregating."
+    )
     where: str | None = Field(None, description="SQL condition applied to every measure.")
-    time: TimeSpec | None = None
+    time: TimeSpec | None = Field(
+        None, description="Time bucket column of the gold table; none: no time breakdown."
+    )
     dimensions: dict[str, str] = Field(
         default_factory=dict, description="{output column: SQL expression}."
     )
-    measures: dict[str, MeasureSpec] = Field(..., min_length=1)
+    measures: dict[str, MeasureSpec] = Field(
+        ..., min_length=1, description="{output column: aggregate}, kept incrementally."
+    )
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     @field_validator("name")
@@ -169,8 +179,12 @@ class StorageSpec(_Strict):
     bronze_table: str = Field(
         "bronze_events", description="Append-only table of every event received."
     )
-    dead_letter_table: str = Field("stream_dead_letters")
-    checkpoint_table: str = Field("stream_checkpoints")
+    dead_letter_table: str = Field(
+        "stream_dead_letters", description="Events that could not be applied, with the reason."
+    )
+    checkpoint_table: str = Field(
+        "stream_checkpoints", description="Source position committed with each batch, per pipeline."
+    )
     bronze: bool = Field(
         True, description="Keep bronze (turn off only for benchmarks of silver/gold alone)."
     )
@@ -193,14 +207,22 @@ class StorageSpec(_Strict):
 
 
 class PipelineSpec(_Strict):
-    title: str | None = None
-    description: str | None = None
+    title: str | None = Field(None, description="Name for people, in the pipeline list and status.")
+    description: str | None = Field(None, description="What the pipeline keeps fresh, for people.")
     warehouse: str | None = Field(None, description="DuckDB file; default: the workbench setting.")
-    source: SourceSpec
-    batch: BatchSpec = BatchSpec()
-    storage: StorageSpec = StorageSpec()
-    tables: dict[str, TableSpec] = Field(..., min_length=1)
-    gold: list[GoldSpec] = Field(default_factory=list)
+    source: SourceSpec = Field(..., description="Where change events come from (kind + options).")
+    batch: BatchSpec = Field(BatchSpec(), description="Micro-batch sizes, latency and threads.")
+    storage: StorageSpec = Field(
+        StorageSpec(), description="Warehouse table names and checkpoints."
+    )
+    tables: dict[str, TableSpec] = Field(
+        ...,
+        min_length=1,
+        description="{source table: key and columns}, each kept as a silver table.",
+    )
+    gold: list[GoldSpec] = Field(
+        default_factory=list, description="Aggregate views over silver, refreshed incrementally."
+    )
     metrics_port: int | None = Field(
         None, description="Serve Prometheus metrics on this port (CLI)."
     )
