@@ -206,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     if previous is not None:
         result["previous_accuracy"] = previous
         result["ratio_vs_previous"] = _ratio(fig["accuracy"], previous)
+    result["wrong_ids"] = [o.item.id for r in runs for o in r.outcomes if not o.correct]
     wrong = failures([o for r in runs for o in r.outcomes], args.failures)
     if wrong:
         print(f"first {len(wrong)} wrong answers:")

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 from .match import describe_mismatch, frame_rows, rows_match, rows_of
 from .questions_file import Item, QuestionSet
 
@@ -127,6 +129,8 @@ def score(item: Item, answer: Any, want: list[tuple] | None) -> tuple[bool, str,
     frame = getattr(answer, "frame", None)
     if frame is None:
         return False, "answer without a frame", False
+    if not isinstance(frame, pd.DataFrame) and hasattr(frame, "to_pandas"):
+        frame = frame.to_pandas()  # an Arrow table
     got = frame_rows(frame)
     assert want is not None
     if rows_match(got, want, item.ordered):

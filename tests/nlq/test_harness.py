@@ -135,6 +135,9 @@ def test_an_answerable_item_needs_an_answer_with_the_right_rows():
     assert not score(it, Ans("answer", pd.DataFrame({"revenue": [41.0]})), want)[0]
     assert not score(it, Ans("clarification"), want)[0]
     assert not score(it, Ans("answer", None), want)[0]
+    import pyarrow as pa
+
+    assert score(it, Ans("answer", pa.table({"revenue": [42.0]})), want)[0]  # Arrow results
 
 
 # ---------------------------------------------------------------- conversations and 'today'
