@@ -89,18 +89,21 @@ class Check(BaseModel):
 class Suite(BaseModel):
     model_config = ConfigDict(extra="forbid")
     suite: str = Field(..., description="Suite name (the file stem).")
-    description: str | None = None
+    description: str | None = Field(None, description="What the suite guards, for people.")
     status: Literal["active", "proposed"] = Field(
         "active", description="'proposed' suites come from profiling and are never run until accepted.")
-    target: Target
+    target: Target = Field(..., description="The rows checked: a table, or SQL for a model's rows.")
     key: list[str] = Field(..., min_length=1, description="Row key columns, stored with quarantined rows.")
-    checks: list[Check] = Field(..., min_length=1)
+    checks: list[Check] = Field(..., min_length=1, description="The expectations run on the target.")
     reviewed_by: str | None = Field(None, description="Who accepted a proposed suite.")
-    reviewed_at: str | None = None
-    dimension_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_DIMENSION_WEIGHTS))
+    reviewed_at: str | None = Field(None, description="When a proposed suite was accepted (ISO time).")
+    dimension_weights: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_DIMENSION_WEIGHTS),
+        description="Weight of each quality dimension in the suite's overall score.")
     history: dict[str, float] = Field(default_factory=dict, description="Thresholds of history checks "
                                       "(row_count_change, null_rate_change, distribution_shift).")
-    path: str | None = Field(None, exclude=True)
+    path: str | None = Field(None, exclude=True, description="File the suite was loaded from (set by the "
+                                                          "loader, never written back).")
 
     def check(self, name: str) -> Check:
         for c in self.checks:

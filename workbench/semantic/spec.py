@@ -114,8 +114,11 @@ class Metric(Member):
     metric: str | None = Field(None, description="Window/comparison metrics: the base metric.")
     window: int | None = Field(None, ge=1, description="rolling: window size in query periods.")
     agg: Literal["sum", "avg", "min", "max"] = Field("sum", description="rolling/cumulative.")
-    offset: Literal["previous_period", "same_period_last_year"] = Field("previous_period")
-    comparison: Literal["value", "difference", "ratio", "percent_change"] = Field("percent_change")
+    offset: Literal["previous_period", "same_period_last_year"] = Field(
+        "previous_period", description="period_over_period: which earlier period is compared.")
+    comparison: Literal["value", "difference", "ratio", "percent_change"] = Field(
+        "percent_change", description="period_over_period: the earlier value itself, or current "
+        "minus it, current over it, or the change in percent of it.")
     within: tuple[str, ...] = Field((), description="percent_of_total and rank: dimensions to "
                                     "share or rank within (each must be in the query).")
     descending: bool = Field(True, description="rank: 1 is the highest value (false: the lowest). "
@@ -146,7 +149,8 @@ class Join(_Spec):
     name: str | None = Field(None, pattern=IDENT, description="Name of this relationship, needed "
                              "when two joins lead to the same model (role-playing: ordered_by, "
                              "shipped_to); queries choose one with via.")
-    relationship: Relationship = Field("many_to_one")
+    relationship: Relationship = Field("many_to_one", description="Rows of this model per row of "
+                                       "the other: decides where sums would fan out.")
     on: dict[str, str] = Field(description="This model's column: the other model's column.")
     required: bool = Field(False, description="Every row has a match (a valid, non-null foreign "
                            "key): the engine may use an inner join, which is faster.")
@@ -167,16 +171,17 @@ class RowFilter(_Spec):
 
 class ColumnPolicy(_Spec):
     members: tuple[str, ...] = Field(description="Members (dimension or measure) concerned.")
-    action: Literal["hide", "mask"] = Field("mask")
+    action: Literal["hide", "mask"] = Field("mask", description="hide: the members do not exist for "
+                                            "these roles; mask: they exist, values masked (text) or null.")
     roles: tuple[str, ...] = Field((), description="Applies only to these roles (default: all).")
     unless_roles: tuple[str, ...] = Field((), description="Roles exempt from this policy.")
 
 
 class Policies(_Spec):
-    row_filters: tuple[RowFilter, ...] = ()
+    row_filters: tuple[RowFilter, ...] = Field((), description="Rows a principal may see, per role.")
     inherit: bool = Field(True, description="Hide rows whose many-to-one parent is hidden by "
                           "the parent's row policies (secure by default).")
-    columns: tuple[ColumnPolicy, ...] = ()
+    columns: tuple[ColumnPolicy, ...] = Field((), description="Members hidden or masked, per role.")
 
 
 class Model(Member):
@@ -184,17 +189,17 @@ class Model(Member):
     sql: str | None = Field(None, description="Or a SQL query the model sits on.")
     primary_key: str | tuple[str, ...] | None = Field(None, description="Column(s) of a row's key.")
     default_time_dimension: str | None = Field(None, description="Time dimension for time ranges.")
-    joins: tuple[Join, ...] = ()
+    joins: tuple[Join, ...] = Field((), description="Relationships to other models of the namespace.")
     paths: dict[str, tuple[str, ...]] = Field(
         default_factory=dict, description="Join-path preferences: {target model: [models or "
         "joins to go through]} when paths through this model reach the target by several "
         "equally short ways (otherwise such a query is an error naming the paths); '*' "
         "applies to every target.")
-    dimensions: tuple[Dimension, ...] = ()
-    measures: tuple[Measure, ...] = ()
-    metrics: tuple[Metric, ...] = ()
-    segments: tuple[Segment, ...] = ()
-    policies: Policies = Policies()
+    dimensions: tuple[Dimension, ...] = Field((), description="What results are grouped and filtered by.")
+    measures: tuple[Measure, ...] = Field((), description="Aggregations over the model's rows.")
+    metrics: tuple[Metric, ...] = Field((), description="Governed business numbers built on measures.")
+    segments: tuple[Segment, ...] = Field((), description="Named, reusable filters.")
+    policies: Policies = Field(Policies(), description="Row and column security for this model.")
 
     @model_validator(mode="after")
     def _source(self) -> Self:
@@ -209,15 +214,17 @@ class Model(Member):
 
 
 class NamespaceSpec(_Spec):
-    label: str | None = None
-    description: str = ""
-    version: int = 1
+    label: str | None = Field(None, description="Human name of the namespace shown in apps.")
+    description: str = Field("", description="What the namespace covers, in business words.")
+    version: int = Field(1, description="Version of the definitions, for people (caches key on the "
+                         "file's content, not this number).")
     schema_: str | None = Field(None, alias="schema", description="Database schema of tables.")
-    fiscal_year_start_month: int = Field(1, ge=1, le=12)
+    fiscal_year_start_month: int = Field(1, ge=1, le=12, description="Month the fiscal year starts "
+                                         "(fiscal quarters and 'FY2025' follow it).")
     live: bool = Field(False, description="Streaming pipelines keep the namespace's tables "
                        "current: apps read it up to now (not up to its newest row) and use it "
                        "only once it answers (its gold views exist).")
-    models: tuple[Model, ...] = Field(min_length=1)
+    models: tuple[Model, ...] = Field(min_length=1, description="The namespace's models.")
 
 
 @dataclass
