@@ -45,13 +45,13 @@ class _PrincipalSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     roles: list[str] = Field(default_factory=list, description="Roles (RBAC).")
     attributes: dict[str, Any] = Field(default_factory=dict, description="Attributes (ABAC).")
-    description: str = ""
+    description: str = Field("", description="Who this principal is, for people.")
 
 
 class _PrincipalsFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     default: str | None = Field(None, description="Principal used when none is given.")
-    principals: dict[str, _PrincipalSpec]
+    principals: dict[str, _PrincipalSpec] = Field(description="{name: roles and attributes}.")
 
 
 @dataclass
