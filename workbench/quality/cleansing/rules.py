@@ -52,26 +52,28 @@ class _Rule(BaseModel):
 
 
 class Trim(_Rule):
-    action: Literal["trim"]
+    action: Literal["trim"] = Field(description="Strip leading and trailing spaces.")
     columns: list[str] = Field(..., min_length=1, description="Text columns to strip of spaces.")
 
 
 class StandardiseCase(_Rule):
-    action: Literal["standardise_case"]
-    columns: list[str] = Field(..., min_length=1)
+    action: Literal["standardise_case"] = Field(description="Put text in one case.")
+    columns: list[str] = Field(..., min_length=1, description="Text columns to change the case of.")
     case: Literal["upper", "lower", "title"] = Field(..., description="Target case.")
 
 
 class MapValues(_Rule):
-    action: Literal["map_values"]
-    column: str
+    action: Literal["map_values"] = Field(
+        description="Replace known wrong values by the right ones."
+    )
+    column: str = Field(..., description="Column whose values are mapped.")
     mapping: dict[str, Any] = Field(..., min_length=1, description="old value -> new value.")
     ignore_case: bool = Field(False, description="Match old values case-insensitively.")
 
 
 class FillDefault(_Rule):
-    action: Literal["fill_default"]
-    column: str
+    action: Literal["fill_default"] = Field(description="Fill missing values with a default.")
+    column: str = Field(..., description="Column whose missing values are filled.")
     value: Any = Field(..., description="Value for NULL cells (cast to the column's type).")
     blank_as_missing: bool = Field(False, description="Also fill empty or all-space text.")
 
@@ -79,11 +81,15 @@ class FillDefault(_Rule):
 class Survivor(BaseModel):
     model_config = ConfigDict(extra="forbid")
     by: str = Field(..., description="Column that decides which duplicate survives.")
-    keep: Literal["latest", "earliest", "largest", "smallest"] = "latest"
+    keep: Literal["latest", "earliest", "largest", "smallest"] = Field(
+        "latest",
+        description="latest or largest: the row with the highest `by` survives; earliest or "
+        "smallest: the lowest.",
+    )
 
 
 class Deduplicate(_Rule):
-    action: Literal["deduplicate"]
+    action: Literal["deduplicate"] = Field(description="Keep one row of each group of duplicates.")
     by: list[str] = Field(..., min_length=1, description="Rows equal on these are duplicates.")
     survivor: Survivor = Field(..., description="Which duplicate is kept; ties: smallest key.")
     ignore_case: bool = Field(
@@ -95,8 +101,8 @@ class Deduplicate(_Rule):
 
 
 class FixType(_Rule):
-    action: Literal["fix_type"]
-    column: str
+    action: Literal["fix_type"] = Field(description="Cast a column to its proper type.")
+    column: str = Field(..., description="Column to cast.")
     type: str = Field(..., description="Target DuckDB type.")
     on_error: Literal["fail", "null"] = Field(
         "fail", description="A value that does not convert: fail the run (default) or NULL."
@@ -109,8 +115,8 @@ class FixType(_Rule):
 
 
 class RegexReplace(_Rule):
-    action: Literal["regex_replace"]
-    columns: list[str] = Field(..., min_length=1)
+    action: Literal["regex_replace"] = Field(description="Rewrite text matching a pattern.")
+    columns: list[str] = Field(..., min_length=1, description="Text columns rewritten.")
     pattern: str = Field(..., description="RE2 pattern (DuckDB regexp_replace).")
     replacement: str = Field("", description="Replacement; \\1 refers to a group.")
 
@@ -144,7 +150,7 @@ class RuleSetSpec(BaseModel):
     table: str = Field(..., description="Source table.")
     key: list[str] = Field(..., min_length=1, description="Columns that identify a row.")
     output: str | None = Field(None, description="Cleansed table (default <table>_clean).")
-    rules: list[Rule] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list, description="Rules, applied in this order.")
 
 
 @dataclass
