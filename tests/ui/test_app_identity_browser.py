@@ -66,6 +66,9 @@ def test_each_app_names_the_person_who_logged_in(browser, server):
         page.goto(f"{server.url}/{app}/", timeout=180_000)
         assert header_user(page) == "vera", app
         assert not page.get_by_text("Log in to see this app").count(), app
+        if app == "workbench-quality":  # its approvals act for the person, not a configured principal
+            page.get_by_text("Acting as").first.wait_for()
+            assert "Acting as vera (viewer)" in page.get_by_text("Acting as").first.inner_text()
     context.close()
 
 

@@ -41,17 +41,24 @@ class QualityStore:
 
 
 def open_store() -> QualityStore:
-    """From workbench.yml / $WORKBENCH_WAREHOUSE. The app acts for the principal named by
-    $WORKBENCH_QUALITY_PRINCIPAL, else the default principal of principals.yml (the security
-    services will replace this with the logged-in user)."""
+    """From workbench.yml / $WORKBENCH_WAREHOUSE.  Behind the gateway the app acts for the person
+    logged in: the identity the gateway signed for this app (workbench.ui.connection); an app the
+    gateway started but reached without one acts for nobody.  Run alone (`panel serve
+    apps/quality.py`), it acts for $WORKBENCH_QUALITY_PRINCIPAL, else principals.yml's default."""
     from workbench.config import load_settings
+    from workbench.security.app_identity import IdentityVerifier
     from workbench.security.principal import load_principals
 
     settings = load_settings()
     root = Path(settings.root)
     pfile = settings.path(settings.principals_file)
     principal = None
-    if pfile.exists():
+    if IdentityVerifier.from_env() is not None:
+        from workbench.ui.connection import session_identity
+
+        identity = session_identity()
+        principal = identity.principal() if identity is not None else None
+    elif pfile.exists():
         principals = load_principals(pfile)
         principal = principals.get(os.environ.get("WORKBENCH_QUALITY_PRINCIPAL") or None)
     return QualityStore(settings.path(settings.warehouse), root / "pipelines" / "schemas",
