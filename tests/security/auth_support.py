@@ -1,12 +1,17 @@
 """Fixtures for the log-in and token tests: a controllable clock, an audit recorder, a real key
-ring, users store and session store in a temporary folder. Imported by the test modules (not a
-conftest, so the audit tests in this folder keep their own)."""
+ring, users store and session store in a temporary folder, and hand-made tokens signed with the
+ring's real key for the attack tests. Registered by this folder's conftest."""
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 from argon2 import PasswordHasher
+from jwt.algorithms import RSAAlgorithm
 
+from workbench.security.auth_errors import TokenRejected
 from workbench.security.keyring import KeyRing
 from workbench.security.refresh import SessionStore
 from workbench.security.tokens import AccessTokens
@@ -112,3 +117,48 @@ def login(tokens: AccessTokens, sessions: SessionStore, name: str = "ann"):
         sid=s.sid,
     )
     return s, access
+
+
+# ---- hand-made tokens for the attack tests ----------------------------------------------------
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def claims_for(tokens, session_id, **over):
+    now = int(tokens.clock())
+    c = {
+        "iss": tokens.issuer,
+        "aud": tokens.audience,
+        "sub": "ann",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+        "jti": "j-" + str(now),
+        "sid": session_id,
+        "roles": ["analyst"],
+        "attributes": {"region": "North"},
+    }
+    c.update(over)
+    return {k: v for k, v in c.items() if v is not None}
+
+
+def sign_ours(tokens, claims, **headers) -> str:
+    """A token signed with our real current key, to prove the claim checks (not the signature)
+    reject it."""
+    kid, key = tokens.keyring.signing_key()
+    h = {"typ": "at+jwt", "kid": kid}
+    h.update(headers)
+    h = {"alg": "RS256", **{k: v for k, v in h.items() if v is not None}}
+    # Signed by hand so headers PyJWT's encoder would refuse (a numeric kid) can be sent too.
+    signing_input = f"{b64(json.dumps(h).encode())}.{b64(json.dumps(claims).encode())}"
+    signature = RSAAlgorithm(RSAAlgorithm.SHA256).sign(signing_input.encode(), key)
+    return f"{signing_input}.{b64(signature)}"
+
+
+def rejected(tokens, audit, token, reason):
+    with pytest.raises(TokenRejected) as e:
+        tokens.validate(token)
+    assert e.value.reason == reason, e.value
+    action, details = audit.last
+    assert action == "token.reject" and details["reason"] == reason, audit.last
+    return details

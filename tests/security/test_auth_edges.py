@@ -4,7 +4,6 @@ workbench.yml, and the store helpers.  Real keys, real signatures, real sqlite f
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import sqlite3
@@ -21,12 +20,7 @@ from workbench.security.services import AuthServices
 from workbench.security.sqlite_files import SQLiteFile
 from workbench.semantic.errors import ModelError, QueryError
 
-from .auth_support import PASSWORD, login
-from .test_token_attacks import claims_for, rejected, sign_ours
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+from .auth_support import PASSWORD, b64, claims_for, login, rejected, sign_ours
 
 
 # ---- tokens that are not even tokens -------------------------------------------------------------

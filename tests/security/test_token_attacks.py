@@ -20,55 +20,11 @@ from jwt.algorithms import RSAAlgorithm
 from workbench.security.auth_errors import RefreshRejected, RefreshReuseDetected, TokenRejected
 from workbench.security.keyring import jwk_thumbprint
 
-from .auth_support import login
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def claims_for(tokens, session_id, **over):
-    now = int(tokens.clock())
-    c = {
-        "iss": tokens.issuer,
-        "aud": tokens.audience,
-        "sub": "ann",
-        "iat": now,
-        "nbf": now,
-        "exp": now + 300,
-        "jti": "j-" + str(now),
-        "sid": session_id,
-        "roles": ["analyst"],
-        "attributes": {"region": "North"},
-    }
-    c.update(over)
-    return {k: v for k, v in c.items() if v is not None}
-
-
-def sign_ours(tokens, claims, **headers) -> str:
-    """A token signed with our real current key, to prove the claim checks (not the signature)
-    reject it."""
-    kid, key = tokens.keyring.signing_key()
-    h = {"typ": "at+jwt", "kid": kid}
-    h.update(headers)
-    h = {"alg": "RS256", **{k: v for k, v in h.items() if v is not None}}
-    # Signed by hand so headers PyJWT's encoder would refuse (a numeric kid) can be sent too.
-    signing_input = f"{b64(json.dumps(h).encode())}.{b64(json.dumps(claims).encode())}"
-    signature = RSAAlgorithm(RSAAlgorithm.SHA256).sign(signing_input.encode(), key)
-    return f"{signing_input}.{b64(signature)}"
+from .auth_support import b64, claims_for, login, rejected, sign_ours
 
 
 def attacker_key():
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def rejected(tokens, audit, token, reason):
-    with pytest.raises(TokenRejected) as e:
-        tokens.validate(token)
-    assert e.value.reason == reason, e.value
-    action, details = audit.last
-    assert action == "token.reject" and details["reason"] == reason, audit.last
-    return details
 
 
 @pytest.fixture
