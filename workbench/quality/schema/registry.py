@@ -61,13 +61,14 @@ class ColumnSpec(BaseModel):
 class ChangeRecord(BaseModel):
     """One line of a version's diff from the previous version (see :class:`.evolution.Change`)."""
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["added", "removed", "renamed", "retyped"]
-    column: str
-    old_name: str | None = None
-    old_type: str | None = None
-    new_type: str | None = None
-    compatibility: Literal["backward", "forward", "breaking"]
-    reason: str = ""
+    kind: Literal["added", "removed", "renamed", "retyped"] = Field(..., description="What happened to the column.")
+    column: str = Field(..., description="The column (its new name, for a rename).")
+    old_name: str | None = Field(None, description="renamed: the name it had before.")
+    old_type: str | None = Field(None, description="Its type before (removed, renamed, retyped).")
+    new_type: str | None = Field(None, description="Its type now (added, renamed, retyped).")
+    compatibility: Literal["backward", "forward", "breaking"] = Field(
+        ..., description="For the registered table and its readers (see the evolution module).")
+    reason: str = Field("", description="Why the change has that compatibility, for the approver.")
 
 
 class SchemaVersion(BaseModel):
@@ -76,7 +77,7 @@ class SchemaVersion(BaseModel):
     table: str = Field(..., min_length=1, description="Warehouse table name.")
     version: int = Field(..., ge=1, description="1, 2, ...; equals the number in the file name.")
     key: list[str] = Field(default_factory=list, description="Columns that identify a row.")
-    columns: list[ColumnSpec] = Field(..., min_length=1)
+    columns: list[ColumnSpec] = Field(..., min_length=1, description="The table's columns and their types.")
     registered_at: str | None = Field(None, description="ISO timestamp (UTC).")
     registered_by: str | None = Field(None, description="Principal who registered it.")
     migration: list[str] = Field(default_factory=list, description="SQL that was applied.")
