@@ -1,10 +1,11 @@
 """Count pydantic fields in the workbench package that have no `description`.
 
-    .venv/bin/python scripts/count_undocumented_fields.py [-v]
+    .venv/bin/python scripts/count_undocumented_fields.py [-v] [--check]
 
 Imports every workbench module (modules whose optional dependency is missing are reported and
 skipped), collects the BaseModel subclasses defined there, and counts each field once, in the
-class that declares it (inherited fields are not counted again)."""
+class that declares it (inherited fields are not counted again).  `-v` lists them; `--check`
+exits 1 when any field has no description (tests/test_registries.py runs it so)."""
 from __future__ import annotations
 
 import importlib
@@ -14,7 +15,7 @@ import sys
 from pydantic import BaseModel
 
 
-def main(verbose: bool = False) -> int:
+def main(verbose: bool = False, check: bool = False) -> int:
     import workbench
     skipped = []
     for mod in pkgutil.walk_packages(workbench.__path__, "workbench."):
@@ -43,8 +44,8 @@ def main(verbose: bool = False) -> int:
     if verbose:
         print("\n".join(sorted(missing)))
     print(f"{len(missing)} of {total} pydantic fields have no description")
-    return 0
+    return 1 if check and missing else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main("-v" in sys.argv))
+    sys.exit(main("-v" in sys.argv, "--check" in sys.argv))
