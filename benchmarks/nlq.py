@@ -1,7 +1,7 @@
 """NLQ accuracy and latency: the offline engine (workbench.nlq) on question sets with golds.
 
     python benchmarks/nlq.py            # every shipped set (tests/nlq/questions) + the unseen model
-    python benchmarks/nlq.py --quick    # every third conversation of each set (< 60 s)
+    python benchmarks/nlq.py --quick    # every fourth conversation of each set (< 60 s)
     python benchmarks/nlq.py --models-dir DIR --warehouse FILE --namespace NS --questions FILE.yml
 
 Each question is asked through the engine's public contract (``NLQEngine(wb, namespace=...)``,
@@ -43,7 +43,7 @@ from tests.nlq.warehouses import (  # noqa: E402
 )
 from workbench.errors import WorkbenchError  # noqa: E402
 
-QUICK_EVERY = 3  # --quick: every third conversation of each set
+QUICK_EVERY = 4  # --quick: every fourth conversation of each set
 
 
 def _fail(message: str) -> int:
@@ -121,7 +121,7 @@ def _sets(args) -> list[tuple[Path, Path, Path, str | None]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="every third conversation (< 60 s)")
+    parser.add_argument("--quick", action="store_true", help="every fourth conversation (< 60 s)")
     parser.add_argument("--questions", help="one question file (docs/nlq.md, 'Question files')")
     parser.add_argument("--models-dir", help="semantic models folder for --questions")
     parser.add_argument("--warehouse", help="DuckDB warehouse file for --questions")
