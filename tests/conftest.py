@@ -39,7 +39,10 @@ def skip_or_fail_missing():
 
 
 from tests.support.engines import engine  # noqa: E402,F401  (one param per registered engine)
-from tests.support.registries import clean_registries  # noqa: E402,F401  (a fixture for every area)
+from tests.support.registries import (  # noqa: E402,F401  (fixtures for every area)
+    clean_registries,
+    registries_left_as_found,
+)
 
 
 def pytest_collection_modifyitems(config, items):
