@@ -6,6 +6,8 @@ engine may call the revenue column ``Revenue`` or put the region last. Values ar
 before comparing:
 
 * numbers (int, float, Decimal, numpy) become floats rounded to 1e-6 (``-0.0`` is ``0.0``);
+  from a million up, to 12 significant digits instead, because a float sum of that size already
+  differs in its last bits between two summation orders (2045134942.093901 vs .0939);
 * booleans stay booleans (``True`` is not ``1``);
 * dates, datetimes and timestamps become ISO timestamps (a date is its midnight);
 * missing values (None, NaN, NaT, pandas NA) are all one "missing";
@@ -27,6 +29,7 @@ import pandas as pd
 
 MISSING = ("missing",)
 DIGITS = 6
+SIGNIFICANT = 12
 
 
 def normalise_value(value: Any) -> tuple:
@@ -41,7 +44,7 @@ def normalise_value(value: Any) -> tuple:
             return MISSING
         if math.isinf(f):
             return ("num", f)
-        r = round(f, DIGITS)
+        r = round(f, min(DIGITS, SIGNIFICANT - 1 - math.floor(math.log10(abs(f))))) if f else f
         return ("num", 0.0 if r == 0 else r)
     if isinstance(value, pd.Timestamp | dt.datetime | dt.date | np.datetime64):
         ts = pd.Timestamp(value)

@@ -33,6 +33,10 @@ def test_numbers_of_any_type_compare_equal_after_rounding():
     assert normalise_value(1.0000004) == normalise_value(1.0)  # within 1e-6
     assert normalise_value(1.00001) != normalise_value(1.0)  # beyond it
     assert normalise_value(-0.0) == normalise_value(0.0)
+    # large float sums: 12 significant digits, so summation-order noise does not count
+    assert normalise_value(2045134942.093901) == normalise_value(decimal.Decimal("2045134942.0939"))
+    assert normalise_value(2045134942.19) != normalise_value(2045134942.09)
+    assert normalise_value(123456.7890004) == normalise_value(123456.789)
 
 
 def test_booleans_missing_values_and_times():
