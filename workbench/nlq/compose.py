@@ -71,6 +71,11 @@ def build(p: Partial, kn: Knowledge) -> Built:  # noqa: C901 -- each clause of a
         metrics = [_share_metric(kn, m, define) for m in metrics]
     entity = next((k.split(":", 1)[1] for k in p.words if k.startswith("@entity:")), None)
     detail = p.detail and not metrics
+    if not metrics and not detail and p.segments and p.counted:
+        seg = next((e for e in kn.entries if e.query_name == p.segments[0]), None)
+        cnt = kn.count_of(seg.model) if seg else None
+        if cnt:
+            metrics = [cnt]
     if not metrics and not detail:
         if entity and kn.count_of(entity):
             metrics = [kn.count_of(entity)]  # type: ignore[list-item]
@@ -78,11 +83,15 @@ def build(p: Partial, kn: Knowledge) -> Built:  # noqa: C901 -- each clause of a
             detail = True
     if detail:
         cols = [m for m in p.mentions if m not in dims]
+        if entity and (cols or dims) and p.words.get("@listed:" + entity):
+            own = kn.title_dimension(entity)      # 'every product ... with its price'
+            if own is not None and own.query_name not in cols + dims:
+                dims.insert(0, own.query_name)
         dims = dims + cols
         if entity and not dims:
-            for e in (kn.name_of(entity), kn.key_of(entity)):
-                if e and e.query_name not in dims:
-                    dims.append(e.query_name)
+            e = kn.name_of(entity) or kn.key_of(entity)
+            if e is not None:
+                dims.append(e.query_name)
     q: dict = {"target": kn.namespace, "metrics": metrics, "dimensions": dims}
     home = _model_of(kn, metrics[0], define) if metrics else (_model_of(kn, dims[0]) if dims else None)
     if detail and entity:

@@ -133,6 +133,9 @@ class NLQEngine:
             if not p.unknown:     # 'how are we doing?', 'compare them': nothing to go on
                 return self._open_question(question, language, kn), None
             return self._from_meaning(question, language, kn, p, nearest)
+        if p.unknown and not p.counted and p.metrics and all(m in p.entity_metrics for m in p.metrics):
+            return self._unanswerable(question, language, kn, p,
+                                      f"The model has nothing for '{' '.join(p.unknown)}'.", nearest), None
         if p.unknown and not p.metrics and not p.detail:
             return self._unanswerable(question, language, kn, p,
                                       f"The model has nothing for '{' '.join(p.unknown)}'.", nearest), None

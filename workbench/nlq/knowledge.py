@@ -7,7 +7,7 @@ from pathlib import Path
 from .embeddings import EmbeddingIndex
 from .i18n import SynonymPack, load_packs
 from .lexicon import Entry, Lexicon
-from .text import fold
+from .text import fold, phrase_key
 from .values import ValueIndex
 
 
@@ -34,7 +34,8 @@ class Knowledge:
                 namespace, ref.model, ref.name, ref.kind, m.title, m.description or "",
                 getattr(m, "type", None) if ref.kind != "measure" else m.agg,
                 m.format, m.unit, bool(getattr(m, "primary_key", False)),
-                ref.name if unique else ref.qualified, spec=m))
+                ref.name if unique else ref.qualified, spec=m,
+                spec_model_title=space.models[ref.model].title))
         for model in space.models.values():
             entries.append(Entry(namespace, model.name, model.name, "model", model.title,
                                  model.description or "", spec=model, query_name=model.name))
@@ -98,6 +99,12 @@ class Knowledge:
                     else 2 if e.primary_key else 3, len(e.name))
         dims.sort(key=rank)
         return dims[0] if dims else None
+
+    def title_dimension(self, model: str) -> Entry | None:
+        """The dimension named like the model itself ('Product' of Products), if any."""
+        title = phrase_key(self.space.models[model].title)
+        return next((e for e in self.members_of(model, "dimension")
+                     if phrase_key(e.label) == title and not e.primary_key), None)
 
     def key_of(self, model: str) -> Entry | None:
         keys = [e for e in self.members_of(model, "dimension") if e.primary_key]

@@ -32,6 +32,7 @@ class Entry:
     query_name: str = ""         # the name wb.query takes (short when unique, else model.name)
     phrases: set[str] = field(default_factory=set)
     spec: object = None
+    spec_model_title: str | None = None     # the label of the member's model
 
     @property
     def qualified(self) -> str:
@@ -85,6 +86,7 @@ class Lexicon:
         by_name = {e.name: e for e in entries if e.kind != "model"}
         by_qual = {e.qualified: e for e in entries}
         self.base_words: set[str] = set()    # words of the model's own (English) metadata
+        self.member_words: set[str] = set()  # phrases that name a member outright
         for e in entries:
             for phrase, weight in self._base_phrases(e):
                 self._add(e, phrase, weight, LANGUAGES)
@@ -116,6 +118,10 @@ class Lexicon:
         if len(name_words) > 1 and name_words[-1].lower() not in _GENERIC | fw:
             out.append((name_words[-1], 0.6))
         label_words = words(e.label)
+        own = set(phrase_key(e.model.replace("_", " "))) | set(phrase_key(str(e.spec_model_title or "")))
+        rest = [w for w in label_words if stem(w) not in own]
+        if e.kind == "dimension" and rest and len(rest) < len(label_words) and set(rest) <= _GENERIC - fw:
+            out.append((" ".join(rest), 0.5))      # 'Region code' of regions: its 'code'
         if e.kind != "model" and len(label_words) >= 3:   # 'account balance' of 'Customer account balance'
             out.append((" ".join(label_words[1:]), 0.7))
         for syn in getattr(spec, "synonyms", ()) or ():
@@ -125,8 +131,8 @@ class Lexicon:
 
         if e.kind == "dimension" and len(label_words) > 1 and label_words[-1] not in _GENERIC | fw:
             out.append((label_words[-1], 0.6))       # 'Customer nation' is also a 'nation'
-        if e.is_time:   # 'closed in 2019' names the close date
-            rest = [w for w in words(e.label) if w not in _GENERIC and w not in fw]
+        if e.is_time:   # 'closed in 2019' names the close date; 'start' the incident start
+            rest = [w for w in words(e.label) if w not in _GENERIC and w not in fw and stem(w) not in own]
             if rest and len(rest) < len(words(e.label)):
                 out.append((" ".join(rest), 0.6))
         return out
@@ -136,6 +142,8 @@ class Lexicon:
         if not phrase:
             return
         e.phrases.add(fold(phrase))
+        if weight >= 1.0:
+            self.member_words.add(" ".join(words(phrase)))
         for lang in languages:
             key = phrase_key(phrase, lang)
             if not key:

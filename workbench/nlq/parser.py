@@ -127,7 +127,7 @@ def read(toks: Tokens, language: str, kn: Knowledge, table: WordTable, times: Ti
     cue_words = {k for c in cues for k in range(c.start, c.end)}
     stop = table.stopwords
     cands = kn.lexicon.exact(toks, language, blocked)
-    cands += kn.values.match(toks, language, stop)
+    cands += kn.values.match(toks, language, stop, kn.lexicon.member_words)
     cands = [m for m in cands if not any(k in blocked for k in range(m.start, m.end))]
     exact_spans = {(m.start, m.end) for m in cands}
     covered_exact = {k for m in cands for k in range(m.start, m.end)}

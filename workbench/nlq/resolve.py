@@ -44,6 +44,7 @@ class Partial:
     stated: set[str] = field(default_factory=set)
     fuzzy: list[str] = field(default_factory=list)
     counted: bool = False
+    entity_metrics: list[str] = field(default_factory=list)     # 'customers' read as their count
     remove: list[str] = field(default_factory=list)             # 'remove the channel'
     mentions: list[str] = field(default_factory=list)           # dimensions named, in order
     swaps: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # other readings
@@ -77,6 +78,8 @@ def _top_n(r: Reading) -> dict | None:
         if n is None:
             n = next((v for k, v in sorted(r.numbers.items()) if k < c.start and k + 3 >= c.start
                       or c.end <= k <= c.end + 2), None)
+        if n is None and len(r.numbers) == 1:        # 'which 3 brands have the lowest revenue'
+            n = next(iter(r.numbers.values()))
         word = r.toks.low[c.start]
         plural_hint = c.end < len(r.toks) and r.toks.low[c.end].endswith(("s", "n", "es"))
         if n is None:
@@ -115,7 +118,8 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
             "and", "und", "y", ",") for h in r.time)
         m = _by_context(r, i, m, grouped or joined)
         e = m.entry
-        every = [a for a in r.alts.get(i, []) if a.entry.kind in _role_kinds(e.kind)]
+        every = [a for a in r.alts.get(i, []) if a.entry.kind in _role_kinds(e.kind)
+                 and (a.how == "value") == (m.how == "value")]
         alts = [a for a in every if abs(a.score - m.score) < 0.05]
         if every:
             p.swaps[e.query_name] = [(a.entry.query_name, a.score) for a in every]
@@ -152,6 +156,8 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
             if e.query_name not in p.metrics:
                 p.metrics.append(e.query_name)
                 p.metric_entries.append(e)
+                if any(a.entry.kind == "model" and a.score >= m.score - 0.05 for a in r.alts.get(i, [])):
+                    p.entity_metrics.append(e.query_name)
                 p.words[e.query_name] = r.toks.text(m.start, m.end)
             p.state("metrics")
             prev_role = "metric"
@@ -169,6 +175,11 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
                 average_per = e.model
                 prev_role = "per"
                 continue
+            nxt_pick = r.picks[i + 1] if i + 1 < len(r.picks) else None
+            if nxt_pick is not None and nxt_pick.start == m.end and any(
+                    a.entry.model == e.model and a.entry.kind == "dimension"
+                    for a in [nxt_pick] + r.alts.get(i + 1, [])):
+                continue      # 'part brand': the entity only says whose brand
             if grouped or joined:
                 dim = kn.name_of(e.model)
                 if dim:
@@ -176,6 +187,8 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
                     prev_role = "groupby"
                 continue
             p.words.setdefault("@entity:" + e.model, r.toks.text(m.start, m.end))
+            if r.cue_at("detail", m.start, gap=2):
+                p.words["@listed:" + e.model] = "1"
             prev_role = "entity"
             continue
         # dimensions
@@ -191,6 +204,8 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
             p.state("metrics")
             prev_role = "metric"
             continue
+        if not grouped and not joined and (e.qualified in valued or e.qualified in p.filters):
+            continue          # 'the North region': the region is the value's, not a column
         p.mentions.append(e.query_name)
         if alts:
             p.ambiguous.append(("dimension", [m] + alts))
@@ -318,10 +333,11 @@ def _by_context(r: Reading, i: int, m: Match, grouped: bool) -> Match:
     elif grouped:
         order = {"dimension": 0, "model": 1, "measure": 2, "metric": 2, "segment": 3}
         same = [a for a in same if a.how != "value"] or same
-    elif r.cue_at("detail", m.start, gap=2) and not any(
+    elif (r.cue_at("detail", m.start, gap=2) or (r.has("detail") and not r.has("top") and not r.has("count")
+                                                  and any(a.entry.kind == "model" for a in same))) and not any(
             x.entry.kind in ("metric", "measure") and x is not m for x in r.picks):
         order = {"model": 0, "dimension": 1, "measure": 2, "metric": 2, "segment": 3}
-    elif (r.has("top") or r.has("bottom")) and not any(
+    elif (r.has("top") or r.has("bottom")) and any(a.entry.kind == "model" for a in same) and not any(
             x.entry.kind in ("metric", "measure") and x is not m for x in r.picks):
         order = {"dimension": 0, "model": 1, "segment": 2, "measure": 3, "metric": 3}
     else:

@@ -61,7 +61,10 @@ class ValueIndex:
                 if not any(o is e and v == value for o, v in bucket):
                     bucket.append((e, value))
 
-    def match(self, toks: Tokens, language: str, stop: frozenset[str]) -> list[Match]:
+    def match(self, toks: Tokens, language: str, stop: frozenset[str],
+              member_words: set[str] | frozenset[str] = frozenset()) -> list[Match]:
+        """Spans naming stored values; a value that is also a member's name ('region' stored in
+        an incidents table) scores below the member."""
         out = []
         index = self.index[language]
         n = len(toks)
@@ -73,6 +76,8 @@ class ValueIndex:
                 if j == i + 1 and (toks.low[i] in stop or len(toks.low[i]) < 2):
                     continue
                 for e, v in index.get(key, ()):
-                    exact = fold(str(v)).replace("_", " ") == " ".join(toks.low[i:j])
-                    out.append(Match(i, j, e, 1.0 if exact else 0.92, "value", v))
+                    text = " ".join(toks.low[i:j])
+                    exact = fold(str(v)).replace("_", " ") == text
+                    score = (1.0 if exact else 0.92) * (0.9 if text in member_words else 1.0)
+                    out.append(Match(i, j, e, score, "value", v))
         return out
