@@ -12,6 +12,7 @@ import sqlite3
 import pandas as pd
 
 import workbench
+from tests.support.incident_schemas import OLD_SCHEMA
 from tests.support.shop import make_shop
 from workbench.anomaly.alert_rules import parse_rule
 from workbench.anomaly.incidents import IncidentStore
@@ -31,27 +32,6 @@ detector:
 threshold: 0.6
 direction: down
 """
-
-# The anomalies table as workbench created it before rule filters were stored.
-OLD_SCHEMA = """
-create table incidents (
-    id integer primary key autoincrement, grp text not null, status text not null default 'open',
-    severity text not null, title text not null, first_ts text not null, last_ts text not null,
-    window_minutes integer not null, n_anomalies integer not null default 0,
-    opened_at text not null, updated_at text not null, acknowledged_by text, acknowledged_at text,
-    resolved_by text, resolved_at text, notified_severity text, insight text);
-create table anomalies (
-    fingerprint text primary key, incident_id integer not null references incidents(id),
-    rule text, namespace text, metric text, grain text, slice_by text, slice_value text,
-    ts text, value real, expected real, score real, severity text, direction text,
-    detected_at text);
-create table history (id integer primary key autoincrement, incident_id integer not null,
-    at text not null, action text not null, actor text, detail text);
-create table notifications (id integer primary key autoincrement, incident_id integer not null,
-    rule text, route integer, notifier text, event text, severity text, status text not null,
-    at text not null, detail text);
-"""
-
 
 def test_a_filtered_rules_anomalies_carry_and_store_its_where(tmp_path):
     wh, models = make_shop(tmp_path, drop=("South", "2026-01-15 18:00", "2026-01-15 21:00"))

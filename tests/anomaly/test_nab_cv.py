@@ -110,7 +110,7 @@ def test_detection_accuracy_and_false_alarm_rates():
 
 
 def test_runner_cv_loco_on_categories_it_has_never_seen(tmp_path, capsys):
-    from tests.anomaly.test_nab_runner import REPO, load_module, make_corpus
+    from tests.support.nab_corpus import REPO, load_module, make_corpus
 
     make_corpus(tmp_path)  # categories catA and catB: names no code knows
     nab = load_module("nab_benchmark_cv", REPO / "benchmarks" / "nab.py")
@@ -131,7 +131,7 @@ def test_runner_cv_loco_on_categories_it_has_never_seen(tmp_path, capsys):
 
 
 def test_runner_cv_errors_name_the_problem(tmp_path, capsys):
-    from tests.anomaly.test_nab_runner import REPO, load_module, make_corpus
+    from tests.support.nab_corpus import REPO, load_module, make_corpus
 
     make_corpus(tmp_path)
     nab = load_module("nab_benchmark_cv_errors", REPO / "benchmarks" / "nab.py")

@@ -148,7 +148,7 @@ def test_the_page_reads_a_store_no_writer_has_migrated_yet(tmp_path):
     its anomalies are read, unfiltered, and drawn where they were drawn before."""
     import sqlite3
 
-    from tests.anomaly.test_incident_rule_filters import OLD_SCHEMA
+    from tests.support.incident_schemas import OLD_SCHEMA
     from workbench.ui.dashboard.incidents import IncidentFeed
     from workbench.ui.dashboard.markers import for_chart
 
