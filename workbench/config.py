@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from ruamel.yaml import YAML
@@ -159,7 +159,7 @@ def project_root(start: Path | None = None) -> Path:
 def load_settings(root: Path | None = None) -> Settings:
     root = project_root(root)
     f = root / "workbench.yml"
-    data = {}
+    data: dict[str, Any] = {}
     if f.exists():
         try:
             data = YAML(typ="safe").load(f.read_text()) or {}

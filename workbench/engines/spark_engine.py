@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def spark_session(master: str | None = None, remote: str | None = None):
     with _SESSION_LOCK:
         if _SESSION is None:
             from pyspark.sql import SparkSession
-            os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             builder = SparkSession.builder.appName("workbench")
             if remote:
                 builder = builder.remote(remote)
@@ -132,28 +133,28 @@ class SparkEngine(Engine, ExportsParquet):
                                f"no {name}.parquet in {folder}"
                                + (f" and no warehouse {self.warehouse} to export it from"
                                   if self.warehouse else ""))
-        return self._export(name, schema, folder / f"{name}.parquet")
+        return self._export(self.warehouse, name, schema, folder / f"{name}.parquet")
 
     def _stale(self, path: Path) -> bool:
         if self.explicit_parquet or not self.warehouse or not Path(self.warehouse).exists():
             return False
         return path.stat().st_mtime < Path(self.warehouse).stat().st_mtime
 
-    def _export(self, name: str, schema: str | None, out: Path) -> Path:
+    def _export(self, warehouse: str, name: str, schema: str | None, out: Path) -> Path:
         import duckdb
         out.parent.mkdir(parents=True, exist_ok=True)
         src = f'"{schema}"."{name}"' if schema else f'"{name}"'
         tmp = out.with_suffix(".tmp")
         try:
-            con = duckdb.connect(self.warehouse, read_only=True)
+            con = duckdb.connect(warehouse, read_only=True)
         except Exception as e:
-            raise open_error(self.warehouse, e, read_only=True) from None
+            raise open_error(warehouse, e, read_only=True) from None
         try:
             # identifiers come from the model file, quoted; the path is ours
             con.execute(f"COPY (SELECT * FROM {src}) TO '{tmp}' (FORMAT parquet)")  # noqa: S608
         except duckdb.CatalogException:
             raise MissingTable(f"{schema}.{name}" if schema else name, self.name,
-                               f"not in the warehouse {self.warehouse}") from None
+                               f"not in the warehouse {warehouse}") from None
         finally:
             con.close()
         tmp.replace(out)
