@@ -51,7 +51,9 @@ REQUEST_USER: ContextVar[Any] = ContextVar("workbench_request_user", default=Non
 class KernelGrant:
     kernel_id: str
     sub: str
-    sid: str
+    sid: str | None      # the log-in session (None for an external IdP's token: no session here)
+    roles: tuple[str, ...]
+    attributes: dict[str, Any]
     digest: str          # sha256 of the secret; the secret itself is only in the kernel's env
     granted_at: float
 
@@ -67,11 +69,14 @@ class KernelGrants:
         self._grants: dict[str, KernelGrant] = {}
         self._lock = threading.Lock()
 
-    def grant(self, kernel_id: str, sub: str, sid: str) -> str:
-        """A new credential for ``kernel_id`` acting as ``sub`` in session ``sid``."""
+    def grant(self, kernel_id: str, user: Any) -> str:
+        """A new credential for ``kernel_id`` acting as ``user`` (a WorkbenchUser) in its session."""
         secret = secrets.token_urlsafe(32)
+        found = KernelGrant(kernel_id, user.username, getattr(user, "sid", None) or None,
+                            tuple(getattr(user, "roles", ())), dict(getattr(user, "attributes", {})),
+                            _digest(secret), time.time())
         with self._lock:
-            self._grants[kernel_id] = KernelGrant(kernel_id, sub, sid, _digest(secret), time.time())
+            self._grants[kernel_id] = found
         return f"{PREFIX}{kernel_id}.{secret}"
 
     def resolve(self, credential: str) -> KernelGrant | None:
@@ -113,14 +118,13 @@ class WorkbenchKernelManager(AsyncMappingKernelManager):
     # The async manager's start_kernel is a coroutine; mypy sees jupyter_client's sync base signature.
     async def start_kernel(self, *, kernel_name: str | None = None, **kwargs: Any) -> str:  # type: ignore[override]
         user = REQUEST_USER.get()
-        sid = getattr(user, "sid", None)
-        if user is not None and sid and getattr(user, "via", "") != "owner":
+        if user is not None and getattr(user, "via", "owner") != "owner":
             kernel_id = kwargs.get("kernel_id") or str(uuid.uuid4())
             kwargs["kernel_id"] = kernel_id
             env = dict(kwargs.get("env") or os.environ)
-            env[ENV_VAR] = self.grants.grant(kernel_id, user.username, sid)
+            env[ENV_VAR] = self.grants.grant(kernel_id, user)
             kwargs["env"] = env
-            self._audit("kernel.grant", sub=user.username, sid=sid, kernel=kernel_id)
+            self._audit("kernel.grant", sub=user.username, sid=getattr(user, "sid", None), kernel=kernel_id)
         else:
             # the owner's kernel, or one started outside a request: never inherit a credential
             env = dict(kwargs.get("env") or os.environ)

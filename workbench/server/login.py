@@ -141,14 +141,24 @@ class WorkbenchIdentityProvider(IdentityProvider):
         if grant is None:
             self.services.audit("token.reject", kind="kernel", reason="unknown_kernel")
             return None
-        why = self.services.sessions.revoked_reason(sid=grant.sid, jti=None, sub=grant.sub, iat=grant.granted_at)
-        user = self.services.users.get(grant.sub)
-        if why or user is None or not self.services.users.is_active(grant.sub):
-            self.services.audit("token.reject", kind="kernel", reason=why or "user_disabled", sub=grant.sub,
-                                sid=grant.sid, kernel=grant.kernel_id)
+        why = None
+        if grant.sid is not None:
+            why = self.services.sessions.revoked_reason(sid=grant.sid, jti=None, sub=grant.sub,
+                                                        iat=grant.granted_at)
+        stored = self.services.users.get(grant.sub)
+        if stored is not None:      # a local user: the users store says what they are now
+            roles, attributes = tuple(stored.roles), dict(stored.attributes)
+            why = why or (None if self.services.users.is_active(grant.sub) else "user_disabled")
+        elif grant.sid is not None:
+            why = why or "unknown_user"
+        else:                       # an external IdP's user: what its token said at the start
+            roles, attributes = grant.roles, dict(grant.attributes)
+        if why:
+            self.services.audit("token.reject", kind="kernel", reason=why, sub=grant.sub, sid=grant.sid,
+                                kernel=grant.kernel_id)
             return None
-        return WorkbenchUser(user.name, name=user.name, display_name=user.name, roles=tuple(user.roles),
-                             attributes=dict(user.attributes), sid=grant.sid, via="kernel")
+        return WorkbenchUser(grant.sub, name=grant.sub, display_name=grant.sub, roles=roles,
+                             attributes=attributes, sid=grant.sid, via="kernel")
 
     def owner(self) -> WorkbenchUser:
         return WorkbenchUser("owner", name="owner", display_name="Workbench owner",
@@ -160,7 +170,7 @@ class WorkbenchIdentityProvider(IdentityProvider):
             return self.kernel_user(handler, m.group(1))
         if m:
             try:
-                return self.user_from_claims(self.services.tokens.validate(m.group(1)), "bearer")
+                return self.user_from_claims(self.services.validate_bearer(m.group(1)), "bearer")
             except TokenRejected:
                 return None           # audited by the token service, with the reason
         user = await super().get_user_token(handler)
