@@ -65,6 +65,9 @@ def test_the_app_accepts_what_the_gateway_signed_for_it(signer, verifier):
         {"region": "North"},
     )
     assert identity.app == APP and identity.sid == "s1"
+    assert identity.is_person and identity.via == ""
+    owner = verifier.verify(signer.sign(APP, "owner", roles=["admin"], via="owner"))
+    assert owner.via == "owner" and not owner.is_person
     assert dict(identity.principal().attributes) == {"region": "North"}
 
 

@@ -79,6 +79,13 @@ class AppIdentity:
     sid: str | None = None
     jti: str = ""
     exp: float = 0.0
+    #: how the person logged in: ``password`` or ``bearer`` (a person, their own principal) or
+    #: ``owner`` (the server's token; the server maps it to principals.yml's default)
+    via: str = ""
+
+    @property
+    def is_person(self) -> bool:
+        return self.via != "owner"
 
     def principal(self) -> Principal:
         return Principal.of(self.sub, self.roles, **self.attributes)
@@ -127,6 +134,7 @@ class IdentitySigner:
         roles: Any = (),
         attributes: Mapping[str, Any] | None = None,
         sid: str | None = None,
+        via: str | None = None,
     ) -> str:
         self.publish()
         now = int(self.clock())
@@ -144,6 +152,8 @@ class IdentitySigner:
         }
         if sid:
             claims["sid"] = sid
+        if via:
+            claims["via"] = via
         return jwt.encode(claims, private, algorithm="RS256", headers={"typ": TYP, "kid": kid})
 
 
@@ -226,7 +236,7 @@ class IdentityVerifier:
             raise IdentityRefused("bad_claim", "roles")
         if not isinstance(attributes, dict) or not isinstance(sub, str) or not sub:
             raise IdentityRefused("bad_claim", "attributes or sub")
-        sid = claims.get("sid")
+        sid, via = claims.get("sid"), claims.get("via")
         return AppIdentity(
             sub,
             tuple(roles),
@@ -235,4 +245,5 @@ class IdentityVerifier:
             sid if isinstance(sid, str) else None,
             str(claims["jti"]),
             float(claims["exp"]),
+            via if isinstance(via, str) else "",
         )

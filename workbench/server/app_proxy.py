@@ -93,6 +93,7 @@ class AppProxyHandler(SuperviseAndProxyHandler):
             roles=getattr(user, "roles", ()),
             attributes=getattr(user, "attributes", None),
             sid=getattr(user, "sid", None),
+            via=getattr(user, "via", None),
         )
         return headers
 

@@ -44,7 +44,9 @@ def open_store() -> QualityStore:
     """From workbench.yml / $WORKBENCH_WAREHOUSE.  Behind the gateway the app acts for the person
     logged in: the identity the gateway signed for this app (workbench.ui.connection); an app the
     gateway started but reached without one acts for nobody.  Run alone (`panel serve
-    apps/quality.py`), it acts for $WORKBENCH_QUALITY_PRINCIPAL, else principals.yml's default."""
+    apps/quality.py`), or for the server's owner (its token; the server maps the owner's queries
+    to principals.yml's default too), it acts for $WORKBENCH_QUALITY_PRINCIPAL, else
+    principals.yml's default."""
     from workbench.config import load_settings
     from workbench.security.app_identity import IdentityVerifier
     from workbench.security.principal import load_principals
@@ -53,12 +55,17 @@ def open_store() -> QualityStore:
     root = Path(settings.root)
     pfile = settings.path(settings.principals_file)
     principal = None
+    identity = None
     if IdentityVerifier.from_env() is not None:
         from workbench.ui.connection import session_identity
 
         identity = session_identity()
-        principal = identity.principal() if identity is not None else None
-    elif pfile.exists():
+        if identity is None:  # started by the gateway, reached without it: nobody
+            return QualityStore(settings.path(settings.warehouse), root / "pipelines" / "schemas",
+                                root / "pipelines" / "cleansing", None)
+    if identity is not None and identity.is_person:
+        principal = identity.principal()
+    elif pfile.exists():  # alone, or the server's owner (whom the server maps to the default too)
         principals = load_principals(pfile)
         principal = principals.get(os.environ.get("WORKBENCH_QUALITY_PRINCIPAL") or None)
     return QualityStore(settings.path(settings.warehouse), root / "pipelines" / "schemas",
