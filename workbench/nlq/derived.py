@@ -78,8 +78,8 @@ def derived_metrics(r: Reading) -> tuple[list[tuple[str, dict, str]], set[int], 
                            "label": " ".join(name_words)}, " ".join(name_words)))
     # "A divided by B"
     for c in r.cues:
-        op = _OPS.get(c.concept)
-        if not op:
+        sym = _OPS.get(c.concept)
+        if not sym:
             continue
         left = [i for i, m in enumerate(r.picks) if m.end <= c.start and i not in consumed
                 and _operand(r, i)]
@@ -93,9 +93,9 @@ def derived_metrics(r: Reading) -> tuple[list[tuple[str, dict, str]], set[int], 
             if d:
                 defs[n] = d
         consumed.update({li, ri})
-        name = _ident([a, {"/": "per", "-": "minus", "+": "plus", "*": "times"}[op], b])
+        name = _ident([a, {"/": "per", "-": "minus", "+": "plus", "*": "times"}[sym], b])
         words = r.toks.text(r.picks[li].start, r.picks[ri].end)
-        out.append((name, {"kind": "metric", "type": "derived", "expr": f"{a} {op} {b}",
+        out.append((name, {"kind": "metric", "type": "derived", "expr": f"{a} {sym} {b}",
                            "label": words}, words))
     _per_entity(r, out, consumed, defs)
     return out, consumed, defs if out else {}

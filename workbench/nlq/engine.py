@@ -39,9 +39,9 @@ class NLQEngine:
         settings = getattr(wb, "settings", None)
         anomaly = getattr(settings, "anomaly", None)
         self.incidents_db = Path(incidents_db) if incidents_db else (
-            Path(settings.path(anomaly.incidents_db)) if anomaly else None)
+            Path(settings.path(anomaly.incidents_db)) if settings is not None and anomaly else None)
         self.rules_dir = Path(rules_dir) if rules_dir else (
-            Path(settings.path(anomaly.alerts_dir)) if anomaly else None)
+            Path(settings.path(anomaly.alerts_dir)) if settings is not None and anomaly else None)
         self._kn: dict[tuple, Knowledge | None] = {}
         self.problems: dict[str, str] = {}
         for ns in self.namespaces or []:
@@ -147,7 +147,8 @@ class NLQEngine:
                 chosen = same[0].entry
                 for m in same:
                     alt = swapped(p, {})
-                    f = dict(alt.filters.pop(chosen.qualified, None) or {"op": "in", "values": [m.value]})
+                    before = alt.filters.pop(chosen.qualified, {})
+                    f = dict(before or {"op": "in", "values": [m.value]})
                     f["member"] = m.entry.query_name
                     alt.filters[m.entry.qualified] = f
                     builds, _ = build_checked(self.wb, alt, kn)
@@ -170,9 +171,9 @@ class NLQEngine:
         options = []
         for _kind, ms in p.ambiguous:
             for m in ms:
-                alt = self._rebuilt(p, kn, ms[0].entry.query_name, m.entry.query_name)
-                if alt is not None:
-                    options.append({"text": f"{m.entry.label} ({m.entry.qualified})", "query": alt.query,
+                rebuilt = self._rebuilt(p, kn, ms[0].entry.query_name, m.entry.query_name)
+                if rebuilt is not None:
+                    options.append({"text": f"{m.entry.label} ({m.entry.qualified})", "query": rebuilt.query,
                                     "partial": None})
         if len(options) >= 2:
             return self._clarify(question, language, kn, p, options, confidence * 0.6), None
@@ -304,6 +305,7 @@ class NLQEngine:
         if model:
             cands.sort(key=lambda e: kn.hops(model, e.model))
         options = []
+        cands = [e for e in cands if not (e.model == model and e.dtype == "count")]
         for e in cands[:8]:
             alt = swapped(p, {})
             alt.metrics = [e.query_name]

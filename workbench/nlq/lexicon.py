@@ -93,13 +93,13 @@ class Lexicon:
                 self.base_words.update(words(phrase))
         for lang, pack in packs.items():
             for key, phrases in pack.members.items():
-                e = by_qual.get(key) or by_name.get(key)
-                for ph in phrases if e else ():
-                    self._add(e, ph, 1.0, (lang,))
+                member = by_qual.get(key) or by_name.get(key)
+                for ph in phrases if member is not None else ():
+                    self._add(member, ph, 1.0, (lang,))  # type: ignore[arg-type]
             for key, phrases in pack.models.items():
-                e = by_qual.get(key)
-                for ph in phrases if e else ():
-                    self._add(e, ph, 1.0, (lang,))
+                model = by_qual.get(key)
+                for ph in phrases if model is not None else ():
+                    self._add(model, ph, 1.0, (lang,))  # type: ignore[arg-type]
 
     @staticmethod
     def _base_phrases(e: Entry) -> list[tuple[str, float]]:

@@ -53,7 +53,7 @@ class Reading:
         return any(c.concept == concept for c in self.cues)
 
     def covered(self) -> set[int]:
-        out = set()
+        out: set[int] = set()
         for m in self.picks:
             out.update(range(m.start, m.end))
         for h in self.time:
@@ -99,14 +99,15 @@ def _choose(cands: list[Match], n: int) -> tuple[list[Match], dict[int, list[Mat
             w = (span[1] - span[0]) ** 1.2 * m.score + best[span[1]]
             if w > best[i] + 1e-9:
                 best[i], choice[i] = w, span
-    picks, alts = [], {}
+    picks: list[Match] = []
+    alts: dict[int, list[Match]] = {}
     i = 0
     while i < n:
-        span = choice[i]
-        if span is None:
+        chosen = choice[i]
+        if chosen is None:
             i += 1
             continue
-        ms = best_of[span]
+        ms = best_of[chosen]
         top = ms[0]
         seen = {top.entry.qualified}
         others = []
@@ -116,7 +117,7 @@ def _choose(cands: list[Match], n: int) -> tuple[list[Match], dict[int, list[Mat
                 others.append(m)
         alts[len(picks)] = others
         picks.append(top)
-        i = span[1]
+        i = chosen[1]
     return picks, alts
 
 

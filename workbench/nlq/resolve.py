@@ -337,7 +337,8 @@ def _by_context(r: Reading, i: int, m: Match, grouped: bool) -> Match:
                                                   and any(a.entry.kind == "model" for a in same))) and not any(
             x.entry.kind in ("metric", "measure") and x is not m for x in r.picks):
         order = {"model": 0, "dimension": 1, "measure": 2, "metric": 2, "segment": 3}
-    elif (r.has("top") or r.has("bottom")) and any(a.entry.kind == "model" for a in same) and not any(
+    elif (r.has("top") or r.has("bottom")) and any(a.entry.kind == "model" for a in same) and not _amount_of(
+            r, m) and not any(
             x.entry.kind in ("metric", "measure") and x is not m for x in r.picks):
         order = {"dimension": 0, "model": 1, "segment": 2, "measure": 3, "metric": 3}
     else:
@@ -371,6 +372,13 @@ def _nearest_metrics(p: Partial, kn) -> None:
             p.metrics[p.metrics.index(e.query_name)] = best.query_name
             p.words[best.query_name] = p.words.get(e.query_name, "")
             p.metric_entries[k] = best
+
+
+def _amount_of(r: Reading, m: Match) -> bool:
+    """'the most loans', 'highest revenue': what follows a superlative of amount is measured."""
+    amounts = {p[0] for p in r.table.phrases("amount_superlatives") if len(p) == 1}
+    prev = [w for w in r.toks.low[max(0, m.start - 2):m.start] if w not in r.table.stopwords or w in amounts]
+    return bool(prev) and prev[-1] in amounts
 
 
 def _role_kinds(kind: str) -> tuple[str, ...]:

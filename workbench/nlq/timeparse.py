@@ -166,9 +166,9 @@ class TimeReader:
         unit, k = self.unit_at(low, i)
         if unit == "year" and self.year_at(low, i + k):     # 'im Jahr 2024', 'the year 2024'
             return TimeHit(i, i + k + 1, "range", str(self.year_at(low, i + k)))
-        m = _ISO.fullmatch(low[i])
-        if m:
-            return TimeHit(i, i + 1, "range", dt.date(*map(int, m.groups())).isoformat())
+        iso = _ISO.fullmatch(low[i])
+        if iso:
+            return TimeHit(i, i + 1, "range", dt.date(*map(int, iso.groups())).isoformat())
         return None
 
     def _month_context(self, low, i) -> bool:

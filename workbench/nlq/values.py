@@ -38,14 +38,14 @@ class ValueIndex:
         by_qual = {e.qualified: e for e in dims}
         for lang, pack in packs.items():
             for dim, per_value in pack.values.items():
-                e = by_qual.get(dim) or by_name.get(dim)
-                if e is None or e.qualified not in self.values:
+                dim_entry = by_qual.get(dim) or by_name.get(dim)
+                if dim_entry is None or dim_entry.qualified not in self.values:
                     continue
-                stored = {str(v): v for v in self.values[e.qualified]}
+                stored = {str(v): v for v in self.values[dim_entry.qualified]}
                 for value, phrases in per_value.items():
                     if value in stored:
                         for ph in phrases:
-                            self._add(e, stored[value], ph, (lang,))
+                            self._add(dim_entry, stored[value], ph, (lang,))
 
     def _add(self, e: Entry, value: object, text: str, languages) -> None:
         text = text.strip()

@@ -6,6 +6,7 @@ same namespace; the newest such incident is explained. Without one the engine sa
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -27,8 +28,10 @@ def explain(wb, namespace: str, metrics: list[str], incidents_db: Path | None,
     if not mine:
         return None, None, f"no alert rule watches {', '.join(sorted(wanted)) or 'this metric'}"
     store = IncidentStore(incidents_db)
-    hits = [inc for inc in reversed(store.list())
-            if any(a["rule"] in mine for a in store.anomalies(inc["id"]))]
+    incidents: Any = store.list()
+    anomalies: Any = store.anomalies
+    hits = [inc for inc in reversed(incidents)
+            if any(a["rule"] in mine for a in anomalies(inc["id"]))]
     if not hits:
         return None, None, "no recorded incident concerns this metric"
     insight = explain_incident(wb, store, {n: rules[n] for n in mine}, hits[0]["id"])
