@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from .i18n import WordTable
 from .knowledge import Knowledge
 from .lexicon import Match
-from .text import Tokens
+from .text import Tokens, stem
 from .timeparse import TimeHit, TimeReader
 
 CUES = ("per", "remove", "group_by", "top", "bottom", "desc", "asc", "sort", "count", "average", "share", "detail",
@@ -121,6 +121,21 @@ def _choose(cands: list[Match], n: int) -> tuple[list[Match], dict[int, list[Mat
     return picks, alts
 
 
+def _compounds(toks: Tokens, kn: Knowledge, taken: set[int]) -> list[Match]:
+    """German compounds: 'Gesamtumsatz' ends with 'umsatz', a word the model knows."""
+    index = kn.lexicon.index["de"]
+    out = []
+    for i, w in enumerate(toks.low):
+        if i in taken or len(w) < 8 or not w.isalpha():
+            continue
+        for cut in range(3, len(w) - 3):
+            key = (stem(w[cut:], "de"),)
+            if key in index:
+                out += [Match(i, i + 1, e, 0.85 * weight, "exact") for e, weight in index[key]]
+                break
+    return out
+
+
 def read(toks: Tokens, language: str, kn: Knowledge, table: WordTable, times: TimeReader) -> Reading:
     time = times.read(toks.low)
     blocked = {k for h in time for k in range(h.start, h.end)}
@@ -139,6 +154,8 @@ def read(toks: Tokens, language: str, kn: Knowledge, table: WordTable, times: Ti
             m.score *= 0.45       # 'count', 'total', 'date' alone say little
         if m.how == "value" and m.length == 1 and toks.low[m.start] in stop:
             m.score *= 0.45
+    if language == "de":
+        cands += _compounds(toks, kn, covered_exact | blocked)
     picks, alts = _choose(cands, len(toks))
     taken = {k for m in picks for k in range(m.start, m.end)}
     cues = [c for c in cues if not any(k in taken for k in range(c.start, c.end))]

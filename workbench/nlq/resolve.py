@@ -162,6 +162,16 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
             p.state("metrics")
             prev_role = "metric"
             continue
+        if e.kind == "model" and r.numbers.get(m.end) is not None and not grouped:
+            key = kn.key_of(e.model)          # 'policy 31003000': that row
+            if key is not None:
+                val = r.numbers[m.end]
+                v = int(val) if float(val).is_integer() else val
+                p.filters[key.qualified] = {"member": key.query_name, "op": "in",
+                                            "values": [v if key.dtype == "numeric" else str(v)]}
+                p.state("filters")
+                prev_role = "value"
+                continue
         if e.kind == "model":
             if r.cue_at("count", m.start, gap=2):
                 cnt = kn.count_of(e.model)
