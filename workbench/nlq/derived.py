@@ -20,6 +20,12 @@ def _operand(r: Reading, i: int) -> tuple[str, dict | None] | None:
     """(name, definition or None) of pick i as an operand."""
     m = r.picks[i]
     e = m.entry
+    if e.kind not in ("metric", "measure", "model"):
+        same = [a for a in r.alts.get(i, []) if a.entry.kind in ("metric", "measure")
+                and a.score >= m.score - 0.05 and a.how != "value"]
+        if not same:
+            return None
+        e = same[0].entry           # 'promo orders': the measure, not the segment of that name
     if e.kind in ("metric", "measure"):
         return e.query_name, None
     if e.kind == "model":
@@ -77,12 +83,13 @@ def derived_metrics(r: Reading) -> tuple[list[tuple[str, dict, str]], set[int], 
         out.append((name, {"kind": "metric", "type": "derived", "expr": expr,
                            "label": " ".join(name_words)}, " ".join(name_words)))
     # "A divided by B"
+    chain: tuple = ()
     for c in r.cues:
         sym = _OPS.get(c.concept)
         if not sym:
             continue
-        left = [i for i, m in enumerate(r.picks) if m.end <= c.start and i not in consumed
-                and _operand(r, i)]
+        left = [i for i, m in enumerate(r.picks) if m.end <= c.start and (
+            i not in consumed or (chain and chain[0] == i)) and _operand(r, i)]
         right = [i for i, m in enumerate(r.picks) if m.start >= c.end and i not in consumed
                  and _operand(r, i)]
         if not left or not right:
@@ -93,10 +100,16 @@ def derived_metrics(r: Reading) -> tuple[list[tuple[str, dict, str]], set[int], 
             if d:
                 defs[n] = d
         consumed.update({li, ri})
-        name = _ident([a, {"/": "per", "-": "minus", "+": "plus", "*": "times"}[sym], b])
-        words = r.toks.text(r.picks[li].start, r.picks[ri].end)
-        out.append((name, {"kind": "metric", "type": "derived", "expr": f"{a} {sym} {b}",
-                           "label": words}, words))
+        opword = {"/": "per", "-": "minus", "+": "plus", "*": "times"}[sym]
+        if chain and chain[0] == li:      # 'A minus B divided by C' reads left to right
+            _, start, prev_name, prev_expr = chain
+            out.pop()
+            name, expr = _ident([prev_name, opword, b]), f"({prev_expr}) {sym} {b}"
+        else:
+            start, name, expr = r.picks[li].start, _ident([a, opword, b]), f"{a} {sym} {b}"
+        words = r.toks.text(start, r.picks[ri].end)
+        out.append((name, {"kind": "metric", "type": "derived", "expr": expr, "label": words}, words))
+        chain = (ri, start, name, expr)
     _per_entity(r, out, consumed, defs)
     return out, consumed, defs if out else {}
 
@@ -116,7 +129,11 @@ def _per_entity(r: Reading, out: list, consumed: set[int], defs: dict) -> None:
                 and a.score >= m.score - 0.05]
         cnt = r.kn.count_of(ents[0].entry.model) if ents else None
         if not cnt or "(" in cnt:
-            continue
+            measured = [a for a in [m] + r.alts.get(right, []) if a.entry.kind in ("metric", "measure")
+                        and a.score >= m.score - 0.05]
+            if not measured or c.concept != "per":
+                continue
+            cnt = measured[0].entry.query_name      # 'gross margin per unit': over units
         left = [i for i, x in enumerate(r.picks) if x.end <= c.start and i not in consumed
                 and x.entry.kind in ("metric", "measure", "model")]
         if not left:
@@ -129,7 +146,7 @@ def _per_entity(r: Reading, out: list, consumed: set[int], defs: dict) -> None:
         if adef:
             defs[a] = adef
         consumed.update({li, right})
-        name = _ident([a, "per", ents[0].entry.model])
+        name = _ident([a, "per", ents[0].entry.model if ents else cnt])
         words = r.toks.text(r.picks[li].start, m.end)
         out.append((name, {"kind": "metric", "type": "derived", "expr": f"{a} / {cnt}",
                            "label": words}, words))

@@ -120,11 +120,7 @@ class SynonymPack:
             for ws in group.values():
                 for w in ws:
                     out.update(t for t in words(w) if len(t) > 2)
-        for per_value in self.values.values():
-            for ws in per_value.values():
-                for w in ws:
-                    out.update(t for t in words(w) if len(t) > 2)
-        return out
+        return out      # value translations ('App') are too often the English word too
 
 
 def _lists(data: dict, section: str, path: Path) -> dict[str, list[str]]:

@@ -297,6 +297,13 @@ def _prefer(r: Reading, consumed: set[int]) -> None:
             if metric_home:
                 reach = [a for a in same if kn.hops(metric_home, a.entry.model) < 99]
                 same = reach or same
+            beside = [k for k in (i - 1, i + 1) if 0 <= k < len(r.picks)
+                      and min(abs(r.picks[k].start - m.end), abs(r.picks[k].end - m.start)) <= 1]
+            for k in beside:
+                ents = {a.entry.model for a in [r.picks[k]] + r.alts.get(k, []) if a.entry.kind == "model"}
+                own = [a for a in same if a.entry.model in ents]
+                if own:
+                    same = own[:1]       # 'Berlin stores': the stores' city
             if len({a.entry.qualified for a in same}) > 1:
                 plain = [a for a in same if all(set(words_of(a.entry.label)) <= set(words_of(b.entry.label))
                                                 for b in same)]

@@ -77,7 +77,10 @@ class ValueIndex:
                     continue
                 for e, v in index.get(key, ()):
                     text = " ".join(toks.low[i:j])
-                    exact = fold(str(v)).replace("_", " ") == text
+                    stored = fold(str(v)).replace("_", " ")
+                    exact = stored == text
+                    if not exact and j == i + 1 and abs(len(stored) - len(text)) > 2:
+                        continue     # 'shipped' does not name the value SHIP
                     score = (1.0 if exact else 0.92) * (0.9 if text in member_words else 1.0)
                     out.append(Match(i, j, e, score, "value", v))
         return out
