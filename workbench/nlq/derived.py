@@ -142,6 +142,10 @@ def _per_entity(r: Reading, out: list, consumed: set[int], defs: dict) -> None:
         op = _operand(r, li)
         if op is None or op[0] == cnt:
             continue
+        left_entry = r.picks[li].entry
+        if ents and left_entry.model == ents[0].entry.model and left_entry.dtype == "avg":
+            consumed.add(right)   # 'average quantity per line': the average is per line already
+            continue
         a, adef = op
         if adef:
             defs[a] = adef

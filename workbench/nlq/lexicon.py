@@ -115,7 +115,8 @@ class Lexicon:
         # "Customer region" also answers to "region" when the model says customer: partial names
         name_words = _split_name(e.name).split()
         fw = function_words()
-        if len(name_words) > 1 and name_words[-1].lower() not in _GENERIC | fw:
+        partial_ok = e.kind != "dimension" or e.dtype == "categorical"   # not 'placed' of Orders placed
+        if len(name_words) > 1 and name_words[-1].lower() not in _GENERIC | fw and partial_ok:
             out.append((name_words[-1], 0.6))
         label_words = words(e.label)
         own = set(phrase_key(e.model.replace("_", " "))) | set(phrase_key(str(e.spec_model_title or "")))
@@ -129,7 +130,7 @@ class Lexicon:
             if e.kind == "dimension" and len(sw) == 2 and sw[-1] not in _GENERIC | fw:
                 out.append((sw[-1], 0.55))       # 'customer country' is also a 'country'
 
-        if e.kind == "dimension" and len(label_words) > 1 and label_words[-1] not in _GENERIC | fw:
+        if e.kind == "dimension" and partial_ok and len(label_words) > 1 and label_words[-1] not in _GENERIC | fw:
             out.append((label_words[-1], 0.6))       # 'Customer nation' is also a 'nation'
         if e.is_time:   # 'closed in 2019' names the close date; 'start' the incident start
             rest = [w for w in words(e.label) if w not in _GENERIC and w not in fw and stem(w) not in own]

@@ -99,6 +99,14 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
         p.metrics.append(name)
         p.words[name] = words
         p.state("metrics")
+    seen_models: set[str] = set()
+    for i, m in enumerate(r.picks):
+        ents = {a.entry.model for a in [m] + r.alts.get(i, []) if a.entry.kind == "model"}
+        vals = [a for a in r.alts.get(i, []) if a.how == "value" and a.score >= 0.8]
+        if ents & seen_models and vals and m.how != "value":
+            r.alts[i] = [a for a in [m] + r.alts.get(i, []) if a is not vals[0]]
+            r.picks[i] = vals[0]
+        seen_models |= ents
     _prefer(r, consumed)
     exact_metric = any(m.entry.kind in ("metric", "measure") and m.how == "exact" for m in r.picks)
     valued = {m.entry.qualified for m in r.picks if m.how == "value"}
@@ -301,13 +309,20 @@ def _prefer(r: Reading, consumed: set[int]) -> None:
                       and min(abs(r.picks[k].start - m.end), abs(r.picks[k].end - m.start)) <= 1]
             for k in beside:
                 ents = {a.entry.model for a in [r.picks[k]] + r.alts.get(k, []) if a.entry.kind == "model"}
-                own = [a for a in same if a.entry.model in ents]
-                if own:
-                    same = own[:1]       # 'Berlin stores': the stores' city
+                if not ents or len(same) < 2:
+                    continue
+                dist = {id(a): min(kn.hops(x, a.entry.model) for x in ents) for a in same}
+                best = min(dist.values())
+                own = [a for a in same if dist[id(a)] == best]
+                if best < 99 and len({a.entry.qualified for a in own}) == 1:
+                    same = own[:1]       # Berlin stores: the city of the stores; suppliers in JAPAN
+
             if len({a.entry.qualified for a in same}) > 1:
-                plain = [a for a in same if all(set(words_of(a.entry.label)) <= set(words_of(b.entry.label))
-                                                for b in same)]
-                if plain:
+                def within(a, same=same):
+                    return sum(set(words_of(a.entry.label)) < set(words_of(b.entry.label)) for b in same)
+                most = max(within(a) for a in same)
+                plain = [a for a in same if within(a) == most] if most else []
+                if len(plain) == 1:
                     same = plain[:1]
                 else:
                     r.value_ambiguity.append(same)
