@@ -16,7 +16,7 @@ from ...engines.postgres_engine import redacted
 from .chain import GENESIS, Entry
 from .checkpoints import Checkpoint
 from .errors import AuditError
-from .store import COLUMNS, CP_COLUMNS, AuditStore, filters
+from .store import COLUMNS, CP_COLUMNS, AuditStore, Search, filters
 
 SCHEMA_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -223,6 +223,22 @@ class PostgresStore(AuditStore):
                 conn.close()
 
         return rows()
+
+    def search(self, found: Search, limit: int, offset: int) -> tuple[int, list[Entry]]:
+        where, args = found.where("%s")
+        count = self._sql.SQL("SELECT count(*) FROM {}" + where).format(self._t)  # noqa: S608 - fixed WHERE fragments with %s placeholders; values bound
+        total = self._rows(count, args)[0][0]
+        q = "SELECT " + COLUMNS + " FROM {}" + where  # noqa: S608 - constant columns, fixed WHERE fragments; values bound
+        q += " ORDER BY seq DESC, ctid DESC LIMIT %s OFFSET %s"
+        page = self._rows(self._sql.SQL(q).format(self._t), [*args, int(limit), int(offset)])
+        return int(total), [Entry(*r) for r in page]
+
+    def hourly(self, found: Search) -> list[tuple[str, str, int]]:
+        where, args = found.where("%s")
+        q = "SELECT substr(time, 1, 13) AS hour, action, count(*) FROM {}" + where  # noqa: S608 - fixed WHERE fragments with %s placeholders; values bound
+        q += " GROUP BY hour, action ORDER BY hour, action"
+        rows = self._rows(self._sql.SQL(q).format(self._t), args)
+        return [(str(h), str(a), int(n)) for h, a, n in rows]
 
     def checkpoints(self) -> list[Checkpoint]:
         q = self._sql.SQL("SELECT " + CP_COLUMNS + " FROM {} ORDER BY seq, ctid").format(self._cp)  # noqa: S608 - CP_COLUMNS is a module constant, the table an sql.Identifier

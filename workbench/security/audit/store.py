@@ -15,6 +15,7 @@ import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,15 @@ class AuditStore(ABC):
         action or action prefix ("auth." matches every auth action)."""
 
     @abstractmethod
+    def search(self, found: Search, limit: int, offset: int) -> tuple[int, list[Entry]]:
+        """(how many entries match, the page of them newest first: `offset` skipped, at most
+        `limit`); see :class:`Search` for what matches."""
+
+    @abstractmethod
+    def hourly(self, found: Search) -> list[tuple[str, str, int]]:
+        """(hour as "YYYY-MM-DDTHH", action, entries) for the entries that match."""
+
+    @abstractmethod
     def checkpoints(self) -> list[Checkpoint]:
         """Every checkpoint in seq order."""
 
@@ -91,6 +101,42 @@ def filters(
             where.append(f"action = {mark}")
             args.append(action)
     return (" WHERE " + " AND ".join(where)) if where else "", args
+
+
+@dataclass(frozen=True)
+class Search:
+    """What a search of the log matches (workbench.security.audit.search builds it from request
+    parameters): a time text range [since, until), one user, an action (itself and its dotted
+    family: "login" matches login.success; "login." only the family) and a text anywhere in the
+    entry's JSON, case-insensitively."""
+
+    since: str | None = None
+    until: str | None = None
+    user: str | None = None
+    action: str | None = None
+    text: str | None = None
+
+    def where(self, mark: str) -> tuple[str, list[str | int]]:
+        """WHERE text with placeholders `mark` (values are always parameters, never SQL text)."""
+        where, args = filters(self.since, self.until, self.user, None, mark)
+        parts = [where[len(" WHERE ") :]] if where else []
+        if self.action is not None:
+            family = _like_escaped(self.action.rstrip(".")) + ".%"
+            if self.action.endswith("."):
+                parts.append(f"action LIKE {mark} ESCAPE '\\'")
+                args.append(family)
+            else:
+                parts.append(f"(action = {mark} OR action LIKE {mark} ESCAPE '\\')")
+                args += [self.action, family]
+        if self.text:
+            parts.append(f"lower(body) LIKE {mark} ESCAPE '\\'")
+            args.append("%" + _like_escaped(self.text.lower()) + "%")
+        return (" WHERE " + " AND ".join(parts)) if parts else "", args
+
+
+def _like_escaped(text: str) -> str:
+    """`text` matched literally inside a LIKE pattern whose escape character is a backslash."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 SQLITE_SCHEMA = """
@@ -246,6 +292,25 @@ class SQLiteStore(AuditStore):
                 conn.close()
 
         return rows()
+
+    def search(self, found: Search, limit: int, offset: int) -> tuple[int, list[Entry]]:
+        where, args = found.where("?")
+        total = self._rows(f"SELECT count(*) FROM audit_entries{where}", args)[0][0]  # noqa: S608 - WHERE from fixed fragments with ? placeholders
+        page = self._rows(
+            f"SELECT {COLUMNS} FROM audit_entries{where} ORDER BY seq DESC, rowid DESC "  # noqa: S608 - constant columns, WHERE from fixed fragments; values bound
+            "LIMIT ? OFFSET ?",
+            [*args, int(limit), int(offset)],
+        )
+        return int(total), [Entry(*r) for r in page]
+
+    def hourly(self, found: Search) -> list[tuple[str, str, int]]:
+        where, args = found.where("?")
+        rows = self._rows(
+            f"SELECT substr(time, 1, 13) AS hour, action, count(*) FROM audit_entries{where} "  # noqa: S608 - WHERE from fixed fragments with ? placeholders
+            "GROUP BY hour, action ORDER BY hour, action",
+            args,
+        )
+        return [(str(h), str(a), int(n)) for h, a, n in rows]
 
     def checkpoints(self) -> list[Checkpoint]:
         query = f"SELECT {CP_COLUMNS} FROM audit_checkpoints ORDER BY seq, rowid"  # noqa: S608 - CP_COLUMNS is a module constant
