@@ -25,7 +25,8 @@ from workbench.specfile import SourceMap, keys_on_path, plain
 SEVERITIES = ("info", "warning", "critical")
 Severity = Literal["info", "warning", "critical"]
 Grain = Literal["minute", "hour", "day", "week"]
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def severity_rank(s: str) -> int:
@@ -89,7 +90,7 @@ class QuietHours(_Strict):
 
     start: str = Field(description="HH:MM local time the quiet window starts.")
     end: str = Field(description="HH:MM local time it ends (may be past midnight).")
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+    days: list[Day] = Field(
         default_factory=lambda: list(DAYS), description="Days on which the window starts.")
     allow_severity: Severity | None = Field(
         "critical", description="Severity from which notifications go out anyway; null holds everything.")

@@ -14,6 +14,7 @@ runner, the CLI and notebooks can share it.
 """
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import json
 import sqlite3
@@ -254,7 +255,8 @@ class IncidentStore:
         with self._db() as db:
             return [dict(r) for r in db.execute(sql + " order by id", args)]
 
-    def anomalies(self, incident_id: int | None = None) -> list[dict]:
+    # Below ``list`` (the method) names the method, so the builtin is spelled ``builtins.list``.
+    def anomalies(self, incident_id: int | None = None) -> builtins.list[dict]:
         sql, args = "select * from anomalies", []
         if incident_id is not None:
             sql += " where incident_id = ?"
@@ -262,13 +264,14 @@ class IncidentStore:
         with self._db() as db:
             return [dict(r) for r in db.execute(sql + " order by ts, rule, slice_value", args)]
 
-    def history(self, incident_id: int) -> list[dict]:
+    def history(self, incident_id: int) -> builtins.list[dict]:
         with self._db() as db:
             return [dict(r) for r in db.execute("select * from history where incident_id = ? order by id",
                                                 (incident_id,))]
 
-    def notifications(self, incident_id: int | None = None, status: str | None = None) -> list[dict]:
-        sql, args = "select * from notifications where 1=1", []
+    def notifications(self, incident_id: int | None = None, status: str | None = None) -> builtins.list[dict]:
+        sql = "select * from notifications where 1=1"
+        args: builtins.list[int | str] = []
         if incident_id is not None:
             sql += " and incident_id = ?"
             args.append(incident_id)

@@ -112,7 +112,9 @@ def evaluate_rules(wb, rules: list[AlertRule], namespace: str = "retail", end=No
     watched = {i["id"]: {(a["rule"], a["slice_value"]) for a in store.anomalies(i["id"])} for i in detected}
     effects = {r.name: injected_slices(wb, namespace, r.source.slice_by, r.source.where, effect_share)
                for r in rules if r.source.slice_by}
-    matches, correct, side_effects = [], set(), set()
+    matches: list[dict] = []
+    correct: set[int] = set()
+    side_effects: set[int] = set()
     for _, t in truth.iterrows():
         lo, hi = t["start_ts"] - tol, t["end_ts"] + tol
         literals = set(re.findall(r"'([^']*)'", t["filter"] or ""))

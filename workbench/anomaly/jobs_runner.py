@@ -20,7 +20,7 @@ from pathlib import Path
 from workbench.anomaly.alert_rules import AlertRule
 from workbench.anomaly.incidents import DEFAULT_DB, IncidentStore
 from workbench.anomaly.incidents_dispatch import AlertDispatcher
-from workbench.anomaly.jobs import DEFAULT_STATE_DIR, DetectionJob
+from workbench.anomaly.jobs import DEFAULT_STATE_DIR, Anomaly, DetectionJob
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,9 @@ class JobRunner:
         """
         if invalidate:
             self.wb.invalidate()
-        out = {"jobs": [], "dispatch": {}, "held": {}, "rules": {}}
-        anomalies = []
+        jobs: list[str] = []
+        rules: dict[str, dict] = {}
+        anomalies: list[Anomaly] = []
         for job in self.jobs:
             try:
                 res = job.run()
@@ -71,13 +72,13 @@ class JobRunner:
                 else:
                     log.debug("rule %s failed again: %s", job.rule.name, msg)
                 self._last_error[job.rule.name] = msg
-                out["jobs"].append(f"{job.rule.name}: failed: {e}")
-                out["rules"][job.rule.name] = {"ok": False, "error": f"{type(e).__name__}: {e}",
+                jobs.append(f"{job.rule.name}: failed: {e}")
+                rules[job.rule.name] = {"ok": False, "error": f"{type(e).__name__}: {e}",
                                                "anomalies": 0}
                 continue
             self._last_error.pop(job.rule.name, None)
             anomalies += res.anomalies
-            out["jobs"].append(res.summary())
+            jobs.append(res.summary())
             entry = {"ok": True, "summary": res.summary(), "anomalies": len(res.anomalies),
                      "scored_to": str(res.end), "idle": res.idle,
                      "warming_up": res.warmup_text() or None, "waiting": res.waiting,
@@ -93,10 +94,10 @@ class JobRunner:
                 self._last_scored[job.rule.name] = {"summary": res.summary(), "buckets": entry["buckets"],
                                                     "slices": entry["slices"],
                                                     "at": str(self.clock())}
-            out["rules"][job.rule.name] = entry
-        out["dispatch"] = self.dispatcher.process(anomalies)
-        out["held"] = self.dispatcher.flush_held(only_known=not self.owns_all_held)
-        return out
+            rules[job.rule.name] = entry
+        dispatch = self.dispatcher.process(anomalies)
+        held = self.dispatcher.flush_held(only_known=not self.owns_all_held)
+        return {"jobs": jobs, "dispatch": dispatch, "held": held, "rules": rules}
 
     def run_forever(self, interval: float = 15.0, stop: threading.Event | None = None,
                     on_cycle: Callable[[dict], None] | None = None) -> None:

@@ -163,12 +163,14 @@ def leave_one_category_out(
         train = [i for i, p in enumerate(prepared) if p.category != cat]
         test = [i for i, p in enumerate(prepared) if p.category == cat]
         train_prep = [prepared[i] for i in train]
-        best = None
+        best: tuple[int, float, float] | None = None
         for g, scores in enumerate(scores_by_setting):
             threshold, raw = optimise_threshold(train_prep, [scores[i] for i in train], profile)
             # A float-rounding difference is a tie, and a tie keeps the earlier grid point.
             if best is None or raw > best[2] + TIE_TOLERANCE:
                 best = (g, threshold, raw)
+        if best is None:
+            raise ValueError("the grid is empty: give at least one setting ({} for the defaults)")
         g, threshold, train_raw = best
         test_prep = [prepared[i] for i in test]
         test_scores = [scores_by_setting[g][i] for i in test]

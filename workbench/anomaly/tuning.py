@@ -287,7 +287,7 @@ def search(
             out_raw += score_series_at(test, scores, prof, t).raw
             out_fig = out_fig + detection_figures([test], [scores], prof, t, [seconds])
         results.append(SettingResult(
-            setting=g, params=overrides,
+            setting=g, params=dict(overrides),
             in_sample=float(normalise(raw, null_score([prep], prof), perfect_score([prep], prof))),
             in_sample_threshold=threshold,
             out_of_sample=float(normalise(out_raw, test_null, test_perfect)) if test_perfect != test_null else None,
@@ -299,11 +299,13 @@ def search(
     # Nested: on each fold the setting too is chosen on the past only.
     nested_raw, choices = 0.0, []
     for train, test in zip(trains, tests, strict=True):
-        best = None
+        best: tuple[int, float, float] | None = None
         for g, scores in enumerate(scores_by_setting):
             t, raw = choose_threshold(train, scores, prof, threshold_rule)
             if best is None or raw > best[2] + TIE_TOLERANCE:
                 best = (g, t, raw)
+        if best is None:  # not reached: the grid was checked to be non-empty above
+            raise ValueError("grid is empty")
         choices.append(best[0])
         nested_raw += score_series_at(test, scores_by_setting[best[0]], prof, best[1]).raw
     nested = float(normalise(nested_raw, test_null, test_perfect)) if test_perfect != test_null else None

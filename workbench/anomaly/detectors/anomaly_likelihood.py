@@ -67,7 +67,7 @@ class AnomalyLikelihood:
         self.stdev: float | None = None
         self._previous_tail = 1.0
 
-    def _refit(self) -> None:
+    def _refit(self) -> tuple[float, float]:
         shifted_out = max(0, self.iteration - self.historic_window)
         skip = min(self.iteration, max(0, self.learning_period - shifted_out))
         h = np.fromiter(self.history, dtype=float)
@@ -78,6 +78,7 @@ class AnomalyLikelihood:
         var = float(sample.var()) if sample.size else 0.0
         self.mean = max(mean, MIN_MEAN)
         self.stdev = math.sqrt(max(var, MIN_VARIANCE))
+        return self.mean, self.stdev
 
     def update(self, raw: float) -> float:
         """Likelihood (in ``[0, 1]``) that the current point is anomalous, then learn ``raw``."""
@@ -85,12 +86,13 @@ class AnomalyLikelihood:
         if self.iteration < self.probation:
             likelihood = 0.5
         else:
-            if self.mean is None or self.iteration % self.reestimation_period == 0:
-                self._refit()
+            mean, stdev = self.mean, self.stdev
+            if mean is None or stdev is None or self.iteration % self.reestimation_period == 0:
+                mean, stdev = self._refit()
             avg = sum(self.recent) / self.averaging_window
             # Two-sided: an unusually *quiet* stretch is as unlikely as a noisy one.
-            x = avg if avg >= self.mean else 2.0 * self.mean - avg
-            tail = 0.5 * math.erfc((x - self.mean) / (self.stdev * math.sqrt(2.0)))
+            x = avg if avg >= mean else 2.0 * mean - avg
+            tail = 0.5 * math.erfc((x - mean) / (stdev * math.sqrt(2.0)))
             filtered = YELLOW_TAIL if (tail <= RED_TAIL and self._previous_tail <= RED_TAIL) else tail
             self._previous_tail = tail
             likelihood = 1.0 - filtered

@@ -40,6 +40,8 @@ class Detector(ABC):
 
     name: ClassVar[str] = ""
     Params: ClassVar[type[DetectorParams]] = DetectorParams
+    # Each subclass re-declares ``params: Params`` (its own model) so its fields type-check.
+    params: DetectorParams
     # A small grid of parameter overrides for out-of-sample tuning (``benchmarks/nab.py --cv``,
     # ``workbench.anomaly.tuning``); the defaults (``{}``) come first so a tie keeps them.
     tuning_grid: ClassVar[tuple[dict[str, Any], ...]] = ({},)
@@ -117,7 +119,7 @@ class Detector(ABC):
         if timestamps is not None and len(timestamps) != n:
             raise ValueError(f"{n} values but {len(timestamps)} timestamps")
         keep = _clean_mask(vals, timestamps, self._last_ts) if vals is not None else None
-        if keep is None:  # odd inputs: the per-point rules sort them out
+        if vals is None or keep is None:  # odd inputs: the per-point rules sort them out
             return np.array([self.update(None if timestamps is None else timestamps[i], values[i]) for i in range(n)])
         out = np.zeros(n)
         bad = np.flatnonzero(~keep)

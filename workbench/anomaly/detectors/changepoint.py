@@ -27,6 +27,8 @@ class CUSUM(Detector):
         h: float = Field(8.0, gt=0, description="Decision interval: a sum above h is a change point.")
         z_clip: float = Field(6.0, gt=0, description="Clip per-point z so one spike cannot trip a change alone.")
 
+    params: Params
+
     def reset(self) -> None:
         self._ref = RingBuffer(self.params.reference_window)
         self._pos = 0.0
@@ -64,6 +66,8 @@ class LevelShift(Detector):
         long: int = Field(288, ge=10, description="Reference points before the recent ones.")
         min_history: int = Field(50, ge=5, description="Reference points needed before scoring.")
         z_half: float = Field(4.0, gt=0, description="Shift (in reference sigmas) that maps to 0.5.")
+
+    params: Params
 
     def reset(self) -> None:
         self._recent = RingBuffer(self.params.short)

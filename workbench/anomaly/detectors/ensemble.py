@@ -70,6 +70,8 @@ class Ensemble(Detector):
         suppress: int = Field(0, ge=0, description="Points damped after each alarm.")
         suppress_factor: float = Field(0.0, ge=0, le=1, description="Multiplier on scores while damped.")
 
+    params: Params
+
     def reset(self) -> None:
         p = self.params
         self._members = [create(m.detector, **m.params) for m in p.members]

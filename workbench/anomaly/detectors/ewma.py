@@ -20,6 +20,8 @@ class EWMA(Detector):
         min_history: int = Field(30, ge=2, description="Points needed before scoring; earlier points score 0.")
         z_half: float = Field(4.0, gt=0, description="z-score that maps to an anomaly score of 0.5.")
 
+    params: Params
+
     def reset(self) -> None:
         self._mean: float | None = None
         self._var = 0.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 import numpy as np
 from pydantic import Field
@@ -34,10 +35,13 @@ class IsolationForestDetector(Detector):
         max_samples: int = Field(256, ge=8, description="Samples drawn to build each tree.")
         random_state: int = Field(0, description="Seed, for reproducible scores.")
 
+    params: Params
+
     def reset(self) -> None:
         p = self.params
         self._history: deque[float] = deque(maxlen=p.train_size + p.shingle)
-        self._model = None
+        # A fitted sklearn IsolationForest (sklearn ships no types), None before the first fit.
+        self._model: Any = None
         self._center = 0.0
         self._scale = 1.0
         self._since_fit = 0

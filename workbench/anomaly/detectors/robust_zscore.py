@@ -42,6 +42,8 @@ class RobustZScore(Detector):
             False, description="Score first differences instead of levels (spikes on a trend)."
         )
 
+    params: Params
+
     def reset(self) -> None:
         self._buf = RingBuffer(self.params.window)
         self._prev: float | None = None

@@ -43,6 +43,8 @@ class SeasonalResidual(Detector):
                         "hour's norm (an outage in a low-volume slice) add up; one noisy point does not.",
         )
 
+    params: Params
+
     def reset(self) -> None:
         self._level: float | None = None
         self._season = [[0.0] * self.params.bins for _ in self.params.periods]

@@ -77,6 +77,8 @@ class SequenceNovelty(Detector):
         alarm_level: float = Field(0.5, ge=0, le=1, description="Score that counts as an alarm for suppression.")
         suppress: int = Field(150, ge=0, description="Points after an alarm whose likelihood score is zeroed.")
 
+    params: Params
+
     def reset(self) -> None:
         p = self.params
         self._calibration = max(p.probation, MIN_CALIBRATION)
@@ -118,9 +120,12 @@ class SequenceNovelty(Detector):
 
     def _novelty(self, value: float) -> float:
         """Fraction of (bin, transition) keys never seen before, over all grids; then learn them."""
+        base, width = self._base, self._width
+        if base is None or width is None:  # no grid before calibration (never called then)
+            return 0.0
         new = total = 0
         for offset, counts, context in zip(self._offsets, self._counts, self._contexts, strict=True):
-            context.append(math.floor((value - self._base + offset) / self._width))
+            context.append(math.floor((value - base + offset) / width))
             seq = tuple(context)
             for k in range(1, len(seq) + 1):
                 key = seq[-k:]
@@ -151,9 +156,10 @@ class SequenceNovelty(Detector):
         score = log_likelihood(likelihood)
 
         spatial = False
-        if p.spatial_tolerance is not None and self._low is not None and self._high > self._low:
-            tol = (self._high - self._low) * p.spatial_tolerance
-            spatial = value > self._high + tol or value < self._low - tol
+        low, high = self._low, self._high
+        if p.spatial_tolerance is not None and low is not None and high is not None and high > low:
+            tol = (high - low) * p.spatial_tolerance
+            spatial = value > high + tol or value < low - tol
         self._low = value if self._low is None else min(self._low, value)
         self._high = value if self._high is None else max(self._high, value)
 

@@ -52,6 +52,8 @@ class Notification:
 class Notifier(ABC):
     name: ClassVar[str] = ""
     Params: ClassVar[type[NotifierParams]] = NotifierParams
+    # Each subclass re-declares ``params: Params`` (its own model) so its fields type-check.
+    params: NotifierParams
 
     def __init__(self, params: NotifierParams | dict | None = None, **kw: Any):
         if params is None:

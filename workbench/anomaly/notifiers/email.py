@@ -28,6 +28,8 @@ class EmailNotifier(Notifier):
         timeout: float = Field(10.0, gt=0, description="Seconds to wait for the SMTP server.")
         subject_prefix: str = Field("[workbench]", description="Prefix of the subject line.")
 
+    params: Params
+
     def message(self, n: Notification) -> EmailMessage:
         p = self.params
         msg = EmailMessage()

@@ -70,5 +70,7 @@ class InboxNotifier(Notifier):
         path: str = Field(DEFAULT_INBOX, description="sqlite file of the inbox.")
         recipient: str | None = Field(None, description="User or team; null = everyone.")
 
+    params: Params
+
     def send(self, n: Notification) -> None:
         Inbox(self.params.path).add(n, self.params.recipient)

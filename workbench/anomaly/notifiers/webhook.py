@@ -43,6 +43,8 @@ class WebhookNotifier(Notifier):
         timeout: float = Field(5.0, gt=0, description="Seconds per attempt.")
         retries: int = Field(2, ge=0, le=10, description="Retries after a failed attempt.")
 
+    params: Params
+
     def send(self, n: Notification) -> None:
         p = self.params
         post_json(p.url, n.to_dict(), p.headers, p.timeout, p.retries)
@@ -59,6 +61,8 @@ class SlackNotifier(Notifier):
         username: str = Field("workbench", description="Display name.")
         timeout: float = Field(5.0, gt=0, description="Seconds to wait for each POST.")
         retries: int = Field(2, ge=0, le=10, description="Further attempts after a failed POST.")
+
+    params: Params
 
     def payload(self, n: Notification) -> dict:
         head = f"{SEVERITY_EMOJI.get(n.severity, '')} *{n.title}*".strip()
