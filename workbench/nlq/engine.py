@@ -117,6 +117,13 @@ class NLQEngine:
 
     def _decide(self, question, language, kn: Knowledge, p: Partial, r, prev_answer):
         nearest = self._nearest(kn, p, language)
+        future = self._future(p, kn)
+        if future:
+            return self._unanswerable(question, language, kn, p, future, []), None
+        if p.unknown_counted:
+            return self._unanswerable(question, language, kn, p,
+                                      f"The model counts nothing called '{' '.join(p.unknown_counted)}'.",
+                                      nearest), None
         if p.unknown_by:
             return self._unanswerable(question, language, kn, p,
                                       f"The model has nothing called '{' '.join(p.unknown_by)}'.",
@@ -188,6 +195,20 @@ class NLQEngine:
         ans = self.run(builds[0].query, language, question, p, prev_answer, confidence)
         ans.notes += builds[0].notes
         return ans, (p if ans.kind == "answer" else None)
+
+    def _future(self, p: Partial, kn: Knowledge) -> str | None:
+        """A range that starts after today asks for a forecast: the data cannot answer it."""
+        if not p.time_range:
+            return None
+        from ..semantic.timegrain import parse_time_range
+        today = self.today or dt.date.today()
+        try:
+            start, _ = parse_time_range(p.time_range, today, kn.space.spec.fiscal_year_start_month)
+        except WorkbenchError:
+            return None
+        if start.date() > today:
+            return f"'{p.words.get('@time', p.time_range)}' lies in the future; the data holds no forecasts."
+        return None
 
     def _rebuilt(self, p: Partial, kn, old: str, new: str) -> Built | None:
         builds, _ = build_checked(self.wb, swapped(p, {old: new}), kn)

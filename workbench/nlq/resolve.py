@@ -44,6 +44,7 @@ class Partial:
     stated: set[str] = field(default_factory=set)
     fuzzy: list[str] = field(default_factory=list)
     counted: bool = False
+    unknown_counted: list[str] = field(default_factory=list)   # 'how many employees': unknown
     entity_metrics: list[str] = field(default_factory=list)     # 'customers' read as their count
     remove: list[str] = field(default_factory=list)             # 'remove the channel'
     mentions: list[str] = field(default_factory=list)           # dimensions named, in order
@@ -102,10 +103,10 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
     seen_models: set[str] = set()
     for i, m in enumerate(r.picks):
         ents = {a.entry.model for a in [m] + r.alts.get(i, []) if a.entry.kind == "model"}
-        vals = [a for a in r.alts.get(i, []) if a.how == "value" and a.score >= 0.8]
-        if ents & seen_models and vals and m.how != "value":
-            r.alts[i] = [a for a in [m] + r.alts.get(i, []) if a is not vals[0]]
-            r.picks[i] = vals[0]
+        value_alts = [a for a in r.alts.get(i, []) if a.how == "value" and a.score >= 0.8]
+        if ents & seen_models and value_alts and m.how != "value":
+            r.alts[i] = [a for a in [m] + r.alts.get(i, []) if a is not value_alts[0]]
+            r.picks[i] = value_alts[0]
         seen_models |= ents
     _prefer(r, consumed)
     exact_metric = any(m.entry.kind in ("metric", "measure") and m.how == "exact" for m in r.picks)
@@ -148,9 +149,9 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
             continue
         if e.kind in ("metric", "measure") and any(x is not m and x.entry.kind in ("metric", "measure")
                                                    and x.score >= 0.5 for x in r.picks):
-            ents = [a for a in r.alts.get(i, []) if a.entry.kind == "model" and a.score >= m.score - 0.05]
-            if ents and not r.cue_at("count", m.start, gap=2):
-                p.words.setdefault("@entity:" + ents[0].entry.model, r.toks.text(m.start, m.end))
+            entity_alts = [a for a in r.alts.get(i, []) if a.entry.kind == "model" and a.score >= m.score - 0.05]
+            if entity_alts and not r.cue_at("count", m.start, gap=2):
+                p.words.setdefault("@entity:" + entity_alts[0].entry.model, r.toks.text(m.start, m.end))
                 prev_role = "entity"
                 continue
         if e.kind in ("metric", "measure") and m.how == "fuzzy" and exact_metric:
@@ -161,6 +162,8 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
             if m.score < 0.3 and any(x.entry.kind in ("metric", "measure") and x.score >= 0.5
                                      for x in r.picks if x is not m):
                 continue
+            if m.score < 0.65 and m.how == "exact":
+                p.score = min(p.score, 0.5)      # a metric named only by part of its name
             if e.query_name not in p.metrics:
                 p.metrics.append(e.query_name)
                 p.metric_entries.append(e)
@@ -272,6 +275,8 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
         if c.end < len(low) and c.end in set(r.leftovers):
             p.unknown_by.append(low[c.end])
     p.unknown = [low[i] for i in r.leftovers]
+    left = set(r.leftovers)
+    p.unknown_counted = [low[c.end] for c in r.cues if c.concept == "count" and c.end in left]
     return p
 
 
