@@ -43,8 +43,10 @@ def test_the_jupyter_config_publishes_every_app_and_no_entry_point_duplicates_th
             self[name] = value
 
     c = C()
-    runpy.run_path(str(REPO / "jupyter_config" / "jupyter_server_config.py"),
-                   init_globals={"get_config": lambda: c})
+    runpy.run_path(
+        str(REPO / "jupyter_config" / "jupyter_server_config.py"),
+        init_globals={"get_config": lambda: c},
+    )
     servers = c.ServerProxy.servers
     assert sorted(servers) == sorted(a.name for a in apps.APPS)
     assert all(isinstance(s, WorkbenchAppProcess) for s in servers.values())
