@@ -95,6 +95,8 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
     low = r.toks.low
     derived, consumed, helpers = derived_metrics(r)
     p.define.update(helpers)
+    if derived and any(r.picks[i].score < 0.65 for i in consumed):
+        p.score = 0.45         # an operand named only by part of its name: ask back
     for name, spec, words in derived:
         p.define[name] = spec
         p.metrics.append(name)
@@ -163,7 +165,7 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
                                      for x in r.picks if x is not m):
                 continue
             if m.score < 0.65 and m.how == "exact":
-                p.score = min(p.score, 0.5)      # a metric named only by part of its name
+                p.score = min(p.score, 0.45)     # a metric named only by part of its name
             if e.query_name not in p.metrics:
                 p.metrics.append(e.query_name)
                 p.metric_entries.append(e)
