@@ -8,7 +8,7 @@
     POST incidents/{id}/resolve          {"note": "..."} optional; roles in ``incident_roles``
     GET  detection                       the live detection loop's status (rules, cycles, errors)
 
-The store is the :class:`~workbench.anomaly.incidents.IncidentStore` the server's detection loop
+The answers are workbench.anomaly.incident_service's, on the store the server's detection loop
 writes (``anomaly.incidents_db`` in workbench.yml), shared with the CLI and the dashboard.
 Reading needs a log-in; changing an incident also needs a role of ``incident_roles`` (admin and
 analyst by default), looked up in principals.yml through the same Jupyter-user -> principal
@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+
+from workbench.anomaly.incident_access import IncidentAccess
+from workbench.anomaly.incident_service import IncidentConflict, IncidentNotFound, IncidentService
 
 from .base import READ, WRITE, BadRequest, Conflict, Forbidden, NotFound, WorkbenchHandler
 
@@ -78,71 +81,27 @@ def parse_note(data: dict[str, Any]) -> str | None:
     return note or None
 
 
-class IncidentService:
-    """Incident reads and changes on the detection loop's store, run off the event loop."""
-
-    def __init__(self, loop, access=None, who=None):
-        # access (workbench.anomaly.incident_access.IncidentAccess) and who: the reader's row
-        # policies decide which incidents they see; without them every incident is listed.
-        self.loop, self.access, self.who = loop, access, who
-
-    def _visible(self, rows: list[dict]) -> list[dict]:
-        if self.access is None or self.who is None:
-            return rows
-        by_incident: dict[int, list[dict]] = {}
-        for a in self.store.anomalies():
-            by_incident.setdefault(a["incident_id"], []).append(a)
-        return [r for r in rows if self.access.visible(self.who, by_incident.get(r["id"], []))]
-
-    @property
-    def store(self):
-        return self.loop.store()
-
-    def list(self, status: str | None, since: str | None, limit: int) -> dict:
-        rows = self._visible(self.store.list(status))
-        if since:
-            rows = [r for r in rows if max(r["updated_at"] or "", r["opened_at"] or "") >= since]
-        rows.sort(key=lambda r: r["id"], reverse=True)
-        return {"incidents": rows[:limit], "total": len(rows), "status": status, "since": since}
-
-    def get(self, incident_id: int) -> dict:
-        from workbench.anomaly.incidents import IncidentError
-
-        try:
-            inc = self.store.get(incident_id)
-        except IncidentError:
-            raise NotFound(f"No incident #{incident_id}.") from None
-        if not self._visible([inc]):
-            raise NotFound(f"No incident #{incident_id}.")      # not theirs: as if it did not exist
-        return {**inc, "anomalies": self.store.anomalies(incident_id),
-                "history": self.store.history(incident_id),
-                "notifications": self.store.notifications(incident_id)}
-
-    def change(self, incident_id: int, action: str, actor: str, note: str | None) -> dict:
-        from workbench.anomaly.incidents import IncidentError
-
-        self.get(incident_id)                       # 404 before 409
-        try:
-            getattr(self.store, action)(incident_id, by=actor, note=note)
-        except IncidentError as exc:
-            raise Conflict(str(exc)[0].upper() + str(exc)[1:] + ".") from None
-        return self.get(incident_id)
-
-
 class IncidentsAPI(WorkbenchHandler):
     auth_resource = "workbench:incidents"
 
     def incidents(self, who) -> IncidentService:
-        """The incident service as ``who`` (the caller's principal) sees it."""
-        from workbench.anomaly.incident_access import IncidentAccess
-
+        """The incidents as ``who`` (the caller's principal) sees them."""
         access = self.settings.get("workbench_incident_access")
         if access is None:
             access = self.settings["workbench_incident_access"] = IncidentAccess(self.host.workbench)
-        return IncidentService(self.settings["workbench_detection"], access, who)
+        return IncidentService(self.settings["workbench_detection"].store, access, who)
 
     async def service(self) -> IncidentService:
         return self.incidents(await self.run(self.host.principal_for, self.current_user))
+
+    async def answer(self, fn, *args) -> Any:
+        """Run an :class:`IncidentService` call; its not-found and conflict become 404 and 409."""
+        try:
+            return await self.run(fn, *args)
+        except IncidentNotFound as exc:
+            raise NotFound(str(exc)) from None
+        except IncidentConflict as exc:
+            raise Conflict(str(exc)) from None
 
 
 class IncidentsHandler(IncidentsAPI):
@@ -155,7 +114,7 @@ class IncidentsHandler(IncidentsAPI):
         status = parse_status(self.get_argument("status", None))
         since = parse_since(self.get_argument("since", None))
         limit = parse_limit(self.get_argument("limit", "200"))
-        self.reply(await self.run((await self.service()).list, status, since, limit))
+        self.reply(await self.answer((await self.service()).list, status, since, limit))
 
 
 class IncidentHandler(IncidentsAPI):
@@ -166,7 +125,7 @@ class IncidentHandler(IncidentsAPI):
 
     async def get(self, incident_id: str) -> None:
         iid = parse_id(incident_id)
-        self.reply(await self.run((await self.service()).get, iid))
+        self.reply(await self.answer((await self.service()).get, iid))
 
 
 class IncidentActionHandler(IncidentsAPI):
@@ -185,7 +144,7 @@ class IncidentActionHandler(IncidentsAPI):
                             f"that needs one of the roles {', '.join(allowed)}.")
         user = getattr(self.current_user, "username", None) or "?"
         actor = f"{user} ({who.user})" if user != who.user else user
-        out = await self.run(self.incidents(who).change, iid, _ACTIONS[action], actor, note)
+        out = await self.answer(self.incidents(who).change, iid, _ACTIONS[action], actor, note)
         self.log.info("workbench: incident #%s %sd by %s", iid, action, actor)
         self.reply(out)
 

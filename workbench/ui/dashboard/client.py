@@ -30,6 +30,7 @@ import urllib.request
 from typing import Any
 
 from workbench.client.credentials import FORWARDED_COOKIES, Credentials  # noqa: F401  (re-exported)
+from workbench.client.wire import json_records
 from workbench.semantic.errors import QueryError, SemanticError
 
 API_PATH = "workbench/api/"
@@ -194,7 +195,7 @@ class LocalClient:
         except SemanticError as exc:
             raise ApiError(str(exc), 400) from None
         return {"namespace": ns, "columns": [str(c) for c in df.columns],
-                "records": records(df), "rows": len(df), "sql": query.sql(),
+                "records": json_records(df), "rows": len(df), "sql": query.sql(),
                 "meta": self.wb.describe(query.spec),
                 "elapsed_ms": round((time.perf_counter() - t0) * 1000, 2),
                 "freshness": self.freshness()}
@@ -206,29 +207,6 @@ class LocalClient:
 
     def me(self) -> str | None:
         return None
-
-
-def records(df) -> list[dict]:
-    """JSON-safe rows (the server's own shape: Decimal → float, timestamps → ISO text)."""
-    import datetime as dt
-    import decimal
-    import math
-
-    def cell(v):
-        if v is None:
-            return None
-        if isinstance(v, decimal.Decimal):
-            return float(v)
-        if isinstance(v, float):
-            return None if math.isnan(v) else v
-        if isinstance(v, (dt.date, dt.datetime)) or hasattr(v, "isoformat"):
-            return v.isoformat()
-        if hasattr(v, "item"):
-            return cell(v.item())
-        return v
-
-    cols = [str(c) for c in df.columns]
-    return [dict(zip(cols, map(cell, row), strict=True)) for row in df.itertuples(index=False, name=None)]
 
 
 def client_for_session() -> Any:
