@@ -87,6 +87,26 @@ async def test_a_viewer_reads_but_cannot_run_pipelines(jp_fetch):
     assert ACCESS in vera
 
 
+async def test_an_admin_starts_and_stops_a_pipeline_and_both_are_in_the_audit_trail(jp_fetch, services):
+    _, _, adam = await login(jp_fetch, "adam")
+    h = {**cookie_header(adam), "X-XSRFToken": adam.get("_xsrf", "")}
+    for action in ("start", "stop"):
+        await jp_fetch("workbench", "api", "pipelines", "demo_orders", action, method="POST", body="{}", headers=h)
+    try:
+        await jp_fetch("workbench", "api", "pipelines", "no_such_pipeline", "start", method="POST", body="{}",
+                       headers=h)
+        raise AssertionError("an unknown pipeline started")
+    except HTTPClientError as e:
+        assert e.code == 404
+    log = services.audit_log
+    log.flush()
+    mine = [e.data for e in log.entries(user="adam") if e.data["action"].startswith("pipeline.")]
+    assert [(e["action"], e["resource"], e["outcome"]) for e in mine] == [
+        ("pipeline.start", "demo_orders", "success"), ("pipeline.stop", "demo_orders", "success"),
+        ("pipeline.start", "no_such_pipeline", "failure")], mine
+    assert log.verify().ok
+
+
 def seed(jp_serverapp, slice_by: str, value: str, minutes_apart: int) -> int:
     import datetime as dt
 

@@ -150,6 +150,14 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
     def username(self) -> str:
         return getattr(self.current_user, "username", None) or "?"
 
+    def audit(self, action: str, resource: str, outcome: str = "success", **details: Any) -> None:
+        """One entry in the server's audit trail (the identity provider's, workbench.server.login)
+        under the person asking; a server without one (another IdentityProvider) records nothing."""
+        log = getattr(getattr(self.identity_provider, "services", None), "audit_log", None)
+        if log is not None:
+            log.record(action, actor=self.username, resource=resource, outcome=outcome, source="server",
+                       roles=list(getattr(self.current_user, "roles", ())), **details)
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Every failure as JSON with a message in words (tornado logged any traceback)."""
         exc = (kwargs.get("exc_info") or (None, None, None))[1]

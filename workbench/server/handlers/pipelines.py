@@ -36,7 +36,12 @@ class PipelineActionHandler(WorkbenchHandler):
 
     async def post(self, name: str, action: str) -> None:
         change = self.host.start if action == "start" else self.host.stop
-        status = await self.run(change, name)
+        try:
+            status = await self.run(change, name)
+        except Exception as exc:
+            self.audit(f"pipeline.{action}", name, outcome="failure", error=type(exc).__name__)
+            raise
+        self.audit(f"pipeline.{action}", name, state=status.state)
         PIPELINES_RUNNING.set(await self.run(self.host.running_count))
         self.log.info("workbench: pipeline %s %s by %s", name, action, self.username)
         self.reply(status.to_dict())
