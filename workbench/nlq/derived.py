@@ -110,8 +110,41 @@ def derived_metrics(r: Reading) -> tuple[list[tuple[str, dict, str]], set[int], 
         words = r.toks.text(start, r.picks[ri].end)
         out.append((name, {"kind": "metric", "type": "derived", "expr": expr, "label": words}, words))
         chain = (ri, start, name, expr)
+    _named(r, out, consumed)
     _per_entity(r, out, consumed, defs)
     return out, consumed, defs if out else {}
+
+
+_PRONOUNS = {"that", "it", "this", "das", "dies", "es", "eso", "esto"}
+
+
+def _named(r: Reading, out: list, consumed: set[int]) -> None:
+    """'... where net revenue is revenue minus refunds': the stated operation gets that name, and
+    the name's mentions are the definition, not members ('where that is ...': the metric before)."""
+    low = r.toks.low
+    for c in r.cues:
+        if c.concept != "derive_is":
+            continue
+        j = next((k for k in range(c.end, min(len(low), c.end + 5)) if low[k] in _IS), None)
+        if j is None or j == c.end:
+            continue
+        name_words = list(low[c.end:j])
+        for k, (_, spec, words) in enumerate(out):
+            if not words.startswith(low[j + 1] if j + 1 < len(low) else "\0") and not any(
+                    words.startswith(w) for w in low[j + 1:j + 3]):
+                continue
+            if set(name_words) <= _PRONOUNS:
+                before = [i for i, m in enumerate(r.picks) if m.end <= c.start
+                          and m.entry.kind in ("metric", "measure") and i not in consumed]
+                consumed.update(before[:1])
+                name_words = list(r.picks[before[0]].entry.name.split("_")) if before else name_words
+            else:
+                _absorb_name(r, name_words, consumed)
+            name = _ident(name_words)
+            if any(e.name == name for e in r.kn.entries):
+                name += "_asked"          # the question's own definition, never the model's member
+            out[k] = (name, dict(spec, label=" ".join(name_words)), " ".join(name_words))
+            break
 
 
 def _per_entity(r: Reading, out: list, consumed: set[int], defs: dict) -> None:

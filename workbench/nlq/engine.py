@@ -19,7 +19,7 @@ from .conversation import Conversation, is_followup, merge
 from .i18n import LANGUAGES, detect_language, word_table
 from .knowledge import Knowledge
 from .parser import read
-from .resolve import Partial, resolve
+from .resolve import Partial, nearest_metrics, resolve
 from .text import tokenize
 from .timeparse import TimeReader
 
@@ -101,6 +101,7 @@ class NLQEngine:
             if p.why:
                 return self._why(question, language, prev, prev_answer), prev
             p = merge(prev, p)
+            nearest_metrics(p, kn)
         elif p.why and prev is None:
             return Answer("unanswerable", question, language,
                           sentence="Ask a question first; then 'why?' explains its answer."), None

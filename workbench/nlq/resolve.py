@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from .derived import derived_metrics
 from .lexicon import Entry, Match
 from .parser import Reading
-from .text import fold
+from .text import fold, phrase_key
 from .text import words as words_of
 
 
@@ -149,8 +149,10 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
             p.state("segments")
             prev_role = "segment"
             continue
-        if e.kind in ("metric", "measure") and any(x is not m and x.entry.kind in ("metric", "measure")
-                                                   and x.score >= 0.5 for x in r.picks):
+        conj = {"and", "und", "y", ",", "&"}
+        listed = (m.start > 0 and low[m.start - 1] in conj) or (m.end < len(low) and low[m.end] in conj)
+        if e.kind in ("metric", "measure") and not listed and any(
+                x is not m and x.entry.kind in ("metric", "measure") and x.score >= 0.5 for x in r.picks):
             entity_alts = [a for a in r.alts.get(i, []) if a.entry.kind == "model" and a.score >= m.score - 0.05]
             if entity_alts and not r.cue_at("count", m.start, gap=2):
                 p.words.setdefault("@entity:" + entity_alts[0].entry.model, r.toks.text(m.start, m.end))
@@ -266,7 +268,8 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
                               "label": f"Average {base} per {average_per}"}
         p.metrics[-1] = avg_name
         p.words[avg_name] = p.words.get(base, base)
-    _nearest_metrics(p, kn)
+    composed_metrics(p, kn)
+    nearest_metrics(p, kn)
     compared = r.compared
     if compared and compared in kn.by_qualified:
         _group(p, kn.by_qualified[compared], "")
@@ -394,7 +397,28 @@ def _bare(label: str) -> str:
     return fold(re.sub(r"\s*\(.*?\)\s*", " ", label)).strip()
 
 
-def _nearest_metrics(p: Partial, kn) -> None:
+def composed_metrics(p: Partial, kn) -> None:
+    """'orders' filtered to the value 'cancelled' is the model's 'Cancelled orders' when it has
+    one (a measure labelled value + metric), which counts what the metric itself leaves out."""
+    for key, f in list(p.filters.items()):
+        if f["op"] != "in" or len(f["values"]) != 1:
+            continue
+        for k, e in enumerate(p.metric_entries):
+            want = phrase_key(f"{f['values'][0]} {e.label}".replace("_", " "))
+            hit = next((x for x in kn.entries if x.kind in ("metric", "measure") and phrase_key(x.label) == want), None)
+            if hit is not None and e.query_name in p.metrics and hit.query_name in p.metrics:
+                p.metrics.remove(e.query_name)       # 'orders ... cancelled' named both
+                p.filters.pop(key)
+                break
+            if hit is not None and e.query_name in p.metrics:
+                p.metrics[p.metrics.index(e.query_name)] = hit.query_name
+                p.metric_entries[k] = hit
+                p.words[hit.query_name] = p.words.get(e.query_name, "")
+                p.filters.pop(key)
+                break
+
+
+def nearest_metrics(p: Partial, kn) -> None:
     """'revenue by category': of the metrics that share a name (Revenue, Revenue (line level)),
     the one whose model is joined closest to the dimensions and filters of the question."""
     dims = [kn.by_qualified.get(f) for f in p.filters] + [
