@@ -178,7 +178,7 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
             prev_role = "metric"
             continue
         if e.kind == "model" and r.numbers.get(m.end) is not None and not grouped:
-            key = kn.key_of(e.model)          # 'policy 31003000': that row
+            key = kn.key_of(e.model)          # 'order 4711': that row
             if key is not None:
                 val = r.numbers[m.end]
                 v = int(val) if float(val).is_integer() else val
