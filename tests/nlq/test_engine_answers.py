@@ -150,3 +150,10 @@ def test_why_without_incidents_says_so(engine):
     conv.ask("late fees by genre")
     why = conv.ask("why?")
     assert why.kind == "unanswerable" and "explain" in why.sentence
+
+
+def test_metric_defined_as_a_sum_in_the_question(engine):
+    ans = engine.ask("what is the activity, where activity is the sum of loans and members")
+    assert ans.kind == "answer"
+    assert ans.query["define"]["activity"]["expr"] == "loan_count + member_count"
+    assert rows(ans) == {(9,)}                 # 6 loans + 3 members

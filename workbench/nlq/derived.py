@@ -1,9 +1,9 @@
 """Metrics the question defines from existing members, composed with the layer's `define`:
 
-* "... where total loss is the sum of loss payment, loss reserve and expense payment"
-* "premium divided by the number of policies", "revenue minus refunds", "units times price"
+* "... where total cost is the sum of fees, taxes and shipping"
+* "late fees divided by the number of loans", "revenue minus refunds", "units times price"
 
-Operands are members the lexicon matched (or an entity counted, "the number of policies"); the
+Operands are members the lexicon matched (or an entity counted, "the number of loans"); the
 expression is built from their names only, never from the question's text.
 """
 from __future__ import annotations
@@ -74,7 +74,7 @@ def derived_metrics(r: Reading) -> tuple[list[tuple[str, dict, str]], set[int], 
             consumed.add(i)
             if odef:
                 defs[oname] = odef
-        # the picks inside the name's own words ('total loss' -> 'loss') are the name, not members
+        # the picks inside the name's own words ('total cost' -> 'cost') are the name, not members
         for i, m in enumerate(r.picks):
             if k <= m.start < j:
                 consumed.add(i)

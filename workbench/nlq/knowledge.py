@@ -74,7 +74,7 @@ class Knowledge:
         return [e for e in self.entries if e.model == model and e.kind == kind]
 
     def count_of(self, model: str) -> str | None:
-        """The measure counting a model's rows ('how many policies'), or a distinct count of its key."""
+        """The measure counting a model's rows ('how many loans'), or a distinct count of its key."""
         label = fold(self.space.models[model].title)
         counts = [e for e in self.entries if e.model == model and e.kind in ("measure", "metric")
                   and e.dtype == "count" and (not getattr(e.spec, "filter", None) or fold(e.label) == label)]
