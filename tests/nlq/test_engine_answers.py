@@ -157,3 +157,13 @@ def test_metric_defined_as_a_sum_in_the_question(engine):
     assert ans.kind == "answer"
     assert ans.query["define"]["activity"]["expr"] == "loan_count + member_count"
     assert rows(ans) == {(9,)}                 # 6 loans + 3 members
+
+
+def test_answers_follow_the_askers_row_policies(wb, tmp_path):
+    from workbench.security.principal import Principal
+
+    malmo = wb.as_principal(Principal.of("lib", roles=["librarian"], city="Malmo"))
+    ans = NLQEngine(malmo, namespace="library", today=TODAY, cache_dir=tmp_path).ask("late fees by branch")
+    assert rows(ans) == {("Harbour Branch", 6.5)}        # the Lund branch's loans are not theirs
+    assert rows(NLQEngine(wb, namespace="library", today=TODAY, cache_dir=tmp_path).ask(
+        "late fees by branch")) == {("Central Library", 5.5), ("Harbour Branch", 6.5)}
