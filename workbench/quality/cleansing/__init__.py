@@ -17,7 +17,8 @@ _EXPORTS = {
     "apply_rules": "apply", "rules_to_apply": "apply", "RunResult": "apply",
     "CleansingError": "apply",
     "load_rules": "rules", "load_rules_dir": "rules", "RuleSet": "rules",
-    "ApprovalError": "approval", "RoleRequiredError": "approval", "require_role": "approval",
+    "ApprovalError": "approval", "RoleRequiredError": "approval", "ApprovalNotFound": "approval",
+    "ApprovalStateError": "approval", "require_role": "approval",
 }
 
 __all__ = sorted(_EXPORTS)

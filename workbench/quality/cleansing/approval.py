@@ -33,6 +33,14 @@ class RoleRequiredError(ApprovalError, PermissionError):
     """The principal lacks the role a step needs."""
 
 
+class ApprovalNotFound(ApprovalError, LookupError):
+    """No such schema change proposal or rule version."""
+
+
+class ApprovalStateError(ApprovalError):
+    """The proposal or rule version is not in a state that allows the step."""
+
+
 def require_role(principal: Principal | None, action: str,
                  roles: frozenset[str] = APPROVER_ROLES) -> str:
     """The principal's user name, if they may ``action``; RoleRequiredError otherwise."""
@@ -117,10 +125,10 @@ def transition(con: Any, table: str, name: str, version: int, step: str,
     user = require_role(principal, f"{step} cleansing rules")
     row = _row(con, table, name, version)
     if row is None:
-        raise ApprovalError(f"rule '{name}' version {version} on '{table}' was never proposed.")
+        raise ApprovalNotFound(f"rule '{name}' version {version} on '{table}' was never proposed.")
     allowed, target = _MOVES[step]
     if row["status"] not in allowed:
-        raise ApprovalError(f"cannot {step} rule '{name}' v{version}: it is {row['status']} "
+        raise ApprovalStateError(f"cannot {step} rule '{name}' v{version}: it is {row['status']} "
                             f"(only {' or '.join(sorted(allowed))} rules can be).")
     col = {"approved": "approved", "active": "activated", "retired": "retired",
            "rejected": "rejected"}[target]

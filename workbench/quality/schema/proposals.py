@@ -11,7 +11,13 @@ import json
 from typing import Any
 
 from ...security.principal import Principal
-from ..cleansing.approval import ApprovalError, now, require_role
+from ..cleansing.approval import (
+    ApprovalError,
+    ApprovalNotFound,
+    ApprovalStateError,
+    now,
+    require_role,
+)
 from .evolution import Change, SchemaDiff
 from .registry import ColumnSpec, SchemaRegistry, SchemaVersion, schema_of_table
 
@@ -54,7 +60,7 @@ def get(con: Any, proposal_id: int) -> dict:
     cur = con.execute(f"SELECT * FROM {TABLE} WHERE id = ?", [proposal_id])
     r = cur.fetchone()
     if r is None:
-        raise ApprovalError(f"There is no schema change proposal #{proposal_id}.")
+        raise ApprovalNotFound(f"There is no schema change proposal #{proposal_id}.")
     d = dict(zip([c[0] for c in cur.description], r, strict=True))
     d["changes"] = json.loads(d["changes_json"])
     d["migration"] = json.loads(d["migration_json"])
@@ -74,7 +80,7 @@ def _decide(con, proposal_id, principal, target, allowed, note):
     user = require_role(principal, f"{target[:-1] if target.endswith('ed') else target} schema changes")
     p = get(con, proposal_id)
     if p["status"] not in allowed:
-        raise ApprovalError(f"Proposal #{proposal_id} is {p['status']}; only "
+        raise ApprovalStateError(f"Proposal #{proposal_id} is {p['status']}; only "
                             f"{' or '.join(allowed)} proposals can be {target}.")
     con.execute(f"UPDATE {TABLE} SET status = ?, decided_by = ?, decided_at = ?, note = coalesce(?, note) "
                 "WHERE id = ?", [target, user, now(), note, proposal_id])
