@@ -158,7 +158,7 @@ class BatchApplier:
                 # batch and when the runner is idle or stops (not after every small batch:
                 # relaunching DuckDB's workers costs ~10 ms)
                 self._threads_before = int(
-                    con.execute("SELECT current_setting('threads')").fetchone()[0]
+                    con.execute("SELECT current_setting('threads')").fetchall()[0][0]
                 )
                 if self._threads_before != b.threads:
                     con.execute(f"SET threads = {int(b.threads)}")
@@ -226,7 +226,7 @@ class BatchApplier:
                 "SELECT count(*) FILTER (WHERE reason IS NOT NULL), "
                 "list(DISTINCT tname) FILTER (WHERE reason IS NULL), "
                 "list(source_ts_ms) FILTER (WHERE reason IS NULL AND source_ts_ms IS NOT NULL) FROM _ev"
-            ).fetchone()
+            ).fetchall()[0]
             ts = np.array(ts or (), dtype=np.int64)
             dead = int(dead)
             if dead:
@@ -261,10 +261,12 @@ class BatchApplier:
                     f"INSERT INTO {self.dlq} SELECT '{self.pipeline}', e.hi, e.lo, e.position, e.received_at, "
                     f"e.source_table, t.reason, e.payload FROM ({rows}) t JOIN _ev e ON e.i = t.i "
                     f"ORDER BY t.i"
-                ).fetchone()[0]
+                ).fetchall()[0][0]
             # gold: contributions of affected rows before the batch (views sharing a fact table and
             # its tracked joins share one affected-keys table)
-            plans, affected, snapshots = [], {}, {}
+            plans: list[tuple[str, GoldView, str]] = []
+            affected: dict[str, str] = {}
+            snapshots: dict[tuple[str, str], str] = {}
             for v in self.views:
                 aff = v.affected_sql(changed)
                 if aff is None:
@@ -329,7 +331,7 @@ class BatchApplier:
                     res.dead_letters,
                     self.pipeline,
                 ],
-            ).fetchone()[0]
+            ).fetchall()[0][0]
             if not done:
                 con.execute(
                     f"""INSERT INTO {self.ckpt} VALUES (?, ?, ?, ?, ?, ?, 1, ?)

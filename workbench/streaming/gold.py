@@ -135,7 +135,7 @@ class GoldView:
         exists = con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = current_schema()",
             [self.name],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if not exists:
             con.execute(f"CREATE TABLE {_q(self.name)} AS {self.recompute_sql()}")
 

@@ -230,7 +230,8 @@ class QualityGate:
                 self.ge[name] = GERowChecks(name, spec.tables[name].primary_key, by_ge)
 
     def _by_ge(self, c: GateCheck) -> bool:
-        return self.spec.quality.engine == "ge" or not c.compiled
+        quality = self.spec.quality
+        return (quality is not None and quality.engine == "ge") or not c.compiled
 
     def enabled(self, name: str) -> bool:
         return self.spec.quality is not None and bool(self.checks.get(name))

@@ -56,26 +56,29 @@ def gate_checks(spec: PipelineSpec, name: str, tg: TableGate) -> tuple[list[Gate
     skipped: list[str] = []
     cols = spec.tables[name].columns
     where = f"quality.tables.{name}"
+    quality = spec.quality
+    if quality is None:  # no quality section: nothing is gated
+        return checks, skipped
     if tg.suite:
         from ..config import load_settings
         from ..quality.suite_spec import load_suite, suite_path
-        folder = load_settings().path(spec.quality.suites_dir)
+        folder = load_settings().path(quality.suites_dir)
         try:
             suite = load_suite(suite_path(tg.suite, folder), check_expectations=False)
         except ModelError as e:
             raise ModelError(f"{where}.suite: {e}") from None
-        for c in suite.checks:
-            if c.max_age or (not _compiled(c.expect) and not _row_level(c.expect, suite.path, c.name)):
-                skipped.append(c.name)
+        for sc in suite.checks:
+            if sc.max_age or (not _compiled(sc.expect) and not _row_level(sc.expect, suite.path, sc.name)):
+                skipped.append(sc.name)
                 continue
-            args = {k: v for k, v in c.kwargs.items() if k != "mostly"}
+            args = {k: v for k, v in sc.kwargs.items() if k != "mostly"}
             try:
-                gc = GateCheck(name=c.name, expect=c.expect, dimension=c.dimension, weight=c.weight, **args)
+                gc = GateCheck(name=sc.name, expect=sc.expect, dimension=sc.dimension, weight=sc.weight, **args)
             except Exception as e:
-                raise ModelError(f"suite '{tg.suite}' check '{c.name}' cannot judge rows one by one: "
+                raise ModelError(f"suite '{tg.suite}' check '{sc.name}' cannot judge rows one by one: "
                                  f"{str(e).splitlines()[0]}", suite.path) from None
-            if spec.quality.engine == "sql" and not gc.compiled:
-                raise ModelError(f"suite '{tg.suite}' check '{c.name}': '{c.expect}' has no SQL form; "
+            if quality.engine == "sql" and not gc.compiled:
+                raise ModelError(f"suite '{tg.suite}' check '{sc.name}': '{sc.expect}' has no SQL form; "
                                  "use quality.engine auto or ge", suite.path)
             checks.append(gc)
     names = {c.name for c in checks}

@@ -13,7 +13,10 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -28,6 +31,16 @@ from .spec import PipelineSpec
 from .store import create_tables, read_checkpoint
 
 log = logging.getLogger("workbench.streaming")
+
+Position = tuple[int, int]
+
+
+@dataclass
+class _Acks:
+    """The applier's last committed position, for the reader thread; read and set under ``cv``."""
+
+    pos: Position | None
+    cv: threading.Condition = field(default_factory=threading.Condition)
 
 
 class Pipeline:
@@ -49,37 +62,37 @@ class Pipeline:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._listeners = []
+        self._listeners: list[Callable[[dict[str, Any]], object]] = []
         self._state = "created"
         self._error: str | None = None
-        self._rates = collections.deque(maxlen=1000)
-        self._lat = collections.deque(maxlen=10_000)
+        self._rates: collections.deque[tuple[float, int]] = collections.deque(maxlen=1000)  # (when, events)
+        self._lat: collections.deque[float] = collections.deque(maxlen=10_000)   # sampled latencies, s
         self._lat_offset = 0
         self._queued = 0
         self._source: Source | None = None
         self._source_lag: int | None = None
         self.started_at: float | None = None
-        self.stats = {"events_total": 0, "batches_total": 0, "dead_letters": 0, "duplicates_dropped": 0,
+        self.stats: dict[str, Any] = {"events_total": 0, "batches_total": 0, "dead_letters": 0, "duplicates_dropped": 0,
                       "last_batch_events": 0, "last_batch_s": None, "last_commit_ts": None, "position": None,
                       "last_source_ts_ms": None, "checkpoints": 0, "last_checkpoint_s": None}
 
     # -- connection ------------------------------------------------------------------------------
-    def _open_warehouse(self) -> None:
+    def _open_warehouse(self) -> duckdb.DuckDBPyConnection:
         if self.con is None:
             Path(self.warehouse).parent.mkdir(parents=True, exist_ok=True)
-            self.con = duckdb.connect(self.warehouse)
+            self.con = con = duckdb.connect(self.warehouse)
             # DuckDB checkpoints inside the commit that pushes its WAL past checkpoint_threshold
             # (16 MB by default): 0.15-0.3 s added to that batch's latency. The runner checkpoints
             # between batches instead (_maybe_checkpoint); this threshold is only the backstop
             st = self.spec.storage
-            self.con.execute(f"SET checkpoint_threshold = '{max(st.checkpoint_wal_max_mb, st.checkpoint_wal_mb)}MB'")
-            ensure_reference_tables(self.con, self.spec)
-            create_tables(self.con, self.spec, self.views)
+            con.execute(f"SET checkpoint_threshold = '{max(st.checkpoint_wal_max_mb, st.checkpoint_wal_mb)}MB'")
+            ensure_reference_tables(con, self.spec)
+            create_tables(con, self.spec, self.views)
+        return self.con
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor on the pipeline's database instance, for reads in this process."""
-        self._open_warehouse()
-        return self.con.cursor()
+        return self._open_warehouse().cursor()
 
     def connect_semantic(self, **kw):
         """workbench.connect(...) on this warehouse, sharing this process's DuckDB instance."""
@@ -87,7 +100,7 @@ class Pipeline:
         import workbench
         return workbench.connect(warehouse=self.warehouse, root=self.root, **kw)
 
-    def add_listener(self, fn) -> None:
+    def add_listener(self, fn: Callable[[dict[str, Any]], object]) -> None:
         self._listeners.append(fn)
 
     def serve_metrics(self, port: int) -> None:
@@ -128,14 +141,14 @@ class Pipeline:
         self._error = None
         applier = None
         try:
-            self._open_warehouse()
-            applier = BatchApplier(self.con, self.spec, self.name, self.views)
-            ck = read_checkpoint(self.con, self.spec, self.name)
-            committed = (ck[0], ck[1]) if ck else None
+            con = self._open_warehouse()
+            applier = BatchApplier(con, self.spec, self.name, self.views)
+            ck = read_checkpoint(con, self.spec, self.name)
+            committed: Position | None = (ck[0], ck[1]) if ck else None
             self.stats["position"] = ck[2] if ck else None
             self._dead_before = int(ck[6]) if ck else 0
             q: queue.Queue = queue.Queue()
-            acks = {"pos": committed, "cv": threading.Condition()}
+            acks = _Acks(committed)
             reader = threading.Thread(target=self._reader, args=(stop, q, acks, committed), daemon=True,
                                       name=f"reader-{self.name}")
             self.started_at = time.perf_counter()   # set-up done: the source is read from here on
@@ -152,18 +165,18 @@ class Pipeline:
                         raise RuntimeError(self._error or "the source reader stopped")
                     self._observe_idle()
                     applier.restore_threads()
-                    self._maybe_checkpoint(idle=True)
+                    self._maybe_checkpoint(con, idle=True)
                     continue
                 chunk = self._drop_replays(chunk, seen)
                 if not chunk:
                     continue
                 res = applier.apply(chunk, committed)
                 committed = seen = res.position
-                with acks["cv"]:
-                    acks["pos"] = committed
-                    acks["cv"].notify_all()
+                with acks.cv:
+                    acks.pos = committed
+                    acks.cv.notify_all()
                 self._observe(res)
-                self._maybe_checkpoint(idle=False)
+                self._maybe_checkpoint(con, idle=False)
                 if max_events is not None and self.stats["events_total"] >= max_events:
                     break
             stop.set()
@@ -182,7 +195,7 @@ class Pipeline:
             log.exception("pipeline %s failed", self.name)
             raise
 
-    def _maybe_checkpoint(self, idle: bool) -> None:
+    def _maybe_checkpoint(self, con: duckdb.DuckDBPyConnection, idle: bool) -> None:
         """Checkpoint between batches, when it delays the fewest events: once the WAL reached
         `checkpoint_wal_mb` and nothing is queued (or it reached twice that: under a sustained
         backlog the checkpoint must still happen, and a smaller one stalls less); when idle, any
@@ -196,7 +209,7 @@ class Pipeline:
             return
         t0 = time.perf_counter()
         try:
-            self.con.execute("CHECKPOINT")
+            con.execute("CHECKPOINT")
         except duckdb.Error as e:     # e.g. another connection's open transaction: the next chance will do
             log.debug("pipeline %s: checkpoint deferred: %s", self.name, e)
             return
@@ -259,7 +272,7 @@ class Pipeline:
             self._queued -= len(out)
         return out
 
-    def _reader(self, stop, q: queue.Queue, acks: dict, start_after) -> None:
+    def _reader(self, stop, q: queue.Queue, acks: _Acks, start_after: Position | None) -> None:
         b = self.spec.batch
         backoff = 0.5
         src = None
@@ -270,20 +283,20 @@ class Pipeline:
             try:
                 if src is None:
                     src = self.source_cls(self.source_options, self.name, self.spec.tables, root=self.root)
-                    with acks["cv"]:
-                        read_to = last_acked = acks["pos"]
+                    with acks.cv:
+                        read_to = last_acked = acks.pos
                     src.open(read_to)
                     self._source = src
                     if self._error and self._state == "running":
                         self._error = None
-                with acks["cv"]:
-                    pos = acks["pos"]
+                with acks.cv:
+                    pos = acks.pos
                 if pos is not None and pos != last_acked:
                     src.commit(pos)
                     last_acked = pos
                 if not src.read_ahead and read_to is not None and (last_acked is None or last_acked < read_to):
-                    with acks["cv"]:
-                        acks["cv"].wait(0.05)
+                    with acks.cv:
+                        acks.cv.wait(0.05)
                     continue
                 with self._lock:
                     full = self._queued >= b.max_queue
@@ -321,8 +334,8 @@ class Pipeline:
                 backoff = min(backoff * 2, 10)
         if src is not None:
             try:
-                with acks["cv"]:
-                    pos = acks["pos"]
+                with acks.cv:
+                    pos = acks.pos
                 if pos is not None and pos != last_acked:
                     src.commit(pos)
                 src.close()

@@ -69,7 +69,7 @@ def declared_type(field: dict) -> str | None:
     if name == "org.apache.kafka.connect.data.Decimal":
         p = field.get("parameters") or {}
         return f"DECIMAL({int(p.get('connect.decimal.precision', 38))},{int(p.get('scale', 0))})"
-    return _LOGICAL.get(name) or _PRIMITIVE.get(typ)
+    return _LOGICAL.get(name or "") or _PRIMITIVE.get(typ or "")
 
 
 class StreamSchemaDriftError(SchemaDriftError):

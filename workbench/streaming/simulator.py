@@ -84,6 +84,7 @@ class OrderSimulator:
             return self._new_order()
         oid = self.open.pop(self.rng.randrange(len(self.open)))
         before = self.state["orders"][(oid,)]
+        ops: list[tuple[str, str, dict | None, dict | None]]
         if r < 0.95:
             after = dict(before, status="cancelled" if self.rng.random() < 0.1 else "completed")
             ops = [("orders", "u", before, after)]

@@ -35,6 +35,8 @@ class Source:
 
     kind: ClassVar[str] = ""
     Options: ClassVar[type[SourceOptions]] = SourceOptions
+    # Each subclass re-declares ``options: Options`` (its own model) so its fields type-check.
+    options: SourceOptions
     #: False when poll() must not run ahead of commit() (the runner then waits for each commit).
     read_ahead: ClassVar[bool] = True
 

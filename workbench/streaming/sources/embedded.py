@@ -125,6 +125,7 @@ class EmbeddedSource(Source):
 
     kind = "embedded"
     Options = EmbeddedOptions
+    options: EmbeddedOptions
 
     def open(self, after):
         path = Path(self.options.path)

@@ -121,7 +121,7 @@ class PgOutputDecoder:
     def _tuple(self, buf: bytes, i: int, cols) -> tuple[dict, int]:
         (n,) = struct.unpack_from("!h", buf, i)
         i += 2
-        out = {}
+        out: dict[str, int | bool | str | None] = {}
         for k in range(n):
             kind = buf[i:i + 1]
             i += 1

@@ -50,6 +50,7 @@ class PostgresSource(Source):
 
     kind = "postgres"
     Options = PostgresOptions
+    options: PostgresOptions
 
     def open(self, after):
         import psycopg2

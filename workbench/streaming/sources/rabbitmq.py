@@ -44,6 +44,7 @@ class RabbitMQStreamSource(Source):
 
     kind = "rabbitmq"
     Options = RabbitMQOptions
+    options: RabbitMQOptions
 
     def open(self, after):
         self.buf: collections.deque = collections.deque()
