@@ -167,3 +167,11 @@ def test_answers_follow_the_askers_row_policies(wb, tmp_path):
     assert rows(ans) == {("Harbour Branch", 6.5)}        # the Lund branch's loans are not theirs
     assert rows(NLQEngine(wb, namespace="library", today=TODAY, cache_dir=tmp_path).ask(
         "late fees by branch")) == {("Central Library", 5.5), ("Harbour Branch", 6.5)}
+
+
+def test_numeric_condition_on_a_dimension(engine):
+    ans = engine.ask("list all books with their title and pages over 300")
+    assert ans.query["where"] == [{"member": "pages", "op": "gt", "value": 300}]
+    assert rows(ans) == {("Dune", 412), ("Emma", 320)}
+    future = engine.ask("late fees next year")
+    assert future.kind == "unanswerable" and "future" in future.sentence

@@ -134,6 +134,8 @@ def build(p: Partial, kn: Knowledge) -> Built:  # noqa: C901 -- each clause of a
             where.append({"member": f["member"], "op": "=", "value": vals[0]})
         elif f["op"] == "not_in" and len(vals) == 1:
             where.append({"member": f["member"], "op": "!=", "value": vals[0]})
+        elif f["op"] in ("gt", "lt", "gte", "lte"):
+            where.append({"member": f["member"], "op": f["op"], "value": vals[0]})
         else:
             where.append({"member": f["member"], "op": f["op"], "values": list(vals)})
     if where:

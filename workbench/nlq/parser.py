@@ -11,7 +11,8 @@ from .lexicon import Match
 from .text import Tokens, stem
 from .timeparse import TimeHit, TimeReader
 
-CUES = ("per", "remove", "group_by", "top", "bottom", "desc", "asc", "sort", "count", "average", "share", "detail",
+CUES = ("more_than", "less_than", "at_least", "at_most", "negative", "per", "remove",
+        "group_by", "top", "bottom", "desc", "asc", "sort", "count", "average", "share", "detail",
         "with", "only", "exclude", "followup", "add", "why", "compare", "derive_is", "sum_of",
         "divided", "minus", "plus", "times")
 _NUM = re.compile(r"\d+(?:[.,]\d+)?")
@@ -138,8 +139,10 @@ def _compounds(toks: Tokens, kn: Knowledge, taken: set[int]) -> list[Match]:
 
 def read(toks: Tokens, language: str, kn: Knowledge, table: WordTable, times: TimeReader) -> Reading:
     time = times.read(toks.low)
-    blocked = {k for h in time for k in range(h.start, h.end)}
     cues = find_cues(toks, table)
+    compare_ends = {c.end for c in cues if c.concept in ("more_than", "less_than", "at_least", "at_most")}
+    time = [h for h in time if not (h.start in compare_ends and h.value.isdigit())]  # 'above 2000 euros'
+    blocked = {k for h in time for k in range(h.start, h.end)}
     cue_words = {k for c in cues for k in range(c.start, c.end)}
     stop = table.stopwords
     cands = kn.lexicon.exact(toks, language, blocked)
@@ -156,6 +159,12 @@ def read(toks: Tokens, language: str, kn: Knowledge, table: WordTable, times: Ti
             m.score *= 0.45
     if language == "de":
         cands += _compounds(toks, kn, covered_exact | blocked)
+    for i, w in enumerate(toks.low):      # 'what did we sell': the model's 'sales'
+        noun = table.mapping("verb_nouns").get(w)
+        if noun and i not in covered_exact:
+            from .text import phrase_key
+            cands += [Match(i, i + 1, e, 0.8 * weight, "exact")
+                      for e, weight in kn.lexicon.index[language].get(phrase_key(str(noun), language), ())]
     picks, alts = _choose(cands, len(toks))
     taken = {k for m in picks for k in range(m.start, m.end)}
     cues = [c for c in cues if not any(k in taken for k in range(c.start, c.end))]

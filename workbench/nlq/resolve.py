@@ -268,6 +268,7 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
                               "label": f"Average {base} per {average_per}"}
         p.metrics[-1] = avg_name
         p.words[avg_name] = p.words.get(base, base)
+    _comparisons(p, r)
     composed_metrics(p, kn)
     nearest_metrics(p, kn)
     compared = r.compared
@@ -395,6 +396,36 @@ def _by_context(r: Reading, i: int, m: Match, grouped: bool) -> Match:
 
 def _bare(label: str) -> str:
     return fold(re.sub(r"\s*\(.*?\)\s*", " ", label)).strip()
+
+
+_COMPARE = {"more_than": "gt", "less_than": "lt", "at_least": "gte", "at_most": "lte"}
+
+
+def _comparisons(p: Partial, r: Reading) -> None:
+    """'products that cost more than 500', 'a negative account balance': a numeric dimension
+    compared with a number the question gives (the number, never the text, reaches the query)."""
+    for c in r.cues:
+        op = _COMPARE.get(c.concept)
+        value = None
+        if op:
+            value = next((v for k, v in sorted(r.numbers.items()) if c.end <= k <= c.end + 1), None)
+        elif c.concept == "negative":
+            op, value = "lt", 0
+        if op is None or value is None:
+            continue
+        before = [m for m in r.picks if m.end <= c.start + (1 if c.concept == "negative" else 0)
+                  and m.entry.kind == "dimension" and m.entry.dtype == "numeric"]
+        after = [m for m in r.picks if m.start >= c.end and m.entry.kind == "dimension"
+                 and m.entry.dtype == "numeric"]
+        target = before[-1] if before else (after[0] if after else None)
+        if target is None:
+            p.score = min(p.score, 0.4)   # a condition nothing in the model can hold: ask back
+            continue
+        e = target.entry
+        v = int(value) if float(value).is_integer() else value
+        p.filters[e.qualified] = {"member": e.query_name, "op": op, "values": [v]}
+        p.groupby = [g for g in p.groupby if g != e.query_name]
+        p.state("filters")
 
 
 def composed_metrics(p: Partial, kn) -> None:
