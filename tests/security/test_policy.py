@@ -167,6 +167,18 @@ def test_reload_swaps_rules_only_when_the_new_file_is_valid(tmp_path):
     assert intent(["viewer"], "app:dashboard", "read", POLICY)
 
 
+def test_a_remembered_decision_does_not_outlive_the_rules_it_came_from(tmp_path):
+    """Decisions are remembered per rule set: a grant taken away by a reload is gone at once."""
+    path = tmp_path / "policy.csv"
+    path.write_text("p, viewer, app:catalog, read\np, viewer, app:dashboard, read\n")
+    pdp = PolicyDecisionPoint(path)
+    assert [pdp.allowed(["viewer"], "app:dashboard", "read") for _ in range(3)] == [True] * 3
+    path.write_text("p, viewer, app:catalog, read\n")
+    pdp.reload()
+    assert not pdp.allowed(["viewer"], "app:dashboard", "read")
+    assert pdp.allowed(["viewer"], "app:catalog", "read")
+
+
 def test_missing_files_are_named(tmp_path):
     with pytest.raises(SpecError, match="missing.csv: cannot read the policy file"):
         PolicyDecisionPoint(tmp_path / "missing.csv")

@@ -19,10 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import casbin
+from cachetools import LRUCache
 
 from ..errors import SpecError, closest
 
 ACTIONS = ("read", "write", "execute", "*")
+# Decisions remembered per rule set: casbin's enforce() took ~0.2 ms a request.  Bounded, since
+# page resources come from request paths ("app:<anything>").
+DECISIONS_KEPT = 4096
 POLICY_DIR = Path(__file__).resolve().parents[2] / "security" / "policy"
 
 
@@ -93,6 +97,7 @@ class PolicyDecisionPoint:
         self.model_file = Path(model_file) if model_file else POLICY_DIR / "model.conf"
         self._lock = threading.Lock()
         self._enforcer, self._rules = self._build()
+        self._decisions: LRUCache[tuple[str, str, str], bool] = LRUCache(maxsize=DECISIONS_KEPT)
 
     def _build(self) -> tuple[casbin.Enforcer, list[Rule]]:
         rules = read_policy(self.policy_file)
@@ -111,8 +116,9 @@ class PolicyDecisionPoint:
     def reload(self) -> None:
         """Re-read the files; on any error the rules in force stay as they were."""
         enforcer, rules = self._build()
-        with self._lock:
-            self._enforcer, self._rules = enforcer, rules
+        decisions: LRUCache[tuple[str, str, str], bool] = LRUCache(maxsize=DECISIONS_KEPT)
+        with self._lock:  # the rules and the decisions made from them change together
+            self._enforcer, self._rules, self._decisions = enforcer, rules, decisions
 
     @property
     def roles(self) -> set[str]:
@@ -121,12 +127,31 @@ class PolicyDecisionPoint:
     def allowed(
         self, roles: list[str] | tuple[str, ...] | set[str], resource: str, action: str
     ) -> bool:
-        """True when one of ``roles`` (or a role it inherits) has an allow line matching."""
+        """True when one of ``roles`` (or a role it inherits) has an allow line matching.
+        A decision depends on the rules in force and on (role, resource, action) only, so each
+        is made by casbin once per rule set and remembered (:meth:`reload` starts afresh)."""
         if action not in ACTIONS[:-1]:
             raise ValueError(f"unknown action {action!r}: read, write or execute")
         with self._lock:
-            enforcer = self._enforcer
-        return any(bool(enforcer.enforce(role, resource, action)) for role in roles)
+            enforcer, decisions = self._enforcer, self._decisions
+        return any(self._decide(enforcer, decisions, role, resource, action) for role in roles)
+
+    def _decide(
+        self,
+        enforcer: casbin.Enforcer,
+        decisions: LRUCache[tuple[str, str, str], bool],
+        role: str,
+        resource: str,
+        action: str,
+    ) -> bool:
+        key = (role, resource, action)
+        with self._lock:
+            known = decisions.get(key)
+        if known is None:
+            known = bool(enforcer.enforce(role, resource, action))
+            with self._lock:
+                decisions[key] = known
+        return known
 
     def __repr__(self) -> str:
         return f"<PolicyDecisionPoint {self.policy_file} roles={sorted(self.roles)}>"
