@@ -151,3 +151,26 @@ def test_revocation_in_another_process_takes_effect_on_the_next_request(tokens, 
     with pytest.raises(TokenRejected) as e:
         tokens.validate(access)
     assert e.value.detail == "admin"
+
+
+def test_a_token_verified_before_is_checked_again_on_every_use(
+    tokens, sessions, users, clock, audit
+):
+    """Verified tokens are remembered (by hash) to spare the RS256 check, never their validity:
+    expiry, a disabled user and a tampered copy are refused on the next use, each audited."""
+    _, access = login(tokens, sessions)
+    assert [tokens.validate(access).sub for _ in range(3)] == ["ann"] * 3
+    head, body, sig = access.split(".")
+    with pytest.raises(TokenRejected) as e:
+        tokens.validate(f"{head}.{body}.{sig[:-2]}AA")
+    assert e.value.reason == "bad_signature"
+    clock.advance(600 + 30)  # lifetime and leeway: expired
+    with pytest.raises(TokenRejected) as e:
+        tokens.validate(access)
+    assert e.value.reason == "expired" and audit.of("token.reject")[-1]["reason"] == "expired"
+    clock.advance(-(600 + 30))
+    assert tokens.validate(access).sub == "ann"
+    users.set_disabled("ann", True)
+    with pytest.raises(TokenRejected) as e:
+        tokens.validate(access)
+    assert e.value.reason == "user_disabled" and audit.of("token.reject")[-1]["sub"] == "ann"
