@@ -102,9 +102,9 @@ def finalize(rng: np.random.Generator, cal: Calendar, cat: Catalog, customers: p
     n_returned = per_order(is_ret.astype(np.int64))
     status = np.where(cancelled, "cancelled", np.where(processing, "processing",
                       np.where(n_returned > 0, "returned", "completed")))
-    promo_code = np.append(cal.promotions.promo_code.to_numpy(), None)[orders["promo"]]
+    promo_code = np.append(cal.promotions.promo_code.to_numpy(), [None])[orders["promo"]]
     is_promo = per_order(lines["promo_line"].astype(np.int64)) > 0
-    promo_code = np.where(is_promo, promo_code, None)
+    promo_code[~is_promo] = None  # promo_code is a fresh (fancy-indexed) object array
 
     # The first non-cancelled order of each customer (orders are sorted by time). Customers who
     # signed up before the history began bought before it too: their first order is not in it.
