@@ -48,7 +48,14 @@ def warehouse(small_warehouse, tmp_path):
 
 
 @pytest.fixture
-def jp_server_config(project, warehouse):
+def sweep_s() -> float:
+    """The kernel manager's revocation check; off by default here, so a test can watch the
+    kernel's own query being refused (with it on, the kernel may be gone first)."""
+    return 0
+
+
+@pytest.fixture
+def jp_server_config(project, warehouse, sweep_s):
     from traitlets.config import Config
 
     return Config({
@@ -59,6 +66,7 @@ def jp_server_config(project, warehouse):
             "kernel_manager_class": "workbench.server.kernel_identity.WorkbenchKernelManager",
         },
         "WorkbenchIdentityProvider": {"project_root": str(project)},
+        "WorkbenchKernelManager": {"revocation_check_s": sweep_s},
         "WorkbenchApp": {"warehouse": str(warehouse), "project_root": str(REPO), "detection": False},
     })
 
@@ -155,3 +163,27 @@ async def test_the_owners_kernel_gets_no_grant_and_a_forged_one_is_refused(jp_fe
     except HTTPClientError as e:
         assert e.code in (401, 403), e
     await jp_fetch("api", "kernels", kernel, method="DELETE", headers={"Authorization": f"token {token}"})
+
+
+@pytest.mark.parametrize("sweep_s", [0.3])
+async def test_an_admins_revoke_shuts_the_persons_kernels_down_within_seconds(jp_fetch, jp_serverapp, services):
+    import asyncio
+
+    await publish(jp_serverapp)
+    _, _, anna = await login(jp_fetch, "anna")
+    _, _, dora = await login(jp_fetch, "dora")
+    hers = await start_kernel(jp_fetch, with_xsrf(anna))
+    other = await start_kernel(jp_fetch, with_xsrf(dora))
+    km = jp_serverapp.kernel_manager
+    assert hers in km and other in km
+    services.sessions.revoke_user("anna", actor="adam")          # what `workbench users disable`/an admin does
+    for _ in range(50):
+        if hers not in km:
+            break
+        await asyncio.sleep(0.1)
+    assert hers not in km, "the revoked person's kernel is still running"
+    assert other in km, "another person's kernel was shut down too"
+    services.audit_log.flush()
+    ended = [e.data for e in services.audit_log.entries(user="anna") if e.data["action"] == "kernel.revoke"]
+    assert ended and hers in json.dumps(ended[-1]), ended
+    await jp_fetch("api", "kernels", other, method="DELETE", headers=with_xsrf(dora))

@@ -35,7 +35,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from jupyter_core.utils import ensure_async
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from tornado.ioloop import PeriodicCallback
+from traitlets import Float
 
 from workbench.client.credentials import KERNEL_IDENTITY_ENV as ENV_VAR
 
@@ -98,6 +101,38 @@ class KernelGrants:
         return len(self._grants)
 
 
+    def all(self) -> list[KernelGrant]:
+        with self._lock:
+            return list(self._grants.values())
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What a grant stands for now: the person's roles and attributes, or why it no longer does."""
+
+    roles: tuple[str, ...] = ()
+    attributes: dict[str, Any] | None = None
+    refused: str | None = None
+
+
+def standing(services: Any, grant: KernelGrant) -> Standing:
+    """Whether ``grant``'s person may still act, with their *current* roles and attributes: a
+    local user's from the users store (disabled: refused), an external IdP's user's from their
+    token at the start; a revoked log-in session refuses either."""
+    why = None
+    if grant.sid is not None:
+        why = services.sessions.revoked_reason(sid=grant.sid, jti=None, sub=grant.sub, iat=grant.granted_at)
+    stored = services.users.get(grant.sub)
+    if stored is not None:
+        if why is None and not services.users.is_active(grant.sub):
+            why = "user_disabled"
+        return Standing(refused=why) if why else Standing(tuple(stored.roles), dict(stored.attributes))
+    if grant.sid is not None and why is None:
+        # a session of ours for a user the store no longer has: the account was deleted
+        why = "unknown_user"
+    return Standing(refused=why) if why else Standing(grant.roles, dict(grant.attributes))
+
+
 def grants_of(settings: dict[str, Any]) -> KernelGrants | None:
     """The grants of a server, from a handler's ``settings`` (None when another kernel manager
     class is configured: then no kernel credential is valid)."""
@@ -109,11 +144,18 @@ class WorkbenchKernelManager(AsyncMappingKernelManager):
     """Jupyter's kernel manager, plus a grant for each kernel a logged-in person starts.
 
     Kernels the owner starts (the server token, ``make up``'s URL) get no grant: they ask with
-    the server's token, as the owner, as before."""
+    the server's token, as the owner, as before.  Every ``revocation_check_s`` the grants are
+    checked: a kernel whose person logged out, was revoked or disabled is shut down (audited as
+    ``kernel.revoke``), which also closes the browser's websocket to it: revocation reaches the
+    kernels within seconds, not only their next query."""
+
+    revocation_check_s = Float(2.0, config=True, help="Seconds between checks that each kernel's "
+                               "person may still act; 0 turns the check off (queries are still refused).")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.grants = KernelGrants()
+        self._sweeper: PeriodicCallback | None = None
 
     # The async manager's start_kernel is a coroutine; mypy sees jupyter_client's sync base signature.
     async def start_kernel(self, *, kernel_name: str | None = None, **kwargs: Any) -> str:  # type: ignore[override]
@@ -125,6 +167,7 @@ class WorkbenchKernelManager(AsyncMappingKernelManager):
             env[ENV_VAR] = self.grants.grant(kernel_id, user)
             kwargs["env"] = env
             self._audit("kernel.grant", sub=user.username, sid=getattr(user, "sid", None), kernel=kernel_id)
+            self._start_sweeper()
         else:
             # the owner's kernel, or one started outside a request: never inherit a credential
             env = dict(kwargs.get("env") or os.environ)
@@ -138,8 +181,41 @@ class WorkbenchKernelManager(AsyncMappingKernelManager):
         self.grants.forget(kernel_id)
         return super().remove_kernel(kernel_id)
 
+    def _services(self) -> Any:
+        return getattr(getattr(self.parent, "identity_provider", None), "services", None)
+
     def _audit(self, action: str, **fields: Any) -> None:
-        provider = getattr(self.parent, "identity_provider", None)
-        services = getattr(provider, "services", None)
+        services = self._services()
         if services is not None:
             services.audit(action, **fields)
+
+    def _start_sweeper(self) -> None:
+        if self._sweeper is None and self.revocation_check_s > 0:
+            self._sweeper = PeriodicCallback(self.sweep, self.revocation_check_s * 1000)
+            self._sweeper.start()
+
+    async def sweep(self) -> list[str]:
+        """Shut down the kernels whose person may no longer act; their ids."""
+        services = self._services()
+        if services is None:
+            return []
+        ended = []
+        for grant in self.grants.all():
+            why = standing(services, grant).refused
+            if why is None or grant.kernel_id not in self:
+                continue
+            self.grants.forget(grant.kernel_id)
+            self._audit("kernel.revoke", sub=grant.sub, sid=grant.sid, kernel=grant.kernel_id, reason=why)
+            try:
+                await self.shutdown_kernel(grant.kernel_id, now=True)
+            except Exception as exc:  # noqa: BLE001  already gone: the grant is gone either way
+                self.log.warning("workbench: could not shut down kernel %s of %s: %s", grant.kernel_id,
+                                 grant.sub, exc)
+            ended.append(grant.kernel_id)
+        return ended
+
+    async def shutdown_all(self, now: bool = False) -> None:  # type: ignore[override]  # async here, as start_kernel
+        if self._sweeper is not None:
+            self._sweeper.stop()
+            self._sweeper = None
+        await ensure_async(super().shutdown_all(now=now))

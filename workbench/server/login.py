@@ -35,7 +35,7 @@ from workbench.security.auth_errors import LoginFailed, RefreshRejected, TokenRe
 from workbench.security.principal import Principal
 
 from .kernel_identity import PREFIX as KERNEL_PREFIX
-from .kernel_identity import REQUEST_USER, grants_of
+from .kernel_identity import REQUEST_USER, grants_of, standing
 
 ACCESS_COOKIE = "workbench-access"
 REFRESH_COOKIE = "workbench-refresh"
@@ -141,24 +141,13 @@ class WorkbenchIdentityProvider(IdentityProvider):
         if grant is None:
             self.services.audit("token.reject", kind="kernel", reason="unknown_kernel")
             return None
-        why = None
-        if grant.sid is not None:
-            why = self.services.sessions.revoked_reason(sid=grant.sid, jti=None, sub=grant.sub,
-                                                        iat=grant.granted_at)
-        stored = self.services.users.get(grant.sub)
-        if stored is not None:      # a local user: the users store says what they are now
-            roles, attributes = tuple(stored.roles), dict(stored.attributes)
-            why = why or (None if self.services.users.is_active(grant.sub) else "user_disabled")
-        elif grant.sid is not None:
-            why = why or "unknown_user"
-        else:                       # an external IdP's user: what its token said at the start
-            roles, attributes = grant.roles, dict(grant.attributes)
-        if why:
-            self.services.audit("token.reject", kind="kernel", reason=why, sub=grant.sub, sid=grant.sid,
+        now = standing(self.services, grant)
+        if now.refused:
+            self.services.audit("token.reject", kind="kernel", reason=now.refused, sub=grant.sub, sid=grant.sid,
                                 kernel=grant.kernel_id)
             return None
-        return WorkbenchUser(grant.sub, name=grant.sub, display_name=grant.sub, roles=roles,
-                             attributes=attributes, sid=grant.sid, via="kernel")
+        return WorkbenchUser(grant.sub, name=grant.sub, display_name=grant.sub, roles=now.roles,
+                             attributes=dict(now.attributes or {}), sid=grant.sid, via="kernel")
 
     def owner(self) -> WorkbenchUser:
         return WorkbenchUser("owner", name="owner", display_name="Workbench owner",
