@@ -170,6 +170,9 @@ class NLQEngine:
                 for m in p.metrics):
             return self._unanswerable(question, language, kn, p,
                                       f"The model has no average of '{' '.join(p.unknown)}'.", nearest), None
+        twins = self._time_twins(p, kn)
+        if twins:
+            return self._clarify(question, language, kn, p, twins, 0.4), None
         builds, first = build_checked(self.wb, p, kn)
         if not builds:
             why = first.error or "the parts of the question do not fit together"
@@ -196,6 +199,26 @@ class NLQEngine:
         ans = self.run(builds[0].query, language, question, p, prev_answer, confidence)
         ans.notes += builds[0].notes
         return ans, (p if ans.kind == "answer" else None)
+
+    def _time_twins(self, p: Partial, kn: Knowledge) -> list[dict]:
+        """'refunds by month': two metrics of one name on models with different time dimensions
+        (refunds by order date, refunds by return date) - which time is meant is asked back."""
+        if not (p.grain or p.time_range) or p.time_dim or len(p.metric_entries) != 1:
+            return []
+        from .resolve import bare_label
+        e = p.metric_entries[0]
+        twins = [x for x in kn.entries if x.kind in ("metric", "measure")
+                 and bare_label(x.label) == bare_label(e.label)]
+        times = {x.qualified: kn.default_time(x.model) for x in twins}
+        if len(twins) < 2 or len({t.qualified for t in times.values() if t is not None}) < 2:
+            return []
+        options = []
+        for x in twins:
+            alt = swapped(p, {e.query_name: x.query_name})
+            builds, _ = build_checked(self.wb, alt, kn)
+            if builds:
+                options.append({"text": f"{x.label} ({x.qualified})", "query": builds[0].query, "partial": alt})
+        return options if len(options) >= 2 else []
 
     def _future(self, p: Partial, kn: Knowledge) -> str | None:
         """A range that starts after today asks for a forecast: the data cannot answer it."""

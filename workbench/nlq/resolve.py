@@ -394,7 +394,8 @@ def _by_context(r: Reading, i: int, m: Match, grouped: bool) -> Match:
     return m
 
 
-def _bare(label: str) -> str:
+def bare_label(label: str) -> str:
+    """'Revenue (line level)' -> 'revenue'."""
     return fold(re.sub(r"\s*\(.*?\)\s*", " ", label)).strip()
 
 
@@ -458,7 +459,7 @@ def nearest_metrics(p: Partial, kn) -> None:
     if not models:
         return
     for k, e in enumerate(p.metric_entries):
-        sibs = [x for x in kn.entries if x.kind in ("metric", "measure") and _bare(x.label) == _bare(e.label)]
+        sibs = [x for x in kn.entries if x.kind in ("metric", "measure") and bare_label(x.label) == bare_label(e.label)]
         if len(sibs) < 2:
             continue
         best = min(sibs, key=lambda x: (max(kn.hops(x.model, mm) for mm in models), x is not e))
