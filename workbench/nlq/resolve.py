@@ -373,6 +373,9 @@ def _by_context(r: Reading, i: int, m: Match, grouped: bool) -> Match:
         return m
     if r.cue_at("count", m.start, gap=2):
         order = {"measure": 0, "metric": 0, "model": 1, "dimension": 2, "segment": 3}
+    elif r.cue_at("with", m.start, gap=2) and r.has("detail"):
+        order = {"dimension": 0, "model": 1, "measure": 2, "metric": 2, "segment": 3}   # 'with their region'
+        same = [a for a in same if a.how != "value"] or same
     elif grouped:
         order = {"dimension": 0, "model": 1, "measure": 2, "metric": 2, "segment": 3}
         same = [a for a in same if a.how != "value"] or same
