@@ -243,6 +243,7 @@ class Workbench:
         plan = q.plan
         cache = self._s.cache
         key = plan.key + ":" + self.engine.data_version()
+        q.result_key = key       # what the answer is, for memos of its encodings (the REST API's)
         if cache is not None:
             df = cache.get(key)
             if df is not None:

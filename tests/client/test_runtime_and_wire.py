@@ -93,3 +93,14 @@ def test_wire_of_an_empty_result_keeps_its_columns():
     df = pd.DataFrame({"a": pd.Series([], dtype="float64"), "b": pd.Series([], dtype="object")})
     table, facts = wire.decode(wire.encode(df, {}))
     assert table.num_rows == 0 and table.column_names == ["a", "b"] and facts == {}
+
+
+def test_wire_frames_of_small_and_large_results_convert_alike(monkeypatch):
+    """Small results convert on the calling thread, large ones with Arrow's threads: same frame."""
+    df = pd.DataFrame({"k": [f"r{i % 7}" for i in range(500)], "v": [i * 0.5 for i in range(500)],
+                       "n": pd.array([None if i % 9 == 0 else i for i in range(500)], dtype="Int64")})
+    table, _ = wire.decode(wire.encode(df, {}))
+    small = wire.to_frame(table)
+    monkeypatch.setattr(wire, "THREADED_ROWS", 1)
+    pd.testing.assert_frame_equal(wire.to_frame(table), small)
+    pd.testing.assert_frame_equal(small, df)

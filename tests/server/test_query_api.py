@@ -93,3 +93,34 @@ async def test_catalog_lists_and_searches_by_synonym(jp_fetch):
     r = await jp_fetch(*API, "catalog", params={"q": "purchases"})
     hits = json.loads(r.body)["entries"]
     assert hits and hits[0]["name"] == "orders"
+
+
+async def arrow_query(jp_fetch, **q):
+    from workbench.client import wire
+
+    r = await jp_fetch(*API, "query", method="POST", body=json.dumps(q), headers={"Accept": wire.MEDIA_TYPE})
+    assert r.headers["Content-Type"].startswith(wire.MEDIA_TYPE)
+    return wire.decode(r.body)
+
+
+async def test_a_cached_arrow_answer_has_the_rows_of_the_json_one_and_is_never_another_principals(
+        jp_fetch, jp_serverapp):
+    """A cached answer is sent from the Arrow table made for its first answer (host.result_tables,
+    by the result cache's key).  Oracle: the JSON rows of the same query, encoded per cell from
+    the frame; and north_manager's row policy still cuts a cached answer of analyst's."""
+    host = jp_serverapp.extension_manager.extension_points["workbench"].app.host
+    q = {"namespace": "retail", "metrics": ["revenue", "orders"], "dimensions": ["region"], "order": ["region"]}
+    first, facts1 = await arrow_query(jp_fetch, **q)
+    again, facts2 = await arrow_query(jp_fetch, **q)
+    assert (facts1["cached"], facts2["cached"]) == (False, True) and len(host.result_tables) == 1
+    as_json = await post_query(jp_fetch, **q)
+    for table in (first, again):
+        assert table.to_pylist() == as_json["records"] and facts2["rows"] == as_json["rows"] > 1
+
+    host.mapper.mapping = {"*": "north_manager"}
+    host._views.clear()
+    north, facts3 = await arrow_query(jp_fetch, **q)
+    assert facts3["principal"] == "north_manager" and not facts3["cached"]
+    assert north.column("region").to_pylist() == ["North"]
+    host.tables_changed()           # data changed under the server: no table made before is used
+    assert len(host.result_tables) == 0

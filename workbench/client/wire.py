@@ -40,9 +40,14 @@ def decode(data: bytes) -> tuple[pa.Table, dict[str, Any]]:
     return table, facts
 
 
+# Below this many rows a result converts to pandas on the calling thread: Arrow's thread pool
+# costs more to start than it saves (a 12-row result took 0.67 ms with it, 0.40 ms without).
+THREADED_ROWS = 100_000
+
+
 def to_frame(table: pa.Table) -> pd.DataFrame:
     """The pandas frame a local query would give (pandas metadata restores the dtypes)."""
-    return table.to_pandas()
+    return table.to_pandas(use_threads=table.num_rows >= THREADED_ROWS)
 
 
 def json_value(v: Any) -> Any:

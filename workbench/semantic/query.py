@@ -21,6 +21,9 @@ class Query:
         self.wb, self.spec = wb, spec
         self.cached = False
         self.elapsed_ms: float | None = None
+        # The result cache's key of the answer (model version, principal, spec, data version);
+        # set when it runs: equal keys, equal rows.
+        self.result_key: str | None = None
 
     @cached_property
     def plan(self) -> Plan:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .identity import PrincipalMapper
+from .result_tables import ResultTables
 
 _ACTIVE_STATES = ("starting", "running")
 
@@ -163,6 +164,8 @@ class WarehouseHost:
         self._pipelines: dict[str, Any] = {}
         self._views: dict[str | None, Any] = {}
         self._principals: dict[str, tuple[int, Any]] = {}
+        # Arrow tables of answers sent, by result key: a cached answer is not converted again.
+        self.result_tables = ResultTables()
 
     # paths -------------------------------------------------------------------------------
     def settings(self) -> Any:
@@ -240,6 +243,7 @@ class WarehouseHost:
     def tables_changed(self) -> None:
         """Tell the query side that tables changed under it (views a pipeline created, the
         ``quality_*`` tables a validation wrote): cached plans and results are dropped."""
+        self.result_tables.clear()
         if self._wb is not None:
             try:
                 self._wb.invalidate()

@@ -12,6 +12,8 @@ import json
 import time
 from typing import Any
 
+import pyarrow as pa
+
 from workbench.client import wire
 
 from .base import DATA_AGE, QUERY_SECONDS, READ, BadRequest, WorkbenchHandler
@@ -104,12 +106,20 @@ def execute_query(host, user, q: dict[str, Any], max_rows: int):
 
 def run_query_arrow(host, user, q: dict[str, Any], max_rows: int) -> bytes:
     """Blocking: the result as one Arrow IPC stream (workbench.client.wire), facts in its metadata.
-    The SQL is sent as compiled (``q.sql(pretty=False)``): pretty-printing costs milliseconds."""
+    The SQL is sent as compiled (``q.sql(pretty=False)``): pretty-printing costs milliseconds.
+    An answer the result cache served is sent from the Arrow table made for it the first time
+    (host.result_tables, by the cache's key: same principal, model, spec and data)."""
     wb, ns, query, df, truncated, elapsed, fresh = execute_query(host, user, q, max_rows)
     facts = {"namespace": ns, "principal": wb.principal.user, "rows": len(df), "truncated": truncated,
              "meta": wb.describe(query.spec), "sql": query.sql(pretty=False), "cached": bool(query.cached),
              "elapsed_ms": round(elapsed * 1000, 2), "freshness": fresh}
-    return wire.encode(df, facts)
+    key = f"{query.result_key}|{max_rows}" if query.result_key else None
+    table = host.result_tables.get(key) if key and query.cached else None
+    if table is None:
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        if key:
+            host.result_tables.put(key, table)
+    return wire.encode(table, facts)
 
 
 def run_query(host, user, q: dict[str, Any], max_rows: int) -> dict[str, Any]:
