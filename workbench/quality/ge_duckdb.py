@@ -20,6 +20,7 @@ test_quality_pushdown.py checks that both engines give the same outcomes on data
 """
 from __future__ import annotations
 
+import builtins
 import logging
 from typing import Any, ClassVar, Literal
 
@@ -133,9 +134,10 @@ class DuckDBExecutionEngine(SqlAlchemyExecutionEngine):
         return resolved
 
     def _filtered_counts(self, domain, items) -> dict:
-        selectable = self.get_domain_records(domain_kwargs=domain)
-        if isinstance(selectable, sa.Select):
-            selectable = selectable.subquery()
+        records = self.get_domain_records(domain_kwargs=domain)
+        selectable = records.subquery() if isinstance(records, sa.Select) else records
+        if not isinstance(selectable, sa.FromClause):  # the caller falls back to GE's bundle
+            raise TypeError(f"cannot count rows of a {type(selectable).__name__}")
         # branch -1 is the domain's row count: over an empty domain GE's sum() is NULL, not 0
         parts = [sa.select(sa.literal(-1).label("i"), sa.func.count().label("n")).select_from(selectable)]
         for i, (_, cond) in enumerate(items):
@@ -149,5 +151,8 @@ class DuckDBExecutionEngine(SqlAlchemyExecutionEngine):
 class DuckDBDatasource(SQLDatasource):
     """GE's SQL data source over DuckDB (duckdb-engine) with :class:`DuckDBExecutionEngine`."""
 
-    type: Literal["workbench_duckdb"] = "workbench_duckdb"
-    execution_engine_override: ClassVar[type[SqlAlchemyExecutionEngine]] = DuckDBExecutionEngine
+    # GE tells its data sources apart by this literal; each narrows the base's ("sql"), as GE's own
+    # SqliteDatasource does (with the same ignore).
+    type: Literal["workbench_duckdb"] = "workbench_duckdb"  # type: ignore[assignment]
+    # ``builtins.type``: the field above shadows the builtin in this class body.
+    execution_engine_override: ClassVar[builtins.type[SqlAlchemyExecutionEngine]] = DuckDBExecutionEngine

@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import re
@@ -49,8 +50,9 @@ class CheckOutcome:
         """Share of rows that pass (row checks) or 1/0 (table checks, or an error)."""
         if self.error:
             return 0.0
-        if self.row_level and self.element_count:
-            return max(0.0, 1.0 - self.unexpected_count / self.element_count)
+        unexpected, rows = self.unexpected_count, self.element_count
+        if unexpected is not None and rows:  # row_level, over some rows
+            return max(0.0, 1.0 - unexpected / rows)
         return 1.0 if self.success else 0.0
 
 
@@ -58,13 +60,9 @@ def open_duckdb(path: str | Path, read_only: bool = True):
     """A DuckDB connection to ``path``. In a process that already holds the file with other
     settings (a read-write Workbench), DuckDB refuses a second configuration: try both."""
     import duckdb
-    last = None
-    for ro in (read_only, not read_only):
-        try:
-            return duckdb.connect(str(path), read_only=ro)
-        except duckdb.Error as e:
-            last = e
-    raise last
+    with contextlib.suppress(duckdb.Error):
+        return duckdb.connect(str(path), read_only=read_only)
+    return duckdb.connect(str(path), read_only=not read_only)
 
 
 def context(docs_dir: str | Path | None = None):
@@ -128,14 +126,15 @@ def spark_dataframe(spec: Suite, warehouse: str | Path, spark=None, parquet_dir:
     t = spec.target
     if t.table:
         return spark.read.parquet(str(eng.parquet_path(t.table, t.schema_)))
-    for schema, table in referenced_tables(t.sql):
+    sql = t.sql or ""  # not a table, so SQL: a target has one or the other
+    for schema, table in referenced_tables(sql):
         try:
             path = eng.parquet_path(table, schema)
         except Exception:  # noqa: S112  a CTE or subquery alias, not a table
             continue     # a CTE or subquery alias, not a table
         view = f"{schema}__{table}" if schema else table
         spark.read.parquet(str(path)).createOrReplaceTempView(view)
-    return spark.sql(t.sql)
+    return spark.sql(sql)
 
 
 def run_suite(spec: Suite, engine: str, *, warehouse: str | Path | None = None,
@@ -169,7 +168,8 @@ def run_suite(spec: Suite, engine: str, *, warehouse: str | Path | None = None,
                 root = open_duckdb(warehouse, read_only=True)
             from .ge_duckdb import DuckDBConnection, DuckDBDatasource  # noqa: F401  registers the type
             src = root or duckdb_connection
-            creator = lambda: duckdb_engine.ConnectionWrapper(DuckDBConnection(src))  # noqa: E731
+            # DuckDBConnection stands in for the DuckDB connection (a duck-typed wrapper, see it).
+            creator = lambda: duckdb_engine.ConnectionWrapper(DuckDBConnection(src))  # type: ignore[arg-type]  # noqa: E731
             ds_kwargs = dict(name="warehouse", connection_string="duckdb:///:memory:",
                              kwargs={"creator": creator})
             # DuckDBDatasource registers itself with GE as type "workbench_duckdb"
@@ -181,7 +181,7 @@ def run_suite(spec: Suite, engine: str, *, warehouse: str | Path | None = None,
         if t.table:
             asset = ds.add_table_asset(name=spec.suite, table_name=t.table, schema_name=t.schema_)
         else:
-            asset = ds.add_query_asset(name=spec.suite, query=t.sql.strip().rstrip(";"))
+            asset = ds.add_query_asset(name=spec.suite, query=(t.sql or "").strip().rstrip(";"))
         bd = asset.add_batch_definition_whole_table("all")
     else:
         if dataframe is None:
@@ -190,6 +190,8 @@ def run_suite(spec: Suite, engine: str, *, warehouse: str | Path | None = None,
                     raise ValueError("validating on Spark needs a warehouse (or a dataframe)")
                 dataframe = spark_dataframe(spec, warehouse)
             else:
+                if warehouse is None:
+                    raise ValueError(f"validating on {engine} needs a warehouse (or a dataframe)")
                 con = open_duckdb(warehouse, read_only=True)
                 try:
                     dataframe = con.execute(f"SELECT * FROM {t.from_sql()}").df()

@@ -25,8 +25,8 @@ _NUMERIC = ("int", "decimal", "double", "float", "numeric", "real", "long", "sho
 class Alert:
     kind: str
     column: str | None
-    previous: float
-    current: float
+    previous: float | None  # None: the metric had no value (a quantile of an all-null column)
+    current: float | None
     threshold: float
     message: str
 
@@ -55,7 +55,8 @@ def _qs(name: str) -> str:
 def metrics_sql(columns: dict[str, str], source: str, dialect: str) -> tuple[str, list[tuple]]:
     """One aggregate query computing every metric. Returns SQL and (metric, column) per output."""
     q = _qs if dialect == "spark" else _q
-    parts, labels = ["count(*)"], [("row_count", None)]
+    parts = ["count(*)"]
+    labels: list[tuple[str, str | None]] = [("row_count", None)]
     for col, typ in columns.items():
         parts.append(f"avg(case when {q(col)} is null then 1.0 else 0.0 end)")
         labels.append(("null_rate", col))

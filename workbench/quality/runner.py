@@ -29,7 +29,7 @@ DOCS_DIR = Path(".workbench") / "data_docs"
 class RunResult:
     run_id: str
     suite: str
-    target: str
+    target: str | None  # the suite target's name (None: SQL without a model)
     engine: str
     started_at: dt.datetime
     seconds: float

@@ -15,7 +15,7 @@ from .suite_spec import DIMENSIONS
 
 @dataclass
 class QualityScore:
-    target: str
+    target: str | None  # the suite target's name (None: SQL without a model)
     overall: float
     dimensions: dict[str, float]
     weights: dict[str, float]
@@ -41,7 +41,7 @@ class QualityScore:
                 "weights": self.weights, "breakdown": self.breakdown}
 
 
-def score(target: str, outcomes: list[CheckOutcome], dimension_weights: dict[str, float]) -> QualityScore:
+def score(target: str | None, outcomes: list[CheckOutcome], dimension_weights: dict[str, float]) -> QualityScore:
     by_dim: dict[str, list[CheckOutcome]] = {}
     for o in outcomes:
         by_dim.setdefault(o.dimension, []).append(o)

@@ -215,11 +215,11 @@ def accept_proposal(
     doc = y.load(path.read_text())
     if doc.get("status") != "proposed":
         raise ValueError(f"{path} is not a proposal (status: {doc.get('status')})")
-    drop = set(drop or [])
-    unknown = (drop | set(edits or {})) - {c["name"] for c in doc["checks"]}
+    dropped = set(drop or [])
+    unknown = (dropped | set(edits or {})) - {c["name"] for c in doc["checks"]}
     if unknown:
         raise ValueError(f"no such checks in {path}: {', '.join(sorted(unknown))}")
-    doc["checks"] = [c for c in doc["checks"] if c["name"] not in drop]
+    doc["checks"] = [c for c in doc["checks"] if c["name"] not in dropped]
     for c in doc["checks"]:
         c.update((edits or {}).get(c["name"], {}))
     doc["status"] = "active"

@@ -61,8 +61,9 @@ class Target(BaseModel):
         return self
 
     @property
-    def name(self) -> str:
-        """What scores are reported for: the model if named, else the table."""
+    def name(self) -> str | None:
+        """What scores are reported for: the model if named, else the table (None for SQL without a
+        model)."""
         return self.model or (f"{self.schema_}.{self.table}" if self.schema_ else self.table)
 
     def from_sql(self) -> str:

@@ -150,7 +150,10 @@ def transition(con: Any, table: str, name: str, version: int, step: str,
     except Exception:
         con.execute("ROLLBACK")
         raise
-    return _row(con, table, name, version)
+    moved = _row(con, table, name, version)
+    if moved is None:  # not reached: the row was just updated in a committed transaction
+        raise ApprovalNotFound(f"rule '{name}' version {version} on '{table}' disappeared.")
+    return moved
 
 
 def approve(con, table, name, version, principal, note=None):

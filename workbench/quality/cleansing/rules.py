@@ -40,8 +40,9 @@ class _Rule(BaseModel):
     description: str = Field("", description="What the rule fixes, for the approver.")
 
     def targets(self) -> list[str]:
-        """Columns whose values the rule changes."""
-        return list(getattr(self, "columns", None) or [self.column])
+        """Columns whose values the rule changes (a rule has ``columns`` or one ``column``)."""
+        fields = dict(self)
+        return list(fields.get("columns") or [fields["column"]])
 
     @property
     def spec_hash(self) -> str:

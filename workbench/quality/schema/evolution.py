@@ -121,7 +121,7 @@ class SchemaDiff:
     def compatibility(self) -> Compat | None:
         """The worst change: breaking > forward > backward; None when nothing changed."""
         order = {"backward": 0, "forward": 1, "breaking": 2}
-        return max((c.compatibility for c in self.changes), key=order.get, default=None)
+        return max((c.compatibility for c in self.changes), key=order.__getitem__, default=None)
 
     def __bool__(self) -> bool:
         return bool(self.changes)
@@ -304,6 +304,13 @@ def _ident(name: str) -> exp.Identifier:
     return exp.to_identifier(name, quoted=True)
 
 
+def _new_type(c: Change) -> exp.DataType:
+    """The type an added, retyped or renamed column migrates to (such a change always has one)."""
+    if c.new_type is None:
+        raise ValueError(f"{c.kind} column '{c.column}' has no new type")
+    return _dtype(c.new_type)
+
+
 def _table(name: str) -> exp.Table:
     parts = name.split(".")
     if len(parts) == 2:
@@ -320,6 +327,8 @@ def migration_sql(table: str, changes: list[Change]) -> list[str]:
     out: list[exp.Expression] = []
     for c in changes:
         if c.kind == "renamed":
+            if c.old_name is None:
+                raise ValueError(f"renamed column '{c.column}' has no old name")
             out.append(
                 exp.Alter(
                     this=_table(table),
@@ -336,7 +345,7 @@ def migration_sql(table: str, changes: list[Change]) -> list[str]:
         if (c.kind == "retyped" and c.compatibility == "backward") or (
             c.kind == "renamed" and c.old_type != c.new_type
         ):
-            dtype = _dtype(c.new_type)
+            dtype = _new_type(c)
             out.append(
                 exp.Alter(
                     this=_table(table),
@@ -353,7 +362,7 @@ def migration_sql(table: str, changes: list[Change]) -> list[str]:
         elif c.kind == "retyped" and c.compatibility == "breaking":
             # Strict CAST: if a person approves it and a value does not convert, the ALTER
             # fails as a whole instead of turning that value into NULL.
-            dtype = _dtype(c.new_type)
+            dtype = _new_type(c)
             out.append(
                 exp.Alter(
                     this=_table(table),
@@ -372,7 +381,7 @@ def migration_sql(table: str, changes: list[Change]) -> list[str]:
                 exp.Alter(
                     this=_table(table),
                     kind="TABLE",
-                    actions=[exp.ColumnDef(this=_ident(col), kind=_dtype(c.new_type))],
+                    actions=[exp.ColumnDef(this=_ident(col), kind=_new_type(c))],
                 )
             )
     return [e.sql("duckdb") for e in out]
