@@ -27,7 +27,7 @@ def is_followup(prev: Partial | None, new: Partial) -> bool:
     stated = new.stated - {"metrics"}
     if (new.unknown or new.detail or new.counted) and not new.followup:
         return False
-    if "metrics" not in new.stated:
+    if "metrics" not in new.stated or (new.filters and all(m in new.entity_metrics for m in new.metrics)):
         return bool(new.stated) or bool(new.filters)
     return new.followup and not ("groupby" in stated and len(new.metrics) > 1) and (
         len(new.stated) <= 2 or new.followup)
@@ -38,7 +38,8 @@ def merge(prev: Partial, new: Partial) -> Partial:
     out = replace(prev, filters=dict(prev.filters), define=dict(prev.define), words=dict(prev.words),
                   segments=list(prev.segments), groupby=list(prev.groupby),
                   mentions=list(prev.mentions), swaps=dict(prev.swaps))
-    if "metrics" in new.stated:
+    qualifier = bool(new.filters) and new.metrics and all(m in new.entity_metrics for m in new.metrics)
+    if "metrics" in new.stated and not qualifier:     # 'only for customers in EUROPE' qualifies
         out.metrics, out.metric_entries, out.share = list(new.metrics), list(new.metric_entries), new.share
         out.define.update(new.define)
         out.detail = new.detail

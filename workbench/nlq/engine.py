@@ -97,6 +97,8 @@ class NLQEngine:
             r = read(toks, language, kn, table, reader)
             partials.append((kn, resolve(r), r))
         kn, p, r = self._pick_namespace(partials, prev)
+        if prev is not None and prev.namespace == kn.namespace:
+            self._values_like_before(p, r, prev)
         if is_followup(prev, p) and prev is not None and prev.namespace == kn.namespace:
             if p.why:
                 return self._why(question, language, prev, prev_answer), prev
@@ -106,6 +108,21 @@ class NLQEngine:
             return Answer("unanswerable", question, language,
                           sentence="Ask a question first; then 'why?' explains its answer."), None
         return self._decide(question, language, kn, p, r, prev_answer)
+
+    @staticmethod
+    def _values_like_before(p: Partial, r, prev: Partial) -> None:
+        """'and AMERICA?' after a filter on the customer region: the same dimension again."""
+        for i, m in enumerate(r.picks):
+            if m.how != "value" or m.entry.qualified in prev.filters:
+                continue
+            hit = next((a for a in r.alts.get(i, []) if a.how == "value" and str(a.value) == str(m.value)
+                        and a.entry.qualified in prev.filters), None)
+            if hit is None:
+                continue
+            f = p.filters.pop(m.entry.qualified, None)
+            if f is not None:
+                p.filters[hit.entry.qualified] = dict(f, member=hit.entry.query_name)
+            r.value_ambiguity[:] = [s for s in r.value_ambiguity if m not in s]
 
     def _pick_namespace(self, partials, prev: Partial | None):
         def score(item):
