@@ -135,3 +135,16 @@ async def test_incidents_follow_the_readers_row_policies(jp_fetch, jp_serverapp)
     assert north in seen and online not in seen
     assert await status(jp_fetch, "workbench", "api", "incidents", str(online), headers=cookie_header(vera)) == 404
     assert await status(jp_fetch, "workbench", "api", "incidents", str(north), headers=cookie_header(vera)) == 200
+
+
+async def test_acknowledging_an_incident_is_in_the_audit_trail(jp_fetch, jp_serverapp, services):
+    north = seed(jp_serverapp, "region", "North", 96)
+    _, _, anna = await login(jp_fetch, "anna")                # analyst: may acknowledge
+    await jp_fetch("workbench", "api", "incidents", str(north), "acknowledge", method="POST",
+                   body=json.dumps({"note": "looking"}),
+                   headers={**cookie_header(anna), "X-XSRFToken": anna.get("_xsrf", "")})
+    log = services.audit_log
+    log.flush()
+    acks = [e.data for e in log.entries(user="anna") if e.data["action"] == "incident.acknowledge"]
+    assert acks and acks[-1]["resource"] == f"incident:{north}" and acks[-1]["outcome"] == "success", acks
+    assert log.verify().ok

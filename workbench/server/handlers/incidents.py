@@ -139,12 +139,19 @@ class IncidentActionHandler(IncidentsAPI):
         note = parse_note(self.body_json())
         who = await self.run(self.host.principal_for, self.current_user)
         allowed = self.settings.get("workbench_incident_roles", ["admin", "analyst"])
+        resource = f"incident:{iid}"
         if not who.has_any(allowed):
+            self.audit(f"incident.{action}", resource, outcome="denied", principal=who.user)
             raise Forbidden(f"Principal '{who.user}' may read incidents but not {action} them; "
                             f"that needs one of the roles {', '.join(allowed)}.")
         user = getattr(self.current_user, "username", None) or "?"
         actor = f"{user} ({who.user})" if user != who.user else user
-        out = await self.answer(self.incidents(who).change, iid, _ACTIONS[action], actor, note)
+        try:
+            out = await self.answer(self.incidents(who).change, iid, _ACTIONS[action], actor, note)
+        except Exception as exc:
+            self.audit(f"incident.{action}", resource, outcome="failure", error=type(exc).__name__)
+            raise
+        self.audit(f"incident.{action}", resource, principal=who.user, note=note)
         self.log.info("workbench: incident #%s %sd by %s", iid, action, actor)
         self.reply(out)
 
