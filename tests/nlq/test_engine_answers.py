@@ -175,3 +175,15 @@ def test_numeric_condition_on_a_dimension(engine):
     assert rows(ans) == {("Dune", 412), ("Emma", 320)}
     future = engine.ask("late fees next year")
     assert future.kind == "unanswerable" and "future" in future.sentence
+
+
+def test_follow_up_values_keep_their_dimension(engine):
+    conv = engine.conversation()
+    conv.ask("late fees by genre")
+    lund = conv.ask("only for members in Lund")      # the members' city, not the branches'
+    assert lund.query["metrics"] == ["late_fees"]
+    assert lund.query["where"] == [{"member": "member_city", "op": "=", "value": "Lund"}]
+    assert rows(lund) == {("scifi", 3.5), ("classic", 0.0)}  # Ada and Cleo: loans 1, 2, 4, 6
+    malmo = conv.ask("and Malmo?")
+    assert malmo.query["where"] == [{"member": "member_city", "op": "=", "value": "Malmo"}]
+    assert rows(malmo) == {("scifi", 8.5)}                 # Ben: loans 3 and 5

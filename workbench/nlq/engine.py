@@ -113,7 +113,10 @@ class NLQEngine:
     def _values_like_before(p: Partial, r, prev: Partial) -> None:
         """'and AMERICA?' after a filter on the customer region: the same dimension again."""
         for i, m in enumerate(r.picks):
-            if m.how != "value" or m.entry.qualified in prev.filters:
+            if m.how != "value":
+                continue
+            if m.entry.qualified in prev.filters:
+                r.value_ambiguity[:] = [s for s in r.value_ambiguity if m not in s]
                 continue
             hit = next((a for a in r.alts.get(i, []) if a.how == "value" and str(a.value) == str(m.value)
                         and a.entry.qualified in prev.filters), None)
