@@ -327,7 +327,7 @@ def test_dragging_a_panel_on_the_board_reorders_and_saves(dashboard, tmp_path):
     ed.list.value = "a"
     ed.toggle.clicks += 1                               # hide A
     board = PanelBoard(on_order=ed.set_order)
-    board.show([(k, titles[k], pn.pane.HTML(k)) for k in ed.order if k not in ed.hidden])
+    board.set_panels([(k, titles[k], pn.pane.HTML(k)) for k in ed.order if k not in ed.hidden])
     assert board.keys == ["kpis", "b", "c"]
     board._handle_msg({"order": ["c", "kpis", "b"]})    # what the browser sends after a drop
     assert board.keys == ["c", "kpis", "b"] and [o.object for o in board.objects] == \

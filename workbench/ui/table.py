@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import panel as pn
-from bokeh.models.widgets.tables import DateFormatter, NumberFormatter
+from bokeh.models.widgets.tables import CellFormatter, DateFormatter, NumberFormatter
 
 _FORMATS = {
     "currency": "0,0.00",
@@ -17,7 +17,7 @@ _FORMATS = {
 
 def formatters_for(df: pd.DataFrame, formats: dict[str, str] | None = None) -> dict:
     formats = formats or {}
-    out = {}
+    out: dict[str, CellFormatter] = {}
     for column in df.columns:
         if pd.api.types.is_datetime64_any_dtype(df[column]):
             values = df[column].dropna()

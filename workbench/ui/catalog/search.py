@@ -170,7 +170,7 @@ class CatalogSearch(pn.viewable.Viewer):
             found = []
         else:
             messages.clear(self.error)
-        options = {}
+        options: dict[str, str] = {}
         for e in found:
             options.setdefault(entry_label(e), e["qualified_name"])
         self.results.options = options
@@ -207,7 +207,7 @@ class CatalogSearch(pn.viewable.Viewer):
             return
         title = entry.get("label") or entry.get("name", "")
         self.detail_title.object = f"<h3 style='margin:0.4em 0'>{html.escape(title)}</h3>"
-        problem = self.status_by_namespace.get(entry.get("namespace"), "")
+        problem = self.status_by_namespace.get(entry.get("namespace") or "", "")
         note = f"> **Not queryable with this warehouse.** {problem}\n\n" if problem else ""
         self.detail.object = note + detail_markdown(entry, self._index)
         self.add_button.disabled = (entry.get("kind") not in QUERYABLE_KINDS or self.on_add is None

@@ -132,7 +132,7 @@ class PanelBoard(JSComponent):
         super().__init__(**params)
         self._on_order = on_order
 
-    def show(self, items: list[tuple[str, str, object]]) -> None:
+    def set_panels(self, items: list[tuple[str, str, object]]) -> None:
         """Replace the panels: [(key, title, viewable)] in order."""
         self.param.update(keys=[k for k, _, _ in items], titles=[t for _, t, _ in items],
                           objects=[v for _, _, v in items])

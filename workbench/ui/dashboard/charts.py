@@ -10,7 +10,7 @@ updated the same way through its ColumnDataSource.  Colours are Okabe-Ito throug
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import holoviews as hv
@@ -35,7 +35,7 @@ def _empty_note(df: pd.DataFrame | None) -> bool:
 NO_DATA = "(no data)"
 
 
-def _blank(categorical: list[str] = (), numeric: list[str] = (), time: list[str] = ()):
+def _blank(categorical: Sequence[str] = (), numeric: Sequence[str] = (), time: Sequence[str] = ()):
     """An empty frame whose column types match the real data.  A Bokeh axis or colour mapper
     is built once, from the first frame: a float column where categories will come later would
     make a linear axis that can never show them (the first rows of a quiet live window)."""
@@ -109,14 +109,14 @@ class DonutPanel:
     """Share of a metric by category, as a Bokeh donut (updated via its data source)."""
 
     def __init__(self, key: str, title: str, dim: str, metric: str):
-        from bokeh.models import ColumnDataSource, HoverTool
+        from bokeh.models import ColumnDataSource, HoverTool, Range1d
         from bokeh.plotting import figure
 
         self.key, self.title, self.kind, self.dim, self.metric = key, title, "donut", dim, metric
         self.source = ColumnDataSource(dict(label=[], value=[], share=[], start=[], end=[],
                                             color=[]))
         fig = figure(height=HEIGHT, sizing_mode="stretch_width", toolbar_location="above",
-                     tools="save,reset", x_range=(-1.3, 1.3), y_range=(-1.15, 1.15),
+                     tools="save,reset", x_range=Range1d(start=-1.3, end=1.3), y_range=Range1d(start=-1.15, end=1.15),
                      match_aspect=True, title=None)
         fig.annular_wedge(x=0, y=0, inner_radius=0.5, outer_radius=0.95, start_angle="start",
                           end_angle="end", color="color", legend_field="label",

@@ -11,16 +11,31 @@ from __future__ import annotations
 import datetime as dt
 import html
 import io
+from typing import Any
 
 import panel as pn
 
 from workbench.ui import theme
 from workbench.ui.dashboard.data import DEFAULT_PRESET, TIME_PRESETS, Drill, Snapshot
+from workbench.ui.dashboard.members import Members
 
 CUSTOM = "Custom range"
 
 
 class DashboardControls:
+    # Set by the class this is mixed into (dashboard.view.Dashboard), declared for the type checker.
+    client: Any
+    m: Members
+    drill: Drill
+    drill_chart: Any  # charts of panels.build_charts
+    explore: Any
+    table: pn.widgets.Tabulator
+    _explore: str | None
+
+    def refresh(self) -> None:
+        """Fetch and show what the controls now select (Dashboard's)."""
+        raise NotImplementedError
+
     # --- building ----------------------------------------------------------------------------
     def _build_controls(self) -> None:
         self.preset = theme.styled(pn.widgets.Select(

@@ -19,7 +19,7 @@ import pandas as pd
 from workbench.ui.dashboard.members import Level, Members
 
 # preset -> (length, trend grain)
-TIME_PRESETS: dict[str, tuple[dt.timedelta | None, str]] = {
+TIME_PRESETS: dict[str, tuple[dt.timedelta, str]] = {
     "Last 15 minutes": (dt.timedelta(minutes=15), "minute"),
     "Last hour": (dt.timedelta(hours=1), "minute"),
     "Last 24 hours": (dt.timedelta(hours=24), "hour"),

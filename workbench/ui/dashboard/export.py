@@ -14,6 +14,7 @@ import pandas as pd
 
 from workbench.ui.dashboard.data import Snapshot, kpi_values, tidy
 from workbench.ui.dashboard.members import Members
+from workbench.ui.dashboard.spec import PanelSpec
 from workbench.ui.theme import PALETTE
 
 
@@ -65,7 +66,7 @@ def _figure(snap: Snapshot, m: Members):
              color="#4d4d4d")
     kpis = kpi_values(snap, m)
     for i, k in enumerate(kpis[:4]):
-        ax = fig.add_axes([0.02 + i * 0.245, 0.77, 0.23, 0.13])
+        ax = fig.add_axes((0.02 + i * 0.245, 0.77, 0.23, 0.13))
         ax.axis("off")
         ax.add_patch(plt.Rectangle((0, 0), 1, 1, fill=False, edgecolor="#999999",
                                    transform=ax.transAxes))
@@ -75,23 +76,23 @@ def _figure(snap: Snapshot, m: Members):
         if k["delta_pct"] is not None:
             ax.text(0.95, 0.30, f"{k['delta_pct']:+.1f}% vs prev.", fontsize=9, ha="right",
                     transform=ax.transAxes)
-    grid = [[0.06, 0.42, 0.42, 0.28], [0.55, 0.42, 0.42, 0.28],
-            [0.06, 0.06, 0.42, 0.28], [0.55, 0.06, 0.42, 0.28]]
+    grid = [(0.06, 0.42, 0.42, 0.28), (0.55, 0.42, 0.42, 0.28),
+            (0.06, 0.06, 0.42, 0.28), (0.55, 0.06, 0.42, 0.28)]
     axes = [fig.add_axes(g) for g in grid]
     # the report page: the spec's first time series, the drill level, its first stacked bars
     # and its first donut
-    first = {}
+    first: dict[str | None, PanelSpec] = {}
     for p in m.chart_panels():
         first.setdefault(p.chart, p)
     draw = {"line": _trend, "stacked_bar": _stacked, "donut": _donut}
     level, metric = snap.drill.level(m)
     _bars(axes[1], snap.frames.get("drill"), level, metric, "By " + (level or ""))
     for ax, chart in ((axes[0], "line"), (axes[2], "stacked_bar"), (axes[3], "donut")):
-        p = first.get(chart)
-        if p is None:
+        panel = first.get(chart)
+        if panel is None:
             ax.axis("off")
         else:
-            draw[chart](ax, snap.frames.get(p.source), p)
+            draw[chart](ax, snap.frames.get(panel.source), panel)
     return fig, plt
 
 

@@ -66,7 +66,7 @@ def rule_equalities(stored: str | None) -> tuple | object:
         filters = json.loads(stored)
     except (TypeError, ValueError):
         return NOT_AN_EQUALITY
-    out = {}
+    out: dict[str, str] = {}
     for text in filters or []:
         try:
             tree = parse(str(text))
@@ -90,7 +90,7 @@ def rule_equalities(stored: str | None) -> tuple | object:
 def _series_of(row) -> dict | None:
     """{dimension: value} the anomaly's series is filtered by (rule filters and slice)."""
     eqs = rule_equalities(row.rule_where if hasattr(row, "rule_where") else None)
-    if eqs is NOT_AN_EQUALITY:
+    if not isinstance(eqs, tuple):  # NOT_AN_EQUALITY
         return None
     out = dict(eqs)
     if pd.notna(row.slice_by) and pd.notna(row.slice_value):
@@ -123,8 +123,8 @@ def for_chart(anoms: pd.DataFrame | None, metrics: list[str], where: dict[str, s
             continue
         # a band of a split chart: the chart's filters plus `by = <band>` (the marker is drawn
         # on that band's top)
-        band = by is not None and by not in chart and by in series
-        keep.append(bool(band and {**chart, by: series[by]} == series))
+        keep.append(by is not None and by not in chart and by in series
+                    and {**chart, by: series[by]} == series)
     if not len(a):
         return a.reset_index(drop=True)
     return a[keep].sort_values("ts").reset_index(drop=True)
@@ -138,7 +138,7 @@ def _heights(chart: pd.DataFrame, time: str, metric: str, by: str | None) -> dic
         return {None: chart.groupby(time)[metric].sum().sort_index()}
     wide = chart.pivot_table(index=time, columns=by, values=metric, aggfunc="sum").fillna(0)
     tops = wide.cumsum(axis=1)  # same column order as the stacked area (sorted)
-    out = {str(c): tops[c].sort_index() for c in tops.columns}
+    out: dict[str | None, pd.Series] = {str(c): tops[c].sort_index() for c in tops.columns}
     out[None] = wide.sum(axis=1).sort_index()
     return out
 
@@ -161,7 +161,7 @@ def marker_frame(anoms: pd.DataFrame, chart: pd.DataFrame | None, time: str, met
     if anoms is None or anoms.empty:
         return pd.DataFrame(cols)
     heights = _heights(chart, time, metric, by)
-    rows = []
+    rows: list[dict[str, object]] = []
     for a in anoms.itertuples(index=False):
         ts = pd.Timestamp(a.ts)
         value = float(a.value) if pd.notna(a.value) else float("nan")

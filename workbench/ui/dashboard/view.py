@@ -13,7 +13,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import panel as pn
@@ -33,6 +33,10 @@ from workbench.ui.dashboard.panels import Cards, build_charts, drill_table
 from workbench.ui.dashboard.state import SNAPSHOTS, VERSIONS, ViewKey, data_version
 from workbench.ui.dashboard.text import describe_top, freshness_line, kpi_cards
 
+if TYPE_CHECKING:
+    from bokeh.document import Document
+    from panel.io.callbacks import PeriodicCallback
+
 # Twice a second: a commit shows within ~0.5 s + one fetch, well inside the 2 s promise, and
 # an idle check costs at most one small probe query per process (VersionWatch), not a fetch.
 REFRESH_MS = 500
@@ -48,7 +52,7 @@ class Dashboard(DashboardControls):
         # (KPIs, controls, freshness) is sent first and each chart is swapped into its card
         # after the browser has loaded, one per server tick.
         self.cards = Cards(defer=defer_charts)
-        self._doc = None
+        self._doc: Document | None = None
         self.client = client
         self.user = user
         # Snapshots are shared between pages of the same person only (row/column policies
@@ -82,7 +86,7 @@ class Dashboard(DashboardControls):
         self._arrange(self.layout_editor.order, self.layout_editor.hidden)
         self.view = self._page()
         self.refresh()
-        self._callback = None
+        self._callback: PeriodicCallback | None = None
 
     # --- panels ----------------------------------------------------------------------------
     def _build_panels(self) -> None:
@@ -110,15 +114,15 @@ class Dashboard(DashboardControls):
             "Table of the current drill level (select a row to drill down)", self.table))
 
     def _arrange(self, order: list[str], hidden: list[str]) -> None:
-        self.board.show([(k, self.panels[k][0], self.panels[k][1]) for k in order
-                         if k not in hidden and k in self.panels])
+        self.board.set_panels([(k, self.panels[k][0], self.panels[k][1]) for k in order
+                               if k not in hidden and k in self.panels])
 
     def _page(self) -> pn.Column:
         controls = pn.FlexBox(self.preset, self.custom, *self.level_selects, self.up,
                               gap="10px", align_items="flex-end")
         finder = pn.Column(pn.FlexBox(self.search, self.results, self.chart_it, gap="10px",
                                       align_items="flex-end"), sizing_mode="stretch_width")
-        tools = pn.Accordion(("Arrange and save the layout", self.layout_editor.view),
+        tools: pn.viewable.Viewable = pn.Accordion(("Arrange and save the layout", self.layout_editor.view),
                              ("Export what is on screen", self.downloads),
                              ("Find a metric", finder), sizing_mode="stretch_width",
                              active=[1])
@@ -207,6 +211,8 @@ class Dashboard(DashboardControls):
     def refresh(self) -> None:
         """Show the current state now (blocking; on start, on control changes, in tests)."""
         snap, _ = self.step(force=True)
+        if snap is None:  # not reached: a forced step always fetches or takes a snapshot
+            return
         self.show_incidents(self.poll_incidents(snap.window, force=True))
         self.apply(snap)
 
@@ -239,7 +245,8 @@ class Dashboard(DashboardControls):
     def start(self) -> Dashboard:
         self._doc = pn.state.curdoc
         if self._callback is None:
-            self._callback = pn.state.add_periodic_callback(self.tick, period=self.refresh_ms)
+            # Panel runs coroutine functions as callbacks too; its annotation lists plain ones only.
+            self._callback = pn.state.add_periodic_callback(self.tick, period=self.refresh_ms)  # type: ignore[arg-type]
         if self.cards.pending:
             if self._doc is None:
                 self.attach_charts()
@@ -316,8 +323,8 @@ class Dashboard(DashboardControls):
         for key, metric, by in [*series, ("explore", self._explore or m.metric, None)]:
             c = self.charts.get(key)
             if c is not None and getattr(c, "marks_render", None) is not None:
-                c.show_anomalies(mk.for_chart(self.anomalies, [metric], where, w.start, w.end,
-                                              by))
+                c.show_anomalies(mk.for_chart(self.anomalies, [metric] if metric else [], where,
+                                              w.start, w.end, by))
 
     def servable(self, title: str = "Live KPI dashboard"):
         return self.view.servable(title=title)
