@@ -161,7 +161,9 @@ def read(toks: Tokens, language: str, kn: Knowledge, table: WordTable, times: Ti
         cands += _compounds(toks, kn, covered_exact | blocked)
     for i, w in enumerate(toks.low):      # 'what did we sell': the model's 'sales'
         noun = table.mapping("verb_nouns").get(w)
-        if noun and i not in covered_exact and not any(c.concept == "detail" for c in cues):
+        listing = any(c.concept == "detail" for c in cues) and not any(
+            c.concept in ("top", "bottom") for c in cues)
+        if noun and i not in covered_exact and not listing:
             from .text import phrase_key
             cands += [Match(i, i + 1, e, 0.8 * weight, "exact")
                       for e, weight in kn.lexicon.index[language].get(phrase_key(str(noun), language), ())]
