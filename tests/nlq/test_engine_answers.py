@@ -187,3 +187,12 @@ def test_follow_up_values_keep_their_dimension(engine):
     malmo = conv.ask("and Malmo?")
     assert malmo.query["where"] == [{"member": "member_city", "op": "=", "value": "Malmo"}]
     assert rows(malmo) == {("scifi", 8.5)}                 # Ben: loans 3 and 5
+
+
+def test_choosing_a_clarification_option_answers_it(engine):
+    conv = engine.conversation()
+    asked = conv.ask("late fees in Lund")
+    assert asked.kind == "clarification" and all(set(o) == {"text", "query"} for o in asked.options)
+    pick = next(k for k, o in enumerate(asked.options) if o["query"]["where"][0]["member"] == "branch_city")
+    ans = conv.choose(pick)
+    assert ans.kind == "answer" and rows(ans) == {(5.5,)}    # Central Library: loans 1, 2, 5, 6

@@ -36,6 +36,7 @@ class Answer:
     notes: list[str] = field(default_factory=list)
     sql: str | None = None
     insight: Any = None
+    option_partials: list = field(default_factory=list, repr=False)   # for Conversation.choose
 
     def __repr__(self) -> str:
         return f"<Answer {self.kind} {self.confidence:.2f}: {self.sentence[:80]!r}>"

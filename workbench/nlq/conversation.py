@@ -113,9 +113,10 @@ class Conversation:
         """Answer a clarification with one of its options (0-based)."""
         if not self.turns or self.turns[-1].answer.kind != "clarification":
             raise IndexError("the last turn is not a clarification")
-        opt = self.turns[-1].answer.options[option]
-        answer = self.engine.run(opt["query"], self.turns[-1].answer.language,
-                                 self.turns[-1].question, opt.get("partial"),
+        asked = self.turns[-1].answer
+        opt = asked.options[option]
+        partial = asked.option_partials[option] if option < len(asked.option_partials) else None
+        answer = self.engine.run(opt["query"], asked.language, self.turns[-1].question, partial,
                                  self.last.answer if self.last else None)
-        self.turns.append(Turn(self.turns[-1].question, answer, opt.get("partial")))
+        self.turns.append(Turn(self.turns[-1].question, answer, partial))
         return answer

@@ -302,7 +302,9 @@ class NLQEngine:
 
     def _clarify(self, question, language, kn, p, options, confidence) -> Answer:
         text = {"en": "Which do you mean?", "de": "Was meinen Sie?", "es": "¿Qué quiere decir?"}
-        return Answer("clarification", question, language, options=options,
+        partials = [o.get("partial") for o in options]
+        options = [{"text": o["text"], "query": o["query"]} for o in options]
+        return Answer("clarification", question, language, options=options, option_partials=partials,
                       confidence=round(confidence, 3),
                       sentence=text.get(language, text["en"]) + " " + " | ".join(o["text"] for o in options))
 
