@@ -7,10 +7,12 @@
     quality.py    quality suites: validate, runs, scores
     incidents.py  incidents (list, detail, acknowledge, resolve) and the detection loop's status
     metrics.py    the Prometheus exposition
+    audit.py      the audit trail: search, events per hour, the chain's status (admins)
 """
 
 from __future__ import annotations
 
+from .audit import audit_handlers
 from .base import WorkbenchHandler
 from .incidents import incident_handlers
 from .metrics import metrics_handlers
@@ -22,4 +24,4 @@ from .query import query_handlers
 def api_handlers(prefix: str) -> list[tuple[str, type[WorkbenchHandler]]]:
     """Every route of the REST API under ``prefix``, with its handler class."""
     return (pipeline_handlers(prefix) + metrics_handlers(prefix) + query_handlers(prefix)
-            + quality_handlers(prefix) + incident_handlers(prefix))
+            + quality_handlers(prefix) + incident_handlers(prefix) + audit_handlers(prefix))
