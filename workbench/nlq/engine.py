@@ -225,7 +225,7 @@ class NLQEngine:
         (refunds by order date, refunds by return date) - which time is meant is asked back."""
         if not (p.grain or p.time_range) or p.time_dim or len(p.metric_entries) != 1:
             return []
-        from .resolve import bare_label
+        from .readings import bare_label
         e = p.metric_entries[0]
         twins = [x for x in kn.entries if x.kind in ("metric", "measure")
                  and bare_label(x.label) == bare_label(e.label)]
