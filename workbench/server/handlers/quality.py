@@ -6,6 +6,9 @@
     GET  quality/scores                  what the quality app shows: current scores, history,
                                          failing checks with sample rows, SLA status
 
+The approval queue and the cleansing lineage (``quality/approvals...``, ``quality/lineage...``)
+are in :mod:`.quality_approvals`; their routes are listed here with these.
+
 Validation goes through the extension's :class:`~workbench.server.host.WarehouseHost`: DuckDB
 lets one process write a warehouse file and the host already holds it read-write, so the run
 (workbench.quality.service.api_validate) reads the target and writes ``quality_*`` tables on the
@@ -23,6 +26,7 @@ from typing import Any
 from workbench.client.wire import json_records
 
 from .base import READ, WRITE, BadRequest, WorkbenchHandler
+from .quality_approvals import approval_handlers
 
 # What the server can validate on. Spark and PostgreSQL runs read other stores and are started
 # from notebooks or the CLI; over REST the warehouse the host owns is the one checked.
@@ -187,7 +191,8 @@ class QualityScoresHandler(QualityHandler):
 
 def quality_handlers(prefix: str) -> list[tuple[str, type[WorkbenchHandler]]]:
     suite = r"(?P<suite>[^/]+)"
-    return [
+    # The approvals and lineage routes first: "approvals" and "lineage" are not suites.
+    return approval_handlers(prefix) + [
         (rf"{prefix}/quality/?", QualitySuitesHandler),
         (rf"{prefix}/quality/scores/?", QualityScoresHandler),
         (rf"{prefix}/quality/{suite}/validate/?", QualityValidateHandler),

@@ -7,67 +7,74 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
 import panel as pn
 
 from workbench.ui import messages, theme
 from workbench.ui.quality.store import QualityStore
 
 
+def queue(store: QualityStore) -> list[dict]:
+    """What awaits a decision, as the library gives it (workbench.quality.approval_queue): from
+    the server while one owns the warehouse, else from the file."""
+    from workbench.quality import approval_queue
+
+    if store.server is not None:
+        return store.server.pending()
+    with store.connect() as con:
+        return approval_queue.pending(con)
+
+
 def pending_items(store: QualityStore) -> list[dict]:
     """Everything awaiting a decision, as dicts with key, label and detail (markdown)."""
-    from workbench.quality.cleansing import approval as cleansing_approval
-    from workbench.quality.schema import proposals
+    return [_schema_entry(i) if i["kind"] == "schema" else _rule_entry(i) for i in queue(store)]
 
-    items: list[dict] = []
-    with store.connect() as con:
-        try:
-            schema = proposals.pending(con)
-        except Exception:  # noqa: BLE001  no proposal table yet: nothing is pending
-            schema = pd.DataFrame()
-        try:
-            rules = cleansing_approval.statuses(con)
-            rules = rules[rules.status.isin(["proposed", "approved"])]
-        except Exception:  # noqa: BLE001
-            rules = pd.DataFrame()
-    for r in schema.to_dict("records"):
-        changes = json.loads(r["changes_json"])
-        sql = json.loads(r["migration_json"])
-        detail = (f"**Schema change #{r['id']}** on `{r['table_name']}` (against v{r['base_version']}), "
-                  f"**{r['compatibility']}**, {r['status']}; proposed by {r['proposed_by'] or 'a pipeline'}\n\n"
-                  + "\n".join(f"- {c['kind']} `{c.get('old_name') or c['column']}`"
-                              + (f" → `{c['column']}`" if c['kind'] == 'renamed' else "")
-                              + (f" {c['old_type']} → {c['new_type']}" if c['kind'] == 'retyped' else "")
-                              + f": {c['compatibility']} ({c['reason']})" for c in changes)
-                  + ("\n\nMigration SQL:\n```sql\n" + ";\n".join(sql) + ";\n```" if sql else ""))
-        items.append({"key": ("schema", int(r["id"])), "status": r["status"], "detail": detail,
-                      "label": f"Schema #{r['id']} {r['table_name']}: {len(changes)} change(s), "
-                               f"{r['compatibility']} [{r['status']}]"})
-    for r in rules.to_dict("records"):
-        detail = (f"**Cleansing rule `{r['rule_name']}` v{r['rule_version']}** on `{r['table_name']}` "
-                  f"({r['action']}), {r['status']}; proposed by {r['proposed_by'] or '?'}\n\n"
-                  f"{r['description'] or ''}\n\n```json\n{r['spec_json']}\n```\n\n"
-                  + ("Approve activates it: it applies from the next run." if r["status"] == "approved"
-                     else "Approve marks it approved; a second approval activates it."))
-        items.append({"key": ("rule", r["table_name"], r["rule_name"], int(r["rule_version"])),
-                      "status": r["status"], "detail": detail,
-                      "label": f"Rule {r['rule_name']} v{r['rule_version']} on {r['table_name']} [{r['status']}]"})
-    return items
+
+def _schema_entry(r: dict) -> dict:
+    changes, sql = r["changes"], r["migration"]
+    detail = (f"**Schema change #{r['id']}** on `{r['table']}` (against v{r['base_version']}), "
+              f"**{r['compatibility']}**, {r['status']}; proposed by {r['proposed_by'] or 'a pipeline'}\n\n"
+              + "\n".join(f"- {c['kind']} `{c.get('old_name') or c['column']}`"
+                          + (f" → `{c['column']}`" if c['kind'] == 'renamed' else "")
+                          + (f" {c['old_type']} → {c['new_type']}" if c['kind'] == 'retyped' else "")
+                          + f": {c['compatibility']} ({c['reason']})" for c in changes)
+              + ("\n\nMigration SQL:\n```sql\n" + ";\n".join(sql) + ";\n```" if sql else ""))
+    return {"key": ("schema", int(r["id"])), "status": r["status"], "detail": detail,
+            "label": f"Schema #{r['id']} {r['table']}: {len(changes)} change(s), "
+                     f"{r['compatibility']} [{r['status']}]"}
+
+
+def _rule_entry(r: dict) -> dict:
+    detail = (f"**Cleansing rule `{r['name']}` v{r['version']}** on `{r['table']}` "
+              f"({r['action']}), {r['status']}; proposed by {r['proposed_by'] or '?'}\n\n"
+              f"{r['description'] or ''}\n\n```json\n{json.dumps(r['spec'], sort_keys=True)}\n```\n\n"
+              + ("Approve activates it: it applies from the next run." if r["status"] == "approved"
+                 else "Approve marks it approved; a second approval activates it."))
+    return {"key": ("rule", r["table"], r["name"], int(r["version"])), "status": r["status"],
+            "detail": detail,
+            "label": f"Rule {r['name']} v{r['version']} on {r['table']} [{r['status']}]"}
 
 
 def decide(store: QualityStore, key: tuple, approve: bool, status: str) -> str:
-    """Apply a decision; returns what happened in words. Raises the library's errors."""
-    from workbench.quality.cleansing import approval as cleansing_approval
-    from workbench.quality.schema import proposals
+    """Apply a decision; returns what happened in words. Raises the library's errors (through
+    the server: its refusal, with the library's message)."""
+    from workbench.quality import approval_queue
 
-    with store.connect(write=True) as con:
-        if key[0] == "schema":
-            row = (proposals.approve if approve else proposals.reject)(con, key[1], store.principal)
-            return f"Schema change #{key[1]} {row['status']} by {row['decided_by']}."
-        _, table, name, version = key
-        step = ("activate" if status == "approved" else "approve") if approve else "reject"
-        row = cleansing_approval.transition(con, table, name, version, step, store.principal)
-        return f"Rule {name} v{version} is now {row['status']}."
+    if key[0] == "schema":
+        decision = "approve" if approve else "reject"
+        if store.server is not None:
+            row = store.server.decide_schema(key[1], decision)
+        else:
+            with store.connect(write=True) as con:
+                row = approval_queue.decide_schema(con, key[1], decision, store.principal)
+        return f"Schema change #{key[1]} {row['status']} by {row['decided_by']}."
+    _, table, name, version = key
+    step = ("activate" if status == "approved" else "approve") if approve else "reject"
+    if store.server is not None:
+        row = store.server.decide_rule(table, name, version, step)
+    else:
+        with store.connect(write=True) as con:
+            row = approval_queue.decide_rule(con, table, name, version, step, store.principal)
+    return f"Rule {name} v{version} is now {row['status']}."
 
 
 class ApprovalQueue(pn.viewable.Viewer):

@@ -16,6 +16,7 @@ import pandas as pd
 import panel as pn
 
 from workbench.ui import messages, theme
+from workbench.ui.quality.remote import frame
 from workbench.ui.quality.store import QualityStore
 from workbench.ui.table import result_table
 
@@ -36,6 +37,8 @@ def _frame(store: QualityStore, name: str) -> pd.DataFrame | None:
     mod = quality_source()
     if mod is None:
         return None
+    if store.server is not None:      # a server owns the warehouse: ask it, as the person
+        return frame(store.server.scores().get(_API_KEYS[name]))
     try:
         with store.connect() as con:
             return getattr(mod, name)(con)
@@ -69,11 +72,7 @@ def _from_server(name: str) -> pd.DataFrame | None:
     if creds is None:
         raise QueryError(f"{LOG_IN_TITLE}. {LOG_IN_MESSAGE}")
     out = ApiClient(base, creds)._get("workbench/api/quality/scores")
-    df = pd.DataFrame(out.get(_API_KEYS[name]) or [])
-    for col in ("run_at", "quarantined_at", "released_at"):
-        if col in df:
-            df[col] = pd.to_datetime(df[col])
-    return df
+    return frame(out.get(_API_KEYS[name]))
 
 
 def _panel(title: str, df: pd.DataFrame | None, empty: str) -> pn.Column:
@@ -209,11 +208,18 @@ def lineage_section(store: QualityStore) -> pn.Column:
     rule to see its changed rows with old and new values."""
     from workbench.quality import lineage
 
-    try:
-        with store.connect() as con:
-            summary = lineage.summary(con)
-    except Exception:  # noqa: BLE001  no cleansing run yet
-        summary = pd.DataFrame()
+    if store.server is not None:      # a server owns the warehouse: ask it, as the person
+        try:
+            summary = store.server.lineage_summary()
+        except Exception as exc:  # noqa: BLE001  shown as a message, never a traceback
+            return pn.Column(theme.heading("Cleansing lineage"),
+                             messages.notice("Lineage unavailable", messages.describe_error(exc)))
+    else:
+        try:
+            with store.connect() as con:
+                summary = lineage.summary(con)
+        except Exception:  # noqa: BLE001  no cleansing run yet
+            summary = pd.DataFrame()
     if summary.empty:
         return _panel("Cleansing lineage", None, "No cleansing run yet.")
     options = [f"{r.table_name}: {r.rule_name} v{r.rule_version}" for r in summary.itertuples()]
@@ -223,8 +229,11 @@ def lineage_section(store: QualityStore) -> pn.Column:
     def show(_=None):
         i = options.index(pick.value)
         r = summary.iloc[i]
-        with store.connect() as con:
-            df = lineage.changes(con, r.rule_name, int(r.rule_version), table=r.table_name, limit=200)
+        if store.server is not None:
+            df = store.server.lineage_changes(r.table_name, r.rule_name, int(r.rule_version), 200)
+        else:
+            with store.connect() as con:
+                df = lineage.changes(con, r.rule_name, int(r.rule_version), table=r.table_name, limit=200)
         from workbench.ui.table import set_result
         set_result(rows, df[["row_key", "action", "column_name", "old_value", "new_value", "note",
                              "reversed_at"]])
