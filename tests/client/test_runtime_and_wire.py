@@ -104,3 +104,14 @@ def test_wire_frames_of_small_and_large_results_convert_alike(monkeypatch):
     monkeypatch.setattr(wire, "THREADED_ROWS", 1)
     pd.testing.assert_frame_equal(wire.to_frame(table), small)
     pd.testing.assert_frame_equal(small, df)
+
+
+def test_json_records_of_list_cells_are_json_lists():
+    """DuckDB LIST columns come out of .df() as numpy arrays (quarantine's failed_checks)."""
+    import duckdb
+
+    from workbench.client.wire import json_records
+
+    df = duckdb.sql("SELECT 1 AS id, ['a', 'b'] AS checks, [1.5, 'nan'::DOUBLE] AS xs, "
+                    "[]::VARCHAR[] AS none").df()
+    assert json_records(df) == [{"id": 1, "checks": ["a", "b"], "xs": [1.5, None], "none": []}]

@@ -52,7 +52,8 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
 
 def json_value(v: Any) -> Any:
     """One result cell as JSON: decimals -> float, NaN and infinities -> null, dates and times ->
-    ISO text, numpy scalars -> their Python value, pandas' missing values -> null."""
+    ISO text, numpy scalars -> their Python value, lists and arrays -> JSON lists of these,
+    pandas' missing values -> null."""
     if v is None:
         return None
     if isinstance(v, decimal.Decimal):
@@ -63,6 +64,8 @@ def json_value(v: Any) -> Any:
         return v.isoformat()
     if hasattr(v, "isoformat"):  # pandas Timestamp
         return v.isoformat()
+    if isinstance(v, (list, tuple)) or getattr(v, "ndim", 0):  # LIST cells (numpy arrays)
+        return [json_value(x) for x in (v.tolist() if hasattr(v, "tolist") else v)]
     if hasattr(v, "item"):  # numpy scalars
         return json_value(v.item())
     try:
