@@ -138,7 +138,18 @@ async def test_incidents_follow_the_readers_row_policies(jp_fetch, jp_serverapp)
 
 
 async def test_acknowledging_an_incident_is_in_the_audit_trail(jp_fetch, jp_serverapp, services):
-    north = seed(jp_serverapp, "region", "North", 96)
+    import datetime as dt
+    import uuid
+
+    from workbench.anomaly.jobs import Anomaly
+
+    # an incident of its own (a fresh rule and group): the store outlives one test
+    tag = uuid.uuid4().hex[:8]
+    ext = jp_serverapp.extension_manager.extension_points["workbench"].app
+    north = ext.detection_loop.store().add(Anomaly(
+        rule=f"r_ack_{tag}", namespace="retail", metric="orders", grain="hour", slice_by="region",
+        slice_value="North", ts=dt.datetime(2024, 6, 9, 10), value=0.0, expected=20.0, score=0.9,
+        severity="critical", direction="down", group=f"g_ack_{tag}"), 15).incident_id
     _, _, anna = await login(jp_fetch, "anna")                # analyst: may acknowledge
     await jp_fetch("workbench", "api", "incidents", str(north), "acknowledge", method="POST",
                    body=json.dumps({"note": "looking"}),
