@@ -40,9 +40,9 @@ COVERAGE_FILE  := $(abspath build/coverage/.coverage)
 # Paths other round-2 work is editing now: `make lint` does not ruff-check them until their
 # findings are fixed (`make lint-pending` prints them).  Remove entries; never add one.
 LINT_PENDING ?=
-# `ruff format --check` covers the files listed in .ruff-format-paths, a list that only grows
-# (`make format FILES="a.py b.py"` formats files and adds them to it).
-FORMAT_PATHS  = $(shell grep -v '^\s*\(#\|$$\)' .ruff-format-paths)
+# `ruff format --check` covers every Python file of the project (notebooks and Markdown code
+# blocks are left as written).
+FORMAT_PATHS  = workbench tests benchmarks scripts apps jupyter_config
 
 .PHONY: help up install install-test services seed bench test test-unit test-ui lock lock-resolve lock-age clean distclean
 .PHONY: lint lint-ruff lint-format lint-types lint-audit lint-pending format coverage-report
@@ -150,11 +150,9 @@ lint-audit: | $(PY)
 lint-pending: | $(PY)
 	-@$(VENV)/bin/ruff check --statistics $$(echo "$(LINT_PENDING)" | tr , ' ')
 
-# Format FILES and add them to .ruff-format-paths so lint-format keeps them formatted.
+# Format the project's Python files (FILES="a.py b.py" for only those), as lint-format checks them.
 format: | $(PY)
-	@test -n "$(FILES)" || { echo 'make format FILES="path ..."' >&2; exit 2; }
-	$(VENV)/bin/ruff format $(FILES)
-	@for f in $(FILES); do grep -qxF "$$f" .ruff-format-paths || echo "$$f" >> .ruff-format-paths; done
+	$(VENV)/bin/ruff format $(or $(FILES),$(FORMAT_PATHS))
 
 test-unit: install-test
 	$(VENV)/bin/pytest tests/ -m "not spark and not services and not ui" -p no:cacheprovider $(PYTEST_ARGS)

@@ -20,15 +20,28 @@ def build() -> pn.viewable.Viewable:
     try:
         store = open_store()
     except Exception as exc:  # noqa: BLE001  a broken workbench.yml or principals.yml
-        return theme.page(TITLE, messages.notice("Couldn't read the Workbench settings",
-                                                 messages.describe_error(exc)), intro=INTRO)
+        return theme.page(
+            TITLE,
+            messages.notice("Couldn't read the Workbench settings", messages.describe_error(exc)),
+            intro=INTRO,
+        )
     if not store.warehouse.exists():
-        return theme.page(TITLE, messages.notice(
-            "The demo warehouse isn't built yet",
-            f"There is no warehouse at `{store.warehouse}`. Build it with `make seed`, then reload."),
-            intro=INTRO)
-    return theme.page(TITLE, ApprovalQueue(store), scores_section(store), checks_section(store),
-                      lineage_section(store), intro=INTRO)
+        return theme.page(
+            TITLE,
+            messages.notice(
+                "The demo warehouse isn't built yet",
+                f"There is no warehouse at `{store.warehouse}`. Build it with `make seed`, then reload.",
+            ),
+            intro=INTRO,
+        )
+    return theme.page(
+        TITLE,
+        ApprovalQueue(store),
+        scores_section(store),
+        checks_section(store),
+        lineage_section(store),
+        intro=INTRO,
+    )
 
 
 build().servable(title=TITLE)

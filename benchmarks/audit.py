@@ -16,6 +16,7 @@ median(side) / median(SQL), as semantic.py computes it. The gap between the two 
 below run-to-run noise on a shared machine, so `audit_share_pct` (mean record() time, tails
 included, over each query's median semantic time; median over queries) is reported beside it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,13 @@ def _pg_up() -> bool:
 
 
 def _details(i: int) -> dict:
-    return {"namespace": "tpch", "members": ["revenue", "order_count", "nation"],
-            "filters": ["order_date >= '1994-01-01'"], "rows": 25 + i % 7, "ms": 12.5}
+    return {
+        "namespace": "tpch",
+        "members": ["revenue", "order_count", "nation"],
+        "filters": ["order_date >= '1994-01-01'"],
+        "rows": 25 + i % 7,
+        "ms": 12.5,
+    }
 
 
 def time_record(log, calls: int) -> dict:
@@ -64,10 +70,12 @@ def time_record(log, calls: int) -> dict:
         times.append(time.perf_counter() - s)
     log.flush()  # a buffered log's calls only queue: its cost shows in the ratio below
     times.sort()
-    return {"p50_us": round(statistics.median(times) * 1e6, 1),
-            "p95_us": round(times[int(len(times) * 0.95)] * 1e6, 1),
-            "p99_us": round(times[int(len(times) * 0.99)] * 1e6, 1),
-            "mean_us": round(statistics.fmean(times) * 1e6, 1)}
+    return {
+        "p50_us": round(statistics.median(times) * 1e6, 1),
+        "p95_us": round(times[int(len(times) * 0.95)] * 1e6, 1),
+        "p99_us": round(times[int(len(times) * 0.99)] * 1e6, 1),
+        "mean_us": round(statistics.fmean(times) * 1e6, 1),
+    }
 
 
 def open_logs(tmp: Path):
@@ -75,23 +83,29 @@ def open_logs(tmp: Path):
     from workbench.security.audit import AuditLog
 
     key = str(tmp / "keys" / "audit.pem")
-    logs = {"sqlite": AuditLog.open(AuditSettings(path=str(tmp / "normal.sqlite"), key_path=key)),
-            "sqlite_full": AuditLog.open(AuditSettings(path=str(tmp / "full.sqlite"), key_path=key,
-                                                       synchronous="full")),
-            "sqlite_buffered": AuditLog.open(AuditSettings(path=str(tmp / "buffered.sqlite"),
-                                                           key_path=key, buffer_ms=50))}
+    logs = {
+        "sqlite": AuditLog.open(AuditSettings(path=str(tmp / "normal.sqlite"), key_path=key)),
+        "sqlite_full": AuditLog.open(
+            AuditSettings(path=str(tmp / "full.sqlite"), key_path=key, synchronous="full")
+        ),
+        "sqlite_buffered": AuditLog.open(
+            AuditSettings(path=str(tmp / "buffered.sqlite"), key_path=key, buffer_ms=50)
+        ),
+    }
     schema = None
     if _pg_up():
         schema = f"wb_audit_bench_{uuid.uuid4().hex[:8]}"
         logs["postgres"] = AuditLog.open(AuditSettings(url=PG_URL, pg_schema=schema, key_path=key))
-        logs["postgres_buffered"] = AuditLog.open(AuditSettings(url=PG_URL, pg_schema=schema + "_b",
-                                                                key_path=key, buffer_ms=50))
+        logs["postgres_buffered"] = AuditLog.open(
+            AuditSettings(url=PG_URL, pg_schema=schema + "_b", key_path=key, buffer_ms=50)
+        )
     return logs, schema
 
 
 def drop_schema(schema: str | None) -> None:
     if schema:
         import psycopg2
+
         conn = psycopg2.connect(PG_URL)
         conn.autocommit = True
         with conn.cursor() as cur:
@@ -127,10 +141,18 @@ def semantic_ratios(sf: str, repeats: int, logs: dict, console) -> dict:
                 def run():
                     s = time.perf_counter()
                     df = wb.query("tpch", **kw).execute()
-                    log.record("semantic.query", actor=p, resource="tpch", source="127.0.0.1",
-                               namespace="tpch", members=list(kw.get("metrics", [])) +
-                               list(kw.get("dimensions", [])), filters=list(kw.get("where") or []),
-                               rows=len(df), ms=round((time.perf_counter() - s) * 1000, 3))
+                    log.record(
+                        "semantic.query",
+                        actor=p,
+                        resource="tpch",
+                        source="127.0.0.1",
+                        namespace="tpch",
+                        members=list(kw.get("metrics", [])) + list(kw.get("dimensions", [])),
+                        filters=list(kw.get("where") or []),
+                        rows=len(df),
+                        ms=round((time.perf_counter() - s) * 1000, 3),
+                    )
+
                 return run
 
             def run_sql(sql=sql):
@@ -140,7 +162,11 @@ def semantic_ratios(sf: str, repeats: int, logs: dict, console) -> dict:
                 finally:
                     cur.close()
 
-            sides = {"plain": run_semantic, **{k: audited(v) for k, v in logs.items()}, "sql": run_sql}
+            sides = {
+                "plain": run_semantic,
+                **{k: audited(v) for k, v in logs.items()},
+                "sql": run_sql,
+            }
             for fn in sides.values():
                 fn()
             t = {k: [] for k in sides}
@@ -152,8 +178,10 @@ def semantic_ratios(sf: str, repeats: int, logs: dict, console) -> dict:
             med = {k: statistics.median(v) for k, v in t.items()}
             out[name] = {k: round(med[k] / med["sql"], 4) for k in sides if k != "sql"}
             out[name]["semantic_ms"] = round(med["plain"] * 1000, 3)
-            console.print(f"{name}: semantic {med['plain'] * 1000:.1f} ms, ratios " +
-                          ", ".join(f"{k} {v:.3f}" for k, v in out[name].items() if k != "semantic_ms"))
+            console.print(
+                f"{name}: semantic {med['plain'] * 1000:.1f} ms, ratios "
+                + ", ".join(f"{k} {v:.3f}" for k, v in out[name].items() if k != "semantic_ms")
+            )
     finally:
         wb.close() if hasattr(wb, "close") else None
         shutil.rmtree(models, ignore_errors=True)
@@ -168,20 +196,27 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from rich.console import Console
+
     console = Console(highlight=False)
     sf = args.sf or ("0.1" if args.quick else "1")
     calls, repeats = (500, 7) if args.quick else (2000, 9)
     load_start = os.getloadavg()
     t0 = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix="wb_audit_bench_", dir=REPO / ".workbench"
-                                if (REPO / ".workbench").is_dir() else None))
+    tmp = Path(
+        tempfile.mkdtemp(
+            prefix="wb_audit_bench_",
+            dir=REPO / ".workbench" if (REPO / ".workbench").is_dir() else None,
+        )
+    )
     logs, schema = open_logs(tmp)
     try:
         record = {}
         for k, log in logs.items():
             record[k] = time_record(log, calls)
-            console.print(f"record() on {k}: p50 {record[k]['p50_us']} us, p95 {record[k]['p95_us']} us, "
-                          f"p99 {record[k]['p99_us']} us")
+            console.print(
+                f"record() on {k}: p50 {record[k]['p50_us']} us, p95 {record[k]['p95_us']} us, "
+                f"p99 {record[k]['p99_us']} us"
+            )
         audited = {k: v for k, v in logs.items() if k != "sqlite_full"}
         per_query = semantic_ratios(sf, repeats, audited, console)
     finally:
@@ -189,23 +224,39 @@ def main(argv: list[str] | None = None) -> int:
             log.close()
         drop_schema(schema)
         import shutil
+
         shutil.rmtree(tmp, ignore_errors=True)
 
     def med(key):
         return round(statistics.median(q[key] for q in per_query.values()), 4)
 
-    figures = {"sf": sf, "quick": args.quick, "record_calls": calls, "repeats": repeats,
-               "record_us": record, "ratio_median": med("plain")}
+    figures = {
+        "sf": sf,
+        "quick": args.quick,
+        "record_calls": calls,
+        "repeats": repeats,
+        "record_us": record,
+        "ratio_median": med("plain"),
+    }
     for store in ("sqlite", "sqlite_buffered", "postgres", "postgres_buffered"):
         if store not in record:
             continue
         figures[f"ratio_with_audit_{store}"] = med(store)
         figures[f"audit_overhead_pct_{store}"] = round((med(store) / med("plain") - 1) * 100, 2)
-        figures[f"audit_share_pct_{store}"] = round(statistics.median(
-            record[store]["mean_us"] / 1000 / q["semantic_ms"] * 100 for q in per_query.values()), 3)
+        figures[f"audit_share_pct_{store}"] = round(
+            statistics.median(
+                record[store]["mean_us"] / 1000 / q["semantic_ms"] * 100 for q in per_query.values()
+            ),
+            3,
+        )
     figures["audit_overhead_pct"] = figures["audit_overhead_pct_sqlite"]
-    figures["goals"] = {"audit_overhead_pct": {"target": 5.0, "value": figures["audit_overhead_pct"],
-                                               "met": figures["audit_overhead_pct"] <= 5.0}}
+    figures["goals"] = {
+        "audit_overhead_pct": {
+            "target": 5.0,
+            "value": figures["audit_overhead_pct"],
+            "met": figures["audit_overhead_pct"] <= 5.0,
+        }
+    }
     figures["queries"] = per_query
     figures["total_s"] = round(time.perf_counter() - t0, 1)
     figures["loadavg_1m"] = {"start": round(load_start[0], 2), "end": round(os.getloadavg()[0], 2)}

@@ -14,6 +14,7 @@ over a demo warehouse; this process is a client, as a notebook kernel or an app 
 Goals (issue 11): cached p50 <= 5 ms and p95 <= 25 ms over loopback.  Final line: JSON with
 ``cached_p50_ms``, ``cached_p95_ms``, ``arrow_rows_per_s``, ``json_rows_per_s``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,10 +62,18 @@ def build(path: Path, scale: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="scale 0.1 demo (100k-row detail), fewer repeats")
-    ap.add_argument("--scale", type=float, default=None,
-                    help="demo scale (default 1.03: a 1M-row detail result; 0.1 with --quick)")
-    ap.add_argument("--repeats", type=int, default=None, help="cached queries timed (default 400, 150 quick)")
+    ap.add_argument(
+        "--quick", action="store_true", help="scale 0.1 demo (100k-row detail), fewer repeats"
+    )
+    ap.add_argument(
+        "--scale",
+        type=float,
+        default=None,
+        help="demo scale (default 1.03: a 1M-row detail result; 0.1 with --quick)",
+    )
+    ap.add_argument(
+        "--repeats", type=int, default=None, help="cached queries timed (default 400, 150 quick)"
+    )
     ap.add_argument("--no-write", action="store_true", help="do not write results/gateway.json")
     args = ap.parse_args(argv)
     scale = args.scale or (0.1 if args.quick else 1.03)
@@ -80,11 +89,18 @@ def main(argv: list[str] | None = None) -> int:
     shutil.copy(served, local)
     print(f"demo warehouse at scale {scale} built in {time.perf_counter() - t0:.1f} s", flush=True)
 
-    server = start_server(served, work / "home", lab=False,
-                          extra_args=["--WorkbenchApp.max_rows=3000000"])
+    server = start_server(
+        served, work / "home", lab=False, extra_args=["--WorkbenchApp.max_rows=3000000"]
+    )
     try:
-        remote = RemoteWorkbench(RuntimeInfo(url=server.url + "/", token=server.token,
-                                             pid=server.process.pid, warehouse=str(served)))
+        remote = RemoteWorkbench(
+            RuntimeInfo(
+                url=server.url + "/",
+                token=server.token,
+                pid=server.process.pid,
+                warehouse=str(served),
+            )
+        )
         wb = workbench.connect(warehouse=local, gateway=False, read_only=True)
 
         # cached aggregate: warm both caches, then time
@@ -104,12 +120,19 @@ def main(argv: list[str] | None = None) -> int:
         loc, rem = timed(local_q, repeats), timed(remote_q, repeats)
         p50, p95 = statistics.median(rem), percentile(rem, 0.95)
         lp50, lp95 = statistics.median(loc), percentile(loc, 0.95)
-        print(f"cached aggregate, {repeats} calls: in-process p50 {lp50:.2f} ms p95 {lp95:.2f} ms; "
-              f"through the server p50 {p50:.2f} ms p95 {p95:.2f} ms", flush=True)
+        print(
+            f"cached aggregate, {repeats} calls: in-process p50 {lp50:.2f} ms p95 {lp95:.2f} ms; "
+            f"through the server p50 {p50:.2f} ms p95 {p95:.2f} ms",
+            flush=True,
+        )
 
         # detail throughput: Arrow against JSON rows, both through the server
-        body = {"namespace": DETAIL["target"], "metrics": DETAIL["metrics"], "dimensions": DETAIL["dimensions"],
-                "limit": 3_000_000}
+        body = {
+            "namespace": DETAIL["target"],
+            "metrics": DETAIL["metrics"],
+            "dimensions": DETAIL["dimensions"],
+            "limit": 3_000_000,
+        }
         arrow_s, rows = [], 0
         for _ in range(2 if args.quick else 3):
             t0 = time.perf_counter()
@@ -119,8 +142,12 @@ def main(argv: list[str] | None = None) -> int:
         json_s = []
         for _ in range(2 if args.quick else 3):
             t0 = time.perf_counter()
-            r = remote.request("POST", "query", json.dumps(body).encode(),
-                               {"Accept": "application/json", "Content-Type": "application/json"})
+            r = remote.request(
+                "POST",
+                "query",
+                json.dumps(body).encode(),
+                {"Accept": "application/json", "Content-Type": "application/json"},
+            )
             import pandas as pd
 
             payload = r.json()
@@ -129,8 +156,11 @@ def main(argv: list[str] | None = None) -> int:
             if len(jdf) != rows:
                 raise SystemExit(f"JSON gave {len(jdf)} rows, Arrow {rows}")
         arrow_rps, json_rps = rows / statistics.median(arrow_s), rows / statistics.median(json_s)
-        print(f"detail result, {rows:,} rows: Arrow {arrow_rps:,.0f} rows/s, JSON {json_rps:,.0f} rows/s "
-              f"({arrow_rps / json_rps:.1f}x)", flush=True)
+        print(
+            f"detail result, {rows:,} rows: Arrow {arrow_rps:,.0f} rows/s, JSON {json_rps:,.0f} rows/s "
+            f"({arrow_rps / json_rps:.1f}x)",
+            flush=True,
+        )
         wb.close()
         remote.close()
     finally:
@@ -138,13 +168,21 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     figures = {
-        "cached_p50_ms": round(p50, 3), "cached_p95_ms": round(p95, 3),
-        "in_process_p50_ms": round(lp50, 3), "in_process_p95_ms": round(lp95, 3),
+        "cached_p50_ms": round(p50, 3),
+        "cached_p95_ms": round(p95, 3),
+        "in_process_p50_ms": round(lp50, 3),
+        "in_process_p95_ms": round(lp95, 3),
         "overhead_p50_ratio": round(p50 / lp50, 2) if lp50 else None,
-        "arrow_rows_per_s": round(arrow_rps), "json_rows_per_s": round(json_rps),
-        "arrow_over_json": round(arrow_rps / json_rps, 2), "detail_rows": rows,
-        "goal_p50_ms": 5, "goal_p95_ms": 25, "met": bool(p50 <= 5 and p95 <= 25),
-        "scale": scale, "repeats": repeats, "load_avg": os.getloadavg(),
+        "arrow_rows_per_s": round(arrow_rps),
+        "json_rows_per_s": round(json_rps),
+        "arrow_over_json": round(arrow_rps / json_rps, 2),
+        "detail_rows": rows,
+        "goal_p50_ms": 5,
+        "goal_p95_ms": 25,
+        "met": bool(p50 <= 5 and p95 <= 25),
+        "scale": scale,
+        "repeats": repeats,
+        "load_avg": os.getloadavg(),
     }
     if not args.no_write:
         write_results("gateway" + ("_quick" if args.quick else ""), figures)

@@ -40,8 +40,8 @@ from _common import emit_final, write_results  # noqa: E402
 # SF0.1 (--quick): small queries pay the layer's fixed cost more visibly, so the goal is 1.15
 QUICK_RATIO_GOAL = 1.15
 GOALS = {
-    "ratio_median": 1.10,     # semantic / hand-written SQL, median over queries (SF1)
-    "compile_ms_p50": 5.0,    # cold compile: spec -> Ibis -> SQL
+    "ratio_median": 1.10,  # semantic / hand-written SQL, median over queries (SF1)
+    "compile_ms_p50": 5.0,  # cold compile: spec -> Ibis -> SQL
     "cache_hit_ms_p50": 1.0,  # result cache hit, whole wb.query(...).execute()
 }
 
@@ -60,11 +60,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="SF0.1 and fewer repeats")
     parser.add_argument("--sf", default=None, help="scale factor (default 1, or 0.1 with --quick)")
-    parser.add_argument("--repeats", type=int, default=None,
-                        help="timed runs per query and side (default 7, 5 with --quick)")
-    parser.add_argument("--root", default=None,
-                        help="data cache root (default .workbench; data is reused when present)")
-    parser.add_argument("--no-write", action="store_true", help="do not write results/semantic.json")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="timed runs per query and side (default 7, 5 with --quick)",
+    )
+    parser.add_argument(
+        "--root",
+        default=None,
+        help="data cache root (default .workbench; data is reused when present)",
+    )
+    parser.add_argument(
+        "--no-write", action="store_true", help="do not write results/semantic.json"
+    )
     args = parser.parse_args(argv)
 
     from rich.console import Console
@@ -72,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
 
     console = Console(stderr=False, highlight=False)
     sf = args.sf or ("0.1" if args.quick else "1")
-    repeats = args.repeats or (15 if args.quick else 7)   # SF0.1 runs take ms: more repeats, less noise
+    repeats = args.repeats or (
+        15 if args.quick else 7
+    )  # SF0.1 runs take ms: more repeats, less noise
     compile_repeats = 5 if args.quick else 15
     hit_repeats = 30 if args.quick else 100
     load_start = os.getloadavg()
@@ -90,8 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     sf = sf_label(sf)
     t0 = time.perf_counter()
     if args.root:
-        db = build_duckdb(sf, duckdb_path(sf, args.root), parquet=parquet_dir(sf, args.root),
-                          progress=console.is_terminal)
+        db = build_duckdb(
+            sf,
+            duckdb_path(sf, args.root),
+            parquet=parquet_dir(sf, args.root),
+            progress=console.is_terminal,
+        )
     else:
         db = build_duckdb(sf, progress=console.is_terminal)
     data_s = time.perf_counter() - t0
@@ -118,8 +133,9 @@ def main(argv: list[str] | None = None) -> int:
             generated = q.sql(pretty=False)
 
             # correctness first: the benchmark compares like with like
-            assert_matches_oracle(to_oracle(name, q.execute()), run_official(raw, name),
-                                  ORDER_KEYS[name])
+            assert_matches_oracle(
+                to_oracle(name, q.execute()), run_official(raw, name), ORDER_KEYS[name]
+            )
 
             def run_semantic(kw=kw):
                 return wb.query("tpch", **kw).execute()
@@ -145,8 +161,12 @@ def main(argv: list[str] | None = None) -> int:
                 compile_t.append(time.perf_counter() - s)
                 compile_cpu.append(time.process_time() - c)
 
-            spec = QuerySpec.build("tpch", kw.get("metrics"), kw.get("dimensions"),
-                                   **{k: v for k, v in kw.items() if k not in ("metrics", "dimensions")})
+            spec = QuerySpec.build(
+                "tpch",
+                kw.get("metrics"),
+                kw.get("dimensions"),
+                **{k: v for k, v in kw.items() if k not in ("metrics", "dimensions")},
+            )
             wb.plan(spec)
             lookup_t = []
             for _ in range(compile_repeats):
@@ -178,15 +198,32 @@ def main(argv: list[str] | None = None) -> int:
             all_cached_lookup += lookup_t
             all_hits += hit_t
 
-        table = Table(title=f"Semantic layer vs official SQL, TPC-H SF{sf} "
-                            f"(medians of {repeats} alternating runs)")
-        for col in ("query", "semantic ms", "SQL ms", "ratio", "compile ms", "compile CPU ms", "plan lookup ms",
-                    "cache hit ms"):
+        table = Table(
+            title=f"Semantic layer vs official SQL, TPC-H SF{sf} "
+            f"(medians of {repeats} alternating runs)"
+        )
+        for col in (
+            "query",
+            "semantic ms",
+            "SQL ms",
+            "ratio",
+            "compile ms",
+            "compile CPU ms",
+            "plan lookup ms",
+            "cache hit ms",
+        ):
             table.add_column(col, justify="right")
         for name, r in per_query.items():
-            table.add_row(name, f"{r['semantic_ms']:.1f}", f"{r['sql_ms']:.1f}", f"{r['ratio']:.3f}",
-                          f"{r['compile_ms']:.1f}", f"{r['compile_cpu_ms']:.1f}", f"{r['compile_cached_ms']:.4f}",
-                          f"{r['cache_hit_ms']:.3f}")
+            table.add_row(
+                name,
+                f"{r['semantic_ms']:.1f}",
+                f"{r['sql_ms']:.1f}",
+                f"{r['ratio']:.3f}",
+                f"{r['compile_ms']:.1f}",
+                f"{r['compile_cpu_ms']:.1f}",
+                f"{r['compile_cached_ms']:.4f}",
+                f"{r['cache_hit_ms']:.3f}",
+            )
         console.print(table)
 
         figures = {
@@ -197,16 +234,22 @@ def main(argv: list[str] | None = None) -> int:
             "cache_hit_ms_p50": _ms(statistics.median(all_hits)),
             "compile_first_ms": first_compile_ms,
         }
-        targets = dict(GOALS, ratio_median=QUICK_RATIO_GOAL if args.quick else GOALS["ratio_median"])
-        goals = {k: {"target": v, "value": figures[k], "met": figures[k] <= v}
-                 for k, v in targets.items()}
+        targets = dict(
+            GOALS, ratio_median=QUICK_RATIO_GOAL if args.quick else GOALS["ratio_median"]
+        )
+        goals = {
+            k: {"target": v, "value": figures[k], "met": figures[k] <= v}
+            for k, v in targets.items()
+        }
         for k, g in goals.items():
             mark = "[green]met[/]" if g["met"] else "[red]NOT met[/]"
             console.print(f"{k} = {g['value']} (goal <= {g['target']}): {mark}")
-        console.print(f"compile_cpu_ms_p50 = {figures['compile_cpu_ms_p50']} (CPU time of the "
-                      f"cold compile); compile_cached_ms_p50 = {figures['compile_cached_ms_p50']} "
-                      f"(warm plan-cache lookup); first compile incl. model state "
-                      f"= {first_compile_ms} ms")
+        console.print(
+            f"compile_cpu_ms_p50 = {figures['compile_cpu_ms_p50']} (CPU time of the "
+            f"cold compile); compile_cached_ms_p50 = {figures['compile_cached_ms_p50']} "
+            f"(warm plan-cache lookup); first compile incl. model state "
+            f"= {first_compile_ms} ms"
+        )
 
         result = {
             **figures,

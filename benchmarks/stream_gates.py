@@ -8,6 +8,7 @@ of each and the median time inside each gate, and the ratios against no gates.
 
     python benchmarks/stream_gates.py [--quick]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,11 +40,14 @@ def _timed(obj, method: str, into: list) -> None:
             return fn(*a, **kw)
         finally:
             into.append(time.perf_counter() - t)
+
     setattr(obj, method, wrapper)
 
 
 def run(label: str, quality, payloads: list[str], repeats: int) -> dict:
-    spec = copy.deepcopy(YAML(typ="safe").load((REPO_ROOT / "pipelines" / "demo_orders.yml").read_text()))
+    spec = copy.deepcopy(
+        YAML(typ="safe").load((REPO_ROOT / "pipelines" / "demo_orders.yml").read_text())
+    )
     with tempfile.TemporaryDirectory() as d:
         spec["source"] = {"kind": "embedded", "path": str(Path(d) / "op.sqlite")}
         if quality is None:
@@ -57,7 +61,7 @@ def run(label: str, quality, payloads: list[str], repeats: int) -> dict:
         _timed(a.schema_gate, "check", schema_s)
         _timed(a.gate, "apply", gate_s)
         pos = 0
-        for _ in range(repeats + 1):       # the first batch warms up (and fills silver)
+        for _ in range(repeats + 1):  # the first batch warms up (and fills silver)
             evs = [RawEvent(pos + k + 1, 0, str(pos + k + 1), x) for k, x in enumerate(payloads)]
             pos += len(evs)
             t = time.perf_counter()
@@ -66,9 +70,11 @@ def run(label: str, quality, payloads: list[str], repeats: int) -> dict:
         p.close()
     med = lambda xs: statistics.median(xs[1:]) if len(xs) > 1 else None  # noqa: E731
     out = {"batch_s": med(batch_s), "schema_gate_s": med(schema_s), "quality_gate_s": med(gate_s)}
-    print(f"  {label:<28} batch {out['batch_s']:.4f} s   schema gate "
-          f"{(out['schema_gate_s'] or 0) * 1000:.1f} ms   quality gate {(out['quality_gate_s'] or 0) * 1000:.1f} ms",
-          flush=True)
+    print(
+        f"  {label:<28} batch {out['batch_s']:.4f} s   schema gate "
+        f"{(out['schema_gate_s'] or 0) * 1000:.1f} ms   quality gate {(out['quality_gate_s'] or 0) * 1000:.1f} ms",
+        flush=True,
+    )
     return out
 
 
@@ -79,8 +85,12 @@ def main() -> None:
     txs, repeats = (2000, 3) if args.quick else (4000, 5)
     sim = OrderSimulator(seed=3)
     payloads = [dumps(envelope(t, op, b, a)) for tx in sim.transactions(txs) for t, op, b, a in tx]
-    print(f"{len(payloads)} events per batch, {repeats} timed batches each (shared 2-core machine: noisy)")
-    demo = YAML(typ="safe").load((REPO_ROOT / "pipelines" / "demo_orders.yml").read_text())["quality"]
+    print(
+        f"{len(payloads)} events per batch, {repeats} timed batches each (shared 2-core machine: noisy)"
+    )
+    demo = YAML(typ="safe").load((REPO_ROOT / "pipelines" / "demo_orders.yml").read_text())[
+        "quality"
+    ]
     ge = dict(copy.deepcopy(demo), engine="ge")
     base = run("no gates", {"schema": {"enabled": False}, "tables": {}}, payloads, repeats)
     schema = run("schema gate", None, payloads, repeats)
@@ -88,9 +98,12 @@ def main() -> None:
     gex = run("schema + quality (ge)", ge, payloads, repeats)
     figures = {
         "events_per_batch": len(payloads),
-        "batch_s_no_gates": base["batch_s"], "batch_s_schema_gate": schema["batch_s"],
-        "batch_s_auto": auto["batch_s"], "batch_s_ge": gex["batch_s"],
-        "schema_gate_s": schema["schema_gate_s"], "quality_gate_auto_s": auto["quality_gate_s"],
+        "batch_s_no_gates": base["batch_s"],
+        "batch_s_schema_gate": schema["batch_s"],
+        "batch_s_auto": auto["batch_s"],
+        "batch_s_ge": gex["batch_s"],
+        "schema_gate_s": schema["schema_gate_s"],
+        "quality_gate_auto_s": auto["quality_gate_s"],
         "quality_gate_ge_s": gex["quality_gate_s"],
         "ratio_schema_vs_none": schema["batch_s"] / base["batch_s"],
         "ratio_auto_vs_none": auto["batch_s"] / base["batch_s"],

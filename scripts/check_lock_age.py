@@ -8,6 +8,7 @@ always writes one and its absence means the file was edited by hand or truncated
 
 Standard library only: it runs before (and regardless of) the project's install.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,12 +41,18 @@ def locked_on(path: Path) -> dt.date:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Warn when a constraints lock's header date is older than --max-days.")
+        description="Warn when a constraints lock's header date is older than --max-days."
+    )
     parser.add_argument("lock", type=Path, help="the lock file, e.g. constraints.txt")
-    parser.add_argument("--max-days", type=int, default=90,
-                        help="age in days past which to warn (default: 90)")
-    parser.add_argument("--today", type=dt.date.fromisoformat, default=None,
-                        help="YYYY-MM-DD to measure from instead of today's date")
+    parser.add_argument(
+        "--max-days", type=int, default=90, help="age in days past which to warn (default: 90)"
+    )
+    parser.add_argument(
+        "--today",
+        type=dt.date.fromisoformat,
+        default=None,
+        help="YYYY-MM-DD to measure from instead of today's date",
+    )
     args = parser.parse_args(argv)
     try:
         locked = locked_on(args.lock)
@@ -58,9 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     today = args.today or dt.date.today()
     age = (today - locked).days
     if age > args.max_days:
-        print(f"WARNING: {args.lock} was locked on {locked.isoformat()}, {age} days ago "
-              f"(more than {args.max_days}); run `make lock` to pick up upstream releases.",
-              file=sys.stderr)
+        print(
+            f"WARNING: {args.lock} was locked on {locked.isoformat()}, {age} days ago "
+            f"(more than {args.max_days}); run `make lock` to pick up upstream releases.",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -6,6 +6,7 @@ Imports every workbench module (modules whose optional dependency is missing are
 skipped), collects the BaseModel subclasses defined there, and counts each field once, in the
 class that declares it (inherited fields are not counted again).  `-v` lists them; `--check`
 exits 1 when any field has no description (tests/test_registries.py runs it so)."""
+
 from __future__ import annotations
 
 import importlib
@@ -17,6 +18,7 @@ from pydantic import BaseModel
 
 def main(verbose: bool = False, check: bool = False) -> int:
     import workbench
+
     skipped = []
     for mod in pkgutil.walk_packages(workbench.__path__, "workbench."):
         if mod.name.endswith(".__main__"):  # a `python -m` entry runs its command on import

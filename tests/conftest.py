@@ -27,8 +27,10 @@ def chromium_executable() -> str | None:
 def chromium_path() -> str:
     path = chromium_executable()
     if path is None:
-        skip_or_fail("Debian chromium is not installed (apt-get install -y chromium, or run "
-                     "scripts/prepare_services.sh as root)")
+        skip_or_fail(
+            "Debian chromium is not installed (apt-get install -y chromium, or run "
+            "scripts/prepare_services.sh as root)"
+        )
     return path
 
 

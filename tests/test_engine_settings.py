@@ -1,6 +1,7 @@
 """Engines are chosen by registry name and configured by their own `from_settings`: a bad name
 in workbench.yml is an error naming the file and field, and connect() works for any registered
 engine (a plugin's too) with no branch on names."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,13 +40,18 @@ def test_an_unknown_engine_in_workbench_yml_names_the_file_field_and_choices(tmp
 
 
 def test_each_engine_reads_its_own_section_and_overrides_win(tmp_path):
-    root = project(tmp_path, "engine: duckdb\nwarehouse: wh.duckdb\n"
-                             "spark: {master: 'local[2]', parquet_dir: pq}\n"
-                             "postgres: {url: 'postgresql://u@127.0.0.1:5999/x'}\n")
+    root = project(
+        tmp_path,
+        "engine: duckdb\nwarehouse: wh.duckdb\n"
+        "spark: {master: 'local[2]', parquet_dir: pq}\n"
+        "postgres: {url: 'postgresql://u@127.0.0.1:5999/x'}\n",
+    )
     s = load_settings(root)
     duck = get_engine_class("duckdb").from_settings(s, read_only=True)
     assert Path(duck.path) == root / "wh.duckdb" and duck.read_only
-    spark = get_engine_class("spark").from_settings(s, warehouse=root / "other.duckdb", master="local[1]")
+    spark = get_engine_class("spark").from_settings(
+        s, warehouse=root / "other.duckdb", master="local[1]"
+    )
     assert spark.master == "local[1]" and str(spark.parquet_dir) == "pq"
     assert spark.warehouse == str(root / "other.duckdb")
     pg = get_engine_class("postgres").from_settings(s, warehouse=root / "ignored", read_only=True)
@@ -57,6 +63,7 @@ def test_each_engine_reads_its_own_section_and_overrides_win(tmp_path):
 def test_connect_opens_a_plugin_engine_without_knowing_its_name(tmp_path, clean_registries):
     class CopyEngine(DuckDBEngine):
         """DuckDB under another name, as a plugin would register it."""
+
         name = "duckdb_copy_test"
 
     register_engine(CopyEngine)

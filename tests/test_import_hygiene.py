@@ -5,6 +5,7 @@ The checker is the shared reviewers' tool, ../shared/tools/imports_check.py besi
 (read-only, on CI too), so this test and a reviewer see the same findings. It is run as a script,
 as a reviewer runs it; its own exit code is not used because the allow-list below is ours.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,19 +29,28 @@ ALLOWED: dict[str, re.Pattern[str]] = {
 
 def findings() -> tuple[list[str], str]:
     if not CHECKER.is_file():
-        skip_or_fail(f"the import checker {CHECKER} is missing (the shared folder sits beside the repo)")
-    run = subprocess.run([sys.executable, str(CHECKER), str(REPO / "workbench")],  # noqa: S603
-                         capture_output=True, text=True, timeout=120)
+        skip_or_fail(
+            f"the import checker {CHECKER} is missing (the shared folder sits beside the repo)"
+        )
+    run = subprocess.run(
+        [sys.executable, str(CHECKER), str(REPO / "workbench")],  # noqa: S603
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     lines = run.stdout.strip().splitlines()
     assert lines and re.match(r"^(holds|short): \d+ import cycles, \d+ private", lines[-1]), (
-        f"the checker did not report (exit {run.returncode}): {run.stderr.strip()[-2000:]}")
+        f"the checker did not report (exit {run.returncode}): {run.stderr.strip()[-2000:]}"
+    )
     return lines[:-1], lines[-1]
 
 
 def test_no_import_cycles_and_no_private_cross_module_imports():
     found, summary = findings()
     modules = int(re.search(r"(\d+) modules", summary).group(1))
-    assert modules > 100, f"the checker saw only {modules} modules: is it reading workbench/? ({summary})"
+    assert modules > 100, (
+        f"the checker saw only {modules} modules: is it reading workbench/? ({summary})"
+    )
     used = {name: False for name in ALLOWED}
     new = []
     for line in found:
@@ -51,17 +61,22 @@ def test_no_import_cycles_and_no_private_cross_module_imports():
             new.append(line)
     for name, was_used in used.items():
         if not was_used:
-            warnings.warn(f"import hygiene allow-list entry {name!r} matches nothing: delete it",
-                          stacklevel=1)
-    assert not new, ("import cycles or private cross-module imports (make the helper public "
-                     "within its package, or move the shared piece to the module it belongs in):\n"
-                     + "\n".join(new))
+            warnings.warn(
+                f"import hygiene allow-list entry {name!r} matches nothing: delete it", stacklevel=1
+            )
+    assert not new, (
+        "import cycles or private cross-module imports (make the helper public "
+        "within its package, or move the shared piece to the module it belongs in):\n"
+        + "\n".join(new)
+    )
 
 
 def test_the_allow_list_does_not_hide_other_findings():
     """The allow-list patterns only cover their own packages and name."""
     other_cycle = "cycle: workbench.semantic.loader <-> workbench.semantic.validate"
     mixed_cycle = "cycle: workbench.server.handlers <-> workbench.semantic.loader"
-    other_private = "workbench.quality.runner imports private workbench.quality.ge_runtime._sa_url (line 9)"
+    other_private = (
+        "workbench.quality.runner imports private workbench.quality.ge_runtime._sa_url (line 9)"
+    )
     for line in (other_cycle, mixed_cycle, other_private):
         assert not any(rx.match(line) for rx in ALLOWED.values()), line

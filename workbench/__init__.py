@@ -1,4 +1,5 @@
 """Workbench: a notebook-first analytics workbench over one governed semantic layer."""
+
 from .api import Workbench, connect
 from .security.principal import Principal
 

@@ -1,4 +1,5 @@
 """The notebook-facing API: `wb = workbench.connect()`, then `wb.query(...)`."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,8 +42,15 @@ class AuditRecorder(Protocol):
     """What connect(audit=...) takes: workbench.security.audit.AuditLog, or anything with its
     record() method."""
 
-    def record(self, action: str, *, actor: Any = ..., resource: str | None = ...,
-               outcome: str = ..., **details: Any) -> object: ...
+    def record(
+        self,
+        action: str,
+        *,
+        actor: Any = ...,
+        resource: str | None = ...,
+        outcome: str = ...,
+        **details: Any,
+    ) -> object: ...
 
 
 StateKey = tuple[str, str, str]  # (namespace, model version, principal context or engine name)
@@ -59,12 +67,18 @@ class Plan:
 class _Shared:
     """State shared by every principal's view of one workbench: models, engine, caches."""
 
-    def __init__(self, settings: Settings, engine: Engine, models_dir: Path,
-                 principals: Principals | None, cache: ResultCache | None,
-                 audit: AuditRecorder | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        models_dir: Path,
+        principals: Principals | None,
+        cache: ResultCache | None,
+        audit: AuditRecorder | None = None,
+    ):
         self.settings, self.engine, self.models_dir = settings, engine, models_dir
         self.principals, self.cache = principals, cache
-        self.audit = audit          # anything with record(action, actor=, resource=, ...)
+        self.audit = audit  # anything with record(action, actor=, resource=, ...)
         self.lock = threading.RLock()
         self.spaces: dict[str, Namespace] = {}
         self.mtimes: dict[str, float] = {}
@@ -89,7 +103,10 @@ class _Shared:
         if now - self.last_check < 0.5:
             return
         self.last_check = now
-        files = {p.stem: p for p in list(self.models_dir.glob("*.yml")) + list(self.models_dir.glob("*.yaml"))}
+        files = {
+            p.stem: p
+            for p in list(self.models_dir.glob("*.yml")) + list(self.models_dir.glob("*.yaml"))
+        }
         for name, path in files.items():
             if name not in self.spaces or path.stat().st_mtime != self.mtimes.get(name):
                 ns = load_file(path)
@@ -166,20 +183,36 @@ class Workbench:
             except MissingTable as e:
                 missing.append(e.table)
         if missing:
-            raise EngineError(f"Namespace '{space.name}' is not in this warehouse (missing tables: "
-                              f"{', '.join(sorted(set(missing)))}). Point workbench.connect(warehouse=...) "
-                              f"at a warehouse that has them" + (" (build one with `workbench tpch`)."
-                                                                 if space.name == "tpch" else "."))
+            raise EngineError(
+                f"Namespace '{space.name}' is not in this warehouse (missing tables: "
+                f"{', '.join(sorted(set(missing)))}). Point workbench.connect(warehouse=...) "
+                f"at a warehouse that has them"
+                + (" (build one with `workbench tpch`)." if space.name == "tpch" else ".")
+            )
         bind_check(space, schemas)
         self._s.bound.add(key)
 
     # queries -------------------------------------------------------------------------------
-    def query(self, target: str, metrics: MemberItems = None, dimensions: MemberItems = None, *,
-              where: MemberItems = None, segments: Names = None, grain: str | None = None,
-              time_range: str | None = None, time_dimension: str | None = None,
-              order: Names = None, limit: int | None = None, distinct: bool = False,
-              today: dt.date | None = None, via: Names = None, define: Definitions = None,
-              top: dict[str, Any] | None = None, as_: str | Principal | None = None) -> Query:
+    def query(
+        self,
+        target: str,
+        metrics: MemberItems = None,
+        dimensions: MemberItems = None,
+        *,
+        where: MemberItems = None,
+        segments: Names = None,
+        grain: str | None = None,
+        time_range: str | None = None,
+        time_dimension: str | None = None,
+        order: Names = None,
+        limit: int | None = None,
+        distinct: bool = False,
+        today: dt.date | None = None,
+        via: Names = None,
+        define: Definitions = None,
+        top: dict[str, Any] | None = None,
+        as_: str | Principal | None = None,
+    ) -> Query:
         """Build a governed query. `target` is a namespace ('retail') or a model ('retail.orders').
 
         Beyond names, `metrics` and `dimensions` take query-time members (expressions such as
@@ -188,10 +221,23 @@ class Workbench:
         filters; `top={'n': 3, 'by': 'revenue', 'per': ['region']}` keeps the top N per group
         (ties kept); `via=['partsupp']` chooses between equally short join paths."""
         wb = self.as_principal(as_) if as_ else self
-        spec = QuerySpec.build(target, metrics, dimensions, where=where, segments=segments,
-                               order=order, grain=grain, time_range=time_range,
-                               time_dimension=time_dimension, limit=limit, distinct=distinct,
-                               today=today, via=via, define=define, top=top)
+        spec = QuerySpec.build(
+            target,
+            metrics,
+            dimensions,
+            where=where,
+            segments=segments,
+            order=order,
+            grain=grain,
+            time_range=time_range,
+            time_dimension=time_dimension,
+            limit=limit,
+            distinct=distinct,
+            today=today,
+            via=via,
+            define=define,
+            top=top,
+        )
         wb.namespace(spec.namespace)
         return Query(wb, spec)
 
@@ -219,31 +265,42 @@ class Workbench:
         self._audit(q, t0, len(df), cached, None)
         return df, cached
 
-    def _audit(self, q: Query, t0: float, rows: int | None, cached: bool,
-               error: Exception | None) -> None:
+    def _audit(
+        self, q: Query, t0: float, rows: int | None, cached: bool, error: Exception | None
+    ) -> None:
         log = self._s.audit
         if log is None:
             return
         spec = q.spec
-        details: dict[str, Any] = {"metrics": list(spec.metrics), "dimensions": list(spec.dimensions),
-                   "filters": list(spec.where) + [f"segment:{s}" for s in spec.segments],
-                   "rows": rows, "ms": round((time.perf_counter() - t0) * 1000, 3),
-                   "cached": cached, "engine": self.engine.name}
+        details: dict[str, Any] = {
+            "metrics": list(spec.metrics),
+            "dimensions": list(spec.dimensions),
+            "filters": list(spec.where) + [f"segment:{s}" for s in spec.segments],
+            "rows": rows,
+            "ms": round((time.perf_counter() - t0) * 1000, 3),
+            "cached": cached,
+            "engine": self.engine.name,
+        }
         if spec.time_range:
             details["time_range"] = spec.time_range
         if error is None:
             log.record("semantic.query", actor=self.principal, resource=spec.namespace, **details)
         else:
             denied = isinstance(error, AccessDeniedError)
-            log.record("authz.deny" if denied else "semantic.query", actor=self.principal,
-                       resource=spec.namespace, outcome="denied" if denied else "failure",
-                       error=str(error)[:500], **details)
+            log.record(
+                "authz.deny" if denied else "semantic.query",
+                actor=self.principal,
+                resource=spec.namespace,
+                outcome="denied" if denied else "failure",
+                error=str(error)[:500],
+                **details,
+            )
 
     def _run(self, q: Query, t0: float) -> tuple[pd.DataFrame, bool]:
         plan = q.plan
         cache = self._s.cache
         key = plan.key + ":" + self.engine.data_version()
-        q.result_key = key       # what the answer is, for memos of its encodings (the REST API's)
+        q.result_key = key  # what the answer is, for memos of its encodings (the REST API's)
         if cache is not None:
             df = cache.get(key)
             if df is not None:
@@ -251,7 +308,7 @@ class Workbench:
                 return df.copy(), True
         df = self.engine.execute(plan.expr, plan.sql)
         if cache is not None:
-            cache.put(key, df.copy())   # the caller may mutate its frame; the cache keeps its own
+            cache.put(key, df.copy())  # the caller may mutate its frame; the cache keeps its own
             cache.observe(time.perf_counter() - t0, False)
         return df, False
 
@@ -263,7 +320,7 @@ class Workbench:
     def _compile(self, space: Namespace, spec: QuerySpec) -> ir.Table:
         access, relations = self._state(space)
         view, aliases = overlay(space, spec)
-        if view is not space:      # query-time members: policies computed for them too
+        if view is not space:  # query-time members: policies computed for them too
             access = compute_access(view, self.principal)
             relations = Relations(view, self.engine, self.principal, access)
         return Compiler(view, relations, access, aliases).compile(spec)
@@ -277,8 +334,9 @@ class Workbench:
             out += _catalog.entries(space, access.hidden)
         return out
 
-    def search(self, text: str, limit: int = 20,
-               namespace: str | None = None) -> list[CatalogEntry]:
+    def search(
+        self, text: str, limit: int = 20, namespace: str | None = None
+    ) -> list[CatalogEntry]:
         return _catalog.search(self.catalog(namespace), text, limit)
 
     def models(self) -> list[CatalogEntry]:
@@ -295,12 +353,18 @@ class Workbench:
             except QueryError:
                 continue
             m = space.member(ref)
-            out[tok] = {"kind": ref.kind, "label": m.title, "format": m.format, "unit": m.unit,
-                        "type": getattr(m, "type", None)}
+            out[tok] = {
+                "kind": ref.kind,
+                "label": m.title,
+                "format": m.format,
+                "unit": m.unit,
+                "type": getattr(m, "type", None),
+            }
         return out
 
-    def lookup(self, value: str, namespace: str | None = None,
-               limit: int = 5) -> list[dict[str, Any]]:
+    def lookup(
+        self, value: str, namespace: str | None = None, limit: int = 5
+    ) -> list[dict[str, Any]]:
         """Which dimension holds this value? 'Germany' → [{'member': 'retail.customers.country', ...}]"""
         needle = value.strip().lower()
         hits: list[dict[str, Any]] = []
@@ -310,8 +374,9 @@ class Workbench:
                     s = str(v).lower()
                     score = 1.0 if s == needle else difflib.SequenceMatcher(None, needle, s).ratio()
                     if score >= 0.8:
-                        hits.append({"member": member, "value": v, "score": round(score, 3),
-                                     "label": label})
+                        hits.append(
+                            {"member": member, "value": v, "score": round(score, 3), "label": label}
+                        )
         hits.sort(key=lambda h: -h["score"])
         return hits[:limit]
 
@@ -326,13 +391,15 @@ class Workbench:
             if not isinstance(m, Dimension) or m.type != "categorical" or ref in access.hidden:
                 continue
             try:
-                df = self.query(namespace, dimensions=[ref.qualified], distinct=True,
-                                limit=per_dimension + 1).df
-            except QueryError:       # not groupable for this principal or query: not indexed
+                df = self.query(
+                    namespace, dimensions=[ref.qualified], distinct=True, limit=per_dimension + 1
+                ).df
+            except QueryError:  # not groupable for this principal or query: not indexed
                 continue
             if len(df) <= per_dimension:
                 index[(f"{namespace}.{ref.qualified}", m.title)] = [
-                    v for v in df.iloc[:, 0].tolist() if v is not None]
+                    v for v in df.iloc[:, 0].tolist() if v is not None
+                ]
         self._s.value_index[key] = index
         return index
 
@@ -361,12 +428,19 @@ class Workbench:
         return f"<Workbench {self.engine.name} as {self.principal.user}: {', '.join(self.namespaces())}>"
 
 
-def connect(warehouse: str | Path | None = None, models_dir: str | Path | None = None,
-            engine: str | Engine | None = None, principal: str | Principal | None = None,
-            read_only: bool = False, cache: str | ResultCache | None = None,
-            principals_file: str | Path | None = None, root: str | Path | None = None,
-            audit: AuditRecorder | None = None, gateway: bool | None = None,
-            **engine_options: Any) -> Workbench:
+def connect(
+    warehouse: str | Path | None = None,
+    models_dir: str | Path | None = None,
+    engine: str | Engine | None = None,
+    principal: str | Principal | None = None,
+    read_only: bool = False,
+    cache: str | ResultCache | None = None,
+    principals_file: str | Path | None = None,
+    root: str | Path | None = None,
+    audit: AuditRecorder | None = None,
+    gateway: bool | None = None,
+    **engine_options: Any,
+) -> Workbench:
     """Open the workbench. Defaults come from workbench.yml at the project root.
 
     While a Workbench server owns the warehouse (it holds the file and runs the pipelines), this
@@ -389,7 +463,8 @@ def connect(warehouse: str | Path | None = None, models_dir: str | Path | None =
     else:
         # Each engine class reads its own workbench.yml section: no branch per engine here.
         eng = get_engine_class(engine or settings.engine).from_settings(
-            settings, warehouse=wh, read_only=read_only, **engine_options)
+            settings, warehouse=wh, read_only=read_only, **engine_options
+        )
     pfile = Path(principals_file) if principals_file else settings.path(settings.principals_file)
     principals = load_principals(pfile) if pfile.exists() else None
     if isinstance(cache, ResultCache):
@@ -404,11 +479,17 @@ def connect(warehouse: str | Path | None = None, models_dir: str | Path | None =
         else:
             rc = ResultCache(settings.cache.max_entries)
     shared = _Shared(settings, eng, mdir, principals, rc, audit)
-    who = principal if isinstance(principal, Principal) else session_principal(principals, principal, pfile)
+    who = (
+        principal
+        if isinstance(principal, Principal)
+        else session_principal(principals, principal, pfile)
+    )
     return Workbench(shared, who)
 
 
-def session_principal(principals: Principals | None, name: str | None, source: str | Path) -> Principal:
+def session_principal(
+    principals: Principals | None, name: str | None, source: str | Path
+) -> Principal:
     """Who a session runs as: ``name`` in the principals file (its ``default`` when None).
 
     Without a principals file (``source`` says where it was looked for) the local user runs as
@@ -421,19 +502,23 @@ def session_principal(principals: Principals | None, name: str | None, source: s
     return Principal.of("local", roles=["analyst"])
 
 
-def _server_session(warehouse: Path, required: bool | None,
-                    principal: object) -> RemoteWorkbench | None:
+def _server_session(
+    warehouse: Path, required: bool | None, principal: object
+) -> RemoteWorkbench | None:
     """The session on the server that owns ``warehouse``, or None to open the file here."""
     from .client import RemoteWorkbench, ServerError, find_server
 
     info = find_server(warehouse)
     if info is None:
         if required:
-            raise ServerError(f"No Workbench server owns {warehouse} (no live runtime file beside it). "
-                              "Start one with `make up`, or connect without gateway=True.")
+            raise ServerError(
+                f"No Workbench server owns {warehouse} (no live runtime file beside it). "
+                "Start one with `make up`, or connect without gateway=True."
+            )
         return None
     if principal is not None:
-        raise ServerError(f"The Workbench server at {info.url} owns {warehouse}, and it decides who you are: "
-                          "connect() without principal=, or log in as that person.")
+        raise ServerError(
+            f"The Workbench server at {info.url} owns {warehouse}, and it decides who you are: "
+            "connect() without principal=, or log in as that person."
+        )
     return RemoteWorkbench(info)
-

@@ -1,5 +1,6 @@
 """Command-line options shared by the `workbench` commands, checked against the registries
 rather than a copied list of names (a plugin's engine is accepted as soon as it is installed)."""
+
 from __future__ import annotations
 
 import typer
@@ -10,9 +11,9 @@ def engine_name(value: str | None) -> str | None:
     if value is None:
         return None
     from .engines.base import ENGINES, UnknownEngine
+
     try:
         ENGINES.get(value)
-    except UnknownEngine as e:   # names the choices, with a "did you mean"
+    except UnknownEngine as e:  # names the choices, with a "did you mean"
         raise typer.BadParameter(str(e)) from None
     return value
-

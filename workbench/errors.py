@@ -2,6 +2,7 @@
 and none carries a traceback to a person. They live outside `semantic/` because quality,
 streaming, anomaly and the CLI raise them too, and a package should not import the semantic
 layer just to say a YAML file is wrong."""
+
 from __future__ import annotations
 
 import difflib
@@ -17,8 +18,13 @@ class SpecError(WorkbenchError):
     """A spec file (semantic model, suite, pipeline, rule...) is invalid. Names the file, the
     line and the field, so the message reads `file.yml:12 (models[orders].expr): problem`."""
 
-    def __init__(self, problem: str, file: str | None = None, line: int | None = None,
-                 field: str | None = None):
+    def __init__(
+        self,
+        problem: str,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ):
         self.problem, self.file, self.line, self.field = problem, file, line, field
         where = ""
         if file:

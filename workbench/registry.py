@@ -11,6 +11,7 @@ it is asked for by name, the error says which entry point failed and why.
 Hand-written because `importlib.metadata` only lists entry points; it has no registry, no lazy
 loading, no "did you mean" and no record of why a plugin failed.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -44,13 +45,20 @@ class Registry(Generic[T]):
     that carries the name (set on registration when the class leaves it empty); `error` is the
     `UnknownPlugin` subclass `get` raises, so an area can keep its own error family."""
 
-    def __init__(self, what: str, group: str, base: type, *, attr: str = "name",
-                 error: type[UnknownPlugin] = UnknownPlugin):
+    def __init__(
+        self,
+        what: str,
+        group: str,
+        base: type,
+        *,
+        attr: str = "name",
+        error: type[UnknownPlugin] = UnknownPlugin,
+    ):
         self.what, self.group, self.attr, self.error = what, group, attr, error
         self.base: Any = base
         self._classes: dict[str, type[T]] = {}
-        self._pending: dict[str, EntryPoint] | None = None   # entry points not loaded yet
-        self._broken: dict[str, str] = {}                     # name -> why it failed to load
+        self._pending: dict[str, EntryPoint] | None = None  # entry points not loaded yet
+        self._broken: dict[str, str] = {}  # name -> why it failed to load
         self._lock = threading.RLock()
 
     # registration ------------------------------------------------------------------------
@@ -66,6 +74,7 @@ class Registry(Generic[T]):
 
         def deco(cls: C) -> C:
             return self._add(name_or_cls or getattr(cls, self.attr, "") or "", cls)
+
         return deco
 
     def _add(self, name: str, cls: Any) -> Any:
@@ -73,15 +82,17 @@ class Registry(Generic[T]):
             raise TypeError(f"{cls!r} is not a {self.base.__name__} subclass")
         if not name:
             raise ValueError(f"{cls.__name__} has no {self.attr}")
-        current = cls.__dict__.get(self.attr, "")   # inherited names do not count
+        current = cls.__dict__.get(self.attr, "")  # inherited names do not count
         if current and current != name:
-            raise ValueError(f"{cls.__qualname__} has {self.attr} {current!r} but is registered "
-                             f"as {name!r}")
+            raise ValueError(
+                f"{cls.__qualname__} has {self.attr} {current!r} but is registered as {name!r}"
+            )
         with self._lock:
             existing = self._classes.get(name)
             if existing is not None and existing is not cls:
-                raise ValueError(f"{self.what} name {name!r} already taken by "
-                                 f"{existing.__qualname__}")
+                raise ValueError(
+                    f"{self.what} name {name!r} already taken by {existing.__qualname__}"
+                )
             setattr(cls, self.attr, name)
             self._classes[name] = cls
             self._broken.pop(name, None)
@@ -109,10 +120,11 @@ class Registry(Generic[T]):
                 return None
             try:
                 return self._add(name, ep.load())
-            except Exception as e:   # a broken plugin is logged, never fatal to the others
+            except Exception as e:  # a broken plugin is logged, never fatal to the others
                 self._broken[name] = f"{ep.name} = {ep.value}: {type(e).__name__}: {e}"
-                log.warning("could not load %s plugin %s", self.what, self._broken[name],
-                            exc_info=True)
+                log.warning(
+                    "could not load %s plugin %s", self.what, self._broken[name], exc_info=True
+                )
                 return None
 
     # lookup ------------------------------------------------------------------------------
@@ -127,15 +139,23 @@ class Registry(Generic[T]):
             return cls
         names = self.names()
         if name in self._broken:
-            raise self.error(f"{self.what} {name!r} could not be loaded ({self._broken[name]})",
-                             name, names)
-        if not names:   # even the built-ins are entry points: the package metadata is missing
-            raise self.error(f"unknown {self.what} {name!r}: no {self.group} entry points are "
-                             "installed (run `pip install -e .` in the workbench checkout)",
-                             name, names)
+            raise self.error(
+                f"{self.what} {name!r} could not be loaded ({self._broken[name]})", name, names
+            )
+        if not names:  # even the built-ins are entry points: the package metadata is missing
+            raise self.error(
+                f"unknown {self.what} {name!r}: no {self.group} entry points are "
+                "installed (run `pip install -e .` in the workbench checkout)",
+                name,
+                names,
+            )
         hint = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
-        raise self.error(f"unknown {self.what} {name!r}; available: {', '.join(names)}"
-                         + (f". Did you mean {hint[0]!r}?" if hint else ""), name, names)
+        raise self.error(
+            f"unknown {self.what} {name!r}; available: {', '.join(names)}"
+            + (f". Did you mean {hint[0]!r}?" if hint else ""),
+            name,
+            names,
+        )
 
     def classes(self) -> dict[str, type[T]]:
         """Every loadable class, by name (imports every plugin; broken ones are skipped)."""
@@ -156,8 +176,11 @@ class Registry(Generic[T]):
     def snapshot(self) -> tuple:
         """The registry's state, for `restore` (tests that register classes use both)."""
         with self._lock:
-            return (dict(self._classes), None if self._pending is None else dict(self._pending),
-                    dict(self._broken))
+            return (
+                dict(self._classes),
+                None if self._pending is None else dict(self._pending),
+                dict(self._broken),
+            )
 
     def restore(self, state: tuple) -> None:
         with self._lock:

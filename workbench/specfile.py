@@ -5,6 +5,7 @@ ruamel.yaml keeps the line of every node, which PyYAML's safe loader throws away
 is used here rather than PyYAML. Every error is a :class:`~workbench.errors.SpecError` naming
 the file, the line and the field.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ __all__ = ["SourceMap", "keys_on_path", "plain", "read_yaml", "validate_spec"]
 @dataclass
 class SourceMap:
     """Finds the line of a node from its path (('models', 0, 'measures', 2, 'expr'))."""
+
     file: str
     root: Any
 

@@ -75,8 +75,9 @@ def ensure_demo_users(project: Path) -> tuple[dict[str, str], list[str]]:
     from workbench.security.users import DEMO_USERS, UserStore, create_demo_users
 
     settings = load_settings(project)
-    store = UserStore(settings.path(settings.auth.users_db),
-                      min_password_length=settings.auth.min_password_length)
+    store = UserStore(
+        settings.path(settings.auth.users_db), min_password_length=settings.auth.min_password_length
+    )
     made = create_demo_users(store)
     return made, [n for n in DEMO_USERS if n not in made and store.get(n) is not None]
 
@@ -97,9 +98,16 @@ def pick_port(preferred: int) -> int:
     raise SystemExit(f"No free port in {preferred}..{preferred + 49}; pass --port.")
 
 
-def banner(port: int, token: str, new_token: bool, warehouse: Path, built: bool,
-           pipelines: list[str] | None = None, users: dict[str, str] | None = None,
-           existing_users: list[str] | None = None) -> str:
+def banner(
+    port: int,
+    token: str,
+    new_token: bool,
+    warehouse: Path,
+    built: bool,
+    pipelines: list[str] | None = None,
+    users: dict[str, str] | None = None,
+    existing_users: list[str] | None = None,
+) -> str:
     base = f"http://127.0.0.1:{port}"
     lines = ["", "Workbench is starting.", f"  Log in          {base}/login"]
     apps = published_apps()
@@ -109,11 +117,17 @@ def banner(port: int, token: str, new_token: bool, warehouse: Path, built: bool,
     for title, path in apps.items():
         lines.append(f"  {title:<{width}} {base}/{path}")
     if users:
-        lines += ["", "Demo log-ins, one per role (shown this once; `workbench users passwd NAME` sets a new one):"]
+        lines += [
+            "",
+            "Demo log-ins, one per role (shown this once; `workbench users passwd NAME` sets a new one):",
+        ]
         lines += [f"  {name:<15} {password}" for name, password in users.items()]
     if existing_users:
-        lines += ["", f"Demo users {', '.join(existing_users)} exist already (their passwords were shown when "
-                  "they were made; `workbench users passwd NAME` sets a new one)."]
+        lines += [
+            "",
+            f"Demo users {', '.join(existing_users)} exist already (their passwords were shown when "
+            "they were made; `workbench users passwd NAME` sets a new one).",
+        ]
     lines += [
         "",
         "As the owner (admin, the person who started this server), a link with the server token logs in too:",
@@ -121,8 +135,14 @@ def banner(port: int, token: str, new_token: bool, warehouse: Path, built: bool,
         f"  The token is kept in {TOKEN_FILE} (never committed; delete it for a new one)"
         + (" - generated just now." if new_token else "."),
         f"Warehouse: {warehouse}" + (" (built just now)" if built else ""),
-        *([f"Pipelines started with the server: {', '.join(pipelines)} (live orders into the "
-           "live_* gold views; anomaly detection watches them)"] if pipelines else []),
+        *(
+            [
+                f"Pipelines started with the server: {', '.join(pipelines)} (live orders into the "
+                "live_* gold views; anomaly detection watches them)"
+            ]
+            if pipelines
+            else []
+        ),
         "The apps are also tiles in the JupyterLab launcher. Stop with Ctrl-C.",
         "",
     ]
@@ -138,8 +158,14 @@ def demo_pipelines(project: Path) -> list[str]:
 
 
 def jupyter_command(port: int, open_browser: bool, extra: list[str] | None = None) -> list[str]:
-    cmd = [sys.executable, "-m", "jupyterlab", f"--port={port}", "--ServerApp.port_retries=0",
-           f"--ServerApp.open_browser={open_browser}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.open_browser={open_browser}",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         # CI and the demo machines run as root; the server still listens on 127.0.0.1 only.
         cmd.append("--allow-root")
@@ -150,7 +176,8 @@ def jupyter_env(project: Path) -> dict[str, str]:
     env = dict(os.environ)
     conf = str(config_dir(project))
     env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
-        p for p in (conf, env.get("JUPYTER_CONFIG_PATH", "")) if p)
+        p for p in (conf, env.get("JUPYTER_CONFIG_PATH", "")) if p
+    )
     env["WORKBENCH_PROJECT_DIR"] = str(project)
     # The workbench server extension starts these with the server (its `autostart` default
     # reads this variable; the test servers, which share jupyter_config/, set none).
@@ -161,8 +188,14 @@ def jupyter_env(project: Path) -> dict[str, str]:
     return env
 
 
-def run_up(port: int = 8888, scale: float = 1.0, open_browser: bool = False,
-           build: bool = True, extra_args: list[str] | None = None, dry_run: bool = False) -> list[str]:
+def run_up(
+    port: int = 8888,
+    scale: float = 1.0,
+    open_browser: bool = False,
+    build: bool = True,
+    extra_args: list[str] | None = None,
+    dry_run: bool = False,
+) -> list[str]:
     project = project_dir()
     os.chdir(project)  # kernels and the proxied apps find workbench.yml from here
     if build:
@@ -179,7 +212,9 @@ def run_up(port: int = 8888, scale: float = 1.0, open_browser: bool = False,
         print(f"Port {port} is taken; using {chosen}.", flush=True)
     env = jupyter_env(project)
     auto = [n for n in env.get("WORKBENCH_AUTOSTART", "").split(",") if n.strip()]
-    print(banner(chosen, token, new_token, warehouse, built, auto, users, existing_users), flush=True)
+    print(
+        banner(chosen, token, new_token, warehouse, built, auto, users, existing_users), flush=True
+    )
     cmd = jupyter_command(chosen, open_browser, extra_args)
     if dry_run:
         return cmd
@@ -195,8 +230,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--browser", action="store_true", help="open a browser")
     parser.add_argument("--dry-run", action="store_true", help="print, don't start Jupyter")
     args, extra = parser.parse_known_args(argv)
-    cmd = run_up(port=args.port, scale=args.scale, open_browser=args.browser,
-                 build=not args.no_build, extra_args=extra, dry_run=args.dry_run)
+    cmd = run_up(
+        port=args.port,
+        scale=args.scale,
+        open_browser=args.browser,
+        build=not args.no_build,
+        extra_args=extra,
+        dry_run=args.dry_run,
+    )
     if args.dry_run:
         print(" ".join(cmd))
 

@@ -1,4 +1,5 @@
 """Alert rule files: the shipped ones load; malformed ones name the file, line and field."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,23 +34,64 @@ routing:
 
 def test_shipped_rules_load():
     rules = load_rules(REPO / "pipelines" / "alerts")
-    assert {r.name for r in rules} >= {"retail_orders_by_channel", "retail_store_orders_by_region",
-                                       "retail_footwear_returns"}
+    assert {r.name for r in rules} >= {
+        "retail_orders_by_channel",
+        "retail_store_orders_by_region",
+        "retail_footwear_returns",
+    }
     assert {r.name for r in rules if r.source.namespace == "live"} >= {"live_orders_by_region"}
     assert all(r.source.namespace in ("retail", "live") for r in rules)
 
 
-@pytest.mark.parametrize("bad, line, field, words", [
-    (GOOD.replace("window: 48", "windw: 48"), 8, "detector.params.windw", "unknown field 'windw'"),
-    (GOOD.replace("window: 48", "window: -3"), 8, "detector.params.window", "greater than"),
-    (GOOD.replace("  metric: orders\n", ""), 2, "source.metric", "missing required field 'metric'"),
-    (GOOD.replace("grain: hour", "grain: fortnight"), 4, "source.grain", "'minute', 'hour'"),
-    (GOOD.replace("threshold: 0.9", "threshold: 1.5"), 9, "threshold", "less than or equal to 1"),
-    (GOOD.replace("name: robust_zscore", "name: nope"), 6, "detector.name", "unknown detector 'nope'"),
-    (GOOD.replace("notifier: webhook", "notifier: pager"), 11, "routing.0.notifier", "unknown notifier 'pager'"),
-    (GOOD.replace("    url: http://127.0.0.1:9/hook\n", ""), 11, "routing.0.url", "missing required field 'url'"),
-    (GOOD + "quiet_hours:\n  - {start: '25:00', end: '07:00'}\n", 14, "quiet_hours.0.start", "HH:MM"),
-])
+@pytest.mark.parametrize(
+    "bad, line, field, words",
+    [
+        (
+            GOOD.replace("window: 48", "windw: 48"),
+            8,
+            "detector.params.windw",
+            "unknown field 'windw'",
+        ),
+        (GOOD.replace("window: 48", "window: -3"), 8, "detector.params.window", "greater than"),
+        (
+            GOOD.replace("  metric: orders\n", ""),
+            2,
+            "source.metric",
+            "missing required field 'metric'",
+        ),
+        (GOOD.replace("grain: hour", "grain: fortnight"), 4, "source.grain", "'minute', 'hour'"),
+        (
+            GOOD.replace("threshold: 0.9", "threshold: 1.5"),
+            9,
+            "threshold",
+            "less than or equal to 1",
+        ),
+        (
+            GOOD.replace("name: robust_zscore", "name: nope"),
+            6,
+            "detector.name",
+            "unknown detector 'nope'",
+        ),
+        (
+            GOOD.replace("notifier: webhook", "notifier: pager"),
+            11,
+            "routing.0.notifier",
+            "unknown notifier 'pager'",
+        ),
+        (
+            GOOD.replace("    url: http://127.0.0.1:9/hook\n", ""),
+            11,
+            "routing.0.url",
+            "missing required field 'url'",
+        ),
+        (
+            GOOD + "quiet_hours:\n  - {start: '25:00', end: '07:00'}\n",
+            14,
+            "quiet_hours.0.start",
+            "HH:MM",
+        ),
+    ],
+)
 def test_malformed_rule_names_file_line_and_field(tmp_path, bad, line, field, words):
     path = tmp_path / "broken_rule.yml"
     path.write_text(bad)
@@ -81,8 +123,10 @@ def test_env_in_routes_and_yaml_round_trip(monkeypatch):
 
 def test_quiet_hours_over_midnight():
     q = QuietHours(start="22:00", end="07:00", days=["mon"], allow_severity="critical")
-    mon = dt.datetime(2026, 1, 5)          # a Monday
+    mon = dt.datetime(2026, 1, 5)  # a Monday
     assert q.active(mon.replace(hour=23)) and q.active(mon.replace(hour=23) + dt.timedelta(hours=3))
     assert not q.active(mon.replace(hour=21, minute=59))
-    assert not q.active(mon.replace(hour=3))            # that night started on Sunday, not listed
-    assert q.holds(mon.replace(hour=23), "warning") and not q.holds(mon.replace(hour=23), "critical")
+    assert not q.active(mon.replace(hour=3))  # that night started on Sunday, not listed
+    assert q.holds(mon.replace(hour=23), "warning") and not q.holds(
+        mon.replace(hour=23), "critical"
+    )

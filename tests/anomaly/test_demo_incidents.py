@@ -10,6 +10,7 @@ Seeds 3, 7 and 11 (never tuned on) are checked below. The pricing error is
 found by retail_product_price (hourly shelf price per product) in its first hour. The floors
 below leave room for one more false alarm and one missed outage; every kind must be found.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,23 @@ def demo_wb():
 def test_injected_incidents_are_detected(demo_wb, monkeypatch):
     monkeypatch.setenv("WORKBENCH_ALERT_WEBHOOK", "http://127.0.0.1:9/unused")
     report = evaluate_rules(demo_wb, load_rules(REPO / "pipelines" / "alerts"))
-    print(json.dumps({k: report[k] for k in ("precision", "recall", "found", "detected_incidents",
-                                             "correct_detections", "false_detections", "jobs")}, indent=1))
+    print(
+        json.dumps(
+            {
+                k: report[k]
+                for k in (
+                    "precision",
+                    "recall",
+                    "found",
+                    "detected_incidents",
+                    "correct_detections",
+                    "false_detections",
+                    "jobs",
+                )
+            },
+            indent=1,
+        )
+    )
     found = {m["kind"] for m in report["matches"] if m["found"]}
     assert {"outage", "fraud_burst", "returns_spike", "pricing_error"} <= found
     assert report["recall"] >= 0.8
@@ -51,8 +67,14 @@ def test_injected_incidents_are_detected(demo_wb, monkeypatch):
     # first anomaly of a matching incident lies inside the labelled window.
     truth = truth_table(demo_wb).set_index("kind").loc["pricing_error"]
     store = IncidentStore(Path(report["store"]))
-    price_hits = [a for m in report["matches"] if m["kind"] == "pricing_error" for i in m["detected_incidents"]
-                  for a in store.anomalies(i) if a["rule"] == "retail_product_price"]
+    price_hits = [
+        a
+        for m in report["matches"]
+        if m["kind"] == "pricing_error"
+        for i in m["detected_incidents"]
+        for a in store.anomalies(i)
+        if a["rule"] == "retail_product_price"
+    ]
     assert price_hits, "the pricing error was matched, but not by retail_product_price"
     first = min(pd.Timestamp(a["ts"]) for a in price_hits)
     assert truth["start_ts"] <= first < truth["end_ts"]
@@ -64,12 +86,21 @@ def test_injected_orders_name_the_side_effects(demo_wb):
     # well above 10 %), never in a store; the fraud ring orders online only. Outages inject none.
     by_channel = injected_slices(demo_wb, "retail", "channel")
     truth = truth_table(demo_wb).set_index("kind")
-    pricing, fraud = int(truth.loc["pricing_error", "incident_id"]), int(truth.loc["fraud_burst", "incident_id"])
+    pricing, fraud = (
+        int(truth.loc["pricing_error", "incident_id"]),
+        int(truth.loc["fraud_burst", "incident_id"]),
+    )
     assert by_channel == {pricing: {"online", "mobile_app", "marketplace"}, fraud: {"online"}}
     # a rule that watches in-store orders sees none of them
-    assert injected_slices(demo_wb, "retail", "region", ["channel = 'store'"]) == {pricing: set(), fraud: set()}
+    assert injected_slices(demo_wb, "retail", "region", ["channel = 'store'"]) == {
+        pricing: set(),
+        fraud: set(),
+    }
     # a share threshold above the marketplace's 15 % leaves it out
-    assert injected_slices(demo_wb, "retail", "channel", effect_share=0.25)[pricing] == {"online", "mobile_app"}
+    assert injected_slices(demo_wb, "retail", "channel", effect_share=0.25)[pricing] == {
+        "online",
+        "mobile_app",
+    }
 
 
 @pytest.mark.slow
@@ -92,8 +123,21 @@ def test_rules_tuned_on_seed_42_hold_on_unseen_seeds(seed, monkeypatch):
         report = evaluate_rules(wb, load_rules(REPO / "pipelines" / "alerts"))
     finally:
         wb.close()
-    print(json.dumps({k: report[k] for k in ("precision", "precision_strict", "recall", "false_detections",
-                                             "side_effect_detections")}, default=str))
+    print(
+        json.dumps(
+            {
+                k: report[k]
+                for k in (
+                    "precision",
+                    "precision_strict",
+                    "recall",
+                    "false_detections",
+                    "side_effect_detections",
+                )
+            },
+            default=str,
+        )
+    )
     assert report["recall"] == 1.0, [m for m in report["matches"] if not m["found"]]
     assert report["precision"] >= 0.85, report["false_detections"]
     assert report["precision_strict"] <= report["precision"]

@@ -15,7 +15,9 @@ from pydantic import ValidationError
 from workbench.anomaly.detectors import Detector, available, create, get_detector_class, registry
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
-DECLARED = tomllib.loads(PYPROJECT.read_text())["project"]["entry-points"][registry.ENTRY_POINT_GROUP]
+DECLARED = tomllib.loads(PYPROJECT.read_text())["project"]["entry-points"][
+    registry.ENTRY_POINT_GROUP
+]
 DETECTORS = available()  # every registered detector, read from the registry at collection
 FAST_PARAMS = {"isolation_forest": {"train_size": 256, "refit_every": 256, "n_estimators": 25}}
 STEP = 300.0  # five-minute points, in seconds
@@ -179,6 +181,7 @@ def test_entry_point_detectors_are_loaded(monkeypatch, clean_registries):
     import workbench.registry as plugin_registry
 
     real = plugin_registry.entry_points
+
     def with_plugin(group):
         extra = [FakeEntryPoint()] if group == registry.ENTRY_POINT_GROUP else []
         return [*real(group=group), *extra]
@@ -206,7 +209,7 @@ def test_many_skips_are_counted_in_bulk_with_a_bounded_sample():
     n = 20_000
     t = np.arange(n, dtype=float) * 3600
     values = np.full(n, np.nan)
-    values[::50] = 10.0 + (np.arange(n // 50) % 3) * 0.01      # a sale every 50 hours
+    values[::50] = 10.0 + (np.arange(n // 50) % 3) * 0.01  # a sale every 50 hours
     values[[7, 8, 19_999]] = [np.inf, -np.inf, np.inf]
     batch = create("robust_zscore", window=48, min_history=12)
     batch.score_series(values, t)
@@ -217,7 +220,9 @@ def test_many_skips_are_counted_in_bulk_with_a_bounded_sample():
     assert batch.skipped_by_reason == stream.skipped_by_reason == expected
     assert batch.skipped_count == stream.skipped_count == sum(expected.values())
     assert len(batch.skipped) == MAX_SKIPPED_KEPT
-    assert [(float(ts), r) for ts, r in batch.skipped] == [(float(ts), r) for ts, r in stream.skipped]
+    assert [(float(ts), r) for ts, r in batch.skipped] == [
+        (float(ts), r) for ts, r in stream.skipped
+    ]
     assert batch.skipped[-1] == (t[-1], "infinite")
     # the kept sample of the skips after a given count (what a job reports as examples)
     assert batch.skipped_since(batch.skipped_count - 2) == list(batch.skipped)[-2:]
@@ -244,14 +249,21 @@ def test_seasonal_run_points_add_up_a_run_of_moderate_residuals():
     rng = np.random.default_rng(5)
     values = 100 + rng.normal(0, 1, 600)
     values[500:503] -= 3.5
-    kw = dict(periods=[10], period_unit="points", bins=10, alpha_season=0.01, alpha_level=0.01, min_history=100)
+    kw = dict(
+        periods=[10],
+        period_unit="points",
+        bins=10,
+        alpha_season=0.01,
+        alpha_level=0.01,
+        min_history=100,
+    )
     alone = create("seasonal", **kw).score_series(values)
     runs = create("seasonal", run_points=3, **kw).score_series(values)
     # run_points changes the output only, not what the model learns: the run score is Stouffer's
     # combination of the single-point z's (z = 4 s / (1 - s) undoes the squash), hand-applied here.
     z = 4 * alone / (1 - alone)
     for i in (500, 501, 502):
-        best = max(z[j:i + 1].sum() / np.sqrt(i + 1 - j) for j in range(max(500, i - 2), i + 1))
+        best = max(z[j : i + 1].sum() / np.sqrt(i + 1 - j) for j in range(max(500, i - 2), i + 1))
         assert runs[i] == pytest.approx(best / (best + 4), rel=1e-6)
     assert max(alone[500:503]) < 0.55 < runs[502]
     # the rest of the series: noise never adds up to an alarm (sign changes reset the run)
@@ -264,15 +276,22 @@ def test_seasonal_run_points_hand_computed_and_resumable():
     assert det._with_run(3.0, 3) == pytest.approx(3.0)
     assert det._with_run(3.0, 3) == pytest.approx(6 / np.sqrt(2))
     assert det._with_run(3.0, 3) == pytest.approx(9 / np.sqrt(3))
-    assert det._with_run(5.0, 3) == pytest.approx(11 / np.sqrt(3))   # window keeps the last 3 only
-    assert det._with_run(-2.0, 3) == pytest.approx(2.0)               # sign change: a new run
+    assert det._with_run(5.0, 3) == pytest.approx(11 / np.sqrt(3))  # window keeps the last 3 only
+    assert det._with_run(-2.0, 3) == pytest.approx(2.0)  # sign change: a new run
     # a saved state mid-run resumes with the same scores as an uninterrupted run
-    values = np.r_[np.tile([1.0, 2.0, 3.0, 2.0], 30) + np.linspace(0, 0.1, 120), [0.0, 0.2, 0.1, 2.0]]
-    whole = create("seasonal", periods=[4], period_unit="points", bins=4, min_history=20,
-                   run_points=3).score_series(values)
-    first = create("seasonal", periods=[4], period_unit="points", bins=4, min_history=20, run_points=3)
+    values = np.r_[
+        np.tile([1.0, 2.0, 3.0, 2.0], 30) + np.linspace(0, 0.1, 120), [0.0, 0.2, 0.1, 2.0]
+    ]
+    whole = create(
+        "seasonal", periods=[4], period_unit="points", bins=4, min_history=20, run_points=3
+    ).score_series(values)
+    first = create(
+        "seasonal", periods=[4], period_unit="points", bins=4, min_history=20, run_points=3
+    )
     a = first.score_series(values[:121])
-    second = create("seasonal", periods=[4], period_unit="points", bins=4, min_history=20, run_points=3)
+    second = create(
+        "seasonal", periods=[4], period_unit="points", bins=4, min_history=20, run_points=3
+    )
     second.set_state(first.get_state())
     b = second.score_series(values[121:])
     assert np.allclose(np.r_[a, b], whole)

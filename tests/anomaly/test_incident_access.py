@@ -1,4 +1,5 @@
 """The slice an anomaly is about, as semantic filters; comparison of metric values."""
+
 from __future__ import annotations
 
 import json
@@ -9,10 +10,15 @@ from workbench.security.principal import Principal
 
 
 def test_slice_filters_add_the_slice_to_the_rules_where_and_quote_values():
-    a = {"rule_where": json.dumps(["channel = 'store'"]), "slice_by": "region", "slice_value": "North"}
+    a = {
+        "rule_where": json.dumps(["channel = 'store'"]),
+        "slice_by": "region",
+        "slice_value": "North",
+    }
     assert slice_filters(a) == ["channel = 'store'", "region = 'North'"]
     assert slice_filters({"rule_where": None, "slice_by": "store", "slice_value": "O'Brien's"}) == [
-        "store = 'O''Brien''s'"]                                     # a quote cannot end the literal
+        "store = 'O''Brien''s'"
+    ]  # a quote cannot end the literal
     assert slice_filters({"rule_where": "[]", "slice_by": None, "slice_value": None}) == []
 
 

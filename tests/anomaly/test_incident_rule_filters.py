@@ -3,6 +3,7 @@ written before that column existed is migrated in place without losing a row.
 
 Oracles: the rule text itself, plain SQL on the sqlite file, and the previous schema written out
 here by hand (as older workbench versions created it)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,14 +34,18 @@ threshold: 0.6
 direction: down
 """
 
+
 def test_a_filtered_rules_anomalies_carry_and_store_its_where(tmp_path):
     wh, models = make_shop(tmp_path, drop=("South", "2026-01-15 18:00", "2026-01-15 21:00"))
     rule = parse_rule(RULE, "south_orders.yml")
     wb = workbench.connect(warehouse=wh, models_dir=models, cache="none", read_only=True)
     res = DetectionJob(rule, wb, state_dir=None).run(now=dt.datetime(2026, 1, 22))
-    outage = [a for a in res.anomalies
-              if pd.Timestamp("2026-01-15 18:00") <= pd.Timestamp(a.ts) < pd.Timestamp("2026-01-15 21:00")]
-    assert outage, res.anomalies                      # the premise: the South outage is found
+    outage = [
+        a
+        for a in res.anomalies
+        if pd.Timestamp("2026-01-15 18:00") <= pd.Timestamp(a.ts) < pd.Timestamp("2026-01-15 21:00")
+    ]
+    assert outage, res.anomalies  # the premise: the South outage is found
     assert all(a.rule_where == ["region = 'South'"] for a in res.anomalies)
     store = IncidentStore(tmp_path / "inc.sqlite")
     for a in res.anomalies:
@@ -54,20 +59,39 @@ def test_an_old_store_is_migrated_in_place_and_keeps_every_row(tmp_path):
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as db:
         db.executescript(OLD_SCHEMA)
-        db.execute("insert into incidents(grp, severity, title, first_ts, last_ts, window_minutes,"
-                   " n_anomalies, opened_at, updated_at) values ('g','warning','t',"
-                   "'2026-01-01T00:00:00','2026-01-01T01:00:00',60,2,'x','x')")
+        db.execute(
+            "insert into incidents(grp, severity, title, first_ts, last_ts, window_minutes,"
+            " n_anomalies, opened_at, updated_at) values ('g','warning','t',"
+            "'2026-01-01T00:00:00','2026-01-01T01:00:00',60,2,'x','x')"
+        )
         for i in range(2):
-            db.execute("insert into anomalies values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                       (f"r|North|{i}", 1, "r", "shop", "orders", "hour", "region", "North",
-                        f"2026-01-01T0{i}:00:00", 1.0, 9.0, 0.9, "warning", "down", "x"))
+            db.execute(
+                "insert into anomalies values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    f"r|North|{i}",
+                    1,
+                    "r",
+                    "shop",
+                    "orders",
+                    "hour",
+                    "region",
+                    "North",
+                    f"2026-01-01T0{i}:00:00",
+                    1.0,
+                    9.0,
+                    0.9,
+                    "warning",
+                    "down",
+                    "x",
+                ),
+            )
         db.execute("insert into history(incident_id, at, action) values (1, 'x', 'opened')")
-    store = IncidentStore(path)                       # migrates
+    store = IncidentStore(path)  # migrates
     rows = store.anomalies()
     assert [r["fingerprint"] for r in rows] == ["r|North|0", "r|North|1"]
     assert all(r["rule_where"] is None for r in rows)  # not recorded then: unknown, not invented
     assert store.get(1)["n_anomalies"] == 2 and len(store.history(1)) == 1
-    IncidentStore(path)                               # a second open changes nothing
+    IncidentStore(path)  # a second open changes nothing
     assert len(store.anomalies()) == 2
     with sqlite3.connect(path) as db:
         cols = [r[1] for r in db.execute("pragma table_info(anomalies)")]

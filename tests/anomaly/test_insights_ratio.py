@@ -2,6 +2,7 @@
 revenue / orders) is re-aggregated from its numerator and denominator and its change split by a
 mix/rate decomposition; an average (``avg_amount``) is averaged over the buckets that have a value
 and its slices ranked by their own deviation. Neither is ever summed over buckets."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,11 +15,13 @@ from workbench.anomaly.insights import Explainer
 from workbench.anomaly.insights_metrics import metric_shape, ratio_contributions
 
 # SHOP_YML plus an average measure, the "other" kind of non-additive metric.
-AVG_YML = SHOP_YML.replace("""      - name: revenue
+AVG_YML = SHOP_YML.replace(
+    """      - name: revenue
         label: Revenue
         agg: sum
         expr: amount
-""", """      - name: revenue
+""",
+    """      - name: revenue
         label: Revenue
         agg: sum
         expr: amount
@@ -26,7 +29,8 @@ AVG_YML = SHOP_YML.replace("""      - name: revenue
         label: Average amount
         agg: avg
         expr: amount
-""")
+""",
+)
 
 TS = pd.Timestamp("2026-01-29 14:00")
 H, W = pd.Timedelta(hours=1), pd.Timedelta(weeks=1)
@@ -40,8 +44,16 @@ def shop(tmp_path):
     5/50 in weeks 1 and 2, 5/100 in week 4. Ten days before: North 20/800 (the trend's prior week)."""
     rows = [(TS, "North", 30, 300.0), (TS, "South", 10, 200.0)]
     for k in (1, 2):
-        rows += [(TS - k * W, "North", 10, 100.0), (TS - k * W, "South", 10, 300.0), (TS - k * W + H, "North", 5, 50.0)]
-    rows += [(TS - 4 * W, "North", 10, 100.0), (TS - 4 * W, "South", 30, 900.0), (TS - 4 * W + H, "North", 5, 100.0)]
+        rows += [
+            (TS - k * W, "North", 10, 100.0),
+            (TS - k * W, "South", 10, 300.0),
+            (TS - k * W + H, "North", 5, 50.0),
+        ]
+    rows += [
+        (TS - 4 * W, "North", 10, 100.0),
+        (TS - 4 * W, "South", 30, 900.0),
+        (TS - 4 * W + H, "North", 5, 100.0),
+    ]
     rows += [(TS - pd.Timedelta(days=10), "North", 20, 800.0)]
     wb = shop_from_rows(tmp_path, rows, AVG_YML)
     yield wb
@@ -49,13 +61,17 @@ def shop(tmp_path):
 
 
 def explain(wb, metric, value, horizon=2):
-    rule = parse_rule(f"""
+    rule = parse_rule(
+        f"""
 name: shop_{metric}
 source: {{namespace: shop, metric: {metric}, grain: hour}}
 drill: [region]
-""", "x.yml")
+""",
+        "x.yml",
+    )
     return Explainer(wb, {rule.name: rule}, seasons=4, horizon=horizon).explain_anomaly(
-        {"rule": rule.name, "ts": TS, "value": value, "slice_value": None})
+        {"rule": rule.name, "ts": TS, "value": value, "slice_value": None}
+    )
 
 
 def test_metric_kinds(shop):
@@ -69,7 +85,7 @@ def test_ratio_expected_contributions_trend_and_forecast(shop):
     f = explain(shop, "aov", 12.5).facts
     # expected: pooled over the 3 weeks with sales, (100+300)*2 + 100+900 over (10+10)*2 + 10+30
     assert f["aggregation"] == "ratio"
-    assert f["expected"] == 1800 / 80 == 22.5          # not (20 + 20 + 0 + 25) / 4 = 16.25
+    assert f["expected"] == 1800 / 80 == 22.5  # not (20 + 20 + 0 + 25) / 4 = 16.25
     assert f["change"] == -10.0 and f["change_pct"] == -44.4
     # mix/rate by hand: weights now N 30/40, S 10/40; expected N 30/80, S 50/80; rates N 10 -> 10,
     # S 30 -> 20; total 22.5 -> 12.5.
@@ -96,15 +112,21 @@ def test_ratio_expected_contributions_trend_and_forecast(shop):
     (fc,) = f["forecast"]
     sd = np.std([10, 10, 20], ddof=1)
     assert fc["forecast"] == round(200 / 15, 2)
-    assert fc["low"] == round(200 / 15 - 1.96 * sd, 2) and fc["high"] == round(200 / 15 + 1.96 * sd, 2)
+    assert fc["low"] == round(200 / 15 - 1.96 * sd, 2) and fc["high"] == round(
+        200 / 15 + 1.96 * sd, 2
+    )
 
 
 def test_ratio_text_says_what_was_done(shop):
     text = explain(shop, "aov", 12.5).text
-    assert text.startswith("aov was 12.50 in the hour starting 2026-01-29T14:00:00, against an expected 22.50 "
-                           "(same hour in previous seasons, re-aggregated as sum of revenue / sum of orders)")
-    assert "By region, South contributed most: -5.31 (53.1% of the change; rate -2.50, mix -2.81, " \
-           "by mix/rate decomposition)." in text
+    assert text.startswith(
+        "aov was 12.50 in the hour starting 2026-01-29T14:00:00, against an expected 22.50 "
+        "(same hour in previous seasons, re-aggregated as sum of revenue / sum of orders)"
+    )
+    assert (
+        "By region, South contributed most: -5.31 (53.1% of the change; rate -2.50, mix -2.81, "
+        "by mix/rate decomposition)." in text
+    )
     assert "Recent trend: 18.00 in the last 7 days vs 27.78" in text
     assert "Forecast for 1 of the next 2 hours" in text
 
@@ -117,8 +139,10 @@ def test_average_metric_is_averaged_and_slices_ranked_by_own_deviation(shop):
     (step,) = f["drill"]
     # North: 300 vs its own mean 100 (+200); South: 200 vs mean(300, 300, 900) = 500 (-300).
     # The total went down, so the biggest fall leads.
-    assert [(r["value"], r["actual"], r["expected"], r["delta"]) for r in step["table"]] == \
-        [("South", 200.0, 500.0, -300.0), ("North", 300.0, 100.0, 200.0)]
+    assert [(r["value"], r["actual"], r["expected"], r["delta"]) for r in step["table"]] == [
+        ("South", 200.0, 500.0, -300.0),
+        ("North", 300.0, 100.0, 200.0),
+    ]
     assert step["share"] is None
     # trend: the average over each 7-day range: (100 + 300 + 50) / 3 and (100 + 300 + 50 + 800) / 4
     assert f["trend"] == {"last_7d": 150.0, "prev_7d": 312.5, "pct": -52.0}

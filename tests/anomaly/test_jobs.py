@@ -1,5 +1,6 @@
 """Detection jobs on a tiny semantic namespace: densify gaps, NaN reporting, incremental runs,
 restart from saved state, and the latency from a new data point to a raised anomaly."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -45,9 +46,13 @@ def test_missing_rows_are_an_outage_not_a_gap(tmp_path):
     job = DetectionJob(rule(), connect(wh, models), state_dir=None)
     res = job.run(now=dt.datetime(2026, 1, 22))
     hits = [a for a in res.anomalies if a.slice_value == "South"]
-    assert any(pd.Timestamp("2026-01-15 18:00") <= pd.Timestamp(a.ts) < pd.Timestamp("2026-01-15 21:00")
-               and a.direction == "down" and a.value == 0 for a in hits), res.anomalies
-    assert res.slices["South"].filled_zero == 3     # exactly the three empty hours were zero-filled
+    assert any(
+        pd.Timestamp("2026-01-15 18:00") <= pd.Timestamp(a.ts) < pd.Timestamp("2026-01-15 21:00")
+        and a.direction == "down"
+        and a.value == 0
+        for a in hits
+    ), res.anomalies
+    assert res.slices["South"].filled_zero == 3  # exactly the three empty hours were zero-filled
     assert res.slices["North"].filled_zero == 0
     assert not [a for a in res.anomalies if a.slice_value == "North"]
 
@@ -55,12 +60,15 @@ def test_missing_rows_are_an_outage_not_a_gap(tmp_path):
 def test_ratio_metric_gaps_are_skipped_and_reported(tmp_path):
     wh, models = make_shop(tmp_path, drop=("South", "2026-01-15 18:00", "2026-01-15 21:00"))
     job = DetectionJob(rule("aov", "none"), connect(wh, models), state_dir=None)
-    res = job.run(now=dt.datetime(2026, 1, 22))       # must not crash on the NaN buckets
+    res = job.run(now=dt.datetime(2026, 1, 22))  # must not crash on the NaN buckets
     rep = res.slices["South"]
     assert rep.filled_zero == 0
     assert rep.skipped == {"missing": 3}
-    assert [t for t, _ in rep.skipped_examples] == ["2026-01-15 18:00:00", "2026-01-15 19:00:00",
-                                                    "2026-01-15 20:00:00"]
+    assert [t for t, _ in rep.skipped_examples] == [
+        "2026-01-15 18:00:00",
+        "2026-01-15 19:00:00",
+        "2026-01-15 20:00:00",
+    ]
     assert "3 missing" in res.summary()
 
 
@@ -75,7 +83,8 @@ def test_incremental_runs_and_restart_match_one_backfill(tmp_path):
         job = DetectionJob(rule(), wb, state_dir=state_dir)
         parts += job.run(now=dt.datetime(2026, 1, day)).anomalies
     again = DetectionJob(rule(), wb, state_dir=state_dir).run(now=dt.datetime(2026, 1, 22))
-    assert again.anomalies == [] and again.slices == {}          # nothing new to score
+    assert again.anomalies == [] and again.slices == {}  # nothing new to score
+
     def key(a):
         return (a.fingerprint, round(a.score, 9), a.expected)
 
@@ -87,7 +96,10 @@ def test_changed_rule_starts_afresh(tmp_path):
     wb = connect(wh, models)
     DetectionJob(rule(), wb, state_dir=tmp_path / "s").run(now=dt.datetime(2026, 1, 8))
     assert DetectionJob(rule(), wb, state_dir=tmp_path / "s").state["watermark"] is not None
-    assert DetectionJob(rule(transform="none"), wb, state_dir=tmp_path / "s").state["watermark"] is None
+    assert (
+        DetectionJob(rule(transform="none"), wb, state_dir=tmp_path / "s").state["watermark"]
+        is None
+    )
 
 
 def test_anomaly_raised_within_a_minute_of_its_data_point(tmp_path):
@@ -96,23 +108,35 @@ def test_anomaly_raised_within_a_minute_of_its_data_point(tmp_path):
     wh, models = make_shop(tmp_path, hours=24 * 3)
     # Minute-level history: 4-6 orders per minute per region for the last 3 hours.
     start = pd.Timestamp("2026-01-04 00:00")
-    rows = [(start + pd.Timedelta(minutes=i), r, 4 + i % 3, 100.0) for i in range(180) for r in ("North", "South")]
+    rows = [
+        (start + pd.Timedelta(minutes=i), r, 4 + i % 3, 100.0)
+        for i in range(180)
+        for r in ("North", "South")
+    ]
     append_rows(wh, rows)
-    r = parse_rule("""
+    r = parse_rule(
+        """
 name: shop_live
 source: {namespace: shop, metric: orders, grain: minute, slice_by: region, lookback: 2}
 detector: {name: robust_zscore, params: {window: 60, min_history: 30}}
 threshold: 0.8
-""", "shop_live.yml")
+""",
+        "shop_live.yml",
+    )
     clock = {"now": start + pd.Timedelta(minutes=180)}
     wb = workbench.connect(warehouse=wh, models_dir=models, cache="none")
     job = DetectionJob(r, wb, state_dir=tmp_path / "s", clock=lambda: clock["now"].to_pydatetime())
-    assert job.run(since=start).anomalies == []       # warm: history up to 03:00 scored, no alarm
+    assert job.run(since=start).anomalies == []  # warm: history up to 03:00 scored, no alarm
     # 03:00: North gets 60 orders in a minute; the minute completes at 03:01.
     wb.engine.close()
     t_data = time.perf_counter()
-    append_rows(wh, [(start + pd.Timedelta(minutes=180), "North", 60, 1200.0),
-                     (start + pd.Timedelta(minutes=180), "South", 5, 100.0)])
+    append_rows(
+        wh,
+        [
+            (start + pd.Timedelta(minutes=180), "North", 60, 1200.0),
+            (start + pd.Timedelta(minutes=180), "South", 5, 100.0),
+        ],
+    )
     clock["now"] = start + pd.Timedelta(minutes=181)
     wb = workbench.connect(warehouse=wh, models_dir=models, cache="none")
     job.wb = wb
@@ -141,12 +165,12 @@ def test_hour_with_empty_ratio_stays_missing_not_zero(tmp_path):
     end = pd.Timestamp("2026-01-22")
     long = job.fetch(None, end)
     at = long[(long.slice == "South") & long.ts.isin(pd.to_datetime(hours))]
-    assert len(at) == 2 and at["value"].isna().all()      # rows are there, their ratio is NULL
+    assert len(at) == 2 and at["value"].isna().all()  # rows are there, their ratio is NULL
     wide, missing = job.densify(long, None, end)
     assert wide.loc[pd.to_datetime(hours), "South"].isna().all()
     assert missing.loc[pd.to_datetime(hours), "South"].all()
-    assert wide["South"].notna().sum() == 24 * 21 - 2     # every other hour keeps its value
-    assert wide.loc[pd.Timestamp("2026-01-15 17:00"), "South"] == 20.0   # amount = 20 * n
+    assert wide["South"].notna().sum() == 24 * 21 - 2  # every other hour keeps its value
+    assert wide.loc[pd.Timestamp("2026-01-15 17:00"), "South"] == 20.0  # amount = 20 * n
     res = job.run(now=end.to_pydatetime())
     assert res.slices["South"].skipped == {"missing": 2} and res.slices["South"].filled_zero == 0
     assert not [a for a in res.anomalies if a.value == 0]
@@ -160,16 +184,20 @@ def test_summary_reports_true_skip_counts_beyond_the_kept_sample(tmp_path):
     job = DetectionJob(rule("aov", "none"), wb, state_dir=tmp_path / "s")
     res = job.run(now=dt.datetime(2026, 1, 15))
     assert MAX_SKIPPED_KEPT < 240
-    assert res.slices["South"].skipped == {"missing": 240}               # 10 days of hours
+    assert res.slices["South"].skipped == {"missing": 240}  # 10 days of hours
     assert res.slices["South"].skipped_examples[-1] == ("2026-01-11 23:00:00", "missing")
     assert "240 missing" in res.summary()
     wb.close()
     con = duckdb.connect(str(wh))
-    con.execute("delete from sales where region = 'South' and ts >= ? and ts < ?",
-                ["2026-01-16 00:00", "2026-01-16 05:00"])
+    con.execute(
+        "delete from sales where region = 'South' and ts >= ? and ts < ?",
+        ["2026-01-16 00:00", "2026-01-16 05:00"],
+    )
     con.close()
     wb = connect(wh, models)
-    later = DetectionJob(rule("aov", "none"), wb, state_dir=tmp_path / "s").run(now=dt.datetime(2026, 1, 17))
+    later = DetectionJob(rule("aov", "none"), wb, state_dir=tmp_path / "s").run(
+        now=dt.datetime(2026, 1, 17)
+    )
     assert later.slices["South"].skipped == {"missing": 5}
     assert later.slices["North"].skipped == {}
     det = DetectionJob(rule("aov", "none"), wb, state_dir=tmp_path / "s")._detector("South")[0]
@@ -194,7 +222,9 @@ def test_sparse_slice_drop_is_down_from_the_last_known_value(tmp_path):
     wh, models = make_shop(tmp_path, hours=24 * 3)
     start = pd.Timestamp("2026-01-01 03:00")
     times = [start + pd.Timedelta(hours=30 * k) for k in range(10)]
-    append_rows(wh, [(t.to_pydatetime(), "Rare", 2, 40.0 + (k % 3) * 0.2) for k, t in enumerate(times)])
+    append_rows(
+        wh, [(t.to_pydatetime(), "Rare", 2, 40.0 + (k % 3) * 0.2) for k, t in enumerate(times)]
+    )
     drop = start + pd.Timedelta(hours=300)
     append_rows(wh, [(drop.to_pydatetime(), "Rare", 2, 10.0)])
     job = DetectionJob(parse_rule(SPARSE_RULE, "rare.yml"), connect(wh, models), state_dir=None)

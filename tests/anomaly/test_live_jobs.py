@@ -15,10 +15,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 RULE_FILE = REPO / "pipelines" / "alerts" / "live_orders_by_region.yml"
 T0 = dt.datetime(2026, 1, 5, 10, 0)
-HISTORY = 14                      # normal minutes 0..13
-GAP = (14, 15, 16)                # no orders at all (a stopped pipeline)
+HISTORY = 14  # normal minutes 0..13
+GAP = (14, 15, 16)  # no orders at all (a stopped pipeline)
 NORMAL_AFTER = 17
-BURST = 18                        # region 2: 150 orders
+BURST = 18  # region 2: 150 orders
 BURST_ORDERS = 150
 
 
@@ -27,18 +27,46 @@ def count(minute: int, region: int) -> int:
         return 0
     if minute == BURST and region == 2:
         return BURST_ORDERS
-    return 20 + (minute * 7 + region * 3) % 9 - 4      # 16..24
+    return 20 + (minute * 7 + region * 3) % 9 - 4  # 16..24
 
 
 def _ops(oid: int, region: int, at: dt.datetime) -> list[tuple]:
     net = Decimal("30.00")
-    return [("orders", "c", None, {
-        "order_id": oid, "customer_id": 1, "store_id": 1 + oid % 44, "channel_id": 1 + oid % 4,
-        "region_id": region, "ordered_at": at, "status": "completed", "is_promo": False,
-        "line_count": 1, "gross_amount": net, "discount_amount": Decimal("0.00"), "net_amount": net}),
-        ("order_lines", "c", None, {"order_id": oid, "line_no": 1, "product_id": 1 + oid % 600,
-                                    "quantity": 1, "unit_price": net, "discount": Decimal("0.00"),
-                                    "line_amount": net})]
+    return [
+        (
+            "orders",
+            "c",
+            None,
+            {
+                "order_id": oid,
+                "customer_id": 1,
+                "store_id": 1 + oid % 44,
+                "channel_id": 1 + oid % 4,
+                "region_id": region,
+                "ordered_at": at,
+                "status": "completed",
+                "is_promo": False,
+                "line_count": 1,
+                "gross_amount": net,
+                "discount_amount": Decimal("0.00"),
+                "net_amount": net,
+            },
+        ),
+        (
+            "order_lines",
+            "c",
+            None,
+            {
+                "order_id": oid,
+                "line_no": 1,
+                "product_id": 1 + oid % 600,
+                "quantity": 1,
+                "unit_price": net,
+                "discount": Decimal("0.00"),
+                "line_amount": net,
+            },
+        ),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +95,12 @@ def live_wb(tmp_path_factory):
     store.close()
     p.run(max_events=2 * (oid - 1))
     p.close()
-    wb = workbench.connect(warehouse=wh, models_dir=REPO / "semantic",
-                           principals_file=REPO / "principals.yml", cache="none")
+    wb = workbench.connect(
+        warehouse=wh,
+        models_dir=REPO / "semantic",
+        principals_file=REPO / "principals.yml",
+        cache="none",
+    )
     yield wb
     wb.close()
 
@@ -77,7 +109,8 @@ def _rule(tmp_path):
     from workbench.anomaly.alert_rules import parse_rule
 
     text = RULE_FILE.read_text().replace(
-        "  - notifier: inbox\n", f"  - notifier: inbox\n    path: {tmp_path / 'inbox.sqlite'}\n")
+        "  - notifier: inbox\n", f"  - notifier: inbox\n    path: {tmp_path / 'inbox.sqlite'}\n"
+    )
     return parse_rule(text, str(RULE_FILE))
 
 
@@ -88,10 +121,12 @@ def test_the_live_rule_watches_a_live_metric_by_region_and_routes_to_the_inbox(l
     assert rule.enabled and rule.source.namespace == "live" and rule.source.grain == "minute"
     assert [r.notifier for r in rule.routing] == ["inbox"]
     # Metric and slice exist in the live namespace, and the gold data answers at minute grain.
-    df = live_wb.query("live", [rule.source.metric], ["minute", rule.source.slice_by],
-                       grain="minute").df
-    assert int(df[rule.source.metric].sum()) == sum(count(m, r) for m in range(BURST + 1)
-                                                    for r in range(1, 6))
+    df = live_wb.query(
+        "live", [rule.source.metric], ["minute", rule.source.slice_by], grain="minute"
+    ).df
+    assert int(df[rule.source.metric].sum()) == sum(
+        count(m, r) for m in range(BURST + 1) for r in range(1, 6)
+    )
 
 
 def test_a_burst_is_raised_once_and_a_gap_is_skipped(live_wb, tmp_path):
@@ -100,14 +135,18 @@ def test_a_burst_is_raised_once_and_a_gap_is_skipped(live_wb, tmp_path):
 
     rule = _rule(tmp_path)
     store = IncidentStore(tmp_path / "incidents.sqlite")
-    clock = lambda: T0 + dt.timedelta(minutes=BURST + 1, seconds=3)   # noqa: E731  the burst minute is complete
-    runner = JobRunner(live_wb, [rule], store=store, state_dir=tmp_path / "jobs", clock=clock,
-                       insights=False)
+    clock = lambda: T0 + dt.timedelta(minutes=BURST + 1, seconds=3)  # noqa: E731  the burst minute is complete
+    runner = JobRunner(
+        live_wb, [rule], store=store, state_dir=tmp_path / "jobs", clock=clock, insights=False
+    )
     out = runner.cycle(invalidate=False)
     assert out["rules"][rule.name]["ok"], out
     [a] = store.anomalies()
-    region2 = live_wb.engine.native_connection().execute(
-        "SELECT region FROM regions WHERE region_id = 2").fetchone()[0]
+    region2 = (
+        live_wb.engine.native_connection()
+        .execute("SELECT region FROM regions WHERE region_id = 2")
+        .fetchone()[0]
+    )
     assert (a["slice_value"], a["value"], a["direction"]) == (region2, BURST_ORDERS, "up")
     assert a["ts"] == (T0 + dt.timedelta(minutes=BURST)).isoformat()
     # Expected: the median of region 2's previous 24 minutes that had data (the gap is missing).
@@ -119,11 +158,14 @@ def test_a_burst_is_raised_once_and_a_gap_is_skipped(live_wb, tmp_path):
     assert "0 empty bucket(s) filled with 0, skipped: 15 missing" in summary, summary
     from workbench.anomaly.notifiers.inbox import Inbox
 
-    assert [m["incident_id"] for m in Inbox(tmp_path / "inbox.sqlite").messages()] == [a["incident_id"]]
+    assert [m["incident_id"] for m in Inbox(tmp_path / "inbox.sqlite").messages()] == [
+        a["incident_id"]
+    ]
 
     # A restart (new runner, same state and store) goes on where it stopped: nothing new.
-    again = JobRunner(live_wb, [rule], store=store, state_dir=tmp_path / "jobs", clock=clock,
-                      insights=False).cycle(invalidate=False)
+    again = JobRunner(
+        live_wb, [rule], store=store, state_dir=tmp_path / "jobs", clock=clock, insights=False
+    ).cycle(invalidate=False)
     assert again["rules"][rule.name]["anomalies"] == 0 and len(store.list()) == 1
     assert len(Inbox(tmp_path / "inbox.sqlite").messages()) == 1
 
@@ -136,20 +178,40 @@ def test_the_server_runner_leaves_other_rules_held_notifications_alone(live_wb, 
     from workbench.anomaly.jobs_runner import JobRunner
 
     store = IncidentStore(tmp_path / "incidents.sqlite")
-    a = Anomaly(rule="retail_orders_by_channel", namespace="retail", metric="orders", grain="hour",
-                slice_by="channel", slice_value="online", ts=dt.datetime(2025, 1, 1, 3), value=0.0,
-                expected=40.0, score=0.6, severity="warning", direction="down", group="retail")
+    a = Anomaly(
+        rule="retail_orders_by_channel",
+        namespace="retail",
+        metric="orders",
+        grain="hour",
+        slice_by="channel",
+        slice_value="online",
+        ts=dt.datetime(2025, 1, 1, 3),
+        value=0.0,
+        expected=40.0,
+        score=0.6,
+        severity="warning",
+        direction="down",
+        group="retail",
+    )
     inc = store.add(a, 240).incident_id
     store.record_notification(inc, a.rule, 1, "webhook", "opened", "warning", "held", "quiet hours")
-    clock = lambda: T0 + dt.timedelta(minutes=BURST + 1, seconds=3)   # noqa: E731
+    clock = lambda: T0 + dt.timedelta(minutes=BURST + 1, seconds=3)  # noqa: E731
     rule = _rule(tmp_path)
 
-    JobRunner(live_wb, [rule], store=store, state_dir=tmp_path / "a", clock=clock, insights=False,
-              owns_all_held=False).cycle(invalidate=False)
+    JobRunner(
+        live_wb,
+        [rule],
+        store=store,
+        state_dir=tmp_path / "a",
+        clock=clock,
+        insights=False,
+        owns_all_held=False,
+    ).cycle(invalidate=False)
     assert [n["status"] for n in store.notifications(inc)] == ["held"]
     # A runner that owns every rule (the CLI's) drops it: its rule is not among the ones it runs.
-    JobRunner(live_wb, [rule], store=store, state_dir=tmp_path / "b", clock=clock, insights=False
-              ).cycle(invalidate=False)
+    JobRunner(
+        live_wb, [rule], store=store, state_dir=tmp_path / "b", clock=clock, insights=False
+    ).cycle(invalidate=False)
     assert [n["status"] for n in store.notifications(inc)] == ["dropped"]
 
 
@@ -161,14 +223,20 @@ def test_a_fresh_start_scores_the_first_minutes_and_reports_the_warm_up(live_wb,
     from workbench.anomaly.jobs_runner import JobRunner
 
     rule = _rule(tmp_path)
-    now = [T0 - dt.timedelta(seconds=30)]               # before the first order
-    runner = JobRunner(live_wb, [rule], store=IncidentStore(tmp_path / "incidents.sqlite"),
-                       state_dir=tmp_path / "jobs", clock=lambda: now[0], insights=False)
+    now = [T0 - dt.timedelta(seconds=30)]  # before the first order
+    runner = JobRunner(
+        live_wb,
+        [rule],
+        store=IncidentStore(tmp_path / "incidents.sqlite"),
+        state_dir=tmp_path / "jobs",
+        clock=lambda: now[0],
+        insights=False,
+    )
     first = runner.cycle(invalidate=False)["rules"][rule.name]
     assert first["ok"] and first["buckets"] == 0 and "no data" in first["summary"], first
     assert runner.jobs[0].state["watermark"] is None
 
-    now[0] = T0 + dt.timedelta(minutes=3, seconds=2)    # minutes 0, 1, 2 are complete
+    now[0] = T0 + dt.timedelta(minutes=3, seconds=2)  # minutes 0, 1, 2 are complete
     r = runner.cycle(invalidate=False)["rules"][rule.name]
     assert (r["buckets"], r["slices"], r["idle"]) == (15, 5, False), r
     assert "scored 15 buckets in 5 slice(s)" in r["summary"] and "skipped: none" in r["summary"]

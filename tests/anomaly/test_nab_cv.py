@@ -115,8 +115,22 @@ def test_runner_cv_loco_on_categories_it_has_never_seen(tmp_path, capsys):
     make_corpus(tmp_path)  # categories catA and catB: names no code knows
     nab = load_module("nab_benchmark_cv", REPO / "benchmarks" / "nab.py")
     grid = [{"window": 50}, {"window": 200}]
-    figures = nab.main(["--data", str(tmp_path), "--detector", "robust_zscore", "--no-baseline",
-                        "--workers", "1", "--no-write", "--cv", "loco", "--grid", json.dumps(grid)])
+    figures = nab.main(
+        [
+            "--data",
+            str(tmp_path),
+            "--detector",
+            "robust_zscore",
+            "--no-baseline",
+            "--workers",
+            "1",
+            "--no-write",
+            "--cv",
+            "loco",
+            "--grid",
+            json.dumps(grid),
+        ]
+    )
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert json.loads(last) == json.loads(json.dumps(figures))
     assert set(figures["loco_per_category"]) == {"catA", "catB"}
@@ -127,7 +141,8 @@ def test_runner_cv_loco_on_categories_it_has_never_seen(tmp_path, capsys):
         assert fold["params"] in grid
     assert 0 <= figures["loco_detection"]["detection_accuracy"] <= 1
     assert figures["detection_accuracy"] == pytest.approx(
-        figures["counts"]["standard"]["tp"] / figures["windows"])
+        figures["counts"]["standard"]["tp"] / figures["windows"]
+    )
 
 
 def test_runner_cv_errors_name_the_problem(tmp_path, capsys):
@@ -135,7 +150,16 @@ def test_runner_cv_errors_name_the_problem(tmp_path, capsys):
 
     make_corpus(tmp_path)
     nab = load_module("nab_benchmark_cv_errors", REPO / "benchmarks" / "nab.py")
-    base = ["--data", str(tmp_path), "--detector", "robust_zscore", "--no-baseline", "--workers", "1", "--no-write"]
+    base = [
+        "--data",
+        str(tmp_path),
+        "--detector",
+        "robust_zscore",
+        "--no-baseline",
+        "--workers",
+        "1",
+        "--no-write",
+    ]
     for extra, message in [
         (["--grid", "[{}]"], "--grid needs --cv"),
         (["--cv", "loco", "--grid", "[{"], "--grid: not valid JSON"),
@@ -153,7 +177,9 @@ def test_runner_cv_errors_name_the_problem(tmp_path, capsys):
     (one_cat / "labels").mkdir()
     (tmp_path / "data" / "catB" / "three.csv").rename(one_cat / "data" / "only" / "three.csv")
     windows = json.loads((tmp_path / "labels" / "combined_windows.json").read_text())
-    (one_cat / "labels" / "combined_windows.json").write_text(json.dumps({"only/three.csv": windows["catB/three.csv"]}))
+    (one_cat / "labels" / "combined_windows.json").write_text(
+        json.dumps({"only/three.csv": windows["catB/three.csv"]})
+    )
     with pytest.raises(SystemExit):
         nab.main(["--data", str(one_cat), *base[2:], "--cv", "loco"])
     assert "at least two categories" in capsys.readouterr().err
@@ -165,7 +191,9 @@ def test_every_detectors_tuning_grid_is_valid_and_starts_with_the_defaults():
     for name in available():
         grid = get_detector_class(name).tuning_grid
         assert grid and grid[0] == {}, name
-        assert len({json.dumps(g, sort_keys=True) for g in grid}) == len(grid), f"{name}: duplicate grid points"
+        assert len({json.dumps(g, sort_keys=True) for g in grid}) == len(grid), (
+            f"{name}: duplicate grid points"
+        )
         for overrides in grid:
             create(name, **overrides)  # raises a ValidationError on an unknown or bad knob
 
@@ -178,9 +206,11 @@ def test_no_detector_names_a_nab_file_category_or_date():
 
     import workbench.anomaly.detectors as pkg
 
-    pattern = re.compile(r"real(Tweets|Traffic|AdExchange|AWSCloudwatch|KnownCause)|artificial(No|With)Anomaly|"
-                         r"Twitter_volume|ec2_|exchange-\d|TravelTime|occupancy_|speed_\d|art_daily|"
-                         r"\b(19|20)\d\d-[01]\d-[0-3]\d\b")
+    pattern = re.compile(
+        r"real(Tweets|Traffic|AdExchange|AWSCloudwatch|KnownCause)|artificial(No|With)Anomaly|"
+        r"Twitter_volume|ec2_|exchange-\d|TravelTime|occupancy_|speed_\d|art_daily|"
+        r"\b(19|20)\d\d-[01]\d-[0-3]\d\b"
+    )
     for path in Path(pkg.__file__).parent.glob("*.py"):
         hits = [m.group(0) for m in pattern.finditer(path.read_text())]
         assert not hits, f"{path.name} names {hits}"

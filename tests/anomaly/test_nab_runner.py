@@ -10,8 +10,19 @@ from tests.support.nab_corpus import REPO, load_module, make_corpus
 def test_runner_scores_a_nab_style_folder(tmp_path, capsys):
     make_corpus(tmp_path)
     nab = load_module("nab_benchmark", REPO / "benchmarks" / "nab.py")
-    figures = nab.main(["--data", str(tmp_path), "--detector", "robust_zscore", "--baseline", "robust_zscore",
-                        "--workers", "1", "--no-write"])
+    figures = nab.main(
+        [
+            "--data",
+            str(tmp_path),
+            "--detector",
+            "robust_zscore",
+            "--baseline",
+            "robust_zscore",
+            "--workers",
+            "1",
+            "--no-write",
+        ]
+    )
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert json.loads(last) == json.loads(json.dumps(figures))
     # Two obvious spikes, one threshold: the detector finds both at their onset, no FPs.

@@ -99,7 +99,9 @@ def test_false_positive_before_any_window():
     # Index 20 (after probation, before the first window): cost -1 * 0.11; total -1.11.
     # Under reward_low_FP_rate: -1 * 0.22 - 1 = -1.22.
     assert raw(detections(20)) == pytest.approx(-1.11)
-    assert raw(detections(20), profile=DEFAULT_PROFILES["reward_low_FP_rate"]) == pytest.approx(-1.22)
+    assert raw(detections(20), profile=DEFAULT_PROFILES["reward_low_FP_rate"]) == pytest.approx(
+        -1.22
+    )
 
 
 def test_probationary_detections_are_ignored():
@@ -168,12 +170,16 @@ def test_optimiser_agrees_with_fixed_threshold_scoring_on_random_scores():
     scores = [rng.random(N).round(2) for _ in preps]
     threshold, best = optimise_threshold(preps, scores, STD)
     brute = max(
-        [sum(score_series_at(p, s, STD, t).raw for p, s in zip(preps, scores, strict=True))
-         for t in np.unique(np.concatenate(scores))]
+        [
+            sum(score_series_at(p, s, STD, t).raw for p, s in zip(preps, scores, strict=True))
+            for t in np.unique(np.concatenate(scores))
+        ]
         + [-3.0]
     )
     assert best == pytest.approx(brute)
-    at_threshold = sum(score_series_at(p, s, STD, threshold).raw for p, s in zip(preps, scores, strict=True))
+    at_threshold = sum(
+        score_series_at(p, s, STD, threshold).raw for p, s in zip(preps, scores, strict=True)
+    )
     assert at_threshold == pytest.approx(best)
 
 
@@ -193,11 +199,15 @@ def test_normalised_corpus_scores():
 
 
 def test_windows_to_indices_and_profiles_file(tmp_path):
-    ts = np.arange("2020-01-01T00:00", "2020-01-01T10:00", np.timedelta64(1, "h"), dtype="datetime64[ns]")
+    ts = np.arange(
+        "2020-01-01T00:00", "2020-01-01T10:00", np.timedelta64(1, "h"), dtype="datetime64[ns]"
+    )
     idx = windows_to_indices(ts, [["2020-01-01 02:00:00.000000", "2020-01-01 04:00:00.000000"]])
     assert idx == [(2, 4)]
     f = tmp_path / "profiles.json"
-    f.write_text('{"p": {"CostMatrix": {"tpWeight": 1.0, "fnWeight": 3.0, "fpWeight": 0.5, "tnWeight": 1.0}}}')
+    f.write_text(
+        '{"p": {"CostMatrix": {"tpWeight": 1.0, "fnWeight": 3.0, "fpWeight": 0.5, "tnWeight": 1.0}}}'
+    )
     assert load_profiles(f) == {"p": Profile("p", 1.0, 3.0, 0.5)}
 
 

@@ -1,5 +1,6 @@
 """Each notifier against a real receiver on 127.0.0.1: HTTP webhook, Slack-style webhook, SMTP
 (aiosmtpd) and the sqlite inbox; plus the registry."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,9 +16,17 @@ from workbench.anomaly.notifiers import (
     register,
 )
 
-NOTE = Notification(incident_id=7, event="opened", title="orders down (channel=online) in retail",
-                    severity="critical", status="open", summary="3 anomalies ...", rule="r",
-                    anomalies=[{"metric": "orders", "value": 0.0}], insight="Orders fell 98% below expected.")
+NOTE = Notification(
+    incident_id=7,
+    event="opened",
+    title="orders down (channel=online) in retail",
+    severity="critical",
+    status="open",
+    summary="3 anomalies ...",
+    rule="r",
+    anomalies=[{"metric": "orders", "value": 0.0}],
+    insight="Orders fell 98% below expected.",
+)
 
 
 def test_builtins_are_registered_and_plugins_can_join(clean_registries):
@@ -27,6 +36,7 @@ def test_builtins_are_registered_and_plugins_can_join(clean_registries):
     class ListNotifier(Notifier):
         class Params(NotifierParams):
             tag: str = "x"
+
         sent: list = []
 
         def send(self, n):
@@ -44,26 +54,36 @@ def test_webhook_and_slack_post_to_a_real_http_server():
         create("slack", url=hook.url + "/slack", channel="#ops").send(NOTE)
     generic, slack = hook.received
     assert generic["path"] == "/generic" and generic["headers"]["X-Token"] == "t"
-    assert generic["json"]["incident_id"] == 7 and generic["json"]["insight"].startswith("Orders fell")
+    assert generic["json"]["incident_id"] == 7 and generic["json"]["insight"].startswith(
+        "Orders fell"
+    )
     assert slack["path"] == "/slack" and slack["json"]["channel"] == "#ops"
     assert slack["json"]["text"] == "[CRITICAL] orders down (channel=online) in retail"
     assert any("Orders fell" in b.get("text", {}).get("text", "") for b in slack["json"]["blocks"])
 
 
 def test_webhook_failure_raises_after_retries():
-    dead = f"http://127.0.0.1:{free_port()}/x"          # nothing listens there
+    dead = f"http://127.0.0.1:{free_port()}/x"  # nothing listens there
     with pytest.raises(RuntimeError, match="after 2 attempt"):
         create("webhook", url=dead, retries=1, timeout=1).send(NOTE)
 
 
 def test_email_over_a_real_smtp_server():
     with SmtpReceiver() as smtp:
-        create("email", host="127.0.0.1", port=smtp.port, **{"from": "wb@example.org"},
-               to=["ops@example.org", "dana@example.org"]).send(NOTE)
+        create(
+            "email",
+            host="127.0.0.1",
+            port=smtp.port,
+            **{"from": "wb@example.org"},
+            to=["ops@example.org", "dana@example.org"],
+        ).send(NOTE)
     (msg,) = smtp.messages
     assert msg["from"] == "wb@example.org" and msg["to"] == ["ops@example.org", "dana@example.org"]
     assert "Subject: [workbench] [critical] orders down (channel=online) in retail" in msg["data"]
-    assert "X-Workbench-Incident: 7" in msg["data"] and "Orders fell 98% below expected." in msg["data"]
+    assert (
+        "X-Workbench-Incident: 7" in msg["data"]
+        and "Orders fell 98% below expected." in msg["data"]
+    )
 
 
 def test_inbox(tmp_path):

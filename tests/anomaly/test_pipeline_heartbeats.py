@@ -1,6 +1,7 @@
 """Which minutes a pipeline watched end to end, from beats of its status, by hand-made timelines
 (the real pipeline and loop: tests/streaming/test_live_drop_detection.py). Oracle: the timelines
 below, read by eye (a beat every 5 s; the margin 2 s, the gap limit 12 s)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,7 +13,7 @@ from workbench.anomaly.pipeline_heartbeats import Heartbeats
 T0 = dt.datetime(2026, 1, 1, 10, 0)
 RUNNING = {"state": "running", "error": None, "lag_s": 0.0}
 STOPPED = {"state": "stopped", "error": None, "lag_s": 0.0}
-MINUTES = pd.date_range(T0, periods=6, freq="min")       # 10:00 .. 10:05
+MINUTES = pd.date_range(T0, periods=6, freq="min")  # 10:00 .. 10:05
 STEP = pd.Timedelta(minutes=1)
 
 
@@ -30,8 +31,8 @@ def covered(h) -> list[int]:
 
 
 def test_running_throughout_covers_every_minute_confirmed_so_far():
-    h = beats([(-10, 330, RUNNING, 1)])                    # to 10:05:25
-    assert covered(h) == [0, 1, 2, 3, 4]                   # 10:05 is not over yet
+    h = beats([(-10, 330, RUNNING, 1)])  # to 10:05:25
+    assert covered(h) == [0, 1, 2, 3, 4]  # 10:05 is not over yet
     assert h.confirmed_to(["p"]) == pd.Timestamp(T0) + pd.Timedelta(seconds=325 - 2)
     assert h.feeders(["live_sales_minute", "other"]) == ["p"] and h.feeders(["other"]) == []
 
@@ -39,16 +40,16 @@ def test_running_throughout_covers_every_minute_confirmed_so_far():
 def test_a_stop_uncovers_the_minutes_it_touches_and_a_restart_is_a_new_run():
     # stopped from 10:01:30 to 10:03:20, then a new run
     h = beats([(-10, 90, RUNNING, 1), (90, 200, STOPPED, 1), (200, 400, RUNNING, 2)])
-    assert covered(h) == [0, 4, 5]                         # 10:03 saw the restart
+    assert covered(h) == [0, 4, 5]  # 10:03 saw the restart
 
 
 def test_a_restart_between_two_beats_is_seen_by_its_run():
-    h = beats([(-10, 150, RUNNING, 1), (150, 400, RUNNING, 2)])   # restarted in 10:02
+    h = beats([(-10, 150, RUNNING, 1), (150, 400, RUNNING, 2)])  # restarted in 10:02
     assert covered(h) == [0, 1, 3, 4, 5]
 
 
 def test_beats_further_apart_than_the_gap_watch_nothing_between():
-    h = beats([(-10, 70, RUNNING, 1), (100, 400, RUNNING, 1)])    # no beat 10:01:10..10:01:40
+    h = beats([(-10, 70, RUNNING, 1), (100, 400, RUNNING, 1)])  # no beat 10:01:10..10:01:40
     assert covered(h) == [0, 2, 3, 4, 5]
 
 
@@ -57,7 +58,7 @@ def test_a_lagging_pipeline_confirms_only_what_it_has_applied():
     h = beats([(-10, 200, RUNNING, 1), (200, 400, lagging, 1)])
     # at 10:06:35 it has applied up to 10:05:05; before the lag, up to 10:03:15
     assert h.confirmed_to(["p"]) == pd.Timestamp(T0) + pd.Timedelta(seconds=395 - 90 - 2)
-    assert covered(h) == [0, 1, 2, 3, 4]                   # 10:05 is not confirmed yet
+    assert covered(h) == [0, 1, 2, 3, 4]  # 10:05 is not confirmed yet
 
 
 def test_a_source_error_being_retried_is_not_running():
@@ -96,20 +97,29 @@ def _shop_job(tmp_path, heartbeat: bool, coverage):
     # South's rows are missing while the pipeline was stopped (North's too would be, in life;
     # one region is enough to show the minutes are skipped, not scored as 0)
     wh, models = make_shop(tmp_path, drop=("South", str(STOP[0]), str(STOP[1])))
-    rule = parse_rule(RULE.replace("pipeline_heartbeat: true", f"pipeline_heartbeat: {str(heartbeat).lower()}"),
-                      "shop_drop.yml")
+    rule = parse_rule(
+        RULE.replace("pipeline_heartbeat: true", f"pipeline_heartbeat: {str(heartbeat).lower()}"),
+        "shop_drop.yml",
+    )
     wb = workbench.connect(warehouse=wh, models_dir=models, cache="none", read_only=True)
     return DetectionJob(rule, wb, state_dir=None, coverage=coverage)
 
 
 def _half_hourly_beats() -> Heartbeats:
-    h = Heartbeats(max_gap=dt.timedelta(minutes=40), margin=dt.timedelta(0), keep=dt.timedelta(days=30))
+    h = Heartbeats(
+        max_gap=dt.timedelta(minutes=40), margin=dt.timedelta(0), keep=dt.timedelta(days=30)
+    )
     run = 1
     for t in pd.date_range("2026-01-01", "2026-01-22", freq="30min"):
         stopped = STOP[0] < t < STOP[1]
         run = 2 if t >= STOP[1] else run
-        h.beat("shop_pipeline", STOPPED if stopped else RUNNING, t.to_pydatetime(), run=run,
-               feeds=["sales"])
+        h.beat(
+            "shop_pipeline",
+            STOPPED if stopped else RUNNING,
+            t.to_pydatetime(),
+            run=run,
+            feeds=["sales"],
+        )
     return h
 
 
@@ -124,7 +134,7 @@ def test_a_heartbeat_rule_skips_the_stopped_hours_instead_of_calling_them_an_out
     res = _shop_job(tmp_path, True, cov).run(now=dt.datetime(2026, 1, 22))
     assert not _in_stop(res.anomalies), _in_stop(res.anomalies)
     assert res.slices["South"].not_watched == 3 and res.slices["North"].not_watched == 3
-    assert res.slices["South"].filled_zero == 0          # skipped, not filled with 0
+    assert res.slices["South"].filled_zero == 0  # skipped, not filled with 0
     assert "(6 while the pipeline was not running)" in res.summary()
     # The same rule without the heartbeat calls the empty hours a drop.
     (tmp_path / "blind").mkdir()

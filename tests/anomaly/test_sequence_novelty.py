@@ -45,7 +45,9 @@ def test_novel_patterns_and_new_extremes_are_found_with_few_false_alarms(seed):
     assert scores[1500:1505].max() >= 0.5  # within a few points of the onset
     assert scores[1600:1605].max() >= 0.5
     assert scores[1640] == 1.0
-    normal = [i for i in alarms if i >= 450 and not (1500 <= i < 1520 or 1600 <= i < 1620 or i == 1640)]
+    normal = [
+        i for i in alarms if i >= 450 and not (1500 <= i < 1520 or 1600 <= i < 1620 or i == 1640)
+    ]
     assert len(normal) <= 1, normal  # 2100 ordinary points after probation
 
 
@@ -134,8 +136,9 @@ def test_likelihood_matches_gaussian_tail_with_nupic_floors():
 def test_likelihood_fits_the_recent_distribution_and_downgrades_repeated_red():
     rng = np.random.default_rng(5)
     raw = rng.uniform(0.0, 0.2, 400)
-    lik = AnomalyLikelihood(learning_period=50, estimation_samples=50, averaging_window=4,
-                            reestimation_period=1000)
+    lik = AnomalyLikelihood(
+        learning_period=50, estimation_samples=50, averaging_window=4, reestimation_period=1000
+    )
     for r in raw[:300]:
         lik.update(r)
     window = raw[296:300]
@@ -144,7 +147,10 @@ def test_likelihood_fits_the_recent_distribution_and_downgrades_repeated_red():
     fit = np.convolve(raw[:100], np.full(4, 0.25))[:100][50:]
     assert lik.mean == pytest.approx(fit.mean()) and lik.stdev == pytest.approx(fit.std())
     out = [lik.update(1.0) for _ in range(6)]
-    tails = [norm.sf(np.r_[window[i + 1 :], [1.0] * (i + 1)][-4:].mean(), fit.mean(), fit.std()) for i in range(4)]
+    tails = [
+        norm.sf(np.r_[window[i + 1 :], [1.0] * (i + 1)][-4:].mean(), fit.mean(), fit.std())
+        for i in range(4)
+    ]
     assert out[0] == pytest.approx(1.0 - tails[0], abs=1e-12)
     assert tails[0] <= 1e-5 and tails[1] <= 1e-5
     assert out[1] == pytest.approx(1.0 - 1e-3)  # red right after red: yellow

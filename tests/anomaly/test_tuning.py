@@ -66,8 +66,9 @@ def growing_series(seed: int):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_an_overfit_setting_wins_in_sample_and_loses_out_of_sample(static_level, seed):
     values, ts, windows = growing_series(seed)
-    result = search(values, ts, windows, "robust_zscore",
-                    grid=[{"window": 48}, {"detector": static_level}])
+    result = search(
+        values, ts, windows, "robust_zscore", grid=[{"window": 48}, {"detector": static_level}]
+    )
     zscore, line = result.settings
     # In-sample both find every burst at its peak, the middle of an 11-point window; the z-score
     # also fires on the reversal, an FP after a window (farther than 3 widths: cost 0.11).
@@ -94,7 +95,9 @@ def test_the_midpoint_threshold_keeps_the_detections_and_widens_the_margin():
     scores[50], scores[30], scores[70] = 0.9, 0.3, 0.5
     nab_t, nab_raw = choose_threshold(prep, scores, DEFAULT_PROFILES["standard"], "nab")
     mid_t, mid_raw = choose_threshold(prep, scores, DEFAULT_PROFILES["standard"], "midpoint")
-    assert nab_t == 0.9 and mid_t == pytest.approx(0.7)  # halfway to 0.5, the highest it must not catch
+    assert nab_t == 0.9 and mid_t == pytest.approx(
+        0.7
+    )  # halfway to 0.5, the highest it must not catch
     assert mid_raw == nab_raw == pytest.approx(1.0)
     with pytest.raises(ValueError, match="threshold rule"):
         choose_threshold(prep, scores, DEFAULT_PROFILES["standard"], "median")
@@ -112,8 +115,14 @@ def test_rolling_origin_splits_never_cut_a_window():
 
 def test_incident_windows_from_a_truth_table():
     ts = pd.date_range("2024-01-01", periods=48, freq="h")
-    truth = pd.DataFrame({"start_ts": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 12:00", "2024-01-02 20:00"]),
-                          "end_ts": pd.to_datetime(["2024-01-01 11:00", "2024-01-01 13:00", "2024-01-02 21:00"])})
+    truth = pd.DataFrame(
+        {
+            "start_ts": pd.to_datetime(
+                ["2024-01-01 10:00", "2024-01-01 12:00", "2024-01-02 20:00"]
+            ),
+            "end_ts": pd.to_datetime(["2024-01-01 11:00", "2024-01-01 13:00", "2024-01-02 21:00"]),
+        }
+    )
     assert incident_windows(ts, truth) == [(10, 11), (12, 13), (44, 45)]
     # One hour of margin makes the first two touch: they merge into one window.
     assert incident_windows(ts, truth, margin="1h") == [(9, 14), (43, 46)]
@@ -123,7 +132,9 @@ def test_incident_windows_from_a_truth_table():
 
 def test_save_as_alert_rule_round_trips(static_level, tmp_path):
     values, ts, windows = growing_series(0)
-    result = search(values, ts, windows, "robust_zscore", grid=[{"window": 48}, {"detector": static_level}])
+    result = search(
+        values, ts, windows, "robust_zscore", grid=[{"window": 48}, {"detector": static_level}]
+    )
     source = {"namespace": "shop", "metric": "orders", "grain": "hour"}
     rule = result.to_alert_rule("shop_orders", source, description="tuned by rolling origin")
     path = save_alert_rule(rule, tmp_path / "alerts")
@@ -146,35 +157,57 @@ def test_plot_in_vs_out_marks_each_setting(static_level):
 
     matplotlib.use("Agg")
     values, ts, windows = growing_series(0)
-    result = search(values, ts, windows, "robust_zscore", grid=[{"window": 48}, {"detector": static_level}])
+    result = search(
+        values, ts, windows, "robust_zscore", grid=[{"window": 48}, {"detector": static_level}]
+    )
     ax = plot_in_vs_out(result)
     offsets = ax.collections[0].get_offsets()
-    np.testing.assert_allclose(np.asarray(offsets), [(s.in_sample, s.out_of_sample) for s in result.settings])
+    np.testing.assert_allclose(
+        np.asarray(offsets), [(s.in_sample, s.out_of_sample) for s in result.settings]
+    )
     labels = [t.get_text() for t in ax.texts]
     assert labels == ["{'window': 48}", "{'detector': 'static_level'}"]
     # A frame of per-setting figures (e.g. from leave-one-category-out) plots the same way; rows
     # without an out-of-sample score are left out rather than drawn at 0.
-    frame = pd.DataFrame({"params": [{}, {"bins": 8}, {"bins": 12}], "in_sample": [80.0, 85.0, 70.0],
-                          "out_of_sample": [75.0, 60.0, None]})
+    frame = pd.DataFrame(
+        {
+            "params": [{}, {"bins": 8}, {"bins": 12}],
+            "in_sample": [80.0, 85.0, 70.0],
+            "out_of_sample": [75.0, 60.0, None],
+        }
+    )
     ax = plot_in_vs_out(frame)
     np.testing.assert_allclose(np.asarray(ax.collections[0].get_offsets()), [(80, 75), (85, 60)])
     assert [t.get_text() for t in ax.texts] == ["defaults", "{'bins': 8}"]
 
 
 def test_metric_series_is_what_the_job_scores(tmp_path):
-    wh, models = make_shop(tmp_path, hours=72, drop=("South", "2026-01-02 18:00", "2026-01-02 21:00"))
+    wh, models = make_shop(
+        tmp_path, hours=72, drop=("South", "2026-01-02 18:00", "2026-01-02 21:00")
+    )
     wb = workbench.connect(warehouse=wh, models_dir=models, cache="none", read_only=True)
-    wide = metric_series(wb, {"namespace": "shop", "metric": "orders", "grain": "hour", "slice_by": "region"})
+    wide = metric_series(
+        wb, {"namespace": "shop", "metric": "orders", "grain": "hour", "slice_by": "region"}
+    )
     wb.close()
     # Oracle: plain SQL on the same file, the dropped hours zero-filled as the job does.
     con = duckdb.connect(str(wh), read_only=True)
-    truth = con.execute("select date_trunc('hour', ts) h, region, sum(n) v from sales group by 1, 2").df()
+    truth = con.execute(
+        "select date_trunc('hour', ts) h, region, sum(n) v from sales group by 1, 2"
+    ).df()
     con.close()
-    expected = truth.pivot(index="h", columns="region", values="v").reindex(
-        pd.date_range("2026-01-01", periods=72, freq="h")).fillna(0.0)
+    expected = (
+        truth.pivot(index="h", columns="region", values="v")
+        .reindex(pd.date_range("2026-01-01", periods=72, freq="h"))
+        .fillna(0.0)
+    )
     assert list(wide.columns) == ["North", "South"] and len(wide) == 72
-    np.testing.assert_allclose(wide.to_numpy(dtype=float), expected[["North", "South"]].to_numpy(dtype=float))
+    np.testing.assert_allclose(
+        wide.to_numpy(dtype=float), expected[["North", "South"]].to_numpy(dtype=float)
+    )
     assert (wide.loc["2026-01-02 18:00":"2026-01-02 20:00", "South"] == 0).all()
-    sqrt = metric_series(workbench.connect(warehouse=wh, models_dir=models, cache="none", read_only=True),
-                         {"namespace": "shop", "metric": "orders", "grain": "hour", "transform": "sqrt"})
+    sqrt = metric_series(
+        workbench.connect(warehouse=wh, models_dir=models, cache="none", read_only=True),
+        {"namespace": "shop", "metric": "orders", "grain": "hour", "transform": "sqrt"},
+    )
     np.testing.assert_allclose(sqrt.iloc[:, 0].to_numpy(), np.sqrt(expected.sum(axis=1).to_numpy()))

@@ -23,10 +23,21 @@ def _semantic_error(message: str) -> Exception:
 
 def _entry(kind, name, model="orders", namespace="retail", **kw):
     qualified = f"{namespace}.{model}.{name}" if kind != "model" else f"{namespace}.{model}"
-    base = dict(namespace=namespace, model=model, kind=kind, name=name, qualified_name=qualified,
-                label=name.replace("_", " ").capitalize(), description="", synonyms=[],
-                format=None, unit=None, examples=[], type=None,
-                lineage={"table": None, "sql": None, "columns": [], "depends_on": []})
+    base = dict(
+        namespace=namespace,
+        model=model,
+        kind=kind,
+        name=name,
+        qualified_name=qualified,
+        label=name.replace("_", " ").capitalize(),
+        description="",
+        synonyms=[],
+        format=None,
+        unit=None,
+        examples=[],
+        type=None,
+        lineage={"table": None, "sql": None, "columns": [], "depends_on": []},
+    )
     lineage = kw.pop("lineage", {})
     base.update(kw)
     base["lineage"] = {**base["lineage"], **lineage}
@@ -34,23 +45,61 @@ def _entry(kind, name, model="orders", namespace="retail", **kw):
 
 
 ENTRIES = [
-    _entry("model", "orders", description="One row per customer order.",
-           lineage={"table": "orders", "columns": []}),
-    _entry("measure", "revenue", description="Net sales after discounts.", format="currency",
-           unit="EUR", synonyms=["sales", "turnover"],
-           lineage={"table": "orders", "columns": ["orders.net_amount", "orders.status"]}),
-    _entry("measure", "orders", description="Number of orders.", format="integer",
-           lineage={"table": "orders", "columns": ["orders.*"]}),
-    _entry("metric", "aov", label="Average order value", format="currency",
-           description="Revenue per order.", synonyms=["basket size"],
-           lineage={"table": "orders", "depends_on": ["orders.orders", "orders.revenue"]}),
-    _entry("dimension", "order_date", type="time", description="When the order was placed.",
-           lineage={"table": "orders", "columns": ["orders.ordered_at"]}),
-    _entry("dimension", "region", model="stores", type="categorical", examples=["North", "South"],
-           lineage={"table": "stores", "columns": ["stores.region"]}),
+    _entry(
+        "model",
+        "orders",
+        description="One row per customer order.",
+        lineage={"table": "orders", "columns": []},
+    ),
+    _entry(
+        "measure",
+        "revenue",
+        description="Net sales after discounts.",
+        format="currency",
+        unit="EUR",
+        synonyms=["sales", "turnover"],
+        lineage={"table": "orders", "columns": ["orders.net_amount", "orders.status"]},
+    ),
+    _entry(
+        "measure",
+        "orders",
+        description="Number of orders.",
+        format="integer",
+        lineage={"table": "orders", "columns": ["orders.*"]},
+    ),
+    _entry(
+        "metric",
+        "aov",
+        label="Average order value",
+        format="currency",
+        description="Revenue per order.",
+        synonyms=["basket size"],
+        lineage={"table": "orders", "depends_on": ["orders.orders", "orders.revenue"]},
+    ),
+    _entry(
+        "dimension",
+        "order_date",
+        type="time",
+        description="When the order was placed.",
+        lineage={"table": "orders", "columns": ["orders.ordered_at"]},
+    ),
+    _entry(
+        "dimension",
+        "region",
+        model="stores",
+        type="categorical",
+        examples=["North", "South"],
+        lineage={"table": "stores", "columns": ["stores.region"]},
+    ),
     _entry("segment", "online", description="Orders placed online."),
-    _entry("measure", "revenue", model="orders", namespace="tpch", format="currency",
-           lineage={"table": "lineitem", "columns": ["lineitem.l_extendedprice"]}),
+    _entry(
+        "measure",
+        "revenue",
+        model="orders",
+        namespace="tpch",
+        format="currency",
+        lineage={"table": "lineitem", "columns": ["lineitem.l_extendedprice"]},
+    ),
 ]
 
 
@@ -87,15 +136,36 @@ class FakeWorkbench:
         hits = sorted((e for e in self.entries if score(e)), key=lambda e: -score(e))
         return hits[:limit]
 
-    def query(self, namespace, metrics=(), dimensions=(), grain=None, where=(), time_range=None,
-              order=(), limit=None):
-        self.queries.append(dict(namespace=namespace, metrics=list(metrics),
-                                 dimensions=list(dimensions), grain=grain, where=list(where),
-                                 time_range=time_range, limit=limit))
+    def query(
+        self,
+        namespace,
+        metrics=(),
+        dimensions=(),
+        grain=None,
+        where=(),
+        time_range=None,
+        order=(),
+        limit=None,
+    ):
+        self.queries.append(
+            dict(
+                namespace=namespace,
+                metrics=list(metrics),
+                dimensions=list(dimensions),
+                grain=grain,
+                where=list(where),
+                time_range=time_range,
+                limit=limit,
+            )
+        )
         if namespace == "tpch" and not self.tpch_available:
-            raise _semantic_error("Namespace 'tpch' is not in this warehouse (missing tables: lineitem).")
+            raise _semantic_error(
+                "Namespace 'tpch' is not in this warehouse (missing tables: lineitem)."
+            )
         if "nope" in metrics:
-            raise _semantic_error("Unknown metric 'nope' in namespace 'retail'. Did you mean 'orders'?")
+            raise _semantic_error(
+                "Unknown metric 'nope' in namespace 'retail'. Did you mean 'orders'?"
+            )
         if "boom" in metrics:
             raise RuntimeError("disk on fire\nTraceback (most recent call last): ...")
         data = {}

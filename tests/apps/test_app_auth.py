@@ -34,7 +34,9 @@ def setup(tmp_path, monkeypatch):
 
     private = tmp_path / "apps"
     private.mkdir(mode=0o700)
-    signer = IdentitySigner(KeyRing(tmp_path / "keys"), issuer="workbench", jwks_path=private / "jwks.json")
+    signer = IdentitySigner(
+        KeyRing(tmp_path / "keys"), issuer="workbench", jwks_path=private / "jwks.json"
+    )
     signer.publish()
     cookie_secret = secrets.token_urlsafe(32)
     monkeypatch.setenv("WORKBENCH_APP_NAME", APP)
@@ -53,14 +55,19 @@ def test_the_gateways_identity_makes_the_person_panels_user(setup):
     assert "is_guest" not in cookies
     # exactly what Panel's pn.state.user and pn.state.user_info decode
     assert decode_signed_value(cookie_secret, "user", cookies["user"].value) == b"vera"
-    assert decode_signed_value(cookie_secret, "id_token", cookies["id_token"].value) == token.encode()
+    assert (
+        decode_signed_value(cookie_secret, "id_token", cookies["id_token"].value) == token.encode()
+    )
 
 
-@pytest.mark.parametrize("headers, why", [
-    ({}, "did not come through the Workbench"),
-    ({IDENTITY_HEADER: "vera"}, "malformed"),
-    ({"X-Forwarded-User": "vera"}, "did not come through the Workbench"),
-])
+@pytest.mark.parametrize(
+    "headers, why",
+    [
+        ({}, "did not come through the Workbench"),
+        ({IDENTITY_HEADER: "vera"}, "malformed"),
+        ({"X-Forwarded-User": "vera"}, "did not come through the Workbench"),
+    ],
+)
 def test_no_valid_identity_is_a_403_that_says_why(setup, headers, why):
     auth, _, _ = setup
     with pytest.raises(HTTPError) as e:

@@ -14,9 +14,13 @@ def test_catalog_chart_summary_names_the_metrics_and_their_range():
 
 
 def test_qualitytrend_summary_gives_each_series_latest_score():
-    history = pd.DataFrame({"run_at": pd.to_datetime(["2025-01-02", "2025-01-01", "2025-01-01"]),
-                            "table": ["orders", "orders", "customers"],
-                            "score": [90.0, 80.0, 99.5]})
+    history = pd.DataFrame(
+        {
+            "run_at": pd.to_datetime(["2025-01-02", "2025-01-01", "2025-01-01"]),
+            "table": ["orders", "orders", "customers"],
+            "score": [90.0, 80.0, 99.5],
+        }
+    )
     text = trend_summary(history)
     assert "orders 90.0 (range 80.0 to 90.0)" in text
     assert "customers 99.5 (range 99.5 to 99.5)" in text

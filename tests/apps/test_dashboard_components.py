@@ -27,8 +27,11 @@ def dashboard(tmp_path_factory):
     path = tmp_path_factory.mktemp("dash") / "warehouse.duckdb"
     build_demo_warehouse(path, scale=0.02, seed=42, end="2025-01-01", progress=False)
     wb = workbench.connect(warehouse=path, read_only=True)
-    d = Dashboard(LocalClient(wb), members=resolve(load_dashboard(SPEC), "retail"),
-                  layouts_folder=tmp_path_factory.mktemp("layouts"))
+    d = Dashboard(
+        LocalClient(wb),
+        members=resolve(load_dashboard(SPEC), "retail"),
+        layouts_folder=tmp_path_factory.mktemp("layouts"),
+    )
     d.preset.value = "Last 30 days"
     return d
 
@@ -65,13 +68,19 @@ def test_a_kpi_and_a_panel_added_in_the_yaml_show_on_the_dashboard(dashboard, tm
     from workbench.ui.dashboard.spec import load_dashboard
     from workbench.ui.dashboard.view import Dashboard
 
-    text = SPEC.read_text().replace("kpis: [revenue, orders, aov]",
-                                    "kpis: [revenue, orders, aov, cancellation_rate]")
-    text = text.replace("  - key: explore\n", "  - {key: cancellations, query: stores, chart: bar,"
-                        " title: Cancellation rate by store, x: store, y: cancellation_rate}\n"
-                        "  - key: explore\n")
-    text = text.replace("  stores: {metrics: [revenue, orders, aov],",
-                        "  stores: {metrics: [revenue, orders, aov, cancellation_rate],")
+    text = SPEC.read_text().replace(
+        "kpis: [revenue, orders, aov]", "kpis: [revenue, orders, aov, cancellation_rate]"
+    )
+    text = text.replace(
+        "  - key: explore\n",
+        "  - {key: cancellations, query: stores, chart: bar,"
+        " title: Cancellation rate by store, x: store, y: cancellation_rate}\n"
+        "  - key: explore\n",
+    )
+    text = text.replace(
+        "  stores: {metrics: [revenue, orders, aov],",
+        "  stores: {metrics: [revenue, orders, aov, cancellation_rate],",
+    )
     path = tmp_path / "kpi.yml"
     path.write_text(text)
     m = discover_members(dashboard.client, namespace="retail", spec=load_dashboard(path))
@@ -87,7 +96,7 @@ def test_a_kpi_and_a_panel_added_in_the_yaml_show_on_the_dashboard(dashboard, tm
 
 
 def test_a_namespace_marked_live_is_used_once_it_answers():
-    """"Live" is the model's `live: true`, not a namespace name."""
+    """ "Live" is the model's `live: true`, not a namespace name."""
     from workbench.ui.dashboard.members import discover_members
     from workbench.ui.dashboard.spec import load_dashboard
 
@@ -95,11 +104,15 @@ def test_a_namespace_marked_live_is_used_once_it_answers():
         answers = False
 
         def catalog(self, text="", namespace=None, limit=20):
-            models = [{"namespace": "stream", "kind": "model", "name": "s", "live": True},
-                      {"namespace": "history", "kind": "model", "name": "h", "live": False}]
+            models = [
+                {"namespace": "stream", "kind": "model", "name": "s", "live": True},
+                {"namespace": "history", "kind": "model", "name": "h", "live": False},
+            ]
             members = [{"namespace": namespace, "kind": "metric", "name": "revenue"}]
-            return {"namespaces": ["history", "stream"],
-                    "entries": models if namespace is None else members}
+            return {
+                "namespaces": ["history", "stream"],
+                "entries": models if namespace is None else members,
+            }
 
         def query(self, q):
             if not self.answers:
@@ -198,30 +211,45 @@ def test_keeps_last_state_when_the_server_is_gone(dashboard):
 def test_credentials_come_from_the_forwarded_request():
     from workbench.ui.dashboard.client import ApiClient, Credentials
 
-    c = Credentials.from_request({"Authorization": "token abc"},
-                                 {"username-127-0-0-1-8888": "x", "other": "y"},
-                                 {"token": [b"t0k"]})
+    c = Credentials.from_request(
+        {"Authorization": "token abc"},
+        {"username-127-0-0-1-8888": "x", "other": "y"},
+        {"token": [b"t0k"]},
+    )
     assert c.headers["Authorization"] == "token abc"
     assert "other" not in c.headers["Cookie"] and "username-127-0-0-1-8888=x" in c.headers["Cookie"]
     assert c.token == "t0k"
     # a password log-in: the access-token cookie travels, the refresh token never does
-    logged_in = Credentials.from_request({}, {"workbench-access": "jwt", "workbench-refresh": "rt",
-                                              "workbench-owner": "o", "_xsrf": "x"}, {})
+    logged_in = Credentials.from_request(
+        {},
+        {
+            "workbench-access": "jwt",
+            "workbench-refresh": "rt",
+            "workbench-owner": "o",
+            "_xsrf": "x",
+        },
+        {},
+    )
     cookie = logged_in.headers["Cookie"]
-    assert "workbench-access=jwt" in cookie and "workbench-owner=o" in cookie and "refresh" not in cookie
+    assert (
+        "workbench-access=jwt" in cookie
+        and "workbench-owner=o" in cookie
+        and "refresh" not in cookie
+    )
     client = ApiClient("http://127.0.0.1:1/", Credentials(token="t0k"))
     # the token travels as Jupyter's Authorization header, never in the query string
-    assert client._url("workbench/api/query", {"a": 1}) == \
-        "http://127.0.0.1:1/workbench/api/query?a=1"
+    assert (
+        client._url("workbench/api/query", {"a": 1}) == "http://127.0.0.1:1/workbench/api/query?a=1"
+    )
     assert client._headers()["Authorization"] == "token t0k"
     assert ApiClient("http://x/", c)._headers()["Authorization"] == "token abc"
 
 
-def test_proxy_entry_points_the_app_at_this_server():
+def test_proxy_entry_points_the_app_at_this_server(tmp_path):
     from workbench.server.apps import published, server_dict
 
     server = server_dict(published("workbench-dashboard"))
-    cmd = server["command"](unix_socket="/tmp/dashboard.sock", base_url="/lab-base/")
+    cmd = server["command"](unix_socket=str(tmp_path / "dashboard.sock"), base_url="/lab-base/")
     assert "--prefix" in cmd and "/lab-base/workbench-dashboard" in cmd
     env = server["environment"](base_url="/lab-base/")
     assert env["WORKBENCH_API_URL"].startswith("http://127.0.0.1:")
@@ -229,6 +257,7 @@ def test_proxy_entry_points_the_app_at_this_server():
 
 
 # --- refreshing only on change, sharing between pages ------------------------------------------
+
 
 class CountingClient:
     """A LocalClient whose data version the test moves, counting the queries it answers."""
@@ -264,11 +293,11 @@ def test_idle_page_runs_no_panel_queries_until_the_data_changes(dashboard, count
     panels = len(d.snapshot.frames)
     assert d.fetches == 1 and panels >= 8
     before = counting.queries
-    for _ in range(5):               # five idle checks: one probe each, no panel query
+    for _ in range(5):  # five idle checks: one probe each, no panel query
         snap, fresh = d.step()
         assert snap is None and fresh["last_commit"] == counting.commit
     assert counting.queries - before == 5 and d.fetches == 1
-    counting.commit = "2025-01-01T00:00:01+00:00"   # a new batch reached gold
+    counting.commit = "2025-01-01T00:00:01+00:00"  # a new batch reached gold
     early = []
     snap, _ = d.step(early=early.append)
     assert snap is not None and d.fetches == 2
@@ -280,15 +309,16 @@ def test_idle_page_runs_no_panel_queries_until_the_data_changes(dashboard, count
     from workbench.ui.dashboard.text import freshness_line
 
     real = counting.query
-    counting.query = lambda q: {**real(q), "freshness": {"streaming": False,
-                                                         "last_commit": counting.commit}}
+    counting.query = lambda q: {
+        **real(q),
+        "freshness": {"streaming": False, "last_commit": counting.commit},
+    }
     snap, fresh = d.step()
     line = freshness_line(d.snapshot, fresh)
     assert snap is None and "stream stopped" in line and " old)" in line and d.fetches == 2
 
 
-def test_pages_of_one_person_share_snapshots_and_other_people_do_not(dashboard, counting,
-                                                                     tmp_path):
+def test_pages_of_one_person_share_snapshots_and_other_people_do_not(dashboard, counting, tmp_path):
     from workbench.ui.dashboard.data import kpi_values
     from workbench.ui.dashboard.view import Dashboard
 
@@ -297,7 +327,7 @@ def test_pages_of_one_person_share_snapshots_and_other_people_do_not(dashboard, 
     other = Dashboard(counting, members=dashboard.m, user="bob", layouts_folder=tmp_path)
     assert first.fetches == 1 and second.fetches == 0 and other.fetches == 1
     assert kpi_values(second.snapshot, second.m) == kpi_values(first.snapshot, first.m)
-    second.drill_into("North")           # a view nobody fetched yet: its own fetch
+    second.drill_into("North")  # a view nobody fetched yet: its own fetch
     assert second.fetches == 1 and second.snapshot.drill.picks == ("North",)
 
 
@@ -310,8 +340,10 @@ def test_first_paint_has_the_kpi_numbers_of_the_live_cards(dashboard):
     assert set(snap.frames) == {"kpi", "kpi_previous"}
     html = first_paint_html("Live KPI dashboard", snap, dashboard.m)
     assert kpi_cards(kpi_values(snap, dashboard.m)) in html and "wb-kpi-value" in html
-    scripts = deferred('<script type="text/javascript" src="static/js/bokeh.min.js"></script>'
-                       '<script type="text/javascript">Bokeh.set_log_level("info");</script>')
+    scripts = deferred(
+        '<script type="text/javascript" src="static/js/bokeh.min.js"></script>'
+        '<script type="text/javascript">Bokeh.set_log_level("info");</script>'
+    )
     assert scripts.count("<script defer ") == 1 and '<script type="module">' in scripts
 
 
@@ -325,15 +357,18 @@ def test_dragging_a_panel_on_the_board_reorders_and_saves(dashboard, tmp_path):
     shown = []
     ed = LayoutEditor(titles, lambda o, h: shown.append((o, h)), user="ann", folder=tmp_path)
     ed.list.value = "a"
-    ed.toggle.clicks += 1                               # hide A
+    ed.toggle.clicks += 1  # hide A
     board = PanelBoard(on_order=ed.set_order)
     board.set_panels([(k, titles[k], pn.pane.HTML(k)) for k in ed.order if k not in ed.hidden])
     assert board.keys == ["kpis", "b", "c"]
-    board._handle_msg({"order": ["c", "kpis", "b"]})    # what the browser sends after a drop
-    assert board.keys == ["c", "kpis", "b"] and [o.object for o in board.objects] == \
-        ["c", "kpis", "b"]
-    assert ed.order == ["c", "a", "kpis", "b"] and ed.hidden == ["a"]   # A kept its slot
-    board._handle_msg({"order": ["c", "x"]})            # stale or foreign: ignored
+    board._handle_msg({"order": ["c", "kpis", "b"]})  # what the browser sends after a drop
+    assert board.keys == ["c", "kpis", "b"] and [o.object for o in board.objects] == [
+        "c",
+        "kpis",
+        "b",
+    ]
+    assert ed.order == ["c", "a", "kpis", "b"] and ed.hidden == ["a"]  # A kept its slot
+    board._handle_msg({"order": ["c", "x"]})  # stale or foreign: ignored
     assert board.keys == ["c", "kpis", "b"]
     ed.save.clicks += 1
     again = LayoutEditor(titles, lambda o, h: None, user="ann", folder=tmp_path)
@@ -343,11 +378,14 @@ def test_dragging_a_panel_on_the_board_reorders_and_saves(dashboard, tmp_path):
 def test_who_is_looking_is_stable_for_anonymous_token_logins(monkeypatch):
     from workbench.ui.dashboard.client import ApiClient, Credentials
 
-    answers = {"api/me": {"identity": {"username": "4c9b8168192b48f698a39f0301f0d6a7",
-                                       "name": "Anonymous Dia"}},
-               "workbench/api/catalog": {"principal": "analyst", "entries": []}}
+    answers = {
+        "api/me": {
+            "identity": {"username": "4c9b8168192b48f698a39f0301f0d6a7", "name": "Anonymous Dia"}
+        },
+        "workbench/api/catalog": {"principal": "analyst", "entries": []},
+    }
     client = ApiClient("http://127.0.0.1:1/", Credentials(token="t"))
     monkeypatch.setattr(client, "_get", lambda path, params=None: answers[path])
-    assert client.me() == "principal:analyst"     # a random name per request would not do
+    assert client.me() == "principal:analyst"  # a random name per request would not do
     answers["api/me"] = {"identity": {"username": "ann", "name": "Ann"}}
     assert client.me() == "ann"

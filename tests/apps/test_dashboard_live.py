@@ -43,14 +43,16 @@ def _oracle(con, region: str, store_id: int | None = None) -> dict:
         rows = con.execute(
             "SELECT 'Store ' || o.store_id, sum(o.net_amount) FROM silver_orders o JOIN regions r "
             "USING (region_id) WHERE o.status <> 'cancelled' AND r.region = ? GROUP BY 1",
-            [region]).fetchall()
+            [region],
+        ).fetchall()
     else:
         rows = con.execute(
             "SELECT c.category, sum(l.line_amount) FROM silver_order_lines l JOIN silver_orders o "
             "USING (order_id) JOIN products p USING (product_id) JOIN categories c ON "
             "c.category_id = p.category_id JOIN regions r ON r.region_id = o.region_id "
             "WHERE o.status <> 'cancelled' AND r.region = ? AND o.store_id = ? GROUP BY 1",
-            [region, store_id]).fetchall()
+            [region, store_id],
+        ).fetchall()
     return {k: round(float(v), 2) for k, v in rows}
 
 
@@ -62,26 +64,32 @@ def test_live_drill_region_store_category_matches_sql(live, tmp_path):
     m = discover_members(client)
     assert m.namespace == "live" and m.live  # chosen for `live: true` in semantic/live.yml
     assert [(lv.dimension, lv.line_dimension) for lv in m.levels] == [
-        ("region", None), ("store", "line_store"), ("category", None)]
+        ("region", None),
+        ("store", "line_store"),
+        ("category", None),
+    ]
     assert "region_category" in m.queries  # region × category answers on live data now
     d = Dashboard(client, members=m, layouts_folder=tmp_path)
     d.preset.value = "Last 24 hours"
-    assert {"heatmap", "treemap", "scatter", "box", "histogram"} <= \
-        {c.kind for c in d.charts.values()}
+    assert {"heatmap", "treemap", "scatter", "box", "histogram"} <= {
+        c.kind for c in d.charts.values()
+    }
     regions = d.table.value
     region = str(regions.sort_values("revenue").iloc[-1]["region"])
     d.drill_into(region)
     stores = d.table.value
     assert list(stores.columns[:1]) == ["store"]
     con = p.cursor()
-    assert {r.store: round(float(r.revenue), 2) for r in stores.itertuples()} == \
-        _oracle(con, region)
+    assert {r.store: round(float(r.revenue), 2) for r in stores.itertuples()} == _oracle(
+        con, region
+    )
     store = str(stores.iloc[0]["store"])
     d.drill_into(store)
     cats = d.table.value
     assert "category" in cats.columns and not d.snapshot.errors
-    assert {r.category: round(float(r.line_revenue), 2) for r in cats.itertuples()} == \
-        _oracle(con, region, int(store.split()[-1]))
+    assert {r.category: round(float(r.line_revenue), 2) for r in cats.itertuples()} == _oracle(
+        con, region, int(store.split()[-1])
+    )
     assert f"{region} › {store}" in d.crumbs.object
     d._on_up()
     assert d.snapshot.drill.picks == (region,) and "store" in d.table.value.columns
@@ -106,7 +114,9 @@ def test_status_line_shows_the_pipelines_own_health(live):
     assert line.startswith("demo: ") and "events/s" in line and "1 dead letter" in line
     assert f"p99 latency {entry['latency_p99_s']:.2f} s" in line
     stopped = pipeline_health({"pipelines": {"demo": {**entry, "running": False}}})
-    assert stopped == []            # a stopped pipeline has no live figures to show
-    html = freshness_line(Snapshot(), {"streaming": True, "last_commit": entry["last_commit"],
-                                       "pipelines": {"demo": entry}})
+    assert stopped == []  # a stopped pipeline has no live figures to show
+    html = freshness_line(
+        Snapshot(),
+        {"streaming": True, "last_commit": entry["last_commit"], "pipelines": {"demo": entry}},
+    )
     assert "1 dead letter" in html and "stream running" in html

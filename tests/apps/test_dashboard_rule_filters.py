@@ -4,6 +4,7 @@ In-process, like test_dashboard_incidents.py: a real small demo warehouse throug
 a real IncidentStore filled through its public API. The filters come from the rule files
 (pipelines/alerts/retail_store_orders_by_region.yml: in-store orders only) or are written here;
 the oracle for a marker's height is the chart's own data summed by hand."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -14,19 +15,31 @@ from tests.support.prerequisites import require_module
 require_module("panel")
 hv = require_module("holoviews")
 
-T_ONLINE = pd.Timestamp("2024-12-18 00:00")     # orders where channel = 'online', unsliced
-T_STORE_N = pd.Timestamp("2024-12-19 00:00")    # in-store orders (the real rule), region North
-T_PLAIN = pd.Timestamp("2024-12-20 00:00")      # orders, no filter, unsliced: the control
-T_NOT_EQ = pd.Timestamp("2024-12-21 00:00")     # orders where channel != 'store': no chart
+T_ONLINE = pd.Timestamp("2024-12-18 00:00")  # orders where channel = 'online', unsliced
+T_STORE_N = pd.Timestamp("2024-12-19 00:00")  # in-store orders (the real rule), region North
+T_PLAIN = pd.Timestamp("2024-12-20 00:00")  # orders, no filter, unsliced: the control
+T_NOT_EQ = pd.Timestamp("2024-12-21 00:00")  # orders where channel != 'store': no chart
 
 
 def _anomaly(ts, group, rule_where, slice_by=None, slice_value=None, value=1.0):
     from workbench.anomaly.jobs import Anomaly
 
-    return Anomaly(rule=f"r_{group}", namespace="retail", metric="orders", grain="day",
-                   slice_by=slice_by, slice_value=slice_value, ts=ts.to_pydatetime(),
-                   value=value, expected=50.0, score=0.9, severity="warning", direction="down",
-                   group=group, rule_where=list(rule_where))
+    return Anomaly(
+        rule=f"r_{group}",
+        namespace="retail",
+        metric="orders",
+        grain="day",
+        slice_by=slice_by,
+        slice_value=slice_value,
+        ts=ts.to_pydatetime(),
+        value=value,
+        expected=50.0,
+        score=0.9,
+        severity="warning",
+        direction="down",
+        group=group,
+        rule_where=list(rule_where),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +76,16 @@ def dashboard(tmp_path_factory, store_path):
     wh = tmp_path_factory.mktemp("dash-filters") / "warehouse.duckdb"
     build_demo_warehouse(wh, scale=0.02, seed=42, end="2025-01-01", progress=False)
     wb = workbench.connect(warehouse=wh, read_only=True)
-    d = Dashboard(LocalClient(wb.as_principal("analyst")), members=resolve(load_dashboard(), "retail"),
-                  layouts_folder=tmp_path_factory.mktemp("layouts"), incidents_db=store_path)
+    d = Dashboard(
+        LocalClient(wb.as_principal("analyst")),
+        members=resolve(load_dashboard(), "retail"),
+        layouts_folder=tmp_path_factory.mktemp("layouts"),
+        incidents_db=store_path,
+    )
     d.preset.value = "Last 30 days"
     d.results.options = {"orders": "metric:orders"}
     d.results.value = "metric:orders"
-    d._on_chart_it()                                  # the explore chart draws orders, unfiltered
+    d._on_chart_it()  # the explore chart draws orders, unfiltered
     return d
 
 
@@ -89,13 +106,13 @@ def test_unfiltered_orders_chart_shows_only_the_unfiltered_anomaly(dashboard):
 def test_channel_filtered_anomaly_is_drawn_on_its_band_of_the_channel_chart(dashboard):
     d = dashboard
     marks = _markers(d.charts["channel_trend"])
-    assert set(marks["order_date"]) == {T_ONLINE, T_PLAIN}      # not North's, not the != one
+    assert set(marks["order_date"]) == {T_ONLINE, T_PLAIN}  # not North's, not the != one
     row = marks[marks["order_date"] == T_ONLINE].iloc[0]
     assert row["slice"] == "channel = online"
     data = d.charts["channel_trend"].data
     at = data[data["order_date"] == T_ONLINE]
     online_top = at.loc[at["channel"].astype(str) <= "online", "orders"].sum()
-    assert 0 < online_top < at["orders"].sum()                 # the band is not the total
+    assert 0 < online_top < at["orders"].sum()  # the band is not the total
     assert row["orders"] == pytest.approx(online_top)
 
 
@@ -103,8 +120,8 @@ def test_in_store_anomaly_of_north_only_on_norths_store_band(dashboard):
     d = dashboard
     d.drill_into("North")
     try:
-        assert _markers(d.charts["explore"]).empty              # North's orders, all channels
-        assert _markers(d.charts["trend"]).empty                # revenue: another metric anyway
+        assert _markers(d.charts["explore"]).empty  # North's orders, all channels
+        assert _markers(d.charts["trend"]).empty  # revenue: another metric anyway
         marks = _markers(d.charts["channel_trend"])
         assert list(marks["order_date"]) == [T_STORE_N]
         assert marks["slice"].tolist() == ["channel = store, region = North"]
@@ -122,25 +139,32 @@ def test_matching_rules_by_hand():
 
     from workbench.ui.dashboard.markers import for_chart
 
-    a = pd.DataFrame({
-        "metric": ["orders"] * 5,
-        "slice_by": [None, "region", None, "region", "region"],
-        "slice_value": [None, "North", None, "North", "North"],
-        "ts": pd.date_range("2025-01-01", periods=5, freq="D"),
-        "rule_where": [json.dumps(["channel = 'web'"]), json.dumps(["channel = 'web'"]),
-                       json.dumps(["(channel = 'web')", "'EU' = zone"]), None,
-                       json.dumps(["region = 'South'"])],
-    })
+    a = pd.DataFrame(
+        {
+            "metric": ["orders"] * 5,
+            "slice_by": [None, "region", None, "region", "region"],
+            "slice_value": [None, "North", None, "North", "North"],
+            "ts": pd.date_range("2025-01-01", periods=5, freq="D"),
+            "rule_where": [
+                json.dumps(["channel = 'web'"]),
+                json.dumps(["channel = 'web'"]),
+                json.dumps(["(channel = 'web')", "'EU' = zone"]),
+                None,
+                json.dumps(["region = 'South'"]),
+            ],
+        }
+    )
+
     def pick(*args, **kw):
         return [int(t.day) for t in for_chart(a, ["orders"], *args, **kw)["ts"]]
 
-    assert pick({}) == []                                      # every one has a filter or a slice
+    assert pick({}) == []  # every one has a filter or a slice
     assert pick({"channel": "web"}) == [1]
     assert pick({}, by="channel") == [1]
-    assert pick({"region": "North"}) == [4]                    # NULL: stored before, unfiltered
+    assert pick({"region": "North"}) == [4]  # NULL: stored before, unfiltered
     assert pick({"region": "North"}, by="channel") == [2, 4]
     assert pick({"channel": "web", "zone": "EU"}) == [3]
-    assert pick({"region": "South"}) == []                     # region = South and = North: empty
+    assert pick({"region": "South"}) == []  # region = South and = North: empty
 
 
 def test_the_page_reads_a_store_no_writer_has_migrated_yet(tmp_path):
@@ -155,11 +179,28 @@ def test_the_page_reads_a_store_no_writer_has_migrated_yet(tmp_path):
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as db:
         db.executescript(OLD_SCHEMA)
-        db.execute("insert into anomalies values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                   ("f", 1, "r", "retail", "orders", "day", "region", "North",
-                    T_PLAIN.isoformat(), 1.0, 9.0, 0.9, "warning", "down", "x"))
+        db.execute(
+            "insert into anomalies values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                "f",
+                1,
+                "r",
+                "retail",
+                "orders",
+                "day",
+                "region",
+                "North",
+                T_PLAIN.isoformat(),
+                1.0,
+                9.0,
+                0.9,
+                "warning",
+                "down",
+                "x",
+            ),
+        )
     a = IncidentFeed(path).anomalies("retail")
     assert len(a) == 1 and a["rule_where"].isna().all()
     assert len(for_chart(a, ["orders"], {"region": "North"})) == 1
-    with sqlite3.connect(path) as db:          # still the old file: nothing was written to it
+    with sqlite3.connect(path) as db:  # still the old file: nothing was written to it
         assert "rule_where" not in [r[1] for r in db.execute("pragma table_info(anomalies)")]

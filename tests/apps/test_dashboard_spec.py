@@ -31,8 +31,12 @@ def test_the_repo_spec_loads_and_names_no_member_the_retail_model_lacks():
 
     spec = load_dashboard(SPEC)
     space = load_dir(REPO / "semantic")["retail"]
-    names = {item.name for model in space.spec.models
-             for items in (model.dimensions, model.measures, model.metrics) for item in items}
+    names = {
+        item.name
+        for model in space.spec.models
+        for items in (model.dimensions, model.measures, model.metrics)
+        for item in items
+    }
     m = resolve(spec, "retail", names, live=False)
     assert m.kpis == list(spec.kpis)
     assert [p.key for p in m.panels] == [p.key for p in spec.panels]  # nothing dropped
@@ -66,21 +70,44 @@ def test_an_unknown_chart_type_is_reported_with_file_line_field_and_a_suggestion
     assert str(e).startswith(f"{path}:12 (panels[1].chart): ")
 
 
-@pytest.mark.parametrize(("change", "line", "field", "words"), [
-    (("levels: [{dimension: region}]", "levels: [{dimension: region, lable: Region}]"), 7,
-     "drill.levels[0].lable", "unknown field 'lable'"),
-    (("query: trend, title: Heat, chart: heatmapp", "query: tren, title: Heat, chart: heatmap"),
-     12, "panels[1].query", "no query 'tren' under 'queries' (did you mean trend?)"),
-    (("{key: trend, title: Revenue, chart: line, x: $time, y: revenue}",
-      "{key: trend, chart: line, x: $time, y: revenue}"), 11, "panels[0]",
-     "panel 'trend' needs title"),
-    (("- {key: heat,", "- {key: trend,"), 12, "panels[1].key", "'trend' is used twice"),
-])
+@pytest.mark.parametrize(
+    ("change", "line", "field", "words"),
+    [
+        (
+            ("levels: [{dimension: region}]", "levels: [{dimension: region, lable: Region}]"),
+            7,
+            "drill.levels[0].lable",
+            "unknown field 'lable'",
+        ),
+        (
+            (
+                "query: trend, title: Heat, chart: heatmapp",
+                "query: tren, title: Heat, chart: heatmap",
+            ),
+            12,
+            "panels[1].query",
+            "no query 'tren' under 'queries' (did you mean trend?)",
+        ),
+        (
+            (
+                "{key: trend, title: Revenue, chart: line, x: $time, y: revenue}",
+                "{key: trend, chart: line, x: $time, y: revenue}",
+            ),
+            11,
+            "panels[0]",
+            "panel 'trend' needs title",
+        ),
+        (("- {key: heat,", "- {key: trend,"), 12, "panels[1].key", "'trend' is used twice"),
+    ],
+)
 def test_malformed_specs_name_the_line_and_field(tmp_path, change, line, field, words):
     from workbench.ui.dashboard.spec import load_dashboard
 
-    text = MALFORMED.replace("chart: heatmapp", "chart: heatmap").replace(*change) \
-        if "heatmapp" not in change[0] else MALFORMED.replace(*change)
+    text = (
+        MALFORMED.replace("chart: heatmapp", "chart: heatmap").replace(*change)
+        if "heatmapp" not in change[0]
+        else MALFORMED.replace(*change)
+    )
     with pytest.raises(SpecError) as err:
         load_dashboard(_write(tmp_path, text))
     assert (err.value.line, err.value.field) == (line, field)
@@ -113,24 +140,64 @@ TIMES = [T0 + dt.timedelta(minutes=i) for i in range(4)]
 CASES = {
     "line": ("t", "m", None, None, pd.DataFrame({"t": TIMES, "m": [1.0, 2, 3, 4]})),
     "bar": ("c", "m", None, None, pd.DataFrame({"c": list("abcd"), "m": [1.0, 2, 3, 4]})),
-    "area": ("t", "m", "c", None, pd.DataFrame({"t": TIMES * 2, "c": list("aaaabbbb"),
-                                                 "m": [1.0] * 8})),
-    "stacked_bar": ("c", "m", "d", None, pd.DataFrame({"c": list("aabb"), "d": list("xyxy"),
-                                                        "m": [1.0, 2, 3, 4]})),
-    "scatter": ("m", "n", "d", "c", pd.DataFrame({"c": list("abcd"), "d": list("xxyy"),
-                                                   "m": [1.0, 2, 3, 4], "n": [4.0, 3, 2, 1]})),
-    "heatmap": ("c", "m", "d", None, pd.DataFrame({"c": list("aabb"), "d": list("xyxy"),
-                                                    "m": [1.0, 2, 3, 4]})),
+    "area": (
+        "t",
+        "m",
+        "c",
+        None,
+        pd.DataFrame({"t": TIMES * 2, "c": list("aaaabbbb"), "m": [1.0] * 8}),
+    ),
+    "stacked_bar": (
+        "c",
+        "m",
+        "d",
+        None,
+        pd.DataFrame({"c": list("aabb"), "d": list("xyxy"), "m": [1.0, 2, 3, 4]}),
+    ),
+    "scatter": (
+        "m",
+        "n",
+        "d",
+        "c",
+        pd.DataFrame(
+            {"c": list("abcd"), "d": list("xxyy"), "m": [1.0, 2, 3, 4], "n": [4.0, 3, 2, 1]}
+        ),
+    ),
+    "heatmap": (
+        "c",
+        "m",
+        "d",
+        None,
+        pd.DataFrame({"c": list("aabb"), "d": list("xyxy"), "m": [1.0, 2, 3, 4]}),
+    ),
     "histogram": (None, "m", None, "c", pd.DataFrame({"c": list("abcd"), "m": [1.0, 2, 3, 4]})),
-    "box": ("d", "m", None, "c", pd.DataFrame({"c": list("abcd"), "d": list("xxyy"),
-                                               "m": [1.0, 2, 3, 4]})),
-    "treemap": ("d", "m", None, "c", pd.DataFrame({"c": list("abcd"), "d": list("xxyy"),
-                                                   "m": [1.0, 2, 3, 4]})),
+    "box": (
+        "d",
+        "m",
+        None,
+        "c",
+        pd.DataFrame({"c": list("abcd"), "d": list("xxyy"), "m": [1.0, 2, 3, 4]}),
+    ),
+    "treemap": (
+        "d",
+        "m",
+        None,
+        "c",
+        pd.DataFrame({"c": list("abcd"), "d": list("xxyy"), "m": [1.0, 2, 3, 4]}),
+    ),
     "donut": ("c", "m", None, None, pd.DataFrame({"c": list("abc"), "m": [1.0, 1, 2]})),
 }
-ELEMENTS = {"line": "Curve", "bar": "Bars", "area": "Overlay NdOverlay", "stacked_bar": "Bars",
-            "scatter": "Scatter", "heatmap": "HeatMap", "histogram": "Histogram",
-            "box": "BoxWhisker", "treemap": "Overlay"}
+ELEMENTS = {
+    "line": "Curve",
+    "bar": "Bars",
+    "area": "Overlay NdOverlay",
+    "stacked_bar": "Bars",
+    "scatter": "Scatter",
+    "heatmap": "HeatMap",
+    "histogram": "Histogram",
+    "box": "BoxWhisker",
+    "treemap": "Overlay",
+}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -1,4 +1,5 @@
 """The quality app's components in-process, on a small warehouse with pending approvals."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,9 +31,11 @@ def store(tmp_path):
     reg = SchemaRegistry(tmp_path / "schemas")
     reg.register_table(con, "t", key=["id"])
     con.execute("CREATE TABLE batch AS SELECT *, 'x' AS extra FROM t")
-    check(reg, "t", schema_of_table(con, "batch"), con=con)            # proposal #1
+    check(reg, "t", schema_of_table(con, "batch"), con=con)  # proposal #1
     rules = tmp_path / "t.yml"
-    rules.write_text("table: t\nkey: [id]\nrules:\n  - {name: trim_city, action: trim, columns: [city]}\n")
+    rules.write_text(
+        "table: t\nkey: [id]\nrules:\n  - {name: trim_city, action: trim, columns: [city]}\n"
+    )
     rs = load_rules(rules)
     cleansing_approval.propose(con, rs, ANALYST)
     con.close()
@@ -50,12 +53,12 @@ def test_queue_lists_schema_changes_and_rules(store):
 def test_approve_and_reject_record_who(store):
     s = store(STEWARD)
     q = ApprovalQueue(s)
-    q.approve_button.clicks += 1                                        # schema #1 approved
+    q.approve_button.clicks += 1  # schema #1 approved
     assert "Schema change #1 approved by sam" in q.status.object
     q.select.value = next(o for o in q.select.options if o.startswith("Rule trim_city"))
     q.approve_button.clicks += 1
     q.select.value = next(o for o in q.select.options if o.startswith("Rule trim_city"))
-    q.approve_button.clicks += 1                                        # approved -> active
+    q.approve_button.clicks += 1  # approved -> active
     assert "is now active" in q.status.object
     q.select.value = q.select.options[0]
     q.reject_button.clicks += 1
@@ -82,14 +85,16 @@ def test_lineage_section_shows_rule_changes(store, tmp_path):
         apply_rules(con, rs, STEWARD)
     col = lineage_section(s)
     rows = col[-1].value
-    assert rows[["row_key", "old_value", "new_value"]].values.tolist() == [['{"id":1}', " paris", "paris"]]
+    assert rows[["row_key", "old_value", "new_value"]].values.tolist() == [
+        ['{"id":1}', " paris", "paris"]
+    ]
 
 
-def test_proxy_entry():
+def test_proxy_entry(tmp_path):
     from workbench.server.apps import published, server_dict
 
     entry = server_dict(published("workbench-quality"))
     assert entry["launcher_entry"]["title"] == "Data quality" and entry["absolute_url"]
-    cmd = entry["command"]("/tmp/quality.sock", "/base/")
+    cmd = entry["command"](str(tmp_path / "quality.sock"), "/base/")
     assert cmd[cmd.index("--prefix") + 1] == "/base/workbench-quality"
     assert Path(cmd[4]).name == "quality.py"

@@ -1,6 +1,7 @@
 """The quality app's scores, failing checks and SLA panels on real stored runs: a small demo
 warehouse with a few broken orders, validated twice with Great Expectations (once as of the
 day after the data ends, so fresh; once as of today, so stale)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,8 +14,8 @@ from workbench.quality import scores
 from workbench.ui.quality.overview import checks_section, quality_source, scores_section
 from workbench.ui.quality.store import QualityStore
 
-BROKEN_STATUS = 3        # orders given a status outside the suite's value set
-BROKEN_TOTALS = 2        # orders whose net amount no longer equals the sum of their lines
+BROKEN_STATUS = 3  # orders given a status outside the suite's value set
+BROKEN_TOTALS = 2  # orders whose net amount no longer equals the sum of their lines
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +27,14 @@ def validated(tmp_path_factory):
     build_demo_warehouse(wh, scale=0.02, seed=42, end="2025-01-01", progress=False)
     fresh = validate(wh, "orders", now=dt.datetime(2025, 1, 2), data_docs=False)
     con = duckdb.connect(str(wh))
-    con.execute("UPDATE orders SET status = 'lost' WHERE order_id IN "
-                f"(SELECT order_id FROM orders ORDER BY order_id LIMIT {BROKEN_STATUS})")
-    con.execute("UPDATE orders SET net_amount = net_amount + 5 WHERE order_id IN "
-                f"(SELECT order_id FROM orders ORDER BY order_id LIMIT {BROKEN_TOTALS} OFFSET 10)")
+    con.execute(
+        "UPDATE orders SET status = 'lost' WHERE order_id IN "
+        f"(SELECT order_id FROM orders ORDER BY order_id LIMIT {BROKEN_STATUS})"
+    )
+    con.execute(
+        "UPDATE orders SET net_amount = net_amount + 5 WHERE order_id IN "
+        f"(SELECT order_id FROM orders ORDER BY order_id LIMIT {BROKEN_TOTALS} OFFSET 10)"
+    )
     con.close()
     stale = validate(wh, "orders", data_docs=False)
     return wh, fresh, stale
@@ -59,8 +64,12 @@ def test_current_scores_are_the_latest_run(con, validated):
     assert row.run_id == stale.run_id
     assert row.score == pytest.approx(stale.score.overall)
     assert row.freshness == 0 and row.completeness == 100
-    assert 0 < 100 - row.validity < 1                  # 3 of ~9,000 rows fail status_known
-    assert not row.passed and row.failed_checks == 3 and row.quarantined == BROKEN_STATUS + BROKEN_TOTALS
+    assert 0 < 100 - row.validity < 1  # 3 of ~9,000 rows fail status_known
+    assert (
+        not row.passed
+        and row.failed_checks == 3
+        and row.quarantined == BROKEN_STATUS + BROKEN_TOTALS
+    )
 
 
 def test_score_history_is_the_trend(con, validated):
@@ -80,7 +89,7 @@ def test_failing_checks_carry_sample_failing_rows(con):
     assert len(sample) == BROKEN_STATUS and {r["status"] for r in sample} == {"lost"}
     totals = json.loads(failing.loc["total_equals_lines"].sample_rows)
     assert all(abs(r["net_amount"] - r["lines_total"]) > 1 for r in totals)
-    assert failing.loc["orders_recent"].sample_rows == ""          # table-level: no rows
+    assert failing.loc["orders_recent"].sample_rows == ""  # table-level: no rows
 
 
 def test_sla_status_against_score_and_freshness(con):
@@ -96,8 +105,12 @@ def test_sla_status_against_score_and_freshness(con):
 def test_no_runs_yet_is_empty_frames(tmp_path):
     c = duckdb.connect(str(tmp_path / "empty.duckdb"))
     try:
-        for f in (scores.current_scores, scores.score_history, scores.failing_checks,
-                  scores.sla_status):
+        for f in (
+            scores.current_scores,
+            scores.score_history,
+            scores.failing_checks,
+            scores.sla_status,
+        ):
             assert f(c).empty
     finally:
         c.close()
@@ -107,7 +120,7 @@ def test_scores_section_shows_scores_and_trend(store):
     col = scores_section(store)
     table = col[1]
     assert table.value.suite.tolist() == ["orders"]
-    assert len(col) == 4                     # heading, table, trend chart, its text alternative
+    assert len(col) == 4  # heading, table, trend chart, its text alternative
     assert col[3].object.startswith("Quality score over time, latest per series: orders ")
 
 
@@ -117,7 +130,7 @@ def test_checks_section_shows_sample_rows_and_sla(store):
     # Every row the run quarantined is listed, none deleted (the suite's latest run only).
     assert len(held[2].value) == BROKEN_STATUS + BROKEN_TOTALS
     assert set(held[2].value.source) == {"validate"}
-    assert pick.value == "orders: status_known"            # the worst first
+    assert pick.value == "orders: status_known"  # the worst first
     assert rows.value.status.tolist() == ["lost"] * BROKEN_STATUS
     pick.value = "orders: orders_recent"
     assert not rows.visible and "table-level" in failing[3].object
@@ -148,11 +161,13 @@ def test_when_the_server_holds_the_warehouse_the_panels_ask_its_api(store, con, 
         yield
 
     asked = []
-    payload = {"current": scores.current_scores(con).to_dict("records"),
-               "history": scores.score_history(con).to_dict("records"),
-               "failing": scores.failing_checks(con).to_dict("records"),
-               "sla": scores.sla_status(con).to_dict("records"),
-               "quarantine": scores.quarantine(con).to_dict("records")}
+    payload = {
+        "current": scores.current_scores(con).to_dict("records"),
+        "history": scores.score_history(con).to_dict("records"),
+        "failing": scores.failing_checks(con).to_dict("records"),
+        "sla": scores.sla_status(con).to_dict("records"),
+        "quarantine": scores.quarantine(con).to_dict("records"),
+    }
 
     def get(self, path, params=None, raw=False):
         asked.append((self.base, path))
@@ -175,4 +190,4 @@ def test_when_the_server_holds_the_warehouse_the_panels_ask_its_api(store, con, 
     assert len(held[2].value) == BROKEN_STATUS + BROKEN_TOTALS
     assert asked[0] == ("http://127.0.0.1:9/base/", "workbench/api/quality/scores")
     monkeypatch.delenv("WORKBENCH_API_URL")
-    assert "Scores unavailable" in scores_section(store)[1].object   # no server: says so
+    assert "Scores unavailable" in scores_section(store)[1].object  # no server: says so

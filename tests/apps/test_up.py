@@ -49,8 +49,9 @@ def test_missing_warehouse_is_built(project, monkeypatch):
 
     monkeypatch.setattr(seed, "build_demo_warehouse", lambda path, **k: calls.append((path, k)))
     path, built = up.ensure_warehouse(project, scale=0.5)
-    assert built and calls == [(project / ".workbench" / "warehouse.duckdb",
-                                {"scale": 0.5, "progress": True})]
+    assert built and calls == [
+        (project / ".workbench" / "warehouse.duckdb", {"scale": 0.5, "progress": True})
+    ]
 
 
 def test_dry_run_prints_urls_and_uses_the_workbench_config(project, capsys):
@@ -86,11 +87,20 @@ def test_server_config_reads_the_token_file(project):
         " 'manager': c.LabApp.extension_manager, 'idp': c.ServerApp.identity_provider_class,"
         " 'authz': c.ServerApp.authorizer_class}))"
     )
-    env = {**os.environ, "JUPYTER_CONFIG_PATH": str(REPO / "jupyter_config"),
-           "WORKBENCH_PROJECT_DIR": str(project)}
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_PATH": str(REPO / "jupyter_config"),
+        "WORKBENCH_PROJECT_DIR": str(project),
+    }
     env.pop("JUPYTER_TOKEN", None)
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True, timeout=120).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
     got = json.loads(out.strip().splitlines()[-1])
     assert got["token"] == "tok123" and got["ip"] == "127.0.0.1"
     assert got["ext"].get("jupyter_server_proxy") is True
@@ -109,7 +119,9 @@ def test_make_up_starts_the_demo_pipeline_in_the_server(project, monkeypatch, ca
     monkeypatch.delenv("WORKBENCH_AUTOSTART", raising=False)
     assert "WORKBENCH_AUTOSTART" not in up.jupyter_env(project)
     (project / "pipelines").mkdir()
-    (project / "pipelines" / "demo_orders.yml").write_text((REPO / "pipelines" / "demo_orders.yml").read_text())
+    (project / "pipelines" / "demo_orders.yml").write_text(
+        (REPO / "pipelines" / "demo_orders.yml").read_text()
+    )
     env = up.jupyter_env(project)
     assert env["WORKBENCH_AUTOSTART"] == "demo_orders"
     monkeypatch.setenv("WORKBENCH_AUTOSTART", env["WORKBENCH_AUTOSTART"])

@@ -1,4 +1,5 @@
 """connect() with and without a server that owns the warehouse (no server needed: a stand-in pid)."""
+
 from __future__ import annotations
 
 import socket
@@ -19,7 +20,9 @@ def served(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     wh = tmp_path / "warehouse.duckdb"
-    write_runtime(RuntimeInfo(url=f"http://127.0.0.1:{port}/", token="t", pid=p.pid, warehouse=str(wh)))
+    write_runtime(
+        RuntimeInfo(url=f"http://127.0.0.1:{port}/", token="t", pid=p.pid, warehouse=str(wh))
+    )
     yield wh, port
     p.kill()
     p.wait()
@@ -30,7 +33,9 @@ def test_a_served_warehouse_gives_a_remote_session(served):
     wb = workbench.connect(warehouse=wh)
     assert isinstance(wb, RemoteWorkbench) and wb.info.url == f"http://127.0.0.1:{port}/"
     # the server is gone: said as such, naming it, not as missing tables
-    with pytest.raises(ServerError, match=rf"server at http://127.0.0.1:{port}/ .* does not answer"):
+    with pytest.raises(
+        ServerError, match=rf"server at http://127.0.0.1:{port}/ .* does not answer"
+    ):
         wb.query("retail", ["revenue"], ["region"]).df
     with pytest.raises(ServerError, match="to_ibis.* owns it"):
         wb.query("retail", ["revenue"]).to_ibis()
@@ -46,7 +51,7 @@ def test_gateway_false_and_other_engines_open_the_file(served, tmp_path):
     wh, _ = served
     import duckdb
 
-    duckdb.connect(str(wh)).close()                      # an empty warehouse file
+    duckdb.connect(str(wh)).close()  # an empty warehouse file
     wb = workbench.connect(warehouse=wh, gateway=False)
     assert not isinstance(wb, RemoteWorkbench)
     wb.close()

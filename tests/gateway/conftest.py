@@ -1,15 +1,24 @@
 """Log-in and authorization in a real jupyter_server (pytest-jupyter's in-process ServerApp),
 with the workbench IdentityProvider and Authorizer over a scratch project's users and keys."""
+
 from __future__ import annotations
 
 import pytest
 from pytest_jupyter.jupyter_core import *  # noqa: F401,F403
 from pytest_jupyter.jupyter_server import *  # noqa: F401,F403
 
-PASSWORDS = {"vera": "viewer-pass-123", "anna": "analyst-pass-123", "dora": "scientist-pass-1",
-             "adam": "admin-pass-1234"}
-ROLES = {"vera": ("viewer", {"region": "North"}), "anna": ("analyst", {}),
-         "dora": ("data_scientist", {}), "adam": ("admin", {})}
+PASSWORDS = {
+    "vera": "viewer-pass-123",
+    "anna": "analyst-pass-123",
+    "dora": "scientist-pass-1",
+    "adam": "admin-pass-1234",
+}
+ROLES = {
+    "vera": ("viewer", {"region": "North"}),
+    "anna": ("analyst", {}),
+    "dora": ("data_scientist", {}),
+    "adam": ("admin", {}),
+}
 
 
 @pytest.fixture
@@ -31,13 +40,15 @@ def project(tmp_path):
 def jp_server_config(project):
     from traitlets.config import Config
 
-    return Config({
-        "ServerApp": {
-            "identity_provider_class": "workbench.server.login.WorkbenchIdentityProvider",
-            "authorizer_class": "workbench.server.policy_authorizer.WorkbenchAuthorizer",
-        },
-        "WorkbenchIdentityProvider": {"project_root": str(project)},
-    })
+    return Config(
+        {
+            "ServerApp": {
+                "identity_provider_class": "workbench.server.login.WorkbenchIdentityProvider",
+                "authorizer_class": "workbench.server.policy_authorizer.WorkbenchAuthorizer",
+            },
+            "WorkbenchIdentityProvider": {"project_root": str(project)},
+        }
+    )
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ else: the same direct request with an identity the server's own key ring signed 
 Who the app thinks is looking (its header, from ``pn.state.user``) arrives over the websocket,
 so tests/ui/test_app_identity_browser.py reads it in a browser.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -27,8 +28,10 @@ from tests.support.workbench_server import start_server
 pytestmark = [pytest.mark.slow, pytest.mark.ui]
 
 APP = "workbench-catalog"
-USERS = {"vera": ("viewer", {"region": "North"}, "vera-password-1"),
-         "adam": ("admin", {}, "adam-password-12")}
+USERS = {
+    "vera": ("viewer", {"region": "North"}, "vera-password-1"),
+    "adam": ("admin", {}, "adam-password-12"),
+}
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -93,8 +96,12 @@ def served(tmp_path_factory):
         users.add(name, password, [role], attrs)
     wh = work / "warehouse.duckdb"
     build_demo_warehouse(wh, scale=0.02, seed=42, end="2025-01-01", progress=False)
-    server = start_server(wh, work / "home", lab=False,
-                          extra_args=[f"--WorkbenchIdentityProvider.project_root={project}"])
+    server = start_server(
+        wh,
+        work / "home",
+        lab=False,
+        extra_args=[f"--WorkbenchIdentityProvider.project_root={project}"],
+    )
     server.settings = settings
     try:
         yield server
@@ -106,8 +113,12 @@ def served(tmp_path_factory):
 def logged_in(server, name: str) -> requests.Session:
     s = requests.Session()
     s.get(f"{server.url}/login", timeout=30)
-    r = s.post(f"{server.url}/login", allow_redirects=False, timeout=60,
-               data={"username": name, "password": USERS[name][2], "_xsrf": s.cookies["_xsrf"]})
+    r = s.post(
+        f"{server.url}/login",
+        allow_redirects=False,
+        timeout=60,
+        data={"username": name, "password": USERS[name][2], "_xsrf": s.cookies["_xsrf"]},
+    )
     assert r.status_code == 302 and "workbench-access" in s.cookies, r.text[:300]
     return s
 
@@ -150,8 +161,13 @@ def test_a_direct_connection_without_the_gateways_identity_gets_no_data(served):
     cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
     assert direct(path, f"/{APP}/", {"Cookie": cookie})[0] == 403
     # nor does the websocket answer without it
-    ws = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
-          "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Origin": served.url.split("//", 1)[1]}
+    ws = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Origin": served.url.split("//", 1)[1],
+    }
     assert direct(path, f"/{APP}/ws", ws)[0] == 403
 
 
@@ -167,7 +183,8 @@ def test_expired_forged_and_misdirected_identities_are_refused(served, tmp_path)
     assert code == 200 and "<title>Metric catalog</title>" in body, (code, body[:300])
     # expired (signed 10 minutes ago)
     old = ring_signer(served.settings, tmp_path, clock=lambda: time.time() - 600).sign(
-        APP, "adam", roles=["admin"])
+        APP, "adam", roles=["admin"]
+    )
     code, body = direct(path, f"/{APP}/", {IDENTITY_HEADER: old})
     assert code == 403 and "expired" in body, body[:300]
     # for another app
@@ -178,10 +195,20 @@ def test_expired_forged_and_misdirected_identities_are_refused(served, tmp_path)
 
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = int(time.time())
-    claims = {"iss": "workbench", "aud": APP, "sub": "adam", "iat": now, "nbf": now, "exp": now + 60,
-              "jti": "forged", "roles": ["admin"], "attributes": {}}
-    forged = jwt.encode(claims, stranger, algorithm="RS256",
-                        headers={"typ": TYP, "kid": signer.keyring.current_kid})
+    claims = {
+        "iss": "workbench",
+        "aud": APP,
+        "sub": "adam",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 60,
+        "jti": "forged",
+        "roles": ["admin"],
+        "attributes": {},
+    }
+    forged = jwt.encode(
+        claims, stranger, algorithm="RS256", headers={"typ": TYP, "kid": signer.keyring.current_kid}
+    )
     code, body = direct(path, f"/{APP}/", {IDENTITY_HEADER: forged})
     assert code == 403 and "bad_signature" in body, body[:300]
     # a plain name in a header some apps trust
@@ -192,6 +219,10 @@ def test_nobody_logged_in_gets_past_the_gateway_with_a_genuine_identity(served, 
     from workbench.security.app_identity import IDENTITY_HEADER
 
     adams = ring_signer(served.settings, tmp_path).sign(APP, "adam", roles=["admin"])
-    r = requests.get(f"{served.url}/{APP}/", headers={IDENTITY_HEADER: adams, "X-Forwarded-User": "adam"},
-                     allow_redirects=False, timeout=60)
+    r = requests.get(
+        f"{served.url}/{APP}/",
+        headers={IDENTITY_HEADER: adams, "X-Forwarded-User": "adam"},
+        allow_redirects=False,
+        timeout=60,
+    )
     assert r.status_code in (302, 403) and "Metric catalog" not in r.text, r.status_code

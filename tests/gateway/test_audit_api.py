@@ -32,15 +32,17 @@ def jp_server_config(project, small_warehouse, tmp_path):
 
     wh = tmp_path / "warehouse.duckdb"
     shutil.copy(small_warehouse, wh)
-    return Config({
-        "ServerApp": {
-            "jpserver_extensions": {"workbench.server": True},
-            "identity_provider_class": "workbench.server.login.WorkbenchIdentityProvider",
-            "authorizer_class": "workbench.server.policy_authorizer.WorkbenchAuthorizer",
-        },
-        "WorkbenchIdentityProvider": {"project_root": str(project)},
-        "WorkbenchApp": {"warehouse": str(wh), "project_root": str(REPO), "detection": False},
-    })
+    return Config(
+        {
+            "ServerApp": {
+                "jpserver_extensions": {"workbench.server": True},
+                "identity_provider_class": "workbench.server.login.WorkbenchIdentityProvider",
+                "authorizer_class": "workbench.server.policy_authorizer.WorkbenchAuthorizer",
+            },
+            "WorkbenchIdentityProvider": {"project_root": str(project)},
+            "WorkbenchApp": {"warehouse": str(wh), "project_root": str(REPO), "detection": False},
+        }
+    )
 
 
 async def audit(jp_fetch, jar, **params):
@@ -53,14 +55,21 @@ async def audit(jp_fetch, jar, **params):
 
 
 async def test_an_admin_finds_what_happened_by_user_action_time_and_text(jp_fetch):
-    await login(jp_fetch, "vera", "not-veras-password")            # a failure, then a success
+    await login(jp_fetch, "vera", "not-veras-password")  # a failure, then a success
     _, _, vera = await login(jp_fetch, "vera")
     await login(jp_fetch, "anna")
-    r = await jp_fetch("workbench", "api", "query", method="POST",
-                       body=json.dumps({"namespace": "retail", "metrics": ["revenue"],
-                                        "dimensions": ["region"]}),
-                       headers={**cookie_header(vera), "Content-Type": "application/json",
-                                "X-XSRFToken": vera.get("_xsrf", "")})
+    r = await jp_fetch(
+        "workbench",
+        "api",
+        "query",
+        method="POST",
+        body=json.dumps({"namespace": "retail", "metrics": ["revenue"], "dimensions": ["region"]}),
+        headers={
+            **cookie_header(vera),
+            "Content-Type": "application/json",
+            "X-XSRFToken": vera.get("_xsrf", ""),
+        },
+    )
     assert r.code == 200
     _, _, adam = await login(jp_fetch, "adam")
 
@@ -71,14 +80,17 @@ async def test_an_admin_finds_what_happened_by_user_action_time_and_text(jp_fetc
     assert {e["user"] for e in body["entries"]} == {"vera"}
     assert body["total"] == len(body["entries"])
     seqs = [e["seq"] for e in body["entries"]]
-    assert seqs == sorted(seqs, reverse=True)                      # newest first
+    assert seqs == sorted(seqs, reverse=True)  # newest first
     assert actions.index("semantic.query") < actions.index("login.failure")
     query = next(e for e in body["entries"] if e["action"] == "semantic.query")
     assert query["resource"] == "retail" and query["details"]["rows"] == 1
     assert body["chain"]["ok"] is True and body["chain"]["broken_at"] is None
 
     code, body = await audit(jp_fetch, adam, user="vera", action="login.")
-    assert code == 200 and {e["action"] for e in body["entries"]} == {"login.success", "login.failure"}
+    assert code == 200 and {e["action"] for e in body["entries"]} == {
+        "login.success",
+        "login.failure",
+    }
     failed = [e for e in body["entries"] if e["outcome"] == "failure"]
     assert len(failed) == 1 and failed[0]["action"] == "login.failure"
 
@@ -90,7 +102,7 @@ async def test_an_admin_finds_what_happened_by_user_action_time_and_text(jp_fetc
     code, body = await audit(jp_fetch, adam, action="login.", since="1h", until="2999-01-01")
     assert code == 200 and body["total"] >= 4
 
-    code, body = await audit(jp_fetch, adam, text="BAD_PASSWORD")   # the failure's reason
+    code, body = await audit(jp_fetch, adam, text="BAD_PASSWORD")  # the failure's reason
     assert code == 200 and [e["action"] for e in body["entries"]] == ["login.failure"]
 
     code, page1 = await audit(jp_fetch, adam, action="login.", limit="2", verify="false")
@@ -103,7 +115,7 @@ async def test_an_admin_finds_what_happened_by_user_action_time_and_text(jp_fetc
 
     # the admin's own reads are in the trail too
     code, body = await audit(jp_fetch, adam, action="audit.read", user="adam")
-    assert code == 200 and body["total"] == 9                      # the nine searches above
+    assert code == 200 and body["total"] == 9  # the nine searches above
     newest = body["entries"][0]
     assert newest["resource"] == "audit" and newest["details"]["filters"] == {"user": "vera"}
 
@@ -118,7 +130,9 @@ async def test_every_other_role_is_refused_and_the_refusal_is_audited(jp_fetch, 
     log.flush()
     denials = [e.data for e in log.entries(user=name, action="authz.deny")]
     assert denials and denials[-1]["resource"] == "workbench:audit"
-    assert denials[-1]["outcome"] == "denied" and denials[-1]["details"]["path"].endswith("/workbench/api/audit")
+    assert denials[-1]["outcome"] == "denied" and denials[-1]["details"]["path"].endswith(
+        "/workbench/api/audit"
+    )
 
 
 async def test_nobody_logged_in_gets_nothing(jp_fetch):

@@ -9,6 +9,7 @@ tables; this test process is another process, like a notebook kernel or a shell:
 - ``workbench query`` from a shell works while the server holds the file;
 - a ``live`` query grows while the pipeline writes.
 """
+
 from __future__ import annotations
 
 import os
@@ -65,7 +66,9 @@ def test_connect_queries_through_the_server_with_the_same_numbers(served):
     local = local_wb.query("retail", ["revenue", "orders"], ["region"], order=["region"]).df
     local_wb.close()
     assert remote["region"].tolist() == local["region"].tolist()
-    assert [round(float(x), 2) for x in remote["revenue"]] == [round(float(x), 2) for x in local["revenue"]]
+    assert [round(float(x), 2) for x in remote["revenue"]] == [
+        round(float(x), 2) for x in local["revenue"]
+    ]
     assert remote["orders"].tolist() == local["orders"].tolist()
     q = wb.query("retail", ["revenue"], ["region"])
     assert "revenue" in q.df.columns and q.sql().lower().startswith(("select", "with"))
@@ -83,9 +86,14 @@ def test_connect_queries_through_the_server_with_the_same_numbers(served):
 
 def test_the_cli_works_while_the_server_holds_the_file(served):
     wh, _, _ = served
-    out = subprocess.run([sys.executable, "-m", "workbench.cli", "query", "retail", "-m", "revenue", "-d", "region"],
-                         capture_output=True, text=True, timeout=120, cwd=REPO,
-                         env={**os.environ, "COLUMNS": "200", "WORKBENCH_WAREHOUSE": str(wh)})
+    out = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "query", "retail", "-m", "revenue", "-d", "region"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env={**os.environ, "COLUMNS": "200", "WORKBENCH_WAREHOUSE": str(wh)},
+    )
     assert out.returncode == 0, out.stderr
     assert "North" in out.stdout and "lock" not in (out.stdout + out.stderr).lower()
 

@@ -1,4 +1,5 @@
 """Real log-in, cookies, bearer tokens, the owner's token and the policy on jupyter_server's own APIs."""
+
 from __future__ import annotations
 
 import re
@@ -34,15 +35,22 @@ async def login(jp_fetch, name: str, password: str | None = None):
     page = await jp_fetch("login", method="GET")
     xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.body.decode()).group(1)
     jar = cookies_of(page)
-    body = urllib.parse.urlencode({"username": name, "password": password or PASSWORDS[name], "_xsrf": xsrf})
+    body = urllib.parse.urlencode(
+        {"username": name, "password": password or PASSWORDS[name], "_xsrf": xsrf}
+    )
     cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
     try:
-        r = await jp_fetch("login", method="POST", body=body, follow_redirects=False,
-                           headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
-    except HTTPClientError as e:          # a redirect (302) raises too, with follow_redirects=False
+        r = await jp_fetch(
+            "login",
+            method="POST",
+            body=body,
+            follow_redirects=False,
+            headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
+        )
+    except HTTPClientError as e:  # a redirect (302) raises too, with follow_redirects=False
         if e.response is None or e.code >= 400:
             return e.code, e.response, {}
-        return e.code, e.response, {**jar, **cookies_of(e.response)}    # the _xsrf cookie too
+        return e.code, e.response, {**jar, **cookies_of(e.response)}  # the _xsrf cookie too
     return r.code, r, {**jar, **cookies_of(r)}
 
 
@@ -93,16 +101,30 @@ async def test_log_in_sets_http_only_lax_cookies_and_the_policy_applies(jp_fetch
 async def test_bearer_tokens_and_tampering(jp_fetch, services):
     user = services.users.get("anna")
     session = services.sessions.start("anna")
-    token = services.tokens.issue("anna", roles=user.roles, attributes=user.attributes, sid=session.sid)
-    assert await status(jp_fetch, "api", "kernels", headers={"Authorization": f"Bearer {token}"}) == 200
+    token = services.tokens.issue(
+        "anna", roles=user.roles, attributes=user.attributes, sid=session.sid
+    )
+    assert (
+        await status(jp_fetch, "api", "kernels", headers={"Authorization": f"Bearer {token}"})
+        == 200
+    )
     head, payload, sig = token.split(".")
     forged = f"{head}.{payload[:-2]}AA.{sig}"
-    assert await status(jp_fetch, "api", "kernels", headers={"Authorization": f"Bearer {forged}"}) == 403
+    assert (
+        await status(jp_fetch, "api", "kernels", headers={"Authorization": f"Bearer {forged}"})
+        == 403
+    )
     # a viewer's valid token is authenticated, then refused by the policy
     vera = services.users.get("vera")
-    vt = services.tokens.issue("vera", roles=vera.roles, attributes=vera.attributes,
-                               sid=services.sessions.start("vera").sid)
-    assert await status(jp_fetch, "api", "kernels", headers={"Authorization": f"Bearer {vt}"}) == 403
+    vt = services.tokens.issue(
+        "vera",
+        roles=vera.roles,
+        attributes=vera.attributes,
+        sid=services.sessions.start("vera").sid,
+    )
+    assert (
+        await status(jp_fetch, "api", "kernels", headers={"Authorization": f"Bearer {vt}"}) == 403
+    )
 
 
 async def test_the_server_token_is_the_owner_with_admin_rights(jp_fetch, jp_serverapp):
@@ -120,14 +142,17 @@ async def test_log_out_revokes_the_session_on_every_path(jp_fetch, services):
     assert "Logged out" in out.body.decode()
     # the old cookies (access token and refresh token) no longer work, even replayed
     assert await status(jp_fetch, "api", "kernels", headers=h) == 403
-    assert await status(jp_fetch, "api", "kernels", headers={"Authorization": f"Bearer {jar[ACCESS]}"}) == 403
+    assert (
+        await status(jp_fetch, "api", "kernels", headers={"Authorization": f"Bearer {jar[ACCESS]}"})
+        == 403
+    )
 
 
 async def test_an_expired_access_token_is_refreshed_silently_and_reuse_revokes(jp_fetch, services):
     code, _, jar = await login(jp_fetch, "dora")
     now = time.time()
-    services.tokens.clock = lambda: now + 3600          # the access token is long expired
-    services.sessions.clock = lambda: now + 3600        # within the refresh token's idle time
+    services.tokens.clock = lambda: now + 3600  # the access token is long expired
+    services.sessions.clock = lambda: now + 3600  # within the refresh token's idle time
     r = await jp_fetch("api", "kernels", headers=cookie_header(jar))
     assert r.code == 200
     fresh = cookies_of(r)
@@ -135,7 +160,10 @@ async def test_an_expired_access_token_is_refreshed_silently_and_reuse_revokes(j
     # replaying the rotated refresh token (after the grace window) revokes the whole session
     services.sessions.clock = lambda: now + 3600 + 60
     services.tokens.clock = lambda: now + 3600 + 60
-    assert await status(jp_fetch, "api", "kernels", headers=cookie_header({REFRESH: jar[REFRESH]})) == 403
+    assert (
+        await status(jp_fetch, "api", "kernels", headers=cookie_header({REFRESH: jar[REFRESH]}))
+        == 403
+    )
     assert await status(jp_fetch, "api", "kernels", headers=cookie_header(fresh)) == 403
 
 
@@ -149,12 +177,23 @@ async def test_a_disabled_user_is_out_at_once(jp_fetch, services):
     assert code == 401
 
 
-@pytest.mark.parametrize("path, resource", [
-    ("/lab", "lab"), ("/lab/tree/x.ipynb", "lab"), ("/tree", "lab"), ("/files/a.csv", "contents"),
-    ("/workbench-catalog/", "app:catalog"), ("/workbench-dashboard/ws", "app:dashboard"),
-    ("/proxy/5006/", "proxy"), ("/terminals/1", "terminals"),
-    ("/api/kernels", None), ("/login", None), ("/static/x.js", None), ("/workbench/api/query", None),
-])
+@pytest.mark.parametrize(
+    "path, resource",
+    [
+        ("/lab", "lab"),
+        ("/lab/tree/x.ipynb", "lab"),
+        ("/tree", "lab"),
+        ("/files/a.csv", "contents"),
+        ("/workbench-catalog/", "app:catalog"),
+        ("/workbench-dashboard/ws", "app:dashboard"),
+        ("/proxy/5006/", "proxy"),
+        ("/terminals/1", "terminals"),
+        ("/api/kernels", None),
+        ("/login", None),
+        ("/static/x.js", None),
+        ("/workbench/api/query", None),
+    ],
+)
 def test_page_resources(path, resource):
     from workbench.server.login import page_resource
 
@@ -166,9 +205,13 @@ async def test_pages_are_gated_by_the_policy_too(jp_fetch, jp_serverapp, jp_http
     Path(jp_serverapp.root_dir, "hello.txt").write_text("hi")
     _, _, vera = await login(jp_fetch, "vera")
     _, _, anna = await login(jp_fetch, "anna")
-    page = {"Referer": f"http://127.0.0.1:{jp_http_port}/"}     # as a browser sends it
-    assert await status(jp_fetch, "files", "hello.txt", headers={**cookie_header(vera), **page}) == 403
-    assert await status(jp_fetch, "files", "hello.txt", headers={**cookie_header(anna), **page}) == 200
+    page = {"Referer": f"http://127.0.0.1:{jp_http_port}/"}  # as a browser sends it
+    assert (
+        await status(jp_fetch, "files", "hello.txt", headers={**cookie_header(vera), **page}) == 403
+    )
+    assert (
+        await status(jp_fetch, "files", "hello.txt", headers={**cookie_header(anna), **page}) == 200
+    )
 
 
 async def test_jwks_is_public_and_verifies_our_tokens(jp_fetch, services):
@@ -177,10 +220,14 @@ async def test_jwks_is_public_and_verifies_our_tokens(jp_fetch, services):
     r = await jp_fetch(".well-known", "jwks.json")
     assert r.headers["Content-Type"].startswith("application/jwk-set+json")
     keys = {k["kid"]: k for k in __import__("json").loads(r.body)["keys"]}
-    assert services.keyring.current_kid in keys and all("d" not in k for k in keys.values())   # no private parts
+    assert services.keyring.current_kid in keys and all(
+        "d" not in k for k in keys.values()
+    )  # no private parts
     user = services.users.get("anna")
     token = services.tokens.issue("anna", roles=user.roles, sid=services.sessions.start("anna").sid)
     kid = jwt.get_unverified_header(token)["kid"]
     key = jwt.PyJWK(keys[kid]).key
-    claims = jwt.decode(token, key, algorithms=["RS256"], audience=services.tokens.audience)   # PyJWT, not our code
+    claims = jwt.decode(
+        token, key, algorithms=["RS256"], audience=services.tokens.audience
+    )  # PyJWT, not our code
     assert claims["sub"] == "anna"

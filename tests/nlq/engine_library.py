@@ -1,5 +1,6 @@
 """The lending library of the engine tests (tests/nlq/engine_models/library.yml), small enough
 that every expected figure below is added up by hand in the test that uses it."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,11 +22,26 @@ LOANS = [  # loan_id, member, book, branch, loaned_at, returned_at, fee
 ]
 TABLES = {
     "branches": ([("branch_id", "int"), ("name", "varchar"), ("city", "varchar")], BRANCHES),
-    "members": ([("member_id", "int"), ("name", "varchar"), ("tier", "varchar"), ("city", "varchar")],
-                MEMBERS),
-    "books": ([("book_id", "int"), ("title", "varchar"), ("genre", "varchar"), ("pages", "int")], BOOKS),
-    "loans": ([("loan_id", "int"), ("member_id", "int"), ("book_id", "int"), ("branch_id", "int"),
-               ("loaned_at", "timestamp"), ("returned_at", "timestamp"), ("fee", "double")], LOANS),
+    "members": (
+        [("member_id", "int"), ("name", "varchar"), ("tier", "varchar"), ("city", "varchar")],
+        MEMBERS,
+    ),
+    "books": (
+        [("book_id", "int"), ("title", "varchar"), ("genre", "varchar"), ("pages", "int")],
+        BOOKS,
+    ),
+    "loans": (
+        [
+            ("loan_id", "int"),
+            ("member_id", "int"),
+            ("book_id", "int"),
+            ("branch_id", "int"),
+            ("loaned_at", "timestamp"),
+            ("returned_at", "timestamp"),
+            ("fee", "double"),
+        ],
+        LOANS,
+    ),
 }
 
 

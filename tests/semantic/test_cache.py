@@ -1,5 +1,6 @@
 """The semantic result cache: hits, keys per principal, invalidation on model and data changes,
 latency stats, and the Redis backend shared between workbench objects."""
+
 from __future__ import annotations
 
 import shutil
@@ -18,8 +19,14 @@ REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 def connect(db, models=MODELS, cache="memory", who="admin", read_only=True):
-    return workbench.connect(warehouse=db, models_dir=models, principal=PRINCIPALS[who],
-                             read_only=read_only, principals_file=MODELS / "none.yml", cache=cache)
+    return workbench.connect(
+        warehouse=db,
+        models_dir=models,
+        principal=PRINCIPALS[who],
+        read_only=read_only,
+        principals_file=MODELS / "none.yml",
+        cache=cache,
+    )
 
 
 @pytest.fixture
@@ -97,7 +104,7 @@ def test_key_includes_principal(wb):
     v_south, qs = revenue(south)
     assert not qn.cached and not qs.cached
     assert (v_admin, v_north) == (650.0, 300.0)
-    assert v_south in (350.0, 270.0)   # 270 when order 7's hidden (North) customer hides it
+    assert v_south in (350.0, 270.0)  # 270 when order 7's hidden (North) customer hides it
     v_north2, qn2 = revenue(north)
     assert qn2.cached and v_north2 == v_north
     assert wb.cache_stats()["entries"] == 3
@@ -105,6 +112,7 @@ def test_key_includes_principal(wb):
 
 def test_key_includes_attributes_not_only_user_name(wb):
     from workbench.security.principal import Principal
+
     fake = Principal.of("north", roles=["regional_manager"], region="South")
     revenue(wb.as_principal(PRINCIPALS["north"]))
     v, q = revenue(wb.as_principal(fake))
@@ -122,7 +130,7 @@ def test_invalidated_when_model_file_changes(shop_db, models_copy):
         text = path.read_text()
         old = "{name: revenue, agg: sum, expr: amount,"
         assert old in text
-        time.sleep(0.6)              # models are re-checked at most every 0.5 s
+        time.sleep(0.6)  # models are re-checked at most every 0.5 s
         path.write_text(text.replace(old, "{name: revenue, agg: sum, expr: amount * 2,"))
         time.sleep(0.6)
         v2, q2 = revenue(w)
@@ -140,7 +148,7 @@ def test_data_version_changes_when_file_changes(warehouse_copy):
         v1, _ = revenue(w)
         assert v1 == 650.0 and revenue(w)[1].cached
         before = w.engine.data_version()
-        w.close()                     # release the file: DuckDB allows one writer process
+        w.close()  # release the file: DuckDB allows one writer process
         con = duckdb.connect(str(warehouse_copy))
         con.execute("update orders set amount = amount + 1000 where order_id = 1")
         con.execute("checkpoint")
@@ -172,7 +180,8 @@ def test_invalidate_picks_up_new_rows(warehouse_copy, tmp_path):
     try:
         assert revenue(w)[0] == 650.0
         w.engine.native_connection().execute(
-            "insert into orders values (8, 100, 10, TIMESTAMP '2025-03-01 10:00:00', 5.0, 'completed')")
+            "insert into orders values (8, 100, 10, TIMESTAMP '2025-03-01 10:00:00', 5.0, 'completed')"
+        )
         w.invalidate()
         v, q = revenue(w)
         assert not q.cached and v == 655.0
@@ -196,6 +205,7 @@ def test_no_cache_backend(shop_db):
 def redis_client():
     require_service("Redis", "127.0.0.1", 6379)
     import redis
+
     r = redis.Redis.from_url(REDIS_URL)
     for k in r.scan_iter("workbench:result:*"):
         r.delete(k)
@@ -207,7 +217,7 @@ def redis_client():
 @pytest.mark.services
 def test_redis_shared_between_workbenches(shop_db, redis_client):
     a = connect(shop_db, cache=REDIS_URL)
-    b = connect(shop_db, cache=REDIS_URL)   # another "process": nothing shared but Redis
+    b = connect(shop_db, cache=REDIS_URL)  # another "process": nothing shared but Redis
     try:
         assert a._s is not b._s
         assert a.cache_stats()["backend"] == "redis"
@@ -217,8 +227,11 @@ def test_redis_shared_between_workbenches(shop_db, redis_client):
         qb = b.query("shop", metrics=["revenue", "order_count"], dimensions=["region"])
         qb.df
         assert qb.cached
-        assert qb.df.sort_values("region").reset_index(drop=True).equals(
-            qa.df.sort_values("region").reset_index(drop=True))
+        assert (
+            qb.df.sort_values("region")
+            .reset_index(drop=True)
+            .equals(qa.df.sort_values("region").reset_index(drop=True))
+        )
         assert b.cache_stats()["hits"] == 1
 
         # keys hold the principal's security context
@@ -230,7 +243,8 @@ def test_redis_shared_between_workbenches(shop_db, redis_client):
         assert not qn.cached
         assert set(qn.df["region"].dropna()) == {"North"}
         qn_a = a.as_principal(PRINCIPALS["north"]).query(
-            "shop", metrics=["revenue", "order_count"], dimensions=["region"])
+            "shop", metrics=["revenue", "order_count"], dimensions=["region"]
+        )
         qn_a.df
         assert qn_a.cached and set(qn_a.df["region"].dropna()) == {"North"}
         keys = [k.decode() for k in redis_client.scan_iter("workbench:result:*")]
@@ -260,8 +274,11 @@ def test_redis_roundtrip_keeps_types(shop_db, redis_client):
         df2 = q2.df
         assert q2.cached
         assert list(df2.columns) == list(df1.columns)
-        assert df2.sort_values("order_date__month").reset_index(drop=True).equals(
-            df1.sort_values("order_date__month").reset_index(drop=True))
+        assert (
+            df2.sort_values("order_date__month")
+            .reset_index(drop=True)
+            .equals(df1.sort_values("order_date__month").reset_index(drop=True))
+        )
     finally:
         a.close()
 

@@ -1,5 +1,6 @@
 """Catalog search ranking, detail rows through a linking model, a few functions and member
 properties, hand-checked on the shop (see test_query_inputs.py for its orders)."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,13 +9,16 @@ from workbench.semantic.errors import UnknownMemberError
 from workbench.semantic.spec import Dimension, Measure, Metric
 
 
-@pytest.mark.parametrize("text, first", [
-    ("revenue", "shop.orders.revenue"),              # exact name
-    ("sales", "shop.orders.revenue"),                # a synonym
-    ("revenue_sh", "shop.orders.revenue_share"),     # part of a name
-    ("turno", "shop.orders.revenue"),                # part of a synonym (turnover)
-    ("running xyz", "shop.orders.revenue_running"),  # one of two words
-])
+@pytest.mark.parametrize(
+    "text, first",
+    [
+        ("revenue", "shop.orders.revenue"),  # exact name
+        ("sales", "shop.orders.revenue"),  # a synonym
+        ("revenue_sh", "shop.orders.revenue_share"),  # part of a name
+        ("turno", "shop.orders.revenue"),  # part of a synonym (turnover)
+        ("running xyz", "shop.orders.revenue_running"),  # one of two words
+    ],
+)
 def test_search_ranks_names_then_synonyms_then_words(shop, text, first):
     hits = shop.search(text, namespace="shop")
     assert hits[0]["qualified_name"] == first
@@ -22,7 +26,8 @@ def test_search_ranks_names_then_synonyms_then_words(shop, text, first):
 
 def test_an_empty_search_lists_the_catalog(shop):
     assert [e["qualified_name"] for e in shop.search("  ", limit=3, namespace="shop")] == [
-        e["qualified_name"] for e in shop.catalog("shop")[:3]]
+        e["qualified_name"] for e in shop.catalog("shop")[:3]
+    ]
 
 
 def test_detail_rows_through_a_linking_model_are_distinct(shop):
@@ -32,17 +37,21 @@ def test_detail_rows_through_a_linking_model_are_distinct(shop):
     assert pairs == [("Ann", "N1"), ("Ann", "N2"), ("Bob", "S1"), ("Cy", "N1"), ("Cy", "S1")]
 
 
-@pytest.mark.parametrize("where, revenue", [
-    ("greatest(order_id, 5) = 5", 450.0),       # orders 1..5
-    ("day(order_date) = 1", 70.0),              # order 5, 2024-03-01
-])
+@pytest.mark.parametrize(
+    "where, revenue",
+    [
+        ("greatest(order_id, 5) = 5", 450.0),  # orders 1..5
+        ("day(order_date) = 1", 70.0),  # order 5, 2024-03-01
+    ],
+)
 def test_functions(shop, where, revenue):
     assert shop.query("shop", ["revenue"], [], where=[where]).df["revenue"].tolist() == [revenue]
 
 
 def test_fiscal_quarters_of_a_calendar_fiscal_year_are_calendar_quarters(shop):
-    df = shop.query("shop", ["revenue"], ["order_date__fiscal_quarter"],
-                    order=["order_date__fiscal_quarter"]).df
+    df = shop.query(
+        "shop", ["revenue"], ["order_date__fiscal_quarter"], order=["order_date__fiscal_quarter"]
+    ).df
     assert [str(v)[:10] for v in df["order_date__fiscal_quarter"]] == ["2024-01-01", "2025-01-01"]
     assert df["revenue"].tolist() == [450.0, 200.0]
 

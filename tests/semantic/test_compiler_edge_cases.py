@@ -1,6 +1,7 @@
 """Compiler edge cases: refused queries, filters joining a metric and a dimension with OR,
 default time dimensions, metrics per row at unusual grains, windows on day grain and the
 expression language's safety nets. Hand sums over the shop (see test_query_inputs.py)."""
+
 from __future__ import annotations
 
 import ibis
@@ -11,42 +12,115 @@ from workbench.semantic.errors import QueryError, UnknownMemberError
 from workbench.semantic.expr import ExprError, Translator, parse
 
 
-@pytest.mark.parametrize("target, kw, error, words", [
-    ("shop.shops", dict(metrics=["revenue"]), UnknownMemberError, "Unknown model 'shops'"),
-    ("shop", dict(metrics=["revenue"], dimensions=["region"], grain="month"), QueryError,
-     "grain 'month' needs a time dimension"),
-    ("shop", dict(metrics=["revenue"], dimensions=["region", "region"]), QueryError,
-     "A dimension is listed twice"),
-    ("shop", dict(dimensions=["order_id"], where=["revenue > 100"]), QueryError,
-     "Filters on metrics need at least one metric in the query (orders.revenue)"),
-    ("shop", dict(metrics=["revenue"], where=["nosuch = 1"]), UnknownMemberError,
-     "Unknown dimension or measure or metric 'nosuch'"),
-    ("shop", dict(metrics=["revenue"], time_range="2024", time_dimension="status"), QueryError,
-     "'orders.status' is not a time dimension"),
-    ("shop", dict(metrics=["customer_count"], time_range="2024"), QueryError,
-     "A time range needs a time dimension"),
-    ("shop", dict(dimensions=["returned_at", "product"]), QueryError,
-     "do not share a model whose rows they all describe"),
-    ("shop", dict(metrics=["revenue"], dimensions=["region"], order=["nosuch"]), QueryError,
-     "Cannot order by 'nosuch'"),
-    ("shop", dict(metrics=["revenue"], dimensions=["region"], order=["status"]), QueryError,
-     "Cannot order by 'status'"),
-    ("shop", dict(metrics=["r"], dimensions=["order_date"], grain="month",
-                  define={"orders.r": {"type": "cumulative", "metric": "revenue_2m"}}),
-     QueryError, "window and comparison metrics cannot be nested"),
-    ("shop", dict(metrics=["bad"], define={"orders.bad": {"agg": "sum",
-                                                          "expr": "order_lines.line_no"}}),
-     QueryError, "Measures of 'orders' may only reference models joined many-to-one"),
-    ("shop", dict(dimensions=["order_id", "lr"], define={"order_lines.lr": {"metric": "line_revenue"}}),
-     QueryError, "needs a dimension of 'order_lines' on its key column 'order_id'"),
-    ("shop", dict(dimensions=["customer_name", "me"],
-                  define={"customers.me": {"metric": "order_count", "filter": "customers.me > 0"}}),
-     QueryError, "'customers.me' is evaluated from itself"),
-    ("shop", dict(dimensions=["customer_name", "n2"],
-                  define={"customers.n1": {"metric": "order_count"},
-                          "customers.n2": {"metric": "revenue", "at": ["n1"]}}),
-     QueryError, "grouped by 'customers.n1', itself a metric per row"),
-])
+@pytest.mark.parametrize(
+    "target, kw, error, words",
+    [
+        ("shop.shops", dict(metrics=["revenue"]), UnknownMemberError, "Unknown model 'shops'"),
+        (
+            "shop",
+            dict(metrics=["revenue"], dimensions=["region"], grain="month"),
+            QueryError,
+            "grain 'month' needs a time dimension",
+        ),
+        (
+            "shop",
+            dict(metrics=["revenue"], dimensions=["region", "region"]),
+            QueryError,
+            "A dimension is listed twice",
+        ),
+        (
+            "shop",
+            dict(dimensions=["order_id"], where=["revenue > 100"]),
+            QueryError,
+            "Filters on metrics need at least one metric in the query (orders.revenue)",
+        ),
+        (
+            "shop",
+            dict(metrics=["revenue"], where=["nosuch = 1"]),
+            UnknownMemberError,
+            "Unknown dimension or measure or metric 'nosuch'",
+        ),
+        (
+            "shop",
+            dict(metrics=["revenue"], time_range="2024", time_dimension="status"),
+            QueryError,
+            "'orders.status' is not a time dimension",
+        ),
+        (
+            "shop",
+            dict(metrics=["customer_count"], time_range="2024"),
+            QueryError,
+            "A time range needs a time dimension",
+        ),
+        (
+            "shop",
+            dict(dimensions=["returned_at", "product"]),
+            QueryError,
+            "do not share a model whose rows they all describe",
+        ),
+        (
+            "shop",
+            dict(metrics=["revenue"], dimensions=["region"], order=["nosuch"]),
+            QueryError,
+            "Cannot order by 'nosuch'",
+        ),
+        (
+            "shop",
+            dict(metrics=["revenue"], dimensions=["region"], order=["status"]),
+            QueryError,
+            "Cannot order by 'status'",
+        ),
+        (
+            "shop",
+            dict(
+                metrics=["r"],
+                dimensions=["order_date"],
+                grain="month",
+                define={"orders.r": {"type": "cumulative", "metric": "revenue_2m"}},
+            ),
+            QueryError,
+            "window and comparison metrics cannot be nested",
+        ),
+        (
+            "shop",
+            dict(
+                metrics=["bad"],
+                define={"orders.bad": {"agg": "sum", "expr": "order_lines.line_no"}},
+            ),
+            QueryError,
+            "Measures of 'orders' may only reference models joined many-to-one",
+        ),
+        (
+            "shop",
+            dict(
+                dimensions=["order_id", "lr"], define={"order_lines.lr": {"metric": "line_revenue"}}
+            ),
+            QueryError,
+            "needs a dimension of 'order_lines' on its key column 'order_id'",
+        ),
+        (
+            "shop",
+            dict(
+                dimensions=["customer_name", "me"],
+                define={"customers.me": {"metric": "order_count", "filter": "customers.me > 0"}},
+            ),
+            QueryError,
+            "'customers.me' is evaluated from itself",
+        ),
+        (
+            "shop",
+            dict(
+                dimensions=["customer_name", "n2"],
+                define={
+                    "customers.n1": {"metric": "order_count"},
+                    "customers.n2": {"metric": "revenue", "at": ["n1"]},
+                },
+            ),
+            QueryError,
+            "grouped by 'customers.n1', itself a metric per row",
+        ),
+    ],
+)
 def test_refused_queries(shop, target, kw, error, words):
     with pytest.raises(error) as e:
         shop.query(target, **kw).df
@@ -55,25 +129,37 @@ def test_refused_queries(shop, target, kw, error, words):
 
 def test_a_measure_without_time_dimension_setting_uses_its_only_one(shop):
     # returns has one time dimension (returned_at): the refund of order 3 on 2024-02-10
-    assert shop.query("shop", ["refunds"], [], time_range="2024-02").df["refunds"].tolist() == [200.0]
-    assert shop.query("shop", ["refunds"], [], time_range="2024-03").df["refunds"].fillna(0).tolist() == [0]
+    assert shop.query("shop", ["refunds"], [], time_range="2024-02").df["refunds"].tolist() == [
+        200.0
+    ]
+    assert shop.query("shop", ["refunds"], [], time_range="2024-03").df["refunds"].fillna(
+        0
+    ).tolist() == [0]
 
 
-@pytest.mark.parametrize("where, regions", [
-    ("revenue > 340 or region = 'Nowhere'", ["South"]),        # North 300, South 350
-    ("revenue > 400 or region = 'North'", ["North"]),
-])
+@pytest.mark.parametrize(
+    "where, regions",
+    [
+        ("revenue > 340 or region = 'Nowhere'", ["South"]),  # North 300, South 350
+        ("revenue > 400 or region = 'North'", ["North"]),
+    ],
+)
 def test_or_of_a_metric_and_a_query_dimension(shop, where, regions):
     df = shop.query("shop", ["revenue"], ["region"], where=[where], order=["region"]).df
     assert df["region"].tolist() == regions
 
 
 def test_detail_rows_in_a_time_range_and_order_words(shop):
-    df = shop.query("shop", dimensions=["order_id"], time_range="2025",
-                    time_dimension="order_date", order=["order_id desc"]).df
+    df = shop.query(
+        "shop",
+        dimensions=["order_id"],
+        time_range="2025",
+        time_dimension="order_date",
+        order=["order_id desc"],
+    ).df
     assert df["order_id"].tolist() == [7, 6]
     df = shop.query("shop", ["revenue"], ["store"], order=["revenue DESC"]).df
-    assert df["store"].tolist() == ["S1", "N1", "N2"]          # 350, 250, 50
+    assert df["store"].tolist() == ["S1", "N1", "N2"]  # 350, 250, 50
 
 
 def _per_customer(shop, dim, **kw):
@@ -93,7 +179,10 @@ def test_a_ratio_metric_per_row(shop):
 
 def test_a_metric_per_row_with_a_condition_reading_no_column(shop):
     assert _per_customer(shop, "customers.order_count", where=["1 = 1"]) == {
-        "Ann": 3, "Bob": 2, "Cy": 2}
+        "Ann": 3,
+        "Bob": 2,
+        "Cy": 2,
+    }
 
 
 def test_a_metric_per_row_of_its_own_model(shop):
@@ -107,12 +196,14 @@ def test_rolling_window_on_day_grain_counts_days_not_rows(shop):
     """20 days back from each order day: Jan 20 reaches Jan 5 (150), Feb 3 reaches Jan 20
     (250), Feb 15 reaches Feb 3 (230), Mar 1 reaches Feb 15 (100); 2025 days stand alone."""
     d = {"orders.rev_20d": {"type": "rolling", "metric": "revenue", "window": 20}}
-    df = shop.query("shop", ["rev_20d"], ["order_date"], grain="day", order=["order_date"],
-                    define=d).df
+    df = shop.query(
+        "shop", ["rev_20d"], ["order_date"], grain="day", order=["order_date"], define=d
+    ).df
     assert df["rev_20d"].tolist() == [100.0, 150.0, 250.0, 230.0, 100.0, 120.0, 80.0]
     d = {"orders.rev_3w": {"type": "rolling", "metric": "revenue", "window": 3}}
-    df = shop.query("shop", ["rev_3w"], ["order_date"], grain="week", order=["order_date"],
-                    define=d).df
+    df = shop.query(
+        "shop", ["rev_3w"], ["order_date"], grain="week", order=["order_date"], define=d
+    ).df
     assert df["rev_3w"].tolist() == [100.0, 150.0, 250.0, 230.0, 100.0, 120.0, 80.0]
 
 
@@ -124,22 +215,34 @@ def test_a_date_dimension_at_an_hour_grain_is_the_date(shop):
 
 
 # --- expressions ---------------------------------------------------------------------------
-@pytest.mark.parametrize("where, revenue", [
-    ("floor(order_id / 3) = 1", 300.0),     # orders 3, 4, 5: 200 + 30 + 70
-    ("ceil(order_id / 3) = 1", 350.0),      # orders 1, 2, 3: 100 + 50 + 200
-])
+@pytest.mark.parametrize(
+    "where, revenue",
+    [
+        ("floor(order_id / 3) = 1", 300.0),  # orders 3, 4, 5: 200 + 30 + 70
+        ("ceil(order_id / 3) = 1", 350.0),  # orders 1, 2, 3: 100 + 50 + 200
+    ],
+)
 def test_floor_and_ceil(shop, where, revenue):
     assert shop.query("shop", ["revenue"], [], where=[where]).df["revenue"].tolist() == [revenue]
 
 
-@pytest.mark.parametrize("where, words", [
-    ("status is 1", "only 'is [not] null|true|false'"),
-    ("cast(status as blob) = 'x'", "is not supported"),
-    ("extract(second from order_date) = 1", "extract(second) is not supported"),
-])
+@pytest.mark.parametrize(
+    "where, words",
+    [
+        ("status is 1", "only 'is [not] null|true|false'"),
+        ("cast(status as blob) = 'x'", "is not supported"),
+        ("extract(second from order_date) = 1", "extract(second) is not supported"),
+    ],
+)
 def test_unsupported_expressions(shop, where, words):
-    with pytest.raises(QueryError, match=words.replace("(", r"\(").replace(")", r"\)")
-                       .replace("[", r"\[").replace("]", r"\]").replace("|", r"\|")):
+    with pytest.raises(
+        QueryError,
+        match=words.replace("(", r"\(")
+        .replace(")", r"\)")
+        .replace("[", r"\[")
+        .replace("]", r"\]")
+        .replace("|", r"\|"),
+    ):
         shop.query("shop", ["revenue"], [], where=[where]).df
 
 

@@ -4,6 +4,7 @@ Only a table the engine says is absent is "missing tables". A DuckDB lock held b
 process, a PostgreSQL server that refuses the connection, a warehouse file this user may not
 read, a warehouse that does not exist: each says so (issue 11 §1, issue 9 item 1.6).
 """
+
 from __future__ import annotations
 
 import os
@@ -63,8 +64,14 @@ def release(proc: subprocess.Popen) -> None:
 
 
 def connect(path: Path, tmp_path: Path, **kw):
-    return workbench.connect(warehouse=path, models_dir=MODELS, principal=PRINCIPALS["admin"],
-                             cache="none", principals_file=tmp_path / "none.yml", **kw)
+    return workbench.connect(
+        warehouse=path,
+        models_dir=MODELS,
+        principal=PRINCIPALS["admin"],
+        cache="none",
+        principals_file=tmp_path / "none.yml",
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("read_only", [False, True])
@@ -72,14 +79,14 @@ def test_a_file_locked_by_another_process_is_reported_as_a_lock(shop_file, tmp_p
     holder = hold_lock(shop_file)
     try:
         wb = connect(shop_file, tmp_path, read_only=read_only)
-        assert "orders" in {e["name"] for e in wb.models()}   # the models still load
+        assert "orders" in {e["name"] for e in wb.models()}  # the models still load
         with pytest.raises(WarehouseLocked) as e:
             _ = wb.query("shop", metrics=["revenue"], dimensions=["region"]).df
         msg = str(e.value)
         assert str(shop_file) in msg and "locked" in msg
         assert f"process {holder.pid}" in msg and e.value.holder_pid == holder.pid
         assert "missing tables" not in msg
-        assert "Workbench (Jupyter) server" not in msg       # a plain script holds it
+        assert "Workbench (Jupyter) server" not in msg  # a plain script holds it
         # asking for read-only access cannot help when the holder writes; said only when it may
         assert ("read_only=True" in msg) is (not read_only)
         wb.close()
@@ -146,10 +153,15 @@ def _free_port() -> int:
 
 
 def test_a_refused_postgres_connection_names_the_server_not_the_password(tmp_path):
-    port = _free_port()   # nothing listens there
-    wb = workbench.connect(engine="postgres", url=f"postgresql://postgres:s3cret@127.0.0.1:{port}/test",
-                           models_dir=MODELS, principal=PRINCIPALS["admin"], cache="none",
-                           principals_file=tmp_path / "none.yml")
+    port = _free_port()  # nothing listens there
+    wb = workbench.connect(
+        engine="postgres",
+        url=f"postgresql://postgres:s3cret@127.0.0.1:{port}/test",
+        models_dir=MODELS,
+        principal=PRINCIPALS["admin"],
+        cache="none",
+        principals_file=tmp_path / "none.yml",
+    )
     with pytest.raises(EngineUnavailable) as e:
         _ = wb.query("shop", metrics=["revenue"]).df
     msg = str(e.value)
@@ -163,9 +175,14 @@ def _permission_probe(warehouse: Path, models: Path, as_uid: int | None, out) ->
         if as_uid is not None:
             os.setgid(pwd.getpwuid(as_uid).pw_gid)
             os.setuid(as_uid)
-        wb = workbench.connect(warehouse=warehouse, models_dir=models, cache="none",
-                               principal=PRINCIPALS["admin"], read_only=True,
-                               principals_file=models / "none.yml")
+        wb = workbench.connect(
+            warehouse=warehouse,
+            models_dir=models,
+            cache="none",
+            principal=PRINCIPALS["admin"],
+            read_only=True,
+            principals_file=models / "none.yml",
+        )
         _ = wb.query("shop", metrics=["revenue"]).df
         out.send(("no error", ""))
     except BaseException as e:  # noqa: BLE001  everything goes back to the test
@@ -178,6 +195,7 @@ def _permission_probe(warehouse: Path, models: Path, as_uid: int | None, out) ->
 def test_a_warehouse_this_user_may_not_read_names_the_file():
     """Root reads any file, so as root the probe runs in a forked child as `nobody`."""
     import multiprocessing
+
     if os.geteuid() == 0:
         try:
             uid = pwd.getpwnam("nobody").pw_uid
@@ -187,7 +205,7 @@ def test_a_warehouse_this_user_may_not_read_names_the_file():
         uid = None
     root = Path(tempfile.mkdtemp(prefix="wb-perm-"))
     try:
-        root.chmod(0o755)   # traversable by the probe; the warehouse itself is not readable
+        root.chmod(0o755)  # traversable by the probe; the warehouse itself is not readable
         shutil.copytree(MODELS, root / "models")
         for p in [root / "models", *(root / "models").iterdir()]:
             p.chmod(0o755 if p.is_dir() else 0o644)
@@ -213,11 +231,17 @@ def test_spark_missing_parquet_is_missing_tables_and_a_locked_warehouse_is_a_loc
     parquet = tmp_path / "parquet"
     parquet.mkdir()
     with duckdb.connect(str(shop), read_only=True) as con:
-        for t in ("stores", "customers", "orders", "order_lines"):   # no returns
+        for t in ("stores", "customers", "orders", "order_lines"):  # no returns
             con.execute(f"copy {t} to '{parquet / (t + '.parquet')}' (format parquet)")
-    wb = workbench.connect(warehouse=tmp_path / "absent.duckdb", engine="spark",
-                           parquet_dir=parquet, models_dir=MODELS, principal=PRINCIPALS["admin"],
-                           cache="none", principals_file=tmp_path / "none.yml")
+    wb = workbench.connect(
+        warehouse=tmp_path / "absent.duckdb",
+        engine="spark",
+        parquet_dir=parquet,
+        models_dir=MODELS,
+        principal=PRINCIPALS["admin"],
+        cache="none",
+        principals_file=tmp_path / "none.yml",
+    )
     try:
         with pytest.raises(EngineError, match=r"missing tables: returns\)"):
             _ = wb.query("shop", metrics=["revenue"]).df
@@ -226,9 +250,15 @@ def test_spark_missing_parquet_is_missing_tables_and_a_locked_warehouse_is_a_loc
     # parquet exported from a warehouse that another process has locked for writing
     holder = hold_lock(shop)
     try:
-        wb = workbench.connect(warehouse=shop, engine="spark", parquet_dir=None,
-                               models_dir=MODELS, principal=PRINCIPALS["admin"], cache="none",
-                               principals_file=tmp_path / "none.yml")
+        wb = workbench.connect(
+            warehouse=shop,
+            engine="spark",
+            parquet_dir=None,
+            models_dir=MODELS,
+            principal=PRINCIPALS["admin"],
+            cache="none",
+            principals_file=tmp_path / "none.yml",
+        )
         with pytest.raises(WarehouseLocked) as e:
             _ = wb.query("shop", metrics=["revenue"]).df
         assert str(shop) in str(e.value) and "missing tables" not in str(e.value)

@@ -4,6 +4,7 @@
 On DuckDB itself `test_same_results_as_duckdb` compares two connections to the same file: a
 check of the comparison, not of an engine; every other engine is compared with DuckDB.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,8 +30,11 @@ def norm(v):
     if isinstance(v, float) and math.isnan(v):
         return None
     if isinstance(v, (pd.Timestamp, dt.datetime)):
-        return pd.Timestamp(v).tz_localize(None).to_pydatetime() if pd.Timestamp(v).tzinfo \
+        return (
+            pd.Timestamp(v).tz_localize(None).to_pydatetime()
+            if pd.Timestamp(v).tzinfo
             else pd.Timestamp(v).to_pydatetime()
+        )
     if isinstance(v, dt.date):
         return dt.datetime(v.year, v.month, v.day)
     if hasattr(v, "item") and not isinstance(v, str):
@@ -46,16 +50,22 @@ def rows(df: pd.DataFrame) -> list[tuple]:
 
 QUERIES = {
     "revenue by region": dict(metrics=["revenue"], dimensions=["region"]),
-    "fan-out revenue and units by region": dict(metrics=["revenue", "units"],
-                                                dimensions=["region"]),
+    "fan-out revenue and units by region": dict(
+        metrics=["revenue", "units"], dimensions=["region"]
+    ),
     "revenue by product (one-to-many dedup)": dict(metrics=["revenue"], dimensions=["product"]),
     "ratio aov by status": dict(metrics=["aov", "order_count"], dimensions=["status"]),
     "derived revenue per buyer": dict(metrics=["revenue_per_buyer"]),
-    "measure filter and metric filter": dict(metrics=["completed_revenue", "north_revenue"],
-                                             dimensions=["amount_band"]),
+    "measure filter and metric filter": dict(
+        metrics=["completed_revenue", "north_revenue"], dimensions=["amount_band"]
+    ),
     "month grain": dict(metrics=["revenue"], dimensions=["order_date__month"]),
-    "filter and order": dict(metrics=["revenue"], dimensions=["store"],
-                             where=["status != 'cancelled'"], order=["-revenue"]),
+    "filter and order": dict(
+        metrics=["revenue"],
+        dimensions=["store"],
+        where=["status != 'cancelled'"],
+        order=["-revenue"],
+    ),
     "detail across models": dict(dimensions=["order_id", "store", "customer_region", "email"]),
     "median": dict(metrics=["median_amount"], dimensions=["region"]),
 }
@@ -71,8 +81,14 @@ def cases():
 @pytest.fixture(scope="module")
 def duck(shop_db):
     """The reference: the shop on DuckDB, no cache."""
-    wb = workbench.connect(warehouse=shop_db, models_dir=MODELS, principal=PRINCIPALS["admin"],
-                           read_only=True, principals_file=MODELS / "none.yml", cache="none")
+    wb = workbench.connect(
+        warehouse=shop_db,
+        models_dir=MODELS,
+        principal=PRINCIPALS["admin"],
+        read_only=True,
+        principals_file=MODELS / "none.yml",
+        cache="none",
+    )
     yield wb
     wb.close()
 
@@ -97,11 +113,17 @@ def test_row_policy(shop):
 
 
 def test_mask(shop):
-    df = shop.as_principal(PRINCIPALS["analyst"]).query("shop", dimensions=["email"],
-                                                        distinct=True).df
+    df = (
+        shop.as_principal(PRINCIPALS["analyst"])
+        .query("shop", dimensions=["email"], distinct=True)
+        .df
+    )
     assert list(df["email"]) == ["****"]
-    assert shop.as_principal(PRINCIPALS["analyst"]).query(
-        "shop", dimensions=["customer_id"], where=["email = 'ann@x.com'"]).df.empty
+    assert (
+        shop.as_principal(PRINCIPALS["analyst"])
+        .query("shop", dimensions=["customer_id"], where=["email = 'ann@x.com'"])
+        .df.empty
+    )
 
 
 @pytest.mark.parametrize("name,who", list(cases()))

@@ -1,4 +1,5 @@
 """Every bad model or query gets a message naming what and where, with suggestions."""
+
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,9 @@ def _line_of(path: Path, needle: str) -> int:
 
 def test_unknown_column_names_file_line_and_suggests(models_copy, shop_db):
     f = _break(models_copy, "expr: amount, synonyms", "expr: amont, synonyms")
-    wb = workbench.connect(warehouse=shop_db, models_dir=models_copy, principal=PRINCIPALS["admin"],
-                           read_only=True)
+    wb = workbench.connect(
+        warehouse=shop_db, models_dir=models_copy, principal=PRINCIPALS["admin"], read_only=True
+    )
     with pytest.raises(ModelError) as e:
         wb.query("shop", ["revenue"]).df
     msg = str(e.value)
@@ -43,8 +45,9 @@ def test_cycle_in_derived_metrics(models_copy):
 
 def test_unknown_join_key(models_copy, shop_db):
     f = _break(models_copy, "on: {store_id: store_id}", "on: {store_id: shop_id}")
-    wb = workbench.connect(warehouse=shop_db, models_dir=models_copy, principal=PRINCIPALS["admin"],
-                           read_only=True)
+    wb = workbench.connect(
+        warehouse=shop_db, models_dir=models_copy, principal=PRINCIPALS["admin"], read_only=True
+    )
     with pytest.raises(ModelError) as e:
         wb.query("shop", ["revenue"]).df
     assert "unknown join key 'shop_id'" in str(e.value)
@@ -98,8 +101,13 @@ def test_unknown_member_suggests_closest(shop):
 
 
 def test_filters_are_never_sql(shop):
-    for bad in ["1=1; drop table orders", "(select 1) = 1", "status = 'x' union select 1",
-                "pg_sleep(1) = 1", "region in (select region from stores)"]:
+    for bad in [
+        "1=1; drop table orders",
+        "(select 1) = 1",
+        "status = 'x' union select 1",
+        "pg_sleep(1) = 1",
+        "region in (select region from stores)",
+    ]:
         with pytest.raises(QueryError):
             shop.query("shop", ["revenue"], [], where=[bad]).df
     # quotes in values stay values
@@ -123,16 +131,32 @@ def test_other_query_errors(shop):
 def test_cli_never_shows_a_traceback(shop_db, tmp_path):
     import subprocess
     import sys
+
     exe = Path(sys.executable).with_name("workbench")
-    env = {"WORKBENCH_HOME": str(tmp_path), "WORKBENCH_WAREHOUSE": str(shop_db), "PATH": "/usr/bin:/bin"}
+    env = {
+        "WORKBENCH_HOME": str(tmp_path),
+        "WORKBENCH_WAREHOUSE": str(shop_db),
+        "PATH": "/usr/bin:/bin",
+    }
     (tmp_path / "semantic").mkdir()
     (tmp_path / "semantic" / "shop.yml").write_text(
-        (Path(__file__).parent / "models" / "shop.yml").read_text())
-    r = subprocess.run([str(exe), "query", "shop", "-m", "revenu"], capture_output=True, text=True,
-                       env=env, timeout=120)
+        (Path(__file__).parent / "models" / "shop.yml").read_text()
+    )
+    r = subprocess.run(
+        [str(exe), "query", "shop", "-m", "revenu"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 2
     assert "Traceback" not in r.stderr + r.stdout and "revenue" in r.stderr
-    r = subprocess.run([str(exe), "query", "shop", "-m", "revenue", "-d", "region", "-f", "csv"],
-                       capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run(
+        [str(exe), "query", "shop", "-m", "revenue", "-d", "region", "-f", "csv"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0] == "region,revenue"

@@ -1,5 +1,6 @@
 """Fan-out and chasm traps: sums never double count. Expected values are worked out by hand
 from the fixture in conftest.py (comments show the arithmetic), on every registered engine."""
+
 import duckdb
 import pytest
 
@@ -18,9 +19,12 @@ def _naive(shop_db, sql):
 
 def test_naive_join_would_double_count(shop_db):
     # the trap is real: orders 1 and 5 have two lines each, so a plain join counts them twice
-    naive = _naive(shop_db, """
+    naive = _naive(
+        shop_db,
+        """
         select s.region, sum(o.amount) from orders o join stores s using (store_id)
-        join order_lines l using (order_id) group by 1""")
+        join order_lines l using (order_id) group by 1""",
+    )
     assert naive == {"North": 400.0, "South": 420.0}
 
 
@@ -52,7 +56,9 @@ def test_total_revenue_filtered_by_line_dimension(shop):
 def test_chasm_trap_two_facts_share_a_dimension(shop):
     # revenue (orders) and refunds (returns -> orders) by customer region, two aggregates joined:
     # North customers 100,102: orders 1,2,4,6,7 = 380, no refunds; South (101): 3,5 = 270, refund 200
-    df = shop.query("shop", ["revenue", "refunds"], ["customer_region"], order=["customer_region"]).df
+    df = shop.query(
+        "shop", ["revenue", "refunds"], ["customer_region"], order=["customer_region"]
+    ).df
     assert df["revenue"].tolist() == [380.0, 270.0]
     assert df["refunds"].fillna(0).tolist() == [0.0, 200.0]
 

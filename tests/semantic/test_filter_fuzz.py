@@ -11,6 +11,7 @@ Every generated text is run twice: compiled by the layer on the engine under tes
 measure `filter:`, a row policy in the generated model file) and pasted into plain SQL on an
 in-memory DuckDB holding the same rows. DuckDB's answer is the oracle on every engine.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,23 +38,52 @@ EXAMPLES = {"duckdb": 150, "postgres": 40, "spark": 10}
 SCALE = float(os.environ.get("WORKBENCH_FUZZ_SCALE", "1"))
 EXAMPLES = {k: max(1, int(v * SCALE)) for k, v in EXAMPLES.items()}
 # a failure reports the case as drawn; WORKBENCH_FUZZ_SHRINK=1 shrinks it first (can take minutes)
-PHASES = [p for p in Phase if p is not Phase.shrink or os.environ.get("WORKBENCH_FUZZ_SHRINK") == "1"]
-BATCH = {"duckdb": 4, "postgres": 6, "spark": 12}   # predicates evaluated in one query per case
+PHASES = [
+    p for p in Phase if p is not Phase.shrink or os.environ.get("WORKBENCH_FUZZ_SHRINK") == "1"
+]
+BATCH = {"duckdb": 4, "postgres": 6, "spark": 12}  # predicates evaluated in one query per case
 
-COLS = [("id", "integer"), ("i", "integer"), ("d", "double"), ("n", "decimal(8,2)"),
-        ("s", "varchar"), ("g", "varchar"), ("dt", "date"), ("ts", "timestamp"),
-        ("b", "boolean")]
-DIM_TYPES = {"id": "numeric", "i": "numeric", "d": "numeric", "n": "numeric",
-             "s": "categorical", "g": "categorical", "dt": "time", "ts": "time", "b": "boolean"}
+COLS = [
+    ("id", "integer"),
+    ("i", "integer"),
+    ("d", "double"),
+    ("n", "decimal(8,2)"),
+    ("s", "varchar"),
+    ("g", "varchar"),
+    ("dt", "date"),
+    ("ts", "timestamp"),
+    ("b", "boolean"),
+]
+DIM_TYPES = {
+    "id": "numeric",
+    "i": "numeric",
+    "d": "numeric",
+    "n": "numeric",
+    "s": "categorical",
+    "g": "categorical",
+    "dt": "time",
+    "ts": "time",
+    "b": "boolean",
+}
 GROUPABLE = ["g", "b", "i", "s", "dt"]
 
 # --- literals ------------------------------------------------------------------------------------
 ALPHABET = "ab A%_x"
-DATES = [dt.date(2024, 1, 1), dt.date(2024, 2, 29), dt.date(2024, 3, 1), dt.date(2024, 12, 31),
-         dt.date(2025, 1, 1), dt.date(2025, 6, 15)]
-STAMPS = [dt.datetime(2024, 1, 1, 0, 0), dt.datetime(2024, 2, 29, 23, 59, 59),
-          dt.datetime(2024, 3, 1, 12, 0), dt.datetime(2025, 1, 1, 0, 0, 1),
-          dt.datetime(2025, 6, 15, 8, 30)]
+DATES = [
+    dt.date(2024, 1, 1),
+    dt.date(2024, 2, 29),
+    dt.date(2024, 3, 1),
+    dt.date(2024, 12, 31),
+    dt.date(2025, 1, 1),
+    dt.date(2025, 6, 15),
+]
+STAMPS = [
+    dt.datetime(2024, 1, 1, 0, 0),
+    dt.datetime(2024, 2, 29, 23, 59, 59),
+    dt.datetime(2024, 3, 1, 12, 0),
+    dt.datetime(2025, 1, 1, 0, 0, 1),
+    dt.datetime(2025, 6, 15, 8, 30),
+]
 
 
 def sql_str(v: str) -> str:
@@ -66,7 +96,8 @@ dec_lit = st.sampled_from(["0.5", "1.25", "-0.75", "2.0", "0.25", "1e1", "2.5e0"
 str_lit = text_values.map(sql_str)
 pattern = st.text(ALPHABET + "%%__", max_size=4).map(sql_str)
 date_lit = st.sampled_from(DATES).flatmap(
-    lambda d: st.sampled_from([sql_str(d.isoformat()), f"date {sql_str(d.isoformat())}"]))
+    lambda d: st.sampled_from([sql_str(d.isoformat()), f"date {sql_str(d.isoformat())}"])
+)
 ts_lit = st.sampled_from(STAMPS).map(lambda t: sql_str(t.isoformat(sep=" ")))
 CMP = ["=", "!=", "<>", "<", "<=", ">", ">="]
 
@@ -79,8 +110,7 @@ def wrap(fmt):
 def expr(kind: str, depth: int) -> st.SearchStrategy[str]:
     """A text of the given kind: num, str, date, ts or bool."""
     leaves = {
-        "num": st.one_of(st.sampled_from(["i", "d", "n", "id"]), int_lit, dec_lit,
-                         st.just("null")),
+        "num": st.one_of(st.sampled_from(["i", "d", "n", "id"]), int_lit, dec_lit, st.just("null")),
         "str": st.one_of(st.sampled_from(["s", "g"]), str_lit),
         "date": st.one_of(st.just("dt"), date_lit.filter(lambda t: t.startswith("date"))),
         "ts": st.just("ts"),
@@ -94,33 +124,47 @@ def expr(kind: str, depth: int) -> st.SearchStrategy[str]:
         more = [
             st.tuples(num, st.sampled_from(["+", "-", "*"]), num).map(wrap("({} {} {})")),
             st.tuples(num, st.sampled_from(["2", "4", "-2"])).map(wrap("({} / {})")),
-            st.tuples(st.sampled_from(["i", "id", "coalesce(i, 0)"]),
-                      st.sampled_from(["2", "3"])).map(wrap("({} % {})")),
-            num.map(wrap("-({})")), num.map(wrap("abs({})")),
+            st.tuples(
+                st.sampled_from(["i", "id", "coalesce(i, 0)"]), st.sampled_from(["2", "3"])
+            ).map(wrap("({} % {})")),
+            num.map(wrap("-({})")),
+            num.map(wrap("abs({})")),
             st.tuples(num, num).map(wrap("coalesce({}, {})")),
             st.tuples(num, num).map(wrap("nullif({}, {})")),
             st.tuples(st.sampled_from(["greatest", "least"]), num, num).map(wrap("{}({}, {})")),
             st.tuples(boolean, num, num).map(wrap("case when {} then {} else {} end")),
             st.tuples(boolean, num).map(wrap("case when {} then {} end")),
             st.tuples(st.sampled_from(["i", "id"]), int_lit, num, num).map(
-                wrap("case {} when {} then {} else {} end")),
+                wrap("case {} when {} then {} else {} end")
+            ),
             st.tuples(boolean, num, num).map(wrap("if({}, {}, {})")),
             text.map(wrap("length({})")),
             st.tuples(st.sampled_from(["year", "month", "day"]), date).map(wrap("{}({})")),
             st.tuples(st.sampled_from(["year", "month", "quarter", "hour"]), stamp).map(
-                wrap("extract({} from {})")),
-            st.sampled_from(["round(n)", "round(n, 1)", "floor(d)", "ceil(d)",
-                             "cast(i as double)", "cast(n as decimal(10, 3))",
-                             "cast(b as integer)"]),
+                wrap("extract({} from {})")
+            ),
+            st.sampled_from(
+                [
+                    "round(n)",
+                    "round(n, 1)",
+                    "floor(d)",
+                    "ceil(d)",
+                    "cast(i as double)",
+                    "cast(n as decimal(10, 3))",
+                    "cast(b as integer)",
+                ]
+            ),
         ]
     elif kind == "str":
         more = [
             st.tuples(st.sampled_from(["lower", "upper", "trim"]), text).map(wrap("{}({})")),
             st.tuples(text, text).map(wrap("({} || {})")),
             st.tuples(text, st.one_of(text, st.sampled_from(["i", "id"]))).map(
-                wrap("concat({}, {})")),
+                wrap("concat({}, {})")
+            ),
             st.tuples(text, st.integers(0, 3), st.integers(0, 3)).map(
-                wrap("substring({}, {}, {})")),
+                wrap("substring({}, {}, {})")
+            ),
             st.tuples(text, st.integers(1, 3)).map(wrap("substring({}, {})")),
             st.tuples(text, text).map(wrap("coalesce({}, {})")),
             st.tuples(boolean, text, text).map(wrap("case when {} then {} else {} end")),
@@ -128,11 +172,17 @@ def expr(kind: str, depth: int) -> st.SearchStrategy[str]:
         ]
     elif kind == "date":
         more = [
-            st.tuples(date, st.sampled_from(["+", "-"]), st.integers(0, 40),
-                      st.sampled_from(["day", "month"])).map(wrap("({} {} interval {} {})")),
-            st.just("cast(ts as date)"), st.just("date(ts)"),
+            st.tuples(
+                date,
+                st.sampled_from(["+", "-"]),
+                st.integers(0, 40),
+                st.sampled_from(["day", "month"]),
+            ).map(wrap("({} {} interval {} {})")),
+            st.just("cast(ts as date)"),
+            st.just("date(ts)"),
             st.tuples(date, date_lit.filter(lambda t: t.startswith("date"))).map(
-                wrap("coalesce({}, {})")),
+                wrap("coalesce({}, {})")
+            ),
         ]
     elif kind == "ts":
         more = [st.tuples(stamp, st.integers(0, 30)).map(wrap("({} + interval {} hour)"))]
@@ -145,33 +195,44 @@ def expr(kind: str, depth: int) -> st.SearchStrategy[str]:
             st.tuples(boolean, st.sampled_from(["=", "!="]), boolean),
         )
         lists = st.one_of(
-            st.tuples(num, st.lists(st.one_of(int_lit, dec_lit, st.just("null")), min_size=1,
-                                    max_size=3)),
+            st.tuples(
+                num, st.lists(st.one_of(int_lit, dec_lit, st.just("null")), min_size=1, max_size=3)
+            ),
             st.tuples(text, st.lists(st.one_of(str_lit, st.just("null")), min_size=1, max_size=3)),
             st.tuples(date, st.lists(date_lit, min_size=1, max_size=3)),
         )
-        ranges = st.one_of(st.tuples(num, num, num), st.tuples(date, date_lit, date_lit),
-                           st.tuples(text, str_lit, str_lit),
-                           st.tuples(stamp, ts_lit, ts_lit))
+        ranges = st.one_of(
+            st.tuples(num, num, num),
+            st.tuples(date, date_lit, date_lit),
+            st.tuples(text, str_lit, str_lit),
+            st.tuples(stamp, ts_lit, ts_lit),
+        )
         any_value = st.one_of(num, text, date, stamp, boolean)
         more = [
             comparable.map(wrap("({} {} {})")),
             st.tuples(any_value, st.sampled_from(CMP)).map(wrap("({} {} null)")),
             st.tuples(lists, st.booleans()).map(
-                lambda t: f"({t[0][0]} {'not ' if t[1] else ''}in ({', '.join(t[0][1])}))"),
+                lambda t: f"({t[0][0]} {'not ' if t[1] else ''}in ({', '.join(t[0][1])}))"
+            ),
             st.tuples(ranges, st.booleans()).map(
-                lambda t: f"({t[0][0]} {'not ' if t[1] else ''}between {t[0][1]} and {t[0][2]})"),
+                lambda t: f"({t[0][0]} {'not ' if t[1] else ''}between {t[0][1]} and {t[0][2]})"
+            ),
             st.tuples(any_value, st.sampled_from(["is null", "is not null"])).map(wrap("({} {})")),
-            st.tuples(text, st.sampled_from(["like", "not like", "ilike", "not ilike"]),
-                      pattern).map(wrap("({} {} {})")),
-            boolean.map(wrap("not ({})")), boolean.map(wrap("not {}")),
+            st.tuples(
+                text, st.sampled_from(["like", "not like", "ilike", "not ilike"]), pattern
+            ).map(wrap("({} {} {})")),
+            boolean.map(wrap("not ({})")),
+            boolean.map(wrap("not {}")),
             st.tuples(boolean, st.sampled_from(["and", "or"]), boolean).map(wrap("({} {} {})")),
             st.tuples(boolean, st.sampled_from(["and", "or"])).map(wrap("({} {} null)")),
             st.tuples(boolean, st.sampled_from(["true", "not true", "false", "not false"])).map(
-                wrap("(({}) is {})")),
+                wrap("(({}) is {})")
+            ),
             st.one_of(st.tuples(num, num), st.tuples(text, text), st.tuples(date, date)).flatmap(
                 lambda t: st.sampled_from(["is distinct from", "is not distinct from"]).map(
-                    lambda op: f"({t[0]} {op} {t[1]})")),
+                    lambda op: f"({t[0]} {op} {t[1]})"
+                )
+            ),
         ]
     return st.one_of(leaves, *more)
 
@@ -182,16 +243,26 @@ predicate = expr("bool", 2)
 attr_pred = st.one_of(
     st.tuples(expr("str", 1), st.sampled_from(CMP)).map(lambda t: f"{t[0]} {t[1]} {{user.sv}}"),
     st.tuples(expr("num", 1), st.sampled_from(CMP)).map(lambda t: f"{t[0]} {t[1]} {{user.iv}}"),
-    st.tuples(st.sampled_from(["s", "g", "lower(s)"]),
-              st.sampled_from(["like", "not like", "ilike", "not ilike"])).map(
-        lambda t: f"{t[0]} {t[1]} {{user.sv}}"),
+    st.tuples(
+        st.sampled_from(["s", "g", "lower(s)"]),
+        st.sampled_from(["like", "not like", "ilike", "not ilike"]),
+    ).map(lambda t: f"{t[0]} {t[1]} {{user.sv}}"),
     st.tuples(st.sampled_from(["s", "g"]), st.booleans(), str_lit).map(
-        lambda t: f"{t[0]} {'not ' if t[1] else ''}in ({{user.sv}}, {t[2]})"),
-    st.sampled_from(["i between {user.iv} and 4", "i not between 0 and {user.iv}",
-                     "{user.sv} is null", "g is distinct from {user.sv}"]),
+        lambda t: f"{t[0]} {'not ' if t[1] else ''}in ({{user.sv}}, {t[2]})"
+    ),
+    st.sampled_from(
+        [
+            "i between {user.iv} and 4",
+            "i not between 0 and {user.iv}",
+            "{user.sv} is null",
+            "g is distinct from {user.sv}",
+        ]
+    ),
 )
 policy = st.one_of(
-    predicate, attr_pred, attr_pred.map(lambda p: f"not ({p})"),
+    predicate,
+    attr_pred,
+    attr_pred.map(lambda p: f"not ({p})"),
     st.tuples(attr_pred, st.sampled_from(["and", "or"]), predicate).map(wrap("({}) {} ({})")),
 )
 attributes = st.fixed_dictionaries({}, optional={"sv": text_values, "iv": st.integers(-2, 5)})
@@ -214,21 +285,26 @@ table_rows = st.lists(row, max_size=8).map(lambda rs: [(k + 1, *r) for k, r in e
 AGGS = ["sum", "count", "count_distinct", "min", "max", "avg"]
 measure = st.tuples(
     st.sampled_from(AGGS),
-    st.one_of(st.none(), st.sampled_from(["i", "d", "n", "id"]),
-              # a measure over constants alone is refused by aggregation.py (see the report)
-              expr("num", 1).filter(lambda e: re.search(r"\b(i|d|n|id)\b", e) is not None)),
+    st.one_of(
+        st.none(),
+        st.sampled_from(["i", "d", "n", "id"]),
+        # a measure over constants alone is refused by aggregation.py (see the report)
+        expr("num", 1).filter(lambda e: re.search(r"\b(i|d|n|id)\b", e) is not None),
+    ),
     st.one_of(st.none(), predicate),
 ).filter(lambda m: m[1] is not None or m[0] == "count")
 
-case_strategy = st.fixed_dictionaries({
-    "rows": table_rows,
-    "filters": st.lists(predicate, min_size=4, max_size=12),
-    "measures": st.lists(measure, min_size=1, max_size=3),
-    "dims": st.lists(st.sampled_from(GROUPABLE), max_size=2, unique=True),
-    "expr_dim": st.one_of(st.none(), expr("str", 1), expr("num", 1)),
-    "policy": policy,
-    "attrs": attributes,
-})
+case_strategy = st.fixed_dictionaries(
+    {
+        "rows": table_rows,
+        "filters": st.lists(predicate, min_size=4, max_size=12),
+        "measures": st.lists(measure, min_size=1, max_size=3),
+        "dims": st.lists(st.sampled_from(GROUPABLE), max_size=2, unique=True),
+        "expr_dim": st.one_of(st.none(), expr("str", 1), expr("num", 1)),
+        "policy": policy,
+        "attrs": attributes,
+    }
+)
 
 
 # --- the model file and the oracle ---------------------------------------------------------------
@@ -245,13 +321,26 @@ def model_file(case, batch: list[str]) -> str:
             m["filter"] = f
         measures.append(m)
     for k, p in enumerate(batch):
-        measures += [{"name": f"c{k}", "agg": "count", "filter": p},
-                     {"name": f"h{k}", "agg": "sum", "expr": "id", "filter": p}]
-    spec = {"label": "Fuzz", "models": [{
-        "name": "t", "table": "t", "primary_key": "id", "dimensions": dims,
-        "measures": measures,
-        "policies": {"row_filters": [{"filter": case["policy"], "unless_roles": ["admin"]}]}}]}
-    return json.dumps(spec, indent=1)      # JSON is YAML
+        measures += [
+            {"name": f"c{k}", "agg": "count", "filter": p},
+            {"name": f"h{k}", "agg": "sum", "expr": "id", "filter": p},
+        ]
+    spec = {
+        "label": "Fuzz",
+        "models": [
+            {
+                "name": "t",
+                "table": "t",
+                "primary_key": "id",
+                "dimensions": dims,
+                "measures": measures,
+                "policies": {
+                    "row_filters": [{"filter": case["policy"], "unless_roles": ["admin"]}]
+                },
+            }
+        ],
+    }
+    return json.dumps(spec, indent=1)  # JSON is YAML
 
 
 def bind(text: str, attrs: dict) -> str | None:
@@ -322,8 +411,10 @@ def same(a, b) -> bool:
 def keyed(rows, ndims):
     out = {}
     for r in rows:
-        key = tuple(repr(pd.Timestamp(norm(v))) if isinstance(norm(v), dt.date) else repr(norm(v))
-                    for v in r[:ndims])
+        key = tuple(
+            repr(pd.Timestamp(norm(v))) if isinstance(norm(v), dt.date) else repr(norm(v))
+            for v in r[:ndims]
+        )
         assert key not in out, f"two result rows for group {key}"
         out[key] = r[ndims:]
     return out
@@ -336,7 +427,7 @@ def check_grouped(got: pd.DataFrame, want: list[tuple], dims, names, sums, what)
     for key in w:
         for name, x, y in zip(names, g[key], w[key], strict=True):
             if name in sums and norm(y) is None and norm(x) == 0:
-                continue     # a sum over no matching rows: NULL in SQL, 0 if the layer coalesces
+                continue  # a sum over no matching rows: NULL in SQL, 0 if the layer coalesces
             assert same(x, y), f"{what}: {name} for group {key}: got {x!r}, want {y!r}"
 
 
@@ -360,7 +451,9 @@ def run_case(engine, tmp, case, batch_size):
 
         # 2. measures with filters (the batch of predicates among them), grouped, filtered
         dims = list(case["dims"]) + (["e1"] if case["expr_dim"] else [])
-        dim_sql = [c for c in case["dims"]] + ([f"({case['expr_dim']})"] if case["expr_dim"] else [])
+        dim_sql = [c for c in case["dims"]] + (
+            [f"({case['expr_dim']})"] if case["expr_dim"] else []
+        )
         names = ["rows_n"] + [f"m{k}" for k in range(len(case["measures"]))]
         aggs = ["count(*)"] + [agg_sql(*m) for m in case["measures"]]
         for k, p in enumerate(batch):
@@ -371,13 +464,19 @@ def run_case(engine, tmp, case, batch_size):
 
         def grouped(extra_where, principal_sql, who, what):
             conds = " and ".join(f"({c})" for c in (principal_sql, extra_where) if c)
-            sql = (f"select {', '.join(dim_sql + aggs)} from t"
-                   + (f" where {conds}" if conds else "")
-                   + (f" group by {', '.join(str(k + 1) for k in range(len(dim_sql)))}"
-                      if dim_sql else ""))
+            sql = (
+                f"select {', '.join(dim_sql + aggs)} from t"
+                + (f" where {conds}" if conds else "")
+                + (
+                    f" group by {', '.join(str(k + 1) for k in range(len(dim_sql)))}"
+                    if dim_sql
+                    else ""
+                )
+            )
             want = oracle.run(sql)
-            got = who.query("fuzz", metrics=names, dimensions=dims,
-                            where=[extra_where] if extra_where else None).df
+            got = who.query(
+                "fuzz", metrics=names, dimensions=dims, where=[extra_where] if extra_where else None
+            ).df
             check_grouped(got, want, dims, names, sums, f"{what} (oracle: {sql})")
 
         grouped(where, None, wb, "admin")
@@ -386,10 +485,15 @@ def run_case(engine, tmp, case, batch_size):
         bound = bind(case["policy"], case["attrs"])
         as_viewer = wb.as_principal(viewer)
         got = set(as_viewer.query("fuzz", dimensions=["id"]).df["id"].tolist())
-        want = set() if bound is None else {r[0] for r in oracle.run(
-            f"select id from t where {bound}")}
-        assert got == want, (f"policy {case['policy']!r} with {case['attrs']}: got ids "
-                             f"{sorted(got)}, want {sorted(want)}")
+        want = (
+            set()
+            if bound is None
+            else {r[0] for r in oracle.run(f"select id from t where {bound}")}
+        )
+        assert got == want, (
+            f"policy {case['policy']!r} with {case['attrs']}: got ids "
+            f"{sorted(got)}, want {sorted(want)}"
+        )
         if bound is not None:
             grouped(where, bound, as_viewer, f"viewer under policy {case['policy']!r}")
     finally:
@@ -401,10 +505,18 @@ def test_layer_agrees_with_duckdb_sql(engine, tmp_path_factory):
     # CI (the suite's one reading of CI, tests/support/prerequisites.on_ci) replays a fixed
     # pseudo-random set of cases, so a submission's run is repeatable; on a laptop every run
     # draws new cases (WORKBENCH_FUZZ_SCALE=N for more)
-    @settings(max_examples=EXAMPLES.get(engine.name, 4), deadline=None, database=None,
-              phases=PHASES, derandomize=on_ci(),
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                     HealthCheck.data_too_large])
+    @settings(
+        max_examples=EXAMPLES.get(engine.name, 4),
+        deadline=None,
+        database=None,
+        phases=PHASES,
+        derandomize=on_ci(),
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.filter_too_much,
+            HealthCheck.data_too_large,
+        ],
+    )
     @given(case=case_strategy)
     def run(case):
         run_case(engine, tmp_path_factory.mktemp("fuzz"), case, BATCH.get(engine.name, 4))
@@ -417,12 +529,23 @@ def test_layer_agrees_with_duckdb_sql(engine, tmp_path_factory):
     assert len(checked) >= EXAMPLES.get(engine.name, 4) // 2
 
 
-@pytest.mark.parametrize("text", ["s not like 'a%'", "not (i = {user.iv})", "i not in (1, null)",
-                                  "dt not between '2024-01-01' and '2024-12-31'"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "s not like 'a%'",
+        "not (i = {user.iv})",
+        "i not in (1, null)",
+        "dt not between '2024-01-01' and '2024-12-31'",
+    ],
+)
 def test_grammar_reaches_the_negations(text):
     """The grammar can produce the spellings the issue lists (a guard against a narrowed grammar)."""
     from hypothesis import find
+
     target = text.split()[1] if text.split()[0] != "not" else "not ("
-    found = find(st.one_of(predicate, policy), lambda t: target in t,
-                 settings=settings(max_examples=2000, database=None))
+    found = find(
+        st.one_of(predicate, policy),
+        lambda t: target in t,
+        settings=settings(max_examples=2000, database=None),
+    )
     assert target in found

@@ -1,6 +1,7 @@
 """Namespace.dimension/measure/metric/segment(ref): the spec of one kind of member, as the model
 file declares it, and a clear error for a ref of another kind (the typed accessors the compiler
 reads fields through). The expected values are read off tests/semantic/models/shop.yml."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,12 +39,27 @@ def test_each_accessor_gives_the_declared_spec(space):
     assert space.member(Ref("orders", "aov", "metric")) is aov
 
 
-@pytest.mark.parametrize(("accessor", "ref", "message"), [
-    ("dimension", Ref("orders", "revenue", "measure"), "'orders.revenue' is a measure, not a dimension"),
-    ("measure", Ref("orders", "aov", "metric"), "'orders.aov' is a metric, not a measure"),
-    ("metric", Ref("orders", "status", "dimension"), "'orders.status' is a dimension, not a metric"),
-    ("segment", Ref("orders", "order_count", "measure"), "'orders.order_count' is a measure, not a segment"),
-])
+@pytest.mark.parametrize(
+    ("accessor", "ref", "message"),
+    [
+        (
+            "dimension",
+            Ref("orders", "revenue", "measure"),
+            "'orders.revenue' is a measure, not a dimension",
+        ),
+        ("measure", Ref("orders", "aov", "metric"), "'orders.aov' is a metric, not a measure"),
+        (
+            "metric",
+            Ref("orders", "status", "dimension"),
+            "'orders.status' is a dimension, not a metric",
+        ),
+        (
+            "segment",
+            Ref("orders", "order_count", "measure"),
+            "'orders.order_count' is a measure, not a segment",
+        ),
+    ],
+)
 def test_a_ref_of_another_kind_is_a_query_error(space, accessor, ref, message):
     with pytest.raises(QueryError, match=message):
         getattr(space, accessor)(ref)

@@ -1,6 +1,7 @@
 """Every semantic query is recorded in the audit trail: who asked, the namespace, the members and
 filters, how many rows came back and how long it took; a refusal is recorded as a denial. The
 log is the real tamper-evident store (SQLite here), and it verifies afterwards."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,8 +16,14 @@ from .conftest import MODELS, PRINCIPALS
 @pytest.fixture
 def audited(shop_db, tmp_path):
     log = AuditLog.open(tmp_path / "audit.sqlite")
-    wb = workbench.connect(warehouse=shop_db, models_dir=MODELS, principal=PRINCIPALS["admin"],
-                           read_only=True, principals_file=MODELS / "none.yml", audit=log)
+    wb = workbench.connect(
+        warehouse=shop_db,
+        models_dir=MODELS,
+        principal=PRINCIPALS["admin"],
+        read_only=True,
+        principals_file=MODELS / "none.yml",
+        audit=log,
+    )
     yield wb, log
     wb.close()
     log.close()
@@ -25,10 +32,12 @@ def audited(shop_db, tmp_path):
 def test_each_query_is_recorded_with_who_what_rows_and_time(audited):
     wb, log = audited
     north = wb.as_principal(PRINCIPALS["north"])
-    df = north.query("shop", metrics=["revenue"], dimensions=["region"],
-                     where=["status = 'completed'"]).df
-    north.query("shop", metrics=["revenue"], dimensions=["region"],
-                where=["status = 'completed'"]).execute()              # a cache hit, recorded too
+    df = north.query(
+        "shop", metrics=["revenue"], dimensions=["region"], where=["status = 'completed'"]
+    ).df
+    north.query(
+        "shop", metrics=["revenue"], dimensions=["region"], where=["status = 'completed'"]
+    ).execute()  # a cache hit, recorded too
     entries = [e.data for e in log.entries(action="semantic.query")]
     assert len(entries) == 2
     first = entries[0]

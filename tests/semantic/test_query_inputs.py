@@ -10,6 +10,7 @@ order  customer store(region)  amount  status      lines (qty)
 6      Ann      10 (North)     120     completed   A 3
 7      Cy       20 (South)      80     cancelled   C 2
 """
+
 from __future__ import annotations
 
 import pyarrow as pa
@@ -25,22 +26,25 @@ def _one(shop, metric, **kw):
 
 
 # --- structured filters ----------------------------------------------------------------
-@pytest.mark.parametrize("f, count, revenue", [
-    ({"member": "status", "op": "not_in", "values": ["completed"]}, 2, 280.0),       # 3, 7
-    ({"member": "order_id", "op": "between", "values": [1, 3]}, 3, 350.0),           # 1, 2, 3
-    ({"member": "order_id", "op": "gte", "value": 6}, 2, 200.0),                     # 6, 7
-    ({"member": "order_id", "op": "<", "value": 2.5}, 2, 150.0),                     # 1, 2
-    ({"member": "order_id", "op": "!=", "value": 3}, 6, 450.0),
-    ({"member": "status", "op": "like", "value": "c%"}, 6, 450.0),                   # not 3
-    ({"member": "stores.region", "value": "South"}, 3, 350.0),                       # op '='
-    ({"member": "status", "op": "not_null"}, 7, 650.0),
-    ({"member": "status", "op": "is_null"}, 0, 0.0),
-    ({"member": "status", "op": "=", "value": None}, 0, 0.0),          # = NULL is unknown
-    ({"member": "status", "op": "=", "value": "x' or '1'='1"}, 0, 0.0),  # a value stays a value
-])
+@pytest.mark.parametrize(
+    "f, count, revenue",
+    [
+        ({"member": "status", "op": "not_in", "values": ["completed"]}, 2, 280.0),  # 3, 7
+        ({"member": "order_id", "op": "between", "values": [1, 3]}, 3, 350.0),  # 1, 2, 3
+        ({"member": "order_id", "op": "gte", "value": 6}, 2, 200.0),  # 6, 7
+        ({"member": "order_id", "op": "<", "value": 2.5}, 2, 150.0),  # 1, 2
+        ({"member": "order_id", "op": "!=", "value": 3}, 6, 450.0),
+        ({"member": "status", "op": "like", "value": "c%"}, 6, 450.0),  # not 3
+        ({"member": "stores.region", "value": "South"}, 3, 350.0),  # op '='
+        ({"member": "status", "op": "not_null"}, 7, 650.0),
+        ({"member": "status", "op": "is_null"}, 0, 0.0),
+        ({"member": "status", "op": "=", "value": None}, 0, 0.0),  # = NULL is unknown
+        ({"member": "status", "op": "=", "value": "x' or '1'='1"}, 0, 0.0),  # a value stays a value
+    ],
+)
 def test_structured_filter_keeps_the_rows_it_says(shop, f, count, revenue):
     assert _one(shop, "order_count", where=[f]) == count
-    assert _one(shop, "revenue", where=f) == revenue        # one filter may be given bare
+    assert _one(shop, "revenue", where=f) == revenue  # one filter may be given bare
 
 
 def test_structured_filter_with_true_and_false(shop):
@@ -50,34 +54,42 @@ def test_structured_filter_with_true_and_false(shop):
 
 
 def test_structured_filter_text_is_built_from_literals():
-    assert structured_filter({"member": "stores.region", "op": "in", "values": ["N", 3]}) == \
-        "stores.region IN ('N', 3)"
+    assert (
+        structured_filter({"member": "stores.region", "op": "in", "values": ["N", 3]})
+        == "stores.region IN ('N', 3)"
+    )
     assert structured_filter({"member": "flag", "value": False}) == "flag = FALSE"
     assert structured_filter({"member": "status", "op": "not_null"}) == "NOT status IS NULL"
 
 
-@pytest.mark.parametrize("f, words", [
-    ({"op": "=", "value": 1}, "needs 'member'"),
-    ({"member": "status", "value": 1, "values": [1], "extra": 1}, "needs 'member'"),
-    ({"member": "status; drop table orders", "value": 1}, "Bad member name"),
-    ({"member": "a.b.c", "value": 1}, "Bad member name"),
-    ({"member": "order_id", "op": "between", "values": [1]}, "'between' needs two values"),
-    ({"member": "order_id", "op": "=", "values": [1, 2]}, "'=' needs one value"),
-    ({"member": "order_id", "op": ">"}, "'>' needs one value"),
-])
+@pytest.mark.parametrize(
+    "f, words",
+    [
+        ({"op": "=", "value": 1}, "needs 'member'"),
+        ({"member": "status", "value": 1, "values": [1], "extra": 1}, "needs 'member'"),
+        ({"member": "status; drop table orders", "value": 1}, "Bad member name"),
+        ({"member": "a.b.c", "value": 1}, "Bad member name"),
+        ({"member": "order_id", "op": "between", "values": [1]}, "'between' needs two values"),
+        ({"member": "order_id", "op": "=", "values": [1, 2]}, "'=' needs one value"),
+        ({"member": "order_id", "op": ">"}, "'>' needs one value"),
+    ],
+)
 def test_malformed_structured_filters(f, words):
     with pytest.raises(QueryError, match=words):
         structured_filter(f)
 
 
 # --- top, limit, lists given as text -----------------------------------------------------
-@pytest.mark.parametrize("top, words", [
-    ("revenue", "top needs"),
-    ({"n": 2}, "top needs"),
-    ({"n": 2, "by": "revenue", "within": ["region"]}, "top needs"),
-    ({"n": True, "by": "revenue"}, "top 'n' must be a whole number"),
-    ({"n": "3", "by": "revenue"}, "top 'n' must be a whole number"),
-])
+@pytest.mark.parametrize(
+    "top, words",
+    [
+        ("revenue", "top needs"),
+        ({"n": 2}, "top needs"),
+        ({"n": 2, "by": "revenue", "within": ["region"]}, "top needs"),
+        ({"n": True, "by": "revenue"}, "top 'n' must be a whole number"),
+        ({"n": "3", "by": "revenue"}, "top 'n' must be a whole number"),
+    ],
+)
 def test_malformed_top(shop, top, words):
     with pytest.raises(QueryError, match=words):
         shop.query("shop", ["revenue"], ["store"], top=top)
@@ -85,10 +97,17 @@ def test_malformed_top(shop, top, words):
 
 def test_lowest_store_per_region_with_per_as_text(shop):
     # revenue per store: N1 100+30+120 = 250, N2 50, S1 350; the lowest of North is N2
-    df = shop.query("shop", ["revenue"], ["region", "store"], order=["region"],
-                    top={"n": 1, "by": "revenue", "per": "region", "lowest": True}).df
+    df = shop.query(
+        "shop",
+        ["revenue"],
+        ["region", "store"],
+        order=["region"],
+        top={"n": 1, "by": "revenue", "per": "region", "lowest": True},
+    ).df
     assert list(zip(df["region"], df["store"], df["revenue"], strict=True)) == [
-        ("North", "N2", 50.0), ("South", "S1", 350.0)]
+        ("North", "N2", 50.0),
+        ("South", "S1", 350.0),
+    ]
 
 
 @pytest.mark.parametrize("limit", [-1, "5", 2.5])
@@ -100,7 +119,9 @@ def test_limit_must_be_a_non_negative_whole_number(shop, limit):
 def test_segments_and_via_given_as_text(shop):
     # completed orders: 1, 2, 4, 5, 6 -> 100 + 50 + 30 + 70 + 120
     assert _one(shop, "revenue", segments="completed") == 370.0
-    assert QuerySpec.build("shop", ["revenue"], segments="completed, ", via="stores").via == ("stores",)
+    assert QuerySpec.build("shop", ["revenue"], segments="completed, ", via="stores").via == (
+        "stores",
+    )
 
 
 def test_equal_definitions_make_equal_keys():
@@ -108,7 +129,10 @@ def test_equal_definitions_make_equal_keys():
     b = [{"name": "y", "agg": "count"}, {"agg": "sum", "expr": "amount", "name": "x"}]
     assert freeze(a) == freeze(b)
     assert freeze(a) != freeze([{"name": "x", "agg": "sum", "expr": "qty"}])
-    assert QuerySpec.build("shop", ["x"], define=a).key() == QuerySpec.build("shop", ["x"], define=b).key()
+    assert (
+        QuerySpec.build("shop", ["x"], define=a).key()
+        == QuerySpec.build("shop", ["x"], define=b).key()
+    )
 
 
 # --- query-time members ------------------------------------------------------------------
@@ -121,8 +145,9 @@ def _model_one(shop, model, metrics, col, **kw):
 
 
 def test_a_constant_dimension_belongs_to_the_query_model(shop):
-    df = shop.query("shop.orders", ["order_count"], ["one"],
-                    define={"one": {"expr": "1", "kind": "dimension"}}).df
+    df = shop.query(
+        "shop.orders", ["order_count"], ["one"], define={"one": {"expr": "1", "kind": "dimension"}}
+    ).df
     assert df["one"].tolist() == [1] and df["order_count"].tolist() == [7]
 
 
@@ -134,34 +159,79 @@ def test_count_distinct_spelled_as_sql(shop):
     assert _one(shop, "count(distinct status)") == 3
 
 
-@pytest.mark.parametrize("kw, error, words", [
-    (dict(metrics=[{"agg": "sum", "expr": "amount"}]), QueryError, "needs a 'name'"),
-    (dict(metrics=["x"], define={"shops.x": {"agg": "count"}}), QueryError,
-     "'shops.x' is defined on unknown model 'shops'"),
-    (dict(dimensions=["n"], define={"n": {"metric": "order_count"}}), QueryError,
-     "say which with 'model'"),
-    (dict(metrics=["x"], define={"x": {"agg": "count"}}), QueryError,
-     "'x' needs a model (e.g. model: orders)"),
-    (dict(metrics=["x"], define={"orders.x": {"agg": "sum"}}), QueryError,
-     "Query-time member 'x': definition: agg 'sum' needs 'expr' or 'column'"),
-    (dict(metrics=["x"], define={"orders.x": {"agg": "count", "colour": "red"}}), QueryError,
-     "Query-time member 'x': colour: unknown field"),
-    (dict(metrics=["order_count"], dimensions=["one"], define={"one": {"expr": "1"}}),
-     QueryError, "'one' refers to no dimension"),
-    (dict(metrics=["order_count"], dimensions=["customer_region || region"]), QueryError,
-     "mixes models (customers, stores) none of whose rows reach the others many-to-one"),
-    (dict(metrics=["k"], define={"k": {"type": "derived", "expr": "1"}}), QueryError,
-     "Query-time metric 'k' refers to no metric"),
-    (dict(metrics=["sum(amount"]), QueryError, "cannot parse metric 'sum(amount'"),
-    (dict(metrics=["sum(distinct amount)"]), QueryError, "only count(distinct ...) is supported"),
-    (dict(metrics=["sum(*)"]), QueryError, "sum() needs an expression"),
-    (dict(metrics=["bad"], define={"orders.bad": {"type": "ratio", "numerator": "revenue",
-                                                  "denominator": "nothing"}}),
-     QueryError, "Query-time member 'orders.bad': Unknown"),
-    (dict(dimensions=["customer_name", "m"], define={"customers.m": {"metric": "nothing"}}),
-     QueryError, "Query-time member 'customers.m': Unknown"),
-    (dict(dimensions=["customers.nothing"]), UnknownMemberError, "customers.nothing"),
-])
+@pytest.mark.parametrize(
+    "kw, error, words",
+    [
+        (dict(metrics=[{"agg": "sum", "expr": "amount"}]), QueryError, "needs a 'name'"),
+        (
+            dict(metrics=["x"], define={"shops.x": {"agg": "count"}}),
+            QueryError,
+            "'shops.x' is defined on unknown model 'shops'",
+        ),
+        (
+            dict(dimensions=["n"], define={"n": {"metric": "order_count"}}),
+            QueryError,
+            "say which with 'model'",
+        ),
+        (
+            dict(metrics=["x"], define={"x": {"agg": "count"}}),
+            QueryError,
+            "'x' needs a model (e.g. model: orders)",
+        ),
+        (
+            dict(metrics=["x"], define={"orders.x": {"agg": "sum"}}),
+            QueryError,
+            "Query-time member 'x': definition: agg 'sum' needs 'expr' or 'column'",
+        ),
+        (
+            dict(metrics=["x"], define={"orders.x": {"agg": "count", "colour": "red"}}),
+            QueryError,
+            "Query-time member 'x': colour: unknown field",
+        ),
+        (
+            dict(metrics=["order_count"], dimensions=["one"], define={"one": {"expr": "1"}}),
+            QueryError,
+            "'one' refers to no dimension",
+        ),
+        (
+            dict(metrics=["order_count"], dimensions=["customer_region || region"]),
+            QueryError,
+            "mixes models (customers, stores) none of whose rows reach the others many-to-one",
+        ),
+        (
+            dict(metrics=["k"], define={"k": {"type": "derived", "expr": "1"}}),
+            QueryError,
+            "Query-time metric 'k' refers to no metric",
+        ),
+        (dict(metrics=["sum(amount"]), QueryError, "cannot parse metric 'sum(amount'"),
+        (
+            dict(metrics=["sum(distinct amount)"]),
+            QueryError,
+            "only count(distinct ...) is supported",
+        ),
+        (dict(metrics=["sum(*)"]), QueryError, "sum() needs an expression"),
+        (
+            dict(
+                metrics=["bad"],
+                define={
+                    "orders.bad": {
+                        "type": "ratio",
+                        "numerator": "revenue",
+                        "denominator": "nothing",
+                    }
+                },
+            ),
+            QueryError,
+            "Query-time member 'orders.bad': Unknown",
+        ),
+        (
+            dict(dimensions=["customer_name", "m"], define={"customers.m": {"metric": "nothing"}}),
+            QueryError,
+            "Query-time member 'customers.m': Unknown",
+        ),
+        (dict(dimensions=["customers.nothing"]), UnknownMemberError, "customers.nothing"),
+    ],
+)
 def test_query_time_member_mistakes(shop, kw, error, words):
     with pytest.raises(error) as e:
         shop.query("shop", **kw).df
@@ -184,5 +254,6 @@ def test_the_query_handle(shop, monkeypatch):
 
     def broken(*a, **k):
         raise ValueError("cannot pretty-print")
+
     monkeypatch.setattr(sqlglot, "transpile", broken)
-    assert q.sql() == raw                 # pretty-printing failing gives the plain SQL
+    assert q.sql() == raw  # pretty-printing failing gives the plain SQL

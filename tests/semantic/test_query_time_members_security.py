@@ -2,6 +2,7 @@
 reached through an ad-hoc measure, a metric per row or a filter on one, masked values stay
 masked, and row policies apply inside a metric per row (hand-checked on the shop fixture), on every
 registered engine."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,19 +19,28 @@ def shop(engine_shop):
     return engine_shop
 
 
-@pytest.mark.parametrize("kw", [
-    dict(metrics=["count_distinct(customer_name)"]),
-    dict(metrics=["order_count"], dimensions=["upper(customer_name)"]),
-    dict(dimensions=["order_id", "who"], define={"orders.who": {"expr": "customers.customer_name"}}),
-    dict(metrics=["order_count"], dimensions=["initial"],
-         define={"customers.initial": {"expr": "substring(customer_name, 1, 1)"}}),
-    dict(metrics=["order_count"], where=["lower(customer_name) = 'ann'"]),
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(metrics=["count_distinct(customer_name)"]),
+        dict(metrics=["order_count"], dimensions=["upper(customer_name)"]),
+        dict(
+            dimensions=["order_id", "who"],
+            define={"orders.who": {"expr": "customers.customer_name"}},
+        ),
+        dict(
+            metrics=["order_count"],
+            dimensions=["initial"],
+            define={"customers.initial": {"expr": "substring(customer_name, 1, 1)"}},
+        ),
+        dict(metrics=["order_count"], where=["lower(customer_name) = 'ann'"]),
+    ],
+)
 def test_a_hidden_member_stays_hidden_through_query_time_members(shop, kw):
     viewer = shop.as_principal(PRINCIPALS["viewer"])
     with pytest.raises(AccessDeniedError):
         viewer.query("shop", **kw).df
-    shop.query("shop", **kw).df          # the admin may
+    shop.query("shop", **kw).df  # the admin may
 
 
 def test_masked_values_stay_masked_in_a_query_time_dimension(shop):
@@ -44,7 +54,13 @@ def test_a_metric_per_row_counts_only_visible_rows(shop):
     Cy has 4 (store 10); order 7 (South store) and Bob's orders are not theirs."""
     north = shop.as_principal(PRINCIPALS["north"])
     df = north.query("shop", dimensions=["customer_name", "customers.order_count"]).df
-    assert dict(zip(df["customer_name"], df["customers.order_count"], strict=True)) == {"Ann": 3, "Cy": 1}
+    assert dict(zip(df["customer_name"], df["customers.order_count"], strict=True)) == {
+        "Ann": 3,
+        "Cy": 1,
+    }
     admin = shop.query("shop", dimensions=["customer_name", "customers.order_count"]).df
     assert dict(zip(admin["customer_name"], admin["customers.order_count"], strict=True)) == {
-        "Ann": 3, "Bob": 2, "Cy": 2}
+        "Ann": 3,
+        "Bob": 2,
+        "Cy": 2,
+    }

@@ -10,6 +10,7 @@ de-duplicated by primary key, per-model aggregates outer-joined on the dimension
 Every test that queries runs on each registered engine (the `engine` fixture); Spark draws
 fewer random examples (`examples`), since each of its queries costs a second or so here.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,15 +28,18 @@ from workbench.semantic.spec import Policies
 
 from .conftest import CUSTOMERS, LINES, MODELS, ORDERS, PRINCIPALS, RETURNS, SHOP_TABLES, STORES
 
-SETTINGS = dict(deadline=None, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow])
+SETTINGS = dict(
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 # random examples per property on an engine whose queries are slow (the rest take the full count)
 SLOW_ENGINES = {"spark": 4}
 
 
 def examples(engine, n: int) -> int:
     return min(n, SLOW_ENGINES.get(engine.name, n))
+
 
 # ---------------------------------------------------------------------------------------------
 # the oracle
@@ -46,17 +50,41 @@ STORE_REGION = {s[0]: s[2] for s in STORES}
 
 TABLES = {
     "stores": [dict(zip(("store_id", "name", "region"), r, strict=True)) for r in STORES],
-    "customers": [dict(zip(("customer_id", "name", "email", "region"), r, strict=True)) for r in CUSTOMERS],
-    "orders": [dict(zip(("order_id", "customer_id", "store_id", "ordered_at", "amount", "status"),
-                        (*r[:3], dt.datetime.fromisoformat(r[3]), *r[4:]), strict=True)) for r in ORDERS],
-    "order_lines": [dict(zip(("order_id", "line_no", "product", "qty", "line_amount"), r, strict=True))
-                    for r in LINES],
-    "returns": [dict(zip(("return_id", "order_id", "returned_at", "refund"),
-                         (r[0], r[1], dt.datetime.fromisoformat(r[2]), r[3]), strict=True)) for r in RETURNS],
+    "customers": [
+        dict(zip(("customer_id", "name", "email", "region"), r, strict=True)) for r in CUSTOMERS
+    ],
+    "orders": [
+        dict(
+            zip(
+                ("order_id", "customer_id", "store_id", "ordered_at", "amount", "status"),
+                (*r[:3], dt.datetime.fromisoformat(r[3]), *r[4:]),
+                strict=True,
+            )
+        )
+        for r in ORDERS
+    ],
+    "order_lines": [
+        dict(zip(("order_id", "line_no", "product", "qty", "line_amount"), r, strict=True))
+        for r in LINES
+    ],
+    "returns": [
+        dict(
+            zip(
+                ("return_id", "order_id", "returned_at", "refund"),
+                (r[0], r[1], dt.datetime.fromisoformat(r[2]), r[3]),
+                strict=True,
+            )
+        )
+        for r in RETURNS
+    ],
 }
 # the shop's join graph is a star around orders: (model, its column, orders' column)
-SPOKES = {"customers": ("customer_id", "customer_id"), "stores": ("store_id", "store_id"),
-          "order_lines": ("order_id", "order_id"), "returns": ("order_id", "order_id")}
+SPOKES = {
+    "customers": ("customer_id", "customer_id"),
+    "stores": ("store_id", "store_id"),
+    "order_lines": ("order_id", "order_id"),
+    "returns": ("order_id", "order_id"),
+}
 
 
 def region_of(p: Principal):
@@ -72,8 +100,11 @@ def secured(model: str, p: Principal) -> list[dict]:
     rows = [dict(r) for r in TABLES[model]]
     exempt = p.has_any(EXEMPT)
     if model == "orders" and not exempt:
-        rows = [r for r in rows if region_of(p) is not None
-                and STORE_REGION[r["store_id"]] == region_of(p)]
+        rows = [
+            r
+            for r in rows
+            if region_of(p) is not None and STORE_REGION[r["store_id"]] == region_of(p)
+        ]
         if INHERIT:
             ok = {c["customer_id"] for c in secured("customers", p)}
             rows = [r for r in rows if r["customer_id"] in ok]
@@ -125,13 +156,14 @@ def _trunc(grain):
             return None
         t = o["ordered_at"]
         return dt.datetime(t.year, 1 if grain == "year" else t.month, 1)
+
     return f
 
 
 def _band(w):
     o = w.get("orders")
     amount = None if o is None else o["amount"]
-    return "large" if amount is not None and amount >= 100 else "small"   # SQL CASE: NULL -> else
+    return "large" if amount is not None and amount >= 100 else "small"  # SQL CASE: NULL -> else
 
 
 DIMS = {  # name -> (model, value of a wide row)
@@ -158,12 +190,16 @@ def _sum(xs):
 
 MEASURES = {  # name -> (model, aggregate over the model's (secured) rows)
     "revenue": ("orders", lambda rs: _sum(r["amount"] for r in rs)),
-    "completed_revenue": ("orders", lambda rs: _sum(r["amount"] for r in rs
-                                                    if r["status"] == "completed")),
+    "completed_revenue": (
+        "orders",
+        lambda rs: _sum(r["amount"] for r in rs if r["status"] == "completed"),
+    ),
     "order_count": ("orders", len),
     "buyers": ("orders", lambda rs: len({r["customer_id"] for r in rs})),
-    "north_revenue": ("orders", lambda rs: _sum(r["amount"] for r in rs
-                                                if STORE_REGION[r["store_id"]] == "North")),
+    "north_revenue": (
+        "orders",
+        lambda rs: _sum(r["amount"] for r in rs if STORE_REGION[r["store_id"]] == "North"),
+    ),
     "units": ("order_lines", lambda rs: _sum(r["qty"] for r in rs)),
     "line_revenue": ("order_lines", lambda rs: _sum(r["line_amount"] for r in rs)),
     "customer_count": ("customers", len),
@@ -180,8 +216,13 @@ METRICS = {  # name -> (measures it needs, value from the measure values)
     "aov": (["revenue", "order_count"], lambda v: _div(v["revenue"], v["order_count"])),
     "revenue_per_buyer": (["revenue", "buyers"], lambda v: _div(v["revenue"], v["buyers"])),
 }
-PK = {"orders": ("order_id",), "order_lines": ("order_id", "line_no"),
-      "customers": ("customer_id",), "stores": ("store_id",), "returns": ("return_id",)}
+PK = {
+    "orders": ("order_id",),
+    "order_lines": ("order_id", "line_no"),
+    "customers": ("customer_id",),
+    "stores": ("store_id",),
+    "returns": ("return_id",),
+}
 
 
 def holds(flt, w) -> bool:
@@ -196,8 +237,12 @@ def holds(flt, w) -> bool:
         return False
     if op == "in":
         return v in val
-    return {"=": lambda: v == val, "!=": lambda: v != val, "<": lambda: v < val,
-            ">=": lambda: v >= val}[op]()
+    return {
+        "=": lambda: v == val,
+        "!=": lambda: v != val,
+        "<": lambda: v < val,
+        ">=": lambda: v >= val,
+    }[op]()
 
 
 def oracle_aggregate(p, metrics, dims, filters):
@@ -215,12 +260,13 @@ def oracle_aggregate(p, metrics, dims, filters):
             groups.setdefault(key, {})[tuple(w[model][k] for k in PK[model])] = w[model]
         if not dims:
             groups.setdefault((), {})
-        per_model.append({k: {m: MEASURES[m][1](list(g.values())) for m in meas}
-                          for k, g in groups.items()})
+        per_model.append(
+            {k: {m: MEASURES[m][1](list(g.values())) for m in meas} for k, g in groups.items()}
+        )
     keys = set().union(*per_model)
     out = []
     for k in keys:
-        vals = {m: 0 for m in needed}       # every shop measure is a sum or a count
+        vals = {m: 0 for m in needed}  # every shop measure is a sum or a count
         for part in per_model:
             vals.update(part.get(k, {}))
         out.append((*k, *(METRICS[met][1](vals) for met in metrics)))
@@ -229,8 +275,11 @@ def oracle_aggregate(p, metrics, dims, filters):
 
 def oracle_detail(p, dims, filters, distinct):
     touched = {DIMS[d][0] for d in dims} | {DIMS[f[0]][0] for f in filters}
-    rows = [tuple(DIMS[d][1](w) for d in dims)
-            for w in wide("orders", touched, p) if all(holds(f, w) for f in filters)]
+    rows = [
+        tuple(DIMS[d][1](w) for d in dims)
+        for w in wide("orders", touched, p)
+        if all(holds(f, w) for f in filters)
+    ]
     return list(set(rows)) if distinct else rows
 
 
@@ -248,7 +297,7 @@ def norm(v):
         v = v.item()
         if isinstance(v, float) and math.isnan(v):
             return None
-        if isinstance(v, int) and v > 10**15:       # datetime64 in ns
+        if isinstance(v, int) and v > 10**15:  # datetime64 in ns
             return pd.Timestamp(v).to_pydatetime()
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         return round(float(v), 6)
@@ -256,8 +305,9 @@ def norm(v):
 
 
 def rows_of(df: pd.DataFrame, cols) -> list[tuple]:
-    return sorted((tuple(norm(v) for v in r) for r in df[list(cols)].itertuples(index=False)),
-                  key=repr)
+    return sorted(
+        (tuple(norm(v) for v in r) for r in df[list(cols)].itertuples(index=False)), key=repr
+    )
 
 
 def normed(rows) -> list[tuple]:
@@ -294,8 +344,9 @@ def filters(draw, dims_pool):
     if op in ("is null", "is not null"):
         return (dim, op, None), f"{dim} {op}"
     if op == "in":
-        vals = tuple(draw(st.lists(st.sampled_from(VALUES[dim]), min_size=1, max_size=3,
-                                   unique=True)))
+        vals = tuple(
+            draw(st.lists(st.sampled_from(VALUES[dim]), min_size=1, max_size=3, unique=True))
+        )
         return (dim, op, vals), f"{dim} in ({', '.join(lit(v) for v in vals)})"
     val = draw(st.sampled_from(VALUES[dim]))
     return (dim, op, val), f"{dim} {op} {lit(val)}"
@@ -303,19 +354,44 @@ def filters(draw, dims_pool):
 
 def random_principals():
     made = st.builds(
-        lambda user, roles, region: Principal.of(user, roles=roles,
-                                                 **({} if region is None else {"region": region})),
+        lambda user, roles, region: Principal.of(
+            user, roles=roles, **({} if region is None else {"region": region})
+        ),
         st.sampled_from(["north", "south", "zed"]),
-        st.lists(st.sampled_from(["admin", "analyst", "regional_manager", "viewer"]),
-                 max_size=2, unique=True),
-        st.sampled_from([None, "North", "South", "East"]))
+        st.lists(
+            st.sampled_from(["admin", "analyst", "regional_manager", "viewer"]),
+            max_size=2,
+            unique=True,
+        ),
+        st.sampled_from([None, "North", "South", "East"]),
+    )
     return st.one_of(st.sampled_from(list(PRINCIPALS.values())), made)
 
 
-AGG_DIMS = ["status", "amount_band", "order_date__year", "order_date__month", "product",
-            "customer_region", "email", "customer_name", "store", "region"]
-FILTER_DIMS = ["order_id", "status", "amount_band", "product", "customer_id", "customer_name",
-               "email", "customer_region", "store", "region"]
+AGG_DIMS = [
+    "status",
+    "amount_band",
+    "order_date__year",
+    "order_date__month",
+    "product",
+    "customer_region",
+    "email",
+    "customer_name",
+    "store",
+    "region",
+]
+FILTER_DIMS = [
+    "order_id",
+    "status",
+    "amount_band",
+    "product",
+    "customer_id",
+    "customer_name",
+    "email",
+    "customer_region",
+    "store",
+    "region",
+]
 MODELS_OF = {m: MEASURES[m][0] for m in MEASURES}
 
 
@@ -328,8 +404,18 @@ def aggregate_queries(draw):
     return mets, dims, fl
 
 
-DETAIL_DIMS = ["order_id", "status", "amount_band", "order_date__month", "customer_id",
-               "customer_name", "email", "customer_region", "store", "region"]
+DETAIL_DIMS = [
+    "order_id",
+    "status",
+    "amount_band",
+    "order_date__month",
+    "customer_id",
+    "customer_name",
+    "email",
+    "customer_region",
+    "store",
+    "region",
+]
 
 
 @st.composite
@@ -367,8 +453,9 @@ def shop(engine_shop):
 @pytest.fixture(scope="module")
 def shared(engine):
     """One workbench with the in-memory cache, shared by every principal's view."""
-    wb = engine.connect(SHOP_TABLES, MODELS, PRINCIPALS["admin"], MODELS / "none.yml",
-                        cache="memory")
+    wb = engine.connect(
+        SHOP_TABLES, MODELS, PRINCIPALS["admin"], MODELS / "none.yml", cache="memory"
+    )
     yield wb
     wb.close()
 
@@ -379,8 +466,10 @@ def shared(engine):
 def test_oracle_hand_checked():
     north, south, noattr = PRINCIPALS["north"], PRINCIPALS["south"], PRINCIPALS["noattr"]
     assert {r[0] for r in oracle_detail(north, ["order_id"], [], False)} == {1, 2, 4, 6}
-    assert sorted(oracle_aggregate(PRINCIPALS["admin"], ["revenue", "units"], ["region"], [])) \
-        == [("North", 300.0, 8.0), ("South", 350.0, 8.0)]
+    assert sorted(oracle_aggregate(PRINCIPALS["admin"], ["revenue", "units"], ["region"], [])) == [
+        ("North", 300.0, 8.0),
+        ("South", 350.0, 8.0),
+    ]
     assert oracle_aggregate(north, ["revenue"], [], []) == [(300.0,)]
     assert oracle_aggregate(noattr, ["revenue", "order_count"], [], []) == [(0.0, 0)]
     # order 7 (South store) was bought by a North customer: without inheritance south sees it
@@ -397,6 +486,7 @@ def test_aggregates_match_policy_oracle(nocache, engine):
     @given(q=aggregate_queries(), p=random_principals())
     def check(q, p):
         aggregates_match_policy_oracle(nocache, q, p)
+
     check()
 
 
@@ -419,6 +509,7 @@ def test_detail_rows_within_policy(nocache, engine):
     @given(q=detail_queries(), p=random_principals())
     def check(q, p):
         detail_rows_within_policy(nocache, q, p)
+
     check()
 
 
@@ -444,12 +535,23 @@ def detail_rows_within_policy(nocache, q, p):
     assert rows_of(df, dims) == normed(oracle_detail(p, dims, [f[0] for f in fl], distinct))
 
 
-@pytest.mark.parametrize("who,expected", [
-    ("north", {1, 2, 4, 6}), ("south", {3, 5} if INHERIT else {3, 5, 7}), ("viewer", {1, 2, 4, 6}),
-    ("noattr", set()), ("admin", set(range(1, 8))), ("analyst", set(range(1, 8)))])
+@pytest.mark.parametrize(
+    "who,expected",
+    [
+        ("north", {1, 2, 4, 6}),
+        ("south", {3, 5} if INHERIT else {3, 5, 7}),
+        ("viewer", {1, 2, 4, 6}),
+        ("noattr", set()),
+        ("admin", set(range(1, 8))),
+        ("analyst", set(range(1, 8))),
+    ],
+)
 def test_order_ids_per_principal(nocache, who, expected):
-    df = nocache.as_principal(PRINCIPALS[who]).query(
-        "shop", dimensions=["order_id", "store", "region"]).df
+    df = (
+        nocache.as_principal(PRINCIPALS[who])
+        .query("shop", dimensions=["order_id", "store", "region"])
+        .df
+    )
     assert set(df["order_id"]) == expected
 
 
@@ -463,11 +565,14 @@ def test_noattr_sees_nothing_of_orders_or_customers(nocache):
 
 
 def test_three_measure_models_by_dimension(nocache):
-    df = nocache.query("shop", metrics=["revenue", "units", "customer_count"],
-                       dimensions=["region"]).df
+    df = nocache.query(
+        "shop", metrics=["revenue", "units", "customer_count"], dimensions=["region"]
+    ).df
     assert rows_of(df, ["region", "revenue", "units", "customer_count"]) == normed(
-        oracle_aggregate(PRINCIPALS["admin"], ["revenue", "units", "customer_count"],
-                         ["region"], []))
+        oracle_aggregate(
+            PRINCIPALS["admin"], ["revenue", "units", "customer_count"], ["region"], []
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -476,24 +581,29 @@ def test_three_measure_models_by_dimension(nocache):
 EXTRA = {
     "orders": [
         "      - {name: ann_revenue, type: simple, measure: revenue, "
-        "filter: \"customers.customer_name = 'Ann'\"}\n"],
+        "filter: \"customers.customer_name = 'Ann'\"}\n"
+    ],
     "orders_measures": [
         "      - {name: ann_orders_revenue, agg: sum, expr: amount, "
-        "filter: \"customers.customer_name = 'Ann'\"}\n"],
+        "filter: \"customers.customer_name = 'Ann'\"}\n"
+    ],
     "customers_dims": [
-        "      - {name: initial, type: categorical, expr: \"substr(name, 1, 1)\"}\n",
-        "      - {name: email_domain, type: categorical, expr: \"substr(email, 5, 20)\"}\n"],
+        '      - {name: initial, type: categorical, expr: "substr(name, 1, 1)"}\n',
+        '      - {name: email_domain, type: categorical, expr: "substr(email, 5, 20)"}\n',
+    ],
     "customers_measures": [
         "      - {name: named_customers, agg: count_distinct, expr: name}\n",
         "      - {name: anns, agg: count, filter: \"name = 'Ann'\"}\n",
-        "      - {name: max_email, agg: max, expr: email}\n"],
+        "      - {name: max_email, agg: max, expr: email}\n",
+    ],
     "customers_rest": [
         "    metrics:\n",
         "      - {name: named_share, type: ratio, numerator: named_customers, "
         "denominator: customer_count}\n",
-        "      - {name: named_x2, type: derived, expr: \"named_customers * 2\"}\n",
+        '      - {name: named_x2, type: derived, expr: "named_customers * 2"}\n',
         "    segments:\n",
-        "      - {name: ann_only, filter: \"customer_name = 'Ann'\"}\n"],
+        "      - {name: ann_only, filter: \"customer_name = 'Ann'\"}\n",
+    ],
 }
 
 
@@ -509,11 +619,13 @@ def extended(models_copy, engine):
     anchor = "      - {name: customer_region, type: categorical, column: region}\n"
     text = text.replace(anchor, anchor + "".join(EXTRA["customers_dims"]))
     anchor = "      - {name: customer_count, agg: count}\n"
-    text = text.replace(anchor, anchor + "".join(EXTRA["customers_measures"]
-                                                 + EXTRA["customers_rest"]))
+    text = text.replace(
+        anchor, anchor + "".join(EXTRA["customers_measures"] + EXTRA["customers_rest"])
+    )
     path.write_text(text)
-    wb = engine.connect(SHOP_TABLES, models_copy, PRINCIPALS["admin"], models_copy / "none.yml",
-                        cache="memory")
+    wb = engine.connect(
+        SHOP_TABLES, models_copy, PRINCIPALS["admin"], models_copy / "none.yml", cache="memory"
+    )
     yield wb
     wb.close()
 
@@ -526,8 +638,9 @@ HIDDEN_QUERIES = {
     "filter function": dict(metrics=["revenue"], where=["lower(customer_name) like 'a%'"]),
     "filter null test": dict(dimensions=["order_id"], where=["customer_name is not null"]),
     "filter detail": dict(dimensions=["order_id"], where=["customers.customer_name = 'Ann'"]),
-    "order selected": dict(metrics=["revenue"], dimensions=["customer_name"],
-                           order=["customer_name"]),
+    "order selected": dict(
+        metrics=["revenue"], dimensions=["customer_name"], order=["customer_name"]
+    ),
     "dimension on hidden column": dict(dimensions=["initial"]),
     "filter on derived dimension": dict(metrics=["revenue"], where=["initial = 'A'"]),
     "measure on hidden column": dict(metrics=["named_customers"]),
@@ -535,8 +648,7 @@ HIDDEN_QUERIES = {
     "measure filter across models": dict(metrics=["ann_orders_revenue"]),
     "ratio metric": dict(metrics=["named_share"]),
     "derived metric": dict(metrics=["named_x2"]),
-    "post filter on hidden metric": dict(metrics=["customer_count"],
-                                         where=["named_customers > 0"]),
+    "post filter on hidden metric": dict(metrics=["customer_count"], where=["named_customers > 0"]),
     "segment": dict(metrics=["customer_count"], segments=["ann_only"]),
 }
 
@@ -574,24 +686,34 @@ def test_simple_metric_filter_on_hidden_member_is_hidden(extended):
 def test_hidden_members_not_in_catalog(extended):
     viewer = {e["qualified_name"] for e in extended.as_principal(PRINCIPALS["viewer"]).catalog()}
     north = {e["qualified_name"] for e in extended.as_principal(PRINCIPALS["north"]).catalog()}
-    for name in ("customer_name", "initial", "named_customers", "anns", "named_share",
-                 "named_x2", "ann_orders_revenue"):
+    for name in (
+        "customer_name",
+        "initial",
+        "named_customers",
+        "anns",
+        "named_share",
+        "named_x2",
+        "ann_orders_revenue",
+    ):
         assert not any(q.endswith("." + name) for q in viewer), name
         assert any(q.endswith("." + name) for q in north), name
-    assert "shop.customers.email" in viewer        # masked, not hidden
-    assert not [h for h in extended.as_principal(PRINCIPALS["viewer"]).search("customer_name")
-                if h.get("name") == "customer_name"]
+    assert "shop.customers.email" in viewer  # masked, not hidden
+    assert not [
+        h
+        for h in extended.as_principal(PRINCIPALS["viewer"]).search("customer_name")
+        if h.get("name") == "customer_name"
+    ]
 
 
 def test_hidden_value_not_in_lookup(shop):
     assert shop.as_principal(PRINCIPALS["north"]).lookup("Ann")
-    assert not [h for h in shop.as_principal(PRINCIPALS["viewer"]).lookup("Ann")
-                if h["value"] == "Ann"]
+    assert not [
+        h for h in shop.as_principal(PRINCIPALS["viewer"]).lookup("Ann") if h["value"] == "Ann"
+    ]
 
 
 REAL = [c[2] for c in CUSTOMERS]
-LEAK = re.compile("|".join(re.escape(x) for x in
-                           REAL + [e.split("@")[1] for e in REAL] + ["@"]))
+LEAK = re.compile("|".join(re.escape(x) for x in REAL + [e.split("@")[1] for e in REAL] + ["@"]))
 
 
 def leaks(df: pd.DataFrame) -> list:
@@ -613,25 +735,38 @@ def mask_queries(draw):
     fl = []
     if draw(st.booleans()):
         v = draw(st.sampled_from(REAL + [MASK]))
-        fl.append(draw(st.sampled_from([f"email = {lit(v)}", f"email != {lit(v)}",
-                                        "email like '%@%'", f"email in ({lit(v)})",
-                                        "email_domain = 'x.com'"])))
+        fl.append(
+            draw(
+                st.sampled_from(
+                    [
+                        f"email = {lit(v)}",
+                        f"email != {lit(v)}",
+                        "email like '%@%'",
+                        f"email in ({lit(v)})",
+                        "email_domain = 'x.com'",
+                    ]
+                )
+            )
+        )
     return dims, mets, fl
 
 
 def test_masked_email_never_leaks(extended, engine):
     @settings(max_examples=examples(engine, 10), **SETTINGS)
-    @given(q=mask_queries(),
-           who=st.sampled_from(["analyst", "north", "south", "viewer", "noattr"]))
+    @given(q=mask_queries(), who=st.sampled_from(["analyst", "north", "south", "viewer", "noattr"]))
     def check(q, who):
         masked_email_never_leaks(extended, q, who)
+
     check()
 
 
 def masked_email_never_leaks(extended, q, who):
     dims, mets, fl = q
-    df = extended.as_principal(PRINCIPALS[who]).query("shop", metrics=mets, dimensions=dims,
-                                                      where=fl).df
+    df = (
+        extended.as_principal(PRINCIPALS[who])
+        .query("shop", metrics=mets, dimensions=dims, where=fl)
+        .df
+    )
     assert not leaks(df), (who, q, df)
     if fl and (("@" in fl[0] or "x.com" in fl[0]) and "!=" not in fl[0]) and (dims or mets):
         # filtering on a real email (or its parts) matches no row
@@ -642,11 +777,15 @@ def masked_email_never_leaks(extended, q, who):
 
 
 def test_admin_sees_real_email_and_filter_works(extended):
-    df = extended.query("shop", dimensions=["customer_id", "email"],
-                        where=["email = 'ann@x.com'"]).df
+    df = extended.query(
+        "shop", dimensions=["customer_id", "email"], where=["email = 'ann@x.com'"]
+    ).df
     assert list(df["email"]) == ["ann@x.com"]
-    df = extended.as_principal(PRINCIPALS["analyst"]).query(
-        "shop", dimensions=["customer_id", "email"], where=["email = 'ann@x.com'"]).df
+    df = (
+        extended.as_principal(PRINCIPALS["analyst"])
+        .query("shop", dimensions=["customer_id", "email"], where=["email = 'ann@x.com'"])
+        .df
+    )
     assert df.empty
 
 
@@ -669,11 +808,18 @@ CACHE_PRINCIPALS = [PRINCIPALS[n] for n in ("admin", "analyst", "north", "south"
 
 def test_shared_cache_never_crosses_principals(shared, nocache, engine):
     @settings(max_examples=examples(engine, 10), **SETTINGS)
-    @given(steps=st.lists(st.tuples(st.integers(0, len(CACHE_QUERIES) - 1),
-                                    st.integers(0, len(CACHE_PRINCIPALS) - 1)),
-                          min_size=3, max_size=8))
+    @given(
+        steps=st.lists(
+            st.tuples(
+                st.integers(0, len(CACHE_QUERIES) - 1), st.integers(0, len(CACHE_PRINCIPALS) - 1)
+            ),
+            min_size=3,
+            max_size=8,
+        )
+    )
     def check(steps):
         shared_cache_never_crosses_principals(shared, nocache, steps)
+
     check()
 
 

@@ -4,6 +4,7 @@ The models (sql_models/shop_sql.yml) put an aggregated select and a select with 
 shop tables, joined to table models. Every query is checked against hand-written SQL that the
 same engine runs directly: the oracle is the engine, not the semantic layer.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,53 +27,78 @@ SQL_MODELS = Path(__file__).parent / "sql_models"
 TABLES = ("stores", "customers", "orders", "order_lines", "returns")
 
 # The models' SQL, as a reader would write it by hand, over {table} placeholders.
-CT = ("(select customer_id, count(*) as completed_orders, sum(amount) as completed_amount "
-      "from {orders} where status = 'completed' group by customer_id)")
-OU = ("(select o.order_id, o.store_id, u.units, u.line_count from {orders} o join "
-      "(select order_id, sum(qty) as units, count(*) as line_count from {order_lines} "
-      "group by order_id) u on u.order_id = o.order_id where o.status <> 'cancelled')")
+CT = (
+    "(select customer_id, count(*) as completed_orders, sum(amount) as completed_amount "
+    "from {orders} where status = 'completed' group by customer_id)"
+)
+OU = (
+    "(select o.order_id, o.store_id, u.units, u.line_count from {orders} o join "
+    "(select order_id, sum(qty) as units, count(*) as line_count from {order_lines} "
+    "group by order_id) u on u.order_id = o.order_id where o.status <> 'cancelled')"
+)
 
 CASES = {
     "sql model by a table model's dimension": (
-        "admin", dict(metrics=["completed_amount", "buyers"], dimensions=["customer_region"]),
+        "admin",
+        dict(metrics=["completed_amount", "buyers"], dimensions=["customer_region"]),
         f"select c.region, sum(t.completed_amount), count(*) from {CT} t "
-        "left join {customers} c on c.customer_id = t.customer_id group by c.region"),
+        "left join {customers} c on c.customer_id = t.customer_id group by c.region",
+    ),
     "table model by a sql model's dimension, with a filter": (
-        "admin", dict(metrics=["revenue", "order_count"], dimensions=["completed_orders"],
-                      where=["status <> 'returned'"]),
+        "admin",
+        dict(
+            metrics=["revenue", "order_count"],
+            dimensions=["completed_orders"],
+            where=["status <> 'returned'"],
+        ),
         f"select t.completed_orders, sum(o.amount), count(*) from {{orders}} o left join {CT} t "
         "on t.customer_id = o.customer_id where o.status <> 'returned' "
-        "group by t.completed_orders"),
+        "group by t.completed_orders",
+    ),
     "measure filter and a filter on a sql model's column": (
-        "admin", dict(metrics=["big_buyers", "completed_amount"], where=["completed_orders >= 2"]),
+        "admin",
+        dict(metrics=["big_buyers", "completed_amount"], where=["completed_orders >= 2"]),
         "select count(case when t.completed_amount >= 100 then 1 end), sum(t.completed_amount) "
-        f"from {CT} t where t.completed_orders >= 2"),
+        f"from {CT} t where t.completed_orders >= 2",
+    ),
     "model with a CTE, by a joined table model's dimension": (
-        "admin", dict(metrics=["units", "multi_line_orders"], dimensions=["region"]),
+        "admin",
+        dict(metrics=["units", "multi_line_orders"], dimensions=["region"]),
         "select s.region, sum(u.units), count(case when u.line_count > 1 then 1 end) "
-        f"from {OU} u left join {{stores}} s on s.store_id = u.store_id group by s.region"),
+        f"from {OU} u left join {{stores}} s on s.store_id = u.store_id group by s.region",
+    ),
     "detail rows across a table and a sql model": (
-        "admin", dict(dimensions=["order_id", "status", "completed_orders"],
-                      where=["completed_orders >= 2", "status <> 'cancelled'"]),
+        "admin",
+        dict(
+            dimensions=["order_id", "status", "completed_orders"],
+            where=["completed_orders >= 2", "status <> 'cancelled'"],
+        ),
         f"select o.order_id, o.status, t.completed_orders from {{orders}} o left join {CT} t "
         "on t.customer_id = o.customer_id "
-        "where t.completed_orders >= 2 and o.status <> 'cancelled'"),
+        "where t.completed_orders >= 2 and o.status <> 'cancelled'",
+    ),
 }
 for _who, _region in (("north", "North"), ("south", "South")):
     CASES[f"row policy on a sql model through a table model ({_who})"] = (
-        _who, dict(metrics=["completed_amount", "buyers"], dimensions=["customer_region"]),
+        _who,
+        dict(metrics=["completed_amount", "buyers"], dimensions=["customer_region"]),
         f"select c.region, sum(t.completed_amount), count(*) from {CT} t "
         "join {customers} c on c.customer_id = t.customer_id "
-        f"where c.region = '{_region}' group by c.region")
+        f"where c.region = '{_region}' group by c.region",
+    )
     CASES[f"row policy on the CTE model ({_who})"] = (
-        _who, dict(metrics=["units"], dimensions=["store"]),
+        _who,
+        dict(metrics=["units"], dimensions=["store"]),
         f"select s.name, sum(u.units) from {OU} u join {{stores}} s on s.store_id = u.store_id "
-        f"where s.region = '{_region}' group by s.name")
+        f"where s.region = '{_region}' group by s.name",
+    )
     CASES[f"table model under a sql model's row policy ({_who})"] = (
-        _who, dict(metrics=["revenue", "order_count"], dimensions=["status"]),
+        _who,
+        dict(metrics=["revenue", "order_count"], dimensions=["status"]),
         f"select o.status, sum(o.amount), count(*) from {{orders}} o join {CT} t "
         "on t.customer_id = o.customer_id join {customers} c on c.customer_id = t.customer_id "
-        f"where c.region = '{_region}' group by o.status")
+        f"where c.region = '{_region}' group by o.status",
+    )
 
 
 # engines -----------------------------------------------------------------------------------
@@ -81,28 +107,41 @@ PG_DDL = {
     "stores": "store_id int, name text, region text",
     "customers": "customer_id int, name text, email text, region text",
     "orders": "order_id int, customer_id int, store_id int, ordered_at timestamp, "
-              "amount double precision, status text",
+    "amount double precision, status text",
     "order_lines": "order_id int, line_no int, product text, qty int, line_amount double precision",
     "returns": "return_id int, order_id int, returned_at timestamp, refund double precision",
 }
-PG_ROWS = {"stores": STORES, "customers": CUSTOMERS, "orders": ORDERS, "order_lines": LINES,
-           "returns": RETURNS}
+PG_ROWS = {
+    "stores": STORES,
+    "customers": CUSTOMERS,
+    "orders": ORDERS,
+    "order_lines": LINES,
+    "returns": RETURNS,
+}
 
 
 def _duckdb(tmp):
     path = build_shop(tmp / "shop.duckdb")
-    wb = workbench.connect(warehouse=path, models_dir=SQL_MODELS, principal=PRINCIPALS["admin"],
-                           read_only=True, cache="none", principals_file=tmp / "none.yml")
+    wb = workbench.connect(
+        warehouse=path,
+        models_dir=SQL_MODELS,
+        principal=PRINCIPALS["admin"],
+        read_only=True,
+        cache="none",
+        principals_file=tmp / "none.yml",
+    )
     con = duckdb.connect(str(path), read_only=True)
 
     def run(sql):
         return con.execute(sql.format(**{t: t for t in TABLES})).fetchall()
+
     return wb, run, con.close
 
 
 def _postgres(tmp):
     require_service("PostgreSQL", PG_HOST, PG_PORT)
     import psycopg2
+
     con = psycopg2.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname=PG_DB)
     with con, con.cursor() as cur:
         cur.execute(f"drop schema if exists {PG_SCHEMA} cascade")
@@ -110,11 +149,17 @@ def _postgres(tmp):
         for table, cols in PG_DDL.items():
             cur.execute(f"create table {PG_SCHEMA}.{table} ({cols})")
             rows = PG_ROWS[table]
-            cur.executemany(f"insert into {PG_SCHEMA}.{table} values "
-                            f"({', '.join(['%s'] * len(rows[0]))})", rows)
-    wb = workbench.connect(engine="postgres", principal=PRINCIPALS["admin"], cache="none",
-                           url=f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{PG_DB}/{PG_SCHEMA}",
-                           models_dir=SQL_MODELS, principals_file=tmp / "none.yml")
+            cur.executemany(
+                f"insert into {PG_SCHEMA}.{table} values ({', '.join(['%s'] * len(rows[0]))})", rows
+            )
+    wb = workbench.connect(
+        engine="postgres",
+        principal=PRINCIPALS["admin"],
+        cache="none",
+        url=f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{PG_DB}/{PG_SCHEMA}",
+        models_dir=SQL_MODELS,
+        principals_file=tmp / "none.yml",
+    )
 
     def run(sql):
         with con, con.cursor() as cur:
@@ -125,11 +170,13 @@ def _postgres(tmp):
         with con, con.cursor() as cur:
             cur.execute(f"drop schema if exists {PG_SCHEMA} cascade")
         con.close()
+
     return wb, run, close
 
 
 def _spark(tmp):
     from workbench.engines.spark_engine import spark_session
+
     parquet = tmp / "parquet"
     parquet.mkdir()
     db = build_shop(tmp / "shop.duckdb")
@@ -137,16 +184,25 @@ def _spark(tmp):
         for t in TABLES:
             con.execute(f"copy {t} to '{parquet / (t + '.parquet')}' (format parquet)")
     # No warehouse file: given one, the engine would re-export parquet it thinks is stale.
-    wb = workbench.connect(warehouse=tmp / "absent.duckdb", engine="spark", parquet_dir=parquet,
-                           models_dir=SQL_MODELS, principal=PRINCIPALS["admin"], cache="none",
-                           principals_file=tmp / "none.yml")
+    wb = workbench.connect(
+        warehouse=tmp / "absent.duckdb",
+        engine="spark",
+        parquet_dir=parquet,
+        models_dir=SQL_MODELS,
+        principal=PRINCIPALS["admin"],
+        cache="none",
+        principals_file=tmp / "none.yml",
+    )
     session = spark_session()
-    for t in TABLES:   # the oracle's own views of the same parquet
+    for t in TABLES:  # the oracle's own views of the same parquet
         session.read.parquet(str(parquet / f"{t}.parquet")).createOrReplaceTempView(f"oracle_{t}")
 
     def run(sql):
-        return [tuple(r) for r in session.sql(sql.format(**{t: f"oracle_{t}" for t in TABLES}))
-                .collect()]
+        return [
+            tuple(r)
+            for r in session.sql(sql.format(**{t: f"oracle_{t}" for t in TABLES})).collect()
+        ]
+
     return wb, run, lambda: None
 
 
@@ -198,10 +254,17 @@ def test_sql_model_matches_hand_written_sql(engine, case):
 
 def test_sql_model_honours_order_and_limit(engine):
     wb, run = engine
-    df = wb.query("shop_sql", metrics=["revenue"], dimensions=["completed_orders"],
-                  order=["-revenue"], limit=2).df
-    want = run(f"select t.completed_orders, sum(o.amount) as r from {{orders}} o left join {CT} t "
-               "on t.customer_id = o.customer_id group by t.completed_orders order by r desc")
+    df = wb.query(
+        "shop_sql",
+        metrics=["revenue"],
+        dimensions=["completed_orders"],
+        order=["-revenue"],
+        limit=2,
+    ).df
+    want = run(
+        f"select t.completed_orders, sum(o.amount) as r from {{orders}} o left join {CT} t "
+        "on t.customer_id = o.customer_id group by t.completed_orders order by r desc"
+    )
     assert [norm(v) for v in df["revenue"]] == [norm(r[1]) for r in want[:2]]
 
 
@@ -216,34 +279,39 @@ def _model_file(tmp_path: Path, sql_block: str, extra_models: str = "") -> Path:
     d = tmp_path / "models"
     d.mkdir(exist_ok=True)
     f = d / "bad.yml"
-    f.write_text("models:\n"
-                 "  - name: orders\n"
-                 "    table: orders\n"
-                 "    measures:\n"
-                 "      - {name: revenue, agg: sum, expr: amount}\n"
-                 "  - name: broken\n"
-                 f"    sql: {sql_block}\n"
-                 "    measures:\n"
-                 "      - {name: n, agg: count}\n" + extra_models)
+    f.write_text(
+        "models:\n"
+        "  - name: orders\n"
+        "    table: orders\n"
+        "    measures:\n"
+        "      - {name: revenue, agg: sum, expr: amount}\n"
+        "  - name: broken\n"
+        f"    sql: {sql_block}\n"
+        "    measures:\n"
+        "      - {name: n, agg: count}\n" + extra_models
+    )
     return f
 
 
-@pytest.mark.parametrize("sql,needle", [
-    ("select 1 as x; drop table orders", "one SELECT statement, found 2"),
-    ("insert into orders select * from orders", "not INSERT"),
-    ("create table t as select 1 as x", "not CREATE"),
-    ("select * into copy_of_orders from orders", "SELECT ... INTO"),
-    ("with gone as (delete from orders returning *) select * from gone", "contains DELETE"),
-    ("select amount from", "does not parse"),
-    ("pragma database_list", "not PRAGMA"),
-])
+@pytest.mark.parametrize(
+    "sql,needle",
+    [
+        ("select 1 as x; drop table orders", "one SELECT statement, found 2"),
+        ("insert into orders select * from orders", "not INSERT"),
+        ("create table t as select 1 as x", "not CREATE"),
+        ("select * into copy_of_orders from orders", "SELECT ... INTO"),
+        ("with gone as (delete from orders returning *) select * from gone", "contains DELETE"),
+        ("select amount from", "does not parse"),
+        ("pragma database_list", "not PRAGMA"),
+    ],
+)
 def test_bad_model_sql_names_file_line_and_field(tmp_path, sql, needle):
     f = _model_file(tmp_path, sql)
     with pytest.raises(ModelError) as e:
         load_file(f)
     assert needle in str(e.value)
     assert e.value.file == str(f)
-    assert e.value.line == 7                       # the `sql:` line of model 'broken'
+    assert e.value.line == 7  # the `sql:` line of model 'broken'
     assert e.value.field == "models[broken].sql"
 
 
@@ -266,9 +334,14 @@ def test_sql_the_engine_rejects_names_the_model_and_leaves_the_engine_usable(tmp
     f = _model_file(tmp_path, "select customer_id, no_such_column from orders")
     (f.parent / "good.yml").write_text(
         "models:\n  - name: orders\n    table: orders\n    measures:\n"
-        "      - {name: revenue, agg: sum, expr: amount}\n")
-    wb = workbench.connect(warehouse=shop_file, models_dir=f.parent, cache="none",
-                           principals_file=tmp_path / "none.yml")
+        "      - {name: revenue, agg: sum, expr: amount}\n"
+    )
+    wb = workbench.connect(
+        warehouse=shop_file,
+        models_dir=f.parent,
+        cache="none",
+        principals_file=tmp_path / "none.yml",
+    )
     try:
         with pytest.raises(ModelError) as e:
             _ = wb.query("bad", metrics=["revenue"]).df
@@ -284,8 +357,12 @@ def test_sql_the_engine_rejects_names_the_model_and_leaves_the_engine_usable(tmp
 
 def test_sql_over_an_absent_table_is_missing_tables(tmp_path, shop_file):
     f = _model_file(tmp_path, "select customer_id from no_such_table")
-    wb = workbench.connect(warehouse=shop_file, models_dir=f.parent, cache="none",
-                           principals_file=tmp_path / "none.yml")
+    wb = workbench.connect(
+        warehouse=shop_file,
+        models_dir=f.parent,
+        cache="none",
+        principals_file=tmp_path / "none.yml",
+    )
     try:
         with pytest.raises(EngineError, match=r"missing tables: no_such_table\)"):
             _ = wb.query("bad", metrics=["revenue"]).df
@@ -296,14 +373,19 @@ def test_sql_over_an_absent_table_is_missing_tables(tmp_path, shop_file):
 def test_the_model_query_is_not_run_to_learn_its_columns(tmp_path, shop_file):
     """Binding asks DuckDB to DESCRIBE the query: a query that would take minutes binds at once."""
     f = _model_file(tmp_path, "select count(*) as n_rows from range(100000000000) a")
-    wb = workbench.connect(warehouse=shop_file, models_dir=f.parent, cache="none",
-                           principals_file=tmp_path / "none.yml")
+    wb = workbench.connect(
+        warehouse=shop_file,
+        models_dir=f.parent,
+        cache="none",
+        principals_file=tmp_path / "none.yml",
+    )
     try:
         t0 = time.perf_counter()
         sql = wb.query("bad", metrics=["revenue"]).sql()
         assert time.perf_counter() - t0 < 5
         assert "orders" in sql
-        assert wb.engine.schema_of(wb.engine.sql_table(
-            "select count(*) as n_rows from range(100000000000) a")) == {"n_rows": "int64"}
+        assert wb.engine.schema_of(
+            wb.engine.sql_table("select count(*) as n_rows from range(100000000000) a")
+        ) == {"n_rows": "int64"}
     finally:
         wb.close()

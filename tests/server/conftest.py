@@ -38,20 +38,24 @@ def warehouse(small_warehouse, tmp_path) -> Path:
 @pytest.fixture
 def pipelines_config() -> dict:
     """Extra ``c.WorkbenchApp`` settings a test module may override."""
-    return {"pipeline_loader": "server_fakes:load_pipeline",
-            "pipeline_lister": "server_fakes:list_pipelines"}
+    return {
+        "pipeline_loader": "server_fakes:load_pipeline",
+        "pipeline_lister": "server_fakes:list_pipelines",
+    }
 
 
 @pytest.fixture
 def jp_server_config(warehouse, pipelines_config):
     from traitlets.config import Config
 
-    return Config({
-        "ServerApp": {"jpserver_extensions": {"workbench.server": True}},
-        "WorkbenchApp": {
-            "warehouse": str(warehouse),
-            "project_root": str(REPO),
-            "principal_map": {"*": "analyst"},
-            **pipelines_config,
-        },
-    })
+    return Config(
+        {
+            "ServerApp": {"jpserver_extensions": {"workbench.server": True}},
+            "WorkbenchApp": {
+                "warehouse": str(warehouse),
+                "project_root": str(REPO),
+                "principal_map": {"*": "analyst"},
+                **pipelines_config,
+            },
+        }
+    )

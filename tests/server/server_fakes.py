@@ -30,9 +30,13 @@ class FakePipeline:
             self.running = False
 
     def status(self) -> dict:
-        return {"name": self.name, "state": "running" if self.running else "stopped",
-                "running": self.running, "commits": self.commits,
-                "last_commit_ts": self.last_commit_at.isoformat() if self.last_commit_at else None}
+        return {
+            "name": self.name,
+            "state": "running" if self.running else "stopped",
+            "running": self.running,
+            "commits": self.commits,
+            "last_commit_ts": self.last_commit_at.isoformat() if self.last_commit_at else None,
+        }
 
 
 def list_pipelines(root=None) -> list[dict]:

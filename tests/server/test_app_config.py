@@ -18,7 +18,8 @@ def test_the_package_declares_one_extension_named_workbench():
 def test_former_section_applies_and_the_new_one_wins():
     old = WorkbenchApp(config=Config({"WorkbenchPipelines": {"max_rows": 7, "query_workers": 2}}))
     assert (old.max_rows, old.query_workers) == (7, 2)
-    both = WorkbenchApp(config=Config({"WorkbenchPipelines": {"max_rows": 7},
-                                       "WorkbenchApp": {"max_rows": 9}}))
+    both = WorkbenchApp(
+        config=Config({"WorkbenchPipelines": {"max_rows": 7}, "WorkbenchApp": {"max_rows": 9}})
+    )
     assert both.max_rows == 9
     assert WorkbenchApp().max_rows == 50_000

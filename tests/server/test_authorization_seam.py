@@ -31,8 +31,9 @@ def problems(cls: type) -> list[str]:
     out = []
     if not re.fullmatch(r"workbench:[a-z_]+", cls.auth_resource or ""):
         out.append(f"{cls.__name__} declares no namespaced auth_resource ({cls.auth_resource!r})")
-    served = {m.upper() for m in HTTP_METHODS
-              if getattr(cls, m) is not getattr(WorkbenchHandler, m, None)}
+    served = {
+        m.upper() for m in HTTP_METHODS if getattr(cls, m) is not getattr(WorkbenchHandler, m, None)
+    }
     if not served:
         out.append(f"{cls.__name__} serves no HTTP method")
     for method in sorted(served):
@@ -41,7 +42,9 @@ def problems(cls: type) -> list[str]:
             out.append(f"{cls.__name__}.{method.lower()} declares no action ({action!r})")
     extra = set(cls.auth_actions) - served
     if extra:
-        out.append(f"{cls.__name__} declares actions for methods it does not serve: {sorted(extra)}")
+        out.append(
+            f"{cls.__name__} declares actions for methods it does not serve: {sorted(extra)}"
+        )
     for hook in ("prepare", "authorize"):
         if getattr(cls, hook) is not getattr(WorkbenchHandler, hook):
             out.append(f"{cls.__name__} overrides {hook}(), the one place that asks the Authorizer")
@@ -67,7 +70,7 @@ def sample_path(pattern: str) -> str:
 def routes(jp_serverapp) -> list[tuple[str, type]]:
     ext = jp_serverapp.extension_manager.extension_points["workbench"].app
     found = [(h[0], h[1]) for h in ext.handlers]
-    assert len(found) >= 14, found          # the whole API (14 routes today), not an empty walk
+    assert len(found) >= 14, found  # the whole API (14 routes today), not an empty walk
     return found
 
 
@@ -118,8 +121,11 @@ async def test_every_route_asks_the_authorizer_for_its_declared_action(jp_fetch,
         for cls, method, action, path in requests(jp_serverapp):
             asked.clear()
             with pytest.raises(HTTPClientError) as err:
-                await jp_fetch(*path.strip("/").split("/"), method=method,
-                               body="{}" if method == "POST" else None)
+                await jp_fetch(
+                    *path.strip("/").split("/"),
+                    method=method,
+                    body="{}" if method == "POST" else None,
+                )
             assert err.value.code == 403, (method, path, err.value.response.body)
             assert [(a, r) for _, a, r in asked] == [(action, cls.auth_resource)], (method, path)
             assert "message" in err.value.response.body.decode()
@@ -130,6 +136,10 @@ async def test_every_route_asks_the_authorizer_for_its_declared_action(jp_fetch,
 async def test_every_route_refuses_a_caller_who_is_not_logged_in(jp_fetch, jp_serverapp):
     for _, method, _, path in requests(jp_serverapp):
         with pytest.raises(HTTPClientError) as err:
-            await jp_fetch(*path.strip("/").split("/"), method=method,
-                           body="{}" if method == "POST" else None, headers=NO_LOGIN)
+            await jp_fetch(
+                *path.strip("/").split("/"),
+                method=method,
+                body="{}" if method == "POST" else None,
+                headers=NO_LOGIN,
+            )
         assert err.value.code == 403, (method, path)

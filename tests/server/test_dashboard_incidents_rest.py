@@ -26,10 +26,13 @@ require_module("panel")
 @pytest.fixture
 def pipelines_config(tmp_path):
     """The server's incident store in tmp_path (never the repository's), detection off."""
-    return {"pipeline_loader": "server_fakes:load_pipeline",
-            "pipeline_lister": "server_fakes:list_pipelines", "detection": False,
-            "incidents_db": str(tmp_path / "incidents.sqlite"),
-            "detection_state_dir": str(tmp_path / "jobs")}
+    return {
+        "pipeline_loader": "server_fakes:load_pipeline",
+        "pipeline_lister": "server_fakes:list_pipelines",
+        "detection": False,
+        "incidents_db": str(tmp_path / "incidents.sqlite"),
+        "detection_state_dir": str(tmp_path / "jobs"),
+    }
 
 
 def _ext(jp_serverapp):
@@ -40,9 +43,21 @@ def _seed(jp_serverapp) -> int:
     from workbench.anomaly.jobs import Anomaly
 
     store = _ext(jp_serverapp).detection_loop.store()
-    a = Anomaly(rule="r", namespace="live", metric="orders", grain="minute", slice_by="region",
-                slice_value="North", ts=dt.datetime(2026, 1, 5, 10, 0), value=140.0,
-                expected=20.0, score=0.93, severity="critical", direction="up", group="live")
+    a = Anomaly(
+        rule="r",
+        namespace="live",
+        metric="orders",
+        grain="minute",
+        slice_by="region",
+        slice_value="North",
+        ts=dt.datetime(2026, 1, 5, 10, 0),
+        value=140.0,
+        expected=20.0,
+        score=0.93,
+        severity="critical",
+        direction="up",
+        group="live",
+    )
     return store.add(a, 15).incident_id
 
 
@@ -62,14 +77,14 @@ def _panel(jp_serverapp, jp_http_port, jp_base_url, roles):
 
 async def _server_refusal(jp_fetch, iid: int, action: str, code: int) -> str:
     with pytest.raises(HTTPClientError) as err:
-        await jp_fetch("workbench", "api", "incidents", str(iid), action, method="POST",
-                       body="{}")
+        await jp_fetch("workbench", "api", "incidents", str(iid), action, method="POST", body="{}")
     assert err.value.code == code
     return json.loads(err.value.response.body)["message"]
 
 
 async def test_viewer_is_refused_by_the_server_with_its_message(
-        jp_fetch, jp_serverapp, jp_http_port, jp_base_url):
+    jp_fetch, jp_serverapp, jp_http_port, jp_base_url
+):
     iid = _seed(jp_serverapp)
     _ext(jp_serverapp).host.mapper.mapping = {"*": "viewer"}
     # The app-side hint says "analyst" (buttons shown); the server is the authority.
@@ -87,7 +102,8 @@ async def test_viewer_is_refused_by_the_server_with_its_message(
 
 
 async def test_analyst_acknowledges_through_the_server_which_records_the_user(
-        jp_fetch, jp_serverapp, jp_http_port, jp_base_url):
+    jp_fetch, jp_serverapp, jp_http_port, jp_base_url
+):
     iid = _seed(jp_serverapp)
     _ext(jp_serverapp).host.mapper.mapping = {"*": "analyst"}
     p = _panel(jp_serverapp, jp_http_port, jp_base_url, {"analyst"})

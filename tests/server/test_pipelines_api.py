@@ -16,16 +16,19 @@ async def fetch_json(jp_fetch, *parts, **kw):
     return r.code, json.loads(r.body)
 
 
-@pytest.mark.parametrize("method,path", [
-    ("GET", ("pipelines",)),
-    ("POST", ("pipelines", "fake_orders", "start")),
-    ("POST", ("pipelines", "fake_orders", "stop")),
-    ("GET", ("pipelines", "fake_orders", "status")),
-    ("GET", ("query",)),
-    ("POST", ("query",)),
-    ("GET", ("catalog",)),
-    ("GET", ("metrics",)),
-])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("GET", ("pipelines",)),
+        ("POST", ("pipelines", "fake_orders", "start")),
+        ("POST", ("pipelines", "fake_orders", "stop")),
+        ("GET", ("pipelines", "fake_orders", "status")),
+        ("GET", ("query",)),
+        ("POST", ("query",)),
+        ("GET", ("catalog",)),
+        ("GET", ("metrics",)),
+    ],
+)
 async def test_every_endpoint_refuses_a_caller_who_is_not_logged_in(jp_fetch, method, path):
     body = "{}" if method == "POST" else None
     with pytest.raises(HTTPClientError) as err:
@@ -40,8 +43,9 @@ async def test_list_start_status_stop(jp_fetch):
     assert names == ["fake_orders", "fake_returns"]
     assert all(not p["running"] for p in listed["pipelines"])
 
-    code, st = await fetch_json(jp_fetch, "pipelines", "fake_orders", "start", method="POST",
-                                body="")
+    code, st = await fetch_json(
+        jp_fetch, "pipelines", "fake_orders", "start", method="POST", body=""
+    )
     assert code == 200 and st["running"] is True and st["name"] == "fake_orders"
 
     code, st = await fetch_json(jp_fetch, "pipelines", "fake_orders", "status")
@@ -51,8 +55,9 @@ async def test_list_start_status_stop(jp_fetch):
     running = {p["name"]: p["running"] for p in listed["pipelines"]}
     assert running == {"fake_orders": True, "fake_returns": False}
 
-    code, st = await fetch_json(jp_fetch, "pipelines", "fake_orders", "stop", method="POST",
-                                body="")
+    code, st = await fetch_json(
+        jp_fetch, "pipelines", "fake_orders", "stop", method="POST", body=""
+    )
     assert code == 200 and st["running"] is False
 
 

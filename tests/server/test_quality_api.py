@@ -26,16 +26,20 @@ async def expect_400(jp_fetch, *parts, **kw) -> str:
     return json.loads(text)["message"]
 
 
-@pytest.mark.parametrize("method,path", [
-    ("GET", ("quality",)),
-    ("POST", ("quality", "orders", "validate")),
-    ("GET", ("quality", "orders", "runs")),
-    ("GET", ("quality", "scores")),
-])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("GET", ("quality",)),
+        ("POST", ("quality", "orders", "validate")),
+        ("GET", ("quality", "orders", "runs")),
+        ("GET", ("quality", "scores")),
+    ],
+)
 async def test_every_quality_endpoint_refuses_a_caller_who_is_not_logged_in(jp_fetch, method, path):
     with pytest.raises(HTTPClientError) as err:
-        await jp_fetch(*API, *path, method=method, body="{}" if method == "POST" else None,
-                       headers=NO_LOGIN)
+        await jp_fetch(
+            *API, *path, method=method, body="{}" if method == "POST" else None, headers=NO_LOGIN
+        )
     assert err.value.code in (401, 403)
 
 
@@ -43,8 +47,14 @@ async def test_validate_through_the_server_then_read_runs_and_scores(jp_fetch, j
     code, before = await fetch_json(jp_fetch, "quality")
     assert code == 200 and {"suite": "orders", "latest": None} in before["suites"]
 
-    code, run = await fetch_json(jp_fetch, "quality", "orders", "validate", method="POST",
-                                 body=json.dumps({"engine": "duckdb"}))
+    code, run = await fetch_json(
+        jp_fetch,
+        "quality",
+        "orders",
+        "validate",
+        method="POST",
+        body=json.dumps({"engine": "duckdb"}),
+    )
     assert code == 200
     assert run["suite"] == "orders" and run["engine"] == "duckdb" and run["rows"] > 1000
     assert len(run["results"]) == 12
@@ -58,12 +68,17 @@ async def test_validate_through_the_server_then_read_runs_and_scores(jp_fetch, j
     cur = ext.host.workbench().engine.cursor()
     try:
         assert cur.execute("SELECT run_id FROM quality_runs").fetchall() == [(run["run_id"],)]
-        held = cur.execute("SELECT count(*) FROM quality_quarantine WHERE run_id = ?",
-                           [run["run_id"]]).fetchone()[0]
+        held = cur.execute(
+            "SELECT count(*) FROM quality_quarantine WHERE run_id = ?", [run["run_id"]]
+        ).fetchone()[0]
     finally:
         cur.close()
-    r = await jp_fetch(*API, "query", method="POST",
-                       body=json.dumps({"namespace": "retail", "metrics": ["orders"]}))
+    r = await jp_fetch(
+        *API,
+        "query",
+        method="POST",
+        body=json.dumps({"namespace": "retail", "metrics": ["orders"]}),
+    )
     assert r.code == 200
 
     code, runs = await fetch_json(jp_fetch, "quality", "orders", "runs", params={"limit": "5"})
@@ -75,25 +90,32 @@ async def test_validate_through_the_server_then_read_runs_and_scores(jp_fetch, j
     assert [f["check"] for f in overview["failing"]] == ["orders_recent"]
     # Quarantined rows are served too (the app's panel reads them from here), as stored.
     assert len(overview["quarantine"]) == held
-    assert all(q["source"] == "validate" and q["run_id"] == run["run_id"]
-               for q in overview["quarantine"])
+    assert all(
+        q["source"] == "validate" and q["run_id"] == run["run_id"] for q in overview["quarantine"]
+    )
     sla = {s["sla"]: s["status"] for s in overview["sla"]}
-    assert sla == {"quality score": "breached", "freshness orders_recent": "breached",
-                   "validated within": "met"}
+    assert sla == {
+        "quality score": "breached",
+        "freshness orders_recent": "breached",
+        "validated within": "met",
+    }
 
     code, after = await fetch_json(jp_fetch, "quality")
     latest = next(s["latest"] for s in after["suites"] if s["suite"] == "orders")
     assert latest["run_id"] == run["run_id"]
 
 
-@pytest.mark.parametrize("path,body,words", [
-    (("quality", "nope", "validate"), "{}", ["nope", "orders", "tpch_lineitem"]),
-    (("quality", "bad name!", "validate"), "{}", ["not a suite name"]),
-    (("quality", "orders", "validate"), json.dumps({"engine": "oracle"}), ["oracle", "duckdb"]),
-    (("quality", "orders", "validate"), json.dumps({"bogus": 1}), ["bogus"]),
-    (("quality", "orders", "validate"), json.dumps({"data_docs": "yes"}), ["data_docs"]),
-    (("quality", "orders", "validate"), "{not json", ["JSON"]),
-])
+@pytest.mark.parametrize(
+    "path,body,words",
+    [
+        (("quality", "nope", "validate"), "{}", ["nope", "orders", "tpch_lineitem"]),
+        (("quality", "bad name!", "validate"), "{}", ["not a suite name"]),
+        (("quality", "orders", "validate"), json.dumps({"engine": "oracle"}), ["oracle", "duckdb"]),
+        (("quality", "orders", "validate"), json.dumps({"bogus": 1}), ["bogus"]),
+        (("quality", "orders", "validate"), json.dumps({"data_docs": "yes"}), ["data_docs"]),
+        (("quality", "orders", "validate"), "{not json", ["JSON"]),
+    ],
+)
 async def test_bad_validation_requests_are_400_with_a_message(jp_fetch, path, body, words):
     msg = await expect_400(jp_fetch, *path, method="POST", body=body)
     for w in words:
@@ -101,8 +123,9 @@ async def test_bad_validation_requests_are_400_with_a_message(jp_fetch, path, bo
 
 
 async def test_bad_runs_requests_are_400(jp_fetch):
-    assert "limit" in await expect_400(jp_fetch, "quality", "orders", "runs",
-                                       params={"limit": "ten"})
+    assert "limit" in await expect_400(
+        jp_fetch, "quality", "orders", "runs", params={"limit": "ten"}
+    )
     assert "nope" in await expect_400(jp_fetch, "quality", "nope", "runs")
     code, runs = await fetch_json(jp_fetch, "quality", "orders", "runs")
     assert code == 200 and runs == {"suite": "orders", "runs": []}

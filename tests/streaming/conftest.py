@@ -1,5 +1,6 @@
 """Fixtures for the streaming tests: temporary warehouses, the demo spec, comparisons that are
 computed independently of the pipeline (plain SQL over silver and over the source)."""
+
 from __future__ import annotations
 
 import copy
@@ -50,17 +51,29 @@ RECOMPUTE = {
 
 # the demo spec's quality gate quarantines failing orders, and gold skips them: so does the oracle
 # (the quarantine's row key of an order is the JSON array of its key, e.g. '[42]')
-VISIBLE_ORDERS = ("(SELECT * FROM silver_orders WHERE '[' || order_id || ']' NOT IN (SELECT row_key FROM "
-                  "stream_quarantine WHERE released_at IS NULL AND silver_table = 'silver_orders'))")
+VISIBLE_ORDERS = (
+    "(SELECT * FROM silver_orders WHERE '[' || order_id || ']' NOT IN (SELECT row_key FROM "
+    "stream_quarantine WHERE released_at IS NULL AND silver_table = 'silver_orders'))"
+)
 
 
 def assert_gold_matches_recompute(con) -> None:
-    gated = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'stream_quarantine'").fetchone()[0]
+    gated = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'stream_quarantine'"
+    ).fetchone()[0]
     for name, sql in RECOMPUTE.items():
         gold = con.execute(f"SELECT * FROM {name}").fetchall()
-        full = con.execute(sql.replace("FROM silver_orders", f"FROM {VISIBLE_ORDERS} silver_orders")
-                           .replace("JOIN silver_orders o", f"JOIN {VISIBLE_ORDERS} o") if gated else sql).fetchall()
-        norm = lambda rows: sorted(tuple(float(v) if hasattr(v, "as_tuple") else v for v in r) for r in rows)  # noqa: E731
+        full = con.execute(
+            sql.replace("FROM silver_orders", f"FROM {VISIBLE_ORDERS} silver_orders").replace(
+                "JOIN silver_orders o", f"JOIN {VISIBLE_ORDERS} o"
+            )
+            if gated
+            else sql
+        ).fetchall()
+
+        def norm(rows):
+            return sorted(tuple(float(v) if hasattr(v, "as_tuple") else v for v in r) for r in rows)
+
         assert norm(gold) == norm(full), f"{name}: gold differs from a full recompute"
 
 
@@ -78,6 +91,7 @@ def warehouse(tmp_path):
 def postgres_dsn():
     try:
         import psycopg2
+
         con = psycopg2.connect("host=127.0.0.1 user=postgres dbname=postgres connect_timeout=3")
         cur = con.cursor()
         cur.execute("show wal_level")
@@ -86,7 +100,9 @@ def postgres_dsn():
     except Exception as e:
         skip_or_fail(f"PostgreSQL not reachable on 127.0.0.1:5432: {e}")
     if level != "logical":
-        skip_or_fail(f"PostgreSQL wal_level is {level}, needs logical (scripts/prepare_services.sh)")
+        skip_or_fail(
+            f"PostgreSQL wal_level is {level}, needs logical (scripts/prepare_services.sh)"
+        )
     return "host=127.0.0.1 user=postgres dbname=postgres"
 
 
@@ -94,6 +110,7 @@ def postgres_dsn():
 def redis_url():
     try:
         import redis
+
         r = redis.Redis.from_url("redis://127.0.0.1:6379/0", socket_connect_timeout=3)
         r.ping()
     except Exception as e:
@@ -104,10 +121,13 @@ def redis_url():
 @pytest.fixture(scope="session")
 def rabbitmq_stream():
     import socket
+
     try:
         socket.create_connection(("127.0.0.1", 5552), timeout=3).close()
     except OSError as e:
-        skip_or_fail(f"RabbitMQ streams not reachable on 127.0.0.1:5552 (rabbitmq_stream plugin): {e}")
+        skip_or_fail(
+            f"RabbitMQ streams not reachable on 127.0.0.1:5552 (rabbitmq_stream plugin): {e}"
+        )
     return {"host": "127.0.0.1", "port": 5552, "username": "guest", "password": "guest"}
 
 
@@ -118,6 +138,7 @@ def pg_env_factory(postgres_dsn):
     import uuid
 
     import psycopg2
+
     tag = uuid.uuid4().hex[:8]
     schema = slot = f"wbtest_{tag}"
     yield schema, slot
@@ -131,7 +152,10 @@ def pg_env_factory(postgres_dsn):
             break
         cur.execute("SELECT pg_terminate_backend(%s)", [row[0]])
         time.sleep(0.1)
-    cur.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s", [slot])
+    cur.execute(
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
+        [slot],
+    )
     cur.execute(f'DROP PUBLICATION IF EXISTS "{slot}_pub"')
     cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     con.close()

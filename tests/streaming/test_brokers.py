@@ -1,4 +1,5 @@
 """Redis Streams and RabbitMQ Streams carrying Debezium JSON: offsets, restarts, dead letters."""
+
 from __future__ import annotations
 
 import threading
@@ -17,7 +18,11 @@ pytestmark = pytest.mark.services
 
 
 def payloads(sim, n):
-    return [dumps(envelope(t, op, b, a, tx_id=i)) for i, tx in enumerate(sim.transactions(n)) for t, op, b, a in tx]
+    return [
+        dumps(envelope(t, op, b, a, tx_id=i))
+        for i, tx in enumerate(sim.transactions(n))
+        for t, op, b, a in tx
+    ]
 
 
 def run_until(p, n, timeout=60):
@@ -34,11 +39,15 @@ def run_until(p, n, timeout=60):
 
 def check_state(p, sim):
     c = p.cursor()
-    got = sorted(tuple(str(x) for x in r) for r in c.execute(
-        f"SELECT {', '.join(ORDERS_COLUMNS)} FROM silver_orders").fetchall())
+    got = sorted(
+        tuple(str(x) for x in r)
+        for r in c.execute(f"SELECT {', '.join(ORDERS_COLUMNS)} FROM silver_orders").fetchall()
+    )
     want = sorted(tuple(str(v[k]) for k in ORDERS_COLUMNS) for v in sim.state["orders"].values())
     assert got == want
-    assert c.execute("SELECT count(*) FROM silver_order_lines").fetchone()[0] == len(sim.state["order_lines"])
+    assert c.execute("SELECT count(*) FROM silver_order_lines").fetchone()[0] == len(
+        sim.state["order_lines"]
+    )
     assert_gold_matches_recompute(c)
 
 
@@ -56,9 +65,14 @@ def _broker_roundtrip(source, publish, tmp_path):
     publish(second)
     p2 = pipeline_from_dict("broker_test", spec, wh)
     run_until(p2, len(second))
-    assert p2.stats["events_total"] == len(second)      # resumed after the stored offset
+    assert p2.stats["events_total"] == len(second)  # resumed after the stored offset
     check_state(p2, sim)
-    reasons = [r[0] for r in p2.cursor().execute("SELECT reason FROM stream_dead_letters ORDER BY pos_hi").fetchall()]
+    reasons = [
+        r[0]
+        for r in p2.cursor()
+        .execute("SELECT reason FROM stream_dead_letters ORDER BY pos_hi")
+        .fetchall()
+    ]
     assert reasons == ["malformed JSON", "unknown table nope"]
 
 
@@ -66,19 +80,26 @@ def test_redis_streams(redis_url, tmp_path):
     import redis
 
     from workbench.streaming.sources.redis_streams import publish
+
     key = f"wbtest:{uuid.uuid4().hex[:8]}"
     try:
-        _broker_roundtrip({"kind": "redis", "url": redis_url, "stream": key},
-                          lambda pl: publish(redis_url, key, pl), tmp_path)
+        _broker_roundtrip(
+            {"kind": "redis", "url": redis_url, "stream": key},
+            lambda pl: publish(redis_url, key, pl),
+            tmp_path,
+        )
     finally:
         redis.Redis.from_url(redis_url).delete(key)
 
 
 def test_rabbitmq_streams(rabbitmq_stream, tmp_path):
     from workbench.streaming.sources.rabbitmq import delete_stream, publish
+
     stream = f"wbtest-{uuid.uuid4().hex[:8]}"
     try:
-        _broker_roundtrip({"kind": "rabbitmq", "stream": stream}, lambda pl: publish(stream, pl), tmp_path)
+        _broker_roundtrip(
+            {"kind": "rabbitmq", "stream": stream}, lambda pl: publish(stream, pl), tmp_path
+        )
     finally:
         delete_stream(stream)
 
@@ -87,6 +108,7 @@ def test_redis_lag_counts_unread_entries_without_scanning(redis_url):
     import redis
 
     from workbench.streaming.sources.redis_streams import RedisOptions, RedisStreamSource, publish
+
     key = f"wbtest:{uuid.uuid4().hex[:8]}"
     r = redis.Redis.from_url(redis_url)
     try:

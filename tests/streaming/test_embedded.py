@@ -1,4 +1,5 @@
 """The embedded path end to end: SQLite outbox -> bronze, silver, gold; checkpoints; dead letters."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -27,9 +28,13 @@ def _pipeline(tmp_path, warehouse, **batch):
 
 def _source_rows(path, table, columns):
     import pandas as pd
+
     src = sqlite3.connect(path)
-    df = pd.DataFrame(src.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall(),
-                      columns=columns, dtype=object).astype("string")
+    df = pd.DataFrame(
+        src.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall(),
+        columns=columns,
+        dtype=object,
+    ).astype("string")
     src.close()
     con = duckdb.connect()
     con.register("src", df)
@@ -59,8 +64,14 @@ def test_embedded_inserts_updates_deletes_reach_silver_and_gold(tmp_path, wareho
     _drain(p, store)
     _check_equal(p, tmp_path / "op.sqlite")
     con = p.cursor()
-    assert con.execute("SELECT count(*) FROM bronze_events").fetchone()[0] == p.stats["events_total"]
-    assert set(r[0] for r in con.execute("SELECT DISTINCT op FROM bronze_events").fetchall()) == {"c", "u", "d"}
+    assert (
+        con.execute("SELECT count(*) FROM bronze_events").fetchone()[0] == p.stats["events_total"]
+    )
+    assert set(r[0] for r in con.execute("SELECT DISTINCT op FROM bronze_events").fetchall()) == {
+        "c",
+        "u",
+        "d",
+    }
     # more changes, applied incrementally on top
     store.write(sim.transactions(800))
     _drain(p, store)
@@ -78,8 +89,11 @@ def test_restart_resumes_from_checkpoint_and_drops_replays(tmp_path, warehouse):
     ck = p.cursor().execute("SELECT pos_hi FROM stream_checkpoints").fetchone()[0]
     p.close()
     # simulate a crash before the outbox was pruned: put the applied events back
-    raw = duckdb.connect(str(warehouse)).execute(
-        "SELECT pos_hi, payload FROM bronze_events ORDER BY pos_hi").fetchall()
+    raw = (
+        duckdb.connect(str(warehouse))
+        .execute("SELECT pos_hi, payload FROM bronze_events ORDER BY pos_hi")
+        .fetchall()
+    )
     scon = sqlite3.connect(tmp_path / "op.sqlite")
     scon.executemany("INSERT INTO _cdc_outbox (id, tx_id, payload) VALUES (?, 0, ?)", raw[-100:])
     scon.commit()
@@ -90,7 +104,9 @@ def test_restart_resumes_from_checkpoint_and_drops_replays(tmp_path, warehouse):
     # the source resumes after the checkpoint, so the re-inserted rows are never even read
     n_new = store2.con.execute("SELECT count(*) FROM _cdc_outbox WHERE id > ?", [ck]).fetchone()[0]
     p2.run(max_events=n_new)
-    assert p2.cursor().execute("SELECT count(*) FROM bronze_events").fetchone()[0] == len(raw) + n_new
+    assert (
+        p2.cursor().execute("SELECT count(*) FROM bronze_events").fetchone()[0] == len(raw) + n_new
+    )
     _check_equal(p2, tmp_path / "op.sqlite")
 
 
@@ -102,6 +118,7 @@ REPLAY: list[RawEvent] = []
 class ReplayingSource(Source):
     """An at-least-once source that lost its offset: `open(after)` ignores `after` and delivers
     REPLAY from the beginning, so the runner itself must drop what it committed before."""
+
     kind = "replaying_test"
 
     def open(self, after):
@@ -125,12 +142,12 @@ def test_replayed_events_are_dropped_by_position(tmp_path, warehouse, clean_regi
         for table, op, before, after in tx:
             i = len(evs) + 1
             evs.append(RawEvent(i, 0, str(i), dumps(envelope(table, op, before, after))))
-    done = len(evs) // 2                           # applied before the restart
+    done = len(evs) // 2  # applied before the restart
 
     def run(to_apply):
         p = pipeline_from_dict("demo_test", spec_with_source({"kind": "replaying_test"}), warehouse)
         stop = threading.Event()
-        guard = threading.Timer(120, stop.set)     # a broken runner fails, it does not hang
+        guard = threading.Timer(120, stop.set)  # a broken runner fails, it does not hang
         guard.start()
         try:
             p.run(stop, max_events=to_apply)
@@ -143,16 +160,20 @@ def test_replayed_events_are_dropped_by_position(tmp_path, warehouse, clean_regi
     before = silver_rows(first.cursor(), "orders", list(ORDERS_COLUMNS))
     assert first.cursor().execute("SELECT pos_hi FROM stream_checkpoints").fetchone()[0] == done
     first.close()
-    REPLAY[:] = evs                                 # the restart: everything again, from event 1
+    REPLAY[:] = evs  # the restart: everything again, from event 1
     p = run(len(evs) - done)
     assert p.stats["duplicates_dropped"] == done
     assert p.stats["events_total"] == len(evs) - done
     con = p.cursor()
-    total, distinct = con.execute("SELECT count(*), count(DISTINCT pos_hi) FROM bronze_events").fetchone()
+    total, distinct = con.execute(
+        "SELECT count(*), count(DISTINCT pos_hi) FROM bronze_events"
+    ).fetchone()
     assert (total, distinct) == (len(evs), len(evs))
     expected = sorted(tuple(v[c] for c in ORDERS_COLUMNS) for v in sim.state["orders"].values())
     got = silver_rows(con, "orders", list(ORDERS_COLUMNS))
-    assert sorted(tuple(str(x) for x in r) for r in got) == sorted(tuple(str(x) for x in r) for r in expected)
+    assert sorted(tuple(str(x) for x in r) for r in got) == sorted(
+        tuple(str(x) for x in r) for r in expected
+    )
     assert before != got
     assert_gold_matches_recompute(con)
     p.close()
@@ -162,8 +183,12 @@ BAD = {
     "malformed JSON": '{"op": "c", "after": {"order_id": 1',
     "unknown table": dumps(envelope("refunds", "c", None, {"refund_id": 1})),
     "missing key column order_id": dumps(envelope("orders", "c", None, {"status": "completed"})),
-    "wrong type for net_amount": dumps(envelope("orders", "c", None, {"order_id": 5, "net_amount": "lots"})),
-    "wrong type for ordered_at": dumps(envelope("orders", "u", None, {"order_id": 6, "ordered_at": "yesterday-ish"})),
+    "wrong type for net_amount": dumps(
+        envelope("orders", "c", None, {"order_id": 5, "net_amount": "lots"})
+    ),
+    "wrong type for ordered_at": dumps(
+        envelope("orders", "u", None, {"order_id": 6, "ordered_at": "yesterday-ish"})
+    ),
     "unknown op x": dumps({**envelope("orders", "c", None, {"order_id": 7}), "op": "x"}),
     "not a change event": "[1, 2, 3]",
     "delete without a before image": dumps(envelope("orders", "d", None, None)),
@@ -172,6 +197,7 @@ BAD = {
 
 def test_bad_events_go_to_dead_letters_and_the_stream_continues(tmp_path, warehouse):
     from workbench.streaming.apply import BatchApplier
+
     p = _pipeline(tmp_path, warehouse)
     p._open_warehouse()
     sim = OrderSimulator(seed=11)
@@ -193,9 +219,11 @@ def test_bad_events_go_to_dead_letters_and_the_stream_continues(tmp_path, wareho
     for reason, payload in BAD.items():
         hits = [r for r in dl if r[0].startswith(reason) or reason in r[0]]
         assert hits, f"no dead letter for {reason}: {dl}"
-        assert hits[0][1] == payload               # the raw payload, byte for byte
+        assert hits[0][1] == payload  # the raw payload, byte for byte
     # every good event made it: silver equals the simulator's state, gold equals a recompute
-    expected = sorted(tuple(str(v[c]) for c in ORDERS_COLUMNS) for v in sim.state["orders"].values())
+    expected = sorted(
+        tuple(str(v[c]) for c in ORDERS_COLUMNS) for v in sim.state["orders"].values()
+    )
     got = sorted(tuple(str(x) for x in r) for r in silver_rows(con, "orders", list(ORDERS_COLUMNS)))
     assert got == expected
     assert con.execute("SELECT count(*) FROM bronze_events").fetchone()[0] == len(evs)
@@ -204,27 +232,50 @@ def test_bad_events_go_to_dead_letters_and_the_stream_continues(tmp_path, wareho
 
 def test_debezium_wrapped_and_epoch_timestamps(tmp_path, warehouse):
     from workbench.streaming.apply import BatchApplier
+
     p = _pipeline(tmp_path, warehouse)
     p._open_warehouse()
-    after = {"order_id": 42, "ordered_at": 1767225600000000, "status": "completed", "net_amount": 12.5,
-             "region_id": 2, "channel_id": 1}
-    wrapped = {"schema": {"type": "struct"}, "payload": envelope("orders", "r", None, after, schema="public")}
+    after = {
+        "order_id": 42,
+        "ordered_at": 1767225600000000,
+        "status": "completed",
+        "net_amount": 12.5,
+        "region_id": 2,
+        "channel_id": 1,
+    }
+    wrapped = {
+        "schema": {"type": "struct"},
+        "payload": envelope("orders", "r", None, after, schema="public"),
+    }
     ms = dict(after, order_id=43, ordered_at=1767225600000)
-    evs = [RawEvent(1, 0, "1", dumps(wrapped)), RawEvent(2, 0, "2", dumps(envelope("orders", "c", None, ms)))]
+    evs = [
+        RawEvent(1, 0, "1", dumps(wrapped)),
+        RawEvent(2, 0, "2", dumps(envelope("orders", "c", None, ms))),
+    ]
     BatchApplier(p.con, p.spec, p.name, p.views).apply(evs, None)
-    rows = p.cursor().execute("SELECT order_id, ordered_at::VARCHAR, net_amount::VARCHAR FROM silver_orders "
-                              "ORDER BY 1").fetchall()
+    rows = (
+        p.cursor()
+        .execute(
+            "SELECT order_id, ordered_at::VARCHAR, net_amount::VARCHAR FROM silver_orders "
+            "ORDER BY 1"
+        )
+        .fetchall()
+    )
     assert rows == [(42, "2026-01-01 00:00:00", "12.50"), (43, "2026-01-01 00:00:00", "12.50")]
 
 
 def test_spec_errors_name_file_line_and_field(tmp_path):
     bad = tmp_path / "pipelines" / "broken.yml"
     bad.parent.mkdir()
-    bad.write_text("source: {kind: embedded}\ntables:\n  orders:\n    primary_key: [order_id]\n"
-                   "    columns: {order_id: BIGINT, amount: MONEYS}\n")
+    bad.write_text(
+        "source: {kind: embedded}\ntables:\n  orders:\n    primary_key: [order_id]\n"
+        "    columns: {order_id: BIGINT, amount: MONEYS}\n"
+    )
     with pytest.raises(ModelError) as e:
         load_pipeline("broken", root=tmp_path, warehouse=tmp_path / "w.duckdb")
-    assert e.value.line == 5 and "MONEYS" in str(e.value) and "tables.orders.columns" in str(e.value)
+    assert (
+        e.value.line == 5 and "MONEYS" in str(e.value) and "tables.orders.columns" in str(e.value)
+    )
 
 
 def test_semantic_live_namespace_serves_gold(tmp_path, warehouse):
@@ -236,7 +287,9 @@ def test_semantic_live_namespace_serves_gold(tmp_path, warehouse):
     wb = p.connect_semantic(cache="none")
     df = wb.query("live", metrics=["revenue", "orders", "aov"], dimensions=["region"]).df
     con = p.cursor()
-    want = con.execute("SELECT sum(net_amount) FILTER (WHERE status <> 'cancelled') FROM silver_orders").fetchone()[0]
+    want = con.execute(
+        "SELECT sum(net_amount) FILTER (WHERE status <> 'cancelled') FROM silver_orders"
+    ).fetchone()[0]
     assert abs(float(df["revenue"].sum()) - float(want)) < 0.01
     lines = wb.query("live", metrics=["line_revenue"], dimensions=["category"]).df
     assert abs(float(lines["line_revenue"].sum()) - float(want)) < 0.01

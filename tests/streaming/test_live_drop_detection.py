@@ -17,6 +17,7 @@ little: the settle margin absorbs it; in production both clocks are the wall clo
 Oracles: the orders the writer wrote per region and minute, and direct SQL on the gold table; and
 the same rule without ``pipeline_heartbeat``, which does call the stopped minutes an outage.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,9 +33,9 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 RULE = "live_orders_drop_by_region"
-SPEED = 6.0                    # data seconds per wall second: a data minute is 10 s
-ORDERS_PER_MIN = 60            # per region (the demo simulator makes ~240)
-SETTLE, INTERVAL = 15.0, 6.0   # data seconds (the loop's heartbeat gap is 3 x interval + settle)
+SPEED = 6.0  # data seconds per wall second: a data minute is 10 s
+ORDERS_PER_MIN = 60  # per region (the demo simulator makes ~240)
+SETTLE, INTERVAL = 15.0, 6.0  # data seconds (the loop's heartbeat gap is 3 x interval + settle)
 START = dt.datetime(2026, 3, 2, 9, 0, 0)
 
 
@@ -48,12 +49,29 @@ class FastClock:
 
 def order_ops(oid: int, region_id: int, at: dt.datetime) -> list[tuple]:
     net = Decimal("40.00")
-    order = {"order_id": oid, "customer_id": 1 + oid % 500, "store_id": 1 + oid % 44,
-             "channel_id": 1 + oid % 4, "region_id": region_id, "ordered_at": at,
-             "status": "completed", "is_promo": False, "line_count": 1, "gross_amount": net,
-             "discount_amount": Decimal("0.00"), "net_amount": net}
-    line = {"order_id": oid, "line_no": 1, "product_id": 1 + oid % 600, "quantity": 1,
-            "unit_price": net, "discount": Decimal("0.00"), "line_amount": net}
+    order = {
+        "order_id": oid,
+        "customer_id": 1 + oid % 500,
+        "store_id": 1 + oid % 44,
+        "channel_id": 1 + oid % 4,
+        "region_id": region_id,
+        "ordered_at": at,
+        "status": "completed",
+        "is_promo": False,
+        "line_count": 1,
+        "gross_amount": net,
+        "discount_amount": Decimal("0.00"),
+        "net_amount": net,
+    }
+    line = {
+        "order_id": oid,
+        "line_no": 1,
+        "product_id": 1 + oid % 600,
+        "quantity": 1,
+        "unit_price": net,
+        "discount": Decimal("0.00"),
+        "line_amount": net,
+    }
     return [("orders", "c", None, order), ("order_lines", "c", None, line)]
 
 
@@ -109,31 +127,50 @@ def live(tmp_path_factory):
     root = tmp_path_factory.mktemp("live-drop")
     (root / "pipelines" / "alerts").mkdir(parents=True)
     spec = (REPO / "pipelines" / "demo_orders.yml").read_text()
-    spec = spec.replace("path: .workbench/operational.sqlite", f"path: {root / 'operational.sqlite'}")
-    spec = spec.replace("simulate: {orders_per_s: 20, seed: 7}", "prune: true")   # the writer writes
+    spec = spec.replace(
+        "path: .workbench/operational.sqlite", f"path: {root / 'operational.sqlite'}"
+    )
+    spec = spec.replace("simulate: {orders_per_s: 20, seed: 7}", "prune: true")  # the writer writes
     assert "simulate" not in spec.split("reference_tables")[0]
     (root / "pipelines" / "live_test.yml").write_text(spec)
     rule = (REPO / "pipelines" / "alerts" / f"{RULE}.yml").read_text()
-    rule = rule.replace("  - notifier: inbox\n", f"  - notifier: inbox\n    path: {root / 'inbox.sqlite'}\n")
+    rule = rule.replace(
+        "  - notifier: inbox\n", f"  - notifier: inbox\n    path: {root / 'inbox.sqlite'}\n"
+    )
     assert "inbox.sqlite" in rule and "pipeline_heartbeat: true" in rule
     (root / "pipelines" / "alerts" / f"{RULE}.yml").write_text(rule)
     (root / "workbench.yml").write_text(
         f"models_dir: {REPO / 'semantic'}\nprincipals_file: {REPO / 'principals.yml'}\n"
-        "cache: {backend: memory}\n")
+        "cache: {backend: memory}\n"
+    )
     clock = FastClock(START)
     host = WarehouseHost(warehouse=str(root / "warehouse.duckdb"), root=str(root))
     p = host.pipeline("live_test")
     writer = Writer(root / "operational.sqlite", p.spec.tables, clock)
-    loop = DetectionLoop(host, rules_dir=root / "pipelines" / "alerts",
-                         incidents_db=root / "incidents.sqlite", state_dir=root / "jobs",
-                         interval=INTERVAL, settle=SETTLE, insights=False, now=clock)
+    loop = DetectionLoop(
+        host,
+        rules_dir=root / "pipelines" / "alerts",
+        incidents_db=root / "incidents.sqlite",
+        state_dir=root / "jobs",
+        interval=INTERVAL,
+        settle=SETTLE,
+        insights=False,
+        now=clock,
+    )
     h = {"root": root, "clock": clock, "host": host, "writer": writer, "loop": loop}
     host.start("live_test")
     writer.start()
     try:
         # warm: min_history (10) watched minutes per region, and none of them an incident
-        rule_state = until(h, lambda st: st["rules"].get(RULE, {}).get("buckets", 0) > 0
-                           and not st["rules"][RULE].get("warming_up"), 16, "the rule to warm up")
+        rule_state = until(
+            h,
+            lambda st: (
+                st["rules"].get(RULE, {}).get("buckets", 0) > 0
+                and not st["rules"][RULE].get("warming_up")
+            ),
+            16,
+            "the rule to warm up",
+        )
         assert rule_state["errors"] == [], rule_state["errors"]
         assert loop.store().list() == [], "normal minutes raised an incident"
         yield h
@@ -172,8 +209,13 @@ def scored_to(st) -> dt.datetime:
 def gold_orders(h, minute: dt.datetime) -> dict[int, int]:
     cur = h["host"].workbench().engine.cursor()
     try:
-        return dict(cur.execute("SELECT region_id, sum(orders)::INT FROM live_sales_minute "
-                                "WHERE minute = ? GROUP BY region_id", [minute]).fetchall())
+        return dict(
+            cur.execute(
+                "SELECT region_id, sum(orders)::INT FROM live_sales_minute "
+                "WHERE minute = ? GROUP BY region_id",
+                [minute],
+            ).fetchall()
+        )
     finally:
         cur.close()
 
@@ -184,7 +226,7 @@ def test_stopping_the_pipeline_for_three_minutes_and_restarting_raises_nothing(l
     mid_minute(h)
     stopped_at = h["clock"]()
     host.stop("live_test")
-    writer.paused.set()                  # the demo simulator runs inside the pipeline's source
+    writer.paused.set()  # the demo simulator runs inside the pipeline's source
     tick_for(h, 3)
     writer.paused.clear()
     host.start("live_test")
@@ -215,10 +257,17 @@ def test_stopping_the_pipeline_for_three_minutes_and_restarting_raises_nothing(l
     from workbench.anomaly.jobs_runner import JobRunner
 
     blind = load_rule(h["root"] / "pipelines" / "alerts" / f"{RULE}.yml").model_copy(
-        update={"pipeline_heartbeat": False, "routing": []})
+        update={"pipeline_heartbeat": False, "routing": []}
+    )
     store = IncidentStore(h["root"] / "blind.sqlite")
-    JobRunner(host.workbench(), [blind], store=store, state_dir=h["root"] / "blind-jobs",
-              clock=lambda: restarted_at, insights=False).cycle(invalidate=False)
+    JobRunner(
+        host.workbench(),
+        [blind],
+        store=store,
+        state_dir=h["root"] / "blind-jobs",
+        clock=lambda: restarted_at,
+        insights=False,
+    ).cycle(invalidate=False)
     hit = {dt.datetime.fromisoformat(a["ts"]) for a in store.anomalies()}
     assert set(empty) <= hit, sorted(hit)
 
@@ -226,8 +275,13 @@ def test_stopping_the_pipeline_for_three_minutes_and_restarting_raises_nothing(l
 def test_a_regional_outage_raises_one_incident_within_a_minute_of_the_minute_closing(live):
     h, loop, writer = live, live["loop"], live["writer"]
     before = {i["id"] for i in loop.store().list()}
-    region3 = h["host"].workbench().engine.native_connection().execute(
-        "SELECT region FROM regions WHERE region_id = 3").fetchone()[0]
+    region3 = (
+        h["host"]
+        .workbench()
+        .engine.native_connection()
+        .execute("SELECT region FROM regions WHERE region_id = 3")
+        .fetchone()[0]
+    )
     mid_minute(h, 5, 20)
     writer.down = {3}
     first_empty = h["clock"]().replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
@@ -239,14 +293,20 @@ def test_a_regional_outage_raises_one_incident_within_a_minute_of_the_minute_clo
     raised_at = h["clock"]()
     # The first anomalous minute is the outage's first (part empty, it started mid-minute) or
     # the first wholly empty one; the incident came within a minute of that minute closing.
-    first = min(dt.datetime.fromisoformat(a["ts"]) for a in loop.store().anomalies(new_incidents()[0]["id"]))
+    first = min(
+        dt.datetime.fromisoformat(a["ts"]) for a in loop.store().anomalies(new_incidents()[0]["id"])
+    )
     assert first in (first_empty - dt.timedelta(minutes=1), first_empty), (first, first_empty)
     latency = (raised_at - (first + dt.timedelta(minutes=1))).total_seconds()
-    print(f"drop raised {latency:.1f} data seconds after its minute ({first:%H:%M}) closed "
-          f"(first wholly empty minute {first_empty:%H:%M})")
+    print(
+        f"drop raised {latency:.1f} data seconds after its minute ({first:%H:%M}) closed "
+        f"(first wholly empty minute {first_empty:%H:%M})"
+    )
     assert 0 <= latency <= 60, latency
     # Two empty minutes, then region 3 comes back; the rule goes on for two more minutes.
-    until(h, lambda st: h["clock"]() >= first_empty + dt.timedelta(minutes=2), 3, "two empty minutes")
+    until(
+        h, lambda st: h["clock"]() >= first_empty + dt.timedelta(minutes=2), 3, "two empty minutes"
+    )
     writer.down = set()
     back = h["clock"]()
     st = until(h, lambda s: scored_to(s) >= back + dt.timedelta(minutes=2), 5, "the recovery")

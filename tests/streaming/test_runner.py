@@ -2,6 +2,7 @@
 
 A scripted source (registered like any other) hands the runner fixed polls, so the oracle is the
 script: which positions exist, which were delivered twice."""
+
 from __future__ import annotations
 
 import threading
@@ -21,6 +22,7 @@ SCRIPT: list[list[RawEvent]] = []
 
 class ScriptedSource(Source):
     """Returns the polls in SCRIPT one by one, then nothing."""
+
     kind = "scripted_test"
 
     def open(self, after):
@@ -62,8 +64,9 @@ def _run_until(p, n, timeout=60):
     def target():
         try:
             p.run(stop)
-        except Exception as e:   # recorded: a normal stop must not raise
+        except Exception as e:  # recorded: a normal stop must not raise
             errors.append(e)
+
     t = threading.Thread(target=target, daemon=True)
     t.start()
     deadline = time.monotonic() + timeout
@@ -80,7 +83,7 @@ def test_stop_returns_cleanly_while_idle(tmp_path):
     # nothing to apply: the loop idles on an empty source until the stop event is set
     errors, t = _run_until(p, 1, timeout=1.0)
     assert not t.is_alive()
-    assert errors == []        # run() returned instead of raising "the source reader stopped"
+    assert errors == []  # run() returned instead of raising "the source reader stopped"
     assert p.status()["state"] == "stopped" and p.status()["error"] is None
 
 
@@ -90,17 +93,25 @@ def test_redelivered_events_are_dropped_by_position(tmp_path):
     a, b = n // 3, 2 * n // 3
     # a reconnect re-reads from the checkpoint while events read before are still queued: the
     # second poll repeats part of the first, the third repeats the second's last event
-    SCRIPT[:] = [evs[:b], evs[a:b] + evs[b:b + 5], evs[b + 4:]]
+    SCRIPT[:] = [evs[:b], evs[a:b] + evs[b : b + 5], evs[b + 4 :]]
     p = _pipeline(tmp_path, max_events=n)
     errors, t = _run_until(p, n)
     assert not errors and not t.is_alive()
     con = p.cursor()
-    total, distinct = con.execute("SELECT count(*), count(DISTINCT pos_hi) FROM bronze_events").fetchone()
+    total, distinct = con.execute(
+        "SELECT count(*), count(DISTINCT pos_hi) FROM bronze_events"
+    ).fetchone()
     assert (total, distinct) == (n, n)
     assert p.stats["duplicates_dropped"] == (b - a) + 1
-    expected = sorted(tuple(str(v[c]) for c in p.spec.tables["orders"].columns) for v in sim.state["orders"].values())
+    expected = sorted(
+        tuple(str(v[c]) for c in p.spec.tables["orders"].columns)
+        for v in sim.state["orders"].values()
+    )
     cols = ", ".join(p.spec.tables["orders"].columns)
-    got = sorted(tuple(str(x) for x in r) for r in con.execute(f"SELECT {cols} FROM silver_orders").fetchall())
+    got = sorted(
+        tuple(str(x) for x in r)
+        for r in con.execute(f"SELECT {cols} FROM silver_orders").fetchall()
+    )
     assert got == expected
     assert_gold_matches_recompute(con)
 
@@ -111,7 +122,7 @@ def test_small_polls_are_committed_without_waiting_for_max_latency(tmp_path):
     # max_latency 120 s: only the 10 ms linger can close the batch before the 30 s wait gives up
     p = _pipeline(tmp_path, max_latency_ms=120_000, linger_ms=10)
     errors, t = _run_until(p, 10, timeout=30)
-    assert not errors and not t.is_alive()     # and the stop is seen without waiting 120 s
+    assert not errors and not t.is_alive()  # and the stop is seen without waiting 120 s
     assert p.stats["events_total"] == 10 and p.stats["batches_total"] == 1
 
 
@@ -119,7 +130,7 @@ def test_wal_is_checkpointed_between_batches_and_threads_are_given_back(tmp_path
     evs, sim = _events(600)
     n = len(evs)
     # several polls, so several batches; a 1 MB WAL threshold makes the runner checkpoint between them
-    SCRIPT[:] = [evs[i:i + 300] for i in range(0, n, 300)]
+    SCRIPT[:] = [evs[i : i + 300] for i in range(0, n, 300)]
     spec = spec_with_source({"kind": "scripted_test"})
     spec["batch"] = {**spec["batch"], "max_events": 300, "max_latency_ms": 50, "threads": 1}
     spec["storage"] = {"checkpoint_wal_mb": 1}
@@ -135,10 +146,18 @@ def test_wal_is_checkpointed_between_batches_and_threads_are_given_back(tmp_path
     assert not wal.exists() or wal.stat().st_size < 1_000_000
     # batches ran on one thread; the instance's own setting is back once the runner is idle or stopped
     assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 2
-    total, distinct = con.execute("SELECT count(*), count(DISTINCT pos_hi) FROM bronze_events").fetchone()
+    total, distinct = con.execute(
+        "SELECT count(*), count(DISTINCT pos_hi) FROM bronze_events"
+    ).fetchone()
     assert (total, distinct) == (n, n)
     cols = ", ".join(p.spec.tables["orders"].columns)
-    expected = sorted(tuple(str(v[c]) for c in p.spec.tables["orders"].columns) for v in sim.state["orders"].values())
-    got = sorted(tuple(str(x) for x in r) for r in con.execute(f"SELECT {cols} FROM silver_orders").fetchall())
+    expected = sorted(
+        tuple(str(v[c]) for c in p.spec.tables["orders"].columns)
+        for v in sim.state["orders"].values()
+    )
+    got = sorted(
+        tuple(str(x) for x in r)
+        for r in con.execute(f"SELECT {cols} FROM silver_orders").fetchall()
+    )
     assert got == expected
     assert_gold_matches_recompute(con)

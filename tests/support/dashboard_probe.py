@@ -27,24 +27,34 @@ PAINTED_JS = """() => new Promise((resolve) => {
 })"""
 
 
-def first_render_seconds(url: str, executable_path: str = CHROMIUM, timeout_s: float = 120,
-                         viewport: tuple[int, int] = (1280, 900)) -> float:
+def first_render_seconds(
+    url: str,
+    executable_path: str = CHROMIUM,
+    timeout_s: float = 120,
+    viewport: tuple[int, int] = (1280, 900),
+) -> float:
     """Seconds from navigation start until the KPI cards show a number (fresh browser)."""
-    return render_times(url, executable_path, timeout_s, viewport,
-                        require_number=False)["first_render_s"]
+    return render_times(url, executable_path, timeout_s, viewport, require_number=False)[
+        "first_render_s"
+    ]
 
 
-def render_times(url: str, executable_path: str = CHROMIUM, timeout_s: float = 120,
-                 viewport: tuple[int, int] = (1280, 900),
-                 require_number: bool = True) -> dict[str, float]:
+def render_times(
+    url: str,
+    executable_path: str = CHROMIUM,
+    timeout_s: float = 120,
+    viewport: tuple[int, int] = (1280, 900),
+    require_number: bool = True,
+) -> dict[str, float]:
     """One fresh browser context: ``first_render_s`` (navigation start until a KPI card shows
     a number: the page's first HTML already carries them) and ``interactive_s`` (until the
     live panels are drawn and can be dragged, filtered and exported)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable_path, args=CHROMIUM_ARGS,
-                                     headless=True)
+        browser = pw.chromium.launch(
+            executable_path=executable_path, args=CHROMIUM_ARGS, headless=True
+        )
         try:
             context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
             page = context.new_page()
@@ -68,8 +78,11 @@ def render_times(url: str, executable_path: str = CHROMIUM, timeout_s: float = 1
             page.locator(BOARD_HANDLE).first.wait_for(timeout=timeout_s * 1000)
             interactive = time.perf_counter() - t0
             context.close()
-            return {"first_render_s": first, "kpi_seen_by_probe_s": seen,
-                    "interactive_s": interactive}
+            return {
+                "first_render_s": first,
+                "kpi_seen_by_probe_s": seen,
+                "interactive_s": interactive,
+            }
         finally:
             browser.close()
 
@@ -96,7 +109,9 @@ def write_dashboard_project(root, warehouse, repo) -> None:
     conf.mkdir()
     # The apps are published by jupyter_config's own config (c.ServerProxy.servers); this file
     # is kept so the callers' JUPYTER_CONFIG_PATH stays valid.
-    (conf / "jupyter_server_config.py").write_text("# nothing to add: jupyter_config publishes the apps\n")
+    (conf / "jupyter_server_config.py").write_text(
+        "# nothing to add: jupyter_config publishes the apps\n"
+    )
 
 
 def stop_process_group(proc, grace_s: float = 4) -> None:

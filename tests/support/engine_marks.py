@@ -34,16 +34,21 @@ def engine_of(item) -> str | None:
 def _read(mark, nodeid: str, registered: set[str]) -> tuple[list[str], str, object]:
     engines = mark.args[0] if mark.args else mark.kwargs.get("engines")
     if isinstance(engines, str) or not engines:
-        raise pytest.UsageError(f"{nodeid}: @pytest.mark.{mark.name} needs a list of engine "
-                                f"names first, e.g. {mark.name}(['spark'], reason=...)")
+        raise pytest.UsageError(
+            f"{nodeid}: @pytest.mark.{mark.name} needs a list of engine "
+            f"names first, e.g. {mark.name}(['spark'], reason=...)"
+        )
     unknown = sorted(set(engines) - registered)
     if unknown:
-        raise pytest.UsageError(f"{nodeid}: @pytest.mark.{mark.name} names {unknown}, which "
-                                f"are not registered engines ({sorted(registered)})")
+        raise pytest.UsageError(
+            f"{nodeid}: @pytest.mark.{mark.name} names {unknown}, which "
+            f"are not registered engines ({sorted(registered)})"
+        )
     reason = mark.kwargs.get("reason")
     if not reason:
-        raise pytest.UsageError(f"{nodeid}: @pytest.mark.{mark.name}({list(engines)}) needs a "
-                                "reason")
+        raise pytest.UsageError(
+            f"{nodeid}: @pytest.mark.{mark.name}({list(engines)}) needs a reason"
+        )
     return list(engines), reason, mark.kwargs.get("raises")
 
 
@@ -55,10 +60,15 @@ def apply_engine_marks(items, registered: set[str]) -> None:
             continue
         engine = engine_of(item)
         if engine is None:
-            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.{marks[0].name} on a test "
-                                    "that does not take the `engine` fixture would never apply")
+            raise pytest.UsageError(
+                f"{item.nodeid}: @pytest.mark.{marks[0].name} on a test "
+                "that does not take the `engine` fixture would never apply"
+            )
         for mark in marks:
             engines, reason, raises = _read(mark, item.nodeid, registered)
             if engine in engines:
-                item.add_marker(pytest.mark.xfail(strict=True, raises=raises,
-                                                  reason=f"{mark.name} on {engine}: {reason}"))
+                item.add_marker(
+                    pytest.mark.xfail(
+                        strict=True, raises=raises, reason=f"{mark.name} on {engine}: {reason}"
+                    )
+                )

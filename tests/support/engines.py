@@ -16,6 +16,7 @@ area: one param per engine registered in the `workbench.engines` entry points, m
 (postgres) or `spark`; tests/support/engine_marks.py turns `notimpl`/`notyet` marks into strict
 expected failures per engine.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,10 +35,18 @@ import workbench
 PG_HOST, PG_PORT, PG_DB = "127.0.0.1", 5432, "test"
 
 # DuckDB column type -> PostgreSQL column type; anything else is written as given
-PG_TYPES = {"integer": "integer", "int": "integer", "bigint": "bigint", "double": "double precision",
-            "varchar": "text", "date": "date", "timestamp": "timestamp", "boolean": "boolean"}
+PG_TYPES = {
+    "integer": "integer",
+    "int": "integer",
+    "bigint": "bigint",
+    "double": "double precision",
+    "varchar": "text",
+    "date": "date",
+    "timestamp": "timestamp",
+    "boolean": "boolean",
+}
 
-Tables = dict[str, tuple[list[tuple[str, str]], list[tuple]]]   # name -> ([(col, type)], rows)
+Tables = dict[str, tuple[list[tuple[str, str]], list[tuple]]]  # name -> ([(col, type)], rows)
 
 
 def duckdb_file(path: Path, tables: Tables) -> Path:
@@ -72,8 +81,13 @@ def engine_params() -> list:
     for name in available_engines():
         marks = list(PARAM_MARKS.get(name, []))
         if name not in BUILDERS:
-            marks.append(pytest.mark.xfail(strict=True, raises=NotImplementedError,
-                                           reason=f"no test warehouse builder for engine '{name}'"))
+            marks.append(
+                pytest.mark.xfail(
+                    strict=True,
+                    raises=NotImplementedError,
+                    reason=f"no test warehouse builder for engine '{name}'",
+                )
+            )
         out.append(pytest.param(name, marks=marks, id=name))
     return out
 
@@ -109,6 +123,7 @@ def tables_key(tables: Tables) -> str:
 @dataclass
 class EngineTarget:
     """One engine under test; `connect` gives a Workbench over the given tables."""
+
     name: str
     tmp: Path
     _schemas: list[str] = field(default_factory=list)
@@ -116,12 +131,17 @@ class EngineTarget:
     _loaded: dict[str, object] = field(default_factory=dict)
     _pg: object = None
 
-    def connect(self, tables: Tables, models_dir: Path, principal, principals_file: Path,
-                **overrides):
+    def connect(
+        self, tables: Tables, models_dir: Path, principal, principals_file: Path, **overrides
+    ):
         """A Workbench on this engine over `tables` (loaded on first use), as `principal`.
         `overrides` go to `workbench.connect` (e.g. `cache="memory"`); the default is no cache."""
-        common = dict(models_dir=models_dir, principal=principal, cache="none",
-                      principals_file=principals_file)
+        common = dict(
+            models_dir=models_dir,
+            principal=principal,
+            cache="none",
+            principals_file=principals_file,
+        )
         common.update(overrides)
         if self.name not in BUILDERS:
             raise NotImplementedError(f"no test warehouse builder for engine '{self.name}'")
@@ -134,8 +154,12 @@ class EngineTarget:
         if self.name == "postgres":
             return workbench.connect(engine="postgres", url=where, **common)
         # no warehouse file on purpose: the Spark engine would re-export stale parquet
-        return workbench.connect(warehouse=Path(where).parent / "absent.duckdb", engine="spark",
-                                 parquet_dir=where, **common)
+        return workbench.connect(
+            warehouse=Path(where).parent / "absent.duckdb",
+            engine="spark",
+            parquet_dir=where,
+            **common,
+        )
 
     def _load(self, tables: Tables):
         work = self.tmp / f"wh{next(self._count)}"
@@ -151,8 +175,9 @@ class EngineTarget:
             load_duckdb(con, tables)
             for name in tables:
                 # our own identifiers and tmp path, not user text
-                con.execute(f"copy \"{name}\" to '{parquet / (name + '.parquet')}' "
-                            "(format parquet)")
+                con.execute(
+                    f"copy \"{name}\" to '{parquet / (name + '.parquet')}' (format parquet)"
+                )
         finally:
             con.close()
         return parquet
@@ -161,8 +186,8 @@ class EngineTarget:
         """The session's one psycopg2 connection to database `test` (created when absent)."""
         if self._pg is None:
             import psycopg2
-            admin = psycopg2.connect(host=PG_HOST, port=PG_PORT, user="postgres",
-                                     dbname="postgres")
+
+            admin = psycopg2.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres")
             try:
                 admin.autocommit = True
                 with admin.cursor() as cur:
@@ -171,8 +196,7 @@ class EngineTarget:
                         cur.execute(f'create database "{PG_DB}"')
             finally:
                 admin.close()
-            self._pg = psycopg2.connect(host=PG_HOST, port=PG_PORT, user="postgres",
-                                        dbname=PG_DB)
+            self._pg = psycopg2.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname=PG_DB)
         return self._pg
 
     def pg_schema(self) -> tuple[str, str]:
@@ -193,8 +217,10 @@ class EngineTarget:
                 ddl = ", ".join(f"{c} {PG_TYPES.get(t.lower(), t)}" for c, t in cols)
                 cur.execute(f'create table {schema}."{name}" ({ddl})')
                 if rows:
-                    cur.executemany(f'insert into {schema}."{name}" values '
-                                    f'({", ".join(["%s"] * len(cols))})', rows)
+                    cur.executemany(
+                        f'insert into {schema}."{name}" values ({", ".join(["%s"] * len(cols))})',
+                        rows,
+                    )
         return url
 
     def cleanup(self) -> None:

@@ -1,6 +1,7 @@
 """A tiny synthetic corpus laid out like NAB (data/<category>/<file>.csv plus
 labels/combined_windows.json), for the NAB runner tests; never the shared NAB data.  And
 `load_module`, to import a benchmark script by path."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -23,7 +24,11 @@ def load_module(name, path):
 def make_corpus(root: Path) -> None:
     rng = np.random.default_rng(0)
     windows = {}
-    for cat, name, spike in [("catA", "one.csv", 700), ("catA", "two.csv", None), ("catB", "three.csv", 800)]:
+    for cat, name, spike in [
+        ("catA", "one.csv", 700),
+        ("catA", "two.csv", None),
+        ("catB", "three.csv", 800),
+    ]:
         ts = pd.date_range("2020-01-01", periods=1000, freq="5min")
         values = rng.normal(10, 1, 1000)
         win = []

@@ -5,6 +5,7 @@ was meant to run.
 Every test and fixture that needs something outside Python's standard library goes through
 `skip_or_fail` (or `require_module` / `require_service`, built on it); none reads ``CI`` itself.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -1,5 +1,6 @@
 """Local receivers on 127.0.0.1 for the notifier tests: a real HTTP server that records JSON
 POSTs and a real SMTP server (aiosmtpd) that keeps every message."""
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,9 @@ class HookReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                received.append({"path": self.path, "headers": dict(self.headers), "json": json.loads(body)})
+                received.append(
+                    {"path": self.path, "headers": dict(self.headers), "json": json.loads(body)}
+                )
                 self.send_response(200)
                 self.end_headers()
                 self.wfile.write(b"ok")
@@ -55,8 +58,13 @@ class SmtpReceiver:
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):
-                outer.messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
-                                       "data": envelope.content.decode("utf-8", "replace")})
+                outer.messages.append(
+                    {
+                        "from": envelope.mail_from,
+                        "to": list(envelope.rcpt_tos),
+                        "data": envelope.content.decode("utf-8", "replace"),
+                    }
+                )
                 return "250 Message accepted for delivery"
 
         self.port = free_port()

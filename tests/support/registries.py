@@ -4,6 +4,7 @@ A test that registers a plugin class (or fakes entry points) takes `clean_regist
 class does not leak into later tests that list or walk a registry.  `registries_left_as_found`
 (autouse, from tests/conftest.py) fails a test that leaves a class behind without it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -54,7 +55,7 @@ def _registered_by_tests() -> dict[str, tuple[set[str], tuple]]:
     test registered), and the state to put back."""
     out = {}
     for area, (module, attr) in REGISTRIES.items():
-        if module in sys.modules:   # a registry nobody imported yet cannot have been changed
+        if module in sys.modules:  # a registry nobody imported yet cannot have been changed
             reg = getattr(sys.modules[module], attr)
             state = reg.snapshot()
             out[area] = (set(state[0]) - _declared(reg.group), state)
@@ -75,5 +76,8 @@ def registries_left_as_found():
             if area in before:
                 registry(area).restore(before[area][1])
     if leaked:
-        pytest.fail(f"the test left classes registered: {leaked}; take the clean_registries "
-                    "fixture (tests/support/registries.py)", pytrace=False)
+        pytest.fail(
+            f"the test left classes registered: {leaked}; take the clean_registries "
+            "fixture (tests/support/registries.py)",
+            pytrace=False,
+        )

@@ -1,5 +1,6 @@
 """A tiny semantic namespace on a temp DuckDB file, shared by the alerting tests (``shop``:
 orders per minute/hour by region).  The HTTP / SMTP receivers are in tests/support/receivers.py."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -45,8 +46,13 @@ models:
 """
 
 
-def make_shop(tmp: Path, hours: int = 24 * 21, start: str = "2026-01-01", seed: int = 0,
-              drop: tuple[str, str, str] | None = None) -> tuple[Path, Path]:
+def make_shop(
+    tmp: Path,
+    hours: int = 24 * 21,
+    start: str = "2026-01-01",
+    seed: int = 0,
+    drop: tuple[str, str, str] | None = None,
+) -> tuple[Path, Path]:
     """A warehouse with hourly rows per region (North, South) following a daily cycle.
 
     ``drop=(region, from, to)`` removes that region's rows in [from, to): an outage that shows
@@ -83,8 +89,10 @@ def shop_from_rows(tmp: Path, rows: list[tuple], model_yml: str = SHOP_YML):
     (tmp / "models" / "shop.yml").write_text(model_yml)
     con = duckdb.connect(str(tmp / "w.duckdb"))
     con.execute("create table sales(ts timestamp, region varchar, n integer, amount double)")
-    con.executemany("insert into sales values (?,?,?,?)",
-                    [(pd.Timestamp(t).to_pydatetime(), r, n, a) for t, r, n, a in rows])
+    con.executemany(
+        "insert into sales values (?,?,?,?)",
+        [(pd.Timestamp(t).to_pydatetime(), r, n, a) for t, r, n, a in rows],
+    )
     con.close()
     return workbench.connect(warehouse=tmp / "w.duckdb", models_dir=tmp / "models", cache="none")
 

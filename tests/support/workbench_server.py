@@ -4,6 +4,7 @@ the proxied apps), over a given warehouse, as a subprocess in its own process gr
 Used by the browser tests, the gateway tests and benchmarks/gateway.py, so each starts the same
 product rather than a harness of its own.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,7 +26,7 @@ START_TIMEOUT_S = 120
 
 @dataclass
 class RunningServer:
-    url: str            # http://127.0.0.1:<port> (no trailing slash)
+    url: str  # http://127.0.0.1:<port> (no trailing slash)
     token: str
     log: Path
     process: subprocess.Popen
@@ -54,7 +55,9 @@ def wait_ready(server: RunningServer, timeout_s: float = START_TIMEOUT_S) -> Non
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"the server exited with {server.process.returncode}:\n{server.log_tail()}")
+            raise RuntimeError(
+                f"the server exited with {server.process.returncode}:\n{server.log_tail()}"
+            )
         try:
             with urllib.request.urlopen(server.at("api/status"), timeout=2) as r:  # noqa: S310  loopback URL we built
                 if r.status == 200:
@@ -65,25 +68,40 @@ def wait_ready(server: RunningServer, timeout_s: float = START_TIMEOUT_S) -> Non
     raise RuntimeError(f"the server was not ready in {timeout_s:.0f} s:\n{server.log_tail()}")
 
 
-def start_server(warehouse: Path, home: Path, *, lab: bool = True, extra_args: list[str] | None = None,
-                 env: dict[str, str] | None = None) -> RunningServer:
+def start_server(
+    warehouse: Path,
+    home: Path,
+    *,
+    lab: bool = True,
+    extra_args: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> RunningServer:
     """JupyterLab (or the bare jupyter_server, ``lab=False``) with the Workbench configuration."""
     home.mkdir(parents=True, exist_ok=True)
     token = secrets.token_hex(16)
     port = free_port()
     full_env = dict(os.environ)
     full_env.pop("JUPYTER_TOKEN", None)
-    full_env.update({
-        "JUPYTER_CONFIG_PATH": str(REPO / "jupyter_config"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        "WORKBENCH_PROJECT_DIR": str(REPO),
-        "WORKBENCH_WAREHOUSE": str(warehouse),
-        "WORKBENCH_JUPYTER_PORT": str(port),
-        **(env or {}),
-    })
-    cmd = [sys.executable, "-m", "jupyterlab" if lab else "jupyter_server", f"--port={port}",
-           "--ServerApp.port_retries=0", "--no-browser", f"--IdentityProvider.token={token}",
-           *(extra_args or [])]
+    full_env.update(
+        {
+            "JUPYTER_CONFIG_PATH": str(REPO / "jupyter_config"),
+            "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+            "WORKBENCH_PROJECT_DIR": str(REPO),
+            "WORKBENCH_WAREHOUSE": str(warehouse),
+            "WORKBENCH_JUPYTER_PORT": str(port),
+            **(env or {}),
+        }
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab" if lab else "jupyter_server",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        "--no-browser",
+        f"--IdentityProvider.token={token}",
+        *(extra_args or []),
+    ]
     if lab:
         # Each server its own JupyterLab workspaces: a layout saved by one test (a notebook left
         # open) must not be restored in another's, nor in the developer's own ~/.jupyter.
@@ -93,8 +111,15 @@ def start_server(warehouse: Path, home: Path, *, lab: bool = True, extra_args: l
     log = home / "server.log"
     with open(log, "wb") as out:
         # Own session, so stop() ends the server and the apps it spawned together.
-        process = subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=out, stderr=subprocess.STDOUT,  # noqa: S603  argv list we built
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,  # noqa: S603  argv list we built
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     server = RunningServer(f"http://127.0.0.1:{port}", token, log, process)
     try:
         wait_ready(server)

@@ -4,6 +4,7 @@ A dependency added to pyproject.toml without `make lock` would install unpinned;
 tightened in pyproject.toml (e.g. duckdb<2) without re-locking would make `pip install -c` fail.
 Both are caught here rather than on someone's fresh clone.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -57,9 +58,12 @@ def test_every_direct_dependency_is_pinned_within_its_range():
     pins = _pins()
     for req in _direct_requirements():
         name = canonicalize_name(req.name)
-        assert name in pins, f"{req.name} is in pyproject.toml but not in constraints.txt: run make lock"
+        assert name in pins, (
+            f"{req.name} is in pyproject.toml but not in constraints.txt: run make lock"
+        )
         assert req.specifier.contains(pins[name], prereleases=True), (
-            f"constraints.txt pins {req.name}=={pins[name]}, outside pyproject's {req}: run make lock")
+            f"constraints.txt pins {req.name}=={pins[name]}, outside pyproject's {req}: run make lock"
+        )
 
 
 def test_lock_has_no_torch_and_no_project_itself():
@@ -69,8 +73,9 @@ def test_lock_has_no_torch_and_no_project_itself():
 
 
 def _age(lock: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), str(lock), *args],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), str(lock), *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def _lock_file(tmp_path: Path, header: str) -> Path:
@@ -79,11 +84,14 @@ def _lock_file(tmp_path: Path, header: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("today", "warns"), [
-    ("2026-03-31", False),  # 2026-01-01 + 89 days
-    ("2026-04-01", False),  # exactly 90 days: not yet older than 90
-    ("2026-04-02", True),   # 91 days
-])
+@pytest.mark.parametrize(
+    ("today", "warns"),
+    [
+        ("2026-03-31", False),  # 2026-01-01 + 89 days
+        ("2026-04-01", False),  # exactly 90 days: not yet older than 90
+        ("2026-04-02", True),  # 91 days
+    ],
+)
 def test_age_warning_starts_after_ninety_days(tmp_path, today, warns):
     lock = _lock_file(tmp_path, "# pins\n# Locked: 2026-01-01\n")
     result = _age(lock, "--today", today)
@@ -106,10 +114,16 @@ def test_age_limit_is_configurable(tmp_path):
     assert "WARNING" not in _age(lock, "--today", "2026-01-11", "--max-days", "10").stderr
 
 
-@pytest.mark.parametrize(("header", "message"), [
-    ("# no date here\n", "no '# Locked: YYYY-MM-DD' line"),
-    ("# pins\n# Locked: 02/12/2026\n", "constraints.txt:2: 'Locked:' date '02/12/2026' is not YYYY-MM-DD"),
-])
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("# no date here\n", "no '# Locked: YYYY-MM-DD' line"),
+        (
+            "# pins\n# Locked: 02/12/2026\n",
+            "constraints.txt:2: 'Locked:' date '02/12/2026' is not YYYY-MM-DD",
+        ),
+    ],
+)
 def test_missing_or_bad_date_is_a_clear_error(tmp_path, header, message):
     result = _age(_lock_file(tmp_path, header))
     assert result.returncode == 1
@@ -131,6 +145,7 @@ def test_the_committed_lock_has_a_readable_date():
 
 
 def test_help():
-    result = subprocess.run([sys.executable, str(SCRIPT), "--help"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0 and "--max-days" in result.stdout

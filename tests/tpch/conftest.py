@@ -25,8 +25,11 @@ def pytest_collection_modifyitems(config, items):
     leaves it out, while DuckDB and PostgreSQL answer the same queries in a second or two."""
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if (item.path.parent == Path(__file__).parent and callspec is not None
-                and callspec.params.get("engine") == "spark"):
+        if (
+            item.path.parent == Path(__file__).parent
+            and callspec is not None
+            and callspec.params.get("engine") == "spark"
+        ):
             item.add_marker(pytest.mark.slow)
 
 
@@ -110,8 +113,9 @@ def tpch_wb(tpch_duckdb, tpch_models_dir, tpch_oracle):
 
     # read-only, like the oracle's connection: DuckDB lets one process open a file twice only
     # with the same settings
-    wb = workbench.connect(warehouse=tpch_duckdb, models_dir=tpch_models_dir, cache="none",
-                           read_only=True)
+    wb = workbench.connect(
+        warehouse=tpch_duckdb, models_dir=tpch_models_dir, cache="none", read_only=True
+    )
     yield wb
     close = getattr(wb, "close", None)
     if close:
@@ -126,8 +130,13 @@ def tpch_wb_spark(tpch_parquet, tpch_models_dir, tpch_oracle, tmp_path_factory):
     # No warehouse file on purpose: given one, the Spark engine treats parquet older than the
     # warehouse as stale and re-exports it from DuckDB into parquet_dir (our shared cache).
     no_warehouse = tmp_path_factory.mktemp("tpch_spark") / "absent.duckdb"
-    wb = workbench.connect(warehouse=no_warehouse, models_dir=tpch_models_dir, engine="spark",
-                           parquet_dir=tpch_parquet, cache="none")
+    wb = workbench.connect(
+        warehouse=no_warehouse,
+        models_dir=tpch_models_dir,
+        engine="spark",
+        parquet_dir=tpch_parquet,
+        cache="none",
+    )
     yield wb
     close = getattr(wb, "close", None)
     if close:
@@ -151,8 +160,9 @@ def tpch_wb_postgres(engine, tpch_parquet, tpch_models_dir, tpch_oracle, tmp_pat
             table, csv = path.stem, csv_dir / f"{path.stem}.csv"
             # our own file names and column types, not user text
             cols = duck.execute(f"describe select * from read_parquet('{path}')").fetchall()
-            duck.execute(f"copy (select * from read_parquet('{path}')) to '{csv}' "
-                         "(format csv, header false)")
+            duck.execute(
+                f"copy (select * from read_parquet('{path}')) to '{csv}' (format csv, header false)"
+            )
             ddl = ", ".join(f'"{c[0]}" {c[1]}' for c in cols)
             with con, con.cursor() as cur, csv.open() as f:
                 cur.execute(f'create table {schema}."{table}" ({ddl})')

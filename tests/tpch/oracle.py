@@ -20,7 +20,7 @@ REL_TOL = 1e-6
 class OracleResult:
     name: str
     columns: tuple[str, ...]
-    rows: tuple[tuple, ...]          # exact values as DuckDB returns them (Decimal, date, ...)
+    rows: tuple[tuple, ...]  # exact values as DuckDB returns them (Decimal, date, ...)
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(list(self.rows), columns=list(self.columns))
@@ -70,8 +70,7 @@ def cells_equal(a, b, rel_tol: float = REL_TOL) -> bool:
 
 def _row_key(row) -> tuple:
     # total order over normalised cells, None first, for comparing tie groups as multisets
-    return tuple((v is not None, str(type(v)), v if v is not None else 0)
-                 for v in map(_norm, row))
+    return tuple((v is not None, str(type(v)), v if v is not None else 0) for v in map(_norm, row))
 
 
 def assert_matches_oracle(
@@ -88,29 +87,36 @@ def assert_matches_oracle(
     """
     name = expected.name
     assert tuple(actual.columns) == expected.columns, (
-        f"{name}: columns {list(actual.columns)} != oracle {list(expected.columns)}")
+        f"{name}: columns {list(actual.columns)} != oracle {list(expected.columns)}"
+    )
     got = [tuple(r) for r in actual.itertuples(index=False, name=None)]
     want = list(expected.rows)
     assert len(got) == len(want), (
         f"{name}: {len(got)} rows != oracle {len(want)} rows\n"
-        f"semantic:\n{actual.head(30)}\noracle:\n{expected.frame().head(30)}")
+        f"semantic:\n{actual.head(30)}\noracle:\n{expected.frame().head(30)}"
+    )
 
     key_idx = [expected.columns.index(k) for k in order_keys]
     start = 0
     while start < len(want):
         end = start + 1
         while end < len(want) and all(
-                cells_equal(want[end][i], want[start][i], rel_tol=0.0) for i in key_idx):
+            cells_equal(want[end][i], want[start][i], rel_tol=0.0) for i in key_idx
+        ):
             end += 1
         want_group, got_group = want[start:end], got[start:end]
         if end - start > 1:
             want_group = sorted(want_group, key=_row_key)
             got_group = sorted(got_group, key=_row_key)
         for offset, (g, w) in enumerate(zip(got_group, want_group, strict=True)):
-            bad = [(expected.columns[i], g[i], w[i])
-                   for i in range(len(w)) if not cells_equal(g[i], w[i], rel_tol)]
+            bad = [
+                (expected.columns[i], g[i], w[i])
+                for i in range(len(w))
+                if not cells_equal(g[i], w[i], rel_tol)
+            ]
             assert not bad, (
                 f"{name}: row {start + offset} differs from the oracle: "
                 + "; ".join(f"{c}: semantic {gv!r} != oracle {wv!r}" for c, gv, wv in bad)
-                + f"\nsemantic row: {g}\noracle row:   {w}")
+                + f"\nsemantic row: {g}\noracle row:   {w}"
+            )
         start = end

@@ -19,8 +19,16 @@ import pandas as pd
 QUERIES: dict[str, dict] = {
     # Pricing Summary Report
     "q01": dict(
-        metrics=["quantity", "gross_revenue", "revenue", "charge",
-                 "avg_qty", "avg_price", "avg_disc", "count_order"],
+        metrics=[
+            "quantity",
+            "gross_revenue",
+            "revenue",
+            "charge",
+            "avg_qty",
+            "avg_price",
+            "avg_disc",
+            "count_order",
+        ],
         dimensions=["l_returnflag", "l_linestatus"],
         where=["l_shipdate <= date '1998-12-01' - interval '90' day"],
         order=["l_returnflag", "l_linestatus"],
@@ -63,8 +71,15 @@ QUERIES: dict[str, dict] = {
     # Returned Item Reporting
     "q10": dict(
         metrics=["revenue"],
-        dimensions=["c_custkey", "c_name", "c_acctbal", "c_phone",
-                    "customer_nation.n_name", "c_address", "c_comment"],
+        dimensions=[
+            "c_custkey",
+            "c_name",
+            "c_acctbal",
+            "c_phone",
+            "customer_nation.n_name",
+            "c_address",
+            "c_comment",
+        ],
         where=[
             "o_orderdate >= date '1993-10-01'",
             "o_orderdate < date '1993-10-01' + interval '3' month",
@@ -125,9 +140,11 @@ QUERIES: dict[str, dict] = {
     "q04": dict(
         metrics=["order_count"],
         dimensions=["o_orderpriority"],
-        where=["o_orderdate >= date '1993-07-01'",
-               "o_orderdate < date '1993-07-01' + interval '3' month",
-               "l_commitdate < l_receiptdate"],
+        where=[
+            "o_orderdate >= date '1993-07-01'",
+            "o_orderdate < date '1993-07-01' + interval '3' month",
+            "l_commitdate < l_receiptdate",
+        ],
         order=["o_orderpriority"],
     ),
     # Large Volume Customer: orders whose total quantity is above 300 (a metric per order as
@@ -145,8 +162,12 @@ QUERIES: dict[str, dict] = {
     "q13": dict(
         metrics=["customer_count"],
         dimensions=["c_count"],
-        define={"customer.c_count": {"metric": "order_count",
-                                     "filter": "o_comment not like '%special%requests%'"}},
+        define={
+            "customer.c_count": {
+                "metric": "order_count",
+                "filter": "o_comment not like '%special%requests%'",
+            }
+        },
         order=["-customer_count", "-c_count"],
     ),
     # Top Supplier: revenue per supplier in the quarter, compared with its maximum over all
@@ -157,7 +178,8 @@ QUERIES: dict[str, dict] = {
             "supplier.total_revenue": {
                 "metric": "revenue",
                 "filter": "l_shipdate >= date '1996-01-01'"
-                          " and l_shipdate < date '1996-01-01' + interval '3' month"},
+                " and l_shipdate < date '1996-01-01' + interval '3' month",
+            },
             "supplier.max_total_revenue": {"agg": "max", "expr": "total_revenue"},
             "supplier.top_revenue": {"metric": "max_total_revenue", "at": []},
         },
@@ -168,20 +190,30 @@ QUERIES: dict[str, dict] = {
     # per part from the model) and a derived metric written in the query
     "q17": dict(
         metrics=[{"name": "avg_yearly", "expr": "gross_revenue / 7.0"}],
-        where=["p_brand = 'Brand#23'", "p_container = 'MED BOX'",
-               "l_quantity < 0.2 * avg_line_quantity"],
+        where=[
+            "p_brand = 'Brand#23'",
+            "p_container = 'MED BOX'",
+            "l_quantity < 0.2 * avg_line_quantity",
+        ],
     ),
     # Global Sales Opportunity: customers without orders (orders_placed = 0) whose balance is
     # above the average positive balance in the same country codes (a grand-total metric)
     "q22": dict(
         metrics=["customer_count", "customer_balance"],
         dimensions=["country_code"],
-        define={"customer.avg_positive_balance": {
-            "metric": "avg_acctbal", "at": [],
-            "filter": "c_acctbal > 0.00 and country_code in "
-                      "('13', '31', '23', '29', '30', '18', '17')"}},
-        where=["country_code in ('13', '31', '23', '29', '30', '18', '17')",
-               "c_acctbal > avg_positive_balance", "orders_placed = 0"],
+        define={
+            "customer.avg_positive_balance": {
+                "metric": "avg_acctbal",
+                "at": [],
+                "filter": "c_acctbal > 0.00 and country_code in "
+                "('13', '31', '23', '29', '30', '18', '17')",
+            }
+        },
+        where=[
+            "country_code in ('13', '31', '23', '29', '30', '18', '17')",
+            "c_acctbal > avg_positive_balance",
+            "orders_placed = 0",
+        ],
         order=["country_code"],
     ),
 }
@@ -226,15 +258,28 @@ COLUMNS: dict[str, dict[str, str]] = {
     "q14": {"promo_revenue": "promo_revenue_pct"},
     "q19": {"revenue": "revenue"},
     "q04": {"o_orderpriority": "o_orderpriority", "order_count": "order_count"},
-    "q18": {"c_name": "c_name", "c_custkey": "c_custkey", "o_orderkey": "o_orderkey",
-            "o_orderdate": "o_orderdate", "o_totalprice": "o_totalprice",
-            "sum(l_quantity)": "quantity"},
+    "q18": {
+        "c_name": "c_name",
+        "c_custkey": "c_custkey",
+        "o_orderkey": "o_orderkey",
+        "o_orderdate": "o_orderdate",
+        "o_totalprice": "o_totalprice",
+        "sum(l_quantity)": "quantity",
+    },
     "q13": {"c_count": "c_count", "custdist": "customer_count"},
-    "q15": {"s_suppkey": "s_suppkey", "s_name": "s_name", "s_address": "s_address",
-            "s_phone": "s_phone", "total_revenue": "total_revenue"},
+    "q15": {
+        "s_suppkey": "s_suppkey",
+        "s_name": "s_name",
+        "s_address": "s_address",
+        "s_phone": "s_phone",
+        "total_revenue": "total_revenue",
+    },
     "q17": {"avg_yearly": "avg_yearly"},
-    "q22": {"cntrycode": "country_code", "numcust": "customer_count",
-            "totacctbal": "customer_balance"},
+    "q22": {
+        "cntrycode": "country_code",
+        "numcust": "customer_count",
+        "totacctbal": "customer_balance",
+    },
 }
 
 # Oracle columns whose order the official query fixes (its ORDER BY), compared row by row;

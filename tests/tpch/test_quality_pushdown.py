@@ -1,6 +1,7 @@
 """The benchmark suite (pipelines/quality/tpch_lineitem.yml) on TPC-H lineitem with injected
 faults: the DuckDB-tuned GE engine (filtered counts, workbench.quality.ge_duckdb) gives exactly
 the outcomes of GE's plain SQL engine, and both find the hand-counted faults."""
+
 from __future__ import annotations
 
 import shutil
@@ -30,16 +31,22 @@ def faulty_lineitem(tpch_duckdb, tmp_path_factory):
     path = tmp_path_factory.mktemp("pushdown") / "faulty.duckdb"
     shutil.copy(tpch_duckdb, path)
     with duckdb.connect(str(path)) as con:
-        con.execute("create temp table keyed as select l_orderkey k, l_linenumber n, "
-                    "row_number() over (order by l_orderkey, l_linenumber) rn from lineitem")
+        con.execute(
+            "create temp table keyed as select l_orderkey k, l_linenumber n, "
+            "row_number() over (order by l_orderkey, l_linenumber) rn from lineitem"
+        )
         first = 1
         for _, (count, change) in FAULTS.items():
-            con.execute(f"update lineitem set {change} from keyed where l_orderkey = k and "
-                        f"l_linenumber = n and rn between {first} and {first + count - 1}")
+            con.execute(
+                f"update lineitem set {change} from keyed where l_orderkey = k and "
+                f"l_linenumber = n and rn between {first} and {first + count - 1}"
+            )
             first += count + 10
         # three rows with an unknown return flag nulled: in-set checks do not judge nulls
-        con.execute("update lineitem set l_returnflag = null from keyed where l_orderkey = k "
-                    "and l_linenumber = n and rn between 200 and 202")
+        con.execute(
+            "update lineitem set l_returnflag = null from keyed where l_orderkey = k "
+            "and l_linenumber = n and rn between 200 and 202"
+        )
         rows = con.execute("select count(*) from lineitem").fetchone()[0]
     return path, rows
 
@@ -48,16 +55,27 @@ def _run(path, pushdown, result_format="SUMMARY"):
     spec = load_suite(SUITE)
     con = open_duckdb(path)
     try:
-        outs, _ = run_suite(spec, "duckdb", duckdb_connection=con, result_format=result_format,
-                            pushdown=pushdown)
+        outs, _ = run_suite(
+            spec, "duckdb", duckdb_connection=con, result_format=result_format, pushdown=pushdown
+        )
     finally:
         con.close()
     return {o.name: o for o in outs}
 
 
 def _comparable(outcomes):
-    return {n: (o.success, o.element_count, o.unexpected_count, o.missing_count,
-                o.observed_value, sorted(o.unexpected_keys), o.error) for n, o in outcomes.items()}
+    return {
+        n: (
+            o.success,
+            o.element_count,
+            o.unexpected_count,
+            o.missing_count,
+            o.observed_value,
+            sorted(o.unexpected_keys),
+            o.error,
+        )
+        for n, o in outcomes.items()
+    }
 
 
 @pytest.mark.parametrize("result_format", ["SUMMARY", "COMPLETE"])
@@ -90,7 +108,7 @@ def test_empty_table_gives_ge_null_counts(faulty_lineitem, tmp_path):
         con.execute("delete from lineitem")
     fast, plain = _run(path, True), _run(path, False)
     assert _comparable(fast) == _comparable(plain)
-    assert fast["shipmode_known"].unexpected_count is None      # GE: sum() over no rows
+    assert fast["shipmode_known"].unexpected_count is None  # GE: sum() over no rows
     assert not fast["rows_present"].success
 
 
@@ -98,6 +116,7 @@ def test_only_ge_count_aggregates_are_rewritten():
     from great_expectations.compatibility.sqlalchemy import sqlalchemy as sa
 
     from workbench.quality.ge_duckdb import unexpected_condition
+
     cond = sa.column("x") > 3
     found = unexpected_condition(sa.func.sum(sa.case((cond, 1), else_=0)))
     assert str(found).strip("()") == str(cond) == "x > :x_1"
@@ -108,6 +127,7 @@ def test_only_ge_count_aggregates_are_rewritten():
 
 def test_a_failing_filtered_count_falls_back_to_ge_bundle(faulty_lineitem, monkeypatch):
     from workbench.quality import ge_duckdb
+
     path, _ = faulty_lineitem
     calls = []
 
@@ -118,4 +138,4 @@ def test_a_failing_filtered_count_falls_back_to_ge_bundle(faulty_lineitem, monke
     expected = _comparable(_run(path, False))
     monkeypatch.setattr(ge_duckdb.DuckDBExecutionEngine, "_filtered_counts", refuse)
     assert _comparable(_run(path, True)) == expected
-    assert calls and sum(calls) >= 15        # every failing-row count went the fallback way
+    assert calls and sum(calls) >= 15  # every failing-row count went the fallback way

@@ -16,8 +16,16 @@ from workbench.warehouse.tpch import generate as tpch_generate
 
 @pytest.mark.parametrize(
     ("sf", "label"),
-    [(0.01, "0.01"), ("0.010", "0.01"), (1, "1"), (1.0, "1"), ("10", "10"), (100, "100"),
-     (0.5, "0.5"), (Decimal("1E+3"), "1000")],
+    [
+        (0.01, "0.01"),
+        ("0.010", "0.01"),
+        (1, "1"),
+        (1.0, "1"),
+        ("10", "10"),
+        (100, "100"),
+        (0.5, "0.5"),
+        (Decimal("1E+3"), "1000"),
+    ],
 )
 def test_sf_label_is_canonical(sf, label):
     assert tpch.sf_label(sf) == label
@@ -37,9 +45,15 @@ def test_default_paths(tmp_path):
 
 def _spec_rows(sf: float) -> dict[str, int]:
     # TPC-H spec, clause 4.2.5: cardinalities per scale factor (lineitem varies per order)
-    return {"region": 5, "nation": 25, "supplier": round(10_000 * sf),
-            "customer": round(150_000 * sf), "part": round(200_000 * sf),
-            "partsupp": round(800_000 * sf), "orders": round(1_500_000 * sf)}
+    return {
+        "region": 5,
+        "nation": 25,
+        "supplier": round(10_000 * sf),
+        "customer": round(150_000 * sf),
+        "part": round(200_000 * sf),
+        "partsupp": round(800_000 * sf),
+        "orders": round(1_500_000 * sf),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -58,13 +72,14 @@ def test_tables_have_spec_cardinalities(loaded, tpch_sf):
         ).fetchone()
         orphans = con.execute(
             "select count(*) from lineitem left join orders on l_orderkey = o_orderkey "
-            "where o_orderkey is null").fetchone()[0]
+            "where o_orderkey is null"
+        ).fetchone()[0]
     finally:
         con.close()
     sf = float(tpch_sf)
     for table, rows in _spec_rows(sf).items():
         assert counts[table] == rows, table
-    assert per_order == (1, 7)          # 1-7 lines per order
+    assert per_order == (1, 7)  # 1-7 lines per order
     assert orphans == 0
 
 
@@ -72,9 +87,13 @@ def test_column_types_are_tpch_types(loaded):
     con = duckdb.connect(str(loaded), read_only=True)
     try:
         for table, columns in tpch.COLUMNS.items():
-            got = dict(con.execute(
-                "select column_name, data_type from information_schema.columns "
-                "where table_name = ? order by ordinal_position", [table]).fetchall())
+            got = dict(
+                con.execute(
+                    "select column_name, data_type from information_schema.columns "
+                    "where table_name = ? order by ordinal_position",
+                    [table],
+                ).fetchall()
+            )
             assert got == columns, table
     finally:
         con.close()
@@ -97,7 +116,7 @@ def test_generate_reuses_cache_and_overwrite_regenerates(tmp_path, monkeypatch):
     out = tpch.generate_parquet(0.01, tmp_path / "sf0.01", progress=False)
     manifest = (out / tpch.MANIFEST).read_text()
     assert '"scale_factor": "0.01"' in manifest and "tpchgen-cli" in manifest
-    assert not list(tmp_path.glob(".*.tmp-*"))          # temp dir renamed into place
+    assert not list(tmp_path.glob(".*.tmp-*"))  # temp dir renamed into place
     first_mtime = (out / "lineitem.parquet").stat().st_mtime_ns
 
     # a cached directory never runs the generator again
@@ -121,7 +140,7 @@ def test_generate_reuses_cache_and_overwrite_regenerates(tmp_path, monkeypatch):
 def test_incomplete_cache_is_regenerated(tmp_path, tpch_parquet):
     out = tmp_path / "sf0.01"
     shutil.copytree(tpch_parquet, out)
-    (out / tpch.MANIFEST).unlink()                      # as if a build died half way
+    (out / tpch.MANIFEST).unlink()  # as if a build died half way
     tpch.generate_parquet(0.01, out, progress=False)
     assert (out / tpch.MANIFEST).exists()
 
@@ -148,7 +167,7 @@ def test_build_duckdb_reuses_a_good_file_and_repairs_a_bad_one(tmp_path, tpch_pa
     assert tpch.build_duckdb(0.01, path, parquet=tpch_parquet, progress=False) == path
     stamp = path.stat().st_mtime_ns
     tpch.build_duckdb(0.01, path, parquet=tpch_parquet, progress=False)
-    assert path.stat().st_mtime_ns == stamp                # reused
+    assert path.stat().st_mtime_ns == stamp  # reused
     con = duckdb.connect(str(path))
     con.execute("delete from nation where n_nationkey = 0")
     con.close()
@@ -163,8 +182,12 @@ def test_load_into_a_schema_of_an_existing_database(tmp_path, tpch_parquet):
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     try:
         con.execute("create table keep_me as select 1 as x")
-        tpch.load_into(con, tpch.parquet_paths(0.01, tpch_parquet, generate=False),
-                       schema="tpch", progress=False)
+        tpch.load_into(
+            con,
+            tpch.parquet_paths(0.01, tpch_parquet, generate=False),
+            schema="tpch",
+            progress=False,
+        )
         assert con.execute("select count(*) from tpch.region").fetchone()[0] == 5
         assert con.execute("select x from keep_me").fetchone()[0] == 1
     finally:

@@ -26,13 +26,18 @@ def _descending(values) -> bool:
 
 # ------------------------------------------------------------------------------- the oracle
 
+
 def test_oracle_answers_are_plausible(tpch_oracle):
     """Structural facts of the official answers that hold at every scale factor >= 0.01."""
     o = {name: tpch_oracle[name].frame() for name in NAMES}
 
     q1 = o["q01"]
     assert list(zip(q1.l_returnflag, q1.l_linestatus, strict=True)) == [
-        ("A", "F"), ("N", "F"), ("N", "O"), ("R", "F")]
+        ("A", "F"),
+        ("N", "F"),
+        ("N", "O"),
+        ("R", "F"),
+    ]
     assert (q1.sum_disc_price < q1.sum_base_price).all()
     assert (q1.sum_charge > q1.sum_disc_price).all()
     assert q1.avg_disc.astype(float).between(0.04, 0.06).all()
@@ -61,14 +66,29 @@ def test_oracle_answers_are_plausible(tpch_oracle):
 def test_oracle_q1_and_q6_agree_with_a_computation_from_the_parquet(tpch_parquet, tpch_oracle):
     """Recompute Q1 and Q6 without DuckDB (pyarrow + exact Decimals) from the generated files:
     checks the load into DuckDB and the SQL text together."""
-    li = pq.read_table(tpch_parquet / "lineitem.parquet", columns=[
-        "l_returnflag", "l_linestatus", "l_quantity", "l_extendedprice", "l_discount", "l_tax",
-        "l_shipdate"]).to_pylist()
+    li = pq.read_table(
+        tpch_parquet / "lineitem.parquet",
+        columns=[
+            "l_returnflag",
+            "l_linestatus",
+            "l_quantity",
+            "l_extendedprice",
+            "l_discount",
+            "l_tax",
+            "l_shipdate",
+        ],
+    ).to_pylist()
 
-    q6 = sum((r["l_extendedprice"] * r["l_discount"] for r in li
-              if dt.date(1994, 1, 1) <= r["l_shipdate"] < dt.date(1995, 1, 1)
-              and Decimal("0.05") <= r["l_discount"] <= Decimal("0.07")
-              and r["l_quantity"] < 24), Decimal(0))
+    q6 = sum(
+        (
+            r["l_extendedprice"] * r["l_discount"]
+            for r in li
+            if dt.date(1994, 1, 1) <= r["l_shipdate"] < dt.date(1995, 1, 1)
+            and Decimal("0.05") <= r["l_discount"] <= Decimal("0.07")
+            and r["l_quantity"] < 24
+        ),
+        Decimal(0),
+    )
     assert tpch_oracle["q06"].rows[0][0] == q6
 
     groups: dict[tuple, list] = {}
@@ -87,6 +107,7 @@ def test_oracle_q1_and_q6_agree_with_a_computation_from_the_parquet(tpch_parquet
 
 
 # ---------------------------------------------------------------------- the semantic layer
+
 
 @pytest.mark.parametrize("name", NAMES)
 def test_semantic_query_matches_oracle(tpch_on, tpch_oracle, name):

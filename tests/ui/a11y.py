@@ -30,14 +30,17 @@ def audit(page, axe_js: Path, state: str) -> list[dict]:
         page.add_script_tag(path=str(axe_js))
     result = page.evaluate(
         "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
-        WCAG21_AA)
+        WCAG21_AA,
+    )
     violations = result["violations"]
     counts = Counter(v["impact"] for v in violations)
     print(f"\n[axe] {state}: {len(violations)} violation(s) {dict(counts)}")
     for v in violations:
         # A target inside a shadow root is a list of selectors, host first (Panel's widgets).
-        targets = [" >> ".join(t if isinstance(t, str) else " ".join(t) for t in n["target"])
-                   for n in v["nodes"]]
+        targets = [
+            " >> ".join(t if isinstance(t, str) else " ".join(t) for t in n["target"])
+            for n in v["nodes"]
+        ]
         print(f"  - {v['id']} ({v['impact']}): {v['help']}")
         for target in targets[:6]:
             print(f"      {target}")
@@ -61,8 +64,7 @@ def blocking(report: dict[str, list[dict]]) -> dict[str, list[str]]:
     (workbench.ui.aria), so the pages people use are what passes."""
     out = {}
     for state, vs in report.items():
-        bad = [f"{v['id']} ({v['impact']})" for v in vs
-               if v["impact"] in BLOCKING]
+        bad = [f"{v['id']} ({v['impact']})" for v in vs if v["impact"] in BLOCKING]
         if bad:
             out[state] = bad
     return out

@@ -13,8 +13,15 @@ from tests.support.workbench_server import RunningServer, start_server
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-LOCAL_PREFIXES = ("http://127.0.0.1", "http://localhost", "ws://127.0.0.1", "ws://localhost",
-                  "data:", "blob:", "about:")
+LOCAL_PREFIXES = (
+    "http://127.0.0.1",
+    "http://localhost",
+    "ws://127.0.0.1",
+    "ws://localhost",
+    "data:",
+    "blob:",
+    "about:",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -81,8 +88,10 @@ def page(browser, external_requests, request):
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     page.set_default_timeout(30_000)
-    page.on("request", lambda r: None if r.url.startswith(LOCAL_PREFIXES)
-            else external_requests.append(r.url))
+    page.on(
+        "request",
+        lambda r: None if r.url.startswith(LOCAL_PREFIXES) else external_requests.append(r.url),
+    )
     try:
         yield page
     finally:

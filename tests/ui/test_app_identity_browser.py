@@ -15,8 +15,10 @@ from tests.support.workbench_server import start_server
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
-USERS = {"vera": ("viewer", {"region": "North"}, "vera-password-1"),
-         "adam": ("admin", {}, "adam-password-12")}
+USERS = {
+    "vera": ("viewer", {"region": "North"}, "vera-password-1"),
+    "adam": ("admin", {}, "adam-password-12"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +36,12 @@ def server(tmp_path_factory, demo_warehouse):
         users.add(name, password, [role], attrs)
     wh = work / "warehouse.duckdb"
     shutil.copy(demo_warehouse, wh)
-    running = start_server(wh, work / "home", lab=False,
-                           extra_args=[f"--WorkbenchIdentityProvider.project_root={project}"])
+    running = start_server(
+        wh,
+        work / "home",
+        lab=False,
+        extra_args=[f"--WorkbenchIdentityProvider.project_root={project}"],
+    )
     running.settings = settings
     try:
         yield running
@@ -66,7 +72,9 @@ def test_each_app_names_the_person_who_logged_in(browser, server):
         page.goto(f"{server.url}/{app}/", timeout=180_000)
         assert header_user(page) == "vera", app
         assert not page.get_by_text("Log in to see this app").count(), app
-        if app == "workbench-quality":  # its approvals act for the person, not a configured principal
+        if (
+            app == "workbench-quality"
+        ):  # its approvals act for the person, not a configured principal
             page.get_by_text("Acting as").first.wait_for()
             assert "Acting as vera (viewer)" in page.get_by_text("Acting as").first.inner_text()
     context.close()
@@ -80,13 +88,15 @@ def test_identity_headers_a_browser_sends_are_ignored(browser, server, tmp_path)
     ring = KeyRing(server.settings.path(auth.keys_dir))
     # a genuine identity of the admin, signed by the server's own key ring, replayed by vera
     adams = IdentitySigner(ring, issuer=auth.issuer, jwks_path=tmp_path / "jwks.json").sign(
-        "workbench-catalog", "adam", roles=["admin"])
+        "workbench-catalog", "adam", roles=["admin"]
+    )
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(60_000)
     log_in(page, server, "vera")
-    context.set_extra_http_headers({IDENTITY_HEADER: adams, "X-Forwarded-User": "adam",
-                                    "X-Remote-User": "adam"})
+    context.set_extra_http_headers(
+        {IDENTITY_HEADER: adams, "X-Forwarded-User": "adam", "X-Remote-User": "adam"}
+    )
     page.goto(f"{server.url}/workbench-catalog/", timeout=180_000)
     assert header_user(page) == "vera"
     # and her queries are still hers: the catalog answers North only

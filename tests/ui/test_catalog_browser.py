@@ -111,7 +111,8 @@ def test_keyboard_only(page, catalog_started):
     run.focus()
     page.keyboard.press("Enter")
     expect(page.get_by_role("status").filter(has_text=re.compile(r"\d+ rows? in"))).to_be_visible(
-        timeout=60_000)
+        timeout=60_000
+    )
 
 
 @pytest.mark.parametrize("page", [(375, 800)], indirect=True, ids=["phone"])

@@ -74,9 +74,23 @@ def seed_incident(root: Path) -> None:
 
     ts = dt.datetime.now().replace(second=0, microsecond=0) - dt.timedelta(minutes=10)
     store = IncidentStore(root / DEFAULT_DB)
-    store.add(Anomaly(rule="browser_seed", namespace="live", metric="revenue", grain="minute",
-                      slice_by=None, slice_value=None, ts=ts, value=900.0, expected=100.0,
-                      score=0.99, severity="critical", direction="up", group="browser"))
+    store.add(
+        Anomaly(
+            rule="browser_seed",
+            namespace="live",
+            metric="revenue",
+            grain="minute",
+            slice_by=None,
+            slice_value=None,
+            ts=ts,
+            value=900.0,
+            expected=100.0,
+            score=0.99,
+            severity="critical",
+            direction="up",
+            group="browser",
+        )
+    )
     store.set_insight(1, "Revenue was 900.00 against about 100.00 expected.")
 
 
@@ -92,23 +106,42 @@ def live_server(tmp_path_factory, demo_warehouse):
     token, port = secrets.token_hex(16), _free_port()
     env = dict(os.environ)
     env.pop("JUPYTER_TOKEN", None)
-    env.update({
-        "JUPYTER_CONFIG_PATH": os.pathsep.join([str(REPO / "jupyter_config"),
-                                                str(root / "jupyter_extra")]),
-        "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
-        "WORKBENCH_PROJECT_DIR": str(REPO), "WORKBENCH_HOME": str(root),
-        "WORKBENCH_WAREHOUSE": str(warehouse), "WORKBENCH_JUPYTER_PORT": str(port),
-        "WORKBENCH_AUTOSTART": "demo_orders",
-    })
-    cmd = [sys.executable, "-m", "jupyterlab", f"--port={port}", "--ServerApp.port_retries=0",
-           "--no-browser", f"--IdentityProvider.token={token}",
-           f"--WorkbenchApp.project_root={root}"]
+    env.update(
+        {
+            "JUPYTER_CONFIG_PATH": os.pathsep.join(
+                [str(REPO / "jupyter_config"), str(root / "jupyter_extra")]
+            ),
+            "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
+            "WORKBENCH_PROJECT_DIR": str(REPO),
+            "WORKBENCH_HOME": str(root),
+            "WORKBENCH_WAREHOUSE": str(warehouse),
+            "WORKBENCH_JUPYTER_PORT": str(port),
+            "WORKBENCH_AUTOSTART": "demo_orders",
+        }
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        "--no-browser",
+        f"--IdentityProvider.token={token}",
+        f"--WorkbenchApp.project_root={root}",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     log = root / "jupyter.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     server = LiveServer(f"http://127.0.0.1:{port}", token, log, proc, root)
     try:
         t0 = time.monotonic()
@@ -116,8 +149,10 @@ def live_server(tmp_path_factory, demo_warehouse):
         t1 = time.monotonic()
         with urllib.request.urlopen(server.at(APP), timeout=180) as r:
             assert r.status == 200
-        print(f"\n[live_server] jupyter ready {t1 - t0:.1f} s, dashboard app first page "
-              f"{time.monotonic() - t1:.1f} s")
+        print(
+            f"\n[live_server] jupyter ready {t1 - t0:.1f} s, dashboard app first page "
+            f"{time.monotonic() - t1:.1f} s"
+        )
         yield server
     finally:
         stop_process_group(proc)
@@ -134,13 +169,29 @@ def insert_order(root: Path, order_id: int, region_id: int = 2, store_id: int = 
     spec, _ = load_spec(root / "pipelines" / "demo_orders.yml")
     store = OperationalStore(root / ".workbench" / "operational.sqlite", spec.tables)
     now = dt.datetime.now().replace(microsecond=0)
-    order = {"order_id": order_id, "customer_id": 1, "store_id": store_id, "channel_id": 1,
-             "region_id": region_id, "ordered_at": now, "status": "processing",
-             "is_promo": False, "line_count": 1, "gross_amount": Decimal("123.45"),
-             "discount_amount": Decimal("0.00"), "net_amount": Decimal("123.45")}
-    line = {"order_id": order_id, "line_no": 1, "product_id": 1, "quantity": 1,
-            "unit_price": Decimal("123.45"), "discount": Decimal("0.00"),
-            "line_amount": Decimal("123.45")}
+    order = {
+        "order_id": order_id,
+        "customer_id": 1,
+        "store_id": store_id,
+        "channel_id": 1,
+        "region_id": region_id,
+        "ordered_at": now,
+        "status": "processing",
+        "is_promo": False,
+        "line_count": 1,
+        "gross_amount": Decimal("123.45"),
+        "discount_amount": Decimal("0.00"),
+        "net_amount": Decimal("123.45"),
+    }
+    line = {
+        "order_id": order_id,
+        "line_no": 1,
+        "product_id": 1,
+        "quantity": 1,
+        "unit_price": Decimal("123.45"),
+        "discount": Decimal("0.00"),
+        "line_amount": Decimal("123.45"),
+    }
     store.write([[("orders", "c", None, order), ("order_lines", "c", None, line)]])
     store.close()
 
@@ -155,8 +206,7 @@ def open_dashboard(page, server) -> float:
     t0 = time.perf_counter()
     page.goto(server.at(APP), timeout=120_000, wait_until="commit")
     try:
-        page.locator(".wb-kpi[data-metric='orders'] .wb-kpi-value").first.wait_for(
-            timeout=90_000)
+        page.locator(".wb-kpi[data-metric='orders'] .wb-kpi-value").first.wait_for(timeout=90_000)
         seconds = time.perf_counter() - t0
         page.locator(".wb-board-handle").first.wait_for(timeout=90_000)
         # the server-written first paint is gone once the live board is drawn
@@ -165,13 +215,19 @@ def open_dashboard(page, server) -> float:
     except Exception:
         shot = server.root / "dashboard-failure.png"
         page.screenshot(path=str(shot), full_page=True)
-        raise AssertionError(f"no KPI cards; screenshot {shot}; log:\n"
-                             f"{server.log.read_text(errors='replace')[-4000:]}") from None
+        raise AssertionError(
+            f"no KPI cards; screenshot {shot}; log:\n"
+            f"{server.log.read_text(errors='replace')[-4000:]}"
+        ) from None
 
 
 def board_order(page) -> list[str]:
-    return [k for k in page.locator(".wb-board-item").evaluate_all(
-        "items => items.map(i => i.dataset.key)")]
+    return [
+        k
+        for k in page.locator(".wb-board-item").evaluate_all(
+            "items => items.map(i => i.dataset.key)"
+        )
+    ]
 
 
 def test_dashboard_live_kpis_drill_and_export(page, live_server, external_requests, tmp_path):
@@ -186,7 +242,8 @@ def test_dashboard_live_kpis_drill_and_export(page, live_server, external_reques
     t0 = time.monotonic()
     # Panel draws inside shadow roots: a locator pierces them (document.querySelector doesn't)
     expect(page.locator(".wb-kpi[data-metric='orders'] .wb-kpi-value")).not_to_have_text(
-        before, timeout=30_000)
+        before, timeout=30_000
+    )
     seen_after = time.monotonic() - t0
     after = kpi(page, "orders")
     assert after != before and after.replace(",", "") in ("1", "1.00"), (before, after)
@@ -194,13 +251,14 @@ def test_dashboard_live_kpis_drill_and_export(page, live_server, external_reques
     assert seen_after < 5.0
 
     # drill down on live data: the inserted order's region, then its store, then categories
-    page.get_by_label("Region", exact=True).select_option("Central")      # region_id 2
+    page.get_by_label("Region", exact=True).select_option("Central")  # region_id 2
     page.get_by_text(re.compile(r"Showing: All regions › Central$")).wait_for(timeout=15_000)
     store = page.get_by_label("Store", exact=True)
     expect(store).to_be_enabled(timeout=15_000)
     store.select_option("Store 7")
     page.get_by_text(re.compile(r"Showing: All regions › Central › Store 7")).wait_for(
-        timeout=15_000)
+        timeout=15_000
+    )
     # the drill level is now categories, from the live line-level gold view
     cell = page.locator(".tabulator-cell[tabulator-field='category']").first
     expect(cell).to_have_text(re.compile(r"\S"), timeout=15_000)
@@ -302,8 +360,9 @@ def test_accessibility_audit_wcag21_aa(browser, live_server, skip_or_fail_missin
         search = page.get_by_label("Find a metric or dimension")
         search.fill("zzqqxx")
         search.press("Enter")
-        page.get_by_label("Matches").locator("option").first.wait_for(state="attached",
-                                                                       timeout=15_000)
+        page.get_by_label("Matches").locator("option").first.wait_for(
+            state="attached", timeout=15_000
+        )
         report["finder open"] = audit(page, axe_js, "dashboard metric finder with matches")
         page.set_viewport_size({"width": 390, "height": 844})
         open_dashboard(page, live_server)
@@ -317,9 +376,11 @@ def test_accessibility_audit_wcag21_aa(browser, live_server, skip_or_fail_missin
 
 # Machado, Oliveira & Fernandes (2009), deuteranopia at severity 1.0, for linear RGB: the
 # matrix an SVG feColorMatrix applies (color-interpolation-filters defaults to linearRGB).
-DEUTERANOPIA = [[0.367322, 0.860646, -0.227968],
-                [0.280085, 0.672501, 0.047413],
-                [-0.011820, 0.042940, 0.968881]]
+DEUTERANOPIA = [
+    [0.367322, 0.860646, -0.227968],
+    [0.280085, 0.672501, 0.047413],
+    [-0.011820, 0.042940, 0.968881],
+]
 MIN_DELTA_E = 10.0  # CIE76; ~4 just-noticeable differences, enough for two adjacent series
 
 
@@ -329,8 +390,11 @@ def _lab(rgb):
 
     c = np.asarray(rgb, float) / 255
     lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
-                    [0.0193, 0.1192, 0.9505]]) @ lin / np.array([0.95047, 1.0, 1.08883])
+    xyz = (
+        np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+        @ lin
+        / np.array([0.95047, 1.0, 1.08883])
+    )
     f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
     return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
 
@@ -338,7 +402,7 @@ def _lab(rgb):
 def _simulate(hex_colour):
     import numpy as np
 
-    c = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)], float) / 255
+    c = np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)], float) / 255
     lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
     out = np.clip(np.array(DEUTERANOPIA) @ lin, 0, 1)
     return np.where(out <= 0.0031308, 12.92 * out, 1.055 * out ** (1 / 2.4) - 0.055) * 255
@@ -359,7 +423,8 @@ def test_palette_stays_distinguishable_under_deuteranopia(page, live_server, tmp
 
     open_dashboard(page, live_server)
     matrix = " ".join(" ".join(map(str, row)) + " 0 0" for row in DEUTERANOPIA) + " 0 0 0 1 0"
-    page.evaluate("""([matrix, palette]) => {
+    page.evaluate(
+        """([matrix, palette]) => {
         const ns = 'http://www.w3.org/2000/svg';
         const svg = document.createElementNS(ns, 'svg');
         svg.setAttribute('style', 'position:absolute;width:0;height:0');
@@ -375,17 +440,22 @@ def test_palette_stays_distinguishable_under_deuteranopia(page, live_server, tmp
         }
         document.body.appendChild(strip);
         document.documentElement.style.filter = 'url(#wb-deutan)';
-    }""", [matrix, PALETTE])
+    }""",
+        [matrix, PALETTE],
+    )
     page.wait_for_timeout(500)
     shot = tmp_path / "dashboard-deuteranopia.png"
     image = Image.open(io.BytesIO(page.screenshot(path=str(shot), full_page=False))).convert("RGB")
     print(f"\nscreenshot under deuteranopia: {shot}")
     seen = {c: np.array(image.getpixel((40 * i + 20, 20)), float) for i, c in enumerate(PALETTE)}
     for colour, pixel in seen.items():
-        assert np.abs(pixel - _simulate(colour)).max() <= 6, \
+        assert np.abs(pixel - _simulate(colour)).max() <= 6, (
             f"{colour}: screenshot {pixel} is not the simulated {_simulate(colour).round()}"
-    distances = {(a, b): float(np.linalg.norm(_lab(seen[a]) - _lab(seen[b])))
-                 for a, b in itertools.combinations(PALETTE, 2)}
+        )
+    distances = {
+        (a, b): float(np.linalg.norm(_lab(seen[a]) - _lab(seen[b])))
+        for a, b in itertools.combinations(PALETTE, 2)
+    }
     closest = min(distances, key=distances.get)
     print(f"closest pair under deuteranopia: {closest} delta E {distances[closest]:.1f}")
     assert distances[closest] >= MIN_DELTA_E, f"{closest} only {distances[closest]:.1f} apart"

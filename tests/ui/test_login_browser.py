@@ -4,6 +4,7 @@ The server runs as `make up` runs it (jupyter_config/, the workbench extension, 
 over a small demo warehouse; its users and keys live in a scratch project, made here with the
 users store.  Chromium logs in through the /login form like a person.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,10 @@ from tests.support.workbench_server import start_server
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
-USERS = {"vera": ("viewer", {"region": "North"}, "vera-password-1"),
-         "anna": ("analyst", {}, "anna-password-1")}
+USERS = {
+    "vera": ("viewer", {"region": "North"}, "vera-password-1"),
+    "anna": ("analyst", {}, "anna-password-1"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +40,9 @@ def login_server(tmp_path_factory, demo_warehouse):
         users.add(name, password, [role], attrs)
     wh = work / "warehouse.duckdb"
     shutil.copy(demo_warehouse, wh)
-    server = start_server(wh, work / "home",
-                          extra_args=[f"--WorkbenchIdentityProvider.project_root={project}"])
+    server = start_server(
+        wh, work / "home", extra_args=[f"--WorkbenchIdentityProvider.project_root={project}"]
+    )
     server.warehouse = wh
     try:
         yield server
@@ -75,7 +79,9 @@ def test_a_viewer_gets_the_apps_and_only_their_region(browser, login_server):
     page = context.new_page()
     log_in(page, login_server, "vera")
     cookies = {c["name"]: c for c in context.cookies()}
-    assert cookies["workbench-access"]["httpOnly"] and cookies["workbench-access"]["sameSite"] == "Lax"
+    assert (
+        cookies["workbench-access"]["httpOnly"] and cookies["workbench-access"]["sameSite"] == "Lax"
+    )
     for path in ("lab", "api/kernels", "api/contents", "api/terminals"):
         assert status_of(page, f"{login_server.url}/{path}") == 403, path
     assert status_of(page, f"{login_server.url}/workbench-dashboard/") == 200
@@ -87,15 +93,21 @@ def test_a_viewer_gets_the_apps_and_only_their_region(browser, login_server):
     assert "North" in options and not {"South", "West", "Central", "East"} & set(options), options
     # the query API, from this browser session: the viewer's own region only
     xsrf = cookies["_xsrf"]["value"]
-    r = page.request.post(f"{login_server.url}/workbench/api/query", headers={"X-XSRFToken": xsrf},
-                          data=json.dumps({"namespace": "retail", "metrics": ["revenue"], "dimensions": ["region"]}))
+    r = page.request.post(
+        f"{login_server.url}/workbench/api/query",
+        headers={"X-XSRFToken": xsrf},
+        data=json.dumps({"namespace": "retail", "metrics": ["revenue"], "dimensions": ["region"]}),
+    )
     assert r.status == 200, r.text()
     body = r.json()
     assert body["principal"] == "vera" and [x["region"] for x in body["records"]] == ["North"]
     # log-out ends it everywhere
     page.goto(f"{login_server.url}/logout")
     assert "Logged out" in page.content()
-    assert status_of(page, f"{login_server.url}/workbench-dashboard/") in (302, 403) or "/login" in page.url
+    assert (
+        status_of(page, f"{login_server.url}/workbench-dashboard/") in (302, 403)
+        or "/login" in page.url
+    )
     context.close()
 
 
@@ -107,8 +119,11 @@ def test_an_analyst_gets_notebooks_but_no_terminals(browser, login_server):
     assert status_of(page, f"{login_server.url}/api/kernels") == 200
     assert status_of(page, f"{login_server.url}/api/terminals") == 403
     xsrf = {c["name"]: c for c in context.cookies()}["_xsrf"]["value"]
-    r = page.request.post(f"{login_server.url}/workbench/api/query", headers={"X-XSRFToken": xsrf},
-                          data=json.dumps({"namespace": "retail", "metrics": ["revenue"], "dimensions": ["region"]}))
+    r = page.request.post(
+        f"{login_server.url}/workbench/api/query",
+        headers={"X-XSRFToken": xsrf},
+        data=json.dumps({"namespace": "retail", "metrics": ["revenue"], "dimensions": ["region"]}),
+    )
     assert r.status == 200 and len(r.json()["records"]) > 1
     context.close()
 
@@ -145,11 +160,28 @@ def test_an_app_reached_without_the_gateway_shows_no_data(browser, login_server,
     from tests.support.workbench_server import REPO, free_port
 
     port = free_port()
-    env = {**os.environ, "WORKBENCH_WAREHOUSE": str(login_server.warehouse), "WORKBENCH_PROJECT_DIR": str(REPO)}
-    app = subprocess.Popen([sys.executable, "-m", "panel", "serve", str(REPO / "apps" / "catalog.py"),
-                            f"--port={port}", "--address=127.0.0.1", f"--allow-websocket-origin=127.0.0.1:{port}"],
-                           cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                           start_new_session=True)
+    env = {
+        **os.environ,
+        "WORKBENCH_WAREHOUSE": str(login_server.warehouse),
+        "WORKBENCH_PROJECT_DIR": str(REPO),
+    }
+    app = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "panel",
+            "serve",
+            str(REPO / "apps" / "catalog.py"),
+            f"--port={port}",
+            "--address=127.0.0.1",
+            f"--allow-websocket-origin=127.0.0.1:{port}",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         page = browser.new_page()
         deadline = time.monotonic() + 90

@@ -5,6 +5,7 @@ The server runs as `make up` runs it, with the demo pipeline started; the kernel
 process that reaches the warehouse through the server (workbench.connect() finds it through the
 runtime file), so this is the path that failed with DuckDB's lock before the gateway.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,10 +20,12 @@ from tests.support.workbench_server import start_server
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
-CELL = ("import workbench\n"
-        "wb = workbench.connect()\n"
-        "n = int(wb.query('live', ['orders']).df['orders'].iloc[0])\n"
-        "print(type(wb).__name__, 'orders=%d' % n)\n")
+CELL = (
+    "import workbench\n"
+    "wb = workbench.connect()\n"
+    "n = int(wb.query('live', ['orders']).df['orders'].iloc[0])\n"
+    "print(type(wb).__name__, 'orders=%d' % n)\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +52,16 @@ def run_cell(page) -> str:
     for _attempt in range(3):
         before = prompt.inner_text()
         cell.click()
-        page.locator("jp-button[data-command='notebook:run-cell-and-select-next'], "
-                     "[data-command='notebook:run-cell-and-select-next']").first.click()
+        page.locator(
+            "jp-button[data-command='notebook:run-cell-and-select-next'], "
+            "[data-command='notebook:run-cell-and-select-next']"
+        ).first.click()
         try:
             page.wait_for_function(
                 "([el, before]) => el.textContent !== before && /\\[(\\*|\\d+)\\]/.test(el.textContent)",
-                arg=[prompt.element_handle(), before], timeout=20_000)
+                arg=[prompt.element_handle(), before],
+                timeout=20_000,
+            )
             break
         except PlaywrightTimeout:  # the run was not queued: ask again
             continue
@@ -70,15 +77,36 @@ def make_notebook(server) -> str:
     import uuid
 
     folder = "build/test-notebooks"
-    for path, body in ((folder, {"type": "directory"}),
-                       (f"{folder}/live-{uuid.uuid4().hex[:8]}.ipynb",
-                        {"type": "notebook", "format": "json", "content": {
-                            "cells": [{"cell_type": "code", "source": "", "metadata": {}, "outputs": [],
-                                       "execution_count": None}],
-                            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-                            "nbformat": 4, "nbformat_minor": 5}})):
-        req = urllib.request.Request(server.at(f"api/contents/{path}"), method="PUT",
-                                     data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    for path, body in (
+        (folder, {"type": "directory"}),
+        (
+            f"{folder}/live-{uuid.uuid4().hex[:8]}.ipynb",
+            {
+                "type": "notebook",
+                "format": "json",
+                "content": {
+                    "cells": [
+                        {
+                            "cell_type": "code",
+                            "source": "",
+                            "metadata": {},
+                            "outputs": [],
+                            "execution_count": None,
+                        }
+                    ],
+                    "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+                    "nbformat": 4,
+                    "nbformat_minor": 5,
+                },
+            },
+        ),
+    ):
+        req = urllib.request.Request(
+            server.at(f"api/contents/{path}"),
+            method="PUT",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=30) as r:  # noqa: S310  the test's own loopback server
             assert r.status in (200, 201)
     return path
@@ -90,7 +118,9 @@ def test_a_notebook_queries_live_data_through_the_server(page, live_lab):
     page.goto(live_lab.at(f"lab/tree/{path}") + "&reset", timeout=120_000)
     editor = page.locator(".jp-Notebook .jp-Cell .cm-content").first
     editor.wait_for(timeout=120_000)
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=120_000)
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
+        timeout=120_000
+    )
     editor.click()
     page.keyboard.insert_text(CELL)
     try:

@@ -1,4 +1,5 @@
 """The quality app in a real browser, through JupyterLab's proxy URL."""
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,9 @@ def test_the_page_shows_its_sections_without_network(page, quality_started, exte
     page.goto(quality_started.at(APP), timeout=120_000)
     page.get_by_role("heading", name="Data quality").wait_for(timeout=60_000)
     page.get_by_role("heading", name="Awaiting approval").wait_for()
-    page.get_by_role("status").filter(has_text=re.compile(r"\d+ item\(s\) awaiting approval")).wait_for()
+    page.get_by_role("status").filter(
+        has_text=re.compile(r"\d+ item\(s\) awaiting approval")
+    ).wait_for()
     for name in ("Scores", "Failing checks", "SLA status", "Cleansing lineage"):
         page.get_by_role("heading", name=name).first.wait_for()
     assert "Traceback" not in page.content()
@@ -58,8 +61,9 @@ def quality_with_findings(tmp_path_factory, demo_warehouse):
     quality.validate(warehouse, "orders", "duckdb", data_docs=False)
     con = duckdb.connect(str(warehouse))
     try:
-        cleansing_approval.propose(con, load_rules(REPO / "pipelines" / "cleansing" / "customers.yml"),
-                                   None)
+        cleansing_approval.propose(
+            con, load_rules(REPO / "pipelines" / "cleansing" / "customers.yml"), None
+        )
     finally:
         con.close()
     server = start_server(warehouse, folder / "home")
@@ -96,8 +100,10 @@ def test_accessibility_audit_wcag21_aa(browser, quality_with_findings, skip_or_f
         pick.select_option(options[-1])
         page.wait_for_timeout(1_000)
         report["panel expanded"] = audit(page, axe_js, "quality detail open")
-        assert page.get_by_text("Quality score over time, latest per series").count() or \
-            not page.get_by_text("Quality score over time").count(), "the trend chart has no summary"
+        assert (
+            page.get_by_text("Quality score over time, latest per series").count()
+            or not page.get_by_text("Quality score over time").count()
+        ), "the trend chart has no summary"
         page.get_by_text(re.compile(r"Acting as analyst \(analyst\)")).wait_for()
         approve = page.get_by_role("button", name="Approve", exact=True)
         assert approve.is_enabled(), "nothing awaits approval in the demo warehouse"

@@ -7,6 +7,7 @@ severe, when to stay quiet, where the notifications go and how anomalies group i
 Errors name the file, the line and the field (``pipelines/alerts/x.yml:12 (detector.params.window):
 ...``), exactly like the semantic model loader, because both use ruamel's line information.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -44,27 +45,49 @@ class _Strict(BaseModel):
 class SourceSpec(_Strict):
     """What the job watches: one metric of a semantic namespace at one grain."""
 
-    namespace: str = Field("retail", description="Semantic namespace the job reads ('retail', later 'live').")
+    namespace: str = Field(
+        "retail", description="Semantic namespace the job reads ('retail', later 'live')."
+    )
     metric: str = Field(description="Metric (or measure) of the namespace.")
     grain: Grain = Field("hour", description="Time grain of the watched series.")
-    time_dimension: str | None = Field(None, description="Time dimension; default: the model's default one.")
-    slice_by: str | None = Field(None, description="Dimension to watch each value of separately (e.g. region).")
-    slices: list[str] | None = Field(None, description="Only these values of slice_by (default: every value seen).")
+    time_dimension: str | None = Field(
+        None, description="Time dimension; default: the model's default one."
+    )
+    slice_by: str | None = Field(
+        None, description="Dimension to watch each value of separately (e.g. region)."
+    )
+    slices: list[str] | None = Field(
+        None, description="Only these values of slice_by (default: every value seen)."
+    )
     include_total: bool = Field(False, description="With slice_by, also watch the unsliced total.")
-    where: list[str] = Field(default_factory=list, description="Extra filters (semantic-layer filter syntax).")
+    where: list[str] = Field(
+        default_factory=list, description="Extra filters (semantic-layer filter syntax)."
+    )
     fill: Literal["auto", "zero", "none"] = Field(
-        "auto", description="Empty buckets: 'zero' (counts, sums), 'none' (stay missing; detectors skip "
-        "and report them) or 'auto' (zero for additive metrics, none for ratios).")
+        "auto",
+        description="Empty buckets: 'zero' (counts, sums), 'none' (stay missing; detectors skip "
+        "and report them) or 'auto' (zero for additive metrics, none for ratios).",
+    )
     transform: Literal["none", "sqrt", "log1p"] = Field(
-        "none", description="Applied before scoring: 'sqrt' or 'log1p' steady the variance of counts, so a "
-        "quiet night and a busy evening are judged on the same scale. Values reported stay untransformed.")
+        "none",
+        description="Applied before scoring: 'sqrt' or 'log1p' steady the variance of counts, so a "
+        "quiet night and a busy evening are judged on the same scale. Values reported stay untransformed.",
+    )
     lookback: int = Field(
-        0, ge=0, description="Buckets re-read before the watermark on every run (late data); 0 = none.")
+        0,
+        ge=0,
+        description="Buckets re-read before the watermark on every run (late data); 0 = none.",
+    )
 
 
 class DetectorSpec(_Strict):
-    name: str = Field("seasonal", description="Registered detector name (workbench.anomaly.detectors.available()).")
-    params: dict[str, Any] = Field(default_factory=dict, description="Detector parameters (its Params model).")
+    name: str = Field(
+        "seasonal",
+        description="Registered detector name (workbench.anomaly.detectors.available()).",
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Detector parameters (its Params model)."
+    )
 
     @field_validator("name")
     @classmethod
@@ -81,7 +104,9 @@ class DetectorSpec(_Strict):
     def _known(self):
         from workbench.anomaly.detectors import get_detector_class
 
-        get_detector_class(self.name).Params(**self.params)   # raises a ValidationError located under detector.params
+        get_detector_class(self.name).Params(
+            **self.params
+        )  # raises a ValidationError located under detector.params
         return self
 
 
@@ -91,9 +116,12 @@ class QuietHours(_Strict):
     start: str = Field(description="HH:MM local time the quiet window starts.")
     end: str = Field(description="HH:MM local time it ends (may be past midnight).")
     days: list[Day] = Field(
-        default_factory=lambda: list(DAYS), description="Days on which the window starts.")
+        default_factory=lambda: list(DAYS), description="Days on which the window starts."
+    )
     allow_severity: Severity | None = Field(
-        "critical", description="Severity from which notifications go out anyway; null holds everything.")
+        "critical",
+        description="Severity from which notifications go out anyway; null holds everything.",
+    )
 
     @field_validator("start", "end")
     @classmethod
@@ -116,7 +144,9 @@ class QuietHours(_Strict):
     def holds(self, at: dt.datetime, severity: str) -> bool:
         if not self.active(at):
             return False
-        return self.allow_severity is None or severity_rank(severity) < severity_rank(self.allow_severity)
+        return self.allow_severity is None or severity_rank(severity) < severity_rank(
+            self.allow_severity
+        )
 
 
 class Route(BaseModel):
@@ -125,7 +155,9 @@ class Route(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
     notifier: str = Field(description="Registered notifier: webhook, slack, email, inbox, ...")
     min_severity: Severity = Field("info", description="Only incidents at least this severe.")
-    ignore_quiet_hours: bool = Field(False, description="Deliver even in quiet hours (e.g. the inbox).")
+    ignore_quiet_hours: bool = Field(
+        False, description="Deliver even in quiet hours (e.g. the inbox)."
+    )
 
     @property
     def params(self) -> dict[str, Any]:
@@ -146,15 +178,21 @@ class Route(BaseModel):
     def _known(self):
         from workbench.anomaly.notifiers import get_notifier_class
 
-        get_notifier_class(self.notifier).Params(**{k: v for k, v in (self.model_extra or {}).items()})
+        get_notifier_class(self.notifier).Params(
+            **{k: v for k, v in (self.model_extra or {}).items()}
+        )
         return self
 
 
 class IncidentPolicy(_Strict):
     group: str | None = Field(
-        None, description="Anomalies of rules with the same group correlate into one incident "
-        "(default: the rule's namespace).")
-    window_minutes: int = Field(180, gt=0, description="Anomalies this close in time join the same incident.")
+        None,
+        description="Anomalies of rules with the same group correlate into one incident "
+        "(default: the rule's namespace).",
+    )
+    window_minutes: int = Field(
+        180, gt=0, description="Anomalies this close in time join the same incident."
+    )
 
 
 class AlertRule(_Strict):
@@ -163,30 +201,48 @@ class AlertRule(_Strict):
     name: str = Field(description="Unique rule name.")
     description: str = Field("", description="What the rule is for.")
     enabled: bool = Field(True, description="Disabled rules are loaded and validated but not run.")
-    source: SourceSpec = Field(description="The series to watch: namespace, metric, grain, slices, filters.")
-    detector: DetectorSpec = Field(default_factory=DetectorSpec,
-                                   description="Which registered detector scores the series, with its parameters.")
-    threshold: float = Field(0.9, gt=0, le=1, description="Detector score from which a point is an anomaly.")
+    source: SourceSpec = Field(
+        description="The series to watch: namespace, metric, grain, slices, filters."
+    )
+    detector: DetectorSpec = Field(
+        default_factory=DetectorSpec,
+        description="Which registered detector scores the series, with its parameters.",
+    )
+    threshold: float = Field(
+        0.9, gt=0, le=1, description="Detector score from which a point is an anomaly."
+    )
     direction: Literal["both", "up", "down"] = Field(
-        "both", description="Only deviations above ('up') or below ('down') the expected value; an "
-        "anomaly with no expected value at all ('unknown') is kept by either.")
+        "both",
+        description="Only deviations above ('up') or below ('down') the expected value; an "
+        "anomaly with no expected value at all ('unknown') is kept by either.",
+    )
     min_deviation: float = Field(
-        0.0, ge=0, description="Ignore anomalies whose |value - expected| is below this (metric units).")
+        0.0,
+        ge=0,
+        description="Ignore anomalies whose |value - expected| is below this (metric units).",
+    )
     severity: Severity = Field("warning", description="Severity of an anomaly from this rule.")
     critical_above: float | None = Field(
-        None, gt=0, le=1, description="Score from which the severity is raised to critical.")
-    quiet_hours: list[QuietHours] = Field(default_factory=list,
-                                          description="Windows in which notifications are held back.")
+        None, gt=0, le=1, description="Score from which the severity is raised to critical."
+    )
+    quiet_hours: list[QuietHours] = Field(
+        default_factory=list, description="Windows in which notifications are held back."
+    )
     routing: list[Route] = Field(default_factory=list, description="Where notifications go.")
-    incident: IncidentPolicy = Field(default_factory=IncidentPolicy,
-                                     description="How anomalies are grouped into one incident.")
+    incident: IncidentPolicy = Field(
+        default_factory=IncidentPolicy, description="How anomalies are grouped into one incident."
+    )
     drill: list[str] = Field(
-        default_factory=list, description="Dimensions for contribution analysis in the insight, in order.")
+        default_factory=list,
+        description="Dimensions for contribution analysis in the insight, in order.",
+    )
     pipeline_heartbeat: bool = Field(
-        False, description="Score only buckets the streaming pipeline feeding the namespace watched from "
+        False,
+        description="Score only buckets the streaming pipeline feeding the namespace watched from "
         "start to end (running throughout, caught up after the bucket closed); the others are skipped, "
         "so a stopped or restarted pipeline is not an outage. Only the server's live detection loop sees "
-        "pipeline heartbeats: elsewhere such a rule waits.")
+        "pipeline heartbeats: elsewhere such a rule waits.",
+    )
     path: str | None = Field(None, description="File the rule was loaded from (set by the loader).")
 
     @field_validator("name")
@@ -235,7 +291,9 @@ class AlertRule(_Strict):
 def _expand_env(v: Any) -> Any:
     """``${NAME}`` in route parameters comes from the environment (keeps secrets out of YAML)."""
     if isinstance(v, str):
-        return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: os.environ.get(m.group(1), ""), v)
+        return re.sub(
+            r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: os.environ.get(m.group(1), ""), v
+        )
     return v
 
 
@@ -247,7 +305,9 @@ def parse_rule(text: str, file: str = "<string>") -> AlertRule:
         raise AlertRuleError(f"invalid YAML: {e.problem}", file, line) from None
     src = SourceMap(file, root)
     if not isinstance(root, dict):
-        raise AlertRuleError("an alert rule file must be a mapping (name, source, detector, ...)", file, 1)
+        raise AlertRuleError(
+            "an alert rule file must be a mapping (name, source, detector, ...)", file, 1
+        )
     data = plain(root)
     if "name" not in data and file != "<string>":
         data["name"] = Path(file).stem
@@ -261,11 +321,13 @@ def _located(e: ValidationError, root: Any, src: SourceMap, file: str) -> AlertR
     err = e.errors()[0]
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     if loc[:1] == ("detector",) and len(loc) > 1 and loc[1] not in ("name", "params"):
-        loc = ("detector", "params") + loc[1:]     # a detector Params error, raised in our validator
+        loc = ("detector", "params") + loc[1:]  # a detector Params error, raised in our validator
     nested_loc: tuple = ()
     msg = err["msg"].removeprefix("Value error, ")
     ctx_err = (err.get("ctx") or {}).get("error")
-    if isinstance(ctx_err, ValidationError):   # a detector/notifier Params error inside our validator
+    if isinstance(
+        ctx_err, ValidationError
+    ):  # a detector/notifier Params error inside our validator
         inner = ctx_err.errors()[0]
         sub = "params" if loc and loc[0] == "detector" else None
         nested_loc = ((sub,) if sub else ()) + tuple(inner["loc"])
@@ -289,15 +351,21 @@ def load_rule(path: str | Path) -> AlertRule:
     return parse_rule(path.read_text(encoding="utf-8"), str(path))
 
 
-def load_rules(directory: str | Path = "pipelines/alerts", *, enabled_only: bool = False) -> list[AlertRule]:
+def load_rules(
+    directory: str | Path = "pipelines/alerts", *, enabled_only: bool = False
+) -> list[AlertRule]:
     """Every ``*.yml`` / ``*.yaml`` rule in ``directory``; names must be unique."""
     directory = Path(directory)
     out: dict[str, AlertRule] = {}
     for path in sorted(directory.glob("*.yml")) + sorted(directory.glob("*.yaml")):
         rule = load_rule(path)
         if rule.name in out:
-            raise AlertRuleError(f"duplicate rule name '{rule.name}' (also in {out[rule.name].path})",
-                                 str(path), 1, "name")
+            raise AlertRuleError(
+                f"duplicate rule name '{rule.name}' (also in {out[rule.name].path})",
+                str(path),
+                1,
+                "name",
+            )
         out[rule.name] = rule
     rules = list(out.values())
     return [r for r in rules if r.enabled] if enabled_only else rules

@@ -41,10 +41,14 @@ log = logging.getLogger("workbench.anomaly.detection")
 
 # Module level: prometheus_client refuses a second registration (a test session starts several
 # servers in one process). Served by GET /workbench/api/metrics with the others.
-CYCLE_SECONDS = Histogram("workbench_detection_cycle_seconds", "Time of one live detection cycle.",
-                          buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
-ANOMALIES = Counter("workbench_detection_anomalies", "Anomalies raised by the live detection loop.",
-                    ["rule"])
+CYCLE_SECONDS = Histogram(
+    "workbench_detection_cycle_seconds",
+    "Time of one live detection cycle.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+ANOMALIES = Counter(
+    "workbench_detection_anomalies", "Anomalies raised by the live detection loop.", ["rule"]
+)
 RULE_ERRORS = Gauge("workbench_detection_rules_failing", "Live rules whose last run failed.")
 
 _KEEP_ERRORS = 20
@@ -57,15 +61,30 @@ def _now_iso() -> str:
 class DetectionLoop:
     """Runs the live alert rules in a background thread of the server (see the module doc)."""
 
-    def __init__(self, host, *, rules_dir: Path, incidents_db: Path, state_dir: Path,
-                 interval: float = 5.0, settle: float = 2.0, namespaces: list[str] | None = None,
-                 enabled: bool = True, insights: bool = True, now=None):
+    def __init__(
+        self,
+        host,
+        *,
+        rules_dir: Path,
+        incidents_db: Path,
+        state_dir: Path,
+        interval: float = 5.0,
+        settle: float = 2.0,
+        namespaces: list[str] | None = None,
+        enabled: bool = True,
+        insights: bool = True,
+        now=None,
+    ):
         from workbench.anomaly.pipeline_heartbeats import Heartbeats
 
         self.host = host
         # The time of data and heartbeats (tests may run it faster than the wall clock).
         self.now = now or dt.datetime.now
-        self.rules_dir, self.incidents_db, self.state_dir = Path(rules_dir), Path(incidents_db), Path(state_dir)
+        self.rules_dir, self.incidents_db, self.state_dir = (
+            Path(rules_dir),
+            Path(incidents_db),
+            Path(state_dir),
+        )
         self.interval, self.settle = float(interval), float(settle)
         self.namespaces = list(namespaces or ["live"])
         self.enabled, self.insights = enabled, insights
@@ -81,12 +100,20 @@ class DetectionLoop:
         self._lag_s = 0.0
         # A beat per cycle: a gap of three intervals (plus settle) means nobody watched; less
         # is a slow cycle on a busy machine, which must not cost a minute's detection.
-        self.heartbeats = Heartbeats(max_gap=dt.timedelta(seconds=3 * self.interval + self.settle),
-                                     margin=dt.timedelta(seconds=self.settle))
-        self._status: dict[str, Any] = {"state": "stopped" if not enabled else "starting",
-                                        "cycles": 0, "last_cycle_at": None, "last_cycle_s": None,
-                                        "max_cycle_s": None, "rules": {}, "errors": [],
-                                        "anomalies_raised": 0}
+        self.heartbeats = Heartbeats(
+            max_gap=dt.timedelta(seconds=3 * self.interval + self.settle),
+            margin=dt.timedelta(seconds=self.settle),
+        )
+        self._status: dict[str, Any] = {
+            "state": "stopped" if not enabled else "starting",
+            "cycles": 0,
+            "last_cycle_at": None,
+            "last_cycle_s": None,
+            "max_cycle_s": None,
+            "rules": {},
+            "errors": [],
+            "anomalies_raised": 0,
+        }
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -129,8 +156,11 @@ class DetectionLoop:
         t0 = time.perf_counter()
         try:
             if not self.host.warehouse_open():
-                self._set(state="idle", reason="the warehouse is not open in this server yet "
-                                               "(no pipeline loaded, no query answered)")
+                self._set(
+                    state="idle",
+                    reason="the warehouse is not open in this server yet "
+                    "(no pipeline loaded, no query answered)",
+                )
                 return None
             rules = self._load_rules()
             wb = self.host.workbench()
@@ -138,8 +168,11 @@ class DetectionLoop:
             self._lag_s = self._pipeline_lag()
             self._beat()
             if not ready:
-                self._set(state="waiting", reason="no rule's namespace is in the warehouse yet",
-                          rules=waiting)
+                self._set(
+                    state="waiting",
+                    reason="no rule's namespace is in the warehouse yet",
+                    rules=waiting,
+                )
                 return None
             runner = self._runner_for(wb, ready)
             out = runner.cycle(invalidate=False)
@@ -193,10 +226,12 @@ class DetectionLoop:
 
     def _available(self, wb, rules) -> tuple[list, dict]:
         """Rules whose namespace exists and whose tables are in the warehouse; the others, why."""
-        cur = wb.engine.cursor()   # SupportsCursor: live detection runs on the DuckDB warehouse
+        cur = wb.engine.cursor()  # SupportsCursor: live detection runs on the DuckDB warehouse
         try:
-            have = {r[0] for r in cur.execute(
-                "SELECT table_name FROM information_schema.tables").fetchall()}
+            have = {
+                r[0]
+                for r in cur.execute("SELECT table_name FROM information_schema.tables").fetchall()
+            }
         finally:
             cur.close()
         ready, waiting = [], {}
@@ -209,9 +244,11 @@ class DetectionLoop:
                 continue
             missing = sorted({m.table for m in space.models.values() if m.table} - have)
             if missing:
-                waiting[rule.name] = {"state": "waiting",
-                                      "reason": f"namespace '{ns}' has no data yet (missing tables: "
-                                                f"{', '.join(missing)}); start its pipeline"}
+                waiting[rule.name] = {
+                    "state": "waiting",
+                    "reason": f"namespace '{ns}' has no data yet (missing tables: "
+                    f"{', '.join(missing)}); start its pipeline",
+                }
             else:
                 ready.append(rule)
         return ready, waiting
@@ -247,11 +284,18 @@ class DetectionLoop:
         names = tuple(sorted((r.name, r.model_dump_json()) for r in rules))
         if self._runner is None or names != self._runner_rules:
             # Jobs keep their state on disk, so a rebuilt runner goes on where the old one stopped.
-            self._runner = JobRunner(wb, rules, store=self.store(), state_dir=self.state_dir,
-                                     clock=self._clock, insights=self.insights,
-                                     owns_all_held=False,
-                                     coverage=RuleCoverage(self.heartbeats,
-                                                           lambda r: rule_tables(wb, r.source.namespace)))
+            self._runner = JobRunner(
+                wb,
+                rules,
+                store=self.store(),
+                state_dir=self.state_dir,
+                clock=self._clock,
+                insights=self.insights,
+                owns_all_held=False,
+                coverage=RuleCoverage(
+                    self.heartbeats, lambda r: rule_tables(wb, r.source.namespace)
+                ),
+            )
             self._runner_rules = names
         return self._runner
 
@@ -263,7 +307,7 @@ class DetectionLoop:
     def _error(self, message: str) -> None:
         with self._lock:
             errs = self._status["errors"]
-            if errs and errs[-1]["message"] == message:    # the same failure again: count it
+            if errs and errs[-1]["message"] == message:  # the same failure again: count it
                 errs[-1]["last_at"] = _now_iso()
                 errs[-1]["repeats"] = errs[-1].get("repeats", 1) + 1
                 return
@@ -272,21 +316,39 @@ class DetectionLoop:
 
     def status(self) -> dict:
         with self._lock:
-            st = {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
-                  for k, v in self._status.items()}
-        st.update({"enabled": self.enabled, "interval_s": self.interval, "settle_s": self.settle,
-                   "namespaces": self.namespaces, "pipeline_lag_s": round(self._lag_s, 3),
-                   "rules_dir": str(self.rules_dir), "incidents_db": str(self.incidents_db),
-                   "rules_error": self._rules_error,
-                   "alive": bool(self._thread and self._thread.is_alive())})
+            st = {
+                k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
+                for k, v in self._status.items()
+            }
+        st.update(
+            {
+                "enabled": self.enabled,
+                "interval_s": self.interval,
+                "settle_s": self.settle,
+                "namespaces": self.namespaces,
+                "pipeline_lag_s": round(self._lag_s, 3),
+                "rules_dir": str(self.rules_dir),
+                "incidents_db": str(self.incidents_db),
+                "rules_error": self._rules_error,
+                "alive": bool(self._thread and self._thread.is_alive()),
+            }
+        )
         if not self.enabled:
             st["state"] = "disabled"
         return st
 
 
-def build_loop(host, log_, *, enabled: bool | None = None, interval: float | None = None,
-               settle: float | None = None, alerts_dir: str = "", incidents_db: str = "",
-               state_dir: str = "") -> DetectionLoop:
+def build_loop(
+    host,
+    log_,
+    *,
+    enabled: bool | None = None,
+    interval: float | None = None,
+    settle: float | None = None,
+    alerts_dir: str = "",
+    incidents_db: str = "",
+    state_dir: str = "",
+) -> DetectionLoop:
     """The loop from the extension's traits, each falling back to workbench.yml ``anomaly``.
     A configuration that cannot be read leaves the loop off (status says why), the server up."""
     try:
@@ -294,19 +356,28 @@ def build_loop(host, log_, *, enabled: bool | None = None, interval: float | Non
         a = s.anomaly
         interval = a.live.interval_s if interval is None else interval
         if not 0 < interval <= 15:
-            log_.warning("workbench: detection_interval %s is outside (0, 15] s; using 15",
-                         interval)
+            log_.warning(
+                "workbench: detection_interval %s is outside (0, 15] s; using 15", interval
+            )
             interval = 15.0
         return DetectionLoop(
-            host, rules_dir=s.path(alerts_dir or a.alerts_dir),
+            host,
+            rules_dir=s.path(alerts_dir or a.alerts_dir),
             incidents_db=s.path(incidents_db or a.incidents_db),
-            state_dir=s.path(state_dir or a.state_dir), interval=interval,
-            settle=a.live.settle_s if settle is None else settle, namespaces=a.live.namespaces,
-            enabled=a.live.enabled if enabled is None else enabled)
+            state_dir=s.path(state_dir or a.state_dir),
+            interval=interval,
+            settle=a.live.settle_s if settle is None else settle,
+            namespaces=a.live.namespaces,
+            enabled=a.live.enabled if enabled is None else enabled,
+        )
     except Exception as exc:  # noqa: BLE001  e.g. a bad workbench.yml
         log_.error("workbench: live detection is off: %s", exc)
-        loop = DetectionLoop(host, rules_dir=Path("pipelines/alerts"),
-                             incidents_db=Path(".workbench/anomaly/incidents.sqlite"),
-                             state_dir=Path(".workbench/anomaly/jobs"), enabled=False)
+        loop = DetectionLoop(
+            host,
+            rules_dir=Path("pipelines/alerts"),
+            incidents_db=Path(".workbench/anomaly/incidents.sqlite"),
+            state_dir=Path(".workbench/anomaly/jobs"),
+            enabled=False,
+        )
         loop._error(f"configuration: {exc}")
         return loop

@@ -9,6 +9,7 @@ the query engine's own answer, so it holds for any policy the models can express
 
 Results are cached per (principal, slice) for ``ttl_s``: incident lists are read often.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,7 @@ def slice_filters(anomaly: dict[str, Any]) -> list[str]:
     raw = anomaly.get("rule_where")
     where = list(json.loads(raw)) if isinstance(raw, str) and raw else list(raw or [])
     if anomaly.get("slice_by") and anomaly.get("slice_value") is not None:
-        value = str(anomaly["slice_value"]).replace("'", "''")   # a value from the warehouse, quoted
+        value = str(anomaly["slice_value"]).replace("'", "''")  # a value from the warehouse, quoted
         where.append(f"{anomaly['slice_by']} = '{value}'")
     return where
 
@@ -46,8 +47,12 @@ def _same(a: Any, b: Any) -> bool:
 class IncidentAccess:
     """``visible(principal, anomalies)`` over a workbench that can run queries as anyone."""
 
-    def __init__(self, workbench: Callable[[], Any], unrestricted_roles: Iterable[str] = ("admin",),
-                 ttl_s: float = 60.0):
+    def __init__(
+        self,
+        workbench: Callable[[], Any],
+        unrestricted_roles: Iterable[str] = ("admin",),
+        ttl_s: float = 60.0,
+    ):
         self._workbench = workbench
         self.unrestricted_roles = frozenset(unrestricted_roles)
         self.ttl_s = ttl_s
@@ -56,14 +61,23 @@ class IncidentAccess:
 
     def _metric(self, who: Principal | None, anomaly: dict[str, Any]) -> Any:
         base = self._workbench()
-        wb = base.as_principal(who) if who is not None else base.as_principal(
-            Principal.of("incident-access", roles=sorted(self.unrestricted_roles)))
-        df = wb.query(anomaly["namespace"], [anomaly["metric"]], [], where=slice_filters(anomaly) or None).df
+        wb = (
+            base.as_principal(who)
+            if who is not None
+            else base.as_principal(
+                Principal.of("incident-access", roles=sorted(self.unrestricted_roles))
+            )
+        )
+        df = wb.query(
+            anomaly["namespace"], [anomaly["metric"]], [], where=slice_filters(anomaly) or None
+        ).df
         return df[anomaly["metric"]].iloc[0] if len(df) else None
 
     def sees_slice(self, who: Principal, anomaly: dict[str, Any]) -> bool:
-        key = (who.context_key, json.dumps([anomaly.get("namespace"), anomaly.get("metric"),
-                                            slice_filters(anomaly)]))
+        key = (
+            who.context_key,
+            json.dumps([anomaly.get("namespace"), anomaly.get("metric"), slice_filters(anomaly)]),
+        )
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(key)
@@ -86,11 +100,17 @@ class IncidentAccess:
             models = self._workbench().namespace(namespace).models.values()
         except Exception:  # noqa: BLE001  not in this warehouse
             return True
-        return any(applies(rule, who) for m in models for rule in (m.policies.row_filters if m.policies else ()))
+        return any(
+            applies(rule, who)
+            for m in models
+            for rule in (m.policies.row_filters if m.policies else ())
+        )
 
     def visible(self, who: Principal, anomalies: list[dict[str, Any]]) -> bool:
         if who.has_any(self.unrestricted_roles):
             return True
         if not anomalies:
             return False
-        return all(not self.restricted(who, a["namespace"]) or self.sees_slice(who, a) for a in anomalies)
+        return all(
+            not self.restricted(who, a["namespace"]) or self.sees_slice(who, a) for a in anomalies
+        )

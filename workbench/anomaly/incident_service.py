@@ -56,16 +56,19 @@ class IncidentService:
         except IncidentError:
             raise IncidentNotFound(f"No incident #{incident_id}.") from None
         if not self._visible([inc]):
-            raise IncidentNotFound(f"No incident #{incident_id}.")   # not theirs: as if absent
-        return {**inc, "anomalies": self.store.anomalies(incident_id),
-                "history": self.store.history(incident_id),
-                "notifications": self.store.notifications(incident_id)}
+            raise IncidentNotFound(f"No incident #{incident_id}.")  # not theirs: as if absent
+        return {
+            **inc,
+            "anomalies": self.store.anomalies(incident_id),
+            "history": self.store.history(incident_id),
+            "notifications": self.store.notifications(incident_id),
+        }
 
     def change(self, incident_id: int, action: str, actor: str, note: str | None) -> dict:
         """``action`` ("acknowledge" or "resolve") by ``actor``; the incident afterwards."""
         if action not in ("acknowledge", "resolve"):
             raise ValueError(f"unknown incident action {action!r}")
-        self.get(incident_id)                       # not found before conflict
+        self.get(incident_id)  # not found before conflict
         try:
             getattr(self.store, action)(incident_id, by=actor, note=note)
         except IncidentError as exc:

@@ -12,6 +12,7 @@ runner, the CLI and notebooks can share it.
 - **Lifecycle.** open -> acknowledged -> resolved. Every change is a row in ``history``.
   Resolved incidents never take new anomalies: a recurrence opens a new incident.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -71,12 +72,29 @@ create index if not exists incidents_grp on incidents(grp, status);
 """
 
 
-ANOMALY_COLUMNS = ("fingerprint", "incident_id", "rule", "namespace", "metric", "grain", "slice_by",
-                   "slice_value", "ts", "value", "expected", "score", "severity", "direction",
-                   "detected_at", "rule_where")
+ANOMALY_COLUMNS = (
+    "fingerprint",
+    "incident_id",
+    "rule",
+    "namespace",
+    "metric",
+    "grain",
+    "slice_by",
+    "slice_value",
+    "ts",
+    "value",
+    "expected",
+    "score",
+    "severity",
+    "direction",
+    "detected_at",
+    "rule_where",
+)
 # Built from the fixed column names above; every value is bound.
-INSERT_ANOMALY = (f"insert into anomalies({', '.join(ANOMALY_COLUMNS)}) "  # noqa: S608
-                  f"values ({', '.join('?' * len(ANOMALY_COLUMNS))})")
+INSERT_ANOMALY = (
+    f"insert into anomalies({', '.join(ANOMALY_COLUMNS)}) "  # noqa: S608
+    f"values ({', '.join('?' * len(ANOMALY_COLUMNS))})"
+)
 
 
 class IncidentError(ValueError):
@@ -100,9 +118,9 @@ def where_text(filters: list[str] | tuple[str, ...] | None) -> str:
 @dataclass
 class AddResult:
     incident_id: int
-    new_anomaly: bool       # False: a duplicate, ignored
+    new_anomaly: bool  # False: a duplicate, ignored
     new_incident: bool
-    escalated: bool         # the incident's severity went up
+    escalated: bool  # the incident's severity went up
 
 
 def _iso(t: Any) -> str:
@@ -126,7 +144,7 @@ class IncidentStore:
         db = sqlite3.connect(self.path, timeout=30)
         db.row_factory = sqlite3.Row
         try:
-            with db:          # commit on success, roll back on error
+            with db:  # commit on success, roll back on error
                 yield db
         finally:
             db.close()
@@ -136,16 +154,23 @@ class IncidentStore:
         ts = pd.Timestamp(a.ts)
         with self._db() as db:
             db.execute("begin immediate")
-            if db.execute("select 1 from anomalies where fingerprint = ?", (a.fingerprint,)).fetchone():
-                inc = db.execute("select incident_id from anomalies where fingerprint = ?",
-                                 (a.fingerprint,)).fetchone()[0]
+            if db.execute(
+                "select 1 from anomalies where fingerprint = ?", (a.fingerprint,)
+            ).fetchone():
+                inc = db.execute(
+                    "select incident_id from anomalies where fingerprint = ?", (a.fingerprint,)
+                ).fetchone()[0]
                 return AddResult(inc, False, False, False)
             w = pd.Timedelta(minutes=window_minutes)
             row = None
-            for cand in db.execute("select * from incidents where grp = ? and status != 'resolved' "
-                                   "order by id desc", (a.group,)):
+            for cand in db.execute(
+                "select * from incidents where grp = ? and status != 'resolved' order by id desc",
+                (a.group,),
+            ):
                 lo = pd.Timestamp(cand["first_ts"]) - pd.Timedelta(minutes=cand["window_minutes"])
-                hi = pd.Timestamp(cand["last_ts"]) + max(w, pd.Timedelta(minutes=cand["window_minutes"]))
+                hi = pd.Timestamp(cand["last_ts"]) + max(
+                    w, pd.Timedelta(minutes=cand["window_minutes"])
+                )
                 if lo <= ts <= hi:
                     row = cand
                     break
@@ -156,26 +181,64 @@ class IncidentStore:
                 cur = db.execute(
                     "insert into incidents(grp, status, severity, title, first_ts, last_ts, window_minutes,"
                     " n_anomalies, opened_at, updated_at) values (?,?,?,?,?,?,?,?,?,?)",
-                    (a.group, "open", a.severity, title, _iso(ts), _iso(ts), window_minutes, 0, now, now))
+                    (
+                        a.group,
+                        "open",
+                        a.severity,
+                        title,
+                        _iso(ts),
+                        _iso(ts),
+                        window_minutes,
+                        0,
+                        now,
+                        now,
+                    ),
+                )
                 inc_id, new_incident, escalated = int(cur.lastrowid), True, False
-                db.execute("insert into history(incident_id, at, action, actor, detail) values (?,?,?,?,?)",
-                           (inc_id, now, "opened", "detector", a.describe()))
+                db.execute(
+                    "insert into history(incident_id, at, action, actor, detail) values (?,?,?,?,?)",
+                    (inc_id, now, "opened", "detector", a.describe()),
+                )
             else:
                 inc_id, new_incident = int(row["id"]), False
                 escalated = severity_rank(a.severity) > severity_rank(row["severity"])
-                db.execute("update incidents set first_ts = min(first_ts, ?), last_ts = max(last_ts, ?),"
-                           " updated_at = ?, severity = ? where id = ?",
-                           (_iso(ts), _iso(ts), now,
-                            a.severity if escalated else row["severity"], inc_id))
+                db.execute(
+                    "update incidents set first_ts = min(first_ts, ?), last_ts = max(last_ts, ?),"
+                    " updated_at = ?, severity = ? where id = ?",
+                    (_iso(ts), _iso(ts), now, a.severity if escalated else row["severity"], inc_id),
+                )
                 if escalated:
-                    db.execute("insert into history(incident_id, at, action, actor, detail) values (?,?,?,?,?)",
-                               (inc_id, now, "escalated", "detector", f"{row['severity']} -> {a.severity}: "
-                                                                         f"{a.describe()}"))
+                    db.execute(
+                        "insert into history(incident_id, at, action, actor, detail) values (?,?,?,?,?)",
+                        (
+                            inc_id,
+                            now,
+                            "escalated",
+                            "detector",
+                            f"{row['severity']} -> {a.severity}: {a.describe()}",
+                        ),
+                    )
             db.execute(
                 INSERT_ANOMALY,
-                (a.fingerprint, inc_id, a.rule, a.namespace, a.metric, a.grain, a.slice_by, a.slice_value,
-                 _iso(ts), a.value, a.expected, a.score, a.severity, a.direction, _iso(a.detected_at),
-                 where_text(a.rule_where)))
+                (
+                    a.fingerprint,
+                    inc_id,
+                    a.rule,
+                    a.namespace,
+                    a.metric,
+                    a.grain,
+                    a.slice_by,
+                    a.slice_value,
+                    _iso(ts),
+                    a.value,
+                    a.expected,
+                    a.score,
+                    a.severity,
+                    a.direction,
+                    _iso(a.detected_at),
+                    where_text(a.rule_where),
+                ),
+            )
             db.execute("update incidents set n_anomalies = n_anomalies + 1 where id = ?", (inc_id,))
             return AddResult(inc_id, True, new_incident, escalated)
 
@@ -185,21 +248,36 @@ class IncidentStore:
             row = db.execute("select * from incidents where id = ?", (incident_id,)).fetchone()
             if row is None:
                 raise IncidentError(f"no incident #{incident_id}")
-            allowed = {"acknowledged": ("open",), "resolved": ("open", "acknowledged"),
-                       "open": ("acknowledged", "resolved")}[to]
+            allowed = {
+                "acknowledged": ("open",),
+                "resolved": ("open", "acknowledged"),
+                "open": ("acknowledged", "resolved"),
+            }[to]
             if row["status"] not in allowed:
-                raise IncidentError(f"incident #{incident_id} is {row['status']}; cannot make it {to}")
+                raise IncidentError(
+                    f"incident #{incident_id} is {row['status']}; cannot make it {to}"
+                )
             now = _now()
             col = {"acknowledged": "acknowledged", "resolved": "resolved"}.get(to)
             if col:
                 # col is one of two fixed column names (the dict above), never input; values bound
-                db.execute(f"update incidents set status = ?, {col}_by = ?, {col}_at = ?, updated_at = ? "  # noqa: S608
-                           "where id = ?", (to, by, now, now, incident_id))
+                db.execute(
+                    f"update incidents set status = ?, {col}_by = ?, {col}_at = ?, updated_at = ? "  # noqa: S608
+                    "where id = ?",
+                    (to, by, now, now, incident_id),
+                )
             else:
-                db.execute("update incidents set status = 'open', updated_at = ? where id = ?", (now, incident_id))
-            action = {"acknowledged": "acknowledged", "resolved": "resolved", "open": "reopened"}[to]
-            db.execute("insert into history(incident_id, at, action, actor, detail) values (?,?,?,?,?)",
-                       (incident_id, now, action, by, note))
+                db.execute(
+                    "update incidents set status = 'open', updated_at = ? where id = ?",
+                    (now, incident_id),
+                )
+            action = {"acknowledged": "acknowledged", "resolved": "resolved", "open": "reopened"}[
+                to
+            ]
+            db.execute(
+                "insert into history(incident_id, at, action, actor, detail) values (?,?,?,?,?)",
+                (incident_id, now, action, by, note),
+            )
         return self.get(incident_id)
 
     def acknowledge(self, incident_id: int, by: str = "unknown", note: str | None = None) -> dict:
@@ -217,27 +295,47 @@ class IncidentStore:
 
     def note(self, incident_id: int, action: str, actor: str, detail: str | None = None) -> None:
         with self._db() as db:
-            db.execute("insert into history(incident_id, at, action, actor, detail) values (?,?,?,?,?)",
-                       (incident_id, _now(), action, actor, detail))
+            db.execute(
+                "insert into history(incident_id, at, action, actor, detail) values (?,?,?,?,?)",
+                (incident_id, _now(), action, actor, detail),
+            )
 
-    def record_notification(self, incident_id: int, rule: str, route: int, notifier: str, event: str,
-                            severity: str, status: str, detail: str | None = None) -> int:
+    def record_notification(
+        self,
+        incident_id: int,
+        rule: str,
+        route: int,
+        notifier: str,
+        event: str,
+        severity: str,
+        status: str,
+        detail: str | None = None,
+    ) -> int:
         with self._db() as db:
             cur = db.execute(
                 "insert into notifications(incident_id, rule, route, notifier, event, severity, status, at, detail)"
                 " values (?,?,?,?,?,?,?,?,?)",
-                (incident_id, rule, route, notifier, event, severity, status, _now(), detail))
+                (incident_id, rule, route, notifier, event, severity, status, _now(), detail),
+            )
             if status == "sent":
-                cur_sev = db.execute("select notified_severity from incidents where id = ?",
-                                     (incident_id,)).fetchone()[0]
+                cur_sev = db.execute(
+                    "select notified_severity from incidents where id = ?", (incident_id,)
+                ).fetchone()[0]
                 if cur_sev is None or severity_rank(severity) > severity_rank(cur_sev):
-                    db.execute("update incidents set notified_severity = ? where id = ?", (severity, incident_id))
+                    db.execute(
+                        "update incidents set notified_severity = ? where id = ?",
+                        (severity, incident_id),
+                    )
             return int(cur.lastrowid)
 
-    def update_notification(self, notification_id: int, status: str, detail: str | None = None) -> None:
+    def update_notification(
+        self, notification_id: int, status: str, detail: str | None = None
+    ) -> None:
         with self._db() as db:
-            db.execute("update notifications set status = ?, at = ?, detail = coalesce(?, detail) where id = ?",
-                       (status, _now(), detail, notification_id))
+            db.execute(
+                "update notifications set status = ?, at = ?, detail = coalesce(?, detail) where id = ?",
+                (status, _now(), detail, notification_id),
+            )
 
     # -- reading ----------------------------------------------------------------------------
     def get(self, incident_id: int) -> dict:
@@ -266,10 +364,16 @@ class IncidentStore:
 
     def history(self, incident_id: int) -> builtins.list[dict]:
         with self._db() as db:
-            return [dict(r) for r in db.execute("select * from history where incident_id = ? order by id",
-                                                (incident_id,))]
+            return [
+                dict(r)
+                for r in db.execute(
+                    "select * from history where incident_id = ? order by id", (incident_id,)
+                )
+            ]
 
-    def notifications(self, incident_id: int | None = None, status: str | None = None) -> builtins.list[dict]:
+    def notifications(
+        self, incident_id: int | None = None, status: str | None = None
+    ) -> builtins.list[dict]:
         sql = "select * from notifications where 1=1"
         args: builtins.list[int | str] = []
         if incident_id is not None:
@@ -280,4 +384,3 @@ class IncidentStore:
             args.append(status)
         with self._db() as db:
             return [dict(r) for r in db.execute(sql + " order by id", args)]
-

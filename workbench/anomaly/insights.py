@@ -23,6 +23,7 @@ built from them by templates. ``rephrase(insight, llm)`` lets a LangChain chat m
 text; the reworded text is only used if every number of the facts still appears in it, else the
 deterministic text is kept. No LangChain import is needed: any object with ``invoke(str)`` works.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,11 +47,23 @@ from workbench.anomaly.insights_metrics import (
 )
 from workbench.anomaly.jobs import STEP, TOTAL
 
-__all__ = ["Explainer", "Insight", "contributions", "explain_incident", "ratio_contributions",
-           "deviation_ranking", "render", "rephrase"]
+__all__ = [
+    "Explainer",
+    "Insight",
+    "contributions",
+    "explain_incident",
+    "ratio_contributions",
+    "deviation_ranking",
+    "render",
+    "rephrase",
+]
 
-SEASON_STEP = {"minute": pd.Timedelta(days=1), "hour": pd.Timedelta(weeks=1),
-               "day": pd.Timedelta(weeks=1), "week": pd.Timedelta(weeks=52)}
+SEASON_STEP = {
+    "minute": pd.Timedelta(days=1),
+    "hour": pd.Timedelta(weeks=1),
+    "day": pd.Timedelta(weeks=1),
+    "week": pd.Timedelta(weeks=52),
+}
 
 
 @dataclass
@@ -81,16 +94,25 @@ class Explainer:
             self._shapes[key] = metric_shape(self.wb, *key)
         return self._shapes[key]
 
-    def _series(self, rule, where: list[str], dims: list[str], start, end, grain: str | None = "rule") -> pd.DataFrame:
+    def _series(
+        self, rule, where: list[str], dims: list[str], start, end, grain: str | None = "rule"
+    ) -> pd.DataFrame:
         """The metric (and, for a ratio, its numerator ``num`` and denominator ``den``) per bucket
         of the rule's grain, or over the whole range with ``grain=None``."""
         src, shape = rule.source, self.shape(rule)
         tdim = _time_dim(self.wb, rule)
-        metrics = [src.metric] + ([shape.numerator, shape.denominator] if shape.kind == "ratio" else [])
-        df = self.wb.query(src.namespace, metrics, ([tdim] if grain else []) + dims,
-                           grain=src.grain if grain else None,
-                           where=(src.where + where) or None, time_dimension=tdim,
-                           time_range=f"{pd.Timestamp(start).isoformat()}..{pd.Timestamp(end).isoformat()}").df
+        metrics = [src.metric] + (
+            [shape.numerator, shape.denominator] if shape.kind == "ratio" else []
+        )
+        df = self.wb.query(
+            src.namespace,
+            metrics,
+            ([tdim] if grain else []) + dims,
+            grain=src.grain if grain else None,
+            where=(src.where + where) or None,
+            time_dimension=tdim,
+            time_range=f"{pd.Timestamp(start).isoformat()}..{pd.Timestamp(end).isoformat()}",
+        ).df
         df = df.rename(columns={tdim: "ts", src.metric: "value"})
         if shape.kind == "ratio":
             df = df.rename(columns={shape.numerator: "num", shape.denominator: "den"})
@@ -114,22 +136,33 @@ class Explainer:
     def _drill_step(self, rule, dim, cur, past, sign: float) -> pd.DataFrame:
         shape = self.shape(rule)
         if shape.kind == "additive":
-            return contributions(cur.groupby(dim)["value"].sum(), expected_by(past, shape, self.seasons, dim))
+            return contributions(
+                cur.groupby(dim)["value"].sum(), expected_by(past, shape, self.seasons, dim)
+            )
         if shape.kind == "ratio":
-            return ratio_contributions(cur.groupby(dim)[["num", "den"]].sum(),
-                                       past.groupby(dim)[["num", "den"]].sum())
-        return deviation_ranking(cur.groupby(dim)["value"].mean(), expected_by(past, shape, self.seasons, dim), sign)
+            return ratio_contributions(
+                cur.groupby(dim)[["num", "den"]].sum(), past.groupby(dim)[["num", "den"]].sum()
+            )
+        return deviation_ranking(
+            cur.groupby(dim)["value"].mean(), expected_by(past, shape, self.seasons, dim), sign
+        )
 
     def explain_anomaly(self, anomaly: dict) -> Insight:
         rule = self.rules[anomaly["rule"]]
         shape = self.shape(rule)
         ts = pd.Timestamp(anomaly["ts"])
         grain = rule.source.grain
-        base_where = [f"{rule.source.slice_by} = '{anomaly['slice_value']}'"] \
-            if rule.source.slice_by and anomaly.get("slice_value") not in (None, TOTAL) else []
+        base_where = (
+            [f"{rule.source.slice_by} = '{anomaly['slice_value']}'"]
+            if rule.source.slice_by and anomaly.get("slice_value") not in (None, TOTAL)
+            else []
+        )
         facts: dict[str, Any] = {
-            "metric": rule.source.metric, "slice": base_where[0] if base_where else "all",
-            "at": ts.isoformat(), "grain": grain, "value": round(float(anomaly["value"]), 2),
+            "metric": rule.source.metric,
+            "slice": base_where[0] if base_where else "all",
+            "at": ts.isoformat(),
+            "grain": grain,
+            "value": round(float(anomaly["value"]), 2),
             "aggregation": shape.kind,
         }
         # what moved: value vs the same bucket in past seasons, aggregated as the metric requires
@@ -138,12 +171,20 @@ class Explainer:
         facts["expected"] = round(exp, 2) if exp is not None else None
         facts["change"] = round(float(anomaly["value"]) - exp, 2) if exp is not None else None
         facts["change_pct"] = round(100 * facts["change"] / exp, 1) if exp else None
-        facts["expected_basis"] = f"same {grain} in previous seasons" + {
-            "additive": "",
-            "ratio": f", re-aggregated as sum of {shape.numerator} / sum of {shape.denominator}",
-            "other": ", mean of those with a value"}[shape.kind]
+        facts["expected_basis"] = (
+            f"same {grain} in previous seasons"
+            + {
+                "additive": "",
+                "ratio": f", re-aggregated as sum of {shape.numerator} / sum of {shape.denominator}",
+                "other": ", mean of those with a value",
+            }[shape.kind]
+        )
         # contribution analysis down the drill path
-        drill, where, path = [d for d in rule.drill if d != rule.source.slice_by], list(base_where), []
+        drill, where, path = (
+            [d for d in rule.drill if d != rule.source.slice_by],
+            list(base_where),
+            [],
+        )
         sign = -1.0 if (facts["change"] or 0) < 0 else 1.0
         for dim in drill[: self.max_depth]:
             cur, past = self._at(rule, where, [dim], ts)
@@ -152,14 +193,28 @@ class Explainer:
                 break
             top = c.index[0]
             extra = ("rate_effect", "mix_effect") if shape.kind == "ratio" else ()
-            path.append({"dimension": dim, "top": str(top), "delta": round(float(c.iloc[0]["delta"]), 2),
-                         "share": _round(c.iloc[0]["share"], 3),
-                         **{k: round(float(c.iloc[0][k]), 2) for k in extra},
-                         "actual": _round(c.iloc[0]["actual"], 2), "expected": _round(c.iloc[0]["expected"], 2),
-                         "table": [{"value": str(i), "actual": _round(r.actual, 2), "expected": _round(r.expected, 2),
-                                    "delta": round(r.delta, 2), "share": _round(r.share, 3),
-                                    **{k: round(float(getattr(r, k)), 2) for k in extra}}
-                                   for i, r in c.head(5).iterrows()]})
+            path.append(
+                {
+                    "dimension": dim,
+                    "top": str(top),
+                    "delta": round(float(c.iloc[0]["delta"]), 2),
+                    "share": _round(c.iloc[0]["share"], 3),
+                    **{k: round(float(c.iloc[0][k]), 2) for k in extra},
+                    "actual": _round(c.iloc[0]["actual"], 2),
+                    "expected": _round(c.iloc[0]["expected"], 2),
+                    "table": [
+                        {
+                            "value": str(i),
+                            "actual": _round(r.actual, 2),
+                            "expected": _round(r.expected, 2),
+                            "delta": round(r.delta, 2),
+                            "share": _round(r.share, 3),
+                            **{k: round(float(getattr(r, k)), 2) for k in extra},
+                        }
+                        for i, r in c.head(5).iterrows()
+                    ],
+                }
+            )
             where = where + [f"{dim} = '{top}'"]
         facts["drill"] = path
         facts["drill_method"] = METHODS[shape.kind] if path else None
@@ -181,29 +236,46 @@ class Explainer:
             vals.append(v)
         last, prev = vals
         ok = bool(prev) and np.isfinite(prev) and np.isfinite(last)
-        return {"last_7d": _round(last, 2), "prev_7d": _round(prev, 2),
-                "pct": round(100 * (last - prev) / prev, 1) if ok else None}
+        return {
+            "last_7d": _round(last, 2),
+            "prev_7d": _round(prev, 2),
+            "pct": round(100 * (last - prev) / prev, 1) if ok else None,
+        }
 
     def _forecast(self, rule, where, ts) -> list[dict]:
         grain = rule.source.grain
         step, season = STEP[grain], SEASON_STEP[grain]
         shape = self.shape(rule)
         out = []
-        hist = self._series(rule, where, [], ts - self.seasons * season, ts + (self.horizon + 1) * step)
+        hist = self._series(
+            rule, where, [], ts - self.seasons * season, ts + (self.horizon + 1) * step
+        )
         s = hist.set_index("ts")
         nan = float("nan")
         for h in range(1, self.horizon + 1):
             t = ts + h * step
-            rows = [s.loc[t - k * season] if (t - k * season) in s.index else None for k in range(1, self.seasons + 1)]
-            vals = [(nan, nan, nan) if r is None else
-                    (float(r["value"]), float(r.get("num", nan)), float(r.get("den", nan))) for r in rows]
+            rows = [
+                s.loc[t - k * season] if (t - k * season) in s.index else None
+                for k in range(1, self.seasons + 1)
+            ]
+            vals = [
+                (nan, nan, nan)
+                if r is None
+                else (float(r["value"]), float(r.get("num", nan)), float(r.get("den", nan)))
+                for r in rows
+            ]
             got = seasonal_forecast(vals, shape)
             if got is None:
                 continue
             mean, sd = got
-            out.append({"at": t.isoformat(), "forecast": round(mean, 2),
-                        "low": round(max(0.0, mean - 1.96 * sd) if mean >= 0 else mean - 1.96 * sd, 2),
-                        "high": round(mean + 1.96 * sd, 2)})
+            out.append(
+                {
+                    "at": t.isoformat(),
+                    "forecast": round(mean, 2),
+                    "low": round(max(0.0, mean - 1.96 * sd) if mean >= 0 else mean - 1.96 * sd, 2),
+                    "high": round(mean + 1.96 * sd, 2),
+                }
+            )
         return out
 
 
@@ -220,39 +292,56 @@ def render(f: dict) -> tuple[str, list[str]]:
     lines = []
     where = "" if f["slice"] == "all" else f" ({f['slice']})"
     if f.get("expected") is not None:
-        lines.append(f"{f['metric']}{where} was {_fmt(f['value'])} in the {f['grain']} starting {f['at']}, "
-                     f"against an expected {_fmt(f['expected'])} "
-                     f"({f.get('expected_basis') or 'same ' + f['grain'] + ' in previous seasons'}): "
-                     f"{'+' if f['change'] >= 0 else ''}{_fmt(f['change'])}, {_pct(f['change_pct'])}.")
+        lines.append(
+            f"{f['metric']}{where} was {_fmt(f['value'])} in the {f['grain']} starting {f['at']}, "
+            f"against an expected {_fmt(f['expected'])} "
+            f"({f.get('expected_basis') or 'same ' + f['grain'] + ' in previous seasons'}): "
+            f"{'+' if f['change'] >= 0 else ''}{_fmt(f['change'])}, {_pct(f['change_pct'])}."
+        )
     else:
-        lines.append(f"{f['metric']}{where} was {_fmt(f['value'])} in the {f['grain']} starting {f['at']}.")
+        lines.append(
+            f"{f['metric']}{where} was {_fmt(f['value'])} in the {f['grain']} starting {f['at']}."
+        )
     kind = f.get("aggregation", "additive")
     for step in f["drill"]:
         d = f"{'+' if step['delta'] >= 0 else ''}{_fmt(step['delta'])}"
         if kind == "ratio":
-            lines.append(f"By {step['dimension']}, {step['top']} contributed most: {d} "
-                         f"({100 * step['share']:.1f}% of the change; rate {_fmt(step['rate_effect'])}, "
-                         f"mix {_fmt(step['mix_effect'])}, by mix/rate decomposition).")
+            lines.append(
+                f"By {step['dimension']}, {step['top']} contributed most: {d} "
+                f"({100 * step['share']:.1f}% of the change; rate {_fmt(step['rate_effect'])}, "
+                f"mix {_fmt(step['mix_effect'])}, by mix/rate decomposition)."
+            )
         elif kind == "other":
-            lines.append(f"By {step['dimension']}, {step['top']} deviated most from its own expected value: "
-                         f"{_fmt(step['actual'])} against {_fmt(step['expected'])} ({d}); {f['metric']} is not "
-                         f"additive, so slices are ranked by their own deviation.")
+            lines.append(
+                f"By {step['dimension']}, {step['top']} deviated most from its own expected value: "
+                f"{_fmt(step['actual'])} against {_fmt(step['expected'])} ({d}); {f['metric']} is not "
+                f"additive, so slices are ranked by their own deviation."
+            )
         else:
-            lines.append(f"By {step['dimension']}, {step['top']} contributed most: {d}, "
-                         f"{100 * step['share']:.1f}% of the change.")
+            lines.append(
+                f"By {step['dimension']}, {step['top']} contributed most: {d}, "
+                f"{100 * step['share']:.1f}% of the change."
+            )
     t = f["trend"]
     if t["last_7d"] is not None and t["prev_7d"] is not None:
         over = "" if kind == "additive" else f" ({f['metric']} over each 7-day range)"
-        lines.append(f"Recent trend: {_fmt(t['last_7d'])} in the last 7 days vs {_fmt(t['prev_7d'])} in the 7 "
-                     f"days before ({_pct(t['pct'])}){over}.")
+        lines.append(
+            f"Recent trend: {_fmt(t['last_7d'])} in the last 7 days vs {_fmt(t['prev_7d'])} in the 7 "
+            f"days before ({_pct(t['pct'])}){over}."
+        )
     if f["forecast"]:
         a, b = f["forecast"][0], f["forecast"][-1]
         n, of = len(f["forecast"]), f.get("forecast_horizon", len(f["forecast"]))
-        span = f"the next {n} {f['grain']}s" if n == of else \
-            f"{n} of the next {of} {f['grain']}s (no past values for the others)"
-        lines.append(f"Forecast for {span}: {_fmt(a['forecast'])} "
-                     f"({_fmt(a['low'])} to {_fmt(a['high'])}, 95%) next, {_fmt(b['forecast'])} "
-                     f"({_fmt(b['low'])} to {_fmt(b['high'])}) at {b['at']}.")
+        span = (
+            f"the next {n} {f['grain']}s"
+            if n == of
+            else f"{n} of the next {of} {f['grain']}s (no past values for the others)"
+        )
+        lines.append(
+            f"Forecast for {span}: {_fmt(a['forecast'])} "
+            f"({_fmt(a['low'])} to {_fmt(a['high'])}, 95%) next, {_fmt(b['forecast'])} "
+            f"({_fmt(b['low'])} to {_fmt(b['high'])}) at {b['at']}."
+        )
     return " ".join(lines), lines
 
 
@@ -267,8 +356,10 @@ def rephrase(insight: Insight, llm=None) -> Insight:
     deterministic text, so a model cannot silently alter or drop a figure."""
     if llm is None:
         return insight
-    prompt = ("Rewrite this incident explanation for a business reader. Keep every number exactly "
-              "as written; do not add facts.\n\n" + insight.text)
+    prompt = (
+        "Rewrite this incident explanation for a business reader. Keep every number exactly "
+        "as written; do not add facts.\n\n" + insight.text
+    )
     try:
         reply = llm.invoke(prompt)
         text = getattr(reply, "content", reply)
@@ -291,7 +382,9 @@ def explain_incident(wb, store, rules, incident_id: int, llm=None) -> Insight:
     anomalies = [a for a in store.anomalies(incident_id) if a["rule"] in rules]
     if not anomalies:
         raise ValueError(f"incident #{incident_id} has no anomalies of known rules")
-    top = max(anomalies, key=lambda a: (a["score"], abs(a["value"] - (a["expected"] or a["value"]))))
+    top = max(
+        anomalies, key=lambda a: (a["score"], abs(a["value"] - (a["expected"] or a["value"])))
+    )
     ins = Explainer(wb, rules).explain_anomaly(top)
     others = len({(a["rule"], a["slice_value"]) for a in anomalies}) - 1
     if others > 0:

@@ -15,6 +15,7 @@
 The 7-day trend is, for every kind, the metric itself queried over each 7-day range: the semantic
 layer aggregates it correctly (a sum, a pooled ratio, a distinct count over the whole week).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,16 +26,16 @@ import pandas as pd
 METHODS = {
     "additive": "additive split: each slice's change against its expected value",
     "ratio": "mix/rate decomposition: a slice's rate change weighted by its current share, plus the "
-             "effect of its share moving towards or away from a rate above or below the expected total",
+    "effect of its share moving towards or away from a rate above or below the expected total",
     "other": "slices ranked by their own deviation from their own expected value (the metric is not "
-             "additive, so shares of the change are not defined)",
+    "additive, so shares of the change are not defined)",
 }
 
 
 @dataclass(frozen=True)
 class MetricShape:
-    kind: str                       # additive | ratio | other
-    numerator: str | None = None    # ratio only: the additive members it is built from
+    kind: str  # additive | ratio | other
+    numerator: str | None = None  # ratio only: the additive members it is built from
     denominator: str | None = None
 
     @property
@@ -44,10 +45,12 @@ class MetricShape:
 
 
 def _additive(space, member, depth: int = 0) -> bool:
-    if hasattr(member, "additive"):           # a measure
+    if hasattr(member, "additive"):  # a measure
         return bool(member.additive)
     if getattr(member, "type", None) == "simple" and member.measure and depth < 8:
-        return _additive(space, space.member(space.resolve(member.measure, ("measure",))), depth + 1)
+        return _additive(
+            space, space.member(space.resolve(member.measure, ("measure",))), depth + 1
+        )
     return False
 
 
@@ -72,7 +75,7 @@ def expected_by(past: pd.DataFrame, shape: MetricShape, seasons: int, by: str) -
     if shape.kind == "ratio":
         s = g[["num", "den"]].sum()
         return s["num"] / s["den"].where(s["den"] != 0)
-    return g["value"].mean()     # skips missing values
+    return g["value"].mean()  # skips missing values
 
 
 def expected_total(past: pd.DataFrame, shape: MetricShape, seasons: int) -> float | None:
@@ -117,7 +120,9 @@ def ratio_contributions(actual: pd.DataFrame, expected: pd.DataFrame) -> pd.Data
     a = actual.reindex(idx)[["num", "den"]].fillna(0.0).astype(float)
     e = expected.reindex(idx)[["num", "den"]].fillna(0.0).astype(float)
     if a["den"].sum() == 0 or e["den"].sum() == 0:
-        return pd.DataFrame(columns=["actual", "expected", "delta", "share", "rate_effect", "mix_effect"])
+        return pd.DataFrame(
+            columns=["actual", "expected", "delta", "share", "rate_effect", "mix_effect"]
+        )
     w_a, w_e = a["den"] / a["den"].sum(), e["den"] / e["den"].sum()
     r_a = a["num"] / a["den"].where(a["den"] != 0)
     r_e = (e["num"] / e["den"].where(e["den"] != 0)).fillna(r_a)
@@ -127,9 +132,16 @@ def ratio_contributions(actual: pd.DataFrame, expected: pd.DataFrame) -> pd.Data
     mix = mix.fillna(0.0)
     delta = rate + mix
     total = float(delta.sum())
-    out = pd.DataFrame({"actual": r_a, "expected": r_e, "delta": delta,
-                        "share": delta / total if total != 0 else delta * 0.0,
-                        "rate_effect": rate, "mix_effect": mix})
+    out = pd.DataFrame(
+        {
+            "actual": r_a,
+            "expected": r_e,
+            "delta": delta,
+            "share": delta / total if total != 0 else delta * 0.0,
+            "rate_effect": rate,
+            "mix_effect": mix,
+        }
+    )
     return out.reindex((delta * (1 if total >= 0 else -1)).sort_values(ascending=False).index)
 
 
@@ -139,10 +151,14 @@ def deviation_ranking(actual: pd.Series, expected: pd.Series, sign: float) -> pd
     both = pd.DataFrame({"actual": actual, "expected": expected}).dropna().astype(float)
     both["delta"] = both["actual"] - both["expected"]
     both["share"] = np.nan
-    return both.reindex((both["delta"] * (1 if sign >= 0 else -1)).sort_values(ascending=False).index)
+    return both.reindex(
+        (both["delta"] * (1 if sign >= 0 else -1)).sort_values(ascending=False).index
+    )
 
 
-def seasonal_forecast(values: list[tuple[float, float, float]], shape: MetricShape) -> tuple[float, float] | None:
+def seasonal_forecast(
+    values: list[tuple[float, float, float]], shape: MetricShape
+) -> tuple[float, float] | None:
     """(forecast, sd) of one future bucket from the same phase in past seasons.
 
     ``values`` holds ``(value, num, den)`` per past season, NaN where the season had no rows.

@@ -19,6 +19,7 @@ the streaming gold views in ``live`` later.  Every run
 The first run on an empty state reads the whole history up to ``now``: a backfill and a live run
 are the same code path.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -39,8 +40,12 @@ from workbench.anomaly.detectors import create
 log = logging.getLogger(__name__)
 
 FREQ = {"minute": "min", "hour": "h", "day": "D", "week": "W-MON"}
-STEP = {"minute": pd.Timedelta(minutes=1), "hour": pd.Timedelta(hours=1),
-        "day": pd.Timedelta(days=1), "week": pd.Timedelta(weeks=1)}
+STEP = {
+    "minute": pd.Timedelta(minutes=1),
+    "hour": pd.Timedelta(hours=1),
+    "day": pd.Timedelta(days=1),
+    "week": pd.Timedelta(weeks=1),
+}
 # Points per season for the expected value: a day of minutes, a week of hours or days, a year of weeks.
 SEASON = {"minute": 1440, "hour": 168, "day": 7, "week": 52}
 SEASONS_KEPT = 4
@@ -64,12 +69,12 @@ class Anomaly:
     grain: str
     slice_by: str | None
     slice_value: str | None
-    ts: dt.datetime            # start of the bucket
+    ts: dt.datetime  # start of the bucket
     value: float
     expected: float | None
     score: float
     severity: str
-    direction: str             # up | down | unknown (no baseline to compare with)
+    direction: str  # up | down | unknown (no baseline to compare with)
     group: str
     detected_at: dt.datetime = field(default_factory=dt.datetime.now)
     # The rule's own ``source.where``: the series is the metric under these filters (and the
@@ -87,12 +92,18 @@ class Anomaly:
         return []
 
     def describe(self) -> str:
-        where = f" for {self.slice_by} = {self.slice_value}" if self.slice_by and self.slice_value else ""
+        where = (
+            f" for {self.slice_by} = {self.slice_value}"
+            if self.slice_by and self.slice_value
+            else ""
+        )
         exp = f" (expected about {self.expected:,.2f})" if self.expected is not None else ""
-        return (f"{self.metric}{where} at {pd.Timestamp(self.ts):%Y-%m-%d %H:%M} ({self.grain}) was "
-                f"{self.value:,.2f}{exp}, "
-                f"{'direction unknown (nothing to compare with)' if self.direction == 'unknown' else self.direction}; "
-                f"score {self.score:.3f}")
+        return (
+            f"{self.metric}{where} at {pd.Timestamp(self.ts):%Y-%m-%d %H:%M} ({self.grain}) was "
+            f"{self.value:,.2f}{exp}, "
+            f"{'direction unknown (nothing to compare with)' if self.direction == 'unknown' else self.direction}; "
+            f"score {self.score:.3f}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -108,7 +119,7 @@ class SliceReport:
 
     buckets: int = 0
     filled_zero: int = 0
-    not_watched: int = 0     # buckets the feeding pipeline did not watch end to end: skipped
+    not_watched: int = 0  # buckets the feeding pipeline did not watch end to end: skipped
     skipped: dict[str, int] = field(default_factory=dict)
     skipped_examples: list[tuple[str, str]] = field(default_factory=list)
 
@@ -124,7 +135,7 @@ class JobResult:
     grain: str = ""
     # (points seen, points needed) while the slowest slice's detector is still warming up
     warmup: tuple[int, int] | None = None
-    waiting: str | None = None     # why nothing newer was scored (a pipeline_heartbeat rule)
+    waiting: str | None = None  # why nothing newer was scored (a pipeline_heartbeat rule)
 
     @property
     def idle(self) -> bool:
@@ -141,11 +152,15 @@ class JobResult:
             return f"{self.rule}: scored up to {self.end}; {self.waiting}"
         if self.idle:
             warm = f"; {self.warmup_text()}" if self.warmup else ""
-            return (f"{self.rule}: up to date, scored up to {self.end}; the next {self.grain or 'bucket'} "
-                    f"is scored once it is complete{warm}")
+            return (
+                f"{self.rule}: up to date, scored up to {self.end}; the next {self.grain or 'bucket'} "
+                f"is scored once it is complete{warm}"
+            )
         if not self.slices and self.start is None:
-            return (f"{self.rule}: no data before {self.end} yet; waiting for the first complete "
-                    f"{self.grain or 'bucket'}")
+            return (
+                f"{self.rule}: no data before {self.end} yet; waiting for the first complete "
+                f"{self.grain or 'bucket'}"
+            )
         n = sum(s.buckets for s in self.slices.values())
         filled = sum(s.filled_zero for s in self.slices.values())
         skipped: dict[str, int] = {}
@@ -156,9 +171,11 @@ class JobResult:
         gone = sum(s.not_watched for s in self.slices.values())
         if gone:
             sk += f" ({gone} while the pipeline was not running)"
-        return (f"{self.rule}: scored {n} buckets in {len(self.slices)} slice(s) up to {self.end}, "
-                f"{filled} empty bucket(s) filled with 0, skipped: {sk}; {len(self.anomalies)} anomalies "
-                f"in {self.seconds:.2f}s" + (f"; {self.warmup_text()}" if self.warmup else ""))
+        return (
+            f"{self.rule}: scored {n} buckets in {len(self.slices)} slice(s) up to {self.end}, "
+            f"{filled} empty bucket(s) filled with 0, skipped: {sk}; {len(self.anomalies)} anomalies "
+            f"in {self.seconds:.2f}s" + (f"; {self.warmup_text()}" if self.warmup else "")
+        )
 
 
 def expected_at(history: np.ndarray, i: int, season: int) -> float | None:
@@ -168,7 +185,7 @@ def expected_at(history: np.ndarray, i: int, season: int) -> float | None:
     same = [v for v in same if np.isfinite(v)]
     if len(same) >= 2:
         return float(np.median(same))
-    prev = history[max(0, i - 24):i]
+    prev = history[max(0, i - 24) : i]
     prev = prev[np.isfinite(prev)]
     return float(np.median(prev)) if prev.size else None
 
@@ -207,22 +224,34 @@ def transform_values(values: np.ndarray, how: str) -> np.ndarray:
 class DetectionJob:
     """Runs one rule.  ``run()`` scores everything completed since the last run."""
 
-    def __init__(self, rule: AlertRule, wb, state_dir: str | Path | None = DEFAULT_STATE_DIR,
-                 clock: Callable[[], dt.datetime] | None = None, coverage=None):
+    def __init__(
+        self,
+        rule: AlertRule,
+        wb,
+        state_dir: str | Path | None = DEFAULT_STATE_DIR,
+        clock: Callable[[], dt.datetime] | None = None,
+        coverage=None,
+    ):
         self.rule, self.wb = rule, wb
         self.clock = clock or dt.datetime.now
         # pipeline_heartbeats.RuleCoverage: which buckets the feeding pipeline watched
         self.coverage = coverage
         self.state_path = Path(state_dir) / f"{rule.name}.pkl" if state_dir else None
-        self.state: dict[str, Any] = {"watermark": None, "slices": {}, "rule": rule.model_dump(mode="json")}
+        self.state: dict[str, Any] = {
+            "watermark": None,
+            "slices": {},
+            "rule": rule.model_dump(mode="json"),
+        }
         if self.state_path and self.state_path.exists():
             # The job's own state file, written by save() below into the project's state folder
             # (not input from anyone else): unpickling it is as trusted as the code itself.
             saved = pickle.loads(self.state_path.read_bytes())  # noqa: S301
-            if saved.get("rule", {}).get("detector") == self.state["rule"]["detector"] and \
-                    saved.get("rule", {}).get("source") == self.state["rule"]["source"]:
+            if (
+                saved.get("rule", {}).get("detector") == self.state["rule"]["detector"]
+                and saved.get("rule", {}).get("source") == self.state["rule"]["source"]
+            ):
                 self.state = saved
-            else:   # the rule's source or detector changed: its old state no longer applies
+            else:  # the rule's source or detector changed: its old state no longer applies
                 log.warning("rule %s changed; starting its detection state afresh", rule.name)
         self.last_result: JobResult | None = None
 
@@ -239,8 +268,10 @@ class DetectionJob:
         timed = space.time_dimensions(ref.model)
         if timed:
             return timed[0].name
-        raise ValueError(f"rule {self.rule.name}: cannot find a time dimension for {src.metric}; set "
-                         "source.time_dimension")
+        raise ValueError(
+            f"rule {self.rule.name}: cannot find a time dimension for {src.metric}; set "
+            "source.time_dimension"
+        )
 
     def _fill_zero(self) -> bool:
         src = self.rule.source
@@ -262,14 +293,28 @@ class DetectionJob:
         lo = (start or pd.Timestamp("1970-01-01")).isoformat()
         frames = []
         dims = [tdim] + ([src.slice_by] if src.slice_by else [])
-        df = self.wb.query(src.namespace, [src.metric], dims, grain=src.grain, where=src.where or None,
-                           time_range=f"{lo}..{end.isoformat()}", time_dimension=tdim).df
+        df = self.wb.query(
+            src.namespace,
+            [src.metric],
+            dims,
+            grain=src.grain,
+            where=src.where or None,
+            time_range=f"{lo}..{end.isoformat()}",
+            time_dimension=tdim,
+        ).df
         df = df.rename(columns={tdim: "ts", src.metric: "value"})
         df["slice"] = df[src.slice_by].astype(str) if src.slice_by else TOTAL
         frames.append(df[["ts", "slice", "value"]])
         if src.slice_by and src.include_total:
-            tot = self.wb.query(src.namespace, [src.metric], [tdim], grain=src.grain, where=src.where or None,
-                                time_range=f"{lo}..{end.isoformat()}", time_dimension=tdim).df
+            tot = self.wb.query(
+                src.namespace,
+                [src.metric],
+                [tdim],
+                grain=src.grain,
+                where=src.where or None,
+                time_range=f"{lo}..{end.isoformat()}",
+                time_dimension=tdim,
+            ).df
             tot = tot.rename(columns={tdim: "ts", src.metric: "value"})
             tot["slice"] = TOTAL
             frames.append(tot[["ts", "slice", "value"]])
@@ -280,18 +325,24 @@ class DetectionJob:
             out = out[out["slice"].isin(list(src.slices) + [TOTAL])]
         return out
 
-    def densify(self, long: pd.DataFrame, start: pd.Timestamp | None,
-                end: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def densify(
+        self, long: pd.DataFrame, start: pd.Timestamp | None, end: pd.Timestamp
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Wide frame (bucket x slice) over every bucket in [start, end); and the mask of filled cells."""
         grain = self.rule.source.grain
-        first = start if start is not None else (floor(long["ts"].min(), grain) if len(long) else end)
+        first = (
+            start if start is not None else (floor(long["ts"].min(), grain) if len(long) else end)
+        )
         index = pd.date_range(first, end, freq=FREQ[grain], inclusive="left")
         if grain == "week":
             index = pd.DatetimeIndex([floor(t, grain) for t in index]).unique()
         # sum(min_count=1), not pivot_table's sum: a row whose ratio is NULL (0/0, e.g. an hour
         # with only cancelled orders) must stay missing, not turn into a 0 that looks like a drop.
-        wide = long.groupby(["ts", "slice"])["value"].sum(min_count=1).unstack("slice") \
-            if len(long) else pd.DataFrame(index=pd.DatetimeIndex([]))
+        wide = (
+            long.groupby(["ts", "slice"])["value"].sum(min_count=1).unstack("slice")
+            if len(long)
+            else pd.DataFrame(index=pd.DatetimeIndex([]))
+        )
         known = set(self.state["slices"])
         cols = sorted(set(wide.columns) | known)
         if self.rule.source.slices:
@@ -314,27 +365,53 @@ class DetectionJob:
         """Score every complete bucket up to ``now`` not scored yet; returns the anomalies."""
         t0 = time.perf_counter()
         rule, grain = self.rule, self.rule.source.grain
-        end = floor(pd.Timestamp(now or self.clock()), grain)      # buckets before `end` are complete
+        end = floor(pd.Timestamp(now or self.clock()), grain)  # buckets before `end` are complete
         wm = self.state["watermark"]
-        start = pd.Timestamp(wm) if wm is not None else (floor(pd.Timestamp(since), grain) if since else None)
+        start = (
+            pd.Timestamp(wm)
+            if wm is not None
+            else (floor(pd.Timestamp(since), grain) if since else None)
+        )
         if rule.pipeline_heartbeat:
             # Only buckets the pipeline has confirmed (caught up after they closed) are judged.
             confirmed = self.coverage.confirmed_to(rule) if self.coverage is not None else None
             limit = floor(confirmed, grain) if confirmed is not None else None
             if limit is None or (limit < end and start is not None and limit <= start):
-                why = ("waiting for its pipeline's heartbeat (only the server's live loop sees it)"
-                       if self.coverage is None else "waiting for its pipeline to run and catch up")
-                self.last_result = JobResult(rule.name, start, start if start is not None else end, [], {},
-                                             time.perf_counter() - t0, grain=grain,
-                                             warmup=self.state.get("warmup"), waiting=why)
+                why = (
+                    "waiting for its pipeline's heartbeat (only the server's live loop sees it)"
+                    if self.coverage is None
+                    else "waiting for its pipeline to run and catch up"
+                )
+                self.last_result = JobResult(
+                    rule.name,
+                    start,
+                    start if start is not None else end,
+                    [],
+                    {},
+                    time.perf_counter() - t0,
+                    grain=grain,
+                    warmup=self.state.get("warmup"),
+                    waiting=why,
+                )
                 return self.last_result
             end = min(end, limit)
         if start is not None and start >= end:
-            self.last_result = JobResult(rule.name, start, end, [], {}, time.perf_counter() - t0,
-                                         grain=grain, warmup=self.state.get("warmup"))
+            self.last_result = JobResult(
+                rule.name,
+                start,
+                end,
+                [],
+                {},
+                time.perf_counter() - t0,
+                grain=grain,
+                warmup=self.state.get("warmup"),
+            )
             return self.last_result
-        read_from = (start - rule.source.lookback * STEP[grain]
-                     if (start is not None and rule.source.lookback) else start)
+        read_from = (
+            start - rule.source.lookback * STEP[grain]
+            if (start is not None and rule.source.lookback)
+            else start
+        )
         long = self.fetch(read_from, end)
         if start is not None and read_from != start:
             # Late data for already scored buckets is not re-scored (detectors are past-only);
@@ -343,13 +420,16 @@ class DetectionJob:
         if start is None and not len(long) and not self.state["slices"]:
             # A first run before the pipeline applied anything (a fresh `make up`): no watermark
             # yet, or the minutes its first batches bring would be behind it and never scored.
-            self.last_result = JobResult(rule.name, None, end, [], {}, time.perf_counter() - t0,
-                                         grain=grain)
+            self.last_result = JobResult(
+                rule.name, None, end, [], {}, time.perf_counter() - t0, grain=grain
+            )
             return self.last_result
         wide, missing = self.densify(long, start, end)
         unwatched = np.zeros(len(wide.index), dtype=bool)
-        if rule.pipeline_heartbeat:     # not scored as 0: skipped, like a missing bucket
-            unwatched = ~np.asarray(self.coverage.covered(rule, wide.index, STEP[grain]), dtype=bool)
+        if rule.pipeline_heartbeat:  # not scored as 0: skipped, like a missing bucket
+            unwatched = ~np.asarray(
+                self.coverage.covered(rule, wide.index, STEP[grain]), dtype=bool
+            )
             wide.loc[unwatched, :] = np.nan
             missing.loc[unwatched, :] = False
         anomalies: list[Anomaly] = []
@@ -367,12 +447,20 @@ class DetectionJob:
             scores = det.score_series(transform_values(values, self.rule.source.transform), ts_np)
             seen.append(det.n_seen)
             needed = getattr(det.params, "min_history", None)
-            rep = SliceReport(buckets=len(values), filled_zero=int(missing[key].sum()) if fill_zero else 0,
-                              not_watched=int(unwatched.sum()))
+            rep = SliceReport(
+                buckets=len(values),
+                filled_zero=int(missing[key].sum()) if fill_zero else 0,
+                not_watched=int(unwatched.sum()),
+            )
             # true counts of this run (the detector keeps totals per reason), a few recent examples
-            rep.skipped = {r: n - before[0].get(r, 0) for r, n in det.skipped_by_reason.items()
-                           if n - before[0].get(r, 0) > 0}
-            rep.skipped_examples = [(str(pd.Timestamp(t)), r) for t, r in det.skipped_since(before[1])[-5:]]
+            rep.skipped = {
+                r: n - before[0].get(r, 0)
+                for r, n in det.skipped_by_reason.items()
+                if n - before[0].get(r, 0) > 0
+            }
+            rep.skipped_examples = [
+                (str(pd.Timestamp(t)), r) for t, r in det.skipped_since(before[1])[-5:]
+            ]
             if rep.skipped:
                 log.debug("rule %s slice %s: skipped %s", rule.name, key, rep.skipped)
             reports[key] = rep
@@ -382,31 +470,56 @@ class DetectionJob:
             for i in hot:
                 v = values[i]
                 e = expected_at(history, len(tail) + int(i), season)
-                if e is None:   # too little recent history: the last value seen before this one
+                if e is None:  # too little recent history: the last value seen before this one
                     e = last_known_before(history, len(tail) + int(i), last_known)
                 direction = direction_of(v, e)
                 if not direction_passes(rule.direction, direction):
                     continue
                 if e is not None and abs(v - e) < rule.min_deviation:
                     continue
-                anomalies.append(Anomaly(
-                    rule=rule.name, namespace=rule.source.namespace, metric=rule.source.metric, grain=grain,
-                    slice_by=rule.source.slice_by, slice_value=None if key == TOTAL else key,
-                    ts=pd.Timestamp(ts_list[i]).to_pydatetime(), value=float(v), expected=e,
-                    score=float(scores[i]), severity=rule.severity_for(float(scores[i])),
-                    direction=direction, group=rule.group, rule_where=list(rule.source.where)))
+                anomalies.append(
+                    Anomaly(
+                        rule=rule.name,
+                        namespace=rule.source.namespace,
+                        metric=rule.source.metric,
+                        grain=grain,
+                        slice_by=rule.source.slice_by,
+                        slice_value=None if key == TOTAL else key,
+                        ts=pd.Timestamp(ts_list[i]).to_pydatetime(),
+                        value=float(v),
+                        expected=e,
+                        score=float(scores[i]),
+                        severity=rule.severity_for(float(scores[i])),
+                        direction=direction,
+                        group=rule.group,
+                        rule_where=list(rule.source.where),
+                    )
+                )
             keep = season * SEASONS_KEPT + 1
             finite = np.flatnonzero(np.isfinite(values))
             if finite.size:
                 last_known = float(values[finite[-1]])
-            self.state["slices"][key] = {"detector": det.get_state(), "tail": history[-keep:],
-                                         "last_known": last_known}
+            self.state["slices"][key] = {
+                "detector": det.get_state(),
+                "tail": history[-keep:],
+                "last_known": last_known,
+            }
         self.state["watermark"] = end
         # Detectors score 0 until they have seen min_history points: say so rather than look idle.
-        self.state["warmup"] = (min(seen), int(needed)) if seen and needed and min(seen) < needed else None
+        self.state["warmup"] = (
+            (min(seen), int(needed)) if seen and needed and min(seen) < needed else None
+        )
         self.save()
-        self.last_result = JobResult(rule.name, start, end, anomalies, reports, time.perf_counter() - t0,
-                                     grain=grain, warmup=self.state["warmup"])
+        self.last_result = JobResult(
+            rule.name,
+            start,
+            end,
+            anomalies,
+            reports,
+            time.perf_counter() - t0,
+            grain=grain,
+            warmup=self.state["warmup"],
+        )
         return self.last_result
 
     def save(self) -> None:

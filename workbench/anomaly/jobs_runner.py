@@ -8,6 +8,7 @@ over the buckets completed since its watermark, hands the anomalies to the dispa
 releases notifications held by quiet hours. With minute-grain rules on the live gold views and
 ``interval`` well under a minute, an anomaly is raised within a minute of its data point.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,17 +27,28 @@ log = logging.getLogger(__name__)
 
 
 class JobRunner:
-    def __init__(self, wb, rules: list[AlertRule], store: IncidentStore | None = None,
-                 state_dir: str | Path = DEFAULT_STATE_DIR, clock: Callable[[], dt.datetime] | None = None,
-                 insights: bool = True, owns_all_held: bool = True, coverage=None):
+    def __init__(
+        self,
+        wb,
+        rules: list[AlertRule],
+        store: IncidentStore | None = None,
+        state_dir: str | Path = DEFAULT_STATE_DIR,
+        clock: Callable[[], dt.datetime] | None = None,
+        insights: bool = True,
+        owns_all_held: bool = True,
+        coverage=None,
+    ):
         # owns_all_held=False: another runner (the CLI) may own rules not given here; their held
         # notifications are theirs to release or drop.
         self.wb, self.clock = wb, clock or dt.datetime.now
         self.owns_all_held = owns_all_held
         self.store = store or IncidentStore(DEFAULT_DB)
         # coverage: pipeline_heartbeats.RuleCoverage, for rules with pipeline_heartbeat
-        self.jobs = [DetectionJob(r, wb, state_dir=state_dir, clock=self.clock, coverage=coverage)
-                     for r in rules if r.enabled]
+        self.jobs = [
+            DetectionJob(r, wb, state_dir=state_dir, clock=self.clock, coverage=coverage)
+            for r in rules
+            if r.enabled
+        ]
         explain = None
         if insights:
             from workbench.anomaly.insights import explain_incident
@@ -44,7 +56,7 @@ class JobRunner:
             explain = lambda inc_id: explain_incident(wb, self.store, rules, inc_id).text  # noqa: E731
         self.dispatcher = AlertDispatcher(rules, self.store, clock=self.clock, explain=explain)
         self._last_error: dict[str, str] = {}
-        self._last_scored: dict[str, dict] = {}   # per rule: the last run that scored buckets
+        self._last_scored: dict[str, dict] = {}  # per rule: the last run that scored buckets
 
     def cycle(self, invalidate: bool = True) -> dict:
         """Run every job once. ``invalidate=False`` keeps the workbench's caches: a caller whose
@@ -64,7 +76,7 @@ class JobRunner:
         for job in self.jobs:
             try:
                 res = job.run()
-            except Exception as e:          # one broken rule must not stop the others
+            except Exception as e:  # one broken rule must not stop the others
                 # The traceback once per distinct error, not at every cycle of a long-running loop.
                 msg = f"{type(e).__name__}: {e}"
                 if self._last_error.get(job.rule.name) != msg:
@@ -73,34 +85,53 @@ class JobRunner:
                     log.debug("rule %s failed again: %s", job.rule.name, msg)
                 self._last_error[job.rule.name] = msg
                 jobs.append(f"{job.rule.name}: failed: {e}")
-                rules[job.rule.name] = {"ok": False, "error": f"{type(e).__name__}: {e}",
-                                               "anomalies": 0}
+                rules[job.rule.name] = {
+                    "ok": False,
+                    "error": f"{type(e).__name__}: {e}",
+                    "anomalies": 0,
+                }
                 continue
             self._last_error.pop(job.rule.name, None)
             anomalies += res.anomalies
             jobs.append(res.summary())
-            entry = {"ok": True, "summary": res.summary(), "anomalies": len(res.anomalies),
-                     "scored_to": str(res.end), "idle": res.idle,
-                     "warming_up": res.warmup_text() or None, "waiting": res.waiting,
-                     "buckets": sum(s.buckets for s in res.slices.values()),
-                     "slices": len(res.slices)}
+            entry = {
+                "ok": True,
+                "summary": res.summary(),
+                "anomalies": len(res.anomalies),
+                "scored_to": str(res.end),
+                "idle": res.idle,
+                "warming_up": res.warmup_text() or None,
+                "waiting": res.waiting,
+                "buckets": sum(s.buckets for s in res.slices.values()),
+                "slices": len(res.slices),
+            }
             if res.idle and not res.waiting and job.rule.name in self._last_scored:
                 last = self._last_scored[job.rule.name]
-                entry.update(summary=f"{last['summary']} (up to date: the next {res.grain} is scored "
-                                     "once it is complete)",
-                             buckets=last["buckets"], slices=last["slices"],
-                             last_scored=last["at"])
+                entry.update(
+                    summary=f"{last['summary']} (up to date: the next {res.grain} is scored "
+                    "once it is complete)",
+                    buckets=last["buckets"],
+                    slices=last["slices"],
+                    last_scored=last["at"],
+                )
             elif not res.idle:
-                self._last_scored[job.rule.name] = {"summary": res.summary(), "buckets": entry["buckets"],
-                                                    "slices": entry["slices"],
-                                                    "at": str(self.clock())}
+                self._last_scored[job.rule.name] = {
+                    "summary": res.summary(),
+                    "buckets": entry["buckets"],
+                    "slices": entry["slices"],
+                    "at": str(self.clock()),
+                }
             rules[job.rule.name] = entry
         dispatch = self.dispatcher.process(anomalies)
         held = self.dispatcher.flush_held(only_known=not self.owns_all_held)
         return {"jobs": jobs, "dispatch": dispatch, "held": held, "rules": rules}
 
-    def run_forever(self, interval: float = 15.0, stop: threading.Event | None = None,
-                    on_cycle: Callable[[dict], None] | None = None) -> None:
+    def run_forever(
+        self,
+        interval: float = 15.0,
+        stop: threading.Event | None = None,
+        on_cycle: Callable[[dict], None] | None = None,
+    ) -> None:
         stop = stop or threading.Event()
         while not stop.is_set():
             t0 = time.monotonic()

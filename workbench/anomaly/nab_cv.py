@@ -73,9 +73,18 @@ class DetectionFigures:
         }
 
     def __add__(self, other: DetectionFigures) -> DetectionFigures:
-        days = None if self.series_days is None or other.series_days is None else self.series_days + other.series_days
-        return DetectionFigures(self.windows + other.windows, self.detected + other.detected,
-                                self.false_alarms + other.false_alarms, self.points + other.points, days)
+        days = (
+            None
+            if self.series_days is None or other.series_days is None
+            else self.series_days + other.series_days
+        )
+        return DetectionFigures(
+            self.windows + other.windows,
+            self.detected + other.detected,
+            self.false_alarms + other.false_alarms,
+            self.points + other.points,
+            days,
+        )
 
 
 def scored_days(prepared: PreparedSeries, seconds: np.ndarray | None) -> float | None:
@@ -155,7 +164,8 @@ def leave_one_category_out(
     if len(cats) < 2:
         raise ValueError(
             f"leave-one-category-out needs at least two categories (data/<category>/<series>.csv); "
-            f"found {cats or 'none'}")
+            f"found {cats or 'none'}"
+        )
     if len(scores_by_setting) != len(grid):
         raise ValueError(f"{len(scores_by_setting)} score sets for {len(grid)} grid points")
     out = []
@@ -174,36 +184,54 @@ def leave_one_category_out(
         g, threshold, train_raw = best
         test_prep = [prepared[i] for i in test]
         test_scores = [scores_by_setting[g][i] for i in test]
-        raw = sum(score_series_at(p, s, profile, threshold).raw for p, s in zip(test_prep, test_scores, strict=True))
+        raw = sum(
+            score_series_at(p, s, profile, threshold).raw
+            for p, s in zip(test_prep, test_scores, strict=True)
+        )
         null, perfect = null_score(test_prep, profile), perfect_score(test_prep, profile)
-        out.append(HeldOut(
-            category=cat,
-            setting=g,
-            params=dict(grid[g]),
-            threshold=threshold,
-            train_normalised=normalise(train_raw, null_score(train_prep, profile), perfect_score(train_prep, profile)),
-            normalised=normalise(raw, null, perfect) if perfect != null else None,
-            raw=raw,
-            figures=detection_figures(test_prep, test_scores, profile, threshold,
-                                      None if seconds is None else [seconds[i] for i in test]),
-        ))
+        out.append(
+            HeldOut(
+                category=cat,
+                setting=g,
+                params=dict(grid[g]),
+                threshold=threshold,
+                train_normalised=normalise(
+                    train_raw, null_score(train_prep, profile), perfect_score(train_prep, profile)
+                ),
+                normalised=normalise(raw, null, perfect) if perfect != null else None,
+                raw=raw,
+                figures=detection_figures(
+                    test_prep,
+                    test_scores,
+                    profile,
+                    threshold,
+                    None if seconds is None else [seconds[i] for i in test],
+                ),
+            )
+        )
     return out
 
 
-def loco_summary(folds: Sequence[HeldOut], prepared: Sequence[PreparedSeries], profile: Profile) -> dict:
+def loco_summary(
+    folds: Sequence[HeldOut], prepared: Sequence[PreparedSeries], profile: Profile
+) -> dict:
     """Mean of the held-out categories' normalised scores (those with windows) and the pooled score.
 
     The pooled score sums every held-out raw score and normalises once over the corpus, which is
     the LOCO counterpart of NAB's corpus score; the mean weighs each category equally.
     """
     scored = [f.normalised for f in folds if f.normalised is not None]
-    pooled = normalise(sum(f.raw for f in folds), null_score(prepared, profile), perfect_score(prepared, profile))
+    pooled = normalise(
+        sum(f.raw for f in folds), null_score(prepared, profile), perfect_score(prepared, profile)
+    )
     figures = folds[0].figures
     for f in folds[1:]:
         figures = figures + f.figures
     return {
         "mean": round(float(np.mean(scored)), 2) if scored else None,
         "pooled": round(pooled, 2),
-        "per_category": {f.category: None if f.normalised is None else round(f.normalised, 2) for f in folds},
+        "per_category": {
+            f.category: None if f.normalised is None else round(f.normalised, 2) for f in folds
+        },
         "figures": figures.as_dict(),
     }

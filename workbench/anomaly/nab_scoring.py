@@ -145,7 +145,9 @@ def _fp_after(indices: np.ndarray, prev_right: int | None, prev_width: int | Non
     return np.asarray(scaled_sigmoid(np.abs(prev_right - indices) / denom), dtype=float)
 
 
-def windows_to_indices(timestamps: np.ndarray, windows: Iterable[Sequence]) -> list[tuple[int, int]]:
+def windows_to_indices(
+    timestamps: np.ndarray, windows: Iterable[Sequence]
+) -> list[tuple[int, int]]:
     """Map ``[start, end]`` timestamp windows onto inclusive index ranges of ``timestamps``."""
     ts = np.asarray(timestamps, dtype="datetime64[ns]")
     out = []
@@ -296,7 +298,9 @@ def score_corpus(
     results = {}
     for name, profile in profiles.items():
         threshold, _ = optimise_threshold(prepared, scores, profile)
-        per = [score_series_at(p, s, profile, threshold) for p, s in zip(prepared, scores, strict=True)]
+        per = [
+            score_series_at(p, s, profile, threshold) for p, s in zip(prepared, scores, strict=True)
+        ]
         raw = sum(r.raw for r in per)
         null, perfect = null_score(prepared, profile), perfect_score(prepared, profile)
         per_category: dict[str, float | None] = {}

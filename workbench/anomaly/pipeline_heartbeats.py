@@ -21,6 +21,7 @@ detection rather than losing it.
 Beats are kept in memory for ``keep``: a restarted server has no beats for the time it was down,
 which is right, since its pipelines were down too.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,32 +38,49 @@ import pandas as pd
 class Beat:
     at: pd.Timestamp
     alive: bool
-    applied_to: pd.Timestamp | None   # the source's events up to here are committed
-    run: object                       # identifies one run of the pipeline: a restart changes it
+    applied_to: pd.Timestamp | None  # the source's events up to here are committed
+    run: object  # identifies one run of the pipeline: a restart changes it
 
 
 class Heartbeats:
     """Beats per pipeline, and which tables each pipeline feeds (its gold views)."""
 
-    def __init__(self, max_gap: dt.timedelta = dt.timedelta(seconds=20),
-                 margin: dt.timedelta = dt.timedelta(seconds=2),
-                 keep: dt.timedelta = dt.timedelta(hours=3)):
-        self.max_gap, self.margin, self.keep = pd.Timedelta(max_gap), pd.Timedelta(margin), pd.Timedelta(keep)
+    def __init__(
+        self,
+        max_gap: dt.timedelta = dt.timedelta(seconds=20),
+        margin: dt.timedelta = dt.timedelta(seconds=2),
+        keep: dt.timedelta = dt.timedelta(hours=3),
+    ):
+        self.max_gap, self.margin, self.keep = (
+            pd.Timedelta(max_gap),
+            pd.Timedelta(margin),
+            pd.Timedelta(keep),
+        )
         self._lock = threading.Lock()
         self._beats: dict[str, list[Beat]] = {}
         self._feeds: dict[str, frozenset[str]] = {}
 
     # -- recording ----------------------------------------------------------------------------
-    def beat(self, name: str, status: dict, at: dt.datetime, run: object = None,
-             feeds: Iterable[str] = ()) -> Beat:
+    def beat(
+        self,
+        name: str,
+        status: dict,
+        at: dt.datetime,
+        run: object = None,
+        feeds: Iterable[str] = (),
+    ) -> Beat:
         """Record one observation of pipeline ``name`` (its ``status()``) at ``at``."""
         alive = status.get("state") == "running" and not status.get("error")
         lag = status.get("lag_s")
-        applied = pd.Timestamp(at) - pd.Timedelta(seconds=float(lag)) if alive and lag is not None else None
+        applied = (
+            pd.Timestamp(at) - pd.Timedelta(seconds=float(lag))
+            if alive and lag is not None
+            else None
+        )
         b = Beat(pd.Timestamp(at), alive, applied, run)
         with self._lock:
             beats = self._beats.setdefault(name, [])
-            if beats and b.at < beats[-1].at:     # a clock step back: start the record afresh
+            if beats and b.at < beats[-1].at:  # a clock step back: start the record afresh
                 beats.clear()
             beats.append(b)
             cut = bisect_right([x.at for x in beats], b.at - self.keep)
@@ -91,7 +109,9 @@ class Heartbeats:
                 out = t if out is None else min(out, t)
         return out
 
-    def covered(self, pipelines: list[str], index: pd.DatetimeIndex, step: pd.Timedelta) -> np.ndarray:
+    def covered(
+        self, pipelines: list[str], index: pd.DatetimeIndex, step: pd.Timedelta
+    ) -> np.ndarray:
         """One bool per bucket start in ``index``: watched end to end by every pipeline."""
         ok = np.ones(len(index), dtype=bool) if pipelines else np.zeros(len(index), dtype=bool)
         with self._lock:
@@ -105,17 +125,17 @@ class Heartbeats:
         return ok
 
     def _watched(self, bs: list[Beat], times: list, a: pd.Timestamp, b: pd.Timestamp) -> bool:
-        i = bisect_right(times, a) - 1            # the last beat at or before the bucket's start
+        i = bisect_right(times, a) - 1  # the last beat at or before the bucket's start
         if i < 0 or not bs[i].alive or a - bs[i].at > self.max_gap:
             return False
         run, prev = bs[i].run, bs[i].at
-        for beat in bs[i + 1:]:
+        for beat in bs[i + 1 :]:
             if not beat.alive or beat.run != run or beat.at - prev > self.max_gap:
                 return False
             prev = beat.at
             if beat.applied_to is not None and beat.applied_to >= b + self.margin:
                 return True
-        return False                              # not confirmed yet
+        return False  # not confirmed yet
 
 
 def rule_tables(wb, namespace: str) -> set[str]:

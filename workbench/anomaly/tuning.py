@@ -67,7 +67,9 @@ class Split:
     end: int
 
 
-def incident_windows(timestamps, incidents, margin: pd.Timedelta | str | None = None) -> list[tuple[int, int]]:
+def incident_windows(
+    timestamps, incidents, margin: pd.Timedelta | str | None = None
+) -> list[tuple[int, int]]:
     """Index windows ``(left, right)`` of labelled incidents on ``timestamps``, overlaps merged.
 
     ``incidents`` is a frame with ``start_ts`` and ``end_ts`` (``jobs_eval.truth_table``) or pairs
@@ -76,14 +78,22 @@ def incident_windows(timestamps, incidents, margin: pd.Timedelta | str | None = 
     if isinstance(incidents, pd.DataFrame):
         missing = {"start_ts", "end_ts"} - set(incidents.columns)
         if missing:
-            raise ValueError(f"incidents frame needs columns start_ts and end_ts; missing {sorted(missing)}")
+            raise ValueError(
+                f"incidents frame needs columns start_ts and end_ts; missing {sorted(missing)}"
+            )
         pairs = list(zip(incidents["start_ts"], incidents["end_ts"], strict=True))
     else:
         pairs = [tuple(p) for p in incidents]
     pad = pd.Timedelta(margin) if margin is not None else pd.Timedelta(0)
     spans = sorted((pd.Timestamp(a) - pad, pd.Timestamp(b) + pad) for a, b in pairs)
-    ts = pd.DatetimeIndex(timestamps).tz_localize(None) if getattr(timestamps, "tz", None) else timestamps
-    idx = windows_to_indices(np.asarray(ts, dtype="datetime64[ns]"), [(str(a), str(b)) for a, b in spans])
+    ts = (
+        pd.DatetimeIndex(timestamps).tz_localize(None)
+        if getattr(timestamps, "tz", None)
+        else timestamps
+    )
+    idx = windows_to_indices(
+        np.asarray(ts, dtype="datetime64[ns]"), [(str(a), str(b)) for a, b in spans]
+    )
     merged: list[tuple[int, int]] = []
     for left, right in idx:
         if merged and left <= merged[-1][1]:  # overlapping (NAB windows may not overlap)
@@ -114,7 +124,9 @@ def rolling_origin_splits(
     return splits
 
 
-def choose_threshold(prep: PreparedSeries, scores: np.ndarray, profile, rule: str = "midpoint") -> tuple[float, float]:
+def choose_threshold(
+    prep: PreparedSeries, scores: np.ndarray, profile, rule: str = "midpoint"
+) -> tuple[float, float]:
     """Best threshold on ``prep``'s scored points: ``(threshold, raw score)``.
 
     ``"nab"`` is NAB's rule: the highest threshold with the best score, i.e. the lowest score the
@@ -181,16 +193,22 @@ class SearchResult:
     def table(self) -> pd.DataFrame:
         rows = []
         for s in self.settings:
-            rows.append({
-                "setting": s.setting, "params": s.params,
-                "in_sample": round(s.in_sample, 2),
-                "out_of_sample": None if s.out_of_sample is None else round(s.out_of_sample, 2),
-                "gap": None if s.out_of_sample is None else round(s.in_sample - s.out_of_sample, 2),
-                "accuracy_in": s.in_figures.detection_accuracy, "accuracy_out": s.out_figures.detection_accuracy,
-                "fa_per_1000_in": s.in_figures.false_alarms_per_1000_points,
-                "fa_per_1000_out": s.out_figures.false_alarms_per_1000_points,
-                "chosen": s.setting == self.chosen,
-            })
+            rows.append(
+                {
+                    "setting": s.setting,
+                    "params": s.params,
+                    "in_sample": round(s.in_sample, 2),
+                    "out_of_sample": None if s.out_of_sample is None else round(s.out_of_sample, 2),
+                    "gap": None
+                    if s.out_of_sample is None
+                    else round(s.in_sample - s.out_of_sample, 2),
+                    "accuracy_in": s.in_figures.detection_accuracy,
+                    "accuracy_out": s.out_figures.detection_accuracy,
+                    "fa_per_1000_in": s.in_figures.false_alarms_per_1000_points,
+                    "fa_per_1000_out": s.out_figures.false_alarms_per_1000_points,
+                    "chosen": s.setting == self.chosen,
+                }
+            )
         return pd.DataFrame(rows)
 
     def to_alert_rule(self, name: str, source: Mapping[str, Any], **fields: Any) -> AlertRule:
@@ -198,10 +216,15 @@ class SearchResult:
         if not math.isfinite(self.threshold) or not 0 < self.threshold <= 1:
             raise ValueError(
                 f"setting {self.chosen} of {self.detector} scores best by never firing on the labelled data "
-                f"(threshold {self.threshold}); there is no threshold worth saving as an alert rule")
-        body = {"name": name, "source": dict(source),
-                "detector": {"name": self.chosen_detector, "params": self.chosen_params},
-                "threshold": float(self.threshold), **fields}
+                f"(threshold {self.threshold}); there is no threshold worth saving as an alert rule"
+            )
+        body = {
+            "name": name,
+            "source": dict(source),
+            "detector": {"name": self.chosen_detector, "params": self.chosen_params},
+            "threshold": float(self.threshold),
+            **fields,
+        }
         return AlertRule.model_validate(body)
 
 
@@ -210,15 +233,20 @@ def save_alert_rule(rule: AlertRule, directory: str | Path) -> Path:
     path = Path(directory) / f"{rule.name}.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(rule.to_yaml(), encoding="utf-8")
-    load_rule(path)  # a file that does not load back is an error here, not at the next detection run
+    load_rule(
+        path
+    )  # a file that does not load back is an error here, not at the next detection run
     return path
 
 
 def _seconds(timestamps) -> np.ndarray | None:
     if timestamps is None:
         return None
-    ts = np.asarray(pd.DatetimeIndex(timestamps).tz_localize(None) if getattr(timestamps, "tz", None)
-                    else timestamps)
+    ts = np.asarray(
+        pd.DatetimeIndex(timestamps).tz_localize(None)
+        if getattr(timestamps, "tz", None)
+        else timestamps
+    )
     if ts.dtype.kind == "M":
         return ts.astype("datetime64[ns]").astype(np.int64) / 1e9
     return ts.astype(float)
@@ -272,8 +300,14 @@ def search(
         name = overrides.get("detector", detector)
         knobs = {k: v for k, v in overrides.items() if k != "detector"}
         if name != detector:  # another detector: its own knobs only, plus the probation it has
-            knobs = {**({"probation": probation} if "probation" in get_detector_class(name).Params.model_fields
-                        else {}), **knobs}
+            knobs = {
+                **(
+                    {"probation": probation}
+                    if "probation" in get_detector_class(name).Params.model_fields
+                    else {}
+                ),
+                **knobs,
+            }
         else:
             knobs = {**base, **knobs}
         scores = create(name, **knobs).score_series(values, seconds)
@@ -286,15 +320,22 @@ def search(
             fold_thresholds.append(t)
             out_raw += score_series_at(test, scores, prof, t).raw
             out_fig = out_fig + detection_figures([test], [scores], prof, t, [seconds])
-        results.append(SettingResult(
-            setting=g, params=dict(overrides),
-            in_sample=float(normalise(raw, null_score([prep], prof), perfect_score([prep], prof))),
-            in_sample_threshold=threshold,
-            out_of_sample=float(normalise(out_raw, test_null, test_perfect)) if test_perfect != test_null else None,
-            fold_thresholds=fold_thresholds,
-            in_figures=detection_figures([prep], [scores], prof, threshold, [seconds]),
-            out_figures=out_fig,
-        ))
+        results.append(
+            SettingResult(
+                setting=g,
+                params=dict(overrides),
+                in_sample=float(
+                    normalise(raw, null_score([prep], prof), perfect_score([prep], prof))
+                ),
+                in_sample_threshold=threshold,
+                out_of_sample=float(normalise(out_raw, test_null, test_perfect))
+                if test_perfect != test_null
+                else None,
+                fold_thresholds=fold_thresholds,
+                in_figures=detection_figures([prep], [scores], prof, threshold, [seconds]),
+                out_figures=out_fig,
+            )
+        )
 
     # Nested: on each fold the setting too is chosen on the past only.
     nested_raw, choices = 0.0, []
@@ -308,7 +349,9 @@ def search(
             raise ValueError("grid is empty")
         choices.append(best[0])
         nested_raw += score_series_at(test, scores_by_setting[best[0]], prof, best[1]).raw
-    nested = float(normalise(nested_raw, test_null, test_perfect)) if test_perfect != test_null else None
+    nested = (
+        float(normalise(nested_raw, test_null, test_perfect)) if test_perfect != test_null else None
+    )
 
     def key(r: SettingResult) -> float:
         return -math.inf if r.out_of_sample is None else r.out_of_sample
@@ -327,15 +370,26 @@ def plot_in_vs_out(result, ax=None, title: str | None = None):
     import matplotlib.pyplot as plt
 
     if isinstance(result, SearchResult):
-        rows = [(s.in_sample, s.out_of_sample, str(s.params or "defaults"), s.setting == result.chosen)
-                for s in result.settings if s.out_of_sample is not None]
+        rows = [
+            (s.in_sample, s.out_of_sample, str(s.params or "defaults"), s.setting == result.chosen)
+            for s in result.settings
+            if s.out_of_sample is not None
+        ]
         title = title or f"{result.detector}: in-sample vs out-of-sample"
     else:
-        labels = result["label"] if "label" in result else result["params"].map(lambda p: str(p or "defaults"))
+        labels = (
+            result["label"]
+            if "label" in result
+            else result["params"].map(lambda p: str(p or "defaults"))
+        )
         chosen = result["chosen"] if "chosen" in result else [False] * len(result)
-        rows = [(float(a), float(b), str(c), bool(d))
-                for a, b, c, d in zip(result["in_sample"], result["out_of_sample"], labels, chosen, strict=True)
-                if b is not None and not pd.isna(b)]
+        rows = [
+            (float(a), float(b), str(c), bool(d))
+            for a, b, c, d in zip(
+                result["in_sample"], result["out_of_sample"], labels, chosen, strict=True
+            )
+            if b is not None and not pd.isna(b)
+        ]
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 4))
     xs, ys = [r[0] for r in rows], [r[1] for r in rows]
@@ -361,9 +415,14 @@ def metric_series(wb, source: Mapping[str, Any], end=None) -> pd.DataFrame:
     if end is None:
         long = job.fetch(None, pd.Timestamp("2262-01-01"))
         if long.empty:
-            raise ValueError(f"metric {rule.source.metric!r} has no data in namespace {rule.source.namespace!r}")
+            raise ValueError(
+                f"metric {rule.source.metric!r} has no data in namespace {rule.source.namespace!r}"
+            )
         end = floor(long["ts"].max(), grain) + pd.tseries.frequencies.to_offset(FREQ[grain])
     end = pd.Timestamp(end)
     wide, _ = job.densify(job.fetch(None, end), None, end)
-    return wide.apply(lambda col: pd.Series(transform_values(col.to_numpy(dtype=float), rule.source.transform),
-                                            index=col.index))
+    return wide.apply(
+        lambda col: pd.Series(
+            transform_values(col.to_numpy(dtype=float), rule.source.transform), index=col.index
+        )
+    )

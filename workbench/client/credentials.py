@@ -10,6 +10,7 @@ own loopback API (never anywhere else):
   for the app, and the browser's copy would then look like a replayed token and end the
   person's session.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,8 +42,12 @@ class Credentials:
         return not self.headers and not self.token
 
     @classmethod
-    def from_request(cls, headers: dict[str, Any] | None, cookies: dict[str, Any] | None,
-                     args: dict[str, Any] | None) -> Credentials:
+    def from_request(
+        cls,
+        headers: dict[str, Any] | None,
+        cookies: dict[str, Any] | None,
+        args: dict[str, Any] | None,
+    ) -> Credentials:
         """From what the proxy forwarded: ``pn.state.headers``, ``.cookies``, ``.session_args``."""
         headers = {str(k).lower(): v for k, v in (headers or {}).items()}
         out = cls()
@@ -53,8 +58,11 @@ class Credentials:
         if token:
             value = token[0] if isinstance(token, (list, tuple)) else token
             out.token = value.decode() if isinstance(value, bytes) else str(value)
-        jar = {k: v for k, v in (cookies or {}).items()
-               if k.startswith("username-") or k in FORWARDED_COOKIES}
+        jar = {
+            k: v
+            for k, v in (cookies or {}).items()
+            if k.startswith("username-") or k in FORWARDED_COOKIES
+        }
         if jar:
             out.headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
         return out

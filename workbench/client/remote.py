@@ -4,6 +4,7 @@ The server runs every query as the principal the caller's identity maps to, so a
 chooses who it is: ``connect(principal=...)`` against a server is refused rather than ignored.
 Queries are lazy as locally: ``q.sql()`` and ``q.df`` cost one request, made once.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -49,7 +50,9 @@ class Response:
 class RemoteWorkbench:
     """A session on the Workbench server at ``info.url`` (see :func:`workbench.connect`)."""
 
-    def __init__(self, info: RuntimeInfo, timeout: float = 300.0, credentials: dict[str, str] | None = None):
+    def __init__(
+        self, info: RuntimeInfo, timeout: float = 300.0, credentials: dict[str, str] | None = None
+    ):
         """``credentials``: request headers that say who is asking (an app forwarding the person's
         ``Authorization`` or log-in ``Cookie`` with its ``X-XSRFToken``); default: the runtime
         file's token, i.e. the owner who started the server, or the kernel's person when the server
@@ -64,27 +67,39 @@ class RemoteWorkbench:
         self._conn: http.client.HTTPConnection | None = None
         self._lock = threading.Lock()
         self._whoami: str | None = None
-        self.last_format = ""                # how the last result came: "arrow" or "json"
+        self.last_format = ""  # how the last result came: "arrow" or "json"
 
     # transport --------------------------------------------------------------------------
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
-            cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
+            cls = (
+                http.client.HTTPSConnection
+                if self._scheme == "https"
+                else http.client.HTTPConnection
+            )
             self._conn = cls(self._host, self._port, timeout=self.timeout)
         return self._conn
 
-    def request(self, method: str, endpoint: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None, params: dict[str, Any] | None = None) -> Response:
+    def request(
+        self,
+        method: str,
+        endpoint: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Response:
         """One request to ``workbench/api/<endpoint>``; a refusal is a :class:`ServerError` with its message."""
         path = self._base + API + endpoint + (("?" + urlencode(params)) if params else "")
         head = {**self._auth, **(headers or {})}
         with self._lock:
-            for attempt in (1, 2):      # a kept-alive connection the server closed: reconnect once
+            for attempt in (1, 2):  # a kept-alive connection the server closed: reconnect once
                 conn = self._connection()
                 try:
                     conn.request(method, path, body=body, headers=head)
                     r = conn.getresponse()
-                    answer = Response(r.status, r.reason, {k.lower(): v for k, v in r.getheaders()}, r.read())
+                    answer = Response(
+                        r.status, r.reason, {k.lower(): v for k, v in r.getheaders()}, r.read()
+                    )
                     break
                 except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as e:
                     conn.close()
@@ -100,8 +115,10 @@ class RemoteWorkbench:
         return answer
 
     def _down(self, e: BaseException) -> ServerError:
-        return ServerError(f"The Workbench server at {self.info.url} (pid {self.info.pid}) does not answer: "
-                           f"{e.__class__.__name__}. Is it still running? `make up` starts it.")
+        return ServerError(
+            f"The Workbench server at {self.info.url} (pid {self.info.pid}) does not answer: "
+            f"{e.__class__.__name__}. Is it still running? `make up` starts it."
+        )
 
     @staticmethod
     def _message(r: Response) -> str:
@@ -115,11 +132,18 @@ class RemoteWorkbench:
         return f"{msg} (server answered {r.status})"
 
     # the session API ----------------------------------------------------------------------
-    def query(self, target: str, metrics: str | list[Any] | None = None, dimensions: str | list[Any] | None = None,
-              **kw: Any) -> RemoteQuery:
+    def query(
+        self,
+        target: str,
+        metrics: str | list[Any] | None = None,
+        dimensions: str | list[Any] | None = None,
+        **kw: Any,
+    ) -> RemoteQuery:
         """Build a governed query, run by the server; same arguments as ``Workbench.query``."""
         if kw.get("as_"):
-            raise ServerError("as_= is not available through the server: it runs every query as you.")
+            raise ServerError(
+                "as_= is not available through the server: it runs every query as you."
+            )
         body: dict[str, Any] = {"namespace": target}
         if metrics:
             body["metrics"] = [metrics] if isinstance(metrics, str) else list(metrics)
@@ -128,25 +152,33 @@ class RemoteWorkbench:
         for key, value in kw.items():
             if key == "as_" or value is None or value is False:
                 continue
-            body[key] = str(value) if key == "today" else ([value] if key == "where" and isinstance(value, str)
-                                                           else value)
+            body[key] = (
+                str(value)
+                if key == "today"
+                else ([value] if key == "where" and isinstance(value, str) else value)
+            )
         return RemoteQuery(self, body)
 
     def run(self, body: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
         """POST one query; the rows as a frame and the facts the server sent with them."""
-        r = self.request("POST", "query", json.dumps(body).encode(),
-                         {"Accept": wire.MEDIA_TYPE, "Content-Type": "application/json"})
+        r = self.request(
+            "POST",
+            "query",
+            json.dumps(body).encode(),
+            {"Accept": wire.MEDIA_TYPE, "Content-Type": "application/json"},
+        )
         if r.headers.get("content-type", "").startswith(wire.MEDIA_TYPE):
             table, facts = wire.decode(r.content)
             self.last_format = "arrow"
             return wire.to_frame(table), facts
         self.last_format = "json"
-        facts = r.json()     # a server without Arrow answers JSON rows
+        facts = r.json()  # a server without Arrow answers JSON rows
         return pd.DataFrame(facts.pop("records"), columns=facts.get("columns")), facts
 
     def _catalog(self, **params: Any) -> dict[str, Any]:
         answer: dict[str, Any] = self.request(
-            "GET", "catalog", params={k: v for k, v in params.items() if v is not None}).json()
+            "GET", "catalog", params={k: v for k, v in params.items() if v is not None}
+        ).json()
         return answer
 
     def namespaces(self) -> list[str]:
@@ -155,7 +187,9 @@ class RemoteWorkbench:
     def catalog(self, namespace: str | None = None) -> list[dict[str, Any]]:
         return list(self._catalog(namespace=namespace)["entries"])
 
-    def search(self, text: str, limit: int = 20, namespace: str | None = None) -> list[dict[str, Any]]:
+    def search(
+        self, text: str, limit: int = 20, namespace: str | None = None
+    ) -> list[dict[str, Any]]:
         return list(self._catalog(q=text, limit=limit, namespace=namespace)["entries"])
 
     @property
@@ -167,7 +201,9 @@ class RemoteWorkbench:
         """Column metadata (labels, formats) of a query this session ran: ``wb.describe(q.spec)``."""
         if isinstance(spec, RemoteQuery):
             return dict(spec.facts.get("meta") or {})
-        raise ServerError("describe() takes a query run through the server (q.spec of a RemoteQuery).")
+        raise ServerError(
+            "describe() takes a query run through the server (q.spec of a RemoteQuery)."
+        )
 
     @property
     def user(self) -> str:
@@ -216,6 +252,7 @@ class RemoteQuery:
 
     def to_pyarrow(self) -> Any:
         import pyarrow as pa
+
         return pa.Table.from_pandas(self.df, preserve_index=False)
 
     @property
@@ -238,15 +275,23 @@ class RemoteQuery:
         raise ServerError(
             f"q.to_ibis() needs the warehouse in this process, and the Workbench server at {self.wb.info.url} "
             "owns it. Use q.sql() for the SQL and q.df for the rows; or stop the server to work on the file "
-            "directly.")
+            "directly."
+        )
 
     def chart(self, kind: str | None = None, **opts: Any) -> Any:
         """The same chart a local query gives (workbench.ui.charts)."""
         from ..ui.charts import auto_chart
-        chart = auto_chart(self.df, list(self.body.get("metrics", [])), list(self.body.get("dimensions", [])),
-                           kind=kind, **opts)
+
+        chart = auto_chart(
+            self.df,
+            list(self.body.get("metrics", [])),
+            list(self.body.get("dimensions", [])),
+            kind=kind,
+            **opts,
+        )
         if chart is None:
             import hvplot.pandas  # noqa: F401
+
             return self.df.hvplot.table()
         return chart
 
@@ -257,5 +302,7 @@ class RemoteQuery:
         return str(self.df._repr_html_())
 
     def __repr__(self) -> str:
-        return (f"<RemoteQuery {self.body.get('namespace')} metrics={self.body.get('metrics', [])} "
-                f"dimensions={self.body.get('dimensions', [])} via {self.wb.info.url}>")
+        return (
+            f"<RemoteQuery {self.body.get('namespace')} metrics={self.body.get('metrics', [])} "
+            f"dimensions={self.body.get('dimensions', [])} via {self.wb.info.url}>"
+        )

@@ -6,6 +6,7 @@ server that died (its process is gone) is ignored.  The file sits next to the wa
 (``.workbench/warehouse.duckdb`` -> ``.workbench/warehouse.duckdb.server.json``), so every process
 that knows the warehouse path finds the server, whatever its working directory.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,11 +24,17 @@ SUFFIX = ".server.json"
 class RuntimeInfo(BaseModel):
     """What a client needs to reach the server that owns a warehouse."""
 
-    url: str = Field(description="Base URL of the Jupyter server, e.g. http://127.0.0.1:8888/ (ends with /).")
-    token: str = Field(description="The server's token; the file is mode 0600, so only its owner reads it.")
+    url: str = Field(
+        description="Base URL of the Jupyter server, e.g. http://127.0.0.1:8888/ (ends with /)."
+    )
+    token: str = Field(
+        description="The server's token; the file is mode 0600, so only its owner reads it."
+    )
     pid: int = Field(description="Process id of the server; a file whose process is gone is stale.")
     warehouse: str = Field(description="Absolute path of the warehouse the server owns.")
-    started: float = Field(default_factory=time.time, description="When the server started (epoch seconds).")
+    started: float = Field(
+        default_factory=time.time, description="When the server started (epoch seconds)."
+    )
 
 
 def runtime_file(warehouse: str | os.PathLike[str]) -> Path:
@@ -39,7 +46,7 @@ def write_runtime(info: RuntimeInfo) -> Path:
     """Write ``info`` for its warehouse: atomically, readable and writable by the owner only."""
     path = runtime_file(info.warehouse)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)   # mode 0600
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)  # mode 0600
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(info.model_dump_json())
@@ -63,7 +70,7 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:     # another user's live process
+    except PermissionError:  # another user's live process
         return True
     return True
 
@@ -76,7 +83,7 @@ def _read(path: Path) -> RuntimeInfo | None:
     try:
         return RuntimeInfo.model_validate(json.loads(text))
     except (ValueError, TypeError):
-        return None     # half-written by a crashed server: treated as absent, the server rewrites it
+        return None  # half-written by a crashed server: treated as absent, the server rewrites it
 
 
 def find_server(warehouse: str | os.PathLike[str]) -> RuntimeInfo | None:

@@ -4,6 +4,7 @@ Arrow keeps types (decimals, timestamps with time zones, nulls) that JSON rows l
 no per-cell work on either side.  The facts about the result (SQL, principal, freshness, column
 meta) ride as JSON under one schema-metadata key, so one response carries everything.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -64,7 +65,8 @@ def json_value(v: Any) -> Any:
         return v.isoformat()
     if hasattr(v, "isoformat"):  # pandas Timestamp
         return v.isoformat()
-    if isinstance(v, (list, tuple)) or getattr(v, "ndim", 0):  # LIST cells (numpy arrays)
+    ndim: Any = getattr(v, "ndim", None)
+    if isinstance(v, (list, tuple)) or ndim:  # LIST cells (numpy arrays)
         return [json_value(x) for x in (v.tolist() if hasattr(v, "tolist") else v)]
     if hasattr(v, "item"):  # numpy scalars
         return json_value(v.item())
@@ -82,5 +84,7 @@ def json_records(df: pd.DataFrame | None) -> list[dict[str, Any]]:
     if df is None:
         return []
     cols = [str(c) for c in df.columns]
-    return [dict(zip(cols, map(json_value, row), strict=True))
-            for row in df.itertuples(index=False, name=None)]
+    return [
+        dict(zip(cols, map(json_value, row), strict=True))
+        for row in df.itertuples(index=False, name=None)
+    ]

@@ -3,6 +3,7 @@
 Built-in engines are declared in the same `workbench.engines` entry-point group a third-party
 engine uses (see pyproject.toml), and imported only when named (PySpark loads for Spark only).
 """
+
 from __future__ import annotations
 
 import threading
@@ -28,6 +29,7 @@ def first_line(error: BaseException) -> str:
 class Engine:
     """One backend. Subclasses set `name` and implement `_connect` and `data_version`;
     capability mixins (workbench.engines.capabilities) say what else they can do."""
+
     name: ClassVar[str] = ""
     #: The workbench.yml section `from_settings` reads (its fields are the engine's settings).
     settings_section: ClassVar[str | None] = None
@@ -57,8 +59,9 @@ class Engine:
                 except EngineError:
                     raise
                 except Exception as e:
-                    raise EngineUnavailable(f"Cannot open engine '{self.name}': "
-                                            f"{first_line(e)}") from None
+                    raise EngineUnavailable(
+                        f"Cannot open engine '{self.name}': {first_line(e)}"
+                    ) from None
             return self._con
 
     def _connect(self):
@@ -81,7 +84,7 @@ class Engine:
         key = (schema, name)
         with self._lock:
             if key not in self._tables:
-                _ = self.con   # an engine that cannot be opened says so, whatever the table
+                _ = self.con  # an engine that cannot be opened says so, whatever the table
                 try:
                     self._tables[key] = self._table(name, schema)
                 except EngineError:
@@ -98,8 +101,9 @@ class Engine:
         Engines whose driver reports lost connections here override this."""
         if isinstance(error, IbisTableNotFound):
             return MissingTable(where, self.name)
-        return EngineError(f"Table '{where}' could not be read on engine '{self.name}': "
-                           f"{first_line(error)}")
+        return EngineError(
+            f"Table '{where}' could not be read on engine '{self.name}': {first_line(error)}"
+        )
 
     def sql_table(self, sql: str, schema: str | None = None) -> ir.Table:
         """A model defined by SQL. The SQL is the model author's (reviewed YAML), never user
@@ -123,8 +127,9 @@ class Engine:
                 except EngineError:
                     raise
                 except Exception as e:
-                    raise ModelSQLFailed(f"the model's SQL failed on engine '{self.name}': "
-                                         f"{first_line(e)}") from None
+                    raise ModelSQLFailed(
+                        f"the model's SQL failed on engine '{self.name}': {first_line(e)}"
+                    ) from None
             return self._tables[key]
 
     def model_sql_text(self, tree, schema: str | None) -> str:

@@ -1,6 +1,7 @@
 """What an engine can do beyond running Ibis expressions, as mixins (Ibis' `CanCreateDatabase`
 style). Callers ask `isinstance(engine, SupportsCursor)` instead of reaching into the driver
 (`engine.con.con`) or an engine's private helpers."""
+
 from __future__ import annotations
 
 from pathlib import Path

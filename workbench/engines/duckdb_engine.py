@@ -1,4 +1,5 @@
 """DuckDB: the embedded default. A file under .workbench/, used through Ibis."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,13 @@ class DuckDBEngine(Engine, SupportsCursor):
         path = overrides.pop("warehouse", None) or settings.path(settings.warehouse)
         return cls(path=path, read_only=overrides.pop("read_only", False), **overrides)
 
-    def __init__(self, path: str | os.PathLike | None = None, read_only: bool = False,
-                 threads: int | None = None, **options):
+    def __init__(
+        self,
+        path: str | os.PathLike | None = None,
+        read_only: bool = False,
+        threads: int | None = None,
+        **options,
+    ):
         super().__init__(**options)
         self.path = str(path) if path else ":memory:"
         self.read_only = read_only
@@ -42,8 +48,10 @@ class DuckDBEngine(Engine, SupportsCursor):
     def _connect(self):
         if self.path != ":memory:":
             if not Path(self.path).exists():
-                raise EngineUnavailable(f"Warehouse {self.path} does not exist. "
-                                        "Build it with `workbench seed` (or `make up`).")
+                raise EngineUnavailable(
+                    f"Warehouse {self.path} does not exist. "
+                    "Build it with `workbench seed` (or `make up`)."
+                )
         kw = {"read_only": True} if self.read_only and self.path != ":memory:" else {}
         try:
             con = ibis.duckdb.connect(self.path, **kw)
@@ -67,9 +75,12 @@ class DuckDBEngine(Engine, SupportsCursor):
         finally:
             cur.close()
         mapper = self.con.compiler.type_mapper
-        return ibis.schema({r["column_name"]: mapper.from_string(r["column_type"],
-                                                                 nullable=r["null"] == "YES")
-                            for r in rows})
+        return ibis.schema(
+            {
+                r["column_name"]: mapper.from_string(r["column_type"], nullable=r["null"] == "YES")
+                for r in rows
+            }
+        )
 
     def execute(self, expr, sql: str | None = None) -> pd.DataFrame:
         # Running the cached SQL text skips Ibis' per-call compilation (milliseconds per query).
@@ -106,8 +117,17 @@ class DuckDBEngine(Engine, SupportsCursor):
 
 _LOCK = re.compile(r"Could not set lock on file \"(?P<file>[^\"]+)\".*?Conflicting lock", re.S)
 _PID = re.compile(r"\(PID (\d+)\)")
-_SERVER_COMMANDS = {"jupyter", "jupyter-lab", "jupyter-server", "jupyter-notebook", "jupyterhub",
-                    "jupyterhub-singleuser", "jupyterlab", "jupyter_server", "workbench.up"}
+_SERVER_COMMANDS = {
+    "jupyter",
+    "jupyter-lab",
+    "jupyter-server",
+    "jupyter-notebook",
+    "jupyterhub",
+    "jupyterhub-singleuser",
+    "jupyterlab",
+    "jupyter_server",
+    "workbench.up",
+}
 
 
 def open_error(path: str, error: Exception, read_only: bool = False) -> EngineUnavailable:
@@ -122,11 +142,14 @@ def open_error(path: str, error: Exception, read_only: bool = False) -> EngineUn
         return WarehousePermissionDenied(
             f"Permission denied opening the warehouse {path} ({text}). This user "
             f"({_user()}) needs read access to the file{'' if read_only else ' and write access'}"
-            " to it and its folder; fix its permissions or connect as its owner.", path)
+            " to it and its folder; fix its permissions or connect as its owner.",
+            path,
+        )
     if "different configuration" in str(error):
         return EngineUnavailable(
             f"The warehouse {path} is already open in this process with other settings "
-            f"({text}). Use the same read_only setting as that connection, or close it first.")
+            f"({text}). Use the same read_only setting as that connection, or close it first."
+        )
     return EngineUnavailable(f"Cannot open the warehouse {path}: {text}")
 
 
@@ -136,13 +159,17 @@ def lock_message(path: str, pid: int | None, read_only: bool) -> str:
     if argv:
         command = " ".join(" ".join(argv).split())
         who += f" ({command[:117] + '...' if len(command) > 120 else command})"
-    msg = (f"The warehouse {path} is locked by {who}. DuckDB lets one process write a file, "
-           f"or several processes only read it.")
+    msg = (
+        f"The warehouse {path} is locked by {who}. DuckDB lets one process write a file, "
+        f"or several processes only read it."
+    )
     if is_server(argv):
-        return msg + (" That process is a Workbench (Jupyter) server, and it owns the warehouse "
-                      "while it runs: query through it (a notebook opened in that server's "
-                      "JupyterLab, its apps or its query API), or stop it (Ctrl-C where `make up` "
-                      "runs) and connect again.")
+        return msg + (
+            " That process is a Workbench (Jupyter) server, and it owns the warehouse "
+            "while it runs: query through it (a notebook opened in that server's "
+            "JupyterLab, its apps or its query API), or stop it (Ctrl-C where `make up` "
+            "runs) and connect again."
+        )
     msg += " Close the warehouse in that process or stop it"
     if not read_only:
         msg += ", or, if both only read, connect with read_only=True in each"
@@ -163,13 +190,13 @@ def is_server(argv: list[str]) -> bool:
     names = [os.path.basename(a) for a in argv[:4]]
     if any(n in _SERVER_COMMANDS for n in names):
         return True
-    return any(a == "workbench" and b == "up"
-               for a, b in zip(names, argv[1:5], strict=False))
+    return any(a == "workbench" and b == "up" for a, b in zip(names, argv[1:5], strict=False))
 
 
 def _user() -> str:
     try:
         import pwd
+
         return pwd.getpwuid(os.geteuid()).pw_name
     except (ImportError, KeyError, AttributeError):
         return os.environ.get("USER", "this user")

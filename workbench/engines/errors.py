@@ -3,6 +3,7 @@
 A lock, a refused connection or a permission says nothing about which tables exist; only
 `MissingTable` does. Callers decide "missing tables" from that class alone.
 """
+
 from __future__ import annotations
 
 from ..semantic.errors import EngineError
@@ -33,8 +34,10 @@ class MissingTable(EngineError):
 
     def __init__(self, table: str, engine: str, detail: str = ""):
         self.table, self.engine = table, engine
-        super().__init__(f"Table '{table}' is not in the warehouse (engine '{engine}')"
-                         + (f": {detail}" if detail else "."))
+        super().__init__(
+            f"Table '{table}' is not in the warehouse (engine '{engine}')"
+            + (f": {detail}" if detail else ".")
+        )
 
 
 class ModelSQLFailed(EngineError):

@@ -1,4 +1,5 @@
 """PostgreSQL through Ibis: the same models on the production database."""
+
 from __future__ import annotations
 
 import uuid
@@ -51,13 +52,16 @@ class PostgresEngine(Engine):
             raise EngineUnavailable(
                 f"Cannot connect to the PostgreSQL server {self.server} ({redacted(self.url)}): "
                 f"{_driver_message(e)}. Check that the server runs and accepts this user, and the "
-                "URL (postgres.url in workbench.yml, or connect(url=...)).") from None
+                "URL (postgres.url in workbench.yml, or connect(url=...))."
+            ) from None
 
     def table_error(self, where: str, error: Exception) -> EngineError:
         if self._lost(error):
-            self.close()   # reconnect on the next use
-            return EngineUnavailable(f"Lost the connection to the PostgreSQL server {self.server} "
-                                     f"while reading table '{where}': {_driver_message(error)}.")
+            self.close()  # reconnect on the next use
+            return EngineUnavailable(
+                f"Lost the connection to the PostgreSQL server {self.server} "
+                f"while reading table '{where}': {_driver_message(error)}."
+            )
         return super().table_error(where, error)
 
     def sql_schema(self, sql: str):
@@ -65,6 +69,7 @@ class PostgresEngine(Engine):
         # with today's sqlglot (it sends "DROP VIEW IF EXISTS" without the name). The same
         # idea, inside a transaction that is rolled back, so nothing is left behind.
         import psycopg
+
         name = f"wb_model_sql_{uuid.uuid4().hex[:12]}"
         con, schema = self.con.con, None
         with con.transaction():
@@ -78,6 +83,7 @@ class PostgresEngine(Engine):
         # Run the SQL text we compiled (and showed the user): Ibis' own PostgreSQL execution
         # path renders semi-joins differently from ibis.to_sql and PostgreSQL rejects it.
         import pandas as pd
+
         if sql is None:
             return super().execute(expr)
         try:
@@ -99,8 +105,10 @@ class PostgresEngine(Engine):
                 pass
             if self._lost(e):
                 self.close()
-                raise EngineUnavailable(f"Lost the connection to the PostgreSQL server "
-                                        f"{self.server}: {_driver_message(e)}.") from None
+                raise EngineUnavailable(
+                    f"Lost the connection to the PostgreSQL server "
+                    f"{self.server}: {_driver_message(e)}."
+                ) from None
             raise EngineError(f"Query failed on PostgreSQL: {first_line(e)}") from None
 
     def _lost(self, error: Exception) -> bool:

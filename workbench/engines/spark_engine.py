@@ -3,6 +3,7 @@
 Tables come from parquet: either a directory of `<table>.parquet` files/folders given in config,
 or an export of the DuckDB warehouse made on first use and refreshed when the warehouse changes.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,19 +34,22 @@ def spark_session(master: str | None = None, remote: str | None = None):
     with _SESSION_LOCK:
         if _SESSION is None:
             from pyspark.sql import SparkSession
+
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             builder = SparkSession.builder.appName("workbench")
             if remote:
                 builder = builder.remote(remote)
             else:
-                builder = (builder.master(master or "local[*]")
-                           .config("spark.ui.enabled", "false")
-                           .config("spark.ui.showConsoleProgress", "false")
-                           .config("spark.sql.shuffle.partitions", "4")
-                           .config("spark.default.parallelism", "4")
-                           .config("spark.driver.memory", "3g")
-                           .config("spark.sql.session.timeZone", "UTC")
-                           .config("spark.sql.ansi.enabled", "false"))
+                builder = (
+                    builder.master(master or "local[*]")
+                    .config("spark.ui.enabled", "false")
+                    .config("spark.ui.showConsoleProgress", "false")
+                    .config("spark.sql.shuffle.partitions", "4")
+                    .config("spark.default.parallelism", "4")
+                    .config("spark.driver.memory", "3g")
+                    .config("spark.sql.session.timeZone", "UTC")
+                    .config("spark.sql.ansi.enabled", "false")
+                )
             _SESSION = builder.getOrCreate()
             _SESSION.sparkContext.setLogLevel("ERROR") if not remote else None
         return _SESSION
@@ -62,18 +66,34 @@ class SparkEngine(Engine, ExportsParquet):
     def from_settings(cls, settings, **overrides) -> SparkEngine:
         warehouse = overrides.pop("warehouse", None) or settings.path(settings.warehouse)
         overrides.pop("read_only", None)
-        opts = {"master": settings.spark.master, "remote": settings.spark.remote,
-                "parquet_dir": settings.spark.parquet_dir, **overrides}
+        opts = {
+            "master": settings.spark.master,
+            "remote": settings.spark.remote,
+            "parquet_dir": settings.spark.parquet_dir,
+            **overrides,
+        }
         return cls(warehouse=str(warehouse), **opts)
 
-    def __init__(self, warehouse: str | None = None, parquet_dir: str | None = None,
-                 master: str | None = None, remote: str | None = None, **options):
+    def __init__(
+        self,
+        warehouse: str | None = None,
+        parquet_dir: str | None = None,
+        master: str | None = None,
+        remote: str | None = None,
+        **options,
+    ):
         super().__init__(**options)
         self.warehouse = warehouse
-        self.explicit_parquet = bool(parquet_dir)   # given parquet is trusted, never re-exported
-        self.parquet_dir = Path(parquet_dir) if parquet_dir else (
-            Path(warehouse).with_suffix("") .parent / "parquet" / Path(warehouse).stem
-            if warehouse else None)
+        self.explicit_parquet = bool(parquet_dir)  # given parquet is trusted, never re-exported
+        self.parquet_dir = (
+            Path(parquet_dir)
+            if parquet_dir
+            else (
+                Path(warehouse).with_suffix("").parent / "parquet" / Path(warehouse).stem
+                if warehouse
+                else None
+            )
+        )
         self.master, self.remote = master, remote
         self._view_tag = next(_VIEW_TAGS)
         self._views: set[str] = set()
@@ -82,8 +102,9 @@ class SparkEngine(Engine, ExportsParquet):
         try:
             return ibis.pyspark.connect(spark_session(self.master, self.remote))
         except Exception as e:
-            where = (f" at {self.remote}" if self.remote
-                     else f" on {self.master}" if self.master else "")
+            where = (
+                f" at {self.remote}" if self.remote else f" on {self.master}" if self.master else ""
+            )
             raise EngineUnavailable(f"Cannot start Spark{where}: {first_line(e)}") from None
 
     @property
@@ -115,7 +136,7 @@ class SparkEngine(Engine, ExportsParquet):
             if self._con is not None:
                 session = spark_session(self.master, self.remote)
                 for view in self._views:
-                    with contextlib.suppress(Exception):   # already gone: nothing to drop
+                    with contextlib.suppress(Exception):  # already gone: nothing to drop
                         session.catalog.dropTempView(view)
             self._views.clear()
             self._con = None
@@ -129,10 +150,16 @@ class SparkEngine(Engine, ExportsParquet):
             if cand.exists() and not self._stale(cand):
                 return cand
         if not self.warehouse or not Path(self.warehouse).exists():
-            raise MissingTable(f"{schema}.{name}" if schema else name, self.name,
-                               f"no {name}.parquet in {folder}"
-                               + (f" and no warehouse {self.warehouse} to export it from"
-                                  if self.warehouse else ""))
+            raise MissingTable(
+                f"{schema}.{name}" if schema else name,
+                self.name,
+                f"no {name}.parquet in {folder}"
+                + (
+                    f" and no warehouse {self.warehouse} to export it from"
+                    if self.warehouse
+                    else ""
+                ),
+            )
         return self._export(self.warehouse, name, schema, folder / f"{name}.parquet")
 
     def _stale(self, path: Path) -> bool:
@@ -142,6 +169,7 @@ class SparkEngine(Engine, ExportsParquet):
 
     def _export(self, warehouse: str, name: str, schema: str | None, out: Path) -> Path:
         import duckdb
+
         out.parent.mkdir(parents=True, exist_ok=True)
         src = f'"{schema}"."{name}"' if schema else f'"{name}"'
         tmp = out.with_suffix(".tmp")
@@ -153,8 +181,11 @@ class SparkEngine(Engine, ExportsParquet):
             # identifiers come from the model file, quoted; the path is ours
             con.execute(f"COPY (SELECT * FROM {src}) TO '{tmp}' (FORMAT parquet)")  # noqa: S608
         except duckdb.CatalogException:
-            raise MissingTable(f"{schema}.{name}" if schema else name, self.name,
-                               f"not in the warehouse {warehouse}") from None
+            raise MissingTable(
+                f"{schema}.{name}" if schema else name,
+                self.name,
+                f"not in the warehouse {warehouse}",
+            ) from None
         finally:
             con.close()
         tmp.replace(out)

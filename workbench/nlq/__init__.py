@@ -8,6 +8,7 @@
 
 See docs/nlq.md for what it understands and how to make a model answerable.
 """
+
 from .answer import Answer
 from .conversation import Conversation
 from .engine import NLQEngine

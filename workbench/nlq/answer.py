@@ -1,6 +1,7 @@
 """What the engine hands back: the answer (or a clarification, or an honest 'cannot'), the
 resolved query as tokens a person can read, the diff against the previous turn, and a sentence
 with the numbers formatted as people read them in their language."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,18 +12,33 @@ import pandas as pd
 LOCALES = {"en": "en_GB", "de": "de_DE", "es": "es_ES"}
 _GRAIN_WORDS = {"en": "by", "de": "nach", "es": "por"}
 _PHRASES = {
-    "en": {"rows": "rows", "none": "No rows match.", "and": "and", "more": "more",
-           "filtered": "Rows are filtered by your access rights."},
-    "de": {"rows": "Zeilen", "none": "Keine Zeilen passen.", "and": "und", "more": "weitere",
-           "filtered": "Die Zeilen sind nach Ihren Rechten gefiltert."},
-    "es": {"rows": "filas", "none": "Ninguna fila coincide.", "and": "y", "more": "más",
-           "filtered": "Las filas están filtradas según sus permisos."},
+    "en": {
+        "rows": "rows",
+        "none": "No rows match.",
+        "and": "and",
+        "more": "more",
+        "filtered": "Rows are filtered by your access rights.",
+    },
+    "de": {
+        "rows": "Zeilen",
+        "none": "Keine Zeilen passen.",
+        "and": "und",
+        "more": "weitere",
+        "filtered": "Die Zeilen sind nach Ihren Rechten gefiltert.",
+    },
+    "es": {
+        "rows": "filas",
+        "none": "Ninguna fila coincide.",
+        "and": "y",
+        "more": "más",
+        "filtered": "Las filas están filtradas según sus permisos.",
+    },
 }
 
 
 @dataclass
 class Answer:
-    kind: str                                  # answer | clarification | unanswerable
+    kind: str  # answer | clarification | unanswerable
     question: str
     language: str = "en"
     frame: pd.DataFrame | None = None
@@ -36,7 +52,7 @@ class Answer:
     notes: list[str] = field(default_factory=list)
     sql: str | None = None
     insight: Any = None
-    option_partials: list = field(default_factory=list, repr=False)   # for Conversation.choose
+    option_partials: list = field(default_factory=list, repr=False)  # for Conversation.choose
 
     def __repr__(self) -> str:
         return f"<Answer {self.kind} {self.confidence:.2f}: {self.sentence[:80]!r}>"
@@ -69,6 +85,7 @@ def tokens_of(query: dict, labels: dict[str, dict], words: dict[str, str]) -> li
     def label(name: str) -> str:
         info = labels.get(name) or {}
         return info.get("label") or words.get(name) or name
+
     out = []
     for m in query.get("metrics", []):
         out.append({"kind": "metric", "text": label(m), "member": m})
@@ -77,21 +94,42 @@ def tokens_of(query: dict, labels: dict[str, dict], words: dict[str, str]) -> li
     for f in query.get("where", []) or []:
         vals = f.get("values", [f.get("value")])
         op = {"=": "is", "!=": "is not", "in": "in", "not_in": "not in"}.get(f["op"], f["op"])
-        out.append({"kind": "filter", "text": f"{label(f['member'])} {op} "
-                    + ", ".join(str(v) for v in vals), "member": f["member"]})
+        out.append(
+            {
+                "kind": "filter",
+                "text": f"{label(f['member'])} {op} " + ", ".join(str(v) for v in vals),
+                "member": f["member"],
+            }
+        )
     for s in query.get("segments", []) or []:
         out.append({"kind": "filter", "text": label(s), "member": s})
     if query.get("time_range"):
-        out.append({"kind": "time_range", "text": words.get("@time") or query["time_range"],
-                    "value": query["time_range"]})
+        out.append(
+            {
+                "kind": "time_range",
+                "text": words.get("@time") or query["time_range"],
+                "value": query["time_range"],
+            }
+        )
     if query.get("time_dimension"):
-        out.append({"kind": "time_dimension", "text": label(query["time_dimension"]),
-                    "member": query["time_dimension"]})
+        out.append(
+            {
+                "kind": "time_dimension",
+                "text": label(query["time_dimension"]),
+                "member": query["time_dimension"],
+            }
+        )
     if query.get("grain"):
         out.append({"kind": "grain", "text": query["grain"]})
     for o in query.get("order", []) or []:
-        out.append({"kind": "order", "text": ("highest first " if o.startswith("-") else "lowest first ")
-                    + label(o.lstrip("-")), "member": o.lstrip("-")})
+        out.append(
+            {
+                "kind": "order",
+                "text": ("highest first " if o.startswith("-") else "lowest first ")
+                + label(o.lstrip("-")),
+                "member": o.lstrip("-"),
+            }
+        )
     if query.get("limit") is not None:
         out.append({"kind": "limit", "text": str(query["limit"])})
     return out
@@ -100,13 +138,17 @@ def tokens_of(query: dict, labels: dict[str, dict], words: dict[str, str]) -> li
 def diff_tokens(before: list[dict], after: list[dict]) -> dict:
     def key(t):
         return (t["kind"], t["text"], t.get("member"))
+
     b, a = {key(t) for t in before}, {key(t) for t in after}
-    return {"added": [t for t in after if key(t) not in b],
-            "removed": [t for t in before if key(t) not in a]}
+    return {
+        "added": [t for t in after if key(t) not in b],
+        "removed": [t for t in before if key(t) not in a],
+    }
 
 
-def sentence(frame: pd.DataFrame, query: dict, labels: dict[str, dict], language: str,
-             words: dict[str, str]) -> str:
+def sentence(
+    frame: pd.DataFrame, query: dict, labels: dict[str, dict], language: str, words: dict[str, str]
+) -> str:
     ph = _PHRASES.get(language, _PHRASES["en"])
     if frame is None or frame.empty:
         return ph["none"]
@@ -119,6 +161,7 @@ def sentence(frame: pd.DataFrame, query: dict, labels: dict[str, dict], language
 
     def label(col):
         return (labels.get(col) or {}).get("label") or words.get(col) or col
+
     when = f" ({words['@time']})" if words.get("@time") else ""
     if not metrics:
         rows = [", ".join(fmt(c, r[c]) for c in frame.columns) for _, r in frame.head(5).iterrows()]
@@ -134,4 +177,9 @@ def sentence(frame: pd.DataFrame, query: dict, labels: dict[str, dict], language
         items.append(f"{key} {fmt(m, r[m])}")
     more = f", … ({len(frame)} {ph['rows']})" if len(frame) > 6 else ""
     by = " / ".join(label(d) for d in dims)
-    return f"{label(m)}{when} {_GRAIN_WORDS.get(language, 'by')} {by}: " + ", ".join(items) + more + "."
+    return (
+        f"{label(m)}{when} {_GRAIN_WORDS.get(language, 'by')} {by}: "
+        + ", ".join(items)
+        + more
+        + "."
+    )

@@ -1,6 +1,7 @@
 """From the parts a question states to one semantic query (the keyword arguments of
 ``wb.query``), checked by compiling it: a reading the layer refuses (no join path, an unknown
 combination) is repaired with the next-best member for the same words, or not answered."""
+
 from __future__ import annotations
 
 import itertools
@@ -23,13 +24,21 @@ class Built:
 def _share_metric(kn: Knowledge, metric: str, define: dict) -> str:
     for e in kn.entries:
         spec = e.spec
-        if (e.kind == "metric" and e.dtype == "percent_of_total"
-                and getattr(spec, "metric", None) in (metric, metric.split(".")[-1])
-                and not getattr(spec, "within", ())):
+        if (
+            e.kind == "metric"
+            and e.dtype == "percent_of_total"
+            and getattr(spec, "metric", None) in (metric, metric.split(".")[-1])
+            and not getattr(spec, "within", ())
+        ):
             return e.query_name
     name = f"share_of_{metric.replace('.', '_')}"
-    define[name] = {"kind": "metric", "type": "percent_of_total", "metric": metric,
-                    "label": f"Share of {metric}", "format": "percent"}
+    define[name] = {
+        "kind": "metric",
+        "type": "percent_of_total",
+        "metric": metric,
+        "label": f"Share of {metric}",
+        "format": "percent",
+    }
     return name
 
 
@@ -37,9 +46,12 @@ def _pop_metric(kn: Knowledge, metric: str) -> str | None:
     best = None
     for e in kn.entries:
         spec = e.spec
-        if (e.kind == "metric" and e.dtype == "period_over_period"
-                and getattr(spec, "metric", None) in (metric, metric.split(".")[-1])
-                and getattr(spec, "offset", "") == "same_period_last_year"):
+        if (
+            e.kind == "metric"
+            and e.dtype == "period_over_period"
+            and getattr(spec, "metric", None) in (metric, metric.split(".")[-1])
+            and getattr(spec, "offset", "") == "same_period_last_year"
+        ):
             if best is None or getattr(spec, "comparison", "") == "percent_change":
                 best = e.query_name
     return best
@@ -54,7 +66,9 @@ def _model_of(kn: Knowledge, name: str, define: dict | None = None) -> str | Non
     if d:
         if d.get("model"):
             return d["model"]
-        for ref in re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", str(d.get("expr") or d.get("metric") or "")):
+        for ref in re.findall(
+            r"[A-Za-z_][A-Za-z0-9_.]*", str(d.get("expr") or d.get("metric") or "")
+        ):
             found = _model_of(kn, ref)
             if found:
                 return found
@@ -84,7 +98,7 @@ def build(p: Partial, kn: Knowledge) -> Built:  # noqa: C901 -- each clause of a
     if detail:
         cols = [m for m in p.mentions if m not in dims]
         if entity and (cols or dims) and p.words.get("@listed:" + entity):
-            own = kn.title_dimension(entity)      # 'every product ... with its price'
+            own = kn.title_dimension(entity)  # 'every product ... with its price'
             if own is not None and own.query_name not in cols + dims:
                 dims.insert(0, own.query_name)
         dims = dims + cols
@@ -93,11 +107,15 @@ def build(p: Partial, kn: Knowledge) -> Built:  # noqa: C901 -- each clause of a
             if e is not None:
                 dims.append(e.query_name)
     q: dict = {"target": kn.namespace, "metrics": metrics, "dimensions": dims}
-    home = _model_of(kn, metrics[0], define) if metrics else (_model_of(kn, dims[0]) if dims else None)
+    home = (
+        _model_of(kn, metrics[0], define) if metrics else (_model_of(kn, dims[0]) if dims else None)
+    )
     if detail and entity:
         home = entity
     grain = p.grain
-    base_entry = next((e for e in kn.entries if e.query_name == (metrics[0] if metrics else "")), None)
+    base_entry = next(
+        (e for e in kn.entries if e.query_name == (metrics[0] if metrics else "")), None
+    )
     is_pop = base_entry is not None and base_entry.dtype == "period_over_period"
     if p.compare_last_year and metrics and is_pop:
         grain = grain or "year"
@@ -123,7 +141,12 @@ def build(p: Partial, kn: Knowledge) -> Built:  # noqa: C901 -- each clause of a
         time_dim = td
     if p.time_range:
         q["time_range"] = p.time_range
-        if p.compare_last_year and not p.years and not is_pop and not _pop_metric(kn, metrics[0] if metrics else ""):
+        if (
+            p.compare_last_year
+            and not p.years
+            and not is_pop
+            and not _pop_metric(kn, metrics[0] if metrics else "")
+        ):
             q["time_range"] = _with_previous_year(p.time_range)
     if p.time_dim and (p.time_range or grain):
         q["time_dimension"] = p.time_dim
@@ -168,7 +191,7 @@ def check(wb, q: dict) -> str | None:
     kw = dict(q)
     target = kw.pop("target")
     try:
-        _ = wb.query(target, **kw).plan   # compiling is the check
+        _ = wb.query(target, **kw).plan  # compiling is the check
     except (WorkbenchError, ValueError, KeyError, TypeError) as e:
         return str(e)
     return None
@@ -214,10 +237,18 @@ def swapped(p: Partial, swap: dict[str, str]) -> Partial:
 
     def sub(xs):
         return [swap.get(x, x) for x in xs]
+
     words = dict(p.words)
     for old, new in swap.items():
         if old in words:
             words[new] = words[old]
-    return replace(p, metrics=sub(p.metrics), groupby=sub(p.groupby), mentions=sub(p.mentions),
-                   time_dim=swap.get(p.time_dim, p.time_dim) if p.time_dim else None, words=words,
-                   filters=dict(p.filters), define=dict(p.define))
+    return replace(
+        p,
+        metrics=sub(p.metrics),
+        groupby=sub(p.groupby),
+        mentions=sub(p.mentions),
+        time_dim=swap.get(p.time_dim, p.time_dim) if p.time_dim else None,
+        words=words,
+        filters=dict(p.filters),
+        define=dict(p.define),
+    )

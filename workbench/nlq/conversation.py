@@ -1,4 +1,5 @@
 """A conversation: turns, follow-ups resolved against the previous turn, diffs and undo."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 class Turn:
     question: str
     answer: Answer
-    partial: Partial | None       # what the turn's query was built from (None: nothing asked)
+    partial: Partial | None  # what the turn's query was built from (None: nothing asked)
 
 
 def is_followup(prev: Partial | None, new: Partial) -> bool:
@@ -27,20 +28,38 @@ def is_followup(prev: Partial | None, new: Partial) -> bool:
     stated = new.stated - {"metrics"}
     if (new.unknown or new.detail or new.counted) and not new.followup:
         return False
-    if "metrics" not in new.stated or (new.filters and all(m in new.entity_metrics for m in new.metrics)):
+    if "metrics" not in new.stated or (
+        new.filters and all(m in new.entity_metrics for m in new.metrics)
+    ):
         return bool(new.stated) or bool(new.filters)
-    return new.followup and not ("groupby" in stated and len(new.metrics) > 1) and (
-        len(new.stated) <= 2 or new.followup)
+    return (
+        new.followup
+        and not ("groupby" in stated and len(new.metrics) > 1)
+        and (len(new.stated) <= 2 or new.followup)
+    )
 
 
 def merge(prev: Partial, new: Partial) -> Partial:
     """The previous turn's query changed by what the new question states."""
-    out = replace(prev, filters=dict(prev.filters), define=dict(prev.define), words=dict(prev.words),
-                  segments=list(prev.segments), groupby=list(prev.groupby),
-                  mentions=list(prev.mentions), swaps=dict(prev.swaps))
-    qualifier = bool(new.filters) and new.metrics and all(m in new.entity_metrics for m in new.metrics)
-    if "metrics" in new.stated and not qualifier:     # 'only for customers in EUROPE' qualifies
-        out.metrics, out.metric_entries, out.share = list(new.metrics), list(new.metric_entries), new.share
+    out = replace(
+        prev,
+        filters=dict(prev.filters),
+        define=dict(prev.define),
+        words=dict(prev.words),
+        segments=list(prev.segments),
+        groupby=list(prev.groupby),
+        mentions=list(prev.mentions),
+        swaps=dict(prev.swaps),
+    )
+    qualifier = (
+        bool(new.filters) and new.metrics and all(m in new.entity_metrics for m in new.metrics)
+    )
+    if "metrics" in new.stated and not qualifier:  # 'only for customers in EUROPE' qualifies
+        out.metrics, out.metric_entries, out.share = (
+            list(new.metrics),
+            list(new.metric_entries),
+            new.share,
+        )
         out.define.update(new.define)
         out.detail = new.detail
     if "groupby" in new.stated:
@@ -96,10 +115,17 @@ class Conversation:
                 return t
         return None
 
-    def ask(self, question: str, language: str | None = None, today: dt.date | None = None) -> Answer:
+    def ask(
+        self, question: str, language: str | None = None, today: dt.date | None = None
+    ) -> Answer:
         prev = self.last
-        answer, partial = self.engine.answer(question, language, prev.partial if prev else None,
-                                             prev.answer if prev else None, today=today)
+        answer, partial = self.engine.answer(
+            question,
+            language,
+            prev.partial if prev else None,
+            prev.answer if prev else None,
+            today=today,
+        )
         self.turns.append(Turn(question, answer, partial))
         return answer
 
@@ -116,7 +142,12 @@ class Conversation:
         asked = self.turns[-1].answer
         opt = asked.options[option]
         partial = asked.option_partials[option] if option < len(asked.option_partials) else None
-        answer = self.engine.run(opt["query"], asked.language, self.turns[-1].question, partial,
-                                 self.last.answer if self.last else None)
+        answer = self.engine.run(
+            opt["query"],
+            asked.language,
+            self.turns[-1].question,
+            partial,
+            self.last.answer if self.last else None,
+        )
         self.turns.append(Turn(self.turns[-1].question, answer, partial))
         return answer

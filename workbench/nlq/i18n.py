@@ -10,6 +10,7 @@ A synonym pack sits beside a model file as ``<models_dir>/i18n/<namespace>.<lang
     values:                       # dimension -> {value as stored: [words]}
       channel: {store: [Filiale, Laden]}
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ class LanguageError(WorkbenchError):
 @dataclass
 class WordTable:
     """One language's phrasings of the engine's concepts, folded into token tuples."""
+
     language: str
     data: dict[str, Any]
     stopwords: frozenset[str] = frozenset()
@@ -54,7 +56,9 @@ class WordTable:
 @lru_cache(maxsize=8)
 def word_table(language: str) -> WordTable:
     if language not in LANGUAGES:
-        raise LanguageError(f"Language {language!r} is not supported; use one of {', '.join(LANGUAGES)}.")
+        raise LanguageError(
+            f"Language {language!r} is not supported; use one of {', '.join(LANGUAGES)}."
+        )
     data = plain(read_yaml(_WORDS_DIR / f"{language}.yml", "a mapping of concepts")[0])
     stop = frozenset(fold(str(w)) for w in data.get("stopwords", []))
     return WordTable(language, data, stop)
@@ -72,6 +76,7 @@ def _vocabulary(language: str) -> frozenset[str]:
         elif isinstance(node, list):
             for v in node:
                 out.update(words(str(v)))
+
     walk({k: v for k, v in table.data.items() if k != "stopwords"})
     return frozenset(w for w in out if len(w) > 1 and not w.isdigit())
 
@@ -84,14 +89,17 @@ def _vocabularies() -> dict[str, frozenset[str]]:
     return {lang: frozenset(v - shared) for lang, v in vocab.items()}
 
 
-def detect_language(low_tokens: tuple[str, ...], pack_words: dict[str, set[str]] | None = None) -> str:
+def detect_language(
+    low_tokens: tuple[str, ...], pack_words: dict[str, set[str]] | None = None
+) -> str:
     """The language whose words cover most of the question ('en' when nothing tells)."""
     vocab = _vocabularies()
     scores = {}
     for lang in LANGUAGES:
         extra = (pack_words or {}).get(lang, set())
         scores[lang] = sum(1.0 for t in low_tokens if t in vocab[lang]) + sum(
-            1.5 for t in low_tokens if t in extra)
+            1.5 for t in low_tokens if t in extra
+        )
     best = max(LANGUAGES, key=lambda lang: (scores[lang], lang == "en"))
     return best if scores[best] > scores["en"] else "en"
 
@@ -120,7 +128,7 @@ class SynonymPack:
             for ws in group.values():
                 for w in ws:
                     out.update(t for t in words(w) if len(t) > 2)
-        return out      # value translations ('App') are too often the English word too
+        return out  # value translations ('App') are too often the English word too
 
 
 def _lists(data: dict, section: str, path: Path) -> dict[str, list[str]]:
@@ -140,12 +148,19 @@ def load_packs(models_dir: Path, namespace: str) -> dict[str, SynonymPack]:
         data = plain(read_yaml(path, "a mapping with 'members', 'models' or 'values'")[0])
         unknown = set(data) - {"members", "models", "values"}
         if unknown:
-            raise LanguageError(f"{path}: unknown sections {sorted(unknown)}; a synonym pack has "
-                                "'members', 'models' and 'values'.")
+            raise LanguageError(
+                f"{path}: unknown sections {sorted(unknown)}; a synonym pack has "
+                "'members', 'models' and 'values'."
+            )
 
-        values = {str(dim): {str(v): [str(x) for x in (ws if isinstance(ws, list) else [ws])]
-                             for v, ws in (per or {}).items()}
-                  for dim, per in (data.get("values") or {}).items()}
-        packs[lang] = SynonymPack(lang, _lists(data, "members", path), _lists(data, "models", path),
-                                  values)
+        values = {
+            str(dim): {
+                str(v): [str(x) for x in (ws if isinstance(ws, list) else [ws])]
+                for v, ws in (per or {}).items()
+            }
+            for dim, per in (data.get("values") or {}).items()
+        }
+        packs[lang] = SynonymPack(
+            lang, _lists(data, "members", path), _lists(data, "models", path), values
+        )
     return packs

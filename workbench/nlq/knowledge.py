@@ -1,5 +1,6 @@
 """Everything the engine knows about one namespace, built from its metadata only: the members a
 principal may see, their phrases, the value index, embeddings, time dimensions and entities."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,8 +13,14 @@ from .values import ValueIndex
 
 
 class Knowledge:
-    def __init__(self, wb, namespace: str, models_dir: Path | None, cache_dir: Path | None,
-                 embeddings: bool = True):
+    def __init__(
+        self,
+        wb,
+        namespace: str,
+        models_dir: Path | None,
+        cache_dir: Path | None,
+        embeddings: bool = True,
+    ):
         self.wb, self.namespace = wb, namespace
         space = wb.namespace(namespace)
         self.space, self.version = space, space.version
@@ -27,25 +34,51 @@ class Knowledge:
             if f"{namespace}.{ref.qualified}" not in visible:
                 continue
             if ref.kind == "measure" and ref.name in metric_names:
-                continue   # the metric of the same name wraps it
-            unique = counts[ref.name] == 1 or (ref.kind == "metric" and ref.name in metric_names
-                                               and counts[ref.name] == 2)
-            entries.append(Entry(
-                namespace, ref.model, ref.name, ref.kind, m.title, m.description or "",
-                getattr(m, "type", None) if ref.kind != "measure" else m.agg,
-                m.format, m.unit, bool(getattr(m, "primary_key", False)),
-                ref.name if unique else ref.qualified, spec=m,
-                spec_model_title=space.models[ref.model].title))
+                continue  # the metric of the same name wraps it
+            unique = counts[ref.name] == 1 or (
+                ref.kind == "metric" and ref.name in metric_names and counts[ref.name] == 2
+            )
+            entries.append(
+                Entry(
+                    namespace,
+                    ref.model,
+                    ref.name,
+                    ref.kind,
+                    m.title,
+                    m.description or "",
+                    getattr(m, "type", None) if ref.kind != "measure" else m.agg,
+                    m.format,
+                    m.unit,
+                    bool(getattr(m, "primary_key", False)),
+                    ref.name if unique else ref.qualified,
+                    spec=m,
+                    spec_model_title=space.models[ref.model].title,
+                )
+            )
         for model in space.models.values():
-            entries.append(Entry(namespace, model.name, model.name, "model", model.title,
-                                 model.description or "", spec=model, query_name=model.name))
+            entries.append(
+                Entry(
+                    namespace,
+                    model.name,
+                    model.name,
+                    "model",
+                    model.title,
+                    model.description or "",
+                    spec=model,
+                    query_name=model.name,
+                )
+            )
         self.entries = entries
         self.packs: dict[str, SynonymPack] = load_packs(models_dir, namespace) if models_dir else {}
         self.lexicon = Lexicon(namespace, entries, self.packs)
-        self.values = ValueIndex(wb, namespace, [e for e in entries if e.kind == "dimension"],
-                                 self.packs)
-        self.embeddings = EmbeddingIndex(entries, f"{namespace}:{space.version}",
-                                         cache_dir) if embeddings else None
+        self.values = ValueIndex(
+            wb, namespace, [e for e in entries if e.kind == "dimension"], self.packs
+        )
+        self.embeddings = (
+            EmbeddingIndex(entries, f"{namespace}:{space.version}", cache_dir)
+            if embeddings
+            else None
+        )
         self.by_qualified = {e.qualified: e for e in entries}
         self._hops: dict[tuple[str, str], int] = {}
 
@@ -76,8 +109,14 @@ class Knowledge:
     def count_of(self, model: str) -> str | None:
         """The measure counting a model's rows ('how many loans'), or a distinct count of its key."""
         label = fold(self.space.models[model].title)
-        counts = [e for e in self.entries if e.model == model and e.kind in ("measure", "metric")
-                  and e.dtype == "count" and (not getattr(e.spec, "filter", None) or fold(e.label) == label)]
+        counts = [
+            e
+            for e in self.entries
+            if e.model == model
+            and e.kind in ("measure", "metric")
+            and e.dtype == "count"
+            and (not getattr(e.spec, "filter", None) or fold(e.label) == label)
+        ]
         if counts:
             counts.sort(key=lambda e: (fold(e.label) != label, len(e.name)))
             return counts[0].query_name
@@ -94,17 +133,31 @@ class Knowledge:
 
         def rank(e: Entry):
             lab = fold(e.label)
-            return (0 if "name" in lab.split() or e.name.endswith("name") else
-                    1 if lab in label or any(w[:5] in stems for w in lab.split()) and not e.primary_key
-                    else 2 if e.primary_key else 3, len(e.name))
+            return (
+                0
+                if "name" in lab.split() or e.name.endswith("name")
+                else 1
+                if lab in label or any(w[:5] in stems for w in lab.split()) and not e.primary_key
+                else 2
+                if e.primary_key
+                else 3,
+                len(e.name),
+            )
+
         dims.sort(key=rank)
         return dims[0] if dims else None
 
     def title_dimension(self, model: str) -> Entry | None:
         """The dimension named like the model itself ('Product' of Products), if any."""
         title = phrase_key(self.space.models[model].title)
-        return next((e for e in self.members_of(model, "dimension")
-                     if phrase_key(e.label) == title and not e.primary_key), None)
+        return next(
+            (
+                e
+                for e in self.members_of(model, "dimension")
+                if phrase_key(e.label) == title and not e.primary_key
+            ),
+            None,
+        )
 
     def key_of(self, model: str) -> Entry | None:
         keys = [e for e in self.members_of(model, "dimension") if e.primary_key]

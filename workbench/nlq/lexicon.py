@@ -3,6 +3,7 @@
 
 Only the model's own metadata is used: nothing here knows any domain.
 """
+
 from __future__ import annotations
 
 import re
@@ -12,27 +13,44 @@ from .i18n import LANGUAGES, SynonymPack, function_words
 from .text import Tokens, fold, phrase_key, stem, words
 
 MAX_SPAN = 6
-_GENERIC = {"id", "key", "name", "code", "date", "number", "count", "total", "value", "type",
-            "status", "amount", "rate", "flag", "comment", "description"}
+_GENERIC = {
+    "id",
+    "key",
+    "name",
+    "code",
+    "date",
+    "number",
+    "count",
+    "total",
+    "value",
+    "type",
+    "status",
+    "amount",
+    "rate",
+    "flag",
+    "comment",
+    "description",
+}
 
 
 @dataclass
 class Entry:
     """A member (or a model, kind 'model') as the engine knows it."""
+
     namespace: str
     model: str
     name: str
-    kind: str                    # metric | measure | dimension | segment | model
+    kind: str  # metric | measure | dimension | segment | model
     label: str
     description: str = ""
-    dtype: str | None = None     # dimension type or measure aggregation or metric type
+    dtype: str | None = None  # dimension type or measure aggregation or metric type
     fmt: str | None = None
     unit: str | None = None
     primary_key: bool = False
-    query_name: str = ""         # the name wb.query takes (short when unique, else model.name)
+    query_name: str = ""  # the name wb.query takes (short when unique, else model.name)
     phrases: set[str] = field(default_factory=set)
     spec: object = None
-    spec_model_title: str | None = None     # the label of the member's model
+    spec_model_title: str | None = None  # the label of the member's model
 
     @property
     def qualified(self) -> str:
@@ -52,9 +70,9 @@ class Match:
     start: int
     end: int
     entry: Entry
-    score: float                 # 1.0 exact phrase; lower for partial or fuzzy
-    how: str                     # exact | fuzzy | embedding | value
-    value: object = None         # for value matches: the stored value
+    score: float  # 1.0 exact phrase; lower for partial or fuzzy
+    how: str  # exact | fuzzy | embedding | value
+    value: object = None  # for value matches: the stored value
 
     @property
     def length(self) -> int:
@@ -81,11 +99,12 @@ class Lexicon:
         self.entries = entries
         self.packs = packs
         self.index: dict[str, dict[tuple[str, ...], list[tuple[Entry, float]]]] = {
-            lang: {} for lang in LANGUAGES}
+            lang: {} for lang in LANGUAGES
+        }
         self.strings: dict[str, list[tuple[str, Entry, float]]] = {lang: [] for lang in LANGUAGES}
         by_name = {e.name: e for e in entries if e.kind != "model"}
         by_qual = {e.qualified: e for e in entries}
-        self.base_words: set[str] = set()    # words of the model's own (English) metadata
+        self.base_words: set[str] = set()  # words of the model's own (English) metadata
         self.member_words: set[str] = set()  # phrases that name a member outright
         for e in entries:
             for phrase, weight in self._base_phrases(e):
@@ -115,25 +134,45 @@ class Lexicon:
         # "Customer region" also answers to "region" when the model says customer: partial names
         name_words = _split_name(e.name).split()
         fw = function_words()
-        partial_ok = e.kind != "dimension" or e.dtype == "categorical"   # not 'placed' of Orders placed
+        partial_ok = (
+            e.kind != "dimension" or e.dtype == "categorical"
+        )  # not 'placed' of Orders placed
         if len(name_words) > 1 and name_words[-1].lower() not in _GENERIC | fw and partial_ok:
             out.append((name_words[-1], 0.6))
         label_words = words(e.label)
-        own = set(phrase_key(e.model.replace("_", " "))) | set(phrase_key(str(e.spec_model_title or "")))
+        own = set(phrase_key(e.model.replace("_", " "))) | set(
+            phrase_key(str(e.spec_model_title or ""))
+        )
         rest = [w for w in label_words if stem(w) not in own]
-        if e.kind == "dimension" and rest and len(rest) < len(label_words) and set(rest) <= _GENERIC - fw:
-            out.append((" ".join(rest), 0.5))      # 'Region code' of regions: its 'code'
-        if e.kind != "model" and len(label_words) >= 3:   # 'account balance' of 'Customer account balance'
+        if (
+            e.kind == "dimension"
+            and rest
+            and len(rest) < len(label_words)
+            and set(rest) <= _GENERIC - fw
+        ):
+            out.append((" ".join(rest), 0.5))  # 'Region code' of regions: its 'code'
+        if (
+            e.kind != "model" and len(label_words) >= 3
+        ):  # 'account balance' of 'Customer account balance'
             out.append((" ".join(label_words[1:]), 0.7))
         for syn in getattr(spec, "synonyms", ()) or ():
             sw = words(syn)
             if e.kind == "dimension" and len(sw) == 2 and sw[-1] not in _GENERIC | fw:
-                out.append((sw[-1], 0.55))       # 'customer country' is also a 'country'
+                out.append((sw[-1], 0.55))  # 'customer country' is also a 'country'
 
-        if e.kind == "dimension" and partial_ok and len(label_words) > 1 and label_words[-1] not in _GENERIC | fw:
-            out.append((label_words[-1], 0.6))       # 'Customer nation' is also a 'nation'
-        if e.is_time:   # 'closed in 2019' names the close date; 'start' the incident start
-            rest = [w for w in words(e.label) if w not in _GENERIC and w not in fw and stem(w) not in own]
+        if (
+            e.kind == "dimension"
+            and partial_ok
+            and len(label_words) > 1
+            and label_words[-1] not in _GENERIC | fw
+        ):
+            out.append((label_words[-1], 0.6))  # 'Customer nation' is also a 'nation'
+        if e.is_time:  # 'closed in 2019' names the close date; 'start' the incident start
+            rest = [
+                w
+                for w in words(e.label)
+                if w not in _GENERIC and w not in fw and stem(w) not in own
+            ]
             if rest and len(rest) < len(words(e.label)):
                 out.append((" ".join(rest), 0.6))
         return out
@@ -175,7 +214,9 @@ class Lexicon:
                     out.append(Match(i, j, e, w, "exact"))
         return out
 
-    def fuzzy(self, toks: Tokens, language: str, blocked: set[int], stop: frozenset[str]) -> list[Match]:
+    def fuzzy(
+        self, toks: Tokens, language: str, blocked: set[int], stop: frozenset[str]
+    ) -> list[Match]:
         """Typos: spans whose stems are close to a phrase ('reveune', 'custmer segment')."""
         from rapidfuzz import fuzz, process
 
@@ -187,23 +228,33 @@ class Lexicon:
         n = len(toks)
         for i in range(n):
             for j in range(i + 1, min(n, i + 3) + 1):
-                if any(k in blocked for k in range(i, j)) or toks.low[i] in stop or toks.low[j - 1] in stop \
-                        or "?" in toks.low[i:j]:
+                if (
+                    any(k in blocked for k in range(i, j))
+                    or toks.low[i] in stop
+                    or toks.low[j - 1] in stop
+                    or "?" in toks.low[i:j]
+                ):
                     break
                 s = " ".join(toks.low[i:j])
                 if len(s) < 5 or s.isdigit():
                     continue
                 cutoff = 80 if len(s) >= 6 else 86
-                for text, score, k in process.extract(s, texts, scorer=fuzz.ratio, limit=4,
-                                                      score_cutoff=cutoff):
+                for text, score, k in process.extract(
+                    s, texts, scorer=fuzz.ratio, limit=4, score_cutoff=cutoff
+                ):
                     _, e, w = choices[k]
                     if text == s or text == " ".join(toks.stems[i:j]):
                         continue
-                    out.append(Match(i, j, e, w * (0.55 + 0.4 * (score - cutoff) / (100 - cutoff)), "fuzzy"))
+                    out.append(
+                        Match(
+                            i, j, e, w * (0.55 + 0.4 * (score - cutoff) / (100 - cutoff)), "fuzzy"
+                        )
+                    )
         return out
 
-    def nearest(self, text: str, language: str, kinds=("metric", "measure", "dimension"),
-                limit: int = 5) -> list[Entry]:
+    def nearest(
+        self, text: str, language: str, kinds=("metric", "measure", "dimension"), limit: int = 5
+    ) -> list[Entry]:
         """Members whose phrases are closest to some text (for 'cannot answer: did you mean')."""
         from rapidfuzz import fuzz, process
 
@@ -212,8 +263,9 @@ class Lexicon:
             return []
         key = " ".join(phrase_key(text, language))
         seen, out = set(), []
-        for _, _, k in process.extract(key, [c[0] for c in choices], scorer=fuzz.token_set_ratio,
-                                       limit=limit * 4):
+        for _, _, k in process.extract(
+            key, [c[0] for c in choices], scorer=fuzz.token_set_ratio, limit=limit * 4
+        ):
             e = choices[k][1]
             if e.qualified not in seen:
                 seen.add(e.qualified)

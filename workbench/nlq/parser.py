@@ -1,5 +1,6 @@
 """A question read against one namespace: time phrases, cue words ('by', 'top', 'how many') and
 the members and values its spans name, chosen so that the longest, best matches win."""
+
 from __future__ import annotations
 
 import re
@@ -11,10 +12,38 @@ from .lexicon import Match
 from .text import Tokens, stem
 from .timeparse import TimeHit, TimeReader
 
-CUES = ("more_than", "less_than", "at_least", "at_most", "negative", "per", "remove",
-        "group_by", "top", "bottom", "desc", "asc", "sort", "count", "average", "share", "detail",
-        "with", "only", "exclude", "followup", "add", "why", "compare", "derive_is", "sum_of",
-        "divided", "minus", "plus", "times")
+CUES = (
+    "more_than",
+    "less_than",
+    "at_least",
+    "at_most",
+    "negative",
+    "per",
+    "remove",
+    "group_by",
+    "top",
+    "bottom",
+    "desc",
+    "asc",
+    "sort",
+    "count",
+    "average",
+    "share",
+    "detail",
+    "with",
+    "only",
+    "exclude",
+    "followup",
+    "add",
+    "why",
+    "compare",
+    "derive_is",
+    "sum_of",
+    "divided",
+    "minus",
+    "plus",
+    "times",
+)
 _NUM = re.compile(r"\d+(?:[.,]\d+)?")
 
 
@@ -37,15 +66,16 @@ class Reading:
     alts: dict[int, list[Match]]
     leftovers: list[int]
     numbers: dict[int, float] = field(default_factory=dict)
-    compared: str | None = None      # 'online vs store': the dimension both sides are values of
+    compared: str | None = None  # 'online vs store': the dimension both sides are values of
     value_ambiguity: list = field(default_factory=list)  # a value several dimensions hold
 
     def cue_at(self, concept: str, end: int, gap: int = 1) -> Cue | None:
         """A cue of that concept ending at `end` (or up to `gap` filler tokens before)."""
         for c in self.cues:
-            if (c.concept == concept or (concept == "group_by" and c.concept == "per")) \
-                    and end - gap <= c.end <= end:
-                fill = self.toks.low[c.end:end]
+            if (
+                c.concept == concept or (concept == "group_by" and c.concept == "per")
+            ) and end - gap <= c.end <= end:
+                fill = self.toks.low[c.end : end]
                 if all(w in self.table.stopwords for w in fill):
                     return c
         return None
@@ -72,7 +102,7 @@ def find_cues(toks: Tokens, table: WordTable) -> list[Cue]:
     for concept, ph in phrases:
         n = len(ph)
         for i in range(len(toks) - n + 1):
-            if toks.low[i:i + n] == ph and not any(k in taken for k in range(i, i + n)):
+            if toks.low[i : i + n] == ph and not any(k in taken for k in range(i, i + n)):
                 out.append(Cue(concept, i, i + n))
                 taken.update(range(i, i + n))
     out.sort(key=lambda c: (c.start, c.end))
@@ -137,11 +167,17 @@ def _compounds(toks: Tokens, kn: Knowledge, taken: set[int]) -> list[Match]:
     return out
 
 
-def read(toks: Tokens, language: str, kn: Knowledge, table: WordTable, times: TimeReader) -> Reading:
+def read(
+    toks: Tokens, language: str, kn: Knowledge, table: WordTable, times: TimeReader
+) -> Reading:
     time = times.read(toks.low)
     cues = find_cues(toks, table)
-    compare_ends = {c.end for c in cues if c.concept in ("more_than", "less_than", "at_least", "at_most")}
-    time = [h for h in time if not (h.start in compare_ends and h.value.isdigit())]  # 'above 2000 euros'
+    compare_ends = {
+        c.end for c in cues if c.concept in ("more_than", "less_than", "at_least", "at_most")
+    }
+    time = [
+        h for h in time if not (h.start in compare_ends and h.value.isdigit())
+    ]  # 'above 2000 euros'
     blocked = {k for h in time for k in range(h.start, h.end)}
     cue_words = {k for c in cues for k in range(c.start, c.end)}
     stop = table.stopwords
@@ -153,20 +189,28 @@ def read(toks: Tokens, language: str, kn: Knowledge, table: WordTable, times: Ti
     fuzzy = kn.lexicon.fuzzy(toks, language, blocked | covered_exact | cue_words, stop)
     cands += [m for m in fuzzy if (m.start, m.end) not in exact_spans]
     for m in cands:
-        if m.length == 1 and (toks.low[m.start] in stop or m.start in cue_words) and m.how != "value":
-            m.score *= 0.45       # 'count', 'total', 'date' alone say little
+        if (
+            m.length == 1
+            and (toks.low[m.start] in stop or m.start in cue_words)
+            and m.how != "value"
+        ):
+            m.score *= 0.45  # 'count', 'total', 'date' alone say little
         if m.how == "value" and m.length == 1 and toks.low[m.start] in stop:
             m.score *= 0.45
     if language == "de":
         cands += _compounds(toks, kn, covered_exact | blocked)
-    for i, w in enumerate(toks.low):      # 'what did we sell': the model's 'sales'
+    for i, w in enumerate(toks.low):  # 'what did we sell': the model's 'sales'
         noun = table.mapping("verb_nouns").get(w)
         listing = any(c.concept == "detail" for c in cues) and not any(
-            c.concept in ("top", "bottom") for c in cues)
+            c.concept in ("top", "bottom") for c in cues
+        )
         if noun and i not in covered_exact and not listing:
             from .text import phrase_key
-            cands += [Match(i, i + 1, e, 0.8 * weight, "exact")
-                      for e, weight in kn.lexicon.index[language].get(phrase_key(str(noun), language), ())]
+
+            cands += [
+                Match(i, i + 1, e, 0.8 * weight, "exact")
+                for e, weight in kn.lexicon.index[language].get(phrase_key(str(noun), language), ())
+            ]
     picks, alts = _choose(cands, len(toks))
     taken = {k for m in picks for k in range(m.start, m.end)}
     cues = [c for c in cues if not any(k in taken for k in range(c.start, c.end))]
@@ -175,10 +219,21 @@ def read(toks: Tokens, language: str, kn: Knowledge, table: WordTable, times: Ti
         if i in blocked or i in taken:
             continue
         if _NUM.fullmatch(w):
-            numbers[i] = float(w.replace(",", "")) if "," in w and "." not in w else float(w.replace(",", "."))
+            numbers[i] = (
+                float(w.replace(",", ""))
+                if "," in w and "." not in w
+                else float(w.replace(",", "."))
+            )
         elif w in times.numbers and w not in stop:
             numbers[i] = float(times.numbers[w])
     used = taken | blocked | {k for c in cues for k in range(c.start, c.end)} | set(numbers)
-    leftovers = [i for i, w in enumerate(toks.low) if i not in used and w not in stop
-                 and w not in ("?", "%") and not w.isdigit() and len(w) > 1]
+    leftovers = [
+        i
+        for i, w in enumerate(toks.low)
+        if i not in used
+        and w not in stop
+        and w not in ("?", "%")
+        and not w.isdigit()
+        and len(w) > 1
+    ]
     return Reading(toks, language, kn, table, time, cues, picks, alts, leftovers, numbers)

@@ -1,6 +1,7 @@
 """From a reading to the parts of a semantic query the question states (a `Partial`): which
 matched span is a metric, a 'by' dimension, a filter value, an entity to count or list, and what
 the cue words around them ask for (top N, order, share, average per entity, detail list)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from .text import fold, phrase_key
 @dataclass
 class Partial:
     """The parts of a query one question states; follow-ups merge into the previous turn's."""
+
     namespace: str
     metrics: list[str] = field(default_factory=list)
     metric_entries: list[Entry] = field(default_factory=list)
@@ -25,10 +27,10 @@ class Partial:
     time_range: str | None = None
     years: tuple[int, int] | None = None
     compare_last_year: bool = False
-    filters: dict[str, dict] = field(default_factory=dict)      # member -> structured filter
+    filters: dict[str, dict] = field(default_factory=dict)  # member -> structured filter
     segments: list[str] = field(default_factory=list)
-    top: dict | None = None                                     # {"n", "lowest", "per"}
-    order: str | None = None                                    # desc | asc
+    top: dict | None = None  # {"n", "lowest", "per"}
+    order: str | None = None  # desc | asc
     order_by: str | None = None
     detail: bool = False
     share: bool = False
@@ -36,17 +38,17 @@ class Partial:
     followup: bool = False
     why: bool = False
     score: float = 1.0
-    words: dict[str, str] = field(default_factory=dict)         # member -> the words that named it
-    unknown: list[str] = field(default_factory=list)            # content words nothing explains
-    unknown_by: list[str] = field(default_factory=list)         # 'by <unknown>'
+    words: dict[str, str] = field(default_factory=dict)  # member -> the words that named it
+    unknown: list[str] = field(default_factory=list)  # content words nothing explains
+    unknown_by: list[str] = field(default_factory=list)  # 'by <unknown>'
     ambiguous: list[tuple[str, list[Match]]] = field(default_factory=list)
     stated: set[str] = field(default_factory=set)
     fuzzy: list[str] = field(default_factory=list)
     counted: bool = False
-    unknown_counted: list[str] = field(default_factory=list)   # 'how many employees': unknown
-    entity_metrics: list[str] = field(default_factory=list)     # 'customers' read as their count
-    remove: list[str] = field(default_factory=list)             # 'remove the channel'
-    mentions: list[str] = field(default_factory=list)           # dimensions named, in order
+    unknown_counted: list[str] = field(default_factory=list)  # 'how many employees': unknown
+    entity_metrics: list[str] = field(default_factory=list)  # 'customers' read as their count
+    remove: list[str] = field(default_factory=list)  # 'remove the channel'
+    mentions: list[str] = field(default_factory=list)  # dimensions named, in order
     swaps: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # other readings
 
     def state(self, *names: str) -> None:
@@ -76,9 +78,15 @@ def _top_n(r: Reading) -> dict | None:
         if n is None and c.end < len(r.toks) and r.toks.low[c.end] in r.table.mapping("numbers"):
             n = r.table.mapping("numbers")[r.toks.low[c.end]]
         if n is None:
-            n = next((v for k, v in sorted(r.numbers.items()) if k < c.start and k + 3 >= c.start
-                      or c.end <= k <= c.end + 2), None)
-        if n is None and len(r.numbers) == 1:        # 'which 3 brands have the lowest revenue'
+            n = next(
+                (
+                    v
+                    for k, v in sorted(r.numbers.items())
+                    if k < c.start and k + 3 >= c.start or c.end <= k <= c.end + 2
+                ),
+                None,
+            )
+        if n is None and len(r.numbers) == 1:  # 'which 3 brands have the lowest revenue'
             n = next(iter(r.numbers.values()))
         word = r.toks.low[c.start]
         plural_hint = c.end < len(r.toks) and r.toks.low[c.end].endswith(("s", "n", "es"))
@@ -95,7 +103,7 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
     derived, consumed, helpers = derived_metrics(r)
     p.define.update(helpers)
     if derived and any(r.picks[i].score < 0.65 for i in consumed):
-        p.score = 0.45         # an operand named only by part of its name: ask back
+        p.score = 0.45  # an operand named only by part of its name: ask back
     for name, spec, words in derived:
         p.define[name] = spec
         p.metrics.append(name)
@@ -122,19 +130,30 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
             p.fuzzy.append(e.query_name)
         p.score = min(p.score, m.score if m.score >= 0.5 else 0.5 + m.score / 2)
         grouped = r.cue_at("group_by", m.start, gap=2) is not None
-        joined = prev_role == "groupby" and m.start > 0 and low[m.start - 1] in (
-            "and", "und", "y", ",", "&", "plus") or (prev_role == "groupby" and r.picks[i - 1].end == m.start)
-        joined = joined or any(h.kind == "grain" and h.end == m.start - 1 and low[h.end] in (
-            "and", "und", "y", ",") for h in r.time)
+        joined = (
+            prev_role == "groupby"
+            and m.start > 0
+            and low[m.start - 1] in ("and", "und", "y", ",", "&", "plus")
+            or (prev_role == "groupby" and r.picks[i - 1].end == m.start)
+        )
+        joined = joined or any(
+            h.kind == "grain" and h.end == m.start - 1 and low[h.end] in ("and", "und", "y", ",")
+            for h in r.time
+        )
         m = by_context(r, i, m, grouped or joined)
         e = m.entry
-        every = [a for a in r.alts.get(i, []) if a.entry.kind in _role_kinds(e.kind)
-                 and (a.how == "value") == (m.how == "value")]
+        every = [
+            a
+            for a in r.alts.get(i, [])
+            if a.entry.kind in _role_kinds(e.kind) and (a.how == "value") == (m.how == "value")
+        ]
         alts = [a for a in every if abs(a.score - m.score) < 0.05]
         if every:
             p.swaps[e.query_name] = [(a.entry.query_name, a.score) for a in every]
         if m.how == "value":
-            f = p.filters.setdefault(e.qualified, {"member": e.query_name, "op": "in", "values": []})
+            f = p.filters.setdefault(
+                e.qualified, {"member": e.query_name, "op": "in", "values": []}
+            )
             if m.value not in f["values"]:
                 f["values"].append(m.value)
             if r.cue_at("exclude", m.start, gap=1):
@@ -149,12 +168,26 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
             prev_role = "segment"
             continue
         conj = {"and", "und", "y", ",", "&"}
-        listed = (m.start > 0 and low[m.start - 1] in conj) or (m.end < len(low) and low[m.end] in conj)
-        if e.kind in ("metric", "measure") and not listed and any(
-                x is not m and x.entry.kind in ("metric", "measure") and x.score >= 0.5 for x in r.picks):
-            entity_alts = [a for a in r.alts.get(i, []) if a.entry.kind == "model" and a.score >= m.score - 0.05]
+        listed = (m.start > 0 and low[m.start - 1] in conj) or (
+            m.end < len(low) and low[m.end] in conj
+        )
+        if (
+            e.kind in ("metric", "measure")
+            and not listed
+            and any(
+                x is not m and x.entry.kind in ("metric", "measure") and x.score >= 0.5
+                for x in r.picks
+            )
+        ):
+            entity_alts = [
+                a
+                for a in r.alts.get(i, [])
+                if a.entry.kind == "model" and a.score >= m.score - 0.05
+            ]
             if entity_alts and not r.cue_at("count", m.start, gap=2):
-                p.words.setdefault("@entity:" + entity_alts[0].entry.model, r.toks.text(m.start, m.end))
+                p.words.setdefault(
+                    "@entity:" + entity_alts[0].entry.model, r.toks.text(m.start, m.end)
+                )
                 prev_role = "entity"
                 continue
         if e.kind in ("metric", "measure") and m.how == "fuzzy" and exact_metric:
@@ -162,27 +195,35 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
         if e.kind in ("metric", "measure"):
             if alts:
                 p.ambiguous.append(("metric", [m] + alts))
-            if m.score < 0.3 and any(x.entry.kind in ("metric", "measure") and x.score >= 0.5
-                                     for x in r.picks if x is not m):
+            if m.score < 0.3 and any(
+                x.entry.kind in ("metric", "measure") and x.score >= 0.5
+                for x in r.picks
+                if x is not m
+            ):
                 continue
             if m.score < 0.65 and m.how == "exact":
-                p.score = min(p.score, 0.45)     # a metric named only by part of its name
+                p.score = min(p.score, 0.45)  # a metric named only by part of its name
             if e.query_name not in p.metrics:
                 p.metrics.append(e.query_name)
                 p.metric_entries.append(e)
-                if any(a.entry.kind == "model" and a.score >= m.score - 0.05 for a in r.alts.get(i, [])):
+                if any(
+                    a.entry.kind == "model" and a.score >= m.score - 0.05 for a in r.alts.get(i, [])
+                ):
                     p.entity_metrics.append(e.query_name)
                 p.words[e.query_name] = r.toks.text(m.start, m.end)
             p.state("metrics")
             prev_role = "metric"
             continue
         if e.kind == "model" and r.numbers.get(m.end) is not None and not grouped:
-            key = kn.key_of(e.model)          # 'order 4711': that row
+            key = kn.key_of(e.model)  # 'order 4711': that row
             if key is not None:
                 val = r.numbers[m.end]
                 v = int(val) if float(val).is_integer() else val
-                p.filters[key.qualified] = {"member": key.query_name, "op": "in",
-                                            "values": [v if key.dtype == "numeric" else str(v)]}
+                p.filters[key.qualified] = {
+                    "member": key.query_name,
+                    "op": "in",
+                    "values": [v if key.dtype == "numeric" else str(v)],
+                }
                 p.state("filters")
                 prev_role = "value"
                 continue
@@ -200,10 +241,15 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
                 prev_role = "per"
                 continue
             nxt_pick = r.picks[i + 1] if i + 1 < len(r.picks) else None
-            if nxt_pick is not None and nxt_pick.start == m.end and any(
+            if (
+                nxt_pick is not None
+                and nxt_pick.start == m.end
+                and any(
                     a.entry.model == e.model and a.entry.kind == "dimension"
-                    for a in [nxt_pick] + r.alts.get(i + 1, [])):
-                continue      # 'part brand': the entity only says whose brand
+                    for a in [nxt_pick] + r.alts.get(i + 1, [])
+                )
+            ):
+                continue  # 'part brand': the entity only says whose brand
             if grouped or joined:
                 dim = kn.name_of(e.model)
                 if dim:
@@ -229,7 +275,7 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
             prev_role = "metric"
             continue
         if not grouped and not joined and (e.qualified in valued or e.qualified in p.filters):
-            continue          # 'the North region': the region is the value's, not a column
+            continue  # 'the North region': the region is the value's, not a column
         p.mentions.append(e.query_name)
         if alts:
             p.ambiguous.append(("dimension", [m] + alts))
@@ -244,8 +290,11 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
         nxt = r.numbers.get(m.end)
         if nxt is not None and not grouped and e.dtype in ("categorical", "numeric"):
             val = int(nxt) if float(nxt).is_integer() else nxt
-            p.filters[e.qualified] = {"member": e.query_name, "op": "in",
-                                      "values": [val if e.dtype == "numeric" else str(val)]}
+            p.filters[e.qualified] = {
+                "member": e.query_name,
+                "op": "in",
+                "values": [val if e.dtype == "numeric" else str(val)],
+            }
             p.state("filters")
             prev_role = "value"
             continue
@@ -255,7 +304,11 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
             prev_role = "time"
             continue
         if grouped or joined or (e.qualified not in p.filters and e.qualified not in valued):
-            if grouped or joined or not any(f["member"] == e.query_name for f in p.filters.values()):
+            if (
+                grouped
+                or joined
+                or not any(f["member"] == e.query_name for f in p.filters.values())
+            ):
                 _group(p, e, r.toks.text(m.start, m.end))
                 prev_role = "groupby"
     if average_per and p.metrics:
@@ -263,8 +316,12 @@ def resolve(r: Reading) -> Partial:  # noqa: C901 -- one branch per role a span 
         dim_name = f"{base}_per_{average_per}".replace(".", "_").replace("(", "_").replace(")", "")
         avg_name = f"average_{dim_name}"
         p.define[dim_name] = {"kind": "dimension", "model": average_per, "metric": base}
-        p.define[avg_name] = {"agg": "avg", "expr": dim_name, "model": average_per,
-                              "label": f"Average {base} per {average_per}"}
+        p.define[avg_name] = {
+            "agg": "avg",
+            "expr": dim_name,
+            "model": average_per,
+            "label": f"Average {base} per {average_per}",
+        }
         p.metrics[-1] = avg_name
         p.words[avg_name] = p.words.get(base, base)
     _comparisons(p, r)
@@ -300,13 +357,21 @@ def _comparisons(p: Partial, r: Reading) -> None:
             op, value = "lt", 0
         if op is None or value is None:
             continue
-        before = [m for m in r.picks if m.end <= c.start + (1 if c.concept == "negative" else 0)
-                  and m.entry.kind == "dimension" and m.entry.dtype == "numeric"]
-        after = [m for m in r.picks if m.start >= c.end and m.entry.kind == "dimension"
-                 and m.entry.dtype == "numeric"]
+        before = [
+            m
+            for m in r.picks
+            if m.end <= c.start + (1 if c.concept == "negative" else 0)
+            and m.entry.kind == "dimension"
+            and m.entry.dtype == "numeric"
+        ]
+        after = [
+            m
+            for m in r.picks
+            if m.start >= c.end and m.entry.kind == "dimension" and m.entry.dtype == "numeric"
+        ]
         target = before[-1] if before else (after[0] if after else None)
         if target is None:
-            p.score = min(p.score, 0.4)   # a condition nothing in the model can hold: ask back
+            p.score = min(p.score, 0.4)  # a condition nothing in the model can hold: ask back
             continue
         e = target.entry
         v = int(value) if float(value).is_integer() else value
@@ -323,9 +388,16 @@ def composed_metrics(p: Partial, kn) -> None:
             continue
         for k, e in enumerate(p.metric_entries):
             want = phrase_key(f"{f['values'][0]} {e.label}".replace("_", " "))
-            hit = next((x for x in kn.entries if x.kind in ("metric", "measure") and phrase_key(x.label) == want), None)
+            hit = next(
+                (
+                    x
+                    for x in kn.entries
+                    if x.kind in ("metric", "measure") and phrase_key(x.label) == want
+                ),
+                None,
+            )
             if hit is not None and e.query_name in p.metrics and hit.query_name in p.metrics:
-                p.metrics.remove(e.query_name)       # 'orders ... cancelled' named both
+                p.metrics.remove(e.query_name)  # 'orders ... cancelled' named both
                 p.filters.pop(key)
                 break
             if hit is not None and e.query_name in p.metrics:
@@ -340,12 +412,17 @@ def nearest_metrics(p: Partial, kn) -> None:
     """'revenue by category': of the metrics that share a name (Revenue, Revenue (line level)),
     the one whose model is joined closest to the dimensions and filters of the question."""
     dims = [kn.by_qualified.get(f) for f in p.filters] + [
-        next((e for e in kn.entries if e.query_name == d), None) for d in p.groupby]
+        next((e for e in kn.entries if e.query_name == d), None) for d in p.groupby
+    ]
     models = {e.model for e in dims if e is not None}
     if not models:
         return
     for k, e in enumerate(p.metric_entries):
-        sibs = [x for x in kn.entries if x.kind in ("metric", "measure") and bare_label(x.label) == bare_label(e.label)]
+        sibs = [
+            x
+            for x in kn.entries
+            if x.kind in ("metric", "measure") and bare_label(x.label) == bare_label(e.label)
+        ]
         if len(sibs) < 2:
             continue
         best = min(sibs, key=lambda x: (max(kn.hops(x.model, mm) for mm in models), x is not e))
@@ -411,6 +488,7 @@ def _cues(p: Partial, r: Reading) -> None:
         p.detail = True
     p.add_dims = r.has("add")
     p.counted = r.has("count")
-    p.followup = any(c.concept in ("followup", "only", "add") and c.start <= 1 for c in r.cues) or any(
-        fold(w) in ("instead", "stattdessen", "lugar") for w in r.toks.low)
+    p.followup = any(
+        c.concept in ("followup", "only", "add") and c.start <= 1 for c in r.cues
+    ) or any(fold(w) in ("instead", "stattdessen", "lugar") for w in r.toks.low)
     p.why = r.has("why")

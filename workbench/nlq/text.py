@@ -1,4 +1,5 @@
 """Text as the engine reads it: accent-folded, lower-cased tokens, their stems and positions."""
+
 from __future__ import annotations
 
 import re
@@ -34,6 +35,7 @@ def stem(word: str, language: str = "en") -> str:
 @dataclass(frozen=True)
 class Tokens:
     """A question's tokens: as typed (`raw`), folded (`low`) and stemmed (`stems`)."""
+
     raw: tuple[str, ...]
     low: tuple[str, ...]
     stems: tuple[str, ...]
@@ -56,8 +58,9 @@ def tokenize(text: str, language: str = "en") -> Tokens:
 
 def phrase_key(phrase: str, language: str = "en") -> tuple[str, ...]:
     """The stems of a phrase, the key it is matched under."""
-    return tuple(stem(fold(m.group(0)), language) for m in _TOKEN.finditer(phrase)
-                 if m.group(0) != "?")
+    return tuple(
+        stem(fold(m.group(0)), language) for m in _TOKEN.finditer(phrase) if m.group(0) != "?"
+    )
 
 
 def words(phrase: str) -> tuple[str, ...]:
@@ -69,6 +72,6 @@ def find_phrase(low: tuple[str, ...], phrase: tuple[str, ...], start: int = 0) -
     """Index of the first occurrence of the token sequence `phrase` in `low` at or after start."""
     n = len(phrase)
     for i in range(start, len(low) - n + 1):
-        if low[i:i + n] == phrase:
+        if low[i : i + n] == phrase:
             return i
     return -1

@@ -4,6 +4,7 @@
 Ranges come out in the semantic layer's own syntax (workbench/semantic/timegrain.py), so the
 layer, not this module, decides what a range means.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,11 +21,11 @@ _QTOK = re.compile(r"q([1-4])")
 
 @dataclass
 class TimeHit:
-    start: int                  # token span [start, end)
+    start: int  # token span [start, end)
     end: int
-    kind: str                   # range | grain | compare_last_year | years
-    value: str = ""             # time range text, grain, or years "2024,2025"
-    text: str = ""              # what the person wrote
+    kind: str  # range | grain | compare_last_year | years
+    value: str = ""  # time range text, grain, or years "2024,2025"
+    text: str = ""  # what the person wrote
 
 
 class TimeReader:
@@ -40,6 +41,7 @@ class TimeReader:
         for i, m in enumerate(table.data["time"].get("months_short", [])):
             self.month_index.setdefault(str(m).lower(), i + 1)
         from .text import fold
+
         self.month_index = {fold(k): v for k, v in self.month_index.items()}
         self.numbers = {k: int(v) for k, v in table.mapping("numbers").items()}
         self.quarters = {k: int(v) for k, v in table.mapping("time.quarters").items()}
@@ -50,7 +52,7 @@ class TimeReader:
     @staticmethod
     def at(low, i, phrases) -> int:
         for ph in phrases:
-            if tuple(low[i:i + len(ph)]) == ph:
+            if tuple(low[i : i + len(ph)]) == ph:
                 return len(ph)
         return 0
 
@@ -88,7 +90,7 @@ class TimeReader:
         while i < len(low):
             hit = self._read_at(low, i)
             if hit:
-                hit.text = " ".join(low[hit.start:hit.end])
+                hit.text = " ".join(low[hit.start : hit.end])
                 hits.append(hit)
                 i = hit.end
             else:
@@ -97,8 +99,13 @@ class TimeReader:
 
     def _read_at(self, low, i) -> TimeHit | None:  # noqa: C901 -- one branch per time phrase form
         p = self.t.phrases
-        for concept, text in (("time.ytd", "ytd"), ("time.mtd", "mtd"), ("time.qtd", "qtd"),
-                              ("time.today", "today"), ("time.yesterday", "yesterday")):
+        for concept, text in (
+            ("time.ytd", "ytd"),
+            ("time.mtd", "mtd"),
+            ("time.qtd", "qtd"),
+            ("time.today", "today"),
+            ("time.yesterday", "yesterday"),
+        ):
             n = self.at(low, i, p(concept))
             if n:
                 return TimeHit(i, i + n, "range", text)
@@ -118,11 +125,22 @@ class TimeReader:
             if num is not None:
                 unit, k = self.unit_at(low, i + n + 1)
                 if unit and word != "this":
-                    return TimeHit(i, i + n + 1 + k, "range", f"{'next' if word == 'next' else 'last'} {num} {unit}s")
+                    return TimeHit(
+                        i,
+                        i + n + 1 + k,
+                        "range",
+                        f"{'next' if word == 'next' else 'last'} {num} {unit}s",
+                    )
             unit, k = self.unit_at(low, i + n)
             if unit:
-                return TimeHit(i, i + n + k, "range", f"{'last' if word == 'last' else 'this'} {unit}"
-                               if word != "next" else f"next 1 {unit}s")
+                return TimeHit(
+                    i,
+                    i + n + k,
+                    "range",
+                    f"{'last' if word == 'last' else 'this'} {unit}"
+                    if word != "next"
+                    else f"next 1 {unit}s",
+                )
         # a unit followed by 'last' (el año pasado, el trimestre anterior)
         unit, k = self.unit_at(low, i)
         if unit:
@@ -150,13 +168,21 @@ class TimeReader:
                 if second:
                     (_s2, e2), k2 = second
                     last = e2 - dt.timedelta(days=1)
-                    return TimeHit(i, i + n + k1 + m + k2, "range", f"{s1.isoformat()}..{last.isoformat()}")
+                    return TimeHit(
+                        i, i + n + k1 + m + k2, "range", f"{s1.isoformat()}..{last.isoformat()}"
+                    )
         q = self._quarter_at(low, i)
         if q:
             return q
         month = self.month_at(low, i)
         if month and not (low[i] in ("may", "mar", "mai") and not self._month_context(low, i)):
-            gap = 1 if i + 2 < len(low) and low[i + 1] in ("de", "of", "del") and self.year_at(low, i + 2) else 0
+            gap = (
+                1
+                if i + 2 < len(low)
+                and low[i + 1] in ("de", "of", "del")
+                and self.year_at(low, i + 2)
+                else 0
+            )
             year = self.year_at(low, i + 1 + gap)
             text, _ = self._month_range(month, year or None)
             return TimeHit(i, i + (2 + gap if year else 1), "range", text)
@@ -164,7 +190,7 @@ class TimeReader:
         if year:
             return TimeHit(i, i + 1, "range", str(year))
         unit, k = self.unit_at(low, i)
-        if unit == "year" and self.year_at(low, i + k):     # 'im Jahr 2024', 'the year 2024'
+        if unit == "year" and self.year_at(low, i + k):  # 'im Jahr 2024', 'the year 2024'
             return TimeHit(i, i + k + 1, "range", str(self.year_at(low, i + k)))
         iso = _ISO.fullmatch(low[i])
         if iso:
@@ -174,8 +200,11 @@ class TimeReader:
     def _month_context(self, low, i) -> bool:
         """'may' and 'mar' are months only next to a year or after a time preposition."""
         prev = low[i - 1] if i > 0 else ""
-        time_words = {w[-1] for c in ("time.in", "time.since", "time.until", "time.between")
-                      for w in self.t.phrases(c)}
+        time_words = {
+            w[-1]
+            for c in ("time.in", "time.since", "time.until", "time.between")
+            for w in self.t.phrases(c)
+        }
         return bool(self.year_at(low, i + 1)) or prev in time_words
 
     def _quarter_at(self, low, i) -> TimeHit | None:
@@ -197,14 +226,27 @@ class TimeReader:
                 j += 1
             year = self.year_at(low, j) or self.today.year
             h = self.halves[low[i]]
-            start, last = (f"{year}-01-01", f"{year}-06-30") if h == 1 else (f"{year}-07-01", f"{year}-12-31")
-            return TimeHit(i, j + 1 if self.year_at(low, j) else i + 1 + k, "range", f"{start}..{last}")
+            start, last = (
+                (f"{year}-01-01", f"{year}-06-30") if h == 1 else (f"{year}-07-01", f"{year}-12-31")
+            )
+            return TimeHit(
+                i, j + 1 if self.year_at(low, j) else i + 1 + k, "range", f"{start}..{last}"
+            )
         if low[i] in self.quarters:
             qn = self.quarters[low[i]]
             unit, k = self.unit_at(low, i + 1)
             if unit == "quarter":
                 j = i + 1 + k
-                while j < len(low) and low[j] in ("of", "in", "des", "del", "de", "von", "im", "el"):
+                while j < len(low) and low[j] in (
+                    "of",
+                    "in",
+                    "des",
+                    "del",
+                    "de",
+                    "von",
+                    "im",
+                    "el",
+                ):
                     j += 1
                 year = self.year_at(low, j)
                 if year:
@@ -255,13 +297,23 @@ class TimeReader:
         out: list[TimeHit] = []
         for h in hits:
             prev = out[-1] if out else None
-            if (prev and prev.kind == "range" and h.kind == "range" and _YEAR.fullmatch(prev.value)
-                    and _YEAR.fullmatch(h.value)
-                    and any(self.at(low, j, compare) for j in range(prev.end, h.start))
-                    and h.start - prev.end <= 3):
+            if (
+                prev
+                and prev.kind == "range"
+                and h.kind == "range"
+                and _YEAR.fullmatch(prev.value)
+                and _YEAR.fullmatch(h.value)
+                and any(self.at(low, j, compare) for j in range(prev.end, h.start))
+                and h.start - prev.end <= 3
+            ):
                 years = sorted((int(prev.value), int(h.value)))
-                out[-1] = TimeHit(prev.start, h.end, "years", f"{years[0]},{years[1]}",
-                                  " ".join(low[prev.start:h.end]))
+                out[-1] = TimeHit(
+                    prev.start,
+                    h.end,
+                    "years",
+                    f"{years[0]},{years[1]}",
+                    " ".join(low[prev.start : h.end]),
+                )
                 continue
             out.append(h)
         return out

@@ -4,6 +4,7 @@ Built once per namespace version, principal and data version through ``wb.query`
 policies apply: a regional manager's index holds their region only), from the distinct values
 of every visible categorical dimension with at most ``per_dimension`` of them.
 """
+
 from __future__ import annotations
 
 from .i18n import LANGUAGES, SynonymPack
@@ -12,20 +13,28 @@ from .text import Tokens, fold, phrase_key
 
 
 class ValueIndex:
-    def __init__(self, wb, namespace: str, dims: list[Entry], packs: dict[str, SynonymPack],
-                 per_dimension: int = 500):
+    def __init__(
+        self,
+        wb,
+        namespace: str,
+        dims: list[Entry],
+        packs: dict[str, SynonymPack],
+        per_dimension: int = 500,
+    ):
         self.values: dict[str, list[object]] = {}
         self.index: dict[str, dict[tuple[str, ...], list[tuple[Entry, object]]]] = {
-            lang: {} for lang in LANGUAGES}
-        self.short: dict[str, list[tuple[Entry, object]]] = {}   # case-sensitive short values
+            lang: {} for lang in LANGUAGES
+        }
+        self.short: dict[str, list[tuple[Entry, object]]] = {}  # case-sensitive short values
         from ..semantic.errors import QueryError
 
         for e in dims:
             if e.dtype != "categorical" or e.primary_key:
                 continue
             try:
-                df = wb.query(namespace, dimensions=[e.query_name], distinct=True,
-                              limit=per_dimension + 1).execute()
+                df = wb.query(
+                    namespace, dimensions=[e.query_name], distinct=True, limit=per_dimension + 1
+                ).execute()
             except QueryError:
                 continue
             if len(df) > per_dimension:
@@ -50,7 +59,7 @@ class ValueIndex:
     def _add(self, e: Entry, value: object, text: str, languages) -> None:
         text = text.strip()
         if text.replace(".", "").replace("-", "").isdigit():
-            return       # numbers are read as numbers ('top 3'), never as a stored id
+            return  # numbers are read as numbers ('top 3'), never as a stored id
         if len(text) <= 3 and not any(c.islower() for c in text):
             self.short.setdefault(text, []).append((e, value))
             return
@@ -61,8 +70,13 @@ class ValueIndex:
                 if not any(o is e and v == value for o, v in bucket):
                     bucket.append((e, value))
 
-    def match(self, toks: Tokens, language: str, stop: frozenset[str],
-              member_words: set[str] | frozenset[str] = frozenset()) -> list[Match]:
+    def match(
+        self,
+        toks: Tokens,
+        language: str,
+        stop: frozenset[str],
+        member_words: set[str] | frozenset[str] = frozenset(),
+    ) -> list[Match]:
         """Spans naming stored values; a value that is also a member's name ('region' stored in
         an incidents table) scores below the member."""
         out = []
@@ -80,7 +94,7 @@ class ValueIndex:
                     stored = fold(str(v)).replace("_", " ")
                     exact = stored == text
                     if not exact and j == i + 1 and abs(len(stored) - len(text)) > 2:
-                        continue     # 'shipped' does not name the value SHIP
+                        continue  # 'shipped' does not name the value SHIP
                     score = (1.0 if exact else 0.92) * (0.9 if text in member_words else 1.0)
                     out.append(Match(i, j, e, score, "value", v))
         return out

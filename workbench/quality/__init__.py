@@ -12,18 +12,28 @@ Notebooks::
 
 Great Expectations takes seconds to import, so everything here is imported on first use.
 """
+
 from __future__ import annotations
 
 import importlib
 
 _EXPORTS = {
-    "validate": "runner", "RunResult": "runner",
-    "run_stage": "service", "api_validate": "service", "QualityGateFailed": "service",
-    "score_history": "service", "latest_scores": "service", "quarantine": "service",
+    "validate": "runner",
+    "RunResult": "runner",
+    "run_stage": "service",
+    "api_validate": "service",
+    "QualityGateFailed": "service",
+    "score_history": "service",
+    "latest_scores": "service",
+    "quarantine": "service",
     "quarantined_rows": "service",
-    "load_suite": "suite_spec", "list_suites": "suite_spec", "Suite": "suite_spec",
+    "load_suite": "suite_spec",
+    "list_suites": "suite_spec",
+    "Suite": "suite_spec",
     "QualityScore": "scoring",
-    "profile_table": "suggest", "propose_suite": "suggest", "accept_proposal": "suggest",
+    "profile_table": "suggest",
+    "propose_suite": "suggest",
+    "accept_proposal": "suggest",
 }
 
 __all__ = sorted(_EXPORTS)

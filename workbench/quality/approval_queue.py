@@ -10,6 +10,7 @@ runs them on its own connection.  The role checks are the workflows' own
 Each item is JSON-ready: ``kind`` (``schema`` or ``rule``), its key fields, ``status``, the change
 in detail and ``decisions``, the steps its status allows.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,12 +32,18 @@ class UnknownDecision(ApprovalError, ValueError):
 
 
 def _exists(con: Any, table: str) -> bool:
-    return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ? "
-                       "AND table_schema = current_schema()", [table]).fetchone()[0] > 0
+    return (
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ? "
+            "AND table_schema = current_schema()",
+            [table],
+        ).fetchone()[0]
+        > 0
+    )
 
 
 def _when(value: Any) -> str | None:
-    if value is None or (not isinstance(value, str) and value != value):   # None, NaT
+    if value is None or (not isinstance(value, str) and value != value):  # None, NaT
         return None
     return value.isoformat() if isinstance(value, (dt.datetime, dt.date)) else str(value)
 
@@ -47,23 +54,41 @@ def _text(value: Any) -> str | None:
 
 
 def _schema_item(r: dict) -> dict:
-    return {"kind": "schema", "id": int(r["id"]), "table": r["table_name"],
-            "base_version": int(r["base_version"]), "compatibility": r["compatibility"],
-            "status": r["status"], "changes": json.loads(r["changes_json"]),
-            "migration": json.loads(r["migration_json"]), "proposed_by": _text(r["proposed_by"]),
-            "proposed_at": _when(r["proposed_at"]), "decided_by": _text(r["decided_by"]),
-            "decided_at": _when(r["decided_at"]),
-            "decisions": list(SCHEMA_STEPS.get(r["status"], ()))}
+    return {
+        "kind": "schema",
+        "id": int(r["id"]),
+        "table": r["table_name"],
+        "base_version": int(r["base_version"]),
+        "compatibility": r["compatibility"],
+        "status": r["status"],
+        "changes": json.loads(r["changes_json"]),
+        "migration": json.loads(r["migration_json"]),
+        "proposed_by": _text(r["proposed_by"]),
+        "proposed_at": _when(r["proposed_at"]),
+        "decided_by": _text(r["decided_by"]),
+        "decided_at": _when(r["decided_at"]),
+        "decisions": list(SCHEMA_STEPS.get(r["status"], ())),
+    }
 
 
 def _rule_item(r: dict) -> dict:
-    return {"kind": "rule", "table": r["table_name"], "name": r["rule_name"],
-            "version": int(r["rule_version"]), "status": r["status"], "action": r["action"],
-            "description": _text(r["description"]), "spec": json.loads(r["spec_json"]),
-            "proposed_by": _text(r["proposed_by"]), "proposed_at": _when(r["proposed_at"]),
-            "approved_by": _text(r["approved_by"]), "approved_at": _when(r["approved_at"]),
-            "activated_by": _text(r["activated_by"]), "rejected_by": _text(r["rejected_by"]),
-            "decisions": list(RULE_STEPS.get(r["status"], ()))}
+    return {
+        "kind": "rule",
+        "table": r["table_name"],
+        "name": r["rule_name"],
+        "version": int(r["rule_version"]),
+        "status": r["status"],
+        "action": r["action"],
+        "description": _text(r["description"]),
+        "spec": json.loads(r["spec_json"]),
+        "proposed_by": _text(r["proposed_by"]),
+        "proposed_at": _when(r["proposed_at"]),
+        "approved_by": _text(r["approved_by"]),
+        "approved_at": _when(r["approved_at"]),
+        "activated_by": _text(r["activated_by"]),
+        "rejected_by": _text(r["rejected_by"]),
+        "decisions": list(RULE_STEPS.get(r["status"], ())),
+    }
 
 
 def pending(con: Any) -> list[dict]:
@@ -79,21 +104,34 @@ def pending(con: Any) -> list[dict]:
     return items
 
 
-def decide_schema(con: Any, proposal_id: int, decision: str, principal: Principal | None,
-                  note: str | None = None) -> dict:
+def decide_schema(
+    con: Any, proposal_id: int, decision: str, principal: Principal | None, note: str | None = None
+) -> dict:
     """Approve or reject schema change proposal ``proposal_id``; its row as an item."""
     if decision not in SCHEMA_DECISIONS:
-        raise UnknownDecision(f"'{decision}' is not a decision on a schema change; use "
-                              f"{' or '.join(SCHEMA_DECISIONS)}.")
+        raise UnknownDecision(
+            f"'{decision}' is not a decision on a schema change; use "
+            f"{' or '.join(SCHEMA_DECISIONS)}."
+        )
     step = proposals.approve if decision == "approve" else proposals.reject
     return _schema_item(step(con, proposal_id, principal, note))
 
 
-def decide_rule(con: Any, table: str, name: str, version: int, step: str,
-                principal: Principal | None, note: str | None = None) -> dict:
+def decide_rule(
+    con: Any,
+    table: str,
+    name: str,
+    version: int,
+    step: str,
+    principal: Principal | None,
+    note: str | None = None,
+) -> dict:
     """Approve, activate or reject one rule version; its row as an item."""
     allowed = sorted({s for steps in RULE_STEPS.values() for s in steps})
     if step not in allowed:
-        raise UnknownDecision(f"'{step}' is not a decision on a cleansing rule; use "
-                              f"{', '.join(allowed)}.")
-    return _rule_item(cleansing_approval.transition(con, table, name, version, step, principal, note))
+        raise UnknownDecision(
+            f"'{step}' is not a decision on a cleansing rule; use {', '.join(allowed)}."
+        )
+    return _rule_item(
+        cleansing_approval.transition(con, table, name, version, step, principal, note)
+    )

@@ -1,8 +1,9 @@
 """`workbench validate SUITE [--engine ENGINE]` (wired into workbench/cli.py).
 
-    from .quality.cli import validate as _validate
-    app.command(name="validate")(_validate)
+from .quality.cli import validate as _validate
+app.command(name="validate")(_validate)
 """
+
 from __future__ import annotations
 
 import json
@@ -18,10 +19,18 @@ err = Console(stderr=True)
 
 
 def validate(
-    suite: str = typer.Argument(..., help="Suite name in pipelines/quality/ (orders) or a YAML path."),
-    engine: str = typer.Option("duckdb", callback=engine_name, metavar="ENGINE",
-                               help="Where the expectations run: a registered engine."),
-    warehouse: str | None = typer.Option(None, help="DuckDB warehouse (default from workbench.yml)."),
+    suite: str = typer.Argument(
+        ..., help="Suite name in pipelines/quality/ (orders) or a YAML path."
+    ),
+    engine: str = typer.Option(
+        "duckdb",
+        callback=engine_name,
+        metavar="ENGINE",
+        help="Where the expectations run: a registered engine.",
+    ),
+    warehouse: str | None = typer.Option(
+        None, help="DuckDB warehouse (default from workbench.yml)."
+    ),
     no_docs: bool = typer.Option(False, "--no-docs", help="Skip Great Expectations Data Docs."),
     as_json: bool = typer.Option(False, "--json", help="Print the run as JSON."),
 ):
@@ -29,6 +38,7 @@ def validate(
     Exits 1 when a check fails."""
     from ..semantic.errors import SemanticError
     from .runner import validate as run
+
     try:
         r = run(warehouse, suite, engine, data_docs=not no_docs)
     except (SemanticError, ValueError, OSError) as e:
@@ -37,8 +47,12 @@ def validate(
     except Exception as e:  # noqa: BLE001  an engine that is down (PostgreSQL, Spark): one line, no traceback
         first = (str(e).strip().splitlines() or [""])[0]
         from rich.markup import escape
-        err.print("[bold red]error:[/] " + escape(f"validating '{suite}' on {engine} failed: "
-                                                  f"{type(e).__name__}: {first}"), highlight=False)
+
+        err.print(
+            "[bold red]error:[/] "
+            + escape(f"validating '{suite}' on {engine} failed: {type(e).__name__}: {first}"),
+            highlight=False,
+        )
         raise typer.Exit(2) from None
     if as_json:
         out.print_json(json.dumps(r.to_dict(), default=str))
@@ -47,14 +61,21 @@ def validate(
         for c in ("check", "dimension", "result", "failing rows"):
             t.add_column(c)
         for o in r.outcomes:
-            t.add_row(o.name, o.dimension, "[green]pass[/]" if o.success else "[red]FAIL[/]",
-                      "" if o.unexpected_count is None else f"{o.unexpected_count:,}")
+            t.add_row(
+                o.name,
+                o.dimension,
+                "[green]pass[/]" if o.success else "[red]FAIL[/]",
+                "" if o.unexpected_count is None else f"{o.unexpected_count:,}",
+            )
         out.print(t)
         out.print(r.score.explain(), highlight=False, markup=False)
         for a in r.alerts:
             out.print(f"alert {a.kind}: {a.message}", highlight=False, markup=False)
-        out.print(f"{len(r.quarantined)} rows quarantined; data docs: {r.data_docs or '-'}",
-                  highlight=False, markup=False)
+        out.print(
+            f"{len(r.quarantined)} rows quarantined; data docs: {r.data_docs or '-'}",
+            highlight=False,
+            markup=False,
+        )
     raise typer.Exit(0 if r.passed else 1)
 
 

@@ -12,6 +12,7 @@ Rows where either value is missing are not judged (completeness checks judge mis
 so the model SQL coalesces "no lines" / "no payment" to 0 where that is a real value.
 Importing this module registers the expectations with GE.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar, Literal
@@ -30,8 +31,15 @@ from great_expectations.expectations.metrics.map_metric_provider import (
     column_pair_condition_partial,
 )
 
-_DOMAIN = ("batch_id", "table", "column_A", "column_B", "row_condition", "condition_parser",
-           "ignore_row_if")
+_DOMAIN = (
+    "batch_id",
+    "table",
+    "column_A",
+    "column_B",
+    "row_condition",
+    "condition_parser",
+    "ignore_row_if",
+)
 
 
 # ---------------------------------------------------------------------------------- metrics
@@ -42,7 +50,9 @@ class ColumnPairValuesEqualWithinTolerance(ColumnPairMapMetricProvider):
 
     @column_pair_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column_A, column_B, tolerance=0.0, **kwargs):
-        return (column_A.astype("float64") - column_B.astype("float64")).abs() <= float(tolerance) + 1e-9
+        return (column_A.astype("float64") - column_B.astype("float64")).abs() <= float(
+            tolerance
+        ) + 1e-9
 
     @column_pair_condition_partial(engine=SqlAlchemyExecutionEngine)
     def _sqlalchemy(cls, column_A, column_B, tolerance=0.0, **kwargs):
@@ -51,6 +61,7 @@ class ColumnPairValuesEqualWithinTolerance(ColumnPairMapMetricProvider):
     @column_pair_condition_partial(engine=SparkDFExecutionEngine)
     def _spark(cls, column_A, column_B, tolerance=0.0, **kwargs):
         from pyspark.sql import functions as F
+
         return F.abs(column_A - column_B) <= float(tolerance) + 1e-9
 
 
@@ -104,8 +115,11 @@ class ExpectOrderTotalToEqualSumOfLines(ColumnPairMapExpectation):
     ignore_row_if: _IgnoreRowIf = "either_value_is_missing"
     map_metric: ClassVar[str] = "workbench.column_pair_values.equal_within_tolerance"
     success_keys: ClassVar[tuple] = ("column_A", "column_B", "tolerance", "ignore_row_if", "mostly")
-    library_metadata: ClassVar[dict] = {"maturity": "production", "tags": ["workbench", "business rule"],
-                                        "contributors": ["@workbench"]}
+    library_metadata: ClassVar[dict] = {
+        "maturity": "production",
+        "tags": ["workbench", "business rule"],
+        "contributors": ["@workbench"],
+    }
 
 
 class ExpectShipDateOnOrAfterOrderDate(ColumnPairMapExpectation):
@@ -117,8 +131,11 @@ class ExpectShipDateOnOrAfterOrderDate(ColumnPairMapExpectation):
     ignore_row_if: _IgnoreRowIf = "either_value_is_missing"
     map_metric: ClassVar[str] = "workbench.column_pair_values.a_at_least_b"
     success_keys: ClassVar[tuple] = ("column_A", "column_B", "ignore_row_if", "mostly")
-    library_metadata: ClassVar[dict] = {"maturity": "production", "tags": ["workbench", "business rule"],
-                                        "contributors": ["@workbench"]}
+    library_metadata: ClassVar[dict] = {
+        "maturity": "production",
+        "tags": ["workbench", "business rule"],
+        "contributors": ["@workbench"],
+    }
 
 
 class ExpectRefundNotToExceedPayment(ColumnPairMapExpectation):
@@ -131,8 +148,11 @@ class ExpectRefundNotToExceedPayment(ColumnPairMapExpectation):
     ignore_row_if: _IgnoreRowIf = "either_value_is_missing"
     map_metric: ClassVar[str] = "workbench.column_pair_values.a_at_most_b"
     success_keys: ClassVar[tuple] = ("column_A", "column_B", "tolerance", "ignore_row_if", "mostly")
-    library_metadata: ClassVar[dict] = {"maturity": "production", "tags": ["workbench", "business rule"],
-                                        "contributors": ["@workbench"]}
+    library_metadata: ClassVar[dict] = {
+        "maturity": "production",
+        "tags": ["workbench", "business rule"],
+        "contributors": ["@workbench"],
+    }
 
 
 CUSTOM = {
@@ -147,20 +167,30 @@ def expectation_class(type_name: str):
     if type_name in CUSTOM:
         return CUSTOM[type_name]
     from great_expectations.expectations.registry import get_expectation_impl
+
     try:
         return get_expectation_impl(type_name)
     except Exception:
-        raise KeyError(f"unknown expectation '{type_name}' (GE built-ins, or one of "
-                       f"{', '.join(sorted(CUSTOM))})") from None
+        raise KeyError(
+            f"unknown expectation '{type_name}' (GE built-ins, or one of "
+            f"{', '.join(sorted(CUSTOM))})"
+        ) from None
 
 
 def build_expectation(type_name: str, kwargs: dict, meta: dict):
     cls = expectation_class(type_name)
     try:
         return cls(**kwargs, meta=meta)
-    except Exception as e:   # pydantic errors from GE name the bad argument
+    except Exception as e:  # pydantic errors from GE name the bad argument
         raise ValueError(f"{type_name}: {str(e).splitlines()[0] if str(e) else e!r}") from None
 
 
-__all__ = ["CUSTOM", "ExpectOrderTotalToEqualSumOfLines", "ExpectRefundNotToExceedPayment",
-           "ExpectShipDateOnOrAfterOrderDate", "build_expectation", "expectation_class", "gx"]
+__all__ = [
+    "CUSTOM",
+    "ExpectOrderTotalToEqualSumOfLines",
+    "ExpectRefundNotToExceedPayment",
+    "ExpectShipDateOnOrAfterOrderDate",
+    "build_expectation",
+    "expectation_class",
+    "gx",
+]

@@ -18,6 +18,7 @@ test_quality_pushdown.py checks that both engines give the same outcomes on data
 :class:`DuckDBDatasource` is GE's ``SQLDatasource`` with this engine (GE's own extension hook,
 ``execution_engine_override``); :class:`DuckDBConnection` adapts a DuckDB connection for it.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -30,7 +31,7 @@ from great_expectations.datasource.fluent.sql_datasource import SQLDatasource
 from great_expectations.execution_engine import SqlAlchemyExecutionEngine
 
 log = logging.getLogger(__name__)
-_COUNT_SUFFIX = ".unexpected_count"   # the partial GE bundles (its aggregate_fn)
+_COUNT_SUFFIX = ".unexpected_count"  # the partial GE bundles (its aggregate_fn)
 
 
 class DuckDBConnection:
@@ -81,7 +82,7 @@ class DuckDBConnection:
         pass
 
     def close(self):
-        pass   # the root connection belongs to the caller
+        pass  # the root connection belongs to the caller
 
     def __getattr__(self, name):
         return getattr(self._root, name)
@@ -126,7 +127,7 @@ class DuckDBExecutionEngine(SqlAlchemyExecutionEngine):
         for domain, items in by_domain.values():
             try:
                 resolved.update(self._filtered_counts(domain, items))
-            except Exception as e:   # noqa: BLE001  GE's own bundle computes them instead
+            except Exception as e:  # noqa: BLE001  GE's own bundle computes them instead
                 log.debug("filtered counts failed (%s); using GE's bundle", e)
                 rest.extend(conf for conf, _ in items)
         if rest:
@@ -139,13 +140,19 @@ class DuckDBExecutionEngine(SqlAlchemyExecutionEngine):
         if not isinstance(selectable, sa.FromClause):  # the caller falls back to GE's bundle
             raise TypeError(f"cannot count rows of a {type(selectable).__name__}")
         # branch -1 is the domain's row count: over an empty domain GE's sum() is NULL, not 0
-        parts = [sa.select(sa.literal(-1).label("i"), sa.func.count().label("n")).select_from(selectable)]
+        parts = [
+            sa.select(sa.literal(-1).label("i"), sa.func.count().label("n")).select_from(selectable)
+        ]
         for i, (_, cond) in enumerate(items):
-            parts.append(sa.select(sa.literal(i), sa.func.count()).select_from(selectable).where(cond))
+            parts.append(
+                sa.select(sa.literal(i), sa.func.count()).select_from(selectable).where(cond)
+            )
         counts = {int(i): int(n) for i, n in self.execute_query(sa.union_all(*parts)).fetchall()}
         empty = counts[-1] == 0
-        return {conf.metric_configuration.id: None if empty else counts[i]
-                for i, (conf, _) in enumerate(items)}
+        return {
+            conf.metric_configuration.id: None if empty else counts[i]
+            for i, (conf, _) in enumerate(items)
+        }
 
 
 class DuckDBDatasource(SQLDatasource):
@@ -155,4 +162,6 @@ class DuckDBDatasource(SQLDatasource):
     # SqliteDatasource does (with the same ignore).
     type: Literal["workbench_duckdb"] = "workbench_duckdb"  # type: ignore[assignment]
     # ``builtins.type``: the field above shadows the builtin in this class body.
-    execution_engine_override: ClassVar[builtins.type[SqlAlchemyExecutionEngine]] = DuckDBExecutionEngine
+    execution_engine_override: ClassVar[builtins.type[SqlAlchemyExecutionEngine]] = (
+        DuckDBExecutionEngine
+    )

@@ -8,6 +8,7 @@
 * PostgreSQL: GE's PostgreSQL data source; the tables must exist there.
 * pandas: GE's pandas data source over a DataFrame (the benchmark's baseline).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,6 +29,7 @@ ENGINES = ("duckdb", "spark", "postgres", "pandas")
 @dataclass
 class CheckOutcome:
     """One check's verdict, engine-independent."""
+
     name: str
     expect: str
     dimension: str
@@ -60,6 +62,7 @@ def open_duckdb(path: str | Path, read_only: bool = True):
     """A DuckDB connection to ``path``. In a process that already holds the file with other
     settings (a read-write Workbench), DuckDB refuses a second configuration: try both."""
     import duckdb
+
     with contextlib.suppress(duckdb.Error):
         return duckdb.connect(str(path), read_only=read_only)
     return duckdb.connect(str(path), read_only=not read_only)
@@ -69,19 +72,26 @@ def context(docs_dir: str | Path | None = None):
     import great_expectations as gx
 
     from . import expectations  # noqa: F401  registers the custom expectations
+
     ctx = gx.get_context(mode="ephemeral")
-    try:   # progress bars are noise in logs, tests and notebooks
+    try:  # progress bars are noise in logs, tests and notebooks
         from great_expectations.data_context.types.base import ProgressBarsConfig
+
         ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     except Exception:  # noqa: S110  older GE releases lack the setting; progress bars are only cosmetic
         pass
     if docs_dir:
-        ctx.add_data_docs_site(site_name="workbench", site_config={
-            "class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                              "base_directory": str(Path(docs_dir).resolve())},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        })
+        ctx.add_data_docs_site(
+            site_name="workbench",
+            site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(Path(docs_dir).resolve()),
+                },
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
     return ctx
 
 
@@ -90,6 +100,7 @@ def ge_suite(spec: Suite, now: dt.datetime | None = None):
     import great_expectations as gx
 
     from .expectations import build_expectation
+
     now = now or dt.datetime.now()
     suite = gx.ExpectationSuite(name=spec.suite)
     for c in spec.checks:
@@ -99,12 +110,17 @@ def ge_suite(spec: Suite, now: dt.datetime | None = None):
             # newest value no older than max_age, relative to the run's clock
             kwargs.setdefault("min_value", now - parse_age(c.max_age))
             expect = c.expect or "expect_column_max_to_be_between"
-        suite.add_expectation(build_expectation(expect, kwargs, {
-            "name": c.name, "dimension": c.dimension, "weight": c.weight}))
+        suite.add_expectation(
+            build_expectation(
+                expect, kwargs, {"name": c.name, "dimension": c.dimension, "weight": c.weight}
+            )
+        )
     return suite
 
 
-_TABLE_REF = re.compile(r'(?i)\b(?:from|join)\s+"?([A-Za-z_][A-Za-z0-9_]*)"?(?:\s*\.\s*"?([A-Za-z_][A-Za-z0-9_]*)"?)?')
+_TABLE_REF = re.compile(
+    r'(?i)\b(?:from|join)\s+"?([A-Za-z_][A-Za-z0-9_]*)"?(?:\s*\.\s*"?([A-Za-z_][A-Za-z0-9_]*)"?)?'
+)
 
 
 def referenced_tables(sql: str) -> list[tuple[str | None, str]]:
@@ -121,6 +137,7 @@ def spark_dataframe(spec: Suite, warehouse: str | Path, spark=None, parquet_dir:
     """The suite's rows as a Spark DataFrame: parquet exports of the warehouse tables, and the
     target SQL (if any) run by Spark SQL."""
     from ..engines.spark_engine import SparkEngine, spark_session
+
     spark = spark or spark_session()
     eng = SparkEngine(warehouse=str(warehouse), parquet_dir=parquet_dir)
     t = spec.target
@@ -131,17 +148,27 @@ def spark_dataframe(spec: Suite, warehouse: str | Path, spark=None, parquet_dir:
         try:
             path = eng.parquet_path(table, schema)
         except Exception:  # noqa: S112  a CTE or subquery alias, not a table
-            continue     # a CTE or subquery alias, not a table
+            continue  # a CTE or subquery alias, not a table
         view = f"{schema}__{table}" if schema else table
         spark.read.parquet(str(path)).createOrReplaceTempView(view)
     return spark.sql(sql)
 
 
-def run_suite(spec: Suite, engine: str, *, warehouse: str | Path | None = None,
-              dataframe=None, postgres_url: str | None = None, duckdb_connection=None,
-              result_format: str = "COMPLETE", docs_dir: str | Path | None = None,
-              now: dt.datetime | None = None, run_name: str | None = None,
-              pushdown: bool = True, spark_persist: bool = True) -> tuple[list[CheckOutcome], Any]:
+def run_suite(
+    spec: Suite,
+    engine: str,
+    *,
+    warehouse: str | Path | None = None,
+    dataframe=None,
+    postgres_url: str | None = None,
+    duckdb_connection=None,
+    result_format: str = "COMPLETE",
+    docs_dir: str | Path | None = None,
+    now: dt.datetime | None = None,
+    run_name: str | None = None,
+    pushdown: bool = True,
+    spark_persist: bool = True,
+) -> tuple[list[CheckOutcome], Any]:
     """Validate ``spec`` on ``engine`` with GE. Returns the outcomes and GE's validation result.
 
     On DuckDB, ``pushdown`` (default) runs GE's failing-row counts as filtered counts
@@ -153,6 +180,7 @@ def run_suite(spec: Suite, engine: str, *, warehouse: str | Path | None = None,
     ``"SUMMARY"`` only counts them (cheaper: no per-check row queries).
     """
     import great_expectations as gx
+
     if engine not in ENGINES:
         raise ValueError(f"unknown engine '{engine}' (one of {', '.join(ENGINES)})")
     ctx = context(docs_dir)
@@ -162,22 +190,32 @@ def run_suite(spec: Suite, engine: str, *, warehouse: str | Path | None = None,
     if engine in ("duckdb", "postgres"):
         if engine == "duckdb":
             import duckdb_engine
+
             if duckdb_connection is None:
                 if warehouse is None:
                     raise ValueError("validating on DuckDB needs a warehouse path")
                 root = open_duckdb(warehouse, read_only=True)
             from .ge_duckdb import DuckDBConnection, DuckDBDatasource  # noqa: F401  registers the type
+
             src = root or duckdb_connection
             # DuckDBConnection stands in for the DuckDB connection (a duck-typed wrapper, see it).
             creator = lambda: duckdb_engine.ConnectionWrapper(DuckDBConnection(src))  # type: ignore[arg-type]  # noqa: E731
-            ds_kwargs = dict(name="warehouse", connection_string="duckdb:///:memory:",
-                             kwargs={"creator": creator})
+            ds_kwargs = dict(
+                name="warehouse",
+                connection_string="duckdb:///:memory:",
+                kwargs={"creator": creator},
+            )
             # DuckDBDatasource registers itself with GE as type "workbench_duckdb"
-            ds = (ctx.data_sources.add_workbench_duckdb(**ds_kwargs) if pushdown
-                  else ctx.data_sources.add_sql(**ds_kwargs))
+            ds = (
+                ctx.data_sources.add_workbench_duckdb(**ds_kwargs)
+                if pushdown
+                else ctx.data_sources.add_sql(**ds_kwargs)
+            )
         else:
             url = postgres_url or "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-            ds = ctx.data_sources.add_postgres(name="warehouse", connection_string=sqlalchemy_url(url))
+            ds = ctx.data_sources.add_postgres(
+                name="warehouse", connection_string=sqlalchemy_url(url)
+            )
         if t.table:
             asset = ds.add_table_asset(name=spec.suite, table_name=t.table, schema_name=t.schema_)
         else:
@@ -197,14 +235,18 @@ def run_suite(spec: Suite, engine: str, *, warehouse: str | Path | None = None,
                     dataframe = con.execute(f"SELECT * FROM {t.from_sql()}").df()
                 finally:
                     con.close()
-        ds = (ctx.data_sources.add_spark(name="warehouse", persist=spark_persist) if engine == "spark"
-              else ctx.data_sources.add_pandas(name="warehouse"))
+        ds = (
+            ctx.data_sources.add_spark(name="warehouse", persist=spark_persist)
+            if engine == "spark"
+            else ctx.data_sources.add_pandas(name="warehouse")
+        )
         asset = ds.add_dataframe_asset(name=spec.suite)
         bd = asset.add_batch_definition_whole_dataframe("all")
         batch_parameters = {"dataframe": dataframe}
     suite = ctx.suites.add(ge_suite(spec, now))
-    vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=run_name or spec.suite,
-                                                                data=bd, suite=suite))
+    vd = ctx.validation_definitions.add(
+        gx.ValidationDefinition(name=run_name or spec.suite, data=bd, suite=suite)
+    )
     rf: dict[str, Any] = {"result_format": result_format}
     if result_format == "COMPLETE":
         rf["unexpected_index_column_names"] = list(spec.key)
@@ -214,10 +256,15 @@ def run_suite(spec: Suite, engine: str, *, warehouse: str | Path | None = None,
             warnings.simplefilter("ignore")
             if docs_dir:
                 from great_expectations.checkpoint import UpdateDataDocsAction
-                cp = ctx.checkpoints.add(gx.Checkpoint(
-                    name=f"{spec.suite}_checkpoint", validation_definitions=[vd],
-                    actions=[UpdateDataDocsAction(name="data_docs", site_names=["workbench"])],
-                    result_format=rf))
+
+                cp = ctx.checkpoints.add(
+                    gx.Checkpoint(
+                        name=f"{spec.suite}_checkpoint",
+                        validation_definitions=[vd],
+                        actions=[UpdateDataDocsAction(name="data_docs", site_names=["workbench"])],
+                        result_format=rf,
+                    )
+                )
                 cp_result = cp.run(batch_parameters=batch_parameters)
                 result = next(iter(cp_result.run_results.values()))
             else:
@@ -237,7 +284,7 @@ def sqlalchemy_url(url: str) -> str:
     SQLAlchemy, which needs the driver named)."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix):]
+            return "postgresql+psycopg2://" + url[len(prefix) :]
     return url
 
 
@@ -246,8 +293,11 @@ def _outcome(r, spec: Suite) -> CheckOutcome:
     meta = cfg.meta or {}
     kw = cfg.kwargs
     res = r.result or {}
-    column = kw.get("column") or (f"{kw.get('column_A')},{kw.get('column_B')}" if kw.get("column_A") else
-                                  ",".join(kw.get("column_list") or []) or None)
+    column = kw.get("column") or (
+        f"{kw.get('column_A')},{kw.get('column_B')}"
+        if kw.get("column_A")
+        else ",".join(kw.get("column_list") or []) or None
+    )
     error = None
     if r.exception_info and r.exception_info.get("raised_exception"):
         error = r.exception_info.get("exception_message")
@@ -261,11 +311,19 @@ def _outcome(r, spec: Suite) -> CheckOutcome:
         if isinstance(item, dict):
             keys.append(tuple(_plain_value(item.get(k)) for k in spec.key))
     return CheckOutcome(
-        name=meta.get("name", cfg.type), expect=cfg.type, dimension=meta.get("dimension", "validity"),
-        weight=float(meta.get("weight", 1.0)), column=column, success=bool(r.success) and not error,
-        element_count=res.get("element_count"), unexpected_count=res.get("unexpected_count"),
-        missing_count=res.get("missing_count"), observed_value=_plain_value(res.get("observed_value")),
-        unexpected_keys=keys, error=error)
+        name=meta.get("name", cfg.type),
+        expect=cfg.type,
+        dimension=meta.get("dimension", "validity"),
+        weight=float(meta.get("weight", 1.0)),
+        column=column,
+        success=bool(r.success) and not error,
+        element_count=res.get("element_count"),
+        unexpected_count=res.get("unexpected_count"),
+        missing_count=res.get("missing_count"),
+        observed_value=_plain_value(res.get("observed_value")),
+        unexpected_keys=keys,
+        error=error,
+    )
 
 
 def _plain_value(v):
@@ -281,6 +339,7 @@ def _plain_value(v):
     if isinstance(v, dict):
         return {str(k): _plain_value(x) for k, x in v.items()}
     import decimal
+
     if isinstance(v, decimal.Decimal):
         return float(v)
     return v

@@ -4,6 +4,7 @@
 REST API call. Failing rows are copied to ``quality_quarantine`` with their key, the names of
 the checks they failed and the run id; the source rows are never touched.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -51,11 +52,22 @@ class RunResult:
 
     @property
     def results(self) -> pd.DataFrame:
-        return pd.DataFrame([{
-            "check": o.name, "expectation": o.expect, "column": o.column, "dimension": o.dimension,
-            "success": o.success, "element_count": o.element_count,
-            "unexpected_count": o.unexpected_count, "observed_value": o.observed_value,
-            "error": o.error} for o in self.outcomes])
+        return pd.DataFrame(
+            [
+                {
+                    "check": o.name,
+                    "expectation": o.expect,
+                    "column": o.column,
+                    "dimension": o.dimension,
+                    "success": o.success,
+                    "element_count": o.element_count,
+                    "unexpected_count": o.unexpected_count,
+                    "observed_value": o.observed_value,
+                    "error": o.error,
+                }
+                for o in self.outcomes
+            ]
+        )
 
     def verdicts(self) -> dict[str, tuple[bool, int | None]]:
         """{check: (success, unexpected_count)}: what must agree across engines."""
@@ -65,9 +77,11 @@ class RunResult:
         return {tuple(json.loads(k)) for k in self.quarantined.get("row_key", [])}
 
     def explain(self) -> str:
-        head = (f"run {self.run_id} · suite {self.suite} on {self.engine}: "
-                f"{'PASSED' if self.passed else 'FAILED'} ({len(self.outcomes) - len(self.failed_checks)}"
-                f"/{len(self.outcomes)} checks), {len(self.quarantined)} rows quarantined")
+        head = (
+            f"run {self.run_id} · suite {self.suite} on {self.engine}: "
+            f"{'PASSED' if self.passed else 'FAILED'} ({len(self.outcomes) - len(self.failed_checks)}"
+            f"/{len(self.outcomes)} checks), {len(self.quarantined)} rows quarantined"
+        )
         parts = [head, self.score.explain()]
         for a in self.alerts:
             parts.append(f"  alert {a.kind}: {a.message}")
@@ -75,32 +89,48 @@ class RunResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (the REST API's response body)."""
-        return {"run_id": self.run_id, "suite": self.suite, "target": self.target, "engine": self.engine,
-                "started_at": self.started_at.isoformat(timespec="seconds"), "seconds": round(self.seconds, 3),
-                "passed": self.passed, "rows": self.rows, "failed_checks": self.failed_checks,
-                "results": [{k: (v if not isinstance(v, float) or v == v else None) for k, v in r.items()}
-                            for r in self.results.to_dict("records")],
-                "quarantined": len(self.quarantined), "score": self.score.to_dict(),
-                "alerts": [a.__dict__ for a in self.alerts], "data_docs": self.data_docs}
+        return {
+            "run_id": self.run_id,
+            "suite": self.suite,
+            "target": self.target,
+            "engine": self.engine,
+            "started_at": self.started_at.isoformat(timespec="seconds"),
+            "seconds": round(self.seconds, 3),
+            "passed": self.passed,
+            "rows": self.rows,
+            "failed_checks": self.failed_checks,
+            "results": [
+                {k: (v if not isinstance(v, float) or v == v else None) for k, v in r.items()}
+                for r in self.results.to_dict("records")
+            ],
+            "quarantined": len(self.quarantined),
+            "score": self.score.to_dict(),
+            "alerts": [a.__dict__ for a in self.alerts],
+            "data_docs": self.data_docs,
+        }
 
-    def _repr_markdown_(self) -> str:   # notebooks
+    def _repr_markdown_(self) -> str:  # notebooks
         return "```\n" + self.explain() + "\n```"
 
 
 def _resolve(wb_or_path, engine: str | None):
     """(settings, warehouse path, engine name, existing duckdb connection, postgres url)."""
     from ..config import load_settings
+
     con = None
     if wb_or_path is not None and hasattr(wb_or_path, "engine") and hasattr(wb_or_path, "settings"):
         wb = wb_or_path
         settings = wb.settings
         eng = wb.engine
         name = engine or eng.name
-        warehouse = Path(getattr(eng, "path", None) or getattr(eng, "warehouse", None)
-                         or settings.path(settings.warehouse))
+        warehouse = Path(
+            getattr(eng, "path", None)
+            or getattr(eng, "warehouse", None)
+            or settings.path(settings.warehouse)
+        )
         if eng.name == "duckdb" and name == "duckdb" and str(warehouse) != ":memory:":
             try:
-                con = eng.native_connection()   # the Workbench's own DuckDB connection (same file)
+                con = eng.native_connection()  # the Workbench's own DuckDB connection (same file)
             except Exception:
                 con = None
         pg = getattr(eng, "url", None) or settings.postgres.url
@@ -110,11 +140,22 @@ def _resolve(wb_or_path, engine: str | None):
     return settings, warehouse, engine or "duckdb", None, settings.postgres.url
 
 
-def validate(wb_or_path=None, suite: str | Path | Suite = "orders", engine: str | None = None, *,
-             suites_dir: str | Path | None = None, store_results: bool = True, quarantine: bool = True,
-             data_docs: bool = True, history: bool = True, now: dt.datetime | None = None,
-             dataframe=None, postgres_url: str | None = None, docs_dir: str | Path | None = None,
-             run_id: str | None = None) -> RunResult:
+def validate(
+    wb_or_path=None,
+    suite: str | Path | Suite = "orders",
+    engine: str | None = None,
+    *,
+    suites_dir: str | Path | None = None,
+    store_results: bool = True,
+    quarantine: bool = True,
+    data_docs: bool = True,
+    history: bool = True,
+    now: dt.datetime | None = None,
+    dataframe=None,
+    postgres_url: str | None = None,
+    docs_dir: str | Path | None = None,
+    run_id: str | None = None,
+) -> RunResult:
     """Validate ``suite`` on ``engine`` ("duckdb", "spark", "postgres" or "pandas").
 
     ``wb_or_path``: a Workbench (``workbench.connect()``), a DuckDB warehouse path, or None for
@@ -128,8 +169,10 @@ def validate(wb_or_path=None, suite: str | Path | Suite = "orders", engine: str 
         folder = suites_dir or settings.path("pipelines/quality")
         spec = load_suite(suite_path(suite, folder))
     if spec.status != "active":
-        raise ValueError(f"suite '{spec.suite}' is {spec.status}: a person must review and accept it "
-                         "(workbench.quality.accept_proposal) before it runs")
+        raise ValueError(
+            f"suite '{spec.suite}' is {spec.status}: a person must review and accept it "
+            "(workbench.quality.accept_proposal) before it runs"
+        )
     run_id = run_id or f"{dt.datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     started = dt.datetime.now()
     docs = Path(docs_dir) if docs_dir else (settings.path(str(DOCS_DIR)) if data_docs else None)
@@ -142,12 +185,23 @@ def validate(wb_or_path=None, suite: str | Path | Suite = "orders", engine: str 
     if engine == "duckdb" and con is None:
         own_con = con = open_duckdb(warehouse, read_only=True)
     try:
-        outcomes, _ = run_suite(spec, engine, warehouse=warehouse, dataframe=dataframe,
-                                postgres_url=postgres_url or pg_default, duckdb_connection=con,
-                                docs_dir=docs if data_docs else None, now=now, run_name=run_id)
+        outcomes, _ = run_suite(
+            spec,
+            engine,
+            warehouse=warehouse,
+            dataframe=dataframe,
+            postgres_url=postgres_url or pg_default,
+            duckdb_connection=con,
+            docs_dir=docs if data_docs else None,
+            now=now,
+            run_name=run_id,
+        )
         rows = next((o.element_count for o in outcomes if o.element_count is not None), None)
-        quarantined = _quarantine_rows(spec, outcomes, engine, con, dataframe,
-                                       postgres_url or pg_default) if quarantine else _empty_q()
+        quarantined = (
+            _quarantine_rows(spec, outcomes, engine, con, dataframe, postgres_url or pg_default)
+            if quarantine
+            else _empty_q()
+        )
         metrics = []
         if history:
             metrics = _metrics(spec, engine, con, dataframe, postgres_url or pg_default)
@@ -158,9 +212,21 @@ def validate(wb_or_path=None, suite: str | Path | Suite = "orders", engine: str 
             cached.unpersist()
     seconds = time.perf_counter() - t0
     sc = score(spec.target.name, outcomes, spec.dimension_weights)
-    result = RunResult(run_id, spec.suite, spec.target.name, engine, started, seconds, outcomes,
-                       quarantined, sc, [], metrics,
-                       str(docs / "index.html") if data_docs and docs else None, rows)
+    result = RunResult(
+        run_id,
+        spec.suite,
+        spec.target.name,
+        engine,
+        started,
+        seconds,
+        outcomes,
+        quarantined,
+        sc,
+        [],
+        metrics,
+        str(docs / "index.html") if data_docs and docs else None,
+        rows,
+    )
     if history and metrics:
         prev = previous_metrics(warehouse, spec.suite, connection=con if own_con is None else None)
         result.alerts = compare(metrics, prev, spec.history)
@@ -173,8 +239,9 @@ def _empty_q() -> pd.DataFrame:
     return pd.DataFrame(columns=["row_key", "failed_checks", "occurrences", "row_data"])
 
 
-def _quarantine_rows(spec: Suite, outcomes: list[CheckOutcome], engine: str, con, dataframe,
-                     pg_url: str) -> pd.DataFrame:
+def _quarantine_rows(
+    spec: Suite, outcomes: list[CheckOutcome], engine: str, con, dataframe, pg_url: str
+) -> pd.DataFrame:
     failed: dict[tuple, list[str]] = {}
     for o in outcomes:
         for k in o.unexpected_keys:
@@ -188,9 +255,14 @@ def _quarantine_rows(spec: Suite, outcomes: list[CheckOutcome], engine: str, con
     out = []
     for k, names in failed.items():
         matched = rows.get(k, [])
-        out.append({"row_key": json.dumps(list(k), default=str), "failed_checks": names,
-                    "occurrences": len(matched) or 1,
-                    "row_data": json.dumps(matched, default=str)})
+        out.append(
+            {
+                "row_key": json.dumps(list(k), default=str),
+                "failed_checks": names,
+                "occurrences": len(matched) or 1,
+                "row_data": json.dumps(matched, default=str),
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -202,8 +274,10 @@ def _fetch_rows(spec: Suite, keys: pd.DataFrame, engine: str, con, dataframe, pg
             try:
                 cur.register("_q_keys", keys)
                 on = " AND ".join(f'_t."{k}" IS NOT DISTINCT FROM _k."{k}"' for k in spec.key)
-                df = cur.execute(f"SELECT _t.* FROM {spec.target.from_sql().replace(' AS _target', '')} _t "
-                                 f"JOIN _q_keys _k ON {on}").df()
+                df = cur.execute(
+                    f"SELECT _t.* FROM {spec.target.from_sql().replace(' AS _target', '')} _t "
+                    f"JOIN _q_keys _k ON {on}"
+                ).df()
             finally:
                 cur.close()
         elif engine == "spark":
@@ -215,6 +289,7 @@ def _fetch_rows(spec: Suite, keys: pd.DataFrame, engine: str, con, dataframe, pg
             df = dataframe.merge(keys, on=spec.key, how="inner")
         else:
             import sqlalchemy as sa
+
             eng = sa.create_engine(_pg(pg_url))
             try:
                 with eng.connect() as c:
@@ -233,6 +308,7 @@ def _fetch_rows(spec: Suite, keys: pd.DataFrame, engine: str, con, dataframe, pg
 
 def _pg(url: str) -> str:
     from .ge_runtime import sqlalchemy_url
+
     return sqlalchemy_url(url)
 
 
@@ -248,6 +324,7 @@ def _metrics(spec: Suite, engine: str, con, dataframe, pg_url) -> list[tuple]:
     if engine == "pandas":
         return compute_metrics(spec, "pandas", pandas_df=dataframe)
     import sqlalchemy as sa
+
     eng = sa.create_engine(_pg(pg_url))
     try:
         return compute_metrics(spec, "postgres", sa_engine=eng)
@@ -256,14 +333,24 @@ def _metrics(spec: Suite, engine: str, con, dataframe, pg_url) -> list[tuple]:
 
 
 def previous_metrics(warehouse, suite: str, connection=None) -> list[tuple]:
-    df = store.read(warehouse, """
+    df = store.read(
+        warehouse,
+        """
         SELECT metric, column_name, value FROM quality_metrics
         WHERE run_id = (SELECT run_id FROM quality_runs WHERE suite = ? ORDER BY started_at DESC LIMIT 1)""",
-                    [suite], connection=connection)
+        [suite],
+        connection=connection,
+    )
     if df.empty:
         return []
-    return [(r.metric, r.column_name if isinstance(r.column_name, str) else None,
-             None if pd.isna(r.value) else float(r.value)) for r in df.itertuples()]
+    return [
+        (
+            r.metric,
+            r.column_name if isinstance(r.column_name, str) else None,
+            None if pd.isna(r.value) else float(r.value),
+        )
+        for r in df.itertuples()
+    ]
 
 
 def save(r: RunResult, warehouse, connection=None) -> None:
@@ -272,35 +359,120 @@ def save(r: RunResult, warehouse, connection=None) -> None:
         store.ensure_tables(con)
         con.execute("BEGIN")
         try:
-            store.append(con, "quality_runs", [{
-                "run_id": r.run_id, "suite": r.suite, "target": r.target, "engine": r.engine,
-                "started_at": r.started_at, "seconds": r.seconds, "success": r.passed,
-                "checks": len(r.outcomes), "failed_checks": len(r.failed_checks), "rows": r.rows,
-                "quarantined": len(r.quarantined), "score": r.score.overall, "data_docs": r.data_docs}])
-            store.append(con, "quality_results", [{
-                "run_id": r.run_id, "suite": r.suite, "check_name": o.name, "expectation": o.expect,
-                "column_name": o.column, "dimension": o.dimension, "weight": o.weight, "success": o.success,
-                "element_count": o.element_count, "unexpected_count": o.unexpected_count,
-                "missing_count": o.missing_count, "observed_value": store.dumps(o.observed_value),
-                "error": o.error} for o in r.outcomes])
+            store.append(
+                con,
+                "quality_runs",
+                [
+                    {
+                        "run_id": r.run_id,
+                        "suite": r.suite,
+                        "target": r.target,
+                        "engine": r.engine,
+                        "started_at": r.started_at,
+                        "seconds": r.seconds,
+                        "success": r.passed,
+                        "checks": len(r.outcomes),
+                        "failed_checks": len(r.failed_checks),
+                        "rows": r.rows,
+                        "quarantined": len(r.quarantined),
+                        "score": r.score.overall,
+                        "data_docs": r.data_docs,
+                    }
+                ],
+            )
+            store.append(
+                con,
+                "quality_results",
+                [
+                    {
+                        "run_id": r.run_id,
+                        "suite": r.suite,
+                        "check_name": o.name,
+                        "expectation": o.expect,
+                        "column_name": o.column,
+                        "dimension": o.dimension,
+                        "weight": o.weight,
+                        "success": o.success,
+                        "element_count": o.element_count,
+                        "unexpected_count": o.unexpected_count,
+                        "missing_count": o.missing_count,
+                        "observed_value": store.dumps(o.observed_value),
+                        "error": o.error,
+                    }
+                    for o in r.outcomes
+                ],
+            )
             if len(r.quarantined):
-                q = r.quarantined.assign(run_id=r.run_id, suite=r.suite, target=r.target, quarantined_at=now)
+                q = r.quarantined.assign(
+                    run_id=r.run_id, suite=r.suite, target=r.target, quarantined_at=now
+                )
                 store.append(con, "quality_quarantine", q.to_dict("records"))
-            store.append(con, "quality_scores", [
-                {"run_id": r.run_id, "suite": r.suite, "target": r.target, "dimension": "overall",
-                 "score": r.score.overall, "weight": 1.0, "breakdown": store.dumps(r.score.breakdown),
-                 "computed_at": now}] + [
-                {"run_id": r.run_id, "suite": r.suite, "target": r.target, "dimension": d, "score": s,
-                 "weight": r.score.weights[d],
-                 "breakdown": store.dumps([b for b in r.score.breakdown if b["dimension"] == d]),
-                 "computed_at": now} for d, s in r.score.dimensions.items()])
-            store.append(con, "quality_metrics", [
-                {"run_id": r.run_id, "suite": r.suite, "target": r.target, "metric": m, "column_name": c,
-                 "value": v, "computed_at": now} for m, c, v in r.metrics])
-            store.append(con, "quality_alerts", [
-                {"run_id": r.run_id, "suite": r.suite, "target": r.target, "kind": a.kind,
-                 "column_name": a.column, "previous": a.previous, "current": a.current,
-                 "threshold": a.threshold, "message": a.message, "raised_at": now} for a in r.alerts])
+            store.append(
+                con,
+                "quality_scores",
+                [
+                    {
+                        "run_id": r.run_id,
+                        "suite": r.suite,
+                        "target": r.target,
+                        "dimension": "overall",
+                        "score": r.score.overall,
+                        "weight": 1.0,
+                        "breakdown": store.dumps(r.score.breakdown),
+                        "computed_at": now,
+                    }
+                ]
+                + [
+                    {
+                        "run_id": r.run_id,
+                        "suite": r.suite,
+                        "target": r.target,
+                        "dimension": d,
+                        "score": s,
+                        "weight": r.score.weights[d],
+                        "breakdown": store.dumps(
+                            [b for b in r.score.breakdown if b["dimension"] == d]
+                        ),
+                        "computed_at": now,
+                    }
+                    for d, s in r.score.dimensions.items()
+                ],
+            )
+            store.append(
+                con,
+                "quality_metrics",
+                [
+                    {
+                        "run_id": r.run_id,
+                        "suite": r.suite,
+                        "target": r.target,
+                        "metric": m,
+                        "column_name": c,
+                        "value": v,
+                        "computed_at": now,
+                    }
+                    for m, c, v in r.metrics
+                ],
+            )
+            store.append(
+                con,
+                "quality_alerts",
+                [
+                    {
+                        "run_id": r.run_id,
+                        "suite": r.suite,
+                        "target": r.target,
+                        "kind": a.kind,
+                        "column_name": a.column,
+                        "previous": a.previous,
+                        "current": a.current,
+                        "threshold": a.threshold,
+                        "message": a.message,
+                        "raised_at": now,
+                    }
+                    for a in r.alerts
+                ],
+            )
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -15,6 +15,7 @@ Four views, each a DataFrame computed from one open DuckDB connection (read-only
 Nothing here imports Great Expectations: the app must stay quick to load. Before the first run
 the quality tables do not exist and every view is an empty frame.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,8 +26,15 @@ import pandas as pd
 
 from .suite_spec import DIMENSIONS
 
-__all__ = ["DEFAULT_MIN_SCORE", "DEFAULT_MAX_VALIDATION_AGE", "current_scores", "score_history",
-           "failing_checks", "quarantine", "sla_status"]
+__all__ = [
+    "DEFAULT_MIN_SCORE",
+    "DEFAULT_MAX_VALIDATION_AGE",
+    "current_scores",
+    "score_history",
+    "failing_checks",
+    "quarantine",
+    "sla_status",
+]
 
 # The service levels when a caller names none: a suite is "healthy" when its overall score is at
 # least this, and "validated" when its latest run is at most this old.
@@ -41,9 +49,14 @@ _LATEST = """(SELECT * FROM quality_runs QUALIFY row_number() OVER
 
 def has_tables(con, *tables: str) -> bool:
     """Whether the quality tables exist yet (they are created by the first run)."""
-    found = {r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_name IN "
-        f"({', '.join('?' for _ in tables)})", list(tables)).fetchall()}
+    found = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_name IN "
+            f"({', '.join('?' for _ in tables)})",
+            list(tables),
+        ).fetchall()
+    }
     return set(tables) <= found
 
 
@@ -62,12 +75,27 @@ def current_scores(con) -> pd.DataFrame:
     dims = con.execute(f"""
         SELECT s.run_id, s.dimension, s.score FROM quality_scores s
         JOIN {_LATEST} r USING (run_id) WHERE s.dimension <> 'overall'""").df()
-    wide = dims.pivot(index="run_id", columns="dimension", values="score") if not dims.empty \
+    wide = (
+        dims.pivot(index="run_id", columns="dimension", values="score")
+        if not dims.empty
         else pd.DataFrame(index=pd.Index([], name="run_id"))
+    )
     present = [d for d in DIMENSIONS if d in wide.columns]
     out = runs.merge(wide[present].reset_index(), on="run_id", how="left")
-    cols = ["suite", "score", *present, "passed", "failed_checks", "quarantined", "rows",
-            "checks", "target", "engine", "run_at", "run_id"]
+    cols = [
+        "suite",
+        "score",
+        *present,
+        "passed",
+        "failed_checks",
+        "quarantined",
+        "rows",
+        "checks",
+        "target",
+        "engine",
+        "run_at",
+        "run_id",
+    ]
     return out[cols]
 
 
@@ -79,7 +107,9 @@ def suite_runs(con, suite: str, limit: int = 20) -> pd.DataFrame:
     return con.execute(
         "SELECT run_id, engine, started_at, seconds, success AS passed, checks, failed_checks, "
         "rows, quarantined, score FROM quality_runs WHERE suite = ? "
-        "ORDER BY started_at DESC, run_id DESC LIMIT ?", [suite, limit]).df()
+        "ORDER BY started_at DESC, run_id DESC LIMIT ?",
+        [suite, limit],
+    ).df()
 
 
 def score_history(con, suite: str | None = None) -> pd.DataFrame:
@@ -87,8 +117,10 @@ def score_history(con, suite: str | None = None) -> pd.DataFrame:
     run_id`` (the app draws one line per suite)."""
     if not has_tables(con, "quality_runs"):
         return pd.DataFrame()
-    sql = ("SELECT started_at AS run_at, suite, target, score, success AS passed, run_id "
-           "FROM quality_runs")
+    sql = (
+        "SELECT started_at AS run_at, suite, target, score, success AS passed, run_id "
+        "FROM quality_runs"
+    )
     params: list = []
     if suite:
         sql += " WHERE suite = ?"
@@ -107,6 +139,7 @@ def failing_checks(con, samples: int = SAMPLES_PER_CHECK) -> pd.DataFrame:
     freshness or the column set, which fail as a whole).
     """
     from . import pipeline_quarantine
+
     suites = _suite_failing_checks(con, samples)
     gates = pipeline_quarantine.failing_checks(con, samples)
     if gates.empty:
@@ -133,24 +166,49 @@ def _suite_failing_checks(con, samples: int) -> pd.DataFrame:
         return checks
     samples_by: dict[tuple[str, str], list] = {}
     if has_tables(con, "quality_quarantine"):
-        rows = con.execute(f"""
+        rows = con.execute(
+            f"""
             SELECT run_id, c AS check_name, row_key, row_data FROM (
                 SELECT q.run_id, unnest(q.failed_checks) AS c, q.row_key, q.row_data
                 FROM quality_quarantine q JOIN {_LATEST} r USING (run_id))
             QUALIFY row_number() OVER (PARTITION BY run_id, c ORDER BY row_key) <= ?""",
-                           [samples]).fetchall()
+            [samples],
+        ).fetchall()
         for run_id, check, key, data in rows:
             samples_by.setdefault((run_id, check), []).append(_sample(key, data))
     checks["sample_rows"] = [
         json.dumps(samples_by[(r, c)], default=str) if (r, c) in samples_by else ""
-        for r, c in zip(checks["run_id"], checks["check"], strict=True)]
-    cols = ["suite", "check", "failing_rows", "fail_rate", "dimension", "column", "expectation",
-            "checked_rows", "observed", "error", "sample_rows", "run_id"]
+        for r, c in zip(checks["run_id"], checks["check"], strict=True)
+    ]
+    cols = [
+        "suite",
+        "check",
+        "failing_rows",
+        "fail_rate",
+        "dimension",
+        "column",
+        "expectation",
+        "checked_rows",
+        "observed",
+        "error",
+        "sample_rows",
+        "run_id",
+    ]
     return checks[cols]
 
 
-QUARANTINE_COLUMNS = ["source", "name", "target", "row_key", "failed_checks", "run_id", "quarantined_at",
-                      "released_at", "release_reason", "row_data"]
+QUARANTINE_COLUMNS = [
+    "source",
+    "name",
+    "target",
+    "row_key",
+    "failed_checks",
+    "run_id",
+    "quarantined_at",
+    "released_at",
+    "release_reason",
+    "row_data",
+]
 
 
 def quarantine(con, active: bool = True, limit: int | None = 500) -> pd.DataFrame:
@@ -160,19 +218,34 @@ def quarantine(con, active: bool = True, limit: int | None = 500) -> pd.DataFram
     ``run_id`` the batch; active entries only unless ``active`` is False). Rows are never
     deleted by quarantine: silver and the validated tables keep them."""
     from . import pipeline_quarantine
+
     frames = []
     if has_tables(con, "quality_quarantine", "quality_runs"):
         latest = f"JOIN {_LATEST} r USING (run_id)" if active else ""
-        frames.append(con.execute(f"""
+        frames.append(
+            con.execute(f"""
             SELECT 'validate' AS source, q.suite AS name, q.target, q.row_key, q.failed_checks, q.run_id,
                    q.quarantined_at, NULL::TIMESTAMP AS released_at, NULL AS release_reason, q.row_data
-            FROM quality_quarantine q {latest}""").df())
+            FROM quality_quarantine q {latest}""").df()
+        )
     p = pipeline_quarantine.pipeline_quarantine(con, active=active)
     if not p.empty:
-        frames.append(pd.DataFrame({
-            "source": "pipeline", "name": p.pipeline, "target": p.table_name, "row_key": p.row_key,
-            "failed_checks": p.failed_checks, "run_id": p.batch_id, "quarantined_at": p.quarantined_at,
-            "released_at": p.released_at, "release_reason": p.release_reason, "row_data": p.row_data}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "source": "pipeline",
+                    "name": p.pipeline,
+                    "target": p.table_name,
+                    "row_key": p.row_key,
+                    "failed_checks": p.failed_checks,
+                    "run_id": p.batch_id,
+                    "quarantined_at": p.quarantined_at,
+                    "released_at": p.released_at,
+                    "release_reason": p.release_reason,
+                    "row_data": p.row_data,
+                }
+            )
+        )
     frames = [f for f in frames if not f.empty]
     if not frames:
         return pd.DataFrame(columns=QUARANTINE_COLUMNS)
@@ -195,10 +268,14 @@ def _sample(key: str, data: str | None):
         return {"row_key": key}
 
 
-def sla_status(con, *, min_score: float = DEFAULT_MIN_SCORE,
-               max_validation_age: dt.timedelta = DEFAULT_MAX_VALIDATION_AGE,
-               suites_dir: str | Path | None = None,
-               now: dt.datetime | None = None) -> pd.DataFrame:
+def sla_status(
+    con,
+    *,
+    min_score: float = DEFAULT_MIN_SCORE,
+    max_validation_age: dt.timedelta = DEFAULT_MAX_VALIDATION_AGE,
+    suites_dir: str | Path | None = None,
+    now: dt.datetime | None = None,
+) -> pd.DataFrame:
     """Each suite against its service levels, from its latest run.
 
     One row per suite and SLA: ``suite, sla, status, threshold, observed, target, run_at``
@@ -213,8 +290,9 @@ def sla_status(con, *, min_score: float = DEFAULT_MIN_SCORE,
     if not has_tables(con, "quality_runs", "quality_results"):
         return pd.DataFrame()
     now = now or dt.datetime.now()
-    runs = con.execute(f"SELECT suite, target, score, started_at, run_id FROM {_LATEST} "
-                       "ORDER BY suite").df()
+    runs = con.execute(
+        f"SELECT suite, target, score, started_at, run_id FROM {_LATEST} ORDER BY suite"
+    ).df()
     fresh = con.execute(f"""
         SELECT q.run_id, q.check_name, q.success, q.observed_value, q.error
         FROM quality_results q JOIN {_LATEST} r USING (run_id)
@@ -223,22 +301,40 @@ def sla_status(con, *, min_score: float = DEFAULT_MIN_SCORE,
     for r in runs.itertuples(index=False):
         run_at = pd.Timestamp(r.started_at).to_pydatetime()
         base = {"suite": r.suite, "target": r.target, "run_at": run_at}
-        out.append({**base, "sla": "quality score", "threshold": f"≥ {min_score:g}",
-                    "observed": f"{r.score:.1f}",
-                    "status": "met" if r.score >= min_score else "breached"})
+        out.append(
+            {
+                **base,
+                "sla": "quality score",
+                "threshold": f"≥ {min_score:g}",
+                "observed": f"{r.score:.1f}",
+                "status": "met" if r.score >= min_score else "breached",
+            }
+        )
         ages = _max_ages(r.suite, suites_dir)
         for f in fresh[fresh.run_id == r.run_id].itertuples(index=False):
             observed = _json_text(f.observed_value)
-            out.append({**base, "sla": f"freshness {f.check_name}",
-                        "threshold": f"newest ≤ {ages.get(f.check_name, '?')} old",
-                        "observed": f"newest {observed}" if observed else (f.error or "no value"),
-                        "status": "met" if f.success else "breached"})
+            out.append(
+                {
+                    **base,
+                    "sla": f"freshness {f.check_name}",
+                    "threshold": f"newest ≤ {ages.get(f.check_name, '?')} old",
+                    "observed": f"newest {observed}" if observed else (f.error or "no value"),
+                    "status": "met" if f.success else "breached",
+                }
+            )
         age = now - run_at
-        out.append({**base, "sla": "validated within", "threshold": _words(max_validation_age),
-                    "observed": f"{_words(age)} ago",
-                    "status": "met" if age <= max_validation_age else "breached"})
-    return pd.DataFrame(out, columns=["suite", "sla", "status", "threshold", "observed", "target",
-                                      "run_at"])
+        out.append(
+            {
+                **base,
+                "sla": "validated within",
+                "threshold": _words(max_validation_age),
+                "observed": f"{_words(age)} ago",
+                "status": "met" if age <= max_validation_age else "breached",
+            }
+        )
+    return pd.DataFrame(
+        out, columns=["suite", "sla", "status", "threshold", "observed", "target", "run_at"]
+    )
 
 
 def _max_ages(suite: str, suites_dir) -> dict[str, str]:

@@ -11,6 +11,7 @@ transaction and closes it again.
 * ``quality_metrics``     row count, null rates, distributions per run (history checks)
 * ``quality_alerts``      what the history checks found
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -48,6 +49,7 @@ def writer(warehouse: str | Path, connection=None):
             cur.close()
         return
     import duckdb
+
     con = duckdb.connect(str(warehouse))
     try:
         yield con
@@ -73,10 +75,12 @@ def append(con, table: str, rows: list[dict]) -> None:
         con.unregister("_q_rows")
 
 
-def read(warehouse: str | Path, sql: str, params: list | None = None,
-         connection=None) -> pd.DataFrame:
+def read(
+    warehouse: str | Path, sql: str, params: list | None = None, connection=None
+) -> pd.DataFrame:
     """Read quality tables (read-only; empty frame if they don't exist yet)."""
     from .ge_runtime import open_duckdb
+
     con = connection.cursor() if connection is not None else open_duckdb(warehouse, read_only=True)
     try:
         return con.execute(sql, params or []).df()

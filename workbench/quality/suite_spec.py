@@ -18,6 +18,7 @@ Every other key of a check is passed to the expectation. ``freshness`` checks ar
 ``expect_column_max_to_be_between`` with a minimum of ``now - max_age``. Errors name the file,
 line and field.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,8 +38,13 @@ Dimension = Literal["completeness", "validity", "uniqueness", "freshness", "cons
 DIMENSIONS: tuple[str, ...] = ("completeness", "validity", "uniqueness", "freshness", "consistency")
 # How much each dimension counts in a table's overall score (renormalised over the dimensions a
 # suite actually checks). Validity and completeness hurt most downstream; freshness is one check.
-DEFAULT_DIMENSION_WEIGHTS = {"completeness": 0.25, "validity": 0.25, "uniqueness": 0.2,
-                             "consistency": 0.2, "freshness": 0.1}
+DEFAULT_DIMENSION_WEIGHTS = {
+    "completeness": 0.25,
+    "validity": 0.25,
+    "uniqueness": 0.2,
+    "consistency": 0.2,
+    "freshness": 0.1,
+}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _META_KEYS = {"name", "expect", "dimension", "weight", "description", "max_age"}
@@ -49,8 +55,11 @@ class Target(BaseModel):
     table: str | None = Field(None, description="A warehouse table validated as it is.")
     schema_: str | None = Field(None, alias="schema", description="Schema of the table.")
     model: str | None = Field(None, description="Semantic model this suite scores (retail.orders).")
-    sql: str | None = Field(None, description="SQL over warehouse tables defining the rows checked "
-                                              "(a model, e.g. orders joined with their lines).")
+    sql: str | None = Field(
+        None,
+        description="SQL over warehouse tables defining the rows checked "
+        "(a model, e.g. orders joined with their lines).",
+    )
 
     @model_validator(mode="after")
     def _one(self):
@@ -75,12 +84,18 @@ class Target(BaseModel):
 
 class Check(BaseModel):
     model_config = ConfigDict(extra="allow")
-    name: str = Field(..., description="Short unique name; quarantined rows list the names they failed.")
-    expect: str = Field(..., description="GE expectation type, e.g. expect_column_values_to_not_be_null.")
+    name: str = Field(
+        ..., description="Short unique name; quarantined rows list the names they failed."
+    )
+    expect: str = Field(
+        ..., description="GE expectation type, e.g. expect_column_values_to_not_be_null."
+    )
     dimension: Dimension = Field(..., description="Quality dimension this check scores.")
     weight: float = Field(1.0, gt=0, description="Weight within its dimension.")
     description: str | None = Field(None, description="Why the check exists, for people.")
-    max_age: str | None = Field(None, description="Freshness only: '36h', '2d': newest value not older.")
+    max_age: str | None = Field(
+        None, description="Freshness only: '36h', '2d': newest value not older."
+    )
 
     @property
     def kwargs(self) -> dict[str, Any]:
@@ -92,19 +107,34 @@ class Suite(BaseModel):
     suite: str = Field(..., description="Suite name (the file stem).")
     description: str | None = Field(None, description="What the suite guards, for people.")
     status: Literal["active", "proposed"] = Field(
-        "active", description="'proposed' suites come from profiling and are never run until accepted.")
+        "active",
+        description="'proposed' suites come from profiling and are never run until accepted.",
+    )
     target: Target = Field(..., description="The rows checked: a table, or SQL for a model's rows.")
-    key: list[str] = Field(..., min_length=1, description="Row key columns, stored with quarantined rows.")
-    checks: list[Check] = Field(..., min_length=1, description="The expectations run on the target.")
+    key: list[str] = Field(
+        ..., min_length=1, description="Row key columns, stored with quarantined rows."
+    )
+    checks: list[Check] = Field(
+        ..., min_length=1, description="The expectations run on the target."
+    )
     reviewed_by: str | None = Field(None, description="Who accepted a proposed suite.")
-    reviewed_at: str | None = Field(None, description="When a proposed suite was accepted (ISO time).")
+    reviewed_at: str | None = Field(
+        None, description="When a proposed suite was accepted (ISO time)."
+    )
     dimension_weights: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_DIMENSION_WEIGHTS),
-        description="Weight of each quality dimension in the suite's overall score.")
-    history: dict[str, float] = Field(default_factory=dict, description="Thresholds of history checks "
-                                      "(row_count_change, null_rate_change, distribution_shift).")
-    path: str | None = Field(None, exclude=True, description="File the suite was loaded from (set by the "
-                                                          "loader, never written back).")
+        description="Weight of each quality dimension in the suite's overall score.",
+    )
+    history: dict[str, float] = Field(
+        default_factory=dict,
+        description="Thresholds of history checks "
+        "(row_count_change, null_rate_change, distribution_shift).",
+    )
+    path: str | None = Field(
+        None,
+        exclude=True,
+        description="File the suite was loaded from (set by the loader, never written back).",
+    )
 
     def check(self, name: str) -> Check:
         for c in self.checks:
@@ -123,6 +153,7 @@ def parse_age(text: str) -> dt.timedelta:
 
 def _check_semantics(spec: Suite, src: SourceMap) -> None:
     from .expectations import expectation_class  # GE is heavy: imported only when needed
+
     seen: set[str] = set()
     for i, c in enumerate(spec.checks):
         if not _NAME.match(c.name):
@@ -152,7 +183,9 @@ def load_suite(path: str | Path, *, check_expectations: bool = True) -> Suite:
         raise ModelError(f"invalid YAML: {e.problem}", str(path), line) from None
     src = SourceMap(str(path), root)
     if not isinstance(root, dict):
-        raise ModelError("a suite file must be a mapping with suite, target, key and checks", str(path))
+        raise ModelError(
+            "a suite file must be a mapping with suite, target, key and checks", str(path)
+        )
     try:
         spec = Suite.model_validate({**plain(root), "path": str(path)})
     except ValidationError as e:
@@ -174,11 +207,14 @@ def suite_path(name: str | Path, suites_dir: str | Path | None = None) -> Path:
         if cand.exists():
             return cand
     known = sorted(f.stem for f in folder.glob("*.y*ml")) if folder.exists() else []
-    raise ModelError(f"no suite '{name}' in {folder}" + (f" (suites: {', '.join(known)})" if known else ""))
+    raise ModelError(
+        f"no suite '{name}' in {folder}" + (f" (suites: {', '.join(known)})" if known else "")
+    )
 
 
 def _default_dir() -> Path:
     from ..config import load_settings
+
     return load_settings().path(str(DEFAULT_DIR))
 
 

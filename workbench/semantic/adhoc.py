@@ -7,6 +7,7 @@ become members of an overlay of the namespace that lives for one query. They are
 same specs as YAML members and compiled by the same code, so fan-out safety, row and column
 policies apply to them exactly as to members a model declares.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,7 +26,7 @@ from .expr import column_refs, parse
 from .namespace import Namespace
 from .spec import Dimension, Measure, Metric
 
-if TYPE_CHECKING:   # querydef imports this module
+if TYPE_CHECKING:  # querydef imports this module
     from .querydef import QuerySpec
 
 # A query-time member as added to a model: (model, "measures"|"metrics"|"dimensions", spec).
@@ -33,10 +34,24 @@ Added = tuple[str, str, Dimension | Measure | Metric]
 _Spec = TypeVar("_Spec", bound=BaseModel)
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
-_AGGS = {exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max", exp.Count: "count",
-         exp.Median: "median"}
-_METRIC_TYPES = {"simple", "ratio", "derived", "cumulative", "rolling", "period_over_period",
-                 "percent_of_total", "rank"}
+_AGGS = {
+    exp.Sum: "sum",
+    exp.Avg: "avg",
+    exp.Min: "min",
+    exp.Max: "max",
+    exp.Count: "count",
+    exp.Median: "median",
+}
+_METRIC_TYPES = {
+    "simple",
+    "ratio",
+    "derived",
+    "cumulative",
+    "rolling",
+    "period_over_period",
+    "percent_of_total",
+    "rank",
+}
 
 
 def is_name(token: str) -> bool:
@@ -47,8 +62,9 @@ def internal_name(text: str) -> str:
     return "q_" + hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:10]
 
 
-def normalise(items: Iterable[str | dict[str, Any]], kind: str,
-              define: list[dict[str, Any]]) -> tuple[str, ...]:
+def normalise(
+    items: Iterable[str | dict[str, Any]], kind: str, define: list[dict[str, Any]]
+) -> tuple[str, ...]:
     """metrics=/dimensions= items as tokens; dictionaries become `define` entries."""
     out = []
     for item in items or ():
@@ -62,13 +78,13 @@ def normalise(items: Iterable[str | dict[str, Any]], kind: str,
     return tuple(out)
 
 
-def freeze(define: dict[str, Mapping[str, Any]] | Iterable[Mapping[str, Any]] | None,
-           ) -> tuple[str, ...]:
+def freeze(
+    define: dict[str, Mapping[str, Any]] | Iterable[Mapping[str, Any]] | None,
+) -> tuple[str, ...]:
     """Definitions as sorted JSON strings: hashable, and equal queries hash equally."""
     if not define:
         return ()
-    items = ([dict(v, name=k) for k, v in define.items()] if isinstance(define, dict)
-             else define)
+    items = [dict(v, name=k) for k, v in define.items()] if isinstance(define, dict) else define
     return tuple(sorted(json.dumps(d, sort_keys=True, default=str) for d in items))
 
 
@@ -85,8 +101,11 @@ def overlay(space: Namespace, spec: QuerySpec) -> tuple[Namespace, dict[str, str
         if not is_name(base):
             defs.append({"name": internal_name(tok), "expr": tok, "kind": "dimension"})
             aliases[tok] = internal_name(tok)
-    texts = list(spec.dimensions) + list(spec.where) + [o.lstrip("-").split()[0] for o in spec.order
-                                                       if o.strip()]
+    texts = (
+        list(spec.dimensions)
+        + list(spec.where)
+        + [o.lstrip("-").split()[0] for o in spec.order if o.strip()]
+    )
     defs += _per_entity_shorthands(space, texts, {d["name"] for d in defs})
     if not defs:
         return space, aliases
@@ -107,13 +126,16 @@ def overlay(space: Namespace, spec: QuerySpec) -> tuple[Namespace, dict[str, str
     blob = "\n".join(spec.define).encode() + repr(sorted(aliases)).encode()
     version = space.version + "+" + hashlib.sha1(blob, usedforsecurity=False).hexdigest()[:12]
     out = Namespace(replace(space.loaded, spec=nspec, version=version))
-    _check(out, {(m, member.name) for m, kinds in added.items() for ms in kinds.values()
-                 for member in ms})
+    _check(
+        out,
+        {(m, member.name) for m, kinds in added.items() for ms in kinds.values() for member in ms},
+    )
     return out, aliases
 
 
-def _per_entity_shorthands(space: Namespace, texts: list[str],
-                           taken: set[str]) -> list[dict[str, Any]]:
+def _per_entity_shorthands(
+    space: Namespace, texts: list[str], taken: set[str]
+) -> list[dict[str, Any]]:
     """`customer.order_count` where customer has no such dimension but order_count is a metric:
     the metric per customer (grouped by the customer's key), as a dimension of customer."""
     out: list[dict[str, Any]] = []
@@ -121,8 +143,11 @@ def _per_entity_shorthands(space: Namespace, texts: list[str],
     for text in texts:
         head, dot, tail = text.partition(".")
         try:
-            refs = column_refs(parse(text)) if not is_name(text) else [
-                (head, tail) if dot else (None, text)]
+            refs = (
+                column_refs(parse(text))
+                if not is_name(text)
+                else [(head, tail) if dot else (None, text)]
+            )
         except QueryError:
             continue
         for q, n in refs:
@@ -138,8 +163,15 @@ def _per_entity_shorthands(space: Namespace, texts: list[str],
             except QueryError:
                 continue
             seen.add(f"{q}.{n}")
-            out.append({"name": n, "model": q, "metric": met.qualified, "kind": "dimension",
-                        "description": f"{met.qualified} per {q}"})
+            out.append(
+                {
+                    "name": n,
+                    "model": q,
+                    "metric": met.qualified,
+                    "kind": "dimension",
+                    "description": f"{met.qualified} per {q}",
+                }
+            )
     return out
 
 
@@ -166,8 +198,10 @@ def _members(space: Namespace, spec: QuerySpec, d: dict[str, Any]) -> Iterator[A
         return
     if d.get("metric"):
         if not model:
-            raise QueryError(f"'{name}' evaluates '{d['metric']}' per row of a model: say which "
-                             "with 'model' (e.g. model: customer).")
+            raise QueryError(
+                f"'{name}' evaluates '{d['metric']}' per row of a model: say which "
+                "with 'model' (e.g. model: customer)."
+            )
         d.setdefault("type", "numeric")
     else:
         model = model or _owner(space, spec, d.get("expr"), name)
@@ -210,8 +244,10 @@ def _owner(space: Namespace, spec: QuerySpec, text: str | None, name: str) -> st
             continue
         if not any(e.fans_out for e in tree.values()):
             return m
-    raise QueryError(f"'{text}' mixes models ({', '.join(models)}) none of whose rows reach the "
-                     "others many-to-one; define it on one model with 'model'.")
+    raise QueryError(
+        f"'{text}' mixes models ({', '.join(models)}) none of whose rows reach the "
+        "others many-to-one; define it on one model with 'model'."
+    )
 
 
 def _metric_owner(space: Namespace, spec: QuerySpec, d: dict[str, Any], name: str) -> str:
@@ -220,16 +256,20 @@ def _metric_owner(space: Namespace, spec: QuerySpec, d: dict[str, Any], name: st
             return space.resolve(d[key], ("metric", "measure"), prefer=spec.model).model
     if d.get("expr"):
         for q, n in column_refs(parse(d["expr"])):
-            return space.resolve(f"{q}.{n}" if q else n, ("metric", "measure"),
-                                 prefer=spec.model).model
+            return space.resolve(
+                f"{q}.{n}" if q else n, ("metric", "measure"), prefer=spec.model
+            ).model
     if spec.model:
         return spec.model
-    raise QueryError(f"Query-time metric '{name}' refers to no metric; say which model it "
-                     "belongs to with 'model'.")
+    raise QueryError(
+        f"Query-time metric '{name}' refers to no metric; say which model it "
+        "belongs to with 'model'."
+    )
 
 
-def _expression_metric(space: Namespace, spec: QuerySpec, name: str, model: str | None,
-                       text: str) -> Iterator[Added]:
+def _expression_metric(
+    space: Namespace, spec: QuerySpec, name: str, model: str | None, text: str
+) -> Iterator[Added]:
     """`count_distinct(s_suppkey)`, `sum(case ... end)`, `gross_revenue / 7.0`, or a mix:
     each aggregate call becomes a measure, the rest a derived metric over them."""
     try:
@@ -262,12 +302,14 @@ def _expression_metric(space: Namespace, spec: QuerySpec, name: str, model: str 
         if agg != "count" and arg_sql is None:
             raise QueryError(f"{agg}() needs an expression in {text!r}")
         if arg_sql is not None:
-            parse(arg_sql)          # the whitelist of the expression language
+            parse(arg_sql)  # the whitelist of the expression language
         if arg_sql is None:
             counted = default_owner[0] or spec.model
             if not counted:
-                raise QueryError(f"count(*) in {text!r} needs a model: count a column "
-                                 "(count(o_orderkey)) or query a model (e.g. 'tpch.orders').")
+                raise QueryError(
+                    f"count(*) in {text!r} needs a model: count a column "
+                    "(count(o_orderkey)) or query a model (e.g. 'tpch.orders')."
+                )
             owner = counted
         else:
             owner = model or _owner(space, spec, arg_sql, text)
@@ -278,7 +320,7 @@ def _expression_metric(space: Namespace, spec: QuerySpec, name: str, model: str 
         measures.append((owner, _typed(Measure, data, text)))
         return exp.column(mname, table=owner)
 
-    if model is None:          # count(*) beside other aggregates counts their model's rows
+    if model is None:  # count(*) beside other aggregates counts their model's rows
         for node in tree.walk():
             found = agg_of(node)
             if found and found[1] is not None:
@@ -294,10 +336,14 @@ def _expression_metric(space: Namespace, spec: QuerySpec, name: str, model: str 
         yield owner, "measures", m
     expr_text = rewritten.sql(dialect="duckdb")
     parse(expr_text)
-    owner = model or (measures[0][0] if measures else _metric_owner(
-        space, spec, {"expr": expr_text}, text))
-    yield owner, "metrics", _typed(Metric, {"name": name, "type": "derived", "expr": expr_text,
-                                            "label": text}, text)
+    owner = model or (
+        measures[0][0] if measures else _metric_owner(space, spec, {"expr": expr_text}, text)
+    )
+    yield (
+        owner,
+        "metrics",
+        _typed(Metric, {"name": name, "type": "derived", "expr": expr_text, "label": text}, text),
+    )
 
 
 def _qualify(space: Namespace, owner: str, text: str, spec: QuerySpec) -> str:
@@ -315,6 +361,7 @@ def _qualify(space: Namespace, owner: str, text: str, spec: QuerySpec) -> str:
 def _check(space: Namespace, new: set[tuple[str, str]]) -> None:
     """References of the new members resolve (a clear error now, not an engine error later)."""
     from .validate import metric_dependencies
+
     for ref in space.members:
         if (ref.model, ref.name) not in new:
             continue

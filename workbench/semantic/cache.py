@@ -3,6 +3,7 @@
 Keys hold the model version, the principal's security context, the engine and its data version,
 so a changed model, a refreshed table or another principal never gets a stale or foreign result.
 """
+
 from __future__ import annotations
 
 import io
@@ -16,8 +17,12 @@ from prometheus_client import Counter, Histogram
 
 _HITS = Counter("workbench_cache_hits_total", "Semantic result cache hits")
 _MISSES = Counter("workbench_cache_misses_total", "Semantic result cache misses")
-_LATENCY = Histogram("workbench_query_seconds", "Semantic query latency", ["cached"],
-                     buckets=(.0005, .001, .005, .01, .05, .1, .5, 1, 5, 30))
+_LATENCY = Histogram(
+    "workbench_query_seconds",
+    "Semantic query latency",
+    ["cached"],
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30),
+)
 
 
 class ResultCache:
@@ -27,8 +32,7 @@ class ResultCache:
         self._lru: LRUCache[str, pd.DataFrame] = LRUCache(maxsize=max_entries)
         self._lock = threading.Lock()
         self.hits = self.misses = 0
-        self._lat: dict[str, deque[float]] = {"hit": deque(maxlen=1000),
-                                               "miss": deque(maxlen=1000)}
+        self._lat: dict[str, deque[float]] = {"hit": deque(maxlen=1000), "miss": deque(maxlen=1000)}
 
     def get(self, key: str) -> pd.DataFrame | None:
         with self._lock:
@@ -62,10 +66,16 @@ class ResultCache:
         def p50(xs: deque[float]) -> float | None:
             ordered = sorted(xs)
             return round(ordered[len(ordered) // 2] * 1000, 3) if ordered else None
-        return {"backend": self.backend, "hits": self.hits, "misses": self.misses,
-                "hit_ratio": round(self.hits / total, 4) if total else 0.0,
-                "hit_ms_p50": p50(self._lat["hit"]), "miss_ms_p50": p50(self._lat["miss"]),
-                "entries": self.size()}
+
+        return {
+            "backend": self.backend,
+            "hits": self.hits,
+            "misses": self.misses,
+            "hit_ratio": round(self.hits / total, 4) if total else 0.0,
+            "hit_ms_p50": p50(self._lat["hit"]),
+            "miss_ms_p50": p50(self._lat["miss"]),
+            "entries": self.size(),
+        }
 
     def size(self) -> int:
         return len(self._lru)
@@ -73,11 +83,13 @@ class ResultCache:
 
 class RedisResultCache(ResultCache):
     """Shared across processes (apps, server, notebooks). Results are stored as Arrow IPC."""
+
     backend = "redis"
 
     def __init__(self, url: str, ttl_seconds: int = 3600, prefix: str = "workbench:result:"):
         super().__init__()
         import redis
+
         self.r = redis.Redis.from_url(url, socket_timeout=2)
         self.r.ping()
         self.ttl, self.prefix = ttl_seconds, prefix
@@ -88,11 +100,13 @@ class RedisResultCache(ResultCache):
         if raw is None:
             return None
         import pyarrow as pa
+
         # bytes: the client is made without decode_responses, so values are never decoded
         return pa.ipc.open_stream(io.BytesIO(cast(bytes, raw))).read_all().to_pandas()
 
     def put(self, key: str, df: pd.DataFrame) -> None:
         import pyarrow as pa
+
         table = pa.Table.from_pandas(df, preserve_index=False)
         sink = io.BytesIO()
         with pa.ipc.new_stream(sink, table.schema) as w:
@@ -105,4 +119,3 @@ class RedisResultCache(ResultCache):
 
     def size(self) -> int:
         return sum(1 for _ in self.r.scan_iter(self.prefix + "*"))
-

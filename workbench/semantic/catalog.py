@@ -1,5 +1,6 @@
 """Metadata for people and NLQ: a flat catalog of members, search by name, synonym or
 description, lineage back to tables, and a dimension-value index ('Germany' → country)."""
+
 from __future__ import annotations
 
 import difflib
@@ -21,16 +22,26 @@ CatalogEntry = dict[str, Any]
 class Lineage(TypedDict):
     table: str | None
     sql: str | None
-    columns: list[str]          # "table.column" the member reads, in the end
-    depends_on: list[str]       # qualified members it is built on
+    columns: list[str]  # "table.column" the member reads, in the end
+    depends_on: list[str]  # qualified members it is built on
 
 
 def entries(space: Namespace, hidden: Collection[Ref] = frozenset()) -> list[CatalogEntry]:
     out = []
     for m in space.models.values():
-        entry = _entry(space, "model", m.name, m, {
-            "table": m.table, "sql": m.sql, "columns": [], "depends_on": [],
-            "joins": [f"{j.to} ({j.relationship})" for j in m.joins]})
+        entry = _entry(
+            space,
+            "model",
+            m.name,
+            m,
+            {
+                "table": m.table,
+                "sql": m.sql,
+                "columns": [],
+                "depends_on": [],
+                "joins": [f"{j.to} ({j.relationship})" for j in m.joins],
+            },
+        )
         entry["live"] = space.spec.live  # the namespace is fed by streaming pipelines
         out.append(entry)
     for ref, member in space.members.items():
@@ -40,15 +51,29 @@ def entries(space: Namespace, hidden: Collection[Ref] = frozenset()) -> list[Cat
     return out
 
 
-def _entry(space: Namespace, kind: str, model: str, member: Member, lin: Mapping[str, Any],
-           ref: Ref | None = None) -> CatalogEntry:
-    return {"namespace": space.name, "model": model, "kind": kind, "name": member.name,
-            "qualified_name": f"{space.name}.{ref.qualified}" if ref else f"{space.name}.{model}",
-            "label": member.title, "description": member.description,
-            "synonyms": list(member.synonyms), "format": member.format, "unit": member.unit,
-            "examples": list(member.examples),
-            "type": getattr(member, "type", None) or getattr(member, "agg", None),
-            "lineage": lin}
+def _entry(
+    space: Namespace,
+    kind: str,
+    model: str,
+    member: Member,
+    lin: Mapping[str, Any],
+    ref: Ref | None = None,
+) -> CatalogEntry:
+    return {
+        "namespace": space.name,
+        "model": model,
+        "kind": kind,
+        "name": member.name,
+        "qualified_name": f"{space.name}.{ref.qualified}" if ref else f"{space.name}.{model}",
+        "label": member.title,
+        "description": member.description,
+        "synonyms": list(member.synonyms),
+        "format": member.format,
+        "unit": member.unit,
+        "examples": list(member.examples),
+        "type": getattr(member, "type", None) or getattr(member, "agg", None),
+        "lineage": lin,
+    }
 
 
 def lineage(space: Namespace, ref: Ref) -> Lineage:
@@ -87,14 +112,19 @@ def lineage(space: Namespace, ref: Ref) -> Lineage:
                         d = space.resolve(f"{q}.{c}", ("dimension",))
                         deps.append(d.qualified)
                         walk(d)
-                    except QueryError:     # validated at load; a catalog never fails on it
+                    except QueryError:  # validated at load; a catalog never fails on it
                         pass
                 else:
                     cols.add(f"{model.table or 'sql'}.{c}")
+
     walk(ref)
     model = space.models[ref.model]
-    return {"table": model.table, "sql": model.sql, "columns": sorted(cols),
-            "depends_on": sorted(set(deps))}
+    return {
+        "table": model.table,
+        "sql": model.sql,
+        "columns": sorted(cols),
+        "depends_on": sorted(set(deps)),
+    }
 
 
 def search(items: list[CatalogEntry], text: str, limit: int = 20) -> list[CatalogEntry]:
@@ -122,8 +152,9 @@ def search(items: list[CatalogEntry], text: str, limit: int = 20) -> list[Catalo
             if hits:
                 score = 20 + 30 * hits / len(words)
             else:
-                best = max((difflib.SequenceMatcher(None, q, n).ratio() for n in names + syns),
-                           default=0)
+                best = max(
+                    (difflib.SequenceMatcher(None, q, n).ratio() for n in names + syns), default=0
+                )
                 score = 40 * best if best > 0.6 else 0
         if score:
             if e["kind"] in ("metric", "measure"):

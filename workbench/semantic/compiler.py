@@ -5,6 +5,7 @@ the per-model aggregates are joined on the query's dimensions, and metrics are c
 that. This is what makes sums immune to fan-out and chasm traps. Window and comparison metrics
 (cumulative, rolling, period-over-period, percent-of-total) are auxiliary aggregates joined in.
 """
+
 from __future__ import annotations
 
 import ibis
@@ -26,20 +27,27 @@ from .window_metrics import WindowMetrics
 
 
 class Compiler(Aggregation, GrainMetrics, WindowMetrics):
-    def __init__(self, space: Namespace, relations: Relations, access: Access,
-                 aliases: dict[str, str] | None = None, stack: tuple[Ref, ...] = (),
-                 grain_cache: dict[tuple[Ref, QuerySpec], GrainTable] | None = None):
+    def __init__(
+        self,
+        space: Namespace,
+        relations: Relations,
+        access: Access,
+        aliases: dict[str, str] | None = None,
+        stack: tuple[Ref, ...] = (),
+        grain_cache: dict[tuple[Ref, QuerySpec], GrainTable] | None = None,
+    ):
         self.space, self.rel, self.access = space, relations, access
         self.aliases = aliases or {}
-        self.stack = stack          # dimensions-with-metric being evaluated (cycle check)
-        self.grain = set()          # dimensions with metric: this query reads
-        self.grain_filters = []     # conditions a per-row metric may take inside
+        self.stack = stack  # dimensions-with-metric being evaluated (cycle check)
+        self.grain = set()  # dimensions with metric: this query reads
+        self.grain_filters = []  # conditions a per-row metric may take inside
         # their compiled tables, built once per query (nested compilations share it)
         self.grain_cache = {} if grain_cache is None else grain_cache
 
     def _nested(self, stack: tuple[Ref, ...]) -> Compiler:
-        return type(self)(self.space, self.rel, self.access, stack=stack,
-                          grain_cache=self.grain_cache)
+        return type(self)(
+            self.space, self.rel, self.access, stack=stack, grain_cache=self.grain_cache
+        )
 
     # entry --------------------------------------------------------------------------------
     def compile(self, spec: QuerySpec) -> ir.Table:
@@ -50,8 +58,10 @@ class Compiler(Aggregation, GrainMetrics, WindowMetrics):
             raise UnknownMemberError(prefer, "model", self.space.models)
         dims = [self._dim(tok) for tok in spec.dimensions]
         if spec.grain and not any(self.space.dimension(d.ref).type == "time" for d in dims):
-            raise QueryError(f"grain '{spec.grain}' needs a time dimension in the query "
-                             "(e.g. add order_date to the dimensions).")
+            raise QueryError(
+                f"grain '{spec.grain}' needs a time dimension in the query "
+                "(e.g. add order_date to the dimensions)."
+            )
         if len({d.out for d in dims}) != len(dims):
             raise QueryError("A dimension is listed twice.")
         mets = [(tok, self._metric_ref(tok)) for tok in spec.metrics]
@@ -65,15 +75,18 @@ class Compiler(Aggregation, GrainMetrics, WindowMetrics):
         if spec.is_detail:
             if any(f.post for f in filters):
                 names = [r.qualified for f in filters if f.post for r in self._filter_metrics(f)]
-                raise QueryError("Filters on metrics need at least one metric in the query "
-                                 f"({', '.join(names)}). To filter rows by a metric per row, "
-                                 "name the entity: e.g. 'customer.order_count > 2' evaluates "
-                                 "order_count per customer.")
+                raise QueryError(
+                    "Filters on metrics need at least one metric in the query "
+                    f"({', '.join(names)}). To filter rows by a metric per row, "
+                    "name the entity: e.g. 'customer.order_count > 2' evaluates "
+                    "order_count per customer."
+                )
             self.grain = self._grain_refs(dims, filters, trange, [])
             self.grain_filters = filters
             return self._finish(self._detail(dims, filters, trange), dims, mets, [])
-        closure = self._closure([r for _, r in mets] + [r for f in filters if f.post
-                                                        for r in self._filter_metrics(f)])
+        closure = self._closure(
+            [r for _, r in mets] + [r for f in filters if f.post for r in self._filter_metrics(f)]
+        )
         uses = {u for r in closure for u in self._uses(r)}
         pre = [f for f in filters if not f.post]
         self.grain = self._grain_refs(dims, pre, trange, uses)
@@ -85,8 +98,9 @@ class Compiler(Aggregation, GrainMetrics, WindowMetrics):
         if post:
             resolve = self._post_resolver(main, dims)
             main = main.filter([Translator(resolve, {}, f.text)(parse(f.text)) for f in post])
-        out = main.select([main[d.out] for d in dims]
-                          + [self._value(ref, main).name(tok) for tok, ref in mets])
+        out = main.select(
+            [main[d.out] for d in dims] + [self._value(ref, main).name(tok) for tok, ref in mets]
+        )
         return self._finish(out, dims, mets, [])
 
     # resolution ---------------------------------------------------------------------------
@@ -116,10 +130,12 @@ class Compiler(Aggregation, GrainMetrics, WindowMetrics):
         parents = [e.dst for e in self.space.adjacency[ref.model] if not e.fans_out]
         ents = ([ref.model] if self.space.models[ref.model].key_columns else []) + parents
         examples = ", ".join(f"'{m}.{ref.name}'" for m in ents[:3]) or f"'<model>.{ref.name}'"
-        return (f"'{name}' is a {ref.kind} ({ref.qualified}), not a dimension. To group by its "
-                f"value per entity, name the entity: {examples} (the {ref.kind} per row of that "
-                "model, 0 where there is nothing to count); or keep it as a metric and group by "
-                "a dimension.")
+        return (
+            f"'{name}' is a {ref.kind} ({ref.qualified}), not a dimension. To group by its "
+            f"value per entity, name the entity: {examples} (the {ref.kind} per row of that "
+            "model, 0 where there is nothing to count); or keep it as a metric and group by "
+            "a dimension."
+        )
 
     def _metric_ref(self, token: str) -> Ref:
         token = self.aliases.get(token, token)
@@ -174,6 +190,7 @@ class Compiler(Aggregation, GrainMetrics, WindowMetrics):
                 for d in metric_dependencies(self.space, r):
                     visit(d)
             seen.append(r)
+
         for r in refs:
             visit(r)
         return seen
@@ -183,13 +200,13 @@ class Compiler(Aggregation, GrainMetrics, WindowMetrics):
             return [Use(ref)]
         met = self.space.metric(ref)
         if met.type == "simple":
-            mref = self.space.resolve(required(met.measure, ref, "measure"), ("measure",),
-                                      prefer=ref.model)
+            mref = self.space.resolve(
+                required(met.measure, ref, "measure"), ("measure",), prefer=ref.model
+            )
             return [Use(mref, met.filter, ref.model)]
         return [u for d in metric_dependencies(self.space, ref) for u in self._uses(d)]
 
-    def _time_range(self, spec: QuerySpec, dims: list[Dim],
-                    mets: list[Ref]) -> TimeRange | None:
+    def _time_range(self, spec: QuerySpec, dims: list[Dim], mets: list[Ref]) -> TimeRange | None:
         if not spec.time_range:
             return None
         if spec.time_dimension:
@@ -215,8 +232,10 @@ class Compiler(Aggregation, GrainMetrics, WindowMetrics):
             timed = self.space.time_dimensions(model)
             if len(timed) == 1:
                 return timed[0]
-        raise QueryError("A time range needs a time dimension: add one to the dimensions or "
-                         "name it with time_dimension.")
+        raise QueryError(
+            "A time range needs a time dimension: add one to the dimensions or "
+            "name it with time_dimension."
+        )
 
     # metrics over aggregates --------------------------------------------------------------
     def _value(self, ref: Ref, t: ir.Table) -> ir.Value:
@@ -228,23 +247,43 @@ class Compiler(Aggregation, GrainMetrics, WindowMetrics):
             v = t[self._uses(ref)[0].col]
             return coalesce_additive(v) if self._additive(ref) else v
         if met.type == "ratio":
-            num = self._value(self.space.resolve(required(met.numerator, ref, "numerator"),
-                                                 ("metric", "measure"), prefer=ref.model), t)
-            den = self._value(self.space.resolve(required(met.denominator, ref, "denominator"),
-                                                 ("metric", "measure"), prefer=ref.model), t)
+            num = self._value(
+                self.space.resolve(
+                    required(met.numerator, ref, "numerator"),
+                    ("metric", "measure"),
+                    prefer=ref.model,
+                ),
+                t,
+            )
+            den = self._value(
+                self.space.resolve(
+                    required(met.denominator, ref, "denominator"),
+                    ("metric", "measure"),
+                    prefer=ref.model,
+                ),
+                t,
+            )
             return num.cast("float64") / den.cast("float64").nullif(0)
         if met.type == "derived":
+
             def resolve(q: str | None, n: str) -> ir.Value:
-                r = self.space.resolve(f"{q}.{n}" if q else n, ("metric", "measure"), prefer=ref.model)
+                r = self.space.resolve(
+                    f"{q}.{n}" if q else n, ("metric", "measure"), prefer=ref.model
+                )
                 return self._value(r, t).cast("float64")
+
             text = required(met.expr, ref, "expr")
             return Translator(resolve, {}, text)(parse(text))
         col = t[self._aux_col(ref)]
         base = self._base(ref)
         if met.type == "period_over_period":
             cur, prior = self._value(base, t).cast("float64"), col.cast("float64")
-            return {"value": prior, "difference": cur - prior, "ratio": cur / prior.nullif(0),
-                    "percent_change": (cur - prior) / prior.nullif(0)}[met.comparison]
+            return {
+                "value": prior,
+                "difference": cur - prior,
+                "ratio": cur / prior.nullif(0),
+                "percent_change": (cur - prior) / prior.nullif(0),
+            }[met.comparison]
         if met.type == "percent_of_total":
             return self._value(base, t).cast("float64") / col.cast("float64").nullif(0)
         return col
@@ -260,29 +299,38 @@ class Compiler(Aggregation, GrainMetrics, WindowMetrics):
                 ref = self.space.resolve(name, ("metric", "measure"), prefer=self.spec.model)
                 return self._value(ref, main)
             if ref not in by_ref:
-                raise QueryError(f"'{name}' is combined with a metric inside OR/NOT in one "
-                                 "filter, which is applied to the grouped result, so it can only "
-                                 f"use the query's dimensions. Add '{name}' to the dimensions, or "
-                                 "write the row condition as its own filter (conditions joined "
-                                 "by AND are split: rows first, then groups).")
+                raise QueryError(
+                    f"'{name}' is combined with a metric inside OR/NOT in one "
+                    "filter, which is applied to the grouped result, so it can only "
+                    f"use the query's dimensions. Add '{name}' to the dimensions, or "
+                    "write the row condition as its own filter (conditions joined "
+                    "by AND are split: rows first, then groups)."
+                )
             return main[by_ref[ref].out]
+
         return resolve
 
     # detail queries -----------------------------------------------------------------------
-    def _detail(self, dims: list[Dim], filters: list[Filter],
-                trange: TimeRange | None) -> ir.Table:
+    def _detail(self, dims: list[Dim], filters: list[Filter], trange: TimeRange | None) -> ir.Table:
         models = {d.ref.model for d in dims}
         for d in dims:
             models |= self._dim_models(d.ref)
         for f in filters:
             for q, n in column_refs(parse(f.text)):
-                models.add(self.space.resolve(f"{q}.{n}" if q else n, ("dimension",), prefer=f.prefer).model)
+                models.add(
+                    self.space.resolve(
+                        f"{q}.{n}" if q else n, ("dimension",), prefer=f.prefer
+                    ).model
+                )
         if trange:
             models.add(trange[0].model)
         # the dimensions' own models first, then a model linking them (orders links customers
         # and stores): the first whose rows they all describe many-to-one is the row grain
-        order = (([self.spec.model] if self.spec.model else []) + sorted(models)
-                 + sorted(set(self.space.models) - models))
+        order = (
+            ([self.spec.model] if self.spec.model else [])
+            + sorted(models)
+            + sorted(set(self.space.models) - models)
+        )
         for root in order:
             try:
                 edges = self.space.tree(root, models - {root}, self.spec.via)
@@ -293,21 +341,24 @@ class Compiler(Aggregation, GrainMetrics, WindowMetrics):
             if not any(e.fans_out for e in edges.values()):
                 break
         else:
-            raise QueryError("These dimensions do not share a model whose rows they all describe "
-                             f"(models: {', '.join(sorted(models))}); add a metric to aggregate.")
+            raise QueryError(
+                "These dimensions do not share a model whose rows they all describe "
+                f"(models: {', '.join(sorted(models))}); add a metric to aggregate."
+            )
         w = self._with_grain(self.rel.wide(root, edges), {root} | set(edges))
         conds = self._conditions(w, filters, trange, None)
         if conds:
             w = w.filter(conds)
         if root not in models and not self.spec.distinct:
             w = w.select(**{d.out: self._dim_value(w, d) for d in dims})
-            return w.distinct()      # a linking model's rows are not what was asked for
+            return w.distinct()  # a linking model's rows are not what was asked for
         out = w.select(**{d.out: self._dim_value(w, d) for d in dims})
         return out.distinct() if self.spec.distinct else out
 
     # order and limit ----------------------------------------------------------------------
-    def _finish(self, t: ir.Table, dims: list[Dim], mets: list[tuple[str, Ref]],
-                _: object) -> ir.Table:
+    def _finish(
+        self, t: ir.Table, dims: list[Dim], mets: list[tuple[str, Ref]], _: object
+    ) -> ir.Table:
         keys = []
         outputs = {d.ref: d.out for d in dims} | {r: tok for tok, r in mets}
         for item in self.spec.order:
@@ -330,16 +381,17 @@ class Compiler(Aggregation, GrainMetrics, WindowMetrics):
                     col = outputs.get(ref)
             if col is None:
                 from .errors import closest
-                raise QueryError(f"Cannot order by '{tok}': it is not a dimension or metric of "
-                                 "this query.", closest(tok, t.columns))
+
+                raise QueryError(
+                    f"Cannot order by '{tok}': it is not a dimension or metric of this query.",
+                    closest(tok, t.columns),
+                )
             keys.append(ibis.desc(t[col]) if desc else ibis.asc(t[col]))
         if keys:
             t = t.order_by(keys)
         if self.spec.limit is not None:
             t = t.limit(self.spec.limit)
         return t
-
-
 
 
 def _conjuncts(text: str) -> list[str]:

@@ -1,6 +1,7 @@
 """What the compiler's parts share: a query's dimensions, measure uses and filters, and the state
 and steps that Compiler and its mixins (Aggregation, GrainMetrics, WindowMetrics) call on one
 another, declared once here so that each mixin is type-checked against them."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,7 +22,7 @@ from .relations import Relations
 
 @dataclass(frozen=True)
 class Dim:
-    out: str          # output column name, as the user wrote it
+    out: str  # output column name, as the user wrote it
     ref: Ref
     grain: str | None
 
@@ -29,6 +30,7 @@ class Dim:
 @dataclass(frozen=True)
 class Use:
     """A measure as used by the query, possibly with a simple metric's extra filter."""
+
     ref: Ref
     extra: str | None = None
     extra_model: str | None = None
@@ -45,7 +47,7 @@ class Use:
 class Filter:
     text: str
     prefer: str | None
-    post: bool        # refers to metrics: applied after aggregation
+    post: bool  # refers to metrics: applied after aggregation
 
 
 # The query's time range: its time dimension and the half-open [start, end) it keeps.
@@ -68,15 +70,16 @@ def required(value: _T | None, ref: Ref, field: str) -> _T:
 
 class CompilerParts(ABC):
     """The Compiler's state, and the steps one mixin takes from another."""
+
     space: Namespace
     rel: Relations
     access: Access
     spec: QuerySpec
     fiscal: int
     aliases: dict[str, str]
-    stack: tuple[Ref, ...]            # dimensions-with-metric being evaluated (cycle check)
-    grain: set[Ref]                   # dimensions with metric: this query reads
-    grain_filters: list[Filter]       # conditions a per-row metric may take inside
+    stack: tuple[Ref, ...]  # dimensions-with-metric being evaluated (cycle check)
+    grain: set[Ref]  # dimensions with metric: this query reads
+    grain_filters: list[Filter]  # conditions a per-row metric may take inside
     grain_cache: dict[tuple[Ref, QuerySpec], GrainTable]
 
     @abstractmethod
@@ -100,8 +103,14 @@ class CompilerParts(ABC):
         """Compiler."""
 
     @abstractmethod
-    def _aggregate(self, dims: list[Dim], uses: Collection[Use], pre: list[Filter],
-                   trange: TimeRange | None, shift: Shift | None = None) -> ir.Table:
+    def _aggregate(
+        self,
+        dims: list[Dim],
+        uses: Collection[Use],
+        pre: list[Filter],
+        trange: TimeRange | None,
+        shift: Shift | None = None,
+    ) -> ir.Table:
         """Aggregation."""
 
     @abstractmethod

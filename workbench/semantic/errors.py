@@ -2,14 +2,22 @@
 
 The root and the spec-file error live in :mod:`workbench.errors`; the names here are kept so
 every existing ``except SemanticError`` / ``except ModelError`` keeps catching what it did."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from ..errors import SpecError, WorkbenchError, closest
 
-__all__ = ["AccessDeniedError", "EngineError", "ModelError", "QueryError", "SemanticError",
-           "UnknownMemberError", "closest"]
+__all__ = [
+    "AccessDeniedError",
+    "EngineError",
+    "ModelError",
+    "QueryError",
+    "SemanticError",
+    "UnknownMemberError",
+    "closest",
+]
 
 # The old name of the root. It is the root itself, not a subclass, because spec errors raised
 # by workbench.specfile (quality, streaming, anomaly files) were SemanticErrors before and the

@@ -4,6 +4,7 @@ Text is parsed by sqlglot into a syntax tree, checked against a whitelist of nod
 translated node by node into Ibis expressions. User text is therefore never pasted into SQL:
 column names resolve to members, literals become bound Ibis literals, anything else is refused.
 """
+
 from __future__ import annotations
 
 import functools
@@ -64,8 +65,7 @@ def column_refs(tree: exp.Expr) -> list[tuple[str | None, str]]:
 class Translator:
     """Turns a parsed tree into an Ibis value. `resolve(qualifier, name)` supplies columns."""
 
-    def __init__(self, resolve: Resolver, attributes: dict[str, Any] | None = None,
-                 text: str = ""):
+    def __init__(self, resolve: Resolver, attributes: dict[str, Any] | None = None, text: str = ""):
         self.resolve, self.text = resolve, text
         self.attributes: dict[str, Any] = attributes or {}
         self._depth = 0
@@ -79,8 +79,9 @@ class Translator:
         if node.args.get("negate") and type(node) not in _NEGATABLE:
             # sqlglot marks some negations with a flag on the node instead of a Not parent
             # (`x not like y`); a node whose flag we did not read would silently lose its NOT
-            raise ExprError(f"negated {type(node).__name__.lower()} is not supported in "
-                            f"{self.text!r}")
+            raise ExprError(
+                f"negated {type(node).__name__.lower()} is not supported in {self.text!r}"
+            )
         self._depth += 1
         try:
             return method(node)
@@ -115,10 +116,10 @@ class Translator:
         if re.fullmatch(r"-?\d+", text):
             return ibis.literal(int(text))
         if "e" in text.lower():
-            return ibis.literal(float(text), type="float64")   # 1e3 is a DOUBLE in SQL
+            return ibis.literal(float(text), type="float64")  # 1e3 is a DOUBLE in SQL
         d = Decimal(text)
         digits, exponent = len(d.as_tuple().digits), d.as_tuple().exponent
-        if not isinstance(exponent, int):   # 'n'/'N'/'F': NaN or infinity, never a SQL number
+        if not isinstance(exponent, int):  # 'n'/'N'/'F': NaN or infinity, never a SQL number
             raise ExprError(f"{text!r} is not a number in {self.text!r}")
         scale = max(-exponent, 0)
         # exact decimals, as SQL would type them: 0.06 - 0.01 must equal 0.05 exactly
@@ -162,24 +163,53 @@ class Translator:
         left, right = _coerce_pair(_atom(self(n.this)), _atom(self(n.expression)))
         return op(*_typed_nulls(left, right))
 
-    def _add(self, n: exp.Add) -> ir.Value: return self._binary(n, lambda a, b: a + b)
-    def _sub(self, n: exp.Sub) -> ir.Value: return self._binary(n, lambda a, b: a - b)
-    def _mul(self, n: exp.Mul) -> ir.Value: return self._binary(n, lambda a, b: a * b)
+    def _add(self, n: exp.Add) -> ir.Value:
+        return self._binary(n, lambda a, b: a + b)
+
+    def _sub(self, n: exp.Sub) -> ir.Value:
+        return self._binary(n, lambda a, b: a - b)
+
+    def _mul(self, n: exp.Mul) -> ir.Value:
+        return self._binary(n, lambda a, b: a * b)
+
     # x / 0 is NULL on every engine (DuckDB 2 gives inf, PostgreSQL and ANSI Spark raise): a
     # derived metric over an empty group must not fail or turn into infinity
-    def _div(self, n: exp.Div) -> ir.Value: return self._binary(n, lambda a, b: a / b.nullif(0))
-    def _mod(self, n: exp.Mod) -> ir.Value: return self._binary(n, lambda a, b: a % b)
-    def _eq(self, n: exp.EQ) -> ir.Value: return self._compare(n, _equals)
-    def _neq(self, n: exp.NEQ) -> ir.Value: return self._compare(n, _not_equals)
-    def _nullsafeeq(self, n: exp.NullSafeEQ) -> ir.Value: return self._compare(n, _identical)
+    def _div(self, n: exp.Div) -> ir.Value:
+        return self._binary(n, lambda a, b: a / b.nullif(0))
+
+    def _mod(self, n: exp.Mod) -> ir.Value:
+        return self._binary(n, lambda a, b: a % b)
+
+    def _eq(self, n: exp.EQ) -> ir.Value:
+        return self._compare(n, _equals)
+
+    def _neq(self, n: exp.NEQ) -> ir.Value:
+        return self._compare(n, _not_equals)
+
+    def _nullsafeeq(self, n: exp.NullSafeEQ) -> ir.Value:
+        return self._compare(n, _identical)
+
     def _nullsafeneq(self, n: exp.NullSafeNEQ) -> ir.Value:
         return self._compare(n, lambda a, b: ~_identical(a, b))
-    def _gt(self, n: exp.GT) -> ir.Value: return self._compare(n, lambda a, b: a > b)
-    def _gte(self, n: exp.GTE) -> ir.Value: return self._compare(n, lambda a, b: a >= b)
-    def _lt(self, n: exp.LT) -> ir.Value: return self._compare(n, lambda a, b: a < b)
-    def _lte(self, n: exp.LTE) -> ir.Value: return self._compare(n, lambda a, b: a <= b)
-    def _and(self, n: exp.And) -> ir.Value: return self._binary(n, lambda a, b: a & b, "boolean")
-    def _or(self, n: exp.Or) -> ir.Value: return self._binary(n, lambda a, b: a | b, "boolean")
+
+    def _gt(self, n: exp.GT) -> ir.Value:
+        return self._compare(n, lambda a, b: a > b)
+
+    def _gte(self, n: exp.GTE) -> ir.Value:
+        return self._compare(n, lambda a, b: a >= b)
+
+    def _lt(self, n: exp.LT) -> ir.Value:
+        return self._compare(n, lambda a, b: a < b)
+
+    def _lte(self, n: exp.LTE) -> ir.Value:
+        return self._compare(n, lambda a, b: a <= b)
+
+    def _and(self, n: exp.And) -> ir.Value:
+        return self._binary(n, lambda a, b: a & b, "boolean")
+
+    def _or(self, n: exp.Or) -> ir.Value:
+        return self._binary(n, lambda a, b: a | b, "boolean")
+
     def _dpipe(self, n: exp.DPipe) -> ir.Value:
         return self._binary(n, lambda a, b: a.cast("string") + b.cast("string"), "string")
 
@@ -223,8 +253,13 @@ class Translator:
     def _case(self, n: exp.Case) -> ir.Value:
         if n.this is not None:
             subject = _atom(self(n.this))
-            branches = [(_equals(*_typed_nulls(*_coerce_pair(subject, _atom(self(i.this))))),
-                         self(i.args["true"])) for i in n.args["ifs"]]
+            branches = [
+                (
+                    _equals(*_typed_nulls(*_coerce_pair(subject, _atom(self(i.this))))),
+                    self(i.args["true"]),
+                )
+                for i in n.args["ifs"]
+            ]
         else:
             branches = [(self(i.this), self(i.args["true"])) for i in n.args["ifs"]]
         default = n.args.get("default")
@@ -232,22 +267,28 @@ class Translator:
 
     def _if(self, n: exp.If) -> ir.Value:
         false = n.args.get("false")
-        return ibis.ifelse(self(n.this), self(n.args["true"]),
-                           self(false) if false is not None else ibis.null())
+        return ibis.ifelse(
+            self(n.this), self(n.args["true"]), self(false) if false is not None else ibis.null()
+        )
 
     def _cast(self, n: exp.Cast) -> ir.Value:
         to = n.to.this.name.lower() if hasattr(n.to.this, "name") else str(n.to).lower()
         target = _CAST_TYPES.get(to)
         if to == "decimal":
             # DuckDB's DECIMAL is DECIMAL(18,3); sqlglot fills those defaults in
-            p, sc = ([self._int_arg(e.this, "decimal precision") for e in n.to.expressions]
-                     + [18, 3])[:2] if n.to.expressions else (18, 3)
+            p, sc = (
+                ([self._int_arg(e.this, "decimal precision") for e in n.to.expressions] + [18, 3])[
+                    :2
+                ]
+                if n.to.expressions
+                else (18, 3)
+            )
             target = f"decimal({p}, {sc})"
         if target is None:
             raise ExprError(f"cast to {n.to.sql()} is not supported in {self.text!r}")
         v = self(n.this)
         if v.type().is_boolean() and target == "int64":
-            target = "int32"          # PostgreSQL casts boolean to integer, not to bigint
+            target = "int32"  # PostgreSQL casts boolean to integer, not to bigint
         return v.cast(target)
 
     _trycast = _cast
@@ -262,30 +303,51 @@ class Translator:
         args = [self(n.args[a]) for a in argnames if n.args.get(a) is not None]
         return f(*args)
 
-    def _lower(self, n: exp.Lower) -> ir.Value: return self._typed(n.this, "string").lower()
-    def _upper(self, n: exp.Upper) -> ir.Value: return self._typed(n.this, "string").upper()
-    def _length(self, n: exp.Length) -> ir.Value: return self._typed(n.this, "string").length()
-    def _abs(self, n: exp.Abs) -> ir.Value: return self._typed(n.this, "float64").abs()
-    def _floor(self, n: exp.Floor) -> ir.Value: return self._typed(n.this, "float64").floor()
-    def _ceil(self, n: exp.Ceil) -> ir.Value: return self._typed(n.this, "float64").ceil()
-    def _year(self, n: exp.Year) -> ir.Value: return self._typed(n.this, "date").year()
-    def _month(self, n: exp.Month) -> ir.Value: return self._typed(n.this, "date").month()
-    def _day(self, n: exp.Day) -> ir.Value: return self._typed(n.this, "date").day()
+    def _lower(self, n: exp.Lower) -> ir.Value:
+        return self._typed(n.this, "string").lower()
+
+    def _upper(self, n: exp.Upper) -> ir.Value:
+        return self._typed(n.this, "string").upper()
+
+    def _length(self, n: exp.Length) -> ir.Value:
+        return self._typed(n.this, "string").length()
+
+    def _abs(self, n: exp.Abs) -> ir.Value:
+        return self._typed(n.this, "float64").abs()
+
+    def _floor(self, n: exp.Floor) -> ir.Value:
+        return self._typed(n.this, "float64").floor()
+
+    def _ceil(self, n: exp.Ceil) -> ir.Value:
+        return self._typed(n.this, "float64").ceil()
+
+    def _year(self, n: exp.Year) -> ir.Value:
+        return self._typed(n.this, "date").year()
+
+    def _month(self, n: exp.Month) -> ir.Value:
+        return self._typed(n.this, "date").month()
+
+    def _day(self, n: exp.Day) -> ir.Value:
+        return self._typed(n.this, "date").day()
 
     def _int_arg(self, node: exp.Expr, what: str) -> int:
         """A whole-number literal argument (`round(x, 2)`, `substring(s, 2, 3)`)."""
         sign, inner = 1, node
         while isinstance(inner, (exp.Neg, exp.Paren)):
             sign, inner = (-sign if isinstance(inner, exp.Neg) else sign), inner.this
-        if not (isinstance(inner, exp.Literal) and not inner.is_string
-                and re.fullmatch(r"\d+", inner.this)):
+        if not (
+            isinstance(inner, exp.Literal)
+            and not inner.is_string
+            and re.fullmatch(r"\d+", inner.this)
+        ):
             raise ExprError(f"{what} must be a whole number in {self.text!r}")
         return sign * int(inner.this)
 
     def _round(self, n: exp.Round) -> ir.Value:
         digits = n.args.get("decimals")
-        return self._typed(n.this, "float64").round(self._int_arg(digits, "round's digits")
-                                  if digits is not None else 0)
+        return self._typed(n.this, "float64").round(
+            self._int_arg(digits, "round's digits") if digits is not None else 0
+        )
 
     def _coalesce(self, n: exp.Coalesce) -> ir.Value:
         return ibis.coalesce(self(n.this), *[self(e) for e in n.expressions])
@@ -300,8 +362,11 @@ class Translator:
         return ibis.least(self(n.this), *[self(e) for e in n.expressions])
 
     def _substring(self, n: exp.Substring) -> ir.Value:
-        start = self._int_arg(n.args["start"], "substring's start") \
-            if n.args.get("start") is not None else 1
+        start = (
+            self._int_arg(n.args["start"], "substring's start")
+            if n.args.get("start") is not None
+            else 1
+        )
         length = n.args.get("length")
         length = self._int_arg(length, "substring's length") if length is not None else None
         if start < 0 or (length is not None and length < 0):
@@ -388,24 +453,90 @@ def _coerce_pair(a: ir.Value, b: ir.Value) -> tuple[ir.Value, ir.Value]:
     return a, b
 
 
-_NEGATABLE = (exp.Like, exp.ILike)   # nodes whose `negate` flag the translator honours
-_CAST_TYPES = {"int": "int64", "integer": "int64", "bigint": "int64", "float": "float64",
-               "double": "float64", "text": "string", "varchar": "string",
-               "string": "string", "date": "date", "timestamp": "timestamp", "bool": "boolean",
-               "boolean": "boolean"}
-_INTERVAL_UNITS = {"year": "years", "month": "months", "week": "weeks", "day": "days",
-                   "hour": "hours", "minute": "minutes", "second": "seconds"}
+_NEGATABLE = (exp.Like, exp.ILike)  # nodes whose `negate` flag the translator honours
+_CAST_TYPES = {
+    "int": "int64",
+    "integer": "int64",
+    "bigint": "int64",
+    "float": "float64",
+    "double": "float64",
+    "text": "string",
+    "varchar": "string",
+    "string": "string",
+    "date": "date",
+    "timestamp": "timestamp",
+    "bool": "boolean",
+    "boolean": "boolean",
+}
+_INTERVAL_UNITS = {
+    "year": "years",
+    "month": "months",
+    "week": "weeks",
+    "day": "days",
+    "hour": "hours",
+    "minute": "minutes",
+    "second": "seconds",
+}
 _ANON_OK: dict[str, Callable[..., ir.Value]] = {
     _ATTR_FN: lambda *a: None,
     "date": lambda v: v.cast("date"),
 }
 _ALLOWED = (
-    exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Neg,
-    exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE,
-    exp.And, exp.Or, exp.Not, exp.In, exp.Between, exp.Like, exp.ILike, exp.Is, exp.Case, exp.If,
-    exp.NullSafeEQ, exp.NullSafeNEQ,
-    exp.Cast, exp.TryCast, exp.DataType, exp.DataTypeParam, exp.Interval, exp.Var, exp.Lower, exp.Upper, exp.Trim,
-    exp.Length, exp.Abs, exp.Round, exp.Floor, exp.Ceil, exp.Year, exp.Month, exp.Day,
-    exp.Coalesce, exp.Nullif, exp.Greatest, exp.Least, exp.Substring, exp.Concat, exp.Extract,
-    exp.DPipe, exp.Anonymous, exp.Date if hasattr(exp, "Date") else exp.Anonymous,
+    exp.Column,
+    exp.Identifier,
+    exp.Literal,
+    exp.Boolean,
+    exp.Null,
+    exp.Paren,
+    exp.Neg,
+    exp.Add,
+    exp.Sub,
+    exp.Mul,
+    exp.Div,
+    exp.Mod,
+    exp.EQ,
+    exp.NEQ,
+    exp.GT,
+    exp.GTE,
+    exp.LT,
+    exp.LTE,
+    exp.And,
+    exp.Or,
+    exp.Not,
+    exp.In,
+    exp.Between,
+    exp.Like,
+    exp.ILike,
+    exp.Is,
+    exp.Case,
+    exp.If,
+    exp.NullSafeEQ,
+    exp.NullSafeNEQ,
+    exp.Cast,
+    exp.TryCast,
+    exp.DataType,
+    exp.DataTypeParam,
+    exp.Interval,
+    exp.Var,
+    exp.Lower,
+    exp.Upper,
+    exp.Trim,
+    exp.Length,
+    exp.Abs,
+    exp.Round,
+    exp.Floor,
+    exp.Ceil,
+    exp.Year,
+    exp.Month,
+    exp.Day,
+    exp.Coalesce,
+    exp.Nullif,
+    exp.Greatest,
+    exp.Least,
+    exp.Substring,
+    exp.Concat,
+    exp.Extract,
+    exp.DPipe,
+    exp.Anonymous,
+    exp.Date if hasattr(exp, "Date") else exp.Anonymous,
 )

@@ -8,6 +8,7 @@ on, compare with or aggregate again. The metric is compiled as its own governed 
 policies, fan-out safe), so nothing here is a second SQL path. Additive metrics are 0, not
 NULL, for rows with nothing to count (customers with no orders are in the 0 group).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -24,8 +25,9 @@ from .namespace import Ref
 class GrainMetrics(CompilerParts):
     """Mixin of the Compiler: needs self.space, self.rel, self.access and self.spec."""
 
-    def _grain_refs(self, dims: list[Dim], filters: list[Filter], trange: TimeRange | None,
-                    uses: Iterable[Use]) -> set[Ref]:
+    def _grain_refs(
+        self, dims: list[Dim], filters: list[Filter], trange: TimeRange | None, uses: Iterable[Use]
+    ) -> set[Ref]:
         """Dimensions with `metric:` that this query reads, directly or through expressions."""
         found: set[Ref] = set()
         todo: list[Ref] = [d.ref for d in dims]
@@ -58,10 +60,11 @@ class GrainMetrics(CompilerParts):
                     out.append(Ref(own, n, "dimension"))
                 continue
             try:
-                out.append(self.space.resolve(f"{q}.{n}" if q else n, ("dimension",),
-                                              prefer=prefer))
+                out.append(
+                    self.space.resolve(f"{q}.{n}" if q else n, ("dimension",), prefer=prefer)
+                )
             except QueryError:
-                pass          # a metric in a filter, checked elsewhere
+                pass  # a metric in a filter, checked elsewhere
         return out
 
     def _with_grain(self, w: ir.Table, models: set[str]) -> ir.Table:
@@ -73,8 +76,12 @@ class GrainMetrics(CompilerParts):
     def _join_grain(self, w: ir.Table, ref: Ref) -> ir.Table:
         inner, keys, value, additive = self._grain_table(ref)
         if keys:
-            preds = [(self.rel.dimension(w, k) == inner[c]) if pk
-                     else self.rel.dimension(w, k).identical_to(inner[c]) for k, c, pk in keys]
+            preds = [
+                (self.rel.dimension(w, k) == inner[c])
+                if pk
+                else self.rel.dimension(w, k).identical_to(inner[c])
+                for k, c, pk in keys
+            ]
             j = w.left_join(inner, preds)
         else:
             j = w.cross_join(inner)
@@ -83,8 +90,13 @@ class GrainMetrics(CompilerParts):
 
     def _grain_table(self, ref: Ref) -> GrainTable:
         if ref in self.stack:
-            raise QueryError("Dimension '" + ref.qualified + "' is evaluated from itself: "
-                             + " -> ".join(r.qualified for r in self.stack + (ref,)) + ".")
+            raise QueryError(
+                "Dimension '"
+                + ref.qualified
+                + "' is evaluated from itself: "
+                + " -> ".join(r.qualified for r in self.stack + (ref,))
+                + "."
+            )
         d = self.space.dimension(ref)
         model = self.space.models[ref.model]
         if d.at is not None:
@@ -94,23 +106,34 @@ class GrainMetrics(CompilerParts):
             at, keyed = self._key_dimensions(ref), True
         for a in at:
             if self.space.dimension(a).metric:
-                raise QueryError(f"'{ref.qualified}' is grouped by '{a.qualified}', itself a "
-                                 "metric per row; group by plain dimensions.")
-        met = self.space.resolve(required(d.metric, ref, "metric"), ("metric", "measure"),
-                                 prefer=ref.model)
+                raise QueryError(
+                    f"'{ref.qualified}' is grouped by '{a.qualified}', itself a "
+                    "metric per row; group by plain dimensions."
+                )
+        met = self.space.resolve(
+            required(d.metric, ref, "metric"), ("metric", "measure"), prefer=ref.model
+        )
         self.access.check(met, "use")
         from .querydef import QuerySpec
+
         where: tuple[str, ...] = (d.filter,) if d.filter else ()
         if keyed:
             # One group per row of the model: the query's conditions on that model's own
             # columns select the same groups, so they go inside too (TPC-H Q17 computes the
             # average for the few parts of one brand, not for every part).
-            where += tuple(t for t in (self._own_condition(f, ref.model)
-                                       for f in self.grain_filters) if t)
+            where += tuple(
+                t for t in (self._own_condition(f, ref.model) for f in self.grain_filters) if t
+            )
         group = (self._foreign_key_dimensions(met, ref.model, at) if keyed else None) or at
-        spec = QuerySpec(namespace=self.spec.namespace, model=model.name,
-                         metrics=(met.qualified,), dimensions=tuple(a.qualified for a in group),
-                         where=where, today=self.spec.today, via=self.spec.via)
+        spec = QuerySpec(
+            namespace=self.spec.namespace,
+            model=model.name,
+            metrics=(met.qualified,),
+            dimensions=tuple(a.qualified for a in group),
+            where=where,
+            today=self.spec.today,
+            via=self.spec.via,
+        )
         # shared with nested compilations: Q15's revenue per supplier is one table (one CTE)
         # for the supplier's value and for the maximum over suppliers
         cache, key = self.grain_cache, (ref, spec)
@@ -141,8 +164,14 @@ class GrainMetrics(CompilerParts):
             out: list[Ref] = []
             for k in keys:
                 col = fk[self.space.dimension(k).column or k.name]
-                dim = next((d for d in self.space.models[child].dimensions if not d.expr
-                            and not d.metric and (d.column or d.name) == col), None)
+                dim = next(
+                    (
+                        d
+                        for d in self.space.models[child].dimensions
+                        if not d.expr and not d.metric and (d.column or d.name) == col
+                    ),
+                    None,
+                )
                 if dim is None:
                     return None
                 out.append(Ref(child, dim.name, "dimension"))
@@ -152,19 +181,26 @@ class GrainMetrics(CompilerParts):
     def _own_condition(self, f: Filter, model: str) -> str | None:
         """The filter with every name qualified, if it reads only plain columns of `model`."""
         from sqlglot import exp
+
         tree = parse(f.text).copy()
         cols = list(tree.find_all(exp.Column))
         if not cols:
             return None
         for col in cols:
             try:
-                r = self.space.resolve(f"{col.table}.{col.name}" if col.table else col.name,
-                                       ("dimension",), prefer=f.prefer)
+                r = self.space.resolve(
+                    f"{col.table}.{col.name}" if col.table else col.name,
+                    ("dimension",),
+                    prefer=f.prefer,
+                )
             except QueryError:
                 return None
             d = self.space.dimension(r)
-            if r.model != model or d.metric or (d.expr and any(q for q, _ in
-                                                               column_refs(parse(d.expr)))):
+            if (
+                r.model != model
+                or d.metric
+                or (d.expr and any(q for q, _ in column_refs(parse(d.expr))))
+            ):
                 return None
             col.set("table", exp.to_identifier(model))
             col.set("this", exp.to_identifier(r.name))
@@ -173,15 +209,25 @@ class GrainMetrics(CompilerParts):
     def _key_dimensions(self, ref: Ref) -> list[Ref]:
         model = self.space.models[ref.model]
         if not model.key_columns:
-            raise QueryError(f"'{ref.qualified}' is evaluated per row of '{model.name}', which "
-                             "has no primary_key; declare one or group it with 'at'.")
+            raise QueryError(
+                f"'{ref.qualified}' is evaluated per row of '{model.name}', which "
+                "has no primary_key; declare one or group it with 'at'."
+            )
         out: list[Ref] = []
         for k in model.key_columns:
-            dim = next((x for x in model.dimensions if not x.expr and not x.metric
-                        and (x.column or x.name) == k), None)
+            dim = next(
+                (
+                    x
+                    for x in model.dimensions
+                    if not x.expr and not x.metric and (x.column or x.name) == k
+                ),
+                None,
+            )
             if dim is None:
-                raise QueryError(f"'{ref.qualified}' needs a dimension of '{model.name}' on its "
-                                 f"key column '{k}' (or 'at' to group it otherwise).")
+                raise QueryError(
+                    f"'{ref.qualified}' needs a dimension of '{model.name}' on its "
+                    f"key column '{k}' (or 'at' to group it otherwise)."
+                )
             out.append(Ref(model.name, dim.name, "dimension"))
         return out
 
@@ -190,12 +236,14 @@ class GrainMetrics(CompilerParts):
             return self.space.measure(ref).zero_when_empty
         m = self.space.metric(ref)
         if m.type == "simple":
-            return self._additive(self.space.resolve(required(m.measure, ref, "measure"),
-                                                     ("measure",), prefer=ref.model))
+            return self._additive(
+                self.space.resolve(
+                    required(m.measure, ref, "measure"), ("measure",), prefer=ref.model
+                )
+            )
         return False
 
 
 def coalesce_additive(value: ir.Value) -> ir.Value:
     """Sums and counts over a group with nothing to add are 0 (a filtered count already is)."""
-    return value.coalesce(ibis.literal(0).cast(value.type()) if value.type().is_decimal()
-                          else 0)
+    return value.coalesce(ibis.literal(0).cast(value.type()) if value.type().is_decimal() else 0)

@@ -3,6 +3,7 @@
 The YAML reading itself (lines, pydantic errors with their field) is workbench.specfile's, shared
 with every other spec reader; this module adds what is particular to semantic models.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,8 +15,15 @@ from .spec import LoadedNamespace, NamespaceSpec
 from .validate import validate_namespace
 
 # Re-exported: callers that loaded these from here before they moved keep working.
-__all__ = ["LoadedNamespace", "SourceMap", "load_dir", "load_file", "plain", "read_yaml",
-           "validate_spec"]
+__all__ = [
+    "LoadedNamespace",
+    "SourceMap",
+    "load_dir",
+    "load_file",
+    "plain",
+    "read_yaml",
+    "validate_spec",
+]
 
 
 def load_file(path: str | Path) -> LoadedNamespace:
@@ -33,6 +41,8 @@ def load_dir(directory: str | Path) -> dict[str, LoadedNamespace]:
     for path in sorted(Path(directory).glob("*.yml")) + sorted(Path(directory).glob("*.yaml")):
         ns = load_file(path)
         if ns.name in out:
-            raise ModelError(f"duplicate namespace '{ns.name}' (also {out[ns.name].path})", str(path), 1)
+            raise ModelError(
+                f"duplicate namespace '{ns.name}' (also {out[ns.name].path})", str(path), 1
+            )
         out[ns.name] = ns
     return out

@@ -6,6 +6,7 @@ model file is an error when the file loads, not something an engine runs. sqlglo
 the check is a real SQL parser's, and the same tree is written out in each engine's dialect
 (models are written in DuckDB's dialect, the default engine's).
 """
+
 from __future__ import annotations
 
 import re
@@ -19,9 +20,24 @@ from sqlglot.errors import ParseError, TokenError
 READ_DIALECT = "duckdb"
 
 # Statements and clauses that write, change the catalog or the session: never part of a model.
-_FORBIDDEN = (exp.DML, exp.DDL, exp.Drop, exp.Alter, exp.Command, exp.Into, exp.Pragma, exp.Set,
-              exp.Use, exp.Transaction, exp.Commit, exp.Rollback, exp.Attach, exp.Detach,
-              exp.Install, exp.Describe)
+_FORBIDDEN = (
+    exp.DML,
+    exp.DDL,
+    exp.Drop,
+    exp.Alter,
+    exp.Command,
+    exp.Into,
+    exp.Pragma,
+    exp.Set,
+    exp.Use,
+    exp.Transaction,
+    exp.Commit,
+    exp.Rollback,
+    exp.Attach,
+    exp.Detach,
+    exp.Install,
+    exp.Describe,
+)
 
 
 class ModelSQLError(ValueError):
@@ -34,8 +50,11 @@ def parse_model_sql(text: str) -> exp.Query:
         statements = [s for s in sqlglot.parse(text, read=READ_DIALECT) if s is not None]
     except ParseError as e:
         first = e.errors[0] if e.errors else {}
-        where = (f" (line {first['line']}, column {first['col']} of the SQL)"
-                 if first.get("line") else "")
+        where = (
+            f" (line {first['line']}, column {first['col']} of the SQL)"
+            if first.get("line")
+            else ""
+        )
         reason = _TOKEN.sub(_token_text, (first.get("description") or str(e)).splitlines()[0])
         raise ModelSQLError(f"the model's SQL does not parse{where}: {reason}") from None
     except TokenError as e:
@@ -43,8 +62,9 @@ def parse_model_sql(text: str) -> exp.Query:
     if not statements:
         raise ModelSQLError("the model's SQL is empty; give one SELECT statement")
     if len(statements) > 1:
-        raise ModelSQLError(f"the model's SQL must be one SELECT statement, found "
-                            f"{len(statements)} statements")
+        raise ModelSQLError(
+            f"the model's SQL must be one SELECT statement, found {len(statements)} statements"
+        )
     tree = statements[0]
     if not isinstance(tree, exp.Query):
         raise ModelSQLError(f"the model's SQL must be a SELECT statement, not {_kind(tree)}")
@@ -80,15 +100,20 @@ def source_tables(tree: exp.Query) -> list[exp.Table]:
     out: list[exp.Table] = []
     for table in tree.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):
-            continue                      # read_parquet(...) and other table functions
+            continue  # read_parquet(...) and other table functions
         if not table.db and table.name.lower() in ctes:
             continue
         out.append(table)
     return out
 
 
-def render(tree: exp.Query, dialect: DialectType, *, schema: str | None = None,
-           rename: Callable[[str, str | None], str] | None = None) -> str:
+def render(
+    tree: exp.Query,
+    dialect: DialectType,
+    *,
+    schema: str | None = None,
+    rename: Callable[[str, str | None], str] | None = None,
+) -> str:
     """The query in `dialect`. `schema` qualifies unqualified tables, like a model's `table:` in
     a namespace with `schema:`; `rename(name, schema)` replaces a table by another name (Spark's
     temporary views)."""
@@ -99,7 +124,7 @@ def render(tree: exp.Query, dialect: DialectType, *, schema: str | None = None,
             name = rename(table.name, db)
             alias = table.alias or (table.name if name != table.name else None)
             new = exp.Table(this=exp.to_identifier(name, quoted=True))
-            if alias:   # columns qualified by the table's name still resolve
+            if alias:  # columns qualified by the table's name still resolve
                 new.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
             table.replace(new)
         elif schema and not table.db:

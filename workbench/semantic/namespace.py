@@ -1,4 +1,5 @@
 """A loaded namespace: its models, how members are named, and the join graph between models."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -19,6 +20,7 @@ _Kind = TypeVar("_Kind", Dimension, Measure, Metric, Segment)
 @dataclass(frozen=True)
 class Ref:
     """A member, fully qualified: model name + member name + kind."""
+
     model: str
     name: str
     kind: str
@@ -35,10 +37,10 @@ class Ref:
 class Edge:
     src: str
     dst: str
-    on: tuple[tuple[str, str], ...]   # (src column, dst column)
-    relationship: str                 # as seen walking src -> dst
-    required: bool = False            # every src row has a dst row: inner join is safe
-    name: str = ""                    # the join's name (default: the model it leads to)
+    on: tuple[tuple[str, str], ...]  # (src column, dst column)
+    relationship: str  # as seen walking src -> dst
+    required: bool = False  # every src row has a dst row: inner join is safe
+    name: str = ""  # the join's name (default: the model it leads to)
 
     @property
     def fans_out(self) -> bool:
@@ -54,12 +56,18 @@ class AmbiguousPathError(QueryError):
 
 def _passes(path: tuple[Edge, ...], token: str) -> bool:
     return any(e.dst == token or e.name == token for e in path[:-1]) or any(
-        e.name == token and e.name != e.dst for e in path)
+        e.name == token and e.name != e.dst for e in path
+    )
 
 
 def _show(path: Sequence[Edge]) -> str:
-    return " → ".join([path[0].src] + [e.dst if e.name in (e.dst, e.src) or e.name == ""
-                                        else f"{e.dst} ({e.name})" for e in path])
+    return " → ".join(
+        [path[0].src]
+        + [
+            e.dst if e.name in (e.dst, e.src) or e.name == "" else f"{e.dst} ({e.name})"
+            for e in path
+        ]
+    )
 
 
 def _list(paths: Iterable[Sequence[Edge]]) -> str:
@@ -82,8 +90,12 @@ class Namespace:
     def members(self) -> dict[Ref, MemberSpec]:
         out: dict[Ref, MemberSpec] = {}
         for m in self.models.values():
-            for kind, items in (("dimension", m.dimensions), ("measure", m.measures),
-                                ("metric", m.metrics), ("segment", m.segments)):
+            for kind, items in (
+                ("dimension", m.dimensions),
+                ("measure", m.measures),
+                ("metric", m.metrics),
+                ("segment", m.segments),
+            ):
                 for item in items:
                     out[Ref(m.name, item.name, kind)] = item
         return out
@@ -117,8 +129,7 @@ class Namespace:
             raise QueryError(f"'{ref.qualified}' is a {ref.kind}, not a {cls.__name__.lower()}.")
         return member
 
-    def resolve(self, name: str, kinds: tuple[str, ...] = KINDS,
-                prefer: str | None = None) -> Ref:
+    def resolve(self, name: str, kinds: tuple[str, ...] = KINDS, prefer: str | None = None) -> Ref:
         """'revenue', 'orders.revenue' -> Ref. Unqualified names must be unique, except that
         members of the preferred model (the query's model) win."""
         name = name.strip()
@@ -126,7 +137,9 @@ class Namespace:
             model, _, short = name.partition(".")
             if model not in self.models:
                 raise UnknownMemberError(model, "model", self.models)
-            hits = [r for r in self._by_short.get(short, []) if r.model == model and r.kind in kinds]
+            hits = [
+                r for r in self._by_short.get(short, []) if r.model == model and r.kind in kinds
+            ]
         else:
             hits = [r for r in self._by_short.get(name, []) if r.kind in kinds]
             if len(hits) > 1 and prefer:
@@ -143,8 +156,11 @@ class Namespace:
             kind = " or ".join(sorted(set(kinds))) if len(kinds) < len(KINDS) else "member"
             raise UnknownMemberError(name, kind, cands)
         if len(hits) > 1:
-            raise QueryError(f"'{name}' is ambiguous; qualify it as one of: "
-                             + ", ".join(sorted(h.qualified for h in hits)) + ".")
+            raise QueryError(
+                f"'{name}' is ambiguous; qualify it as one of: "
+                + ", ".join(sorted(h.qualified for h in hits))
+                + "."
+            )
         return hits[0]
 
     # joins --------------------------------------------------------------------------------
@@ -160,10 +176,11 @@ class Namespace:
                 back = tuple((b, a) for a, b in pairs)
                 name = j.name or j.to
                 if any(e.dst == j.to and set(e.on) == set(pairs) for e in adj[m.name]):
-                    continue   # already known from the other side's declaration
+                    continue  # already known from the other side's declaration
                 adj[m.name].append(Edge(m.name, j.to, pairs, j.relationship, j.required, name))
-                adj[j.to].append(Edge(j.to, m.name, back, _REVERSE[j.relationship], False,
-                                      j.name or m.name))
+                adj[j.to].append(
+                    Edge(j.to, m.name, back, _REVERSE[j.relationship], False, j.name or m.name)
+                )
         return adj
 
     @cached_property
@@ -183,9 +200,11 @@ class Namespace:
         self._check_via(via)
         missing = [t for t in targets if t != root and not self._simple_paths(root, t, 1)[0]]
         if missing:
-            raise QueryError(f"No join path from model '{root}' to "
-                             + ", ".join(f"'{m}'" for m in sorted(missing))
-                             + f" in namespace '{self.name}'.")
+            raise QueryError(
+                f"No join path from model '{root}' to "
+                + ", ".join(f"'{m}'" for m in sorted(missing))
+                + f" in namespace '{self.name}'."
+            )
         needed: dict[str, Edge] = {}
         for t in sorted(targets - {root}):
             for e in self.path(root, t, via):
@@ -194,7 +213,8 @@ class Namespace:
                     raise QueryError(
                         f"Model '{e.dst}' would be joined to '{root}' two ways in one query "
                         f"({_show([prev])} and {_show([e])}); ask for the members separately "
-                        "or choose one path with via.")
+                        "or choose one path with via."
+                    )
                 needed[e.dst] = e
         self._path_cache[key] = dict(needed)
         return needed
@@ -203,37 +223,47 @@ class Namespace:
         """The one join path from root to target (see tree)."""
         paths, _ = self._simple_paths(root, target, _MAX_HOPS)
         if not paths:
-            raise QueryError(f"No join path from model '{root}' to '{target}' in namespace "
-                             f"'{self.name}'.")
+            raise QueryError(
+                f"No join path from model '{root}' to '{target}' in namespace '{self.name}'."
+            )
         shortest = min(len(p) for p in paths)
         wanted = [v for v in via if any(_passes(p, v) for p in paths)]
         if wanted:
             cands = [p for p in paths if all(_passes(p, v) for v in wanted)]
             if not cands:
-                raise QueryError(f"No join path from '{root}' to '{target}' goes through all of "
-                                 f"{', '.join(wanted)}; the paths are: {_list(paths)}.")
+                raise QueryError(
+                    f"No join path from '{root}' to '{target}' goes through all of "
+                    f"{', '.join(wanted)}; the paths are: {_list(paths)}."
+                )
             best = min(len(p) for p in cands)
             cands = [p for p in cands if len(p) == best]
         else:
             cands = [p for p in paths if len(p) == shortest]
         if len(cands) > 1:
-            named = {v for p in cands for m in [root] + [e.dst for e in p]
-                     for v in self.models[m].paths.get(target, ())
-                     + self.models[m].paths.get("*", ())}
+            named = {
+                v
+                for p in cands
+                for m in [root] + [e.dst for e in p]
+                for v in self.models[m].paths.get(target, ()) + self.models[m].paths.get("*", ())
+            }
             prefs = [v for v in sorted(named) if any(_passes(p, v) for p in cands)]
             if prefs:
                 cands = [p for p in cands if all(_passes(p, v) for v in prefs)] or cands
         if len(cands) > 1:
-            hops = sorted({e.dst for p in cands for e in p[:-1]} | {e.name for p in cands for e in p
-                                                                    if e.name != e.dst})
+            hops = sorted(
+                {e.dst for p in cands for e in p[:-1]}
+                | {e.name for p in cands for e in p if e.name != e.dst}
+            )
             raise AmbiguousPathError(
                 f"Model '{root}' reaches '{target}' by {len(cands)} equally short join paths: "
                 f"{_list(cands)}. Choose one: in the query with via (e.g. via=['{hops[0]}']), "
-                f"or in the model with `paths: {{{target}: [{hops[0]}]}}` on '{root}'.")
+                f"or in the model with `paths: {{{target}: [{hops[0]}]}}` on '{root}'."
+            )
         return cands[0]
 
-    def _simple_paths(self, root: str, target: str,
-                      limit_paths: int) -> tuple[list[tuple[Edge, ...]], bool]:
+    def _simple_paths(
+        self, root: str, target: str, limit_paths: int
+    ) -> tuple[list[tuple[Edge, ...]], bool]:
         """Simple join paths root -> target of at most _MAX_HOPS edges (at most 200), and
         whether the search was cut short. Models are small graphs; this stays cheap."""
         out: list[tuple[Edge, ...]] = []
@@ -249,6 +279,7 @@ class Namespace:
             for e in self.adjacency[node]:
                 if e.dst not in seen:
                     walk(e.dst, seen | {e.dst}, path + [e])
+
         walk(root, frozenset({root}), [])
         return out, len(out) >= 200
 
@@ -259,5 +290,8 @@ class Namespace:
                 raise UnknownMemberError(v, "model or join (via)", sorted(names))
 
     def time_dimensions(self, model: str) -> list[Ref]:
-        return [r for r in self.members if r.model == model and r.kind == "dimension"
-                and self.dimension(r).type == "time"]
+        return [
+            r
+            for r in self.members
+            if r.model == model and r.kind == "dimension" and self.dimension(r).type == "time"
+        ]

@@ -3,6 +3,7 @@
 Hidden members are closed over dependencies: a metric built on a hidden measure, or any member
 reading a hidden column, is hidden too, so nothing hidden is reachable indirectly.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,16 +27,17 @@ def applies(rule: RowFilter | ColumnPolicy, principal: Principal) -> bool:
 @dataclass(frozen=True)
 class Access:
     hidden: frozenset[Ref]
-    masked_columns: dict[str, frozenset[str]]   # model -> columns replaced by a mask
-    row_filters: dict[str, tuple[str, ...]]     # model -> filter texts
+    masked_columns: dict[str, frozenset[str]]  # model -> columns replaced by a mask
+    row_filters: dict[str, tuple[str, ...]]  # model -> filter texts
 
     def check(self, ref: Ref, how: str = "use") -> None:
         if ref in self.hidden:
             raise AccessDeniedError(f"You are not allowed to {how} '{ref.qualified}'.")
 
 
-def member_columns(space: Namespace, ref: Ref, _seen: frozenset[Ref] = frozenset()) \
-        -> set[tuple[str, str]]:
+def member_columns(
+    space: Namespace, ref: Ref, _seen: frozenset[Ref] = frozenset()
+) -> set[tuple[str, str]]:
     """Base columns (model, column) a dimension or measure reads. A bare name is a column of
     the model or, in query-time members, one of its dimensions: both are counted, so a hidden
     column cannot be reached through a dimension's name."""
@@ -43,7 +45,7 @@ def member_columns(space: Namespace, ref: Ref, _seen: frozenset[Ref] = frozenset
     if ref.kind == "dimension":
         d = space.dimension(ref)
         if d.metric:
-            return set()          # a metric per row: hidden through its metric (compute_access)
+            return set()  # a metric per row: hidden through its metric (compute_access)
         texts = [d.expr] if d.expr else []
         if not d.expr:
             return {(ref.model, d.column or d.name)}
@@ -116,18 +118,27 @@ def compute_access(space: Namespace, principal: Principal) -> Access:
             bad = False
             if ref.kind in ("dimension", "measure"):
                 bad = bool(member_columns(space, ref) & hidden_cols) or any(
-                    d in hidden for d in referenced_dimensions(space, ref))
+                    d in hidden for d in referenced_dimensions(space, ref)
+                )
                 if ref.kind == "dimension" and (dm := space.dimension(ref)).metric:
                     met: Ref | None
                     try:
                         met = space.resolve(dm.metric, ("metric", "measure"), prefer=ref.model)
                     except Exception:
                         met = None
-                    bad = bad or met is None or met in hidden or (
-                        met.kind == "metric" and any(d in hidden for d in
-                                                     metric_dependencies(space, met)))
-                    bad = bad or bool(dm.filter and _filter_hits(space, dm.filter, met.model
-                                                                 if met else ref.model, hidden))
+                    bad = (
+                        bad
+                        or met is None
+                        or met in hidden
+                        or (
+                            met.kind == "metric"
+                            and any(d in hidden for d in metric_dependencies(space, met))
+                        )
+                    )
+                    bad = bad or bool(
+                        dm.filter
+                        and _filter_hits(space, dm.filter, met.model if met else ref.model, hidden)
+                    )
             elif ref.kind == "metric":
                 bad = any(d in hidden for d in metric_dependencies(space, ref))
                 metric = space.metric(ref)
@@ -146,7 +157,7 @@ def _filter_hits(space: Namespace, text: str, model: str, hidden: set[Ref]) -> b
     for q, n in column_refs(parse(text)):
         try:
             ref = space.resolve(f"{q}.{n}" if q else n, ("dimension",), prefer=model)
-        except QueryError:      # a column, not a dimension: column policies cover it
+        except QueryError:  # a column, not a dimension: column policies cover it
             continue
         if ref in hidden:
             return True

@@ -1,4 +1,5 @@
 """A semantic query as notebook users hold it: lazy, with .sql(), .to_ibis(), .df and .chart()."""
+
 from __future__ import annotations
 
 import time
@@ -38,10 +39,12 @@ class Query:
         sql = self.plan.sql
         if pretty:
             import sqlglot
+
             dialect = self.wb.engine.dialect
             try:
-                return sqlglot.transpile(sql, read="spark" if dialect == "pyspark" else dialect,
-                                         pretty=True)[0]
+                return sqlglot.transpile(
+                    sql, read="spark" if dialect == "pyspark" else dialect, pretty=True
+                )[0]
             except Exception:
                 return sql
         return sql
@@ -61,15 +64,20 @@ class Query:
 
     def to_pyarrow(self) -> pa.Table:
         import pyarrow as pa
+
         return pa.Table.from_pandas(self.df, preserve_index=False)
 
     def chart(self, kind: str | None = None, **opts: Any) -> Any:
         """An hvPlot chart of the result, chosen by the registered chart types (workbench.ui.charts);
         a single number or an empty result comes back as a table."""
         from ..ui.charts import auto_chart
-        chart = auto_chart(self.df, list(self.spec.metrics), list(self.spec.dimensions), kind=kind, **opts)
+
+        chart = auto_chart(
+            self.df, list(self.spec.metrics), list(self.spec.dimensions), kind=kind, **opts
+        )
         if chart is None:
             import hvplot.pandas  # noqa: F401
+
             return self.df.hvplot.table()
         return chart
 
@@ -81,5 +89,7 @@ class Query:
         return html
 
     def __repr__(self) -> str:
-        return (f"<Query {self.spec.namespace} metrics={list(self.spec.metrics)} "
-                f"dimensions={list(self.spec.dimensions)}>")
+        return (
+            f"<Query {self.spec.namespace} metrics={list(self.spec.metrics)} "
+            f"dimensions={list(self.spec.dimensions)}>"
+        )

@@ -4,6 +4,7 @@ Each model's base table is secured first (masks, then row filters), so policies 
 join or aggregation. Joined models' columns are prefixed `<model>__<column>` in a wide relation;
 that keeps names unambiguous however many models a query touches.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -40,7 +41,7 @@ class Relations:
                 raise self.space.loaded.source.error(e.problem, where) from None
         schema = self.space.spec.schema_
         name = m.table
-        if name is None:                  # spec.Model holds exactly one of table and sql
+        if name is None:  # spec.Model holds exactly one of table and sql
             raise QueryError(f"Model '{model}' has neither a table nor sql.")
         if "." in name and not schema:
             schema, name = name.split(".", 1)
@@ -50,15 +51,27 @@ class Relations:
         if model in self._secured:
             return self._secured[model]
         if model in self._securing:
-            raise QueryError("Row policies of models "
-                             + " -> ".join(self._securing + [model]) + " refer to each other.")
+            raise QueryError(
+                "Row policies of models "
+                + " -> ".join(self._securing + [model])
+                + " refer to each other."
+            )
         self._securing.append(model)
         try:
             t = self.raw(model)
             masked = self.access.masked_columns.get(model, ())
             if masked:
-                t = t.mutate(**{c: (ibis.literal(MASK) if t[c].type().is_string()
-                                    else ibis.null().cast(t[c].type())) for c in masked if c in t.columns})
+                t = t.mutate(
+                    **{
+                        c: (
+                            ibis.literal(MASK)
+                            if t[c].type().is_string()
+                            else ibis.null().cast(t[c].type())
+                        )
+                        for c in masked
+                        if c in t.columns
+                    }
+                )
             for text in self.access.row_filters.get(model, ()):
                 t = self._apply_row_filter(model, t, text)
             if self.space.models[model].policies.inherit:
@@ -74,8 +87,11 @@ class Relations:
             return True
         if not self.space.models[model].policies.inherit:
             return False
-        return any(self.restricted(e.dst, seen | {model}) for e in self.space.adjacency[model]
-                   if e.relationship == "many_to_one" and e.dst not in seen | {model})
+        return any(
+            self.restricted(e.dst, seen | {model})
+            for e in self.space.adjacency[model]
+            if e.relationship == "many_to_one" and e.dst not in seen | {model}
+        )
 
     def _inherit(self, model: str, t: ir.Table) -> ir.Table:
         """A row whose many-to-one parent is hidden is hidden too: order lines of an order you
@@ -85,7 +101,7 @@ class Relations:
                 continue
             if not self.restricted(e.dst, frozenset(self._securing)):
                 continue
-            parent = self.secured(e.dst).view()   # a distinct relation, also for self-references
+            parent = self.secured(e.dst).view()  # a distinct relation, also for self-references
             t = t.semi_join(parent, [t[a] == parent[b] for a, b in e.on])
         return t
 
@@ -118,14 +134,17 @@ class Relations:
     def wide(self, root: str, edges: dict[str, Edge]) -> ir.Table:
         return self._join(self.prefixed(root), root, edges, secure=True)
 
-    def _join(self, rel: ir.Table, root: str, edges: dict[str, Edge], secure: bool,
-              how: str = "left") -> ir.Table:
+    def _join(
+        self, rel: ir.Table, root: str, edges: dict[str, Edge], secure: bool, how: str = "left"
+    ) -> ir.Table:
         done = {root}
         pending = dict(edges)
         while pending:
             for model, edge in list(pending.items()):
                 if edge.src in done:
-                    right = self.prefixed(model) if secure else self._prefixed(model, self.raw(model))
+                    right = (
+                        self.prefixed(model) if secure else self._prefixed(model, self.raw(model))
+                    )
                     preds = [rel[f"{edge.src}__{a}"] == right[f"{model}__{b}"] for a, b in edge.on]
                     rel = rel.join(right, preds, how="inner" if edge.required else how)
                     done.add(model)
@@ -141,7 +160,9 @@ class Relations:
         if name in dims:
             d = dims[name]
             if d.expr:
-                return Translator(lambda q, n: self._own(model, t, n, prefix), {}, d.expr)(parse(d.expr))
+                return Translator(lambda q, n: self._own(model, t, n, prefix), {}, d.expr)(
+                    parse(d.expr)
+                )
             if f"{prefix}{d.column}" in t.columns:
                 return t[f"{prefix}{d.column}"]
         raise QueryError(f"Unknown column or dimension '{name}' in model '{model}'.")
@@ -149,23 +170,28 @@ class Relations:
     def column_resolver(self, wide: ir.Table, model: str) -> Resolver:
         """For member expressions: bare names are the model's columns (then its dimensions),
         qualified names are other models' dimensions."""
+
         def resolve(q: str | None, n: str) -> ir.Value:
             if q and q != model:
                 return self.dimension(wide, self.space.resolve(f"{q}.{n}", ("dimension",)))
             return self._own(model, wide, n, prefix=f"{model}__")
+
         return resolve
 
-    def dimension_resolver(self, wide: ir.Table, prefer: str | None,
-                           check: Callable[[Ref], None] | None = None) -> Resolver:
+    def dimension_resolver(
+        self, wide: ir.Table, prefer: str | None, check: Callable[[Ref], None] | None = None
+    ) -> Resolver:
         def resolve(q: str | None, n: str) -> ir.Value:
             ref = self.space.resolve(f"{q}.{n}" if q else n, ("dimension",), prefer=prefer)
             if check:
                 check(ref)
             return self.dimension(wide, ref)
+
         return resolve
 
-    def dimension(self, wide: ir.Table, ref: Ref,
-                  shift: dict[Ref, dict[str, int]] | None = None) -> ir.Value:
+    def dimension(
+        self, wide: ir.Table, ref: Ref, shift: dict[Ref, dict[str, int]] | None = None
+    ) -> ir.Value:
         d = self.space.dimension(ref)
         if d.expr:
             v = Translator(self.column_resolver(wide, ref.model), {}, d.expr)(parse(d.expr))

@@ -1,4 +1,5 @@
 """Time grains (second … year, fiscal quarter and year) and human time ranges ('last 90 days')."""
+
 from __future__ import annotations
 
 import calendar
@@ -10,21 +11,48 @@ import ibis.expr.types as ir
 
 from .errors import QueryError
 
-GRAINS = ("second", "minute", "hour", "day", "week", "month", "quarter", "year",
-          "fiscal_quarter", "fiscal_year")
-_UNIT = {"second": "s", "minute": "m", "hour": "h", "day": "D", "week": "W", "month": "M",
-         "quarter": "Q", "year": "Y"}
+GRAINS = (
+    "second",
+    "minute",
+    "hour",
+    "day",
+    "week",
+    "month",
+    "quarter",
+    "year",
+    "fiscal_quarter",
+    "fiscal_year",
+)
+_UNIT = {
+    "second": "s",
+    "minute": "m",
+    "hour": "h",
+    "day": "D",
+    "week": "W",
+    "month": "M",
+    "quarter": "Q",
+    "year": "Y",
+}
 # one period of each grain, for period-over-period offsets
-PERIOD = {"second": {"seconds": 1}, "minute": {"minutes": 1}, "hour": {"hours": 1},
-          "day": {"days": 1}, "week": {"days": 7}, "month": {"months": 1},
-          "quarter": {"months": 3}, "year": {"years": 1}, "fiscal_quarter": {"months": 3},
-          "fiscal_year": {"years": 1}}
+PERIOD = {
+    "second": {"seconds": 1},
+    "minute": {"minutes": 1},
+    "hour": {"hours": 1},
+    "day": {"days": 1},
+    "week": {"days": 7},
+    "month": {"months": 1},
+    "quarter": {"months": 3},
+    "year": {"years": 1},
+    "fiscal_quarter": {"months": 3},
+    "fiscal_year": {"years": 1},
+}
 
 
 def check_grain(grain: str) -> str:
     g = grain.lower().strip()
     if g not in GRAINS:
         from .errors import closest
+
         raise QueryError(f"Unknown grain '{grain}'.", closest(g, GRAINS))
     return g
 
@@ -67,8 +95,9 @@ def add_period(d: dt.date, grain: str, n: int = 1) -> dt.date:
     return dt.date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
 
 
-def parse_time_range(text: str, today: dt.date | None = None,
-                     fiscal_start_month: int = 1) -> tuple[dt.datetime, dt.datetime]:
+def parse_time_range(
+    text: str, today: dt.date | None = None, fiscal_start_month: int = 1
+) -> tuple[dt.datetime, dt.datetime]:
     """A half-open [start, end) range from text such as 'last 90 days', '2024-Q2', '2024',
     '2024-05', '2024-W10', '2024-01-01..2024-03-31', 'this year', 'ytd', 'yesterday'."""
     try:
@@ -79,8 +108,9 @@ def parse_time_range(text: str, today: dt.date | None = None,
         raise QueryError(f"Time range {text!r} names no real date ({e}).") from None
 
 
-def _parse_time_range(text: str, today: dt.date,
-                      fiscal_start_month: int) -> tuple[dt.datetime, dt.datetime]:
+def _parse_time_range(
+    text: str, today: dt.date, fiscal_start_month: int
+) -> tuple[dt.datetime, dt.datetime]:
     t = text.strip().lower()
     start: dt.date | None = None
     end: dt.date | None = None
@@ -88,7 +118,10 @@ def _parse_time_range(text: str, today: dt.date,
     if m:
         n, unit = int(m.group(2)), m.group(3)
         if m.group(1) == "next":
-            start, end = today + dt.timedelta(days=1), add_period(today + dt.timedelta(days=1), unit, n)
+            start, end = (
+                today + dt.timedelta(days=1),
+                add_period(today + dt.timedelta(days=1), unit, n),
+            )
         else:
             end = today + dt.timedelta(days=1)
             start = add_period(end, unit, -n)
@@ -120,14 +153,19 @@ def _parse_time_range(text: str, today: dt.date,
         end = start + dt.timedelta(days=7)
     elif m := re.fullmatch(r"(\S+)\s*(?:\.\.|to)\s*(\S+)", t):
         start, last = _date(m.group(1), text), _date(m.group(2), text)
-        end = last + dt.timedelta(days=1) if isinstance(last, dt.date) and not isinstance(last, dt.datetime) else last
+        end = (
+            last + dt.timedelta(days=1)
+            if isinstance(last, dt.date) and not isinstance(last, dt.datetime)
+            else last
+        )
     elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", t):
         start = _date(t, text)
         end = start + dt.timedelta(days=1)
-    if start is None or end is None:   # end is set with start; None only if nothing matched
+    if start is None or end is None:  # end is set with start; None only if nothing matched
         raise QueryError(
             f"Cannot understand time range {text!r}. Try 'last 90 days', '2024-Q2', '2024', "
-            "'2024-05', '2024-W10', '2024-01-01..2024-03-31', 'this year', 'ytd' or 'yesterday'.")
+            "'2024-05', '2024-W10', '2024-01-01..2024-03-31', 'this year', 'ytd' or 'yesterday'."
+        )
     return _dt(start), _dt(end)
 
 

@@ -3,6 +3,7 @@
 Each is an auxiliary aggregate (or a window over the grouped result) attached to the query's
 main aggregate by its dimensions; mixin of the Compiler.
 """
+
 from __future__ import annotations
 
 import ibis
@@ -22,12 +23,15 @@ class WindowMetrics(CompilerParts):
 
     def _base(self, ref: Ref) -> Ref:
         met = self.space.metric(ref)
-        base = self.space.resolve(required(met.metric, ref, "metric"), ("metric", "measure"),
-                                  prefer=ref.model)
+        base = self.space.resolve(
+            required(met.metric, ref, "metric"), ("metric", "measure"), prefer=ref.model
+        )
         for r in self._closure([base]):
             if r.kind == "metric" and self.space.metric(r).type in AUX:
-                raise QueryError(f"'{ref.qualified}' is built on '{r.qualified}'; window and "
-                                 "comparison metrics cannot be nested.")
+                raise QueryError(
+                    f"'{ref.qualified}' is built on '{r.qualified}'; window and "
+                    "comparison metrics cannot be nested."
+                )
         return base
 
     @staticmethod
@@ -36,15 +40,19 @@ class WindowMetrics(CompilerParts):
 
     def _time_dim(self, ref: Ref, dims: list[Dim]) -> tuple[Dim, str]:
         """The query's first time dimension with a grain, and its grain."""
-        timed = [(d, d.grain) for d in dims
-                 if self.space.dimension(d.ref).type == "time" and d.grain]
+        timed = [
+            (d, d.grain) for d in dims if self.space.dimension(d.ref).type == "time" and d.grain
+        ]
         if not timed:
-            raise QueryError(f"'{ref.name}' needs a time dimension with a grain in the query "
-                             "(e.g. dimensions=['order_date'], grain='month').")
+            raise QueryError(
+                f"'{ref.name}' needs a time dimension with a grain in the query "
+                "(e.g. dimensions=['order_date'], grain='month')."
+            )
         return timed[0]
 
-    def _attach_aux(self, main: ir.Table, ref: Ref, dims: list[Dim], pre: list[Filter],
-                    trange: TimeRange | None) -> ir.Table:
+    def _attach_aux(
+        self, main: ir.Table, ref: Ref, dims: list[Dim], pre: list[Filter], trange: TimeRange | None
+    ) -> ir.Table:
         if ref.kind != "metric" or self.space.metric(ref).type not in AUX:
             return main
         met = self.space.metric(ref)
@@ -76,8 +84,12 @@ class WindowMetrics(CompilerParts):
         if met.type == "cumulative":
             win = ibis.cumulative_window(group_by=others or None, order_by=idx)
         else:
-            win = ibis.range_window(preceding=required(met.window, ref, "window") - 1, following=0,
-                                    group_by=others or None, order_by=idx)
+            win = ibis.range_window(
+                preceding=required(met.window, ref, "window") - 1,
+                following=0,
+                group_by=others or None,
+                order_by=idx,
+            )
         fn = {"sum": "sum", "avg": "mean", "min": "min", "max": "max"}[met.agg]
         aux = aux.select([aux[d.out] for d in dims] + [getattr(value, fn)().over(win).name(name)])
         return self._join_on(main, aux, [d.out for d in dims], name)
@@ -88,9 +100,11 @@ class WindowMetrics(CompilerParts):
         within = [self.space.resolve(w, ("dimension",), prefer=ref.model) for w in met.within]
         missing = [w.qualified for w in within if not any(d.ref == w for d in dims)]
         if missing:
-            raise QueryError(f"'{ref.qualified}' is computed within {', '.join(missing)}, which "
-                             f"{'is' if len(missing) == 1 else 'are'} not among this query's "
-                             "dimensions: add " + ", ".join(missing) + " to the dimensions.")
+            raise QueryError(
+                f"'{ref.qualified}' is computed within {', '.join(missing)}, which "
+                f"{'is' if len(missing) == 1 else 'are'} not among this query's "
+                "dimensions: add " + ", ".join(missing) + " to the dimensions."
+            )
         return [d for d in dims if d.ref in within]
 
     @staticmethod
@@ -100,4 +114,3 @@ class WindowMetrics(CompilerParts):
         r = aux.view().rename({f"{n}__a": n for n in on})
         j = main.join(r, [main[n].identical_to(r[f"{n}__a"]) for n in on], how="left")
         return j.select([j[c] for c in main.columns] + [j[col]])
-

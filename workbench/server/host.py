@@ -102,14 +102,23 @@ class PipelineStatus:
 
     @classmethod
     def not_loaded(cls, name: str) -> PipelineStatus:
-        return cls(name=name, state="not loaded", running=False,
-                   report={"name": name, "state": "not loaded", "running": False})
+        return cls(
+            name=name,
+            state="not loaded",
+            running=False,
+            report={"name": name, "state": "not loaded", "running": False},
+        )
 
     @classmethod
     def failed(cls, name: str, exc: BaseException) -> PipelineStatus:
         """A pipeline whose status could not be read: its state is "error", with the reason."""
-        return cls(name=name, state="error", running=False, error=str(exc),
-                   report={"name": name, "state": "error", "error": str(exc)})
+        return cls(
+            name=name,
+            state="error",
+            running=False,
+            error=str(exc),
+            report={"name": name, "state": "error", "error": str(exc)},
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The REST form: the runner's report, with ``name`` and ``running`` always present."""
@@ -122,11 +131,17 @@ class PipelineStatus:
         """This pipeline's part of :meth:`WarehouseHost.freshness`: its last commit and age, and
         its own health (events/s, lag, p99 latency, dead letters) that the dashboard shows."""
         last = self.last_commit.timestamp() if self.last_commit else None
-        return {"lag_s": self.lag_s, "running": self.running, "state": self.state,
-                "events_per_s": self.events_per_s, "lag_events": self.lag_events,
-                "latency_p99_s": self.latency_p99_s, "dead_letters": self.dead_letters,
-                "last_commit": self.last_commit.isoformat() if self.last_commit else None,
-                "age_s": round(now - last, 3) if last else None}
+        return {
+            "lag_s": self.lag_s,
+            "running": self.running,
+            "state": self.state,
+            "events_per_s": self.events_per_s,
+            "lag_events": self.lag_events,
+            "latency_p99_s": self.latency_p99_s,
+            "dead_letters": self.dead_letters,
+            "last_commit": self.last_commit.isoformat() if self.last_commit else None,
+            "age_s": round(now - last, 3) if last else None,
+        }
 
 
 def import_object(target: str) -> Any:
@@ -145,11 +160,19 @@ class WarehouseHost:
     pipelines API is never used does not lock the warehouse file.
     """
 
-    def __init__(self, *, warehouse: str = "", root: str = "", pipelines_dir: str = "",
-                 loader: str = "workbench.streaming:load_pipeline",
-                 lister: str = "workbench.streaming:list_pipelines",
-                 mapper: PrincipalMapper | None = None, query_workers: int = 4, log: Any = None,
-                 audit_source: Callable[[], Any] | None = None):
+    def __init__(
+        self,
+        *,
+        warehouse: str = "",
+        root: str = "",
+        pipelines_dir: str = "",
+        loader: str = "workbench.streaming:load_pipeline",
+        lister: str = "workbench.streaming:list_pipelines",
+        mapper: PrincipalMapper | None = None,
+        query_workers: int = 4,
+        log: Any = None,
+        audit_source: Callable[[], Any] | None = None,
+    ):
         self.warehouse, self.root, self.pipelines_dir = warehouse, root, pipelines_dir
         # A callable giving the server's audit log (the identity provider's), or None: every
         # semantic query and refusal is then recorded there (who, members, rows, milliseconds).
@@ -157,8 +180,9 @@ class WarehouseHost:
         self.loader_target, self.lister_target = loader, lister
         self.mapper = mapper or PrincipalMapper()
         self.log = log
-        self.executor = ThreadPoolExecutor(max_workers=query_workers,
-                                           thread_name_prefix="workbench-api")
+        self.executor = ThreadPoolExecutor(
+            max_workers=query_workers, thread_name_prefix="workbench-api"
+        )
         self._lock = threading.RLock()
         self._wb: Any = None
         self._pipelines: dict[str, Any] = {}
@@ -192,8 +216,13 @@ class WarehouseHost:
                 import workbench
 
                 audit = self.audit_source() if self.audit_source is not None else None
-                self._wb = workbench.connect(warehouse=self.warehouse_path(), read_only=False,
-                                             root=self.root or None, gateway=False, audit=audit)
+                self._wb = workbench.connect(
+                    warehouse=self.warehouse_path(),
+                    read_only=False,
+                    root=self.root or None,
+                    gateway=False,
+                    audit=audit,
+                )
             return self._wb
 
     def for_user(self, user: Any) -> Any:
@@ -227,7 +256,7 @@ class WarehouseHost:
         from workbench.security.principal import load_principals
 
         if _logged_in(user):
-            return user.principal()     # a person who logged in: their account's roles
+            return user.principal()  # a person who logged in: their account's roles
         name = self.mapper.principal_name(user)
         s = self.settings()
         path = Path(s.path(s.principals_file))
@@ -338,10 +367,13 @@ class WarehouseHost:
             pipelines[st.name] = st.freshness(now)
             if st.last_commit and (newest is None or st.last_commit > newest):
                 newest = st.last_commit
-        return {"served_at": dt.datetime.now(dt.UTC).isoformat(), "pipelines": pipelines,
-                "last_commit": newest.isoformat() if newest else None,
-                "age_s": round(now - newest.timestamp(), 3) if newest else None,
-                "streaming": any(e["running"] for e in pipelines.values())}
+        return {
+            "served_at": dt.datetime.now(dt.UTC).isoformat(),
+            "pipelines": pipelines,
+            "last_commit": newest.isoformat() if newest else None,
+            "age_s": round(now - newest.timestamp(), 3) if newest else None,
+            "streaming": any(e["running"] for e in pipelines.values()),
+        }
 
     def close(self) -> None:
         for name, p in list(self._pipelines.items()):

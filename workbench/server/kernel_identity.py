@@ -22,6 +22,7 @@ What it is not: containment against a hostile analyst.  On one machine every ker
 the OS user who started the server and can read the server's runtime file; separate OS users
 (JupyterHub's spawners) are the boundary for that.  The grant makes the default path honest.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -54,10 +55,10 @@ REQUEST_USER: ContextVar[Any] = ContextVar("workbench_request_user", default=Non
 class KernelGrant:
     kernel_id: str
     sub: str
-    sid: str | None      # the log-in session (None for an external IdP's token: no session here)
+    sid: str | None  # the log-in session (None for an external IdP's token: no session here)
     roles: tuple[str, ...]
     attributes: dict[str, Any]
-    digest: str          # sha256 of the secret; the secret itself is only in the kernel's env
+    digest: str  # sha256 of the secret; the secret itself is only in the kernel's env
     granted_at: float
 
 
@@ -75,9 +76,15 @@ class KernelGrants:
     def grant(self, kernel_id: str, user: Any) -> str:
         """A new credential for ``kernel_id`` acting as ``user`` (a WorkbenchUser) in its session."""
         secret = secrets.token_urlsafe(32)
-        found = KernelGrant(kernel_id, user.username, getattr(user, "sid", None) or None,
-                            tuple(getattr(user, "roles", ())), dict(getattr(user, "attributes", {})),
-                            _digest(secret), time.time())
+        found = KernelGrant(
+            kernel_id,
+            user.username,
+            getattr(user, "sid", None) or None,
+            tuple(getattr(user, "roles", ())),
+            dict(getattr(user, "attributes", {})),
+            _digest(secret),
+            time.time(),
+        )
         with self._lock:
             self._grants[kernel_id] = found
         return f"{PREFIX}{kernel_id}.{secret}"
@@ -86,7 +93,7 @@ class KernelGrants:
         """The grant a credential proves, or None (malformed, unknown kernel, wrong secret)."""
         if not credential.startswith(PREFIX):
             return None
-        kernel_id, _, secret = credential[len(PREFIX):].partition(".")
+        kernel_id, _, secret = credential[len(PREFIX) :].partition(".")
         with self._lock:
             found = self._grants.get(kernel_id)
         if found is None or not secret or not hmac.compare_digest(found.digest, _digest(secret)):
@@ -99,7 +106,6 @@ class KernelGrants:
 
     def __len__(self) -> int:
         return len(self._grants)
-
 
     def all(self) -> list[KernelGrant]:
         with self._lock:
@@ -121,12 +127,16 @@ def standing(services: Any, grant: KernelGrant) -> Standing:
     token at the start; a revoked log-in session refuses either."""
     why = None
     if grant.sid is not None:
-        why = services.sessions.revoked_reason(sid=grant.sid, jti=None, sub=grant.sub, iat=grant.granted_at)
+        why = services.sessions.revoked_reason(
+            sid=grant.sid, jti=None, sub=grant.sub, iat=grant.granted_at
+        )
     stored = services.users.get(grant.sub)
     if stored is not None:
         if why is None and not services.users.is_active(grant.sub):
             why = "user_disabled"
-        return Standing(refused=why) if why else Standing(tuple(stored.roles), dict(stored.attributes))
+        return (
+            Standing(refused=why) if why else Standing(tuple(stored.roles), dict(stored.attributes))
+        )
     if grant.sid is not None and why is None:
         # a session of ours for a user the store no longer has: the account was deleted
         why = "unknown_user"
@@ -149,8 +159,12 @@ class WorkbenchKernelManager(AsyncMappingKernelManager):
     ``kernel.revoke``), which also closes the browser's websocket to it: revocation reaches the
     kernels within seconds, not only their next query."""
 
-    revocation_check_s = Float(2.0, config=True, help="Seconds between checks that each kernel's "
-                               "person may still act; 0 turns the check off (queries are still refused).")
+    revocation_check_s = Float(
+        2.0,
+        config=True,
+        help="Seconds between checks that each kernel's "
+        "person may still act; 0 turns the check off (queries are still refused).",
+    )
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -166,7 +180,9 @@ class WorkbenchKernelManager(AsyncMappingKernelManager):
             env = dict(kwargs.get("env") or os.environ)
             env[ENV_VAR] = self.grants.grant(kernel_id, user)
             kwargs["env"] = env
-            self._audit("kernel.grant", sub=user.username, sid=getattr(user, "sid", None), kernel=kernel_id)
+            self._audit(
+                "kernel.grant", sub=user.username, sid=getattr(user, "sid", None), kernel=kernel_id
+            )
             self._start_sweeper()
         else:
             # the owner's kernel, or one started outside a request: never inherit a credential
@@ -205,12 +221,18 @@ class WorkbenchKernelManager(AsyncMappingKernelManager):
             if why is None or grant.kernel_id not in self:
                 continue
             self.grants.forget(grant.kernel_id)
-            self._audit("kernel.revoke", sub=grant.sub, sid=grant.sid, kernel=grant.kernel_id, reason=why)
+            self._audit(
+                "kernel.revoke", sub=grant.sub, sid=grant.sid, kernel=grant.kernel_id, reason=why
+            )
             try:
                 await self.shutdown_kernel(grant.kernel_id, now=True)
             except Exception as exc:  # noqa: BLE001  already gone: the grant is gone either way
-                self.log.warning("workbench: could not shut down kernel %s of %s: %s", grant.kernel_id,
-                                 grant.sub, exc)
+                self.log.warning(
+                    "workbench: could not shut down kernel %s of %s: %s",
+                    grant.kernel_id,
+                    grant.sub,
+                    exc,
+                )
             ended.append(grant.kernel_id)
         return ended
 

@@ -13,6 +13,7 @@ Who a request is, in the order tried:
 Cookies are HttpOnly and SameSite=Lax, Secure under https; a form post carries jupyter_server's
 XSRF token.  What a user may then do is the Authorizer's decision (policy_authorizer.py).
 """
+
 from __future__ import annotations
 
 import html
@@ -46,17 +47,27 @@ BEARER = re.compile(r"bearer\s+(\S+)\s*$", re.IGNORECASE)
 # jupyter-server-proxy's raw port proxy) still need a decision: the first path segment says
 # which resource a page is, and the policy decides as for the APIs.  ``None``: the handler
 # decides itself (@authorized APIs) or the page is public (log-in, static files).
-PAGE_RESOURCES = {"lab": "lab", "tree": "lab", "notebooks": "lab", "edit": "lab", "doc": "lab",
-                  "consoles": "lab", "terminals": "terminals", "files": "contents", "view": "contents",
-                  "nbconvert": "nbconvert", "proxy": "proxy"}
+PAGE_RESOURCES = {
+    "lab": "lab",
+    "tree": "lab",
+    "notebooks": "lab",
+    "edit": "lab",
+    "doc": "lab",
+    "consoles": "lab",
+    "terminals": "terminals",
+    "files": "contents",
+    "view": "contents",
+    "nbconvert": "nbconvert",
+    "proxy": "proxy",
+}
 
 
 def page_resource(path: str, base_url: str = "/") -> str | None:
     """The resource a page request is for: ``/lab/...`` is "lab", ``/workbench-catalog/`` "app:catalog"."""
-    rel = path[len(base_url):] if path.startswith(base_url) else path.lstrip("/")
+    rel = path[len(base_url) :] if path.startswith(base_url) else path.lstrip("/")
     first = rel.split("/", 1)[0]
     if first.startswith("workbench-"):
-        return "app:" + first[len("workbench-"):]
+        return "app:" + first[len("workbench-") :]
     return PAGE_RESOURCES.get(first)
 
 
@@ -67,8 +78,8 @@ class WorkbenchUser(User):
     roles: tuple[str, ...] = ()
     attributes: dict[str, Any] = field(default_factory=dict)
     sid: str | None = None
-    via: str = "password"            # password | bearer | owner
-    pending: dict[str, str] = field(default_factory=dict, repr=False)   # cookies to set after log-in
+    via: str = "password"  # password | bearer | owner
+    pending: dict[str, str] = field(default_factory=dict, repr=False)  # cookies to set after log-in
 
     def principal(self) -> Principal:
         return Principal.of(self.username, self.roles, **self.attributes)
@@ -77,10 +88,18 @@ class WorkbenchUser(User):
 class WorkbenchIdentityProvider(IdentityProvider):
     """Users from workbench's users store; tokens and sessions from workbench.security."""
 
-    project_root = Unicode("", config=True, help="Project folder whose workbench.yml names the users "
-                                                 "store, keys and audit log (default: found from the cwd).")
-    owner_roles = List(Unicode(), ["admin"], config=True,
-                       help="Roles of whoever holds the server's own token: the person who started it.")
+    project_root = Unicode(
+        "",
+        config=True,
+        help="Project folder whose workbench.yml names the users "
+        "store, keys and audit log (default: found from the cwd).",
+    )
+    owner_roles = List(
+        Unicode(),
+        ["admin"],
+        config=True,
+        help="Roles of whoever holds the server's own token: the person who started it.",
+    )
 
     @default("login_handler_class")
     def _login_handler_default(self) -> type:
@@ -114,7 +133,7 @@ class WorkbenchIdentityProvider(IdentityProvider):
         user = await found if inspect.isawaitable(found) else found
         if user is not None:
             self.gate(handler, user)
-        REQUEST_USER.set(user)        # a kernel this request starts acts as this person
+        REQUEST_USER.set(user)  # a kernel this request starts acts as this person
         return user
 
     def gate(self, handler: web.RequestHandler, user: User) -> None:
@@ -124,14 +143,28 @@ class WorkbenchIdentityProvider(IdentityProvider):
             return
         roles = tuple(getattr(user, "roles", ()))
         if not self.services.policy.allowed(roles, resource, "read"):
-            self.services.audit("authz.deny", sub=user.username, roles=list(roles), resource=resource,
-                                operation="read", method=handler.request.method, path=handler.request.path)
-            handler.current_user = user      # the error page shows who is logged in
+            self.services.audit(
+                "authz.deny",
+                sub=user.username,
+                roles=list(roles),
+                resource=resource,
+                operation="read",
+                method=handler.request.method,
+                path=handler.request.path,
+            )
+            handler.current_user = user  # the error page shows who is logged in
             raise web.HTTPError(403, f"{user.username} may not open {resource}")
 
     def user_from_claims(self, claims: Any, via: str) -> WorkbenchUser:
-        return WorkbenchUser(claims.sub, name=claims.sub, display_name=claims.sub, roles=tuple(claims.roles),
-                             attributes=dict(claims.attributes), sid=claims.sid, via=via)
+        return WorkbenchUser(
+            claims.sub,
+            name=claims.sub,
+            display_name=claims.sub,
+            roles=tuple(claims.roles),
+            attributes=dict(claims.attributes),
+            sid=claims.sid,
+            via=via,
+        )
 
     def kernel_user(self, handler: web.RequestHandler, credential: str) -> WorkbenchUser | None:
         """The person a kernel's credential stands for, with their current roles and attributes;
@@ -143,15 +176,33 @@ class WorkbenchIdentityProvider(IdentityProvider):
             return None
         now = standing(self.services, grant)
         if now.refused:
-            self.services.audit("token.reject", kind="kernel", reason=now.refused, sub=grant.sub, sid=grant.sid,
-                                kernel=grant.kernel_id)
+            self.services.audit(
+                "token.reject",
+                kind="kernel",
+                reason=now.refused,
+                sub=grant.sub,
+                sid=grant.sid,
+                kernel=grant.kernel_id,
+            )
             return None
-        return WorkbenchUser(grant.sub, name=grant.sub, display_name=grant.sub, roles=now.roles,
-                             attributes=dict(now.attributes or {}), sid=grant.sid, via="kernel")
+        return WorkbenchUser(
+            grant.sub,
+            name=grant.sub,
+            display_name=grant.sub,
+            roles=now.roles,
+            attributes=dict(now.attributes or {}),
+            sid=grant.sid,
+            via="kernel",
+        )
 
     def owner(self) -> WorkbenchUser:
-        return WorkbenchUser("owner", name="owner", display_name="Workbench owner",
-                             roles=tuple(self.owner_roles), via="owner")
+        return WorkbenchUser(
+            "owner",
+            name="owner",
+            display_name="Workbench owner",
+            roles=tuple(self.owner_roles),
+            via="owner",
+        )
 
     async def get_user_token(self, handler: web.RequestHandler) -> User | None:
         m = BEARER.match(handler.request.headers.get("Authorization", ""))
@@ -161,7 +212,7 @@ class WorkbenchIdentityProvider(IdentityProvider):
             try:
                 return self.user_from_claims(self.services.validate_bearer(m.group(1)), "bearer")
             except TokenRejected:
-                return None           # audited by the token service, with the reason
+                return None  # audited by the token service, with the reason
         user = await super().get_user_token(handler)
         return self.owner() if user is not None else None
 
@@ -173,7 +224,7 @@ class WorkbenchIdentityProvider(IdentityProvider):
             try:
                 return self.user_from_claims(self.services.tokens.validate(access), "password")
             except TokenRejected:
-                pass                  # expired or revoked: try the refresh token
+                pass  # expired or revoked: try the refresh token
         refresh = handler.get_cookie(REFRESH_COOKIE)
         if not refresh:
             return None
@@ -185,10 +236,18 @@ class WorkbenchIdentityProvider(IdentityProvider):
         user = self.services.users.get(rotated.sub)
         if user is None:
             return None
-        token = self.services.tokens.issue(user.name, roles=user.roles, attributes=user.attributes, sid=rotated.sid)
+        token = self.services.tokens.issue(
+            user.name, roles=user.roles, attributes=user.attributes, sid=rotated.sid
+        )
         self._set_cookies(handler, {ACCESS_COOKIE: token, REFRESH_COOKIE: rotated.refresh_token})
-        return WorkbenchUser(user.name, name=user.name, display_name=user.name, roles=tuple(user.roles),
-                             attributes=dict(user.attributes), sid=rotated.sid)
+        return WorkbenchUser(
+            user.name,
+            name=user.name,
+            display_name=user.name,
+            roles=tuple(user.roles),
+            attributes=dict(user.attributes),
+            sid=rotated.sid,
+        )
 
     def identity_model(self, user: User) -> dict[str, Any]:
         model = super().identity_model(user)
@@ -202,19 +261,29 @@ class WorkbenchIdentityProvider(IdentityProvider):
         try:
             user = self.services.users.authenticate(name, password)
         except LoginFailed:
-            return None               # audited as login.failure with the reason
+            return None  # audited as login.failure with the reason
         session = self.services.sessions.start(user.name)
-        token = self.services.tokens.issue(user.name, roles=user.roles, attributes=user.attributes, sid=session.sid)
-        return WorkbenchUser(user.name, name=user.name, display_name=user.name, roles=tuple(user.roles),
-                             attributes=dict(user.attributes), sid=session.sid,
-                             pending={ACCESS_COOKIE: token, REFRESH_COOKIE: session.refresh_token})
+        token = self.services.tokens.issue(
+            user.name, roles=user.roles, attributes=user.attributes, sid=session.sid
+        )
+        return WorkbenchUser(
+            user.name,
+            name=user.name,
+            display_name=user.name,
+            roles=tuple(user.roles),
+            attributes=dict(user.attributes),
+            sid=session.sid,
+            pending={ACCESS_COOKIE: token, REFRESH_COOKIE: session.refresh_token},
+        )
 
     def set_login_cookie(self, handler: web.RequestHandler, user: User) -> None:
         if isinstance(user, WorkbenchUser) and user.via == "owner":
             # A browser that opened ?token= gets a cookie; an API client sending the token in its
             # Authorization header sends it every time and needs none.
             if handler.get_argument("token", ""):
-                handler.set_secure_cookie(OWNER_COOKIE, "owner", expires_days=1, **self._cookie_options(handler))
+                handler.set_secure_cookie(
+                    OWNER_COOKIE, "owner", expires_days=1, **self._cookie_options(handler)
+                )
         elif isinstance(user, WorkbenchUser) and user.pending:
             self._set_cookies(handler, user.pending)
         # a bearer-token request sets no cookie: API clients carry their token every time
@@ -222,7 +291,11 @@ class WorkbenchIdentityProvider(IdentityProvider):
     def _cookie_options(self, handler: web.RequestHandler) -> dict[str, Any]:
         options: dict[str, Any] = {"httponly": True, "samesite": "Lax", "path": handler.base_url}  # type: ignore[attr-defined]
         options.update(self.cookie_options)
-        secure = self.secure_cookie if self.secure_cookie is not None else handler.request.protocol == "https"
+        secure = (
+            self.secure_cookie
+            if self.secure_cookie is not None
+            else handler.request.protocol == "https"
+        )
         if secure:
             options["secure"] = True
         return options
@@ -283,15 +356,17 @@ class WorkbenchLoginHandler(LoginFormHandler):
     def _render(self, message: dict[str, str] | None = None) -> None:
         error = ""
         if message and message.get("error"):
-            error = ('<p class="error" role="alert" id="login-error">Wrong user name or password, '
-                     "or the account is disabled.</p>")
+            error = (
+                '<p class="error" role="alert" id="login-error">Wrong user name or password, '
+                "or the account is disabled.</p>"
+            )
         nxt = html.escape(self.get_argument("next", default=self.base_url), quote=True)
         body = f"""<h1>Log in to Workbench</h1>{error}
 <form method="post" action="{html.escape(self.base_url, quote=True)}login?next={nxt}">
 {self.xsrf_form_html()}
 <label for="username">User name</label>
 <input id="username" name="username" autocomplete="username" required autofocus
- {'aria-describedby="login-error"' if error else ''}>
+ {'aria-describedby="login-error"' if error else ""}>
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Log in</button>
@@ -323,6 +398,8 @@ class WorkbenchLogoutHandler(LogoutHandler):
             provider.logout(self)
         else:
             provider.clear_login_cookie(self)
-        body = ('<h1>Logged out</h1><p>Your session has ended on every page and app.</p>'
-                f'<p><a href="{html.escape(self.base_url, quote=True)}login">Log in again</a></p>')
+        body = (
+            "<h1>Logged out</h1><p>Your session has ended on every page and app.</p>"
+            f'<p><a href="{html.escape(self.base_url, quote=True)}login">Log in again</a></p>'
+        )
         self.write(PAGE.format(title="Logged out", body=body))

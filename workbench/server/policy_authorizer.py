@@ -6,6 +6,7 @@ action (GET read, POST/PUT/PATCH/DELETE write, websockets execute).  The decisio
 decision point's (workbench.security.policy, over security/policy/policy.csv), for the roles
 the identity provider found.  Every denial is audited.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,16 +21,26 @@ class WorkbenchAuthorizer(Authorizer):
     def _services(self) -> Any:
         services = getattr(self.identity_provider, "services", None)
         if services is None:
-            raise RuntimeError("WorkbenchAuthorizer needs the WorkbenchIdentityProvider "
-                               "(c.ServerApp.identity_provider_class)")
+            raise RuntimeError(
+                "WorkbenchAuthorizer needs the WorkbenchIdentityProvider "
+                "(c.ServerApp.identity_provider_class)"
+            )
         return services
 
-    def is_authorized(self, handler: web.RequestHandler, user: Any, action: str, resource: str) -> bool:
+    def is_authorized(
+        self, handler: web.RequestHandler, user: Any, action: str, resource: str
+    ) -> bool:
         services = self._services()
         roles = tuple(getattr(user, "roles", ()) or ())
         allowed = bool(services.policy.allowed(roles, resource, action))
         if not allowed:
-            services.audit("authz.deny", sub=getattr(user, "username", None), roles=list(roles),
-                           resource=resource, operation=action, method=handler.request.method,
-                           path=handler.request.path)
+            services.audit(
+                "authz.deny",
+                sub=getattr(user, "username", None),
+                roles=list(roles),
+                resource=resource,
+                operation=action,
+                method=handler.request.method,
+                path=handler.request.path,
+            )
         return allowed

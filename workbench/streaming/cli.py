@@ -2,6 +2,7 @@
 
 Wired into workbench/cli.py with:  app.command("ingest")(workbench.streaming.cli.ingest)
 """
+
 from __future__ import annotations
 
 import signal
@@ -12,11 +13,21 @@ import typer
 
 
 def ingest(
-    pipeline: str = typer.Argument(..., help="Pipeline name (pipelines/<name>.yml) or path to a spec."),
-    warehouse: str | None = typer.Option(None, "--warehouse", "-w", help="DuckDB file (default: workbench.yml)."),
-    metrics_port: int | None = typer.Option(None, "--metrics-port", help="Serve Prometheus metrics on this port."),
-    status_every: float = typer.Option(5.0, "--status-every", help="Print status every N seconds (0: never)."),
-    max_seconds: float | None = typer.Option(None, "--max-seconds", help="Stop after N seconds (tests)."),
+    pipeline: str = typer.Argument(
+        ..., help="Pipeline name (pipelines/<name>.yml) or path to a spec."
+    ),
+    warehouse: str | None = typer.Option(
+        None, "--warehouse", "-w", help="DuckDB file (default: workbench.yml)."
+    ),
+    metrics_port: int | None = typer.Option(
+        None, "--metrics-port", help="Serve Prometheus metrics on this port."
+    ),
+    status_every: float = typer.Option(
+        5.0, "--status-every", help="Print status every N seconds (0: never)."
+    ),
+    max_seconds: float | None = typer.Option(
+        None, "--max-seconds", help="Stop after N seconds (tests)."
+    ),
 ) -> None:
     """Run a streaming pipeline in the foreground until Ctrl-C (the current batch is committed)."""
     from rich.console import Console
@@ -40,8 +51,11 @@ def ingest(
 
     signal.signal(signal.SIGINT, _signal)
     signal.signal(signal.SIGTERM, _signal)
-    out.print(f"ingest [bold]{p.name}[/] ({p.spec.source.kind}) -> {p.warehouse}"
-              + (f"; metrics on :{port}" if port else ""), highlight=False)
+    out.print(
+        f"ingest [bold]{p.name}[/] ({p.spec.source.kind}) -> {p.warehouse}"
+        + (f"; metrics on :{port}" if port else ""),
+        highlight=False,
+    )
     runner = threading.Thread(target=p._run_safe, args=(stop,), daemon=True)
     runner.start()
     t0 = time.monotonic()
@@ -54,9 +68,12 @@ def ingest(
         if status_every and now - last >= status_every:
             last = now
             s = p.status()
-            out.print(f"{s['state']}: {s['events_total']} events, {s['events_per_s']}/s, lag {s['lag_events']} "
-                      f"events / {s['lag_s']} s, p99 {s['latency_p99_s']} s, dead letters {s['dead_letters']}, "
-                      f"at {s['position']}", highlight=False)
+            out.print(
+                f"{s['state']}: {s['events_total']} events, {s['events_per_s']}/s, lag {s['lag_events']} "
+                f"events / {s['lag_s']} s, p99 {s['latency_p99_s']} s, dead letters {s['dead_letters']}, "
+                f"at {s['position']}",
+                highlight=False,
+            )
     runner.join()
     s = p.status()
     if s["state"] == "failed":

@@ -11,6 +11,7 @@ Positions are (hi, lo) pairs of integers, compared as tuples:
   embedded    (outbox id, 0)
 `position` is the human-readable form (LSN "0/16B3748:3", offset "42", id "1700000000000-0").
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,6 +25,7 @@ class RawEvent(NamedTuple):
     """A change event as received. A source may hand plain (hi, lo, position, payload) tuples
     instead (the embedded source returns SQLite's rows as they are): the runner and the applier
     only index them."""
+
     hi: int
     lo: int
     position: str
@@ -35,6 +37,7 @@ def _default(o: Any):
         return o.isoformat(sep=" ") if isinstance(o, dt.datetime) else o.isoformat()
     try:
         from decimal import Decimal
+
         if isinstance(o, Decimal):
             return str(o)
     except ImportError:  # pragma: no cover
@@ -44,14 +47,34 @@ def _default(o: Any):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def envelope(table: str, op: str, before: dict | None, after: dict | None, *, tx_id: Any = None,
-             ts_ms: int | None = None, connector: str = "workbench", schema: str | None = None,
-             db: str | None = None, lsn: int | None = None, snapshot: bool = False) -> dict:
+def envelope(
+    table: str,
+    op: str,
+    before: dict | None,
+    after: dict | None,
+    *,
+    tx_id: Any = None,
+    ts_ms: int | None = None,
+    connector: str = "workbench",
+    schema: str | None = None,
+    db: str | None = None,
+    lsn: int | None = None,
+    snapshot: bool = False,
+) -> dict:
     """A Debezium change envelope (the `payload` part)."""
     now = int(time.time() * 1000)
-    src = {"version": "workbench", "connector": connector, "name": connector, "ts_ms": ts_ms or now,
-           "snapshot": "true" if snapshot else "false", "db": db, "schema": schema, "table": table,
-           "txId": tx_id, "lsn": lsn}
+    src = {
+        "version": "workbench",
+        "connector": connector,
+        "name": connector,
+        "ts_ms": ts_ms or now,
+        "snapshot": "true" if snapshot else "false",
+        "db": db,
+        "schema": schema,
+        "table": table,
+        "txId": tx_id,
+        "lsn": lsn,
+    }
     return {"before": before, "after": after, "op": op, "ts_ms": now, "source": src}
 
 

@@ -4,6 +4,7 @@
 Both the gate (quality_gate.py) and its Great Expectations side (quality_gate_ge.py) need these;
 they live here so neither of the two has to import the other back.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -53,7 +54,9 @@ def _lengths(col: str, a: dict) -> str:
 
 
 def _in_set(col: str, a: dict) -> str:
-    return f"{col} IS NOT NULL AND {col} NOT IN ({', '.join(sql_literal(v) for v in a['value_set'])})"
+    return (
+        f"{col} IS NOT NULL AND {col} NOT IN ({', '.join(sql_literal(v) for v in a['value_set'])})"
+    )
 
 
 def _not_in_set(col: str, a: dict) -> str:
@@ -95,7 +98,9 @@ COLUMN_CHECKS: dict[str, tuple[Callable, set, set]] = {
     "expect_column_values_to_be_in_set": (_in_set, {"value_set"}, set()),
     "expect_column_values_to_not_be_in_set": (_not_in_set, {"value_set"}, set()),
     "expect_column_values_to_match_regex": (
-        lambda c, a: f"{c} IS NOT NULL AND NOT regexp_matches({c}::VARCHAR, {sql_literal(a['regex'])})",
+        lambda c, a: (
+            f"{c} IS NOT NULL AND NOT regexp_matches({c}::VARCHAR, {sql_literal(a['regex'])})"
+        ),
         {"regex"},
         set(),
     ),

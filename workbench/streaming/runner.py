@@ -5,6 +5,7 @@ Backpressure: the queue holds at most `batch.max_queue` events; when it is full 
 polling, so the source keeps the backlog (WAL in the slot, entries in the stream, rows in the
 outbox) instead of this process's memory.
 """
+
 from __future__ import annotations
 
 import collections
@@ -46,8 +47,14 @@ class _Acks:
 class Pipeline:
     """One pipeline spec bound to one warehouse file. See docs/streaming.md for the API."""
 
-    def __init__(self, name: str, spec: PipelineSpec, warehouse: str | Path, root: str | Path | None = None,
-                 spec_path: str | None = None):
+    def __init__(
+        self,
+        name: str,
+        spec: PipelineSpec,
+        warehouse: str | Path,
+        root: str | Path | None = None,
+        spec_path: str | None = None,
+    ):
         self.name, self.spec, self.root, self.spec_path = name, spec, root, spec_path
         self.warehouse = str(warehouse)
         self.views = gold_views(spec)
@@ -56,6 +63,7 @@ class Pipeline:
             self.source_options = cls.parse_options(spec.source.options())
         except Exception as e:
             from ..semantic.errors import ModelError
+
             raise ModelError(f"source options: {e}", spec_path) from None
         self.source_cls = cls
         self.con: duckdb.DuckDBPyConnection | None = None
@@ -65,16 +73,30 @@ class Pipeline:
         self._listeners: list[Callable[[dict[str, Any]], object]] = []
         self._state = "created"
         self._error: str | None = None
-        self._rates: collections.deque[tuple[float, int]] = collections.deque(maxlen=1000)  # (when, events)
-        self._lat: collections.deque[float] = collections.deque(maxlen=10_000)   # sampled latencies, s
+        self._rates: collections.deque[tuple[float, int]] = collections.deque(
+            maxlen=1000
+        )  # (when, events)
+        self._lat: collections.deque[float] = collections.deque(
+            maxlen=10_000
+        )  # sampled latencies, s
         self._lat_offset = 0
         self._queued = 0
         self._source: Source | None = None
         self._source_lag: int | None = None
         self.started_at: float | None = None
-        self.stats: dict[str, Any] = {"events_total": 0, "batches_total": 0, "dead_letters": 0, "duplicates_dropped": 0,
-                      "last_batch_events": 0, "last_batch_s": None, "last_commit_ts": None, "position": None,
-                      "last_source_ts_ms": None, "checkpoints": 0, "last_checkpoint_s": None}
+        self.stats: dict[str, Any] = {
+            "events_total": 0,
+            "batches_total": 0,
+            "dead_letters": 0,
+            "duplicates_dropped": 0,
+            "last_batch_events": 0,
+            "last_batch_s": None,
+            "last_commit_ts": None,
+            "position": None,
+            "last_source_ts_ms": None,
+            "checkpoints": 0,
+            "last_checkpoint_s": None,
+        }
 
     # -- connection ------------------------------------------------------------------------------
     def _open_warehouse(self) -> duckdb.DuckDBPyConnection:
@@ -85,7 +107,9 @@ class Pipeline:
             # (16 MB by default): 0.15-0.3 s added to that batch's latency. The runner checkpoints
             # between batches instead (_maybe_checkpoint); this threshold is only the backstop
             st = self.spec.storage
-            con.execute(f"SET checkpoint_threshold = '{max(st.checkpoint_wal_max_mb, st.checkpoint_wal_mb)}MB'")
+            con.execute(
+                f"SET checkpoint_threshold = '{max(st.checkpoint_wal_max_mb, st.checkpoint_wal_mb)}MB'"
+            )
             ensure_reference_tables(con, self.spec)
             create_tables(con, self.spec, self.views)
         return self.con
@@ -98,6 +122,7 @@ class Pipeline:
         """workbench.connect(...) on this warehouse, sharing this process's DuckDB instance."""
         self._open_warehouse()
         import workbench
+
         return workbench.connect(warehouse=self.warehouse, root=self.root, **kw)
 
     def add_listener(self, fn: Callable[[dict[str, Any]], object]) -> None:
@@ -111,8 +136,9 @@ class Pipeline:
         if self._thread and self._thread.is_alive():
             return
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run_safe, args=(self._stop,), name=f"pipeline-{self.name}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run_safe, args=(self._stop,), name=f"pipeline-{self.name}", daemon=True
+        )
         self._state = "starting"
         self._thread.start()
 
@@ -149,18 +175,24 @@ class Pipeline:
             self._dead_before = int(ck[6]) if ck else 0
             q: queue.Queue = queue.Queue()
             acks = _Acks(committed)
-            reader = threading.Thread(target=self._reader, args=(stop, q, acks, committed), daemon=True,
-                                      name=f"reader-{self.name}")
-            self.started_at = time.perf_counter()   # set-up done: the source is read from here on
+            reader = threading.Thread(
+                target=self._reader,
+                args=(stop, q, acks, committed),
+                daemon=True,
+                name=f"reader-{self.name}",
+            )
+            self.started_at = time.perf_counter()  # set-up done: the source is read from here on
             reader.start()
             self._state = "running"
             b = self.spec.batch
-            seen = committed      # highest position handed to the applier (or committed)
+            seen = committed  # highest position handed to the applier (or committed)
             while not stop.is_set():
-                chunk = self._gather(q, stop, b.max_events, b.max_latency_ms / 1000, b.linger_ms / 1000)
+                chunk = self._gather(
+                    q, stop, b.max_events, b.max_latency_ms / 1000, b.linger_ms / 1000
+                )
                 if not chunk:
                     if stop.is_set():
-                        break     # a normal shutdown: the reader saw the same stop event
+                        break  # a normal shutdown: the reader saw the same stop event
                     if not reader.is_alive() and q.empty():
                         raise RuntimeError(self._error or "the source reader stopped")
                     self._observe_idle()
@@ -205,12 +237,16 @@ class Pipeline:
         except OSError:
             return
         soft = self.spec.storage.checkpoint_wal_mb * 1_000_000
-        if not (wal >= 2 * soft or (wal >= soft and self._queued <= 0) or (idle and wal >= 1_000_000)):
+        if not (
+            wal >= 2 * soft or (wal >= soft and self._queued <= 0) or (idle and wal >= 1_000_000)
+        ):
             return
         t0 = time.perf_counter()
         try:
             con.execute("CHECKPOINT")
-        except duckdb.Error as e:     # e.g. another connection's open transaction: the next chance will do
+        except (
+            duckdb.Error
+        ) as e:  # e.g. another connection's open transaction: the next chance will do
             log.debug("pipeline %s: checkpoint deferred: %s", self.name, e)
             return
         self.stats["checkpoints"] += 1
@@ -239,14 +275,15 @@ class Pipeline:
             M.DUPES.labels(self.name).inc(dropped)
         return fresh
 
-    def _gather(self, q: queue.Queue, stop, max_events: int, max_latency: float,
-                linger: float = 0.0) -> list[RawEvent]:
+    def _gather(
+        self, q: queue.Queue, stop, max_events: int, max_latency: float, linger: float = 0.0
+    ) -> list[RawEvent]:
         """The next micro-batch: it closes at `max_events`, `max_latency` after its first event, or
         as soon as nothing more arrived for `linger` seconds (adaptive: under load the backlog that
         built up during the previous commit makes the batch big; a trickle commits at once)."""
         out: list[RawEvent] = []
         end = time.monotonic() + max_latency
-        while True:     # in short waits, so that a stop is seen at once
+        while True:  # in short waits, so that a stop is seen at once
             try:
                 first = q.get(timeout=max(0.0, min(0.1, end - time.monotonic())))
                 break
@@ -282,7 +319,9 @@ class Pipeline:
         while not stop.is_set():
             try:
                 if src is None:
-                    src = self.source_cls(self.source_options, self.name, self.spec.tables, root=self.root)
+                    src = self.source_cls(
+                        self.source_options, self.name, self.spec.tables, root=self.root
+                    )
                     with acks.cv:
                         read_to = last_acked = acks.pos
                     src.open(read_to)
@@ -294,14 +333,20 @@ class Pipeline:
                 if pos is not None and pos != last_acked:
                     src.commit(pos)
                     last_acked = pos
-                if not src.read_ahead and read_to is not None and (last_acked is None or last_acked < read_to):
+                if (
+                    not src.read_ahead
+                    and read_to is not None
+                    and (last_acked is None or last_acked < read_to)
+                ):
                     with acks.cv:
                         acks.cv.wait(0.05)
                     continue
                 with self._lock:
                     full = self._queued >= b.max_queue
                 if full:
-                    time.sleep(b.idle_sleep_ms / 1000)   # backpressure: leave the backlog in the source
+                    time.sleep(
+                        b.idle_sleep_ms / 1000
+                    )  # backpressure: leave the backlog in the source
                     continue
                 # a short poll timeout: the loop comes back to see acks and the stop event
                 events = src.poll(b.max_events, min(b.max_latency_ms / 1000, 0.2))
@@ -311,7 +356,7 @@ class Pipeline:
                     read_to = (events[-1][0], events[-1][1])
                     q.put(events)
                 elif self._source_lag is not None:
-                    self._source_lag = 0      # an empty poll: nothing was waiting
+                    self._source_lag = 0  # an empty poll: nothing was waiting
                 if time.monotonic() - lag_at >= 1.0:
                     # the source's backlog, measured here (Source methods are called from this thread
                     # only) and at most once a second (it can cost a round trip)
@@ -323,7 +368,9 @@ class Pipeline:
                 backoff = 0.5
             except Exception as e:
                 self._error = f"source: {type(e).__name__}: {e}"
-                log.warning("pipeline %s: source error, retrying in %.1fs: %s", self.name, backoff, e)
+                log.warning(
+                    "pipeline %s: source error, retrying in %.1fs: %s", self.name, backoff, e
+                )
                 if src is not None:
                     try:
                         src.close()
@@ -358,7 +405,7 @@ class Pipeline:
         if len(res.latencies):
             # every 8th event of the stream (a uniform sample: each event weighs the same whatever
             # the size of its batch) feeds status()'s percentiles and the Prometheus histogram
-            lat = res.latencies[(-self._lat_offset) % 8::8]
+            lat = res.latencies[(-self._lat_offset) % 8 :: 8]
             self._lat_offset = (self._lat_offset + len(res.latencies)) % 8
             self._lat.extend(lat.tolist())
             h = M.E2E.labels(self.name)
@@ -369,8 +416,14 @@ class Pipeline:
             M.DEAD.labels(self.name).inc(res.dead_letters)
         M.BATCH.labels(self.name).observe(res.seconds)
         self._observe_idle()
-        info = {"pipeline": self.name, "events": res.events, "dead_letters": res.dead_letters,
-                "position": res.position_text, "seconds": res.seconds, "latencies": res.latencies}
+        info = {
+            "pipeline": self.name,
+            "events": res.events,
+            "dead_letters": res.dead_letters,
+            "position": res.position_text,
+            "seconds": res.seconds,
+            "latencies": res.latencies,
+        }
         for fn in self._listeners:
             try:
                 fn(info)
@@ -398,16 +451,24 @@ class Pipeline:
         lag_s = 0.0 if caught_up or last_ts is None else max(0.0, time.time() - last_ts / 1000)
         total_dead = getattr(self, "_dead_before", 0) + self.stats["dead_letters"]
         return {
-            "name": self.name, "source": self.spec.source.kind, "title": self.spec.title,
-            "state": self._state, "error": self._error,
-            "events_total": self.stats["events_total"], "events_per_s": round(rate, 1),
-            "batches_total": self.stats["batches_total"], "last_batch_events": self.stats["last_batch_events"],
+            "name": self.name,
+            "source": self.spec.source.kind,
+            "title": self.spec.title,
+            "state": self._state,
+            "error": self._error,
+            "events_total": self.stats["events_total"],
+            "events_per_s": round(rate, 1),
+            "batches_total": self.stats["batches_total"],
+            "last_batch_events": self.stats["last_batch_events"],
             "last_batch_s": self.stats["last_batch_s"],
-            "lag_events": lag_events, "lag_s": round(lag_s, 3),
+            "lag_events": lag_events,
+            "lag_s": round(lag_s, 3),
             "latency_p50_s": round(float(np.percentile(lat, 50)), 4) if lat is not None else None,
             "latency_p99_s": round(float(np.percentile(lat, 99)), 4) if lat is not None else None,
-            "dead_letters": self.stats["dead_letters"], "dead_letters_total": total_dead,
+            "dead_letters": self.stats["dead_letters"],
+            "dead_letters_total": total_dead,
             "duplicates_dropped": self.stats["duplicates_dropped"],
-            "last_commit_ts": self.stats["last_commit_ts"], "position": self.stats["position"],
+            "last_commit_ts": self.stats["last_commit_ts"],
+            "position": self.stats["position"],
             "warehouse": self.warehouse,
         }

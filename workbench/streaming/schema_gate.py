@@ -36,6 +36,7 @@ events from the source: nothing is lost.
 Cost: one grouped DuckDB query per batch over the events' key sets (``json_keys``) and the
 declared schemas of wrapped events; Python sees one row per distinct key set, not per event.
 """
+
 from __future__ import annotations
 
 import logging
@@ -52,15 +53,36 @@ if TYPE_CHECKING:
 log = logging.getLogger("workbench.streaming")
 
 # Debezium / Kafka Connect schema types -> DuckDB types (logical names first)
-_LOGICAL = {"io.debezium.time.Timestamp": "TIMESTAMP", "io.debezium.time.MicroTimestamp": "TIMESTAMP",
-            "io.debezium.time.NanoTimestamp": "TIMESTAMP", "io.debezium.time.ZonedTimestamp": "TIMESTAMPTZ",
-            "io.debezium.time.Date": "DATE", "org.apache.kafka.connect.data.Date": "DATE",
-            "org.apache.kafka.connect.data.Timestamp": "TIMESTAMP", "io.debezium.data.Json": "JSON",
-            "io.debezium.data.Uuid": "UUID"}
-_PRIMITIVE = {"int8": "TINYINT", "int16": "SMALLINT", "int32": "INTEGER", "int64": "BIGINT",
-              "float32": "FLOAT", "float64": "DOUBLE", "boolean": "BOOLEAN", "string": "VARCHAR"}
-_JSON_TYPES = {"BIGINT": "BIGINT", "UBIGINT": "BIGINT", "DOUBLE": "DOUBLE", "VARCHAR": "VARCHAR",
-               "BOOLEAN": "BOOLEAN", "OBJECT": "JSON", "ARRAY": "JSON"}
+_LOGICAL = {
+    "io.debezium.time.Timestamp": "TIMESTAMP",
+    "io.debezium.time.MicroTimestamp": "TIMESTAMP",
+    "io.debezium.time.NanoTimestamp": "TIMESTAMP",
+    "io.debezium.time.ZonedTimestamp": "TIMESTAMPTZ",
+    "io.debezium.time.Date": "DATE",
+    "org.apache.kafka.connect.data.Date": "DATE",
+    "org.apache.kafka.connect.data.Timestamp": "TIMESTAMP",
+    "io.debezium.data.Json": "JSON",
+    "io.debezium.data.Uuid": "UUID",
+}
+_PRIMITIVE = {
+    "int8": "TINYINT",
+    "int16": "SMALLINT",
+    "int32": "INTEGER",
+    "int64": "BIGINT",
+    "float32": "FLOAT",
+    "float64": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "string": "VARCHAR",
+}
+_JSON_TYPES = {
+    "BIGINT": "BIGINT",
+    "UBIGINT": "BIGINT",
+    "DOUBLE": "DOUBLE",
+    "VARCHAR": "VARCHAR",
+    "BOOLEAN": "BOOLEAN",
+    "OBJECT": "JSON",
+    "ARRAY": "JSON",
+}
 
 
 def declared_type(field: dict) -> str | None:
@@ -75,14 +97,22 @@ def declared_type(field: dict) -> str | None:
 class StreamSchemaDriftError(SchemaDriftError):
     """A breaking schema change stopped a pipeline's silver stage; the checkpoint did not move."""
 
-    def __init__(self, diff: SchemaDiff, pipeline: str, positions: tuple[str, str], proposal_id: int | None,
-                 registry_path: str | None):
+    def __init__(
+        self,
+        diff: SchemaDiff,
+        pipeline: str,
+        positions: tuple[str, str],
+        proposal_id: int | None,
+        registry_path: str | None,
+    ):
         super().__init__(diff, "silver", proposal_id, registry_path)
         self.pipeline, self.positions = pipeline, positions
-        self.args = (f"pipeline '{pipeline}': {self.args[0]}\nThe batch (positions {positions[0]} .. "
-                     f"{positions[1]}) was rolled back and the checkpoint not advanced. After the migration is "
-                     f"applied and tables.{diff.table.split('.')[-1]} in the pipeline spec updated (or the "
-                     "source fixed), restart the pipeline: it resumes at this batch.",)
+        self.args = (
+            f"pipeline '{pipeline}': {self.args[0]}\nThe batch (positions {positions[0]} .. "
+            f"{positions[1]}) was rolled back and the checkpoint not advanced. After the migration is "
+            f"applied and tables.{diff.table.split('.')[-1]} in the pipeline spec updated (or the "
+            "source fixed), restart the pipeline: it resumes at this batch.",
+        )
 
 
 class SchemaGate:
@@ -90,6 +120,7 @@ class SchemaGate:
 
     def __init__(self, spec: PipelineSpec, pipeline: str):
         from .quality_gate import SchemaGateSpec
+
         self.spec, self.pipeline = spec, pipeline
         self.cfg = spec.quality.schema_ if spec.quality is not None else SchemaGateSpec()
         self.bases: dict[str, SchemaVersion] = {}
@@ -103,19 +134,30 @@ class SchemaGate:
                 reg = registry.get(silver)
                 version = reg.version
                 self.registry_paths[name] = str(registry.path(silver, version))
-                nullable.update({c.name: c.nullable and c.name not in t.primary_key
-                                 for c in reg.columns if c.name in nullable})
+                nullable.update(
+                    {
+                        c.name: c.nullable and c.name not in t.primary_key
+                        for c in reg.columns
+                        if c.name in nullable
+                    }
+                )
             self.bases[name] = SchemaVersion(
-                table=silver, version=version, key=list(t.primary_key),
-                columns=[ColumnSpec(name=c, type=canonical_type(typ), nullable=nullable[c])
-                         for c, typ in t.columns.items()])
-        self._logged: set[tuple[str, str]] = set()     # (table, diff) already logged by this process
+                table=silver,
+                version=version,
+                key=list(t.primary_key),
+                columns=[
+                    ColumnSpec(name=c, type=canonical_type(typ), nullable=nullable[c])
+                    for c, typ in t.columns.items()
+                ],
+            )
+        self._logged: set[tuple[str, str]] = set()  # (table, diff) already logged by this process
 
     def _registry(self):
         if not self.cfg.registry:
             return None
         from ..config import load_settings
         from ..quality.schema.registry import SchemaRegistry
+
         return SchemaRegistry(load_settings().path(self.cfg.registry))
 
     # -- the per-batch hook -------------------------------------------------------------------
@@ -131,14 +173,15 @@ class SchemaGate:
             "SELECT tname, json_keys(after) AS ks, count(*) AS n, NULL::JSON AS f FROM _ev "
             "WHERE reason IS NULL AND op <> 'd' AND after IS NOT NULL GROUP BY ALL "
             "UNION ALL SELECT DISTINCT tname, NULL, NULL, json_extract(payload, '$.schema.fields') FROM _ev "
-            "WHERE reason IS NULL AND op <> 'd' AND payload LIKE '{\"schema\"%'").fetchall()
+            "WHERE reason IS NULL AND op <> 'd' AND payload LIKE '{\"schema\"%'"
+        ).fetchall()
         keysets = [(t, ks, n) for t, ks, n, f in rows if n is not None]
         declared = self._declared([(t, f) for t, ks, n, f in rows if n is None])
         out = []
         seen: dict[str, tuple[int, dict[str, int]]] = {}
         for tname, ks, n in keysets:
             if not ks:
-                continue      # not an object: that event is dead-lettered by the silver stage
+                continue  # not an object: that event is dead-lettered by the silver stage
             total, counts = seen.setdefault(tname, (0, {}))
             for k in ks:
                 counts[k] = counts.get(k, 0) + n
@@ -152,13 +195,19 @@ class SchemaGate:
             if diff.breaking:
                 self._stop(con, diff)
             from ..quality.schema import proposals
+
             # an identical open proposal is reused (so a batch that rolls back loses nothing)
             diff.proposal_id = proposals.propose(con, diff, self._who())
             key = (name, diff.to_json())
             if key not in self._logged:
                 self._logged.add(key)
-                log.warning("pipeline %s: schema change of %s recorded as proposal #%s (stage continues): %s",
-                            self.pipeline, diff.table, diff.proposal_id, "; ".join(map(str, diff.changes)))
+                log.warning(
+                    "pipeline %s: schema change of %s recorded as proposal #%s (stage continues): %s",
+                    self.pipeline,
+                    diff.table,
+                    diff.proposal_id,
+                    "; ".join(map(str, diff.changes)),
+                )
             out.append(diff)
         return out
 
@@ -167,44 +216,76 @@ class SchemaGate:
         `rows` are the batch's distinct (table, schema fields)."""
         out: dict[str, dict[str, str | None]] = {}
         import json
+
         for tname, f in rows:
             fields = json.loads(f) if isinstance(f, str) else f
-            after = next((x for x in fields or [] if isinstance(x, dict) and x.get("field") == "after"), None)
+            after = next(
+                (x for x in fields or [] if isinstance(x, dict) and x.get("field") == "after"), None
+            )
             if not after or not after.get("fields"):
-                continue      # a schema without column types declares nothing
+                continue  # a schema without column types declares nothing
             out[tname] = {x["field"]: declared_type(x) for x in after["fields"] if "field" in x}
         return out
 
-    def _diff(self, con, name: str, total: int, counts: dict[str, int],
-              declared: dict[str, str | None] | None) -> SchemaDiff | None:
+    def _diff(
+        self,
+        con,
+        name: str,
+        total: int,
+        counts: dict[str, int],
+        declared: dict[str, str | None] | None,
+    ) -> SchemaDiff | None:
         base = self.bases[name]
         reg = {c.name: c.type for c in base.columns}
         if declared is not None:
             # a plain string declared for a typed column is an encoding (Debezium's
             # decimal.handling.mode=string, ISO timestamps): its values are cast per event
-            present = {c: (reg.get(c) if t is None or (t == "VARCHAR" and c in reg) else t) or "VARCHAR"
-                       for c, t in declared.items()}
+            present = {
+                c: (reg.get(c) if t is None or (t == "VARCHAR" and c in reg) else t) or "VARCHAR"
+                for c, t in declared.items()
+            }
         else:
-            present = {c: reg[c] for c in reg if counts.get(c, 0) > 0 or total < self.cfg.min_events}
+            present = {
+                c: reg[c] for c in reg if counts.get(c, 0) > 0 or total < self.cfg.min_events
+            }
             added = [k for k in counts if k not in reg]
             present.update(self._infer(con, name, added))
-        if set(present) == set(reg) and all(present[c] == reg[c] or _fits(present[c], reg[c]) for c in reg):
+        if set(present) == set(reg) and all(
+            present[c] == reg[c] or _fits(present[c], reg[c]) for c in reg
+        ):
             return None
-        incoming = [ColumnSpec(name=c, type=canonical_type(present[c]) if c not in reg or not _fits(present[c], reg[c])
-                               else reg[c], nullable=True) for c in present]
+        incoming = [
+            ColumnSpec(
+                name=c,
+                type=canonical_type(present[c])
+                if c not in reg or not _fits(present[c], reg[c])
+                else reg[c],
+                nullable=True,
+            )
+            for c in present
+        ]
         return detect_changes(base, incoming)
 
     def _infer(self, con, name: str, added: list[str]) -> dict[str, str]:
         """Types of undeclared new columns from their JSON values (VARCHAR when mixed)."""
         out = {}
         for col in added:
-            types_ = {r[0] for r in con.execute(
-                "SELECT DISTINCT json_type(json_extract(after, ?)) FROM _ev WHERE reason IS NULL AND tname = ? "
-                "AND op <> 'd' AND json_type(after) = 'OBJECT'", ['$."' + col.replace('"', '\\"') + '"', name]
-            ).fetchall()} - {None, "NULL"}
+            types_ = {
+                r[0]
+                for r in con.execute(
+                    "SELECT DISTINCT json_type(json_extract(after, ?)) FROM _ev WHERE reason IS NULL AND tname = ? "
+                    "AND op <> 'd' AND json_type(after) = 'OBJECT'",
+                    ['$."' + col.replace('"', '\\"') + '"', name],
+                ).fetchall()
+            } - {None, "NULL"}
             mapped = {_JSON_TYPES.get(t, "VARCHAR") for t in types_}
-            out[col] = (mapped.pop() if len(mapped) == 1 else
-                        "DOUBLE" if mapped == {"BIGINT", "DOUBLE"} else "VARCHAR")
+            out[col] = (
+                mapped.pop()
+                if len(mapped) == 1
+                else "DOUBLE"
+                if mapped == {"BIGINT", "DOUBLE"}
+                else "VARCHAR"
+            )
         return out
 
     def _who(self):
@@ -212,28 +293,34 @@ class SchemaGate:
 
     def _stop(self, con, diff: SchemaDiff) -> None:
         """Roll the batch back, record the proposal on its own, raise."""
-        first, last = con.execute("SELECT arg_min(position, (hi, lo)), arg_max(position, (hi, lo)) FROM _ev").fetchone()
-        con.execute("ROLLBACK")   # apply.py's own ROLLBACK then finds no transaction; that is fine
+        first, last = con.execute(
+            "SELECT arg_min(position, (hi, lo)), arg_max(position, (hi, lo)) FROM _ev"
+        ).fetchone()
+        con.execute("ROLLBACK")  # apply.py's own ROLLBACK then finds no transaction; that is fine
         pid = None
         try:
             from ..quality.schema import proposals
+
             con.execute("BEGIN TRANSACTION")
             pid = proposals.propose(con, diff, self._who())
             con.execute("COMMIT")
-        except Exception:   # the stop must be reported even if the proposal cannot be written
+        except Exception:  # the stop must be reported even if the proposal cannot be written
             log.exception("pipeline %s: could not record the schema change proposal", self.pipeline)
             try:
                 con.execute("ROLLBACK")
             except Exception:  # noqa: S110  the failure is logged just above; a failed ROLLBACK adds nothing
                 pass
         name = diff.table.removeprefix(self.spec.storage.silver_prefix)
-        raise StreamSchemaDriftError(diff, self.pipeline, (first, last), pid, self.registry_paths.get(name))
+        raise StreamSchemaDriftError(
+            diff, self.pipeline, (first, last), pid, self.registry_paths.get(name)
+        )
 
 
 def _fits(incoming: str, registered: str) -> bool:
     """A declared type whose every value the registered column holds exactly needs no change
     (a source INTEGER into a BIGINT silver column)."""
     from ..quality.schema.evolution import widens
+
     try:
         return widens(incoming, registered)
     except Exception:

@@ -8,6 +8,7 @@ should contain, so tests can compare silver with it.
 Mix: ~70% new orders (1-4 lines, status 'processing'), ~25% status changes (completed or
 cancelled, with amounts unchanged), ~5% deletions of an order with its lines.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,31 +16,53 @@ import random
 from decimal import Decimal
 
 ORDERS_COLUMNS = {
-    "order_id": "BIGINT", "customer_id": "INTEGER", "store_id": "SMALLINT", "channel_id": "SMALLINT",
-    "region_id": "SMALLINT", "ordered_at": "TIMESTAMP", "status": "VARCHAR", "is_promo": "BOOLEAN",
-    "line_count": "SMALLINT", "gross_amount": "DECIMAL(12,2)", "discount_amount": "DECIMAL(12,2)",
+    "order_id": "BIGINT",
+    "customer_id": "INTEGER",
+    "store_id": "SMALLINT",
+    "channel_id": "SMALLINT",
+    "region_id": "SMALLINT",
+    "ordered_at": "TIMESTAMP",
+    "status": "VARCHAR",
+    "is_promo": "BOOLEAN",
+    "line_count": "SMALLINT",
+    "gross_amount": "DECIMAL(12,2)",
+    "discount_amount": "DECIMAL(12,2)",
     "net_amount": "DECIMAL(12,2)",
 }
 LINES_COLUMNS = {
-    "order_id": "BIGINT", "line_no": "SMALLINT", "product_id": "INTEGER", "quantity": "INTEGER",
-    "unit_price": "DECIMAL(12,2)", "discount": "DECIMAL(4,2)", "line_amount": "DECIMAL(12,2)",
+    "order_id": "BIGINT",
+    "line_no": "SMALLINT",
+    "product_id": "INTEGER",
+    "quantity": "INTEGER",
+    "unit_price": "DECIMAL(12,2)",
+    "discount": "DECIMAL(4,2)",
+    "line_amount": "DECIMAL(12,2)",
 }
 PK = {"orders": ["order_id"], "order_lines": ["order_id", "line_no"]}
 CENT = Decimal("0.01")
 
 
 class OrderSimulator:
-    def __init__(self, seed: int = 7, first_order_id: int = 1, products: int = 602, stores: int = 44,
-                 customers: int = 80_000, now=None):
+    def __init__(
+        self,
+        seed: int = 7,
+        first_order_id: int = 1,
+        products: int = 602,
+        stores: int = 44,
+        customers: int = 80_000,
+        now=None,
+    ):
         self.rng = random.Random(seed)  # noqa: S311  seeded demo data, reproducible by design; nothing secret
         self.next_id = first_order_id
         self.products = products
         self.stores = stores
         self.customers = customers
         self.now = now or dt.datetime.now
-        self.open: list[int] = []           # orders still 'processing'
+        self.open: list[int] = []  # orders still 'processing'
         self.state: dict[str, dict[tuple, dict]] = {"orders": {}, "order_lines": {}}
-        self.prices = {p: Decimal(self.rng.randint(199, 29999)) / 100 for p in range(1, products + 1)}
+        self.prices = {
+            p: Decimal(self.rng.randint(199, 29999)) / 100 for p in range(1, products + 1)
+        }
 
     def _new_order(self) -> list[tuple]:
         r = self.rng
@@ -56,13 +79,32 @@ class OrderSimulator:
             amount = (qty * price * (1 - disc)).quantize(CENT)
             gross += (qty * price).quantize(CENT)
             net += amount
-            lines.append({"order_id": oid, "line_no": i, "product_id": pid, "quantity": qty,
-                          "unit_price": price, "discount": disc, "line_amount": amount})
+            lines.append(
+                {
+                    "order_id": oid,
+                    "line_no": i,
+                    "product_id": pid,
+                    "quantity": qty,
+                    "unit_price": price,
+                    "discount": disc,
+                    "line_amount": amount,
+                }
+            )
         region = r.randint(1, 5)
-        order = {"order_id": oid, "customer_id": r.randint(1, self.customers), "store_id": r.randint(1, self.stores),
-                 "channel_id": r.randint(1, 4), "region_id": region,
-                 "ordered_at": self.now().replace(microsecond=0), "status": "processing", "is_promo": promo,
-                 "line_count": n, "gross_amount": gross, "discount_amount": gross - net, "net_amount": net}
+        order = {
+            "order_id": oid,
+            "customer_id": r.randint(1, self.customers),
+            "store_id": r.randint(1, self.stores),
+            "channel_id": r.randint(1, 4),
+            "region_id": region,
+            "ordered_at": self.now().replace(microsecond=0),
+            "status": "processing",
+            "is_promo": promo,
+            "line_count": n,
+            "gross_amount": gross,
+            "discount_amount": gross - net,
+            "net_amount": net,
+        }
         self.open.append(oid)
         ops = [("orders", "c", None, order)] + [("order_lines", "c", None, ln) for ln in lines]
         self._track(ops)

@@ -3,6 +3,7 @@
 Silver tables declare no key constraint: a DuckDB ART index costs more per batch than the
 delete-then-insert keyed on the batch's keys (which DuckDB prunes with zone maps).
 """
+
 from __future__ import annotations
 
 import duckdb
@@ -19,7 +20,9 @@ def silver_name(spec: PipelineSpec, table: str) -> str:
     return spec.storage.silver_prefix + table
 
 
-def create_tables(con: duckdb.DuckDBPyConnection, spec: PipelineSpec, views: list[GoldView]) -> None:
+def create_tables(
+    con: duckdb.DuckDBPyConnection, spec: PipelineSpec, views: list[GoldView]
+) -> None:
     st = spec.storage
     con.execute(f"""CREATE TABLE IF NOT EXISTS {q(st.checkpoint_table)} (
         pipeline VARCHAR PRIMARY KEY, pos_hi BIGINT, pos_lo BIGINT, position VARCHAR,
@@ -27,9 +30,11 @@ def create_tables(con: duckdb.DuckDBPyConnection, spec: PipelineSpec, views: lis
     con.execute(f"""CREATE TABLE IF NOT EXISTS {q(st.dead_letter_table)} (
         pipeline VARCHAR, pos_hi BIGINT, pos_lo BIGINT, position VARCHAR, received_at TIMESTAMP,
         source_table VARCHAR, reason VARCHAR, payload VARCHAR)""")
-    bronze = (f"CREATE TABLE IF NOT EXISTS {q(st.bronze_table)} (pipeline VARCHAR, pos_hi BIGINT, pos_lo BIGINT, "
-              "position VARCHAR, received_at TIMESTAMP, source_table VARCHAR, op VARCHAR, tx_id VARCHAR, "
-              "source_ts_ms BIGINT, payload VARCHAR{})")
+    bronze = (
+        f"CREATE TABLE IF NOT EXISTS {q(st.bronze_table)} (pipeline VARCHAR, pos_hi BIGINT, pos_lo BIGINT, "
+        "position VARCHAR, received_at TIMESTAMP, source_table VARCHAR, op VARCHAR, tx_id VARCHAR, "
+        "source_ts_ms BIGINT, payload VARCHAR{})"
+    )
     try:
         # zstd for the raw payloads: about half the checkpoint CPU of DuckDB's default string
         # compression (its per-segment analysis dominates) and a quarter of the size
@@ -39,13 +44,18 @@ def create_tables(con: duckdb.DuckDBPyConnection, spec: PipelineSpec, views: lis
         con.execute(bronze.format(""))
     for name, t in spec.tables.items():
         cols = ", ".join(f"{q(c)} {typ}" for c, typ in t.columns.items())
-        con.execute(f"CREATE TABLE IF NOT EXISTS {q(silver_name(spec, name))} "
-                    f"({cols}, _pos_hi BIGINT, _pos_lo BIGINT)")
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS {q(silver_name(spec, name))} "
+            f"({cols}, _pos_hi BIGINT, _pos_lo BIGINT)"
+        )
     for v in views:
         v.create(con)
 
 
 def read_checkpoint(con, spec: PipelineSpec, pipeline: str):
-    row = con.execute(f"SELECT pos_hi, pos_lo, position, committed_at, events, batches, dead_letters "
-                      f"FROM {q(spec.storage.checkpoint_table)} WHERE pipeline = ?", [pipeline]).fetchone()
+    row = con.execute(
+        f"SELECT pos_hi, pos_lo, position, committed_at, events, batches, dead_letters "
+        f"FROM {q(spec.storage.checkpoint_table)} WHERE pipeline = ?",
+        [pipeline],
+    ).fetchone()
     return row

@@ -42,13 +42,28 @@ class ChartType:
         does not draw on the dashboard."""
         raise NotImplementedError(f"the chart type {self.name!r} does not draw on the dashboard")
 
-    def dashboard_panel(self, key: str, title: str, x: str | None, y: str, by: str | None = None,
-                        label: str | None = None, describe=None, marks_render=None):
+    def dashboard_panel(
+        self,
+        key: str,
+        title: str,
+        x: str | None,
+        y: str,
+        by: str | None = None,
+        label: str | None = None,
+        describe=None,
+        marks_render=None,
+    ):
         """The dashboard panel fed by the snapshot frame ``key`` (dashboard.charts.LiveChart)."""
         from workbench.ui.dashboard.charts import LiveChart
 
-        return LiveChart(key, title, self.name, self.live(x, y, by, label),
-                         describe or (lambda df: ""), marks_render=marks_render)
+        return LiveChart(
+            key,
+            title,
+            self.name,
+            self.live(x, y, by, label),
+            describe or (lambda df: ""),
+            marks_render=marks_render,
+        )
 
 
 CHARTS: Registry[ChartType] = Registry("chart type", "workbench.charts", ChartType)
@@ -71,8 +86,14 @@ def _hvplot(df: pd.DataFrame):
 
 
 def _common_opts(ys: list[str], by: str | None, opts: dict) -> dict:
-    base = dict(responsive=True, height=340, grid=True, legend="top_left",
-                ylabel=ys[0] if len(ys) == 1 else "", fontscale=1.1)
+    base = dict(
+        responsive=True,
+        height=340,
+        grid=True,
+        legend="top_left",
+        ylabel=ys[0] if len(ys) == 1 else "",
+        fontscale=1.1,
+    )
     base["color"] = PALETTE if (by or len(ys) > 1) else PALETTE[0]
     base.update(opts)
     return base
@@ -89,8 +110,9 @@ class LineChart(ChartType):
 
     def render(self, df, x, ys, by, **opts):
         df = df.sort_values(x)
-        return _hvplot(df).line(x=x, y=ys if len(ys) > 1 else ys[0], by=by,
-                                **_common_opts(ys, by, opts))
+        return _hvplot(df).line(
+            x=x, y=ys if len(ys) > 1 else ys[0], by=by, **_common_opts(ys, by, opts)
+        )
 
     def live(self, x, y, by=None, label=None):
         from workbench.ui.dashboard import charts as live
@@ -111,11 +133,16 @@ class BarChart(ChartType):
         df = df.copy()
         df[x] = df[x].astype(str)
         if by is None:
-            df = df.nlargest(MAX_BARS, ys[0]) if len(df) > MAX_BARS else df.sort_values(ys[0], ascending=False)
+            df = (
+                df.nlargest(MAX_BARS, ys[0])
+                if len(df) > MAX_BARS
+                else df.sort_values(ys[0], ascending=False)
+            )
         else:
             df[by] = df[by].astype(str)
-        return _hvplot(df).bar(x=x, y=ys if len(ys) > 1 else ys[0], by=by, rot=45,
-                               **_common_opts(ys, by, opts))
+        return _hvplot(df).bar(
+            x=x, y=ys if len(ys) > 1 else ys[0], by=by, rot=45, **_common_opts(ys, by, opts)
+        )
 
     def live(self, x, y, by=None, label=None):
         from workbench.ui.dashboard import charts as live
@@ -124,18 +151,25 @@ class BarChart(ChartType):
 
 
 def numeric_columns(df: pd.DataFrame, candidates: list[str]) -> list[str]:
-    return [c for c in candidates if c in df.columns and pd.api.types.is_numeric_dtype(df[c])
-            and not pd.api.types.is_bool_dtype(df[c])]
+    return [
+        c
+        for c in candidates
+        if c in df.columns
+        and pd.api.types.is_numeric_dtype(df[c])
+        and not pd.api.types.is_bool_dtype(df[c])
+    ]
 
 
-def auto_chart(df: pd.DataFrame, metrics: list[str], dimensions: list[str], kind: str | None = None,
-               **opts):
+def auto_chart(
+    df: pd.DataFrame, metrics: list[str], dimensions: list[str], kind: str | None = None, **opts
+):
     """The chart for a query result, or ``None`` when a chart would say nothing (a single
     number, no numeric metric, an empty result)."""
     if df is None or df.empty:
         return None
     ys = numeric_columns(df, metrics) or numeric_columns(
-        df, [c for c in df.columns if c not in dimensions])
+        df, [c for c in df.columns if c not in dimensions]
+    )
     dims = [d for d in dimensions if d in df.columns]
     if not ys or not dims:
         return None
@@ -159,6 +193,11 @@ def chart_summary(df: pd.DataFrame, metrics: list[str], dims: list[str]) -> str:
     if df is None or df.empty:
         return ""
     against = f" by {', '.join(dims)}" if dims else ""
-    ranges = "; ".join(f"{m} from {df[m].min():,.2f} to {df[m].max():,.2f}"
-                       for m in metrics if m in df.columns and pd.api.types.is_numeric_dtype(df[m]))
-    return f"Chart of {', '.join(metrics)}{against}, {len(df)} points" + (f": {ranges}." if ranges else ".")
+    ranges = "; ".join(
+        f"{m} from {df[m].min():,.2f} to {df[m].max():,.2f}"
+        for m in metrics
+        if m in df.columns and pd.api.types.is_numeric_dtype(df[m])
+    )
+    return f"Chart of {', '.join(metrics)}{against}, {len(df)} points" + (
+        f": {ranges}." if ranges else "."
+    )

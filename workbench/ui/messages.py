@@ -31,7 +31,9 @@ def describe_error(exc: BaseException) -> str:
 
 def error_box(message: str = "", visible: bool | None = None) -> pn.pane.Alert:
     box = pn.pane.Alert(
-        html.escape(message), alert_type="danger", sizing_mode="stretch_width",
+        html.escape(message),
+        alert_type="danger",
+        sizing_mode="stretch_width",
         visible=bool(message) if visible is None else visible,
     )
     return box
@@ -56,9 +58,12 @@ def status_line(text: str = "") -> pn.pane.HTML:
 
 
 def set_status(pane: pn.pane.HTML, text: str) -> None:
-    pane.object = f'<p role="status" aria-live="polite" style="margin:0.3em 0">{html.escape(text)}</p>'
+    pane.object = (
+        f'<p role="status" aria-live="polite" style="margin:0.3em 0">{html.escape(text)}</p>'
+    )
 
 
 def notice(title: str, body_markdown: str, kind: str = "warning") -> pn.pane.Alert:
-    return pn.pane.Alert(f"**{title}**\n\n{body_markdown}", alert_type=kind,
-                         sizing_mode="stretch_width")
+    return pn.pane.Alert(
+        f"**{title}**\n\n{body_markdown}", alert_type=kind, sizing_mode="stretch_width"
+    )

@@ -15,8 +15,10 @@ _STYLE = (
 
 
 def render_sql(sql: str) -> str:
-    return (f'<pre class="wb-sql" tabindex="0" aria-label="Generated SQL" style="{_STYLE}">'
-            f"<code>{html.escape(sql)}</code></pre>")
+    return (
+        f'<pre class="wb-sql" tabindex="0" aria-label="Generated SQL" style="{_STYLE}">'
+        f"<code>{html.escape(sql)}</code></pre>"
+    )
 
 
 def sql_view(sql: str = "") -> pn.pane.HTML:

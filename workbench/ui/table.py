@@ -29,12 +29,15 @@ def formatters_for(df: pd.DataFrame, formats: dict[str, str] | None = None) -> d
         fmt = formats.get(column)
         if fmt is None:
             fmt = "integer" if pd.api.types.is_integer_dtype(df[column]) else "number"
-        out[column] = NumberFormatter(format=_FORMATS.get(fmt, _FORMATS["number"]), text_align="right")
+        out[column] = NumberFormatter(
+            format=_FORMATS.get(fmt, _FORMATS["number"]), text_align="right"
+        )
     return out
 
 
-def result_table(df: pd.DataFrame | None = None, formats: dict[str, str] | None = None,
-                 page_size: int = 15) -> pn.widgets.Tabulator:
+def result_table(
+    df: pd.DataFrame | None = None, formats: dict[str, str] | None = None, page_size: int = 15
+) -> pn.widgets.Tabulator:
     df = df if df is not None else pd.DataFrame()
     return pn.widgets.Tabulator(
         df,
@@ -48,7 +51,8 @@ def result_table(df: pd.DataFrame | None = None, formats: dict[str, str] | None 
     )
 
 
-def set_result(table: pn.widgets.Tabulator, df: pd.DataFrame,
-               formats: dict[str, str] | None = None) -> None:
+def set_result(
+    table: pn.widgets.Tabulator, df: pd.DataFrame, formats: dict[str, str] | None = None
+) -> None:
     table.formatters = formatters_for(df, formats)
     table.value = df

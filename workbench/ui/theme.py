@@ -63,8 +63,10 @@ label {{ font-weight: 600; color: {TEXT}; }}
 CODE_CSS = f":not(pre) > code {{ color: {TEXT}; background: #f0f0f0; }}"
 # Tabulator's pager buttons turn white on light grey under the mouse (1.6:1, axe color-contrast);
 # they keep the text colour on a darker grey.
-PAGER_CSS = (".tabulator .tabulator-footer .tabulator-page:not(:disabled):hover "
-             f"{{ color: {TEXT}; background: #d9d9d9; }}")
+PAGER_CSS = (
+    ".tabulator .tabulator-footer .tabulator-page:not(:disabled):hover "
+    f"{{ color: {TEXT}; background: #d9d9d9; }}"
+)
 # Panel's code highlighting (Markdown panes: migration SQL, rule specs) on its #263238 code
 # background: comments #546e7a (2.4:1), tags and errors #ff5370 (4.2:1), keywords #bb80b3
 # (4.3:1) fail axe color-contrast; the same hues, lighter, pass (5.1, 5.3 and 5.6:1).
@@ -73,7 +75,8 @@ _REDS = ".gd .gr .gs .gt .nt".split()
 _PURPLES = ".k .kd .kr .kt .na .sa".split()
 CODE_HIGHLIGHT_CSS = "\n".join(
     ", ".join(f"div.codehilite {token}" for token in tokens) + f" {{ color: {colour}; }}"
-    for tokens, colour in ((_COMMENTS, "#90a4ae"), (_REDS, "#ff7a8f"), (_PURPLES, "#cc99c4")))
+    for tokens, colour in ((_COMMENTS, "#90a4ae"), (_REDS, "#ff7a8f"), (_PURPLES, "#cc99c4"))
+)
 # The default of Viewable.stylesheets, shared by every component: the one place a rule reaches
 # every shadow root.  Set at import, before any app builds a pane.
 pn.viewable.Viewable.param.stylesheets.default = [CODE_CSS, PAGER_CSS, CODE_HIGHLIGHT_CSS]
@@ -95,8 +98,12 @@ def configure() -> None:
     doc = pn.state.curdoc
     if doc is not None and doc in _configured_docs:
         return
-    pn.extension("tabulator", global_css=[GLOBAL_CSS], js_files={"workbench_aria": script_url()},
-                 notifications=False)
+    pn.extension(
+        "tabulator",
+        global_css=[GLOBAL_CSS],
+        js_files={"workbench_aria": script_url()},
+        notifications=False,
+    )
     if doc is not None:
         _configured_docs.add(doc)
 
@@ -108,8 +115,9 @@ def styled(widget):
 
 
 def heading(text: str, level: int = 2) -> pn.pane.HTML:
-    return pn.pane.HTML(f"<h{level} style='margin:0.4em 0'>{_escape(text)}</h{level}>",
-                        sizing_mode="stretch_width")
+    return pn.pane.HTML(
+        f"<h{level} style='margin:0.4em 0'>{_escape(text)}</h{level}>", sizing_mode="stretch_width"
+    )
 
 
 def page(title: str, *sections, intro: str = "") -> pn.Column:
@@ -122,8 +130,12 @@ def page(title: str, *sections, intro: str = "") -> pn.Column:
     header = pn.pane.HTML(
         f"<header><h1 style='margin:0.2em 0'>{_escape(title)}</h1>"
         + (f"<p style='margin:0;color:{MUTED_TEXT}'>{_escape(intro)}</p>" if intro else "")
-        + (f"<p class='wb-user' style='margin:0;color:{MUTED_TEXT}'>Signed in as "
-           f"<strong>{_escape(who)}</strong></p>" if who else "")
+        + (
+            f"<p class='wb-user' style='margin:0;color:{MUTED_TEXT}'>Signed in as "
+            f"<strong>{_escape(who)}</strong></p>"
+            if who
+            else ""
+        )
         + "</header>",
         sizing_mode="stretch_width",
     )
@@ -133,17 +145,26 @@ def page(title: str, *sections, intro: str = "") -> pn.Column:
         gap="16px",
         sizing_mode="stretch_width",
     )
-    return pn.Column(header, body, sizing_mode="stretch_width",
-                     # Never wider than the viewport, padding included: a phone sometimes got a
-                     # page 21px wider than its screen (a sideways scroll).
-                     styles={"max-width": "min(1400px, 100vw)", "margin": "0 auto",
-                             "padding": "0 12px", "box-sizing": "border-box"})
+    return pn.Column(
+        header,
+        body,
+        sizing_mode="stretch_width",
+        # Never wider than the viewport, padding included: a phone sometimes got a
+        # page 21px wider than its screen (a sideways scroll).
+        styles={
+            "max-width": "min(1400px, 100vw)",
+            "margin": "0 auto",
+            "padding": "0 12px",
+            "box-sizing": "border-box",
+        },
+    )
 
 
 def _flex_item(section):
     # Basis 360px: two columns from ~750px up, one column on a phone.
-    return pn.Column(section, sizing_mode="stretch_width",
-                     styles={"flex": "1 1 360px", "min-width": "0"})
+    return pn.Column(
+        section, sizing_mode="stretch_width", styles={"flex": "1 1 360px", "min-width": "0"}
+    )
 
 
 def _escape(text: str) -> str:

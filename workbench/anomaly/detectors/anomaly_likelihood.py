@@ -93,7 +93,9 @@ class AnomalyLikelihood:
             # Two-sided: an unusually *quiet* stretch is as unlikely as a noisy one.
             x = avg if avg >= mean else 2.0 * mean - avg
             tail = 0.5 * math.erfc((x - mean) / (stdev * math.sqrt(2.0)))
-            filtered = YELLOW_TAIL if (tail <= RED_TAIL and self._previous_tail <= RED_TAIL) else tail
+            filtered = (
+                YELLOW_TAIL if (tail <= RED_TAIL and self._previous_tail <= RED_TAIL) else tail
+            )
             self._previous_tail = tail
             likelihood = 1.0 - filtered
         self.history.append(float(raw))

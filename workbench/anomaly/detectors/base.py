@@ -120,7 +120,12 @@ class Detector(ABC):
             raise ValueError(f"{n} values but {len(timestamps)} timestamps")
         keep = _clean_mask(vals, timestamps, self._last_ts) if vals is not None else None
         if vals is None or keep is None:  # odd inputs: the per-point rules sort them out
-            return np.array([self.update(None if timestamps is None else timestamps[i], values[i]) for i in range(n)])
+            return np.array(
+                [
+                    self.update(None if timestamps is None else timestamps[i], values[i])
+                    for i in range(n)
+                ]
+            )
         out = np.zeros(n)
         bad = np.flatnonzero(~keep)
         if bad.size:
@@ -155,8 +160,10 @@ class Detector(ABC):
         self.skipped_count += int(idx.size)
         k = self.skipped.maxlen or idx.size
         recent, recent_code = idx[-k:], code[-k:]
-        self.skipped.extend(((None if timestamps is None else timestamps[i]), SKIP_REASONS[c])
-                            for i, c in zip(recent.tolist(), recent_code.tolist(), strict=True))
+        self.skipped.extend(
+            ((None if timestamps is None else timestamps[i]), SKIP_REASONS[c])
+            for i, c in zip(recent.tolist(), recent_code.tolist(), strict=True)
+        )
 
     def skipped_since(self, count: int) -> list[tuple[Any, str]]:
         """The kept sample of the points skipped after the first ``count`` skips, oldest first

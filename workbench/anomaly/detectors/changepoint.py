@@ -21,11 +21,19 @@ class CUSUM(Detector):
     name = "cusum"
 
     class Params(DetectorParams):
-        reference_window: int = Field(200, ge=10, description="Past points defining the in-control median and MAD.")
+        reference_window: int = Field(
+            200, ge=10, description="Past points defining the in-control median and MAD."
+        )
         min_history: int = Field(30, ge=5, description="Reference points needed before scoring.")
-        drift: float = Field(0.5, ge=0, description="Allowed standardised drift per point (the CUSUM k).")
-        h: float = Field(8.0, gt=0, description="Decision interval: a sum above h is a change point.")
-        z_clip: float = Field(6.0, gt=0, description="Clip per-point z so one spike cannot trip a change alone.")
+        drift: float = Field(
+            0.5, ge=0, description="Allowed standardised drift per point (the CUSUM k)."
+        )
+        h: float = Field(
+            8.0, gt=0, description="Decision interval: a sum above h is a change point."
+        )
+        z_clip: float = Field(
+            6.0, gt=0, description="Clip per-point z so one spike cannot trip a change alone."
+        )
 
     params: Params
 
@@ -65,7 +73,9 @@ class LevelShift(Detector):
         short: int = Field(6, ge=1, description="Recent points whose median is tested.")
         long: int = Field(288, ge=10, description="Reference points before the recent ones.")
         min_history: int = Field(50, ge=5, description="Reference points needed before scoring.")
-        z_half: float = Field(4.0, gt=0, description="Shift (in reference sigmas) that maps to 0.5.")
+        z_half: float = Field(
+            4.0, gt=0, description="Shift (in reference sigmas) that maps to 0.5."
+        )
 
     params: Params
 
@@ -102,7 +112,9 @@ class LevelShift(Detector):
         if j < len(values):
             g0 = offset + j
             windows = np.lib.stride_tricks.sliding_window_view
-            refs = windows(seen, p.long)[g0 - p.short + 1 - p.long : len(seen) - p.short + 1 - p.long]
+            refs = windows(seen, p.long)[
+                g0 - p.short + 1 - p.long : len(seen) - p.short + 1 - p.long
+            ]
             recents = windows(seen, p.short)[g0 - p.short + 1 :]
             med = np.median(refs, axis=1)
             dev = np.abs(refs - med[:, None])

@@ -50,8 +50,12 @@ class Ensemble(Detector):
     name = "ensemble"
 
     class Params(DetectorParams):
-        members: list[MemberSpec] = Field(default_factory=_default_members, description="Detectors to combine.")
-        combine: Literal["max", "mean"] = Field("max", description="How calibrated member scores are combined.")
+        members: list[MemberSpec] = Field(
+            default_factory=_default_members, description="Detectors to combine."
+        )
+        combine: Literal["max", "mean"] = Field(
+            "max", description="How calibrated member scores are combined."
+        )
         calibration_window: int = Field(
             4000, ge=10, description="Past raw scores per member used to calibrate the newest one."
         )
@@ -65,10 +69,15 @@ class Ensemble(Detector):
         )
         probation: int = Field(0, ge=0, description="Leading points that always score 0.")
         alarm_level: float | None = Field(
-            None, ge=0, le=1, description="Score that counts as an alarm for suppression; None disables it."
+            None,
+            ge=0,
+            le=1,
+            description="Score that counts as an alarm for suppression; None disables it.",
         )
         suppress: int = Field(0, ge=0, description="Points damped after each alarm.")
-        suppress_factor: float = Field(0.0, ge=0, le=1, description="Multiplier on scores while damped.")
+        suppress_factor: float = Field(
+            0.0, ge=0, le=1, description="Multiplier on scores while damped."
+        )
 
     params: Params
 

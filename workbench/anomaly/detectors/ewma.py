@@ -16,9 +16,15 @@ class EWMA(Detector):
     name = "ewma"
 
     class Params(DetectorParams):
-        alpha: float = Field(0.02, gt=0, le=1, description="Weight of the newest point in the mean and variance.")
-        min_history: int = Field(30, ge=2, description="Points needed before scoring; earlier points score 0.")
-        z_half: float = Field(4.0, gt=0, description="z-score that maps to an anomaly score of 0.5.")
+        alpha: float = Field(
+            0.02, gt=0, le=1, description="Weight of the newest point in the mean and variance."
+        )
+        min_history: int = Field(
+            30, ge=2, description="Points needed before scoring; earlier points score 0."
+        )
+        z_half: float = Field(
+            4.0, gt=0, description="z-score that maps to an anomaly score of 0.5."
+        )
 
     params: Params
 

@@ -31,11 +31,16 @@ class NabEnsemble(Ensemble):
     name = "nab"
 
     class Params(Ensemble.Params):
-        members: list[MemberSpec] = Field(default_factory=_nab_members, description="Detectors to combine.")
+        members: list[MemberSpec] = Field(
+            default_factory=_nab_members, description="Detectors to combine."
+        )
         normalise_by: Literal["window", "history"] = Field(
             "history", description="See Ensemble: 'history' lets early extremes score high."
         )
         alarm_level: float | None = Field(
-            0.9, ge=0, le=1, description="Score that counts as an alarm for suppression; None disables it."
+            0.9,
+            ge=0,
+            le=1,
+            description="Score that counts as an alarm for suppression; None disables it.",
         )
         suppress: int = Field(100, ge=0, description="Points damped after each alarm.")

@@ -36,8 +36,12 @@ class RobustZScore(Detector):
 
     class Params(DetectorParams):
         window: int = Field(288, ge=5, description="Past points in the rolling median/MAD.")
-        min_history: int = Field(30, ge=3, description="Points needed before scoring; earlier points score 0.")
-        z_half: float = Field(4.0, gt=0, description="Robust z-score that maps to an anomaly score of 0.5.")
+        min_history: int = Field(
+            30, ge=3, description="Points needed before scoring; earlier points score 0."
+        )
+        z_half: float = Field(
+            4.0, gt=0, description="Robust z-score that maps to an anomaly score of 0.5."
+        )
         use_diff: bool = Field(
             False, description="Score first differences instead of levels (spikes on a trend)."
         )
@@ -80,7 +84,9 @@ class RobustZScore(Detector):
         return out
 
 
-def past_robust_z(history: np.ndarray, values: np.ndarray, window: int, min_history: int) -> np.ndarray:
+def past_robust_z(
+    history: np.ndarray, values: np.ndarray, window: int, min_history: int
+) -> np.ndarray:
     """``robust_z`` of each value against the (up to) ``window`` points before it.
 
     ``history`` holds the points before ``values`` (oldest first).  Vectorised over full
@@ -95,7 +101,9 @@ def past_robust_z(history: np.ndarray, values: np.ndarray, window: int, min_hist
     first_full = max(0, window - b)
     if first_full < len(values):
         # windows[k] = ext[k : k + window] is the past of ext[k + window] = values[k + window - b]
-        windows = np.lib.stride_tricks.sliding_window_view(ext[:-1], window)[first_full + b - window :]
+        windows = np.lib.stride_tricks.sliding_window_view(ext[:-1], window)[
+            first_full + b - window :
+        ]
         x = values[first_full:]
         med = np.median(windows, axis=1)
         dev = np.abs(windows - med[:, None])

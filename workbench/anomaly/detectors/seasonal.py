@@ -31,16 +31,26 @@ class SeasonalResidual(Detector):
         )
         bins: int = Field(48, ge=2, description="Phase bins per period.")
         alpha_level: float = Field(0.05, gt=0, le=1, description="Learning rate of the level.")
-        alpha_season: float = Field(0.1, gt=0, le=1, description="Learning rate of each seasonal bin.")
-        alpha_scale: float = Field(0.02, gt=0, le=1, description="Learning rate of the residual scale.")
-        min_history: int = Field(100, ge=2, description="Points needed before scoring; earlier points score 0.")
-        z_half: float = Field(4.0, gt=0, description="Residual z that maps to an anomaly score of 0.5.")
+        alpha_season: float = Field(
+            0.1, gt=0, le=1, description="Learning rate of each seasonal bin."
+        )
+        alpha_scale: float = Field(
+            0.02, gt=0, le=1, description="Learning rate of the residual scale."
+        )
+        min_history: int = Field(
+            100, ge=2, description="Points needed before scoring; earlier points score 0."
+        )
+        z_half: float = Field(
+            4.0, gt=0, description="Residual z that maps to an anomaly score of 0.5."
+        )
         run_points: int = Field(
-            1, ge=1, le=48,
+            1,
+            ge=1,
+            le=48,
             description="Also score the evidence of the last `run_points` residuals together (Stouffer's "
-                        "sum of signed z over sqrt(k), for k up to this many consecutive same-sign "
-                        "points); 1 scores each point alone. A few hours each moderately below their "
-                        "hour's norm (an outage in a low-volume slice) add up; one noisy point does not.",
+            "sum of signed z over sqrt(k), for k up to this many consecutive same-sign "
+            "points); 1 scores each point alone. A few hours each moderately below their "
+            "hour's norm (an outage in a low-volume slice) add up; one noisy point does not.",
         )
 
     params: Params
@@ -91,9 +101,13 @@ class SeasonalResidual(Detector):
         of them over sqrt(k) is one too (Stouffer): k points at z = 3.5 each weigh 3.5 * sqrt(k).
         Only a run of one sign counts, so alternating noise never adds up.
         """
-        run = [z for z in getattr(self, "_run_z", []) if (z > 0) == (signed_z > 0)] if signed_z else []
+        run = (
+            [z for z in getattr(self, "_run_z", []) if (z > 0) == (signed_z > 0)]
+            if signed_z
+            else []
+        )
         if len(run) != len(getattr(self, "_run_z", [])):
-            run = []    # the sign changed: the run starts again here
+            run = []  # the sign changed: the run starts again here
         run = (run + [signed_z])[-k_max:]
         self._run_z = run
         best, total = abs(signed_z), 0.0

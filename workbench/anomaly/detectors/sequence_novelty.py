@@ -59,23 +59,39 @@ class SequenceNovelty(Detector):
             "points, the likelihood learns on them, and alarms only suppress after them. The NAB "
             "runner passes NAB's probationary length (15% of the series, at most 750).",
         )
-        bins: int = Field(10, ge=2, description="Bins across the value range seen during calibration.")
+        bins: int = Field(
+            10, ge=2, description="Bins across the value range seen during calibration."
+        )
         grids: int = Field(
-            5, ge=1, description="Grids, each shifted by 1/grids of a bin; novelty is averaged over them."
+            5,
+            ge=1,
+            description="Grids, each shifted by 1/grids of a bin; novelty is averaged over them.",
         )
         order: int = Field(
-            1, ge=0, description="Transitions of up to order+1 consecutive bins are tracked (0: values only)."
+            1,
+            ge=0,
+            description="Transitions of up to order+1 consecutive bins are tracked (0: values only).",
         )
-        averaging_window: int = Field(7, ge=1, description="Recent raw scores averaged by the likelihood.")
-        historic_window: int = Field(8640, ge=10, description="Raw scores in the likelihood's long-run distribution.")
-        reestimation_period: int = Field(100, ge=1, description="Points between refits of that distribution.")
+        averaging_window: int = Field(
+            7, ge=1, description="Recent raw scores averaged by the likelihood."
+        )
+        historic_window: int = Field(
+            8640, ge=10, description="Raw scores in the likelihood's long-run distribution."
+        )
+        reestimation_period: int = Field(
+            100, ge=1, description="Points between refits of that distribution."
+        )
         spatial_tolerance: float | None = Field(
             0.05,
             ge=0,
             description="A value beyond the past range by this fraction of the range scores 1; None disables.",
         )
-        alarm_level: float = Field(0.5, ge=0, le=1, description="Score that counts as an alarm for suppression.")
-        suppress: int = Field(150, ge=0, description="Points after an alarm whose likelihood score is zeroed.")
+        alarm_level: float = Field(
+            0.5, ge=0, le=1, description="Score that counts as an alarm for suppression."
+        )
+        suppress: int = Field(
+            150, ge=0, description="Points after an alarm whose likelihood score is zeroed."
+        )
 
     params: Params
 
@@ -124,7 +140,9 @@ class SequenceNovelty(Detector):
         if base is None or width is None:  # no grid before calibration (never called then)
             return 0.0
         new = total = 0
-        for offset, counts, context in zip(self._offsets, self._counts, self._contexts, strict=True):
+        for offset, counts, context in zip(
+            self._offsets, self._counts, self._contexts, strict=True
+        ):
             context.append(math.floor((value - base + offset) / width))
             seq = tuple(context)
             for k in range(1, len(seq) + 1):

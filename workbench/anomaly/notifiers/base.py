@@ -5,6 +5,7 @@ typo in a route is an error naming the rule file and field) and ``send(notificat
 Built-ins and third-party notifiers alike are ``workbench.notifiers`` entry points
 (pyproject.toml), imported on first use, exactly like detectors.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -27,11 +28,11 @@ class Notification:
     """What every notifier receives: one incident event (opened, escalated, ...)."""
 
     incident_id: int
-    event: str                       # opened | escalated | held_release | test
+    event: str  # opened | escalated | held_release | test
     title: str
     severity: str
     status: str
-    summary: str                     # plain text, one paragraph per line
+    summary: str  # plain text, one paragraph per line
     rule: str | None = None
     anomalies: list[dict] = field(default_factory=list)
     insight: str | None = None
@@ -44,8 +45,11 @@ class Notification:
         lines = [f"[{self.severity.upper()}] {self.title}", "", self.summary]
         if self.insight:
             lines += ["", self.insight]
-        lines += ["", f"Incident #{self.incident_id} ({self.status}); acknowledge with "
-                      f"`workbench alerts ack {self.incident_id}`."]
+        lines += [
+            "",
+            f"Incident #{self.incident_id} ({self.status}); acknowledge with "
+            f"`workbench alerts ack {self.incident_id}`.",
+        ]
         return "\n".join(lines)
 
 

@@ -1,4 +1,5 @@
 """Email over SMTP (stdlib ``smtplib``)."""
+
 from __future__ import annotations
 
 import os
@@ -24,7 +25,9 @@ class EmailNotifier(Notifier):
         starttls: bool = Field(False, description="Upgrade with STARTTLS before sending.")
         ssl: bool = Field(False, description="Connect with implicit TLS (port 465).")
         username: str | None = Field(None, description="SMTP login, if the server needs one.")
-        password_env: str | None = Field(None, description="Environment variable holding the password.")
+        password_env: str | None = Field(
+            None, description="Environment variable holding the password."
+        )
         timeout: float = Field(10.0, gt=0, description="Seconds to wait for the SMTP server.")
         subject_prefix: str = Field("[workbench]", description="Prefix of the subject line.")
 

@@ -1,4 +1,5 @@
 """The in-app inbox: notifications stored in a small sqlite file under ``.workbench``."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,8 +42,17 @@ class Inbox:
             cur = db.execute(
                 "insert into messages(at, recipient, incident_id, event, severity, title, body, payload)"
                 " values (?,?,?,?,?,?,?,?)",
-                (dt.datetime.now().isoformat(timespec="seconds"), recipient, n.incident_id, n.event,
-                 n.severity, n.title, n.text(), json.dumps(n.to_dict(), default=str)))
+                (
+                    dt.datetime.now().isoformat(timespec="seconds"),
+                    recipient,
+                    n.incident_id,
+                    n.event,
+                    n.severity,
+                    n.title,
+                    n.text(),
+                    json.dumps(n.to_dict(), default=str),
+                ),
+            )
             return int(cur.lastrowid)
 
     def messages(self, unread: bool = False, recipient: str | None = None) -> list[dict]:
@@ -57,8 +67,10 @@ class Inbox:
 
     def mark_read(self, message_id: int) -> None:
         with self._db() as db:
-            db.execute("update messages set read_at = ? where id = ?",
-                       (dt.datetime.now().isoformat(timespec="seconds"), message_id))
+            db.execute(
+                "update messages set read_at = ? where id = ?",
+                (dt.datetime.now().isoformat(timespec="seconds"), message_id),
+            )
 
 
 class InboxNotifier(Notifier):

@@ -1,4 +1,5 @@
 """HTTP notifiers: a generic JSON webhook and a Slack-compatible incoming webhook."""
+
 from __future__ import annotations
 
 import json
@@ -10,25 +11,35 @@ from pydantic import Field
 
 from .base import Notification, Notifier, NotifierParams
 
-SEVERITY_EMOJI = {"info": ":information_source:", "warning": ":warning:", "critical": ":rotating_light:"}
+SEVERITY_EMOJI = {
+    "info": ":information_source:",
+    "warning": ":warning:",
+    "critical": ":rotating_light:",
+}
 
 
-def post_json(url: str, payload: dict, headers: dict[str, str], timeout: float, retries: int) -> int:
+def post_json(
+    url: str, payload: dict, headers: dict[str, str], timeout: float, retries: int
+) -> int:
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise ValueError(f"webhook URL must be http(s), not {url!r}")
     body = json.dumps(payload, default=str).encode()
     last: Exception | None = None
     for attempt in range(retries + 1):
         # the scheme is checked above (http/https only), which ruff can't see
-        req = urllib.request.Request(url, data=body, method="POST",  # noqa: S310
-                                     headers={"Content-Type": "application/json", **headers})
+        req = urllib.request.Request(  # noqa: S310
+            url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", **headers},
+        )
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
                 return resp.status
-        except Exception as e:     # retried, then re-raised for the dispatcher to record
+        except Exception as e:  # retried, then re-raised for the dispatcher to record
             last = e
             if attempt < retries:
-                time.sleep(0.2 * 2 ** attempt)
+                time.sleep(0.2 * 2**attempt)
     raise RuntimeError(f"POST {url} failed after {retries + 1} attempt(s): {last}") from last
 
 
@@ -39,7 +50,9 @@ class WebhookNotifier(Notifier):
 
     class Params(NotifierParams):
         url: str = Field(description="http(s) URL to POST to.")
-        headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers (e.g. auth).")
+        headers: dict[str, str] = Field(
+            default_factory=dict, description="Extra HTTP headers (e.g. auth)."
+        )
         timeout: float = Field(5.0, gt=0, description="Seconds per attempt.")
         retries: int = Field(2, ge=0, le=10, description="Retries after a failed attempt.")
 
@@ -57,7 +70,9 @@ class SlackNotifier(Notifier):
 
     class Params(NotifierParams):
         url: str = Field(description="Incoming-webhook URL.")
-        channel: str | None = Field(None, description="Override channel (if the webhook allows it).")
+        channel: str | None = Field(
+            None, description="Override channel (if the webhook allows it)."
+        )
         username: str = Field("workbench", description="Display name.")
         timeout: float = Field(5.0, gt=0, description="Seconds to wait for each POST.")
         retries: int = Field(2, ge=0, le=10, description="Further attempts after a failed POST.")
@@ -73,8 +88,15 @@ class SlackNotifier(Notifier):
             "blocks": [
                 {"type": "section", "text": {"type": "mrkdwn", "text": head}},
                 {"type": "section", "text": {"type": "mrkdwn", "text": body[:2900]}},
-                {"type": "context", "elements": [{"type": "mrkdwn", "text":
-                    f"incident #{n.incident_id} · {n.status} · rule `{n.rule}`"}]},
+                {
+                    "type": "context",
+                    "elements": [
+                        {
+                            "type": "mrkdwn",
+                            "text": f"incident #{n.incident_id} · {n.status} · rule `{n.rule}`",
+                        }
+                    ],
+                },
             ],
         }
         if self.params.channel:

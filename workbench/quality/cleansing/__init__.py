@@ -14,11 +14,18 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "apply_rules": "apply", "rules_to_apply": "apply", "RunResult": "apply",
+    "apply_rules": "apply",
+    "rules_to_apply": "apply",
+    "RunResult": "apply",
     "CleansingError": "apply",
-    "load_rules": "rules", "load_rules_dir": "rules", "RuleSet": "rules",
-    "ApprovalError": "approval", "RoleRequiredError": "approval", "ApprovalNotFound": "approval",
-    "ApprovalStateError": "approval", "require_role": "approval",
+    "load_rules": "rules",
+    "load_rules_dir": "rules",
+    "RuleSet": "rules",
+    "ApprovalError": "approval",
+    "RoleRequiredError": "approval",
+    "ApprovalNotFound": "approval",
+    "ApprovalStateError": "approval",
+    "require_role": "approval",
 }
 
 __all__ = sorted(_EXPORTS)

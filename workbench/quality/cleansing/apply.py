@@ -12,6 +12,7 @@ or never proposed) are skipped and listed in the result.
 SQL is assembled from quoted identifiers (sqlglot) and bound parameters; no value or pattern from
 a rules file is pasted into SQL text.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -46,23 +47,32 @@ class RunResult:
     run_id: str
     table: str
     output: str
-    applied: list[dict] = field(default_factory=list)   # rule, version, cells, rows_removed
-    skipped: list[dict] = field(default_factory=list)   # rule, version, status
+    applied: list[dict] = field(default_factory=list)  # rule, version, cells, rows_removed
+    skipped: list[dict] = field(default_factory=list)  # rule, version, status
     rows_in: int = 0
     rows_out: int = 0
 
     def __str__(self) -> str:
-        done = ", ".join(f"{a['rule']} v{a['version']} ({a['cells']} cells, {a['rows_removed']} rows removed)"
-                         for a in self.applied) or "none"
+        done = (
+            ", ".join(
+                f"{a['rule']} v{a['version']} ({a['cells']} cells, {a['rows_removed']} rows removed)"
+                for a in self.applied
+            )
+            or "none"
+        )
         skip = ", ".join(f"{s['rule']} ({s['status']})" for s in self.skipped)
-        return (f"run {self.run_id}: {self.table} -> {self.output}, {self.rows_in} -> {self.rows_out} rows; "
-                f"applied: {done}" + (f"; skipped: {skip}" if skip else ""))
+        return (
+            f"run {self.run_id}: {self.table} -> {self.output}, {self.rows_in} -> {self.rows_out} rows; "
+            f"applied: {done}" + (f"; skipped: {skip}" if skip else "")
+        )
 
 
 def _columns(con: Any, table: str) -> dict[str, str]:
-    rows = con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                       "WHERE table_name = ? AND table_schema = current_schema() ORDER BY ordinal_position",
-                       [table]).fetchall()
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = ? AND table_schema = current_schema() ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
     if not rows:
         raise CleansingError(f"Table '{table}' does not exist in the warehouse.")
     return dict(rows)
@@ -70,8 +80,10 @@ def _columns(con: Any, table: str) -> dict[str, str]:
 
 def _title(col: str) -> str:
     # DuckDB has no initcap: capitalise each space-separated word.
-    return (f"array_to_string(list_transform(string_split(lower({col}), ' '), "
-            f"lambda w: upper(w[1]) || w[2:]), ' ')")
+    return (
+        f"array_to_string(list_transform(string_split(lower({col}), ' '), "
+        f"lambda w: upper(w[1]) || w[2:]), ' ')"
+    )
 
 
 def _expressions(rule, col: str, ctype: str, params: dict) -> str:
@@ -88,8 +100,11 @@ def _expressions(rule, col: str, ctype: str, params: dict) -> str:
         whens = []
         for i, (old, new) in enumerate(rule.mapping.items()):
             params[f"from{i}"], params[f"to{i}"] = str(old), None if new is None else str(new)
-            probe = f"lower(CAST({c} AS VARCHAR)) = lower($from{i})" if rule.ignore_case \
+            probe = (
+                f"lower(CAST({c} AS VARCHAR)) = lower($from{i})"
+                if rule.ignore_case
                 else f"CAST({c} AS VARCHAR) = $from{i}"
+            )
             whens.append(f"WHEN {probe} THEN CAST($to{i} AS {sql_type(ctype)})")
         return f"CASE {' '.join(whens)} ELSE {c} END"
     if isinstance(rule, FillDefault):
@@ -108,13 +123,22 @@ class _Run:
         self.rk = rowkey_sql(rs.key)
 
     def _lineage_insert(self, seq, rule, select_sql: str, params: dict) -> int:
-        base = {"run": self.run_id, "seq": seq, "tbl": self.out, "src": self.rs.table,
-                "rule": rule.name, "ver": rule.version, "at": self.at}
+        base = {
+            "run": self.run_id,
+            "seq": seq,
+            "tbl": self.out,
+            "src": self.rs.table,
+            "rule": rule.name,
+            "ver": rule.version,
+            "at": self.at,
+        }
         return self.con.execute(
             "INSERT INTO cleansing_lineage (run_id, seq, table_name, source_table, rule_name, rule_version, "
             "action, row_key, column_name, old_value, new_value, note, applied_at) "
             f"SELECT $run, $seq, $tbl, $src, $rule, $ver, action, row_key, column_name, old_value, "
-            f"new_value, note, $at FROM ({select_sql})", {**base, **params}).fetchone()[0]
+            f"new_value, note, $at FROM ({select_sql})",
+            {**base, **params},
+        ).fetchone()[0]
 
     def cell_rule(self, seq, rule, cols: dict[str, str]) -> int:
         cells = 0
@@ -123,44 +147,69 @@ class _Run:
             new = _expressions(rule, col, cols[col], params)
             changed = f"({new}) IS DISTINCT FROM {q(col)}"
             params["col"] = col
-            cells += self._lineage_insert(seq, rule, (
-                f"SELECT 'update' AS action, {self.rk} AS row_key, $col AS column_name, "
-                f"CAST({q(col)} AS VARCHAR) AS old_value, CAST({new} AS VARCHAR) AS new_value, "
-                f"NULL AS note FROM {q(self.out)} WHERE {changed}"), params)
-            self.con.execute(f"UPDATE {q(self.out)} SET {q(col)} = {new} WHERE {changed}",
-                             {k: v for k, v in params.items() if k != "col"})
+            cells += self._lineage_insert(
+                seq,
+                rule,
+                (
+                    f"SELECT 'update' AS action, {self.rk} AS row_key, $col AS column_name, "
+                    f"CAST({q(col)} AS VARCHAR) AS old_value, CAST({new} AS VARCHAR) AS new_value, "
+                    f"NULL AS note FROM {q(self.out)} WHERE {changed}"
+                ),
+                params,
+            )
+            self.con.execute(
+                f"UPDATE {q(self.out)} SET {q(col)} = {new} WHERE {changed}",
+                {k: v for k, v in params.items() if k != "col"},
+            )
         return cells
 
     def fix_type(self, seq, rule: FixType, cols: dict[str, str]) -> int:
         col, old, new_t = rule.column, cols[rule.column], sql_type(rule.type)
         c = q(col)
         conv = f"CAST({c} AS {new_t})" if rule.on_error == "fail" else f"TRY_CAST({c} AS {new_t})"
-        bad = self.con.execute(f"SELECT DISTINCT CAST({c} AS VARCHAR) FROM {q(self.out)} WHERE {c} IS NOT NULL "
-                               f"AND TRY_CAST({c} AS {new_t}) IS NULL LIMIT 5").fetchall()
+        bad = self.con.execute(
+            f"SELECT DISTINCT CAST({c} AS VARCHAR) FROM {q(self.out)} WHERE {c} IS NOT NULL "
+            f"AND TRY_CAST({c} AS {new_t}) IS NULL LIMIT 5"
+        ).fetchall()
         if bad and rule.on_error == "fail":
             i = self.rs.rules.index(rule)
-            raise self.rs.error(f"rule '{rule.name}': values of '{col}' do not convert to {rule.type}, "
-                                f"e.g. {', '.join(repr(b[0]) for b in bad)}; fix them with an earlier "
-                                "rule, or set on_error: null. Nothing was written.", i, "type")
+            raise self.rs.error(
+                f"rule '{rule.name}': values of '{col}' do not convert to {rule.type}, "
+                f"e.g. {', '.join(repr(b[0]) for b in bad)}; fix them with an earlier "
+                "rule, or set on_error: null. Nothing was written.",
+                i,
+                "type",
+            )
         if old == rule.type:
             return 0
         # Cells whose text form changes (' 42' -> 42) are recorded; the others come back exactly
         # from converting the column back to its old type.
         roundtrip = f"CAST({conv} AS {sql_type(old)}) IS DISTINCT FROM {c}"
-        n = self._lineage_insert(seq, rule, (
-            f"SELECT 'update' AS action, {self.rk} AS row_key, $col AS column_name, "
-            f"CAST({c} AS VARCHAR) AS old_value, CAST({conv} AS VARCHAR) AS new_value, NULL AS note "
-            f"FROM {q(self.out)} WHERE {roundtrip} "
-            "UNION ALL SELECT 'retype', NULL, $col, $old, $new, NULL"),
-            {"col": col, "old": old, "new": rule.type})
-        self.con.execute(f"ALTER TABLE {q(self.out)} ALTER COLUMN {c} SET DATA TYPE {new_t} USING {conv}")
+        n = self._lineage_insert(
+            seq,
+            rule,
+            (
+                f"SELECT 'update' AS action, {self.rk} AS row_key, $col AS column_name, "
+                f"CAST({c} AS VARCHAR) AS old_value, CAST({conv} AS VARCHAR) AS new_value, NULL AS note "
+                f"FROM {q(self.out)} WHERE {roundtrip} "
+                "UNION ALL SELECT 'retype', NULL, $col, $old, $new, NULL"
+            ),
+            {"col": col, "old": old, "new": rule.type},
+        )
+        self.con.execute(
+            f"ALTER TABLE {q(self.out)} ALTER COLUMN {c} SET DATA TYPE {new_t} USING {conv}"
+        )
         cols[col] = rule.type
         return n - 1
 
     def deduplicate(self, seq, rule: Deduplicate, cols: dict[str, str]) -> int:
-        part = ", ".join(f"lower(trim(CAST({q(b)} AS VARCHAR)))" if rule.ignore_case else q(b) for b in rule.by)
+        part = ", ".join(
+            f"lower(trim(CAST({q(b)} AS VARCHAR)))" if rule.ignore_case else q(b) for b in rule.by
+        )
         direction = "DESC" if rule.survivor.keep in ("latest", "largest") else "ASC"
-        order = f"{q(rule.survivor.by)} {direction} NULLS LAST, " + ", ".join(f"{q(k)} ASC" for k in self.key)
+        order = f"{q(rule.survivor.by)} {direction} NULLS LAST, " + ", ".join(
+            f"{q(k)} ASC" for k in self.key
+        )
         present = " AND ".join(f"{q(b)} IS NOT NULL" for b in rule.by)
         self.con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _wb_dedup AS
@@ -174,10 +223,14 @@ class _Run:
                 f"SELECT 'delete' AS action, d.row_key, {lit(c)} AS column_name, "
                 f"CAST(t.{q(c)} AS VARCHAR) AS old_value, NULL AS new_value, d.survivor AS note "
                 f"FROM {q(self.out)} t JOIN _wb_dedup d ON {rowkey_sql(self.key, 't')} = d.row_key "
-                f"WHERE d.rn > 1" for c in cols)
+                f"WHERE d.rn > 1"
+                for c in cols
+            )
             self._lineage_insert(seq, rule, per_col, {})
-            self.con.execute(f"DELETE FROM {q(self.out)} WHERE {self.rk} IN "
-                             "(SELECT row_key FROM _wb_dedup WHERE rn > 1)")
+            self.con.execute(
+                f"DELETE FROM {q(self.out)} WHERE {self.rk} IN "
+                "(SELECT row_key FROM _wb_dedup WHERE rn > 1)"
+            )
         self.con.execute("DROP TABLE IF EXISTS _wb_dedup")
         return removed
 
@@ -187,12 +240,16 @@ def _check_key(con, rs: RuleSet) -> None:
     nulls = " OR ".join(f"{q(k)} IS NULL" for k in rs.key)
     dup, null = con.execute(
         f"SELECT (SELECT count(*) FROM (SELECT {keys} FROM {q(rs.table)} GROUP BY ALL HAVING count(*) > 1)), "
-        f"(SELECT count(*) FROM {q(rs.table)} WHERE {nulls})").fetchone()
+        f"(SELECT count(*) FROM {q(rs.table)} WHERE {nulls})"
+    ).fetchone()
     if dup or null:
         what = f"{dup} duplicated key value(s)" if dup else f"{null} row(s) with a NULL key"
-        raise rs.source.error(f"key ({', '.join(rs.key)}) does not identify rows of '{rs.table}': {what}. "
-                              "Lineage needs a unique key; declare one that is (add a sequence "
-                              "column if the source repeats keys).", ("key",))
+        raise rs.source.error(
+            f"key ({', '.join(rs.key)}) does not identify rows of '{rs.table}': {what}. "
+            "Lineage needs a unique key; declare one that is (add a sequence "
+            "column if the source repeats keys).",
+            ("key",),
+        )
 
 
 def rules_to_apply(con: Any, rs: RuleSet) -> tuple[list, list[dict]]:
@@ -200,29 +257,49 @@ def rules_to_apply(con: Any, rs: RuleSet) -> tuple[list, list[dict]]:
     definition applied is the one stored when the version was approved, so an edit to the
     file never changes what runs without a new approval."""
     active = approval.active_versions(con, rs.table)
-    states = {(r["rule_name"], r["rule_version"]): r["status"]
-              for r in approval.statuses(con, rs.table).to_dict("records")}
+    states = {
+        (r["rule_name"], r["rule_version"]): r["status"]
+        for r in approval.statuses(con, rs.table).to_dict("records")
+    }
     todo, skipped = [], []
     for r in rs.rules:
         if r.name in active:
             ver, digest = active[r.name]
             if ver == r.version and digest != r.spec_hash:
-                raise rs.error(f"rule '{r.name}' v{ver} was edited after it was approved; bump its "
-                               "version and have the new version approved", rs.rules.index(r), "version")
-            stored = con.execute("SELECT spec_json FROM cleansing_rules WHERE table_name = ? AND "
-                                 "rule_name = ? AND rule_version = ?", [rs.table, r.name, ver]).fetchone()[0]
+                raise rs.error(
+                    f"rule '{r.name}' v{ver} was edited after it was approved; bump its "
+                    "version and have the new version approved",
+                    rs.rules.index(r),
+                    "version",
+                )
+            stored = con.execute(
+                "SELECT spec_json FROM cleansing_rules WHERE table_name = ? AND "
+                "rule_name = ? AND rule_version = ?",
+                [rs.table, r.name, ver],
+            ).fetchone()[0]
             todo.append(rule_adapter.validate_python(json.loads(stored)) if ver != r.version else r)
             if ver != r.version:
-                skipped.append({"rule": r.name, "version": r.version,
-                                "status": f"{states.get((r.name, r.version), 'not proposed')}; v{ver} applied"})
+                skipped.append(
+                    {
+                        "rule": r.name,
+                        "version": r.version,
+                        "status": f"{states.get((r.name, r.version), 'not proposed')}; v{ver} applied",
+                    }
+                )
         else:
-            skipped.append({"rule": r.name, "version": r.version,
-                            "status": states.get((r.name, r.version), "not proposed")})
+            skipped.append(
+                {
+                    "rule": r.name,
+                    "version": r.version,
+                    "status": states.get((r.name, r.version), "not proposed"),
+                }
+            )
     return todo, skipped
 
 
-def apply_rules(con: Any, rs: RuleSet, principal: Principal | None = None,
-                run_id: str | None = None) -> RunResult:
+def apply_rules(
+    con: Any, rs: RuleSet, principal: Principal | None = None, run_id: str | None = None
+) -> RunResult:
     """Rebuild ``rs.output`` from ``rs.table`` with the active rules; record lineage."""
     approval.ensure_tables(con)
     ensure_tables(con)
@@ -246,15 +323,32 @@ def apply_rules(con: Any, rs: RuleSet, principal: Principal | None = None,
                 cells = run.fix_type(seq, rule, cols)
             else:
                 cells = run.cell_rule(seq, rule, cols)
-            res.applied.append({"rule": rule.name, "version": rule.version, "cells": cells,
-                                "rows_removed": removed})
+            res.applied.append(
+                {
+                    "rule": rule.name,
+                    "version": rule.version,
+                    "cells": cells,
+                    "rows_removed": removed,
+                }
+            )
         res.rows_out = con.execute(f"SELECT count(*) FROM {q(rs.output)}").fetchone()[0]
-        con.execute("INSERT INTO cleansing_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [run_id, rs.table, rs.output, json.dumps(rs.key),
-                     json.dumps([f"{a['rule']}@{a['version']}" for a in res.applied]),
-                     principal.user if principal else None, at, approval.now(), res.rows_in,
-                     res.rows_out, sum(a["cells"] for a in res.applied),
-                     sum(a["rows_removed"] for a in res.applied)])
+        con.execute(
+            "INSERT INTO cleansing_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                rs.table,
+                rs.output,
+                json.dumps(rs.key),
+                json.dumps([f"{a['rule']}@{a['version']}" for a in res.applied]),
+                principal.user if principal else None,
+                at,
+                approval.now(),
+                res.rows_in,
+                res.rows_out,
+                sum(a["cells"] for a in res.applied),
+                sum(a["rows_removed"] for a in res.applied),
+            ],
+        )
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

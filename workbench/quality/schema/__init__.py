@@ -13,12 +13,23 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "SchemaRegistry": "registry", "SchemaVersion": "registry", "ColumnSpec": "registry",
-    "RegistryError": "registry", "load_version": "registry", "canonical_type": "registry",
-    "schema_of_table": "registry", "schema_of_frame": "registry",
-    "Change": "evolution", "SchemaDiff": "evolution", "detect_changes": "evolution",
-    "migration_sql": "evolution", "widens": "evolution",
-    "SchemaDriftError": "gate", "LoadReport": "gate", "check": "gate", "load_batch": "gate",
+    "SchemaRegistry": "registry",
+    "SchemaVersion": "registry",
+    "ColumnSpec": "registry",
+    "RegistryError": "registry",
+    "load_version": "registry",
+    "canonical_type": "registry",
+    "schema_of_table": "registry",
+    "schema_of_frame": "registry",
+    "Change": "evolution",
+    "SchemaDiff": "evolution",
+    "detect_changes": "evolution",
+    "migration_sql": "evolution",
+    "widens": "evolution",
+    "SchemaDriftError": "gate",
+    "LoadReport": "gate",
+    "check": "gate",
+    "load_batch": "gate",
 }
 
 __all__ = sorted(_EXPORTS)

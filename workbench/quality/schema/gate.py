@@ -12,6 +12,7 @@ and the open proposal say so); a narrower type is CAST; a dropped nullable colum
 A value that does not fit the registered type fails the whole load (strict CAST) instead of
 being changed, so silver and gold are never silently corrupted.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -28,24 +29,40 @@ from .registry import SchemaRegistry, schema_of_table
 class SchemaDriftError(SemanticError):
     """A breaking schema change stopped a pipeline stage."""
 
-    def __init__(self, diff: SchemaDiff, stage: str, proposal_id: int | None = None,
-                 registry_path: str | None = None, detail: str | None = None):
+    def __init__(
+        self,
+        diff: SchemaDiff,
+        stage: str,
+        proposal_id: int | None = None,
+        registry_path: str | None = None,
+        detail: str | None = None,
+    ):
         self.diff, self.stage, self.proposal_id = diff, stage, proposal_id
         where = f" ({registry_path})" if registry_path else ""
         if detail:
-            lines = [f"Schema check stopped stage '{stage}' for table '{diff.table}' "
-                     f"(registered version {diff.base.version}{where}): {detail}"]
+            lines = [
+                f"Schema check stopped stage '{stage}' for table '{diff.table}' "
+                f"(registered version {diff.base.version}{where}): {detail}"
+            ]
         else:
-            lines = [f"Schema drift stopped stage '{stage}' for table '{diff.table}': "
-                     f"{len(diff.breaking)} breaking change(s) against registered version "
-                     f"{diff.base.version}{where}."]
+            lines = [
+                f"Schema drift stopped stage '{stage}' for table '{diff.table}': "
+                f"{len(diff.breaking)} breaking change(s) against registered version "
+                f"{diff.base.version}{where}."
+            ]
         lines += [f"  - {c}" for c in (diff.breaking or diff.changes)]
         others = [c for c in diff.changes if c.compatibility != "breaking"]
         if others:
             lines.append(f"  (and {len(others)} compatible change(s))")
-        lines.append("Nothing was written. " + (
-            f"Review and approve schema change proposal #{proposal_id} (its migration SQL is "
-            "attached), or fix the source." if proposal_id else "Fix the source or migrate the table."))
+        lines.append(
+            "Nothing was written. "
+            + (
+                f"Review and approve schema change proposal #{proposal_id} (its migration SQL is "
+                "attached), or fix the source."
+                if proposal_id
+                else "Fix the source or migrate the table."
+            )
+        )
         super().__init__("\n".join(lines))
 
 
@@ -64,9 +81,16 @@ class LoadReport:
         return "\n".join([head] + [f"  - {n}" for n in self.notes])
 
 
-def check(registry: SchemaRegistry, table: str, incoming: Any, *, stage: str = "silver",
-          renames: dict[str, str] | None = None, con: Any = None,
-          principal: Principal | None = None) -> SchemaDiff:
+def check(
+    registry: SchemaRegistry,
+    table: str,
+    incoming: Any,
+    *,
+    stage: str = "silver",
+    renames: dict[str, str] | None = None,
+    con: Any = None,
+    principal: Principal | None = None,
+) -> SchemaDiff:
     """The diff of ``incoming`` (ColumnSpecs or a DataFrame) against ``table``'s latest
     registered schema. With ``con``, a change is recorded as a proposal. Raises
     SchemaDriftError on a breaking change."""
@@ -78,27 +102,44 @@ def check(registry: SchemaRegistry, table: str, incoming: Any, *, stage: str = "
     return diff
 
 
-def load_batch(con: Any, registry: SchemaRegistry, table: str, batch: Any, *, stage: str = "silver",
-               target: str | None = None, renames: dict[str, str] | None = None,
-               principal: Principal | None = None) -> LoadReport:
+def load_batch(
+    con: Any,
+    registry: SchemaRegistry,
+    table: str,
+    batch: Any,
+    *,
+    stage: str = "silver",
+    target: str | None = None,
+    renames: dict[str, str] | None = None,
+    principal: Principal | None = None,
+) -> LoadReport:
     """Append ``batch`` (a DataFrame, or the name of a table/view in ``con``) to ``target``
     (default: ``table``) after the schema gate."""
     target = target or table
     is_frame = not isinstance(batch, str)
     source = "_wb_incoming_batch" if is_frame else batch
     if is_frame:
-        con.execute("SELECT 1").fetchall()   # DuckDB refuses register() with a result pending
+        con.execute("SELECT 1").fetchall()  # DuckDB refuses register() with a result pending
         con.register(source, batch)
     try:
-        diff = check(registry, table, schema_of_table(con, source), stage=stage, renames=renames,
-                     con=con, principal=principal)
+        diff = check(
+            registry,
+            table,
+            schema_of_table(con, source),
+            stage=stage,
+            renames=renames,
+            con=con,
+            principal=principal,
+        )
         live = {c.name: c.type for c in schema_of_table(con, target)}
         registered = {c.name: c.type for c in diff.base.columns}
         if live != registered:
             raise SchemaDriftError(
-                detect_changes(diff.base, schema_of_table(con, target)), stage,
+                detect_changes(diff.base, schema_of_table(con, target)),
+                stage,
                 detail=f"the live table '{target}' does not match its registered schema; apply the "
-                       "approved migration or register the table's current schema first.")
+                "approved migration or register the table's current schema first.",
+            )
         select = diff.load_select(source)
         con.execute("BEGIN TRANSACTION")
         try:
@@ -107,9 +148,15 @@ def load_batch(con: Any, registry: SchemaRegistry, table: str, batch: Any, *, st
             con.execute("COMMIT")
         except Exception as e:
             con.execute("ROLLBACK")
-            raise SchemaDriftError(diff, stage, diff.proposal_id, detail=(
-                "a value does not fit the registered type, so the load was rolled back: "
-                f"{str(e).splitlines()[0]}")) from None
+            raise SchemaDriftError(
+                diff,
+                stage,
+                diff.proposal_id,
+                detail=(
+                    "a value does not fit the registered type, so the load was rolled back: "
+                    f"{str(e).splitlines()[0]}"
+                ),
+            ) from None
     finally:
         if is_frame:
             con.execute("SELECT 1").fetchall()
@@ -117,8 +164,10 @@ def load_batch(con: Any, registry: SchemaRegistry, table: str, batch: Any, *, st
     notes = []
     for c in diff.changes:
         if c.kind == "added":
-            notes.append(f"new column '{c.column}' not loaded until proposal "
-                         f"#{diff.proposal_id} is approved and applied")
+            notes.append(
+                f"new column '{c.column}' not loaded until proposal "
+                f"#{diff.proposal_id} is approved and applied"
+            )
         elif c.kind == "retyped":
             notes.append(f"'{c.column}' arrived as {c.new_type}, loaded as {c.old_type}")
         elif c.kind == "removed":

@@ -5,6 +5,7 @@ approved proposal runs its ``ALTER`` statements in one transaction and registers
 schema version in the registry (a new YAML file to commit). Who and when are recorded at every
 step; the role check is :func:`workbench.quality.cleansing.approval.require_role`.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,11 @@ TABLE = "schema_change_proposals"
 
 
 def ensure_table(con: Any) -> None:
-    if con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ? "
-                   "AND table_schema = current_schema()", [TABLE]).fetchone()[0]:
+    if con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? "
+        "AND table_schema = current_schema()",
+        [TABLE],
+    ).fetchone()[0]:
         return
     con.execute(f"""
         CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -43,15 +47,28 @@ def propose(con: Any, diff: SchemaDiff, principal: Principal | None = None) -> i
         return None
     ensure_table(con)
     incoming = json.dumps([c.model_dump() for c in diff.incoming], sort_keys=True)
-    row = con.execute(f"SELECT id FROM {TABLE} WHERE table_name = ? AND base_version = ? AND "
-                      "changes_json = ? AND incoming_json = ? AND status IN ('proposed', 'approved')",
-                      [diff.table, diff.base.version, diff.to_json(), incoming]).fetchone()
+    row = con.execute(
+        f"SELECT id FROM {TABLE} WHERE table_name = ? AND base_version = ? AND "
+        "changes_json = ? AND incoming_json = ? AND status IN ('proposed', 'approved')",
+        [diff.table, diff.base.version, diff.to_json(), incoming],
+    ).fetchone()
     if row:
         return row[0]
     new_id = con.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {TABLE}").fetchone()[0]
-    con.execute(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, 'proposed', ?, ?, NULL, NULL, NULL, NULL)",
-                [new_id, diff.table, diff.base.version, diff.compatibility, diff.to_json(), incoming,
-                 json.dumps(diff.migration_sql()), principal.user if principal else None, now()])
+    con.execute(
+        f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, 'proposed', ?, ?, NULL, NULL, NULL, NULL)",
+        [
+            new_id,
+            diff.table,
+            diff.base.version,
+            diff.compatibility,
+            diff.to_json(),
+            incoming,
+            json.dumps(diff.migration_sql()),
+            principal.user if principal else None,
+            now(),
+        ],
+    )
     return new_id
 
 
@@ -70,32 +87,47 @@ def get(con: Any, proposal_id: int) -> dict:
 def pending(con: Any, table: str | None = None):
     """Open proposals (proposed or approved but not applied), oldest first, as a DataFrame."""
     ensure_table(con)
-    return con.execute(f"SELECT id, table_name, base_version, compatibility, changes_json, migration_json, "
-                       f"status, proposed_by, proposed_at, decided_by, decided_at FROM {TABLE} "
-                       "WHERE status IN ('proposed', 'approved') AND (? IS NULL OR table_name = ?) ORDER BY id",
-                       [table, table]).df()
+    return con.execute(
+        f"SELECT id, table_name, base_version, compatibility, changes_json, migration_json, "
+        f"status, proposed_by, proposed_at, decided_by, decided_at FROM {TABLE} "
+        "WHERE status IN ('proposed', 'approved') AND (? IS NULL OR table_name = ?) ORDER BY id",
+        [table, table],
+    ).df()
 
 
 def _decide(con, proposal_id, principal, target, allowed, note):
-    user = require_role(principal, f"{target[:-1] if target.endswith('ed') else target} schema changes")
+    user = require_role(
+        principal, f"{target[:-1] if target.endswith('ed') else target} schema changes"
+    )
     p = get(con, proposal_id)
     if p["status"] not in allowed:
-        raise ApprovalStateError(f"Proposal #{proposal_id} is {p['status']}; only "
-                            f"{' or '.join(allowed)} proposals can be {target}.")
-    con.execute(f"UPDATE {TABLE} SET status = ?, decided_by = ?, decided_at = ?, note = coalesce(?, note) "
-                "WHERE id = ?", [target, user, now(), note, proposal_id])
+        raise ApprovalStateError(
+            f"Proposal #{proposal_id} is {p['status']}; only "
+            f"{' or '.join(allowed)} proposals can be {target}."
+        )
+    con.execute(
+        f"UPDATE {TABLE} SET status = ?, decided_by = ?, decided_at = ?, note = coalesce(?, note) "
+        "WHERE id = ?",
+        [target, user, now(), note, proposal_id],
+    )
     return get(con, proposal_id)
 
 
-def approve(con: Any, proposal_id: int, principal: Principal | None, note: str | None = None) -> dict:
+def approve(
+    con: Any, proposal_id: int, principal: Principal | None, note: str | None = None
+) -> dict:
     return _decide(con, proposal_id, principal, "approved", ("proposed",), note)
 
 
-def reject(con: Any, proposal_id: int, principal: Principal | None, note: str | None = None) -> dict:
+def reject(
+    con: Any, proposal_id: int, principal: Principal | None, note: str | None = None
+) -> dict:
     return _decide(con, proposal_id, principal, "rejected", ("proposed", "approved"), note)
 
 
-def apply(con: Any, proposal_id: int, registry: SchemaRegistry, principal: Principal | None) -> SchemaVersion:
+def apply(
+    con: Any, proposal_id: int, registry: SchemaRegistry, principal: Principal | None
+) -> SchemaVersion:
     """Run an approved proposal's migration and register the new schema version."""
     user = require_role(principal, "apply schema changes")
     p = get(con, proposal_id)
@@ -107,29 +139,44 @@ def apply(con: Any, proposal_id: int, registry: SchemaRegistry, principal: Princ
         registry.register(p["table_name"], schema_of_table(con, p["table_name"]), key=[], by=user)
     base = registry.get(p["table_name"])
     if base.version != p["base_version"]:
-        raise ApprovalError(f"Proposal #{proposal_id} was made against v{p['base_version']} of "
-                            f"'{p['table_name']}', which is now at v{base.version}; check the batch again.")
-    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ? "
-                         "AND table_schema = current_schema()", [p["table_name"]]).fetchone()[0]
+        raise ApprovalError(
+            f"Proposal #{proposal_id} was made against v{p['base_version']} of "
+            f"'{p['table_name']}', which is now at v{base.version}; check the batch again."
+        )
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? "
+        "AND table_schema = current_schema()",
+        [p["table_name"]],
+    ).fetchone()[0]
     con.execute("BEGIN TRANSACTION")
     try:
         if exists:
             for stmt in p["migration"]:
                 con.execute(stmt)
-        con.execute(f"UPDATE {TABLE} SET status = 'applied', note = coalesce(note, ?) WHERE id = ?",
-                    [f"applied by {user}", proposal_id])
+        con.execute(
+            f"UPDATE {TABLE} SET status = 'applied', note = coalesce(note, ?) WHERE id = ?",
+            [f"applied by {user}", proposal_id],
+        )
         con.execute("COMMIT")
     except Exception as e:
         con.execute("ROLLBACK")
-        raise ApprovalError(f"The migration of proposal #{proposal_id} failed and was rolled back: "
-                            f"{str(e).splitlines()[0]}") from None
+        raise ApprovalError(
+            f"The migration of proposal #{proposal_id} failed and was rolled back: "
+            f"{str(e).splitlines()[0]}"
+        ) from None
     cols = _new_columns(con, base, p, exists)
     # Only what changed the registered schema; CAST-on-load and NULL-filled columns did not.
-    changes = [Change(**c) for c in p["changes"]
-               if c["compatibility"] != "forward" and c["kind"] != "removed"]
-    version = registry.register(p["table_name"], cols, key=base.key, by=user, changes=changes,
-                                migration=p["migration"])
-    con.execute(f"UPDATE {TABLE} SET applied_version = ? WHERE id = ?", [version.version, proposal_id])
+    changes = [
+        Change(**c)
+        for c in p["changes"]
+        if c["compatibility"] != "forward" and c["kind"] != "removed"
+    ]
+    version = registry.register(
+        p["table_name"], cols, key=base.key, by=user, changes=changes, migration=p["migration"]
+    )
+    con.execute(
+        f"UPDATE {TABLE} SET applied_version = ? WHERE id = ?", [version.version, proposal_id]
+    )
     return version
 
 

@@ -8,6 +8,7 @@ change shows up in a pull request as a new file whose ``changes`` list says what
 compatible it is. Files are read with ruamel.yaml so that every error names the file, the line
 and the field (:class:`~workbench.specfile.SourceMap`, shared by every spec reader).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,16 +42,24 @@ def canonical_type(text: str) -> str:
     if dtype.this == exp.DataType.Type.USERDEFINED:
         raise ValueError(f"'{text}' is not a SQL type")
     out = dtype.sql("duckdb").replace(", ", ",")
-    return {"INT": "INTEGER", "TEXT": "VARCHAR", "INT128": "HUGEINT", "FLOAT": "FLOAT",
-            "REAL": "FLOAT"}.get(out, out)
+    return {
+        "INT": "INTEGER",
+        "TEXT": "VARCHAR",
+        "INT128": "HUGEINT",
+        "FLOAT": "FLOAT",
+        "REAL": "FLOAT",
+    }.get(out, out)
 
 
 class ColumnSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = Field(..., min_length=1, description="Column name, as in the warehouse.")
     type: str = Field(..., description="DuckDB type, e.g. INTEGER, VARCHAR, DECIMAL(12,2).")
-    nullable: bool = Field(True, description="False: every row must have a value; a batch "
-                                             "without this column is a breaking change.")
+    nullable: bool = Field(
+        True,
+        description="False: every row must have a value; a batch "
+        "without this column is a breaking change.",
+    )
 
     @field_validator("type")
     @classmethod
@@ -60,29 +69,37 @@ class ColumnSpec(BaseModel):
 
 class ChangeRecord(BaseModel):
     """One line of a version's diff from the previous version (see :class:`.evolution.Change`)."""
+
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["added", "removed", "renamed", "retyped"] = Field(..., description="What happened to the column.")
+    kind: Literal["added", "removed", "renamed", "retyped"] = Field(
+        ..., description="What happened to the column."
+    )
     column: str = Field(..., description="The column (its new name, for a rename).")
     old_name: str | None = Field(None, description="renamed: the name it had before.")
     old_type: str | None = Field(None, description="Its type before (removed, renamed, retyped).")
     new_type: str | None = Field(None, description="Its type now (added, renamed, retyped).")
     compatibility: Literal["backward", "forward", "breaking"] = Field(
-        ..., description="For the registered table and its readers (see the evolution module).")
+        ..., description="For the registered table and its readers (see the evolution module)."
+    )
     reason: str = Field("", description="Why the change has that compatibility, for the approver.")
 
 
 class SchemaVersion(BaseModel):
     """One registered version of one table's schema."""
+
     model_config = ConfigDict(extra="forbid")
     table: str = Field(..., min_length=1, description="Warehouse table name.")
     version: int = Field(..., ge=1, description="1, 2, ...; equals the number in the file name.")
     key: list[str] = Field(default_factory=list, description="Columns that identify a row.")
-    columns: list[ColumnSpec] = Field(..., min_length=1, description="The table's columns and their types.")
+    columns: list[ColumnSpec] = Field(
+        ..., min_length=1, description="The table's columns and their types."
+    )
     registered_at: str | None = Field(None, description="ISO timestamp (UTC).")
     registered_by: str | None = Field(None, description="Principal who registered it.")
     migration: list[str] = Field(default_factory=list, description="SQL that was applied.")
-    changes: list[ChangeRecord] = Field(default_factory=list,
-                                        description="Diff from the previous version.")
+    changes: list[ChangeRecord] = Field(
+        default_factory=list, description="Diff from the previous version."
+    )
 
     def column(self, name: str) -> ColumnSpec | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -107,7 +124,9 @@ def _check(spec: SchemaVersion, src: SourceMap, path: Path) -> None:
             raise src.error(f"key column '{k}' is not among the columns", ("key", i))
     m = _FILE.match(path.name)
     if m and int(m.group(1)) != spec.version:
-        raise src.error(f"version {spec.version} does not match the file name {path.name}", ("version",))
+        raise src.error(
+            f"version {spec.version} does not match the file name {path.name}", ("version",)
+        )
     if path.parent.name != spec.table and path.parent.name != "schemas":
         raise src.error(f"table '{spec.table}' is filed under '{path.parent.name}/'", ("table",))
 
@@ -142,9 +161,10 @@ def _dump(spec: SchemaVersion) -> str:
         data["migration"] = list(spec.migration)
     data.yaml_set_start_comment(
         f"Registered schema of table '{spec.table}', version {spec.version}.\n"
-        "Written by workbench.quality.schema.registry; review and commit it with the pipeline.")
+        "Written by workbench.quality.schema.registry; review and commit it with the pipeline."
+    )
     y = YAML(typ="rt")
-    y.width = 4096   # one line per column or change: diffs stay readable
+    y.width = 4096  # one line per column or change: diffs stay readable
     buf = io.StringIO()
     y.dump(data, buf)
     return buf.getvalue()
@@ -196,22 +216,34 @@ class SchemaRegistry:
         files = self._files(table)
         if not files:
             from ...semantic.errors import closest
+
             hint = closest(table, self.tables())
-            raise RegistryError(f"No schema is registered for table '{table}' in {self.root}."
-                                + (f" Did you mean: {', '.join(hint)}?" if hint else "")
-                                + " Register one with SchemaRegistry.register_table(con, table).")
+            raise RegistryError(
+                f"No schema is registered for table '{table}' in {self.root}."
+                + (f" Did you mean: {', '.join(hint)}?" if hint else "")
+                + " Register one with SchemaRegistry.register_table(con, table)."
+            )
         if version is None:
             version = max(files)
         if version not in files:
-            raise RegistryError(f"Table '{table}' has no schema version {version} "
-                                f"(registered: {', '.join(map(str, files))}).")
+            raise RegistryError(
+                f"Table '{table}' has no schema version {version} "
+                f"(registered: {', '.join(map(str, files))})."
+            )
         return load_version(files[version])
 
     latest = get
 
-    def register(self, table: str, columns: list[ColumnSpec], *, key: list[str] | None = None,
-                 by: str | None = None, changes: list | None = None,
-                 migration: list[str] | None = None) -> SchemaVersion:
+    def register(
+        self,
+        table: str,
+        columns: list[ColumnSpec],
+        *,
+        key: list[str] | None = None,
+        by: str | None = None,
+        changes: list | None = None,
+        migration: list[str] | None = None,
+    ) -> SchemaVersion:
         """Write the next version of ``table`` and return it. ``changes`` are :mod:`.evolution`
         Changes (or ChangeRecords) from the previous version."""
         files = self._files(table)
@@ -219,11 +251,18 @@ class SchemaRegistry:
         if key is None:
             key = self.get(table).key if files else []
         spec = SchemaVersion(
-            table=table, version=version, key=list(key), columns=list(columns),
+            table=table,
+            version=version,
+            key=list(key),
+            columns=list(columns),
             registered_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            registered_by=by, migration=list(migration or []),
-            changes=[c if isinstance(c, ChangeRecord) else ChangeRecord(**c.record())
-                     for c in changes or []])
+            registered_by=by,
+            migration=list(migration or []),
+            changes=[
+                c if isinstance(c, ChangeRecord) else ChangeRecord(**c.record())
+                for c in changes or []
+            ],
+        )
         path = self.path(table, version)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -231,8 +270,9 @@ class SchemaRegistry:
         tmp.replace(path)
         return load_version(path)
 
-    def register_table(self, con: Any, table: str, *, key: list[str] | None = None,
-                       by: str | None = None) -> SchemaVersion:
+    def register_table(
+        self, con: Any, table: str, *, key: list[str] | None = None, by: str | None = None
+    ) -> SchemaVersion:
         """Register the current schema of warehouse table ``table`` (a DuckDB connection).
 
         ``nullable`` is taken from the table's NOT NULL constraints and, since the demo tables
@@ -247,9 +287,15 @@ class SchemaRegistry:
         """One row per version: version, when, who, and its changes in words."""
         rows = []
         for v in self.versions(table):
-            rows.append({"version": v.version, "registered_at": v.registered_at,
-                         "registered_by": v.registered_by, "columns": len(v.columns),
-                         "changes": "; ".join(_describe(c) for c in v.changes) or "(initial)"})
+            rows.append(
+                {
+                    "version": v.version,
+                    "registered_at": v.registered_at,
+                    "registered_by": v.registered_by,
+                    "columns": len(v.columns),
+                    "changes": "; ".join(_describe(c) for c in v.changes) or "(initial)",
+                }
+            )
         return rows
 
 

@@ -26,8 +26,10 @@ class AuditHandler(WorkbenchHandler):
 
     async def get(self) -> None:
         log = self.audit_log()
-        params = {k: [v.decode("utf-8", "replace") for v in vs]
-                  for k, vs in self.request.query_arguments.items()}
+        params = {
+            k: [v.decode("utf-8", "replace") for v in vs]
+            for k, vs in self.request.query_arguments.items()
+        }
         try:
             query = parse_query(params)
         except AuditQueryError as exc:
@@ -44,8 +46,11 @@ class AuditHandler(WorkbenchHandler):
         services = getattr(self.identity_provider, "services", None)
         log = getattr(services, "audit_log", None)
         if log is None:
-            raise ApiError(503, "This server keeps no audit log: it does not run the Workbench "
-                                "identity provider (c.ServerApp.identity_provider_class).")
+            raise ApiError(
+                503,
+                "This server keeps no audit log: it does not run the Workbench "
+                "identity provider (c.ServerApp.identity_provider_class).",
+            )
         return log
 
 

@@ -33,12 +33,16 @@ from ..host import UnknownPipeline, WarehouseHost
 # Module level: prometheus_client refuses a second registration of the same name, and a test
 # session starts several servers in one process.
 REQUESTS = Counter("workbench_api_requests", "Workbench REST requests.", ["endpoint", "status"])
-QUERY_SECONDS = Histogram("workbench_api_query_seconds",
-                          "Time to answer one semantic query over REST.", ["namespace"],
-                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+QUERY_SECONDS = Histogram(
+    "workbench_api_query_seconds",
+    "Time to answer one semantic query over REST.",
+    ["namespace"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 PIPELINES_RUNNING = Gauge("workbench_pipelines_running", "Pipelines running in this server.")
-DATA_AGE = Gauge("workbench_data_age_seconds",
-                 "Seconds since the newest pipeline commit (at the last query).")
+DATA_AGE = Gauge(
+    "workbench_data_age_seconds", "Seconds since the newest pipeline commit (at the last query)."
+)
 
 # The actions a handler declares per HTTP method (jupyter_server's own mapping of methods).
 READ: Mapping[str, str] = {"GET": "read"}
@@ -89,7 +93,7 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
 
     auth_resource: ClassVar[str] = ""
     auth_actions: ClassVar[Mapping[str, str]] = {}
-    endpoint: ClassVar[str] = "api"          # the label of workbench_api_requests_total
+    endpoint: ClassVar[str] = "api"  # the label of workbench_api_requests_total
 
     @property
     def host(self) -> WarehouseHost:
@@ -97,19 +101,19 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
         return host
 
     async def prepare(self) -> None:  # type: ignore[override]  # as APIHandler.prepare
-        await super().prepare()              # jupyter_server: the user, XSRF, origin
+        await super().prepare()  # jupyter_server: the user, XSRF, origin
         await self.authorize()
 
     async def authorize(self) -> None:
         """Log-in required, then the Authorizer decides on (action, resource); 403 otherwise."""
         method = (self.request.method or "").upper()
-        if method == "OPTIONS":              # CORS preflight, answered by APIHandler: no data
+        if method == "OPTIONS":  # CORS preflight, answered by APIHandler: no data
             return
         action = self.auth_actions.get(method)
         if action is None:
             raise HTTPError(405)
         user = self.current_user
-        if not user:                         # as @tornado.web.authenticated answers an API call
+        if not user:  # as @tornado.web.authenticated answers an API call
             raise HTTPError(403)
         resource = self.auth_resource
         allowed = await ensure_async(self.authorizer.is_authorized(self, user, action, resource))
@@ -155,8 +159,15 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
         under the person asking; a server without one (another IdentityProvider) records nothing."""
         log = getattr(getattr(self.identity_provider, "services", None), "audit_log", None)
         if log is not None:
-            log.record(action, actor=self.username, resource=resource, outcome=outcome, source="server",
-                       roles=list(getattr(self.current_user, "roles", ())), **details)
+            log.record(
+                action,
+                actor=self.username,
+                resource=resource,
+                outcome=outcome,
+                source="server",
+                roles=list(getattr(self.current_user, "roles", ())),
+                **details,
+            )
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Every failure as JSON with a message in words (tornado logged any traceback)."""
@@ -169,8 +180,11 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
             reply = {"message": _http_message(exc) or text, "reason": exc.reason}
         elif exc is not None:
             first = str(exc).splitlines()[0] if str(exc) else ""
-            reply = {"message": f"The server could not do that: {type(exc).__name__}: "
-                                f"{first}".rstrip(": ")}
+            reply = {
+                "message": f"The server could not do that: {type(exc).__name__}: {first}".rstrip(
+                    ": "
+                )
+            }
         else:
             reply = {"message": httputil.responses.get(status_code, "Unknown HTTP Error")}
         self.set_header("Content-Type", "application/json")

@@ -38,9 +38,10 @@ def parse_since(raw: str | None) -> str | None:
     try:
         t = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise BadRequest(f"'since' must be an ISO date or time such as 2026-01-31T08:00:00, "
-                         f"not {raw!r}.") from None
-    if t.tzinfo is not None:          # the store keeps local times without an offset
+        raise BadRequest(
+            f"'since' must be an ISO date or time such as 2026-01-31T08:00:00, not {raw!r}."
+        ) from None
+    if t.tzinfo is not None:  # the store keeps local times without an offset
         t = t.astimezone().replace(tzinfo=None)
     return t.isoformat(timespec="seconds")
 
@@ -88,7 +89,9 @@ class IncidentsAPI(WorkbenchHandler):
         """The incidents as ``who`` (the caller's principal) sees them."""
         access = self.settings.get("workbench_incident_access")
         if access is None:
-            access = self.settings["workbench_incident_access"] = IncidentAccess(self.host.workbench)
+            access = self.settings["workbench_incident_access"] = IncidentAccess(
+                self.host.workbench
+            )
         return IncidentService(self.settings["workbench_detection"].store, access, who)
 
     async def service(self) -> IncidentService:
@@ -142,8 +145,10 @@ class IncidentActionHandler(IncidentsAPI):
         resource = f"incident:{iid}"
         if not who.has_any(allowed):
             self.audit(f"incident.{action}", resource, outcome="denied", principal=who.user)
-            raise Forbidden(f"Principal '{who.user}' may read incidents but not {action} them; "
-                            f"that needs one of the roles {', '.join(allowed)}.")
+            raise Forbidden(
+                f"Principal '{who.user}' may read incidents but not {action} them; "
+                f"that needs one of the roles {', '.join(allowed)}."
+            )
         user = getattr(self.current_user, "username", None) or "?"
         actor = f"{user} ({who.user})" if user != who.user else user
         try:

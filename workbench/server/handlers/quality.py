@@ -45,12 +45,15 @@ def suite_name(suite: str) -> str:
 def parse_options(data: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(data) - _ALLOWED)
     if unknown:
-        raise BadRequest(f"Unknown field(s): {', '.join(unknown)}. "
-                         f"Allowed: {', '.join(sorted(_ALLOWED))}.")
+        raise BadRequest(
+            f"Unknown field(s): {', '.join(unknown)}. Allowed: {', '.join(sorted(_ALLOWED))}."
+        )
     engine = data.get("engine") or "duckdb"
     if engine not in ENGINES:
-        raise BadRequest(f"Engine '{engine}' can't be validated on over REST; use "
-                         f"{', '.join(ENGINES)} (Spark and PostgreSQL: `workbench validate`).")
+        raise BadRequest(
+            f"Engine '{engine}' can't be validated on over REST; use "
+            f"{', '.join(ENGINES)} (Spark and PostgreSQL: `workbench validate`)."
+        )
     docs = data.get("data_docs", False)
     if not isinstance(docs, bool):
         raise BadRequest("'data_docs' must be true or false.")
@@ -78,8 +81,9 @@ class QualityService:
     def _check_known(self, suite: str) -> None:
         known = self.known()
         if suite not in known:
-            raise BadRequest(f"Unknown quality suite '{suite}'. Known suites: "
-                             f"{', '.join(known) or 'none'}.")
+            raise BadRequest(
+                f"Unknown quality suite '{suite}'. Known suites: {', '.join(known) or 'none'}."
+            )
 
     def validate(self, suite: str, options: dict[str, Any]) -> dict:
         from workbench.quality.service import api_validate
@@ -88,17 +92,22 @@ class QualityService:
         self._check_known(suite)
         with _RUN_LOCK:
             try:
-                run = api_validate(suite, options["engine"], warehouse=self._wb(),
-                                   suites_dir=self.suites_dir(), data_docs=options["data_docs"])
-            except SemanticError as exc:      # a suite file that does not parse: name, line
+                run = api_validate(
+                    suite,
+                    options["engine"],
+                    warehouse=self._wb(),
+                    suites_dir=self.suites_dir(),
+                    data_docs=options["data_docs"],
+                )
+            except SemanticError as exc:  # a suite file that does not parse: name, line
                 raise BadRequest(str(exc)) from None
-            except ValueError as exc:         # e.g. a proposed suite nobody has accepted
+            except ValueError as exc:  # e.g. a proposed suite nobody has accepted
                 raise BadRequest(str(exc)) from None
-        self.host.tables_changed()            # the quality_* tables changed under the queries
+        self.host.tables_changed()  # the quality_* tables changed under the queries
         return run
 
     def _read(self, fn, *args, **kw):
-        cur = self._wb().engine.cursor()   # SupportsCursor: the host's engine is DuckDB
+        cur = self._wb().engine.cursor()  # SupportsCursor: the host's engine is DuckDB
         try:
             return fn(cur, *args, **kw)
         finally:
@@ -114,11 +123,13 @@ class QualityService:
         from workbench.quality import scores
 
         def read(cur):
-            return {"current": json_records(scores.current_scores(cur)),
-                    "history": json_records(scores.score_history(cur)),
-                    "failing": json_records(scores.failing_checks(cur)),
-                    "sla": json_records(scores.sla_status(cur, suites_dir=self.suites_dir())),
-                    "quarantine": json_records(scores.quarantine(cur))}
+            return {
+                "current": json_records(scores.current_scores(cur)),
+                "history": json_records(scores.score_history(cur)),
+                "failing": json_records(scores.failing_checks(cur)),
+                "sla": json_records(scores.sla_status(cur, suites_dir=self.suites_dir())),
+                "quarantine": json_records(scores.quarantine(cur)),
+            }
 
         return self._read(read)
 
@@ -157,8 +168,12 @@ class QualityValidateHandler(QualityHandler):
         name = suite_name(suite)
         options = parse_options(self.body_json())
         out = await self.run(self.quality.validate, name, options)
-        self.log.info("workbench: quality suite %s validated by %s: %s", name, self.username,
-                      "passed" if out["passed"] else f"failed {out['failed_checks']}")
+        self.log.info(
+            "workbench: quality suite %s validated by %s: %s",
+            name,
+            self.username,
+            "passed" if out["passed"] else f"failed {out['failed_checks']}",
+        )
         self.reply(out)
 
 

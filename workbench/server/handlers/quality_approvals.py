@@ -49,7 +49,7 @@ class ApprovalService:
         self.host = host
 
     def _cursor(self):
-        return self.host.workbench().engine.cursor()   # SupportsCursor: the host's DuckDB
+        return self.host.workbench().engine.cursor()  # SupportsCursor: the host's DuckDB
 
     def pending(self) -> dict:
         from workbench.quality import approval_queue
@@ -79,9 +79,15 @@ class ApprovalService:
                 _, table, name, version = key
                 return approval_queue.decide_rule(cur, table, name, version, decision, principal)
             except ApprovalError as exc:
-                error = (Forbidden if isinstance(exc, RoleRequiredError)
-                         else NotFound if isinstance(exc, ApprovalNotFound)
-                         else Conflict if isinstance(exc, ApprovalStateError) else BadRequest)
+                error = (
+                    Forbidden
+                    if isinstance(exc, RoleRequiredError)
+                    else NotFound
+                    if isinstance(exc, ApprovalNotFound)
+                    else Conflict
+                    if isinstance(exc, ApprovalStateError)
+                    else BadRequest
+                )
                 raise error(str(exc)) from None
             finally:
                 cur.close()
@@ -137,14 +143,26 @@ class DecisionHandler(ApprovalsHandler):
             item = await self.run(self.approvals.decide, principal, key, decision)
         except Exception as exc:
             refused = isinstance(exc, Forbidden)
-            self.audit("approval", resource, outcome="denied" if refused else "failure",
-                       decision=decision, principal=who,
-                       reason=exc.message if isinstance(exc, ApiError) else type(exc).__name__)
+            self.audit(
+                "approval",
+                resource,
+                outcome="denied" if refused else "failure",
+                decision=decision,
+                principal=who,
+                reason=exc.message if isinstance(exc, ApiError) else type(exc).__name__,
+            )
             raise
-        self.audit("approval", resource, outcome="success", decision=decision, principal=who,
-                   status=item["status"])
-        self.log.info("workbench: %s %s by %s: now %s", resource, decision, self.username,
-                      item["status"])
+        self.audit(
+            "approval",
+            resource,
+            outcome="success",
+            decision=decision,
+            principal=who,
+            status=item["status"],
+        )
+        self.log.info(
+            "workbench: %s %s by %s: now %s", resource, decision, self.username, item["status"]
+        )
         self.reply(item)
 
 
@@ -201,11 +219,18 @@ def approval_handlers(prefix: str) -> list[tuple[str, type[WorkbenchHandler]]]:
     seg = "[^/]+"
     return [
         (rf"{prefix}/quality/approvals/?", ApprovalQueueHandler),
-        (rf"{prefix}/quality/approvals/schema/(?P<proposal>{seg})/(?P<decision>{seg})/?",
-         SchemaDecisionHandler),
-        (rf"{prefix}/quality/approvals/rule/(?P<table>{seg})/(?P<name>{seg})/(?P<version>{seg})"
-         rf"/(?P<decision>{seg})/?", RuleDecisionHandler),
+        (
+            rf"{prefix}/quality/approvals/schema/(?P<proposal>{seg})/(?P<decision>{seg})/?",
+            SchemaDecisionHandler,
+        ),
+        (
+            rf"{prefix}/quality/approvals/rule/(?P<table>{seg})/(?P<name>{seg})/(?P<version>{seg})"
+            rf"/(?P<decision>{seg})/?",
+            RuleDecisionHandler,
+        ),
         (rf"{prefix}/quality/lineage/?", LineageSummaryHandler),
-        (rf"{prefix}/quality/lineage/(?P<table>{seg})/(?P<rule>{seg})/(?P<version>{seg})/?",
-         LineageChangesHandler),
+        (
+            rf"{prefix}/quality/lineage/(?P<table>{seg})/(?P<rule>{seg})/(?P<version>{seg})/?",
+            LineageChangesHandler,
+        ),
     ]

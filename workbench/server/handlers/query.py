@@ -19,9 +19,17 @@ from workbench.client import wire
 from .base import DATA_AGE, QUERY_SECONDS, READ, BadRequest, WorkbenchHandler
 
 _LIST_FIELDS = ("metrics", "dimensions", "where", "segments", "order", "via")
-_OBJECT_FIELDS = ("define", "top")   # query-time members and top-N, as Workbench.query takes them
+_OBJECT_FIELDS = ("define", "top")  # query-time members and top-N, as Workbench.query takes them
 _TEXT_FIELDS = ("grain", "time_range", "time_dimension")
-_ALLOWED = {"namespace", "limit", "distinct", "today", *_LIST_FIELDS, *_TEXT_FIELDS, *_OBJECT_FIELDS}
+_ALLOWED = {
+    "namespace",
+    "limit",
+    "distinct",
+    "today",
+    *_LIST_FIELDS,
+    *_TEXT_FIELDS,
+    *_OBJECT_FIELDS,
+}
 # Jupyter's own log-in arguments (``?token=``, ``_xsrf``) may ride on any request's query
 # string; they authenticate the request and are not part of the query.
 _TRANSPORT = frozenset({"token", "_xsrf"})
@@ -32,8 +40,10 @@ def parse_query(data: dict[str, Any], max_rows: int) -> dict[str, Any]:
     ``Workbench.query``.  Type errors become readable 400 messages."""
     unknown = sorted(set(data) - _ALLOWED)
     if unknown:
-        raise BadRequest(f"Unknown field(s) in the query: {', '.join(unknown)}. "
-                         f"Allowed: {', '.join(sorted(_ALLOWED))}.")
+        raise BadRequest(
+            f"Unknown field(s) in the query: {', '.join(unknown)}. "
+            f"Allowed: {', '.join(sorted(_ALLOWED))}."
+        )
     ns = data.get("namespace")
     if not isinstance(ns, str) or not ns.strip():
         raise BadRequest("The query needs a 'namespace' (e.g. \"retail\").")
@@ -81,8 +91,9 @@ def parse_query(data: dict[str, Any], max_rows: int) -> dict[str, Any]:
         try:
             kw["today"] = dt.date.fromisoformat(str(data["today"]))
         except ValueError:
-            raise BadRequest(f"'today' must be a date like 2025-01-31, not {data['today']!r}.") \
-                from None
+            raise BadRequest(
+                f"'today' must be a date like 2025-01-31, not {data['today']!r}."
+            ) from None
     return {"namespace": ns.strip(), **kw}
 
 
@@ -110,9 +121,17 @@ def run_query_arrow(host, user, q: dict[str, Any], max_rows: int) -> bytes:
     An answer the result cache served is sent from the Arrow table made for it the first time
     (host.result_tables, by the cache's key: same principal, model, spec and data)."""
     wb, ns, query, df, truncated, elapsed, fresh = execute_query(host, user, q, max_rows)
-    facts = {"namespace": ns, "principal": wb.principal.user, "rows": len(df), "truncated": truncated,
-             "meta": wb.describe(query.spec), "sql": query.sql(pretty=False), "cached": bool(query.cached),
-             "elapsed_ms": round(elapsed * 1000, 2), "freshness": fresh}
+    facts = {
+        "namespace": ns,
+        "principal": wb.principal.user,
+        "rows": len(df),
+        "truncated": truncated,
+        "meta": wb.describe(query.spec),
+        "sql": query.sql(pretty=False),
+        "cached": bool(query.cached),
+        "elapsed_ms": round(elapsed * 1000, 2),
+        "freshness": fresh,
+    }
     key = f"{query.result_key}|{max_rows}" if query.result_key else None
     table = host.result_tables.get(key) if key and query.cached else None
     if table is None:
@@ -168,13 +187,15 @@ class QueryHandler(WorkbenchHandler):
         timeout = self.settings.get("workbench_query_timeout")
         if wire.MEDIA_TYPE in self.request.headers.get("Accept", ""):
             # The gateway client (workbench.client): Arrow IPC, not JSON rows.
-            body = await self.run(run_query_arrow, self.host, self.current_user, q, max_rows,
-                                  timeout=timeout)
+            body = await self.run(
+                run_query_arrow, self.host, self.current_user, q, max_rows, timeout=timeout
+            )
             self.set_header("Cache-Control", "no-store")
             self.finish(body, set_content_type=wire.MEDIA_TYPE)
             return
-        self.reply(await self.run(run_query, self.host, self.current_user, q, max_rows,
-                                  timeout=timeout))
+        self.reply(
+            await self.run(run_query, self.host, self.current_user, q, max_rows, timeout=timeout)
+        )
 
     async def get(self) -> None:
         await self._answer(self._from_args())

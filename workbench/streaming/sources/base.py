@@ -4,6 +4,7 @@ Built-in sources are declared in pyproject.toml's `workbench.sources` entry-poin
 (`kind = "package.module:Class"`), exactly as a third party declares its own; each is imported
 on first use, so this module imports none of them.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar
@@ -78,5 +79,11 @@ def source_kinds() -> list[str]:
     return SOURCES.names()
 
 
-__all__ = ["Source", "SourceOptions", "register_source", "get_source_class", "source_kinds",
-           "ValidationError"]
+__all__ = [
+    "Source",
+    "SourceOptions",
+    "register_source",
+    "get_source_class",
+    "source_kinds",
+    "ValidationError",
+]

@@ -5,6 +5,7 @@ the store, and the outbox is read like any other source.
 SQLite has one writer at a time, so outbox ids are assigned in commit order and a transaction's
 rows are contiguous; `poll` never cuts a transaction (`tx_id` column).
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -23,7 +24,7 @@ _TS_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
 def _sql_type(duck: str) -> str:
     d = duck.upper()
     if d.startswith(("DECIMAL", "NUMERIC")):
-        return "TEXT"      # keep cents exact: decimals travel as strings
+        return "TEXT"  # keep cents exact: decimals travel as strings
     if d in ("BOOLEAN",):
         return "INTEGER"
     if "INT" in d:
@@ -49,8 +50,10 @@ class OperationalStore:
     def __init__(self, path: str | Path, tables: dict):
         self.path = str(path)
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.tables = tables                     # name -> TableSpec
-        self.con = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.tables = tables  # name -> TableSpec
+        self.con = sqlite3.connect(
+            self.path, timeout=30, isolation_level=None, check_same_thread=False
+        )
         self.con.execute("PRAGMA journal_mode=WAL")
         self.con.execute("PRAGMA synchronous=NORMAL")
         self._setup()
@@ -58,22 +61,32 @@ class OperationalStore:
     def _setup(self) -> None:
         c = self.con
         c.execute("BEGIN IMMEDIATE")
-        c.execute("CREATE TABLE IF NOT EXISTS _cdc_tx (id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER)")
-        c.execute("CREATE TABLE IF NOT EXISTS _cdc_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-                  "tx_id INTEGER, payload TEXT NOT NULL)")
+        c.execute(
+            "CREATE TABLE IF NOT EXISTS _cdc_tx (id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER)"
+        )
+        c.execute(
+            "CREATE TABLE IF NOT EXISTS _cdc_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "tx_id INTEGER, payload TEXT NOT NULL)"
+        )
         for name, t in self.tables.items():
             cols = ", ".join(f'"{col}" {_sql_type(typ)}' for col, typ in t.columns.items())
             keys = ", ".join(f'"{k}"' for k in t.primary_key)
             c.execute(f'CREATE TABLE IF NOT EXISTS "{name}" ({cols}, PRIMARY KEY ({keys}))')
             tx = "(SELECT max(id) FROM _cdc_tx)"
-            for op, when, before, after in (("c", "INSERT", "NULL", _json_obj("NEW", t.columns)),
-                                            ("u", "UPDATE", _json_obj("OLD", t.columns), _json_obj("NEW", t.columns)),
-                                            ("d", "DELETE", _json_obj("OLD", t.columns), "NULL")):
-                payload = (f"json_object('before', {before}, 'after', {after}, 'op', '{op}', 'ts_ms', {_TS_MS}, "
-                           f"'source', json_object('connector', 'sqlite', 'db', 'operational', 'table', '{name}', "
-                           f"'txId', {tx}, 'ts_ms', {_TS_MS}))")
-                c.execute(f'CREATE TRIGGER IF NOT EXISTS "_cdc_{name}_{op}" AFTER {when} ON "{name}" BEGIN '
-                          f"INSERT INTO _cdc_outbox (tx_id, payload) VALUES ({tx}, {payload}); END")
+            for op, when, before, after in (
+                ("c", "INSERT", "NULL", _json_obj("NEW", t.columns)),
+                ("u", "UPDATE", _json_obj("OLD", t.columns), _json_obj("NEW", t.columns)),
+                ("d", "DELETE", _json_obj("OLD", t.columns), "NULL"),
+            ):
+                payload = (
+                    f"json_object('before', {before}, 'after', {after}, 'op', '{op}', 'ts_ms', {_TS_MS}, "
+                    f"'source', json_object('connector', 'sqlite', 'db', 'operational', 'table', '{name}', "
+                    f"'txId', {tx}, 'ts_ms', {_TS_MS}))"
+                )
+                c.execute(
+                    f'CREATE TRIGGER IF NOT EXISTS "_cdc_{name}_{op}" AFTER {when} ON "{name}" BEGIN '
+                    f"INSERT INTO _cdc_outbox (tx_id, payload) VALUES ({tx}, {payload}); END"
+                )
         c.execute("COMMIT")
 
     def write(self, transactions: list[list[tuple]]) -> None:
@@ -87,16 +100,23 @@ class OperationalStore:
                     keys = self.tables[table].primary_key
                     if op == "c":
                         cols = list(after)
-                        c.execute(f'INSERT INTO "{table}" ({", ".join(cols)}) VALUES ({", ".join("?" * len(cols))})',
-                                  [_val(after[k]) for k in cols])
+                        c.execute(
+                            f'INSERT INTO "{table}" ({", ".join(cols)}) VALUES ({", ".join("?" * len(cols))})',
+                            [_val(after[k]) for k in cols],
+                        )
                     elif op == "u":
                         sets = [k for k in after if after[k] != before.get(k)] or list(after)[:1]
-                        c.execute(f'UPDATE "{table}" SET {", ".join(f"{k} = ?" for k in sets)} WHERE '
-                                  + " AND ".join(f"{k} = ?" for k in keys),
-                                  [_val(after[k]) for k in sets] + [_val(before[k]) for k in keys])
+                        c.execute(
+                            f'UPDATE "{table}" SET {", ".join(f"{k} = ?" for k in sets)} WHERE '
+                            + " AND ".join(f"{k} = ?" for k in keys),
+                            [_val(after[k]) for k in sets] + [_val(before[k]) for k in keys],
+                        )
                     else:
-                        c.execute(f'DELETE FROM "{table}" WHERE ' + " AND ".join(f"{k} = ?" for k in keys),
-                                  [_val(before[k]) for k in keys])
+                        c.execute(
+                            f'DELETE FROM "{table}" WHERE '
+                            + " AND ".join(f"{k} = ?" for k in keys),
+                            [_val(before[k]) for k in keys],
+                        )
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
@@ -115,9 +135,15 @@ def _val(v):
 
 
 class EmbeddedOptions(SourceOptions):
-    path: str = Field(".workbench/operational.sqlite", description="SQLite file of the operational store.")
-    simulate: dict | None = Field(None, description="Run the demo order simulator: {orders_per_s: 20, seed: 7}.")
-    prune: bool = Field(True, description="Delete outbox rows once the warehouse has committed them.")
+    path: str = Field(
+        ".workbench/operational.sqlite", description="SQLite file of the operational store."
+    )
+    simulate: dict | None = Field(
+        None, description="Run the demo order simulator: {orders_per_s: 20, seed: 7}."
+    )
+    prune: bool = Field(
+        True, description="Delete outbox rows once the warehouse has committed them."
+    )
 
 
 class EmbeddedSource(Source):
@@ -137,22 +163,38 @@ class EmbeddedSource(Source):
         self._sim_stop = threading.Event()
         self._sim = None
         if self.options.simulate is not None:
-            self._sim = threading.Thread(target=self._simulate, name=f"simulator-{self.pipeline}", daemon=True)
+            self._sim = threading.Thread(
+                target=self._simulate, name=f"simulator-{self.pipeline}", daemon=True
+            )
             self._sim.start()
 
     def _simulate(self) -> None:
         from ..simulator import OrderSimulator
+
         opts = dict(self.options.simulate or {})
         rate = float(opts.get("orders_per_s", 20))
-        first = (self.store.con.execute("SELECT coalesce(max(order_id), 0) + 1 FROM orders").fetchone()[0]
-                 if "orders" in self.tables else 1)
+        first = (
+            self.store.con.execute("SELECT coalesce(max(order_id), 0) + 1 FROM orders").fetchone()[
+                0
+            ]
+            if "orders" in self.tables
+            else 1
+        )
         sim = OrderSimulator(seed=int(opts.get("seed", 7)) + first, first_order_id=first)
         # resume: orders still processing in the store can be updated later
-        sim.open = [r[0] for r in self.store.con.execute(
-            "SELECT order_id FROM orders WHERE status = 'processing'")]
+        sim.open = [
+            r[0]
+            for r in self.store.con.execute(
+                "SELECT order_id FROM orders WHERE status = 'processing'"
+            )
+        ]
         for (oid,) in [(o,) for o in sim.open]:
-            row = self.store.con.execute("SELECT * FROM orders WHERE order_id = ?", [oid]).fetchone()
-            cols = [d[0] for d in self.store.con.execute("SELECT * FROM orders LIMIT 0").description]
+            row = self.store.con.execute(
+                "SELECT * FROM orders WHERE order_id = ?", [oid]
+            ).fetchone()
+            cols = [
+                d[0] for d in self.store.con.execute("SELECT * FROM orders LIMIT 0").description
+            ]
             sim.state["orders"][(oid,)] = dict(zip(cols, row, strict=True))
         while not self._sim_stop.is_set():
             t0 = time.monotonic()
@@ -168,10 +210,11 @@ class EmbeddedSource(Source):
         while True:
             rows = self.con.execute(sql.format("", "LIMIT ?"), [self.last, max_events]).fetchall()
             if rows:
-                if len(rows) == max_events:   # complete the last transaction
+                if len(rows) == max_events:  # complete the last transaction
                     rows += self.con.execute(
                         sql.format("AND tx_id = (SELECT tx_id FROM _cdc_outbox WHERE id = ?)", ""),
-                        [rows[-1][0], rows[-1][0]]).fetchall()
+                        [rows[-1][0], rows[-1][0]],
+                    ).fetchall()
                 self.last = rows[-1][0]
                 return rows
             if time.monotonic() >= deadline:
@@ -183,7 +226,9 @@ class EmbeddedSource(Source):
             self.con.execute("DELETE FROM _cdc_outbox WHERE id <= ?", [position[0]])
 
     def lag(self):
-        row = self.con.execute("SELECT count(*) FROM _cdc_outbox WHERE id > ?", [self.last]).fetchone()
+        row = self.con.execute(
+            "SELECT count(*) FROM _cdc_outbox WHERE id > ?", [self.last]
+        ).fetchone()
         return int(row[0])
 
     def close(self):

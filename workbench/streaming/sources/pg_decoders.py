@@ -3,6 +3,7 @@
 Each turns one replication message into ('B', xid, commit_ts_ms) / ('C', commit_ts_ms) /
 ('X', schema, table, op, before, after) / None (ignored).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -123,7 +124,7 @@ class PgOutputDecoder:
         i += 2
         out: dict[str, int | bool | str | None] = {}
         for k in range(n):
-            kind = buf[i:i + 1]
+            kind = buf[i : i + 1]
             i += 1
             name, oid = cols[k]
             if kind == b"n":
@@ -133,7 +134,7 @@ class PgOutputDecoder:
             else:
                 (ln,) = struct.unpack_from("!i", buf, i)
                 i += 4
-                v = buf[i:i + ln].decode()
+                v = buf[i : i + ln].decode()
                 i += ln
                 out[name] = int(v) if oid in _OID_INT else (v == "t") if oid == _OID_BOOL else v
         return out, i
@@ -173,7 +174,7 @@ class PgOutputDecoder:
             if t == b"D":
                 before, i = self._tuple(buf, i + 1, cols)
                 return ("X", ns, name, "d", before, None)
-            if buf[i:i + 1] in (b"K", b"O"):
+            if buf[i : i + 1] in (b"K", b"O"):
                 before, i = self._tuple(buf, i + 1, cols)
             after, i = self._tuple(buf, i + 1, cols)
             return ("X", ns, name, "u", before, after)

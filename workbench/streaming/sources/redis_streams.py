@@ -5,6 +5,7 @@ Debezium Server writes `{record key: record value}`). The position is the entry 
 in the warehouse checkpoint, so no consumer group is needed and restarts resume exactly after
 the last committed entry.
 """
+
 from __future__ import annotations
 
 from pydantic import Field
@@ -15,8 +16,12 @@ from .base import Source, SourceOptions
 class RedisOptions(SourceOptions):
     url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL.")
     stream: str = Field(..., description="Stream key.")
-    field: str | None = Field(None, description="Field holding the event (default: the entry's only field).")
-    trim_on_commit: bool = Field(False, description="XTRIM MINID past committed entries (the stream is a queue).")
+    field: str | None = Field(
+        None, description="Field holding the event (default: the entry's only field)."
+    )
+    trim_on_commit: bool = Field(
+        False, description="XTRIM MINID past committed entries (the stream is a queue)."
+    )
 
 
 class RedisStreamSource(Source):
@@ -27,6 +32,7 @@ class RedisStreamSource(Source):
 
     def open(self, after):
         import redis
+
         self.r = redis.Redis.from_url(self.options.url)
         self.r.ping()
         self.last = f"{after[0]}-{after[1]}" if after else "0-0"
@@ -39,11 +45,13 @@ class RedisStreamSource(Source):
                 info = self.r.xinfo_stream(self.options.stream)
                 if info.get("entries-added") is not None:
                     self._base = int(info["entries-added"]) - int(info["length"])
-            except Exception:   # the stream does not exist yet
+            except Exception:  # the stream does not exist yet
                 self._base = 0
 
     def poll(self, max_events, timeout):
-        res = self.r.xread({self.options.stream: self.last}, count=max_events, block=max(1, int(timeout * 1000)))
+        res = self.r.xread(
+            {self.options.stream: self.last}, count=max_events, block=max(1, int(timeout * 1000))
+        )
         out = []
         field = self.options.field.encode() if self.options.field is not None else None
         for _key, entries in res or []:
@@ -54,7 +62,14 @@ class RedisStreamSource(Source):
                     raw = fields.get(field)
                 else:
                     raw = next(iter(fields.values())) if len(fields) == 1 else fields.get(b"value")
-                out.append((int(ms), int(seq), eid.decode(), raw.decode("utf-8", "replace") if raw is not None else ""))
+                out.append(
+                    (
+                        int(ms),
+                        int(seq),
+                        eid.decode(),
+                        raw.decode("utf-8", "replace") if raw is not None else "",
+                    )
+                )
         if out:
             self.last = out[-1][2]
         self._read += len(out)
@@ -62,7 +77,9 @@ class RedisStreamSource(Source):
 
     def commit(self, position):
         if self.options.trim_on_commit:
-            self.r.xtrim(self.options.stream, minid=f"{position[0]}-{position[1] + 1}", approximate=False)
+            self.r.xtrim(
+                self.options.stream, minid=f"{position[0]}-{position[1] + 1}", approximate=False
+            )
 
     def lag(self):
         """Entries not read yet, from XINFO STREAM alone (no scan of the backlog)."""
@@ -93,13 +110,16 @@ def _id(sid: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-def publish(url: str, stream: str, payloads: list[str], field: str = "value", chunk: int = 5000) -> None:
+def publish(
+    url: str, stream: str, payloads: list[str], field: str = "value", chunk: int = 5000
+) -> None:
     """XADD payloads (tests, benchmarks, demos)."""
     import redis
+
     r = redis.Redis.from_url(url)
     for i in range(0, len(payloads), chunk):
         p = r.pipeline(transaction=False)
-        for pl in payloads[i:i + chunk]:
+        for pl in payloads[i : i + chunk]:
             p.xadd(stream, {field: pl})
         p.execute()
     r.close()

@@ -31,8 +31,10 @@ def namespace_status(wb) -> dict[str, str]:
     for namespace in sorted({e["namespace"] for e in entries if e.get("namespace")}):
         probe = None
         for kind, arg in _PROBE_KINDS:
-            member = next((e for e in entries if e.get("namespace") == namespace
-                           and e.get("kind") == kind), None)
+            member = next(
+                (e for e in entries if e.get("namespace") == namespace and e.get("kind") == kind),
+                None,
+            )
             if member is not None:
                 probe = {arg: [names[member["qualified_name"]]]}
                 break

@@ -14,6 +14,7 @@ METRIC_KINDS = ("metric", "measure")
 def query_names(entries: list[Entry]) -> dict[str, str]:
     """qualified_name -> the name to pass to ``query``: the bare name when it is unique within
     its namespace and kind group, else ``model.name``."""
+
     def group(e):
         return "metric" if e.get("kind") in METRIC_KINDS else e.get("kind")
 

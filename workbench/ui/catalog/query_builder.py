@@ -21,8 +21,10 @@ from workbench.ui.table import result_table, set_result
 from workbench.ui.theme import NO_SPIN_CSS, heading, styled
 
 NO_GRAIN = "none"  # Bokeh selects can't hold None
-GRAINS = {"No time grain": NO_GRAIN, **{g.capitalize(): g for g in
-          ("day", "week", "month", "quarter", "year")}}
+GRAINS = {
+    "No time grain": NO_GRAIN,
+    **{g.capitalize(): g for g in ("day", "week", "month", "quarter", "year")},
+}
 DEFAULT_LIMIT = 500
 
 
@@ -43,32 +45,65 @@ class QueryBuilder(pn.viewable.Viewer):
         # Namespaces this warehouse can't answer stay listed (and explain themselves when run).
         options = {(n if n in usable else f"{n} (not in this warehouse)"): n for n in namespaces}
 
-        self.namespace = styled(pn.widgets.Select(label="Namespace", options=options,
-                                                  value=(usable or namespaces or [None])[0],
-                                                  sizing_mode="stretch_width"))
-        self.metrics = styled(pn.widgets.MultiChoice(label="Metrics", options={},
-                                                     placeholder="Choose one or more metrics",
-                                                     sizing_mode="stretch_width"))
-        self.dimensions = styled(pn.widgets.MultiChoice(label="Group by", options={},
-                                                        placeholder="Optional dimensions",
-                                                        sizing_mode="stretch_width"))
-        self.grain = styled(pn.widgets.Select(label="Time grain", options=GRAINS,
-                                              sizing_mode="stretch_width"))
-        self.time_range = styled(pn.widgets.TextInput(
-            label="Time range", placeholder="e.g. last 90 days, 2024-Q2, ytd",
-            sizing_mode="stretch_width"))
-        self.where = styled(pn.widgets.TextAreaInput(
-            label="Filters (one per line)", placeholder="channel = 'online'", rows=2,
-            sizing_mode="stretch_width"))
-        self.limit = styled(pn.widgets.IntInput(label="Row limit", value=DEFAULT_LIMIT, start=1,
-                                                end=100_000, sizing_mode="stretch_width"))
+        self.namespace = styled(
+            pn.widgets.Select(
+                label="Namespace",
+                options=options,
+                value=(usable or namespaces or [None])[0],
+                sizing_mode="stretch_width",
+            )
+        )
+        self.metrics = styled(
+            pn.widgets.MultiChoice(
+                label="Metrics",
+                options={},
+                placeholder="Choose one or more metrics",
+                sizing_mode="stretch_width",
+            )
+        )
+        self.dimensions = styled(
+            pn.widgets.MultiChoice(
+                label="Group by",
+                options={},
+                placeholder="Optional dimensions",
+                sizing_mode="stretch_width",
+            )
+        )
+        self.grain = styled(
+            pn.widgets.Select(label="Time grain", options=GRAINS, sizing_mode="stretch_width")
+        )
+        self.time_range = styled(
+            pn.widgets.TextInput(
+                label="Time range",
+                placeholder="e.g. last 90 days, 2024-Q2, ytd",
+                sizing_mode="stretch_width",
+            )
+        )
+        self.where = styled(
+            pn.widgets.TextAreaInput(
+                label="Filters (one per line)",
+                placeholder="channel = 'online'",
+                rows=2,
+                sizing_mode="stretch_width",
+            )
+        )
+        self.limit = styled(
+            pn.widgets.IntInput(
+                label="Row limit",
+                value=DEFAULT_LIMIT,
+                start=1,
+                end=100_000,
+                sizing_mode="stretch_width",
+            )
+        )
         self.limit.stylesheets = [*self.limit.stylesheets, NO_SPIN_CSS]
         self.run_button = styled(pn.widgets.Button(label="Run query", button_type="primary"))
 
         self.status = messages.status_line("Choose at least one metric, then run the query.")
         self.error = messages.error_box()
-        self.chart = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=0,
-                                       visible=False, linked_axes=False)
+        self.chart = pn.pane.HoloViews(
+            None, sizing_mode="stretch_width", min_height=0, visible=False, linked_axes=False
+        )
         self.chart_text = pn.pane.HTML("", sizing_mode="stretch_width", visible=False)
         self.table = result_table()
         self.table.visible = False
@@ -83,17 +118,20 @@ class QueryBuilder(pn.viewable.Viewer):
 
     # -- behaviour ---------------------------------------------------------------------------
     def _members(self, namespace: str, kinds: tuple[str, ...]) -> dict[str, str]:
-        return {option_label(e, self._names[e["qualified_name"]]): self._names[e["qualified_name"]]
-                for e in self._entries
-                if e.get("namespace") == namespace and e.get("kind") in kinds}
+        return {
+            option_label(e, self._names[e["qualified_name"]]): self._names[e["qualified_name"]]
+            for e in self._entries
+            if e.get("namespace") == namespace and e.get("kind") in kinds
+        }
 
     def _on_namespace(self, *_):
         ns = self.namespace.value
         self.metrics.options = self._members(ns, METRIC_KINDS)
         self.dimensions.options = self._members(ns, ("dimension",))
         self.metrics.value = [v for v in self.metrics.value if v in self.metrics.options.values()]
-        self.dimensions.value = [v for v in self.dimensions.value
-                                 if v in self.dimensions.options.values()]
+        self.dimensions.value = [
+            v for v in self.dimensions.value if v in self.dimensions.options.values()
+        ]
 
     def add(self, entry: Entry) -> None:
         """Add a catalog entry (metric, measure or dimension) to the query."""
@@ -109,8 +147,11 @@ class QueryBuilder(pn.viewable.Viewer):
 
     def formats(self) -> dict[str, str]:
         ns = self.namespace.value
-        return {self._names[e["qualified_name"]]: e["format"] for e in self._entries
-                if e.get("namespace") == ns and e.get("format")}
+        return {
+            self._names[e["qualified_name"]]: e["format"]
+            for e in self._entries
+            if e.get("namespace") == ns and e.get("format")
+        }
 
     def run(self):
         """Run the query described by the controls; returns the Query or None on error."""
@@ -150,10 +191,14 @@ class QueryBuilder(pn.viewable.Viewer):
             chart = None
         self.chart.object = chart
         self.chart.visible = self.chart_text.visible = chart is not None
-        self.chart_text.object = (f"<p class='wb-chart-summary'>"
-                                  f"{html.escape(chart_summary(df, list(self.metrics.value), dims))}</p>")
+        self.chart_text.object = (
+            f"<p class='wb-chart-summary'>"
+            f"{html.escape(chart_summary(df, list(self.metrics.value), dims))}</p>"
+        )
         rows = len(df)
-        messages.set_status(self.status, f"{rows} row{'' if rows == 1 else 's'} in {elapsed:.2f} s.")
+        messages.set_status(
+            self.status, f"{rows} row{'' if rows == 1 else 's'} in {elapsed:.2f} s."
+        )
         return query
 
     def _on_run(self, _event=None):
@@ -165,14 +210,30 @@ class QueryBuilder(pn.viewable.Viewer):
 
     # -- layout ------------------------------------------------------------------------------
     def __panel__(self):
-        row = pn.FlexBox(self.grain, self.time_range, self.limit, flex_wrap="wrap",
-                         sizing_mode="stretch_width", styles={"gap": "8px"})
+        row = pn.FlexBox(
+            self.grain,
+            self.time_range,
+            self.limit,
+            flex_wrap="wrap",
+            sizing_mode="stretch_width",
+            styles={"gap": "8px"},
+        )
         for w in (self.grain, self.time_range, self.limit):
             w.styles = {"flex": "1 1 140px"}
         return pn.Column(
             heading("Query"),
-            self.namespace, self.metrics, self.dimensions, row, self.where, self.run_button,
-            self.status, self.error,
-            self.chart, self.chart_text, self.table, self.sql_heading, self.sql,
+            self.namespace,
+            self.metrics,
+            self.dimensions,
+            row,
+            self.where,
+            self.run_button,
+            self.status,
+            self.error,
+            self.chart,
+            self.chart_text,
+            self.table,
+            self.sql_heading,
+            self.sql,
             sizing_mode="stretch_width",
         )

@@ -40,9 +40,12 @@ def entry_label(entry: Entry) -> str:
 
 
 def filter_entries(entries: Iterable[Entry], namespace: str | None, kinds: tuple[str, ...] | None):
-    return [e for e in entries
-            if (namespace is None or e.get("namespace") == namespace)
-            and (kinds is None or e.get("kind") in kinds)]
+    return [
+        e
+        for e in entries
+        if (namespace is None or e.get("namespace") == namespace)
+        and (kinds is None or e.get("kind") in kinds)
+    ]
 
 
 def lineage_markdown(entry: Entry, index: dict[str, Entry], max_depth: int = 6) -> str:
@@ -101,13 +104,15 @@ def detail_markdown(entry: Entry, index: dict[str, Entry]) -> str:
         if values:
             rows.append(f"**{title}:** {', '.join(str(v) for v in values)}")
     description = entry.get("description") or "_No description._"
-    return "\n\n".join([
-        f"`{entry.get('qualified_name', '')}` · {entry.get('kind', '')}",
-        description,
-        *rows,
-        "**Lineage**",
-        lineage_markdown(entry, index),
-    ])
+    return "\n\n".join(
+        [
+            f"`{entry.get('qualified_name', '')}` · {entry.get('kind', '')}",
+            description,
+            *rows,
+            "**Lineage**",
+            lineage_markdown(entry, index),
+        ]
+    )
 
 
 class CatalogSearch(pn.viewable.Viewer):
@@ -124,22 +129,35 @@ class CatalogSearch(pn.viewable.Viewer):
         namespaces = sorted({e["namespace"] for e in self._entries if e.get("namespace")})
         self.status_by_namespace = namespace_status(wb)
 
-        self.query = styled(pn.widgets.TextInput(
-            label="Search metrics and dimensions", placeholder="name, synonym or description",
-            sizing_mode="stretch_width"))
-        self.namespace = styled(pn.widgets.Select(
-            label="Namespace", options={"All namespaces": ALL, **{n: n for n in namespaces}},
-            sizing_mode="stretch_width"))
-        self.kind = styled(pn.widgets.Select(label="Show", options=KIND_FILTERS,
-                                             value=ALL, sizing_mode="stretch_width"))
-        self.results = styled(pn.widgets.Select(label="Results", options={}, size=10,
-                                                sizing_mode="stretch_width"))
+        self.query = styled(
+            pn.widgets.TextInput(
+                label="Search metrics and dimensions",
+                placeholder="name, synonym or description",
+                sizing_mode="stretch_width",
+            )
+        )
+        self.namespace = styled(
+            pn.widgets.Select(
+                label="Namespace",
+                options={"All namespaces": ALL, **{n: n for n in namespaces}},
+                sizing_mode="stretch_width",
+            )
+        )
+        self.kind = styled(
+            pn.widgets.Select(
+                label="Show", options=KIND_FILTERS, value=ALL, sizing_mode="stretch_width"
+            )
+        )
+        self.results = styled(
+            pn.widgets.Select(label="Results", options={}, size=10, sizing_mode="stretch_width")
+        )
         self.status = messages.status_line()
         self.error = messages.error_box()
         self.detail_title = heading("", level=3)
         self.detail = pn.pane.Markdown("", sizing_mode="stretch_width", stylesheets=[CODE_CSS])
-        self.add_button = styled(pn.widgets.Button(
-            label="Add to query", button_type="primary", disabled=True))
+        self.add_button = styled(
+            pn.widgets.Button(label="Add to query", button_type="primary", disabled=True)
+        )
 
         self.query.param.watch(self._on_search, ["value_input", "value"])
         self.namespace.param.watch(self._on_search, "value")
@@ -177,8 +195,10 @@ class CatalogSearch(pn.viewable.Viewer):
         count = len(options)
         messages.set_status(
             self.status,
-            f"{count} result{'' if count == 1 else 's'}" if count
-            else "Nothing matches. Try a synonym or a shorter word.")
+            f"{count} result{'' if count == 1 else 's'}"
+            if count
+            else "Nothing matches. Try a synonym or a shorter word.",
+        )
         if options:
             # A new search shows its best match, even if the old selection is still listed.
             first = next(iter(options.values()))
@@ -210,8 +230,9 @@ class CatalogSearch(pn.viewable.Viewer):
         problem = self.status_by_namespace.get(entry.get("namespace") or "", "")
         note = f"> **Not queryable with this warehouse.** {problem}\n\n" if problem else ""
         self.detail.object = note + detail_markdown(entry, self._index)
-        self.add_button.disabled = (entry.get("kind") not in QUERYABLE_KINDS or self.on_add is None
-                                    or bool(problem))
+        self.add_button.disabled = (
+            entry.get("kind") not in QUERYABLE_KINDS or self.on_add is None or bool(problem)
+        )
 
     def _on_add(self, _event=None):
         if self.selected and self.on_add:
@@ -219,16 +240,29 @@ class CatalogSearch(pn.viewable.Viewer):
 
     # -- layout ------------------------------------------------------------------------------
     def __panel__(self):
-        filters = pn.FlexBox(self.namespace, self.kind, flex_wrap="wrap", sizing_mode="stretch_width",
-                             styles={"gap": "8px"})
+        filters = pn.FlexBox(
+            self.namespace,
+            self.kind,
+            flex_wrap="wrap",
+            sizing_mode="stretch_width",
+            styles={"gap": "8px"},
+        )
         self.namespace.styles = {"flex": "1 1 160px"}
         self.kind.styles = {"flex": "1 1 160px"}
         return pn.Column(
             heading("Find a metric or dimension"),
-            pn.pane.HTML(f"<p style='margin:0;color:{MUTED_TEXT}'>Searches names, synonyms and "
-                         "descriptions. Use the arrow keys in the results list.</p>",
-                         sizing_mode="stretch_width"),
-            self.query, filters, self.status, self.error, self.results,
-            self.detail_title, self.detail, self.add_button,
+            pn.pane.HTML(
+                f"<p style='margin:0;color:{MUTED_TEXT}'>Searches names, synonyms and "
+                "descriptions. Use the arrow keys in the results list.</p>",
+                sizing_mode="stretch_width",
+            ),
+            self.query,
+            filters,
+            self.status,
+            self.error,
+            self.results,
+            self.detail_title,
+            self.detail,
+            self.add_button,
             sizing_mode="stretch_width",
         )

@@ -134,8 +134,11 @@ class PanelBoard(JSComponent):
 
     def set_panels(self, items: list[tuple[str, str, object]]) -> None:
         """Replace the panels: [(key, title, viewable)] in order."""
-        self.param.update(keys=[k for k, _, _ in items], titles=[t for _, t, _ in items],
-                          objects=[v for _, _, v in items])
+        self.param.update(
+            keys=[k for k, _, _ in items],
+            titles=[t for _, t, _ in items],
+            objects=[v for _, _, v in items],
+        )
 
     def _handle_msg(self, msg) -> None:
         order = msg.get("order") if isinstance(msg, dict) else None

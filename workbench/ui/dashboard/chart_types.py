@@ -81,6 +81,7 @@ class DonutChart(ChartType):
 
     name = "donut"
 
-    def dashboard_panel(self, key, title, x, y, by=None, label=None, describe=None,
-                        marks_render=None):
+    def dashboard_panel(
+        self, key, title, x, y, by=None, label=None, describe=None, marks_render=None
+    ):
         return live.DonutPanel(key, title, x, y)

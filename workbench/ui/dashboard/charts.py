@@ -24,8 +24,14 @@ from workbench.ui.theme import PALETTE
 hv.extension("bokeh", logo=False)
 
 HEIGHT = 280
-BASE_OPTS = dict(responsive=True, height=HEIGHT, toolbar="above", default_tools=["save", "reset"],
-                 framewise=True, fontscale=1.0)
+BASE_OPTS = dict(
+    responsive=True,
+    height=HEIGHT,
+    toolbar="above",
+    default_tools=["save", "reset"],
+    framewise=True,
+    fontscale=1.0,
+)
 
 
 def _empty_note(df: pd.DataFrame | None) -> bool:
@@ -50,7 +56,7 @@ class LiveChart:
     """One chart panel: a title, a text description for screen readers, and a render
     function from the panel's DataFrame to a HoloViews element of a fixed type."""
 
-    key: str                      # which snapshot frame feeds it
+    key: str  # which snapshot frame feeds it
     title: str
     kind: str
     render: Callable[[pd.DataFrame], hv.Element]
@@ -71,23 +77,27 @@ class LiveChart:
             self.marks = Pipe(data=self.anomalies).rename(data="marks")
             streams.append(self.marks)
         self.dmap = hv.DynamicMap(self._safe_render, streams=streams)
-        self.pane = pn.pane.HoloViews(self.dmap, sizing_mode="stretch_width", height=HEIGHT,
-                                      linked_axes=False)
-        self.summary = pn.pane.HTML("", sizing_mode="stretch_width",
-                                    styles={"font-size": "0.85em", "color": "#4d4d4d"})
+        self.pane = pn.pane.HoloViews(
+            self.dmap, sizing_mode="stretch_width", height=HEIGHT, linked_axes=False
+        )
+        self.summary = pn.pane.HTML(
+            "", sizing_mode="stretch_width", styles={"font-size": "0.85em", "color": "#4d4d4d"}
+        )
 
     def _safe_render(self, data, marks=None):
         df = data if isinstance(data, pd.DataFrame) else pd.DataFrame()
         element = self.render(df)
         if self.marks_render is None:
             return element
-        return element * self.marks_render(df, marks if isinstance(marks, pd.DataFrame)
-                                           else pd.DataFrame())
+        return element * self.marks_render(
+            df, marks if isinstance(marks, pd.DataFrame) else pd.DataFrame()
+        )
 
     def show_anomalies(self, anoms: pd.DataFrame) -> None:
         """The anomalies to mark on this chart (already chosen for it: dashboard.markers)."""
-        if self.marks_render is None or (anoms.equals(self.anomalies) and
-                                         list(anoms.columns) == list(self.anomalies.columns)):
+        if self.marks_render is None or (
+            anoms.equals(self.anomalies) and list(anoms.columns) == list(self.anomalies.columns)
+        ):
             return
         self.anomalies = anoms
         self.marks.send(anoms)
@@ -113,24 +123,45 @@ class DonutPanel:
         from bokeh.plotting import figure
 
         self.key, self.title, self.kind, self.dim, self.metric = key, title, "donut", dim, metric
-        self.source = ColumnDataSource(dict(label=[], value=[], share=[], start=[], end=[],
-                                            color=[]))
-        fig = figure(height=HEIGHT, sizing_mode="stretch_width", toolbar_location="above",
-                     tools="save,reset", x_range=Range1d(start=-1.3, end=1.3), y_range=Range1d(start=-1.15, end=1.15),
-                     match_aspect=True, title=None)
-        fig.annular_wedge(x=0, y=0, inner_radius=0.5, outer_radius=0.95, start_angle="start",
-                          end_angle="end", color="color", legend_field="label",
-                          line_color="white", source=self.source)
-        fig.add_tools(HoverTool(tooltips=[("", "@label"), ("share", "@share{0.0%}"),
-                                          (metric, "@value{0,0.00}")]))
+        self.source = ColumnDataSource(
+            dict(label=[], value=[], share=[], start=[], end=[], color=[])
+        )
+        fig = figure(
+            height=HEIGHT,
+            sizing_mode="stretch_width",
+            toolbar_location="above",
+            tools="save,reset",
+            x_range=Range1d(start=-1.3, end=1.3),
+            y_range=Range1d(start=-1.15, end=1.15),
+            match_aspect=True,
+            title=None,
+        )
+        fig.annular_wedge(
+            x=0,
+            y=0,
+            inner_radius=0.5,
+            outer_radius=0.95,
+            start_angle="start",
+            end_angle="end",
+            color="color",
+            legend_field="label",
+            line_color="white",
+            source=self.source,
+        )
+        fig.add_tools(
+            HoverTool(
+                tooltips=[("", "@label"), ("share", "@share{0.0%}"), (metric, "@value{0,0.00}")]
+            )
+        )
         fig.axis.visible = False
         fig.grid.visible = False
         fig.outline_line_color = None
         fig.legend.location = "right"
         self.fig = fig
         self.pane = pn.pane.Bokeh(fig, sizing_mode="stretch_width", height=HEIGHT)
-        self.summary = pn.pane.HTML("", sizing_mode="stretch_width",
-                                    styles={"font-size": "0.85em", "color": "#4d4d4d"})
+        self.summary = pn.pane.HTML(
+            "", sizing_mode="stretch_width", styles={"font-size": "0.85em", "color": "#4d4d4d"}
+        )
         self.data = pd.DataFrame()
 
     def update(self, df: pd.DataFrame | None) -> None:
@@ -148,10 +179,14 @@ class DonutPanel:
         ends = np.cumsum(values) / total * 2 * math.pi
         starts = np.concatenate([[0.0], ends[:-1]])
         labels = d[self.dim].astype(str).tolist()
-        self.source.data = dict(label=labels, value=values.tolist(),
-                                share=(values / total).tolist(), start=starts.tolist(),
-                                end=ends.tolist(),
-                                color=[PALETTE[i % len(PALETTE)] for i in range(len(labels))])
+        self.source.data = dict(
+            label=labels,
+            value=values.tolist(),
+            share=(values / total).tolist(),
+            start=starts.tolist(),
+            end=ends.tolist(),
+            color=[PALETTE[i % len(PALETTE)] for i in range(len(labels))],
+        )
         parts = ", ".join(f"{lab} {v / total:.0%}" for lab, v in zip(labels, values, strict=True))
         self.summary.object = f"<p role='note' style='margin:0'>{_esc('Share: ' + parts)}</p>"
 
@@ -218,35 +253,61 @@ def _fmt(v) -> str:
 
 # --- render functions ---------------------------------------------------------------------
 
+
 def line(time: str, metric: str) -> Callable:
     def render(df):
-        d = df[[time, metric]].sort_values(time) if not _empty_note(df) else pd.DataFrame(
-            {time: pd.to_datetime([]), metric: []})
-        return hv.Curve(d, time, metric).opts(color=PALETTE[0], line_width=2,
-                                              tools=["hover"], **BASE_OPTS)
+        d = (
+            df[[time, metric]].sort_values(time)
+            if not _empty_note(df)
+            else pd.DataFrame({time: pd.to_datetime([]), metric: []})
+        )
+        return hv.Curve(d, time, metric).opts(
+            color=PALETTE[0], line_width=2, tools=["hover"], **BASE_OPTS
+        )
+
     return render
 
 
 def stacked_area(time: str, by: str, metric: str) -> Callable:
     def render(df):
         if _empty_note(df):
-            return hv.NdOverlay({NO_DATA: hv.Area(pd.DataFrame({time: pd.to_datetime([]), metric: []}),
-                                             time, metric)}, kdims=[by]).opts(**BASE_OPTS)
+            return hv.NdOverlay(
+                {
+                    NO_DATA: hv.Area(
+                        pd.DataFrame({time: pd.to_datetime([]), metric: []}), time, metric
+                    )
+                },
+                kdims=[by],
+            ).opts(**BASE_OPTS)
         wide = df.pivot_table(index=time, columns=by, values=metric, aggfunc="sum").fillna(0)
-        areas = {str(c): hv.Area((wide.index, wide[c].to_numpy()), time, metric).opts(
-            color=PALETTE[i % len(PALETTE)], alpha=0.85, line_width=0.5)
-            for i, c in enumerate(wide.columns)}
+        areas = {
+            str(c): hv.Area((wide.index, wide[c].to_numpy()), time, metric).opts(
+                color=PALETTE[i % len(PALETTE)], alpha=0.85, line_width=0.5
+            )
+            for i, c in enumerate(wide.columns)
+        }
         return hv.Area.stack(hv.NdOverlay(areas, kdims=[by])).opts(
-            legend_position="top_left", **BASE_OPTS)
+            legend_position="top_left", **BASE_OPTS
+        )
+
     return render
 
 
 def bars(dim: str, metric: str) -> Callable:
     def render(df):
-        d = df[[dim, metric]] if not _empty_note(df) and dim in df.columns else \
-            pd.DataFrame({dim: [NO_DATA], metric: [0.0]})  # keeps the axis categorical
-        return hv.Bars(d, dim, metric).opts(color=PALETTE[0], tools=["hover", "tap"],
-                                            xrotation=30, nonselection_alpha=0.6, **BASE_OPTS)
+        d = (
+            df[[dim, metric]]
+            if not _empty_note(df) and dim in df.columns
+            else pd.DataFrame({dim: [NO_DATA], metric: [0.0]})
+        )  # keeps the axis categorical
+        return hv.Bars(d, dim, metric).opts(
+            color=PALETTE[0],
+            tools=["hover", "tap"],
+            xrotation=30,
+            nonselection_alpha=0.6,
+            **BASE_OPTS,
+        )
+
     return render
 
 
@@ -256,70 +317,103 @@ def stacked_bars(dim: str, by: str, metric: str) -> Callable:
         d = _blank([dim, by], [metric]) if empty else df[[dim, by, metric]]
         # HoloViews' stacked bar plot indexes the first stack value, so an empty frame (a
         # quiet time window) would fail at render time and blank the whole page.
-        return hv.Bars(d, [dim, by], metric).opts(stacked=not empty, cmap=PALETTE,
-                                                  tools=["hover"], legend_position="right",
-                                                  **BASE_OPTS)
+        return hv.Bars(d, [dim, by], metric).opts(
+            stacked=not empty, cmap=PALETTE, tools=["hover"], legend_position="right", **BASE_OPTS
+        )
+
     return render
 
 
 def scatter(x: str, y: str, label: str, by: str) -> Callable:
     def render(df):
         cols = [x, y, label, by]
-        d = df[cols].dropna() if not _empty_note(df) and set(cols) <= set(df.columns) \
+        d = (
+            df[cols].dropna()
+            if not _empty_note(df) and set(cols) <= set(df.columns)
             else _blank([label, by], [x, y])[cols]
+        )
         return hv.Scatter(d, x, [y, label, by]).opts(
-            color=by, cmap=PALETTE, size=9, tools=["hover"], legend_position="right",
-            **BASE_OPTS)
+            color=by, cmap=PALETTE, size=9, tools=["hover"], legend_position="right", **BASE_OPTS
+        )
+
     return render
 
 
 def heatmap(x: str, y: str, metric: str) -> Callable:
     def render(df):
-        d = df[[x, y, metric]] if not _empty_note(df) else pd.DataFrame(
-            {x: [NO_DATA], y: [NO_DATA], metric: [float("nan")]})  # categorical axes
-        return hv.HeatMap(d, [x, y], metric).opts(cmap="cividis", colorbar=True,
-                                                  tools=["hover"], xrotation=30, **BASE_OPTS)
+        d = (
+            df[[x, y, metric]]
+            if not _empty_note(df)
+            else pd.DataFrame({x: [NO_DATA], y: [NO_DATA], metric: [float("nan")]})
+        )  # categorical axes
+        return hv.HeatMap(d, [x, y], metric).opts(
+            cmap="cividis", colorbar=True, tools=["hover"], xrotation=30, **BASE_OPTS
+        )
+
     return render
 
 
 def histogram(metric: str, bins: int = 12) -> Callable:
     def render(df):
-        values = df[metric].dropna().astype(float).to_numpy() if not _empty_note(df) \
-            and metric in df.columns else np.array([])
-        edges_counts = np.histogram(values, bins=bins) if len(values) else (np.zeros(1),
-                                                                              np.array([0, 1]))
+        values = (
+            df[metric].dropna().astype(float).to_numpy()
+            if not _empty_note(df) and metric in df.columns
+            else np.array([])
+        )
+        edges_counts = (
+            np.histogram(values, bins=bins) if len(values) else (np.zeros(1), np.array([0, 1]))
+        )
         counts, edges = edges_counts
         return hv.Histogram((edges, counts), kdims=[metric], vdims=["stores"]).opts(
-            color=PALETTE[2], tools=["hover"], **BASE_OPTS)
+            color=PALETTE[2], tools=["hover"], **BASE_OPTS
+        )
+
     return render
 
 
 def box(group: str, metric: str) -> Callable:
     def render(df):
         d = df[[group, metric]] if not _empty_note(df) else _blank([group], [metric])
-        return hv.BoxWhisker(d, group, metric).opts(box_fill_color=PALETTE[5], tools=["hover"],
-                                                    **BASE_OPTS)
+        return hv.BoxWhisker(d, group, metric).opts(
+            box_fill_color=PALETTE[5], tools=["hover"], **BASE_OPTS
+        )
+
     return render
 
 
 def treemap(group: str, label: str, metric: str) -> Callable:
     def render(df):
         if _empty_note(df) or metric not in df.columns:
-            return hv.Rectangles([], vdims=["label", "value", "group"]).opts(**BASE_OPTS) * \
-                hv.Labels([], vdims=["text"])
+            return hv.Rectangles([], vdims=["label", "value", "group"]).opts(
+                **BASE_OPTS
+            ) * hv.Labels([], vdims=["text"])
         d = df[df[metric].fillna(0) > 0].sort_values(metric, ascending=False).head(60)
         rects = squarify(d[metric].astype(float).tolist(), 0, 0, 100, 60)
         groups = sorted(d[group].astype(str).unique())
         color = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)}
-        data = [(x0, y0, x1, y1, str(lab), float(v), str(g))
-                for (x0, y0, x1, y1), lab, v, g in zip(rects, d[label], d[metric], d[group], strict=True)]
+        data = [
+            (x0, y0, x1, y1, str(lab), float(v), str(g))
+            for (x0, y0, x1, y1), lab, v, g in zip(
+                rects, d[label], d[metric], d[group], strict=True
+            )
+        ]
         r = hv.Rectangles(data, vdims=["label", "value", "group"]).opts(
-            color="group", cmap=[color[g] for g in groups], line_color="white",
-            tools=["hover"], xaxis=None, yaxis=None, show_legend=False, **BASE_OPTS)
-        big = [((x0 + x1) / 2, (y0 + y1) / 2, lab[:14]) for x0, y0, x1, y1, lab, v, g in data
-               if (x1 - x0) > 9 and (y1 - y0) > 5]
-        return r * hv.Labels(big, vdims=["text"]).opts(text_font_size="8pt",
-                                                       text_color="white")
+            color="group",
+            cmap=[color[g] for g in groups],
+            line_color="white",
+            tools=["hover"],
+            xaxis=None,
+            yaxis=None,
+            show_legend=False,
+            **BASE_OPTS,
+        )
+        big = [
+            ((x0 + x1) / 2, (y0 + y1) / 2, lab[:14])
+            for x0, y0, x1, y1, lab, v, g in data
+            if (x1 - x0) > 9 and (y1 - y0) > 5
+        ]
+        return r * hv.Labels(big, vdims=["text"]).opts(text_font_size="8pt", text_color="white")
+
     return render
 
 

@@ -54,8 +54,6 @@ def api_base_url() -> str | None:
     return url.rstrip("/") + "/" if url else None
 
 
-
-
 class ApiClient:
     """Blocking JSON client for /workbench/api; call it from a worker thread."""
 
@@ -90,8 +88,10 @@ class ApiClient:
             except Exception:  # noqa: BLE001
                 message = str(exc.reason)
             if exc.code in (401, 403):
-                message = ("You are not logged in to Jupyter, or not allowed to query "
-                           "(reload the page from JupyterLab).")
+                message = (
+                    "You are not logged in to Jupyter, or not allowed to query "
+                    "(reload the page from JupyterLab)."
+                )
             raise ApiError(str(message), exc.code) from None
         except (urllib.error.URLError, OSError) as exc:
             raise Unreachable(f"The Jupyter server is not reachable ({exc}).") from None
@@ -106,11 +106,14 @@ class ApiClient:
         body = json.dumps({"note": note} if note else {}).encode()
         headers = {**self._headers(), "Content-Type": "application/json"}
         xsrf = _cookie(headers.get("Cookie", ""), "_xsrf")
-        if xsrf:       # a cookie log-in must pass Jupyter's XSRF check on a POST
+        if xsrf:  # a cookie log-in must pass Jupyter's XSRF check on a POST
             headers["X-XSRFToken"] = xsrf
         req = urllib.request.Request(  # noqa: S310  base is checked to be http(s) in __init__
-            self._url(f"{API_PATH}incidents/{int(incident_id)}/{action}"), data=body,
-            headers=headers, method="POST")
+            self._url(f"{API_PATH}incidents/{int(incident_id)}/{action}"),
+            data=body,
+            headers=headers,
+            method="POST",
+        )
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as r:  # noqa: S310  base is checked to be http(s) in __init__
                 return json.loads(r.read())
@@ -121,15 +124,17 @@ class ApiClient:
                 message = ""
             # Jupyter's own refusals (no log-in, XSRF) carry no message of ours.
             if exc.code == 401 or (exc.code == 403 and message in ("", "Forbidden")):
-                message = ("You are not logged in to Jupyter (reload the page from "
-                           "JupyterLab).")
+                message = "You are not logged in to Jupyter (reload the page from JupyterLab)."
             raise ApiError(message or str(exc.reason), exc.code) from None
         except (urllib.error.URLError, OSError) as exc:
             raise Unreachable(f"The Jupyter server is not reachable ({exc}).") from None
 
     def query(self, q: dict[str, Any]) -> dict[str, Any]:
-        params = {k: (",".join(v) if isinstance(v, list) and k != "where" else v)
-                  for k, v in q.items() if v not in (None, "", [])}
+        params = {
+            k: (",".join(v) if isinstance(v, list) and k != "where" else v)
+            for k, v in q.items()
+            if v not in (None, "", [])
+        }
         return self._get(API_PATH + "query", params)
 
     def catalog(self, text: str = "", namespace: str | None = None, limit: int = 20) -> dict:
@@ -171,8 +176,10 @@ def _anonymous(identity: dict) -> bool:
     """Jupyter's generated users: a uuid4 hex name and an "Anonymous <moon>" display name."""
     import re
 
-    return bool(re.fullmatch(r"[0-9a-f]{32}", str(identity.get("username", ""))) and
-                str(identity.get("name", "")).startswith("Anonymous "))
+    return bool(
+        re.fullmatch(r"[0-9a-f]{32}", str(identity.get("username", "")))
+        and str(identity.get("name", "")).startswith("Anonymous ")
+    )
 
 
 class LocalClient:
@@ -180,8 +187,9 @@ class LocalClient:
 
     def __init__(self, wb, freshness=None):
         self.wb = wb
-        self.freshness = freshness or (lambda: {"streaming": False, "age_s": None,
-                                                "last_commit": None})
+        self.freshness = freshness or (
+            lambda: {"streaming": False, "age_s": None, "last_commit": None}
+        )
 
     def query(self, q: dict[str, Any]) -> dict[str, Any]:
         import time
@@ -194,15 +202,23 @@ class LocalClient:
             df = query.df
         except SemanticError as exc:
             raise ApiError(str(exc), 400) from None
-        return {"namespace": ns, "columns": [str(c) for c in df.columns],
-                "records": json_records(df), "rows": len(df), "sql": query.sql(),
-                "meta": self.wb.describe(query.spec),
-                "elapsed_ms": round((time.perf_counter() - t0) * 1000, 2),
-                "freshness": self.freshness()}
+        return {
+            "namespace": ns,
+            "columns": [str(c) for c in df.columns],
+            "records": json_records(df),
+            "rows": len(df),
+            "sql": query.sql(),
+            "meta": self.wb.describe(query.spec),
+            "elapsed_ms": round((time.perf_counter() - t0) * 1000, 2),
+            "freshness": self.freshness(),
+        }
 
     def catalog(self, text: str = "", namespace: str | None = None, limit: int = 20) -> dict:
-        items = self.wb.search(text, limit=limit, namespace=namespace) if text \
+        items = (
+            self.wb.search(text, limit=limit, namespace=namespace)
+            if text
             else self.wb.catalog(namespace)
+        )
         return {"namespaces": self.wb.namespaces(), "entries": items}
 
     def me(self) -> str | None:
@@ -221,7 +237,7 @@ def client_for_session() -> Any:
 
     base = api_base_url()
     if base:
-        creds = session_credentials()     # only with the identity the gateway signed for this app
+        creds = session_credentials()  # only with the identity the gateway signed for this app
         if creds is None:
             raise QueryError(f"{LOG_IN_TITLE}. {LOG_IN_MESSAGE}")
         return ApiClient(base, creds)

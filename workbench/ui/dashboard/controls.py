@@ -38,28 +38,49 @@ class DashboardControls:
 
     # --- building ----------------------------------------------------------------------------
     def _build_controls(self) -> None:
-        self.preset = theme.styled(pn.widgets.Select(
-            name="Time range", options=list(TIME_PRESETS) + [CUSTOM], value=DEFAULT_PRESET,
-            width=200))
+        self.preset = theme.styled(
+            pn.widgets.Select(
+                name="Time range",
+                options=list(TIME_PRESETS) + [CUSTOM],
+                value=DEFAULT_PRESET,
+                width=200,
+            )
+        )
         now = dt.datetime.now().replace(second=0, microsecond=0)
-        self.custom = theme.styled(pn.widgets.DatetimeRangeInput(
-            name="Custom range (from, to)", start=now - dt.timedelta(days=3650), end=now +
-            dt.timedelta(days=1), value=(now - dt.timedelta(hours=1), now), visible=False,
-            width=360))
+        self.custom = theme.styled(
+            pn.widgets.DatetimeRangeInput(
+                name="Custom range (from, to)",
+                start=now - dt.timedelta(days=3650),
+                end=now + dt.timedelta(days=1),
+                value=(now - dt.timedelta(hours=1), now),
+                visible=False,
+                width=360,
+            )
+        )
         # one picker per drill level but the last (which is shown, not drilled into)
-        self.level_selects = [theme.styled(pn.widgets.Select(
-            name=lv.label, options=[lv.all], width=200 if i == 0 else 240))
-            for i, lv in enumerate(self.m.levels[:-1])]
-        self.up = theme.styled(pn.widgets.Button(name="Drill up", button_type="default",
-                                                 disabled=True, align="end"))
+        self.level_selects = [
+            theme.styled(
+                pn.widgets.Select(name=lv.label, options=[lv.all], width=200 if i == 0 else 240)
+            )
+            for i, lv in enumerate(self.m.levels[:-1])
+        ]
+        self.up = theme.styled(
+            pn.widgets.Button(name="Drill up", button_type="default", disabled=True, align="end")
+        )
         self.crumbs = pn.pane.HTML("", sizing_mode="stretch_width")
-        self.search = theme.styled(pn.widgets.TextInput(
-            name="Find a metric or dimension", placeholder="name or synonym, e.g. sales",
-            width=260))
-        self.results = theme.styled(pn.widgets.Select(name="Matches", options={}, size=5,
-                                                      width=320))
-        self.chart_it = theme.styled(pn.widgets.Button(name="Chart this metric",
-                                                       button_type="default", disabled=True))
+        self.search = theme.styled(
+            pn.widgets.TextInput(
+                name="Find a metric or dimension",
+                placeholder="name or synonym, e.g. sales",
+                width=260,
+            )
+        )
+        self.results = theme.styled(
+            pn.widgets.Select(name="Matches", options={}, size=5, width=320)
+        )
+        self.chart_it = theme.styled(
+            pn.widgets.Button(name="Chart this metric", button_type="default", disabled=True)
+        )
         self.status = pn.pane.HTML("", sizing_mode="stretch_width")
         self.kpis = pn.pane.HTML("", sizing_mode="stretch_width")
         self.preset.param.watch(self._on_time, "value")
@@ -78,9 +99,17 @@ class DashboardControls:
         def make(label, ext, fn):
             def cb():
                 return io.BytesIO(fn(self.snapshot or Snapshot()))
-            return theme.styled(pn.widgets.FileDownload(
-                callback=cb, filename=f"workbench-dashboard.{ext}", label=label,
-                button_type="default", embed=False, width=150))
+
+            return theme.styled(
+                pn.widgets.FileDownload(
+                    callback=cb,
+                    filename=f"workbench-dashboard.{ext}",
+                    label=label,
+                    button_type="default",
+                    embed=False,
+                    width=150,
+                )
+            )
 
         self.export_buttons = {
             "csv": make("Export CSV", "csv", ex.to_csv),
@@ -131,7 +160,7 @@ class DashboardControls:
 
     def sync_drill_controls(self, snap: Snapshot) -> None:
         picks, levels = self.drill.picks, self.m.levels
-        dims = [lv.dimension for lv in levels[:len(self.level_selects)]]
+        dims = [lv.dimension for lv in levels[: len(self.level_selects)]]
         # the values a picker offers: from the spec query that has the most of the pickers'
         # dimensions (the level's own and the outer ones), else from the drill level's table
         frames = [snap.frames[k] for k in self.m.queries if snap.frames.get(k) is not None]
@@ -154,8 +183,10 @@ class DashboardControls:
         self.up.disabled = not picks
         top = levels[0].all if levels else "All"
         crumbs = " › ".join(html.escape(c) for c in snap.drill.crumbs(top))
-        self.crumbs.object = f"<nav aria-label='Drill path'><p style='margin:0'>Showing: " \
-                             f"<strong>{crumbs}</strong></p></nav>"
+        self.crumbs.object = (
+            f"<nav aria-label='Drill path'><p style='margin:0'>Showing: "
+            f"<strong>{crumbs}</strong></p></nav>"
+        )
 
     # --- metric search -----------------------------------------------------------------------
     def _on_search(self, event) -> None:

@@ -53,8 +53,15 @@ def window_for(preset: str, anchor: dt.datetime, custom: tuple | None = None) ->
     if custom and custom[0] and custom[1]:
         start, end = custom
         span = end - start
-        grain = "minute" if span <= dt.timedelta(hours=2) else "hour" if span <= dt.timedelta(
-            days=2) else "day" if span <= dt.timedelta(days=90) else "week"
+        grain = (
+            "minute"
+            if span <= dt.timedelta(hours=2)
+            else "hour"
+            if span <= dt.timedelta(days=2)
+            else "day"
+            if span <= dt.timedelta(days=90)
+            else "week"
+        )
         return Window(start, end, grain)
     length, grain = TIME_PRESETS.get(preset, TIME_PRESETS[DEFAULT_PRESET])
     end = anchor.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
@@ -118,12 +125,19 @@ def build_queries(m: Members, w: Window, drill: Drill) -> dict[str, dict]:
     base = {"namespace": ns, "time_range": w.text()}
     q: dict[str, dict] = {
         "kpi": {**base, "metrics": list(m.kpis), "where": where},
-        "kpi_previous": {**base, "metrics": list(m.kpis), "where": where,
-                         "time_range": w.previous().text()},
+        "kpi_previous": {
+            **base,
+            "metrics": list(m.kpis),
+            "where": where,
+            "time_range": w.previous().text(),
+        },
     }
     for key, spec in m.queries.items():
-        one: dict = {**base, "metrics": list(spec.metrics),
-                     "where": drill.where(m, lines=spec.lines)}
+        one: dict = {
+            **base,
+            "metrics": list(spec.metrics),
+            "where": drill.where(m, lines=spec.lines),
+        }
         if spec.dimensions:
             one["dimensions"] = list(spec.dimensions)
         if m.time in spec.dimensions:
@@ -135,9 +149,14 @@ def build_queries(m: Members, w: Window, drill: Drill) -> dict[str, dict]:
     lv = drill.current(m)
     if lv is not None:
         metric = lv.metric or m.metric
-        q["drill"] = {**base, "metrics": [lv.metric] if lv.metric else list(m.metrics),
-                      "dimensions": [lv.dimension], "where": drill.where(m, lines=lv.lines),
-                      "order": [f"-{metric}"], "limit": 200}
+        q["drill"] = {
+            **base,
+            "metrics": [lv.metric] if lv.metric else list(m.metrics),
+            "dimensions": [lv.dimension],
+            "where": drill.where(m, lines=lv.lines),
+            "order": [f"-{metric}"],
+            "limit": 200,
+        }
     return q
 
 
@@ -162,9 +181,16 @@ class DashboardData:
         if streaming:
             return dt.datetime.now()
         try:
-            r = self.client.query({"namespace": self.m.namespace, "metrics": [self.m.probe_metric],
-                                   "dimensions": [self.m.time], "grain": "minute",
-                                   "order": [f"-{self.m.time}"], "limit": 1})
+            r = self.client.query(
+                {
+                    "namespace": self.m.namespace,
+                    "metrics": [self.m.probe_metric],
+                    "dimensions": [self.m.time],
+                    "grain": "minute",
+                    "order": [f"-{self.m.time}"],
+                    "limit": 1,
+                }
+            )
             value = (r.get("records") or [{}])[0].get(self.m.time)
             if value:
                 return pd.Timestamp(value).to_pydatetime().replace(tzinfo=None)
@@ -172,8 +198,14 @@ class DashboardData:
             pass
         return dt.datetime.now()
 
-    def fetch(self, window: Window, drill: Drill, extra: dict | None = None,
-              only: tuple[str, ...] | None = None, given: Snapshot | None = None) -> Snapshot:
+    def fetch(
+        self,
+        window: Window,
+        drill: Drill,
+        extra: dict | None = None,
+        only: tuple[str, ...] | None = None,
+        given: Snapshot | None = None,
+    ) -> Snapshot:
         """One complete snapshot (or the panels in ``only``; the panels ``given`` already has
         are taken from it).  A failing panel keeps its previous data and gets an error text;
         if nothing at all could be fetched the previous snapshot stays as it is."""
@@ -223,9 +255,17 @@ def kpi_values(snap: Snapshot, m: Members) -> list[dict]:
         v = _first(cur, name)
         p = _first(prev, name)
         delta = None if v is None or not p else (v - p) / abs(p) * 100
-        out.append({"name": name, "label": info.get("label") or name.replace("_", " ").title(),
-                    "value": v, "previous": p, "delta_pct": delta,
-                    "format": info.get("format"), "unit": info.get("unit")})
+        out.append(
+            {
+                "name": name,
+                "label": info.get("label") or name.replace("_", " ").title(),
+                "value": v,
+                "previous": p,
+                "delta_pct": delta,
+                "format": info.get("format"),
+                "unit": info.get("unit"),
+            }
+        )
     return out
 
 
@@ -243,12 +283,15 @@ def tidy(snap: Snapshot) -> pd.DataFrame:
         if df is None or df.empty:
             continue
         meta = snap.meta.get(key, {})
-        metrics = [c for c in df.columns if meta.get(c, {}).get("kind") in
-                   ("metric", "measure")] or [c for c in df.columns
-                                               if pd.api.types.is_numeric_dtype(df[c])]
+        metrics = [
+            c for c in df.columns if meta.get(c, {}).get("kind") in ("metric", "measure")
+        ] or [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
         dims = [c for c in df.columns if c not in metrics]
         long = df.melt(id_vars=dims, value_vars=metrics, var_name="metric", value_name="value")
         long.insert(0, "panel", key)
         parts.append(long)
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["panel", "metric", "value"])
+    return (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=["panel", "metric", "value"])
+    )

@@ -22,8 +22,12 @@ def describe(snap: Snapshot, m: Members | None = None) -> list[tuple[str, str]]:
     fresh = snap.freshness or {}
     rows = [("Exported at", f"{snap.fetched_at:%Y-%m-%d %H:%M:%S}" if snap.fetched_at else "")]
     if snap.window:
-        rows.append(("Time range", f"{snap.window.start:%Y-%m-%d %H:%M} to "
-                                   f"{snap.window.end:%Y-%m-%d %H:%M}"))
+        rows.append(
+            (
+                "Time range",
+                f"{snap.window.start:%Y-%m-%d %H:%M} to {snap.window.end:%Y-%m-%d %H:%M}",
+            )
+        )
     top = m.levels[0].all if m is not None and m.levels else "All"
     rows.append(("Drill path", " > ".join(snap.drill.crumbs(top))))
     rows.append(("Data last committed", str(fresh.get("last_commit") or "n/a")))
@@ -38,8 +42,9 @@ def to_csv(snap: Snapshot) -> bytes:
 def to_excel(snap: Snapshot, m: Members) -> bytes:
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xl:
-        pd.DataFrame(describe(snap, m), columns=["", "value"]).to_excel(xl, sheet_name="About",
-                                                                       index=False)
+        pd.DataFrame(describe(snap, m), columns=["", "value"]).to_excel(
+            xl, sheet_name="About", index=False
+        )
         k = pd.DataFrame(kpi_values(snap, m))
         if not k.empty:
             k.to_excel(xl, sheet_name="KPIs", index=False)
@@ -62,22 +67,39 @@ def _figure(snap: Snapshot, m: Members):
 
     fig = plt.figure(figsize=(11.69, 8.27), dpi=110)  # A4 landscape
     fig.suptitle(m.title, x=0.02, ha="left", fontsize=16, fontweight="bold")
-    fig.text(0.02, 0.925, " | ".join(f"{a}: {b}" for a, b in describe(snap, m)[1:4]), fontsize=8,
-             color="#4d4d4d")
+    fig.text(
+        0.02,
+        0.925,
+        " | ".join(f"{a}: {b}" for a, b in describe(snap, m)[1:4]),
+        fontsize=8,
+        color="#4d4d4d",
+    )
     kpis = kpi_values(snap, m)
     for i, k in enumerate(kpis[:4]):
         ax = fig.add_axes((0.02 + i * 0.245, 0.77, 0.23, 0.13))
         ax.axis("off")
-        ax.add_patch(plt.Rectangle((0, 0), 1, 1, fill=False, edgecolor="#999999",
-                                   transform=ax.transAxes))
+        ax.add_patch(
+            plt.Rectangle((0, 0), 1, 1, fill=False, edgecolor="#999999", transform=ax.transAxes)
+        )
         ax.text(0.05, 0.72, k["label"], fontsize=10, transform=ax.transAxes)
-        ax.text(0.05, 0.30, _fmt(k["value"]), fontsize=18, fontweight="bold",
-                transform=ax.transAxes)
+        ax.text(
+            0.05, 0.30, _fmt(k["value"]), fontsize=18, fontweight="bold", transform=ax.transAxes
+        )
         if k["delta_pct"] is not None:
-            ax.text(0.95, 0.30, f"{k['delta_pct']:+.1f}% vs prev.", fontsize=9, ha="right",
-                    transform=ax.transAxes)
-    grid = [(0.06, 0.42, 0.42, 0.28), (0.55, 0.42, 0.42, 0.28),
-            (0.06, 0.06, 0.42, 0.28), (0.55, 0.06, 0.42, 0.28)]
+            ax.text(
+                0.95,
+                0.30,
+                f"{k['delta_pct']:+.1f}% vs prev.",
+                fontsize=9,
+                ha="right",
+                transform=ax.transAxes,
+            )
+    grid = [
+        (0.06, 0.42, 0.42, 0.28),
+        (0.55, 0.42, 0.42, 0.28),
+        (0.06, 0.06, 0.42, 0.28),
+        (0.55, 0.06, 0.42, 0.28),
+    ]
     axes = [fig.add_axes(g) for g in grid]
     # the report page: the spec's first time series, the drill level, its first stacked bars
     # and its first donut
@@ -133,12 +155,16 @@ def _stacked(ax, df, p):
     title = f"{p.y} by {p.x} and {p.by}"
     if df is None or df.empty:
         return _empty(ax, title)
-    wide = df.pivot_table(index=p.x, columns=p.by, values=p.y,
-                          aggfunc="sum").fillna(0)
+    wide = df.pivot_table(index=p.x, columns=p.by, values=p.y, aggfunc="sum").fillna(0)
     bottom = None
     for i, c in enumerate(wide.columns):
-        ax.bar(wide.index.astype(str), wide[c], bottom=bottom, label=str(c),
-               color=PALETTE[i % len(PALETTE)])
+        ax.bar(
+            wide.index.astype(str),
+            wide[c],
+            bottom=bottom,
+            label=str(c),
+            color=PALETTE[i % len(PALETTE)],
+        )
         bottom = wide[c] if bottom is None else bottom + wide[c]
     ax.legend(fontsize=7)
     ax.set_title(title, fontsize=10, loc="left")
@@ -150,8 +176,13 @@ def _donut(ax, df, p):
     if df is None or df.empty:
         return _empty(ax, title)
     d = df.sort_values(p.y, ascending=False)
-    ax.pie(d[p.y].astype(float).clip(lower=0), labels=d[p.x].astype(str),
-           colors=PALETTE[: len(d)], wedgeprops={"width": 0.45}, textprops={"fontsize": 7})
+    ax.pie(
+        d[p.y].astype(float).clip(lower=0),
+        labels=d[p.x].astype(str),
+        colors=PALETTE[: len(d)],
+        wedgeprops={"width": 0.45},
+        textprops={"fontsize": 7},
+    )
     ax.set_title(title, fontsize=10, loc="left")
 
 

@@ -45,7 +45,7 @@ def incidents_db_path() -> Path:
     try:
         from workbench.config import load_settings
 
-        settings = load_settings()    # anomaly.incidents_db: the file the server writes too
+        settings = load_settings()  # anomaly.incidents_db: the file the server writes too
         return settings.path(settings.anomaly.incidents_db or DEFAULT_DB)
     except Exception:  # noqa: BLE001  a broken workbench.yml: the cwd still works
         return Path(DEFAULT_DB)
@@ -115,7 +115,7 @@ class IncidentFeed:
         try:
             return [dict(r) for r in db.execute(sql, args)]
         except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):   # created, not yet written
+            if "no such table" in str(exc):  # created, not yet written
                 return []
             raise
         finally:
@@ -143,16 +143,26 @@ class IncidentFeed:
 
     def recent(self, include_resolved: bool = True, limit: int = RECENT) -> pd.DataFrame:
         """Most recently active incidents first."""
-        sql = ("select id, status, severity, title, first_ts, last_ts, n_anomalies from incidents"
-               + ("" if include_resolved else " where status != 'resolved'")
-               + " order by last_ts desc, id desc limit ?")
+        sql = (
+            "select id, status, severity, title, first_ts, last_ts, n_anomalies from incidents"
+            + ("" if include_resolved else " where status != 'resolved'")
+            + " order by last_ts desc, id desc limit ?"
+        )
         rows = self._read(sql, (int(limit),))
-        df = pd.DataFrame(rows, columns=["id", "status", "severity", "title", "first_ts",
-                                         "last_ts", "n_anomalies"])
+        df = pd.DataFrame(
+            rows,
+            columns=["id", "status", "severity", "title", "first_ts", "last_ts", "n_anomalies"],
+        )
         for c in ("first_ts", "last_ts"):
             df[c] = pd.to_datetime(df[c], errors="coerce").dt.strftime("%Y-%m-%d %H:%M")
-        return df.rename(columns={"id": "#", "first_ts": "started", "last_ts": "last seen",
-                                  "n_anomalies": "anomalies"})
+        return df.rename(
+            columns={
+                "id": "#",
+                "first_ts": "started",
+                "last_ts": "last seen",
+                "n_anomalies": "anomalies",
+            }
+        )
 
     def incident(self, incident_id: int) -> dict | None:
         rows = self._read("select * from incidents where id = ?", (int(incident_id),))
@@ -162,9 +172,12 @@ class IncidentFeed:
         inc["anomalies"] = self._read(
             "select ts, metric, slice_by, slice_value, value, expected, score, severity, "
             "direction from anomalies where incident_id = ? order by ts, rule, slice_value",
-            (int(incident_id),))
-        inc["history"] = self._read("select at, action, actor, detail from history "
-                                    "where incident_id = ? order by id", (int(incident_id),))
+            (int(incident_id),),
+        )
+        inc["history"] = self._read(
+            "select at, action, actor, detail from history where incident_id = ? order by id",
+            (int(incident_id),),
+        )
         return inc
 
     def act(self, incident_id: int, action: str, by: str, note: str | None = None) -> dict:

@@ -39,13 +39,16 @@ def load_layout(user: str | None, folder: Path | None = None) -> dict | None:
     except (OSError, ValueError):
         return None
     if isinstance(data, dict) and isinstance(data.get("order"), list):
-        return {"order": [str(x) for x in data["order"]],
-                "hidden": [str(x) for x in data.get("hidden", [])]}
+        return {
+            "order": [str(x) for x in data["order"]],
+            "hidden": [str(x) for x in data.get("hidden", [])],
+        }
     return None
 
 
-def save_layout(user: str | None, order: list[str], hidden: list[str],
-                folder: Path | None = None) -> Path:
+def save_layout(
+    user: str | None, order: list[str], hidden: list[str], folder: Path | None = None
+) -> Path:
     path = _file(user, folder)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"order": order, "hidden": hidden}, indent=1))
@@ -55,8 +58,13 @@ def save_layout(user: str | None, order: list[str], hidden: list[str],
 class LayoutEditor:
     """Order and visibility of named panels; calls ``on_change(order, hidden)``."""
 
-    def __init__(self, titles: dict[str, str], on_change: Callable[[list[str], list[str]], None],
-                 user: str | None = None, folder: Path | None = None):
+    def __init__(
+        self,
+        titles: dict[str, str],
+        on_change: Callable[[list[str], list[str]], None],
+        user: str | None = None,
+        folder: Path | None = None,
+    ):
         self.titles, self.on_change, self.user, self.folder = titles, on_change, user, folder
         self.order = list(titles)
         self.hidden: list[str] = []
@@ -65,16 +73,22 @@ class LayoutEditor:
             known = [k for k in saved["order"] if k in titles]
             self.order = known + [k for k in titles if k not in known]
             self.hidden = [k for k in saved["hidden"] if k in titles]
-        self.list = theme.styled(pn.widgets.Select(
-            name="Dashboard panels (select one, then move or hide it)",
-            options=self._options(), size=min(12, len(titles)), sizing_mode="stretch_width"))
+        self.list = theme.styled(
+            pn.widgets.Select(
+                name="Dashboard panels (select one, then move or hide it)",
+                options=self._options(),
+                size=min(12, len(titles)),
+                sizing_mode="stretch_width",
+            )
+        )
         self.up = theme.styled(pn.widgets.Button(name="Move up", button_type="default"))
         self.down = theme.styled(pn.widgets.Button(name="Move down", button_type="default"))
         self.toggle = theme.styled(pn.widgets.Button(name="Show / hide", button_type="default"))
         self.save = theme.styled(pn.widgets.Button(name="Save layout", button_type="primary"))
         self.reset = theme.styled(pn.widgets.Button(name="Reset layout", button_type="default"))
-        self.status = pn.pane.HTML("", sizing_mode="stretch_width",
-                                   stylesheets=[], styles={"min-height": "1.2em"})
+        self.status = pn.pane.HTML(
+            "", sizing_mode="stretch_width", stylesheets=[], styles={"min-height": "1.2em"}
+        )
         self.up.on_click(lambda e: self._move(-1))
         self.down.on_click(lambda e: self._move(1))
         self.toggle.on_click(lambda e: self._toggle())
@@ -83,7 +97,9 @@ class LayoutEditor:
         self.view = pn.Column(
             self.list,
             pn.FlexBox(self.up, self.down, self.toggle, self.save, self.reset, gap="6px"),
-            self.status, sizing_mode="stretch_width")
+            self.status,
+            sizing_mode="stretch_width",
+        )
 
     def set_order(self, visible_order: list[str]) -> None:
         """The board's new order of the visible panels (drag-and-drop); hidden panels keep
@@ -94,8 +110,10 @@ class LayoutEditor:
         self._say("Layout changed (not saved yet): press Save layout to keep it.")
 
     def _options(self) -> dict[str, str]:
-        return {f"{i + 1}. {self.titles[k]}" + (" (hidden)" if k in self.hidden else ""): k
-                for i, k in enumerate(self.order)}
+        return {
+            f"{i + 1}. {self.titles[k]}" + (" (hidden)" if k in self.hidden else ""): k
+            for i, k in enumerate(self.order)
+        }
 
     def _refresh(self, keep: str | None = None) -> None:
         self.list.options = self._options()
@@ -140,5 +158,6 @@ class LayoutEditor:
     def _say(self, text: str) -> None:
         import html
 
-        self.status.object = f"<p role='status' aria-live='polite' style='margin:0'>" \
-                             f"{html.escape(text)}</p>"
+        self.status.object = (
+            f"<p role='status' aria-live='polite' style='margin:0'>{html.escape(text)}</p>"
+        )

@@ -38,11 +38,33 @@ SEVERITY_MARK = {
 }
 _OTHER = ("hex", OKABE_ITO["reddish_purple"], "other (hexagon)")
 
-COLUMNS = ["rule", "metric", "grain", "slice_by", "slice_value", "ts", "value", "expected",
-           "score", "severity", "direction", "incident_id", "rule_where"]
-NOT_AN_EQUALITY = object()    # a rule filter no chart's drill path can express
-MARK_COLS = ["anomaly_value", "expected", "score", "severity", "slice", "direction",
-             "incident", "marker", "colour"]
+COLUMNS = [
+    "rule",
+    "metric",
+    "grain",
+    "slice_by",
+    "slice_value",
+    "ts",
+    "value",
+    "expected",
+    "score",
+    "severity",
+    "direction",
+    "incident_id",
+    "rule_where",
+]
+NOT_AN_EQUALITY = object()  # a rule filter no chart's drill path can express
+MARK_COLS = [
+    "anomaly_value",
+    "expected",
+    "score",
+    "severity",
+    "slice",
+    "direction",
+    "incident",
+    "marker",
+    "colour",
+]
 
 
 def empty_anomalies() -> pd.DataFrame:
@@ -82,7 +104,7 @@ def rule_equalities(stored: str | None) -> tuple | object:
         if not (isinstance(col, exp.Column) and isinstance(lit, exp.Literal)):
             return NOT_AN_EQUALITY
         if col.name in out and out[col.name] != str(lit.this):
-            return NOT_AN_EQUALITY   # a = 'x' and a = 'y': an empty series
+            return NOT_AN_EQUALITY  # a = 'x' and a = 'y': an empty series
         out[col.name] = str(lit.this)
     return tuple(sorted(out.items()))
 
@@ -100,8 +122,14 @@ def _series_of(row) -> dict | None:
     return out
 
 
-def for_chart(anoms: pd.DataFrame | None, metrics: list[str], where: dict[str, str],
-              start=None, end=None, by: str | None = None) -> pd.DataFrame:
+def for_chart(
+    anoms: pd.DataFrame | None,
+    metrics: list[str],
+    where: dict[str, str],
+    start=None,
+    end=None,
+    by: str | None = None,
+) -> pd.DataFrame:
     """The anomalies a chart of ``metrics`` filtered by ``where`` ({dimension: value}, the drill
     path) shows in [start, end); ``by``: the chart draws one series per value of it."""
     if anoms is None or anoms.empty:
@@ -123,8 +151,12 @@ def for_chart(anoms: pd.DataFrame | None, metrics: list[str], where: dict[str, s
             continue
         # a band of a split chart: the chart's filters plus `by = <band>` (the marker is drawn
         # on that band's top)
-        keep.append(by is not None and by not in chart and by in series
-                    and {**chart, by: series[by]} == series)
+        keep.append(
+            by is not None
+            and by not in chart
+            and by in series
+            and {**chart, by: series[by]} == series
+        )
     if not len(a):
         return a.reset_index(drop=True)
     return a[keep].sort_values("ts").reset_index(drop=True)
@@ -152,12 +184,17 @@ def _y_at(series: pd.Series | None, ts: pd.Timestamp, fallback: float) -> float:
     return float(before.iloc[-1] if len(before) else series.iloc[0])
 
 
-def marker_frame(anoms: pd.DataFrame, chart: pd.DataFrame | None, time: str, metric: str,
-                 by: str | None = None) -> pd.DataFrame:
+def marker_frame(
+    anoms: pd.DataFrame, chart: pd.DataFrame | None, time: str, metric: str, by: str | None = None
+) -> pd.DataFrame:
     """One row per marker: x, y on the chart, and what the hover shows."""
     cols = {time: pd.Series([], dtype="datetime64[ns]"), metric: pd.Series([], dtype=float)}
-    cols.update({c: pd.Series([], dtype=float if c in ("anomaly_value", "expected", "score")
-                              else object) for c in MARK_COLS})
+    cols.update(
+        {
+            c: pd.Series([], dtype=float if c in ("anomaly_value", "expected", "score") else object)
+            for c in MARK_COLS
+        }
+    )
     if anoms is None or anoms.empty:
         return pd.DataFrame(cols)
     heights = _heights(chart, time, metric, by)
@@ -169,33 +206,56 @@ def marker_frame(anoms: pd.DataFrame, chart: pd.DataFrame | None, time: str, met
         key = series.get(by) if by else None
         marker, colour, _ = SEVERITY_MARK.get(a.severity, _OTHER)
         where = ", ".join(f"{k} = {v}" for k, v in sorted(series.items())) or "total"
-        rows.append({time: ts, metric: _y_at(heights.get(key), ts, value),
-                     "anomaly_value": value,
-                     "expected": float(a.expected) if pd.notna(a.expected) else float("nan"),
-                     "score": float(a.score), "severity": str(a.severity), "slice": where,
-                     "direction": str(a.direction), "incident": f"#{a.incident_id}",
-                     "marker": marker, "colour": colour})
+        rows.append(
+            {
+                time: ts,
+                metric: _y_at(heights.get(key), ts, value),
+                "anomaly_value": value,
+                "expected": float(a.expected) if pd.notna(a.expected) else float("nan"),
+                "score": float(a.score),
+                "severity": str(a.severity),
+                "slice": where,
+                "direction": str(a.direction),
+                "incident": f"#{a.incident_id}",
+                "marker": marker,
+                "colour": colour,
+            }
+        )
     return pd.DataFrame(rows, columns=list(cols))
 
 
 def markers(time: str, metric: str, by: str | None = None) -> Callable:
     """A render function (chart frame, anomalies) -> hv.Scatter of markers, for LiveChart."""
-    hover = HoverTool(tooltips=[
-        ("Anomaly", "@severity @direction (@slice), incident @incident"),
-        ("at", f"@{{{time}}}{{%F %H:%M}}"),
-        ("value", "@anomaly_value{0,0.00}"), ("expected", "@expected{0,0.00}"),
-        ("score", "@score{0.000}")], formatters={f"@{{{time}}}": "datetime"})
+    hover = HoverTool(
+        tooltips=[
+            ("Anomaly", "@severity @direction (@slice), incident @incident"),
+            ("at", f"@{{{time}}}{{%F %H:%M}}"),
+            ("value", "@anomaly_value{0,0.00}"),
+            ("expected", "@expected{0,0.00}"),
+            ("score", "@score{0.000}"),
+        ],
+        formatters={f"@{{{time}}}": "datetime"},
+    )
 
     def render(chart: pd.DataFrame, anoms: pd.DataFrame | None) -> hv.Scatter:
         d = marker_frame(anoms, chart, time, metric, by)
         return hv.Scatter(d, time, [metric] + MARK_COLS, label="Anomaly").opts(
-            marker=hv.dim("marker"), color="colour", size=13, line_color="black",
-            line_width=1, tools=[hover], show_legend=False)
+            marker=hv.dim("marker"),
+            color="colour",
+            size=13,
+            line_color="black",
+            line_width=1,
+            tools=[hover],
+            show_legend=False,
+        )
+
     return render
 
 
 def legend_html() -> str:
     """The markers' key, as text (next to the charts; the legend needs no colour vision)."""
     parts = ", ".join(words for _, _, words in SEVERITY_MARK.values())
-    return f"Anomaly markers by severity: {parts}. Hover a marker for its value, expected " \
-           f"value and score."
+    return (
+        f"Anomaly markers by severity: {parts}. Hover a marker for its value, expected "
+        f"value and score."
+    )

@@ -22,9 +22,9 @@ class Level:
     dimension: str
     label: str
     all: str
-    metric: str | None = None           # the level's own metric (then the table shows only it)
-    lines: bool = False                 # its metric is line-level: filters use line dimensions
-    line_dimension: str | None = None   # the same dimension on the line-level model
+    metric: str | None = None  # the level's own metric (then the table shows only it)
+    lines: bool = False  # its metric is line-level: filters use line dimensions
+    line_dimension: str | None = None  # the same dimension on the line-level model
 
 
 @dataclass
@@ -34,10 +34,10 @@ class Members:
     namespace: str
     time: str
     kpis: list[str]
-    metric: str                          # the drill bar's metric, the explore panel's default
-    metrics: list[str]                   # the drill table's metrics at the upper levels
+    metric: str  # the drill bar's metric, the explore panel's default
+    metrics: list[str]  # the drill table's metrics at the upper levels
     levels: list[Level]
-    probe_metric: str                    # the freshness probe's metric
+    probe_metric: str  # the freshness probe's metric
     queries: dict[str, QuerySpec] = field(default_factory=dict)
     panels: list[PanelSpec] = field(default_factory=list)
     live: bool = False
@@ -55,9 +55,15 @@ def _plural(word: str) -> str:
     return word[:-1] + "ies" if word.endswith("y") and word[-2:-1] not in "aeiou" else word + "s"
 
 
-def resolve(spec: DashboardSpec, namespace: str, names: set[str] | None = None,
-            time_dimensions: Sequence[str] = (), live: bool = False) -> Members:
+def resolve(
+    spec: DashboardSpec,
+    namespace: str,
+    names: set[str] | None = None,
+    time_dimensions: Sequence[str] = (),
+    live: bool = False,
+) -> Members:
     """The spec in ``namespace``: ``names`` are the members it has (None: all the spec names)."""
+
     def has(name: str | None) -> bool:
         return name is None or names is None or name in names
 
@@ -70,10 +76,18 @@ def resolve(spec: DashboardSpec, namespace: str, names: set[str] | None = None,
     for lv in spec.drill.levels:
         if not has(lv.dimension) or not has(lv.metric):
             continue
-        levels.append(Level(lv.dimension, lv.label or _title(lv.dimension),
-                            lv.all or f"All {_plural(lv.dimension.replace('_', ' '))}", lv.metric,
-                            lv.lines, lv.line_dimension if lv.line_dimension and
-                            names is not None and lv.line_dimension in names else None))
+        levels.append(
+            Level(
+                lv.dimension,
+                lv.label or _title(lv.dimension),
+                lv.all or f"All {_plural(lv.dimension.replace('_', ' '))}",
+                lv.metric,
+                lv.lines,
+                lv.line_dimension
+                if lv.line_dimension and names is not None and lv.line_dimension in names
+                else None,
+            )
+        )
     queries = {}
     for key, q in spec.queries.items():
         dims = tuple(real(d) for d in q.dimensions)
@@ -88,12 +102,24 @@ def resolve(spec: DashboardSpec, namespace: str, names: set[str] | None = None,
         if p.source in queries and all(has(real(f)) for f in fields):
             panels.append(p.model_copy(update={"x": real(p.x)}))
     kpis = [k for k in spec.kpis if has(k)]
-    probe = spec.freshness_metric if has(spec.freshness_metric) and spec.freshness_metric \
+    probe = (
+        spec.freshness_metric
+        if has(spec.freshness_metric) and spec.freshness_metric
         else (kpis or list(spec.kpis))[0]
-    return Members(namespace=namespace, time=time, kpis=kpis, metric=spec.drill.metric,
-                   metrics=[x for x in spec.drill.metrics or (spec.drill.metric,) if has(x)],
-                   levels=levels, probe_metric=probe, queries=queries, panels=panels,
-                   live=live, title=spec.title)
+    )
+    return Members(
+        namespace=namespace,
+        time=time,
+        kpis=kpis,
+        metric=spec.drill.metric,
+        metrics=[x for x in spec.drill.metrics or (spec.drill.metric,) if has(x)],
+        levels=levels,
+        probe_metric=probe,
+        queries=queries,
+        panels=panels,
+        live=live,
+        title=spec.title,
+    )
 
 
 def without_query(m: Members, key: str) -> Members:
@@ -103,8 +129,9 @@ def without_query(m: Members, key: str) -> Members:
     return m
 
 
-def discover_members(client, namespace: str | None = None,
-                     spec: DashboardSpec | None = None) -> Members:
+def discover_members(
+    client, namespace: str | None = None, spec: DashboardSpec | None = None
+) -> Members:
     """Pick the namespace (``WORKBENCH_DASHBOARD_NAMESPACE``, else the spec's first that the
     server has, a live one only once it answers) and keep the members it has."""
     if spec is None:
@@ -113,8 +140,9 @@ def discover_members(client, namespace: str | None = None,
         spec = load_dashboard()
     cat = client.catalog()
     spaces = cat.get("namespaces") or []
-    live_spaces = {e["namespace"] for e in cat.get("entries", [])
-                   if e.get("kind") == "model" and e.get("live")}
+    live_spaces = {
+        e["namespace"] for e in cat.get("entries", []) if e.get("kind") == "model" and e.get("live")
+    }
     ns = namespace or os.environ.get("WORKBENCH_DASHBOARD_NAMESPACE") or None
     if ns is None:
         candidates = [n for n in spec.namespaces if n in spaces] or list(spec.namespaces)
@@ -124,8 +152,13 @@ def discover_members(client, namespace: str | None = None,
                 ns = name
                 break
             try:  # a live namespace answers once the pipeline has created its gold views
-                client.query({"namespace": name, "metrics": [spec.freshness_metric or
-                                                             spec.kpis[0]], "limit": 1})
+                client.query(
+                    {
+                        "namespace": name,
+                        "metrics": [spec.freshness_metric or spec.kpis[0]],
+                        "limit": 1,
+                    }
+                )
                 ns = name
                 break
             except Exception:  # noqa: BLE001, S112  not yet: the next namespace is tried
@@ -138,8 +171,14 @@ def discover_members(client, namespace: str | None = None,
         if not q.check:
             continue
         try:  # a panel that can never answer would only fail once a second
-            client.query({"namespace": ns, "metrics": list(q.metrics),
-                          "dimensions": list(q.dimensions), "limit": 1})
+            client.query(
+                {
+                    "namespace": ns,
+                    "metrics": list(q.metrics),
+                    "dimensions": list(q.dimensions),
+                    "limit": 1,
+                }
+            )
         except Exception:  # noqa: BLE001
             without_query(m, key)
     return m

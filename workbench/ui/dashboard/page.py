@@ -64,8 +64,11 @@ font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1a1a1a">
 
 def deferred(scripts: str) -> str:
     """Panel's resource <script> tags, deferred (they would otherwise block the parser)."""
-    out = re.sub(r'<script type="text/javascript" src=', '<script defer type="text/javascript" src=',
-                 str(scripts))
+    out = re.sub(
+        r'<script type="text/javascript" src=',
+        '<script defer type="text/javascript" src=',
+        str(scripts),
+    )
     return re.sub(r'<script type="text/javascript">', '<script type="module">', out)
 
 
@@ -75,9 +78,12 @@ TEMPLATE = _ENV.from_string("{% extends base %}\n" + _BODY, globals={"deferred":
 
 def first_paint_html(title: str, snap: Snapshot, m: Members) -> str:
     """Header, freshness line and KPI cards, escaped, as the live page shows them."""
-    return (f"<header><h1 style='margin:0.2em 0'>{html.escape(title)}</h1></header>"
-            + freshness_line(snap) + kpi_cards(kpi_values(snap, m))
-            + "<p style='margin:0.4em 0;color:#4d4d4d'>Loading the charts and controls…</p>")
+    return (
+        f"<header><h1 style='margin:0.2em 0'>{html.escape(title)}</h1></header>"
+        + freshness_line(snap)
+        + kpi_cards(kpi_values(snap, m))
+        + "<p style='margin:0.4em 0;color:#4d4d4d'>Loading the charts and controls…</p>"
+    )
 
 
 def first_snapshot(client, m: Members, user: str | None) -> Snapshot:
@@ -103,16 +109,24 @@ def live_dashboard_page(title: str = "Live KPI dashboard") -> pn.viewable.Viewab
     try:
         client = client_for_session()
         user = client.me()
-        m = MEMBERS.get(user, None, lambda: discover_members(client)) if user else \
-            discover_members(client)
+        m = (
+            MEMBERS.get(user, None, lambda: discover_members(client))
+            if user
+            else discover_members(client)
+        )
         first = first_snapshot(client, m, user)
     except Exception as exc:  # noqa: BLE001  shown as a notice, never a traceback
-        return theme.page(title, messages.notice("Couldn't open the dashboard",
-                                                 messages.describe_error(exc)))
+        return theme.page(
+            title, messages.notice("Couldn't open the dashboard", messages.describe_error(exc))
+        )
     doc = pn.state.curdoc
-    root = pn.Column(pn.pane.HTML("<p role='status' style='margin:0.4em 12px'>Loading the live "
-                                  "dashboard…</p>", sizing_mode="stretch_width"),
-                     sizing_mode="stretch_width")
+    root = pn.Column(
+        pn.pane.HTML(
+            "<p role='status' style='margin:0.4em 12px'>Loading the live dashboard…</p>",
+            sizing_mode="stretch_width",
+        ),
+        sizing_mode="stretch_width",
+    )
     if doc is None:  # not served (tests, a notebook): build it all now
         return Dashboard(client, members=m, user=user).start().view
     doc.template = TEMPLATE
@@ -123,8 +137,12 @@ def live_dashboard_page(title: str = "Live KPI dashboard") -> pn.viewable.Viewab
             dashboard = Dashboard(client, members=m, user=user, defer_charts=True)
         except Exception as exc:  # noqa: BLE001
             _log.warning("dashboard: building the page failed: %s", exc)
-            root.objects = [theme.page(title, messages.notice(
-                "Couldn't open the dashboard", messages.describe_error(exc)))]
+            root.objects = [
+                theme.page(
+                    title,
+                    messages.notice("Couldn't open the dashboard", messages.describe_error(exc)),
+                )
+            ]
             return
         root.objects = [dashboard.view]
         dashboard.start()

@@ -28,16 +28,24 @@ def chart_for(m: Members, p: PanelSpec) -> Any:
     if p.chart is None or p.y is None:  # the spec's validation requires both
         raise ValueError(f"panel {p.key!r} has no chart type or metric")
     metric = p.summary or p.y
-    describe = describe_series(m.time, metric) if p.x == m.time else describe_top(
-        p.label or p.x or "", metric)
+    describe = (
+        describe_series(m.time, metric)
+        if p.x == m.time
+        else describe_top(p.label or p.x or "", metric)
+    )
     marks = mk.markers(p.x or m.time, p.y, by=p.by) if p.markers else None
-    return CHARTS.get(p.chart)().dashboard_panel(p.source, p.title or p.key, p.x, p.y, p.by,
-                                                 p.label, describe, marks)
+    return CHARTS.get(p.chart)().dashboard_panel(
+        p.source, p.title or p.key, p.x, p.y, p.by, p.label, describe, marks
+    )
 
 
-def build_charts(m: Members, drill_render: Callable, drill_describe: Callable,
-                 explore_render: Callable, explore_marks: Callable | None = None
-                 ) -> dict[str, Any]:
+def build_charts(
+    m: Members,
+    drill_render: Callable,
+    drill_describe: Callable,
+    explore_render: Callable,
+    explore_marks: Callable | None = None,
+) -> dict[str, Any]:
     """Every chart panel of the namespace, by key, in the spec's order (the drill and explore
     panels always).  Time series the spec marks carry anomaly markers (dashboard.markers)."""
     charts: dict[str, Any] = {}
@@ -45,29 +53,55 @@ def build_charts(m: Members, drill_render: Callable, drill_describe: Callable,
     for p in m.panels:
         if p.key == "drill":
             charts["drill"] = ch.LiveChart(
-                "drill", p.title or f"{m.metric.replace('_', ' ').capitalize()} by {first} "
-                "(click a bar to drill down)", "bar", drill_render, drill_describe)
+                "drill",
+                p.title
+                or f"{m.metric.replace('_', ' ').capitalize()} by {first} "
+                "(click a bar to drill down)",
+                "bar",
+                drill_render,
+                drill_describe,
+            )
         elif p.key == "explore":
             charts["explore"] = ch.LiveChart(
-                "explore", p.title or "Explore: pick a metric with the search box", "line",
-                explore_render, lambda df: "", marks_render=explore_marks)
+                "explore",
+                p.title or "Explore: pick a metric with the search box",
+                "line",
+                explore_render,
+                lambda df: "",
+                marks_render=explore_marks,
+            )
         else:
             charts[p.key] = chart_for(m, p)
     if "drill" not in charts:  # the drill path's bar and the metric search are not optional
-        charts["drill"] = ch.LiveChart("drill", f"{m.metric} by {first}", "bar", drill_render,
-                                       drill_describe)
+        charts["drill"] = ch.LiveChart(
+            "drill", f"{m.metric} by {first}", "bar", drill_render, drill_describe
+        )
     if "explore" not in charts:
-        charts["explore"] = ch.LiveChart("explore", "Explore: pick a metric with the search box",
-                                         "line", explore_render, lambda df: "",
-                                         marks_render=explore_marks)
+        charts["explore"] = ch.LiveChart(
+            "explore",
+            "Explore: pick a metric with the search box",
+            "line",
+            explore_render,
+            lambda df: "",
+            marks_render=explore_marks,
+        )
     return charts
 
 
 def drill_table() -> pn.widgets.Tabulator:
-    return theme.styled(pn.widgets.Tabulator(
-        pd.DataFrame(), name="Drill-down table", disabled=True, pagination="local",
-        page_size=10, sizing_mode="stretch_width", height=320, show_index=False,
-        selectable=1))
+    return theme.styled(
+        pn.widgets.Tabulator(
+            pd.DataFrame(),
+            name="Drill-down table",
+            disabled=True,
+            pagination="local",
+            page_size=10,
+            sizing_mode="stretch_width",
+            height=320,
+            show_index=False,
+            selectable=1,
+        )
+    )
 
 
 class Cards:
@@ -80,9 +114,13 @@ class Cards:
 
     def card(self, title: str, body, summary=None) -> pn.Column:
         if self.defer:
-            slot = pn.Column(pn.pane.HTML("<p style='margin:0'>Drawing the chart…</p>",
-                                          sizing_mode="stretch_width"),
-                             sizing_mode="stretch_width", min_height=120)
+            slot = pn.Column(
+                pn.pane.HTML(
+                    "<p style='margin:0'>Drawing the chart…</p>", sizing_mode="stretch_width"
+                ),
+                sizing_mode="stretch_width",
+                min_height=120,
+            )
             self.pending.append((slot, body))
             body = slot
         parts = [theme.heading(title, 3), body] + ([summary] if summary is not None else [])

@@ -37,8 +37,7 @@ class ViewKey:
 
     @classmethod
     def of(cls, user: str | None, m: Members, w: Window, drill, explore: str | None) -> ViewKey:
-        return cls(user or "", m.namespace, f"{w.text()}/{w.grain}", tuple(drill.picks),
-                   explore)
+        return cls(user or "", m.namespace, f"{w.text()}/{w.grain}", tuple(drill.picks), explore)
 
 
 def data_version(freshness: dict | None) -> str | None:
@@ -59,8 +58,12 @@ class VersionWatch:
     @staticmethod
     def probe(m: Members) -> dict[str, Any]:
         # The smallest query the namespace answers; its answer's `freshness` is what we want.
-        return {"namespace": m.namespace, "metrics": [m.probe_metric], "limit": 1,
-                "time_range": "today"}
+        return {
+            "namespace": m.namespace,
+            "metrics": [m.probe_metric],
+            "limit": 1,
+            "time_range": "today",
+        }
 
     def freshness(self, client, m: Members) -> dict:
         """The newest freshness; probes (with this page's credentials) if ours is too old."""

@@ -17,8 +17,11 @@ def format_number(v, fmt: str | None = None, unit: str | None = None) -> str:
         return "–"
     if fmt == "percent":
         return f"{v:.1%}"
-    text = f"{v:,.0f}" if abs(v) >= 1000 or fmt in ("integer", "number") and v == int(v) \
+    text = (
+        f"{v:,.0f}"
+        if abs(v) >= 1000 or fmt in ("integer", "number") and v == int(v)
         else f"{v:,.2f}"
+    )
     return f"{text} {unit}" if unit and fmt == "currency" else text
 
 
@@ -30,8 +33,10 @@ def kpi_cards(kpis: list[dict]) -> str:
             delta = "<span>no previous period data</span>"
         else:
             arrow, word = ("▲", "up") if d > 0 else ("▼", "down") if d < 0 else ("■", "flat")
-            delta = (f"<span><span aria-hidden='true'>{arrow}</span> {word} {abs(d):.1f}% "
-                     f"vs previous period</span>")
+            delta = (
+                f"<span><span aria-hidden='true'>{arrow}</span> {word} {abs(d):.1f}% "
+                f"vs previous period</span>"
+            )
         cards.append(
             f"<div class='wb-kpi' role='group' aria-label='{html.escape(k['label'])}' "
             f"data-metric='{html.escape(k['name'])}' style='flex:1 1 180px;border:1px solid "
@@ -40,9 +45,13 @@ def kpi_cards(kpis: list[dict]) -> str:
             f"<div class='wb-kpi-value' elementtiming='wb-kpi' "
             f"style='font-size:1.8em;font-weight:700'>"
             f"{html.escape(format_number(k['value'], k['format'], k['unit']))}</div>"
-            f"<div style='color:#4d4d4d;font-size:0.9em'>{delta}</div></div>")
-    return ("<section aria-label='Key figures' style='display:flex;flex-wrap:wrap;gap:12px'>"
-            + "".join(cards) + "</section>")
+            f"<div style='color:#4d4d4d;font-size:0.9em'>{delta}</div></div>"
+        )
+    return (
+        "<section aria-label='Key figures' style='display:flex;flex-wrap:wrap;gap:12px'>"
+        + "".join(cards)
+        + "</section>"
+    )
 
 
 def freshness_line(snap: Snapshot, freshness: dict | None = None) -> str:
@@ -62,16 +71,24 @@ def freshness_line(snap: Snapshot, freshness: dict | None = None) -> str:
             parts.append(f"Data as of {last}")
     elif snap.fetched_at:
         parts.append(f"Data fetched at {snap.fetched_at:%H:%M:%S}")
-    parts.append("stream running" if fresh.get("streaming") else
-                 "stream stopped: showing the last committed data")
+    parts.append(
+        "stream running"
+        if fresh.get("streaming")
+        else "stream stopped: showing the last committed data"
+    )
     parts.extend(pipeline_health(fresh))
     if snap.errors:
         lost = any(isinstance(e, str) and "not reachable" in e for e in snap.errors.values())
         first = next(iter(snap.errors.values()))
-        parts.append("server unreachable: showing the last data received" if lost
-                     else f"some panels failed: {first}")
-    return (f"<p role='status' aria-live='polite' class='wb-freshness' style='margin:0.2em 0'>"
-            f"{html.escape(' · '.join(parts))}</p>")
+        parts.append(
+            "server unreachable: showing the last data received"
+            if lost
+            else f"some panels failed: {first}"
+        )
+    return (
+        f"<p role='status' aria-live='polite' class='wb-freshness' style='margin:0.2em 0'>"
+        f"{html.escape(' · '.join(parts))}</p>"
+    )
 
 
 def pipeline_health(fresh: dict) -> list[str]:
@@ -113,8 +130,11 @@ def describe_series(time: str, metric: str):
         if metric not in df.columns or df.empty:
             return ""
         s = df.sort_values(time)
-        return (f"{metric} from {s[time].iloc[0]} to {s[time].iloc[-1]}: last value "
-                f"{format_number(float(s[metric].iloc[-1]))}, peak {format_number(float(s[metric].max()))}.")
+        return (
+            f"{metric} from {s[time].iloc[0]} to {s[time].iloc[-1]}: last value "
+            f"{format_number(float(s[metric].iloc[-1]))}, peak {format_number(float(s[metric].max()))}."
+        )
+
     return d
 
 
@@ -123,5 +143,10 @@ def describe_top(dim: str | None, metric: str):
         if not dim or dim not in df.columns or metric not in df.columns or df.empty:
             return ""
         top = df.groupby(dim)[metric].sum().sort_values(ascending=False).head(3)
-        return f"Top {dim}: " + ", ".join(f"{k} {format_number(float(v))}" for k, v in top.items()) + "."
+        return (
+            f"Top {dim}: "
+            + ", ".join(f"{k} {format_number(float(v))}" for k, v in top.items())
+            + "."
+        )
+
     return d

@@ -44,9 +44,16 @@ _log = logging.getLogger("workbench.dashboard")
 
 
 class Dashboard(DashboardControls):
-    def __init__(self, client, members: Members | None = None, user: str | None = None,
-                 layouts_folder=None, refresh_ms: int = REFRESH_MS, defer_charts: bool = False,
-                 incidents_db=None):
+    def __init__(
+        self,
+        client,
+        members: Members | None = None,
+        user: str | None = None,
+        layouts_folder=None,
+        refresh_ms: int = REFRESH_MS,
+        defer_charts: bool = False,
+        incidents_db=None,
+    ):
         theme.configure()
         # Drawing the Bokeh charts is most of a page's server-side cost; deferred, the page
         # (KPIs, controls, freshness) is sent first and each chart is swapped into its card
@@ -64,8 +71,8 @@ class Dashboard(DashboardControls):
         self.snapshot: Snapshot | None = None
         self._busy = False
         self._explore: str | None = None
-        self._shown: tuple | None = None      # (ViewKey, data version) on screen
-        self.fetches = 0                      # full fetches this page ran (not shared hits)
+        self._shown: tuple | None = None  # (ViewKey, data version) on screen
+        self.fetches = 0  # full fetches this page ran (not shared hits)
         self._fetched_at = 0.0
         self.refresh_ms = refresh_ms
         self._live = self.m.live
@@ -74,15 +81,19 @@ class Dashboard(DashboardControls):
         self.incident_feed = IncidentFeed(incidents_db)
         self.anomalies = mk.empty_anomalies()
         self._anomalies_window: tuple | None = None
-        self.incidents = IncidentsPanel(self.incident_feed, roles_of(client),
-                                        actor=user or _principal(client), client=client)
+        self.incidents = IncidentsPanel(
+            self.incident_feed, roles_of(client), actor=user or _principal(client), client=client
+        )
 
         self._build_controls()
         self._build_panels()
-        self.layout_editor = LayoutEditor({k: v[0] for k, v in self.panels.items()},
-                                          self._arrange, user=user, folder=layouts_folder)
-        self.board = PanelBoard(on_order=self.layout_editor.set_order,
-                                sizing_mode="stretch_width")
+        self.layout_editor = LayoutEditor(
+            {k: v[0] for k, v in self.panels.items()},
+            self._arrange,
+            user=user,
+            folder=layouts_folder,
+        )
+        self.board = PanelBoard(on_order=self.layout_editor.set_order, sizing_mode="stretch_width")
         self._arrange(self.layout_editor.order, self.layout_editor.hidden)
         self.view = self._page()
         self.refresh()
@@ -90,57 +101,95 @@ class Dashboard(DashboardControls):
 
     # --- panels ----------------------------------------------------------------------------
     def _build_panels(self) -> None:
-        self.charts: dict[str, Any] = build_charts(self.m, self._drill_render,
-                                                   self._drill_describe, self._explore_render,
-                                                   self._explore_marks)
+        self.charts: dict[str, Any] = build_charts(
+            self.m,
+            self._drill_render,
+            self._drill_describe,
+            self._explore_render,
+            self._explore_marks,
+        )
         self.drill_chart = self.charts["drill"]
         self.explore = self.charts["explore"]
         self.tap = ch.tap_stream(self.drill_chart)
         self.tap.param.watch(self._on_tap, "index")
         self.table = drill_table()
         self.table.param.watch(self._on_table_select, "selection")
-        self.panels: dict[str, tuple[str, pn.viewable.Viewable]] = {
-            "kpis": ("KPIs", self.kpis)}
+        self.panels: dict[str, tuple[str, pn.viewable.Viewable]] = {"kpis": ("KPIs", self.kpis)}
         for key, c in self.charts.items():
-            summary = c.summary if getattr(c, "marks_render", None) is None else pn.Column(
-                c.summary, pn.pane.HTML(f"<p style='margin:0;font-size:0.85em;color:#4d4d4d'>"
-                                        f"{mk.legend_html()}</p>", sizing_mode="stretch_width"),
-                sizing_mode="stretch_width")
+            summary = (
+                c.summary
+                if getattr(c, "marks_render", None) is None
+                else pn.Column(
+                    c.summary,
+                    pn.pane.HTML(
+                        f"<p style='margin:0;font-size:0.85em;color:#4d4d4d'>"
+                        f"{mk.legend_html()}</p>",
+                        sizing_mode="stretch_width",
+                    ),
+                    sizing_mode="stretch_width",
+                )
+            )
             self.panels[key] = (c.title, self.cards.card(c.title, c.pane, summary))
         # deferred like the charts: a table in the page's first layout widens it on a phone
-        self.panels["incidents"] = ("Incidents", self.cards.card("Incidents",
-                                                                 self.incidents.view))
-        self.panels["table"] = ("Drill-down table", self.cards.card(
-            "Table of the current drill level (select a row to drill down)", self.table))
+        self.panels["incidents"] = ("Incidents", self.cards.card("Incidents", self.incidents.view))
+        self.panels["table"] = (
+            "Drill-down table",
+            self.cards.card(
+                "Table of the current drill level (select a row to drill down)", self.table
+            ),
+        )
 
     def _arrange(self, order: list[str], hidden: list[str]) -> None:
-        self.board.set_panels([(k, self.panels[k][0], self.panels[k][1]) for k in order
-                               if k not in hidden and k in self.panels])
+        self.board.set_panels(
+            [
+                (k, self.panels[k][0], self.panels[k][1])
+                for k in order
+                if k not in hidden and k in self.panels
+            ]
+        )
 
     def _page(self) -> pn.Column:
-        controls = pn.FlexBox(self.preset, self.custom, *self.level_selects, self.up,
-                              gap="10px", align_items="flex-end")
-        finder = pn.Column(pn.FlexBox(self.search, self.results, self.chart_it, gap="10px",
-                                      align_items="flex-end"), sizing_mode="stretch_width")
-        tools: pn.viewable.Viewable = pn.Accordion(("Arrange and save the layout", self.layout_editor.view),
-                             ("Export what is on screen", self.downloads),
-                             ("Find a metric", finder), sizing_mode="stretch_width",
-                             active=[1])
+        controls = pn.FlexBox(
+            self.preset,
+            self.custom,
+            *self.level_selects,
+            self.up,
+            gap="10px",
+            align_items="flex-end",
+        )
+        finder = pn.Column(
+            pn.FlexBox(
+                self.search, self.results, self.chart_it, gap="10px", align_items="flex-end"
+            ),
+            sizing_mode="stretch_width",
+        )
+        tools: pn.viewable.Viewable = pn.Accordion(
+            ("Arrange and save the layout", self.layout_editor.view),
+            ("Export what is on screen", self.downloads),
+            ("Find a metric", finder),
+            sizing_mode="stretch_width",
+            active=[1],
+        )
         if self.cards.defer:  # a third of the page's build: sent right after it, before charts
             slot = pn.Column(sizing_mode="stretch_width", min_height=40)
             self.cards.pending.insert(0, (slot, tools))
             tools = slot
-        return theme.page(self.m.title, pn.Column(
-            self.status, controls, self.crumbs, tools, self.board, sizing_mode="stretch_width"),
+        return theme.page(
+            self.m.title,
+            pn.Column(
+                self.status, controls, self.crumbs, tools, self.board, sizing_mode="stretch_width"
+            ),
             intro="Every number is a governed metric, queried through the Workbench server. "
-                  "Drag a panel by its Move handle (or focus it and use the arrow keys) to "
-                  "rearrange the page.")
+            "Drag a panel by its Move handle (or focus it and use the arrow keys) to "
+            "rearrange the page.",
+        )
 
     # --- renders that depend on the drill level --------------------------------------------
     def _drill_render(self, df):
         level, metric = self.drill.level(self.m)
-        return ch.bars(level or "x", metric)(df if level and level in df.columns else
-                                             pd.DataFrame())
+        return ch.bars(level or "x", metric)(
+            df if level and level in df.columns else pd.DataFrame()
+        )
 
     def _drill_describe(self, df):
         level, metric = self.drill.level(self.m)
@@ -164,10 +213,17 @@ class Dashboard(DashboardControls):
     def _extra(self, w) -> dict:
         if not self._explore:
             return {}
-        return {"explore": {"namespace": self.m.namespace, "metrics": [self._explore],
-                            "dimensions": [self.m.time], "grain": w.grain,
-                            "time_range": w.text(),
-                            "where": self.drill.where(self.m), "order": [self.m.time]}}
+        return {
+            "explore": {
+                "namespace": self.m.namespace,
+                "metrics": [self._explore],
+                "dimensions": [self.m.time],
+                "grain": w.grain,
+                "time_range": w.text(),
+                "where": self.drill.where(self.m),
+                "order": [self.m.time],
+            }
+        }
 
     def fetch(self) -> Snapshot:
         """Run every panel's query now (no version check, no sharing)."""
@@ -186,7 +242,8 @@ class Dashboard(DashboardControls):
         version = data_version(fresh)
         # after a failure: retry on the server's return, or every few seconds for one panel
         failing = bool(fresh.get("error")) or bool(
-            self.snapshot and self.snapshot.errors and time.monotonic() - self._fetched_at > 5)
+            self.snapshot and self.snapshot.errors and time.monotonic() - self._fetched_at > 5
+        )
         if not force and not failing and self._shown == (key, version):
             return None, fresh
         snap = SNAPSHOTS.get(key, version) if self._shared else None
@@ -225,7 +282,7 @@ class Dashboard(DashboardControls):
             loop = asyncio.get_running_loop()
             doc = pn.state.curdoc
 
-            def early(kpis: Snapshot) -> None:   # from the worker thread: back to the loop
+            def early(kpis: Snapshot) -> None:  # from the worker thread: back to the loop
                 if doc is not None:
                     doc.add_next_tick_callback(lambda: self._show_kpis(kpis))
 
@@ -280,8 +337,9 @@ class Dashboard(DashboardControls):
                 try:
                     c.update(snap.frames.get(c.key))
                 except Exception as exc:  # noqa: BLE001  one chart, not the page
-                    _log.warning("dashboard chart %s (%s) failed to update: %s", c.title,
-                                 c.kind, exc)
+                    _log.warning(
+                        "dashboard chart %s (%s) failed to update: %s", c.title, c.kind, exc
+                    )
         level, metric = snap.drill.level(self.m)
         self.drill_chart.title = f"{metric} by {level} (click a bar to drill down)"
         self.table.value = snap.frames.get("drill", pd.DataFrame())
@@ -323,8 +381,11 @@ class Dashboard(DashboardControls):
         for key, metric, by in [*series, ("explore", self._explore or m.metric, None)]:
             c = self.charts.get(key)
             if c is not None and getattr(c, "marks_render", None) is not None:
-                c.show_anomalies(mk.for_chart(self.anomalies, [metric] if metric else [], where,
-                                              w.start, w.end, by))
+                c.show_anomalies(
+                    mk.for_chart(
+                        self.anomalies, [metric] if metric else [], where, w.start, w.end, by
+                    )
+                )
 
     def servable(self, title: str = "Live KPI dashboard"):
         return self.view.servable(title=title)
@@ -342,5 +403,11 @@ def _page_closed(doc) -> bool:
     return session is not None and (session.destroyed or session.connection_count == 0)
 
 
-__all__ = ["Dashboard", "discover_members", "kpi_cards", "freshness_line", "ApiError",
-           "Unreachable"]
+__all__ = [
+    "Dashboard",
+    "discover_members",
+    "kpi_cards",
+    "freshness_line",
+    "ApiError",
+    "Unreachable",
+]

@@ -3,6 +3,7 @@ Reject. Approving a schema change marks it approved (its migration is applied by
 owner with ``workbench.quality.schema.proposals.apply``); approving a proposed rule approves
 it, and approving an approved rule activates it. Every decision is checked against the principal's
 roles by the library; a refusal is shown as a message."""
+
 from __future__ import annotations
 
 import json
@@ -31,27 +32,44 @@ def pending_items(store: QualityStore) -> list[dict]:
 
 def _schema_entry(r: dict) -> dict:
     changes, sql = r["changes"], r["migration"]
-    detail = (f"**Schema change #{r['id']}** on `{r['table']}` (against v{r['base_version']}), "
-              f"**{r['compatibility']}**, {r['status']}; proposed by {r['proposed_by'] or 'a pipeline'}\n\n"
-              + "\n".join(f"- {c['kind']} `{c.get('old_name') or c['column']}`"
-                          + (f" → `{c['column']}`" if c['kind'] == 'renamed' else "")
-                          + (f" {c['old_type']} → {c['new_type']}" if c['kind'] == 'retyped' else "")
-                          + f": {c['compatibility']} ({c['reason']})" for c in changes)
-              + ("\n\nMigration SQL:\n```sql\n" + ";\n".join(sql) + ";\n```" if sql else ""))
-    return {"key": ("schema", int(r["id"])), "status": r["status"], "detail": detail,
-            "label": f"Schema #{r['id']} {r['table']}: {len(changes)} change(s), "
-                     f"{r['compatibility']} [{r['status']}]"}
+    detail = (
+        f"**Schema change #{r['id']}** on `{r['table']}` (against v{r['base_version']}), "
+        f"**{r['compatibility']}**, {r['status']}; proposed by {r['proposed_by'] or 'a pipeline'}\n\n"
+        + "\n".join(
+            f"- {c['kind']} `{c.get('old_name') or c['column']}`"
+            + (f" → `{c['column']}`" if c["kind"] == "renamed" else "")
+            + (f" {c['old_type']} → {c['new_type']}" if c["kind"] == "retyped" else "")
+            + f": {c['compatibility']} ({c['reason']})"
+            for c in changes
+        )
+        + ("\n\nMigration SQL:\n```sql\n" + ";\n".join(sql) + ";\n```" if sql else "")
+    )
+    return {
+        "key": ("schema", int(r["id"])),
+        "status": r["status"],
+        "detail": detail,
+        "label": f"Schema #{r['id']} {r['table']}: {len(changes)} change(s), "
+        f"{r['compatibility']} [{r['status']}]",
+    }
 
 
 def _rule_entry(r: dict) -> dict:
-    detail = (f"**Cleansing rule `{r['name']}` v{r['version']}** on `{r['table']}` "
-              f"({r['action']}), {r['status']}; proposed by {r['proposed_by'] or '?'}\n\n"
-              f"{r['description'] or ''}\n\n```json\n{json.dumps(r['spec'], sort_keys=True)}\n```\n\n"
-              + ("Approve activates it: it applies from the next run." if r["status"] == "approved"
-                 else "Approve marks it approved; a second approval activates it."))
-    return {"key": ("rule", r["table"], r["name"], int(r["version"])), "status": r["status"],
-            "detail": detail,
-            "label": f"Rule {r['name']} v{r['version']} on {r['table']} [{r['status']}]"}
+    detail = (
+        f"**Cleansing rule `{r['name']}` v{r['version']}** on `{r['table']}` "
+        f"({r['action']}), {r['status']}; proposed by {r['proposed_by'] or '?'}\n\n"
+        f"{r['description'] or ''}\n\n```json\n{json.dumps(r['spec'], sort_keys=True)}\n```\n\n"
+        + (
+            "Approve activates it: it applies from the next run."
+            if r["status"] == "approved"
+            else "Approve marks it approved; a second approval activates it."
+        )
+    )
+    return {
+        "key": ("rule", r["table"], r["name"], int(r["version"])),
+        "status": r["status"],
+        "detail": detail,
+        "label": f"Rule {r['name']} v{r['version']} on {r['table']} [{r['status']}]",
+    }
 
 
 def decide(store: QualityStore, key: tuple, approve: bool, status: str) -> str:
@@ -82,8 +100,11 @@ class ApprovalQueue(pn.viewable.Viewer):
         super().__init__(**params)
         self.store = store
         self.items: list[dict] = []
-        self.select = theme.styled(pn.widgets.Select(name="Awaiting approval", size=8, options=[],
-                                                     sizing_mode="stretch_width"))
+        self.select = theme.styled(
+            pn.widgets.Select(
+                name="Awaiting approval", size=8, options=[], sizing_mode="stretch_width"
+            )
+        )
         self.detail = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.approve_button = theme.styled(pn.widgets.Button(name="Approve", button_type="primary"))
         self.reject_button = theme.styled(pn.widgets.Button(name="Reject", button_type="default"))
@@ -91,8 +112,10 @@ class ApprovalQueue(pn.viewable.Viewer):
         self.error = messages.error_box()
         who = store.principal
         self.who = pn.pane.Markdown(
-            f"Acting as **{who.user}** ({', '.join(sorted(who.roles)) or 'no roles'})" if who
-            else "Acting as nobody: approvals are refused.")
+            f"Acting as **{who.user}** ({', '.join(sorted(who.roles)) or 'no roles'})"
+            if who
+            else "Acting as nobody: approvals are refused."
+        )
         self.select.param.watch(lambda e: self._show(), "value")
         self.approve_button.on_click(lambda e: self._decide(True))
         self.reject_button.on_click(lambda e: self._decide(False))
@@ -133,6 +156,13 @@ class ApprovalQueue(pn.viewable.Viewer):
         messages.set_status(self.status, done)
 
     def __panel__(self):
-        return pn.Column(theme.heading("Awaiting approval"), self.who, self.select,
-                         pn.Row(self.approve_button, self.reject_button), self.status, self.error,
-                         self.detail, sizing_mode="stretch_width")
+        return pn.Column(
+            theme.heading("Awaiting approval"),
+            self.who,
+            self.select,
+            pn.Row(self.approve_button, self.reject_button),
+            self.status,
+            self.error,
+            self.detail,
+            sizing_mode="stretch_width",
+        )

@@ -7,6 +7,7 @@ shows what it answers.
     POST quality/approvals/rule/{table}/{name}/{version}/{decision},
     GET  quality/scores, GET quality/lineage, GET quality/lineage/{table}/{rule}/{version}
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -43,10 +44,13 @@ class QualityServer:
         if self.session is None:
             raise QualityServerError(self.refusal or "Log in to the Workbench to use this app.")
         try:
-            return self.session.request(method, "quality/" + endpoint,
-                                        body=b"{}" if method == "POST" else None,
-                                        headers={"Content-Type": "application/json"},
-                                        params=params).json()
+            return self.session.request(
+                method,
+                "quality/" + endpoint,
+                body=b"{}" if method == "POST" else None,
+                headers={"Content-Type": "application/json"},
+                params=params,
+            ).json()
         except ServerError as exc:
             raise QualityServerError(str(exc), exc.status) from None
 
@@ -66,7 +70,9 @@ class QualityServer:
     def lineage_summary(self) -> pd.DataFrame:
         return frame(self._call("GET", "lineage")["rules"])
 
-    def lineage_changes(self, table: str, rule: str, version: int, limit: int = 200) -> pd.DataFrame:
+    def lineage_changes(
+        self, table: str, rule: str, version: int, limit: int = 200
+    ) -> pd.DataFrame:
         path = "/".join(quote(str(p), safe="") for p in (table, rule, int(version)))
         return frame(self._call("GET", f"lineage/{path}", {"limit": int(limit)})["changes"])
 

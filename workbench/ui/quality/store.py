@@ -10,6 +10,7 @@ It then holds no warehouse connection between clicks: DuckDB lets one process wr
 a time, so a connection is opened per action (read-only to list, read-write to approve) and
 closed at once, which keeps the warehouse usable by notebooks and pipelines meanwhile.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,8 +41,10 @@ class QualityStore:
         import duckdb
 
         if self.server is not None:
-            raise ServerOwnsTheWarehouse(f"A Workbench server owns {self.warehouse}; the quality "
-                                         "app asks it rather than opening the file.")
+            raise ServerOwnsTheWarehouse(
+                f"A Workbench server owns {self.warehouse}; the quality "
+                "app asks it rather than opening the file."
+            )
 
         con = duckdb.connect(str(self.warehouse), read_only=not write)
         try:
@@ -79,15 +82,25 @@ def open_store() -> QualityStore:
         identity = session_identity()
     server = server_for(warehouse, behind_gateway, identity)
     if behind_gateway and identity is None:  # started by the gateway, reached without it: nobody
-        return QualityStore(warehouse, root / "pipelines" / "schemas",
-                            root / "pipelines" / "cleansing", None, server)
+        return QualityStore(
+            warehouse,
+            root / "pipelines" / "schemas",
+            root / "pipelines" / "cleansing",
+            None,
+            server,
+        )
     if identity is not None and identity.is_person:
         principal = identity.principal()
     elif pfile.exists():  # alone, or the server's owner (whom the server maps to the default too)
         principals = load_principals(pfile)
         principal = principals.get(os.environ.get("WORKBENCH_QUALITY_PRINCIPAL") or None)
-    return QualityStore(warehouse, root / "pipelines" / "schemas", root / "pipelines" / "cleansing",
-                        principal, server)
+    return QualityStore(
+        warehouse,
+        root / "pipelines" / "schemas",
+        root / "pipelines" / "cleansing",
+        principal,
+        server,
+    )
 
 
 def server_for(warehouse: Path, behind_gateway: bool, identity: Any) -> QualityServer | None:

@@ -23,4 +23,12 @@ from .build import (
     main,
 )
 
-__all__ = ["DEFAULT_PATH", "TABLES", "VERSION", "build_demo_warehouse", "generate", "history_bounds", "main"]
+__all__ = [
+    "DEFAULT_PATH",
+    "TABLES",
+    "VERSION",
+    "build_demo_warehouse",
+    "generate",
+    "history_bounds",
+    "main",
+]

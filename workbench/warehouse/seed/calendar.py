@@ -23,13 +23,61 @@ DOW = {  # Mon..Sun
     "mobile_app": [1.0, 0.95, 0.95, 1.0, 1.05, 1.1, 1.25],
     "marketplace": [1.0, 1.0, 1.0, 1.0, 1.0, 1.02, 1.05],
 }
-_ONLINE_HOD = [0.35, 0.2, 0.12, 0.08, 0.07, 0.1, 0.2, 0.4, 0.6, 0.75, 0.85, 0.9, 0.95, 0.9, 0.85,
-               0.85, 0.9, 0.95, 1.1, 1.3, 1.45, 1.4, 1.1, 0.7]
+_ONLINE_HOD = [
+    0.35,
+    0.2,
+    0.12,
+    0.08,
+    0.07,
+    0.1,
+    0.2,
+    0.4,
+    0.6,
+    0.75,
+    0.85,
+    0.9,
+    0.95,
+    0.9,
+    0.85,
+    0.85,
+    0.9,
+    0.95,
+    1.1,
+    1.3,
+    1.45,
+    1.4,
+    1.1,
+    0.7,
+]
 HOD = {
     "store": [0.0] * 9 + [0.4, 0.6, 0.8, 1.0, 0.9, 0.85, 0.9, 1.0, 1.15, 1.2, 0.9] + [0.0] * 4,
     "online": _ONLINE_HOD,
-    "mobile_app": [0.3, 0.15, 0.08, 0.05, 0.05, 0.1, 0.35, 0.8, 0.9, 0.6, 0.55, 0.7, 0.95, 0.8,
-                   0.6, 0.6, 0.7, 0.9, 1.1, 1.3, 1.5, 1.5, 1.2, 0.7],
+    "mobile_app": [
+        0.3,
+        0.15,
+        0.08,
+        0.05,
+        0.05,
+        0.1,
+        0.35,
+        0.8,
+        0.9,
+        0.6,
+        0.55,
+        0.7,
+        0.95,
+        0.8,
+        0.6,
+        0.6,
+        0.7,
+        0.9,
+        1.1,
+        1.3,
+        1.5,
+        1.5,
+        1.2,
+        0.7,
+    ],
     "marketplace": list(np.power(_ONLINE_HOD, 0.6)),
 }
 # Stores in the Central region (Germany, Austria, Switzerland) are closed on Sundays.
@@ -39,14 +87,14 @@ SUNDAY_CLOSED_REGIONS = {"Central"}
 @dataclass
 class Calendar:
     start: dt.date
-    end: dt.date                     # exclusive: history covers [start 00:00, end 00:00)
-    hours_s: np.ndarray              # epoch seconds of each hour start
-    day_idx: np.ndarray              # per hour
+    end: dt.date  # exclusive: history covers [start 00:00, end 00:00)
+    hours_s: np.ndarray  # epoch seconds of each hour start
+    day_idx: np.ndarray  # per hour
     hod: np.ndarray
     dow: np.ndarray
-    month: np.ndarray                # 1..12
+    month: np.ndarray  # 1..12
     year: np.ndarray
-    days: pd.DatetimeIndex           # one entry per day
+    days: pd.DatetimeIndex  # one entry per day
     holidays: pd.DataFrame = field(default_factory=pd.DataFrame)
     promotions: pd.DataFrame = field(default_factory=pd.DataFrame)
     promo_idx: np.ndarray = field(default_factory=lambda: np.empty(0, int))  # per hour, -1 = none
@@ -86,8 +134,17 @@ def make_calendar(rng: np.random.Generator, start: dt.date, end: dt.date) -> Cal
     hours_s = np.arange(epoch_seconds(start), epoch_seconds(end), HOUR, dtype=np.int64)
     ts = pd.to_datetime(hours_s, unit="s")
     days = pd.date_range(start, end - dt.timedelta(days=1), freq="D")
-    cal = Calendar(start, end, hours_s, ((hours_s - hours_s[0]) // DAY).astype(int),
-                   ts.hour.to_numpy(), ts.dayofweek.to_numpy(), ts.month.to_numpy(), ts.year.to_numpy(), days)
+    cal = Calendar(
+        start,
+        end,
+        hours_s,
+        ((hours_s - hours_s[0]) // DAY).astype(int),
+        ts.hour.to_numpy(),
+        ts.dayofweek.to_numpy(),
+        ts.month.to_numpy(),
+        ts.year.to_numpy(),
+        days,
+    )
     cal.holidays = _holidays(start, end)
     cal.promotions = _promotions(rng, start, end)
     cal.promo_idx = np.full(len(hours_s), -1)
@@ -102,10 +159,15 @@ def _holidays(start: dt.date, end: dt.date) -> pd.DataFrame:
     for y in range(start.year, end.year + 1):
         e = easter(y)
         # name, date, hour stores close (0 = closed all day)
-        rows += [("New Year's Day", dt.date(y, 1, 1), 0), ("Good Friday", e - dt.timedelta(days=2), 0),
-                 ("Easter Monday", e + dt.timedelta(days=1), 0), ("Christmas Eve", dt.date(y, 12, 24), 14),
-                 ("Christmas Day", dt.date(y, 12, 25), 0), ("St Stephen's Day", dt.date(y, 12, 26), 0),
-                 ("New Year's Eve", dt.date(y, 12, 31), 16)]
+        rows += [
+            ("New Year's Day", dt.date(y, 1, 1), 0),
+            ("Good Friday", e - dt.timedelta(days=2), 0),
+            ("Easter Monday", e + dt.timedelta(days=1), 0),
+            ("Christmas Eve", dt.date(y, 12, 24), 14),
+            ("Christmas Day", dt.date(y, 12, 25), 0),
+            ("St Stephen's Day", dt.date(y, 12, 26), 0),
+            ("New Year's Eve", dt.date(y, 12, 31), 16),
+        ]
     h = pd.DataFrame(rows, columns=["holiday", "date", "stores_close_hour"])
     h = h[(h.date >= start) & (h.date < end)].sort_values("date").reset_index(drop=True)
     h["stores_closed"] = h.stores_close_hour == 0
@@ -129,10 +191,26 @@ def _promotions(rng: np.random.Generator, start: dt.date, end: dt.date) -> pd.Da
             day = dt.date(y, int(rng.integers(m0, m1 + 1)), int(rng.integers(3, 25)))
             cat = cats[int(rng.integers(len(cats)))]
             rows.append((f"FLASH{yy}{k + 1}", f"Flash sale: {cat}", day, 2, 30, cat, 1.10))
-    p = pd.DataFrame(rows, columns=["promo_code", "name", "start_date", "days", "discount_pct", "category",
-                                    "volume_lift"])
-    p["end_date"] = [d + dt.timedelta(days=int(n)) for d, n in zip(p.start_date, p.days, strict=True)]
-    p = p[(p.end_date > start) & (p.start_date < end)].sort_values("start_date").reset_index(drop=True)
+    p = pd.DataFrame(
+        rows,
+        columns=[
+            "promo_code",
+            "name",
+            "start_date",
+            "days",
+            "discount_pct",
+            "category",
+            "volume_lift",
+        ],
+    )
+    p["end_date"] = [
+        d + dt.timedelta(days=int(n)) for d, n in zip(p.start_date, p.days, strict=True)
+    ]
+    p = (
+        p[(p.end_date > start) & (p.start_date < end)]
+        .sort_values("start_date")
+        .reset_index(drop=True)
+    )
     p["start_s"] = [epoch_seconds(d) for d in p.start_date]
     p["end_s"] = [epoch_seconds(d) for d in p.end_date]
     p["category_idx"] = [cats.index(c) if isinstance(c, str) else -1 for c in p.category]
@@ -146,7 +224,9 @@ def _yearly_level(days: pd.DatetimeIndex) -> np.ndarray:
     dec = days.month == 12
     d = days.day.to_numpy()
     # Christmas shopping ramps up, collapses on the holidays, then post-Christmas sales.
-    christmas = np.select([d <= 23, d == 24, d == 25, d == 26], [1.2 + 0.6 * (d - 1) / 22, 0.9, 0.35, 0.7], 1.1)
+    christmas = np.select(
+        [d <= 23, d == 24, d == 25, d == 26], [1.2 + 0.6 * (d - 1) / 22, 0.9, 0.35, 0.7], 1.1
+    )
     return np.where(dec, christmas, level)
 
 
@@ -161,7 +241,13 @@ def expected_orders(cal: Calendar, cat: Catalog, target_orders: float) -> np.nda
     region_share = np.array([r[4] for r in REGIONS])
     lam = np.zeros((n_h, len(CHANNELS), len(REGIONS)))
     for c, (_cid, name, _g, _comm, share, growth) in enumerate(CHANNELS):
-        base = yearly * lift * np.exp(growth * years) * np.array(DOW[name])[cal.dow] * np.array(HOD[name])[cal.hod]
+        base = (
+            yearly
+            * lift
+            * np.exp(growth * years)
+            * np.array(DOW[name])[cal.dow]
+            * np.array(HOD[name])[cal.hod]
+        )
         if c == STORE:
             lam[:, c, :] = base[:, None] * _store_capacity(cal, cat)
         else:

@@ -59,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sf", default="1", help="scale factor (default 1)")
     parser.add_argument("--root", default=None, help="cache root (default .workbench)")
-    parser.add_argument("--out", default=None,
-                        help="DuckDB file (default <root>/tpch_sf<SF>.duckdb)")
+    parser.add_argument(
+        "--out", default=None, help="DuckDB file (default <root>/tpch_sf<SF>.duckdb)"
+    )
     parser.add_argument("--parts", type=int, default=None, help="split each table into N files")
     parser.add_argument("--parquet-only", action="store_true", help="skip the DuckDB load")
     parser.add_argument("--overwrite", action="store_true", help="regenerate even if cached")
@@ -69,14 +70,20 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         pq_dir = generate_parquet(
-            args.sf, parquet_dir(args.sf, args.root), parts=args.parts,
-            overwrite=args.overwrite, progress=not args.quiet,
+            args.sf,
+            parquet_dir(args.sf, args.root),
+            parts=args.parts,
+            overwrite=args.overwrite,
+            progress=not args.quiet,
         )
         print(f"parquet: {pq_dir}")
         if not args.parquet_only:
             db = build_duckdb(
-                args.sf, args.out or duckdb_path(args.sf, args.root), parquet=pq_dir,
-                overwrite=args.overwrite, progress=not args.quiet,
+                args.sf,
+                args.out or duckdb_path(args.sf, args.root),
+                parquet=pq_dir,
+                overwrite=args.overwrite,
+                progress=not args.quiet,
             )
             print(f"duckdb:  {db}")
     except (TpchError, ValueError) as exc:

@@ -36,6 +36,7 @@ def find_tpchgen_cli() -> Path:
 
 # --------------------------------------------------------------------------- helpers
 
+
 @contextlib.contextmanager
 def file_lock(target: Path) -> Iterator[None]:
     """Serialise builders of the same target across processes (parallel test sessions)."""
@@ -119,6 +120,7 @@ def _manifest_ok(
 
 # --------------------------------------------------------------------------- parquet
 
+
 def _bytes_under(directory: Path) -> int:
     total = 0
     for f in directory.rglob("*"):
@@ -128,7 +130,12 @@ def _bytes_under(directory: Path) -> int:
 
 
 def _run_tpchgen(
-    binary: Path, label: str, out: Path, *, parts: int | None, threads: int | None,
+    binary: Path,
+    label: str,
+    out: Path,
+    *,
+    parts: int | None,
+    threads: int | None,
     progress: bool,
 ) -> None:
     # One invocation for all tables: each tpchgen-cli start costs ~1.5 s, so per-table runs
@@ -140,8 +147,12 @@ def _run_tpchgen(
         cmd += ["--num-threads", str(threads)]
     with progress_bar(progress) as bar:
         task = bar.add_task(f"TPC-H SF{label}: generating parquet", total=None)
-        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # noqa: S603  argv list; the binary is the installed tpchgen-cli
-                              text=True) as proc:
+        with subprocess.Popen(  # noqa: S603  argv list; the binary is the installed tpchgen-cli
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as proc:
             try:
                 while True:
                     try:
@@ -149,8 +160,11 @@ def _run_tpchgen(
                         break
                     except subprocess.TimeoutExpired:
                         mb = _bytes_under(out) / 1e6
-                        bar.update(task, description=f"TPC-H SF{label}: generating parquet "
-                                                     f"({mb:,.1f} MB written)")
+                        bar.update(
+                            task,
+                            description=f"TPC-H SF{label}: generating parquet "
+                            f"({mb:,.1f} MB written)",
+                        )
             except BaseException:
                 proc.kill()
                 raise
@@ -159,8 +173,9 @@ def _run_tpchgen(
                 f"tpchgen-cli failed at SF{label} (exit {proc.returncode}): {stderr.strip()}"
             )
         mb = _bytes_under(out) / 1e6
-        bar.update(task, total=1, completed=1,
-                   description=f"TPC-H SF{label}: parquet ready ({mb:,.1f} MB)")
+        bar.update(
+            task, total=1, completed=1, description=f"TPC-H SF{label}: parquet ready ({mb:,.1f} MB)"
+        )
 
 
 def generate_parquet(

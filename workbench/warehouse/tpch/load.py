@@ -46,9 +46,12 @@ def load_into(
                 "select * from read_parquet(?)",
                 [source],
             )
-            got = [r[0] for r in con.execute(
-                f"select column_name from (describe {prefix}{_quote_ident(table)})"
-            ).fetchall()]
+            got = [
+                r[0]
+                for r in con.execute(
+                    f"select column_name from (describe {prefix}{_quote_ident(table)})"
+                ).fetchall()
+            ]
             want = list(COLUMNS.get(table, {}))
             if want and got != want:
                 raise TpchError(f"unexpected columns in {table}: {got} (expected {want})")
