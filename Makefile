@@ -18,6 +18,8 @@ BENCH_ARGS ?= --quick
 
 # Exact versions every install uses (pip -c): the set the suite passed with.  `make lock` refreshes it.
 LOCK       := constraints.txt
+# The nlq extra's pins (torch from the CPU wheel on disk): kept by hand, see its header.
+LOCK_NLQ   := constraints-nlq.txt
 # The resolver `make lock` uses, pinned so a re-lock changes versions, not the file's format.  It lives
 # in its own venv so it never appears in (or perturbs) the project's environment.
 UV_VERSION ?= 0.13.9
@@ -25,7 +27,7 @@ LOCK_TOOLS := $(VENV)/.lock-tools
 UV         := $(LOCK_TOOLS)/bin/uv
 # Installs are keyed on the content of pyproject.toml and the lock: a second run with the same files
 # is a no-op, and a changed lock reinstalls.
-DEPS_KEY   := $(shell cat pyproject.toml $(LOCK) 2>/dev/null | sha256sum | cut -c1-16)
+DEPS_KEY   := $(shell cat pyproject.toml $(LOCK) $(LOCK_NLQ) 2>/dev/null | sha256sum | cut -c1-16)
 STAMPS     := $(VENV)/.workbench-stamps
 APP_STAMP  := $(STAMPS)/all-$(DEPS_KEY)
 TEST_STAMP := $(STAMPS)/all-test-$(DEPS_KEY)
@@ -65,11 +67,11 @@ $(PY):
 	$(PIP) install --quiet --upgrade pip
 
 $(APP_STAMP): | $(PY)
-	$(PIP) install --quiet --editable '.[all]' --constraint $(LOCK)
+	$(PIP) install --quiet --editable '.[all,nlq]' --constraint $(LOCK) --constraint $(LOCK_NLQ)
 	mkdir -p $(STAMPS) && touch $@
 
 $(TEST_STAMP): | $(PY)
-	$(PIP) install --quiet --editable '.[all,test]' --constraint $(LOCK)
+	$(PIP) install --quiet --editable '.[all,nlq,test]' --constraint $(LOCK) --constraint $(LOCK_NLQ)
 	mkdir -p $(STAMPS) && touch $@ $(APP_STAMP)
 
 install: $(APP_STAMP)
@@ -180,7 +182,7 @@ lock-resolve: $(UV)
 	  echo "# Locked: $$(date -u +%Y-%m-%d)"; \
 	  echo "# Made by \`make lock\`: uv $(UV_VERSION) \`uv pip compile pyproject.toml --extra all --extra test"; \
 	  echo "#   --upgrade\` for $$($(PY) -c 'import platform; print(platform.python_implementation(), platform.python_version(), platform.system(), platform.machine())')."; \
-	  echo "# Not included: the nlq extra (it needs torch==2.13.0, installed from a file on disk) and torch."; \
+	  echo "# Not included: the nlq extra (torch==2.13.0 from a file on disk): its pins are in $(LOCK_NLQ)."; \
 	  echo "# Packages another platform needs and this one does not (e.g. pywin32) are absent, so pip"; \
 	  echo "# resolves them freely there.  Edit pyproject.toml, not this file; then run \`make lock\`."; \
 	  echo "#"; \
