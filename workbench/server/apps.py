@@ -76,6 +76,10 @@ APPS: tuple[PublishedApp, ...] = (
         "workbench-quality", "quality", "Data quality", "catalog.svg",
         "Scores, failing checks, SLAs, and schema changes / cleansing rules awaiting approval.",
     ),
+    PublishedApp(
+        "workbench-audit", "audit", "Audit log", "audit.svg",
+        "The audit trail, admins only: search by user, action, time and text; chain verified.",
+    ),
 )  # fmt: skip
 
 
