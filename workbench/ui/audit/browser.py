@@ -81,12 +81,14 @@ class AuditBrowser(pn.viewable.Viewer):
     # -- what to ask ------------------------------------------------------------------------
     def filters(self) -> dict[str, str]:
         """The filter bar as audit API parameters (the server checks them)."""
-        out = {"user": self.user.value.strip(), "action": self.action.value.strip(),
-               "text": self.text.value.strip()}
+        def typed(box: pn.widgets.TextInput) -> str:
+            return (box.value or "").strip()
+
+        out = {"user": typed(self.user), "action": typed(self.action), "text": typed(self.text)}
         if self.time_range.value == CUSTOM:
-            out.update(since=self.since.value.strip(), until=self.until.value.strip())
+            out.update(since=typed(self.since), until=typed(self.until))
         else:
-            out["since"] = self.time_range.value
+            out["since"] = str(self.time_range.value or "")
         return {k: v for k, v in out.items() if v}
 
     # -- behaviour --------------------------------------------------------------------------
