@@ -452,8 +452,9 @@ def connect(
     (who, namespace, members, filters, rows, milliseconds) and every refusal."""
     settings = load_settings(Path(root) if root else None)
     wh = Path(warehouse) if warehouse else settings.path(settings.warehouse)
-    # Only an embedded (DuckDB) warehouse has one owning process; PostgreSQL and Spark are shared.
-    if gateway is not False and (engine is None or engine == "duckdb"):
+    # Only an embedded file has one owning process (the engine says so); PostgreSQL, Spark are shared.
+    engine_cls = None if isinstance(engine, Engine) else get_engine_class(engine or settings.engine)
+    if gateway is not False and engine_cls is not None and engine_cls.single_process_file:
         remote = _server_session(wh, gateway, principal)
         if remote is not None:
             return remote  # type: ignore[return-value]  # the same session API, served remotely
@@ -461,8 +462,9 @@ def connect(
     if isinstance(engine, Engine):
         eng = engine
     else:
+        assert engine_cls is not None  # noqa: S101  (set above for every name)
         # Each engine class reads its own workbench.yml section: no branch per engine here.
-        eng = get_engine_class(engine or settings.engine).from_settings(
+        eng = engine_cls.from_settings(
             settings, warehouse=wh, read_only=read_only, **engine_options
         )
     pfile = Path(principals_file) if principals_file else settings.path(settings.principals_file)

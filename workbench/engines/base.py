@@ -33,6 +33,9 @@ class Engine:
     name: ClassVar[str] = ""
     #: The workbench.yml section `from_settings` reads (its fields are the engine's settings).
     settings_section: ClassVar[str | None] = None
+    #: True for an embedded file only one process may open (DuckDB): while a Workbench server
+    #: owns it, connect() elsewhere returns a session on that server.  Shared servers: False.
+    single_process_file: ClassVar[bool] = False
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> Engine:

@@ -19,6 +19,7 @@ class DuckDBEngine(Engine, SupportsCursor):
     """The embedded default: one DuckDB file (`warehouse` in workbench.yml), or memory."""
 
     name = "duckdb"
+    single_process_file = True
 
     @classmethod
     def from_settings(cls, settings, **overrides) -> DuckDBEngine:
