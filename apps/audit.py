@@ -22,8 +22,9 @@ def build() -> pn.viewable.Viewable:
     try:
         client = client_for_session()
     except AuditApiError as exc:
-        return theme.page(TITLE, messages.notice("The audit log can't be shown", str(exc)),
-                          intro=INTRO)
+        return theme.page(
+            TITLE, messages.notice("The audit log can't be shown", str(exc)), intro=INTRO
+        )
     return theme.page(TITLE, AuditBrowser(client), intro=INTRO)
 
 

@@ -37,8 +37,9 @@ def audit_server(tmp_path_factory, demo_warehouse):
         users.add(name, password, [role], {"region": "North"} if role == "viewer" else {})
     wh = work / "warehouse.duckdb"
     shutil.copy(demo_warehouse, wh)
-    server = start_server(wh, work / "home",
-                          extra_args=[f"--WorkbenchIdentityProvider.project_root={project}"])
+    server = start_server(
+        wh, work / "home", extra_args=[f"--WorkbenchIdentityProvider.project_root={project}"]
+    )
     try:
         yield server
     finally:
@@ -57,11 +58,13 @@ def open_app(page, server) -> None:
     page.goto(f"{server.url}/{APP}", timeout=180_000)
     page.get_by_role("heading", name="Audit log").wait_for(timeout=120_000)
     page.get_by_role("status").filter(has_text=re.compile(r"Entries \d+–\d+ of \d+")).wait_for(
-        timeout=60_000)
+        timeout=60_000
+    )
 
 
-def test_an_admin_finds_a_users_log_in_and_a_viewer_is_refused(browser, audit_server,
-                                                                skip_or_fail_missing):
+def test_an_admin_finds_a_users_log_in_and_a_viewer_is_refused(
+    browser, audit_server, skip_or_fail_missing
+):
     from tests.ui.a11y import audit, axe_path, blocking, missing_states
 
     axe_js = axe_path(skip_or_fail_missing)
@@ -70,7 +73,7 @@ def test_an_admin_finds_a_users_log_in_and_a_viewer_is_refused(browser, audit_se
     admin = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     try:
         vpage = viewer.new_page()
-        log_in(vpage, audit_server, "vera")                  # the event the admin will look for
+        log_in(vpage, audit_server, "vera")  # the event the admin will look for
         r = vpage.goto(f"{audit_server.url}/{APP}")
         assert r is not None and r.status == 403
         api = vpage.request.get(f"{audit_server.url}/workbench/api/audit?user=vera")
@@ -87,15 +90,19 @@ def test_an_admin_finds_a_users_log_in_and_a_viewer_is_refused(browser, audit_se
         page.get_by_label("User", exact=True).fill("vera")
         page.get_by_label("User", exact=True).press("Enter")
         page.get_by_role("status").filter(
-            has_text=re.compile(r"Entries 1–\d+ of \d+, newest first \(user vera")).wait_for()
+            has_text=re.compile(r"Entries 1–\d+ of \d+, newest first \(user vera")
+        ).wait_for()
         rows = page.locator(".tabulator .tabulator-row")
         rows.filter(has_text="login.success").first.wait_for()
-        users = {rows.nth(i).locator("[tabulator-field='User']").inner_text()
-                 for i in range(rows.count())}
+        users = {
+            rows.nth(i).locator("[tabulator-field='User']").inner_text()
+            for i in range(rows.count())
+        }
         assert users == {"vera"}, users
         pick = page.get_by_label("Entry details")
-        pick.select_option(label=next(t for t in pick.locator("option").all_inner_texts()
-                                      if "login.success" in t))
+        pick.select_option(
+            label=next(t for t in pick.locator("option").all_inner_texts() if "login.success" in t)
+        )
         page.locator("dl.wb-audit-entry").filter(has_text="login.success").wait_for()
         assert page.get_by_text("Events per hour by action").count()
         report["panel expanded"] = audit(page, axe_js, "audit filtered, entry details open")

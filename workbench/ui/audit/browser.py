@@ -18,12 +18,21 @@ from workbench.ui.charts import auto_chart
 from workbench.ui.theme import MUTED_TEXT, OKABE_ITO, TEXT, heading, styled
 
 CUSTOM = "between"
-TIME_RANGES = {"Last hour": "1h", "Last 24 hours": "24h", "Last 7 days": "7d",
-               "Last 30 days": "30d", "All time": "", "Between the dates below": CUSTOM}
+TIME_RANGES = {
+    "Last hour": "1h",
+    "Last 24 hours": "24h",
+    "Last 7 days": "7d",
+    "Last 30 days": "30d",
+    "All time": "",
+    "Between the dates below": CUSTOM,
+}
 DEFAULT_RANGE = "7d"
 MAX_BAR_HOURS = 24  # more hours than this: a line per action instead of groups of bars
-BANNER_COLOURS = {"ok": OKABE_ITO["bluish_green"], "broken": OKABE_ITO["vermillion"],
-                  "unknown": OKABE_ITO["orange"]}
+BANNER_COLOURS = {
+    "ok": OKABE_ITO["bluish_green"],
+    "broken": OKABE_ITO["vermillion"],
+    "unknown": OKABE_ITO["orange"],
+}
 
 
 class AuditBrowser(pn.viewable.Viewer):
@@ -35,13 +44,22 @@ class AuditBrowser(pn.viewable.Viewer):
         self.page: list[dict] = []
 
         def text(label: str, placeholder: str) -> pn.widgets.TextInput:
-            return styled(pn.widgets.TextInput(name=label, placeholder=placeholder,
-                                               sizing_mode="stretch_width"))
+            return styled(
+                pn.widgets.TextInput(
+                    name=label, placeholder=placeholder, sizing_mode="stretch_width"
+                )
+            )
 
         self.user = text("User", "e.g. vera")
         self.action = text("Action", "login. (a family) or login.failure")
-        self.time_range = styled(pn.widgets.Select(name="Time range", options=TIME_RANGES,
-                                                   value=DEFAULT_RANGE, sizing_mode="stretch_width"))
+        self.time_range = styled(
+            pn.widgets.Select(
+                name="Time range",
+                options=TIME_RANGES,
+                value=DEFAULT_RANGE,
+                sizing_mode="stretch_width",
+            )
+        )
         self.since = text("From (UTC)", "2026-12-01 or 2026-12-01T08:00")
         self.until = text("Until (UTC)", "2026-12-02 (that day included)")
         self.text = text("Text anywhere in the entry", "e.g. bad_password, retail, 10.0.0.7")
@@ -50,21 +68,35 @@ class AuditBrowser(pn.viewable.Viewer):
         self.banner = pn.pane.HTML("", sizing_mode="stretch_width")
         self.status = messages.status_line("Loading the audit log…")
         self.error = messages.error_box()
-        self.chart = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=0,
-                                       visible=False, linked_axes=False)
+        self.chart = pn.pane.HoloViews(
+            None, sizing_mode="stretch_width", min_height=0, visible=False, linked_axes=False
+        )
         self.chart_text = pn.pane.HTML("", sizing_mode="stretch_width")
         self.table = pn.widgets.Tabulator(
-            shown.table_frame([]), disabled=True, show_index=False, selectable=1,
-            pagination=None, layout="fit_data_stretch", sizing_mode="stretch_width",
-            name="Audit entries")
+            shown.table_frame([]),
+            disabled=True,
+            show_index=False,
+            selectable=1,
+            pagination=None,
+            layout="fit_data_stretch",
+            sizing_mode="stretch_width",
+            name="Audit entries",
+        )
         self.newer = styled(pn.widgets.Button(name="← Newer", disabled=True))
         self.older = styled(pn.widgets.Button(name="Older →", disabled=True))
-        self.pick = styled(pn.widgets.Select(name="Entry details", options={},
-                                             sizing_mode="stretch_width"))
+        self.pick = styled(
+            pn.widgets.Select(name="Entry details", options={}, sizing_mode="stretch_width")
+        )
         self.details = pn.pane.HTML(shown.details_html(None), sizing_mode="stretch_width")
-        self.download = styled(pn.widgets.FileDownload(
-            callback=self._csv, filename="workbench-audit.csv", embed=False,
-            label="Download CSV of the filtered entries", button_type="default"))
+        self.download = styled(
+            pn.widgets.FileDownload(
+                callback=self._csv,
+                filename="workbench-audit.csv",
+                embed=False,
+                label="Download CSV of the filtered entries",
+                button_type="default",
+            )
+        )
 
         self._set_custom_visible()
         self.time_range.param.watch(self._on_range, "value")
@@ -81,6 +113,7 @@ class AuditBrowser(pn.viewable.Viewer):
     # -- what to ask ------------------------------------------------------------------------
     def filters(self) -> dict[str, str]:
         """The filter bar as audit API parameters (the server checks them)."""
+
         def typed(box: pn.widgets.TextInput) -> str:
             return (box.value or "").strip()
 
@@ -101,9 +134,11 @@ class AuditBrowser(pn.viewable.Viewer):
         try:
             answer = self.client.search(self.filters(), offset=offset, verify=verify)
         except AuditApiError as exc:
-            messages.show_error(self.error, str(exc))      # the server's words, naming the field
-            messages.set_status(self.status, "The search did not run; the entries below are "
-                                             "from the last search that did.")
+            messages.show_error(self.error, str(exc))  # the server's words, naming the field
+            messages.set_status(
+                self.status,
+                "The search did not run; the entries below are from the last search that did.",
+            )
             return
         self.offset, self.total, self.page = offset, int(answer["total"]), answer["entries"]
         if "chain" in answer:
@@ -117,7 +152,8 @@ class AuditBrowser(pn.viewable.Viewer):
         self.banner.object = (
             f"<div role='status' class='wb-chain wb-chain-{kind}' style='border-left:8px solid "
             f"{colour};background:#f7f7f7;color:{TEXT};padding:0.5em 0.8em;font-weight:600'>"
-            f"{html.escape(sentence)}</div>")
+            f"{html.escape(sentence)}</div>"
+        )
 
     def _show_page(self) -> None:
         self.table.selection = []
@@ -143,14 +179,23 @@ class AuditBrowser(pn.viewable.Viewer):
         if not df.empty:
             kind = "bar" if df["hour"].nunique() <= MAX_BAR_HOURS else "line"
             try:
-                chart = auto_chart(df, ["events"], ["hour", "action"], kind=kind, height=300,
-                                   title="Events per hour by action (UTC)", xlabel="hour (UTC)")
+                chart = auto_chart(
+                    df,
+                    ["events"],
+                    ["hour", "action"],
+                    kind=kind,
+                    height=300,
+                    title="Events per hour by action (UTC)",
+                    xlabel="hour (UTC)",
+                )
             except Exception as exc:  # noqa: BLE001  a chart failure must not hide the entries
                 messages.log.warning("audit chart failed: %s", exc)
         self.chart.object = chart
         self.chart.visible = chart is not None
-        self.chart_text.object = (f"<p class='wb-chart-summary' style='color:{MUTED_TEXT}'>"
-                                  f"{html.escape(shown.hourly_summary(df))}</p>")
+        self.chart_text.object = (
+            f"<p class='wb-chart-summary' style='color:{MUTED_TEXT}'>"
+            f"{html.escape(shown.hourly_summary(df))}</p>"
+        )
 
     def _show_details(self, seq) -> None:
         entry = next((e for e in self.page if e["seq"] == seq), None)
@@ -192,22 +237,48 @@ class AuditBrowser(pn.viewable.Viewer):
         fields = (self.user, self.action, self.time_range, self.since, self.until, self.text)
         for w in fields:
             w.styles = {"flex": "1 1 180px", "min-width": "0"}
-        bar = pn.FlexBox(*fields, flex_wrap="wrap", sizing_mode="stretch_width",
-                         styles={"gap": "8px"})
-        buttons = pn.FlexBox(self.search_button, self.clear_button, self.download,
-                             flex_wrap="wrap", styles={"gap": "8px"}, sizing_mode="stretch_width")
+        bar = pn.FlexBox(
+            *fields, flex_wrap="wrap", sizing_mode="stretch_width", styles={"gap": "8px"}
+        )
+        buttons = pn.FlexBox(
+            self.search_button,
+            self.clear_button,
+            self.download,
+            flex_wrap="wrap",
+            styles={"gap": "8px"},
+            sizing_mode="stretch_width",
+        )
         pager = pn.FlexBox(self.newer, self.older, styles={"gap": "8px"})
-        entries = pn.Column(heading("Entries"), self.table, pager, sizing_mode="stretch_width",
-                            styles={"flex": "2 1 420px", "min-width": "0"})
-        detail = pn.Column(heading("Entry details"), self.pick, self.details,
-                           sizing_mode="stretch_width",
-                           styles={"flex": "1 1 300px", "min-width": "0"})
+        entries = pn.Column(
+            heading("Entries"),
+            self.table,
+            pager,
+            sizing_mode="stretch_width",
+            styles={"flex": "2 1 420px", "min-width": "0"},
+        )
+        detail = pn.Column(
+            heading("Entry details"),
+            self.pick,
+            self.details,
+            sizing_mode="stretch_width",
+            styles={"flex": "1 1 300px", "min-width": "0"},
+        )
         return pn.Column(
             self.banner,
             pn.pane.HTML("<h2 style='margin:0.4em 0'>Filters</h2>", sizing_mode="stretch_width"),
-            bar, buttons, self.status, self.error,
-            heading("Events per hour"), self.chart, self.chart_text,
-            pn.FlexBox(entries, detail, flex_wrap="wrap", sizing_mode="stretch_width",
-                       styles={"gap": "16px"}),
+            bar,
+            buttons,
+            self.status,
+            self.error,
+            heading("Events per hour"),
+            self.chart,
+            self.chart_text,
+            pn.FlexBox(
+                entries,
+                detail,
+                flex_wrap="wrap",
+                sizing_mode="stretch_width",
+                styles={"gap": "16px"},
+            ),
             sizing_mode="stretch_width",
         )

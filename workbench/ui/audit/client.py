@@ -42,8 +42,9 @@ class AuditClient:
         self.headers = {"Accept": "application/json", **headers}
         self.timeout = timeout
 
-    def search(self, filters: dict[str, str], limit: int = PAGE_SIZE, offset: int = 0,
-               verify: bool = True) -> dict[str, Any]:
+    def search(
+        self, filters: dict[str, str], limit: int = PAGE_SIZE, offset: int = 0, verify: bool = True
+    ) -> dict[str, Any]:
         """One page: ``{"total", "entries", "hourly", "chain"?}`` (workbench.security.audit.search)."""
         params = {k: v for k, v in filters.items() if v}
         params.update(limit=str(limit), offset=str(offset), verify="true" if verify else "false")
@@ -60,8 +61,10 @@ class AuditClient:
                 body = {}
             message = (body.get("message") if isinstance(body, dict) else "") or str(exc.reason)
             if exc.code == 403:
-                message = ("Only admins may read the audit log, and you are not signed in as "
-                           f"one ({message}).")
+                message = (
+                    "Only admins may read the audit log, and you are not signed in as "
+                    f"one ({message})."
+                )
             raise AuditApiError(message, exc.code, (body or {}).get("parameter")) from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise AuditApiError(f"The Workbench server is not reachable ({exc}).") from None
@@ -85,8 +88,10 @@ def client_for_session() -> AuditClient:
 
     base = api_base_url()
     if not base:
-        raise AuditApiError("This app reads the audit log through the Workbench server; open it "
-                            "from the Workbench (`make up`), not on its own.")
+        raise AuditApiError(
+            "This app reads the audit log through the Workbench server; open it "
+            "from the Workbench (`make up`), not on its own."
+        )
     creds = session_credentials()
     if creds is None:
         raise AuditApiError(f"{LOG_IN_TITLE}. {LOG_IN_MESSAGE}", 401)

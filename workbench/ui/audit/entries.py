@@ -16,8 +16,12 @@ import pandas as pd
 TABLE_COLUMNS = ["#", "Time (UTC)", "User", "Action", "Resource", "Outcome"]
 CSV_COLUMNS = ["seq", "time", "user", "roles", "action", "resource", "outcome", "source", "details"]
 # Outcomes as words and a symbol, so colour is never the only signal.
-OUTCOME_WORDS = {"success": "✓ success", "failure": "✗ failure", "denied": "⛔ denied",
-                 "unknown": "? unknown"}
+OUTCOME_WORDS = {
+    "success": "✓ success",
+    "failure": "✗ failure",
+    "denied": "⛔ denied",
+    "unknown": "? unknown",
+}
 
 
 def parse_time(text: str) -> dt.datetime | None:
@@ -36,9 +40,17 @@ def readable_time(text: str) -> str:
 
 
 def table_frame(entries: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    rows = [{"#": e["seq"], "Time (UTC)": readable_time(e["time"]), "User": e.get("user") or "—",
-             "Action": e["action"], "Resource": e.get("resource") or "—",
-             "Outcome": OUTCOME_WORDS.get(e["outcome"], e["outcome"])} for e in entries]
+    rows = [
+        {
+            "#": e["seq"],
+            "Time (UTC)": readable_time(e["time"]),
+            "User": e.get("user") or "—",
+            "Action": e["action"],
+            "Resource": e.get("resource") or "—",
+            "Outcome": OUTCOME_WORDS.get(e["outcome"], e["outcome"]),
+        }
+        for e in entries
+    ]
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
@@ -50,16 +62,23 @@ def details_html(e: dict[str, Any] | None) -> str:
     """One entry in full, as a definition list and its details as indented JSON."""
     if e is None:
         return "<p>Choose an entry to see everything it records.</p>"
-    fields = [("Entry", f"#{e['seq']}"), ("Time", f"{readable_time(e['time'])} UTC ({e['time']})"),
-              ("User", e.get("user") or "—"), ("Roles", ", ".join(e.get("roles") or []) or "—"),
-              ("Action", e["action"]), ("Resource", e.get("resource") or "—"),
-              ("Outcome", OUTCOME_WORDS.get(e["outcome"], e["outcome"])),
-              ("Source", e.get("source") or "—")]
+    fields = [
+        ("Entry", f"#{e['seq']}"),
+        ("Time", f"{readable_time(e['time'])} UTC ({e['time']})"),
+        ("User", e.get("user") or "—"),
+        ("Roles", ", ".join(e.get("roles") or []) or "—"),
+        ("Action", e["action"]),
+        ("Resource", e.get("resource") or "—"),
+        ("Outcome", OUTCOME_WORDS.get(e["outcome"], e["outcome"])),
+        ("Source", e.get("source") or "—"),
+    ]
     items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in fields)
     details = json.dumps(e.get("details") or {}, indent=2, sort_keys=True, ensure_ascii=False)
-    return (f"<dl class='wb-audit-entry'>{items}</dl><h3 style='font-size:1rem'>Details</h3>"
-            f"<pre tabindex='0' aria-label='Details of entry {e['seq']}' style='white-space:"
-            f"pre-wrap;overflow-wrap:anywhere;margin:0'>{html.escape(details)}</pre>")
+    return (
+        f"<dl class='wb-audit-entry'>{items}</dl><h3 style='font-size:1rem'>Details</h3>"
+        f"<pre tabindex='0' aria-label='Details of entry {e['seq']}' style='white-space:"
+        f"pre-wrap;overflow-wrap:anywhere;margin:0'>{html.escape(details)}</pre>"
+    )
 
 
 def chain_banner(chain: dict[str, Any] | None) -> tuple[str, str]:
@@ -86,8 +105,9 @@ def hourly_frame(hourly: Iterable[dict[str, Any]]) -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame(columns=["hour", "action", "events"])
     df["hour"] = pd.to_datetime(df["hour"].str.replace("Z", "", regex=False))
-    wide = df.pivot_table(index="hour", columns="action", values="count", aggfunc="sum",
-                          fill_value=0)
+    wide = df.pivot_table(
+        index="hour", columns="action", values="count", aggfunc="sum", fill_value=0
+    )
     hours = pd.date_range(wide.index.min(), wide.index.max(), freq="h")
     wide = wide.reindex(hours, fill_value=0)
     wide.index.name = "hour"
@@ -102,11 +122,16 @@ def hourly_summary(df: pd.DataFrame) -> str:
     parts = []
     for action, g in df.groupby("action", sort=True):
         peak = g.loc[g["events"].idxmax()]
-        parts.append(f"{action} {int(g['events'].sum())} "
-                     f"(busiest {peak['hour']:%d %b %H:00}, {int(peak['events'])})")
+        parts.append(
+            f"{action} {int(g['events'].sum())} "
+            f"(busiest {peak['hour']:%d %b %H:00}, {int(peak['events'])})"
+        )
     first, last = df["hour"].min(), df["hour"].max()
-    return (f"Events per hour by action, {first:%d %b %Y %H:00} to {last:%d %b %Y %H:00} UTC: "
-            + "; ".join(parts) + ".")
+    return (
+        f"Events per hour by action, {first:%d %b %Y %H:00} to {last:%d %b %Y %H:00} UTC: "
+        + "; ".join(parts)
+        + "."
+    )
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -126,8 +151,16 @@ def to_csv(entries: Iterable[dict[str, Any]]) -> bytes:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for e in entries:
-        row = [e["seq"], e["time"], e.get("user") or "", " ".join(e.get("roles") or []),
-               e["action"], e.get("resource") or "", e["outcome"], e.get("source") or "",
-               json.dumps(e.get("details") or {}, sort_keys=True, ensure_ascii=False)]
+        row = [
+            e["seq"],
+            e["time"],
+            e.get("user") or "",
+            " ".join(e.get("roles") or []),
+            e["action"],
+            e.get("resource") or "",
+            e["outcome"],
+            e.get("source") or "",
+            json.dumps(e.get("details") or {}, sort_keys=True, ensure_ascii=False),
+        ]
         writer.writerow([cell(v) for v in row])
     return out.getvalue().encode("utf-8")
