@@ -234,6 +234,10 @@ class Aggregation(CompilerParts):
             raise QueryError(f"Measure '{u.ref.qualified}' has nothing to aggregate ({agg}).")
         if agg == "count_distinct":
             return value.nunique(where=where)
+        if value.type().is_null():
+            # An expression that is always NULL (`case ... then null else null end`): Ibis types it
+            # as a NullColumn, which has no aggregates; SQL's sum/avg/min/max of NULLs is NULL.
+            value = value.cast("float64")
         if agg == "avg" and value.type().is_decimal():
             # exact decimal sum over a count: engines round avg(decimal) to a fixed scale
             # (Spark: 6 places), and casting every row to double would cost more
