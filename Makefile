@@ -33,9 +33,9 @@ APP_STAMP  := $(STAMPS)/all-$(DEPS_KEY)
 TEST_STAMP := $(STAMPS)/all-test-$(DEPS_KEY)
 NOTEBOOKS  := $(wildcard notebooks)
 
-# Coverage floor (percent, lines and branches of workbench/) for `make test`: 90.5 % measured
-# by the full run reported on 2026-12-03 (lines 92.0 %); only ever raise it.
-COV_FAIL_UNDER ?= 90
+# Coverage floor (percent, lines and branches of workbench/) for `make test`: 91.6 % measured
+# by the clean-clone CI=true run of 2026-12-03 (lines 93.2 %); only ever raise it.
+COV_FAIL_UNDER ?= 91
 # Every process of the run writes its own data file here (see [tool.coverage.run]); an absolute
 # path, so a server started in another directory writes to the same place.
 COVERAGE_FILE  := $(abspath build/coverage/.coverage)
